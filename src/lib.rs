@@ -1,0 +1,4 @@
+//! kiroku: a terminal workbench for machine-learning teams.
+//!
+//! Layers (arrows point down only): `cli` → `ingest`/`query` → `store` → `model`.
+pub mod store;

@@ -1,0 +1,2 @@
+//! The project store: the `Store` trait and its implementations.
+pub mod sqlite;

@@ -1,0 +1,1 @@
+//! `SqliteStore`: the embedded store (rusqlite, bundled SQLite, WAL).
