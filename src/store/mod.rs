@@ -1,2 +1,70 @@
-//! The project store: the `Store` trait and its implementations.
+//! The project store: the `Store` trait that the rest of kiroku talks to, and where a store is.
+//!
+//! `SqliteStore` implements it over an embedded database; an HTTP implementation will talk to
+//! `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
+//! cross it, and every method is a whole operation (no transactions held open by callers).
+pub mod discover;
 pub mod sqlite;
+
+use crate::error::Result;
+use crate::model::*;
+use std::path::PathBuf;
+
+pub use discover::{open_store, resolve_location, StoreLocation};
+pub use sqlite::SqliteStore;
+
+/// Environment variable names that look like secrets are never stored.
+pub fn is_secret_name(name: &str) -> bool {
+    let upper = name.to_ascii_uppercase();
+    ["KEY", "TOKEN", "SECRET", "PASSWORD", "CREDENTIAL"]
+        .iter()
+        .any(|word| upper.contains(word))
+}
+
+pub trait Store: Send + Sync {
+    /// Where the store is, for messages (`/proj/.kiroku`, later `http://host:port`).
+    fn describe(&self) -> String;
+    /// The folder holding a run's logs and copied artifacts, when the store is local.
+    fn run_dir(&self, run_id: &str) -> Option<PathBuf>;
+
+    // Experiments.
+    fn experiments(&self, include_deleted: bool) -> Result<Vec<Experiment>>;
+    /// By name, or by numeric id.
+    fn experiment(&self, name_or_id: &str) -> Result<Experiment>;
+    fn create_experiment(&self, name: &str, user: &str) -> Result<Experiment>;
+    fn rename_experiment(&self, name_or_id: &str, new_name: &str, user: &str) -> Result<()>;
+    /// Soft-deletes the experiment and its runs.
+    fn delete_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
+
+    // Runs.
+    fn create_run(&self, new: &NewRun) -> Result<Run>;
+    /// A full id, a unique id prefix, or a run name, to the full id.
+    fn resolve_run(&self, reference: &str) -> Result<String>;
+    fn run(&self, id: &str) -> Result<RunDetail>;
+    fn search_runs(&self, query: &RunQuery) -> Result<RunPage>;
+    /// Sets the status; terminal statuses also set the end time (now when absent).
+    fn set_status(&self, id: &str, status: RunStatus, exit_code: Option<i32>, end_time: Option<Millis>) -> Result<()>;
+    /// Params are immutable: logging a different value for a key is a conflict.
+    fn log_params(&self, id: &str, params: &[(String, String)]) -> Result<()>;
+    fn set_tags(&self, id: &str, tags: &[(String, String)], user: &str) -> Result<()>;
+    fn remove_tags(&self, id: &str, keys: &[String], user: &str) -> Result<()>;
+    /// Appends points (in the given order) and updates the per-key summaries, atomically.
+    fn log_metrics(&self, id: &str, points: &[KeyedPoint]) -> Result<()>;
+    /// The full series of one key, in logging order.
+    fn metric_series(&self, id: &str, key: &str) -> Result<Vec<MetricPoint>>;
+    fn add_note(&self, id: &str, note: &NewNote) -> Result<Note>;
+    fn notes(&self, id: &str) -> Result<Vec<Note>>;
+    /// Returns whether anything changed.
+    fn set_star(&self, id: &str, user: &str, starred: bool) -> Result<bool>;
+    /// Soft delete (true) or restore (false).
+    fn set_deleted(&self, id: &str, deleted: bool, user: &str) -> Result<()>;
+    fn set_source(&self, id: &str, source: &RunSource) -> Result<()>;
+    /// Secret-looking names are dropped here too, whatever the caller sent.
+    fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
+    fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()>;
+    fn add_input(&self, id: &str, input: &RunInput) -> Result<()>;
+
+    // Activity.
+    /// Newest first.
+    fn events(&self, query: &EventQuery) -> Result<Vec<Event>>;
+}

@@ -1,0 +1,389 @@
+//! Plain domain types shared by the store, the commands and (later) the server and TUI.
+//!
+//! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::fmt;
+use std::str::FromStr;
+
+/// Milliseconds since the Unix epoch.
+pub type Millis = i64;
+
+/// The current time in ms since the epoch.
+pub fn now_ms() -> Millis {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_millis() as i64)
+        .unwrap_or(0)
+}
+
+/// A run's lifecycle state.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum RunStatus {
+    Queued,
+    Running,
+    Finished,
+    Failed,
+    Killed,
+    Lost,
+}
+
+impl RunStatus {
+    pub const ALL: [RunStatus; 6] = [
+        RunStatus::Queued,
+        RunStatus::Running,
+        RunStatus::Finished,
+        RunStatus::Failed,
+        RunStatus::Killed,
+        RunStatus::Lost,
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RunStatus::Queued => "queued",
+            RunStatus::Running => "running",
+            RunStatus::Finished => "finished",
+            RunStatus::Failed => "failed",
+            RunStatus::Killed => "killed",
+            RunStatus::Lost => "lost",
+        }
+    }
+
+    /// Whether the run has ended (no more data expected).
+    pub fn is_terminal(self) -> bool {
+        !matches!(self, RunStatus::Queued | RunStatus::Running)
+    }
+}
+
+impl fmt::Display for RunStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for RunStatus {
+    type Err = String;
+    /// Accepts kiroku's names and MLflow's (`FINISHED`, `SCHEDULED`), case-insensitively.
+    fn from_str(s: &str) -> Result<Self, String> {
+        match s.to_ascii_lowercase().as_str() {
+            "queued" | "scheduled" => Ok(RunStatus::Queued),
+            "running" => Ok(RunStatus::Running),
+            "finished" => Ok(RunStatus::Finished),
+            "failed" => Ok(RunStatus::Failed),
+            "killed" => Ok(RunStatus::Killed),
+            "lost" => Ok(RunStatus::Lost),
+            other => Err(format!(
+                "unknown run status '{other}' (known: queued, running, finished, failed, killed, lost)"
+            )),
+        }
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Experiment {
+    pub id: i64,
+    pub name: String,
+    pub description: Option<String>,
+    pub deleted: bool,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+    /// Active runs in the experiment.
+    pub run_count: u64,
+}
+
+/// Summary of one metric key of one run, kept up to date on every insert.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct MetricSummary {
+    /// The latest value by MLflow's rule (highest step, then latest timestamp, then largest value).
+    #[serde(with = "json_float")]
+    pub last: f64,
+    #[serde(with = "json_float_opt")]
+    pub min: Option<f64>,
+    #[serde(with = "json_float_opt")]
+    pub max: Option<f64>,
+    pub count: u64,
+    /// The step of the latest value.
+    pub step: i64,
+    /// The timestamp (ms) of the latest value.
+    pub timestamp: Millis,
+}
+
+/// One point of a metric series.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct MetricPoint {
+    pub step: i64,
+    pub timestamp: Millis,
+    #[serde(with = "json_float")]
+    pub value: f64,
+}
+
+/// A metric point with its key, as written by loggers.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyedPoint {
+    pub key: String,
+    pub step: i64,
+    pub timestamp: Millis,
+    #[serde(with = "json_float")]
+    pub value: f64,
+}
+
+/// The list view of a run: everything a table row needs.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Run {
+    pub id: String,
+    pub name: String,
+    pub experiment: String,
+    pub experiment_id: i64,
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub user: String,
+    pub host: Option<String>,
+    pub start_time: Millis,
+    pub end_time: Option<Millis>,
+    pub parent_id: Option<String>,
+    pub deleted: bool,
+    pub params: BTreeMap<String, String>,
+    pub metrics: BTreeMap<String, MetricSummary>,
+    pub tags: BTreeMap<String, String>,
+    /// Users who starred the run.
+    pub stars: Vec<String>,
+}
+
+/// Where a run's code came from.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunSource {
+    pub git_commit: Option<String>,
+    pub git_branch: Option<String>,
+    pub git_dirty: Option<bool>,
+    pub git_diff: Option<String>,
+    pub command: Vec<String>,
+    pub cwd: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Note {
+    pub id: i64,
+    pub run_id: String,
+    pub author: String,
+    pub created_ms: Millis,
+    pub updated_ms: Millis,
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub anchor: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NewNote {
+    pub author: String,
+    pub body: String,
+    pub reply_to: Option<i64>,
+    pub anchor: Option<String>,
+    /// When absent, now.
+    pub created_ms: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetVersion {
+    pub name: String,
+    pub location: Option<String>,
+    pub hash: String,
+    pub size: Option<u64>,
+    pub rows: Option<u64>,
+    pub schema: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInput {
+    pub dataset: DatasetVersion,
+    pub context: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Artifact {
+    pub path: String,
+    pub size: Option<u64>,
+    pub hash: Option<String>,
+    /// `copied` (the file is in the run's folder) or `referenced` (only its location is known).
+    pub stored: String,
+    pub location: Option<String>,
+}
+
+/// Everything about one run.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunDetail {
+    #[serde(flatten)]
+    pub run: Run,
+    pub source: RunSource,
+    pub environment: BTreeMap<String, String>,
+    pub notes: Vec<Note>,
+    pub inputs: Vec<RunInput>,
+    pub artifacts: Vec<Artifact>,
+    pub children: Vec<String>,
+    /// Folder holding the run's logs and copied artifacts, when the store is local.
+    pub run_dir: Option<String>,
+}
+
+/// What a new run starts with.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct NewRun {
+    /// Public id; generated when absent (imports keep the source's id).
+    pub id: Option<String>,
+    pub experiment: String,
+    pub name: Option<String>,
+    pub user: String,
+    pub host: Option<String>,
+    pub status: Option<RunStatus>,
+    pub start_time: Option<Millis>,
+    pub end_time: Option<Millis>,
+    pub parent_id: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub params: Vec<(String, String)>,
+    pub deleted: bool,
+}
+
+/// How to select and order runs.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunQuery {
+    /// Experiment names; empty means all experiments.
+    pub experiments: Vec<String>,
+    /// Filter in the query language.
+    pub filter: Option<String>,
+    /// Order in the query language (`metrics.acc desc, start_time`).
+    pub sort: Option<String>,
+    pub limit: Option<u64>,
+    pub offset: u64,
+    /// Include soft-deleted runs.
+    pub include_deleted: bool,
+    /// Only soft-deleted runs.
+    pub only_deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunPage {
+    pub runs: Vec<Run>,
+    /// Number of runs matching the query, ignoring limit and offset.
+    pub total: u64,
+}
+
+/// One entry of the activity log.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Event {
+    pub id: i64,
+    pub time: Millis,
+    pub kind: String,
+    pub user: String,
+    pub run_id: Option<String>,
+    pub run_name: Option<String>,
+    pub experiment: Option<String>,
+    pub detail: Option<serde_json::Value>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct EventQuery {
+    pub since_id: Option<i64>,
+    pub run_id: Option<String>,
+    pub limit: Option<u64>,
+}
+
+/// Serialises f64 as a JSON number, or the strings "NaN", "Infinity", "-Infinity".
+pub mod json_float {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &f64, s: S) -> Result<S::Ok, S::Error> {
+        if v.is_nan() {
+            s.serialize_str("NaN")
+        } else if *v == f64::INFINITY {
+            s.serialize_str("Infinity")
+        } else if *v == f64::NEG_INFINITY {
+            s.serialize_str("-Infinity")
+        } else {
+            s.serialize_f64(*v)
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<f64, D::Error> {
+        #[derive(Deserialize)]
+        #[serde(untagged)]
+        enum NumOrStr {
+            Num(f64),
+            Str(String),
+        }
+        match NumOrStr::deserialize(d)? {
+            NumOrStr::Num(n) => Ok(n),
+            NumOrStr::Str(s) => parse_special(&s)
+                .ok_or_else(|| serde::de::Error::custom(format!("not a number: {s:?}"))),
+        }
+    }
+
+    /// Parses the special spellings of floats used by JSON producers (and plain numbers).
+    pub fn parse_special(s: &str) -> Option<f64> {
+        match s.trim() {
+            "NaN" | "nan" | "NAN" => Some(f64::NAN),
+            "Infinity" | "inf" | "+inf" | "Inf" | "+Infinity" => Some(f64::INFINITY),
+            "-Infinity" | "-inf" | "-Inf" => Some(f64::NEG_INFINITY),
+            other => other.parse().ok(),
+        }
+    }
+
+    /// The JSON value for a float under the same rule.
+    pub fn to_value(v: f64) -> serde_json::Value {
+        if v.is_finite() {
+            serde_json::json!(v)
+        } else if v.is_nan() {
+            serde_json::json!("NaN")
+        } else if v > 0.0 {
+            serde_json::json!("Infinity")
+        } else {
+            serde_json::json!("-Infinity")
+        }
+    }
+}
+
+/// `Option<f64>` under the `json_float` rule (None is null).
+pub mod json_float_opt {
+    use serde::{Deserialize, Deserializer, Serializer};
+
+    pub fn serialize<S: Serializer>(v: &Option<f64>, s: S) -> Result<S::Ok, S::Error> {
+        match v {
+            Some(x) => super::json_float::serialize(x, s),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<f64>, D::Error> {
+        let v = Option::<serde_json::Value>::deserialize(d)?;
+        match v {
+            None | Some(serde_json::Value::Null) => Ok(None),
+            Some(serde_json::Value::Number(n)) => Ok(n.as_f64()),
+            Some(serde_json::Value::String(s)) => super::json_float::parse_special(&s)
+                .map(Some)
+                .ok_or_else(|| serde::de::Error::custom(format!("not a number: {s:?}"))),
+            Some(other) => Err(serde::de::Error::custom(format!("not a number: {other}"))),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn special_floats_round_trip_through_json() {
+        for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -0.0] {
+            let p = MetricPoint { step: 1, timestamp: 2, value: v };
+            let s = serde_json::to_string(&p).unwrap();
+            let back: MetricPoint = serde_json::from_str(&s).unwrap();
+            assert!(back.value == v || (v.is_nan() && back.value.is_nan()), "{s}");
+        }
+        let p = MetricPoint { step: 1, timestamp: 2, value: f64::NAN };
+        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"step":1,"timestamp":2,"value":"NaN"}"#);
+    }
+
+    #[test]
+    fn status_accepts_mlflow_names() {
+        assert_eq!("FINISHED".parse::<RunStatus>().unwrap(), RunStatus::Finished);
+        assert_eq!("SCHEDULED".parse::<RunStatus>().unwrap(), RunStatus::Queued);
+        assert!("done".parse::<RunStatus>().is_err());
+    }
+}

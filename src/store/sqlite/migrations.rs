@@ -1,0 +1,78 @@
+//! Numbered, append-only schema migrations tracked in `PRAGMA user_version`.
+//!
+//! Migration N brings a database from version N-1 to N. Never edit a released migration: add
+//! the next one. A database newer than `SCHEMA_VERSION` is refused rather than misread. The
+//! check and the migration run in one write transaction, so processes opening a new store at
+//! the same moment do not trip over each other.
+use crate::error::{KirokuError, Result};
+use rusqlite::{Connection, TransactionBehavior};
+use std::path::Path;
+
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
+
+fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
+    conn.query_row("PRAGMA user_version", [], |r| r.get(0))
+}
+
+pub fn migrate(conn: &Connection, path: &Path) -> Result<()> {
+    let corrupt = |e: rusqlite::Error| KirokuError::Corrupt { path: path.display().to_string(), reason: e.to_string() };
+    let too_new = |found| KirokuError::SchemaTooNew { path: path.display().to_string(), found, supported: SCHEMA_VERSION };
+    // Fast path without taking the write lock.
+    let version = user_version(conn).map_err(corrupt)?;
+    if version > SCHEMA_VERSION {
+        return Err(too_new(version));
+    }
+    if version == SCHEMA_VERSION {
+        return Ok(());
+    }
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(corrupt)?;
+    let version = user_version(&tx).map_err(corrupt)?;
+    if version > SCHEMA_VERSION {
+        return Err(too_new(version));
+    }
+    if version == 0 {
+        let tables: i64 = tx
+            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .map_err(corrupt)?;
+        if tables > 0 {
+            return Err(KirokuError::Corrupt {
+                path: path.display().to_string(),
+                reason: "it holds tables but no kiroku schema version".into(),
+            });
+        }
+    }
+    for (index, sql) in MIGRATIONS.iter().enumerate().skip(version as usize) {
+        let target = index as i64 + 1;
+        tx.execute_batch(sql)
+            .and_then(|_| tx.pragma_update(None, "user_version", target))
+            .map_err(|e| KirokuError::Database(format!("migrating {} to schema version {target}: {e}", path.display())))?;
+    }
+    tx.commit()?;
+    Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newer_schema_is_refused_and_foreign_db_is_corrupt() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("a.db");
+        let c = Connection::open(&p).unwrap();
+        c.pragma_update(None, "user_version", 99).unwrap();
+        assert!(matches!(migrate(&c, &p), Err(KirokuError::SchemaTooNew { found: 99, .. })));
+        let p2 = dir.path().join("b.db");
+        let c2 = Connection::open(&p2).unwrap();
+        c2.execute_batch("CREATE TABLE x(a)").unwrap();
+        assert!(matches!(migrate(&c2, &p2), Err(KirokuError::Corrupt { .. })));
+        let p3 = dir.path().join("c.db");
+        let c3 = Connection::open(&p3).unwrap();
+        migrate(&c3, &p3).unwrap();
+        assert_eq!(user_version(&c3).unwrap(), SCHEMA_VERSION);
+        migrate(&c3, &p3).unwrap();
+    }
+}

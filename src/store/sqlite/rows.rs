@@ -1,0 +1,338 @@
+//! Reading rows into model types: experiments, runs (in bulk, a query per table rather than
+//! per run), run details, notes and events; and run search through the query language.
+use super::search_sql;
+use crate::error::{KirokuError, Result};
+use crate::ids;
+use crate::model::*;
+use crate::query;
+use rusqlite::types::Value;
+use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
+use std::collections::{BTreeMap, HashMap};
+
+pub fn experiments(conn: &Connection, condition: &str, args: &[&dyn ToSql]) -> Result<Vec<Experiment>> {
+    let sql = format!(
+        "SELECT e.id, e.name, e.description, e.deleted, e.created_ms, e.updated_ms,
+                (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.deleted_ms IS NULL)
+         FROM experiments e WHERE {condition} ORDER BY e.name"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, |r| {
+        Ok(Experiment {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            deleted: r.get::<_, i64>(3)? != 0,
+            created_ms: r.get(4)?,
+            updated_ms: r.get(5)?,
+            run_count: r.get::<_, i64>(6)? as u64,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Full id, unique id prefix or run name → full id. Ambiguity lists the candidates.
+pub fn resolve_run(conn: &Connection, reference: &str) -> Result<String> {
+    let lower = reference.to_ascii_lowercase();
+    if ids::is_full_run_id(&lower) {
+        if let Some(id) = conn
+            .prepare_cached("SELECT id FROM runs WHERE id = ?1")?
+            .query_row([&lower], |r| r.get::<_, String>(0))
+            .optional()?
+        {
+            return Ok(id);
+        }
+    }
+    let mut candidates: Vec<(String, String, String)> = Vec::new();
+    if ids::is_hex_prefix(&lower) {
+        let mut stmt = conn.prepare_cached(
+            "SELECT id, name, status FROM runs WHERE id >= ?1 AND id < ?1 || 'g' ORDER BY id LIMIT 11",
+        )?;
+        let found = stmt.query_map([&lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
+        candidates.extend(found.collect::<rusqlite::Result<Vec<_>>>()?);
+    }
+    let mut by_name = conn.prepare_cached("SELECT id, name, status FROM runs WHERE name = ?1 ORDER BY start_ms DESC LIMIT 11")?;
+    for row in by_name.query_map([reference], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
+        let row = row?;
+        if !candidates.iter().any(|c| c.0 == row.0) {
+            candidates.push(row);
+        }
+    }
+    match candidates.len() {
+        0 => Err(KirokuError::NotFound(format!("no run matches '{reference}' (by id, id prefix or name)"))),
+        1 => Ok(candidates.remove(0).0),
+        _ => Err(KirokuError::Ambiguous {
+            reference: reference.to_string(),
+            candidates: candidates
+                .iter()
+                .take(10)
+                .map(|(id, name, status)| format!("{}  {name}  ({status})", &id[..12.min(id.len())]))
+                .chain((candidates.len() > 10).then(|| "…".to_string()))
+                .collect(),
+        }),
+    }
+}
+
+/// Placeholders `?,?,?` for `n` values.
+fn placeholders(n: usize) -> String {
+    vec!["?"; n].join(",")
+}
+
+/// Loads runs (with params, metric summaries, tags and stars) for `rids`, in that order.
+pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
+    let mut by_rid: HashMap<i64, Run> = HashMap::with_capacity(rids.len());
+    for batch in rids.chunks(900) {
+        let ph = placeholders(batch.len());
+        let mut stmt = conn.prepare(&format!(
+            "SELECT r.rid, r.id, r.name, e.name, e.id, r.status, r.exit_code, r.user, r.host, r.start_ms, r.end_ms,
+                    p.id, r.deleted_ms
+             FROM runs r JOIN experiments e ON e.id = r.experiment_id LEFT JOIN runs p ON p.rid = r.parent_rid
+             WHERE r.rid IN ({ph})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(batch), |r| {
+            let status: String = r.get(5)?;
+            Ok((
+                r.get::<_, i64>(0)?,
+                Run {
+                    id: r.get(1)?,
+                    name: r.get(2)?,
+                    experiment: r.get(3)?,
+                    experiment_id: r.get(4)?,
+                    status: status.parse().unwrap_or(RunStatus::Lost),
+                    exit_code: r.get(6)?,
+                    user: r.get(7)?,
+                    host: r.get(8)?,
+                    start_time: r.get(9)?,
+                    end_time: r.get(10)?,
+                    parent_id: r.get(11)?,
+                    deleted: r.get::<_, Option<i64>>(12)?.is_some(),
+                    params: BTreeMap::new(),
+                    metrics: BTreeMap::new(),
+                    tags: BTreeMap::new(),
+                    stars: Vec::new(),
+                },
+            ))
+        })?;
+        for row in rows {
+            let (rid, run) = row?;
+            by_rid.insert(rid, run);
+        }
+        let mut stmt = conn.prepare(&format!("SELECT rid, key, value FROM params WHERE rid IN ({ph})"))?;
+        let mut rows = stmt.query(params_from_iter(batch))?;
+        while let Some(r) = rows.next()? {
+            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                run.params.insert(r.get(1)?, r.get(2)?);
+            }
+        }
+        let mut stmt = conn.prepare(&format!("SELECT rid, key, value FROM tags WHERE rid IN ({ph})"))?;
+        let mut rows = stmt.query(params_from_iter(batch))?;
+        while let Some(r) = rows.next()? {
+            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                run.tags.insert(r.get(1)?, r.get(2)?);
+            }
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rid, key, last, last_nan, last_step, last_ts, min, max, count FROM metric_summary WHERE rid IN ({ph})"
+        ))?;
+        let mut rows = stmt.query(params_from_iter(batch))?;
+        while let Some(r) = rows.next()? {
+            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                let last: Option<f64> = r.get(2)?;
+                run.metrics.insert(
+                    r.get(1)?,
+                    MetricSummary {
+                        last: if r.get::<_, i64>(3)? == 1 { f64::NAN } else { last.unwrap_or(f64::NAN) },
+                        step: r.get(4)?,
+                        timestamp: r.get(5)?,
+                        min: r.get(6)?,
+                        max: r.get(7)?,
+                        count: r.get::<_, i64>(8)? as u64,
+                    },
+                );
+            }
+        }
+        let mut stmt = conn.prepare(&format!("SELECT rid, user FROM stars WHERE rid IN ({ph}) ORDER BY created_ms"))?;
+        let mut rows = stmt.query(params_from_iter(batch))?;
+        while let Some(r) = rows.next()? {
+            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                run.stars.push(r.get(1)?);
+            }
+        }
+    }
+    Ok(rids.iter().filter_map(|rid| by_rid.remove(rid)).collect())
+}
+
+pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
+    let run = load_runs(conn, &[rid])?
+        .pop()
+        .ok_or_else(|| KirokuError::NotFound(format!("no run with internal id {rid}")))?;
+    let source = conn
+        .query_row(
+            "SELECT git_commit, git_branch, git_dirty, git_diff, command, cwd FROM run_source WHERE rid = ?1",
+            [rid],
+            |r| {
+                let command: Option<String> = r.get(4)?;
+                Ok(RunSource {
+                    git_commit: r.get(0)?,
+                    git_branch: r.get(1)?,
+                    git_dirty: r.get::<_, Option<i64>>(2)?.map(|d| d != 0),
+                    git_diff: r.get(3)?,
+                    command: command.and_then(|c| serde_json::from_str(&c).ok()).unwrap_or_default(),
+                    cwd: r.get(5)?,
+                })
+            },
+        )
+        .optional()?
+        .unwrap_or_default();
+    let mut stmt = conn.prepare_cached("SELECT name, value FROM run_env WHERE rid = ?1 ORDER BY name")?;
+    let environment = stmt
+        .query_map([rid], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<BTreeMap<String, String>>>()?;
+    let notes = notes(conn, rid, &run.id)?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.name, d.location, d.hash, d.size, d.rows, d.schema_json, i.context
+         FROM run_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.rid = ?1 ORDER BY d.name",
+    )?;
+    let inputs = stmt
+        .query_map([rid], |r| {
+            let schema: Option<String> = r.get(5)?;
+            Ok(RunInput {
+                dataset: DatasetVersion {
+                    name: r.get(0)?,
+                    location: r.get(1)?,
+                    hash: r.get(2)?,
+                    size: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                    rows: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                    schema: schema.and_then(|s| serde_json::from_str(&s).ok()),
+                },
+                context: r.get(6)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt =
+        conn.prepare_cached("SELECT path, size, hash, stored, location FROM artifacts WHERE rid = ?1 ORDER BY path")?;
+    let artifacts = stmt
+        .query_map([rid], |r| {
+            Ok(Artifact {
+                path: r.get(0)?,
+                size: r.get::<_, Option<i64>>(1)?.map(|v| v as u64),
+                hash: r.get(2)?,
+                stored: r.get(3)?,
+                location: r.get(4)?,
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut stmt = conn.prepare_cached("SELECT id FROM runs WHERE parent_rid = ?1 ORDER BY start_ms")?;
+    let children = stmt.query_map([rid], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(RunDetail { run, source, environment, notes, inputs, artifacts, children, run_dir: None })
+}
+
+pub fn notes(conn: &Connection, rid: i64, run_id: &str) -> Result<Vec<Note>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, author, created_ms, updated_ms, body, reply_to, anchor FROM notes WHERE rid = ?1 ORDER BY created_ms, id",
+    )?;
+    let rows = stmt.query_map([rid], |r| {
+        Ok(Note {
+            id: r.get(0)?,
+            run_id: run_id.to_string(),
+            author: r.get(1)?,
+            created_ms: r.get(2)?,
+            updated_ms: r.get(3)?,
+            body: r.get(4)?,
+            reply_to: r.get(5)?,
+            anchor: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+fn query_error(input: &str, e: query::QueryError) -> KirokuError {
+    KirokuError::Query { message: e.to_string(), caret: e.render_caret(input) }
+}
+
+/// Selects runs by the query language, evaluated in SQL; loads only the page asked for.
+pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
+    let filter_text = q.filter.as_deref().unwrap_or("");
+    let filter = query::parse_filter(filter_text).map_err(|e| query_error(filter_text, e))?;
+    let sort_text = q.sort.as_deref().unwrap_or("");
+    let order = query::parse_order(sort_text).map_err(|e| query_error(sort_text, e))?;
+    let compiled = search_sql::compile(filter.as_ref(), &order);
+
+    let mut conditions = vec![format!("({})", compiled.where_sql)];
+    let mut extra: Vec<Value> = Vec::new();
+    if q.only_deleted {
+        conditions.push("r.deleted_ms IS NOT NULL".into());
+    } else if !q.include_deleted {
+        conditions.push("r.deleted_ms IS NULL".into());
+    }
+    if !q.experiments.is_empty() {
+        conditions.push(format!("e.name IN ({})", placeholders(q.experiments.len())));
+        extra.extend(q.experiments.iter().map(|n| Value::Text(n.clone())));
+    }
+    let where_all = conditions.join(" AND ");
+
+    // The count needs no order joins: the filter's params come after the join params.
+    let join_params = count_placeholders(&compiled.joins);
+    let where_params: Vec<Value> =
+        compiled.params[join_params..join_params + count_placeholders(&compiled.where_sql)].to_vec();
+    let count_sql = format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE {where_all}");
+    let total: i64 = conn
+        .prepare_cached(&count_sql)?
+        .query_row(params_from_iter(where_params.iter().chain(extra.iter())), |r| r.get(0))?;
+
+    let order_params = compiled.params[join_params + count_placeholders(&compiled.where_sql)..].to_vec();
+    let select_sql = format!(
+        "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id {} WHERE {where_all} ORDER BY {} LIMIT ? OFFSET ?",
+        compiled.joins, compiled.order_sql
+    );
+    let limit = q.limit.map(|l| l as i64).unwrap_or(-1);
+    let all_params = compiled.params[..join_params]
+        .iter()
+        .chain(where_params.iter())
+        .chain(extra.iter())
+        .chain(order_params.iter())
+        .cloned()
+        .chain([Value::Integer(limit), Value::Integer(q.offset as i64)]);
+    let mut stmt = conn.prepare_cached(&select_sql)?;
+    let rids = stmt.query_map(params_from_iter(all_params), |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(RunPage { runs: load_runs(conn, &rids)?, total: total as u64 })
+}
+
+/// Number of `?` placeholders in a SQL fragment (the compiler emits no `?` inside literals).
+fn count_placeholders(sql: &str) -> usize {
+    sql.bytes().filter(|b| *b == b'?').count()
+}
+
+pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
+    let mut conditions = vec!["1".to_string()];
+    let mut args: Vec<Value> = Vec::new();
+    if let Some(since) = q.since_id {
+        conditions.push("ev.id > ?".into());
+        args.push(Value::Integer(since));
+    }
+    if let Some(run) = &q.run_id {
+        conditions.push("r.id = ?".into());
+        args.push(Value::Text(run.clone()));
+    }
+    args.push(Value::Integer(q.limit.map(|l| l as i64).unwrap_or(-1)));
+    let sql = format!(
+        "SELECT ev.id, ev.ts_ms, ev.kind, ev.user, r.id, r.name, e.name, ev.detail
+         FROM events ev LEFT JOIN runs r ON r.rid = ev.rid LEFT JOIN experiments e ON e.id = ev.experiment_id
+         WHERE {} ORDER BY ev.id DESC LIMIT ?",
+        conditions.join(" AND ")
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), |r| {
+        let detail: Option<String> = r.get(7)?;
+        Ok(Event {
+            id: r.get(0)?,
+            time: r.get(1)?,
+            kind: r.get(2)?,
+            user: r.get(3)?,
+            run_id: r.get(4)?,
+            run_name: r.get(5)?,
+            experiment: r.get(6)?,
+            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
