@@ -1,8 +1,13 @@
 //! kiroku: a terminal workbench for machine-learning teams.
 //!
 //! Layers (arrows point down only): `cli` → `ingest`/`query` → `store` → `model`.
+pub mod cli;
+pub mod config;
+pub mod demo_model;
 pub mod error;
 pub mod ids;
+pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod store;
+pub mod wrap;

@@ -1,1 +1,28 @@
-fn main() {}
+//! The `kiroku` binary: parse the command line, run it, and map errors to exit codes
+//! (2 for usage and input errors, 1 for failures). A closed pipe (`| head`) exits quietly.
+use clap::Parser;
+use kiroku::cli::{dispatch, Cli, Command};
+
+fn main() {
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(e) => {
+            let code = if e.use_stderr() { 2 } else { 0 };
+            let _ = e.print();
+            std::process::exit(code);
+        }
+    };
+    if !matches!(cli.command, Some(Command::Run(_)) | Some(Command::Demo(_))) {
+        // Listings stop quietly when the reader goes away; `kiroku run` must outlive its
+        // terminal, so it keeps ignoring SIGPIPE and drops output it cannot write.
+        // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
+        unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
+    }
+    match dispatch(cli) {
+        Ok(code) => std::process::exit(code),
+        Err(e) => {
+            eprintln!("kiroku: error: {e}");
+            std::process::exit(e.exit_code());
+        }
+    }
+}

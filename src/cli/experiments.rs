@@ -1,0 +1,84 @@
+//! `kiroku init` and `kiroku exp ls|create|rename|rm`.
+use super::output::{format_relative, print_json, print_text, Format, Table};
+use super::Context;
+use crate::error::{KirokuError, Result};
+use crate::model::now_ms;
+use crate::store::{SqliteStore, StoreLocation};
+use clap::Subcommand;
+
+#[derive(Debug, Subcommand)]
+pub enum ExpCommand {
+    /// List experiments.
+    Ls {
+        /// Include deleted experiments.
+        #[arg(long)]
+        all: bool,
+    },
+    /// Create an experiment.
+    Create { name: String },
+    /// Rename an experiment.
+    Rename { name: String, new_name: String },
+    /// Delete an experiment and its runs (soft delete).
+    Rm { name: String },
+}
+
+pub fn init(ctx: &Context, shared: bool) -> Result<i32> {
+    // `init` creates where it is asked: --store/KIROKU_STORE, else the current directory.
+    let dir = match &ctx.location {
+        StoreLocation::Local(p) if ctx.explicit_store => p.clone(),
+        StoreLocation::Remote(u) => return Err(KirokuError::Invalid(format!("cannot init a remote store ({u})"))),
+        StoreLocation::Local(_) => std::env::current_dir()
+            .map_err(|e| KirokuError::io("reading the current directory", e))?
+            .join(crate::store::discover::STORE_DIR),
+    };
+    let existed = dir.join("kiroku.db").is_file();
+    SqliteStore::open(&dir, shared)?;
+    let how = if shared { " (shared: group-writable)" } else { "" };
+    if existed {
+        print_text(&format!("kiroku store already at {}{how}\n", dir.display()))
+    } else {
+        print_text(&format!("created kiroku store at {}{how}\n", dir.display()))
+    }
+    .map_err(|e| KirokuError::io("writing output", e))?;
+    Ok(0)
+}
+
+pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
+    let store = ctx.store()?;
+    let io = |e| KirokuError::io("writing output", e);
+    match cmd {
+        ExpCommand::Ls { all } => {
+            let exps = store.experiments(*all)?;
+            if ctx.format == Format::Json {
+                print_json(&serde_json::json!({"schema": "kiroku.experiments/v1", "experiments": exps})).map_err(io)?;
+            } else {
+                let mut t = Table::new(vec!["ID".into(), "NAME".into(), "RUNS".into(), "CREATED".into(), "STATE".into()]);
+                t.numeric = vec![true, false, true, false, false];
+                let now = now_ms();
+                for e in exps {
+                    t.push(vec![
+                        e.id.to_string(),
+                        e.name,
+                        e.run_count.to_string(),
+                        format_relative(e.created_ms, now),
+                        if e.deleted { "deleted".into() } else { "active".into() },
+                    ]);
+                }
+                print_text(&t.render(ctx.format)).map_err(io)?;
+            }
+        }
+        ExpCommand::Create { name } => {
+            let e = store.create_experiment(name, &ctx.user)?;
+            print_text(&format!("created experiment '{}' (id {})\n", e.name, e.id)).map_err(io)?;
+        }
+        ExpCommand::Rename { name, new_name } => {
+            store.rename_experiment(name, new_name, &ctx.user)?;
+            print_text(&format!("renamed experiment '{name}' to '{new_name}'\n")).map_err(io)?;
+        }
+        ExpCommand::Rm { name } => {
+            store.delete_experiment(name, &ctx.user)?;
+            print_text(&format!("deleted experiment '{name}' and its runs\n")).map_err(io)?;
+        }
+    }
+    Ok(0)
+}

@@ -1,0 +1,206 @@
+//! The command line: clap definitions and dispatch. One module per command group; each turns
+//! arguments into calls on the `Store` (or ingest/wrap) and results into output.
+pub mod annotate;
+pub mod demo;
+pub mod dev;
+pub mod experiments;
+pub mod log;
+pub mod output;
+pub mod runs;
+
+use crate::config::Config;
+use crate::error::{KirokuError, Result};
+use crate::store::{open_store, resolve_location, Store, StoreLocation};
+use clap::{Args, Parser, Subcommand};
+use output::Format;
+use std::sync::Arc;
+
+#[derive(Debug, Parser)]
+#[command(name = "kiroku", version, about = "A terminal workbench for machine-learning teams: track, browse, compare and annotate runs.")]
+pub struct Cli {
+    /// The store: a `.kiroku` folder, the project folder holding one, or an http(s) URL.
+    /// Default: $KIROKU_STORE, then the nearest .kiroku above the current directory, then a
+    /// per-user store.
+    #[arg(long, global = true, value_name = "PATH")]
+    pub store: Option<String>,
+    /// Output format of listings (default: table on a terminal, json otherwise).
+    #[arg(long, global = true, value_enum)]
+    pub format: Option<Format>,
+    #[command(subcommand)]
+    pub command: Option<Command>,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Create a store (.kiroku/) in the current directory.
+    Init {
+        /// Make it group-writable so several users of this box can share it.
+        #[arg(long)]
+        shared: bool,
+    },
+    /// Run a command as a tracked run: `kiroku run [--exp E] [--name N] -- CMD ARGS...`.
+    Run(runs::RunArgs),
+    /// Log a metric, param or tag into a run (from $KIROKU_RUN_ID or --run).
+    #[command(subcommand)]
+    Log(log::LogCommand),
+    /// Import runs from another tool.
+    #[command(subcommand)]
+    Import(ImportCommand),
+    /// Experiments: ls, create, rename, rm.
+    #[command(subcommand)]
+    Exp(experiments::ExpCommand),
+    /// Runs: ls.
+    #[command(subcommand)]
+    Runs(runs::RunsCommand),
+    /// Show one run: status, source, params, metrics, tags, notes, inputs, artifacts.
+    Show {
+        run: String,
+    },
+    /// Compare runs: params side by side, metric summaries with deltas against the first.
+    Diff {
+        #[arg(required = true, num_args = 2..)]
+        runs: Vec<String>,
+        /// Show every param, not only those that differ.
+        #[arg(long)]
+        all: bool,
+    },
+    /// A run's metrics (summary), or one metric's full series.
+    Metrics {
+        run: String,
+        key: Option<String>,
+    },
+    /// Notes on runs.
+    #[command(subcommand)]
+    Note(annotate::NoteCommand),
+    /// Set tags on a run: `kiroku tag RUN k=v...`.
+    Tag {
+        run: String,
+        #[arg(required = true)]
+        tags: Vec<String>,
+    },
+    /// Remove tags from a run.
+    Untag {
+        run: String,
+        #[arg(required = true)]
+        keys: Vec<String>,
+    },
+    /// Star a run (for you).
+    Star {
+        run: String,
+    },
+    /// Remove your star from a run.
+    Unstar {
+        run: String,
+    },
+    /// Delete a run (soft: `kiroku restore` brings it back).
+    Rm {
+        #[arg(required = true)]
+        runs: Vec<String>,
+    },
+    /// Restore deleted runs.
+    Restore {
+        #[arg(required = true)]
+        runs: Vec<String>,
+    },
+    /// The activity log, newest first.
+    Events(annotate::EventsArgs),
+    /// Make a small real project (trainings on a bundled dataset) and show how to look at it.
+    Demo(demo::DemoArgs),
+    /// Developer tools: store generators and helpers used by tests and benchmarks.
+    #[command(subcommand, hide = true)]
+    Dev(dev::DevCommand),
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ImportCommand {
+    /// Import an MLflow `mlruns/` folder or `mlflow.db` (idempotent).
+    Mlflow { path: std::path::PathBuf },
+}
+
+#[derive(Debug, Args)]
+pub struct NoArgs {}
+
+/// What every command gets: the store, the output format, who is acting.
+pub struct Context {
+    pub location: StoreLocation,
+    pub format: Format,
+    pub user: String,
+    pub config: Config,
+    /// Whether the store was named (`--store` or `KIROKU_STORE`) rather than discovered.
+    pub explicit_store: bool,
+    store: Option<Arc<dyn Store>>,
+}
+
+impl Context {
+    pub fn new(cli: &Cli) -> Result<Self> {
+        let location = resolve_location(cli.store.as_deref())?;
+        let config = Config::load(location.project_dir().as_deref())?;
+        let user = match std::env::var("KIROKU_USER") {
+            Ok(u) if !u.is_empty() => u,
+            _ => config.user.clone().unwrap_or_else(crate::wrap::source::user_name),
+        };
+        let explicit_store = cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
+        Ok(Context { location, format: Format::resolve(cli.format), user, config, explicit_store, store: None })
+    }
+
+    pub fn store(&mut self) -> Result<Arc<dyn Store>> {
+        if let Some(s) = &self.store {
+            return Ok(Arc::clone(s));
+        }
+        let s = open_store(&self.location, false)?;
+        self.store = Some(Arc::clone(&s));
+        Ok(s)
+    }
+
+    /// How to name this store to a child process (`KIROKU_STORE`).
+    pub fn location_text(&self) -> String {
+        match &self.location {
+            StoreLocation::Local(p) => p.display().to_string(),
+            StoreLocation::Remote(u) => u.clone(),
+        }
+    }
+}
+
+/// Splits `k=v` arguments.
+pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
+    items
+        .iter()
+        .map(|item| match item.split_once('=') {
+            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
+            _ => Err(KirokuError::Invalid(format!("{what} '{item}' is not of the form key=value"))),
+        })
+        .collect()
+}
+
+/// Runs the parsed command line; returns the process exit code.
+pub fn dispatch(cli: Cli) -> Result<i32> {
+    let Some(command) = cli.command.as_ref() else {
+        let mut ctx = Context::new(&cli)?;
+        return runs::overview(&mut ctx);
+    };
+    if let Command::Demo(args) = command {
+        return demo::demo(&cli, args);
+    }
+    let mut ctx = Context::new(&cli)?;
+    match command {
+        Command::Init { shared } => experiments::init(&ctx, *shared),
+        Command::Run(args) => runs::run(&mut ctx, args),
+        Command::Log(cmd) => log::log(&mut ctx, cmd),
+        Command::Import(ImportCommand::Mlflow { path }) => runs::import_mlflow(&mut ctx, path),
+        Command::Exp(cmd) => experiments::exp(&mut ctx, cmd),
+        Command::Runs(cmd) => runs::runs(&mut ctx, cmd),
+        Command::Show { run } => runs::show(&mut ctx, run),
+        Command::Diff { runs: refs, all } => runs::diff(&mut ctx, refs, *all),
+        Command::Metrics { run, key } => runs::metrics(&mut ctx, run, key.as_deref()),
+        Command::Note(cmd) => annotate::note(&mut ctx, cmd),
+        Command::Tag { run, tags } => annotate::tag(&mut ctx, run, tags),
+        Command::Untag { run, keys } => annotate::untag(&mut ctx, run, keys),
+        Command::Star { run } => annotate::star(&mut ctx, run, true),
+        Command::Unstar { run } => annotate::star(&mut ctx, run, false),
+        Command::Rm { runs: refs } => annotate::delete(&mut ctx, refs, true),
+        Command::Restore { runs: refs } => annotate::delete(&mut ctx, refs, false),
+        Command::Events(args) => annotate::events(&mut ctx, args),
+        Command::Dev(cmd) => dev::dev(&mut ctx, cmd),
+        Command::Demo(_) => unreachable!("handled above"),
+    }
+}

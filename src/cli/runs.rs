@@ -1,0 +1,497 @@
+//! Run commands: `kiroku run`, `runs ls`, `show`, `diff`, `metrics`, `import mlflow`, and the
+//! overview printed by a bare `kiroku`.
+use super::output::{
+    format_duration, format_relative, format_timestamp, format_value, print_json, print_text, Format, Table,
+};
+use super::{parse_pairs, Context};
+use crate::error::{KirokuError, Result};
+use crate::model::{json_float, now_ms, Run, RunQuery};
+use crate::wrap::{run_wrapped, WrapOptions};
+use clap::{Args, Subcommand};
+use std::collections::BTreeSet;
+
+fn io(e: std::io::Error) -> KirokuError {
+    KirokuError::io("writing output", e)
+}
+
+#[derive(Debug, Args)]
+pub struct RunArgs {
+    /// Experiment (created when missing; default from kiroku.toml, else "Default").
+    #[arg(long = "exp", short = 'e')]
+    pub experiment: Option<String>,
+    /// Run name (default: a generated one).
+    #[arg(long, short = 'n')]
+    pub name: Option<String>,
+    /// Tags, `k=v` (repeatable).
+    #[arg(long = "tag", short = 't')]
+    pub tags: Vec<String>,
+    /// Parent run (id, prefix or name), for sweeps and nested runs.
+    #[arg(long)]
+    pub parent: Option<String>,
+    /// The command and its arguments, after `--`.
+    #[arg(last = true, required = true)]
+    pub command: Vec<String>,
+}
+
+pub fn run(ctx: &mut Context, args: &RunArgs) -> Result<i32> {
+    let store = ctx.store()?;
+    let parent_id = args.parent.as_deref().map(|p| store.resolve_run(p)).transpose()?;
+    let experiment = args
+        .experiment
+        .clone()
+        .or_else(|| ctx.config.run.experiment.clone())
+        .unwrap_or_else(|| "Default".to_string());
+    let outcome = run_wrapped(
+        store,
+        WrapOptions {
+            experiment,
+            name: args.name.clone(),
+            tags: parse_pairs(&args.tags, "tag")?,
+            command: args.command.clone(),
+            config: ctx.config.clone(),
+            user: ctx.user.clone(),
+            store_location: ctx.location_text(),
+            echo: true,
+            parent_id,
+        },
+    )?;
+    eprintln!(
+        "kiroku: run {} ({}) {} · {} points · exit {}",
+        &outcome.run_id[..8],
+        outcome.run_name,
+        outcome.status,
+        outcome.points,
+        outcome.exit_code
+    );
+    Ok(outcome.exit_code)
+}
+
+#[derive(Debug, Subcommand)]
+pub enum RunsCommand {
+    /// List runs, filtered and sorted with the query language.
+    Ls(LsArgs),
+}
+
+#[derive(Debug, Args, Default)]
+pub struct LsArgs {
+    /// Experiment names (repeatable; default all).
+    #[arg(long = "exp", short = 'e')]
+    pub experiments: Vec<String>,
+    /// Filter, e.g. "metrics.acc > 0.9 and params.optimizer = 'adam'".
+    #[arg(long, short = 'f')]
+    pub filter: Option<String>,
+    /// Order, e.g. "metrics.acc desc, start_time".
+    #[arg(long, short = 's')]
+    pub sort: Option<String>,
+    #[arg(long, short = 'l')]
+    pub limit: Option<u64>,
+    #[arg(long, default_value_t = 0)]
+    pub offset: u64,
+    /// Columns, comma-separated: status,id,name,experiment,user,host,started,duration,params.K,metrics.K,tags.K
+    #[arg(long, short = 'c', value_delimiter = ',')]
+    pub columns: Vec<String>,
+    /// Only param columns whose values differ among the listed runs.
+    #[arg(long)]
+    pub only_changed: bool,
+    /// Include deleted runs.
+    #[arg(long)]
+    pub all: bool,
+    /// Only deleted runs.
+    #[arg(long)]
+    pub deleted: bool,
+}
+
+pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
+    let RunsCommand::Ls(args) = cmd;
+    let store = ctx.store()?;
+    let page = store.search_runs(&RunQuery {
+        experiments: args.experiments.clone(),
+        filter: args.filter.clone(),
+        sort: args.sort.clone(),
+        limit: args.limit,
+        offset: args.offset,
+        include_deleted: args.all,
+        only_deleted: args.deleted,
+    })?;
+    if ctx.format == Format::Json {
+        print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(io)?;
+        return Ok(0);
+    }
+    let columns = if args.columns.is_empty() {
+        default_columns(&page.runs, args.only_changed)
+    } else {
+        args.columns.iter().map(|c| Column::parse(c.trim())).collect::<Result<Vec<_>>>()?
+    };
+    let table = runs_table(&page.runs, &columns, ctx.format);
+    let mut text = table.render(ctx.format);
+    if ctx.format == Format::Table && (page.runs.len() as u64) < page.total {
+        text.push_str(&format!("({} of {} runs; use --limit/--offset for more)\n", page.runs.len(), page.total));
+    }
+    print_text(&text).map_err(io)?;
+    Ok(0)
+}
+
+/// A column of the runs table.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Column {
+    Status,
+    Id,
+    Name,
+    Experiment,
+    User,
+    Host,
+    Started,
+    Duration,
+    Stars,
+    Param(String),
+    Metric(String),
+    Tag(String),
+}
+
+impl Column {
+    pub fn parse(spec: &str) -> Result<Column> {
+        let lower = spec.to_ascii_lowercase();
+        Ok(match lower.as_str() {
+            "status" | "st" => Column::Status,
+            "id" | "run_id" => Column::Id,
+            "name" | "run_name" => Column::Name,
+            "experiment" | "exp" => Column::Experiment,
+            "user" => Column::User,
+            "host" => Column::Host,
+            "started" | "start" | "start_time" => Column::Started,
+            "duration" | "dur" => Column::Duration,
+            "stars" | "star" => Column::Stars,
+            _ => match spec.split_once('.') {
+                Some(("params" | "param", k)) => Column::Param(k.into()),
+                Some(("metrics" | "metric", k)) => Column::Metric(k.into()),
+                Some(("tags" | "tag", k)) => Column::Tag(k.into()),
+                _ => {
+                    return Err(KirokuError::Invalid(format!(
+                        "unknown column '{spec}' (known: status, id, name, experiment, user, host, started, duration, stars, params.KEY, metrics.KEY, tags.KEY)"
+                    )))
+                }
+            },
+        })
+    }
+
+    fn header(&self) -> String {
+        match self {
+            Column::Status => "ST".into(),
+            Column::Id => "ID".into(),
+            Column::Name => "NAME".into(),
+            Column::Experiment => "EXPERIMENT".into(),
+            Column::User => "USER".into(),
+            Column::Host => "HOST".into(),
+            Column::Started => "STARTED".into(),
+            Column::Duration => "DUR".into(),
+            Column::Stars => "★".into(),
+            Column::Param(k) | Column::Metric(k) | Column::Tag(k) => k.clone(),
+        }
+    }
+
+    fn is_numeric(&self) -> bool {
+        matches!(self, Column::Metric(_) | Column::Duration)
+    }
+
+    fn cell(&self, run: &Run, format: Format, now: i64) -> String {
+        let human = format == Format::Table;
+        match self {
+            Column::Status => run.status.to_string(),
+            Column::Id => if human { run.id[..8.min(run.id.len())].to_string() } else { run.id.clone() },
+            Column::Name => run.name.clone(),
+            Column::Experiment => run.experiment.clone(),
+            Column::User => run.user.clone(),
+            Column::Host => run.host.clone().unwrap_or_default(),
+            Column::Started => if human { format_relative(run.start_time, now) } else { format_timestamp(run.start_time) },
+            Column::Duration => {
+                let end = run.end_time.unwrap_or(now);
+                let d = format_duration(end - run.start_time);
+                if run.end_time.is_none() && human { format!("{d}…") } else { d }
+            }
+            Column::Stars => if run.stars.is_empty() { String::new() } else { run.stars.len().to_string() },
+            Column::Param(k) => run.params.get(k).cloned().unwrap_or_default(),
+            Column::Metric(k) => run
+                .metrics
+                .get(k)
+                .map(|m| if human { format_value(m.last) } else { json_float::to_value(m.last).to_string().trim_matches('"').to_string() })
+                .unwrap_or_default(),
+            Column::Tag(k) => run.tags.get(k).cloned().unwrap_or_default(),
+        }
+    }
+}
+
+/// Status, id, name (experiment when several), user, started, duration, then params (those
+/// that vary, with `only_changed`) and metrics.
+pub fn default_columns(runs: &[Run], only_changed: bool) -> Vec<Column> {
+    let mut cols = vec![Column::Status, Column::Id, Column::Name];
+    let experiments: BTreeSet<&str> = runs.iter().map(|r| r.experiment.as_str()).collect();
+    if experiments.len() > 1 {
+        cols.push(Column::Experiment);
+    }
+    cols.extend([Column::User, Column::Started, Column::Duration]);
+    let param_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+    for key in param_keys {
+        if only_changed {
+            let values: BTreeSet<Option<&String>> = runs.iter().map(|r| r.params.get(key)).collect();
+            if values.len() < 2 {
+                continue;
+            }
+        }
+        cols.push(Column::Param(key.clone()));
+    }
+    let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    cols.extend(metric_keys.into_iter().map(|k| Column::Metric(k.clone())));
+    cols
+}
+
+pub fn runs_table(runs: &[Run], columns: &[Column], format: Format) -> Table {
+    let mut t = Table::new(columns.iter().map(Column::header).collect());
+    t.numeric = columns.iter().map(Column::is_numeric).collect();
+    t.droppable_from = columns.iter().position(|c| matches!(c, Column::Param(_) | Column::Metric(_) | Column::Tag(_))).unwrap_or(columns.len()).min(4);
+    let now = now_ms();
+    for run in runs {
+        t.push(columns.iter().map(|c| c.cell(run, format, now)).collect());
+    }
+    t
+}
+
+pub fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
+    let store = ctx.store()?;
+    let id = store.resolve_run(reference)?;
+    let d = store.run(&id)?;
+    if ctx.format == Format::Json {
+        print_json(&serde_json::json!({"schema": "kiroku.run/v1", "run": d})).map_err(io)?;
+        return Ok(0);
+    }
+    let r = &d.run;
+    let now = now_ms();
+    let mut s = String::new();
+    s.push_str(&format!("run {}  {}\n", r.id, r.name));
+    let mut field = |k: &str, v: String| {
+        if !v.is_empty() {
+            s.push_str(&format!("  {k:<11}{v}\n"));
+        }
+    };
+    let status = match r.exit_code {
+        Some(code) if code != 0 => format!("{} (exit {code})", r.status),
+        _ => r.status.to_string(),
+    };
+    field("status", status + if r.deleted { " · deleted" } else { "" });
+    field("experiment", r.experiment.clone());
+    field("user", r.user.clone());
+    field("host", r.host.clone().unwrap_or_default());
+    field("started", format!("{} ({})", format_timestamp(r.start_time), format_relative(r.start_time, now)));
+    if let Some(end) = r.end_time {
+        field("ended", format!("{} · took {}", format_timestamp(end), format_duration(end - r.start_time)));
+    }
+    field("parent", r.parent_id.clone().unwrap_or_default());
+    field("children", d.children.join(", "));
+    field("stars", r.stars.join(", "));
+    if let Some(commit) = &d.source.git_commit {
+        let dirty = if d.source.git_dirty == Some(true) { " (dirty)" } else { "" };
+        field("commit", format!("{commit}{dirty} {}", d.source.git_branch.clone().unwrap_or_default()));
+    }
+    field("command", shell_words(&d.source.command));
+    field("run dir", d.run_dir.clone().unwrap_or_default());
+    let section = |s: &mut String, title: &str, t: Table| {
+        if !t.rows.is_empty() {
+            s.push_str(&format!("\n{title}\n"));
+            for line in t.render_aligned(None).lines() {
+                s.push_str(&format!("  {line}\n"));
+            }
+        }
+    };
+    let mut params = Table::new(vec!["PARAM".into(), "VALUE".into()]);
+    r.params.iter().for_each(|(k, v)| params.push(vec![k.clone(), v.clone()]));
+    section(&mut s, "params", params);
+    let mut metrics = metric_summary_table(r);
+    metrics.headers[0] = "METRIC".into();
+    section(&mut s, "metrics", metrics);
+    let mut tags = Table::new(vec!["TAG".into(), "VALUE".into()]);
+    r.tags.iter().for_each(|(k, v)| tags.push(vec![k.clone(), v.clone()]));
+    section(&mut s, "tags", tags);
+    let mut inputs = Table::new(vec!["DATASET".into(), "HASH".into(), "ROWS".into(), "CONTEXT".into()]);
+    d.inputs.iter().for_each(|i| {
+        inputs.push(vec![i.dataset.name.clone(), i.dataset.hash.clone(), i.dataset.rows.map(|n| n.to_string()).unwrap_or_default(), i.context.clone()])
+    });
+    section(&mut s, "inputs", inputs);
+    let mut arts = Table::new(vec!["ARTIFACT".into(), "SIZE".into(), "STORED".into()]);
+    d.artifacts.iter().for_each(|a| {
+        arts.push(vec![
+            if a.path.is_empty() { a.location.clone().unwrap_or_default() } else { a.path.clone() },
+            a.size.map(|n| n.to_string()).unwrap_or_default(),
+            a.stored.clone(),
+        ])
+    });
+    section(&mut s, "artifacts", arts);
+    if !d.notes.is_empty() {
+        s.push_str("\nnotes\n");
+        for n in &d.notes {
+            let reply = n.reply_to.map(|p| format!(" ↳ reply to #{p}")).unwrap_or_default();
+            s.push_str(&format!("  #{} {} · {}{reply}\n", n.id, n.author, format_relative(n.created_ms, now)));
+            for line in n.body.lines() {
+                s.push_str(&format!("    {line}\n"));
+            }
+        }
+    }
+    print_text(&s).map_err(io)?;
+    Ok(0)
+}
+
+fn metric_summary_table(r: &Run) -> Table {
+    let mut t = Table::new(vec!["KEY".into(), "LAST".into(), "MIN".into(), "MAX".into(), "COUNT".into(), "STEP".into()]);
+    t.numeric = vec![false, true, true, true, true, true];
+    let opt = |v: Option<f64>| v.map(format_value).unwrap_or_default();
+    for (k, m) in &r.metrics {
+        t.push(vec![k.clone(), format_value(m.last), opt(m.min), opt(m.max), m.count.to_string(), m.step.to_string()]);
+    }
+    t
+}
+
+/// A command line as a shell would need it typed (for display only).
+fn shell_words(argv: &[String]) -> String {
+    argv.iter()
+        .map(|a| {
+            if !a.is_empty() && a.chars().all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c)) {
+                a.clone()
+            } else {
+                format!("'{}'", a.replace('\'', "'\\''"))
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
+    let store = ctx.store()?;
+    let mut runs = Vec::new();
+    for r in refs {
+        runs.push(store.run(&store.resolve_run(r)?)?.run);
+    }
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+    let param_rows: Vec<(&String, Vec<Option<&String>>)> = keys
+        .into_iter()
+        .map(|k| (k, runs.iter().map(|r| r.params.get(k)).collect::<Vec<_>>()))
+        .filter(|(_, vals)| all || vals.iter().collect::<BTreeSet<_>>().len() > 1)
+        .collect();
+    let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    let base = &runs[0];
+    if ctx.format == Format::Json {
+        let params: Vec<_> = param_rows.iter().map(|(k, v)| serde_json::json!({"key": k, "values": v})).collect();
+        let metrics: Vec<_> = metric_keys
+            .iter()
+            .map(|k| {
+                let values: Vec<_> = runs.iter().map(|r| r.metrics.get(*k).map(|m| json_float::to_value(m.last))).collect();
+                let deltas: Vec<_> = runs
+                    .iter()
+                    .map(|r| match (base.metrics.get(*k), r.metrics.get(*k)) {
+                        (Some(b), Some(m)) => Some(json_float::to_value(m.last - b.last)),
+                        _ => None,
+                    })
+                    .collect();
+                serde_json::json!({"key": k, "values": values, "deltas": deltas})
+            })
+            .collect();
+        let ids: Vec<_> = runs.iter().map(|r| serde_json::json!({"id": r.id, "name": r.name})).collect();
+        print_json(&serde_json::json!({"schema": "kiroku.diff/v1", "baseline": base.id, "runs": ids, "params": params, "metrics": metrics}))
+            .map_err(io)?;
+        return Ok(0);
+    }
+    let headers = |first: &str| {
+        std::iter::once(first.to_string()).chain(runs.iter().map(|r| format!("{} {}", &r.id[..8.min(r.id.len())], r.name))).collect::<Vec<_>>()
+    };
+    let mut s = String::new();
+    let mut pt = Table::new(headers(if all { "PARAM" } else { "PARAM (differing)" }));
+    for (k, vals) in &param_rows {
+        pt.push(std::iter::once((*k).clone()).chain(vals.iter().map(|v| v.cloned().unwrap_or_else(|| "—".into()))).collect());
+    }
+    if pt.rows.is_empty() {
+        s.push_str(if all { "no params\n" } else { "params: all the same (use --all to list them)\n" });
+    } else {
+        s.push_str(&pt.render(ctx.format));
+    }
+    let mut mt = Table::new(headers("METRIC (last, Δ vs first)"));
+    mt.numeric = std::iter::once(false).chain(runs.iter().map(|_| true)).collect();
+    for k in &metric_keys {
+        let mut row = vec![(*k).clone()];
+        for (i, r) in runs.iter().enumerate() {
+            row.push(match (base.metrics.get(*k), r.metrics.get(*k)) {
+                (_, None) => "—".into(),
+                (Some(b), Some(m)) if i > 0 => {
+                    let delta = m.last - b.last;
+                    let sign = if delta > 0.0 { "+" } else { "" };
+                    format!("{} ({sign}{})", format_value(m.last), format_value(delta))
+                }
+                (_, Some(m)) => format_value(m.last),
+            });
+        }
+        mt.push(row);
+    }
+    if !mt.rows.is_empty() {
+        s.push('\n');
+        s.push_str(&mt.render(ctx.format));
+    }
+    print_text(&s).map_err(io)?;
+    Ok(0)
+}
+
+pub fn metrics(ctx: &mut Context, reference: &str, key: Option<&str>) -> Result<i32> {
+    let store = ctx.store()?;
+    let id = store.resolve_run(reference)?;
+    let Some(key) = key else {
+        let run = store.run(&id)?.run;
+        if ctx.format == Format::Json {
+            print_json(&serde_json::json!({"schema": "kiroku.metric-summaries/v1", "run": id, "metrics": run.metrics})).map_err(io)?;
+        } else {
+            print_text(&metric_summary_table(&run).render(ctx.format)).map_err(io)?;
+        }
+        return Ok(0);
+    };
+    let points = store.metric_series(&id, key)?;
+    if ctx.format == Format::Json {
+        let rows: Vec<serde_json::Value> =
+            points.iter().map(|p| serde_json::json!([p.step, p.timestamp, json_float::to_value(p.value)])).collect();
+        print_json(&serde_json::json!({"schema": "kiroku.metrics/v1", "run": id, "key": key, "points": rows})).map_err(io)?;
+        return Ok(0);
+    }
+    let mut t = Table::new(vec!["STEP".into(), "TIME".into(), "VALUE".into()]);
+    t.numeric = vec![true, false, true];
+    for p in &points {
+        let value = if ctx.format == Format::Table { format_value(p.value) } else { json_float::to_value(p.value).to_string().trim_matches('"').to_string() };
+        t.push(vec![p.step.to_string(), format_timestamp(p.timestamp), value]);
+    }
+    print_text(&t.render(ctx.format)).map_err(io)?;
+    Ok(0)
+}
+
+pub fn import_mlflow(ctx: &mut Context, path: &std::path::Path) -> Result<i32> {
+    let store = ctx.store()?;
+    let report = crate::ingest::mlflow::import_mlflow(store.as_ref(), path, &ctx.user)?;
+    for w in &report.warnings {
+        eprintln!("kiroku: warning: {w}");
+    }
+    if ctx.format == Format::Json {
+        print_json(&serde_json::json!({"schema": "kiroku.import/v1", "report": report})).map_err(io)?;
+    } else {
+        print_text(&format!("{report}\n")).map_err(io)?;
+    }
+    Ok(0)
+}
+
+/// A bare `kiroku`: where the store is and what is in it (the TUI will open here).
+pub fn overview(ctx: &mut Context) -> Result<i32> {
+    let store = ctx.store()?;
+    let exps = store.experiments(false)?;
+    let recent = store.search_runs(&RunQuery { limit: Some(10), ..Default::default() })?;
+    let mut s = format!("kiroku · store {} · {} experiments · {} runs\n\n", store.describe(), exps.len(), recent.total);
+    if recent.runs.is_empty() {
+        s.push_str("No runs yet. Try:\n  kiroku run -- python train.py --lr 0.01\n  kiroku demo\n");
+    } else {
+        s.push_str("Latest runs:\n");
+        let cols = vec![Column::Status, Column::Id, Column::Name, Column::Experiment, Column::User, Column::Started, Column::Duration];
+        s.push_str(&runs_table(&recent.runs, &cols, Format::Table).render_aligned(super::output::terminal_width()));
+        s.push_str("\nMore: kiroku runs ls · kiroku show RUN · kiroku diff RUN RUN · kiroku --help\n");
+    }
+    print_text(&s).map_err(io)?;
+    Ok(0)
+}

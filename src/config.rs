@@ -1,0 +1,149 @@
+//! Configuration: `kiroku.toml` beside `.kiroku/` (project) over `$XDG_CONFIG_HOME/kiroku/config.toml`
+//! (user defaults). Unknown keys and bad values are errors that name the file, line and key.
+use crate::error::{KirokuError, Result};
+use serde::Deserialize;
+use std::path::{Path, PathBuf};
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct Config {
+    #[serde(default)]
+    pub run: RunConfig,
+    #[serde(default)]
+    pub scalars: ScalarConfig,
+    #[serde(default)]
+    pub user: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct RunConfig {
+    /// Experiment for `kiroku run` when `--exp` is not given.
+    pub experiment: Option<String>,
+    /// Extra environment variables to record with each run (secret-looking names never are).
+    #[serde(default)]
+    pub env: Vec<String>,
+    /// Turn `--key value` flags of the wrapped command into params (default true).
+    pub flag_params: Option<bool>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScalarConfig {
+    /// Parse `key: number` / `key=number` from output (default true).
+    pub enabled: Option<bool>,
+    /// Keep the built-in `key: number` / `key=number` patterns (default true).
+    pub default_patterns: Option<bool>,
+    /// Extra patterns: a regex with a `value` group and a `key` group (or a fixed `key`).
+    #[serde(default, rename = "pattern")]
+    pub patterns: Vec<ScalarPattern>,
+}
+
+#[derive(Debug, Clone, Deserialize, PartialEq)]
+#[serde(deny_unknown_fields)]
+pub struct ScalarPattern {
+    pub regex: String,
+    pub key: Option<String>,
+}
+
+impl Config {
+    /// Parses one file's text; errors name the file, line and key.
+    pub fn parse(text: &str, path: &Path) -> Result<Config> {
+        let config: Config =
+            toml::from_str(text).map_err(|e| KirokuError::Invalid(format!("{}: {}", path.display(), describe_toml_error(text, &e))))?;
+        for (i, p) in config.scalars.patterns.iter().enumerate() {
+            let re = regex::Regex::new(&p.regex).map_err(|e| {
+                KirokuError::Invalid(format!("{}: scalars.pattern[{i}].regex is not a valid regex: {e}", path.display()))
+            })?;
+            let names: Vec<_> = re.capture_names().flatten().collect();
+            if !names.contains(&"value") || (p.key.is_none() && !names.contains(&"key")) {
+                return Err(KirokuError::Invalid(format!(
+                    "{}: scalars.pattern[{i}] needs a (?P<value>…) group and either a (?P<key>…) group or `key = \"…\"`",
+                    path.display()
+                )));
+            }
+        }
+        Ok(config)
+    }
+
+    pub fn load_file(path: &Path) -> Result<Option<Config>> {
+        match std::fs::read_to_string(path) {
+            Ok(text) => Config::parse(&text, path).map(Some),
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+            Err(e) => Err(KirokuError::io(format!("reading {}", path.display()), e)),
+        }
+    }
+
+    /// The user file, then the project file over it.
+    pub fn load(project_dir: Option<&Path>) -> Result<Config> {
+        let mut merged = match user_config_path() {
+            Some(p) => Config::load_file(&p)?.unwrap_or_default(),
+            None => Config::default(),
+        };
+        if let Some(dir) = project_dir {
+            if let Some(project) = Config::load_file(&dir.join("kiroku.toml"))? {
+                merged.merge(project);
+            }
+        }
+        Ok(merged)
+    }
+
+    fn merge(&mut self, over: Config) {
+        self.user = over.user.or(self.user.take());
+        self.run.experiment = over.run.experiment.or(self.run.experiment.take());
+        self.run.flag_params = over.run.flag_params.or(self.run.flag_params);
+        self.run.env.extend(over.run.env);
+        self.scalars.enabled = over.scalars.enabled.or(self.scalars.enabled);
+        self.scalars.default_patterns = over.scalars.default_patterns.or(self.scalars.default_patterns);
+        self.scalars.patterns.extend(over.scalars.patterns);
+    }
+}
+
+/// `line N, column M: message` from a toml error (which carries a byte span).
+fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+    let message = e.message().trim().to_string();
+    match e.span() {
+        Some(span) => {
+            let before = &text[..span.start.min(text.len())];
+            let line = before.matches('\n').count() + 1;
+            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+            let key = text[span.start.min(text.len())..span.end.min(text.len())].trim();
+            if key.is_empty() {
+                format!("line {line}, column {column}: {message}")
+            } else {
+                format!("line {line}, column {column}: at `{key}`: {message}")
+            }
+        }
+        None => message,
+    }
+}
+
+pub fn user_config_path() -> Option<PathBuf> {
+    let base = std::env::var_os("XDG_CONFIG_HOME")
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
+    Some(base.join("kiroku").join("config.toml"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn unknown_key_names_file_line_and_key() {
+        let err = Config::parse("[run]\nexperiment = \"x\"\nexperimnt = \"y\"\n", Path::new("/p/kiroku.toml")).unwrap_err();
+        let msg = err.to_string();
+        assert!(msg.contains("/p/kiroku.toml") && msg.contains("line 3") && msg.contains("experimnt"), "{msg}");
+    }
+
+    #[test]
+    fn bad_value_and_bad_regex_are_errors() {
+        let err = Config::parse("[run]\nflag_params = \"yes\"\n", Path::new("k.toml")).unwrap_err().to_string();
+        assert!(err.contains("line 2"), "{err}");
+        let err = Config::parse("[[scalars.pattern]]\nregex = '(?P<value>['\n", Path::new("k.toml")).unwrap_err().to_string();
+        assert!(err.contains("not a valid regex"), "{err}");
+        let ok = Config::parse("[[scalars.pattern]]\nregex = 'val (?P<value>\\S+)'\nkey = 'val'\n", Path::new("k.toml")).unwrap();
+        assert_eq!(ok.scalars.patterns.len(), 1);
+    }
+}

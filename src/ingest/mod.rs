@@ -1,0 +1,3 @@
+//! Getting data into runs: output scalars, the metrics-file protocol, and MLflow import.
+pub mod metrics_file;
+pub mod scalars;

@@ -1,0 +1,331 @@
+//! `kiroku run -- CMD ARGS...`: wrap a command as a run.
+//!
+//! The child's output passes through live and is saved to `output.log` in the run folder;
+//! scalars in it (`loss: 0.3`) and lines of the metrics file (`KIROKU_METRICS_FILE`) are
+//! ingested while it runs, in batches, by one ingest thread. Ctrl-C reaches the child (the
+//! terminal sends it to the whole foreground group; a `kill -INT` sent to kiroku alone is
+//! forwarded), and the run ends `finished`, `failed` (with the code) or `killed`.
+pub mod source;
+
+use crate::config::Config;
+use crate::error::{KirokuError, Result};
+use crate::ingest::metrics_file::{Ingested, MetricsFileTail};
+use crate::ingest::scalars::ScalarParser;
+use crate::model::{now_ms, KeyedPoint, NewRun, RunStatus};
+use crate::store::Store;
+use std::fs::File;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+use std::process::{Command, Stdio};
+use std::sync::atomic::{AtomicI32, Ordering};
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+/// How often the ingest thread writes what it has gathered.
+const FLUSH_EVERY: Duration = Duration::from_millis(200);
+/// Points gathered before an early flush.
+const FLUSH_POINTS: usize = 50_000;
+
+pub struct WrapOptions {
+    pub experiment: String,
+    pub name: Option<String>,
+    pub tags: Vec<(String, String)>,
+    pub command: Vec<String>,
+    pub config: Config,
+    pub user: String,
+    /// Passed to the child as `KIROKU_STORE` so `kiroku log` inside it finds this store.
+    pub store_location: String,
+    /// Copy the child's output to our stdout/stderr (off for quiet callers such as the demo).
+    pub echo: bool,
+    pub parent_id: Option<String>,
+}
+
+#[derive(Debug, Clone)]
+pub struct WrapOutcome {
+    pub run_id: String,
+    pub run_name: String,
+    pub status: RunStatus,
+    /// The exit code `kiroku run` should exit with: the child's, or 128+signal.
+    pub exit_code: i32,
+    pub points: u64,
+    pub warnings: Vec<String>,
+}
+
+static CHILD_PID: AtomicI32 = AtomicI32::new(0);
+static GOT_SIGNAL: AtomicI32 = AtomicI32::new(0);
+
+extern "C" fn on_signal(sig: libc::c_int, info: *mut libc::siginfo_t, _ctx: *mut libc::c_void) {
+    GOT_SIGNAL.store(sig, Ordering::SeqCst);
+    // A Ctrl-C from the terminal (si_code > 0, sent by the kernel) already reached the child,
+    // which shares our process group; a signal sent to us alone is passed on.
+    // SAFETY: info is provided by the kernel for SA_SIGINFO handlers.
+    let from_kernel = !info.is_null() && unsafe { (*info).si_code } > 0;
+    let pid = CHILD_PID.load(Ordering::SeqCst);
+    if pid > 0 && !(sig == libc::SIGINT && from_kernel) {
+        // SAFETY: kill is async-signal-safe.
+        unsafe { libc::kill(pid, sig) };
+    }
+}
+
+fn install_signal_forwarding() {
+    for sig in [libc::SIGINT, libc::SIGTERM, libc::SIGHUP, libc::SIGQUIT] {
+        // SAFETY: a zeroed sigaction with a valid handler and SA_SIGINFO is well-formed.
+        unsafe {
+            let mut action: libc::sigaction = std::mem::zeroed();
+            action.sa_sigaction = on_signal as *const () as usize;
+            action.sa_flags = libc::SA_SIGINFO | libc::SA_RESTART;
+            libc::sigemptyset(&mut action.sa_mask);
+            libc::sigaction(sig, &action, std::ptr::null_mut());
+        }
+    }
+}
+
+enum IngestMessage {
+    Scalars(Vec<KeyedPoint>),
+    ChildExited,
+}
+
+/// Creates the run, runs the command, ingests its data and records how it ended.
+pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutcome> {
+    if opts.command.is_empty() {
+        return Err(KirokuError::Invalid("no command given: use `kiroku run [OPTIONS] -- CMD ARGS...`".into()));
+    }
+    let cwd = std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
+    let params = if opts.config.run.flag_params.unwrap_or(true) { source::flag_params(&opts.command[1..]) } else { Vec::new() };
+    let run = store.create_run(&NewRun {
+        experiment: opts.experiment.clone(),
+        name: opts.name.clone(),
+        user: opts.user.clone(),
+        host: source::host_name(),
+        tags: opts.tags.clone(),
+        params,
+        parent_id: opts.parent_id.clone(),
+        ..Default::default()
+    })?;
+    store.set_source(&run.id, &source::capture_source(&cwd, &opts.command))?;
+    store.set_environment(&run.id, &source::capture_environment(&opts.config.run.env))?;
+
+    let run_dir = store
+        .run_dir(&run.id)
+        .ok_or_else(|| KirokuError::Invalid("kiroku run needs a local store folder for the run's logs".into()))?;
+    std::fs::create_dir_all(&run_dir).map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let log_path = run_dir.join("output.log");
+    let log = Arc::new(Mutex::new(
+        File::create(&log_path).map_err(|e| KirokuError::io(format!("creating {}", log_path.display()), e))?,
+    ));
+
+    install_signal_forwarding();
+    let mut child = match Command::new(&opts.command[0])
+        .args(&opts.command[1..])
+        .stdin(Stdio::inherit())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .env("KIROKU_RUN_ID", &run.id)
+        .env("KIROKU_METRICS_FILE", &metrics_path)
+        .env("KIROKU_STORE", &opts.store_location)
+        .env("PYTHONUNBUFFERED", "1")
+        .spawn()
+    {
+        Ok(c) => c,
+        Err(e) => {
+            let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            store.set_status(&run.id, RunStatus::Failed, Some(code), None)?;
+            return Err(KirokuError::Invalid(format!("cannot start '{}': {e} (run {} marked failed)", opts.command[0], run.id)));
+        }
+    };
+    CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
+
+    let scalars = Arc::new(Mutex::new(ScalarParser::new(&opts.config.scalars)?));
+    let scalars_enabled = opts.config.scalars.enabled.unwrap_or(true);
+    let (tx, rx) = mpsc::channel::<IngestMessage>();
+    let ingest = {
+        let store = Arc::clone(&store);
+        let run_id = run.id.clone();
+        std::thread::spawn(move || ingest_loop(store.as_ref(), &run_id, &metrics_path, rx))
+    };
+    let mut pumps = Vec::new();
+    if let Some(out) = child.stdout.take() {
+        pumps.push(spawn_pump(out, false, opts.echo, Arc::clone(&log), scalars_enabled.then(|| Arc::clone(&scalars)), tx.clone()));
+    }
+    if let Some(err) = child.stderr.take() {
+        pumps.push(spawn_pump(err, true, opts.echo, Arc::clone(&log), scalars_enabled.then(|| Arc::clone(&scalars)), tx.clone()));
+    }
+    let status = child.wait().map_err(|e| KirokuError::io("waiting for the command", e))?;
+    CHILD_PID.store(0, Ordering::SeqCst);
+    for pump in pumps {
+        let _ = pump.join();
+    }
+    let _ = tx.send(IngestMessage::ChildExited);
+    let (points, warnings) = ingest.join().unwrap_or((0, vec!["the ingest thread panicked".into()]));
+
+    use std::os::unix::process::ExitStatusExt;
+    let interrupted = GOT_SIGNAL.load(Ordering::SeqCst) != 0;
+    let (run_status, exit_code, recorded_code) = match (status.code(), status.signal()) {
+        (_, Some(sig)) => (RunStatus::Killed, 128 + sig, None),
+        (Some(code), None) if interrupted => (RunStatus::Killed, code, Some(code)),
+        (Some(0), None) => (RunStatus::Finished, 0, Some(0)),
+        (Some(code), None) => (RunStatus::Failed, code, Some(code)),
+        (None, None) => (RunStatus::Failed, 1, None),
+    };
+    store.set_status(&run.id, run_status, recorded_code, Some(now_ms()))?;
+    Ok(WrapOutcome { run_id: run.id, run_name: run.name, status: run_status, exit_code, points, warnings })
+}
+
+/// Copies one output stream through, into the log, and its lines into the scalar parser.
+fn spawn_pump(
+    mut stream: impl Read + Send + 'static,
+    is_stderr: bool,
+    echo: bool,
+    log: Arc<Mutex<File>>,
+    scalars: Option<Arc<Mutex<ScalarParser>>>,
+    tx: mpsc::Sender<IngestMessage>,
+) -> std::thread::JoinHandle<()> {
+    std::thread::spawn(move || {
+        let mut buf = vec![0u8; 64 * 1024];
+        let mut line = Vec::new();
+        loop {
+            let n = match stream.read(&mut buf) {
+                Ok(0) => break,
+                Ok(n) => n,
+                Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+                Err(_) => break,
+            };
+            let chunk = &buf[..n];
+            if echo {
+                // A closed terminal must not stop the run: write errors are ignored.
+                if is_stderr {
+                    let mut e = std::io::stderr().lock();
+                    let _ = e.write_all(chunk).and_then(|_| e.flush());
+                } else {
+                    let mut o = std::io::stdout().lock();
+                    let _ = o.write_all(chunk).and_then(|_| o.flush());
+                }
+            }
+            if let Ok(mut f) = log.lock() {
+                let _ = f.write_all(chunk);
+            }
+            let Some(parser) = &scalars else { continue };
+            let mut points = Vec::new();
+            for &b in chunk {
+                if b == b'\n' || b == b'\r' {
+                    scan_line(&line, parser, &mut points);
+                    line.clear();
+                } else if line.len() < 64 * 1024 {
+                    line.push(b);
+                }
+            }
+            if !points.is_empty() {
+                let _ = tx.send(IngestMessage::Scalars(points));
+            }
+        }
+        if let Some(parser) = &scalars {
+            let mut points = Vec::new();
+            scan_line(&line, parser, &mut points);
+            if !points.is_empty() {
+                let _ = tx.send(IngestMessage::Scalars(points));
+            }
+        }
+    })
+}
+
+fn scan_line(line: &[u8], parser: &Mutex<ScalarParser>, out: &mut Vec<KeyedPoint>) {
+    if line.is_empty() {
+        return;
+    }
+    let text = String::from_utf8_lossy(line);
+    let Ok(mut parser) = parser.lock() else { return };
+    let now = now_ms();
+    out.extend(parser.parse_line(&text).into_iter().map(|(key, step, value)| KeyedPoint { key, step, timestamp: now, value }));
+}
+
+/// Gathers scalars and metrics-file lines and writes them in batches until the child exits.
+fn ingest_loop(store: &dyn Store, run_id: &str, metrics_path: &Path, rx: mpsc::Receiver<IngestMessage>) -> (u64, Vec<String>) {
+    let mut tail = MetricsFileTail::new(metrics_path);
+    let mut pending = Ingested::default();
+    let mut written = 0u64;
+    let mut warnings = Vec::new();
+    let mut last_flush = Instant::now();
+    loop {
+        let done = match rx.recv_timeout(FLUSH_EVERY) {
+            Ok(IngestMessage::Scalars(points)) => {
+                pending.points.extend(points);
+                false
+            }
+            Ok(IngestMessage::ChildExited) | Err(RecvTimeoutError::Disconnected) => true,
+            Err(RecvTimeoutError::Timeout) => false,
+        };
+        if done || last_flush.elapsed() >= FLUSH_EVERY || pending.points.len() >= FLUSH_POINTS {
+            match tail.poll(done) {
+                Ok(more) => {
+                    pending.points.extend(more.points);
+                    pending.params.extend(more.params);
+                    pending.tags.extend(more.tags);
+                    for w in more.warnings {
+                        report(&mut warnings, format!("metrics file {w}"));
+                    }
+                }
+                Err(e) => report(&mut warnings, format!("reading {}: {e}", metrics_path.display())),
+            }
+            written += flush(store, run_id, &mut pending, &mut warnings);
+            last_flush = Instant::now();
+        }
+        if done {
+            return (written, warnings);
+        }
+    }
+}
+
+fn report(warnings: &mut Vec<String>, w: String) {
+    eprintln!("kiroku: {w}");
+    warnings.push(w);
+}
+
+/// Writes what is pending; returns the number of points written.
+fn flush(store: &dyn Store, run_id: &str, pending: &mut Ingested, warnings: &mut Vec<String>) -> u64 {
+    if !pending.params.is_empty() {
+        let params = std::mem::take(&mut pending.params);
+        for p in params {
+            if let Err(e) = store.log_params(run_id, std::slice::from_ref(&p)) {
+                report(warnings, e.to_string());
+            }
+        }
+    }
+    if !pending.tags.is_empty() {
+        let tags = std::mem::take(&mut pending.tags);
+        if let Err(e) = store.set_tags(run_id, &tags, &crate::wrap::source::user_name()) {
+            report(warnings, e.to_string());
+        }
+    }
+    if pending.points.is_empty() {
+        return 0;
+    }
+    let points = std::mem::take(&mut pending.points);
+    match store.log_metrics(run_id, &points) {
+        Ok(()) => points.len() as u64,
+        Err(KirokuError::Invalid(msg)) => {
+            // One bad key must not drop the rest: write the others.
+            report(warnings, msg);
+            let good: Vec<KeyedPoint> =
+                points.into_iter().filter(|p| crate::store::sqlite::metrics::validate_key("metric", &p.key).is_ok()).collect();
+            match store.log_metrics(run_id, &good) {
+                Ok(()) => good.len() as u64,
+                Err(e) => {
+                    report(warnings, e.to_string());
+                    0
+                }
+            }
+        }
+        Err(e) => {
+            report(warnings, format!("{e} (will retry)"));
+            pending.points = points;
+            0
+        }
+    }
+}
+
+/// The log file of a run in a local store.
+pub fn log_path(run_dir: &Path) -> PathBuf {
+    run_dir.join("output.log")
+}
