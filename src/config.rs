@@ -49,11 +49,19 @@ pub struct ScalarPattern {
 impl Config {
     /// Parses one file's text; errors name the file, line and key.
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
-        let config: Config =
-            toml::from_str(text).map_err(|e| KirokuError::Invalid(format!("{}: {}", path.display(), describe_toml_error(text, &e))))?;
+        let config: Config = toml::from_str(text).map_err(|e| {
+            KirokuError::Invalid(format!(
+                "{}: {}",
+                path.display(),
+                describe_toml_error(text, &e)
+            ))
+        })?;
         for (i, p) in config.scalars.patterns.iter().enumerate() {
             let re = regex::Regex::new(&p.regex).map_err(|e| {
-                KirokuError::Invalid(format!("{}: scalars.pattern[{i}].regex is not a valid regex: {e}", path.display()))
+                KirokuError::Invalid(format!(
+                    "{}: scalars.pattern[{i}].regex is not a valid regex: {e}",
+                    path.display()
+                ))
             })?;
             let names: Vec<_> = re.capture_names().flatten().collect();
             if !names.contains(&"value") || (p.key.is_none() && !names.contains(&"key")) {
@@ -94,7 +102,10 @@ impl Config {
         self.run.flag_params = over.run.flag_params.or(self.run.flag_params);
         self.run.env.extend(over.run.env);
         self.scalars.enabled = over.scalars.enabled.or(self.scalars.enabled);
-        self.scalars.default_patterns = over.scalars.default_patterns.or(self.scalars.default_patterns);
+        self.scalars.default_patterns = over
+            .scalars
+            .default_patterns
+            .or(self.scalars.default_patterns);
         self.scalars.patterns.extend(over.scalars.patterns);
     }
 }
@@ -132,18 +143,36 @@ mod tests {
 
     #[test]
     fn unknown_key_names_file_line_and_key() {
-        let err = Config::parse("[run]\nexperiment = \"x\"\nexperimnt = \"y\"\n", Path::new("/p/kiroku.toml")).unwrap_err();
+        let err = Config::parse(
+            "[run]\nexperiment = \"x\"\nexperimnt = \"y\"\n",
+            Path::new("/p/kiroku.toml"),
+        )
+        .unwrap_err();
         let msg = err.to_string();
-        assert!(msg.contains("/p/kiroku.toml") && msg.contains("line 3") && msg.contains("experimnt"), "{msg}");
+        assert!(
+            msg.contains("/p/kiroku.toml") && msg.contains("line 3") && msg.contains("experimnt"),
+            "{msg}"
+        );
     }
 
     #[test]
     fn bad_value_and_bad_regex_are_errors() {
-        let err = Config::parse("[run]\nflag_params = \"yes\"\n", Path::new("k.toml")).unwrap_err().to_string();
+        let err = Config::parse("[run]\nflag_params = \"yes\"\n", Path::new("k.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 2"), "{err}");
-        let err = Config::parse("[[scalars.pattern]]\nregex = '(?P<value>['\n", Path::new("k.toml")).unwrap_err().to_string();
+        let err = Config::parse(
+            "[[scalars.pattern]]\nregex = '(?P<value>['\n",
+            Path::new("k.toml"),
+        )
+        .unwrap_err()
+        .to_string();
         assert!(err.contains("not a valid regex"), "{err}");
-        let ok = Config::parse("[[scalars.pattern]]\nregex = 'val (?P<value>\\S+)'\nkey = 'val'\n", Path::new("k.toml")).unwrap();
+        let ok = Config::parse(
+            "[[scalars.pattern]]\nregex = 'val (?P<value>\\S+)'\nkey = 'val'\n",
+            Path::new("k.toml"),
+        )
+        .unwrap();
         assert_eq!(ok.scalars.patterns.len(), 1);
     }
 }

@@ -20,7 +20,10 @@ fn load() -> (Vec<Vec<f64>>, Vec<f64>) {
     let mut xs = Vec::new();
     let mut ys = Vec::new();
     for line in DATA.lines().skip(1) {
-        let cells: Vec<f64> = line.split(',').filter_map(|c| c.trim().parse().ok()).collect();
+        let cells: Vec<f64> = line
+            .split(',')
+            .filter_map(|c| c.trim().parse().ok())
+            .collect();
         if cells.len() == 31 {
             ys.push(cells[30]);
             xs.push(cells[..30].to_vec());
@@ -29,7 +32,9 @@ fn load() -> (Vec<Vec<f64>>, Vec<f64>) {
     let n = xs.len() as f64;
     for j in 0..30 {
         let mean = xs.iter().map(|x| x[j]).sum::<f64>() / n;
-        let sd = (xs.iter().map(|x| (x[j] - mean).powi(2)).sum::<f64>() / n).sqrt().max(1e-12);
+        let sd = (xs.iter().map(|x| (x[j] - mean).powi(2)).sum::<f64>() / n)
+            .sqrt()
+            .max(1e-12);
         xs.iter_mut().for_each(|x| x[j] = (x[j] - mean) / sd);
     }
     (xs, ys)
@@ -83,8 +88,13 @@ pub fn train(cfg: &TrainConfig) -> i32 {
     let (train_idx, val_idx) = order.split_at(split);
     let val_x: Vec<&Vec<f64>> = val_idx.iter().map(|&i| &xs[i]).collect();
     let val_y: Vec<f64> = val_idx.iter().map(|&i| ys[i]).collect();
-    let mut metrics = std::env::var_os("KIROKU_METRICS_FILE")
-        .and_then(|p| std::fs::OpenOptions::new().create(true).append(true).open(p).ok());
+    let mut metrics = std::env::var_os("KIROKU_METRICS_FILE").and_then(|p| {
+        std::fs::OpenOptions::new()
+            .create(true)
+            .append(true)
+            .open(p)
+            .ok()
+    });
     let mut emit = |line: String| {
         if let Some(f) = metrics.as_mut() {
             let _ = writeln!(f, "{line}");
@@ -94,9 +104,17 @@ pub fn train(cfg: &TrainConfig) -> i32 {
         r#"{{"params": {{"batch_size": {}, "l2": {}, "model": "logistic-regression", "dataset": "breast_cancer"}}}}"#,
         cfg.batch_size, cfg.l2
     ));
-    println!("training logistic regression on {} samples ({} validation), lr={} seed={}", split, val_x.len(), cfg.lr, cfg.seed);
+    println!(
+        "training logistic regression on {} samples ({} for validation), learning rate {}, seed {}",
+        split,
+        val_x.len(),
+        cfg.lr,
+        cfg.seed
+    );
 
-    let mut w: Vec<f64> = (0..30).map(|_| (rng.next() % 1000) as f64 / 1e5 - 0.005).collect();
+    let mut w: Vec<f64> = (0..30)
+        .map(|_| (rng.next() % 1000) as f64 / 1e5 - 0.005)
+        .collect();
     let mut b = 0.0;
     let mut step = 0i64;
     let mut train = train_idx.to_vec();
@@ -121,7 +139,10 @@ pub fn train(cfg: &TrainConfig) -> i32 {
             }
             b -= cfg.lr * gb / n;
             step += 1;
-            emit(format!(r#"{{"step": {step}, "train/loss": {}}}"#, json_number(loss / n)));
+            emit(format!(
+                r#"{{"step": {step}, "train/loss": {}}}"#,
+                json_number(loss / n)
+            ));
         }
         let (val_loss, val_acc) = evaluate(&w, b, &val_x, &val_y);
         let weight_norm = w.iter().map(|x| x * x).sum::<f64>().sqrt();
@@ -132,7 +153,10 @@ pub fn train(cfg: &TrainConfig) -> i32 {
         ));
         println!("epoch {epoch} loss={val_loss:.4} acc: {val_acc:.4}");
         if !val_loss.is_finite() || !weight_norm.is_finite() || (epoch >= 3 && val_loss > 2.0) {
-            eprintln!("error: training diverged at epoch {epoch} (lr={} is too large)", cfg.lr);
+            eprintln!(
+                "error: training diverged at epoch {epoch} (lr={} is too large)",
+                cfg.lr
+            );
             return 1;
         }
         std::thread::sleep(std::time::Duration::from_millis(20));

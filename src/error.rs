@@ -9,7 +9,10 @@ pub enum KirokuError {
     NotFound(String),
     /// A prefix or name that matches several runs.
     #[error("'{reference}' is ambiguous; it matches {}:\n  {}", candidates.len(), candidates.join("\n  "))]
-    Ambiguous { reference: String, candidates: Vec<String> },
+    Ambiguous {
+        reference: String,
+        candidates: Vec<String>,
+    },
     /// Bad user input: a malformed value, key, file or argument.
     #[error("{0}")]
     Invalid(String),
@@ -20,7 +23,11 @@ pub enum KirokuError {
     #[error("{0}")]
     Conflict(String),
     #[error("the store at {path} has schema version {found}, newer than this kiroku supports ({supported}); upgrade kiroku")]
-    SchemaTooNew { path: String, found: i64, supported: i64 },
+    SchemaTooNew {
+        path: String,
+        found: i64,
+        supported: i64,
+    },
     #[error("the store at {path} is not a usable kiroku database: {reason}")]
     Corrupt { path: String, reason: String },
     #[error("no kiroku store found: {0}")]
@@ -55,7 +62,10 @@ impl KirokuError {
     }
 
     pub fn io(context: impl Into<String>, source: std::io::Error) -> Self {
-        KirokuError::Io { context: context.into(), source }
+        KirokuError::Io {
+            context: context.into(),
+            source,
+        }
     }
 }
 

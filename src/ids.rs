@@ -22,14 +22,14 @@ pub fn is_hex_prefix(s: &str) -> bool {
 }
 
 const ADJECTIVES: &[&str] = &[
-    "amber", "bold", "brave", "calm", "clever", "crisp", "eager", "fancy", "gentle", "glad", "keen",
-    "lucid", "merry", "nimble", "quiet", "rapid", "sharp", "shy", "silent", "steady", "swift", "tidy",
-    "vivid", "warm", "wise", "zesty",
+    "amber", "bold", "brave", "calm", "clever", "crisp", "eager", "fancy", "gentle", "glad",
+    "keen", "lucid", "merry", "nimble", "quiet", "rapid", "sharp", "shy", "silent", "steady",
+    "swift", "tidy", "vivid", "warm", "wise", "zesty",
 ];
 const NOUNS: &[&str] = &[
     "badger", "crane", "dolphin", "falcon", "ferret", "gecko", "heron", "ibex", "koala", "lynx",
-    "marmot", "newt", "otter", "owl", "panda", "puffin", "quail", "raven", "seal", "stoat", "tapir",
-    "trout", "walrus", "wren", "yak", "zebra",
+    "marmot", "newt", "otter", "owl", "panda", "puffin", "quail", "raven", "seal", "stoat",
+    "tapir", "trout", "walrus", "wren", "yak", "zebra",
 ];
 
 /// A short readable name such as `swift-otter-42`, derived from the id so it is stable.

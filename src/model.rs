@@ -371,18 +371,35 @@ mod tests {
     #[test]
     fn special_floats_round_trip_through_json() {
         for v in [f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 1.5, -0.0] {
-            let p = MetricPoint { step: 1, timestamp: 2, value: v };
+            let p = MetricPoint {
+                step: 1,
+                timestamp: 2,
+                value: v,
+            };
             let s = serde_json::to_string(&p).unwrap();
             let back: MetricPoint = serde_json::from_str(&s).unwrap();
-            assert!(back.value == v || (v.is_nan() && back.value.is_nan()), "{s}");
+            assert!(
+                back.value == v || (v.is_nan() && back.value.is_nan()),
+                "{s}"
+            );
         }
-        let p = MetricPoint { step: 1, timestamp: 2, value: f64::NAN };
-        assert_eq!(serde_json::to_string(&p).unwrap(), r#"{"step":1,"timestamp":2,"value":"NaN"}"#);
+        let p = MetricPoint {
+            step: 1,
+            timestamp: 2,
+            value: f64::NAN,
+        };
+        assert_eq!(
+            serde_json::to_string(&p).unwrap(),
+            r#"{"step":1,"timestamp":2,"value":"NaN"}"#
+        );
     }
 
     #[test]
     fn status_accepts_mlflow_names() {
-        assert_eq!("FINISHED".parse::<RunStatus>().unwrap(), RunStatus::Finished);
+        assert_eq!(
+            "FINISHED".parse::<RunStatus>().unwrap(),
+            RunStatus::Finished
+        );
         assert_eq!("SCHEDULED".parse::<RunStatus>().unwrap(), RunStatus::Queued);
         assert!("done".parse::<RunStatus>().is_err());
     }

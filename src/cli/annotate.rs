@@ -30,34 +30,70 @@ pub enum NoteCommand {
 pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
     let store = ctx.store()?;
     match cmd {
-        NoteCommand::Add { run, message, reply_to } => {
+        NoteCommand::Add {
+            run,
+            message,
+            reply_to,
+        } => {
             let id = store.resolve_run(run)?;
             let body = if message == "-" {
                 let mut text = String::new();
-                std::io::stdin().read_to_string(&mut text).map_err(|e| KirokuError::io("reading the note from stdin", e))?;
+                std::io::stdin()
+                    .read_to_string(&mut text)
+                    .map_err(|e| KirokuError::io("reading the note from stdin", e))?;
                 text
             } else {
                 message.clone()
             };
-            let note = store.add_note(&id, &NewNote { author: ctx.user.clone(), body, reply_to: *reply_to, anchor: None, created_ms: None })?;
+            let note = store.add_note(
+                &id,
+                &NewNote {
+                    author: ctx.user.clone(),
+                    body,
+                    reply_to: *reply_to,
+                    anchor: None,
+                    created_ms: None,
+                },
+            )?;
             if ctx.format == Format::Json {
-                print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": note})).map_err(io)?;
+                print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": note}))
+                    .map_err(io)?;
             } else {
-                print_text(&format!("added note #{} to run {}\n", note.id, &id[..8])).map_err(io)?;
+                print_text(&format!("added note #{} to run {}\n", note.id, &id[..8]))
+                    .map_err(io)?;
             }
         }
         NoteCommand::Ls { run } => {
             let id = store.resolve_run(run)?;
             let notes = store.notes(&id)?;
             if ctx.format == Format::Json {
-                print_json(&serde_json::json!({"schema": "kiroku.notes/v1", "run": id, "notes": notes})).map_err(io)?;
+                print_json(
+                    &serde_json::json!({"schema": "kiroku.notes/v1", "run": id, "notes": notes}),
+                )
+                .map_err(io)?;
             } else {
-                let mut t = Table::new(vec!["#".into(), "AUTHOR".into(), "WHEN".into(), "REPLY TO".into(), "NOTE".into()]);
+                let mut t = Table::new(vec![
+                    "#".into(),
+                    "AUTHOR".into(),
+                    "WHEN".into(),
+                    "REPLY TO".into(),
+                    "NOTE".into(),
+                ]);
                 t.numeric = vec![true, false, false, true, false];
                 let now = now_ms();
                 for n in notes {
-                    let when = if ctx.format == Format::Table { format_relative(n.created_ms, now) } else { format_timestamp(n.created_ms) };
-                    t.push(vec![n.id.to_string(), n.author, when, n.reply_to.map(|r| r.to_string()).unwrap_or_default(), n.body]);
+                    let when = if ctx.format == Format::Table {
+                        format_relative(n.created_ms, now)
+                    } else {
+                        format_timestamp(n.created_ms)
+                    };
+                    t.push(vec![
+                        n.id.to_string(),
+                        n.author,
+                        when,
+                        n.reply_to.map(|r| r.to_string()).unwrap_or_default(),
+                        n.body,
+                    ]);
                 }
                 print_text(&t.render(ctx.format)).map_err(io)?;
             }
@@ -79,7 +115,12 @@ pub fn untag(ctx: &mut Context, run: &str, keys: &[String]) -> Result<i32> {
     let store = ctx.store()?;
     let id = store.resolve_run(run)?;
     store.remove_tags(&id, keys, &ctx.user)?;
-    print_text(&format!("removed {} from run {}\n", keys.join(", "), &id[..8])).map_err(io)?;
+    print_text(&format!(
+        "removed {} from run {}\n",
+        keys.join(", "),
+        &id[..8]
+    ))
+    .map_err(io)?;
     Ok(0)
 }
 
@@ -99,10 +140,17 @@ pub fn star(ctx: &mut Context, run: &str, on: bool) -> Result<i32> {
 
 pub fn delete(ctx: &mut Context, refs: &[String], deleted: bool) -> Result<i32> {
     let store = ctx.store()?;
-    let ids = refs.iter().map(|r| store.resolve_run(r)).collect::<Result<Vec<_>>>()?;
+    let ids = refs
+        .iter()
+        .map(|r| store.resolve_run(r))
+        .collect::<Result<Vec<_>>>()?;
     for id in &ids {
         store.set_deleted(id, deleted, &ctx.user)?;
-        let what = if deleted { "deleted (kiroku restore brings it back)" } else { "restored" };
+        let what = if deleted {
+            "deleted (kiroku restore brings it back)"
+        } else {
+            "restored"
+        };
         print_text(&format!("run {} {what}\n", &id[..8])).map_err(io)?;
     }
     Ok(0)
@@ -122,17 +170,37 @@ pub struct EventsArgs {
 
 pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
     let store = ctx.store()?;
-    let run_id = args.run.as_deref().map(|r| store.resolve_run(r)).transpose()?;
-    let events = store.events(&EventQuery { since_id: args.since, run_id, limit: Some(args.limit) })?;
+    let run_id = args
+        .run
+        .as_deref()
+        .map(|r| store.resolve_run(r))
+        .transpose()?;
+    let events = store.events(&EventQuery {
+        since_id: args.since,
+        run_id,
+        limit: Some(args.limit),
+    })?;
     if ctx.format == Format::Json {
-        print_json(&serde_json::json!({"schema": "kiroku.events/v1", "events": events})).map_err(io)?;
+        print_json(&serde_json::json!({"schema": "kiroku.events/v1", "events": events}))
+            .map_err(io)?;
         return Ok(0);
     }
-    let mut t = Table::new(vec!["#".into(), "WHEN".into(), "USER".into(), "EVENT".into(), "RUN".into(), "DETAIL".into()]);
+    let mut t = Table::new(vec![
+        "#".into(),
+        "WHEN".into(),
+        "USER".into(),
+        "EVENT".into(),
+        "RUN".into(),
+        "DETAIL".into(),
+    ]);
     t.numeric = vec![true, false, false, false, false, false];
     let now = now_ms();
     for e in events {
-        let when = if ctx.format == Format::Table { format_relative(e.time, now) } else { format_timestamp(e.time) };
+        let when = if ctx.format == Format::Table {
+            format_relative(e.time, now)
+        } else {
+            format_timestamp(e.time)
+        };
         let run = match (&e.run_id, &e.run_name) {
             (Some(id), Some(name)) => format!("{} {name}", &id[..8.min(id.len())]),
             _ => e.experiment.clone().unwrap_or_default(),

@@ -29,21 +29,26 @@ const EXPERIMENT: &str = "breast-cancer-logreg";
 
 fn temp_project() -> Result<PathBuf> {
     let dir = std::env::temp_dir().join(format!("kiroku-demo-{}", &crate::ids::new_run_id()[..8]));
-    std::fs::create_dir_all(&dir).map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
+    std::fs::create_dir_all(&dir)
+        .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
     Ok(dir)
 }
 
 pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
     let mut ctx = Context::new(cli)?;
     if let Some(dir) = &args.dir {
-        std::fs::create_dir_all(dir).map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
-        let dir = dir.canonicalize().map_err(|e| KirokuError::io(format!("resolving {}", dir.display()), e))?;
+        std::fs::create_dir_all(dir)
+            .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
+        let dir = dir
+            .canonicalize()
+            .map_err(|e| KirokuError::io(format!("resolving {}", dir.display()), e))?;
         ctx.location = StoreLocation::Local(dir.join(STORE_DIR));
     } else if !ctx.explicit_store {
         ctx.location = StoreLocation::Local(temp_project()?.join(STORE_DIR));
     }
     let store = open_store(&ctx.location, true)?;
-    let exe = std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku binary", e))?;
+    let exe =
+        std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku binary", e))?;
     let exe = exe.display().to_string();
     let trainings: &[(f64, u64, &str)] = &[
         (0.5, 1, "lr0.5-s1"),
@@ -73,7 +78,10 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
             WrapOptions {
                 experiment: EXPERIMENT.into(),
                 name: Some(name.to_string()),
-                tags: vec![("team".into(), "vision".into()), ("sweep".into(), "lr".into())],
+                tags: vec![
+                    ("team".into(), "vision".into()),
+                    ("sweep".into(), "lr".into()),
+                ],
                 command,
                 config: ctx.config.clone(),
                 user: ctx.user.clone(),
@@ -82,7 +90,10 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
                 parent_id: None,
             },
         )?;
-        eprintln!("  trained {name:<12} {} · {} points", outcome.status, outcome.points);
+        eprintln!(
+            "  trained {name:<12} {} · {} points",
+            outcome.status, outcome.points
+        );
         outcomes.push(outcome);
     }
 
@@ -96,7 +107,11 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
     })?;
     let mut lines = Vec::new();
     if let Some(best) = page.runs.first() {
-        let acc = best.metrics.get("val/acc").map(|m| format_value(m.last)).unwrap_or_default();
+        let acc = best
+            .metrics
+            .get("val/acc")
+            .map(|m| format_value(m.last))
+            .unwrap_or_default();
         store.set_star(&best.id, &ctx.user, true)?;
         store.set_tags(&best.id, &[("candidate".into(), "true".into())], &ctx.user)?;
         let note = store.add_note(
@@ -119,7 +134,11 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
                 created_ms: None,
             },
         )?;
-        lines.push(format!("  best run      {} {} (val/acc {acc}, starred)", &best.id[..8], best.name));
+        lines.push(format!(
+            "  best run      {} {} (val/acc {acc}, starred)",
+            &best.id[..8],
+            best.name
+        ));
     }
     if let Some(failed) = outcomes.iter().find(|o| o.status == RunStatus::Failed) {
         store.add_note(
@@ -132,13 +151,21 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
                 created_ms: None,
             },
         )?;
-        lines.push(format!("  failed run    {} {} (diverged, on purpose)", &failed.run_id[..8], failed.run_name));
+        lines.push(format!(
+            "  failed run    {} {} (diverged, on purpose)",
+            &failed.run_id[..8],
+            failed.run_name
+        ));
     }
     let store_arg = match &ctx.location {
         StoreLocation::Local(p) => p.parent().unwrap_or(p).display().to_string(),
         StoreLocation::Remote(u) => u.clone(),
     };
-    let best_ref = page.runs.first().map(|r| r.name.clone()).unwrap_or_else(|| "RUN".into());
+    let best_ref = page
+        .runs
+        .first()
+        .map(|r| r.name.clone())
+        .unwrap_or_else(|| "RUN".into());
     let text = format!(
         "\nkiroku demo: {} trainings in experiment '{EXPERIMENT}' at {}\n{}\n\nLook at it:\n  \
          kiroku --store {store_arg} runs ls --sort 'metrics.val/acc desc'\n  \

@@ -53,14 +53,38 @@ pub enum DevCommand {
 
 pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
     match cmd {
-        DevCommand::Train { lr, seed, epochs, batch_size, l2 } => {
+        DevCommand::Train {
+            lr,
+            seed,
+            epochs,
+            batch_size,
+            l2,
+        } => {
             if *batch_size == 0 || *epochs == 0 {
-                return Err(KirokuError::Invalid("--batch-size and --epochs must be positive".into()));
+                return Err(KirokuError::Invalid(
+                    "--batch-size and --epochs must be positive".into(),
+                ));
             }
-            Ok(train(&TrainConfig { lr: *lr, seed: *seed, epochs: *epochs, batch_size: *batch_size, l2: *l2 }))
+            Ok(train(&TrainConfig {
+                lr: *lr,
+                seed: *seed,
+                epochs: *epochs,
+                batch_size: *batch_size,
+                l2: *l2,
+            }))
         }
-        DevCommand::GenStore { runs, points, big_series, experiment } => gen_store(ctx, *runs, *points, *big_series, experiment),
-        DevCommand::WritePoints { run, batches, batch_size, key } => {
+        DevCommand::GenStore {
+            runs,
+            points,
+            big_series,
+            experiment,
+        } => gen_store(ctx, *runs, *points, *big_series, experiment),
+        DevCommand::WritePoints {
+            run,
+            batches,
+            batch_size,
+            key,
+        } => {
             let store = ctx.store()?;
             let id = store.resolve_run(run)?;
             let mut out = std::io::stdout().lock();
@@ -69,7 +93,12 @@ pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
                 let batch: Vec<KeyedPoint> = (0..*batch_size)
                     .map(|_| {
                         step += 1;
-                        KeyedPoint { key: key.clone(), step, timestamp: now_ms(), value: step as f64 }
+                        KeyedPoint {
+                            key: key.clone(),
+                            step,
+                            timestamp: now_ms(),
+                            value: step as f64,
+                        }
                     })
                     .collect();
                 store.log_metrics(&id, &batch)?;
@@ -92,7 +121,13 @@ fn unit(seed: u64) -> f64 {
     (mix(seed) % 1_000_000) as f64 / 1_000_000.0
 }
 
-fn gen_store(ctx: &mut Context, runs: u64, points: u64, big_series: u64, experiment: &str) -> Result<i32> {
+fn gen_store(
+    ctx: &mut Context,
+    runs: u64,
+    points: u64,
+    big_series: u64,
+    experiment: &str,
+) -> Result<i32> {
     let store = ctx.store()?;
     let started = Instant::now();
     let per_run = (points / runs.max(1) / 2).max(1);
@@ -109,10 +144,19 @@ fn gen_store(ctx: &mut Context, runs: u64, points: u64, big_series: u64, experim
             start_time: Some(base_time + i as i64 * 60_000),
             end_time: Some(base_time + i as i64 * 60_000 + 30_000),
             params: vec![
-                ("lr".into(), lrs[(mix(i) % lrs.len() as u64) as usize].into()),
-                ("optimizer".into(), optimizers[(mix(i + 7) % 3) as usize].into()),
+                (
+                    "lr".into(),
+                    lrs[(mix(i) % lrs.len() as u64) as usize].into(),
+                ),
+                (
+                    "optimizer".into(),
+                    optimizers[(mix(i + 7) % 3) as usize].into(),
+                ),
                 ("seed".into(), (i % 5).to_string()),
-                ("batch_size".into(), ["32", "64", "128"][(i % 3) as usize].into()),
+                (
+                    "batch_size".into(),
+                    ["32", "64", "128"][(i % 3) as usize].into(),
+                ),
             ],
             tags: vec![("team".into(), ["vision", "nlp"][(i % 2) as usize].into())],
             ..Default::default()
@@ -123,8 +167,18 @@ fn gen_store(ctx: &mut Context, runs: u64, points: u64, big_series: u64, experim
                 let progress = (s + 1) as f64 / per_run as f64;
                 let t = base_time + s as i64;
                 [
-                    KeyedPoint { key: "acc".into(), step: s as i64, timestamp: t, value: ceiling * progress },
-                    KeyedPoint { key: "loss".into(), step: s as i64, timestamp: t, value: 1.0 / (1.0 + s as f64) + 0.01 * unit(i * 31 + s) },
+                    KeyedPoint {
+                        key: "acc".into(),
+                        step: s as i64,
+                        timestamp: t,
+                        value: ceiling * progress,
+                    },
+                    KeyedPoint {
+                        key: "loss".into(),
+                        step: s as i64,
+                        timestamp: t,
+                        value: 1.0 / (1.0 + s as f64) + 0.01 * unit(i * 31 + s),
+                    },
                 ]
             })
             .collect();
@@ -143,8 +197,14 @@ fn gen_store(ctx: &mut Context, runs: u64, points: u64, big_series: u64, experim
         let mut s = 0u64;
         while s < big_series {
             let n = (big_series - s).min(100_000);
-            let batch: Vec<KeyedPoint> =
-                (s..s + n).map(|k| KeyedPoint { key: "big".into(), step: k as i64, timestamp: base_time + k as i64, value: (k as f64).sin() }).collect();
+            let batch: Vec<KeyedPoint> = (s..s + n)
+                .map(|k| KeyedPoint {
+                    key: "big".into(),
+                    step: k as i64,
+                    timestamp: base_time + k as i64,
+                    value: (k as f64).sin(),
+                })
+                .collect();
             store.log_metrics(&run.id, &batch)?;
             s += n;
         }
@@ -154,7 +214,9 @@ fn gen_store(ctx: &mut Context, runs: u64, points: u64, big_series: u64, experim
     let text = format!(
         "generated {runs} runs and {written} points in {:.1}s{}\n",
         started.elapsed().as_secs_f64(),
-        big_id.map(|id| format!(" (big series: run {id}, key big)")).unwrap_or_default()
+        big_id
+            .map(|id| format!(" (big series: run {id}, key big)"))
+            .unwrap_or_default()
     );
     print_text(&text).map_err(|e| KirokuError::io("writing output", e))?;
     Ok(0)

@@ -26,14 +26,22 @@ pub fn init(ctx: &Context, shared: bool) -> Result<i32> {
     // `init` creates where it is asked: --store/KIROKU_STORE, else the current directory.
     let dir = match &ctx.location {
         StoreLocation::Local(p) if ctx.explicit_store => p.clone(),
-        StoreLocation::Remote(u) => return Err(KirokuError::Invalid(format!("cannot init a remote store ({u})"))),
+        StoreLocation::Remote(u) => {
+            return Err(KirokuError::Invalid(format!(
+                "cannot init a remote store ({u})"
+            )))
+        }
         StoreLocation::Local(_) => std::env::current_dir()
             .map_err(|e| KirokuError::io("reading the current directory", e))?
             .join(crate::store::discover::STORE_DIR),
     };
     let existed = dir.join("kiroku.db").is_file();
     SqliteStore::open(&dir, shared)?;
-    let how = if shared { " (shared: group-writable)" } else { "" };
+    let how = if shared {
+        " (shared: group-writable)"
+    } else {
+        ""
+    };
     if existed {
         print_text(&format!("kiroku store already at {}{how}\n", dir.display()))
     } else {
@@ -50,9 +58,18 @@ pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
         ExpCommand::Ls { all } => {
             let exps = store.experiments(*all)?;
             if ctx.format == Format::Json {
-                print_json(&serde_json::json!({"schema": "kiroku.experiments/v1", "experiments": exps})).map_err(io)?;
+                print_json(
+                    &serde_json::json!({"schema": "kiroku.experiments/v1", "experiments": exps}),
+                )
+                .map_err(io)?;
             } else {
-                let mut t = Table::new(vec!["ID".into(), "NAME".into(), "RUNS".into(), "CREATED".into(), "STATE".into()]);
+                let mut t = Table::new(vec![
+                    "ID".into(),
+                    "NAME".into(),
+                    "RUNS".into(),
+                    "CREATED".into(),
+                    "STATE".into(),
+                ]);
                 t.numeric = vec![true, false, true, false, false];
                 let now = now_ms();
                 for e in exps {
@@ -61,7 +78,11 @@ pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
                         e.name,
                         e.run_count.to_string(),
                         format_relative(e.created_ms, now),
-                        if e.deleted { "deleted".into() } else { "active".into() },
+                        if e.deleted {
+                            "deleted".into()
+                        } else {
+                            "active".into()
+                        },
                     ]);
                 }
                 print_text(&t.render(ctx.format)).map_err(io)?;

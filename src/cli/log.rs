@@ -40,32 +40,58 @@ fn target_run(ctx: &mut Context, run: &Option<String>) -> Result<String> {
         None => std::env::var("KIROKU_RUN_ID")
             .ok()
             .filter(|v| !v.is_empty())
-            .ok_or_else(|| KirokuError::Invalid("no run: pass --run RUN or run inside `kiroku run` (KIROKU_RUN_ID)".into()))?,
+            .ok_or_else(|| {
+                KirokuError::Invalid(
+                    "no run: pass --run RUN or run inside `kiroku run` (KIROKU_RUN_ID)".into(),
+                )
+            })?,
     };
     ctx.store()?.resolve_run(&reference)
 }
 
 pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
     match cmd {
-        LogCommand::Metric { key, value, step, run } => {
-            let v = json_float::parse_special(value)
-                .ok_or_else(|| KirokuError::Invalid(format!("metric value '{value}' is not a number")))?;
+        LogCommand::Metric {
+            key,
+            value,
+            step,
+            run,
+        } => {
+            let v = json_float::parse_special(value).ok_or_else(|| {
+                KirokuError::Invalid(format!("metric value '{value}' is not a number"))
+            })?;
             let id = target_run(ctx, run)?;
             let store = ctx.store()?;
             let step = match step {
                 Some(s) => *s,
-                None => store.run(&id)?.run.metrics.get(key).map(|m| m.count as i64).unwrap_or(0),
+                None => store
+                    .run(&id)?
+                    .run
+                    .metrics
+                    .get(key)
+                    .map(|m| m.count as i64)
+                    .unwrap_or(0),
             };
-            store.log_metrics(&id, &[KeyedPoint { key: key.clone(), step, timestamp: now_ms(), value: v }])?;
+            store.log_metrics(
+                &id,
+                &[KeyedPoint {
+                    key: key.clone(),
+                    step,
+                    timestamp: now_ms(),
+                    value: v,
+                }],
+            )?;
         }
         LogCommand::Param { key, value, run } => {
             let id = target_run(ctx, run)?;
-            ctx.store()?.log_params(&id, &[(key.clone(), value.clone())])?;
+            ctx.store()?
+                .log_params(&id, &[(key.clone(), value.clone())])?;
         }
         LogCommand::Tag { key, value, run } => {
             let id = target_run(ctx, run)?;
             let user = ctx.user.clone();
-            ctx.store()?.set_tags(&id, &[(key.clone(), value.clone())], &user)?;
+            ctx.store()?
+                .set_tags(&id, &[(key.clone(), value.clone())], &user)?;
         }
     }
     let _ = print_text("");

@@ -16,7 +16,11 @@ use output::Format;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
-#[command(name = "kiroku", version, about = "A terminal workbench for machine-learning teams: track, browse, compare and annotate runs.")]
+#[command(
+    name = "kiroku",
+    version,
+    about = "A terminal workbench for machine-learning teams: track, browse, compare and annotate runs."
+)]
 pub struct Cli {
     /// The store: a `.kiroku` folder, the project folder holding one, or an http(s) URL.
     /// Default: $KIROKU_STORE, then the nearest .kiroku above the current directory, then a
@@ -53,9 +57,7 @@ pub enum Command {
     #[command(subcommand)]
     Runs(runs::RunsCommand),
     /// Show one run: status, source, params, metrics, tags, notes, inputs, artifacts.
-    Show {
-        run: String,
-    },
+    Show { run: String },
     /// Compare runs: params side by side, metric summaries with deltas against the first.
     Diff {
         #[arg(required = true, num_args = 2..)]
@@ -65,10 +67,7 @@ pub enum Command {
         all: bool,
     },
     /// A run's metrics (summary), or one metric's full series.
-    Metrics {
-        run: String,
-        key: Option<String>,
-    },
+    Metrics { run: String, key: Option<String> },
     /// Notes on runs.
     #[command(subcommand)]
     Note(annotate::NoteCommand),
@@ -85,13 +84,9 @@ pub enum Command {
         keys: Vec<String>,
     },
     /// Star a run (for you).
-    Star {
-        run: String,
-    },
+    Star { run: String },
     /// Remove your star from a run.
-    Unstar {
-        run: String,
-    },
+    Unstar { run: String },
     /// Delete a run (soft: `kiroku restore` brings it back).
     Rm {
         #[arg(required = true)]
@@ -137,10 +132,21 @@ impl Context {
         let config = Config::load(location.project_dir().as_deref())?;
         let user = match std::env::var("KIROKU_USER") {
             Ok(u) if !u.is_empty() => u,
-            _ => config.user.clone().unwrap_or_else(crate::wrap::source::user_name),
+            _ => config
+                .user
+                .clone()
+                .unwrap_or_else(crate::wrap::source::user_name),
         };
-        let explicit_store = cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
-        Ok(Context { location, format: Format::resolve(cli.format), user, config, explicit_store, store: None })
+        let explicit_store =
+            cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
+        Ok(Context {
+            location,
+            format: Format::resolve(cli.format),
+            user,
+            config,
+            explicit_store,
+            store: None,
+        })
     }
 
     pub fn store(&mut self) -> Result<Arc<dyn Store>> {
@@ -167,7 +173,9 @@ pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>
         .iter()
         .map(|item| match item.split_once('=') {
             Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(KirokuError::Invalid(format!("{what} '{item}' is not of the form key=value"))),
+            _ => Err(KirokuError::Invalid(format!(
+                "{what} '{item}' is not of the form key=value"
+            ))),
         })
         .collect()
 }

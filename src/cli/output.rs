@@ -17,7 +17,11 @@ pub enum Format {
 impl Format {
     /// The explicit choice, else a table on a terminal and JSON otherwise.
     pub fn resolve(choice: Option<Format>) -> Format {
-        choice.unwrap_or(if std::io::stdout().is_terminal() { Format::Table } else { Format::Json })
+        choice.unwrap_or(if std::io::stdout().is_terminal() {
+            Format::Table
+        } else {
+            Format::Json
+        })
     }
 }
 
@@ -35,7 +39,12 @@ pub struct Table {
 impl Table {
     pub fn new(headers: Vec<String>) -> Self {
         let n = headers.len();
-        Table { headers, rows: Vec::new(), droppable_from: n, numeric: vec![false; n] }
+        Table {
+            headers,
+            rows: Vec::new(),
+            droppable_from: n,
+            numeric: vec![false; n],
+        }
     }
 
     pub fn push(&mut self, row: Vec<String>) {
@@ -66,13 +75,19 @@ impl Table {
         let mut widths = self.widths();
         let mut shown = widths.len();
         if let Some(max) = max_width {
-            let total = |ws: &[usize], n: usize| ws[..n].iter().sum::<usize>() + 2 * n.saturating_sub(1);
+            let total =
+                |ws: &[usize], n: usize| ws[..n].iter().sum::<usize>() + 2 * n.saturating_sub(1);
             while shown > self.droppable_from.max(1) && total(&widths, shown) > max {
                 shown -= 1;
             }
             // Still too wide: shrink the widest columns, keeping at least 8 characters.
             while total(&widths, shown) > max {
-                let (i, w) = widths[..shown].iter().enumerate().max_by_key(|(_, w)| **w).map(|(i, w)| (i, *w)).unwrap_or((0, 0));
+                let (i, w) = widths[..shown]
+                    .iter()
+                    .enumerate()
+                    .max_by_key(|(_, w)| **w)
+                    .map(|(i, w)| (i, *w))
+                    .unwrap_or((0, 0));
                 if w <= 8 {
                     break;
                 }
@@ -106,7 +121,11 @@ impl Table {
             out.push_str(&format!(
                 "({} more column{} hidden to fit the terminal; use --columns or --format json)\n",
                 self.headers.len() - shown,
-                if self.headers.len() - shown == 1 { "" } else { "s" }
+                if self.headers.len() - shown == 1 {
+                    ""
+                } else {
+                    "s"
+                }
             ));
         }
         out
@@ -124,16 +143,30 @@ impl Table {
 
     fn render_md(&self) -> String {
         let esc = |c: &str| c.replace('|', "\\|").replace('\n', " ");
-        let mut out = format!("| {} |\n", self.headers.iter().map(|h| esc(h)).collect::<Vec<_>>().join(" | "));
+        let mut out = format!(
+            "| {} |\n",
+            self.headers
+                .iter()
+                .map(|h| esc(h))
+                .collect::<Vec<_>>()
+                .join(" | ")
+        );
         out.push_str(&format!(
             "|{}|\n",
             (0..self.headers.len())
-                .map(|i| if self.numeric.get(i).copied().unwrap_or(false) { "---:" } else { "---" })
+                .map(|i| if self.numeric.get(i).copied().unwrap_or(false) {
+                    "---:"
+                } else {
+                    "---"
+                })
                 .collect::<Vec<_>>()
                 .join("|")
         ));
         for row in &self.rows {
-            out.push_str(&format!("| {} |\n", row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")));
+            out.push_str(&format!(
+                "| {} |\n",
+                row.iter().map(|c| esc(c)).collect::<Vec<_>>().join(" | ")
+            ));
         }
         out
     }
@@ -267,7 +300,12 @@ pub fn format_timestamp(ms: Millis) -> String {
     let d = doy - (153 * mp + 2) / 5 + 1;
     let m = if mp < 10 { mp + 3 } else { mp - 9 };
     let y = if m <= 2 { y + 1 } else { y };
-    format!("{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}", rem / 3600, (rem % 3600) / 60, rem % 60)
+    format!(
+        "{y:04}-{m:02}-{d:02} {:02}:{:02}:{:02}",
+        rem / 3600,
+        (rem % 3600) / 60,
+        rem % 60
+    )
 }
 
 /// Prints JSON (pretty on a terminal, one line otherwise).
@@ -311,7 +349,12 @@ mod tests {
         t.push(vec!["a1".into(), "名前がとても長い".into(), "1".into()]);
         let narrow = t.render_aligned(Some(14));
         assert!(narrow.contains("1 more column"), "{narrow}");
-        assert!(narrow.lines().all(|l| l.starts_with('(') || display_width(l) <= 14), "{narrow}");
+        assert!(
+            narrow
+                .lines()
+                .all(|l| l.starts_with('(') || display_width(l) <= 14),
+            "{narrow}"
+        );
         t.push(vec!["b".into(), "x,\"y\"".into(), "2".into()]);
         assert!(t.render(Format::Csv).contains("\"x,\"\"y\"\"\""));
         assert!(t.render(Format::Md).starts_with("| ID | NAME | X |"));

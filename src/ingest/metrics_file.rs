@@ -25,7 +25,10 @@ pub struct Ingested {
 
 impl Ingested {
     pub fn is_empty(&self) -> bool {
-        self.points.is_empty() && self.params.is_empty() && self.tags.is_empty() && self.warnings.is_empty()
+        self.points.is_empty()
+            && self.params.is_empty()
+            && self.tags.is_empty()
+            && self.warnings.is_empty()
     }
 }
 
@@ -55,7 +58,8 @@ impl LineParser {
         let text = match std::str::from_utf8(line) {
             Ok(t) => t.trim(),
             Err(_) => {
-                out.warnings.push(format!("line {n}: not valid UTF-8, skipped"));
+                out.warnings
+                    .push(format!("line {n}: not valid UTF-8, skipped"));
                 return;
             }
         };
@@ -65,22 +69,29 @@ impl LineParser {
         let object: Map<String, Value> = match serde_json::from_str::<Value>(text) {
             Ok(Value::Object(m)) => m,
             Ok(_) => {
-                out.warnings.push(format!("line {n}: expected a JSON object, skipped"));
+                out.warnings
+                    .push(format!("line {n}: expected a JSON object, skipped"));
                 return;
             }
             Err(e) => {
-                out.warnings.push(format!("line {n}: invalid JSON ({e}), skipped"));
+                out.warnings
+                    .push(format!("line {n}: invalid JSON ({e}), skipped"));
                 return;
             }
         };
         let step = match object.get("step") {
             None | Some(Value::Null) => None,
             Some(Value::Number(s)) if s.as_i64().is_some() => s.as_i64(),
-            Some(Value::Number(s)) if s.as_f64().is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) => {
+            Some(Value::Number(s))
+                if s.as_f64()
+                    .is_some_and(|f| f.fract() == 0.0 && f.abs() < 9e15) =>
+            {
                 s.as_f64().map(|f| f as i64)
             }
             Some(other) => {
-                out.warnings.push(format!("line {n}: step must be an integer, got {other}; line skipped"));
+                out.warnings.push(format!(
+                    "line {n}: step must be an integer, got {other}; line skipped"
+                ));
                 return;
             }
         };
@@ -94,10 +105,15 @@ impl LineParser {
                 "step" | "timestamp" => {}
                 "params" | "tags" => {
                     let Value::Object(map) = value else {
-                        out.warnings.push(format!("line {n}: '{key}' must be an object, ignored"));
+                        out.warnings
+                            .push(format!("line {n}: '{key}' must be an object, ignored"));
                         continue;
                     };
-                    let target = if key == "params" { &mut out.params } else { &mut out.tags };
+                    let target = if key == "params" {
+                        &mut out.params
+                    } else {
+                        &mut out.tags
+                    };
                     target.extend(map.iter().map(|(k, v)| (k.clone(), scalar_text(v))));
                 }
                 _ => flatten_metric(key, value, n, &mut metrics, &mut out.warnings),
@@ -107,20 +123,35 @@ impl LineParser {
             let counter = self.steps.entry(key.clone()).or_insert(0);
             let s = step.unwrap_or(*counter);
             *counter = s + 1;
-            out.points.push(KeyedPoint { key, step: s, timestamp, value });
+            out.points.push(KeyedPoint {
+                key,
+                step: s,
+                timestamp,
+                value,
+            });
         }
     }
 }
 
-fn flatten_metric(key: &str, value: &Value, line: u64, out: &mut Vec<(String, f64)>, warnings: &mut Vec<String>) {
+fn flatten_metric(
+    key: &str,
+    value: &Value,
+    line: u64,
+    out: &mut Vec<(String, f64)>,
+    warnings: &mut Vec<String>,
+) {
     match value {
         Value::Number(num) => match num.as_f64() {
             Some(v) => out.push((key.to_string(), v)),
-            None => warnings.push(format!("line {line}: value of '{key}' is out of range, ignored")),
+            None => warnings.push(format!(
+                "line {line}: value of '{key}' is out of range, ignored"
+            )),
         },
         Value::String(s) => match json_float::parse_special(s) {
             Some(v) => out.push((key.to_string(), v)),
-            None => warnings.push(format!("line {line}: value of '{key}' is not a number ({s:?}), ignored")),
+            None => warnings.push(format!(
+                "line {line}: value of '{key}' is not a number ({s:?}), ignored"
+            )),
         },
         Value::Object(map) => {
             for (inner, v) in map {
@@ -128,7 +159,9 @@ fn flatten_metric(key: &str, value: &Value, line: u64, out: &mut Vec<(String, f6
             }
         }
         Value::Null => {}
-        other => warnings.push(format!("line {line}: value of '{key}' is not a number ({other}), ignored")),
+        other => warnings.push(format!(
+            "line {line}: value of '{key}' is not a number ({other}), ignored"
+        )),
     }
 }
 
@@ -142,7 +175,12 @@ pub struct MetricsFileTail {
 
 impl MetricsFileTail {
     pub fn new(path: &Path) -> Self {
-        MetricsFileTail { path: path.to_path_buf(), offset: 0, partial: Vec::new(), parser: LineParser::new() }
+        MetricsFileTail {
+            path: path.to_path_buf(),
+            offset: 0,
+            partial: Vec::new(),
+            parser: LineParser::new(),
+        }
     }
 
     /// Parses what was appended since the last call. `at_end` also takes a last line that has
@@ -200,12 +238,23 @@ mod tests {
             r#"{"params": {"lr": 0.01, "opt": "adam"}, "tags": {"team": "vision"}}"#,
             r#"{"loss": "NaN", "val": {"acc": "Infinity"}}"#,
         ]);
-        assert_eq!(out.points[0], KeyedPoint { key: "acc".into(), step: 10, timestamp: 5, value: 0.9 });
+        assert_eq!(
+            out.points[0],
+            KeyedPoint {
+                key: "acc".into(),
+                step: 10,
+                timestamp: 5,
+                value: 0.9
+            }
+        );
         assert_eq!(out.points[1].key, "loss");
         assert!(out.points[2].value.is_nan() && out.points[2].step == 11);
         assert_eq!(out.points[3].key, "val/acc");
         assert_eq!(out.points[3].step, 0);
-        assert_eq!(out.params, vec![("lr".into(), "0.01".into()), ("opt".into(), "adam".into())]);
+        assert_eq!(
+            out.params,
+            vec![("lr".into(), "0.01".into()), ("opt".into(), "adam".into())]
+        );
         assert_eq!(out.tags, vec![("team".into(), "vision".into())]);
         assert!(out.warnings.is_empty());
     }
@@ -223,11 +272,27 @@ mod tests {
         p.parse_line(br#"{"huge": 1e400}"#, &mut out);
         p.parse_line(br#"{"big": 1.7e308}"#, &mut out);
         assert_eq!(out.points.len(), 4);
-        assert!(out.warnings.iter().any(|w| w.starts_with("line 7: invalid JSON (number out of range")), "{:?}", out.warnings);
-        assert!(out.warnings[0].starts_with("line 2: invalid JSON"), "{:?}", out.warnings);
+        assert!(
+            out.warnings
+                .iter()
+                .any(|w| w.starts_with("line 7: invalid JSON (number out of range")),
+            "{:?}",
+            out.warnings
+        );
+        assert!(
+            out.warnings[0].starts_with("line 2: invalid JSON"),
+            "{:?}",
+            out.warnings
+        );
         assert!(out.warnings[1].starts_with("line 3: not valid UTF-8"));
-        assert!(out.warnings.iter().any(|w| w.starts_with("line 4: value of 'loss'")));
-        assert!(out.warnings.iter().any(|w| w.starts_with("line 5: expected a JSON object")));
+        assert!(out
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("line 4: value of 'loss'")));
+        assert!(out
+            .warnings
+            .iter()
+            .any(|w| w.starts_with("line 5: expected a JSON object")));
     }
 
     #[test]
@@ -239,7 +304,10 @@ mod tests {
         std::fs::write(&path, "{\"a\": 1}\n{\"a\": 2").unwrap();
         assert_eq!(tail.poll(false).unwrap().points.len(), 1);
         use std::io::Write;
-        let mut f = std::fs::OpenOptions::new().append(true).open(&path).unwrap();
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
         f.write_all(b"}\n{\"a\": 3}").unwrap();
         assert_eq!(tail.poll(false).unwrap().points.len(), 1);
         let last = tail.poll(true).unwrap();

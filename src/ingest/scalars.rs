@@ -22,25 +22,39 @@ impl ScalarParser {
         let mut patterns = Vec::new();
         for p in &config.patterns {
             // Validated when the config was loaded.
-            let re = Regex::new(&p.regex).map_err(|e| crate::error::KirokuError::Invalid(e.to_string()))?;
+            let re = Regex::new(&p.regex)
+                .map_err(|e| crate::error::KirokuError::Invalid(e.to_string()))?;
             patterns.push((re, p.key.clone()));
         }
-        Ok(ScalarParser { builtin: config.default_patterns.unwrap_or(true), patterns, steps: HashMap::new() })
+        Ok(ScalarParser {
+            builtin: config.default_patterns.unwrap_or(true),
+            patterns,
+            steps: HashMap::new(),
+        })
     }
 
     /// Scalars of one line, with their steps.
     pub fn parse_line(&mut self, line: &str) -> Vec<(String, i64, f64)> {
-        let mut found = if self.builtin { builtin_scalars(line) } else { Vec::new() };
+        let mut found = if self.builtin {
+            builtin_scalars(line)
+        } else {
+            Vec::new()
+        };
         for (re, fixed_key) in &self.patterns {
             for caps in re.captures_iter(line) {
-                let key = fixed_key.clone().or_else(|| caps.name("key").map(|m| m.as_str().to_string()));
+                let key = fixed_key
+                    .clone()
+                    .or_else(|| caps.name("key").map(|m| m.as_str().to_string()));
                 let value = caps.name("value").and_then(|m| parse_number(m.as_str()));
                 if let (Some(key), Some(value)) = (key, value) {
                     found.push((key, value));
                 }
             }
         }
-        let explicit_step = found.iter().find(|(k, _)| k == "step").map(|(_, v)| *v as i64);
+        let explicit_step = found
+            .iter()
+            .find(|(k, _)| k == "step")
+            .map(|(_, v)| *v as i64);
         found
             .into_iter()
             .filter(|(k, _)| k != "step")
@@ -149,7 +163,12 @@ pub fn builtin_scalars(line: &str) -> Vec<Scalar> {
         let n = number_len(&b[j..]);
         if n > 0 && is_boundary(b.get(j + n)) {
             if let Some(v) = parse_number(&line[j..j + n]) {
-                out.push((line[key_start..key_end].trim_end_matches(['.', '/', '-']).to_string(), v));
+                out.push((
+                    line[key_start..key_end]
+                        .trim_end_matches(['.', '/', '-'])
+                        .to_string(),
+                    v,
+                ));
             }
             i = j + n;
         } else {
@@ -169,8 +188,14 @@ mod tests {
 
     #[test]
     fn finds_several_scalars_per_line() {
-        assert_eq!(keys("epoch 3 loss=0.31 acc: 0.9"), vec![("loss".into(), 0.31), ("acc".into(), 0.9)]);
-        assert_eq!(keys("val/acc=1e-3, lr: -2.5E+2"), vec![("val/acc".into(), 1e-3), ("lr".into(), -250.0)]);
+        assert_eq!(
+            keys("epoch 3 loss=0.31 acc: 0.9"),
+            vec![("loss".into(), 0.31), ("acc".into(), 0.9)]
+        );
+        assert_eq!(
+            keys("val/acc=1e-3, lr: -2.5E+2"),
+            vec![("val/acc".into(), 1e-3), ("lr".into(), -250.0)]
+        );
         assert!(keys("loss: nan")[0].1.is_nan());
     }
 
@@ -186,7 +211,10 @@ mod tests {
     #[test]
     fn step_scalar_sets_the_step() {
         let mut p = ScalarParser::new(&ScalarConfig::default()).unwrap();
-        assert_eq!(p.parse_line("step=10 loss=0.5"), vec![("loss".into(), 10, 0.5)]);
+        assert_eq!(
+            p.parse_line("step=10 loss=0.5"),
+            vec![("loss".into(), 10, 0.5)]
+        );
         assert_eq!(p.parse_line("loss=0.4"), vec![("loss".into(), 11, 0.4)]);
         let mut q = ScalarParser::new(&ScalarConfig::default()).unwrap();
         assert_eq!(q.parse_line("acc=0.1")[0].1, 0);
@@ -196,10 +224,16 @@ mod tests {
     #[test]
     fn user_patterns_add_keys() {
         let config = ScalarConfig {
-            patterns: vec![crate::config::ScalarPattern { regex: r"Val Loss (?P<value>\S+)".into(), key: Some("val_loss".into()) }],
+            patterns: vec![crate::config::ScalarPattern {
+                regex: r"Val Loss (?P<value>\S+)".into(),
+                key: Some("val_loss".into()),
+            }],
             ..Default::default()
         };
         let mut p = ScalarParser::new(&config).unwrap();
-        assert_eq!(p.parse_line("Epoch 1 | Val Loss 0.25"), vec![("val_loss".into(), 0, 0.25)]);
+        assert_eq!(
+            p.parse_line("Epoch 1 | Val Loss 0.25"),
+            vec![("val_loss".into(), 0, 0.25)]
+        );
     }
 }

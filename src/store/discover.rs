@@ -33,7 +33,8 @@ pub fn location_from_arg(value: &str) -> StoreLocation {
         return StoreLocation::Remote(value.trim_end_matches('/').to_string());
     }
     let path = absolute(Path::new(value));
-    let is_store_dir = path.file_name().is_some_and(|n| n == STORE_DIR) || path.join("kiroku.db").is_file();
+    let is_store_dir =
+        path.file_name().is_some_and(|n| n == STORE_DIR) || path.join("kiroku.db").is_file();
     if is_store_dir {
         StoreLocation::Local(path)
     } else {
@@ -45,7 +46,9 @@ fn absolute(p: &Path) -> PathBuf {
     if p.is_absolute() {
         p.to_path_buf()
     } else {
-        std::env::current_dir().map(|d| d.join(p)).unwrap_or_else(|_| p.to_path_buf())
+        std::env::current_dir()
+            .map(|d| d.join(p))
+            .unwrap_or_else(|_| p.to_path_buf())
     }
 }
 
@@ -54,12 +57,15 @@ pub fn user_default_location() -> Result<StoreLocation> {
     let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
         Some(d) => PathBuf::from(d),
         None => {
-            let home = std::env::var_os("HOME")
-                .ok_or_else(|| KirokuError::NoStore("neither XDG_DATA_HOME nor HOME is set".into()))?;
+            let home = std::env::var_os("HOME").ok_or_else(|| {
+                KirokuError::NoStore("neither XDG_DATA_HOME nor HOME is set".into())
+            })?;
             PathBuf::from(home).join(".local/share")
         }
     };
-    Ok(StoreLocation::Local(data.join("kiroku").join("default").join(STORE_DIR)))
+    Ok(StoreLocation::Local(
+        data.join("kiroku").join("default").join(STORE_DIR),
+    ))
 }
 
 /// Walks up from `start` looking for a `.kiroku` folder.
@@ -80,7 +86,8 @@ pub fn resolve_location(flag: Option<&str>) -> Result<StoreLocation> {
             return Ok(location_from_arg(&v));
         }
     }
-    let cwd = std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
+    let cwd =
+        std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
     if let Some(found) = find_upwards(&cwd) {
         return Ok(StoreLocation::Local(found));
     }
@@ -115,8 +122,14 @@ mod tests {
 
     #[test]
     fn store_arg_accepts_store_dir_project_dir_and_url() {
-        assert_eq!(location_from_arg("/p/.kiroku"), StoreLocation::Local("/p/.kiroku".into()));
-        assert_eq!(location_from_arg("/p"), StoreLocation::Local("/p/.kiroku".into()));
+        assert_eq!(
+            location_from_arg("/p/.kiroku"),
+            StoreLocation::Local("/p/.kiroku".into())
+        );
+        assert_eq!(
+            location_from_arg("/p"),
+            StoreLocation::Local("/p/.kiroku".into())
+        );
         assert_eq!(
             location_from_arg("http://h:5000/"),
             StoreLocation::Remote("http://h:5000".into())

@@ -43,7 +43,13 @@ pub trait Store: Send + Sync {
     fn run(&self, id: &str) -> Result<RunDetail>;
     fn search_runs(&self, query: &RunQuery) -> Result<RunPage>;
     /// Sets the status; terminal statuses also set the end time (now when absent).
-    fn set_status(&self, id: &str, status: RunStatus, exit_code: Option<i32>, end_time: Option<Millis>) -> Result<()>;
+    fn set_status(
+        &self,
+        id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        end_time: Option<Millis>,
+    ) -> Result<()>;
     /// Params are immutable: logging a different value for a key is a conflict.
     fn log_params(&self, id: &str, params: &[(String, String)]) -> Result<()>;
     fn set_tags(&self, id: &str, tags: &[(String, String)], user: &str) -> Result<()>;

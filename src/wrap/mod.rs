@@ -89,10 +89,17 @@ enum IngestMessage {
 /// Creates the run, runs the command, ingests its data and records how it ended.
 pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutcome> {
     if opts.command.is_empty() {
-        return Err(KirokuError::Invalid("no command given: use `kiroku run [OPTIONS] -- CMD ARGS...`".into()));
+        return Err(KirokuError::Invalid(
+            "no command given: use `kiroku run [OPTIONS] -- CMD ARGS...`".into(),
+        ));
     }
-    let cwd = std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
-    let params = if opts.config.run.flag_params.unwrap_or(true) { source::flag_params(&opts.command[1..]) } else { Vec::new() };
+    let cwd =
+        std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
+    let params = if opts.config.run.flag_params.unwrap_or(true) {
+        source::flag_params(&opts.command[1..])
+    } else {
+        Vec::new()
+    };
     let run = store.create_run(&NewRun {
         experiment: opts.experiment.clone(),
         name: opts.name.clone(),
@@ -106,15 +113,16 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     store.set_source(&run.id, &source::capture_source(&cwd, &opts.command))?;
     store.set_environment(&run.id, &source::capture_environment(&opts.config.run.env))?;
 
-    let run_dir = store
-        .run_dir(&run.id)
-        .ok_or_else(|| KirokuError::Invalid("kiroku run needs a local store folder for the run's logs".into()))?;
-    std::fs::create_dir_all(&run_dir).map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+    let run_dir = store.run_dir(&run.id).ok_or_else(|| {
+        KirokuError::Invalid("kiroku run needs a local store folder for the run's logs".into())
+    })?;
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
     let metrics_path = run_dir.join("metrics.jsonl");
     let log_path = run_dir.join("output.log");
-    let log = Arc::new(Mutex::new(
-        File::create(&log_path).map_err(|e| KirokuError::io(format!("creating {}", log_path.display()), e))?,
-    ));
+    let log = Arc::new(Mutex::new(File::create(&log_path).map_err(|e| {
+        KirokuError::io(format!("creating {}", log_path.display()), e)
+    })?));
 
     install_signal_forwarding();
     let mut child = match Command::new(&opts.command[0])
@@ -130,9 +138,16 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     {
         Ok(c) => c,
         Err(e) => {
-            let code = if e.kind() == std::io::ErrorKind::NotFound { 127 } else { 126 };
+            let code = if e.kind() == std::io::ErrorKind::NotFound {
+                127
+            } else {
+                126
+            };
             store.set_status(&run.id, RunStatus::Failed, Some(code), None)?;
-            return Err(KirokuError::Invalid(format!("cannot start '{}': {e} (run {} marked failed)", opts.command[0], run.id)));
+            return Err(KirokuError::Invalid(format!(
+                "cannot start '{}': {e} (run {} marked failed)",
+                opts.command[0], run.id
+            )));
         }
     };
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
@@ -147,18 +162,36 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     };
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
-        pumps.push(spawn_pump(out, false, opts.echo, Arc::clone(&log), scalars_enabled.then(|| Arc::clone(&scalars)), tx.clone()));
+        pumps.push(spawn_pump(
+            out,
+            false,
+            opts.echo,
+            Arc::clone(&log),
+            scalars_enabled.then(|| Arc::clone(&scalars)),
+            tx.clone(),
+        ));
     }
     if let Some(err) = child.stderr.take() {
-        pumps.push(spawn_pump(err, true, opts.echo, Arc::clone(&log), scalars_enabled.then(|| Arc::clone(&scalars)), tx.clone()));
+        pumps.push(spawn_pump(
+            err,
+            true,
+            opts.echo,
+            Arc::clone(&log),
+            scalars_enabled.then(|| Arc::clone(&scalars)),
+            tx.clone(),
+        ));
     }
-    let status = child.wait().map_err(|e| KirokuError::io("waiting for the command", e))?;
+    let status = child
+        .wait()
+        .map_err(|e| KirokuError::io("waiting for the command", e))?;
     CHILD_PID.store(0, Ordering::SeqCst);
     for pump in pumps {
         let _ = pump.join();
     }
     let _ = tx.send(IngestMessage::ChildExited);
-    let (points, warnings) = ingest.join().unwrap_or((0, vec!["the ingest thread panicked".into()]));
+    let (points, warnings) = ingest
+        .join()
+        .unwrap_or((0, vec!["the ingest thread panicked".into()]));
 
     use std::os::unix::process::ExitStatusExt;
     let interrupted = GOT_SIGNAL.load(Ordering::SeqCst) != 0;
@@ -170,7 +203,14 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         (None, None) => (RunStatus::Failed, 1, None),
     };
     store.set_status(&run.id, run_status, recorded_code, Some(now_ms()))?;
-    Ok(WrapOutcome { run_id: run.id, run_name: run.name, status: run_status, exit_code, points, warnings })
+    Ok(WrapOutcome {
+        run_id: run.id,
+        run_name: run.name,
+        status: run_status,
+        exit_code,
+        points,
+        warnings,
+    })
 }
 
 /// Copies one output stream through, into the log, and its lines into the scalar parser.
@@ -235,13 +275,30 @@ fn scan_line(line: &[u8], parser: &Mutex<ScalarParser>, out: &mut Vec<KeyedPoint
         return;
     }
     let text = String::from_utf8_lossy(line);
-    let Ok(mut parser) = parser.lock() else { return };
+    let Ok(mut parser) = parser.lock() else {
+        return;
+    };
     let now = now_ms();
-    out.extend(parser.parse_line(&text).into_iter().map(|(key, step, value)| KeyedPoint { key, step, timestamp: now, value }));
+    out.extend(
+        parser
+            .parse_line(&text)
+            .into_iter()
+            .map(|(key, step, value)| KeyedPoint {
+                key,
+                step,
+                timestamp: now,
+                value,
+            }),
+    );
 }
 
 /// Gathers scalars and metrics-file lines and writes them in batches until the child exits.
-fn ingest_loop(store: &dyn Store, run_id: &str, metrics_path: &Path, rx: mpsc::Receiver<IngestMessage>) -> (u64, Vec<String>) {
+fn ingest_loop(
+    store: &dyn Store,
+    run_id: &str,
+    metrics_path: &Path,
+    rx: mpsc::Receiver<IngestMessage>,
+) -> (u64, Vec<String>) {
     let mut tail = MetricsFileTail::new(metrics_path);
     let mut pending = Ingested::default();
     let mut written = 0u64;
@@ -266,7 +323,10 @@ fn ingest_loop(store: &dyn Store, run_id: &str, metrics_path: &Path, rx: mpsc::R
                         report(&mut warnings, format!("metrics file {w}"));
                     }
                 }
-                Err(e) => report(&mut warnings, format!("reading {}: {e}", metrics_path.display())),
+                Err(e) => report(
+                    &mut warnings,
+                    format!("reading {}: {e}", metrics_path.display()),
+                ),
             }
             written += flush(store, run_id, &mut pending, &mut warnings);
             last_flush = Instant::now();
@@ -283,7 +343,12 @@ fn report(warnings: &mut Vec<String>, w: String) {
 }
 
 /// Writes what is pending; returns the number of points written.
-fn flush(store: &dyn Store, run_id: &str, pending: &mut Ingested, warnings: &mut Vec<String>) -> u64 {
+fn flush(
+    store: &dyn Store,
+    run_id: &str,
+    pending: &mut Ingested,
+    warnings: &mut Vec<String>,
+) -> u64 {
     if !pending.params.is_empty() {
         let params = std::mem::take(&mut pending.params);
         for p in params {
@@ -307,8 +372,10 @@ fn flush(store: &dyn Store, run_id: &str, pending: &mut Ingested, warnings: &mut
         Err(KirokuError::Invalid(msg)) => {
             // One bad key must not drop the rest: write the others.
             report(warnings, msg);
-            let good: Vec<KeyedPoint> =
-                points.into_iter().filter(|p| crate::store::sqlite::metrics::validate_key("metric", &p.key).is_ok()).collect();
+            let good: Vec<KeyedPoint> = points
+                .into_iter()
+                .filter(|p| crate::store::sqlite::metrics::validate_key("metric", &p.key).is_ok())
+                .collect();
             match store.log_metrics(run_id, &good) {
                 Ok(()) => good.len() as u64,
                 Err(e) => {

@@ -9,18 +9,29 @@ use std::process::Command;
 const MAX_DIFF_BYTES: usize = 2 << 20;
 
 fn git(cwd: &Path, args: &[&str]) -> Option<String> {
-    let out = Command::new("git").args(args).current_dir(cwd).output().ok()?;
-    out.status.success().then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+    let out = Command::new("git")
+        .args(args)
+        .current_dir(cwd)
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
 /// Git commit, branch and dirty diff of `cwd` (all None outside a repository), and the command.
 pub fn capture_source(cwd: &Path, command: &[String]) -> RunSource {
-    let mut source = RunSource { command: command.to_vec(), cwd: Some(cwd.display().to_string()), ..Default::default() };
+    let mut source = RunSource {
+        command: command.to_vec(),
+        cwd: Some(cwd.display().to_string()),
+        ..Default::default()
+    };
     let Some(commit) = git(cwd, &["rev-parse", "HEAD"]) else {
         return source;
     };
     source.git_commit = Some(commit.trim().to_string());
-    source.git_branch = git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"]).map(|b| b.trim().to_string());
+    source.git_branch =
+        git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"]).map(|b| b.trim().to_string());
     let status = git(cwd, &["status", "--porcelain", "--untracked-files=no"]).unwrap_or_default();
     let dirty = !status.trim().is_empty();
     source.git_dirty = Some(dirty);
@@ -42,17 +53,32 @@ pub fn capture_source(cwd: &Path, command: &[String]) -> RunSource {
 
 /// Variables recorded by default, by exact name or prefix (`*`).
 const DEFAULT_ENV: &[&str] = &[
-    "CUDA_VISIBLE_DEVICES", "CUDA_*", "NVIDIA_VISIBLE_DEVICES", "SLURM_JOB_ID", "SLURM_*", "OMP_NUM_THREADS",
-    "PYTHONPATH", "VIRTUAL_ENV", "CONDA_DEFAULT_ENV", "CONDA_PREFIX", "HOSTNAME", "SHELL", "LANG",
+    "CUDA_VISIBLE_DEVICES",
+    "CUDA_*",
+    "NVIDIA_VISIBLE_DEVICES",
+    "SLURM_JOB_ID",
+    "SLURM_*",
+    "OMP_NUM_THREADS",
+    "PYTHONPATH",
+    "VIRTUAL_ENV",
+    "CONDA_DEFAULT_ENV",
+    "CONDA_PREFIX",
+    "HOSTNAME",
+    "SHELL",
+    "LANG",
 ];
 
 /// The environment worth recording: the defaults plus `extra` names, secrets never.
 pub fn capture_environment(extra: &[String]) -> Vec<(String, String)> {
     let wanted = |name: &str| {
-        DEFAULT_ENV.iter().map(|s| s.to_string()).chain(extra.iter().cloned()).any(|pattern| match pattern.strip_suffix('*') {
-            Some(prefix) => name.starts_with(prefix),
-            None => name == pattern,
-        })
+        DEFAULT_ENV
+            .iter()
+            .map(|s| s.to_string())
+            .chain(extra.iter().cloned())
+            .any(|pattern| match pattern.strip_suffix('*') {
+                Some(prefix) => name.starts_with(prefix),
+                None => name == pattern,
+            })
     };
     let mut env: Vec<(String, String)> = std::env::vars()
         .filter(|(name, _)| wanted(name) && !is_secret_name(name))
@@ -86,7 +112,9 @@ pub fn user_name() -> String {
     unsafe {
         let pw = libc::getpwuid(libc::getuid());
         if !pw.is_null() && !(*pw).pw_name.is_null() {
-            return std::ffi::CStr::from_ptr((*pw).pw_name).to_string_lossy().into_owned();
+            return std::ffi::CStr::from_ptr((*pw).pw_name)
+                .to_string_lossy()
+                .into_owned();
         }
     }
     format!("uid{}", unsafe { libc::getuid() })
@@ -100,7 +128,9 @@ pub fn flag_params(args: &[String]) -> Vec<(String, String)> {
     while i < args.len() {
         let arg = &args[i];
         i += 1;
-        let Some(flag) = arg.strip_prefix("--") else { continue };
+        let Some(flag) = arg.strip_prefix("--") else {
+            continue;
+        };
         if flag.is_empty() {
             break; // `--` ends the options
         }
@@ -114,7 +144,10 @@ pub fn flag_params(args: &[String]) -> Vec<(String, String)> {
                 _ => (flag.to_string(), "true".to_string()),
             },
         };
-        let valid_key = !key.is_empty() && key.chars().all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
+        let valid_key = !key.is_empty()
+            && key
+                .chars()
+                .all(|c| c.is_alphanumeric() || matches!(c, '_' | '-' | '.' | '/'));
         if valid_key {
             match out.iter_mut().find(|(k, _)| *k == key) {
                 Some(slot) => slot.1 = value, // the last occurrence wins, as in most parsers
@@ -135,7 +168,17 @@ mod tests {
 
     #[test]
     fn flags_become_params() {
-        let p = flag_params(&s(&["python", "train.py", "--lr", "0.01", "--epochs=3", "--amp", "--seed", "-1", "pos"]));
+        let p = flag_params(&s(&[
+            "python",
+            "train.py",
+            "--lr",
+            "0.01",
+            "--epochs=3",
+            "--amp",
+            "--seed",
+            "-1",
+            "pos",
+        ]));
         assert_eq!(
             p,
             vec![
@@ -154,6 +197,8 @@ mod tests {
         std::env::set_var("CUDA_VISIBLE_DEVICES", "0");
         let env = capture_environment(&["MY_TOKEN".into()]);
         assert!(env.iter().any(|(k, _)| k == "CUDA_VISIBLE_DEVICES"));
-        assert!(!env.iter().any(|(k, _)| k.contains("KEY") || k.contains("TOKEN")));
+        assert!(!env
+            .iter()
+            .any(|(k, _)| k.contains("KEY") || k.contains("TOKEN")));
     }
 }

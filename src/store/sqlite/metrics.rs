@@ -46,7 +46,9 @@ pub fn validate_key(kind: &str, key: &str) -> Result<()> {
         )));
     }
     if key.chars().any(char::is_control) {
-        return Err(KirokuError::Invalid(format!("{kind} key {key:?} contains a control character")));
+        return Err(KirokuError::Invalid(format!(
+            "{kind} key {key:?} contains a control character"
+        )));
     }
     Ok(())
 }
@@ -71,7 +73,12 @@ fn is_later(candidate: &MetricPoint, current: &MetricPoint) -> bool {
 impl Summary {
     fn start(p: &MetricPoint) -> Self {
         let finite = (!p.value.is_nan()).then_some(p.value);
-        Summary { last: *p, min: finite, max: finite, count: 1 }
+        Summary {
+            last: *p,
+            min: finite,
+            max: finite,
+            count: 1,
+        }
     }
 
     fn add(&mut self, p: &MetricPoint) {
@@ -95,7 +102,11 @@ fn group_by_key(points: &[KeyedPoint]) -> Vec<(&str, Vec<MetricPoint>)> {
             groups.push((p.key.as_str(), Vec::new()));
             groups.len() - 1
         });
-        groups[slot].1.push(MetricPoint { step: p.step, timestamp: p.timestamp, value: p.value });
+        groups[slot].1.push(MetricPoint {
+            step: p.step,
+            timestamp: p.timestamp,
+            value: p.value,
+        });
     }
     groups
 }
@@ -138,7 +149,9 @@ fn append_series(conn: &Connection, rid: i64, key: &str, series: &[MetricPoint])
             rest = &rest[take..];
         }
     }
-    let mut insert = conn.prepare_cached("INSERT INTO metric_chunks (rid, key, seq, n, data) VALUES (?1, ?2, ?3, ?4, ?5)")?;
+    let mut insert = conn.prepare_cached(
+        "INSERT INTO metric_chunks (rid, key, seq, n, data) VALUES (?1, ?2, ?3, ?4, ?5)",
+    )?;
     let mut buf = Vec::with_capacity(CHUNK_POINTS * POINT_BYTES);
     for chunk in rest.chunks(CHUNK_POINTS) {
         buf.clear();
@@ -150,7 +163,11 @@ fn append_series(conn: &Connection, rid: i64, key: &str, series: &[MetricPoint])
     }
 
     if let Some(s) = summary {
-        let (last, last_nan) = if s.last.value.is_nan() { (None, 1) } else { (Some(s.last.value), 0) };
+        let (last, last_nan) = if s.last.value.is_nan() {
+            (None, 1)
+        } else {
+            (Some(s.last.value), 0)
+        };
         conn.prepare_cached(
             "INSERT INTO metric_summary (rid, key, last, last_nan, last_step, last_ts, min, max, count)
              VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)
@@ -187,11 +204,16 @@ fn read_summary(conn: &Connection, rid: i64, key: &str) -> Result<Option<Summary
 
 /// The full series of one key in logging order.
 pub fn read_series(conn: &Connection, rid: i64, key: &str) -> Result<Vec<MetricPoint>> {
-    let mut stmt = conn.prepare_cached("SELECT data FROM metric_chunks WHERE rid = ?1 AND key = ?2 ORDER BY seq")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT data FROM metric_chunks WHERE rid = ?1 AND key = ?2 ORDER BY seq",
+    )?;
     let mut rows = stmt.query(params![rid, key])?;
     let mut out = Vec::new();
     while let Some(row) = rows.next()? {
-        let data = row.get_ref(0)?.as_blob().map_err(|e| KirokuError::Database(e.to_string()))?;
+        let data = row
+            .get_ref(0)?
+            .as_blob()
+            .map_err(|e| KirokuError::Database(e.to_string()))?;
         decode_points(data, &mut out);
     }
     Ok(out)
@@ -203,7 +225,11 @@ mod tests {
 
     #[test]
     fn latest_follows_step_then_timestamp_then_value() {
-        let p = |step, timestamp, value| MetricPoint { step, timestamp, value };
+        let p = |step, timestamp, value| MetricPoint {
+            step,
+            timestamp,
+            value,
+        };
         let mut s = Summary::start(&p(5, 100, 1.0));
         s.add(&p(3, 999, 9.0)); // lower step loses despite later time
         assert_eq!(s.last.value, 1.0);
@@ -219,9 +245,21 @@ mod tests {
     #[test]
     fn points_round_trip_bit_exact() {
         let pts = [
-            MetricPoint { step: -1, timestamp: 0, value: f64::NAN },
-            MetricPoint { step: i64::MAX, timestamp: 7, value: f64::NEG_INFINITY },
-            MetricPoint { step: 3, timestamp: 8, value: 1e308 },
+            MetricPoint {
+                step: -1,
+                timestamp: 0,
+                value: f64::NAN,
+            },
+            MetricPoint {
+                step: i64::MAX,
+                timestamp: 7,
+                value: f64::NEG_INFINITY,
+            },
+            MetricPoint {
+                step: 3,
+                timestamp: 8,
+                value: 1e308,
+            },
         ];
         let mut buf = Vec::new();
         pts.iter().for_each(|p| encode_point(&mut buf, p));

@@ -18,8 +18,15 @@ fn user_version(conn: &Connection) -> rusqlite::Result<i64> {
 }
 
 pub fn migrate(conn: &Connection, path: &Path) -> Result<()> {
-    let corrupt = |e: rusqlite::Error| KirokuError::Corrupt { path: path.display().to_string(), reason: e.to_string() };
-    let too_new = |found| KirokuError::SchemaTooNew { path: path.display().to_string(), found, supported: SCHEMA_VERSION };
+    let corrupt = |e: rusqlite::Error| KirokuError::Corrupt {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    };
+    let too_new = |found| KirokuError::SchemaTooNew {
+        path: path.display().to_string(),
+        found,
+        supported: SCHEMA_VERSION,
+    };
     // Fast path without taking the write lock.
     let version = user_version(conn).map_err(corrupt)?;
     if version > SCHEMA_VERSION {
@@ -28,14 +35,19 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<()> {
     if version == SCHEMA_VERSION {
         return Ok(());
     }
-    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate).map_err(corrupt)?;
+    let tx = rusqlite::Transaction::new_unchecked(conn, TransactionBehavior::Immediate)
+        .map_err(corrupt)?;
     let version = user_version(&tx).map_err(corrupt)?;
     if version > SCHEMA_VERSION {
         return Err(too_new(version));
     }
     if version == 0 {
         let tables: i64 = tx
-            .query_row("SELECT count(*) FROM sqlite_master WHERE type = 'table'", [], |r| r.get(0))
+            .query_row(
+                "SELECT count(*) FROM sqlite_master WHERE type = 'table'",
+                [],
+                |r| r.get(0),
+            )
             .map_err(corrupt)?;
         if tables > 0 {
             return Err(KirokuError::Corrupt {
@@ -48,7 +60,12 @@ pub fn migrate(conn: &Connection, path: &Path) -> Result<()> {
         let target = index as i64 + 1;
         tx.execute_batch(sql)
             .and_then(|_| tx.pragma_update(None, "user_version", target))
-            .map_err(|e| KirokuError::Database(format!("migrating {} to schema version {target}: {e}", path.display())))?;
+            .map_err(|e| {
+                KirokuError::Database(format!(
+                    "migrating {} to schema version {target}: {e}",
+                    path.display()
+                ))
+            })?;
     }
     tx.commit()?;
     Ok(())
@@ -64,11 +81,17 @@ mod tests {
         let p = dir.path().join("a.db");
         let c = Connection::open(&p).unwrap();
         c.pragma_update(None, "user_version", 99).unwrap();
-        assert!(matches!(migrate(&c, &p), Err(KirokuError::SchemaTooNew { found: 99, .. })));
+        assert!(matches!(
+            migrate(&c, &p),
+            Err(KirokuError::SchemaTooNew { found: 99, .. })
+        ));
         let p2 = dir.path().join("b.db");
         let c2 = Connection::open(&p2).unwrap();
         c2.execute_batch("CREATE TABLE x(a)").unwrap();
-        assert!(matches!(migrate(&c2, &p2), Err(KirokuError::Corrupt { .. })));
+        assert!(matches!(
+            migrate(&c2, &p2),
+            Err(KirokuError::Corrupt { .. })
+        ));
         let p3 = dir.path().join("c.db");
         let c3 = Connection::open(&p3).unwrap();
         migrate(&c3, &p3).unwrap();

@@ -49,7 +49,10 @@ impl SqliteStore {
         if shared {
             set_mode(&db_path, 0o664)?;
         }
-        Ok(SqliteStore { dir: dir.to_path_buf(), conn: Mutex::new(conn) })
+        Ok(SqliteStore {
+            dir: dir.to_path_buf(),
+            conn: Mutex::new(conn),
+        })
     }
 
     pub fn dir(&self) -> &Path {
@@ -58,7 +61,9 @@ impl SqliteStore {
 
     fn lock(&self) -> MutexGuard<'_, Connection> {
         // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
-        self.conn.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+        self.conn
+            .lock()
+            .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
     /// Runs `f` in a write transaction, retrying the whole transaction while the database is
@@ -75,7 +80,9 @@ impl SqliteStore {
                 Ok(out)
             })();
             match attempt {
-                Err(KirokuError::Database(msg)) if is_busy(&msg) && started.elapsed() < BUSY_GIVE_UP => {
+                Err(KirokuError::Database(msg))
+                    if is_busy(&msg) && started.elapsed() < BUSY_GIVE_UP =>
+                {
                     std::thread::sleep(pause);
                     pause = (pause * 2).min(Duration::from_millis(100));
                 }
@@ -96,7 +103,10 @@ fn is_busy(msg: &str) -> bool {
 }
 
 fn corrupt(path: &Path, e: rusqlite::Error) -> KirokuError {
-    KirokuError::Corrupt { path: path.display().to_string(), reason: e.to_string() }
+    KirokuError::Corrupt {
+        path: path.display().to_string(),
+        reason: e.to_string(),
+    }
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
@@ -111,7 +121,9 @@ fn configure(conn: &Connection) -> rusqlite::Result<()> {
 
 fn is_group_writable(dir: &Path) -> bool {
     use std::os::unix::fs::PermissionsExt;
-    std::fs::metadata(dir).map(|m| m.permissions().mode() & 0o020 != 0).unwrap_or(false)
+    std::fs::metadata(dir)
+        .map(|m| m.permissions().mode() & 0o020 != 0)
+        .unwrap_or(false)
 }
 
 fn set_mode(path: &Path, mode: u32) -> Result<()> {
@@ -134,12 +146,16 @@ fn rid_of(conn: &Connection, id: &str) -> Result<i64> {
 }
 
 fn experiment_by_ref(conn: &Connection, name_or_id: &str) -> Result<Option<Experiment>> {
-    let by_name = rows::experiments(conn, "e.name = ?1", &[&name_or_id])?.into_iter().next();
+    let by_name = rows::experiments(conn, "e.name = ?1", &[&name_or_id])?
+        .into_iter()
+        .next();
     if by_name.is_some() {
         return Ok(by_name);
     }
     match name_or_id.parse::<i64>() {
-        Ok(id) => Ok(rows::experiments(conn, "e.id = ?1", &[&id])?.into_iter().next()),
+        Ok(id) => Ok(rows::experiments(conn, "e.id = ?1", &[&id])?
+            .into_iter()
+            .next()),
         Err(_) => Ok(None),
     }
 }
@@ -186,7 +202,14 @@ fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
         params![name, now],
     )?;
     let id = conn.last_insert_rowid();
-    record_event(conn, "experiment.created", user, None, Some(id), Some(serde_json::json!({"name": name})))?;
+    record_event(
+        conn,
+        "experiment.created",
+        user,
+        None,
+        Some(id),
+        Some(serde_json::json!({"name": name})),
+    )?;
     Ok(id)
 }
 
@@ -195,12 +218,21 @@ pub fn param_number(value: &str) -> Option<f64> {
     value.trim().parse::<f64>().ok().filter(|v| v.is_finite())
 }
 
-fn insert_params(conn: &Connection, rid: i64, run_id: &str, params_in: &[(String, String)]) -> Result<()> {
-    let mut existing = conn.prepare_cached("SELECT value FROM params WHERE rid = ?1 AND key = ?2")?;
-    let mut insert = conn.prepare_cached("INSERT INTO params (rid, key, value, num) VALUES (?1, ?2, ?3, ?4)")?;
+fn insert_params(
+    conn: &Connection,
+    rid: i64,
+    run_id: &str,
+    params_in: &[(String, String)],
+) -> Result<()> {
+    let mut existing =
+        conn.prepare_cached("SELECT value FROM params WHERE rid = ?1 AND key = ?2")?;
+    let mut insert =
+        conn.prepare_cached("INSERT INTO params (rid, key, value, num) VALUES (?1, ?2, ?3, ?4)")?;
     for (key, value) in params_in {
         metrics::validate_key("param", key)?;
-        let old: Option<String> = existing.query_row(params![rid, key], |r| r.get(0)).optional()?;
+        let old: Option<String> = existing
+            .query_row(params![rid, key], |r| r.get(0))
+            .optional()?;
         match old {
             Some(old) if &old == value => {}
             Some(old) => {
@@ -228,7 +260,8 @@ fn upsert_tags(conn: &Connection, rid: i64, tags: &[(String, String)]) -> Result
 }
 
 fn touch(conn: &Connection, rid: i64) -> Result<()> {
-    conn.prepare_cached("UPDATE runs SET updated_ms = ?1 WHERE rid = ?2")?.execute(params![now_ms(), rid])?;
+    conn.prepare_cached("UPDATE runs SET updated_ms = ?1 WHERE rid = ?2")?
+        .execute(params![now_ms(), rid])?;
     Ok(())
 }
 
@@ -242,7 +275,17 @@ impl Store for SqliteStore {
     }
 
     fn experiments(&self, include_deleted: bool) -> Result<Vec<Experiment>> {
-        self.read(|c| rows::experiments(c, if include_deleted { "1" } else { "e.deleted = 0" }, &[]))
+        self.read(|c| {
+            rows::experiments(
+                c,
+                if include_deleted {
+                    "1"
+                } else {
+                    "e.deleted = 0"
+                },
+                &[],
+            )
+        })
     }
 
     fn experiment(&self, name_or_id: &str) -> Result<Experiment> {
@@ -254,7 +297,10 @@ impl Store for SqliteStore {
         let id = self.write(|tx| {
             if let Some(e) = experiment_by_ref(tx, name)? {
                 let state = if e.deleted { " (deleted)" } else { "" };
-                return Err(KirokuError::Conflict(format!("experiment '{}' already exists{state}", e.name)));
+                return Err(KirokuError::Conflict(format!(
+                    "experiment '{}' already exists{state}",
+                    e.name
+                )));
             }
             insert_experiment(tx, name, user)
         })?;
@@ -263,19 +309,29 @@ impl Store for SqliteStore {
 
     fn rename_experiment(&self, name_or_id: &str, new_name: &str, user: &str) -> Result<()> {
         self.write(|tx| {
-            let e = experiment_by_ref(tx, name_or_id)?
-                .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
+            let e = experiment_by_ref(tx, name_or_id)?.ok_or_else(|| {
+                KirokuError::NotFound(format!("no experiment named '{name_or_id}'"))
+            })?;
             if new_name.trim().is_empty() {
                 return Err(KirokuError::Invalid("experiment name is empty".into()));
             }
             if experiment_by_ref(tx, new_name)?.is_some_and(|other| other.id != e.id) {
-                return Err(KirokuError::Conflict(format!("experiment '{new_name}' already exists")));
+                return Err(KirokuError::Conflict(format!(
+                    "experiment '{new_name}' already exists"
+                )));
             }
             tx.execute(
                 "UPDATE experiments SET name = ?1, updated_ms = ?2 WHERE id = ?3",
                 params![new_name.trim(), now_ms(), e.id],
             )?;
-            record_event(tx, "experiment.renamed", user, None, Some(e.id), Some(serde_json::json!({"from": e.name, "to": new_name})))
+            record_event(
+                tx,
+                "experiment.renamed",
+                user,
+                None,
+                Some(e.id),
+                Some(serde_json::json!({"from": e.name, "to": new_name})),
+            )
         })
     }
 
@@ -296,13 +352,25 @@ impl Store for SqliteStore {
     fn create_run(&self, new: &NewRun) -> Result<Run> {
         let id = match &new.id {
             Some(id) if ids::is_full_run_id(id) => id.to_ascii_lowercase(),
-            Some(id) => return Err(KirokuError::Invalid(format!("run id '{id}' is not 32 hex characters"))),
+            Some(id) => {
+                return Err(KirokuError::Invalid(format!(
+                    "run id '{id}' is not 32 hex characters"
+                )))
+            }
             None => ids::new_run_id(),
         };
-        let name = new.name.clone().filter(|n| !n.trim().is_empty()).unwrap_or_else(|| ids::friendly_name(&id));
+        let name = new
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| ids::friendly_name(&id));
         let status = new.status.unwrap_or(RunStatus::Running);
         let start = new.start_time.unwrap_or_else(now_ms);
-        let experiment = if new.experiment.trim().is_empty() { "Default" } else { new.experiment.as_str() };
+        let experiment = if new.experiment.trim().is_empty() {
+            "Default"
+        } else {
+            new.experiment.as_str()
+        };
         self.write(|tx| {
             if rid_of(tx, &id).is_ok() {
                 return Err(KirokuError::Conflict(format!("a run with id {id} already exists")));
@@ -341,7 +409,8 @@ impl Store for SqliteStore {
             record_event(tx, kind, &new.user, Some(rid), Some(eid), None)
         })?;
         if let Some(dir) = self.run_dir(&id) {
-            std::fs::create_dir_all(&dir).map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
         }
         Ok(self.run(&id)?.run)
     }
@@ -367,7 +436,13 @@ impl Store for SqliteStore {
         self.read(|c| rows::search(c, query))
     }
 
-    fn set_status(&self, id: &str, status: RunStatus, exit_code: Option<i32>, end_time: Option<Millis>) -> Result<()> {
+    fn set_status(
+        &self,
+        id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        end_time: Option<Millis>,
+    ) -> Result<()> {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
             let end = if status.is_terminal() { Some(end_time.unwrap_or_else(now_ms)) } else { None };
@@ -395,9 +470,18 @@ impl Store for SqliteStore {
             upsert_tags(tx, rid, tags)?;
             touch(tx, rid)?;
             let eid = run_owner(tx, rid)?.1;
-            let detail: serde_json::Map<String, serde_json::Value> =
-                tags.iter().map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone()))).collect();
-            record_event(tx, "tag.set", user, Some(rid), Some(eid), Some(detail.into()))
+            let detail: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            record_event(
+                tx,
+                "tag.set",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(detail.into()),
+            )
         })
     }
 
@@ -405,14 +489,26 @@ impl Store for SqliteStore {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
             for key in keys {
-                let n = tx.execute("DELETE FROM tags WHERE rid = ?1 AND key = ?2", params![rid, key])?;
+                let n = tx.execute(
+                    "DELETE FROM tags WHERE rid = ?1 AND key = ?2",
+                    params![rid, key],
+                )?;
                 if n == 0 {
-                    return Err(KirokuError::NotFound(format!("run {id} has no tag '{key}'")));
+                    return Err(KirokuError::NotFound(format!(
+                        "run {id} has no tag '{key}'"
+                    )));
                 }
             }
             touch(tx, rid)?;
             let eid = run_owner(tx, rid)?.1;
-            record_event(tx, "tag.removed", user, Some(rid), Some(eid), Some(serde_json::json!({"keys": keys})))
+            record_event(
+                tx,
+                "tag.removed",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"keys": keys})),
+            )
         })
     }
 
@@ -434,7 +530,9 @@ impl Store for SqliteStore {
                 .prepare_cached("SELECT 1 FROM metric_summary WHERE rid = ?1 AND key = ?2")?
                 .exists(params![rid, key])?;
             if !exists {
-                return Err(KirokuError::NotFound(format!("run {id} has no metric '{key}'")));
+                return Err(KirokuError::NotFound(format!(
+                    "run {id} has no metric '{key}'"
+                )));
             }
             metrics::read_series(c, rid, key)
         })
@@ -486,11 +584,25 @@ impl Store for SqliteStore {
                     params![rid, user, now_ms()],
                 )?
             } else {
-                tx.execute("DELETE FROM stars WHERE rid = ?1 AND user = ?2", params![rid, user])?
+                tx.execute(
+                    "DELETE FROM stars WHERE rid = ?1 AND user = ?2",
+                    params![rid, user],
+                )?
             } > 0;
             if changed {
                 let eid = run_owner(tx, rid)?.1;
-                record_event(tx, if starred { "star.added" } else { "star.removed" }, user, Some(rid), Some(eid), None)?;
+                record_event(
+                    tx,
+                    if starred {
+                        "star.added"
+                    } else {
+                        "star.removed"
+                    },
+                    user,
+                    Some(rid),
+                    Some(eid),
+                    None,
+                )?;
             }
             Ok(changed)
         })
@@ -505,7 +617,18 @@ impl Store for SqliteStore {
                 params![deleted.then_some(now), now, rid],
             )?;
             let eid = run_owner(tx, rid)?.1;
-            record_event(tx, if deleted { "run.deleted" } else { "run.restored" }, user, Some(rid), Some(eid), None)
+            record_event(
+                tx,
+                if deleted {
+                    "run.deleted"
+                } else {
+                    "run.restored"
+                },
+                user,
+                Some(rid),
+                Some(eid),
+                None,
+            )
         })
     }
 
@@ -532,7 +655,9 @@ impl Store for SqliteStore {
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()> {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
-            let mut stmt = tx.prepare_cached("INSERT OR REPLACE INTO run_env (rid, name, value) VALUES (?1, ?2, ?3)")?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT OR REPLACE INTO run_env (rid, name, value) VALUES (?1, ?2, ?3)",
+            )?;
             for (name, value) in env.iter().filter(|(n, _)| !is_secret_name(n)) {
                 stmt.execute(params![rid, name, value])?;
             }

@@ -9,7 +9,11 @@ use rusqlite::types::Value;
 use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
 use std::collections::{BTreeMap, HashMap};
 
-pub fn experiments(conn: &Connection, condition: &str, args: &[&dyn ToSql]) -> Result<Vec<Experiment>> {
+pub fn experiments(
+    conn: &Connection,
+    condition: &str,
+    args: &[&dyn ToSql],
+) -> Result<Vec<Experiment>> {
     let sql = format!(
         "SELECT e.id, e.name, e.description, e.deleted, e.created_ms, e.updated_ms,
                 (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.deleted_ms IS NULL)
@@ -50,7 +54,9 @@ pub fn resolve_run(conn: &Connection, reference: &str) -> Result<String> {
         let found = stmt.query_map([&lower], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))?;
         candidates.extend(found.collect::<rusqlite::Result<Vec<_>>>()?);
     }
-    let mut by_name = conn.prepare_cached("SELECT id, name, status FROM runs WHERE name = ?1 ORDER BY start_ms DESC LIMIT 11")?;
+    let mut by_name = conn.prepare_cached(
+        "SELECT id, name, status FROM runs WHERE name = ?1 ORDER BY start_ms DESC LIMIT 11",
+    )?;
     for row in by_name.query_map([reference], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?)))? {
         let row = row?;
         if !candidates.iter().any(|c| c.0 == row.0) {
@@ -58,14 +64,18 @@ pub fn resolve_run(conn: &Connection, reference: &str) -> Result<String> {
         }
     }
     match candidates.len() {
-        0 => Err(KirokuError::NotFound(format!("no run matches '{reference}' (by id, id prefix or name)"))),
+        0 => Err(KirokuError::NotFound(format!(
+            "no run matches '{reference}' (by id, id prefix or name)"
+        ))),
         1 => Ok(candidates.remove(0).0),
         _ => Err(KirokuError::Ambiguous {
             reference: reference.to_string(),
             candidates: candidates
                 .iter()
                 .take(10)
-                .map(|(id, name, status)| format!("{}  {name}  ({status})", &id[..12.min(id.len())]))
+                .map(|(id, name, status)| {
+                    format!("{}  {name}  ({status})", &id[..12.min(id.len())])
+                })
                 .chain((candidates.len() > 10).then(|| "…".to_string()))
                 .collect(),
         }),
@@ -116,14 +126,18 @@ pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
             let (rid, run) = row?;
             by_rid.insert(rid, run);
         }
-        let mut stmt = conn.prepare(&format!("SELECT rid, key, value FROM params WHERE rid IN ({ph})"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rid, key, value FROM params WHERE rid IN ({ph})"
+        ))?;
         let mut rows = stmt.query(params_from_iter(batch))?;
         while let Some(r) = rows.next()? {
             if let Some(run) = by_rid.get_mut(&r.get(0)?) {
                 run.params.insert(r.get(1)?, r.get(2)?);
             }
         }
-        let mut stmt = conn.prepare(&format!("SELECT rid, key, value FROM tags WHERE rid IN ({ph})"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rid, key, value FROM tags WHERE rid IN ({ph})"
+        ))?;
         let mut rows = stmt.query(params_from_iter(batch))?;
         while let Some(r) = rows.next()? {
             if let Some(run) = by_rid.get_mut(&r.get(0)?) {
@@ -140,7 +154,11 @@ pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
                 run.metrics.insert(
                     r.get(1)?,
                     MetricSummary {
-                        last: if r.get::<_, i64>(3)? == 1 { f64::NAN } else { last.unwrap_or(f64::NAN) },
+                        last: if r.get::<_, i64>(3)? == 1 {
+                            f64::NAN
+                        } else {
+                            last.unwrap_or(f64::NAN)
+                        },
                         step: r.get(4)?,
                         timestamp: r.get(5)?,
                         min: r.get(6)?,
@@ -150,7 +168,9 @@ pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
                 );
             }
         }
-        let mut stmt = conn.prepare(&format!("SELECT rid, user FROM stars WHERE rid IN ({ph}) ORDER BY created_ms"))?;
+        let mut stmt = conn.prepare(&format!(
+            "SELECT rid, user FROM stars WHERE rid IN ({ph}) ORDER BY created_ms"
+        ))?;
         let mut rows = stmt.query(params_from_iter(batch))?;
         while let Some(r) = rows.next()? {
             if let Some(run) = by_rid.get_mut(&r.get(0)?) {
@@ -183,7 +203,8 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
         )
         .optional()?
         .unwrap_or_default();
-    let mut stmt = conn.prepare_cached("SELECT name, value FROM run_env WHERE rid = ?1 ORDER BY name")?;
+    let mut stmt =
+        conn.prepare_cached("SELECT name, value FROM run_env WHERE rid = ?1 ORDER BY name")?;
     let environment = stmt
         .query_map([rid], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<BTreeMap<String, String>>>()?;
@@ -208,8 +229,9 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt =
-        conn.prepare_cached("SELECT path, size, hash, stored, location FROM artifacts WHERE rid = ?1 ORDER BY path")?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT path, size, hash, stored, location FROM artifacts WHERE rid = ?1 ORDER BY path",
+    )?;
     let artifacts = stmt
         .query_map([rid], |r| {
             Ok(Artifact {
@@ -221,9 +243,21 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
             })
         })?
         .collect::<rusqlite::Result<Vec<_>>>()?;
-    let mut stmt = conn.prepare_cached("SELECT id FROM runs WHERE parent_rid = ?1 ORDER BY start_ms")?;
-    let children = stmt.query_map([rid], |r| r.get(0))?.collect::<rusqlite::Result<Vec<String>>>()?;
-    Ok(RunDetail { run, source, environment, notes, inputs, artifacts, children, run_dir: None })
+    let mut stmt =
+        conn.prepare_cached("SELECT id FROM runs WHERE parent_rid = ?1 ORDER BY start_ms")?;
+    let children = stmt
+        .query_map([rid], |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<String>>>()?;
+    Ok(RunDetail {
+        run,
+        source,
+        environment,
+        notes,
+        inputs,
+        artifacts,
+        children,
+        run_dir: None,
+    })
 }
 
 pub fn notes(conn: &Connection, rid: i64, run_id: &str) -> Result<Vec<Note>> {
@@ -246,7 +280,10 @@ pub fn notes(conn: &Connection, rid: i64, run_id: &str) -> Result<Vec<Note>> {
 }
 
 fn query_error(input: &str, e: query::QueryError) -> KirokuError {
-    KirokuError::Query { message: e.to_string(), caret: e.render_caret(input) }
+    KirokuError::Query {
+        message: e.to_string(),
+        caret: e.render_caret(input),
+    }
 }
 
 /// Selects runs by the query language, evaluated in SQL; loads only the page asked for.
@@ -272,14 +309,17 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
 
     // The count needs no order joins: the filter's params come after the join params.
     let join_params = count_placeholders(&compiled.joins);
-    let where_params: Vec<Value> =
-        compiled.params[join_params..join_params + count_placeholders(&compiled.where_sql)].to_vec();
+    let where_params: Vec<Value> = compiled.params
+        [join_params..join_params + count_placeholders(&compiled.where_sql)]
+        .to_vec();
     let count_sql = format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE {where_all}");
-    let total: i64 = conn
-        .prepare_cached(&count_sql)?
-        .query_row(params_from_iter(where_params.iter().chain(extra.iter())), |r| r.get(0))?;
+    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(
+        params_from_iter(where_params.iter().chain(extra.iter())),
+        |r| r.get(0),
+    )?;
 
-    let order_params = compiled.params[join_params + count_placeholders(&compiled.where_sql)..].to_vec();
+    let order_params =
+        compiled.params[join_params + count_placeholders(&compiled.where_sql)..].to_vec();
     let select_sql = format!(
         "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id {} WHERE {where_all} ORDER BY {} LIMIT ? OFFSET ?",
         compiled.joins, compiled.order_sql
@@ -293,8 +333,13 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
         .cloned()
         .chain([Value::Integer(limit), Value::Integer(q.offset as i64)]);
     let mut stmt = conn.prepare_cached(&select_sql)?;
-    let rids = stmt.query_map(params_from_iter(all_params), |r| r.get(0))?.collect::<rusqlite::Result<Vec<i64>>>()?;
-    Ok(RunPage { runs: load_runs(conn, &rids)?, total: total as u64 })
+    let rids = stmt
+        .query_map(params_from_iter(all_params), |r| r.get(0))?
+        .collect::<rusqlite::Result<Vec<i64>>>()?;
+    Ok(RunPage {
+        runs: load_runs(conn, &rids)?,
+        total: total as u64,
+    })
 }
 
 /// Number of `?` placeholders in a SQL fragment (the compiler emits no `?` inside literals).

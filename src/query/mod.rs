@@ -1,0 +1,93 @@
+//! The run query language: filters and sort orders, parsed into a syntax tree.
+//!
+//! This layer is pure Rust (no SQL, no I/O); `store::sqlite::search_sql` compiles the tree to
+//! SQL. The language is a superset of MLflow's `search_runs` syntax.
+//!
+//! # Filters
+//!
+//! ```text
+//! metrics.val/acc > 0.9 and params.optimizer = 'adam'
+//! tags.`mlflow.runName` like 'resnet%' or not status in ('failed', 'killed')
+//! baseline and metrics.acc > 0.5        -- a bare word searches names and tags
+//! ```
+//!
+//! * Fields are `type.key` with type `metrics`/`metric`, `params`/`param`/`parameter(s)`,
+//!   `tags`/`tag`, `attributes`/`attribute`/`attr`/`run`, or `datasets`/`dataset` (case-insensitive).
+//!   A field without a type is an attribute: `run_id` (`id`), `run_name` (`name`), `user_id`
+//!   (`user`), `status`, `start_time` (`created`), `end_time`, `experiment`, `host`, `parent_id`.
+//!   Dataset fields are `name`, `digest` and `context`.
+//! * Unquoted keys hold letters, digits, `_ / - : .`; the field splits at its first dot, so
+//!   `tags.mlflow.runName` is the tag `mlflow.runName`. Other keys are quoted:
+//!   ``metrics.`my metric` `` or `metrics."my metric"`.
+//! * Operators: `= != <> < <= > >=`, `[NOT] LIKE`, `[NOT] ILIKE`, `[NOT] IN (...)`,
+//!   `IS [NOT] NULL`; `and`, `or`, `not` and parentheses (NOT binds tighter than AND, AND
+//!   tighter than OR). Keywords ignore case.
+//! * Values: strings in single or double quotes (a doubled quote stands for itself), numbers,
+//!   and for metrics `NaN`, `inf`, `-inf`.
+//! * A term that is only a word or a quoted string (`resnet`, `'lr sweep'`) matches runs whose
+//!   name, or any tag key or value, contains it, ignoring case.
+//!
+//! # Sort orders
+//!
+//! `metrics.val/acc desc, params.lr, start_time asc`: fields as above, each optionally followed
+//! by `asc` (the default) or `desc`.
+//!
+//! # Errors
+//!
+//! A [`QueryError`] carries a 1-based character column and a specific message; its `Display`
+//! reads `error at column 17: expected a value after '>'`, and
+//! [`QueryError::render_caret`] draws the input with a caret under the column.
+
+mod ast;
+mod lexer;
+mod parser;
+
+pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+
+/// A syntax or type error in a filter or sort order.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("error at column {column}: {message}")]
+pub struct QueryError {
+    /// 1-based character (not byte) column of the offending text; one past the last
+    /// character when the input ended too early.
+    pub column: usize,
+    /// What went wrong, e.g. `expected a value after '>'`.
+    pub message: String,
+}
+
+impl QueryError {
+    pub(crate) fn new(column: usize, message: impl Into<String>) -> QueryError {
+        QueryError {
+            column,
+            message: message.into(),
+        }
+    }
+
+    /// Two lines: `input` (tabs and line breaks shown as spaces) and a caret under the
+    /// error's column, e.g.
+    ///
+    /// ```text
+    /// metrics.acc >
+    ///              ^
+    /// ```
+    pub fn render_caret(&self, input: &str) -> String {
+        let line: String = input
+            .chars()
+            .map(|c| if c.is_whitespace() { ' ' } else { c })
+            .collect();
+        let pad = self.column.saturating_sub(1);
+        format!("{}\n{}^", line.trim_end(), " ".repeat(pad))
+    }
+}
+
+/// Parses a filter. An empty or whitespace-only filter is `Ok(None)` (no filter).
+pub fn parse_filter(input: &str) -> Result<Option<Expr>, QueryError> {
+    parser::parse_filter(input)
+}
+
+/// Parses a sort order: comma-separated fields, each optionally followed by `asc` or `desc`.
+/// An empty order is an empty list (the store then sorts newest first). A field may appear
+/// only once.
+pub fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
+    parser::parse_order(input)
+}

@@ -1,0 +1,1010 @@
+//! Compiles a parsed run query (`crate::query`) into SQL fragments for SQLite.
+//!
+//! The store runs
+//!
+//! ```sql
+//! SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id {joins}
+//! WHERE ({where_sql}) AND <store conditions> ORDER BY {order_sql} LIMIT ? OFFSET ?
+//! ```
+//!
+//! binding [`CompiledSearch::params`] first (joins', then the filter's, then the order's, in
+//! the order their `?` appear), then its own. Every user value is a bound parameter.
+//!
+//! Semantics:
+//! * Metric, param, tag and dataset conditions are `r.rid IN (SELECT rid FROM <table> WHERE
+//!   key = ? AND <cond>)`, so SQLite can use the `(key, last)`, `(key, num)` and
+//!   `(key, value)` indexes; a run lacking the key never matches a comparison, `!=` included.
+//!   Every condition is two-valued (never SQL NULL), so `not` is a plain complement.
+//! * Metrics compare `metric_summary.last`; a NaN latest value (`last IS NULL AND last_nan = 1`)
+//!   matches only `= NaN` and `!= <number>` never matches it.
+//! * Params compare `params.num` when the literal is numeric (`'1e-2' = 0.01`), else text;
+//!   `!= <number>` also matches non-numeric values.
+//! * `status`, `run_id` and `parent_id` ignore case; `LIKE` is case-sensitive (the store sets
+//!   `PRAGMA case_sensitive_like = ON`), `ILIKE` compares `lower()` of both sides.
+//! * A bare word matches when the run name, or a tag key or value, contains it (`instr` on
+//!   `lower()`ed text, so `%` and `_` in the word are literal characters).
+//! * Sorting puts runs missing the key last in both directions; for metrics a NaN latest
+//!   value sorts after numbers and before missing; params sort numeric values (by number)
+//!   before text values (by text). The order always ends with `r.start_ms DESC, r.id ASC`.
+
+use rusqlite::types::Value;
+
+use crate::query::{Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+
+/// SQL fragments and parameters for one search.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CompiledSearch {
+    /// LEFT JOIN clauses for order keys (may be empty), to place after
+    /// `FROM runs r JOIN experiments e ON e.id = r.experiment_id`. Join aliases are `o0`, `o1`, ...
+    pub joins: String,
+    /// A boolean SQL expression over aliases `r` and `e`; `"1"` when there is no filter.
+    pub where_sql: String,
+    /// The ORDER BY list (without the keyword), always ending with `r.start_ms DESC, r.id ASC`.
+    pub order_sql: String,
+    /// Values for the `?` placeholders: joins' first, then the filter's, then the order's.
+    pub params: Vec<Value>,
+}
+
+/// The tie-break appended to every order (and the whole order when none is given).
+pub const TIE_BREAK: &str = "r.start_ms DESC, r.id ASC";
+
+/// Compiles a filter and a sort order into SQL fragments (see the module docs).
+pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
+    let mut joins = String::new();
+    let mut params = Vec::new();
+    let mut terms: Vec<String> = Vec::new();
+    for (i, key) in order.iter().enumerate() {
+        order_terms(i, key, &mut joins, &mut params, &mut terms);
+    }
+    terms.push(TIE_BREAK.to_string());
+    let mut w = Sql { params };
+    let where_sql = match filter {
+        Some(e) => w.expr(e),
+        None => "1".to_string(),
+    };
+    CompiledSearch {
+        joins,
+        where_sql,
+        order_sql: terms.join(", "),
+        params: w.params,
+    }
+}
+
+/// Adds the joins (with their params) and ORDER BY terms for one order key. The terms carry
+/// no parameters.
+fn order_terms(
+    i: usize,
+    key: &OrderKey,
+    joins: &mut String,
+    params: &mut Vec<Value>,
+    terms: &mut Vec<String>,
+) {
+    let dir = if key.descending { "DESC" } else { "ASC" };
+    let o = format!("o{i}");
+    let mut keyed_join = |table: &str, k: &str| {
+        joins.push_str(&format!(
+            " LEFT JOIN {table} {o} ON {o}.rid = r.rid AND {o}.key = ?"
+        ));
+        params.push(Value::Text(k.to_string()));
+    };
+    match &key.field {
+        Field::Metric(k) => {
+            keyed_join("metric_summary", k);
+            terms.push(format!("{o}.rid IS NULL"));
+            terms.push(format!("{o}.last IS NULL"));
+            terms.push(format!("{o}.last {dir}"));
+        }
+        Field::Param(k) => {
+            keyed_join("params", k);
+            terms.push(format!("{o}.rid IS NULL"));
+            terms.push(format!("{o}.num IS NULL"));
+            terms.push(format!("{o}.num {dir}"));
+            terms.push(format!("{o}.value {dir}"));
+        }
+        Field::Tag(k) => {
+            keyed_join("tags", k);
+            terms.push(format!("{o}.rid IS NULL"));
+            terms.push(format!("{o}.value {dir}"));
+        }
+        Field::Attribute(Attribute::ParentId) => {
+            joins.push_str(&format!(" LEFT JOIN runs {o} ON {o}.rid = r.parent_rid"));
+            terms.push(format!("{o}.rid IS NULL"));
+            terms.push(format!("{o}.id {dir}"));
+        }
+        Field::Attribute(a) => {
+            let col = match a {
+                Attribute::RunId => "r.id",
+                Attribute::RunName => "r.name",
+                Attribute::User => "r.user",
+                Attribute::Status => "r.status",
+                Attribute::StartTime => "r.start_ms",
+                Attribute::EndTime => "r.end_ms",
+                Attribute::Experiment => "e.name",
+                Attribute::Host => "r.host",
+                Attribute::ParentId => unreachable!("handled above"),
+            };
+            if a.is_nullable() {
+                terms.push(format!("{col} IS NULL"));
+            }
+            terms.push(format!("{col} {dir}"));
+        }
+        Field::Dataset(d) => {
+            let col = dataset_column(*d);
+            let sub = format!(
+                "(SELECT min({col}) FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id \
+                 WHERE ri.rid = r.rid)"
+            );
+            terms.push(format!("{sub} IS NULL"));
+            terms.push(format!("{sub} {dir}"));
+        }
+    }
+}
+
+fn dataset_column(d: DatasetField) -> &'static str {
+    match d {
+        DatasetField::Name => "d.name",
+        DatasetField::Digest => "d.hash",
+        DatasetField::Context => "ri.context",
+    }
+}
+
+fn sql_op(op: CmpOp) -> &'static str {
+    match op {
+        CmpOp::Ne => "<>",
+        other => other.as_str(),
+    }
+}
+
+/// A number as a parameter: an integer when the literal is written as one, else a real.
+fn number_value(value: f64, text: &str) -> Value {
+    match text.trim_start_matches('+').parse::<i64>() {
+        Ok(i) => Value::Integer(i),
+        Err(_) => Value::Real(value),
+    }
+}
+
+fn finite_number(lit: &Literal) -> Option<Value> {
+    let v = lit.as_number()?;
+    v.is_finite().then(|| number_value(v, lit.as_text()))
+}
+
+/// How an attribute appears in SQL.
+struct AttrSql {
+    expr: &'static str,
+    /// Placeholder for a value compared with `expr` (`lower(?)` where case is ignored).
+    ph: &'static str,
+    nullable: bool,
+    numeric: bool,
+}
+
+fn attr_sql(a: Attribute) -> AttrSql {
+    let (expr, ph) = match a {
+        Attribute::RunId => ("r.id", "lower(?)"),
+        Attribute::RunName => ("r.name", "?"),
+        Attribute::User => ("r.user", "?"),
+        Attribute::Status => ("lower(r.status)", "lower(?)"),
+        Attribute::StartTime => ("r.start_ms", "?"),
+        Attribute::EndTime => ("r.end_ms", "?"),
+        Attribute::Experiment => ("e.name", "?"),
+        Attribute::Host => ("r.host", "?"),
+        Attribute::ParentId => (
+            "(SELECT pr.id FROM runs pr WHERE pr.rid = r.parent_rid)",
+            "lower(?)",
+        ),
+    };
+    AttrSql {
+        expr,
+        ph,
+        nullable: a.is_nullable(),
+        numeric: a.is_numeric(),
+    }
+}
+
+/// Makes a condition on a nullable column two-valued: NULL (missing) becomes false.
+fn not_null(cond: String, nullable: bool) -> String {
+    if nullable {
+        format!("coalesce({cond}, 0)")
+    } else {
+        cond
+    }
+}
+
+/// A table holding per-run keyed values.
+#[derive(Clone, Copy)]
+enum Keyed {
+    Metric,
+    Param,
+    Tag,
+}
+
+impl Keyed {
+    fn table_alias(self) -> (&'static str, &'static str) {
+        match self {
+            Keyed::Metric => ("metric_summary", "m"),
+            Keyed::Param => ("params", "p"),
+            Keyed::Tag => ("tags", "t"),
+        }
+    }
+}
+
+/// Builds the WHERE expression, collecting parameters in textual order.
+struct Sql {
+    params: Vec<Value>,
+}
+
+impl Sql {
+    fn text(&mut self, s: &str) {
+        self.params.push(Value::Text(s.to_string()));
+    }
+
+    fn expr(&mut self, e: &Expr) -> String {
+        match e {
+            Expr::And(parts) => self.join(parts, " AND ", "1"),
+            Expr::Or(parts) => self.join(parts, " OR ", "0"),
+            Expr::Not(inner) => format!("NOT ({})", self.expr(inner)),
+            Expr::Compare { field, op, value } => self.compare(field, *op, value),
+            Expr::Like {
+                field,
+                pattern,
+                case_insensitive,
+                negated,
+            } => self.like(field, pattern, *case_insensitive, *negated),
+            Expr::In {
+                field,
+                values,
+                negated,
+            } => self.in_list(field, values, *negated),
+            Expr::IsNull { field, negated } => self.is_null(field, *negated),
+            Expr::Contains(word) => self.contains(word),
+        }
+    }
+
+    fn join(&mut self, parts: &[Expr], sep: &str, empty: &str) -> String {
+        if parts.is_empty() {
+            return empty.to_string();
+        }
+        parts
+            .iter()
+            .map(|p| format!("({})", self.expr(p)))
+            .collect::<Vec<_>>()
+            .join(sep)
+    }
+
+    /// `r.rid IN (SELECT x.rid FROM <table> x WHERE x.key = ? AND <cond>)`; `cond` receives
+    /// the table alias and pushes its own parameters after the key's.
+    fn keyed(
+        &mut self,
+        kind: Keyed,
+        key: &str,
+        cond: impl FnOnce(&mut Sql, &str) -> String,
+    ) -> String {
+        let (table, a) = kind.table_alias();
+        self.text(key);
+        let c = cond(self, a);
+        format!("r.rid IN (SELECT {a}.rid FROM {table} {a} WHERE {a}.key = ? AND {c})")
+    }
+
+    /// `r.rid IN (SELECT ri.rid FROM run_inputs ri JOIN datasets d ... WHERE <cond>)`.
+    fn dataset(&mut self, cond: String) -> String {
+        format!(
+            "r.rid IN (SELECT ri.rid FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id \
+             WHERE {cond})"
+        )
+    }
+
+    fn compare(&mut self, field: &Field, op: CmpOp, value: &Literal) -> String {
+        let sop = sql_op(op);
+        match field {
+            Field::Metric(k) => {
+                let Some(v) = value.as_number() else {
+                    return "0".into();
+                };
+                if v.is_nan() {
+                    return match op {
+                        CmpOp::Eq => {
+                            self.keyed(Keyed::Metric, k, |_, m| format!("{m}.last_nan = 1"))
+                        }
+                        CmpOp::Ne => {
+                            self.keyed(Keyed::Metric, k, |_, m| format!("{m}.last IS NOT NULL"))
+                        }
+                        _ => "0".into(),
+                    };
+                }
+                self.keyed(Keyed::Metric, k, |s, m| {
+                    s.params.push(Value::Real(v));
+                    format!("{m}.last {sop} ?")
+                })
+            }
+            Field::Param(k) => self.keyed(Keyed::Param, k, |s, p| match finite_number(value) {
+                Some(n) => {
+                    s.params.push(n);
+                    match op {
+                        CmpOp::Ne => format!("({p}.num IS NULL OR {p}.num <> ?)"),
+                        _ => format!("{p}.num {sop} ?"),
+                    }
+                }
+                None => {
+                    s.text(value.as_text());
+                    format!("{p}.value {sop} ?")
+                }
+            }),
+            Field::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
+                s.text(value.as_text());
+                format!("{t}.value {sop} ?")
+            }),
+            Field::Attribute(a) => {
+                let at = attr_sql(*a);
+                if at.numeric {
+                    let Some(n) = finite_number(value) else {
+                        return "0".into();
+                    };
+                    self.params.push(n);
+                } else {
+                    self.text(value.as_text());
+                }
+                not_null(format!("{} {sop} {}", at.expr, at.ph), at.nullable)
+            }
+            Field::Dataset(d) => {
+                self.text(value.as_text());
+                self.dataset(format!("{} {sop} ?", dataset_column(*d)))
+            }
+        }
+    }
+
+    fn like(&mut self, field: &Field, pattern: &str, ci: bool, negated: bool) -> String {
+        let not = if negated { "NOT " } else { "" };
+        let like = |col: &str, ph: &str| {
+            if ci {
+                format!("lower({col}) {not}LIKE lower({ph})")
+            } else {
+                format!("{col} {not}LIKE {ph}")
+            }
+        };
+        match field {
+            Field::Metric(_) => "0".into(),
+            Field::Param(k) => self.keyed(Keyed::Param, k, |s, p| {
+                s.text(pattern);
+                like(&format!("{p}.value"), "?")
+            }),
+            Field::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
+                s.text(pattern);
+                like(&format!("{t}.value"), "?")
+            }),
+            Field::Attribute(a) => {
+                let at = attr_sql(*a);
+                if at.numeric {
+                    return "0".into();
+                }
+                self.text(pattern);
+                not_null(like(at.expr, at.ph), at.nullable)
+            }
+            Field::Dataset(d) => {
+                self.text(pattern);
+                self.dataset(like(dataset_column(*d), "?"))
+            }
+        }
+    }
+
+    /// Pushes `values` and returns `(?, ?, ...)` with `ph` for each.
+    fn list(&mut self, values: Vec<Value>, ph: &str) -> String {
+        let n = values.len();
+        self.params.extend(values);
+        format!("({})", vec![ph; n].join(", "))
+    }
+
+    fn in_list(&mut self, field: &Field, values: &[Literal], negated: bool) -> String {
+        let not = if negated { "NOT " } else { "" };
+        let texts = || -> Vec<Value> {
+            values
+                .iter()
+                .map(|v| Value::Text(v.as_text().to_string()))
+                .collect()
+        };
+        match field {
+            Field::Metric(k) => {
+                let nums: Vec<Value> = values.iter().filter_map(finite_number).collect();
+                let has_nan = values
+                    .iter()
+                    .any(|v| v.as_number().is_some_and(f64::is_nan));
+                self.keyed(Keyed::Metric, k, |s, m| {
+                    let list = s.list(nums, "?");
+                    if negated {
+                        format!("{m}.last IS NOT NULL AND {m}.last NOT IN {list}")
+                    } else if has_nan {
+                        format!("({m}.last IN {list} OR {m}.last_nan = 1)")
+                    } else {
+                        format!("{m}.last IN {list}")
+                    }
+                })
+            }
+            Field::Param(k) => {
+                let nums: Vec<Value> = values.iter().filter_map(finite_number).collect();
+                let strs: Vec<Value> = values
+                    .iter()
+                    .filter(|v| finite_number(v).is_none())
+                    .map(|v| Value::Text(v.as_text().to_string()))
+                    .collect();
+                self.keyed(Keyed::Param, k, |s, p| {
+                    let mut parts = Vec::new();
+                    if !nums.is_empty() {
+                        parts.push(format!("coalesce({p}.num IN {}, 0)", s.list(nums, "?")));
+                    }
+                    if !strs.is_empty() {
+                        parts.push(format!("{p}.value IN {}", s.list(strs, "?")));
+                    }
+                    let cond = if parts.is_empty() {
+                        "0".to_string()
+                    } else {
+                        parts.join(" OR ")
+                    };
+                    format!("{not}({cond})")
+                })
+            }
+            Field::Tag(k) => {
+                let vals = texts();
+                self.keyed(Keyed::Tag, k, |s, t| {
+                    format!("{t}.value {not}IN {}", s.list(vals, "?"))
+                })
+            }
+            Field::Attribute(a) => {
+                let at = attr_sql(*a);
+                let vals: Vec<Value> = if at.numeric {
+                    values.iter().filter_map(finite_number).collect()
+                } else {
+                    texts()
+                };
+                if vals.is_empty() {
+                    let present = if at.nullable {
+                        format!("{} IS NOT NULL", at.expr)
+                    } else {
+                        "1".into()
+                    };
+                    return if negated { present } else { "0".into() };
+                }
+                let list = self.list(vals, at.ph);
+                not_null(format!("{} {not}IN {list}", at.expr), at.nullable)
+            }
+            Field::Dataset(d) => {
+                let list = self.list(texts(), "?");
+                self.dataset(format!("{} {not}IN {list}", dataset_column(*d)))
+            }
+        }
+    }
+
+    fn is_null(&mut self, field: &Field, negated: bool) -> String {
+        // `IS NULL`: the run lacks the key; `IS NOT NULL`: it has it.
+        let in_ = if negated { "IN" } else { "NOT IN" };
+        let is = if negated { "IS NOT NULL" } else { "IS NULL" };
+        let keyed = |s: &mut Sql, kind: Keyed, key: &str| {
+            let (table, _) = kind.table_alias();
+            s.text(key);
+            format!("r.rid {in_} (SELECT rid FROM {table} WHERE key = ?)")
+        };
+        match field {
+            Field::Metric(k) => keyed(self, Keyed::Metric, k),
+            Field::Param(k) => keyed(self, Keyed::Param, k),
+            Field::Tag(k) => keyed(self, Keyed::Tag, k),
+            Field::Attribute(Attribute::ParentId) => format!("r.parent_rid {is}"),
+            Field::Attribute(a) => {
+                let at = attr_sql(*a);
+                if at.nullable {
+                    format!("{} {is}", at.expr)
+                } else if negated {
+                    "1".into()
+                } else {
+                    "0".into()
+                }
+            }
+            Field::Dataset(_) => format!("r.rid {in_} (SELECT rid FROM run_inputs)"),
+        }
+    }
+
+    fn contains(&mut self, word: &str) -> String {
+        for _ in 0..3 {
+            self.text(word);
+        }
+        "(instr(lower(r.name), lower(?)) > 0 OR EXISTS (SELECT 1 FROM tags t WHERE t.rid = r.rid \
+         AND (instr(lower(t.key), lower(?)) > 0 OR instr(lower(t.value), lower(?)) > 0)))"
+            .to_string()
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::{parse_filter, parse_order};
+    use rusqlite::{params, params_from_iter, Connection};
+
+    struct R {
+        name: &'static str,
+        exp: i64,
+        status: &'static str,
+        user: &'static str,
+        host: Option<&'static str>,
+        start: i64,
+        end: Option<i64>,
+        parent: Option<i64>,
+        params: &'static [(&'static str, &'static str)],
+        tags: &'static [(&'static str, &'static str)],
+        metrics: &'static [(&'static str, f64)],
+        inputs: &'static [(i64, &'static str)],
+    }
+
+    fn id(rid: i64) -> String {
+        format!("{rid:032x}")
+    }
+
+    const RUNS: &[R] = &[
+        R {
+            name: "resnet-baseline",
+            exp: 1,
+            status: "finished",
+            user: "alice",
+            host: Some("gpu1"),
+            start: 1000,
+            end: Some(2000),
+            parent: None,
+            params: &[("lr", "0.01"), ("optimizer", "adam"), ("epochs", "10")],
+            tags: &[("team", "vision"), ("note", "Baseline run")],
+            metrics: &[("val/acc", 0.91), ("loss", 0.3)],
+            inputs: &[(1, "training")],
+        },
+        R {
+            name: "resnet-lr-sweep",
+            exp: 1,
+            status: "finished",
+            user: "bob",
+            host: Some("gpu2"),
+            start: 2000,
+            end: Some(3000),
+            parent: None,
+            params: &[("lr", "1e-2"), ("optimizer", "sgd"), ("epochs", "20")],
+            tags: &[("sweep", "lr sweep"), ("team", "vision")],
+            metrics: &[("val/acc", 0.95), ("loss", f64::NAN)],
+            inputs: &[],
+        },
+        R {
+            name: "resnet-child",
+            exp: 1,
+            status: "failed",
+            user: "alice",
+            host: None,
+            start: 3000,
+            end: Some(3500),
+            parent: Some(2),
+            params: &[("lr", "0.1"), ("optimizer", "Adam"), ("epochs", "ten")],
+            tags: &[],
+            metrics: &[("val/acc", 0.5)],
+            inputs: &[],
+        },
+        R {
+            name: "bert-base",
+            exp: 2,
+            status: "running",
+            user: "carol",
+            host: Some("gpu1"),
+            start: 4000,
+            end: None,
+            parent: None,
+            params: &[("lr", "0.001"), ("optimizer", "adamw"), ("epochs", "9")],
+            tags: &[("mlflow.runName", "bert-base"), ("team", "nlp")],
+            metrics: &[("val/acc", 0.88), ("loss", 1.2)],
+            inputs: &[(2, "eval")],
+        },
+        R {
+            name: "bert-large",
+            exp: 2,
+            status: "killed",
+            user: "bob",
+            host: Some("gpu3"),
+            start: 5000,
+            end: Some(6000),
+            parent: None,
+            params: &[("lr", "1e-4"), ("batch", "32")],
+            tags: &[("team", "NLP")],
+            metrics: &[("loss", 0.8), ("my metric", 5.0)],
+            inputs: &[(1, "training")],
+        },
+        R {
+            name: "gpt-tiny",
+            exp: 2,
+            status: "queued",
+            user: "alice",
+            host: None,
+            start: 6000,
+            end: None,
+            parent: None,
+            params: &[],
+            tags: &[],
+            metrics: &[("val/acc", f64::NAN)],
+            inputs: &[],
+        },
+        R {
+            name: "Special 100% run",
+            exp: 1,
+            status: "lost",
+            user: "dave",
+            host: Some("gpu2"),
+            start: 7000,
+            end: Some(7500),
+            parent: None,
+            params: &[("lr", "high")],
+            tags: &[("note", "has_underscore")],
+            metrics: &[("val/acc", 0.91)],
+            inputs: &[],
+        },
+        R {
+            name: "mixed-case-Run",
+            exp: 1,
+            status: "finished",
+            user: "erin",
+            host: Some("gpu1"),
+            start: 8000,
+            end: Some(9000),
+            parent: Some(2),
+            params: &[("optimizer", "ADAM")],
+            tags: &[],
+            metrics: &[("val/acc", -1.0)],
+            inputs: &[],
+        },
+    ];
+
+    fn db() -> Connection {
+        let c = Connection::open_in_memory().unwrap();
+        c.execute_batch(include_str!("schema_v1.sql")).unwrap();
+        c.execute_batch("PRAGMA case_sensitive_like = ON;").unwrap();
+        c.execute(
+            "INSERT INTO experiments (id, name, created_ms, updated_ms) VALUES (1, 'vision', 0, 0), (2, 'nlp', 0, 0)",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO datasets (id, name, hash, created_ms) VALUES (1, 'imagenet', 'abc123', 0), (2, 'wikitext', 'def456', 0)",
+            [],
+        )
+        .unwrap();
+        for (i, r) in RUNS.iter().enumerate() {
+            let rid = i as i64 + 1;
+            c.execute(
+                "INSERT INTO runs (rid, id, experiment_id, name, status, user, host, start_ms, end_ms, parent_rid, updated_ms) \
+                 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 0)",
+                params![rid, id(rid), r.exp, r.name, r.status, r.user, r.host, r.start, r.end, r.parent],
+            )
+            .unwrap();
+            for (k, v) in r.params {
+                let num = v.parse::<f64>().ok().filter(|x| x.is_finite());
+                c.execute(
+                    "INSERT INTO params (rid, key, value, num) VALUES (?, ?, ?, ?)",
+                    params![rid, k, v, num],
+                )
+                .unwrap();
+            }
+            for (k, v) in r.tags {
+                c.execute(
+                    "INSERT INTO tags (rid, key, value) VALUES (?, ?, ?)",
+                    params![rid, k, v],
+                )
+                .unwrap();
+            }
+            for (k, v) in r.metrics {
+                let (last, nan) = if v.is_nan() { (None, 1) } else { (Some(*v), 0) };
+                c.execute(
+                    "INSERT INTO metric_summary (rid, key, last, last_nan, last_step, last_ts, min, max, count) \
+                     VALUES (?, ?, ?, ?, 0, 0, ?, ?, 1)",
+                    params![rid, k, last, nan, last, last],
+                )
+                .unwrap();
+            }
+            for (ds, ctx) in r.inputs {
+                c.execute(
+                    "INSERT INTO run_inputs (rid, dataset_id, context) VALUES (?, ?, ?)",
+                    params![rid, ds, ctx],
+                )
+                .unwrap();
+            }
+        }
+        c
+    }
+
+    /// Run numbers (1-based rids) matching `filter` in `order`.
+    fn search(c: &Connection, filter: &str, order: &str) -> Vec<i64> {
+        let f = parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let o = parse_order(order).unwrap_or_else(|e| panic!("{order}: {e}"));
+        let q = compile(f.as_ref(), &o);
+        let sql = format!(
+            "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id{} WHERE ({}) ORDER BY {}",
+            q.joins, q.where_sql, q.order_sql
+        );
+        let mut st = c
+            .prepare(&sql)
+            .unwrap_or_else(|e| panic!("{filter} / {order}: {e}\n{sql}"));
+        assert_eq!(st.parameter_count(), q.params.len(), "{sql}");
+        let rows = st
+            .query_map(params_from_iter(q.params.iter()), |r| r.get(0))
+            .unwrap();
+        rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    #[test]
+    fn filters_select_the_right_runs() {
+        let c = db();
+        let i2 = id(2);
+        let i2_upper = i2.to_uppercase();
+        let by_parent = format!("parent_id = '{i2}'");
+        let by_parent_upper = format!("parent_id = '{i2_upper}'");
+        let by_id = format!("run_id = '{}'", id(4));
+        let by_ids = format!("id in ('{}', '{}')", id(1), id(5).to_uppercase());
+        let cases: Vec<(&str, Vec<i64>)> = vec![
+            ("", vec![8, 7, 6, 5, 4, 3, 2, 1]),
+            ("metrics.val/acc > 0.9", vec![7, 2, 1]),
+            (
+                "metrics.val/acc > 0.9 and params.optimizer = 'adam'",
+                vec![1],
+            ),
+            (
+                "metrics.val/acc > 0.9 or params.optimizer = 'adamw'",
+                vec![7, 4, 2, 1],
+            ),
+            ("metrics.val/acc < inf", vec![8, 7, 4, 3, 2, 1]),
+            ("metrics.val/acc > -inf", vec![8, 7, 4, 3, 2, 1]),
+            ("metrics.val/acc = NaN", vec![6]),
+            ("metrics.loss > 0", vec![5, 4, 1]),
+            ("metrics.loss != 0.3", vec![5, 4]),
+            ("metrics.loss = nan", vec![2]),
+            ("metrics.loss != nan", vec![5, 4, 1]),
+            ("metrics.loss < nan", vec![]),
+            ("not metrics.loss > 0", vec![8, 7, 6, 3, 2]),
+            ("metrics.loss is null", vec![8, 7, 6, 3]),
+            ("metrics.loss is not null", vec![5, 4, 2, 1]),
+            ("metrics.\"my metric\" >= 5", vec![5]),
+            ("metrics.`my metric` = '5'", vec![5]),
+            ("metrics.val/acc in (0.5, -1)", vec![8, 3]),
+            ("metrics.val/acc not in (0.5, -1)", vec![7, 4, 2, 1]),
+            ("params.optimizer = 'adam'", vec![1]),
+            ("params.optimizer ilike 'adam'", vec![8, 3, 1]),
+            ("params.optimizer like 'adam%'", vec![4, 1]),
+            ("params.optimizer not like 'adam%'", vec![8, 3, 2]),
+            ("params.optimizer not ilike 'ADAM%'", vec![2]),
+            ("params.lr = 0.01", vec![2, 1]),
+            ("params.lr = '0.01'", vec![2, 1]),
+            ("params.lr = '1e-2'", vec![2, 1]),
+            ("params.lr = 'high'", vec![7]),
+            ("params.lr < 0.01", vec![5, 4]),
+            ("params.lr != 0.01", vec![7, 5, 4, 3]),
+            ("params.lr != 'high'", vec![5, 4, 3, 2, 1]),
+            ("params.lr > 'a'", vec![7]),
+            ("params.epochs >= 10", vec![2, 1]),
+            ("params.epochs < 10", vec![4]),
+            ("params.lr in (0.1, 'high')", vec![7, 3]),
+            ("params.lr not in (0.1, 'high')", vec![5, 4, 2, 1]),
+            ("params.batch is null", vec![8, 7, 6, 4, 3, 2, 1]),
+            ("params.batch is not null", vec![5]),
+            ("tags.team = 'nlp'", vec![4]),
+            ("tags.team ilike 'nlp'", vec![5, 4]),
+            ("tags.team != 'vision'", vec![5, 4]),
+            ("tags.team in ('nlp', 'NLP')", vec![5, 4]),
+            ("tags.team not in ('vision')", vec![5, 4]),
+            ("tags.team is null", vec![8, 7, 6, 3]),
+            ("tags.mlflow.runName = 'bert-base'", vec![4]),
+            ("tags.`mlflow.runName` like 'bert%'", vec![4]),
+            ("status = 'FINISHED'", vec![8, 2, 1]),
+            ("attributes.status in ('failed', 'KILLED')", vec![5, 3]),
+            ("status != 'finished'", vec![7, 6, 5, 4, 3]),
+            ("status like 'FIN%'", vec![8, 2, 1]),
+            ("status not in ('finished', 'running')", vec![7, 6, 5, 3]),
+            ("start_time >= 5000", vec![8, 7, 6, 5]),
+            ("created < 2000", vec![1]),
+            ("start_time in (1000, 3000)", vec![3, 1]),
+            ("end_time is null", vec![6, 4]),
+            ("end_time is not null", vec![8, 7, 5, 3, 2, 1]),
+            ("end_time > 5000", vec![8, 7, 5]),
+            ("end_time != 3000", vec![8, 7, 5, 3, 1]),
+            ("not end_time = 3000", vec![8, 7, 6, 5, 4, 3, 1]),
+            ("end_time not in (3000)", vec![8, 7, 5, 3, 1]),
+            ("experiment = 'nlp'", vec![6, 5, 4]),
+            ("experiment like 'vis%'", vec![8, 7, 3, 2, 1]),
+            ("host = 'gpu1'", vec![8, 4, 1]),
+            ("host != 'gpu1'", vec![7, 5, 2]),
+            ("not host = 'gpu1'", vec![7, 6, 5, 3, 2]),
+            ("host not like 'gpu1'", vec![7, 5, 2]),
+            ("host is null", vec![6, 3]),
+            (&by_parent, vec![8, 3]),
+            (&by_parent_upper, vec![8, 3]),
+            ("parent_id is null", vec![7, 6, 5, 4, 2, 1]),
+            ("parent_id is not null", vec![8, 3]),
+            ("parent_id != 'x'", vec![8, 3]),
+            (&by_id, vec![4]),
+            (&by_ids, vec![5, 1]),
+            ("name = 'bert-base'", vec![4]),
+            ("run_name like 'bert%'", vec![5, 4]),
+            ("name ilike 'MIXED%'", vec![8]),
+            ("name like 'MIXED%'", vec![]),
+            ("user = 'alice'", vec![6, 3, 1]),
+            ("user_id in ('bob', 'erin')", vec![8, 5, 2]),
+            ("datasets.name = 'imagenet'", vec![5, 1]),
+            ("datasets.digest = 'def456'", vec![4]),
+            ("datasets.context = 'training'", vec![5, 1]),
+            ("datasets.name != 'imagenet'", vec![4]),
+            ("datasets.name in ('wikitext')", vec![4]),
+            ("datasets.name not in ('wikitext')", vec![5, 1]),
+            ("datasets.context like 'ev%'", vec![4]),
+            ("datasets.digest ilike 'ABC%'", vec![5, 1]),
+            ("resnet", vec![3, 2, 1]),
+            ("RESNET", vec![3, 2, 1]),
+            ("'lr sweep'", vec![2]),
+            ("baseline", vec![1]),
+            ("mlflow", vec![4]),
+            ("nlp", vec![5, 4]),
+            ("'100%'", vec![7]),
+            ("'%'", vec![7]),
+            ("'_'", vec![7]),
+            ("not resnet", vec![8, 7, 6, 5, 4]),
+            ("baseline and metrics.val/acc > 0.5", vec![1]),
+            ("resnet and not status = 'failed'", vec![2, 1]),
+            ("(resnet or bert) and metrics.loss > 0.5", vec![5, 4]),
+            ("resnet or bert and metrics.loss > 1", vec![4, 3, 2, 1]),
+        ];
+        for (filter, want) in cases {
+            assert_eq!(search(&c, filter, ""), want, "{filter}");
+        }
+    }
+
+    #[test]
+    fn orders_put_missing_last() {
+        let c = db();
+        let cases: Vec<(&str, Vec<i64>)> = vec![
+            ("", vec![8, 7, 6, 5, 4, 3, 2, 1]),
+            ("start_time", vec![1, 2, 3, 4, 5, 6, 7, 8]),
+            ("created desc", vec![8, 7, 6, 5, 4, 3, 2, 1]),
+            ("run_id desc", vec![8, 7, 6, 5, 4, 3, 2, 1]),
+            // Ties (1 and 7 at 0.91) fall back to newest first; NaN (6) before missing (5).
+            ("metrics.val/acc desc", vec![2, 7, 1, 4, 3, 8, 6, 5]),
+            ("metrics.val/acc asc", vec![8, 3, 4, 7, 1, 2, 6, 5]),
+            ("metrics.loss", vec![1, 5, 4, 2, 8, 7, 6, 3]),
+            ("metrics.loss desc", vec![4, 5, 1, 2, 8, 7, 6, 3]),
+            // Numbers by value ('1e-2' equals '0.01', then by text), text after, missing last.
+            ("params.lr", vec![5, 4, 1, 2, 3, 7, 8, 6]),
+            ("params.lr desc", vec![3, 2, 1, 4, 5, 7, 8, 6]),
+            ("params.epochs", vec![4, 1, 2, 3, 8, 7, 6, 5]),
+            ("params.epochs desc", vec![2, 1, 4, 3, 8, 7, 6, 5]),
+            ("tags.team desc", vec![2, 1, 4, 5, 8, 7, 6, 3]),
+            ("tags.team", vec![5, 4, 2, 1, 8, 7, 6, 3]),
+            ("host desc", vec![5, 7, 2, 8, 4, 1, 6, 3]),
+            ("host", vec![8, 4, 1, 7, 2, 5, 6, 3]),
+            ("end_time", vec![1, 2, 3, 5, 7, 8, 6, 4]),
+            ("end_time desc", vec![8, 7, 5, 3, 2, 1, 6, 4]),
+            ("experiment, name desc", vec![6, 5, 4, 2, 3, 1, 8, 7]),
+            ("parent_id", vec![8, 3, 7, 6, 5, 4, 2, 1]),
+            ("parent_id desc", vec![8, 3, 7, 6, 5, 4, 2, 1]),
+            ("datasets.name", vec![5, 1, 4, 8, 7, 6, 3, 2]),
+            ("datasets.name desc", vec![4, 5, 1, 8, 7, 6, 3, 2]),
+            ("status, metrics.val/acc desc", vec![3, 2, 1, 8, 5, 7, 6, 4]),
+            ("user, tags.team desc", vec![1, 6, 3, 2, 5, 4, 7, 8]),
+        ];
+        for (order, want) in cases {
+            assert_eq!(search(&c, "", order), want, "{order}");
+        }
+        // Filter and order together.
+        assert_eq!(
+            search(&c, "experiment = 'vision'", "metrics.val/acc desc"),
+            vec![2, 7, 1, 3, 8]
+        );
+    }
+
+    #[test]
+    fn params_come_in_textual_order_before_the_stores() {
+        let c = db();
+        c.execute("UPDATE runs SET deleted_ms = 1 WHERE rid = 2", [])
+            .unwrap();
+        let f =
+            parse_filter("params.optimizer ilike 'adam%' or 'sweep' or tags.team = 'nlp'").unwrap();
+        let o = parse_order("tags.team desc, metrics.val/acc, params.lr").unwrap();
+        let q = compile(f.as_ref(), &o);
+        assert_eq!(
+            q.params[..3],
+            [
+                Value::Text("team".into()),
+                Value::Text("val/acc".into()),
+                Value::Text("lr".into())
+            ]
+        );
+        let sql = format!(
+            "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id {} \
+             WHERE ({}) AND r.deleted_ms IS NULL AND e.name = ? ORDER BY {} LIMIT ? OFFSET ?",
+            q.joins, q.where_sql, q.order_sql
+        );
+        let mut params = q.params.clone();
+        params.extend([
+            Value::Text("vision".into()),
+            Value::Integer(2),
+            Value::Integer(0),
+        ]);
+        let got: Vec<i64> = c
+            .prepare(&sql)
+            .unwrap()
+            .query_map(params_from_iter(params.iter()), |r| r.get(0))
+            .unwrap()
+            .collect::<Result<_, _>>()
+            .unwrap();
+        // Matches 1, 3, 8 (optimizer) and 2 (deleted); team desc puts 1 (vision) first, then
+        // 3 and 8 (no team) by val/acc: 8 (-1) before 3 (0.5).
+        assert_eq!(got, vec![1, 8]);
+    }
+
+    #[test]
+    fn empty_search_and_shape() {
+        let q = compile(None, &[]);
+        assert_eq!(q.joins, "");
+        assert_eq!(q.where_sql, "1");
+        assert_eq!(q.order_sql, "r.start_ms DESC, r.id ASC");
+        assert!(q.params.is_empty());
+
+        let f = parse_filter("metrics.acc > 0.5").unwrap();
+        let o = parse_order("metrics.acc desc").unwrap();
+        let q = compile(f.as_ref(), &o);
+        assert_eq!(
+            q.joins,
+            " LEFT JOIN metric_summary o0 ON o0.rid = r.rid AND o0.key = ?"
+        );
+        assert_eq!(
+            q.where_sql,
+            "r.rid IN (SELECT m.rid FROM metric_summary m WHERE m.key = ? AND m.last > ?)"
+        );
+        assert_eq!(
+            q.order_sql,
+            "o0.rid IS NULL, o0.last IS NULL, o0.last DESC, r.start_ms DESC, r.id ASC"
+        );
+        assert_eq!(
+            q.params,
+            vec![
+                Value::Text("acc".into()),
+                Value::Text("acc".into()),
+                Value::Real(0.5)
+            ]
+        );
+    }
+
+    #[test]
+    fn hand_built_trees_compile_to_valid_sql() {
+        let c = db();
+        let run = |e: Expr| -> Vec<i64> {
+            let q = compile(Some(&e), &[]);
+            let sql = format!(
+                "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}) ORDER BY {}",
+                q.where_sql, q.order_sql
+            );
+            c.prepare(&sql)
+                .unwrap()
+                .query_map(params_from_iter(q.params.iter()), |r| r.get(0))
+                .unwrap()
+                .collect::<Result<_, _>>()
+                .unwrap()
+        };
+        assert_eq!(run(Expr::And(vec![])).len(), 8);
+        assert_eq!(run(Expr::Or(vec![])), Vec::<i64>::new());
+        let metric_text = Expr::Compare {
+            field: Field::Metric("loss".into()),
+            op: CmpOp::Gt,
+            value: Literal::Str("abc".into()),
+        };
+        assert_eq!(run(metric_text), Vec::<i64>::new());
+        let empty_in = Expr::In {
+            field: Field::Attribute(Attribute::Host),
+            values: vec![],
+            negated: true,
+        };
+        assert_eq!(run(empty_in), vec![8, 7, 5, 4, 2, 1]);
+        let like_time = Expr::Like {
+            field: Field::Attribute(Attribute::StartTime),
+            pattern: "1%".into(),
+            case_insensitive: false,
+            negated: false,
+        };
+        assert_eq!(run(like_time), Vec::<i64>::new());
+        let no_inputs = Expr::IsNull {
+            field: Field::Dataset(DatasetField::Name),
+            negated: false,
+        };
+        assert_eq!(run(no_inputs), vec![8, 7, 6, 3, 2]);
+    }
+}

@@ -1,0 +1,381 @@
+//! End-to-end tests of the binary: wrapping commands, logging, listing, the JSON contract,
+//! annotations and store discovery.
+mod common;
+use common::Project;
+
+#[test]
+fn run_records_output_scalars_metrics_file_params_and_exit_status() {
+    let p = Project::new();
+    let script = p.script(
+        "train.sh",
+        r#"echo "epoch 1 loss=0.5 acc: 0.7"
+echo "epoch 2 loss=0.25 acc: 0.8"
+echo "warning: grad_norm=7" >&2
+printf '{"step": 5, "val/acc": 0.9, "val": {"loss": "NaN"}}\n{"params": {"batch": 64}, "tags": {"stage": "dev"}}\nnot json\n{"step": 6, "big": 1e300, "neg": "-Infinity"}\n' >> "$KIROKU_METRICS_FILE"
+kiroku_bin="$1"; shift
+"$kiroku_bin" log metric manual 3.5 --step 7
+"$kiroku_bin" log tag via shell
+printf 'bad byte: \377\376 loss=9\n'
+exit 0
+"#,
+    );
+    let bin = env!("CARGO_BIN_EXE_kiroku");
+    let out = p.kiroku(&[
+        "run",
+        "--exp",
+        "e1",
+        "--name",
+        "first",
+        "--tag",
+        "team=vision",
+        "--",
+        &script,
+        bin,
+        "--lr",
+        "0.01",
+        "--epochs=3",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    assert!(
+        stdout.contains("epoch 1 loss=0.5"),
+        "output passes through: {stdout}"
+    );
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(stderr.contains("warning: grad_norm=7"));
+    assert!(
+        stderr.contains("metrics file line 3: invalid JSON"),
+        "bad line reported with its number: {stderr}"
+    );
+
+    let v = p.json(&["show", "first"]);
+    assert_eq!(v["schema"], "kiroku.run/v1");
+    let run = &v["run"];
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["exit_code"], 0);
+    assert_eq!(run["experiment"], "e1");
+    assert_eq!(run["user"], "tester");
+    assert_eq!(run["params"]["lr"], "0.01");
+    assert_eq!(run["params"]["epochs"], "3");
+    assert_eq!(run["params"]["batch"], "64");
+    assert_eq!(run["tags"]["team"], "vision");
+    assert_eq!(run["tags"]["stage"], "dev");
+    assert_eq!(run["tags"]["via"], "shell");
+    let m = &run["metrics"];
+    assert_eq!(
+        m["loss"]["count"], 3,
+        "two lines plus the non-UTF-8 one: {m}"
+    );
+    assert_eq!(m["loss"]["last"], 9.0);
+    assert_eq!(m["acc"]["last"], 0.8);
+    assert_eq!(m["val/acc"]["last"], 0.9);
+    assert_eq!(m["val/acc"]["step"], 5);
+    assert_eq!(m["val/loss"]["last"], "NaN");
+    assert_eq!(m["big"]["last"], 1e300);
+    assert_eq!(m["neg"]["last"], "-Infinity");
+    assert_eq!(m["manual"]["last"], 3.5);
+    assert_eq!(m["grad_norm"]["last"], 7.0, "scalars on stderr count too");
+    assert_eq!(m["manual"]["step"], 7);
+    assert!(run["source"]["command"][0]
+        .as_str()
+        .unwrap()
+        .ends_with("train.sh"));
+    assert!(run["notes"].is_array() && run["inputs"].is_array() && run["artifacts"].is_array());
+    let log = std::fs::read(
+        p.store_dir()
+            .join("runs")
+            .join(run["id"].as_str().unwrap())
+            .join("output.log"),
+    )
+    .unwrap();
+    assert!(
+        log.windows(4).any(|w| w == b"\xff\xfe l"),
+        "raw bytes kept in the log"
+    );
+
+    let series = p.json(&["metrics", "first", "val/loss"]);
+    assert_eq!(series["schema"], "kiroku.metrics/v1");
+    assert_eq!(series["points"][0][2], "NaN");
+}
+
+#[test]
+fn exit_codes_follow_the_child_and_failures_are_recorded() {
+    let p = Project::new();
+    let fail = p.script("fail.sh", "echo boom >&2\nexit 3\n");
+    let out = p.kiroku(&["run", "--name", "bad", "--", &fail]);
+    assert_eq!(out.status.code(), Some(3));
+    let run = &p.json(&["show", "bad"])["run"];
+    assert_eq!(run["status"], "failed");
+    assert_eq!(run["exit_code"], 3);
+    assert!(run["end_time"].is_i64());
+
+    let out = p.kiroku(&["run", "--name", "missing", "--", "/no/such/program"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("cannot start '/no/such/program'"));
+    assert_eq!(p.json(&["show", "missing"])["run"]["status"], "failed");
+}
+
+#[test]
+fn interrupt_is_forwarded_and_the_run_is_marked_killed() {
+    let p = Project::new();
+    let slow = p.script("slow.sh", "echo started\nexec sleep 30\n");
+    let mut child = p
+        .cmd(&["run", "--name", "slow", "--", &slow])
+        .stdout(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stdout = child.stdout.take().unwrap();
+    let mut buf = [0u8; 8];
+    use std::io::Read;
+    let _ = stdout.read(&mut buf).unwrap(); // the child has started
+                                            // SAFETY: sending a signal to our own child process.
+    unsafe { libc::kill(child.id() as i32, libc::SIGINT) };
+    let status = child.wait().unwrap();
+    assert_eq!(status.code(), Some(128 + libc::SIGINT));
+    let run = &p.json(&["show", "slow"])["run"];
+    assert_eq!(run["status"], "killed");
+}
+
+#[test]
+fn runs_ls_json_contract_filters_sorts_and_limits() {
+    let p = Project::new();
+    let s = p.script("t.sh", "echo \"acc: $4\"\n");
+    for (name, lr, acc) in [
+        ("a", "0.1", "0.5"),
+        ("b", "0.001", "0.9"),
+        ("c", "0.005", "0.7"),
+        ("d", "adam", "0.95"),
+    ] {
+        p.ok(&[
+            "run", "--exp", "sweep", "--name", name, "--", &s, "--lr", lr, "--acc", acc,
+        ]);
+    }
+    // --acc becomes a param, and the script echoes its value as the acc metric.
+    let v = p.json(&[
+        "runs",
+        "ls",
+        "--filter",
+        "metrics.acc > 0.6 and params.lr < 0.01",
+        "--sort",
+        "metrics.acc desc",
+    ]);
+    assert_eq!(v["schema"], "kiroku.runs/v1");
+    let names: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "c"]);
+    let r = &v["runs"][0];
+    for field in [
+        "id",
+        "name",
+        "experiment",
+        "status",
+        "user",
+        "start_time",
+        "end_time",
+        "params",
+        "metrics",
+        "tags",
+        "parent_id",
+    ] {
+        assert!(r.get(field).is_some(), "field {field} missing: {r}");
+    }
+    assert_eq!(r["id"].as_str().unwrap().len(), 32);
+    for field in ["last", "min", "max", "count", "step"] {
+        assert!(
+            r["metrics"]["acc"].get(field).is_some(),
+            "metric field {field}"
+        );
+    }
+    let v = p.json(&["runs", "ls", "--sort", "params.lr", "--limit", "2"]);
+    let names: Vec<&str> = v["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["name"].as_str().unwrap())
+        .collect();
+    assert_eq!(names, ["b", "c"], "numeric param order");
+    assert_eq!(v["total"], 4);
+    let v = p.json(&["runs", "ls", "--filter", "sweep or nothing"]);
+    assert_eq!(v["total"], 0, "bare words match names and tags only");
+    let csv = p.ok(&[
+        "runs",
+        "ls",
+        "--format",
+        "csv",
+        "--columns",
+        "name,params.lr,metrics.acc",
+        "--sort",
+        "name",
+    ]);
+    assert_eq!(csv.lines().next().unwrap(), "NAME,lr,acc");
+    assert_eq!(csv.lines().nth(1).unwrap(), "a,0.1,0.5");
+    let md = p.ok(&["runs", "ls", "--format", "md", "--only-changed"]);
+    assert!(md.starts_with("| ST | ID | NAME |"), "{md}");
+}
+
+#[test]
+fn annotations_soft_delete_and_events() {
+    let p = Project::new();
+    let s = p.script("t.sh", "true\n");
+    p.ok(&["run", "--name", "r1", "--", &s]);
+    p.ok(&["note", "add", "r1", "-m", "looks **good**"]);
+    p.ok(&["note", "add", "r1", "-m", "agreed", "--reply-to", "1"]);
+    let notes = p.json(&["note", "ls", "r1"]);
+    assert_eq!(notes["notes"][1]["reply_to"], 1);
+    assert_eq!(notes["notes"][0]["author"], "tester");
+    p.ok(&["tag", "r1", "best=yes", "stage=eval"]);
+    p.ok(&["untag", "r1", "stage"]);
+    p.ok(&["star", "r1"]);
+    let run = &p.json(&["show", "r1"])["run"];
+    assert_eq!(run["tags"]["best"], "yes");
+    assert!(run["tags"].get("stage").is_none());
+    assert_eq!(run["stars"][0], "tester");
+    p.ok(&["rm", "r1"]);
+    assert_eq!(p.json(&["runs", "ls"])["total"], 0);
+    assert_eq!(p.json(&["runs", "ls", "--all"])["total"], 1);
+    p.ok(&["restore", "r1"]);
+    assert_eq!(p.json(&["runs", "ls"])["total"], 1);
+    let kinds: Vec<String> = p.json(&["events"])["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap().to_string())
+        .collect();
+    for k in [
+        "run.started",
+        "run.finished",
+        "note.added",
+        "tag.set",
+        "tag.removed",
+        "star.added",
+        "run.deleted",
+        "run.restored",
+    ] {
+        assert!(kinds.contains(&k.to_string()), "{k} in {kinds:?}");
+    }
+    assert_eq!(kinds[0], "run.restored", "newest first");
+}
+
+#[test]
+fn diff_shows_differing_params_and_metric_deltas() {
+    let p = Project::new();
+    let s = p.script("t.sh", "echo \"acc: $4\"\n");
+    p.ok(&[
+        "run", "--name", "x", "--", &s, "--lr", "0.1", "--v", "0.5", "--seed", "1",
+    ]);
+    p.ok(&[
+        "run", "--name", "y", "--", &s, "--lr", "0.2", "--v", "0.75", "--seed", "1",
+    ]);
+    let v = p.json(&["diff", "x", "y"]);
+    let keys: Vec<&str> = v["params"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["key"].as_str().unwrap())
+        .collect();
+    assert_eq!(keys, ["lr", "v"], "seed is the same and hidden");
+    assert_eq!(v["metrics"][0]["deltas"][1], 0.25);
+    let all = p.json(&["diff", "x", "y", "--all"]);
+    assert_eq!(all["params"].as_array().unwrap().len(), 3);
+}
+
+#[test]
+fn store_is_found_by_flag_env_and_walking_up() {
+    let p = Project::new();
+    let sub = p.path().join("a/b");
+    std::fs::create_dir_all(&sub).unwrap();
+    let s = p.script("t.sh", "true\n");
+    let out = p
+        .cmd(&["run", "--name", "deep", "--", &s])
+        .current_dir(&sub)
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    let other = tempfile::tempdir().unwrap();
+    let store = p.path().display().to_string();
+    let v: serde_json::Value = serde_json::from_slice(
+        &p.cmd(&["runs", "ls", "--format", "json", "--store", &store])
+            .current_dir(other.path())
+            .output()
+            .unwrap()
+            .stdout,
+    )
+    .unwrap();
+    assert_eq!(v["total"], 1);
+    let out = p
+        .cmd(&["--format", "json", "runs", "ls"])
+        .current_dir(other.path())
+        .env("KIROKU_STORE", p.store_dir())
+        .output()
+        .unwrap();
+    let v: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap();
+    assert_eq!(v["runs"][0]["name"], "deep");
+    // Nowhere to be found: the per-user default store is used (and created).
+    let out = p
+        .cmd(&["runs", "ls", "--format", "json"])
+        .current_dir(other.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    assert!(p
+        .path()
+        .join(".data/kiroku/default/.kiroku/kiroku.db")
+        .is_file());
+}
+
+#[test]
+fn shared_init_makes_a_group_writable_store() {
+    let dir = tempfile::tempdir().unwrap();
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .args(["init", "--shared"])
+        .current_dir(dir.path())
+        .output()
+        .unwrap();
+    assert!(out.status.success());
+    use std::os::unix::fs::PermissionsExt;
+    let mode = std::fs::metadata(dir.path().join(".kiroku"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(mode & 0o2070, 0o2070, "setgid and group rwx: {mode:o}");
+    let db = std::fs::metadata(dir.path().join(".kiroku/kiroku.db"))
+        .unwrap()
+        .permissions()
+        .mode();
+    assert_eq!(db & 0o060, 0o060);
+}
+
+#[test]
+fn experiments_can_be_created_renamed_listed_and_removed() {
+    let p = Project::new();
+    p.ok(&["exp", "create", "vision"]);
+    let out = p.kiroku(&["exp", "create", "vision"]);
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("already exists"));
+    p.ok(&["exp", "rename", "vision", "vision-v2"]);
+    let v = p.json(&["exp", "ls"]);
+    assert_eq!(v["experiments"][0]["name"], "vision-v2");
+    p.ok(&["exp", "rm", "vision-v2"]);
+    assert_eq!(
+        p.json(&["exp", "ls"])["experiments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        0
+    );
+    assert_eq!(
+        p.json(&["exp", "ls", "--all"])["experiments"]
+            .as_array()
+            .unwrap()
+            .len(),
+        1
+    );
+}
