@@ -108,6 +108,11 @@ pub struct LsArgs {
 
 pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     let RunsCommand::Ls(args) = cmd;
+    let chosen = args
+        .columns
+        .iter()
+        .map(|c| Column::parse(c.trim()))
+        .collect::<Result<Vec<_>>>()?;
     let store = ctx.store()?;
     let page = store.search_runs(&RunQuery {
         experiments: args.experiments.clone(),
@@ -122,13 +127,10 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(io)?;
         return Ok(0);
     }
-    let columns = if args.columns.is_empty() {
+    let columns = if chosen.is_empty() {
         default_columns(&page.runs, args.only_changed)
     } else {
-        args.columns
-            .iter()
-            .map(|c| Column::parse(c.trim()))
-            .collect::<Result<Vec<_>>>()?
+        chosen
     };
     let table = runs_table(&page.runs, &columns, ctx.format);
     let mut text = table.render(ctx.format);

@@ -5,6 +5,7 @@
 //! cross it, and every method is a whole operation (no transactions held open by callers).
 pub mod discover;
 pub mod sqlite;
+pub mod synthetic;
 
 use crate::error::Result;
 use crate::model::*;

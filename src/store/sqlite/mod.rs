@@ -215,7 +215,7 @@ fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
 
 /// Parses a param value as a number when the whole text is one (finite).
 pub fn param_number(value: &str) -> Option<f64> {
-    value.trim().parse::<f64>().ok().filter(|v| v.is_finite())
+    crate::query::parse_decimal(value.trim())
 }
 
 fn insert_params(
