@@ -152,7 +152,11 @@ pub fn train(cfg: &TrainConfig) -> i32 {
             json_number(weight_norm)
         ));
         println!("epoch {epoch} loss={val_loss:.4} acc: {val_acc:.4}");
-        if !val_loss.is_finite() || !weight_norm.is_finite() || (epoch >= 3 && val_loss > 2.0) {
+        if !val_loss.is_finite()
+            || !weight_norm.is_finite()
+            || weight_norm > 100.0
+            || (epoch >= 3 && val_loss > 2.0)
+        {
             eprintln!(
                 "error: training diverged at epoch {epoch} (lr={} is too large)",
                 cfg.lr

@@ -97,10 +97,10 @@ impl Table {
         let mut out = String::new();
         let line = |cells: &[String], out: &mut String| {
             let mut parts = Vec::new();
-            for i in 0..shown {
+            for (i, &width) in widths.iter().enumerate().take(shown) {
                 let cell = cells.get(i).map(String::as_str).unwrap_or("");
-                let cell = truncate(cell, widths[i]);
-                let pad = widths[i].saturating_sub(display_width(&cell));
+                let cell = truncate(cell, width);
+                let pad = width.saturating_sub(display_width(&cell));
                 let last = i + 1 == shown;
                 if self.numeric.get(i).copied().unwrap_or(false) {
                     parts.push(format!("{}{}", " ".repeat(pad), cell));
