@@ -1,0 +1,790 @@
+//! `kiroku import mlflow PATH`: copies MLflow experiments and runs into a kiroku store.
+//!
+//! PATH is an `mlruns/` FileStore folder, a folder holding `mlruns/` and/or `mlflow.db`, or an
+//! `mlflow.db` SQLite file. `files` and `db` read the two formats into the same
+//! [`SourceExperiment`]/[`SourceRun`] shape; this module writes them through the [`Store`]
+//! trait only. Runs keep their MLflow ids, so importing the same source again skips every run
+//! that is already there and adds nothing twice.
+mod db;
+mod files;
+mod yaml;
+
+use crate::error::{KirokuError, Result};
+use crate::model::{Artifact, KeyedPoint, Millis, NewNote, NewRun, RunSource, RunStatus};
+use crate::store::Store;
+use serde::Serialize;
+use sha2::{Digest, Sha256};
+use std::collections::{HashMap, HashSet};
+use std::fs;
+use std::io::{Read, Write};
+use std::path::{Path, PathBuf};
+
+/// Points per `Store::log_metrics` call.
+const METRIC_BATCH: usize = 50_000;
+
+/// The MLflow tag that holds a run's Markdown description, imported as a note too.
+pub const NOTE_TAG: &str = "mlflow.note.content";
+/// The MLflow tag that names a run's parent.
+pub const PARENT_TAG: &str = "mlflow.parentRunId";
+
+/// What an import did. Serialised for `--json` output.
+#[derive(Debug, Clone, Default, PartialEq, Serialize)]
+pub struct ImportReport {
+    /// The stores that were read (`mlruns` folders and `mlflow.db` files).
+    pub sources: Vec<String>,
+    /// MLflow experiments read.
+    pub experiments: u64,
+    /// kiroku experiments created by this import.
+    pub experiments_created: u64,
+    pub runs_imported: u64,
+    /// Runs whose id was already in the store (left untouched).
+    pub runs_skipped: u64,
+    /// Runs that could not be imported (each has a warning).
+    pub runs_failed: u64,
+    pub params: u64,
+    pub tags: u64,
+    pub metric_points: u64,
+    pub notes: u64,
+    pub artifacts_copied: u64,
+    /// Runs whose artifacts were not found, recorded by location only.
+    pub artifacts_referenced: u64,
+    /// Bytes of artifacts copied.
+    pub artifact_bytes: u64,
+    pub warnings: Vec<String>,
+}
+
+/// An MLflow experiment as read from either store format.
+#[derive(Debug, Clone)]
+pub(crate) struct SourceExperiment {
+    /// MLflow's id (`0` is the automatic Default experiment).
+    pub id: String,
+    pub name: String,
+    pub deleted: bool,
+    pub tags: Vec<(String, String)>,
+    pub runs: Vec<SourceRun>,
+}
+
+/// An MLflow run, everything but its metric points (read later, one run at a time).
+#[derive(Debug, Clone, Default)]
+pub(crate) struct SourceRun {
+    pub id: String,
+    /// `run_name` / the runs table's `name`; the `mlflow.runName` tag wins over it.
+    pub name: Option<String>,
+    pub user: Option<String>,
+    pub status: Option<RunStatus>,
+    pub start_time: Option<Millis>,
+    pub end_time: Option<Millis>,
+    pub deleted: bool,
+    pub artifact_uri: Option<String>,
+    /// Local folders that may hold the run's artifacts, best first.
+    pub artifact_dirs: Vec<PathBuf>,
+    pub params: Vec<(String, String)>,
+    pub tags: Vec<(String, String)>,
+    /// The run's folder in an `mlruns` store (its `metrics/` are read from there).
+    pub folder: Option<PathBuf>,
+}
+
+impl SourceRun {
+    fn tag(&self, key: &str) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == key)
+            .map(|(_, v)| v.as_str())
+    }
+}
+
+/// Where a source's metric points come from.
+enum Reader {
+    Files,
+    Db(db::MlflowDb),
+}
+
+impl Reader {
+    fn for_each_point(
+        &self,
+        run: &SourceRun,
+        warnings: &mut Vec<String>,
+        f: &mut dyn FnMut(KeyedPoint) -> Result<()>,
+    ) -> Result<()> {
+        match self {
+            Reader::Files => match &run.folder {
+                Some(folder) => files::for_each_point(folder, warnings, f),
+                None => Ok(()),
+            },
+            Reader::Db(db) => db.for_each_point(&run.id, f),
+        }
+    }
+}
+
+/// One MLflow store found under PATH.
+#[derive(Debug, Clone, PartialEq)]
+enum Source {
+    Files(PathBuf),
+    Db(PathBuf),
+}
+
+/// Imports every experiment and run of the MLflow store(s) at `path` into `store`.
+///
+/// `user` is recorded as the creator of new experiments and stands in for runs that name no
+/// user. Problems with single entries (a malformed metric line, an unreadable `meta.yaml`, a
+/// parent that is missing) become warnings in the report; only failures of the store itself,
+/// or a PATH that holds no MLflow store, are errors.
+pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<ImportReport> {
+    let mut report = ImportReport::default();
+    for source in detect(path)? {
+        let (experiments, reader) = match &source {
+            Source::Files(dir) => {
+                report.sources.push(dir.display().to_string());
+                (files::read_store(dir, &mut report.warnings)?, Reader::Files)
+            }
+            Source::Db(file) => {
+                report.sources.push(file.display().to_string());
+                let db = db::MlflowDb::open(file)?;
+                (db.read(&mut report.warnings)?, Reader::Db(db))
+            }
+        };
+        import_experiments(store, experiments, &reader, user, &mut report)?;
+    }
+    Ok(report)
+}
+
+/// Whether `path` is an SQLite database file (by its 16-byte header).
+pub fn is_sqlite_file(path: &Path) -> bool {
+    let mut header = [0u8; 16];
+    fs::File::open(path)
+        .and_then(|mut f| f.read_exact(&mut header))
+        .is_ok()
+        && &header == b"SQLite format 3\0"
+}
+
+fn detect(path: &Path) -> Result<Vec<Source>> {
+    let meta = fs::metadata(path)
+        .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
+    if meta.is_file() {
+        if is_sqlite_file(path) {
+            return Ok(vec![Source::Db(path.to_path_buf())]);
+        }
+        return Err(KirokuError::Invalid(format!(
+            "{} is not an SQLite database (expected an mlflow.db file or an mlruns folder)",
+            path.display()
+        )));
+    }
+    let mut found = Vec::new();
+    let db_file = path.join("mlflow.db");
+    if db_file.is_file() && is_sqlite_file(&db_file) {
+        found.push(Source::Db(db_file));
+    }
+    let mlruns = path.join("mlruns");
+    if mlruns.is_dir() {
+        found.push(Source::Files(mlruns));
+    }
+    if found.is_empty() && files::looks_like_mlruns(path) {
+        found.push(Source::Files(path.to_path_buf()));
+    }
+    if found.is_empty() {
+        return Err(KirokuError::Invalid(format!(
+            "no MLflow store in {}: expected an mlruns folder, a folder holding mlruns/ or mlflow.db, or an mlflow.db file",
+            path.display()
+        )));
+    }
+    Ok(found)
+}
+
+/// What to do with a kiroku experiment once its runs are in.
+struct ExperimentPlan {
+    /// The MLflow experiment is deleted and this import created the kiroku one: delete it after.
+    delete_after: bool,
+    /// Runs cannot go in (the reason is already a warning).
+    blocked: Option<String>,
+}
+
+fn import_experiments(
+    store: &dyn Store,
+    experiments: Vec<SourceExperiment>,
+    reader: &Reader,
+    user: &str,
+    report: &mut ImportReport,
+) -> Result<()> {
+    report.experiments += experiments.len() as u64;
+    let mut plans: HashMap<String, ExperimentPlan> = HashMap::new();
+    let mut runs: Vec<(String, bool, SourceRun)> = Vec::new();
+    for exp in experiments {
+        if plans.contains_key(&exp.name) {
+            report.warnings.push(format!(
+                "two MLflow experiments are named '{}'; their runs go into one kiroku experiment",
+                exp.name
+            ));
+        } else {
+            let plan = plan_experiment(store, &exp, user, report)?;
+            plans.insert(exp.name.clone(), plan);
+        }
+        if !exp.tags.is_empty() {
+            let keys: Vec<&str> = exp.tags.iter().map(|(k, _)| k.as_str()).collect();
+            report.warnings.push(format!(
+                "experiment '{}' has tags ({}); kiroku has no experiment tags, so they were not imported",
+                exp.name,
+                keys.join(", ")
+            ));
+        }
+        for run in exp.runs {
+            runs.push((exp.name.clone(), exp.deleted, run));
+        }
+    }
+
+    let order = parents_first(&runs, &mut report.warnings);
+    let in_source: HashSet<String> = runs.iter().map(|(_, _, r)| r.id.clone()).collect();
+    let mut present: HashSet<String> = HashSet::new();
+    for index in order {
+        let (experiment, experiment_deleted, run) = &runs[index];
+        let plan = &plans[experiment];
+        let ctx = RunContext {
+            experiment,
+            experiment_deleted: *experiment_deleted,
+            in_source: &in_source,
+            user,
+        };
+        import_run(store, reader, run, plan, &ctx, &mut present, report)?;
+    }
+
+    for (name, plan) in &plans {
+        if plan.delete_after {
+            store.delete_experiment(name, user)?;
+        }
+    }
+    Ok(())
+}
+
+fn plan_experiment(
+    store: &dyn Store,
+    exp: &SourceExperiment,
+    user: &str,
+    report: &mut ImportReport,
+) -> Result<ExperimentPlan> {
+    let mut plan = ExperimentPlan {
+        delete_after: false,
+        blocked: None,
+    };
+    let existing = match store.experiment(&exp.name) {
+        Ok(e) if e.name == exp.name => Some(e),
+        Ok(other) => {
+            // `Store::experiment` also takes numeric ids: a numeric name can hit another experiment.
+            let why = format!(
+                "MLflow experiment '{}' has a numeric name that kiroku reads as the id of experiment '{}'; its runs were not imported (rename it in MLflow first)",
+                exp.name, other.name
+            );
+            report.warnings.push(why.clone());
+            plan.blocked = Some(why);
+            return Ok(plan);
+        }
+        Err(KirokuError::NotFound(_)) => None,
+        Err(e) => return Err(e),
+    };
+    match existing {
+        Some(e) if e.deleted && !exp.runs.is_empty() && !exp.deleted => {
+            let why = format!(
+                "experiment '{}' is deleted in kiroku; restore it to import its runs",
+                exp.name
+            );
+            plan.blocked = Some(why);
+        }
+        Some(e) if e.deleted => {
+            plan.blocked = Some(format!("experiment '{}' is deleted in kiroku", exp.name));
+        }
+        Some(_) => {}
+        None => {
+            // MLflow's automatic Default experiment is only worth creating when it has runs, and
+            // a deleted experiment only for the runs it brings.
+            let empty_default = exp.id == "0" && exp.runs.is_empty();
+            if !empty_default && !(exp.deleted && exp.runs.is_empty()) {
+                store.create_experiment(&exp.name, user)?;
+                report.experiments_created += 1;
+                plan.delete_after = exp.deleted;
+            }
+        }
+    }
+    Ok(plan)
+}
+
+struct RunContext<'a> {
+    experiment: &'a str,
+    experiment_deleted: bool,
+    in_source: &'a HashSet<String>,
+    user: &'a str,
+}
+
+/// Indexes of `runs` ordered so that every parent in the source comes before its children;
+/// otherwise by start time, then id. A cycle of parent tags is broken with a warning.
+fn parents_first(runs: &[(String, bool, SourceRun)], warnings: &mut Vec<String>) -> Vec<usize> {
+    let index: HashMap<&str, usize> = runs
+        .iter()
+        .enumerate()
+        .map(|(i, (_, _, r))| (r.id.as_str(), i))
+        .collect();
+    let mut by_start: Vec<usize> = (0..runs.len()).collect();
+    by_start.sort_by(|&a, &b| {
+        let (ra, rb) = (&runs[a].2, &runs[b].2);
+        (ra.start_time.unwrap_or(i64::MAX), &ra.id)
+            .cmp(&(rb.start_time.unwrap_or(i64::MAX), &rb.id))
+    });
+    // 0 = not visited, 1 = on the current path, 2 = placed.
+    let mut state = vec![0u8; runs.len()];
+    let mut order = Vec::with_capacity(runs.len());
+    for start in by_start {
+        let mut path = Vec::new();
+        let mut cur = Some(start);
+        // Walk up to the first ancestor that is placed or outside the source.
+        while let Some(i) = cur {
+            if state[i] == 2 {
+                break;
+            }
+            if state[i] == 1 {
+                warnings.push(format!(
+                    "runs {} name each other as parent ({PARENT_TAG}); the cycle was broken",
+                    path.iter()
+                        .map(|&j: &usize| runs[j].2.id.as_str())
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ));
+                break;
+            }
+            state[i] = 1;
+            path.push(i);
+            cur = runs[i]
+                .2
+                .tag(PARENT_TAG)
+                .and_then(|p| index.get(p).copied());
+        }
+        for &i in path.iter().rev() {
+            state[i] = 2;
+            order.push(i);
+        }
+    }
+    order
+}
+
+/// Converts an error raised after the run was created into one that says so.
+fn partly(run_id: &str, what: &str, e: KirokuError) -> KirokuError {
+    let msg = format!(
+        "run {run_id} was created but importing its {what} failed, so it is only partly imported"
+    );
+    match e {
+        KirokuError::Io { context, source } => KirokuError::Io {
+            context: format!("{msg}: {context}"),
+            source,
+        },
+        KirokuError::Database(m) => KirokuError::Database(format!("{msg}: {m}")),
+        other => KirokuError::Database(format!("{msg}: {other}")),
+    }
+}
+
+fn import_run(
+    store: &dyn Store,
+    reader: &Reader,
+    run: &SourceRun,
+    plan: &ExperimentPlan,
+    ctx: &RunContext<'_>,
+    present: &mut HashSet<String>,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let id = run.id.to_ascii_lowercase();
+    if !crate::ids::is_full_run_id(&id) {
+        report.runs_failed += 1;
+        report.warnings.push(format!(
+            "run '{}': the id is not 32 hex characters; not imported",
+            run.id
+        ));
+        return Ok(());
+    }
+    match store.run(&id) {
+        Ok(_) => {
+            report.runs_skipped += 1;
+            present.insert(id);
+            return Ok(());
+        }
+        Err(KirokuError::NotFound(_)) => {}
+        Err(e) => return Err(e),
+    }
+    if let Some(why) = &plan.blocked {
+        report.runs_failed += 1;
+        report
+            .warnings
+            .push(format!("run {id}: {why}; not imported"));
+        return Ok(());
+    }
+
+    let parent_id = match run.tag(PARENT_TAG).map(str::to_ascii_lowercase) {
+        None => None,
+        Some(p) if present.contains(&p) => Some(p),
+        Some(p)
+            if !ctx.in_source.contains(&p)
+                && crate::ids::is_full_run_id(&p)
+                && store.run(&p).is_ok() =>
+        {
+            Some(p)
+        }
+        Some(p) => {
+            let where_ = if ctx.in_source.contains(&p) {
+                "could not be imported"
+            } else {
+                "is not in the source"
+            };
+            report.warnings.push(format!(
+                "run {id}: parent run {p} {where_}; imported without a parent"
+            ));
+            None
+        }
+    };
+    let user = run
+        .user
+        .clone()
+        .or_else(|| run.tag("mlflow.user").map(str::to_string))
+        .filter(|u| !u.is_empty())
+        .unwrap_or_else(|| ctx.user.to_string());
+    let name = run
+        .tag("mlflow.runName")
+        .map(str::to_string)
+        .filter(|n| !n.is_empty())
+        .or_else(|| run.name.clone());
+    let new = NewRun {
+        id: Some(id.clone()),
+        experiment: ctx.experiment.to_string(),
+        name,
+        user: user.clone(),
+        host: None,
+        status: run.status,
+        start_time: run.start_time,
+        end_time: run.end_time,
+        parent_id,
+        tags: run.tags.clone(),
+        params: run.params.clone(),
+        deleted: run.deleted || ctx.experiment_deleted,
+    };
+    let created = match store.create_run(&new) {
+        Ok(r) => r,
+        Err(
+            e @ (KirokuError::Invalid(_) | KirokuError::NotFound(_) | KirokuError::Conflict(_)),
+        ) => {
+            report.runs_failed += 1;
+            report.warnings.push(format!("run {id}: {e}; not imported"));
+            return Ok(());
+        }
+        Err(e) => return Err(e),
+    };
+    present.insert(id.clone());
+    report.runs_imported += 1;
+    report.params += run.params.len() as u64;
+    report.tags += run.tags.len() as u64;
+
+    if let Some(body) = run.tag(NOTE_TAG).filter(|b| !b.trim().is_empty()) {
+        let note = NewNote {
+            author: user.clone(),
+            body: body.to_string(),
+            reply_to: None,
+            anchor: None,
+            created_ms: Some(created.start_time),
+        };
+        store
+            .add_note(&id, &note)
+            .map_err(|e| partly(&id, "note", e))?;
+        report.notes += 1;
+    }
+
+    let source = RunSource {
+        git_commit: run.tag("mlflow.source.git.commit").map(str::to_string),
+        git_branch: run.tag("mlflow.source.git.branch").map(str::to_string),
+        git_dirty: None,
+        git_diff: run.tag("mlflow.source.git.diff").map(str::to_string),
+        command: run
+            .tag("mlflow.source.name")
+            .filter(|s| !s.is_empty())
+            .map(|s| vec![s.to_string()])
+            .unwrap_or_default(),
+        cwd: None,
+    };
+    if source != RunSource::default() {
+        store
+            .set_source(&id, &source)
+            .map_err(|e| partly(&id, "source", e))?;
+    }
+
+    let mut batch: Vec<KeyedPoint> = Vec::new();
+    let mut points = 0u64;
+    reader
+        .for_each_point(run, &mut report.warnings, &mut |p| {
+            batch.push(p);
+            if batch.len() >= METRIC_BATCH {
+                store.log_metrics(&id, &batch)?;
+                points += batch.len() as u64;
+                batch.clear();
+            }
+            Ok(())
+        })
+        .map_err(|e| partly(&id, "metrics", e))?;
+    store
+        .log_metrics(&id, &batch)
+        .map_err(|e| partly(&id, "metrics", e))?;
+    points += batch.len() as u64;
+    report.metric_points += points;
+
+    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))
+}
+
+fn import_artifacts(
+    store: &dyn Store,
+    id: &str,
+    run: &SourceRun,
+    report: &mut ImportReport,
+) -> Result<()> {
+    let found = run.artifact_dirs.iter().find(|d| d.is_dir());
+    let mut copied = 0u64;
+    if let (Some(src), Some(run_dir)) = (found, store.run_dir(id)) {
+        let mut files = Vec::new();
+        list_files(src, "", &mut files, &mut report.warnings);
+        let dest_root = run_dir.join("artifacts");
+        for (rel, path) in files {
+            let dest = dest_root.join(&rel);
+            let (size, hash) = copy_hashed(&path, &dest)?;
+            store.add_artifact(
+                id,
+                &Artifact {
+                    path: rel,
+                    size: Some(size),
+                    hash: Some(hash),
+                    stored: "copied".into(),
+                    location: None,
+                },
+            )?;
+            copied += 1;
+            report.artifact_bytes += size;
+        }
+    }
+    report.artifacts_copied += copied;
+    if copied == 0 {
+        let location = run.artifact_uri.clone().filter(|u| !u.is_empty());
+        if let Some(location) = location {
+            store.add_artifact(
+                id,
+                &Artifact {
+                    path: String::new(),
+                    size: None,
+                    hash: None,
+                    stored: "referenced".into(),
+                    location: Some(location),
+                },
+            )?;
+            report.artifacts_referenced += 1;
+        }
+    }
+    Ok(())
+}
+
+/// Every regular file under `dir` (following file links, not folder links), sorted, with its
+/// `/`-separated path relative to the starting folder.
+fn list_files(
+    dir: &Path,
+    prefix: &str,
+    out: &mut Vec<(String, PathBuf)>,
+    warnings: &mut Vec<String>,
+) {
+    let mut entries = match fs::read_dir(dir) {
+        Ok(rd) => rd.filter_map(|e| e.ok()).collect::<Vec<_>>(),
+        Err(e) => {
+            warnings.push(format!("{}: cannot list artifacts: {e}", dir.display()));
+            return;
+        }
+    };
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
+            warnings.push(format!(
+                "{}: artifact name is not UTF-8; skipped",
+                path.display()
+            ));
+            continue;
+        };
+        let rel = if prefix.is_empty() {
+            name
+        } else {
+            format!("{prefix}/{name}")
+        };
+        let is_link_dir =
+            entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) && path.is_dir();
+        if path.is_dir() && !is_link_dir {
+            list_files(&path, &rel, out, warnings);
+        } else if path.is_file() {
+            out.push((rel, path));
+        }
+    }
+}
+
+/// Copies `src` to `dest` (creating folders), returning its size and sha256 (hex).
+fn copy_hashed(src: &Path, dest: &Path) -> Result<(u64, String)> {
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent)
+            .map_err(|e| KirokuError::io(format!("creating {}", parent.display()), e))?;
+    }
+    let mut input = fs::File::open(src)
+        .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
+    let mut output = fs::File::create(dest)
+        .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?;
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = input
+            .read(&mut buf)
+            .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
+        if n == 0 {
+            break;
+        }
+        hasher.update(&buf[..n]);
+        output
+            .write_all(&buf[..n])
+            .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?;
+        size += n as u64;
+    }
+    let hash = hasher
+        .finalize()
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect();
+    Ok((size, hash))
+}
+
+/// Parses an MLflow run status: the FileStore's int (1 RUNNING … 5 KILLED) or a name.
+pub(crate) fn parse_status(raw: &str) -> Option<RunStatus> {
+    match raw.trim() {
+        "1" => Some(RunStatus::Running),
+        "2" => Some(RunStatus::Queued),
+        "3" => Some(RunStatus::Finished),
+        "4" => Some(RunStatus::Failed),
+        "5" => Some(RunStatus::Killed),
+        other => other.parse().ok(),
+    }
+}
+
+/// Decodes `%XX` escapes of a URI path (invalid escapes are kept as they are).
+fn percent_decode(s: &str) -> String {
+    let bytes = s.as_bytes();
+    let mut out = Vec::with_capacity(bytes.len());
+    let mut i = 0;
+    while i < bytes.len() {
+        if bytes[i] == b'%' && i + 2 < bytes.len() {
+            let hex = |b: u8| (b as char).to_digit(16);
+            if let (Some(hi), Some(lo)) = (hex(bytes[i + 1]), hex(bytes[i + 2])) {
+                out.push((hi * 16 + lo) as u8);
+                i += 3;
+                continue;
+            }
+        }
+        out.push(bytes[i]);
+        i += 1;
+    }
+    String::from_utf8_lossy(&out).into_owned()
+}
+
+/// Local folders an `artifact_uri` may refer to, best first. `base` is the folder that
+/// relative locations are taken from (the one holding `mlflow.db` or `mlruns/`).
+///
+/// - `file:///abs/path` and `/abs/path`: that path; when it is not there (a store copied from
+///   another machine), the part from its last `mlruns`/`mlartifacts` component on, under `base`.
+/// - `mlflow-artifacts:/<exp>/<run>/artifacts`: `base/mlartifacts/<exp>/<run>/artifacts`
+///   (where `mlflow server --serve-artifacts` keeps them by default).
+/// - a relative path: under `base`.
+/// - any other scheme (`s3://`, `gs://`, ...): nothing local.
+pub(crate) fn artifact_candidates(uri: &str, base: &Path) -> Vec<PathBuf> {
+    let uri = uri.trim();
+    if uri.is_empty() {
+        return Vec::new();
+    }
+    if let Some(rest) = uri.strip_prefix("mlflow-artifacts:") {
+        // mlflow-artifacts:/1/abc/artifacts or mlflow-artifacts://host:port/1/abc/artifacts
+        let path = match rest.strip_prefix("//") {
+            Some(with_host) => with_host.find('/').map_or("", |i| &with_host[i..]),
+            None => rest,
+        };
+        let rel = percent_decode(path.trim_start_matches('/'));
+        return vec![base.join("mlartifacts").join(rel)];
+    }
+    let local = if let Some(rest) = uri.strip_prefix("file:") {
+        // file:///abs, file://localhost/abs, file:/abs
+        let path = match rest.strip_prefix("//") {
+            Some(with_host) => with_host.find('/').map_or("", |i| &with_host[i..]),
+            None => rest,
+        };
+        percent_decode(path)
+    } else if uri.contains("://") || looks_like_scheme(uri) {
+        return Vec::new();
+    } else {
+        uri.to_string()
+    };
+    let path = PathBuf::from(&local);
+    if path.is_relative() {
+        return vec![base.join(path)];
+    }
+    let mut out = vec![path.clone()];
+    let components: Vec<_> = path.components().collect();
+    if let Some(pos) = components.iter().rposition(|c| {
+        let s = c.as_os_str();
+        s == "mlruns" || s == "mlartifacts"
+    }) {
+        let tail: PathBuf = components[pos..].iter().collect();
+        out.push(base.join(tail));
+    }
+    out
+}
+
+/// `dbfs:/x`, `s3:bucket` and the like: a scheme of two or more letters before a colon.
+fn looks_like_scheme(s: &str) -> bool {
+    match s.find(':') {
+        Some(i) if i >= 2 => s[..i]
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '-' | '.')),
+        _ => false,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn statuses_map_from_ints_and_names() {
+        assert_eq!(parse_status("3"), Some(RunStatus::Finished));
+        assert_eq!(parse_status("2"), Some(RunStatus::Queued));
+        assert_eq!(parse_status("KILLED"), Some(RunStatus::Killed));
+        assert_eq!(parse_status("SCHEDULED"), Some(RunStatus::Queued));
+        assert_eq!(parse_status("9"), None);
+    }
+
+    #[test]
+    fn artifact_uris_resolve_to_local_candidates() {
+        let base = Path::new("/data/proj");
+        assert_eq!(
+            artifact_candidates("mlflow-artifacts:/1/abc/artifacts", base),
+            vec![PathBuf::from("/data/proj/mlartifacts/1/abc/artifacts")]
+        );
+        assert_eq!(
+            artifact_candidates("mlflow-artifacts://h:5000/1/abc/artifacts", base),
+            vec![PathBuf::from("/data/proj/mlartifacts/1/abc/artifacts")]
+        );
+        assert_eq!(
+            artifact_candidates("file:///home/a/mlruns/1/abc/artifacts", base),
+            vec![
+                PathBuf::from("/home/a/mlruns/1/abc/artifacts"),
+                PathBuf::from("/data/proj/mlruns/1/abc/artifacts")
+            ]
+        );
+        assert_eq!(
+            artifact_candidates("file:///home/my%20dir/x", base),
+            vec![PathBuf::from("/home/my dir/x")]
+        );
+        assert_eq!(
+            artifact_candidates("./mlruns/1/abc/artifacts", base),
+            vec![PathBuf::from("/data/proj/./mlruns/1/abc/artifacts")]
+        );
+        assert!(artifact_candidates("s3://bucket/1/abc/artifacts", base).is_empty());
+        assert!(artifact_candidates("dbfs:/databricks/mlflow/1", base).is_empty());
+    }
+}
