@@ -280,22 +280,18 @@ fn plan_experiment(
         Err(e) => return Err(e),
     };
     match existing {
-        Some(e) if e.deleted && !exp.runs.is_empty() && !exp.deleted => {
-            let why = format!(
+        Some(e) if e.deleted => {
+            plan.blocked = Some(format!(
                 "experiment '{}' is deleted in kiroku; restore it to import its runs",
                 exp.name
-            );
-            plan.blocked = Some(why);
-        }
-        Some(e) if e.deleted => {
-            plan.blocked = Some(format!("experiment '{}' is deleted in kiroku", exp.name));
+            ));
         }
         Some(_) => {}
         None => {
             // MLflow's automatic Default experiment is only worth creating when it has runs, and
             // a deleted experiment only for the runs it brings.
-            let empty_default = exp.id == "0" && exp.runs.is_empty();
-            if !empty_default && !(exp.deleted && exp.runs.is_empty()) {
+            let nothing_to_bring = exp.runs.is_empty() && (exp.id == "0" || exp.deleted);
+            if !nothing_to_bring {
                 store.create_experiment(&exp.name, user)?;
                 report.experiments_created += 1;
                 plan.delete_after = exp.deleted;
@@ -509,8 +505,15 @@ fn import_run(
 
     let mut batch: Vec<KeyedPoint> = Vec::new();
     let mut points = 0u64;
+    let mut bad_keys: Vec<(String, &'static str)> = Vec::new();
     reader
         .for_each_point(run, &mut report.warnings, &mut |p| {
+            if let Some(problem) = key_problem(&p.key) {
+                if !bad_keys.iter().any(|(k, _)| k == &p.key) {
+                    bad_keys.push((p.key.clone(), problem));
+                }
+                return Ok(());
+            }
             batch.push(p);
             if batch.len() >= METRIC_BATCH {
                 store.log_metrics(&id, &batch)?;
@@ -525,6 +528,11 @@ fn import_run(
         .map_err(|e| partly(&id, "metrics", e))?;
     points += batch.len() as u64;
     report.metric_points += points;
+    for (key, problem) in bad_keys {
+        report.warnings.push(format!(
+            "run {id}: metric key {key:?} {problem}; its points were skipped"
+        ));
+    }
 
     import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))
 }
@@ -650,6 +658,20 @@ fn copy_hashed(src: &Path, dest: &Path) -> Result<(u64, String)> {
         .map(|b| format!("{b:02x}"))
         .collect();
     Ok((size, hash))
+}
+
+/// Why kiroku would refuse a metric key (the rules of the store: 1 to 250 characters, no
+/// control characters), so that one odd key skips its points instead of failing the import.
+fn key_problem(key: &str) -> Option<&'static str> {
+    if key.is_empty() {
+        Some("is empty")
+    } else if key.chars().count() > 250 {
+        Some("is longer than 250 characters")
+    } else if key.chars().any(char::is_control) {
+        Some("contains a control character")
+    } else {
+        None
+    }
 }
 
 /// Parses an MLflow run status: the FileStore's int (1 RUNNING … 5 KILLED) or a name.
