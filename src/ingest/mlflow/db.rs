@@ -239,7 +239,7 @@ impl MlflowDb {
             "SELECT \"key\", value, timestamp, {step}, {is_nan} FROM metrics WHERE run_uuid = ?1
              ORDER BY \"key\", timestamp, {step}, value, {is_nan}"
         );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let mut stmt = self.conn.prepare_cached(&sql).map_err(|e| self.err(e))?;
         let mut rows = stmt.query([run_id]).map_err(|e| self.err(e))?;
         while let Some(r) = rows.next().map_err(|e| self.err(e))? {
             let key: String = r.get(0).map_err(|e| self.err(e))?;

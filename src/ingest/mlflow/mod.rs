@@ -771,6 +771,45 @@ fn looks_like_scheme(s: &str) -> bool {
 mod tests {
     use super::*;
 
+    fn run(id: &str, start: i64, parent: Option<&str>) -> (String, bool, SourceRun) {
+        let tags = parent
+            .map(|p| vec![(PARENT_TAG.to_string(), p.to_string())])
+            .unwrap_or_default();
+        (
+            "e".into(),
+            false,
+            SourceRun {
+                id: id.into(),
+                start_time: Some(start),
+                tags,
+                ..Default::default()
+            },
+        )
+    }
+
+    #[test]
+    fn parents_come_first_and_cycles_are_broken() {
+        // c's parent b started after c; b's parent a; d's parent is outside the source.
+        let runs = vec![
+            run("c", 1, Some("b")),
+            run("b", 5, Some("a")),
+            run("a", 9, None),
+            run("d", 0, Some("zz")),
+        ];
+        let mut warnings = Vec::new();
+        let order: Vec<&str> = parents_first(&runs, &mut warnings)
+            .into_iter()
+            .map(|i| runs[i].2.id.as_str())
+            .collect();
+        assert_eq!(order, ["d", "a", "b", "c"]);
+        assert!(warnings.is_empty());
+
+        let cycle = vec![run("x", 1, Some("y")), run("y", 2, Some("x"))];
+        let order = parents_first(&cycle, &mut warnings);
+        assert_eq!(order.len(), 2);
+        assert_eq!(warnings.len(), 1, "{warnings:?}");
+    }
+
     #[test]
     fn statuses_map_from_ints_and_names() {
         assert_eq!(parse_status("3"), Some(RunStatus::Finished));
