@@ -1,4 +1,4 @@
 //! Getting data into runs: output scalars, the metrics-file protocol, and MLflow import.
 pub mod metrics_file;
-pub mod scalars;
 pub mod mlflow;
+pub mod scalars;

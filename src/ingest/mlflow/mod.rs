@@ -53,6 +53,41 @@ pub struct ImportReport {
     pub warnings: Vec<String>,
 }
 
+/// A short human summary (the warnings themselves are printed apart, on stderr).
+impl std::fmt::Display for ImportReport {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(
+            f,
+            "imported {} runs from {} MLflow experiments ({} new in kiroku)",
+            self.runs_imported, self.experiments, self.experiments_created
+        )?;
+        if self.runs_skipped > 0 || self.runs_failed > 0 {
+            write!(
+                f,
+                "; {} already present, {} not imported",
+                self.runs_skipped, self.runs_failed
+            )?;
+        }
+        write!(
+            f,
+            "\n  {} params, {} tags, {} metric points, {} notes, artifacts: {} copied, {} referenced",
+            self.params,
+            self.tags,
+            self.metric_points,
+            self.notes,
+            self.artifacts_copied,
+            self.artifacts_referenced
+        )?;
+        for source in &self.sources {
+            write!(f, "\n  from {source}")?;
+        }
+        if !self.warnings.is_empty() {
+            write!(f, "\n  {} warnings", self.warnings.len())?;
+        }
+        Ok(())
+    }
+}
+
 /// An MLflow experiment as read from either store format.
 #[derive(Debug, Clone)]
 pub(crate) struct SourceExperiment {
