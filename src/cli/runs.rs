@@ -621,22 +621,9 @@ pub fn metrics(ctx: &mut Context, reference: &str, key: Option<&str>) -> Result<
     Ok(0)
 }
 
-#[derive(serde::Serialize)]
-pub struct ImportReportPending {
-    warnings: Vec<String>,
-}
-impl std::fmt::Display for ImportReportPending {
-    fn fmt(&self, f: &mut std::fmt::Formatter) -> std::fmt::Result {
-        write!(f, "")
-    }
-}
-
 pub fn import_mlflow(ctx: &mut Context, path: &std::path::Path) -> Result<i32> {
     let store = ctx.store()?;
-    let report: ImportReportPending = {
-        let _ = (store, path);
-        return Err(KirokuError::Invalid("PENDING-MERGE".into()));
-    };
+    let report = crate::ingest::mlflow::import_mlflow(store.as_ref(), path, &ctx.user)?;
     for w in &report.warnings {
         eprintln!("kiroku: warning: {w}");
     }
