@@ -241,13 +241,16 @@ mod tests {
         assert_eq!(
             out.points[0],
             KeyedPoint {
-                key: "acc".into(),
+                key: "loss".into(),
                 step: 10,
                 timestamp: 5,
-                value: 0.9
+                value: 0.31
             }
         );
-        assert_eq!(out.points[1].key, "loss");
+        assert_eq!(
+            out.points[1].key, "acc",
+            "keys keep the order they were written in"
+        );
         assert!(out.points[2].value.is_nan() && out.points[2].step == 11);
         assert_eq!(out.points[3].key, "val/acc");
         assert_eq!(out.points[3].step, 0);

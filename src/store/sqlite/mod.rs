@@ -179,14 +179,22 @@ fn run_owner(conn: &Connection, rid: i64) -> Result<(String, i64)> {
         .query_row([rid], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
+/// The id and deleted flag of an experiment by name (no run count: this is on the write path).
+fn experiment_id_by_name(conn: &Connection, name: &str) -> Result<Option<(i64, bool)>> {
+    Ok(conn
+        .prepare_cached("SELECT id, deleted FROM experiments WHERE name = ?1")?
+        .query_row([name], |r| Ok((r.get(0)?, r.get::<_, i64>(1)? != 0)))
+        .optional()?)
+}
+
 fn get_or_create_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
-    if let Some(e) = experiment_by_ref(conn, name)? {
-        if e.deleted {
+    if let Some((id, deleted)) = experiment_id_by_name(conn, name.trim())? {
+        if deleted {
             return Err(KirokuError::Invalid(format!(
                 "experiment '{name}' is deleted; restore it or choose another name"
             )));
         }
-        return Ok(e.id);
+        return Ok(id);
     }
     insert_experiment(conn, name, user)
 }
