@@ -294,57 +294,108 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
     let order = query::parse_order(sort_text).map_err(|e| query_error(sort_text, e))?;
     let compiled = search_sql::compile(filter.as_ref(), &order);
 
-    let mut conditions = vec![format!("({})", compiled.where_sql)];
+    let mut store_conditions: Vec<String> = Vec::new();
     let mut extra: Vec<Value> = Vec::new();
     if q.only_deleted {
-        conditions.push("r.deleted_ms IS NOT NULL".into());
+        store_conditions.push("r.deleted_ms IS NOT NULL".into());
     } else if !q.include_deleted {
-        conditions.push("r.deleted_ms IS NULL".into());
+        store_conditions.push("r.deleted_ms IS NULL".into());
     }
     if !q.experiments.is_empty() {
-        conditions.push(format!("e.name IN ({})", placeholders(q.experiments.len())));
+        store_conditions.push(format!("e.name IN ({})", placeholders(q.experiments.len())));
         extra.extend(q.experiments.iter().map(|n| Value::Text(n.clone())));
     }
-    let where_all = conditions.join(" AND ");
-
-    // The count needs no order joins: the filter's params come after the join params.
-    let join_params = count_placeholders(&compiled.joins);
-    let where_params: Vec<Value> = compiled.params
-        [join_params..join_params + count_placeholders(&compiled.where_sql)]
-        .to_vec();
-    let count_sql = format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE {where_all}");
-    let total: i64 = conn.prepare_cached(&count_sql)?.query_row(
-        params_from_iter(where_params.iter().chain(extra.iter())),
-        |r| r.get(0),
-    )?;
-
-    let order_params =
-        compiled.params[join_params + count_placeholders(&compiled.where_sql)..].to_vec();
-    let select_sql = format!(
-        "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id {} WHERE {where_all} ORDER BY {} LIMIT ? OFFSET ?",
-        compiled.joins, compiled.order_sql
-    );
-    let limit = q.limit.map(|l| l as i64).unwrap_or(-1);
-    let all_params = compiled.params[..join_params]
+    let store_sql: String = store_conditions
         .iter()
-        .chain(where_params.iter())
-        .chain(extra.iter())
-        .chain(order_params.iter())
-        .cloned()
-        .chain([Value::Integer(limit), Value::Integer(q.offset as i64)]);
-    let mut stmt = conn.prepare_cached(&select_sql)?;
-    let rids = stmt
-        .query_map(params_from_iter(all_params), |r| r.get(0))?
-        .collect::<rusqlite::Result<Vec<i64>>>()?;
+        .map(|c| format!(" AND {c}"))
+        .collect();
+    let join_params = &compiled.params[..compiled.join_param_count];
+    let where_params = &compiled.params[compiled.join_param_count..];
+
+    // One page query: `segment` narrows it, `filter` is one of the two forms of the filter.
+    let page = |segment: &str,
+                filter: &str,
+                order: &str,
+                limit: i64,
+                offset: i64|
+     -> Result<Vec<i64>> {
+        let sql = format!(
+            "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id{} WHERE {segment} AND ({filter}){store_sql} \
+             ORDER BY {order} LIMIT ? OFFSET ?",
+            compiled.joins
+        );
+        let args = join_params
+            .iter()
+            .chain(where_params)
+            .chain(extra.iter())
+            .cloned()
+            .chain([Value::Integer(limit), Value::Integer(offset)]);
+        let mut stmt = conn.prepare_cached(&sql)?;
+        let rows = stmt.query_map(params_from_iter(args), |r| r.get(0))?;
+        Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
+    };
+
+    let offset = q.offset as i64;
+    let rids = match (q.limit, &compiled.present_first) {
+        (Some(limit), Some(first)) => {
+            // Runs with a number for the first order metric come first: read them in the
+            // metric index's order and stop at the page's end; fill up from the rest if short.
+            let want = offset + limit as i64;
+            let mut rids = page(
+                &first.condition,
+                &compiled.where_correlated,
+                &first.order_sql,
+                want,
+                0,
+            )?;
+            if (rids.len() as i64) < want {
+                let more = page(
+                    &first.rest_condition,
+                    &compiled.where_sql,
+                    &compiled.order_sql,
+                    want - rids.len() as i64,
+                    0,
+                )?;
+                rids.extend(more);
+            }
+            rids.into_iter().skip(offset as usize).collect()
+        }
+        (Some(limit), None) if compiled.joins.is_empty() => {
+            // Ordered by run attributes: an index drives the order and EXISTS probes stop early.
+            page(
+                "1",
+                &compiled.where_correlated,
+                &compiled.order_sql,
+                limit as i64,
+                offset,
+            )?
+        }
+        (limit, _) => page(
+            "1",
+            &compiled.where_sql,
+            &compiled.order_sql,
+            limit.map_or(-1, |l| l as i64),
+            offset,
+        )?,
+    };
+
+    // The total is free when the page is not full; otherwise count (IN lists count fastest).
+    let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
+    let total = if !page_full && (!rids.is_empty() || q.offset == 0) {
+        q.offset + rids.len() as u64
+    } else {
+        let count_sql =
+            format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}){store_sql}", compiled.where_sql);
+        let n: i64 = conn.prepare_cached(&count_sql)?.query_row(
+            params_from_iter(where_params.iter().chain(extra.iter())),
+            |r| r.get(0),
+        )?;
+        n as u64
+    };
     Ok(RunPage {
         runs: load_runs(conn, &rids)?,
-        total: total as u64,
+        total,
     })
-}
-
-/// Number of `?` placeholders in a SQL fragment (the compiler emits no `?` inside literals).
-fn count_placeholders(sql: &str) -> usize {
-    sql.bytes().filter(|b| *b == b'?').count()
 }
 
 pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {

@@ -43,6 +43,27 @@ pub struct CompiledSearch {
     pub order_sql: String,
     /// Values for the `?` placeholders: joins' first, then the filter's, then the order's.
     pub params: Vec<Value>,
+    /// How many of `params` belong to `joins` (the rest belong to the filter).
+    pub join_param_count: usize,
+    /// The same filter with correlated `EXISTS` probes instead of `IN` lists. It takes the same
+    /// parameters. `IN` lists suit counting and selective filters; `EXISTS` suits a page read
+    /// in an index's order, where SQLite stops after LIMIT rows instead of building the lists.
+    pub where_correlated: String,
+    /// Set when the first order key is a metric: runs with a number for it sort before the rest,
+    /// so a page can first be read from them alone (`condition`, ordered by `order_sql`),
+    /// which lets SQLite walk the metric's `(key, last)` index in order.
+    pub present_first: Option<PresentFirst>,
+}
+
+/// The leading segment of a metric-first order: runs whose first order metric is a number.
+#[derive(Debug, Clone, PartialEq)]
+pub struct PresentFirst {
+    /// Selects the segment (over the order join `o0`).
+    pub condition: String,
+    /// The order within the segment: the metric without the missing/NaN terms, then the rest.
+    pub order_sql: String,
+    /// Selects everything after the segment.
+    pub rest_condition: String,
 }
 
 /// The tie-break appended to every order (and the whole order when none is given).
@@ -57,16 +78,47 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
         order_terms(i, key, &mut joins, &mut params, &mut terms);
     }
     terms.push(TIE_BREAK.to_string());
-    let mut w = Sql { params };
+    let join_param_count = params.len();
+    let mut w = Sql {
+        params,
+        correlated: false,
+    };
     let where_sql = match filter {
         Some(e) => w.expr(e),
         None => "1".to_string(),
+    };
+    let mut c = Sql {
+        params: Vec::new(),
+        correlated: true,
+    };
+    let where_correlated = match filter {
+        Some(e) => c.expr(e),
+        None => "1".to_string(),
+    };
+    let present_first = match order.first() {
+        Some(OrderKey {
+            field: Field::Metric(_),
+            descending,
+        }) => {
+            let dir = if *descending { "DESC" } else { "ASC" };
+            // terms[0..3] are the first metric's: missing, NaN, value.
+            let rest = std::iter::once(format!("o0.last {dir}")).chain(terms[3..].iter().cloned());
+            Some(PresentFirst {
+                condition: "o0.last IS NOT NULL".into(),
+                order_sql: rest.collect::<Vec<_>>().join(", "),
+                rest_condition: "o0.last IS NULL".into(),
+            })
+        }
+        _ => None,
     };
     CompiledSearch {
         joins,
         where_sql,
         order_sql: terms.join(", "),
         params: w.params,
+        join_param_count,
+        where_correlated,
+        present_first,
     }
 }
 
@@ -230,6 +282,8 @@ impl Keyed {
 /// Builds the WHERE expression, collecting parameters in textual order.
 struct Sql {
     params: Vec<Value>,
+    /// Emit correlated `EXISTS` probes instead of `IN` lists.
+    correlated: bool,
 }
 
 impl Sql {
@@ -281,7 +335,13 @@ impl Sql {
         let (table, a) = kind.table_alias();
         self.text(key);
         let c = cond(self, a);
-        format!("r.rid IN (SELECT {a}.rid FROM {table} {a} WHERE {a}.key = ? AND {c})")
+        if self.correlated {
+            format!(
+                "EXISTS (SELECT 1 FROM {table} {a} WHERE {a}.rid = r.rid AND {a}.key = ? AND {c})"
+            )
+        } else {
+            format!("r.rid IN (SELECT {a}.rid FROM {table} {a} WHERE {a}.key = ? AND {c})")
+        }
     }
 
     /// `r.rid IN (SELECT ri.rid FROM run_inputs ri JOIN datasets d ... WHERE <cond>)`.

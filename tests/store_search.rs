@@ -1,0 +1,148 @@
+//! Paged searches must equal slices of the full ordering, whichever plan the store picks
+//! (metric-first pages read from the metric index, then the NaN/missing rest; attribute
+//! orders with correlated probes; the general plan), and `total` must be right.
+use kiroku::model::{KeyedPoint, NewRun, RunQuery};
+use kiroku::store::{SqliteStore, Store};
+
+fn store_with_runs() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+    for i in 0..40i64 {
+        let run = store
+            .create_run(&NewRun {
+                experiment: if i % 4 == 0 {
+                    "other".into()
+                } else {
+                    "main".into()
+                },
+                name: Some(format!("r{i:02}")),
+                user: "t".into(),
+                start_time: Some(1_000 + (i * 7919) % 97),
+                params: vec![
+                    ("lr".into(), format!("{}", (i % 6) as f64 / 100.0)),
+                    ("opt".into(), ["adam", "sgd"][(i % 2) as usize].into()),
+                ],
+                ..Default::default()
+            })
+            .unwrap();
+        let value = match i % 10 {
+            3 => Some(f64::NAN),
+            7 => None,
+            _ => Some(((i * 37) % 11) as f64 / 10.0),
+        };
+        if let Some(v) = value {
+            store
+                .log_metrics(
+                    &run.id,
+                    &[KeyedPoint {
+                        key: "acc".into(),
+                        step: 0,
+                        timestamp: 0,
+                        value: v,
+                    }],
+                )
+                .unwrap();
+        }
+        if i % 5 == 0 {
+            store.set_deleted(&run.id, true, "t").unwrap();
+        }
+    }
+    (dir, store)
+}
+
+fn names(store: &SqliteStore, q: &RunQuery) -> (Vec<String>, u64) {
+    let page = store.search_runs(q).unwrap();
+    (page.runs.into_iter().map(|r| r.name).collect(), page.total)
+}
+
+#[test]
+fn pages_are_slices_of_the_full_order_for_every_plan() {
+    let (_dir, store) = store_with_runs();
+    let sorts = [
+        "metrics.acc desc",
+        "metrics.acc asc",
+        "metrics.acc desc, params.lr",
+        "start_time",
+        "",
+        "params.lr desc, name",
+    ];
+    let filters = [
+        "",
+        "params.opt = 'adam'",
+        "metrics.acc > 0.3 or params.lr < 0.02",
+        "experiment = 'main'",
+    ];
+    for sort in sorts {
+        for filter in filters {
+            let base = RunQuery {
+                filter: Some(filter.into()),
+                sort: Some(sort.into()),
+                ..Default::default()
+            };
+            let (all, total) = names(&store, &base);
+            assert_eq!(total as usize, all.len());
+            for limit in [1u64, 3, 7, 50] {
+                for offset in [0u64, 2, 5, 30, 60] {
+                    let q = RunQuery {
+                        limit: Some(limit),
+                        offset,
+                        ..base.clone()
+                    };
+                    let (got, got_total) = names(&store, &q);
+                    let want: Vec<String> = all
+                        .iter()
+                        .skip(offset as usize)
+                        .take(limit as usize)
+                        .cloned()
+                        .collect();
+                    assert_eq!(
+                        got, want,
+                        "sort {sort:?} filter {filter:?} limit {limit} offset {offset}"
+                    );
+                    assert_eq!(
+                        got_total, total,
+                        "total for sort {sort:?} filter {filter:?} limit {limit} offset {offset}"
+                    );
+                }
+            }
+        }
+    }
+}
+
+#[test]
+fn metric_order_puts_nan_after_numbers_and_missing_last() {
+    let (_dir, store) = store_with_runs();
+    for sort in ["metrics.acc desc", "metrics.acc asc"] {
+        let page = store
+            .search_runs(&RunQuery {
+                sort: Some(sort.into()),
+                ..Default::default()
+            })
+            .unwrap();
+        let kinds: Vec<u8> = page
+            .runs
+            .iter()
+            .map(|r| match r.metrics.get("acc") {
+                Some(m) if m.last.is_nan() => 1,
+                Some(_) => 0,
+                None => 2,
+            })
+            .collect();
+        assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{sort}: {kinds:?}");
+        let values: Vec<f64> = page
+            .runs
+            .iter()
+            .filter_map(|r| r.metrics.get("acc"))
+            .map(|m| m.last)
+            .filter(|v| !v.is_nan())
+            .collect();
+        let sorted = values.windows(2).all(|w| {
+            if sort.ends_with("desc") {
+                w[0] >= w[1]
+            } else {
+                w[0] <= w[1]
+            }
+        });
+        assert!(sorted, "{sort}: {values:?}");
+    }
+}
