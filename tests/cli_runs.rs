@@ -379,3 +379,51 @@ fn experiments_can_be_created_renamed_listed_and_removed() {
         1
     );
 }
+
+#[test]
+fn artifacts_and_inputs_are_recorded_with_hashes() {
+    let p = Project::new();
+    let s = p.script("t.sh", "true\n");
+    p.ok(&["run", "--name", "r", "--", &s]);
+    std::fs::write(p.path().join("data.csv"), "a,b\n1,2\n3,4\n").unwrap();
+    std::fs::create_dir_all(p.path().join("model")).unwrap();
+    std::fs::write(p.path().join("model/w.bin"), b"\x00\x01weights").unwrap();
+    p.ok(&[
+        "log",
+        "input",
+        "data.csv",
+        "--context",
+        "train",
+        "--run",
+        "r",
+    ]);
+    p.ok(&["log", "artifact", "model", "--run", "r"]);
+    let out = p.kiroku(&[
+        "log",
+        "artifact",
+        "data.csv",
+        "--as",
+        "../escape.csv",
+        "--run",
+        "r",
+    ]);
+    assert_eq!(out.status.code(), Some(2));
+    let run = &p.json(&["show", "r"])["run"];
+    let input = &run["inputs"][0];
+    assert_eq!(input["dataset"]["name"], "data");
+    assert_eq!(input["dataset"]["rows"], 2);
+    assert_eq!(input["dataset"]["schema"]["columns"][1], "b");
+    assert_eq!(input["context"], "train");
+    assert_eq!(input["dataset"]["hash"].as_str().unwrap().len(), 64);
+    let art = &run["artifacts"][0];
+    assert_eq!(art["path"], "model/w.bin");
+    assert_eq!(art["size"], 9);
+    let copied = p
+        .store_dir()
+        .join("runs")
+        .join(run["id"].as_str().unwrap())
+        .join("artifacts/model/w.bin");
+    assert_eq!(std::fs::read(copied).unwrap(), b"\x00\x01weights");
+    let v = p.json(&["runs", "ls", "--filter", "datasets.name = 'data'"]);
+    assert_eq!(v["total"], 1);
+}

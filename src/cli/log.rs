@@ -25,6 +25,27 @@ pub enum LogCommand {
         #[arg(long)]
         run: Option<String>,
     },
+    /// Copy a file or folder into the run's artifacts (size and sha256 recorded).
+    Artifact {
+        path: std::path::PathBuf,
+        /// Where under the run's artifacts (default: the file's name).
+        #[arg(long = "as")]
+        dest: Option<String>,
+        #[arg(long)]
+        run: Option<String>,
+    },
+    /// Record a dataset file the run read: content hash, size, and rows/columns of CSV files.
+    Input {
+        path: std::path::PathBuf,
+        /// Dataset name (default: the file name without extension).
+        #[arg(long)]
+        name: Option<String>,
+        /// How the run used it (train, validation, …).
+        #[arg(long, default_value = "")]
+        context: String,
+        #[arg(long)]
+        run: Option<String>,
+    },
     /// Set a tag.
     Tag {
         key: String,
@@ -86,6 +107,49 @@ pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
             let id = target_run(ctx, run)?;
             ctx.store()?
                 .log_params(&id, &[(key.clone(), value.clone())])?;
+        }
+        LogCommand::Artifact { path, dest, run } => {
+            let id = target_run(ctx, run)?;
+            let copied = crate::ingest::files::log_artifact(
+                ctx.store()?.as_ref(),
+                &id,
+                path,
+                dest.as_deref(),
+            )?;
+            let size: u64 = copied.iter().filter_map(|a| a.size).sum();
+            print_text(&format!(
+                "copied {} file(s), {size} bytes, into run {}\n",
+                copied.len(),
+                &id[..8]
+            ))
+            .map_err(|e| KirokuError::io("writing output", e))?;
+        }
+        LogCommand::Input {
+            path,
+            name,
+            context,
+            run,
+        } => {
+            let id = target_run(ctx, run)?;
+            let input = crate::ingest::files::log_input(
+                ctx.store()?.as_ref(),
+                &id,
+                path,
+                name.as_deref(),
+                context,
+            )?;
+            let rows = input
+                .dataset
+                .rows
+                .map(|r| format!(", {r} rows"))
+                .unwrap_or_default();
+            print_text(&format!(
+                "recorded input {}@{}{rows} for run {}\n",
+                input.dataset.name,
+                &input.dataset.hash[..12],
+                &id[..8]
+            ))
+            .map_err(|e| KirokuError::io("writing output", e))?;
         }
         LogCommand::Tag { key, value, run } => {
             let id = target_run(ctx, run)?;

@@ -92,45 +92,15 @@ fn is_boundary(c: Option<&u8>) -> bool {
     }
 }
 
-/// Length of a number (or nan/inf) at the start of `s`.
-fn number_len(s: &[u8]) -> usize {
-    let lower: Vec<u8> = s.iter().take(4).map(u8::to_ascii_lowercase).collect();
-    for word in [&b"-inf"[..], b"+inf", b"inf", b"nan"] {
+/// Length of a number (or nan/inf) at the start of `s`: the query language's decimal rule.
+fn number_len(s: &str) -> usize {
+    let lower: String = s.chars().take(4).collect::<String>().to_ascii_lowercase();
+    for word in ["-inf", "+inf", "inf", "nan"] {
         if lower.starts_with(word) {
             return word.len();
         }
     }
-    let mut i = 0;
-    if i < s.len() && (s[i] == b'-' || s[i] == b'+') {
-        i += 1;
-    }
-    let digits_start = i;
-    while i < s.len() && s[i].is_ascii_digit() {
-        i += 1;
-    }
-    if i < s.len() && s[i] == b'.' {
-        i += 1;
-        while i < s.len() && s[i].is_ascii_digit() {
-            i += 1;
-        }
-    }
-    if i == digits_start || (i == digits_start + 1 && s[digits_start] == b'.') {
-        return 0;
-    }
-    if i < s.len() && (s[i] == b'e' || s[i] == b'E') {
-        let mut j = i + 1;
-        if j < s.len() && (s[j] == b'-' || s[j] == b'+') {
-            j += 1;
-        }
-        let exp_start = j;
-        while j < s.len() && s[j].is_ascii_digit() {
-            j += 1;
-        }
-        if j > exp_start {
-            i = j;
-        }
-    }
-    i
+    crate::query::decimal_len(s)
 }
 
 /// The built-in `key: number` and `key=number` scanner (no regex: it runs on every output line).
@@ -160,7 +130,7 @@ pub fn builtin_scalars(line: &str) -> Vec<Scalar> {
         while j < b.len() && b[j] == b' ' {
             j += 1;
         }
-        let n = number_len(&b[j..]);
+        let n = number_len(&line[j..]);
         if n > 0 && is_boundary(b.get(j + n)) {
             if let Some(v) = parse_number(&line[j..j + n]) {
                 out.push((

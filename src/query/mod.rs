@@ -42,6 +42,7 @@ mod ast;
 mod lexer;
 mod parser;
 
+pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
 
 /// A syntax or type error in a filter or sort order.

@@ -13,10 +13,9 @@ use crate::error::{KirokuError, Result};
 use crate::model::{Artifact, KeyedPoint, Millis, NewNote, NewRun, RunSource, RunStatus};
 use crate::store::Store;
 use serde::Serialize;
-use sha2::{Digest, Sha256};
 use std::collections::{HashMap, HashSet};
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::path::{Path, PathBuf};
 
 /// Points per `Store::log_metrics` call.
@@ -301,16 +300,8 @@ fn plan_experiment(
     };
     let existing = match store.experiment(&exp.name) {
         Ok(e) if e.name == exp.name => Some(e),
-        Ok(other) => {
-            // `Store::experiment` also takes numeric ids: a numeric name can hit another experiment.
-            let why = format!(
-                "MLflow experiment '{}' has a numeric name that kiroku reads as the id of experiment '{}'; its runs were not imported (rename it in MLflow first)",
-                exp.name, other.name
-            );
-            report.warnings.push(why.clone());
-            plan.blocked = Some(why);
-            return Ok(plan);
-        }
+        // `Store::experiment` also takes numeric ids: another experiment's id is no match.
+        Ok(_) => None,
         Err(KirokuError::NotFound(_)) => None,
         Err(e) => return Err(e),
     };
@@ -586,7 +577,7 @@ fn import_artifacts(
         let dest_root = run_dir.join("artifacts");
         for (rel, path) in files {
             let dest = dest_root.join(&rel);
-            let (size, hash) = copy_hashed(&path, &dest)?;
+            let (size, hash) = crate::ingest::files::copy_hashed(&path, Some(&dest))?;
             store.add_artifact(
                 id,
                 &Artifact {
@@ -659,40 +650,6 @@ fn list_files(
             out.push((rel, path));
         }
     }
-}
-
-/// Copies `src` to `dest` (creating folders), returning its size and sha256 (hex).
-fn copy_hashed(src: &Path, dest: &Path) -> Result<(u64, String)> {
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent)
-            .map_err(|e| KirokuError::io(format!("creating {}", parent.display()), e))?;
-    }
-    let mut input = fs::File::open(src)
-        .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-    let mut output = fs::File::create(dest)
-        .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = input
-            .read(&mut buf)
-            .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        output
-            .write_all(&buf[..n])
-            .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?;
-        size += n as u64;
-    }
-    let hash = hasher
-        .finalize()
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect();
-    Ok((size, hash))
 }
 
 /// Why kiroku would refuse a metric key (the rules of the store: 1 to 250 characters, no

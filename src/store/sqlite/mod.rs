@@ -303,16 +303,19 @@ impl Store for SqliteStore {
 
     fn create_experiment(&self, name: &str, user: &str) -> Result<Experiment> {
         let id = self.write(|tx| {
-            if let Some(e) = experiment_by_ref(tx, name)? {
-                let state = if e.deleted { " (deleted)" } else { "" };
+            // By exact name: a numeric name is a name here, not an id.
+            if let Some((_, deleted)) = experiment_id_by_name(tx, name.trim())? {
+                let state = if deleted { " (deleted)" } else { "" };
                 return Err(KirokuError::Conflict(format!(
                     "experiment '{}' already exists{state}",
-                    e.name
+                    name.trim()
                 )));
             }
             insert_experiment(tx, name, user)
         })?;
-        self.experiment(&id.to_string())
+        self.read(|c| rows::experiments(c, "e.id = ?1", &[&id]))?
+            .pop()
+            .ok_or_else(|| KirokuError::Database(format!("experiment {id} vanished after insert")))
     }
 
     fn rename_experiment(&self, name_or_id: &str, new_name: &str, user: &str) -> Result<()> {
@@ -323,7 +326,7 @@ impl Store for SqliteStore {
             if new_name.trim().is_empty() {
                 return Err(KirokuError::Invalid("experiment name is empty".into()));
             }
-            if experiment_by_ref(tx, new_name)?.is_some_and(|other| other.id != e.id) {
+            if experiment_id_by_name(tx, new_name.trim())?.is_some_and(|(other, _)| other != e.id) {
                 return Err(KirokuError::Conflict(format!(
                     "experiment '{new_name}' already exists"
                 )));
@@ -388,7 +391,8 @@ impl Store for SqliteStore {
                 Some(p) => Some(rid_of(tx, p).map_err(|_| KirokuError::NotFound(format!("parent run {p} does not exist")))?),
                 None => None,
             };
-            let end = new.end_time.or_else(|| status.is_terminal().then(now_ms));
+            // An ended run without an end time (some imports) keeps none rather than "now".
+            let end = new.end_time;
             tx.execute(
                 "INSERT INTO runs (id, experiment_id, name, status, user, host, start_ms, end_ms, parent_rid, deleted_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",

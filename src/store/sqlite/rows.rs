@@ -87,6 +87,9 @@ fn placeholders(n: usize) -> String {
     vec!["?"; n].join(",")
 }
 
+/// Hands one row of a run's child table to the run.
+type RowApply<'a> = Box<dyn FnMut(&mut Run, &rusqlite::Row) -> rusqlite::Result<()> + 'a>;
+
 /// Loads runs (with params, metric summaries, tags and stars) for `rids`, in that order.
 pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
     let mut by_rid: HashMap<i64, Run> = HashMap::with_capacity(rids.len());
@@ -126,57 +129,55 @@ pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
             let (rid, run) = row?;
             by_rid.insert(rid, run);
         }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT rid, key, value FROM params WHERE rid IN ({ph})"
-        ))?;
-        let mut rows = stmt.query(params_from_iter(batch))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+        // Each child table: one query for the whole batch, rows handed to their run.
+        let mut each_row = |sql: &str, mut apply: RowApply<'_>| -> Result<()> {
+            let mut stmt = conn.prepare(&sql.replace("{ph}", &ph))?;
+            let mut rows = stmt.query(params_from_iter(batch))?;
+            while let Some(r) = rows.next()? {
+                if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                    apply(run, r)?;
+                }
+            }
+            Ok(())
+        };
+        each_row(
+            "SELECT rid, key, value FROM params WHERE rid IN ({ph})",
+            Box::new(|run, r| {
                 run.params.insert(r.get(1)?, r.get(2)?);
-            }
-        }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT rid, key, value FROM tags WHERE rid IN ({ph})"
-        ))?;
-        let mut rows = stmt.query(params_from_iter(batch))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                Ok(())
+            }),
+        )?;
+        each_row(
+            "SELECT rid, key, value FROM tags WHERE rid IN ({ph})",
+            Box::new(|run, r| {
                 run.tags.insert(r.get(1)?, r.get(2)?);
-            }
-        }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT rid, key, last, last_nan, last_step, last_ts, min, max, count FROM metric_summary WHERE rid IN ({ph})"
-        ))?;
-        let mut rows = stmt.query(params_from_iter(batch))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                Ok(())
+            }),
+        )?;
+        each_row(
+            "SELECT rid, key, last, last_nan, last_step, last_ts, min, max, count FROM metric_summary WHERE rid IN ({ph})",
+            Box::new(|run, r| {
                 let last: Option<f64> = r.get(2)?;
-                run.metrics.insert(
-                    r.get(1)?,
-                    MetricSummary {
-                        last: if r.get::<_, i64>(3)? == 1 {
-                            f64::NAN
-                        } else {
-                            last.unwrap_or(f64::NAN)
-                        },
-                        step: r.get(4)?,
-                        timestamp: r.get(5)?,
-                        min: r.get(6)?,
-                        max: r.get(7)?,
-                        count: r.get::<_, i64>(8)? as u64,
-                    },
-                );
-            }
-        }
-        let mut stmt = conn.prepare(&format!(
-            "SELECT rid, user FROM stars WHERE rid IN ({ph}) ORDER BY created_ms"
-        ))?;
-        let mut rows = stmt.query(params_from_iter(batch))?;
-        while let Some(r) = rows.next()? {
-            if let Some(run) = by_rid.get_mut(&r.get(0)?) {
+                let is_nan = r.get::<_, i64>(3)? == 1;
+                let summary = MetricSummary {
+                    last: if is_nan { f64::NAN } else { last.unwrap_or(f64::NAN) },
+                    step: r.get(4)?,
+                    timestamp: r.get(5)?,
+                    min: r.get(6)?,
+                    max: r.get(7)?,
+                    count: r.get::<_, i64>(8)? as u64,
+                };
+                run.metrics.insert(r.get(1)?, summary);
+                Ok(())
+            }),
+        )?;
+        each_row(
+            "SELECT rid, user FROM stars WHERE rid IN ({ph}) ORDER BY created_ms",
+            Box::new(|run, r| {
                 run.stars.push(r.get(1)?);
-            }
-        }
+                Ok(())
+            }),
+        )?;
     }
     Ok(rids.iter().filter_map(|rid| by_rid.remove(rid)).collect())
 }
