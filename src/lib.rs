@@ -9,5 +9,6 @@ pub mod ids;
 pub mod ingest;
 pub mod model;
 pub mod query;
+pub mod series;
 pub mod store;
 pub mod wrap;

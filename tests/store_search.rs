@@ -146,3 +146,33 @@ fn metric_order_puts_nan_after_numbers_and_missing_last() {
         assert!(sorted, "{sort}: {values:?}");
     }
 }
+
+#[test]
+fn every_write_changes_the_store_version_and_reads_do_not() {
+    let (_dir, store) = store_with_runs();
+    let v0 = store.version().unwrap();
+    let page = store
+        .search_runs(&RunQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(store.version().unwrap(), v0, "reads leave it alone");
+    store
+        .set_tags(&page.runs[0].id, &[("k".into(), "v".into())], "t")
+        .unwrap();
+    let v1 = store.version().unwrap();
+    assert!(v1 > v0);
+    store
+        .log_metrics(
+            &page.runs[0].id,
+            &[KeyedPoint {
+                key: "acc".into(),
+                step: 9,
+                timestamp: 9,
+                value: 1.0,
+            }],
+        )
+        .unwrap();
+    assert!(store.version().unwrap() > v1);
+}

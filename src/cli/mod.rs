@@ -67,7 +67,13 @@ pub enum Command {
         all: bool,
     },
     /// A run's metrics (summary), or one metric's full series.
-    Metrics { run: String, key: Option<String> },
+    Metrics {
+        run: String,
+        key: Option<String>,
+        /// Reduce the series to N columns (count, first, last, min, max each), as charts do.
+        #[arg(long)]
+        buckets: Option<usize>,
+    },
     /// Notes on runs.
     #[command(subcommand)]
     Note(annotate::NoteCommand),
@@ -199,7 +205,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Runs(cmd) => runs::runs(&mut ctx, cmd),
         Command::Show { run } => runs::show(&mut ctx, run),
         Command::Diff { runs: refs, all } => runs::diff(&mut ctx, refs, *all),
-        Command::Metrics { run, key } => runs::metrics(&mut ctx, run, key.as_deref()),
+        Command::Metrics { run, key, buckets } => {
+            runs::metrics(&mut ctx, run, key.as_deref(), *buckets)
+        }
         Command::Note(cmd) => annotate::note(&mut ctx, cmd),
         Command::Tag { run, tags } => annotate::tag(&mut ctx, run, tags),
         Command::Untag { run, keys } => annotate::untag(&mut ctx, run, keys),

@@ -579,7 +579,12 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
     Ok(0)
 }
 
-pub fn metrics(ctx: &mut Context, reference: &str, key: Option<&str>) -> Result<i32> {
+pub fn metrics(
+    ctx: &mut Context,
+    reference: &str,
+    key: Option<&str>,
+    buckets: Option<usize>,
+) -> Result<i32> {
     let store = ctx.store()?;
     let id = store.resolve_run(reference)?;
     let Some(key) = key else {
@@ -591,6 +596,42 @@ pub fn metrics(ctx: &mut Context, reference: &str, key: Option<&str>) -> Result<
         }
         return Ok(0);
     };
+    if let Some(buckets) = buckets {
+        let sampled = store.metric_series_sampled(
+            &id,
+            key,
+            &crate::series::SeriesQuery {
+                buckets,
+                ..Default::default()
+            },
+        )?;
+        if ctx.format == Format::Json {
+            print_json(
+                &serde_json::json!({"schema": "kiroku.series/v1", "run": id, "series": sampled}),
+            )
+            .map_err(io)?;
+        } else {
+            let mut t = Table::new(
+                ["STEPS", "COUNT", "FIRST", "LAST", "MIN", "MAX"]
+                    .map(String::from)
+                    .to_vec(),
+            );
+            t.numeric = vec![false, true, true, true, true, true];
+            let opt = |v: Option<f64>| v.map(format_value).unwrap_or_default();
+            for b in &sampled.buckets {
+                t.push(vec![
+                    format!("{}–{}", b.x_lo, b.x_hi),
+                    b.count.to_string(),
+                    format_value(b.first),
+                    format_value(b.last),
+                    opt(b.min),
+                    opt(b.max),
+                ]);
+            }
+            print_text(&t.render(ctx.format)).map_err(io)?;
+        }
+        return Ok(0);
+    }
     let points = store.metric_series(&id, key)?;
     if ctx.format == Format::Json {
         let rows: Vec<serde_json::Value> = points

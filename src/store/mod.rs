@@ -9,6 +9,7 @@ pub mod synthetic;
 
 use crate::error::Result;
 use crate::model::*;
+use crate::series::{SampledSeries, SeriesQuery};
 use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
@@ -59,6 +60,19 @@ pub trait Store: Send + Sync {
     fn log_metrics(&self, id: &str, points: &[KeyedPoint]) -> Result<()>;
     /// The full series of one key, in logging order.
     fn metric_series(&self, id: &str, key: &str) -> Result<Vec<MetricPoint>>;
+    /// One key's series reduced for a chart (per-column count, first, last, min, max).
+    fn metric_series_sampled(
+        &self,
+        id: &str,
+        key: &str,
+        query: &SeriesQuery,
+    ) -> Result<SampledSeries> {
+        Ok(crate::series::downsample(
+            key,
+            &self.metric_series(id, key)?,
+            query,
+        ))
+    }
     fn add_note(&self, id: &str, note: &NewNote) -> Result<Note>;
     fn notes(&self, id: &str) -> Result<Vec<Note>>;
     /// Returns whether anything changed.
@@ -70,6 +84,10 @@ pub trait Store: Send + Sync {
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
     fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()>;
     fn add_input(&self, id: &str, input: &RunInput) -> Result<()>;
+
+    /// A number that changes whenever anything in the store changes (any write by anyone),
+    /// so watchers can tell cheaply whether to look again.
+    fn version(&self) -> Result<i64>;
 
     // Activity.
     /// Newest first.

@@ -8,7 +8,7 @@ use crate::error::{KirokuError, Result};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql")];
+const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -97,5 +97,33 @@ mod tests {
         migrate(&c3, &p3).unwrap();
         assert_eq!(user_version(&c3).unwrap(), SCHEMA_VERSION);
         migrate(&c3, &p3).unwrap();
+    }
+
+    #[test]
+    fn a_version_1_store_migrates_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v1.db");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.pragma_update(None, "user_version", 1).unwrap();
+        c.execute(
+            "INSERT INTO experiments (name, created_ms, updated_ms) VALUES ('old', 1, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&c, &p).unwrap();
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
+        let name: String = c
+            .query_row("SELECT name FROM experiments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "old");
+        let version: i64 = c
+            .query_row(
+                "SELECT value FROM store_meta WHERE key = 'version'",
+                [],
+                |r| r.get(0),
+            )
+            .unwrap();
+        assert_eq!(version, 0);
     }
 }

@@ -76,6 +76,8 @@ impl SqliteStore {
             let attempt = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
+                tx.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = 'version'")?
+                    .execute([])?;
                 tx.commit()?;
                 Ok(out)
             })();
@@ -704,6 +706,15 @@ impl Store for SqliteStore {
                 params![rid, dataset_id, input.context],
             )?;
             Ok(())
+        })
+    }
+
+    fn version(&self) -> Result<i64> {
+        self.read(|c| {
+            Ok(
+                c.prepare_cached("SELECT value FROM store_meta WHERE key = 'version'")?
+                    .query_row([], |r| r.get(0))?,
+            )
         })
     }
 
