@@ -265,8 +265,10 @@ impl Column {
     }
 }
 
-/// Status, id, name (experiment when several), user, started, duration, then params (those
-/// that vary, with `only_changed`) and metrics.
+/// Status, id, name (experiment when several), user, started, duration, then the params that
+/// vary among the runs, the metrics, and last the params that are the same everywhere (left
+/// out with `only_changed`). Narrow terminals drop columns from the right, so what tells runs
+/// apart stays visible longest.
 pub fn default_columns(runs: &[Run], only_changed: bool) -> Vec<Column> {
     let mut cols = vec![Column::Status, Column::Id, Column::Name];
     let experiments: BTreeSet<&str> = runs.iter().map(|r| r.experiment.as_str()).collect();
@@ -275,18 +277,20 @@ pub fn default_columns(runs: &[Run], only_changed: bool) -> Vec<Column> {
     }
     cols.extend([Column::User, Column::Started, Column::Duration]);
     let param_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-    for key in param_keys {
-        if only_changed {
-            let values: BTreeSet<Option<&String>> =
-                runs.iter().map(|r| r.params.get(key)).collect();
-            if values.len() < 2 {
-                continue;
-            }
-        }
-        cols.push(Column::Param(key.clone()));
-    }
+    let (varying, constant): (Vec<&String>, Vec<&String>) =
+        param_keys.into_iter().partition(|key| {
+            runs.iter()
+                .map(|r| r.params.get(*key))
+                .collect::<BTreeSet<_>>()
+                .len()
+                > 1
+        });
+    cols.extend(varying.into_iter().map(|k| Column::Param(k.clone())));
     let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
     cols.extend(metric_keys.into_iter().map(|k| Column::Metric(k.clone())));
+    if !only_changed {
+        cols.extend(constant.into_iter().map(|k| Column::Param(k.clone())));
+    }
     cols
 }
 

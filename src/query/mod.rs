@@ -92,3 +92,88 @@ pub fn parse_filter(input: &str) -> Result<Option<Expr>, QueryError> {
 pub fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
     parser::parse_order(input)
 }
+
+#[cfg(test)]
+mod fuzz {
+    use super::*;
+
+    /// Token soup and raw bytes from a fixed generator: parsing never panics, and every error
+    /// points inside the input (or just past its end).
+    #[test]
+    fn random_inputs_never_panic_and_errors_point_inside() {
+        let pieces = [
+            "metrics.",
+            "params.",
+            "tags.",
+            "attributes.",
+            "acc",
+            "`a b`",
+            "\"x\"",
+            "'y'",
+            "'",
+            "\"",
+            "`",
+            ">",
+            ">=",
+            "<",
+            "=",
+            "!=",
+            "<>",
+            "LIKE",
+            "ILIKE",
+            "IN",
+            "(",
+            ")",
+            ",",
+            "NOT",
+            "IS",
+            "NULL",
+            "and",
+            "or",
+            "0.5",
+            "-1e9",
+            "nan",
+            "inf",
+            " ",
+            "é",
+            "名",
+            "\\",
+            "%",
+            "_",
+            "status",
+            "start_time",
+            ".",
+            "..",
+            "datasets.name",
+        ];
+        let mut seed = 0x1234_5678_9abc_def0u64;
+        let mut next = || {
+            seed ^= seed << 13;
+            seed ^= seed >> 7;
+            seed ^= seed << 17;
+            seed
+        };
+        for _ in 0..20_000 {
+            let n = (next() % 12) as usize;
+            let input: String = (0..n)
+                .map(|_| pieces[(next() % pieces.len() as u64) as usize])
+                .collect::<Vec<_>>()
+                .join(if next() % 2 == 0 { " " } else { "" });
+            for text in [input.as_str(), &input.chars().rev().collect::<String>()] {
+                if let Err(e) = parse_filter(text) {
+                    assert!(
+                        e.column >= 1 && e.column <= text.chars().count() + 1,
+                        "{text:?}: {e}"
+                    );
+                    let _ = e.render_caret(text);
+                }
+                if let Err(e) = parse_order(text) {
+                    assert!(
+                        e.column >= 1 && e.column <= text.chars().count() + 1,
+                        "{text:?}: {e}"
+                    );
+                }
+            }
+        }
+    }
+}
