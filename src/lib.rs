@@ -11,4 +11,5 @@ pub mod model;
 pub mod query;
 pub mod series;
 pub mod store;
+pub mod tui;
 pub mod wrap;

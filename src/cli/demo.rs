@@ -179,6 +179,10 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
         lines.join("\n"),
     );
     print_text(&text).map_err(|e| KirokuError::io("writing output", e))?;
-    let _ = args.no_ui; // The terminal UI arrives with its own issue; until then the demo ends here.
+    if !args.no_ui && super::ui_possible() {
+        eprintln!("opening the terminal UI (q quits; --no-ui skips it)…");
+        std::thread::sleep(std::time::Duration::from_millis(800));
+        return super::open_ui(&mut ctx);
+    }
     Ok(0)
 }

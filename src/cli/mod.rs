@@ -107,6 +107,8 @@ pub enum Command {
     Events(annotate::EventsArgs),
     /// Make a small real project (trainings on a bundled dataset) and show how to look at it.
     Demo(demo::DemoArgs),
+    /// Open the terminal UI (also what a bare `kiroku` does on a terminal).
+    Ui,
     /// Developer tools: store generators and helpers used by tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(dev::DevCommand),
@@ -190,6 +192,9 @@ pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>
 pub fn dispatch(cli: Cli) -> Result<i32> {
     let Some(command) = cli.command.as_ref() else {
         let mut ctx = Context::new(&cli)?;
+        if ui_possible() {
+            return open_ui(&mut ctx);
+        }
         return runs::overview(&mut ctx);
     };
     if let Command::Demo(args) = command {
@@ -216,7 +221,27 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rm { runs: refs } => annotate::delete(&mut ctx, refs, true),
         Command::Restore { runs: refs } => annotate::delete(&mut ctx, refs, false),
         Command::Events(args) => annotate::events(&mut ctx, args),
+        Command::Ui => open_ui(&mut ctx),
         Command::Dev(cmd) => dev::dev(&mut ctx, cmd),
         Command::Demo(_) => unreachable!("handled above"),
     }
+}
+
+/// Whether stdin and stdout are a terminal, so the UI can run.
+pub fn ui_possible() -> bool {
+    use std::io::IsTerminal;
+    std::io::stdin().is_terminal() && std::io::stdout().is_terminal()
+}
+
+/// Opens the terminal UI over the context's store.
+pub fn open_ui(ctx: &mut Context) -> Result<i32> {
+    if !ui_possible() {
+        return Err(KirokuError::Invalid(
+            "the UI needs a terminal; use `kiroku runs ls` and friends in scripts".into(),
+        ));
+    }
+    let store = ctx.store()?;
+    crate::tui::open(store, &ctx.user)
+        .map_err(|e| KirokuError::io("running the terminal UI", e))?;
+    Ok(0)
 }

@@ -188,7 +188,25 @@ impl Column {
         })
     }
 
-    fn header(&self) -> String {
+    /// The spec `parse` reads back (`status`, `params.lr`), for saving column choices.
+    pub fn spec(&self) -> String {
+        match self {
+            Column::Status => "status".into(),
+            Column::Id => "id".into(),
+            Column::Name => "name".into(),
+            Column::Experiment => "experiment".into(),
+            Column::User => "user".into(),
+            Column::Host => "host".into(),
+            Column::Started => "started".into(),
+            Column::Duration => "duration".into(),
+            Column::Stars => "stars".into(),
+            Column::Param(k) => format!("params.{k}"),
+            Column::Metric(k) => format!("metrics.{k}"),
+            Column::Tag(k) => format!("tags.{k}"),
+        }
+    }
+
+    pub fn header(&self) -> String {
         match self {
             Column::Status => "ST".into(),
             Column::Id => "ID".into(),
@@ -203,11 +221,11 @@ impl Column {
         }
     }
 
-    fn is_numeric(&self) -> bool {
+    pub fn is_numeric(&self) -> bool {
         matches!(self, Column::Metric(_) | Column::Duration)
     }
 
-    fn cell(&self, run: &Run, format: Format, now: i64) -> String {
+    pub fn cell(&self, run: &Run, format: Format, now: i64) -> String {
         let human = format == Format::Table;
         match self {
             Column::Status => run.status.to_string(),

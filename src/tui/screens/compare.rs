@@ -1,0 +1,238 @@
+//! Compare 2 to 20 runs: params side by side (only those that differ, or all), metric
+//! summaries with deltas against a baseline and the best value marked (direction inferred from
+//! the name, switchable), and the selected metric's charts overlaid, one stable colour per run.
+use super::fit;
+use crate::cli::output::format_value;
+use crate::tui::app::State;
+use crate::tui::theme::run_color_index;
+use crate::tui::widgets::chart::{self, ChartLine};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+use std::collections::BTreeSet;
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(cv) = &state.compare else { return };
+    if cv.runs.is_empty() {
+        frame.render_widget(super::block(state, " Compare (loading…) ", true), area);
+        return;
+    }
+    let base = cv.baseline.min(cv.runs.len() - 1);
+    let title = format!(
+        " Compare {} runs · baseline {} {} ",
+        cv.runs.len(),
+        &cv.runs[base].run.id[..8.min(cv.runs[base].run.id.len())],
+        cv.runs[base].run.name
+    );
+    let b = super::block(state, Span::styled(title, state.theme.style("title")), true);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let tables_h = (inner.height / 2).max(6);
+    let [tables, charts] =
+        Layout::vertical([Constraint::Length(tables_h), Constraint::Min(3)]).areas(inner);
+    let [params_area, metrics_area] =
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(tables);
+
+    // Params.
+    let runs: Vec<&crate::model::Run> = cv.runs.iter().map(|d| &d.run).collect();
+    let col_w = ((params_area.width as usize).saturating_sub(14) / runs.len().max(1)).clamp(6, 14);
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+    let rows: Vec<(&String, Vec<Option<&String>>)> = keys
+        .into_iter()
+        .map(|k| (k, runs.iter().map(|r| r.params.get(k)).collect::<Vec<_>>()))
+        .filter(|(_, v)| cv.show_all_params || v.iter().collect::<BTreeSet<_>>().len() > 1)
+        .collect();
+    let key_w = 14;
+    let mut lines = vec![Line::styled(
+        format!(
+            "Params ({})",
+            if cv.show_all_params {
+                "all · a: only changed"
+            } else {
+                "only changed · a: all"
+            }
+        ),
+        state.theme.style("table.header"),
+    )];
+    let mut head = vec![Span::raw(fit("", key_w, false))];
+    for r in &runs {
+        head.push(Span::styled(
+            fit(&r.id[..8.min(r.id.len())], col_w, true),
+            state.theme.series(run_color_index(&r.id)),
+        ));
+    }
+    lines.push(Line::from(head));
+    if rows.is_empty() {
+        lines.push(Line::styled(
+            "all params are the same",
+            state.theme.style("text.dim"),
+        ));
+    }
+    for (k, vals) in rows {
+        // Numbers align right, text left.
+        let mut spans = vec![Span::styled(
+            fit(k, key_w, false),
+            state.theme.style("text.dim"),
+        )];
+        for v in vals {
+            let text = v.map(|s| s.as_str()).unwrap_or("—");
+            let numeric = text.parse::<f64>().is_ok();
+            spans.push(Span::raw(fit(text, col_w, numeric)));
+        }
+        lines.push(Line::from(spans));
+    }
+    frame.render_widget(Paragraph::new(lines), params_area);
+
+    // Metrics with deltas and the best marked.
+    let metric_keys = cv.metric_keys();
+    let mcol = ((metrics_area.width as usize).saturating_sub(20) / runs.len().max(1)).clamp(8, 22);
+    let mkey_w = 18;
+    let mut lines = vec![Line::styled(
+        "Metrics (last · Δ vs baseline · ★ best · B flips better)",
+        state.theme.style("table.header"),
+    )];
+    let mut head = vec![Span::raw(fit("", mkey_w, false))];
+    for r in &runs {
+        head.push(Span::styled(
+            fit(
+                &format!("{} {}", &r.id[..8.min(r.id.len())], r.name),
+                mcol,
+                true,
+            ),
+            state.theme.series(run_color_index(&r.id)),
+        ));
+    }
+    lines.push(Line::from(head));
+    let first_row = cv
+        .metric_cursor
+        .saturating_sub((tables_h as usize).saturating_sub(4));
+    state.areas.list = Some((
+        Rect {
+            x: metrics_area.x,
+            y: metrics_area.y + 2,
+            width: metrics_area.width,
+            height: metrics_area.height.saturating_sub(2),
+        },
+        first_row,
+    ));
+    for (i, k) in metric_keys.iter().enumerate().skip(first_row) {
+        let higher = cv.higher_is_better(k);
+        let vals: Vec<Option<f64>> = runs
+            .iter()
+            .map(|r| r.metrics.get(k).map(|m| m.last))
+            .collect();
+        let finite = vals.iter().flatten().filter(|v| v.is_finite());
+        let best = if higher {
+            finite.fold(None, |a: Option<f64>, v| Some(a.map_or(*v, |a| a.max(*v))))
+        } else {
+            finite.fold(None, |a: Option<f64>, v| Some(a.map_or(*v, |a| a.min(*v))))
+        };
+        let mut spans = vec![Span::styled(
+            fit(
+                &format!("{k} {}", if higher { "↑" } else { "↓" }),
+                mkey_w,
+                false,
+            ),
+            state.theme.style("text.dim"),
+        )];
+        let b = vals[base];
+        for (j, v) in vals.iter().enumerate() {
+            let Some(v) = v else {
+                spans.push(Span::raw(fit("—", mcol, true)));
+                continue;
+            };
+            let star = if Some(*v) == best && runs.len() > 1 {
+                " ★"
+            } else {
+                ""
+            };
+            let delta = match b {
+                Some(b) if j != base && v.is_finite() && b.is_finite() => {
+                    let d = v - b;
+                    let sign = if d > 0.0 { "+" } else { "" };
+                    format!(" {sign}{}", format_value(d))
+                }
+                _ => String::new(),
+            };
+            let better = b.map(|b| if higher { *v > b } else { *v < b });
+            let role = if !star.is_empty() {
+                "best"
+            } else if j == base || delta.is_empty() {
+                "text"
+            } else if better == Some(true) {
+                "delta.better"
+            } else {
+                "delta.worse"
+            };
+            spans.push(Span::styled(
+                fit(&format!("{}{delta}{star}", format_value(*v)), mcol, true),
+                state.theme.style(role),
+            ));
+        }
+        let mut line = Line::from(spans);
+        if i == cv.metric_cursor {
+            line = line.style(state.theme.style("table.selected"));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), metrics_area);
+
+    // The selected metric, overlaid.
+    let Some(key) = metric_keys.get(cv.metric_cursor) else {
+        return;
+    };
+    let [legend, chart_area, status] = Layout::vertical([
+        Constraint::Length(1),
+        Constraint::Min(3),
+        Constraint::Length(1),
+    ])
+    .areas(charts);
+    let mut legend_spans = vec![Span::styled(format!("{key}  "), state.theme.style("title"))];
+    let mut chart_lines = Vec::new();
+    for d in &cv.runs {
+        let style = state.theme.series(run_color_index(&d.run.id));
+        legend_spans.push(Span::styled(
+            format!("── {} {}  ", &d.run.id[..8.min(d.run.id.len())], d.run.name),
+            style,
+        ));
+        if let Some(s) = cv.series.get(&(d.run.id.clone(), key.clone())) {
+            chart_lines.push(ChartLine {
+                label: d.run.id[..8.min(d.run.id.len())].to_string(),
+                style,
+                series: s,
+                start_ms: d.run.start_time,
+            });
+        }
+    }
+    frame.render_widget(Paragraph::new(Line::from(legend_spans)), legend);
+    let cx = chart::draw_chart(
+        frame,
+        chart_area,
+        &state.theme,
+        key,
+        &chart_lines,
+        &cv.charts,
+        true,
+    );
+    let cursor = cx
+        .map(|x| {
+            format!(
+                " · cursor {}: {}",
+                format_value(x),
+                chart::cursor_values(&chart_lines, &cv.charts, x)
+                    .iter()
+                    .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
+                    .collect::<Vec<_>>()
+                    .join("  ")
+            )
+        })
+        .unwrap_or_default();
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            format!("{}{cursor}", chart::settings_line(&cv.charts)),
+            state.theme.style("text.dim"),
+        )),
+        status,
+    );
+}

@@ -1,0 +1,70 @@
+//! The help overlay, generated from the merged keymap (so it shows the user's own bindings)
+//! and searchable: typing filters by key, action or description.
+use super::fit;
+use crate::tui::app::State;
+use crate::tui::editor::Editor;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+/// Help rows matching the search (section, keys, action, description).
+pub fn rows(state: &State, search: &str) -> Vec<(String, String, String, &'static str)> {
+    let needle = search.to_lowercase();
+    state
+        .keymap
+        .help_rows()
+        .into_iter()
+        .filter(|(s, k, a, d)| {
+            needle.is_empty()
+                || [s.as_str(), k.as_str(), a.as_str(), d]
+                    .iter()
+                    .any(|t| t.to_lowercase().contains(&needle))
+        })
+        .collect()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scroll: usize) {
+    frame.render_widget(Clear, area);
+    let b = super::block(
+        state,
+        Span::styled(
+            " Help · type to search · esc closes ",
+            state.theme.style("title"),
+        ),
+        true,
+    );
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let mut lines = vec![Line::from(vec![
+        Span::styled("search: ", state.theme.style("text.accent")),
+        Span::styled(search.text.clone(), state.theme.style("input")),
+        Span::styled(" ", state.theme.style("input.cursor")),
+    ])];
+    let rows = rows(state, &search.text);
+    let mut last_section = String::new();
+    let mut body = Vec::new();
+    for (section, keys, action, desc) in rows {
+        if section != last_section {
+            body.push(Line::styled(
+                format!("[{section}]"),
+                state.theme.style("table.header"),
+            ));
+            last_section = section;
+        }
+        body.push(Line::from(vec![
+            Span::styled(fit(&keys, 22, false), state.theme.style("footer.key")),
+            Span::raw(fit(&action, 20, false)),
+            Span::styled(desc.to_string(), state.theme.style("text.dim")),
+        ]));
+    }
+    if body.is_empty() {
+        body.push(Line::styled(
+            "no binding matches",
+            state.theme.style("text.dim"),
+        ));
+    }
+    let h = inner.height.saturating_sub(1) as usize;
+    lines.extend(body.into_iter().skip(scroll).take(h));
+    frame.render_widget(Paragraph::new(lines), inner);
+}

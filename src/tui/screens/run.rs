@@ -1,0 +1,715 @@
+//! One run, in tabs: Overview, Params (searchable), Metrics (chart grid or sparkline list),
+//! Logs (follows while running, searchable, ANSI kept or stripped), Source (commit, command,
+//! coloured diff), Artifacts (list, preview of text files, size and hash), Notes (thread).
+use super::{fit, kv, status_glyph};
+use crate::cli::output::{format_duration, format_relative, format_timestamp, format_value};
+use crate::tui::app::{Field, RunTab, RunView, State};
+use crate::tui::theme::run_color_index;
+use crate::tui::widgets::chart::{self, ChartLine};
+use crate::tui::widgets::text::{ansi_line, diff_line, highlight, markdown};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use std::path::PathBuf;
+
+/// An artifact as listed: recorded ones first, then files found in the run's folder.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactEntry {
+    pub path: String,
+    pub size: Option<u64>,
+    pub hash: Option<String>,
+    pub local: Option<PathBuf>,
+}
+
+pub fn artifact_entries(rv: &RunView) -> Vec<ArtifactEntry> {
+    let Some(d) = &rv.detail else { return vec![] };
+    let base = d
+        .run_dir
+        .as_ref()
+        .map(|r| PathBuf::from(r).join("artifacts"));
+    let mut out: Vec<ArtifactEntry> = d
+        .artifacts
+        .iter()
+        .map(|a| ArtifactEntry {
+            path: a.path.clone(),
+            size: a.size,
+            hash: a.hash.clone(),
+            local: base
+                .as_ref()
+                .map(|b| b.join(&a.path))
+                .filter(|p| p.is_file()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(rv) = state.run.as_ref() else { return };
+    let title = match &rv.detail {
+        Some(d) => {
+            let r = &d.run;
+            let (glyph, _) = status_glyph(r.status, state.theme.text_glyphs);
+            let end = r.end_time.unwrap_or(state.now);
+            let commit = d
+                .source
+                .git_commit
+                .as_ref()
+                .map(|c| {
+                    let dirty = if d.source.git_dirty == Some(true) {
+                        " (dirty)"
+                    } else {
+                        ""
+                    };
+                    format!(" · commit {}{dirty}", &c[..9.min(c.len())])
+                })
+                .unwrap_or_default();
+            format!(
+                " {} {} {glyph} {} · {} · {} · {}{commit} ",
+                &r.id[..8.min(r.id.len())],
+                r.name,
+                r.status,
+                r.user,
+                format_duration(end - r.start_time),
+                r.host.clone().unwrap_or_default()
+            )
+        }
+        None => format!(" {} (loading…) ", &rv.id[..8.min(rv.id.len())]),
+    };
+    let b = super::block(state, Span::styled(title, state.theme.style("title")), true);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let [tabs, body] = Layout::vertical([Constraint::Length(2), Constraint::Min(1)]).areas(inner);
+    draw_tabs(frame, tabs, state);
+    let Some(rv) = state.run.as_ref() else { return };
+    if rv.detail.is_none() {
+        return;
+    }
+    match rv.tab {
+        RunTab::Overview => draw_overview(frame, body, state),
+        RunTab::Params => draw_params(frame, body, state),
+        RunTab::Metrics => draw_metrics(frame, body, state),
+        RunTab::Logs => draw_logs(frame, body, state),
+        RunTab::Source => draw_source(frame, body, state),
+        RunTab::Artifacts => draw_artifacts(frame, body, state),
+        RunTab::Notes => draw_notes(frame, body, state),
+    }
+}
+
+fn draw_tabs(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(rv) = state.run.as_ref() else { return };
+    let mut spans = Vec::new();
+    let mut x = area.x;
+    let mut hits = Vec::new();
+    for tab in RunTab::ALL {
+        let label = match tab {
+            RunTab::Notes => format!(
+                " Notes ({}) ",
+                rv.detail.as_ref().map(|d| d.notes.len()).unwrap_or(0)
+            ),
+            RunTab::Metrics => format!(
+                " Metrics ({}) ",
+                rv.detail.as_ref().map(|d| d.run.metrics.len()).unwrap_or(0)
+            ),
+            t => format!(" {} ", t.title()),
+        };
+        let w = label.chars().count() as u16;
+        let style = state.theme.style(if tab == rv.tab {
+            "tab.active"
+        } else {
+            "tab.inactive"
+        });
+        hits.push((
+            Rect {
+                x,
+                y: area.y,
+                width: w,
+                height: 1,
+            },
+            tab,
+        ));
+        spans.push(Span::styled(label, style));
+        spans.push(Span::styled("│", state.theme.style("border")));
+        x += w + 1;
+    }
+    let rule = "─".repeat(area.width as usize);
+    frame.render_widget(
+        Paragraph::new(vec![
+            Line::from(spans),
+            Line::styled(rule, state.theme.style("border")),
+        ]),
+        area,
+    );
+    state.areas.tabs = hits;
+}
+
+fn scrolled(lines: Vec<Line<'static>>, scroll: usize, height: usize) -> Vec<Line<'static>> {
+    let max = lines.len().saturating_sub(height);
+    lines
+        .into_iter()
+        .skip(scroll.min(max))
+        .take(height)
+        .collect()
+}
+
+fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
+    let Some(rv) = &state.run else { return };
+    let Some(d) = &rv.detail else { return };
+    let r = &d.run;
+    let w = 12;
+    let (glyph, role) = status_glyph(r.status, state.theme.text_glyphs);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(fit("status", w, false), state.theme.style("text.dim")),
+        Span::styled(format!("{glyph} {}", r.status), state.theme.style(role)),
+        Span::raw(
+            r.exit_code
+                .map(|c| format!(" (exit {c})"))
+                .unwrap_or_default(),
+        ),
+    ])];
+    lines.push(kv(state, "id", r.id.clone(), w));
+    lines.push(kv(state, "experiment", r.experiment.clone(), w));
+    lines.push(kv(
+        state,
+        "started",
+        format!(
+            "{} ({})",
+            format_timestamp(r.start_time),
+            format_relative(r.start_time, state.now)
+        ),
+        w,
+    ));
+    let end = r.end_time.unwrap_or(state.now);
+    lines.push(kv(
+        state,
+        "ended",
+        r.end_time
+            .map(|e| {
+                format!(
+                    "{} · took {}",
+                    format_timestamp(e),
+                    format_duration(end - r.start_time)
+                )
+            })
+            .unwrap_or_else(|| format!("running for {}", format_duration(end - r.start_time))),
+        w,
+    ));
+    lines.push(kv(state, "user", r.user.clone(), w));
+    lines.push(kv(state, "host", r.host.clone().unwrap_or_default(), w));
+    lines.push(kv(state, "command", d.source.command.join(" "), w));
+    if let Some(c) = &d.source.git_commit {
+        let branch = d.source.git_branch.clone().unwrap_or_default();
+        let dirty = if d.source.git_dirty == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        };
+        lines.push(kv(state, "git", format!("{c} {branch}{dirty}"), w));
+    }
+    if let Some(p) = &r.parent_id {
+        lines.push(kv(state, "parent", p.clone(), w));
+    }
+    if !d.children.is_empty() {
+        lines.push(kv(state, "children", d.children.join(", "), w));
+    }
+    let tags: Vec<String> = r.tags.iter().map(|(k, v)| format!("{k}={v}")).collect();
+    lines.push(kv(state, "tags", tags.join("  "), w));
+    lines.push(kv(
+        state,
+        "stars",
+        if r.stars.is_empty() {
+            String::new()
+        } else {
+            format!("★ {}", r.stars.join(", "))
+        },
+        w,
+    ));
+    lines.push(Line::raw(""));
+    lines.push(Line::styled(
+        "latest metrics",
+        state.theme.style("table.header"),
+    ));
+    let kw = r
+        .metrics
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 30)
+        + 2;
+    for (k, m) in &r.metrics {
+        lines.push(Line::from(vec![
+            Span::styled(fit(k, kw, false), state.theme.style("text.dim")),
+            Span::raw(fit(&format_value(m.last), 12, true)),
+            Span::styled(
+                format!(
+                    "   min {}  max {}  step {}  ({} points)",
+                    m.min.map(format_value).unwrap_or_default(),
+                    m.max.map(format_value).unwrap_or_default(),
+                    m.step,
+                    m.count
+                ),
+                state.theme.style("text.dim"),
+            ),
+        ]));
+    }
+    let lines = scrolled(lines, rv.scroll_of(RunTab::Overview), area.height as usize);
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn search_bar(state: &State, label: &str, text: &str, editing: bool) -> Line<'static> {
+    let mut spans = vec![Span::styled(
+        format!("/ {label}: "),
+        state
+            .theme
+            .style(if editing { "text.accent" } else { "text.dim" }),
+    )];
+    spans.push(Span::styled(text.to_string(), state.theme.style("input")));
+    if editing {
+        spans.push(Span::styled(" ", state.theme.style("input.cursor")));
+    }
+    Line::from(spans)
+}
+
+fn draw_params(frame: &mut Frame, area: Rect, state: &State) {
+    let Some(rv) = &state.run else { return };
+    let Some(d) = &rv.detail else { return };
+    let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let needle = rv.param_search.text.to_lowercase();
+    frame.render_widget(
+        Paragraph::new(search_bar(
+            state,
+            "search",
+            &rv.param_search.text,
+            state.field == Some(Field::ParamSearch),
+        )),
+        bar,
+    );
+    let kw = d
+        .run
+        .params
+        .keys()
+        .map(|k| k.chars().count())
+        .max()
+        .unwrap_or(4)
+        .clamp(4, 40)
+        + 2;
+    let matched: Vec<Line<'static>> = d
+        .run
+        .params
+        .iter()
+        .filter(|(k, v)| {
+            needle.is_empty()
+                || k.to_lowercase().contains(&needle)
+                || v.to_lowercase().contains(&needle)
+        })
+        .map(|(k, v)| {
+            let line = Line::from(vec![
+                Span::styled(fit(k, kw, false), state.theme.style("text.dim")),
+                Span::raw(v.clone()),
+            ]);
+            highlight(line, &needle, state.theme.style("search.match"))
+        })
+        .collect();
+    let lines = if matched.is_empty() {
+        vec![Line::styled(
+            if d.run.params.is_empty() {
+                "no params"
+            } else {
+                "no params match"
+            },
+            state.theme.style("text.dim"),
+        )]
+    } else {
+        scrolled(matched, rv.scroll_of(RunTab::Params), body.height as usize)
+    };
+    frame.render_widget(Paragraph::new(lines), body);
+}
+
+fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(rv) = &state.run else { return };
+    let Some(d) = &rv.detail else { return };
+    let keys = rv.metric_keys();
+    let [body, status] = Layout::vertical([Constraint::Min(1), Constraint::Length(1)]).areas(area);
+    if keys.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no metrics logged",
+                state.theme.style("text.dim"),
+            )),
+            body,
+        );
+        return;
+    }
+    let style = state.theme.series(run_color_index(&rv.id));
+    let mut cursor_text = String::new();
+    if rv.chart_list {
+        let kw = keys
+            .iter()
+            .map(|k| k.chars().count())
+            .max()
+            .unwrap_or(4)
+            .clamp(4, 30)
+            + 2;
+        let spark_w = (body.width as usize).saturating_sub(kw + 48).max(8);
+        let mut lines = vec![Line::styled(
+            format!(
+                "{}{}{}{}{}  trend",
+                fit("metric", kw, false),
+                fit("last", 12, true),
+                fit("min", 12, true),
+                fit("max", 12, true),
+                fit("points", 9, true)
+            ),
+            state.theme.style("table.header"),
+        )];
+        for (i, k) in keys.iter().enumerate() {
+            let m = &d.run.metrics[k];
+            let spark = rv
+                .series
+                .get(k)
+                .map(|s| chart::sparkline(s, spark_w))
+                .unwrap_or_default();
+            let mut line = Line::from(vec![
+                Span::raw(fit(k, kw, false)),
+                Span::raw(fit(&format_value(m.last), 12, true)),
+                Span::raw(fit(&m.min.map(format_value).unwrap_or_default(), 12, true)),
+                Span::raw(fit(&m.max.map(format_value).unwrap_or_default(), 12, true)),
+                Span::raw(fit(&m.count.to_string(), 9, true)),
+                Span::raw("  "),
+                Span::styled(spark, style),
+            ]);
+            if i == rv.chart_selected {
+                line = line.style(state.theme.style("table.selected"));
+            }
+            lines.push(line);
+        }
+        let first = rv.chart_selected.saturating_sub(body.height as usize - 2);
+        let mut shown = vec![lines[0].clone()];
+        shown.extend(lines.into_iter().skip(1 + first));
+        frame.render_widget(Paragraph::new(shown), body);
+    } else {
+        // A grid: two charts a row on wide terminals, one on narrow ones.
+        let per_row = if body.width >= 100 { 2 } else { 1 };
+        let chart_h: u16 = if body.height >= 24 {
+            12
+        } else {
+            body.height.max(6)
+        };
+        let rows_fit = (body.height / chart_h).max(1) as usize;
+        let sel_row = rv.chart_selected / per_row;
+        let first_row = sel_row.saturating_sub(rows_fit - 1);
+        let start = rv.run_start();
+        for (slot, k) in keys.iter().enumerate().skip(first_row * per_row) {
+            let row = slot / per_row - first_row;
+            if row >= rows_fit {
+                break;
+            }
+            let col = slot % per_row;
+            let w = body.width / per_row as u16;
+            let r = Rect {
+                x: body.x + col as u16 * w,
+                y: body.y + row as u16 * chart_h,
+                width: w,
+                height: chart_h,
+            };
+            let Some(series) = rv.series.get(k) else {
+                frame.render_widget(
+                    super::block(state, format!(" {k} "), slot == rv.chart_selected),
+                    r,
+                );
+                continue;
+            };
+            let lines = [ChartLine {
+                label: k.clone(),
+                style,
+                series,
+                start_ms: start,
+            }];
+            let title = format!("{k} · {} points", series.points);
+            let cx = chart::draw_chart(
+                frame,
+                r,
+                &state.theme,
+                &title,
+                &lines,
+                &rv.charts,
+                slot == rv.chart_selected,
+            );
+            if let (Some(x), true) = (cx, slot == rv.chart_selected) {
+                let vals = chart::cursor_values(&lines, &rv.charts, x);
+                cursor_text = format!(
+                    " · cursor {}: {}",
+                    format_value(x),
+                    vals.iter()
+                        .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
+                        .collect::<Vec<_>>()
+                        .join("  ")
+                );
+            }
+        }
+    }
+    frame.render_widget(
+        Paragraph::new(Line::styled(
+            format!("{}{cursor_text}", chart::settings_line(&rv.charts)),
+            state.theme.style("text.dim"),
+        )),
+        status,
+    );
+}
+
+impl RunView {
+    /// The run's start (ms), for relative time axes.
+    pub fn run_start(&self) -> i64 {
+        self.detail.as_ref().map(|d| d.run.start_time).unwrap_or(0)
+    }
+}
+
+fn draw_logs(frame: &mut Frame, area: Rect, state: &mut State) {
+    let editing = state.field == Some(Field::LogSearch);
+    let Some(rv) = state.run.as_mut() else { return };
+    let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
+    let Some(log) = &rv.log else {
+        frame.render_widget(Paragraph::new(Line::raw("loading the log…")), body);
+        return;
+    };
+    let total = log.lines().count();
+    let h = body.height as usize;
+    let max_top = total.saturating_sub(h);
+    let top = if rv.follow {
+        max_top
+    } else {
+        rv.scroll_of(RunTab::Logs).min(max_top)
+    };
+    rv.scroll.insert(RunTab::Logs.title(), top);
+    let follow = if rv.follow { "following" } else { "f follows" };
+    let ansi = if rv.keep_ansi {
+        "colours kept"
+    } else {
+        "colours stripped"
+    };
+    let Some(rv) = state.run.as_ref() else { return };
+    let mut spans = search_bar(state, "search", &rv.log_search.text, editing).spans;
+    spans.push(Span::styled(
+        format!(
+            "   lines {}-{} of {total} · {follow} · {ansi}",
+            top + 1,
+            (top + h).min(total)
+        ),
+        state.theme.style("text.dim"),
+    ));
+    frame.render_widget(Paragraph::new(Line::from(spans)), bar);
+    let needle = rv.log_search.text.clone();
+    let lines: Vec<Line<'static>> = rv
+        .log
+        .as_deref()
+        .unwrap_or("")
+        .lines()
+        .skip(top)
+        .take(h)
+        .map(|l| {
+            highlight(
+                ansi_line(l, rv.keep_ansi),
+                &needle,
+                state.theme.style("search.match"),
+            )
+        })
+        .collect();
+    if total == 0 {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no output recorded",
+                state.theme.style("text.dim"),
+            )),
+            body,
+        );
+    } else {
+        frame.render_widget(Paragraph::new(lines), body);
+    }
+}
+
+fn draw_source(frame: &mut Frame, area: Rect, state: &State) {
+    let Some(rv) = &state.run else { return };
+    let Some(d) = &rv.detail else { return };
+    let s = &d.source;
+    let w = 10;
+    let mut lines = vec![
+        kv(
+            state,
+            "commit",
+            s.git_commit
+                .clone()
+                .unwrap_or_else(|| "— (not a git checkout)".into()),
+            w,
+        ),
+        kv(state, "branch", s.git_branch.clone().unwrap_or_default(), w),
+        kv(
+            state,
+            "dirty",
+            match s.git_dirty {
+                Some(true) => "yes (diff below)",
+                Some(false) => "no",
+                None => "—",
+            },
+            w,
+        ),
+        kv(state, "command", s.command.join(" "), w),
+        kv(state, "cwd", s.cwd.clone().unwrap_or_default(), w),
+        Line::raw(""),
+    ];
+    match &s.git_diff {
+        Some(diff) if !diff.is_empty() => {
+            lines.extend(diff.lines().map(|l| diff_line(l, &state.theme)));
+        }
+        _ => lines.push(Line::styled(
+            "no uncommitted changes recorded",
+            state.theme.style("text.dim"),
+        )),
+    }
+    let lines = scrolled(lines, rv.scroll_of(RunTab::Source), area.height as usize);
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+/// The first 32 KiB of a file, as text when it looks like text.
+fn preview(path: &std::path::Path) -> Option<String> {
+    use std::io::Read;
+    let mut buf = vec![0u8; 32 * 1024];
+    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
+    buf.truncate(n);
+    if buf.contains(&0) {
+        return None;
+    }
+    String::from_utf8(buf).ok()
+}
+
+fn human_size(n: u64) -> String {
+    match n {
+        0..=1023 => format!("{n} B"),
+        1024..=1_048_575 => format!("{:.1} KiB", n as f64 / 1024.0),
+        _ => format!("{:.1} MiB", n as f64 / 1_048_576.0),
+    }
+}
+
+fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(rv) = &state.run else { return };
+    let entries = artifact_entries(rv);
+    if entries.is_empty() {
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                "no artifacts (kiroku log artifact FILE records one)",
+                state.theme.style("text.dim"),
+            )),
+            area,
+        );
+        return;
+    }
+    let [list, view] =
+        Layout::horizontal([Constraint::Percentage(35), Constraint::Min(10)]).areas(area);
+    let cursor = rv.artifact_cursor.min(entries.len() - 1);
+    let lines: Vec<Line> = entries
+        .iter()
+        .enumerate()
+        .map(|(i, e)| {
+            let depth = e.path.matches('/').count();
+            let name = e.path.rsplit('/').next().unwrap_or(&e.path);
+            let text = format!(
+                "{}{} {}",
+                "  ".repeat(depth),
+                name,
+                e.size.map(human_size).unwrap_or_default()
+            );
+            let mut l = Line::raw(fit(&text, list.width as usize, false));
+            if i == cursor {
+                l = l.style(state.theme.style("table.selected"));
+            }
+            l
+        })
+        .collect();
+    frame.render_widget(Paragraph::new(lines), list);
+    state.areas.list = Some((list, 0));
+    let e = &entries[cursor];
+    let mut out = vec![
+        Line::styled(e.path.clone(), state.theme.style("title")),
+        Line::styled(
+            format!(
+                "{} · sha256 {}",
+                e.size.map(human_size).unwrap_or("size unknown".into()),
+                e.hash.clone().unwrap_or("—".into())
+            ),
+            state.theme.style("text.dim"),
+        ),
+        Line::raw(""),
+    ];
+    match e.local.as_deref().and_then(preview) {
+        Some(text) => out.extend(
+            text.lines()
+                .take(view.height as usize)
+                .map(|l| Line::raw(l.replace('\t', "    "))),
+        ),
+        None if e.local.is_some() => out.push(Line::styled(
+            "(binary file: no preview)",
+            state.theme.style("text.dim"),
+        )),
+        None => out.push(Line::styled(
+            "(referenced, not copied into the store)",
+            state.theme.style("text.dim"),
+        )),
+    }
+    frame.render_widget(Paragraph::new(out), view);
+}
+
+fn draw_notes(frame: &mut Frame, area: Rect, state: &mut State) {
+    let Some(rv) = &state.run else { return };
+    let Some(d) = &rv.detail else { return };
+    if d.notes.is_empty() {
+        let key = state
+            .keymap
+            .key_for("run", crate::tui::keymap::Cmd::Note)
+            .unwrap_or_default();
+        frame.render_widget(
+            Paragraph::new(Line::styled(
+                format!("no notes yet: {key} writes one"),
+                state.theme.style("text.dim"),
+            )),
+            area,
+        );
+        return;
+    }
+    // Oldest first (newest last), replies under what they answer.
+    let mut lines: Vec<Line> = Vec::new();
+    let mut selected_line = 0;
+    for (i, n) in d.notes.iter().enumerate() {
+        let indent = if n.reply_to.is_some() { "    " } else { "" };
+        if i == rv.notes_cursor {
+            selected_line = lines.len();
+        }
+        let reply = n
+            .reply_to
+            .map(|r| format!(" ↳ reply to #{r}"))
+            .unwrap_or_default();
+        let mut head = Line::from(vec![
+            Span::raw(indent.to_string()),
+            Span::styled(
+                format!("#{} {}", n.id, n.author),
+                state.theme.style("text.accent"),
+            ),
+            Span::styled(
+                format!(" · {}{reply}", format_relative(n.created_ms, state.now)),
+                state.theme.style("text.dim"),
+            ),
+        ]);
+        if i == rv.notes_cursor {
+            head = head.style(state.theme.style("table.selected"));
+        }
+        lines.push(head);
+        lines.extend(markdown(&n.body, &state.theme, &format!("{indent}  ")));
+        lines.push(Line::raw(""));
+    }
+    let h = area.height as usize;
+    let top = selected_line.saturating_sub(h / 3);
+    frame.render_widget(
+        Paragraph::new(scrolled(lines, top, h)).wrap(Wrap { trim: false }),
+        area,
+    );
+}

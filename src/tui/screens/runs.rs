@@ -1,0 +1,387 @@
+//! The runs screen: experiments on the left, the filter bar, and the runs table. Only the
+//! visible rows are drawn, from the fetched window; columns that do not fit are dropped by
+//! priority (params and tags before metrics, metrics before the name).
+use super::{block, fit, status_glyph};
+use crate::cli::output::{format_value, Format};
+use crate::cli::runs::Column;
+use crate::model::Run;
+use crate::tui::app::{Field, MetricStat, RunsFocus, State};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Modifier;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+/// Lower numbers survive narrow terminals longer.
+fn priority(c: &Column) -> u8 {
+    match c {
+        Column::Id | Column::Name => 0,
+        Column::Metric(_) => 1,
+        Column::Started => 2,
+        Column::Param(_) => 3,
+        Column::Duration => 4,
+        Column::User => 5,
+        Column::Experiment => 6,
+        _ => 7,
+    }
+}
+
+fn max_width(c: &Column) -> usize {
+    match c {
+        Column::Id => 8,
+        Column::Name => 28,
+        Column::Started => 9,
+        Column::Duration => 7,
+        Column::User => 10,
+        Column::Metric(_) => 12,
+        _ => 14,
+    }
+}
+
+/// A cell as shown in the table (metrics by the chosen statistic).
+pub fn cell(c: &Column, run: &Run, stat: MetricStat, now: i64) -> String {
+    match c {
+        Column::Metric(k) => run
+            .metrics
+            .get(k)
+            .and_then(|m| match stat {
+                MetricStat::Last => Some(m.last),
+                MetricStat::Min => m.min,
+                MetricStat::Max => m.max,
+            })
+            .map(format_value)
+            .unwrap_or_default(),
+        other => other.cell(run, Format::Table, now),
+    }
+}
+
+fn header(c: &Column, stat: MetricStat) -> String {
+    match (c, stat) {
+        (Column::Metric(k), MetricStat::Min) => format!("{k} min"),
+        (Column::Metric(k), MetricStat::Max) => format!("{k} max"),
+        _ => c.header(),
+    }
+}
+
+/// Column indices and widths that fit `width` cells (2-cell gaps).
+pub fn fit_columns(
+    cols: &[Column],
+    rows: &[&Run],
+    stat: MetricStat,
+    now: i64,
+    width: usize,
+) -> Vec<(usize, usize)> {
+    let mut widths: Vec<usize> = cols
+        .iter()
+        .map(|c| {
+            let mut w = crate::cli::output::display_width(&header(c, stat)) + 1;
+            for r in rows {
+                w = w.max(crate::cli::output::display_width(&cell(c, r, stat, now)));
+            }
+            w.min(max_width(c).max(6))
+        })
+        .collect();
+    let mut shown: Vec<usize> = (0..cols.len()).collect();
+    let total =
+        |shown: &[usize], widths: &[usize]| -> usize { shown.iter().map(|i| widths[*i] + 2).sum() };
+    while total(&shown, &widths) > width && shown.len() > 1 {
+        // Drop the lowest-priority column, rightmost first.
+        let (pos, _) = shown
+            .iter()
+            .enumerate()
+            .max_by_key(|(p, i)| (priority(&cols[**i]), *p))
+            .expect("shown is not empty");
+        if priority(&cols[shown[pos]]) == 0 {
+            break;
+        }
+        shown.remove(pos);
+    }
+    // Still too wide (only names left): shrink the name.
+    let over = total(&shown, &widths).saturating_sub(width);
+    if over > 0 {
+        if let Some(i) = shown.iter().find(|i| cols[**i] == Column::Name) {
+            widths[*i] = widths[*i].saturating_sub(over).max(4);
+        }
+    }
+    shown.into_iter().map(|i| (i, widths[i])).collect()
+}
+
+pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
+    let show_sidebar = area.width >= 100 || state.runs.focus == RunsFocus::Sidebar;
+    let (side, main) = if show_sidebar {
+        let [s, m] = Layout::horizontal([Constraint::Length(26), Constraint::Min(20)]).areas(area);
+        (Some(s), m)
+    } else {
+        (None, area)
+    };
+    if let Some(s) = side {
+        draw_sidebar(frame, s, state);
+    }
+    draw_table(frame, main, state);
+}
+
+fn draw_sidebar(frame: &mut Frame, area: Rect, state: &mut State) {
+    let focused = state.runs.focus == RunsFocus::Sidebar;
+    let b = block(state, " Experiments ", focused);
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    state.areas.sidebar = Some(area);
+    let mut lines = Vec::new();
+    let total: u64 = state.experiments.iter().map(|e| e.run_count).sum();
+    let mut entries = vec![("all".to_string(), total, state.runs.experiment.is_none())];
+    for e in &state.experiments {
+        entries.push((
+            e.name.clone(),
+            e.run_count,
+            state.runs.experiment.as_deref() == Some(&e.name),
+        ));
+    }
+    let w = inner.width as usize;
+    for (i, (name, count, current)) in entries.iter().enumerate() {
+        let count = count.to_string();
+        let marker = if *current { "▸ " } else { "  " };
+        let name_w = w.saturating_sub(count.len() + 3);
+        let text = format!("{marker}{} {count}", fit(name, name_w, false));
+        let mut style = state
+            .theme
+            .style(if *current { "text.accent" } else { "text" });
+        if focused && i == state.runs.sidebar_cursor {
+            style = style.patch(state.theme.style("table.selected"));
+        }
+        lines.push(Line::styled(text, style));
+    }
+    let new = state
+        .activity
+        .events
+        .iter()
+        .filter(|e| e.id > state.activity.seen_before && state.activity.loaded)
+        .count();
+    if inner.height as usize > lines.len() + 2 {
+        while lines.len() + 1 < inner.height as usize {
+            lines.push(Line::raw(""));
+        }
+        lines.pop();
+        let key = state
+            .keymap
+            .key_for("runs", crate::tui::keymap::Cmd::Activity)
+            .unwrap_or_default();
+        lines.push(Line::from(vec![
+            Span::styled(format!(" Activity ({key}) "), state.theme.style("text.dim")),
+            Span::styled(
+                if new > 0 {
+                    format!("{new} new")
+                } else {
+                    String::new()
+                },
+                state.theme.style("event.new"),
+            ),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
+    let focused = state.runs.focus == RunsFocus::Table;
+    let sort_text = state
+        .runs
+        .sort
+        .as_ref()
+        .map(|(c, d)| {
+            format!(
+                " · {} {}",
+                header(c, state.runs.metric_stat),
+                if *d { "↓" } else { "↑" }
+            )
+        })
+        .unwrap_or_default();
+    let count = if state.runs.applied_filter.trim().is_empty() {
+        format!("{} runs", state.runs.total)
+    } else {
+        format!("{} matching", state.runs.total)
+    };
+    let marked = if state.runs.marked.is_empty() {
+        String::new()
+    } else {
+        format!(" · {} marked", state.runs.marked.len())
+    };
+    let deleted = if state.runs.show_deleted {
+        " · with deleted"
+    } else {
+        ""
+    };
+    let title = format!(" Runs · {count}{sort_text}{marked}{deleted} ");
+    let b = block(
+        state,
+        Span::styled(title, state.theme.style("title")),
+        focused,
+    );
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+
+    // Filter bar (and the error line under it).
+    let editing = state.field == Some(Field::Filter);
+    let has_error = state.runs.filter_error.is_some();
+    let bar_h = if has_error { 2 } else { 1 };
+    let [bar, table] =
+        Layout::vertical([Constraint::Length(bar_h), Constraint::Min(1)]).areas(inner);
+    draw_filter_bar(frame, bar, state, editing);
+
+    if table.height < 2 {
+        return;
+    }
+    let [head, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(table);
+    state.runs.visible_rows = body.height as u64;
+    // Keep the cursor on screen after a resize.
+    if state.runs.cursor >= state.runs.scroll + state.runs.visible_rows {
+        state.runs.scroll = state.runs.cursor + 1 - state.runs.visible_rows;
+    }
+    let now = state.now;
+    let stat = state.runs.metric_stat;
+    let cols = state.columns();
+    let first = state.runs.scroll;
+    let last = (first + body.height as u64).min(state.runs.total);
+    let visible: Vec<&Run> = (first..last).filter_map(|i| state.runs.row(i)).collect();
+    let gutter = 5usize; // mark/star (2) + status glyph (2) + space
+    let glyph_w = if state.theme.text_glyphs { 5 } else { 2 };
+    let avail = (body.width as usize).saturating_sub(gutter + glyph_w - 2);
+    let fitted = fit_columns(&cols, &visible, stat, now, avail);
+
+    // Header.
+    let mut x = head.x + (gutter + glyph_w - 2) as u16;
+    let mut spans = vec![Span::styled(
+        fit("ST", gutter + glyph_w - 2, false),
+        state.theme.style("table.header"),
+    )];
+    let mut header_cells = Vec::new();
+    for (ci, w) in &fitted {
+        let c = &cols[*ci];
+        let sorted = state.runs.sort.as_ref().filter(|(s, _)| s == c);
+        let mut h = header(c, stat);
+        if let Some((_, desc)) = sorted {
+            h.push_str(if *desc { " ▼" } else { " ▲" });
+        }
+        let mut style = state.theme.style(if sorted.is_some() {
+            "table.header.sorted"
+        } else {
+            "table.header"
+        });
+        if *ci == state.runs.col_cursor && focused {
+            style = style.add_modifier(Modifier::REVERSED);
+        }
+        spans.push(Span::styled(fit(&h, *w, c.is_numeric()), style));
+        spans.push(Span::raw("  "));
+        header_cells.push((
+            Rect {
+                x,
+                y: head.y,
+                width: *w as u16,
+                height: 1,
+            },
+            *ci,
+        ));
+        x += *w as u16 + 2;
+    }
+    frame.render_widget(Paragraph::new(Line::from(spans)), head);
+    state.areas.header_cells = header_cells;
+    state.areas.table_body = Some((body, first));
+
+    // Rows.
+    let mut lines = Vec::with_capacity(body.height as usize);
+    for i in first..last {
+        let Some(run) = state.runs.row(i) else {
+            lines.push(Line::styled("  …", state.theme.style("text.dim")));
+            continue;
+        };
+        let marked = state.runs.marked.contains(&run.id);
+        let starred = !run.stars.is_empty();
+        let mut spans = vec![
+            Span::styled(
+                if marked { "▌" } else { " " },
+                state.theme.style("table.marked"),
+            ),
+            Span::styled(
+                if starred { "★" } else { " " },
+                state.theme.style("table.star"),
+            ),
+            Span::raw(" "),
+        ];
+        let (glyph, role) = status_glyph(run.status, state.theme.text_glyphs);
+        spans.push(Span::styled(
+            fit(glyph, glyph_w, false),
+            state.theme.style(role),
+        ));
+        for (ci, w) in &fitted {
+            let c = &cols[*ci];
+            let mut text = cell(c, run, stat, now);
+            if run.deleted && *c == Column::Name {
+                text = format!("(deleted) {text}");
+            }
+            let style = if run.deleted {
+                state.theme.style("text.dim")
+            } else if marked {
+                state.theme.style("table.marked")
+            } else {
+                state.theme.style("text")
+            };
+            spans.push(Span::styled(fit(&text, *w, c.is_numeric()), style));
+            spans.push(Span::raw("  "));
+        }
+        let mut line = Line::from(spans);
+        if i == state.runs.cursor && focused {
+            line = line.style(state.theme.style("table.selected"));
+        }
+        lines.push(line);
+    }
+    if state.runs.total == 0 && !state.runs.loading() {
+        let msg = if state.runs.applied_filter.trim().is_empty() {
+            "no runs yet: `kiroku run -- python train.py` records one, `kiroku demo` makes a few"
+        } else {
+            "no runs match the filter"
+        };
+        lines.push(Line::styled(
+            format!("  {msg}"),
+            state.theme.style("text.dim"),
+        ));
+    }
+    frame.render_widget(Paragraph::new(lines), body);
+}
+
+fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) {
+    let label = Span::styled(
+        "/ filter: ",
+        state
+            .theme
+            .style(if editing { "text.accent" } else { "text.dim" }),
+    );
+    let text = &state.runs.filter.text;
+    let mut spans = vec![label];
+    if editing {
+        let cur = state.runs.filter.cursor;
+        let before: String = text.chars().take(cur).collect();
+        let at: String = text.chars().skip(cur).take(1).collect();
+        let after: String = text.chars().skip(cur + 1).collect();
+        spans.push(Span::styled(before, state.theme.style("input")));
+        spans.push(Span::styled(
+            if at.is_empty() { " ".to_string() } else { at },
+            state.theme.style("input.cursor"),
+        ));
+        spans.push(Span::styled(after, state.theme.style("input")));
+    } else if text.is_empty() {
+        spans.push(Span::styled(
+            "(none: / then e.g. metrics.acc > 0.9 and params.lr < 0.01)",
+            state.theme.style("text.dim"),
+        ));
+    } else {
+        spans.push(Span::styled(text.clone(), state.theme.style("input")));
+    }
+    let mut lines = vec![Line::from(spans)];
+    if let Some(e) = &state.runs.filter_error {
+        // The caret sits under the offending column of the text above.
+        let pad = "/ filter: ".len() + e.column.saturating_sub(1);
+        lines.push(Line::from(vec![
+            Span::raw(" ".repeat(pad)),
+            Span::styled(format!("^ {}", e.message), state.theme.style("error.caret")),
+        ]));
+    }
+    frame.render_widget(Paragraph::new(lines), area);
+}

@@ -1,0 +1,79 @@
+//! Per-user UI state that outlives a session: the theme, the columns chosen per experiment,
+//! and the last event seen (for "new since you last looked"). One JSON file,
+//! `$XDG_STATE_HOME/kiroku/ui.json` (else `~/.local/state/kiroku/ui.json`); a missing or
+//! unreadable file means defaults, never an error at start.
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct UiState {
+    pub theme: Option<String>,
+    /// Column choices per experiment name (`*` for all experiments).
+    pub columns: BTreeMap<String, ColumnPrefs>,
+    /// Last seen event id per store (by its description).
+    pub last_seen_event: BTreeMap<String, i64>,
+}
+
+/// The user's column choices for one experiment, as column specs (`params.lr`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+#[serde(default)]
+pub struct ColumnPrefs {
+    /// Display order; columns not listed follow in their automatic order.
+    pub order: Vec<String>,
+    pub hidden: Vec<String>,
+    /// Shown even though they would not be automatically (a param that does not vary, a tag).
+    pub shown: Vec<String>,
+}
+
+fn env_dir(var: &str) -> Option<PathBuf> {
+    std::env::var_os(var)
+        .filter(|v| !v.is_empty())
+        .map(PathBuf::from)
+}
+
+fn home() -> Option<PathBuf> {
+    env_dir("HOME")
+}
+
+/// `$XDG_STATE_HOME/kiroku` or `~/.local/state/kiroku`.
+pub fn state_dir() -> Option<PathBuf> {
+    env_dir("XDG_STATE_HOME")
+        .or_else(|| home().map(|h| h.join(".local/state")))
+        .map(|d| d.join("kiroku"))
+}
+
+/// `$XDG_CONFIG_HOME/kiroku` or `~/.config/kiroku` (keymap and user themes).
+pub fn config_dir() -> Option<PathBuf> {
+    env_dir("XDG_CONFIG_HOME")
+        .or_else(|| home().map(|h| h.join(".config")))
+        .map(|d| d.join("kiroku"))
+}
+
+impl UiState {
+    pub fn path() -> Option<PathBuf> {
+        state_dir().map(|d| d.join("ui.json"))
+    }
+
+    pub fn load() -> UiState {
+        Self::path()
+            .and_then(|p| std::fs::read_to_string(p).ok())
+            .and_then(|t| serde_json::from_str(&t).ok())
+            .unwrap_or_default()
+    }
+
+    /// Writes atomically (temp file + rename) so two sessions never leave half a file.
+    pub fn save(&self) -> Result<(), String> {
+        let Some(path) = Self::path() else {
+            return Err("no state directory (set HOME or XDG_STATE_HOME)".into());
+        };
+        if let Some(dir) = path.parent() {
+            std::fs::create_dir_all(dir).map_err(|e| format!("{}: {e}", dir.display()))?;
+        }
+        let text = serde_json::to_string_pretty(self).map_err(|e| e.to_string())?;
+        let tmp = path.with_extension(format!("json.{}", std::process::id()));
+        std::fs::write(&tmp, text).map_err(|e| format!("{}: {e}", tmp.display()))?;
+        std::fs::rename(&tmp, &path).map_err(|e| format!("{}: {e}", path.display()))
+    }
+}

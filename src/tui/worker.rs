@@ -1,0 +1,331 @@
+//! Store work off the UI thread. One worker thread takes requests from a channel; before each
+//! round it drains the queue and keeps only the newest query of each kind (typing `abc` in the
+//! filter bar runs one search, not three), while writes always run, in order. Results come
+//! back to the event loop as `Response`s. A second thread watches for changes (the store's
+//! `version()` counter and the followed log file) and says when to look again.
+//!
+//! `execute` is the whole behaviour and is also called directly by tests, without threads.
+use crate::model::{Event, EventQuery, Experiment, NewNote, RunDetail, RunPage, RunQuery};
+use crate::series::{SampledSeries, SeriesQuery};
+use crate::store::Store;
+use std::path::PathBuf;
+use std::sync::mpsc::Receiver;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+/// A write from the UI: each is the same store call the headless command makes.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Write {
+    Note {
+        run_id: String,
+        note: NewNote,
+    },
+    Star {
+        run_id: String,
+        user: String,
+        on: bool,
+    },
+    Tags {
+        run_id: String,
+        set: Vec<(String, String)>,
+        remove: Vec<String>,
+        user: String,
+    },
+    Delete {
+        run_ids: Vec<String>,
+        deleted: bool,
+        user: String,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Request {
+    Experiments,
+    /// `seq` lets the UI ignore answers to superseded queries.
+    Runs {
+        seq: u64,
+        query: RunQuery,
+    },
+    Run {
+        id: String,
+    },
+    /// Several runs at once (compare).
+    RunsById {
+        ids: Vec<String>,
+    },
+    Series {
+        run_id: String,
+        key: String,
+        query: SeriesQuery,
+        slot: String,
+    },
+    Log {
+        run_id: String,
+    },
+    Events {
+        limit: u64,
+    },
+    Write(Write),
+}
+
+impl Request {
+    /// Queries of the same kind replace each other; `None` for writes (never dropped).
+    fn coalesce_key(&self) -> Option<String> {
+        Some(match self {
+            Request::Experiments => "experiments".into(),
+            Request::Runs { .. } => "runs".into(),
+            Request::Run { .. } => "run".into(),
+            Request::RunsById { .. } => "runs-by-id".into(),
+            // Each chart slot has its own newest request.
+            Request::Series { slot, .. } => format!("series:{slot}"),
+            Request::Log { .. } => "log".into(),
+            Request::Events { .. } => "events".into(),
+            Request::Write(_) => return None,
+        })
+    }
+}
+
+#[derive(Debug, Clone)]
+pub enum Response {
+    Experiments(Vec<Experiment>),
+    /// `offset` is the query's, so the rows land where they were asked for.
+    Runs {
+        seq: u64,
+        offset: u64,
+        page: RunPage,
+    },
+    Run(Box<RunDetail>),
+    RunsById(Vec<RunDetail>),
+    Series {
+        run_id: String,
+        slot: String,
+        series: SampledSeries,
+    },
+    Log {
+        run_id: String,
+        text: String,
+    },
+    Events(Vec<Event>),
+    /// A write went through: the message to show.
+    Written(String),
+    /// Any failure, as words for the message line.
+    Error(String),
+}
+
+/// The largest log tail kept in memory; the start of longer logs is shown as cut.
+pub const LOG_LIMIT: u64 = 8 * 1024 * 1024;
+
+fn log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
+    store.run_dir(run_id).map(|d| d.join("output.log"))
+}
+
+fn read_log(store: &dyn Store, run_id: &str) -> String {
+    use std::io::{Read, Seek, SeekFrom};
+    let Some(path) = log_path(store, run_id) else {
+        return String::new();
+    };
+    let Ok(mut f) = std::fs::File::open(&path) else {
+        return String::new();
+    };
+    let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let mut buf = Vec::new();
+    let mut prefix = String::new();
+    if len > LOG_LIMIT {
+        let _ = f.seek(SeekFrom::Start(len - LOG_LIMIT));
+        prefix = format!("[… first {} bytes not shown]\n", len - LOG_LIMIT);
+    }
+    let _ = f.read_to_end(&mut buf);
+    prefix + &String::from_utf8_lossy(&buf)
+}
+
+/// Runs one request against the store.
+pub fn execute(store: &dyn Store, request: Request) -> Response {
+    let result: crate::error::Result<Response> = (|| {
+        Ok(match request {
+            Request::Experiments => Response::Experiments(store.experiments(false)?),
+            Request::Runs { seq, query } => Response::Runs {
+                seq,
+                offset: query.offset,
+                page: store.search_runs(&query)?,
+            },
+            Request::Run { id } => Response::Run(Box::new(store.run(&id)?)),
+            Request::RunsById { ids } => Response::RunsById(
+                ids.iter()
+                    .map(|id| store.run(id))
+                    .collect::<crate::error::Result<Vec<_>>>()?,
+            ),
+            Request::Series {
+                run_id,
+                key,
+                query,
+                slot,
+            } => Response::Series {
+                series: store.metric_series_sampled(&run_id, &key, &query)?,
+                run_id,
+                slot,
+            },
+            Request::Log { run_id } => Response::Log {
+                text: read_log(store, &run_id),
+                run_id,
+            },
+            Request::Events { limit } => Response::Events(store.events(&EventQuery {
+                limit: Some(limit),
+                ..Default::default()
+            })?),
+            Request::Write(w) => Response::Written(write(store, w)?),
+        })
+    })();
+    result.unwrap_or_else(|e| Response::Error(e.to_string()))
+}
+
+fn short(id: &str) -> &str {
+    &id[..8.min(id.len())]
+}
+
+fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
+    Ok(match w {
+        Write::Note { run_id, note } => {
+            let n = store.add_note(&run_id, &note)?;
+            format!("note #{} saved on {}", n.id, short(&run_id))
+        }
+        Write::Star { run_id, user, on } => {
+            store.set_star(&run_id, &user, on)?;
+            format!(
+                "{} {}",
+                if on { "starred" } else { "unstarred" },
+                short(&run_id)
+            )
+        }
+        Write::Tags {
+            run_id,
+            set,
+            remove,
+            user,
+        } => {
+            if !set.is_empty() {
+                store.set_tags(&run_id, &set, &user)?;
+            }
+            if !remove.is_empty() {
+                store.remove_tags(&run_id, &remove, &user)?;
+            }
+            format!("tags updated on {}", short(&run_id))
+        }
+        Write::Delete {
+            run_ids,
+            deleted,
+            user,
+        } => {
+            for id in &run_ids {
+                store.set_deleted(id, deleted, &user)?;
+            }
+            format!(
+                "{} {} run{}",
+                if deleted { "deleted" } else { "restored" },
+                run_ids.len(),
+                if run_ids.len() == 1 { "" } else { "s" }
+            )
+        }
+    })
+}
+
+/// Keeps the newest query per kind and every write, in arrival order.
+pub fn coalesce(batch: Vec<Request>) -> Vec<Request> {
+    let mut out: Vec<Request> = Vec::new();
+    for r in batch {
+        if let Some(key) = r.coalesce_key() {
+            out.retain(|o| o.coalesce_key().as_deref() != Some(key.as_str()));
+        }
+        out.push(r);
+    }
+    out
+}
+
+/// Starts the worker thread. `on_result` is called with each response (it sends to the
+/// event loop); `pending` counts requests not yet answered (for the spinner).
+pub fn spawn(
+    store: Arc<dyn Store>,
+    requests: Receiver<Request>,
+    on_result: impl Fn(Response) + Send + 'static,
+) {
+    std::thread::Builder::new()
+        .name("kiroku-store".into())
+        .spawn(move || {
+            while let Ok(first) = requests.recv() {
+                let mut batch = vec![first];
+                batch.extend(requests.try_iter());
+                for r in coalesce(batch) {
+                    on_result(execute(store.as_ref(), r));
+                }
+            }
+        })
+        .expect("spawning the store thread");
+}
+
+/// What the watcher follows besides the store: a log file that grows while a run runs.
+pub type WatchedFile = Arc<Mutex<Option<PathBuf>>>;
+
+/// Polls `store.version()` and the watched file twice a second and calls `on_change` when
+/// either moved. A version query is one indexed read, so an idle UI stays idle.
+pub fn spawn_watcher(
+    store: Arc<dyn Store>,
+    file: WatchedFile,
+    on_change: impl Fn(bool, bool) -> bool + Send + 'static,
+) {
+    std::thread::Builder::new()
+        .name("kiroku-watch".into())
+        .spawn(move || {
+            let mut last_version = store.version().ok();
+            let mut last_file: Option<(PathBuf, u64)> = None;
+            loop {
+                std::thread::sleep(Duration::from_millis(400));
+                let version = store.version().ok();
+                let store_changed = version.is_some() && version != last_version;
+                last_version = version;
+                let watched = file.lock().ok().and_then(|g| g.clone());
+                let file_state = watched.map(|p| {
+                    let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                    (p, len)
+                });
+                let file_changed = file_state.is_some()
+                    && last_file.is_some()
+                    && file_state != last_file
+                    && file_state.as_ref().map(|f| &f.0) == last_file.as_ref().map(|f| &f.0);
+                last_file = file_state;
+                if (store_changed || file_changed) && !on_change(store_changed, file_changed) {
+                    return;
+                }
+            }
+        })
+        .expect("spawning the watch thread");
+}
+
+/// The output log of a run, when the store is local.
+pub fn run_log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
+    log_path(store, run_id)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn newest_query_wins_and_writes_stay() {
+        let runs = |seq| Request::Runs {
+            seq,
+            query: RunQuery::default(),
+        };
+        let star = Request::Write(Write::Star {
+            run_id: "a".into(),
+            user: "u".into(),
+            on: true,
+        });
+        let out = coalesce(vec![
+            runs(1),
+            star.clone(),
+            runs(2),
+            Request::Experiments,
+            runs(3),
+        ]);
+        assert_eq!(out, vec![star, Request::Experiments, runs(3)]);
+    }
+}
