@@ -170,6 +170,11 @@ pub fn markdown(text: &str, theme: &Theme, indent: &str) -> Vec<Line<'static>> {
             continue;
         }
         let trimmed = raw.trim_start();
+        if trimmed.is_empty() {
+            // A whitespace-only line would wrap into two rows; an empty one stays one.
+            out.push(Line::raw(""));
+            continue;
+        }
         if let Some(h) = trimmed.strip_prefix('#') {
             let h = h.trim_start_matches('#').trim();
             out.push(Line::styled(
