@@ -304,6 +304,20 @@ pub fn run_log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
     log_path(store, run_id)
 }
 
+/// Carries out `effects` in this thread, feeding each answer back through `update`, until
+/// nothing is left (tests and benchmarks: the same path as the loop, without threads). UI
+/// state is not saved and no file is watched.
+pub fn settle(state: &mut super::app::State, store: &dyn Store, effects: Vec<super::app::Effect>) {
+    use super::app::{update, Action, Effect};
+    let mut queue: std::collections::VecDeque<Effect> = effects.into();
+    while let Some(e) = queue.pop_front() {
+        if let Effect::Request(r) = e {
+            let resp = execute(store, r);
+            queue.extend(update(state, Action::Store(resp)));
+        }
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,0 +1,302 @@
+//! The UI's behaviour without a terminal: keys → actions → state, with store requests carried
+//! out inline against a fixed store (`worker::settle`).
+#[path = "common/tui_fixture.rs"]
+mod tui_fixture;
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kiroku::store::Store;
+use kiroku::tui::app::{handle_key, update, Action, Overlay, RunTab, Screen, State};
+use kiroku::tui::worker::settle;
+use tui_fixture::{fixture, run_id, state, Fixture};
+
+fn press(s: &mut State, f: &Fixture, code: KeyCode) {
+    press_mod(s, f, code, KeyModifiers::NONE);
+}
+
+fn press_mod(s: &mut State, f: &Fixture, code: KeyCode, m: KeyModifiers) {
+    if let Some(a) = handle_key(s, KeyEvent::new(code, m)) {
+        let effects = update(s, a);
+        settle(s, &f.store, effects);
+    }
+}
+
+fn keys(s: &mut State, f: &Fixture, text: &str) {
+    for c in text.chars() {
+        press(s, f, KeyCode::Char(c));
+    }
+}
+
+fn started(f: &Fixture) -> State {
+    let mut s = state(160, 48);
+    let effects = s.start();
+    settle(&mut s, &f.store, effects);
+    s
+}
+
+#[test]
+fn the_table_loads_newest_first_and_the_filter_updates_as_you_type() {
+    let f = fixture();
+    let mut s = started(&f);
+    assert_eq!(s.runs.total, 6);
+    assert_eq!(s.runs.rows[0].name, "bert-base");
+    keys(&mut s, &f, "/params.lr = '0.001'");
+    assert_eq!(s.runs.total, 2, "{:?}", s.runs.filter_error);
+    // A syntax error keeps the last good result and points at the column.
+    keys(&mut s, &f, " and");
+    let e = s.runs.filter_error.clone().expect("an error");
+    assert_eq!(e.column, 24, "{e:?}"); // one past the end: the input ended too early
+    assert_eq!(s.runs.total, 2);
+    press(&mut s, &f, KeyCode::Esc);
+    assert!(s.field.is_none());
+}
+
+#[test]
+fn sort_mark_star_tag_and_delete_go_through_the_store() {
+    let f = fixture();
+    let mut s = started(&f);
+    // Move to the name column and sort by it.
+    let name_col = s.columns().iter().position(|c| c.spec() == "name").unwrap();
+    for _ in 0..name_col {
+        press(&mut s, &f, KeyCode::Char('l'));
+    }
+    press(&mut s, &f, KeyCode::Char('s'));
+    assert_eq!(s.runs.rows[0].name, "bert-base");
+    press(&mut s, &f, KeyCode::Char('s'));
+    assert_eq!(s.runs.rows[0].name, "lr3e-4-s2");
+    // Mark two, star them, tag them.
+    press(&mut s, &f, KeyCode::Char(' '));
+    press(&mut s, &f, KeyCode::Char(' '));
+    assert_eq!(s.runs.marked.len(), 2);
+    press(&mut s, &f, KeyCode::Char('*'));
+    keys(&mut s, &f, "tstage=eval");
+    press(&mut s, &f, KeyCode::Enter);
+    let a = f.store.run(&s.runs.marked[0]).unwrap();
+    assert!(a.run.stars.contains(&"alice".to_string()));
+    assert_eq!(a.run.tags.get("stage").map(String::as_str), Some("eval"));
+    // Delete asks first; "n" keeps, "y" deletes.
+    press(&mut s, &f, KeyCode::Char('d'));
+    assert!(matches!(s.overlay, Some(Overlay::Confirm(_))));
+    press(&mut s, &f, KeyCode::Char('n'));
+    assert_eq!(s.runs.total, 6);
+    press(&mut s, &f, KeyCode::Char('d'));
+    press(&mut s, &f, KeyCode::Char('y'));
+    assert_eq!(s.runs.total, 4);
+}
+
+#[test]
+fn open_a_run_switch_tabs_and_write_a_note() {
+    let f = fixture();
+    let mut s = started(&f);
+    press(&mut s, &f, KeyCode::Char('G'));
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Run);
+    assert_eq!(s.run.as_ref().unwrap().id, run_id(0));
+    press(&mut s, &f, KeyCode::Tab);
+    press(&mut s, &f, KeyCode::Tab);
+    let rv = s.run.as_ref().unwrap();
+    assert_eq!(rv.tab, RunTab::Metrics);
+    assert_eq!(rv.series.len(), 2, "one series per metric key");
+    press(&mut s, &f, KeyCode::Tab);
+    assert!(s
+        .run
+        .as_ref()
+        .unwrap()
+        .log
+        .as_deref()
+        .unwrap()
+        .contains("epoch 39"));
+    keys(&mut s, &f, "n");
+    keys(&mut s, &f, "first line");
+    press(&mut s, &f, KeyCode::Enter);
+    keys(&mut s, &f, "second q line");
+    // q inside the editor is text, not quit.
+    assert!(!s.quit);
+    press_mod(&mut s, &f, KeyCode::Char('s'), KeyModifiers::CONTROL);
+    let notes = f.store.notes(&run_id(0)).unwrap();
+    assert_eq!(notes.last().unwrap().body, "first line\nsecond q line");
+    assert!(s.message.as_ref().unwrap().text.contains("saved"));
+    press(&mut s, &f, KeyCode::Esc);
+    assert_eq!(s.screen, Screen::Runs);
+}
+
+#[test]
+fn leaving_the_note_editor_with_a_draft_asks_and_no_returns_to_it() {
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, "ndraft");
+    press(&mut s, &f, KeyCode::Esc);
+    assert!(matches!(s.overlay, Some(Overlay::Confirm(_))));
+    press(&mut s, &f, KeyCode::Char('n'));
+    match &s.overlay {
+        Some(Overlay::Input { editor, .. }) => assert_eq!(editor.text, "draft"),
+        other => panic!("{other:?}"),
+    }
+    press(&mut s, &f, KeyCode::Esc);
+    press(&mut s, &f, KeyCode::Char('y'));
+    assert!(s.overlay.is_none());
+    assert!(f.store.notes(&s.runs.rows[0].id).unwrap().is_empty());
+}
+
+#[test]
+fn compare_needs_two_marks_and_picks_baseline_and_direction() {
+    let f = fixture();
+    let mut s = started(&f);
+    press(&mut s, &f, KeyCode::Char('c'));
+    assert!(s.message.as_ref().unwrap().error);
+    assert_eq!(s.screen, Screen::Runs);
+    keys(&mut s, &f, "j  ");
+    press(&mut s, &f, KeyCode::Char('c'));
+    assert_eq!(s.screen, Screen::Compare);
+    let cv = s.compare.as_ref().unwrap();
+    assert_eq!(cv.runs.len(), 2);
+    assert!(!cv.higher_is_better("train/loss"));
+    assert!(cv.higher_is_better("val/acc"));
+    assert_eq!(
+        cv.series.len(),
+        2,
+        "the selected metric, one series per run"
+    );
+    keys(&mut s, &f, "bj");
+    let cv = s.compare.as_ref().unwrap();
+    assert_eq!(cv.baseline, 1);
+    assert_eq!(cv.metric_cursor, 1);
+    // Metrics are sorted: train/loss, val/acc; B flips the selected one.
+    keys(&mut s, &f, "B");
+    let cv = s.compare.as_ref().unwrap();
+    assert!(!cv.higher_is_better("val/acc"));
+    assert!(!cv.higher_is_better("train/loss"));
+}
+
+#[test]
+fn palette_completes_and_switches_experiment_and_theme() {
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, ":ex");
+    press(&mut s, &f, KeyCode::Tab);
+    keys(&mut s, &f, "ber");
+    press(&mut s, &f, KeyCode::Tab);
+    match &s.overlay {
+        Some(Overlay::Palette { input, .. }) => assert_eq!(input.text, "exp bert-ft"),
+        other => panic!("{other:?}"),
+    }
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(s.runs.experiment.as_deref(), Some("bert-ft"));
+    assert_eq!(s.runs.total, 1);
+    keys(&mut s, &f, ":nope");
+    press(&mut s, &f, KeyCode::Enter);
+    assert!(s.message.as_ref().unwrap().error);
+}
+
+#[test]
+fn activity_marks_new_events_and_enter_opens_the_run() {
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, "a");
+    assert_eq!(s.screen, Screen::Activity);
+    assert!(!s.activity.events.is_empty());
+    assert_eq!(
+        s.activity.seen_before, 0,
+        "everything is new the first time"
+    );
+    let idx = s
+        .activity
+        .events
+        .iter()
+        .position(|e| e.run_id.is_some())
+        .unwrap();
+    for _ in 0..idx {
+        press(&mut s, &f, KeyCode::Char('j'));
+    }
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Run);
+    let newest = s.activity.events[0].id;
+    assert_eq!(s.ui.last_seen_event.get("proj/.kiroku"), Some(&newest));
+}
+
+#[test]
+fn live_changes_from_other_writers_are_picked_up() {
+    let f = fixture();
+    let mut s = started(&f);
+    f.store
+        .create_run(&kiroku::model::NewRun {
+            experiment: "resnet-sweep".into(),
+            name: Some("from-elsewhere".into()),
+            user: "carol".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let effects = update(
+        &mut s,
+        Action::Changed {
+            store: true,
+            file: false,
+        },
+    );
+    settle(&mut s, &f.store, effects);
+    assert_eq!(s.runs.total, 7);
+    assert!(s.runs.rows.iter().any(|r| r.name == "from-elsewhere"));
+}
+
+#[test]
+fn column_choices_hide_move_and_show_per_experiment() {
+    let f = fixture();
+    let mut s = started(&f);
+    let before: Vec<String> = s.columns().iter().map(|c| c.spec()).collect();
+    assert!(before.contains(&"params.lr".to_string()), "{before:?}");
+    assert!(
+        !before.contains(&"params.optimizer".to_string()),
+        "does not vary"
+    );
+    // Hide the first column, move the new first one right.
+    keys(&mut s, &f, "x");
+    let after: Vec<String> = s.columns().iter().map(|c| c.spec()).collect();
+    assert_eq!(after, before[1..].to_vec());
+    keys(&mut s, &f, ">");
+    let moved: Vec<String> = s.columns().iter().map(|c| c.spec()).collect();
+    assert_eq!(moved[1], after[0]);
+    // :columns shows a column that would not be shown automatically.
+    keys(&mut s, &f, ":columns");
+    press(&mut s, &f, KeyCode::Enter);
+    let all = s.available_columns();
+    let opt = all
+        .iter()
+        .position(|c| c.spec() == "params.optimizer")
+        .unwrap();
+    for _ in 0..opt {
+        press(&mut s, &f, KeyCode::Char('j'));
+    }
+    press(&mut s, &f, KeyCode::Char(' '));
+    press(&mut s, &f, KeyCode::Esc);
+    assert!(s.columns().iter().any(|c| c.spec() == "params.optimizer"));
+    assert!(s.ui.columns.contains_key("*"));
+}
+
+#[test]
+fn paging_fetches_windows_around_the_cursor() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = kiroku::store::SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+    kiroku::store::synthetic::generate(
+        &store,
+        &kiroku::store::synthetic::SyntheticSpec {
+            runs: 1000,
+            points: 2000,
+            big_series: 0,
+            experiment: "big".into(),
+        },
+    )
+    .unwrap();
+    let f = Fixture { _dir: dir, store };
+    let mut s = started(&f);
+    assert_eq!(s.runs.total, 1000);
+    assert!(s.runs.rows.len() < 1000, "only a window is fetched");
+    press(&mut s, &f, KeyCode::Char('G'));
+    assert_eq!(s.runs.cursor, 999);
+    let sel = s.runs.selected().expect("the last row is fetched");
+    let all = f
+        .store
+        .search_runs(&kiroku::model::RunQuery::default())
+        .unwrap();
+    assert_eq!(all.runs.last().unwrap().id, sel.id);
+    press(&mut s, &f, KeyCode::Char('g'));
+    assert!(s.runs.selected().is_some());
+}
