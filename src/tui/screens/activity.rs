@@ -61,12 +61,15 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
                 state.theme.style("event.new"),
             ),
             Span::styled(
-                fit(&format_relative(e.time, state.now), 10, false),
+                fit(&format_relative(e.time, state.now), 9, false) + " ",
                 state.theme.style("text.dim"),
             ),
-            Span::styled(fit(&e.kind, 16, false), state.theme.style("text.accent")),
-            Span::raw(fit(&e.user, 10, false)),
-            Span::raw(fit(&run, 30, false)),
+            Span::styled(
+                fit(&e.kind, 18, false) + " ",
+                state.theme.style("text.accent"),
+            ),
+            Span::raw(fit(&e.user, 9, false) + " "),
+            Span::raw(fit(&run, 26, false) + " "),
             Span::styled(describe(e), state.theme.style("text.dim")),
         ]);
         if i == state.activity.cursor {

@@ -31,12 +31,16 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let tables_h = (inner.height / 2).max(6);
     let [tables, charts] =
         Layout::vertical([Constraint::Length(tables_h), Constraint::Min(3)]).areas(inner);
-    let [params_area, metrics_area] =
-        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(tables);
+    // Side by side when wide, stacked when narrow.
+    let [params_area, metrics_area] = if tables.width >= 120 {
+        Layout::horizontal([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(tables)
+    } else {
+        Layout::vertical([Constraint::Percentage(40), Constraint::Percentage(60)]).areas(tables)
+    };
 
     // Params.
     let runs: Vec<&crate::model::Run> = cv.runs.iter().map(|d| &d.run).collect();
-    let col_w = ((params_area.width as usize).saturating_sub(14) / runs.len().max(1)).clamp(6, 14);
+    let col_w = ((params_area.width as usize).saturating_sub(14) / runs.len().max(1)).clamp(7, 14);
     let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
     let rows: Vec<(&String, Vec<Option<&String>>)> = keys
         .into_iter()
@@ -58,7 +62,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let mut head = vec![Span::raw(fit("", key_w, false))];
     for r in &runs {
         head.push(Span::styled(
-            fit(&r.id[..8.min(r.id.len())], col_w, true),
+            fit(&r.id[..8.min(r.id.len())], col_w - 1, true) + " ",
             state.theme.series(run_color_index(&r.id)),
         ));
     }
@@ -78,7 +82,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         for v in vals {
             let text = v.map(|s| s.as_str()).unwrap_or("—");
             let numeric = text.parse::<f64>().is_ok();
-            spans.push(Span::raw(fit(text, col_w, numeric)));
+            spans.push(Span::raw(fit(text, col_w - 1, numeric) + " "));
         }
         lines.push(Line::from(spans));
     }
@@ -86,8 +90,9 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
 
     // Metrics with deltas and the best marked.
     let metric_keys = cv.metric_keys();
-    let mcol = ((metrics_area.width as usize).saturating_sub(20) / runs.len().max(1)).clamp(8, 22);
-    let mkey_w = 18;
+    let mkey_w = if metrics_area.width >= 100 { 18 } else { 14 };
+    let mcol =
+        ((metrics_area.width as usize).saturating_sub(mkey_w) / runs.len().max(1)).clamp(9, 24);
     let mut lines = vec![Line::styled(
         "Metrics (last · Δ vs baseline · ★ best · B flips better)",
         state.theme.style("table.header"),
@@ -139,7 +144,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         let b = vals[base];
         for (j, v) in vals.iter().enumerate() {
             let Some(v) = v else {
-                spans.push(Span::raw(fit("—", mcol, true)));
+                spans.push(Span::raw(fit("—", mcol - 1, true) + " "));
                 continue;
             };
             let star = if Some(*v) == best && runs.len() > 1 {
@@ -166,7 +171,11 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
                 "delta.worse"
             };
             spans.push(Span::styled(
-                fit(&format!("{}{delta}{star}", format_value(*v)), mcol, true),
+                fit(
+                    &format!("{}{delta}{star}", format_value(*v)),
+                    mcol - 1,
+                    true,
+                ) + " ",
                 state.theme.style(role),
             ));
         }

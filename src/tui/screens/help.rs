@@ -53,8 +53,8 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scrol
             last_section = section;
         }
         body.push(Line::from(vec![
-            Span::styled(fit(&keys, 22, false), state.theme.style("footer.key")),
-            Span::raw(fit(&action, 20, false)),
+            Span::styled(fit(&keys, 23, false) + " ", state.theme.style("footer.key")),
+            Span::raw(fit(&action, 18, false) + " "),
             Span::styled(desc.to_string(), state.theme.style("text.dim")),
         ]));
     }

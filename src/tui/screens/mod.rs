@@ -103,17 +103,27 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
     } else {
         String::new()
     };
-    let right = format!(
-        "{spin}{}@{} · ● live{running} · ? help ",
-        state.user, state.host
-    );
     let w = area.width as usize;
     let lw = crate::cli::output::display_width(&left);
-    let rw = crate::cli::output::display_width(&right);
-    let text = if lw + rw < w {
-        format!("{left}{}{right}", " ".repeat(w - lw - rw))
-    } else {
-        crate::cli::output::truncate(&left, w)
+    // The longest right-hand part that fits: who and where, live, what runs, help.
+    let candidates = [
+        format!(
+            "{spin}{}@{} · ● live{running} · ? help ",
+            state.user, state.host
+        ),
+        format!("{spin}● live{running} · ? help "),
+        format!("{spin}● live "),
+    ];
+    let right = candidates
+        .iter()
+        .find(|r| lw + crate::cli::output::display_width(r) + 2 <= w)
+        .cloned();
+    let text = match right {
+        Some(r) => {
+            let rw = crate::cli::output::display_width(&r);
+            format!("{left}{}{r}", " ".repeat(w - lw - rw))
+        }
+        None => crate::cli::output::truncate(&left, w),
     };
     frame.render_widget(Paragraph::new(Line::styled(text, style)).style(style), area);
 }

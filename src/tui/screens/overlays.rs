@@ -4,7 +4,7 @@ use super::fit;
 use crate::tui::app::{Confirm, InputKind, Overlay, State};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
-use ratatui::widgets::{Clear, Paragraph, Wrap};
+use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 
 fn centered(area: Rect, w: u16, h: u16) -> Rect {
@@ -89,33 +89,48 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State) {
             let inner = b.inner(r);
             frame.render_widget(b, r);
             let (cl, cc) = editor.cursor_line_col();
+            let width = (inner.width as usize).max(1);
+            let input = state.theme.style("input");
+            let cursor = state.theme.style("input.cursor");
+            // Hard-wrap each line to the box (ratatui's word wrap drops lines that hold
+            // only the cursor); track which visual row holds the cursor.
             let mut lines: Vec<Line> = Vec::new();
-            let text_lines: Vec<&str> = editor.text.split('\n').collect();
-            for (i, l) in text_lines.iter().enumerate() {
-                if i == cl {
-                    let before: String = l.chars().take(cc).collect();
-                    let at: String = l.chars().skip(cc).take(1).collect();
-                    let after: String = l.chars().skip(cc + 1).collect();
+            let mut cursor_row = 0;
+            for (i, l) in editor.text.split('\n').enumerate() {
+                let chars: Vec<char> = l.chars().collect();
+                let mut chunks: Vec<&[char]> = chars.chunks(width).collect();
+                if chunks.is_empty()
+                    || (i == cl && cc == chars.len() && chars.len().is_multiple_of(width))
+                {
+                    chunks.push(&[]);
+                }
+                for (k, chunk) in chunks.iter().enumerate() {
+                    let text: String = chunk.iter().collect();
+                    let here = i == cl && cc / width == k;
+                    if !here {
+                        lines.push(Line::styled(text, input));
+                        continue;
+                    }
+                    cursor_row = lines.len();
+                    let at = cc % width;
+                    let before: String = chunk.iter().take(at).collect();
+                    let under: String = chunk.get(at).map(|c| c.to_string()).unwrap_or(" ".into());
+                    let after: String = chunk.iter().skip(at + 1).collect();
                     lines.push(Line::from(vec![
-                        Span::styled(before, state.theme.style("input")),
-                        Span::styled(
-                            if at.is_empty() { " ".into() } else { at },
-                            state.theme.style("input.cursor"),
-                        ),
-                        Span::styled(after, state.theme.style("input")),
+                        Span::styled(before, input),
+                        Span::styled(under, cursor),
+                        Span::styled(after, input),
                     ]));
-                } else {
-                    lines.push(Line::styled(l.to_string(), state.theme.style("input")));
                 }
             }
             let body_h = inner.height.saturating_sub(1) as usize;
-            let skip = (cl + 1).saturating_sub(body_h);
+            let skip = (cursor_row + 1).saturating_sub(body_h);
             let mut shown: Vec<Line> = lines.into_iter().skip(skip).take(body_h).collect();
             while shown.len() < body_h {
                 shown.push(Line::raw(""));
             }
             shown.push(Line::styled(hint, state.theme.style("text.dim")));
-            frame.render_widget(Paragraph::new(shown).wrap(Wrap { trim: false }), inner);
+            frame.render_widget(Paragraph::new(shown), inner);
         }
         Overlay::Columns { cursor } => {
             let all = state.available_columns();

@@ -1,0 +1,216 @@
+//! The UI in a real terminal: tmux runs `kiroku` over a demo store, the test types like a user
+//! (filter, open a run, switch tabs, write a note, mark two runs, compare), reads the screen
+//! with `capture-pane`, and checks with the headless commands that the note was stored.
+//! Needs tmux: in CI (`CI` set) a missing tmux fails the test; elsewhere it is skipped loudly.
+use std::path::Path;
+use std::process::Command;
+use std::time::{Duration, Instant};
+
+struct Tmux {
+    socket: String,
+}
+
+impl Tmux {
+    fn cmd(&self, args: &[&str]) -> std::process::Output {
+        Command::new("tmux")
+            .arg("-L")
+            .arg(&self.socket)
+            .args(args)
+            .output()
+            .expect("running tmux")
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.cmd(&["capture-pane", "-p", "-t", "main"]).stdout)
+            .into_owned()
+    }
+
+    fn keys(&self, keys: &[&str]) {
+        for k in keys {
+            self.cmd(&["send-keys", "-t", "main", k]);
+        }
+    }
+
+    fn type_text(&self, text: &str) {
+        self.cmd(&["send-keys", "-t", "main", "-l", text]);
+    }
+
+    /// Waits until the screen shows `needle` (10 s at most).
+    fn wait_for(&self, needle: &str) -> String {
+        let started = Instant::now();
+        loop {
+            let s = self.screen();
+            if s.contains(needle) {
+                return s;
+            }
+            if started.elapsed() > Duration::from_secs(10) {
+                panic!("the screen never showed {needle:?}; it shows:\n{s}");
+            }
+            std::thread::sleep(Duration::from_millis(100));
+        }
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = Command::new("tmux")
+            .args(["-L", &self.socket, "kill-server"])
+            .output();
+    }
+}
+
+fn tmux_available() -> bool {
+    Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success())
+}
+
+fn kiroku(store: &Path, args: &[&str]) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .env("KIROKU_USER", "tester")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
+    if !tmux_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("tmux is missing: CI must install it (.ci/run does)");
+        }
+        eprintln!("\n!!! SKIPPED a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal: tmux is not installed !!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .args([
+            "demo",
+            project.to_str().unwrap(),
+            "--no-ui",
+            "--epochs",
+            "8",
+        ])
+        .env("KIROKU_USER", "tester")
+        .env_remove("KIROKU_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = project.join(".kiroku");
+
+    let tmux = Tmux {
+        socket: format!("kiroku-e2e-{}", std::process::id()),
+    };
+    let command = format!(
+        "env KIROKU_USER=tester XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} --store {2}",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_kiroku"),
+        store.display()
+    );
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "main",
+        "-x",
+        "160",
+        "-y",
+        "48",
+        &command,
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+
+    tmux.wait_for("breast-cancer-logreg");
+    tmux.wait_for("7 runs");
+
+    // Filter: results update as you type; an error shows a caret.
+    tmux.keys(&["/"]);
+    tmux.type_text("params.lr = 0.1 and");
+    tmux.wait_for("expected a condition after 'and'");
+    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "Escape"]);
+    let s = tmux.wait_for("2 matching");
+    assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
+    assert!(!s.contains("lr0.5-s1"), "{s}");
+
+    // Open the first match, look at its metrics and logs, write a note.
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Overview");
+    tmux.keys(&["Tab", "Tab"]);
+    tmux.wait_for("smoothing");
+    tmux.keys(&["Tab"]);
+    tmux.wait_for("epoch 1 ");
+    tmux.keys(&["n"]);
+    tmux.wait_for("ctrl-s saves");
+    tmux.type_text("written in tmux");
+    tmux.keys(&["Enter"]);
+    tmux.type_text("second line");
+    tmux.keys(&["C-s"]);
+    tmux.wait_for("saved on");
+
+    // Back to the table, clear the filter, mark two runs, compare.
+    tmux.keys(&["Escape", "/", "C-u", "Escape"]);
+    tmux.wait_for("7 runs");
+    tmux.keys(&["Space", "Space"]);
+    tmux.wait_for("2 marked");
+    tmux.keys(&["c"]);
+    let s = tmux.wait_for("Compare 2 runs");
+    assert!(s.contains("Metrics (last"), "{s}");
+
+    // Quit: the terminal is given back and the process ends.
+    tmux.keys(&["q"]);
+    let started = Instant::now();
+    while tmux.cmd(&["has-session", "-t", "main"]).status.success() {
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "kiroku did not quit"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+
+    // The note is in the store, as the headless commands see it.
+    let page: serde_json::Value = serde_json::from_str(&kiroku(
+        &store,
+        &[
+            "runs",
+            "ls",
+            "--filter",
+            "params.lr = 0.1",
+            "--format",
+            "json",
+        ],
+    ))
+    .unwrap();
+    let mut bodies = Vec::new();
+    for run in page["runs"].as_array().unwrap() {
+        let id = run["id"].as_str().unwrap();
+        let notes: serde_json::Value =
+            serde_json::from_str(&kiroku(&store, &["note", "ls", id, "--format", "json"])).unwrap();
+        for n in notes["notes"].as_array().unwrap() {
+            bodies.push((n["body"].as_str().unwrap().to_string(), n["author"].clone()));
+        }
+    }
+    assert!(
+        bodies
+            .iter()
+            .any(|(b, a)| b == "written in tmux\nsecond line" && a == "tester"),
+        "{bodies:?}"
+    );
+}
