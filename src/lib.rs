@@ -2,6 +2,7 @@
 //!
 //! Layers (arrows point down only): `cli` → `ingest`/`query` → `store` → `model`.
 pub mod cli;
+pub mod compare;
 pub mod config;
 pub mod demo_model;
 pub mod error;

@@ -286,8 +286,16 @@ fn paging_fetches_windows_around_the_cursor() {
     )
     .unwrap();
     let f = Fixture { _dir: dir, store };
+    // A full uncounted page gives a lower bound; the counted search the exact total.
+    let q = kiroku::model::RunQuery {
+        limit: Some(10),
+        ..Default::default()
+    };
+    assert_eq!(f.store.search_runs_uncounted(&q).unwrap().total, 10);
+    assert_eq!(f.store.search_runs(&q).unwrap().total, 1000);
     let mut s = started(&f);
     assert_eq!(s.runs.total, 1000);
+    assert!(s.runs.total_known(), "the count followed the page");
     assert!(s.runs.rows.len() < 1000, "only a window is fetched");
     press(&mut s, &f, KeyCode::Char('G'));
     assert_eq!(s.runs.cursor, 999);

@@ -507,13 +507,12 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
     for r in refs {
         runs.push(store.run(&store.resolve_run(r)?)?.run);
     }
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-    let param_rows: Vec<(&String, Vec<Option<&String>>)> = keys
+    let refs: Vec<&Run> = runs.iter().collect();
+    let param_rows: Vec<(String, Vec<Option<String>>)> = crate::compare::param_rows(&refs, all)
         .into_iter()
-        .map(|k| (k, runs.iter().map(|r| r.params.get(k)).collect::<Vec<_>>()))
-        .filter(|(_, vals)| all || vals.iter().collect::<BTreeSet<_>>().len() > 1)
+        .map(|r| (r.key, r.values))
         .collect();
-    let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    let metric_keys = crate::compare::metric_keys(&refs);
     let base = &runs[0];
     if ctx.format == Format::Json {
         let params: Vec<_> = param_rows
@@ -525,11 +524,11 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
             .map(|k| {
                 let values: Vec<_> = runs
                     .iter()
-                    .map(|r| r.metrics.get(*k).map(|m| json_float::to_value(m.last)))
+                    .map(|r| r.metrics.get(k).map(|m| json_float::to_value(m.last)))
                     .collect();
                 let deltas: Vec<_> = runs
                     .iter()
-                    .map(|r| match (base.metrics.get(*k), r.metrics.get(*k)) {
+                    .map(|r| match (base.metrics.get(k), r.metrics.get(k)) {
                         (Some(b), Some(m)) => Some(json_float::to_value(m.last - b.last)),
                         _ => None,
                     })
@@ -558,10 +557,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
     for (k, vals) in &param_rows {
         pt.push(
             std::iter::once((*k).clone())
-                .chain(
-                    vals.iter()
-                        .map(|v| v.cloned().unwrap_or_else(|| "—".into())),
-                )
+                .chain(vals.iter().map(|v| v.clone().unwrap_or_else(|| "—".into())))
                 .collect(),
         );
     }
@@ -581,7 +577,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
     for k in &metric_keys {
         let mut row = vec![(*k).clone()];
         for (i, r) in runs.iter().enumerate() {
-            row.push(match (base.metrics.get(*k), r.metrics.get(*k)) {
+            row.push(match (base.metrics.get(k), r.metrics.get(k)) {
                 (_, None) => "—".into(),
                 (Some(b), Some(m)) if i > 0 => {
                     let delta = m.last - b.last;

@@ -44,6 +44,12 @@ pub trait Store: Send + Sync {
     fn resolve_run(&self, reference: &str) -> Result<String>;
     fn run(&self, id: &str) -> Result<RunDetail>;
     fn search_runs(&self, query: &RunQuery) -> Result<RunPage>;
+    /// Like `search_runs`, except that when the page is full (`limit` rows came back) its
+    /// `total` may be a lower bound (offset + rows), which spares counting every match; an
+    /// interactive filter shows the page at once and asks `search_runs` for the count after.
+    fn search_runs_uncounted(&self, query: &RunQuery) -> Result<RunPage> {
+        self.search_runs(query)
+    }
     /// Sets the status; terminal statuses also set the end time (now when absent).
     fn set_status(
         &self,

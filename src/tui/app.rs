@@ -229,6 +229,10 @@ pub struct RunsView {
     pub visible_rows: u64,
     pub seq_sent: u64,
     pub seq_got: u64,
+    /// The query (without paging) whose `total` is exact; None while only a lower bound.
+    pub counted: Option<RunQuery>,
+    /// The page (and its query) whose count is on its way.
+    pub counting: Option<(u64, RunQuery)>,
     /// Marked run ids in marking order (compare keeps it).
     pub marked: Vec<String>,
     /// Selected column (for sort, hide, move), an index into `columns()`.
@@ -257,6 +261,8 @@ impl Default for RunsView {
             visible_rows: 40,
             seq_sent: 0,
             seq_got: 0,
+            counted: None,
+            counting: None,
             marked: Vec::new(),
             col_cursor: 0,
             metric_stat: MetricStat::Last,
@@ -278,6 +284,11 @@ impl RunsView {
 
     pub fn loading(&self) -> bool {
         self.seq_got < self.seq_sent
+    }
+
+    /// Whether `total` is exact (else a lower bound until the count arrives).
+    pub fn total_known(&self) -> bool {
+        self.counted.is_some()
     }
 }
 
@@ -352,43 +363,16 @@ pub struct CompareView {
 
 impl CompareView {
     pub fn metric_keys(&self) -> Vec<String> {
-        let keys: BTreeSet<&String> = self
-            .runs
-            .iter()
-            .flat_map(|r| r.run.metrics.keys())
-            .collect();
-        keys.into_iter().cloned().collect()
+        let runs: Vec<&crate::model::Run> = self.runs.iter().map(|d| &d.run).collect();
+        crate::compare::metric_keys(&runs)
     }
 
     pub fn higher_is_better(&self, key: &str) -> bool {
         self.directions
             .get(key)
             .copied()
-            .unwrap_or_else(|| infer_higher_is_better(key))
+            .unwrap_or_else(|| crate::compare::higher_is_better(key))
     }
-}
-
-/// Loss, error and the like are better lower; everything else (acc, f1, auc, …) higher.
-pub fn infer_higher_is_better(key: &str) -> bool {
-    let k = key.to_ascii_lowercase();
-    ![
-        "loss",
-        "err",
-        "mse",
-        "mae",
-        "rmse",
-        "perplexity",
-        "ppl",
-        "wer",
-        "cer",
-        "time",
-        "latency",
-        "nll",
-        "regret",
-        "distance",
-    ]
-    .iter()
-    .any(|w| k.contains(w))
 }
 
 #[derive(Debug, Clone, Default)]
@@ -682,6 +666,15 @@ impl State {
         }
     }
 
+    /// The current query without paging (what a count is for).
+    fn query_key(&self) -> RunQuery {
+        RunQuery {
+            offset: 0,
+            limit: None,
+            ..self.run_query(0, 0)
+        }
+    }
+
     fn page_limit(&self) -> u64 {
         (self.runs.visible_rows * 3).max(100)
     }
@@ -758,7 +751,8 @@ impl State {
         }
     }
 
-    fn open_run(&mut self, id: String) -> Vec<Effect> {
+    /// Opens the run screen on a run (what `enter` does on a row).
+    pub fn open_run(&mut self, id: String) -> Vec<Effect> {
         self.run = Some(RunView::new(id.clone()));
         self.go(Screen::Run);
         vec![self.request("run", Request::Run { id })]
@@ -994,15 +988,36 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
             state.pending.remove("experiments");
             state.experiments = e;
         }
-        Response::Runs { seq, offset, page } => {
+        Response::Runs { seq, query, page } => {
             if seq < state.runs.seq_sent {
                 // A newer query is on its way; this answer is stale.
                 state.runs.seq_got = state.runs.seq_got.max(seq);
                 return vec![];
             }
             state.runs.seq_got = seq;
-            state.runs.total = page.total;
-            state.runs.window_offset = offset;
+            let full = query.limit.is_some_and(|l| page.runs.len() as u64 == l);
+            let what = RunQuery {
+                offset: 0,
+                limit: None,
+                ..query.clone()
+            };
+            let mut out = Vec::new();
+            if !full {
+                state.runs.total = page.total;
+                state.runs.counted = Some(what);
+            } else if state.runs.counted.as_ref() == Some(&what) {
+                // Same query at another offset: the count we have still holds.
+                state.runs.total = state.runs.total.max(page.total);
+            } else {
+                // A lower bound for now; the exact count follows (unless already asked for).
+                state.runs.total = page.total;
+                state.runs.counted = None;
+                if state.runs.counting.as_ref().map(|c| &c.1) != Some(&what) {
+                    state.runs.counting = Some((seq, what.clone()));
+                    out.push(state.request("count", Request::Count { seq, query: what }));
+                }
+            }
+            state.runs.window_offset = query.offset;
             state.runs.rows = page.runs;
             state.running = state
                 .runs
@@ -1018,7 +1033,18 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
             if state.runs.col_cursor >= n {
                 state.runs.col_cursor = n.saturating_sub(1);
             }
-            return state.ensure_window();
+            out.extend(state.ensure_window());
+            return out;
+        }
+        Response::Count { seq, total } => {
+            state.pending.remove("count");
+            // Only the count of the query shown now applies.
+            if let Some((_, what)) = state.runs.counting.take_if(|(s, _)| *s == seq) {
+                if what == state.query_key() {
+                    state.runs.total = total;
+                    state.runs.counted = Some(what);
+                }
+            }
         }
         Response::Run(detail) => {
             state.pending.remove("run");

@@ -260,20 +260,36 @@ impl Keymap {
         None
     }
 
-    /// The first key bound to `action` in `section` or `global` (for footer hints).
+    /// The key to show for `cmd` in footer hints: of the keys bound in `section` and
+    /// `global`, a letter first, then a named key (`tab`, `enter`), then punctuation.
     pub fn key_for(&self, section: &str, cmd: Cmd) -> Option<String> {
+        let mut keys: Vec<&String> = [section, "global"]
+            .iter()
+            .filter_map(|s| self.sections.get(*s))
+            .flat_map(|m| m.iter())
+            .filter(|(_, a)| a.as_str() == cmd.name())
+            .map(|(k, _)| k)
+            .collect();
+        // A key rebound in the section shadows the global binding.
+        keys.retain(|k| self.lookup_text(section, k) == Some(cmd));
+        let rank = |k: &str| {
+            let one = k.chars().count() == 1;
+            let alnum = k.chars().all(|c| c.is_ascii_alphanumeric());
+            match (one, alnum) {
+                (true, true) => 0,
+                (false, true) => 1,
+                (true, false) => 2,
+                (false, false) => 3,
+            }
+        };
+        keys.sort_by_key(|k| (rank(k), k.chars().count(), (*k).clone()));
+        keys.first().map(|k| (*k).clone())
+    }
+
+    fn lookup_text(&self, section: &str, key: &str) -> Option<Cmd> {
         for s in [section, "global"] {
-            if let Some(m) = self.sections.get(s) {
-                // Prefer the shortest spelling (`j` over `down`).
-                let mut keys: Vec<&String> = m
-                    .iter()
-                    .filter(|(_, a)| a.as_str() == cmd.name())
-                    .map(|(k, _)| k)
-                    .collect();
-                keys.sort_by_key(|k| (k.chars().count(), (*k).clone()));
-                if let Some(k) = keys.first() {
-                    return Some((*k).clone());
-                }
+            if let Some(a) = self.sections.get(s).and_then(|m| m.get(key)) {
+                return Cmd::from_name(a);
             }
         }
         None

@@ -46,6 +46,11 @@ pub enum Request {
         seq: u64,
         query: RunQuery,
     },
+    /// Count the runs matching a query (after a page came back full).
+    Count {
+        seq: u64,
+        query: RunQuery,
+    },
     Run {
         id: String,
     },
@@ -74,6 +79,7 @@ impl Request {
         Some(match self {
             Request::Experiments => "experiments".into(),
             Request::Runs { .. } => "runs".into(),
+            Request::Count { .. } => "count".into(),
             Request::Run { .. } => "run".into(),
             Request::RunsById { .. } => "runs-by-id".into(),
             // Each chart slot has its own newest request.
@@ -88,11 +94,17 @@ impl Request {
 #[derive(Debug, Clone)]
 pub enum Response {
     Experiments(Vec<Experiment>),
-    /// `offset` is the query's, so the rows land where they were asked for.
+    /// A page (its `total` a lower bound when the page is full: see `Count`), with the query,
+    /// so the rows land where they were asked for.
     Runs {
         seq: u64,
-        offset: u64,
+        query: RunQuery,
         page: RunPage,
+    },
+    /// The exact number of runs matching the query of page `seq`.
+    Count {
+        seq: u64,
+        total: u64,
     },
     Run(Box<RunDetail>),
     RunsById(Vec<RunDetail>),
@@ -145,8 +157,18 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
             Request::Experiments => Response::Experiments(store.experiments(false)?),
             Request::Runs { seq, query } => Response::Runs {
                 seq,
-                offset: query.offset,
-                page: store.search_runs(&query)?,
+                page: store.search_runs_uncounted(&query)?,
+                query,
+            },
+            Request::Count { seq, query } => Response::Count {
+                seq,
+                total: store
+                    .search_runs(&RunQuery {
+                        limit: Some(1),
+                        offset: 0,
+                        ..query
+                    })?
+                    .total,
             },
             Request::Run { id } => Response::Run(Box::new(store.run(&id)?)),
             Request::RunsById { ids } => Response::RunsById(

@@ -447,7 +447,11 @@ impl Store for SqliteStore {
     }
 
     fn search_runs(&self, query: &RunQuery) -> Result<RunPage> {
-        self.read(|c| rows::search(c, query))
+        self.read(|c| rows::search(c, query, true))
+    }
+
+    fn search_runs_uncounted(&self, query: &RunQuery) -> Result<RunPage> {
+        self.read(|c| rows::search(c, query, false))
     }
 
     fn set_status(

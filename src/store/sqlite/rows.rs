@@ -288,7 +288,10 @@ fn query_error(input: &str, e: query::QueryError) -> KirokuError {
 }
 
 /// Selects runs by the query language, evaluated in SQL; loads only the page asked for.
-pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
+/// A page of runs. With `count` false a full page's `total` is only a lower bound (offset +
+/// rows): the count over every match is the slow part of a broad filter, and a UI can ask for
+/// it separately.
+pub fn search(conn: &Connection, q: &RunQuery, count: bool) -> Result<RunPage> {
     let filter_text = q.filter.as_deref().unwrap_or("");
     let filter = query::parse_filter(filter_text).map_err(|e| query_error(filter_text, e))?;
     let sort_text = q.sort.as_deref().unwrap_or("");
@@ -382,7 +385,7 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
 
     // The total is free when the page is not full; otherwise count (IN lists count fastest).
     let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
-    let total = if !page_full && (!rids.is_empty() || q.offset == 0) {
+    let total = if (!page_full && (!rids.is_empty() || q.offset == 0)) || (page_full && !count) {
         q.offset + rids.len() as u64
     } else {
         let count_sql =

@@ -10,7 +10,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-use std::collections::BTreeSet;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(cv) = &state.compare else { return };
@@ -41,12 +40,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     // Params.
     let runs: Vec<&crate::model::Run> = cv.runs.iter().map(|d| &d.run).collect();
     let col_w = ((params_area.width as usize).saturating_sub(14) / runs.len().max(1)).clamp(7, 14);
-    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
-    let rows: Vec<(&String, Vec<Option<&String>>)> = keys
-        .into_iter()
-        .map(|k| (k, runs.iter().map(|r| r.params.get(k)).collect::<Vec<_>>()))
-        .filter(|(_, v)| cv.show_all_params || v.iter().collect::<BTreeSet<_>>().len() > 1)
-        .collect();
+    let rows = crate::compare::param_rows(&runs, cv.show_all_params);
     let key_w = 14;
     let mut lines = vec![Line::styled(
         format!(
@@ -73,14 +67,18 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             state.theme.style("text.dim"),
         ));
     }
-    for (k, vals) in rows {
+    for crate::compare::ParamRow {
+        key: k,
+        values: vals,
+    } in rows
+    {
         // Numbers align right, text left.
         let mut spans = vec![Span::styled(
-            fit(k, key_w, false),
+            fit(&k, key_w, false),
             state.theme.style("text.dim"),
         )];
         for v in vals {
-            let text = v.map(|s| s.as_str()).unwrap_or("—");
+            let text = v.as_deref().unwrap_or("—");
             let numeric = text.parse::<f64>().is_ok();
             spans.push(Span::raw(fit(text, col_w - 1, numeric) + " "));
         }
@@ -127,12 +125,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             .iter()
             .map(|r| r.metrics.get(k).map(|m| m.last))
             .collect();
-        let finite = vals.iter().flatten().filter(|v| v.is_finite());
-        let best = if higher {
-            finite.fold(None, |a: Option<f64>, v| Some(a.map_or(*v, |a| a.max(*v))))
-        } else {
-            finite.fold(None, |a: Option<f64>, v| Some(a.map_or(*v, |a| a.min(*v))))
-        };
+        let best = crate::compare::best(&vals, higher);
         let mut spans = vec![Span::styled(
             fit(
                 &format!("{k} {}", if higher { "↑" } else { "↓" }),

@@ -80,7 +80,11 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
         .as_deref()
         .unwrap_or("all experiments");
     let where_ = match state.screen {
-        Screen::Runs => format!("exp {exp} · {} runs", state.runs.total),
+        Screen::Runs => format!(
+            "exp {exp} · {}{} runs",
+            state.runs.total,
+            if state.runs.total_known() { "" } else { "+" }
+        ),
         Screen::Run => state
             .run
             .as_ref()

@@ -194,10 +194,11 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             )
         })
         .unwrap_or_default();
+    let plus = if state.runs.total_known() { "" } else { "+" };
     let count = if state.runs.applied_filter.trim().is_empty() {
-        format!("{} runs", state.runs.total)
+        format!("{}{plus} runs", state.runs.total)
     } else {
-        format!("{} matching", state.runs.total)
+        format!("{}{plus} matching", state.runs.total)
     };
     let marked = if state.runs.marked.is_empty() {
         String::new()
@@ -246,6 +247,21 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     let avail = (body.width as usize).saturating_sub(gutter + glyph_w - 2);
     let fitted = fit_columns(&cols, &visible, stat, now, avail);
 
+    // The gap after each column: a rule between the params and the metrics, as in the sketch.
+    let gaps: Vec<&str> = (0..fitted.len())
+        .map(|k| {
+            let next_is_first_metric = fitted.get(k + 1).is_some_and(|(ci, _)| {
+                matches!(cols[*ci], Column::Metric(_))
+                    && !matches!(cols[fitted[k].0], Column::Metric(_))
+            });
+            if next_is_first_metric {
+                " │"
+            } else {
+                "  "
+            }
+        })
+        .collect();
+
     // Header.
     let mut x = head.x + (gutter + glyph_w - 2) as u16;
     let mut spans = vec![Span::styled(
@@ -253,7 +269,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
         state.theme.style("table.header"),
     )];
     let mut header_cells = Vec::new();
-    for (ci, w) in &fitted {
+    for (k, (ci, w)) in fitted.iter().enumerate() {
         let c = &cols[*ci];
         let sorted = state.runs.sort.as_ref().filter(|(s, _)| s == c);
         let mut h = header(c, stat);
@@ -269,7 +285,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             style = style.add_modifier(Modifier::REVERSED);
         }
         spans.push(Span::styled(fit(&h, *w, c.is_numeric()), style));
-        spans.push(Span::raw("  "));
+        spans.push(Span::styled(gaps[k], state.theme.style("border")));
         header_cells.push((
             Rect {
                 x,
@@ -310,7 +326,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             fit(glyph, glyph_w, false),
             state.theme.style(role),
         ));
-        for (ci, w) in &fitted {
+        for (k, (ci, w)) in fitted.iter().enumerate() {
             let c = &cols[*ci];
             let mut text = cell(c, run, stat, now);
             if run.deleted && *c == Column::Name {
@@ -324,7 +340,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
                 state.theme.style("text")
             };
             spans.push(Span::styled(fit(&text, *w, c.is_numeric()), style));
-            spans.push(Span::raw("  "));
+            spans.push(Span::styled(gaps[k], state.theme.style("border")));
         }
         let mut line = Line::from(spans);
         if i == state.runs.cursor && focused {

@@ -1,0 +1,78 @@
+//! Comparing runs, shared by `kiroku diff` and the UI's compare screen: which params differ,
+//! which metrics there are, deltas against a baseline, and which value is best (the direction
+//! inferred from the metric's name).
+use crate::model::Run;
+use std::collections::BTreeSet;
+
+/// One param across runs (`None` where a run lacks it).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ParamRow {
+    pub key: String,
+    pub values: Vec<Option<String>>,
+}
+
+/// Params side by side, by key; only the ones that differ unless `all`.
+pub fn param_rows(runs: &[&Run], all: bool) -> Vec<ParamRow> {
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.params.keys()).collect();
+    keys.into_iter()
+        .map(|k| ParamRow {
+            key: k.clone(),
+            values: runs.iter().map(|r| r.params.get(k).cloned()).collect(),
+        })
+        .filter(|row| all || row.values.iter().collect::<BTreeSet<_>>().len() > 1)
+        .collect()
+}
+
+/// Every metric key any of the runs has, sorted.
+pub fn metric_keys(runs: &[&Run]) -> Vec<String> {
+    let keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    keys.into_iter().cloned().collect()
+}
+
+/// Loss, error and the like are better lower; everything else (acc, f1, auc, …) higher.
+pub fn higher_is_better(key: &str) -> bool {
+    let k = key.to_ascii_lowercase();
+    ![
+        "loss",
+        "err",
+        "mse",
+        "mae",
+        "perplexity",
+        "ppl",
+        "wer",
+        "cer",
+        "time",
+        "latency",
+        "nll",
+        "regret",
+        "distance",
+    ]
+    .iter()
+    .any(|w| k.contains(w))
+}
+
+/// The best finite value in the given direction.
+pub fn best(values: &[Option<f64>], higher: bool) -> Option<f64> {
+    values
+        .iter()
+        .flatten()
+        .filter(|v| v.is_finite())
+        .copied()
+        .reduce(|a, b| if (b > a) == higher { b } else { a })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_and_best() {
+        assert!(!higher_is_better("val/loss"));
+        assert!(!higher_is_better("test_error"));
+        assert!(higher_is_better("val/acc"));
+        assert!(higher_is_better("f1"));
+        let v = [Some(0.2), None, Some(f64::NAN), Some(0.5)];
+        assert_eq!(best(&v, true), Some(0.5));
+        assert_eq!(best(&v, false), Some(0.2));
+    }
+}
