@@ -308,3 +308,75 @@ fn paging_fetches_windows_around_the_cursor() {
     press(&mut s, &f, KeyCode::Char('g'));
     assert!(s.runs.selected().is_some());
 }
+
+fn click(s: &mut State, f: &Fixture, x: u16, y: u16) {
+    use crossterm::event::{MouseButton, MouseEvent, MouseEventKind};
+    kiroku::tui::render_to_string(s, 160, 48);
+    let m = MouseEvent {
+        kind: MouseEventKind::Down(MouseButton::Left),
+        column: x,
+        row: y,
+        modifiers: KeyModifiers::NONE,
+    };
+    if let Some(a) = kiroku::tui::app::handle_mouse(s, m) {
+        let effects = update(s, a);
+        settle(s, &f.store, effects);
+    }
+}
+
+#[test]
+fn mouse_clicks_sort_headers_select_and_open_rows_and_switch_tabs() {
+    let f = fixture();
+    let mut s = started(&f);
+    kiroku::tui::render_to_string(&mut s, 160, 48);
+    let name_col = s.columns().iter().position(|c| c.spec() == "name").unwrap();
+    let (rect, _) = *s
+        .areas
+        .header_cells
+        .iter()
+        .find(|(_, c)| *c == name_col)
+        .unwrap();
+    click(&mut s, &f, rect.x + 1, rect.y);
+    assert_eq!(
+        s.runs.sort.as_ref().map(|(c, _)| c.spec()),
+        Some("name".into())
+    );
+    let (body, _) = s.areas.table_body.unwrap();
+    click(&mut s, &f, body.x + 10, body.y + 2);
+    assert_eq!(s.runs.cursor, 2);
+    assert_eq!(s.screen, Screen::Runs);
+    click(&mut s, &f, body.x + 10, body.y + 2);
+    assert_eq!(s.screen, Screen::Run);
+    kiroku::tui::render_to_string(&mut s, 160, 48);
+    let (tab, _) = *s
+        .areas
+        .tabs
+        .iter()
+        .find(|(_, t)| *t == RunTab::Notes)
+        .unwrap();
+    click(&mut s, &f, tab.x + 1, tab.y);
+    assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Notes);
+    // The wheel scrolls.
+    use crossterm::event::{MouseEvent, MouseEventKind};
+    let wheel = MouseEvent {
+        kind: MouseEventKind::ScrollDown,
+        column: 0,
+        row: 0,
+        modifiers: KeyModifiers::NONE,
+    };
+    assert!(matches!(
+        kiroku::tui::app::handle_mouse(&s, wheel),
+        Some(Action::Cmd(kiroku::tui::keymap::Cmd::Down))
+    ));
+}
+
+#[test]
+fn resizing_keeps_the_cursor_on_screen() {
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, "G");
+    let effects = update(&mut s, Action::Resize(80, 8));
+    settle(&mut s, &f.store, effects);
+    let text = kiroku::tui::render_to_string(&mut s, 80, 8);
+    assert!(text.contains("lr3e-4-s1"), "{text}");
+}
