@@ -7,7 +7,7 @@ use super::editor::{EditKey, Editor};
 use super::keymap::{Cmd, Keymap};
 use super::state_file::{ColumnPrefs, UiState};
 use super::theme::Theme;
-use super::worker::{Request, Response, Write};
+use super::worker::{Highlighted, Request, Response, Write};
 use crate::cli::runs::{default_columns, Column};
 use crate::model::{Event, Experiment, Millis, NewNote, Run, RunDetail, RunQuery, RunStatus};
 use crate::query::{parse_filter, QueryError};
@@ -312,6 +312,8 @@ pub struct RunView {
     pub series: BTreeMap<String, SampledSeries>,
     pub notes_cursor: usize,
     pub artifact_cursor: usize,
+    /// Highlighted texts: `source:diff`, `source:command`, `artifact:PATH`.
+    pub highlighted: BTreeMap<String, Highlighted>,
 }
 
 impl RunView {
@@ -332,6 +334,7 @@ impl RunView {
             series: BTreeMap::new(),
             notes_cursor: 0,
             artifact_cursor: 0,
+            highlighted: BTreeMap::new(),
         }
     }
 
@@ -1060,6 +1063,7 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
                     }
                 }
             }
+            out.extend(highlight_requests(state));
             return out;
         }
         Response::RunsById(runs) => {
@@ -1104,6 +1108,16 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
                 state.activity.loaded = true;
             }
             state.activity.events = events;
+        }
+        Response::Highlighted {
+            run_id,
+            key,
+            content,
+        } => {
+            state.pending.remove("highlight");
+            if let Some(rv) = state.run.as_mut().filter(|r| r.id == run_id) {
+                rv.highlighted.insert(key, content);
+            }
         }
         Response::Written(msg) => {
             state.pending.remove("write");
@@ -1406,7 +1420,12 @@ fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
                 state.theme = t;
                 state.ui.theme = Some(arg.to_string());
                 state.info(format!("theme {arg}"));
-                vec![Effect::SaveUiState]
+                if let Some(rv) = state.run.as_mut() {
+                    rv.highlighted.clear();
+                }
+                let mut out = vec![Effect::SaveUiState];
+                out.extend(highlight_requests(state));
+                out
             }
             Err(e) => {
                 state.error(e);
@@ -1859,6 +1878,72 @@ fn set_tab(state: &mut State, tab: RunTab) -> Vec<Effect> {
         RunTab::Logs => out = state.log_effects(),
         _ => {}
     }
+    out.extend(highlight_requests(state));
+    out
+}
+
+/// Highlighting the open tab needs (the diff and command on Source, the selected file on
+/// Artifacts), each asked for once.
+pub fn highlight_requests(state: &mut State) -> Vec<Effect> {
+    let theme = state.theme.syntax.clone();
+    let Some(rv) = state.run.as_mut() else {
+        return vec![];
+    };
+    let Some(d) = &rv.detail else {
+        return vec![];
+    };
+    let mut wanted: Vec<Request> = Vec::new();
+    match rv.tab {
+        RunTab::Source => {
+            if let Some(diff) = d.source.git_diff.as_ref().filter(|d| !d.is_empty()) {
+                wanted.push(Request::Highlight {
+                    run_id: rv.id.clone(),
+                    key: "source:diff".into(),
+                    text: diff.clone(),
+                    lang: "diff".into(),
+                    theme: theme.clone(),
+                });
+            }
+            if !d.source.command.is_empty() {
+                wanted.push(Request::Highlight {
+                    run_id: rv.id.clone(),
+                    key: "source:command".into(),
+                    text: d.source.command.join(" "),
+                    lang: "sh".into(),
+                    theme: theme.clone(),
+                });
+            }
+        }
+        RunTab::Artifacts => {
+            let entries = super::screens::run::artifact_entries(rv);
+            if let Some(e) = entries.get(rv.artifact_cursor.min(entries.len().saturating_sub(1))) {
+                if let Some(path) = &e.local {
+                    wanted.push(Request::Preview {
+                        run_id: rv.id.clone(),
+                        key: format!("artifact:{}", e.path),
+                        path: path.clone(),
+                        theme: theme.clone(),
+                    });
+                }
+            }
+        }
+        _ => {}
+    }
+    let mut out = Vec::new();
+    for r in wanted {
+        let key = match &r {
+            Request::Highlight { key, .. } | Request::Preview { key, .. } => key.clone(),
+            _ => continue,
+        };
+        if rv.highlighted.contains_key(&key) {
+            continue;
+        }
+        rv.highlighted.insert(key, Highlighted::Pending);
+        out.push(Effect::Request(r));
+    }
+    if !out.is_empty() {
+        state.pending.insert("highlight");
+    }
     out
 }
 
@@ -1952,7 +2037,8 @@ fn run_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         match tab {
             RunTab::Notes => rv.notes_cursor = move_cursor(rv.notes_cursor, len, cmd, page),
             RunTab::Artifacts => {
-                rv.artifact_cursor = move_cursor(rv.artifact_cursor, len, cmd, page)
+                rv.artifact_cursor = move_cursor(rv.artifact_cursor, len, cmd, page);
+                return highlight_requests(state);
             }
             _ => {
                 let pos = rv.scroll_of(tab);
@@ -2113,7 +2199,10 @@ fn on_click(state: &mut State, x: u16, y: u16) -> Vec<Effect> {
                     if let Some(rv) = &mut state.run {
                         match rv.tab {
                             RunTab::Notes => rv.notes_cursor = i,
-                            RunTab::Artifacts => rv.artifact_cursor = i,
+                            RunTab::Artifacts => {
+                                rv.artifact_cursor = i;
+                                return highlight_requests(state);
+                            }
                             _ => {}
                         }
                     }

@@ -24,6 +24,8 @@ pub struct Theme {
     pub name: String,
     /// Status as text (`ok`, `run`, `FAIL`) instead of glyphs, for mono terminals.
     pub text_glyphs: bool,
+    /// The syntect theme for code (none: plain).
+    pub syntax: Option<String>,
     roles: HashMap<String, Style>,
 }
 
@@ -32,6 +34,7 @@ struct ThemeFile {
     name: Option<String>,
     #[serde(default)]
     text_glyphs: bool,
+    syntax: Option<String>,
     #[serde(default)]
     roles: HashMap<String, String>,
 }
@@ -92,6 +95,7 @@ impl Theme {
         Ok(Theme {
             name: file.name.unwrap_or_else(|| fallback_name.to_string()),
             text_glyphs: file.text_glyphs,
+            syntax: file.syntax,
             roles,
         })
     }
@@ -117,6 +121,9 @@ impl Theme {
                 let mut theme = base.unwrap_or_else(Theme::fallback);
                 theme.name = user.name;
                 theme.text_glyphs |= user.text_glyphs;
+                if user.syntax.is_some() {
+                    theme.syntax = user.syntax;
+                }
                 theme.roles.extend(user.roles);
                 Ok(theme)
             }
@@ -208,6 +215,13 @@ mod tests {
             }
         }
         assert!(Theme::builtin("mono").unwrap().text_glyphs);
+        // Every named syntax theme exists in syntect's embedded set.
+        let themes = syntect::highlighting::ThemeSet::load_defaults();
+        for (name, _) in BUILTIN {
+            if let Some(s) = Theme::builtin(name).unwrap().syntax {
+                assert!(themes.themes.contains_key(&s), "{name}: {s}");
+            }
+        }
     }
 
     #[test]

@@ -70,6 +70,21 @@ pub enum Request {
     Events {
         limit: u64,
     },
+    /// Highlight a text (the Source tab) as language `lang`.
+    Highlight {
+        run_id: String,
+        key: String,
+        text: String,
+        lang: String,
+        theme: Option<String>,
+    },
+    /// Read the start of a file and highlight it (the Artifacts preview).
+    Preview {
+        run_id: String,
+        key: String,
+        path: PathBuf,
+        theme: Option<String>,
+    },
     Write(Write),
 }
 
@@ -86,6 +101,7 @@ impl Request {
             Request::Series { slot, .. } => format!("series:{slot}"),
             Request::Log { .. } => "log".into(),
             Request::Events { .. } => "events".into(),
+            Request::Highlight { key, .. } | Request::Preview { key, .. } => format!("hl:{key}"),
             Request::Write(_) => return None,
         })
     }
@@ -118,10 +134,45 @@ pub enum Response {
         text: String,
     },
     Events(Vec<Event>),
+    Highlighted {
+        run_id: String,
+        key: String,
+        content: Highlighted,
+    },
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
     Error(String),
+}
+
+/// Highlighted text, or why there is none.
+#[derive(Debug, Clone, PartialEq)]
+pub enum Highlighted {
+    /// Asked for, not back yet.
+    Pending,
+    Text(Vec<ratatui::text::Line<'static>>),
+    Binary,
+    Unreadable(String),
+}
+
+/// How much of a file the preview reads.
+pub const PREVIEW_BYTES: usize = 64 * 1024;
+
+fn preview(path: &std::path::Path, theme: Option<&str>) -> Highlighted {
+    use std::io::Read;
+    let mut buf = vec![0u8; PREVIEW_BYTES];
+    let n = match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+        Ok(n) => n,
+        Err(e) => return Highlighted::Unreadable(e.to_string()),
+    };
+    buf.truncate(n);
+    if buf.contains(&0) {
+        return Highlighted::Binary;
+    }
+    // A cut in the middle of a UTF-8 sequence at the end is not binary.
+    let text = String::from_utf8_lossy(&buf);
+    let name = path.file_name().and_then(|n| n.to_str()).unwrap_or("");
+    Highlighted::Text(super::widgets::highlight::highlight(&text, name, theme))
 }
 
 /// The largest log tail kept in memory; the start of longer logs is shown as cut.
@@ -194,6 +245,31 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 limit: Some(limit),
                 ..Default::default()
             })?),
+            Request::Highlight {
+                run_id,
+                key,
+                text,
+                lang,
+                theme,
+            } => Response::Highlighted {
+                run_id,
+                key,
+                content: Highlighted::Text(super::widgets::highlight::highlight(
+                    &text,
+                    &lang,
+                    theme.as_deref(),
+                )),
+            },
+            Request::Preview {
+                run_id,
+                key,
+                path,
+                theme,
+            } => Response::Highlighted {
+                run_id,
+                key,
+                content: preview(&path, theme.as_deref()),
+            },
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();

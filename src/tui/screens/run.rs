@@ -7,6 +7,7 @@ use crate::tui::app::{Field, RunTab, RunView, State};
 use crate::tui::theme::run_color_index;
 use crate::tui::widgets::chart::{self, ChartLine};
 use crate::tui::widgets::text::{ansi_line, diff_line, highlight, markdown};
+use crate::tui::worker::Highlighted;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
@@ -529,6 +530,21 @@ fn draw_logs(frame: &mut Frame, area: Rect, state: &mut State) {
     }
 }
 
+/// `command  …`, highlighted as shell when that is done.
+fn command_line(state: &State, rv: &RunView, command: &str, w: usize) -> Line<'static> {
+    match rv.highlighted.get("source:command") {
+        Some(Highlighted::Text(hl)) if hl.len() == 1 => {
+            let mut spans = vec![Span::styled(
+                fit("command", w, false),
+                state.theme.style("text.dim"),
+            )];
+            spans.extend(hl[0].spans.iter().cloned());
+            Line::from(spans)
+        }
+        _ => kv(state, "command", command.to_string(), w),
+    }
+}
+
 fn draw_source(frame: &mut Frame, area: Rect, state: &State) {
     let Some(rv) = &state.run else { return };
     let Some(d) = &rv.detail else { return };
@@ -554,14 +570,16 @@ fn draw_source(frame: &mut Frame, area: Rect, state: &State) {
             },
             w,
         ),
-        kv(state, "command", s.command.join(" "), w),
+        command_line(state, rv, &s.command.join(" "), w),
         kv(state, "cwd", s.cwd.clone().unwrap_or_default(), w),
         Line::raw(""),
     ];
     match &s.git_diff {
-        Some(diff) if !diff.is_empty() => {
-            lines.extend(diff.lines().map(|l| diff_line(l, &state.theme)));
-        }
+        Some(diff) if !diff.is_empty() => match rv.highlighted.get("source:diff") {
+            Some(Highlighted::Text(hl)) => lines.extend(hl.iter().cloned()),
+            // Until syntect is done (or with no syntax theme), the diff in role colours.
+            _ => lines.extend(diff.lines().map(|l| diff_line(l, &state.theme))),
+        },
         _ => lines.push(Line::styled(
             "no uncommitted changes recorded",
             state.theme.style("text.dim"),
@@ -569,18 +587,6 @@ fn draw_source(frame: &mut Frame, area: Rect, state: &State) {
     }
     let lines = scrolled(lines, rv.scroll_of(RunTab::Source), area.height as usize);
     frame.render_widget(Paragraph::new(lines), area);
-}
-
-/// The first 32 KiB of a file, as text when it looks like text.
-fn preview(path: &std::path::Path) -> Option<String> {
-    use std::io::Read;
-    let mut buf = vec![0u8; 32 * 1024];
-    let n = std::fs::File::open(path).ok()?.read(&mut buf).ok()?;
-    buf.truncate(n);
-    if buf.contains(&0) {
-        return None;
-    }
-    String::from_utf8(buf).ok()
 }
 
 fn human_size(n: u64) -> String {
@@ -641,20 +647,22 @@ fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
         ),
         Line::raw(""),
     ];
-    match e.local.as_deref().and_then(preview) {
-        Some(text) => out.extend(
-            text.lines()
-                .take(view.height as usize)
-                .map(|l| Line::raw(l.replace('\t', "    "))),
-        ),
-        None if e.local.is_some() => out.push(Line::styled(
-            "(binary file: no preview)",
-            state.theme.style("text.dim"),
-        )),
-        None => out.push(Line::styled(
-            "(referenced, not copied into the store)",
-            state.theme.style("text.dim"),
-        )),
+    let dim = state.theme.style("text.dim");
+    match (
+        e.local.is_some(),
+        rv.highlighted.get(&format!("artifact:{}", e.path)),
+    ) {
+        (false, _) => out.push(Line::styled("(referenced, not copied into the store)", dim)),
+        (true, Some(Highlighted::Text(lines))) => {
+            out.extend(lines.iter().take(view.height as usize).cloned())
+        }
+        (true, Some(Highlighted::Binary)) => {
+            out.push(Line::styled("(binary file: no preview)", dim))
+        }
+        (true, Some(Highlighted::Unreadable(err))) => {
+            out.push(Line::styled(format!("(cannot read it: {err})"), dim))
+        }
+        (true, _) => out.push(Line::styled("reading…", dim)),
     }
     frame.render_widget(Paragraph::new(out), view);
 }

@@ -1,4 +1,5 @@
 //! Reusable drawing pieces: braille charts and sparklines, styled text (ANSI, markdown,
-//! diffs, search highlights).
+//! diffs, search highlights), syntax highlighting.
 pub mod chart;
+pub mod highlight;
 pub mod text;
