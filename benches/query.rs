@@ -5,56 +5,19 @@
 //! (target < 150 ms) and the in-process read of the 1,000,000-point series (target < 200 ms).
 //!
 //! `cargo bench --bench query` (set KIROKU_BENCH_RUNS / KIROKU_BENCH_POINTS for a smaller store).
+mod common;
+
+use common::{bench_store, env_u64, median, BIG};
 use kiroku::model::RunQuery;
-use kiroku::store::synthetic::{generate, SyntheticSpec};
 use kiroku::store::{SqliteStore, Store};
-use std::path::PathBuf;
 use std::process::Command;
 use std::time::Instant;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn main() {
     let runs = env_u64("KIROKU_BENCH_RUNS", 100_000);
     let points = env_u64("KIROKU_BENCH_POINTS", 10_000_000);
-    let big = 1_000_000;
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-stores")
-        .join(format!("runs{runs}-points{points}"));
-    let store_dir = root.join(".kiroku");
-    let ready = root.join("READY");
-    if !ready.is_file() {
-        let _ = std::fs::remove_dir_all(&root);
-        println!(
-            "generating {runs} runs, {points} points and a {big}-point series in {} (once)…",
-            root.display()
-        );
-        let started = Instant::now();
-        let store = SqliteStore::open(&store_dir, false).unwrap();
-        let report = generate(
-            &store,
-            &SyntheticSpec {
-                runs,
-                points,
-                big_series: big,
-                experiment: "bench".into(),
-            },
-        )
-        .unwrap();
-        std::fs::write(&ready, report.big_run.unwrap()).unwrap();
-        println!("generated in {:.1}s", started.elapsed().as_secs_f64());
-    }
-    let big_run = std::fs::read_to_string(&ready).unwrap();
+    let big = BIG;
+    let (store_dir, big_run) = bench_store();
     let store = SqliteStore::open(&store_dir, false).unwrap();
 
     let args = [

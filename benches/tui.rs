@@ -9,8 +9,10 @@
 //! - the 1,000,000-point series: reduced in the store and drawn as a chart.
 //!
 //! `cargo bench --bench tui` (KIROKU_BENCH_RUNS / KIROKU_BENCH_POINTS for a smaller store).
+mod common;
+
+use common::{bench_store, env_u64, median};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kiroku::store::synthetic::{generate, SyntheticSpec};
 use kiroku::store::{SqliteStore, Store};
 use kiroku::tui::app::{handle_key, update, Action, Effect, State};
 use kiroku::tui::keymap::Keymap;
@@ -20,54 +22,10 @@ use kiroku::tui::theme::Theme;
 use kiroku::tui::worker::{execute, settle, Request};
 use ratatui::backend::TestBackend;
 use ratatui::Terminal;
-use std::path::PathBuf;
 use std::time::Instant;
-
-fn env_u64(name: &str, default: u64) -> u64 {
-    std::env::var(name)
-        .ok()
-        .and_then(|v| v.parse().ok())
-        .unwrap_or(default)
-}
-
-fn median(mut v: Vec<f64>) -> f64 {
-    v.sort_by(|a, b| a.total_cmp(b));
-    v[v.len() / 2]
-}
 
 fn ms(t: Instant) -> f64 {
     t.elapsed().as_secs_f64() * 1000.0
-}
-
-/// The bench store (same folder and spec as `benches/query.rs`); the big run's id.
-fn bench_store() -> (PathBuf, String) {
-    let runs = env_u64("KIROKU_BENCH_RUNS", 100_000);
-    let points = env_u64("KIROKU_BENCH_POINTS", 10_000_000);
-    let root = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
-        .join("target/bench-stores")
-        .join(format!("runs{runs}-points{points}"));
-    let store_dir = root.join(".kiroku");
-    let ready = root.join("READY");
-    if !ready.is_file() {
-        let _ = std::fs::remove_dir_all(&root);
-        println!(
-            "generating {runs} runs and {points} points in {} (once)…",
-            root.display()
-        );
-        let store = SqliteStore::open(&store_dir, false).unwrap();
-        let report = generate(
-            &store,
-            &SyntheticSpec {
-                runs,
-                points,
-                big_series: 1_000_000,
-                experiment: "bench".into(),
-            },
-        )
-        .unwrap();
-        std::fs::write(&ready, report.big_run.unwrap()).unwrap();
-    }
-    (store_dir, std::fs::read_to_string(&ready).unwrap())
 }
 
 fn new_state(store: &dyn Store, w: u16, h: u16) -> State {

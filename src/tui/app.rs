@@ -636,22 +636,25 @@ impl State {
             Column::Duration,
             Column::Stars,
         ];
-        let params: BTreeSet<&String> = self
-            .runs
-            .rows
-            .iter()
-            .flat_map(|r| r.params.keys())
-            .collect();
-        cols.extend(params.into_iter().map(|k| Column::Param(k.clone())));
-        let metrics: BTreeSet<&String> = self
-            .runs
-            .rows
-            .iter()
-            .flat_map(|r| r.metrics.keys())
-            .collect();
-        cols.extend(metrics.into_iter().map(|k| Column::Metric(k.clone())));
-        let tags: BTreeSet<&String> = self.runs.rows.iter().flat_map(|r| r.tags.keys()).collect();
-        cols.extend(tags.into_iter().map(|k| Column::Tag(k.clone())));
+        let rows = &self.runs.rows;
+        let keys = |f: fn(&Run) -> Vec<&String>| -> BTreeSet<String> {
+            rows.iter().flat_map(f).cloned().collect()
+        };
+        cols.extend(
+            keys(|r| r.params.keys().collect())
+                .into_iter()
+                .map(Column::Param),
+        );
+        cols.extend(
+            keys(|r| r.metrics.keys().collect())
+                .into_iter()
+                .map(Column::Metric),
+        );
+        cols.extend(
+            keys(|r| r.tags.keys().collect())
+                .into_iter()
+                .map(Column::Tag),
+        );
         cols
     }
 
