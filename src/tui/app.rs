@@ -467,6 +467,23 @@ pub enum Effect {
     Quit,
 }
 
+/// The automatic columns: `kiroku runs ls --only-changed`'s, except that a param counts as
+/// varying only when it takes two values (not merely present in some runs and absent in
+/// others), so a new run without params does not bring in every constant one.
+pub fn auto_columns(rows: &[Run]) -> Vec<Column> {
+    default_columns(rows, true)
+        .into_iter()
+        .filter(|c| match c {
+            Column::Param(k) => {
+                let values: BTreeSet<&String> =
+                    rows.iter().filter_map(|r| r.params.get(k)).collect();
+                values.len() > 1
+            }
+            _ => true,
+        })
+        .collect()
+}
+
 /// Quotes a key for the query language when it holds more than `[A-Za-z0-9_/:.-]`.
 pub fn query_key(prefix: &str, key: &str) -> String {
     if key
@@ -1031,7 +1048,7 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
                 .iter()
                 .filter(|r| r.status == RunStatus::Running)
                 .count();
-            state.runs.auto_columns = default_columns(&state.runs.rows, true);
+            state.runs.auto_columns = auto_columns(&state.runs.rows);
             if state.runs.cursor >= state.runs.total {
                 state.runs.cursor = state.runs.total.saturating_sub(1);
             }
