@@ -241,7 +241,12 @@ pub fn open_ui(ctx: &mut Context) -> Result<i32> {
         ));
     }
     let store = ctx.store()?;
-    crate::tui::open(store, &ctx.user)
+    // A local store's folder is watched for changes; a remote one is polled.
+    let dir = match &ctx.location {
+        StoreLocation::Local(p) => Some(p.clone()),
+        StoreLocation::Remote(_) => None,
+    };
+    crate::tui::open(store, dir, &ctx.user)
         .map_err(|e| KirokuError::io("running the terminal UI", e))?;
     Ok(0)
 }

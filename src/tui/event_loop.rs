@@ -59,7 +59,12 @@ fn setup() -> std::io::Result<(Terminal<CrosstermBackend<Stdout>>, TerminalGuard
 }
 
 /// Runs the UI until the user quits.
-pub fn run(store: Arc<dyn Store>, mut state: State) -> std::io::Result<()> {
+/// `store_dir` is the local store's folder (watched for changes), None for a remote store.
+pub fn run(
+    store: Arc<dyn Store>,
+    store_dir: Option<PathBuf>,
+    mut state: State,
+) -> std::io::Result<()> {
     let (mut terminal, _guard) = setup()?;
     let (tx, rx) = mpsc::channel::<LoopEvent>();
     let (req_tx, req_rx) = mpsc::channel::<Request>();
@@ -74,6 +79,7 @@ pub fn run(store: Arc<dyn Store>, mut state: State) -> std::io::Result<()> {
         let tx = tx.clone();
         worker::spawn_watcher(
             Arc::clone(&store),
+            store_dir,
             Arc::clone(&watched),
             move |store, file| tx.send(LoopEvent::Changed { store, file }).is_ok(),
         );

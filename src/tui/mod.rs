@@ -19,8 +19,13 @@ pub mod worker;
 use crate::store::Store;
 use std::sync::Arc;
 
-/// Opens the UI over `store` and returns when the user quits.
-pub fn open(store: Arc<dyn Store>, user: &str) -> std::io::Result<()> {
+/// Opens the UI over `store` and returns when the user quits. `store_dir`, the folder of a
+/// local store, is watched for changes (remote stores are polled).
+pub fn open(
+    store: Arc<dyn Store>,
+    store_dir: Option<std::path::PathBuf>,
+    user: &str,
+) -> std::io::Result<()> {
     let host = crate::wrap::source::host_name().unwrap_or_else(|| "localhost".into());
     let state = app::State::new(
         store.describe(),
@@ -29,7 +34,7 @@ pub fn open(store: Arc<dyn Store>, user: &str) -> std::io::Result<()> {
         state_file::UiState::load(),
         crate::model::now_ms(),
     );
-    event_loop::run(store, state)
+    event_loop::run(store, store_dir, state)
 }
 
 /// Draws the current state into a `width`×`height` text grid (tests and benchmarks).

@@ -362,20 +362,53 @@ pub fn spawn(
 /// What the watcher follows besides the store: a log file that grows while a run runs.
 pub type WatchedFile = Arc<Mutex<Option<PathBuf>>>;
 
-/// Polls `store.version()` and the watched file twice a second and calls `on_change` when
-/// either moved. A version query is one indexed read, so an idle UI stays idle.
+/// How often the version is polled when the store folder cannot be watched (a remote store,
+/// or inotify unavailable), and the followed log file always.
+pub const POLL: Duration = Duration::from_millis(400);
+/// With file-system events for the store folder, polling is only a safety net.
+pub const POLL_WITH_EVENTS: Duration = Duration::from_secs(3);
+
+/// Watches for changes and calls `on_change(store_changed, file_changed)`; it stops when that
+/// returns false. File-system events on `store_dir` (notify: inotify on Linux) wake it at once;
+/// without them `store.version()` is polled. The version decides either way (one indexed
+/// read), so our own reads never count as changes and an idle UI stays idle.
 pub fn spawn_watcher(
     store: Arc<dyn Store>,
+    store_dir: Option<PathBuf>,
     file: WatchedFile,
     on_change: impl Fn(bool, bool) -> bool + Send + 'static,
 ) {
     std::thread::Builder::new()
         .name("kiroku-watch".into())
         .spawn(move || {
+            let (wake_tx, wake) = std::sync::mpsc::channel::<()>();
+            // Kept alive for the thread's life; None when the folder cannot be watched.
+            let _watcher = store_dir.and_then(|dir| {
+                use notify::Watcher;
+                let mut w =
+                    notify::recommended_watcher(move |ev: notify::Result<notify::Event>| {
+                        if ev.is_ok_and(|e| !e.kind.is_access()) {
+                            let _ = wake_tx.send(());
+                        }
+                    })
+                    .ok()?;
+                w.watch(&dir, notify::RecursiveMode::NonRecursive).ok()?;
+                Some(w)
+            });
             let mut last_version = store.version().ok();
             let mut last_file: Option<(PathBuf, u64)> = None;
             loop {
-                std::thread::sleep(Duration::from_millis(400));
+                let following = file.lock().ok().is_some_and(|g| g.is_some());
+                let timeout = if _watcher.is_some() && !following {
+                    POLL_WITH_EVENTS
+                } else {
+                    POLL
+                };
+                if let Ok(()) = wake.recv_timeout(timeout) {
+                    // A write comes as a burst of events: let it settle, then look once.
+                    std::thread::sleep(Duration::from_millis(30));
+                    while wake.try_recv().is_ok() {}
+                }
                 let version = store.version().ok();
                 let store_changed = version.is_some() && version != last_version;
                 last_version = version;
