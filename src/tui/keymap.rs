@@ -218,13 +218,19 @@ impl Keymap {
         Ok(Keymap { sections })
     }
 
-    /// Defaults with the user file laid over them; the error (if any) is for a message line.
+    /// Defaults with the user's file (`$XDG_CONFIG_HOME/kiroku/keymap.toml`) laid over them.
     pub fn load_user() -> (Keymap, Option<String>) {
+        match super::state_file::config_dir() {
+            Some(dir) => Keymap::load_file(&dir.join("keymap.toml")),
+            None => (Keymap::defaults(), None),
+        }
+    }
+
+    /// Defaults with `path` laid over them when it exists; a bad file leaves the defaults in
+    /// force and comes back as a message naming the file and line.
+    pub fn load_file(path: &std::path::Path) -> (Keymap, Option<String>) {
         let mut map = Keymap::defaults();
-        let Some(path) = super::state_file::config_dir().map(|d| d.join("keymap.toml")) else {
-            return (map, None);
-        };
-        let Ok(text) = std::fs::read_to_string(&path) else {
+        let Ok(text) = std::fs::read_to_string(path) else {
             return (map, None);
         };
         match Keymap::parse(&text) {
@@ -345,6 +351,32 @@ mod tests {
             Some(Cmd::PageDown)
         );
         assert!(k.help_rows().iter().any(|r| r.2 == "compare"));
+    }
+
+    #[test]
+    fn a_bad_file_keeps_the_defaults_and_says_where() {
+        let dir = std::env::temp_dir().join(format!("kiroku-keymap-{}", std::process::id()));
+        std::fs::create_dir_all(&dir).unwrap();
+        let path = dir.join("keymap.toml");
+        std::fs::write(&path, "[runs]\n\"Q\" = \"mark\"\n\"y\" = \"nope\"\n").unwrap();
+        let (k, err) = Keymap::load_file(&path);
+        let err = err.unwrap();
+        assert!(
+            err.contains("keymap.toml: line 3: unknown action 'nope'"),
+            "{err}"
+        );
+        let key = |c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE);
+        assert_eq!(
+            k.lookup("runs", &key('Q')),
+            None,
+            "nothing of a bad file applies"
+        );
+        assert_eq!(k.lookup("runs", &key(' ')), Some(Cmd::Mark));
+        std::fs::write(&path, "[runs]\n\"Q\" = \"mark\"\n").unwrap();
+        let (k, err) = Keymap::load_file(&path);
+        assert!(err.is_none());
+        assert_eq!(k.lookup("runs", &key('Q')), Some(Cmd::Mark));
+        let _ = std::fs::remove_dir_all(&dir);
     }
 
     #[test]

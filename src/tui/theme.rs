@@ -132,9 +132,17 @@ impl Theme {
         }
     }
 
-    /// `mono` when `NO_COLOR` is set (to anything non-empty), else `default`.
+    /// `mono` when `NO_COLOR` is set (to anything non-empty), else the saved theme or
+    /// `default`.
     pub fn initial_name(saved: Option<&str>) -> String {
-        if std::env::var("NO_COLOR").is_ok_and(|v| !v.is_empty()) {
+        Theme::pick(
+            saved,
+            std::env::var("NO_COLOR").is_ok_and(|v| !v.is_empty()),
+        )
+    }
+
+    fn pick(saved: Option<&str>, no_color: bool) -> String {
+        if no_color {
             return "mono".into();
         }
         saved.unwrap_or("default").to_string()
@@ -222,6 +230,13 @@ mod tests {
                 assert!(themes.themes.contains_key(&s), "{name}: {s}");
             }
         }
+    }
+
+    #[test]
+    fn no_color_picks_mono_over_the_saved_theme() {
+        assert_eq!(Theme::pick(Some("light"), true), "mono");
+        assert_eq!(Theme::pick(Some("light"), false), "light");
+        assert_eq!(Theme::pick(None, false), "default");
     }
 
     #[test]
