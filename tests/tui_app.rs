@@ -51,6 +51,34 @@ fn the_table_loads_newest_first_and_the_filter_updates_as_you_type() {
 }
 
 #[test]
+fn half_typed_keywords_wait_and_enter_searches_them() {
+    use kiroku::tui::app::half_typed_keyword;
+    for (text, waits) in [
+        ("me", true),
+        ("metrics", true),
+        ("params.lr > 1 an", true),
+        ("params.lr > 1 and ", false),
+        ("mnist", false),
+        ("lr3e", false),
+        ("(ta", true),
+    ] {
+        assert_eq!(half_typed_keyword(text), waits, "{text}");
+    }
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, "/bert");
+    assert_eq!(s.runs.total, 1);
+    // `p` might become `params.`: the table keeps what it shows until enter.
+    keys(&mut s, &f, " and p");
+    assert!(s.runs.filter_deferred);
+    assert_eq!(s.runs.applied_filter, "bert");
+    assert_eq!(s.runs.total, 1);
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(s.runs.applied_filter, "bert and p");
+    assert!(!s.runs.filter_deferred);
+}
+
+#[test]
 fn sort_mark_star_tag_and_delete_go_through_the_store() {
     let f = fixture();
     let mut s = started(&f);

@@ -216,6 +216,8 @@ pub struct RunsView {
     pub focus: RunsFocus,
     pub filter: Editor,
     pub filter_error: Option<QueryError>,
+    /// The filter parses but ends in a half-typed keyword, so it waits for more (or enter).
+    pub filter_deferred: bool,
     /// The filter of the rows shown (the last valid one).
     pub applied_filter: String,
     /// Column sorted by, and descending.
@@ -250,6 +252,7 @@ impl Default for RunsView {
             focus: RunsFocus::Table,
             filter: Editor::default(),
             filter_error: None,
+            filter_deferred: false,
             applied_filter: String::new(),
             sort: None,
             show_deleted: false,
@@ -482,6 +485,47 @@ pub fn auto_columns(rows: &[Run]) -> Vec<Column> {
             _ => true,
         })
         .collect()
+}
+
+/// Words of the query language a filter may be on its way to.
+const KEYWORDS: &[&str] = &[
+    "metrics",
+    "metric",
+    "params",
+    "param",
+    "parameters",
+    "parameter",
+    "tags",
+    "tag",
+    "attributes",
+    "attribute",
+    "attr",
+    "datasets",
+    "dataset",
+    "and",
+    "or",
+    "not",
+    "like",
+    "ilike",
+    "in",
+    "is",
+    "null",
+];
+
+/// Whether the filter ends in a bare word that is a keyword or field type being typed (`me`,
+/// `metrics`, `an`): not worth a search of names and tags yet.
+pub fn half_typed_keyword(filter: &str) -> bool {
+    if filter.ends_with(char::is_whitespace) {
+        return false;
+    }
+    let last = filter
+        .rsplit(|c: char| c.is_whitespace() || c == '(' || c == ')')
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase();
+    !last.is_empty()
+        && last.chars().all(|c| c.is_ascii_alphabetic())
+        && KEYWORDS.iter().any(|k| k.starts_with(&last))
 }
 
 /// Quotes a key for the query language when it holds more than `[A-Za-z0-9_/:.-]`.
@@ -1286,28 +1330,35 @@ fn on_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
 fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
     match state.field {
         Some(Field::Filter) => {
+            let submit = matches!(key, EditKey::Submit);
             match key {
-                EditKey::Submit | EditKey::Cancel | EditKey::Down => {
-                    state.field = None;
-                    return vec![];
-                }
+                EditKey::Submit | EditKey::Cancel | EditKey::Down => state.field = None,
                 k => {
                     if !state.runs.filter.apply(k) {
                         return vec![];
                     }
                 }
             }
-            // Results update as you type: parse here (cheap, no store), query when valid.
+            // Results update as you type: parse here (cheap, no store), query when valid,
+            // except while a keyword or field name is half typed (`me` on the way to
+            // `metrics.`): that would search names for `me` only to be replaced a key later.
+            // Enter searches whatever is there.
             let text = state.runs.filter.text.clone();
             match parse_filter(&text) {
                 Ok(_) => {
                     state.runs.filter_error = None;
-                    if text.trim() != state.runs.applied_filter.trim() {
+                    state.runs.filter_deferred = !submit && half_typed_keyword(&text);
+                    if !state.runs.filter_deferred
+                        && text.trim() != state.runs.applied_filter.trim()
+                    {
                         state.runs.applied_filter = text;
                         return vec![state.reload_runs()];
                     }
                 }
-                Err(e) => state.runs.filter_error = Some(e),
+                Err(e) => {
+                    state.runs.filter_deferred = false;
+                    state.runs.filter_error = Some(e)
+                }
             }
             vec![]
         }

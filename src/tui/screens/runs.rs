@@ -390,6 +390,12 @@ fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) 
     } else {
         spans.push(Span::styled(text.clone(), state.theme.style("input")));
     }
+    if state.runs.filter_deferred {
+        spans.push(Span::styled(
+            "   (enter searches this)",
+            state.theme.style("text.dim"),
+        ));
+    }
     let mut lines = vec![Line::from(spans)];
     if let Some(e) = &state.runs.filter_error {
         // The caret sits under the offending column of the text above.
