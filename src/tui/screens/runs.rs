@@ -12,17 +12,17 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
-/// Lower numbers survive narrow terminals longer.
+/// Lower numbers survive narrow terminals longer; among equals the rightmost goes first, so
+/// the varying params and the first metrics (what tells runs apart) stay.
 fn priority(c: &Column) -> u8 {
     match c {
         Column::Id | Column::Name => 0,
-        Column::Metric(_) => 1,
+        Column::Param(_) | Column::Metric(_) => 1,
         Column::Started => 2,
-        Column::Param(_) => 3,
-        Column::Duration => 4,
-        Column::User => 5,
-        Column::Experiment => 6,
-        _ => 7,
+        Column::Duration => 3,
+        Column::User => 4,
+        Column::Experiment => 5,
+        _ => 6,
     }
 }
 
@@ -95,6 +95,13 @@ pub fn fit_columns(
             break;
         }
         shown.remove(pos);
+    }
+    // Dropping a wide column may leave room for a narrower one dropped before it.
+    for i in 0..cols.len() {
+        if !shown.contains(&i) && total(&shown, &widths) + widths[i] + 2 <= width {
+            let at = shown.iter().position(|j| *j > i).unwrap_or(shown.len());
+            shown.insert(at, i);
+        }
     }
     // Still too wide (only names left): shrink the name.
     let over = total(&shown, &widths).saturating_sub(width);
