@@ -422,13 +422,21 @@ pub fn spawn_watcher(
                     && file_state != last_file
                     && file_state.as_ref().map(|f| &f.0) == last_file.as_ref().map(|f| &f.0);
                 last_file = file_state;
-                if (store_changed || file_changed) && !on_change(store_changed, file_changed) {
-                    return;
+                if store_changed || file_changed {
+                    if !on_change(store_changed, file_changed) {
+                        return;
+                    }
+                    // A run logging every few milliseconds must not make the UI requery as
+                    // often: at most four looks a second, still well within one second.
+                    std::thread::sleep(MIN_GAP);
                 }
             }
         })
         .expect("spawning the watch thread");
 }
+
+/// The least time between two change notices.
+pub const MIN_GAP: Duration = Duration::from_millis(250);
 
 /// The output log of a run, when the store is local.
 pub fn run_log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
