@@ -150,7 +150,7 @@ pub fn hints(state: &State) -> Vec<(String, &'static str)> {
             (Cmd::Quit, "quit"),
         ],
         Screen::Run => &[
-            (Cmd::NextTab, "tab"),
+            (Cmd::NextTab, "next tab"),
             (Cmd::Note, "note"),
             (Cmd::Filter, "search"),
             (Cmd::SmoothMore, "smooth"),
