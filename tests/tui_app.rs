@@ -181,8 +181,8 @@ fn compare_needs_two_marks_and_picks_baseline_and_direction() {
     assert!(cv.higher_is_better("val/acc"));
     assert_eq!(
         cv.series.len(),
-        2,
-        "the selected metric, one series per run"
+        4,
+        "two metrics side by side at 160 columns, one series per run each"
     );
     keys(&mut s, &f, "bj");
     let cv = s.compare.as_ref().unwrap();

@@ -850,29 +850,44 @@ impl State {
         out
     }
 
+    /// How many metrics the compare screen charts side by side.
+    pub fn compare_charts(&self) -> usize {
+        if self.size.0 >= 120 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Series for the compare charts: the selected metric (and the next on wide terminals),
+    /// every run.
     fn compare_series_requests(&mut self) -> Vec<Effect> {
         let Some(cv) = &self.compare else {
             return vec![];
         };
-        let keys = cv.metric_keys();
-        let Some(key) = keys.get(cv.metric_cursor).cloned() else {
-            return vec![];
-        };
+        let keys: Vec<String> = cv
+            .metric_keys()
+            .into_iter()
+            .skip(cv.metric_cursor)
+            .take(self.compare_charts())
+            .collect();
         let q = cv.charts.series_query(self.chart_buckets());
         let ids = cv.ids.clone();
-        ids.into_iter()
-            .map(|id| {
-                self.request(
+        let mut out = Vec::new();
+        for key in keys {
+            for id in &ids {
+                out.push(self.request(
                     "series",
                     Request::Series {
-                        slot: format!("cmp:{id}"),
-                        run_id: id,
+                        slot: format!("cmp:{id}:{key}"),
+                        run_id: id.clone(),
                         key: key.clone(),
                         query: q.clone(),
                     },
-                )
-            })
-            .collect()
+                ));
+            }
+        }
+        out
     }
 
     fn log_effects(&mut self) -> Vec<Effect> {

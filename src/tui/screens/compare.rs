@@ -180,56 +180,73 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     }
     frame.render_widget(Paragraph::new(lines), metrics_area);
 
-    // The selected metric, overlaid.
-    let Some(key) = metric_keys.get(cv.metric_cursor) else {
+    // The selected metric (and the next on wide terminals), each with every run overlaid.
+    let keys: Vec<&String> = metric_keys
+        .iter()
+        .skip(cv.metric_cursor)
+        .take(state.compare_charts())
+        .collect();
+    if keys.is_empty() {
         return;
-    };
-    let [legend, chart_area, status] = Layout::vertical([
+    }
+    let [legend, chart_row, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
     .areas(charts);
-    let mut legend_spans = vec![Span::styled(format!("{key}  "), state.theme.style("title"))];
-    let mut chart_lines = Vec::new();
+    let mut legend_spans = vec![Span::styled("runs  ", state.theme.style("title"))];
     for d in &cv.runs {
-        let style = state.theme.series(run_color_index(&d.run.id));
         legend_spans.push(Span::styled(
             format!("── {} {}  ", &d.run.id[..8.min(d.run.id.len())], d.run.name),
-            style,
+            state.theme.series(run_color_index(&d.run.id)),
         ));
-        if let Some(s) = cv.series.get(&(d.run.id.clone(), key.clone())) {
-            chart_lines.push(ChartLine {
-                label: d.run.id[..8.min(d.run.id.len())].to_string(),
-                style,
-                series: s,
-                start_ms: d.run.start_time,
-            });
-        }
     }
     frame.render_widget(Paragraph::new(Line::from(legend_spans)), legend);
-    let cx = chart::draw_chart(
-        frame,
-        chart_area,
-        &state.theme,
-        key,
-        &chart_lines,
-        &cv.charts,
-        true,
-    );
-    let cursor = cx
-        .map(|x| {
-            format!(
+    let areas = Layout::horizontal(vec![Constraint::Ratio(1, keys.len() as u32); keys.len()])
+        .split(chart_row);
+    let mut cursor = String::new();
+    for (i, key) in keys.iter().enumerate() {
+        let lines: Vec<ChartLine> = cv
+            .runs
+            .iter()
+            .filter_map(|d| {
+                let s = cv.series.get(&(d.run.id.clone(), (*key).clone()))?;
+                Some(ChartLine {
+                    label: d.run.id[..8.min(d.run.id.len())].to_string(),
+                    style: state.theme.series(run_color_index(&d.run.id)),
+                    series: s,
+                    start_ms: d.run.start_time,
+                })
+            })
+            .collect();
+        let arrow = if cv.higher_is_better(key) {
+            "↑"
+        } else {
+            "↓"
+        };
+        let title = format!("{key} {arrow}");
+        let cx = chart::draw_chart(
+            frame,
+            areas[i],
+            &state.theme,
+            &title,
+            &lines,
+            &cv.charts,
+            i == 0,
+        );
+        if let (Some(x), 0) = (cx, i) {
+            cursor = format!(
                 " · cursor {}: {}",
                 format_value(x),
-                chart::cursor_values(&chart_lines, &cv.charts, x)
+                chart::cursor_values(&lines, &cv.charts, x)
                     .iter()
                     .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
                     .collect::<Vec<_>>()
                     .join("  ")
-            )
-        })
-        .unwrap_or_default();
+            );
+        }
+    }
     frame.render_widget(
         Paragraph::new(Line::styled(
             format!("{}{cursor}", chart::settings_line(&cv.charts)),
