@@ -408,3 +408,54 @@ fn resizing_keeps_the_cursor_on_screen() {
     let text = kiroku::tui::render_to_string(&mut s, 80, 8);
     assert!(text.contains("lr3e-4-s1"), "{text}");
 }
+
+#[test]
+fn a_growing_log_is_read_a_piece_at_a_time_and_split_characters_wait() {
+    use std::io::Write;
+    let f = fixture();
+    let mut s = started(&f);
+    keys(&mut s, &f, "G");
+    press(&mut s, &f, KeyCode::Enter);
+    for _ in 0..3 {
+        press(&mut s, &f, KeyCode::Tab);
+    }
+    let path = f.store.run_dir(&run_id(0)).unwrap().join("output.log");
+    let len = std::fs::metadata(&path).unwrap().len();
+    assert_eq!(s.run.as_ref().unwrap().log_end, len);
+    let mut file = std::fs::OpenOptions::new()
+        .append(true)
+        .open(&path)
+        .unwrap();
+    // "é" is two bytes; the first arrives alone.
+    file.write_all(b"epoch 40 caf\xc3").unwrap();
+    let effects = update(
+        &mut s,
+        Action::Changed {
+            store: false,
+            file: true,
+        },
+    );
+    settle(&mut s, &f.store, effects);
+    let rv = s.run.as_ref().unwrap();
+    assert!(
+        rv.log.as_ref().unwrap().ends_with("epoch 40 caf"),
+        "the half character waits"
+    );
+    assert_eq!(rv.log_end, len + 12);
+    file.write_all(b"\xa9\n").unwrap();
+    let effects = update(
+        &mut s,
+        Action::Changed {
+            store: false,
+            file: true,
+        },
+    );
+    settle(&mut s, &f.store, effects);
+    let rv = s.run.as_ref().unwrap();
+    assert!(rv
+        .log
+        .as_ref()
+        .unwrap()
+        .ends_with("epoch 39 \u{1b}[32mloss\u{1b}[0m=0.0405 acc: 0.8900\nepoch 40 café\n"));
+    assert_eq!(rv.log_end, len + 15);
+}

@@ -304,6 +304,8 @@ pub struct RunView {
     pub scroll: BTreeMap<&'static str, usize>,
     pub param_search: Editor,
     pub log: Option<String>,
+    /// The log file offset read up to.
+    pub log_end: u64,
     /// Follow the end of the log (on while the run runs, until you scroll up).
     pub follow: bool,
     pub log_search: Editor,
@@ -328,6 +330,7 @@ impl RunView {
             scroll: BTreeMap::new(),
             param_search: Editor::default(),
             log: None,
+            log_end: 0,
             follow: true,
             log_search: Editor::default(),
             keep_ansi: true,
@@ -903,7 +906,13 @@ impl State {
             .and_then(|d| d.run_dir.clone())
             .map(|d| format!("{d}/output.log"));
         vec![
-            self.request("log", Request::Log { run_id: id }),
+            self.request(
+                "log",
+                Request::Log {
+                    run_id: id,
+                    from: 0,
+                },
+            ),
             Effect::WatchFile(if running { path } else { None }),
         ]
     }
@@ -1057,8 +1066,12 @@ fn on_change(state: &mut State, store: bool, file: bool) -> Vec<Effect> {
         }
     }
     if (file || store) && state.run.as_ref().is_some_and(|r| r.tab == RunTab::Logs) {
-        if let Some(id) = state.run.as_ref().map(|r| r.id.clone()) {
-            out.push(Effect::Request(Request::Log { run_id: id }));
+        if let Some(rv) = state.run.as_ref() {
+            // Only what was written since the last read.
+            out.push(Effect::Request(Request::Log {
+                run_id: rv.id.clone(),
+                from: rv.log_end,
+            }));
         }
     }
     out
@@ -1169,10 +1182,31 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
                 cv.series.insert((run_id, series.key.clone()), series);
             }
         }
-        Response::Log { run_id, text } => {
+        Response::Log {
+            run_id,
+            text,
+            end,
+            appended,
+        } => {
             state.pending.remove("log");
             if let Some(rv) = state.run.as_mut().filter(|r| r.id == run_id) {
-                rv.log = Some(text);
+                match (&mut rv.log, appended) {
+                    (Some(log), true) => {
+                        log.push_str(&text);
+                        // Bounded: drop whole lines from the front past the limit.
+                        let limit = super::worker::LOG_LIMIT as usize;
+                        if log.len() > limit {
+                            let mut cut = log.len() - limit;
+                            while !log.is_char_boundary(cut) {
+                                cut += 1;
+                            }
+                            let at = log[cut..].find('\n').map_or(cut, |i| cut + i + 1);
+                            log.drain(..at);
+                        }
+                    }
+                    _ => rv.log = Some(text),
+                }
+                rv.log_end = end;
             }
         }
         Response::Events(events) => {

@@ -64,8 +64,10 @@ pub enum Request {
         query: SeriesQuery,
         slot: String,
     },
+    /// The run's output from byte `from` on (0: all of it, up to `LOG_LIMIT`).
     Log {
         run_id: String,
+        from: u64,
     },
     Events {
         limit: u64,
@@ -129,9 +131,13 @@ pub enum Response {
         slot: String,
         series: SampledSeries,
     },
+    /// Output text; `appended` when it continues what the UI holds, and `end`, the file
+    /// offset it reaches (where the next read starts).
     Log {
         run_id: String,
         text: String,
+        end: u64,
+        appended: bool,
     },
     Events(Vec<Event>),
     Highlighted {
@@ -182,23 +188,41 @@ fn log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
     store.run_dir(run_id).map(|d| d.join("output.log"))
 }
 
-fn read_log(store: &dyn Store, run_id: &str) -> String {
+/// Reads a run's output from byte `from` (a growing log is read once, a piece at a time);
+/// from the start (its last `LOG_LIMIT` bytes) when `from` is 0 or the file shrank. Stops
+/// before a character cut in half, which the next read completes. Returns the text, the
+/// offset reached and whether the text continues what was read before.
+fn read_log(store: &dyn Store, run_id: &str, from: u64) -> (String, u64, bool) {
     use std::io::{Read, Seek, SeekFrom};
     let Some(path) = log_path(store, run_id) else {
-        return String::new();
+        return (String::new(), 0, false);
     };
     let Ok(mut f) = std::fs::File::open(&path) else {
-        return String::new();
+        return (String::new(), 0, false);
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
+    let appended = from > 0 && from <= len;
+    let start = if appended {
+        from
+    } else {
+        len.saturating_sub(LOG_LIMIT)
+    };
     let mut buf = Vec::new();
-    let mut prefix = String::new();
-    if len > LOG_LIMIT {
-        let _ = f.seek(SeekFrom::Start(len - LOG_LIMIT));
-        prefix = format!("[… first {} bytes not shown]\n", len - LOG_LIMIT);
+    if f.seek(SeekFrom::Start(start)).is_err() || f.take(LOG_LIMIT).read_to_end(&mut buf).is_err() {
+        return (String::new(), 0, false);
     }
-    let _ = f.read_to_end(&mut buf);
-    prefix + &String::from_utf8_lossy(&buf)
+    // Keep a multi-byte character split at the end for the next read.
+    let keep = match std::str::from_utf8(&buf) {
+        Ok(_) => buf.len(),
+        Err(e) if e.error_len().is_none() => e.valid_up_to(),
+        Err(_) => buf.len(),
+    };
+    buf.truncate(keep);
+    let mut text = String::from_utf8_lossy(&buf).into_owned();
+    if !appended && start > 0 {
+        text = format!("[… first {start} bytes not shown]\n{text}");
+    }
+    (text, start + keep as u64, appended)
 }
 
 /// Runs one request against the store.
@@ -237,10 +261,15 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 run_id,
                 slot,
             },
-            Request::Log { run_id } => Response::Log {
-                text: read_log(store, &run_id),
-                run_id,
-            },
+            Request::Log { run_id, from } => {
+                let (text, end, appended) = read_log(store, &run_id, from);
+                Response::Log {
+                    run_id,
+                    text,
+                    end,
+                    appended,
+                }
+            }
             Request::Events { limit } => Response::Events(store.events(&EventQuery {
                 limit: Some(limit),
                 ..Default::default()
