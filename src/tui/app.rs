@@ -7,7 +7,7 @@ use super::editor::{EditKey, Editor};
 use super::keymap::{Cmd, Keymap};
 use super::state_file::{ColumnPrefs, UiState};
 use super::theme::Theme;
-use super::worker::{Highlighted, Request, Response, Write};
+use super::worker::{ArtifactEntry, Highlighted, Request, Response, Write};
 use crate::cli::runs::{default_columns, Column};
 use crate::model::{Event, Experiment, Millis, NewNote, Run, RunDetail, RunQuery, RunStatus};
 use crate::query::{parse_filter, QueryError};
@@ -317,6 +317,7 @@ pub struct RunView {
     pub series: BTreeMap<String, SampledSeries>,
     pub notes_cursor: usize,
     pub artifact_cursor: usize,
+    pub artifacts: Vec<ArtifactEntry>,
     /// Highlighted texts: `source:diff`, `source:command`, `artifact:PATH`.
     pub highlighted: BTreeMap<String, Highlighted>,
 }
@@ -340,6 +341,7 @@ impl RunView {
             series: BTreeMap::new(),
             notes_cursor: 0,
             artifact_cursor: 0,
+            artifacts: Vec::new(),
             highlighted: BTreeMap::new(),
         }
     }
@@ -1141,12 +1143,13 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
                 }
             }
         }
-        Response::Run(detail) => {
+        Response::Run(detail, artifacts) => {
             state.pending.remove("run");
             let mut out = Vec::new();
             if let Some(rv) = state.run.as_mut().filter(|rv| rv.id == detail.run.id) {
                 let first = rv.detail.is_none();
                 rv.detail = Some(*detail);
+                rv.artifacts = artifacts;
                 if first {
                     match rv.tab {
                         RunTab::Metrics => out.extend(state.run_series_requests()),
@@ -2035,7 +2038,7 @@ pub fn highlight_requests(state: &mut State) -> Vec<Effect> {
             }
         }
         RunTab::Artifacts => {
-            let entries = super::screens::run::artifact_entries(rv);
+            let entries = &rv.artifacts;
             if let Some(e) = entries.get(rv.artifact_cursor.min(entries.len().saturating_sub(1))) {
                 if let Some(path) = &e.local {
                     wanted.push(Request::Preview {
@@ -2149,7 +2152,7 @@ fn run_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     if is_motion(cmd) {
         let len = match tab {
             RunTab::Notes => rv.detail.as_ref().map(|d| d.notes.len()).unwrap_or(0),
-            RunTab::Artifacts => super::screens::run::artifact_entries(rv).len(),
+            RunTab::Artifacts => rv.artifacts.len(),
             RunTab::Logs => rv.log.as_ref().map(|l| l.lines().count()).unwrap_or(0),
             _ => 10_000,
         };

@@ -124,7 +124,8 @@ pub enum Response {
         seq: u64,
         total: u64,
     },
-    Run(Box<RunDetail>),
+    /// A run, with its artifacts looked up on disk (off the UI thread).
+    Run(Box<RunDetail>, Vec<ArtifactEntry>),
     RunsById(Vec<RunDetail>),
     Series {
         run_id: String,
@@ -149,6 +150,38 @@ pub enum Response {
     Written(String),
     /// Any failure, as words for the message line.
     Error(String),
+}
+
+/// An artifact as the Artifacts tab lists it, sorted by path; `local` is the copy in the
+/// run's folder when there is one.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ArtifactEntry {
+    pub path: String,
+    pub size: Option<u64>,
+    pub hash: Option<String>,
+    pub local: Option<PathBuf>,
+}
+
+pub fn artifact_entries(d: &RunDetail) -> Vec<ArtifactEntry> {
+    let base = d
+        .run_dir
+        .as_ref()
+        .map(|r| PathBuf::from(r).join("artifacts"));
+    let mut out: Vec<ArtifactEntry> = d
+        .artifacts
+        .iter()
+        .map(|a| ArtifactEntry {
+            path: a.path.clone(),
+            size: a.size,
+            hash: a.hash.clone(),
+            local: base
+                .as_ref()
+                .map(|b| b.join(&a.path))
+                .filter(|p| p.is_file()),
+        })
+        .collect();
+    out.sort_by(|a, b| a.path.cmp(&b.path));
+    out
 }
 
 /// Highlighted text, or why there is none.
@@ -245,7 +278,11 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     })?
                     .total,
             },
-            Request::Run { id } => Response::Run(Box::new(store.run(&id)?)),
+            Request::Run { id } => {
+                let detail = store.run(&id)?;
+                let artifacts = artifact_entries(&detail);
+                Response::Run(Box::new(detail), artifacts)
+            }
             Request::RunsById { ids } => Response::RunsById(
                 ids.iter()
                     .map(|id| store.run(id))

@@ -12,39 +12,6 @@ use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
-use std::path::PathBuf;
-
-/// An artifact as listed: recorded ones first, then files found in the run's folder.
-#[derive(Debug, Clone, PartialEq)]
-pub struct ArtifactEntry {
-    pub path: String,
-    pub size: Option<u64>,
-    pub hash: Option<String>,
-    pub local: Option<PathBuf>,
-}
-
-pub fn artifact_entries(rv: &RunView) -> Vec<ArtifactEntry> {
-    let Some(d) = &rv.detail else { return vec![] };
-    let base = d
-        .run_dir
-        .as_ref()
-        .map(|r| PathBuf::from(r).join("artifacts"));
-    let mut out: Vec<ArtifactEntry> = d
-        .artifacts
-        .iter()
-        .map(|a| ArtifactEntry {
-            path: a.path.clone(),
-            size: a.size,
-            hash: a.hash.clone(),
-            local: base
-                .as_ref()
-                .map(|b| b.join(&a.path))
-                .filter(|p| p.is_file()),
-        })
-        .collect();
-    out.sort_by(|a, b| a.path.cmp(&b.path));
-    out
-}
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(rv) = state.run.as_ref() else { return };
@@ -599,7 +566,7 @@ fn human_size(n: u64) -> String {
 
 fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(rv) = &state.run else { return };
-    let entries = artifact_entries(rv);
+    let entries = &rv.artifacts;
     if entries.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
