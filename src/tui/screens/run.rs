@@ -577,22 +577,36 @@ fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
         );
         return;
     }
-    let [list, view] =
-        Layout::horizontal([Constraint::Percentage(35), Constraint::Min(10)]).areas(area);
+    let [list, rule, view] = Layout::horizontal([
+        Constraint::Percentage(35),
+        Constraint::Length(2),
+        Constraint::Min(10),
+    ])
+    .areas(area);
+    let rule_lines: Vec<Line> = (0..rule.height)
+        .map(|_| Line::styled("│", state.theme.style("border")))
+        .collect();
+    frame.render_widget(Paragraph::new(rule_lines), rule);
     let cursor = rv.artifact_cursor.min(entries.len() - 1);
     let lines: Vec<Line> = entries
         .iter()
         .enumerate()
         .map(|(i, e)| {
-            let depth = e.path.matches('/').count();
-            let name = e.path.rsplit('/').next().unwrap_or(&e.path);
-            let text = format!(
-                "{}{} {}",
-                "  ".repeat(depth),
-                name,
-                e.size.map(human_size).unwrap_or_default()
-            );
-            let mut l = Line::raw(fit(&text, list.width as usize, false));
+            // The folder part dimmed, the name plain, the size right-aligned.
+            let (dir, name) = match e.path.rsplit_once('/') {
+                Some((d, n)) => (format!("{d}/"), n.to_string()),
+                None => (String::new(), e.path.clone()),
+            };
+            let size = e.size.map(human_size).unwrap_or_default();
+            let w = list.width as usize;
+            let size_w = size.chars().count() + 1;
+            let path_w = w.saturating_sub(size_w);
+            let dir_w = crate::cli::output::display_width(&dir).min(path_w / 2);
+            let mut l = Line::from(vec![
+                Span::styled(fit(&dir, dir_w, false), state.theme.style("text.dim")),
+                Span::raw(fit(&name, path_w - dir_w, false)),
+                Span::styled(fit(&size, size_w, true), state.theme.style("text.dim")),
+            ]);
             if i == cursor {
                 l = l.style(state.theme.style("table.selected"));
             }
