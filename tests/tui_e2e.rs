@@ -35,16 +35,31 @@ impl Tmux {
         self.cmd(&["send-keys", "-t", "main", "-l", text]);
     }
 
-    /// Waits until the screen shows `needle` (10 s at most).
+    /// Waits until the screen shows `needle` (30 s at most: CI machines can be busy).
     fn wait_for(&self, needle: &str) -> String {
+        self.wait_until(needle, true)
+    }
+
+    /// Waits until the screen no longer shows `needle`. An `Escape` must be seen to land
+    /// before the next key goes: ESC and a key read together are Alt+key to a terminal app.
+    fn wait_gone(&self, needle: &str) -> String {
+        self.wait_until(needle, false)
+    }
+
+    fn wait_until(&self, needle: &str, present: bool) -> String {
         let started = Instant::now();
         loop {
             let s = self.screen();
-            if s.contains(needle) {
+            if s.contains(needle) == present {
                 return s;
             }
-            if started.elapsed() > Duration::from_secs(10) {
-                panic!("the screen never showed {needle:?}; it shows:\n{s}");
+            if started.elapsed() > Duration::from_secs(30) {
+                let what = if present {
+                    "never showed"
+                } else {
+                    "kept showing"
+                };
+                panic!("the screen {what} {needle:?}; it shows:\n{s}");
             }
             std::thread::sleep(Duration::from_millis(100));
         }
@@ -145,8 +160,10 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.keys(&["/"]);
     tmux.type_text("params.lr = 0.1 and");
     tmux.wait_for("expected a condition after 'and'");
-    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace", "Escape"]);
-    let s = tmux.wait_for("2 matching");
+    tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
+    tmux.wait_for("2 matching");
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_gone("esc: done");
     assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
     assert!(!s.contains("lr0.5-s1"), "{s}");
 
@@ -166,8 +183,12 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.wait_for("saved on");
 
     // Back to the table, clear the filter, mark two runs, compare.
-    tmux.keys(&["Escape", "/", "C-u", "Escape"]);
+    tmux.keys(&["Escape"]);
+    tmux.wait_for("/ filter:");
+    tmux.keys(&["/", "C-u"]);
     tmux.wait_for("7 runs");
+    tmux.keys(&["Escape"]);
+    tmux.wait_gone("esc: done");
     tmux.keys(&["Space", "Space"]);
     tmux.wait_for("2 marked");
     tmux.keys(&["c"]);

@@ -397,6 +397,12 @@ fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) 
     } else {
         spans.push(Span::styled(text.clone(), state.theme.style("input")));
     }
+    if editing {
+        spans.push(Span::styled(
+            "   (enter or esc: done)",
+            state.theme.style("text.dim"),
+        ));
+    }
     if state.runs.filter_deferred {
         spans.push(Span::styled(
             "   (enter searches this)",
