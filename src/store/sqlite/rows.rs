@@ -291,7 +291,45 @@ fn query_error(input: &str, e: query::QueryError) -> KirokuError {
 /// A page of runs. With `count` false a full page's `total` is only a lower bound (offset +
 /// rows): the count over every match is the slow part of a broad filter, and a UI can ask for
 /// it separately.
+/// SQLite VM steps an index-ordered page may take before the plan is judged wrong for the
+/// filter (a few milliseconds here).
+const PROBE_BUDGET_OPS: i32 = 150_000;
+
+/// Runs `attempt` with a cap on SQLite's work; `None` when the cap was reached.
+fn within_budget<T>(
+    conn: &Connection,
+    ops: i32,
+    attempt: impl FnOnce() -> Result<T>,
+) -> Result<Option<T>> {
+    const EVERY: i32 = 1000;
+    let mut calls = 0;
+    let allowed = ops / EVERY;
+    conn.progress_handler(
+        EVERY,
+        Some(move || {
+            calls += 1;
+            calls > allowed
+        }),
+    );
+    let out = attempt();
+    conn.progress_handler(EVERY, None::<fn() -> bool>);
+    match out {
+        Ok(v) => Ok(Some(v)),
+        Err(KirokuError::Database(msg)) if msg.contains("interrupt") => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
 pub fn search(conn: &Connection, q: &RunQuery, count: bool) -> Result<RunPage> {
+    search_with_budget(conn, q, count, PROBE_BUDGET_OPS)
+}
+
+fn search_with_budget(
+    conn: &Connection,
+    q: &RunQuery,
+    count: bool,
+    probe_budget: i32,
+) -> Result<RunPage> {
     let filter_text = q.filter.as_deref().unwrap_or("");
     let filter = query::parse_filter(filter_text).map_err(|e| query_error(filter_text, e))?;
     let sort_text = q.sort.as_deref().unwrap_or("");
@@ -339,19 +377,52 @@ pub fn search(conn: &Connection, q: &RunQuery, count: bool) -> Result<RunPage> {
         Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
     };
 
+    let finish = |rids: Vec<i64>| -> Result<RunPage> {
+        // The total is free when the page is not full; otherwise count (IN lists count fastest).
+        let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
+        let total = if (!page_full && (!rids.is_empty() || q.offset == 0)) || (page_full && !count)
+        {
+            q.offset + rids.len() as u64
+        } else {
+            let count_sql =
+                format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}){store_sql}", compiled.where_sql);
+            let n: i64 = conn.prepare_cached(&count_sql)?.query_row(
+                params_from_iter(where_params.iter().chain(extra.iter())),
+                |r| r.get(0),
+            )?;
+            n as u64
+        };
+        Ok(RunPage {
+            runs: load_runs(conn, &rids)?,
+            total,
+        })
+    };
     let offset = q.offset as i64;
     let rids = match (q.limit, &compiled.present_first) {
         (Some(limit), Some(first)) => {
             // Runs with a number for the first order metric come first: read them in the
             // metric index's order and stop at the page's end; fill up from the rest if short.
             let want = offset + limit as i64;
-            let mut rids = page(
-                &first.condition,
-                &compiled.where_correlated,
-                &first.order_sql,
-                want,
-                0,
-            )?;
+            let walked = within_budget(conn, probe_budget, || {
+                page(
+                    &first.condition,
+                    &compiled.where_correlated,
+                    &first.order_sql,
+                    want,
+                    0,
+                )
+            })?;
+            let Some(mut rids) = walked else {
+                // A narrow filter: probing run after run in metric order would visit most of
+                // the store, so let SQLite build the filter's lists and sort what matches.
+                return finish(page(
+                    "1",
+                    &compiled.where_sql,
+                    &compiled.order_sql,
+                    limit as i64,
+                    offset,
+                )?);
+            };
             if (rids.len() as i64) < want {
                 let more = page(
                     &first.rest_condition,
@@ -365,14 +436,26 @@ pub fn search(conn: &Connection, q: &RunQuery, count: bool) -> Result<RunPage> {
             rids.into_iter().skip(offset as usize).collect()
         }
         (Some(limit), None) if compiled.joins.is_empty() => {
-            // Ordered by run attributes: an index drives the order and EXISTS probes stop early.
-            page(
-                "1",
-                &compiled.where_correlated,
-                &compiled.order_sql,
-                limit as i64,
-                offset,
-            )?
+            // Ordered by run attributes: an index drives the order and EXISTS probes stop early;
+            // a narrow filter (the probes find little) falls back to the lists.
+            match within_budget(conn, probe_budget, || {
+                page(
+                    "1",
+                    &compiled.where_correlated,
+                    &compiled.order_sql,
+                    limit as i64,
+                    offset,
+                )
+            })? {
+                Some(rids) => rids,
+                None => page(
+                    "1",
+                    &compiled.where_sql,
+                    &compiled.order_sql,
+                    limit as i64,
+                    offset,
+                )?,
+            }
         }
         (limit, _) => page(
             "1",
@@ -383,23 +466,7 @@ pub fn search(conn: &Connection, q: &RunQuery, count: bool) -> Result<RunPage> {
         )?,
     };
 
-    // The total is free when the page is not full; otherwise count (IN lists count fastest).
-    let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
-    let total = if (!page_full && (!rids.is_empty() || q.offset == 0)) || (page_full && !count) {
-        q.offset + rids.len() as u64
-    } else {
-        let count_sql =
-            format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}){store_sql}", compiled.where_sql);
-        let n: i64 = conn.prepare_cached(&count_sql)?.query_row(
-            params_from_iter(where_params.iter().chain(extra.iter())),
-            |r| r.get(0),
-        )?;
-        n as u64
-    };
-    Ok(RunPage {
-        runs: load_runs(conn, &rids)?,
-        total,
-    })
+    finish(rids)
 }
 
 pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
@@ -435,4 +502,88 @@ pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{KeyedPoint, NewRun};
+    use crate::store::{SqliteStore, Store};
+
+    /// The fallback plan (taken when index-ordered probing runs out of budget) returns the same
+    /// pages as the probing plan.
+    #[test]
+    fn fallback_plan_returns_the_same_pages() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+        for i in 0..60i64 {
+            let run = store
+                .create_run(&NewRun {
+                    experiment: "e".into(),
+                    name: Some(format!("r{i}")),
+                    user: "u".into(),
+                    start_time: Some(i % 7),
+                    params: vec![("lr".into(), format!("{}", i % 5))],
+                    ..Default::default()
+                })
+                .unwrap();
+            if i % 9 != 0 {
+                let value = if i % 11 == 0 {
+                    f64::NAN
+                } else {
+                    (i % 13) as f64
+                };
+                store
+                    .log_metrics(
+                        &run.id,
+                        &[KeyedPoint {
+                            key: "acc".into(),
+                            step: 0,
+                            timestamp: 0,
+                            value,
+                        }],
+                    )
+                    .unwrap();
+            }
+        }
+        let capped = store
+            .read(|c| {
+                within_budget(c, 1, || {
+                    Ok(
+                        c.query_row("SELECT count(*) FROM runs a, runs b, runs c", [], |r| {
+                            r.get::<_, i64>(0)
+                        })?,
+                    )
+                })
+            })
+            .unwrap();
+        assert_eq!(capped, None, "a tiny budget interrupts");
+        for sort in ["metrics.acc desc", "metrics.acc", "start_time", ""] {
+            for filter in ["", "params.lr < 2", "metrics.acc > 5 or params.lr = 4"] {
+                for (limit, offset) in [(5u64, 0u64), (7, 3), (50, 20)] {
+                    let q = RunQuery {
+                        filter: Some(filter.into()),
+                        sort: Some(sort.into()),
+                        limit: Some(limit),
+                        offset,
+                        ..Default::default()
+                    };
+                    let names = |budget| -> Vec<String> {
+                        store
+                            .read(|c| search_with_budget(c, &q, true, budget))
+                            .unwrap()
+                            .runs
+                            .into_iter()
+                            .map(|r| r.name)
+                            .collect()
+                    };
+                    assert_eq!(
+                        names(1),
+                        names(i32::MAX),
+                        "{sort:?} {filter:?} {limit} {offset}"
+                    );
+                }
+            }
+        }
+    }
 }
