@@ -1,9 +1,9 @@
 //! The project store: the `Store` trait that the rest of kiroku talks to, and where a store is.
 //!
-//! `SqliteStore` implements it over an embedded database; an HTTP implementation will talk to
-//! `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
+//! `SqliteStore` implements it over an embedded database; `HttpStore` talks to `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
 //! cross it, and every method is a whole operation (no transactions held open by callers).
 pub mod discover;
+pub mod http;
 pub mod sqlite;
 pub mod synthetic;
 
@@ -37,6 +37,8 @@ pub trait Store: Send + Sync {
     fn rename_experiment(&self, name_or_id: &str, new_name: &str, user: &str) -> Result<()>;
     /// Soft-deletes the experiment and its runs.
     fn delete_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
+    /// Undoes `delete_experiment`: the experiment and the runs deleted with it come back.
+    fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
 
     // Runs.
     fn create_run(&self, new: &NewRun) -> Result<Run>;
@@ -79,6 +81,8 @@ pub trait Store: Send + Sync {
     fn set_star(&self, id: &str, user: &str, starred: bool) -> Result<bool>;
     /// Soft delete (true) or restore (false).
     fn set_deleted(&self, id: &str, deleted: bool, user: &str) -> Result<()>;
+    /// Renames a run (MLflow's `runs/update run_name` and `mlflow.runName` tag).
+    fn rename_run(&self, id: &str, name: &str, user: &str) -> Result<()>;
     fn set_source(&self, id: &str, source: &RunSource) -> Result<()>;
     /// Secret-looking names are dropped here too, whatever the caller sent.
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;

@@ -8,6 +8,7 @@ pub mod metrics;
 mod migrations;
 mod rows;
 pub mod search_sql;
+pub mod tokens;
 
 use crate::error::{KirokuError, Result};
 use crate::ids;
@@ -362,6 +363,24 @@ impl Store for SqliteStore {
         })
     }
 
+    fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let e = experiment_by_ref(tx, name_or_id)?
+                .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
+            if !e.deleted {
+                return Ok(());
+            }
+            let (deleted_ms, now): (i64, i64) = (e.updated_ms, now_ms());
+            tx.execute("UPDATE experiments SET deleted = 0, updated_ms = ?1 WHERE id = ?2", params![now, e.id])?;
+            // The runs deleted together with the experiment (same instant), not those deleted before.
+            tx.execute(
+                "UPDATE runs SET deleted_ms = NULL, updated_ms = ?1 WHERE experiment_id = ?2 AND deleted_ms = ?3",
+                params![now, e.id, deleted_ms],
+            )?;
+            record_event(tx, "experiment.restored", user, None, Some(e.id), Some(serde_json::json!({"name": e.name})))
+        })
+    }
+
     fn create_run(&self, new: &NewRun) -> Result<Run> {
         let id = match &new.id {
             Some(id) if ids::is_full_run_id(id) => id.to_ascii_lowercase(),
@@ -642,6 +661,29 @@ impl Store for SqliteStore {
                 Some(rid),
                 Some(eid),
                 None,
+            )
+        })
+    }
+
+    fn rename_run(&self, id: &str, name: &str, user: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(KirokuError::Invalid("run name is empty".into()));
+        }
+        self.write(|tx| {
+            let rid = rid_of(tx, id)?;
+            tx.execute(
+                "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
+                params![name, now_ms(), rid],
+            )?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "run.renamed",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"to": name})),
             )
         })
     }
