@@ -11,7 +11,6 @@ use super::kiroku_api::Q;
 use super::AppState;
 use crate::api::ApiError;
 use crate::ingest::files::safe_relative;
-use crate::model::Artifact;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{DefaultBodyLimit, Path, State};
@@ -21,7 +20,6 @@ use axum::routing::get;
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::{json, Value};
-use sha2::{Digest, Sha256};
 use std::path::PathBuf;
 use std::sync::Arc;
 
@@ -109,34 +107,17 @@ async fn upload(
         return Err(invalid("an upload needs a file path below artifacts/"));
     }
     let bytes = body.map_err(body_rejection)?;
-    let dest = artifacts_dir(&st, &target.run_id).await?.join(&target.rel);
     let rel_text = target.rel.to_string_lossy().replace('\\', "/");
     let run_id = target.run_id.clone();
-    st.write(move |s| {
-        let io =
-            |what: &str, e| crate::error::KirokuError::io(format!("{what} {}", dest.display()), e);
-        if let Some(parent) = dest.parent() {
-            std::fs::create_dir_all(parent).map_err(|e| io("creating the folder of", e))?;
-        }
-        let partial = dest.with_extension("kiroku-partial");
-        std::fs::write(&partial, &bytes).map_err(|e| io("writing", e))?;
-        std::fs::rename(&partial, &dest).map_err(|e| io("renaming into", e))?;
-        let hash: String = Sha256::digest(&bytes)
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect();
-        s.add_artifact(
-            &run_id,
-            &Artifact {
-                path: rel_text,
-                size: Some(bytes.len() as u64),
-                hash: Some(hash),
-                stored: "copied".into(),
-                location: None,
-            },
-        )
-    })
-    .await?;
+    st.write(move |s| s.upload_artifact(&run_id, &rel_text, &bytes))
+        .await
+        .map_err(|e| {
+            if e.status() == 404 {
+                not_found(format!("Run with id={} not found", target.run_id))
+            } else {
+                e
+            }
+        })?;
     Ok(Json(json!({})))
 }
 

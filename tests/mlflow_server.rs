@@ -1,0 +1,118 @@
+//! The real `mlflow` Python client against a live `kiroku serve`, then the headless commands
+//! on the same store; and the zero-change path (`kiroku run --mlflow`).
+mod common;
+use common::{mlflow_available, python, Project, Server};
+use serde_json::Value;
+
+#[test]
+fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
+    if !mlflow_available("mlflow_client_logs_searches_and_reads_back_through_kiroku_serve") {
+        return;
+    }
+    let project = Project::new();
+    let server = Server::start(&project, &[]).unwrap();
+    let out = python("mlflow_client_compat.py")
+        .arg(&server.url)
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(out.status.success(), "{stderr}");
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let got: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+
+    assert_eq!(got["param_change"], "INVALID_PARAMETER_VALUE");
+    assert_eq!(
+        got["batch_limit"],
+        serde_json::json!([400, "INVALID_PARAMETER_VALUE"])
+    );
+    assert_eq!(got["unknown_run"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(got["bad_filter"], "INVALID_PARAMETER_VALUE");
+    assert_eq!(got["artifact"], "w=1\n");
+    assert_eq!(got["listing"], serde_json::json!(["model/weights.txt"]));
+    let history: Vec<(i64, f64)> = serde_json::from_value(got["history"].clone()).unwrap();
+    assert_eq!(history.len(), 10);
+    assert_eq!(history[3], (3, 0.25));
+    assert_eq!(got["stamped"], serde_json::json!([1700000000123i64]));
+    assert_eq!(got["status"], "FINISHED");
+    assert_eq!(got["params"]["lr"], "0.01");
+    assert_eq!(got["params"]["epochs"], "3");
+    assert_eq!(
+        got["params"]["long"].as_str().unwrap().len(),
+        6000,
+        "truncated to MLflow's limit"
+    );
+    assert_eq!(got["special"], serde_json::json!(["nan", "inf", "-inf"]));
+    assert_eq!(got["tags"]["stage"], "eval");
+    assert_eq!(got["tags"]["a"], "1");
+    assert!(got["tags"].get("b").is_none());
+    assert_eq!(got["search_filter"], serde_json::json!(["parent"]));
+    assert_eq!(
+        got["search_order"],
+        serde_json::json!(["child", "parent", "killed", "failed"])
+    );
+    assert_eq!(got["search_status"], serde_json::json!(["killed"]));
+    assert_eq!(got["search_param"], serde_json::json!(["parent"]));
+    assert_eq!(got["search_child"], serde_json::json!(["child"]));
+    assert_eq!(
+        got["pages"],
+        serde_json::json!([["child", "failed"], ["killed", "parent"]])
+    );
+
+    // The headless commands see the same data in the store file.
+    drop(server);
+    let pid = got["parent_id"].as_str().unwrap();
+    let shown = project.json(&["show", pid]);
+    let run = &shown["run"];
+    assert_eq!(run["name"], "parent");
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["experiment"], "compat");
+    assert_eq!(run["children"], serde_json::json!([got["child_id"]]));
+    assert_eq!(run["metrics"]["loss"]["count"], 10);
+    assert_eq!(run["metrics"]["weird"]["last"], "NaN");
+    assert_eq!(run["notes"][0]["body"], "first try");
+    assert!(run["artifacts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .any(|a| a["path"] == "model/weights.txt" && a["size"] == 4));
+    let killed = project.json(&["runs", "ls", "--filter", "status = 'killed'"]);
+    assert_eq!(killed["runs"][0]["name"], "killed");
+}
+
+#[test]
+fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
+    if !mlflow_available("mlflow_script_under_kiroku_run_mlflow_lands_in_that_run") {
+        return;
+    }
+    let project = Project::new();
+    let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests")
+        .join("mlflow_zero_change.py");
+    let out = project
+        .cmd(&[
+            "run", "--mlflow", "--exp", "zero", "--name", "wrapped", "--",
+        ])
+        .arg("python3")
+        .arg(&script)
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = project.json(&["runs", "ls"]);
+    assert_eq!(
+        runs["total"], 1,
+        "the script must not make a run of its own: {runs}"
+    );
+    let run = &runs["runs"][0];
+    assert_eq!(run["name"], "wrapped");
+    assert_eq!(run["experiment"], "zero");
+    assert_eq!(run["status"], "finished");
+    assert_eq!(run["params"]["depth"], "4");
+    assert_eq!(run["metrics"]["val_loss"]["count"], 3);
+    assert_eq!(run["tags"]["framework"], "plain-mlflow");
+}
