@@ -440,7 +440,12 @@ fn decode_token(input: &Input) -> Result<u64, ApiError> {
 
 /// SQL `LIKE` (`%`, `_`), case-sensitive unless `ci`.
 fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
-    let mut re = String::from(if ci { "(?is)^" } else { "(?s)^" });
+    let (pattern, text) = if ci {
+        (pattern.to_lowercase(), text.to_lowercase())
+    } else {
+        (pattern.to_string(), text.to_string())
+    };
+    let mut re = String::from("(?s)^");
     for c in pattern.chars() {
         match c {
             '%' => re.push_str(".*"),
@@ -450,33 +455,52 @@ fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
     }
     re.push('$');
     regex::Regex::new(&re)
-        .map(|r| r.is_match(text))
+        .map(|r| r.is_match(&text))
         .map_err(|e| invalid(format!("Invalid LIKE pattern '{pattern}': {e}")))
 }
 
-/// One clause of an `experiments/search` filter: `name|experiment_id|tags.k op 'value'`.
-fn experiment_matches(e: &Experiment, filter: &str) -> Result<bool, ApiError> {
+/// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
+/// last_update_time op value`, joined by AND.
+struct ExperimentClause {
+    field: String,
+    op: String,
+    value: String,
+}
+
+fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
+    let internal = |e: regex::Error| ApiError::new("INTERNAL_ERROR", e.to_string());
     let clause_re = regex::Regex::new(
-        r#"(?i)^\s*(?:attributes\.)?([a-z_]+)\s*(=|!=|>=|<=|>|<|\bLIKE\b|\bILIKE\b)\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
+        r#"^\s*(?:attributes\.)?([A-Za-z_]+)\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
     )
-    .map_err(|e| ApiError::new("INTERNAL_ERROR", e.to_string()))?;
-    let split_re = regex::Regex::new(r"(?i)\s+and\s+")
-        .map_err(|e| ApiError::new("INTERNAL_ERROR", e.to_string()))?;
-    for clause in split_re.split(filter).filter(|c| !c.trim().is_empty()) {
-        let caps = clause_re
-            .captures(clause)
-            .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
-        let field = caps[1].to_ascii_lowercase();
-        let op = caps[2].to_ascii_uppercase();
-        let value = caps
-            .get(3)
-            .or_else(|| caps.get(4))
-            .or_else(|| caps.get(5))
-            .map_or("", |m| m.as_str());
+    .map_err(internal)?;
+    let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
+    split_re
+        .split(filter)
+        .filter(|c| !c.trim().is_empty())
+        .map(|clause| {
+            let caps = clause_re
+                .captures(clause)
+                .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
+            let value = caps
+                .get(3)
+                .or_else(|| caps.get(4))
+                .or_else(|| caps.get(5))
+                .map_or("", |m| m.as_str());
+            Ok(ExperimentClause {
+                field: caps[1].to_ascii_lowercase(),
+                op: caps[2].to_ascii_uppercase(),
+                value: value.to_string(),
+            })
+        })
+        .collect()
+}
+
+fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bool, ApiError> {
+    for ExperimentClause { field, op, value } in clauses {
         let ok = match field.as_str() {
             "name" => match op.as_str() {
-                "=" => e.name == value,
-                "!=" => e.name != value,
+                "=" => &e.name == value,
+                "!=" => &e.name != value,
                 "LIKE" => like_matches(value, &e.name, false)?,
                 "ILIKE" => like_matches(value, &e.name, true)?,
                 _ => return Err(invalid(format!("Invalid operator '{op}' for name"))),
@@ -517,7 +541,7 @@ async fn search_experiments(State(st): St, input: Input) -> Answer {
     let (include_deleted, only_deleted) = view_type(&input, "view_type")?;
     let limit = max_results(&input)? as usize;
     let offset = decode_token(&input)? as usize;
-    let filter = input.text("filter").unwrap_or_default();
+    let clauses = parse_experiment_filter(&input.text("filter").unwrap_or_default())?;
     let mut all: Vec<Experiment> = st
         .call(move |s| s.experiments(include_deleted))
         .await?
@@ -526,7 +550,7 @@ async fn search_experiments(State(st): St, input: Input) -> Answer {
         .collect();
     let mut keep = Vec::with_capacity(all.len());
     for e in all.drain(..) {
-        if experiment_matches(&e, &filter)? {
+        if experiment_matches(&e, &clauses)? {
             keep.push(e);
         }
     }
