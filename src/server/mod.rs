@@ -10,6 +10,7 @@ pub mod auth;
 pub mod errors;
 pub mod kiroku_api;
 pub mod mlflow_api;
+pub mod null_mlflow;
 
 use crate::api::ApiError;
 use crate::error::{KirokuError, Result};
