@@ -108,6 +108,29 @@ fn main() {
         .sum();
     println!("  32 clients, one run:   {rate_shared:>12.0} points/s, lost points: {lost_shared}");
 
+    // Single-point writes, one call each: the store alone, then through HTTP.
+    let run = new_run(sqlite.as_ref(), "single");
+    let http = HttpStore::with_token(&url, None).unwrap();
+    let one_point = |i: usize| {
+        vec![KeyedPoint {
+            key: "s".into(),
+            step: i as i64,
+            timestamp: i as i64,
+            value: 1.0,
+        }]
+    };
+    let started = Instant::now();
+    for i in 0..2000 {
+        sqlite.log_metrics(&run, &one_point(i)).unwrap();
+    }
+    let store_us = started.elapsed().as_secs_f64() / 2000.0 * 1e6;
+    let started = Instant::now();
+    for i in 2000..4000 {
+        http.log_metrics(&run, &one_point(i)).unwrap();
+    }
+    let http_us = started.elapsed().as_secs_f64() / 2000.0 * 1e6;
+    println!("  single-point write:    {store_us:>9.0} us in the store, {http_us:.0} us over HTTP");
+
     let best = one.max(four);
     let ok = best >= 500_000.0 && lost == 0 && lost_shared == 0;
     println!(

@@ -16,11 +16,14 @@ use crate::error::KirokuError;
 use crate::model::{json_float, Experiment, KeyedPoint, NewNote, NewRun, Run, RunQuery, RunStatus};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
-use axum::http::Method;
+use axum::http::{header, Method};
+use axum::response::{IntoResponse, Response};
 use axum::routing::{any, get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
+use serde::Serialize;
 use serde_json::{json, Map, Value};
+use std::borrow::Cow;
 use std::sync::Arc;
 
 pub const MAX_METRICS_PER_BATCH: usize = 1000;
@@ -41,6 +44,7 @@ const DEFAULT_EXPERIMENT: &str = "Default";
 
 type St = State<Arc<AppState>>;
 type Answer = Result<Json<Value>, ApiError>;
+type Typed = Result<Response, ApiError>;
 
 /// The request's fields: the query string for GET, the JSON body otherwise (empty = `{}`).
 pub struct Input(pub Map<String, Value>);
@@ -113,11 +117,12 @@ impl Input {
         self.0.get(key).map_or(Ok(None), |v| int_of(v, key))
     }
 
-    fn list(&self, key: &str) -> Vec<Value> {
+    /// A repeated field (a JSON array, or one value), borrowed: batches hold 1,000 items.
+    fn list(&self, key: &str) -> Cow<'_, [Value]> {
         match self.0.get(key) {
-            None | Some(Value::Null) => Vec::new(),
-            Some(Value::Array(items)) => items.clone(),
-            Some(other) => vec![other.clone()],
+            None | Some(Value::Null) => Cow::Borrowed(&[]),
+            Some(Value::Array(items)) => Cow::Borrowed(items),
+            Some(other) => Cow::Owned(vec![other.clone()]),
         }
     }
 }
@@ -235,59 +240,149 @@ fn experiment_json(e: &Experiment) -> Value {
     })
 }
 
-fn run_info(r: &Run) -> Value {
-    let mut info = json!({
-        "run_id": r.id,
-        "run_uuid": r.id,
-        "run_name": r.name,
-        "experiment_id": r.experiment_id.to_string(),
-        "user_id": r.user,
-        "status": mlflow_status(r.status),
-        "start_time": r.start_time,
-        "artifact_uri": format!("mlflow-artifacts:/{}/{}/artifacts", r.experiment_id, r.id),
-        "lifecycle_stage": if r.deleted { "deleted" } else { "active" },
-    });
-    if let (Some(end), Some(obj)) = (r.end_time, info.as_object_mut()) {
-        obj.insert("end_time".into(), json!(end));
+/// MLflow's `RunInfo`, serialised straight from the run (no intermediate JSON tree: searches
+/// return thousands of these).
+#[derive(Serialize)]
+pub struct RunInfoOut<'a> {
+    run_id: &'a str,
+    run_uuid: &'a str,
+    run_name: &'a str,
+    experiment_id: String,
+    user_id: &'a str,
+    status: &'static str,
+    start_time: i64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    end_time: Option<i64>,
+    artifact_uri: String,
+    lifecycle_stage: &'static str,
+}
+
+#[derive(Serialize)]
+pub struct MetricOut<'a> {
+    key: &'a str,
+    #[serde(with = "json_float")]
+    value: f64,
+    timestamp: i64,
+    step: i64,
+}
+
+#[derive(Serialize)]
+pub struct KeyValueOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+#[derive(Serialize)]
+pub struct RunDataOut<'a> {
+    metrics: Vec<MetricOut<'a>>,
+    params: Vec<KeyValueOut<'a>>,
+    tags: Vec<KeyValueOut<'a>>,
+}
+
+#[derive(Serialize)]
+pub struct DatasetInputsOut {
+    dataset_inputs: [(); 0],
+}
+
+/// MLflow's `Run`.
+#[derive(Serialize)]
+pub struct RunOut<'a> {
+    info: RunInfoOut<'a>,
+    data: RunDataOut<'a>,
+    inputs: DatasetInputsOut,
+}
+
+fn run_info(r: &Run) -> RunInfoOut<'_> {
+    RunInfoOut {
+        run_id: &r.id,
+        run_uuid: &r.id,
+        run_name: &r.name,
+        experiment_id: r.experiment_id.to_string(),
+        user_id: &r.user,
+        status: mlflow_status(r.status),
+        start_time: r.start_time,
+        end_time: r.end_time,
+        artifact_uri: format!("mlflow-artifacts:/{}/{}/artifacts", r.experiment_id, r.id),
+        lifecycle_stage: if r.deleted { "deleted" } else { "active" },
     }
-    info
 }
 
 /// A run as MLflow shows it: summaries as the latest values, all params and tags, plus the
-/// name and user tags kiroku-made runs lack.
-pub fn run_json(r: &Run) -> Value {
-    let metrics: Vec<Value> = r
+/// name, user and parent tags kiroku-made runs lack.
+pub fn run_out(r: &Run) -> RunOut<'_> {
+    let metrics = r
         .metrics
         .iter()
-        .map(|(k, m)| {
-            json!({"key": k, "value": json_float::to_value(m.last), "timestamp": m.timestamp, "step": m.step})
+        .map(|(k, m)| MetricOut {
+            key: k,
+            value: m.last,
+            timestamp: m.timestamp,
+            step: m.step,
         })
         .collect();
-    let params: Vec<Value> = r
+    let params = r
         .params
         .iter()
-        .map(|(k, v)| json!({"key": k, "value": v}))
+        .map(|(k, v)| KeyValueOut { key: k, value: v })
         .collect();
-    let mut tags: Vec<Value> = r
+    let mut tags: Vec<KeyValueOut> = r
         .tags
         .iter()
-        .map(|(k, v)| json!({"key": k, "value": v}))
+        .map(|(k, v)| KeyValueOut { key: k, value: v })
         .collect();
     if !r.tags.contains_key(RUN_NAME_TAG) {
-        tags.push(json!({"key": RUN_NAME_TAG, "value": r.name}));
+        tags.push(KeyValueOut {
+            key: RUN_NAME_TAG,
+            value: &r.name,
+        });
     }
     if !r.tags.contains_key(USER_TAG) {
-        tags.push(json!({"key": USER_TAG, "value": r.user}));
+        tags.push(KeyValueOut {
+            key: USER_TAG,
+            value: &r.user,
+        });
     }
     if let (Some(p), false) = (&r.parent_id, r.tags.contains_key(PARENT_TAG)) {
-        tags.push(json!({"key": PARENT_TAG, "value": p}));
+        tags.push(KeyValueOut {
+            key: PARENT_TAG,
+            value: p,
+        });
     }
-    json!({
-        "info": run_info(r),
-        "data": {"metrics": metrics, "params": params, "tags": tags},
-        "inputs": {"dataset_inputs": []},
-        "outputs": {},
-    })
+    RunOut {
+        info: run_info(r),
+        data: RunDataOut {
+            metrics,
+            params,
+            tags,
+        },
+        inputs: DatasetInputsOut { dataset_inputs: [] },
+    }
+}
+
+#[derive(Serialize)]
+struct OneRun<'a> {
+    run: RunOut<'a>,
+}
+
+#[derive(Serialize)]
+struct RunsPage<'a> {
+    runs: Vec<RunOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+#[derive(Serialize)]
+struct HistoryPage<'a> {
+    metrics: Vec<MetricOut<'a>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+/// A typed answer, serialised straight to JSON bytes.
+fn typed<T: Serialize>(v: &T) -> Typed {
+    let bytes = serde_json::to_vec(v)
+        .map_err(|e| ApiError::new("INTERNAL_ERROR", format!("encoding the answer: {e}")))?;
+    Ok(([(header::CONTENT_TYPE, "application/json")], bytes).into_response())
 }
 
 /// MLflow's message for unknown runs.
@@ -657,7 +752,7 @@ fn pairs_of(
         .collect()
 }
 
-async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
+async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Typed {
     let tags = pairs_of(&input.list("tags"), "tag", MAX_TAG_VALUE_LENGTH)?;
     let tag = |k: &str| {
         tags.iter()
@@ -738,13 +833,13 @@ async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input
             Ok(run)
         })
         .await?;
-    Ok(Json(json!({"run": run_json(&run)})))
+    typed(&OneRun { run: run_out(&run) })
 }
 
-async fn get_run_route(State(st): St, input: Input) -> Answer {
+async fn get_run_route(State(st): St, input: Input) -> Typed {
     let id = input.run_id()?;
     let run = get_run(&st, &id).await?;
-    Ok(Json(json!({"run": run_json(&run)})))
+    typed(&OneRun { run: run_out(&run) })
 }
 
 async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
@@ -951,7 +1046,7 @@ async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input)
     ok()
 }
 
-async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
+async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Typed {
     let (include_deleted, only_deleted) = view_type(&input, "run_view_type")?;
     let limit = max_results(&input)? as u64;
     let offset = decode_token(&input)?;
@@ -980,12 +1075,11 @@ async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Inpu
         only_deleted,
     };
     let page = st.call(move |s| s.search_runs(&query)).await?;
-    let runs: Vec<Value> = page.runs.iter().map(run_json).collect();
-    let mut out = json!({"runs": runs});
-    if offset + limit < page.total {
-        out["next_page_token"] = json!(encode_token(offset + limit));
-    }
-    Ok(Json(out))
+    let next_page_token = (offset + limit < page.total).then(|| encode_token(offset + limit));
+    typed(&RunsPage {
+        runs: page.runs.iter().map(run_out).collect(),
+        next_page_token,
+    })
 }
 
 /// kiroku keeps no MLflow LoggedModels; the client asks while listing a run's artifacts.
@@ -993,7 +1087,7 @@ async fn search_logged_models() -> Answer {
     Ok(Json(json!({"models": []})))
 }
 
-async fn get_history(State(st): St, input: Input) -> Answer {
+async fn get_history(State(st): St, input: Input) -> Typed {
     let id = input.run_id()?;
     let key = input.required("metric_key")?;
     let max = input.int("max_results")?;
@@ -1011,17 +1105,23 @@ async fn get_history(State(st): St, input: Input) -> Answer {
         .await
         .map_err(run_not_found(&id))?;
     let take = max.map_or(usize::MAX, |m| m as usize);
-    let page: Vec<Value> = series
+    let page: Vec<MetricOut> = series
         .iter()
         .skip(offset)
         .take(take)
-        .map(|p| json!({"key": key, "value": json_float::to_value(p.value), "timestamp": p.timestamp, "step": p.step}))
+        .map(|p| MetricOut {
+            key: &key,
+            value: p.value,
+            timestamp: p.timestamp,
+            step: p.step,
+        })
         .collect();
-    let mut out = json!({"metrics": page});
-    if max.is_some() && offset.saturating_add(take) < series.len() {
-        out["next_page_token"] = json!(encode_token((offset + take) as u64));
-    }
-    Ok(Json(out))
+    let next_page_token = (max.is_some() && offset.saturating_add(take) < series.len())
+        .then(|| encode_token((offset + take) as u64));
+    typed(&HistoryPage {
+        metrics: page,
+        next_page_token,
+    })
 }
 
 #[cfg(test)]
