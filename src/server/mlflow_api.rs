@@ -308,7 +308,8 @@ fn run_info(r: &Run) -> RunInfoOut<'_> {
 }
 
 /// A run as MLflow shows it: summaries as the latest values, all params and tags, plus the
-/// name, user and parent tags kiroku-made runs lack.
+/// name and parent tags kiroku-made runs lack (MLflow's server always has `mlflow.runName`; the
+/// user is `info.user_id`, as with MLflow's server).
 pub fn run_out(r: &Run) -> RunOut<'_> {
     let metrics = r
         .metrics
@@ -334,12 +335,6 @@ pub fn run_out(r: &Run) -> RunOut<'_> {
         tags.push(KeyValueOut {
             key: RUN_NAME_TAG,
             value: &r.name,
-        });
-    }
-    if !r.tags.contains_key(USER_TAG) {
-        tags.push(KeyValueOut {
-            key: USER_TAG,
-            value: &r.user,
         });
     }
     if let (Some(p), false) = (&r.parent_id, r.tags.contains_key(PARENT_TAG)) {

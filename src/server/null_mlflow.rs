@@ -1,6 +1,7 @@
 //! A do-nothing MLflow tracking server, the benchmark peer that shows the MLflow Python
 //! client's own ceiling: every call is answered at once with a fixed, well-formed answer
-//! (bodies are read, never parsed or stored). `kiroku dev null-mlflow --bind ADDR`.
+//! (bodies are read, never parsed or stored; `metrics/get-history` pages through a canned
+//! 100,000-point series). `kiroku dev null-mlflow --bind ADDR`.
 use axum::body::Bytes;
 use axum::http::Uri;
 use axum::response::{IntoResponse, Response};
@@ -20,6 +21,29 @@ fn run() -> serde_json::Value {
     })
 }
 
+/// Points in the canned metric history, served in pages like a real server's, so the client's
+/// own cost of reading a 100,000-point history can be measured (the floor for any server).
+const HISTORY_POINTS: usize = 100_000;
+
+fn history_page(query: &str) -> serde_json::Value {
+    let field = |name: &str| {
+        query
+            .split('&')
+            .find_map(|kv| kv.strip_prefix(name)?.strip_prefix('='))
+            .and_then(|v| v.parse::<usize>().ok())
+    };
+    let start = field("page_token").unwrap_or(0).min(HISTORY_POINTS);
+    let end = (start + field("max_results").unwrap_or(HISTORY_POINTS)).min(HISTORY_POINTS);
+    let metrics: Vec<serde_json::Value> = (start..end)
+        .map(|i| json!({"key": "loss", "value": 1.0 / (i as f64 + 1.0), "timestamp": 1_700_000_000_000i64 + i as i64, "step": i}))
+        .collect();
+    let mut page = json!({"metrics": metrics});
+    if end < HISTORY_POINTS {
+        page["next_page_token"] = json!(end.to_string());
+    }
+    page
+}
+
 async fn answer(uri: Uri, _body: Bytes) -> Response {
     let path = uri.path();
     let tail = path.rsplit("/mlflow/").next().unwrap_or(path);
@@ -32,7 +56,7 @@ async fn answer(uri: Uri, _body: Bytes) -> Response {
         "runs/create" | "runs/get" => json!({"run": run()}),
         "runs/update" => json!({"run_info": run()["info"]}),
         "runs/search" => json!({"runs": []}),
-        "metrics/get-history" => json!({"metrics": []}),
+        "metrics/get-history" => history_page(uri.query().unwrap_or("")),
         _ => json!({}),
     };
     Json(body).into_response()
