@@ -79,6 +79,7 @@ impl ApiError {
                 caret: self.caret.unwrap_or_default(),
             },
             Some("conflict") => KirokuError::Conflict(self.message),
+            Some("forbidden") => KirokuError::Forbidden(self.message),
             Some("no_store") => KirokuError::NoStore(self.message),
             _ => match self.status() {
                 404 => KirokuError::NotFound(self.message),
@@ -102,6 +103,7 @@ impl From<&KirokuError> for ApiError {
             KirokuError::Invalid(_) => ("INVALID_PARAMETER_VALUE", "invalid"),
             KirokuError::Query { .. } => ("INVALID_PARAMETER_VALUE", "query"),
             KirokuError::Conflict(_) => ("INVALID_PARAMETER_VALUE", "conflict"),
+            KirokuError::Forbidden(_) => ("PERMISSION_DENIED", "forbidden"),
             KirokuError::NoStore(_) => ("INTERNAL_ERROR", "no_store"),
             KirokuError::SchemaTooNew { .. }
             | KirokuError::Corrupt { .. }
@@ -241,6 +243,14 @@ pub struct DeletedChange {
     pub user: String,
 }
 
+/// Edit (`body` set) or delete a note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteChange {
+    pub user: String,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NameChange {
     pub name: String,
@@ -261,6 +271,7 @@ mod tests {
             KirokuError::NotFound("no run x".into()),
             KirokuError::Invalid("bad".into()),
             KirokuError::Conflict("param lr".into()),
+            KirokuError::Forbidden("not yours".into()),
             KirokuError::Query {
                 message: "unexpected".into(),
                 caret: "  ^".into(),

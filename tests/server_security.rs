@@ -126,6 +126,18 @@ fn tokens_are_required_once_defined_and_read_only_tokens_cannot_write() {
     );
     assert_eq!(status, 200, "{body}");
     assert!(body.contains(r#""author":"alice""#), "{body}");
+    // Another token's user cannot change alice's note; alice can.
+    let bob = token(&project, "bob", false);
+    let note_id = serde_json::from_str::<serde_json::Value>(&body).unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let edit = br#"{"user":"alice","body":"bob says hi"}"#;
+    let path = format!("/api/v1/runs/{run}/notes/{note_id}");
+    std::thread::sleep(Duration::from_millis(2200)); // the server's token cache
+    let (status, text) = raw(&server.url, &request("POST", &path, Some(&bob), edit));
+    assert_eq!(status, 403, "{text}");
+    let (status, text) = raw(&server.url, &request("POST", &path, Some(&alice), edit));
+    assert_eq!(status, 200, "{text}");
     // The run was created by alice's token.
     let (_, body) = raw(
         &server.url,

@@ -61,6 +61,7 @@ contract!(
     metrics_series_and_summaries_keep_special_values,
     search_filters_orders_and_pages,
     notes_stars_deletion_and_events,
+    only_a_notes_author_edits_or_deletes_it,
     source_environment_artifacts_inputs,
     errors_keep_their_kind,
     version_moves_on_every_write,
@@ -292,6 +293,42 @@ fn notes_stars_deletion_and_events(store: &dyn Store) {
         })
         .unwrap();
     assert_eq!(limited.len(), 1);
+}
+
+fn only_a_notes_author_edits_or_deletes_it(store: &dyn Store) {
+    let r = new_run(store, "e", "owned");
+    let add = |author: &str, body: &str, reply_to| NewNote {
+        author: author.into(),
+        body: body.into(),
+        reply_to,
+        anchor: None,
+        created_ms: None,
+    };
+    let first = store.add_note(&r.id, &add("alice", "mine", None)).unwrap();
+    let reply = store
+        .add_note(&r.id, &add("bob", "a reply", Some(first.id)))
+        .unwrap();
+    assert!(matches!(
+        store.edit_note(&r.id, first.id, "bob was here", "bob"),
+        Err(KirokuError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.delete_note(&r.id, first.id, "bob"),
+        Err(KirokuError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.edit_note(&r.id, 9999, "x", "alice"),
+        Err(KirokuError::NotFound(_))
+    ));
+    let edited = store
+        .edit_note(&r.id, first.id, "mine, edited", "alice")
+        .unwrap();
+    assert_eq!(edited.body, "mine, edited");
+    assert_eq!(edited.author, "alice");
+    store.delete_note(&r.id, first.id, "alice").unwrap();
+    let left = store.notes(&r.id).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].id, left[0].reply_to), (reply.id, None));
 }
 
 fn source_environment_artifacts_inputs(store: &dyn Store) {

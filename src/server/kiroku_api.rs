@@ -8,7 +8,9 @@ use super::auth::Caller;
 use super::errors::{body_rejection, invalid};
 use super::AppState;
 use crate::api::*;
+use crate::error::KirokuError;
 use crate::model::{Artifact, EventQuery, NewNote, NewRun, RunInput, RunQuery, RunSource};
+use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
 use axum::extract::{Path, Query, State};
@@ -20,6 +22,8 @@ use std::time::Duration;
 
 type Answer<T> = Result<Json<T>, ApiError>;
 type St = State<Arc<AppState>>;
+/// A request body, or why it could not be read.
+type Body = Result<Bytes, BytesRejection>;
 
 /// A JSON body, or a 4xx saying why not (413 when too large).
 pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
@@ -68,6 +72,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/runs/{id}/series", get(series))
         .route("/api/v1/runs/{id}/series/sampled", post(series_sampled))
         .route("/api/v1/runs/{id}/notes", get(notes).post(add_note))
+        .route("/api/v1/runs/{id}/notes/{note}", post(edit_note))
+        .route("/api/v1/runs/{id}/notes/{note}/delete", post(delete_note))
         .route("/api/v1/runs/{id}/star", post(set_star))
         .route("/api/v1/runs/{id}/deleted", post(set_deleted))
         .route("/api/v1/runs/{id}/source", post(set_source))
@@ -123,7 +129,7 @@ async fn experiment(State(st): St, Q(q): Q<RefQuery>) -> Answer<crate::model::Ex
 async fn create_experiment(
     State(st): St,
     Extension(c): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<crate::model::Experiment> {
     let b: CreateExperiment = parse_body(body)?;
     let user = c.user_or(&b.user);
@@ -133,47 +139,58 @@ async fn create_experiment(
     ))
 }
 
+/// Parses the body and runs a writing store call with it; `{}` on success. Most write
+/// routes are this and nothing else.
+async fn apply<B: DeserializeOwned + Send + 'static>(
+    st: &Arc<AppState>,
+    body: Body,
+    f: impl FnOnce(&dyn Store, B) -> crate::error::Result<()> + Send + 'static,
+) -> Answer<Empty> {
+    let b: B = parse_body(body)?;
+    st.write(move |s| f(s, b)).await?;
+    Ok(Json(Empty {}))
+}
+
 async fn rename_experiment(
     State(st): St,
     Extension(c): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: ExperimentChange = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    let new_name = b.new_name.ok_or_else(|| invalid("new_name is required"))?;
-    st.write(move |s| s.rename_experiment(&b.reference, &new_name, &user))
-        .await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: ExperimentChange| {
+        let new_name = b
+            .new_name
+            .ok_or_else(|| KirokuError::Invalid("new_name is required".into()))?;
+        s.rename_experiment(&b.reference, &new_name, &c.user_or(&b.user))
+    })
+    .await
 }
 
 async fn delete_experiment(
     State(st): St,
     Extension(c): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: ExperimentChange = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.delete_experiment(&b.reference, &user))
-        .await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: ExperimentChange| {
+        s.delete_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
 }
 
 async fn restore_experiment(
     State(st): St,
     Extension(c): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: ExperimentChange = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.restore_experiment(&b.reference, &user))
-        .await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: ExperimentChange| {
+        s.restore_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
 }
 
 async fn create_run(
     State(st): St,
     Extension(c): Extension<Caller>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<crate::model::Run> {
     let mut new: NewRun = parse_body(body)?;
     new.user = c.user_or(&new.user);
@@ -185,10 +202,7 @@ async fn resolve_run(State(st): St, Q(q): Q<RefQuery>) -> Answer<IdAnswer> {
     Ok(Json(IdAnswer { id }))
 }
 
-async fn search_runs(
-    State(st): St,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<crate::model::RunPage> {
+async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage> {
     let q: RunQuery = parse_body(body)?;
     Ok(Json(st.call(move |s| s.search_runs(&q)).await?))
 }
@@ -200,72 +214,55 @@ async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunD
     Ok(Json(detail))
 }
 
-async fn set_status(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: StatusChange = parse_body(body)?;
-    st.write(move |s| s.set_status(&id, b.status, b.exit_code, b.end_time))
-        .await?;
-    Ok(Json(Empty {}))
+async fn set_status(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: StatusChange| {
+        s.set_status(&id, b.status, b.exit_code, b.end_time)
+    })
+    .await
 }
 
 async fn rename_run(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: NameChange = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.rename_run(&id, &b.name, &user)).await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: NameChange| {
+        s.rename_run(&id, &b.name, &c.user_or(&b.user))
+    })
+    .await
 }
 
-async fn log_params(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: Pairs = parse_body(body)?;
-    st.write(move |s| s.log_params(&id, &b.pairs)).await?;
-    Ok(Json(Empty {}))
+async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| s.log_params(&id, &b.pairs)).await
 }
 
 async fn set_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: Pairs = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.set_tags(&id, &b.pairs, &user)).await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: Pairs| {
+        s.set_tags(&id, &b.pairs, &c.user_or(&b.user))
+    })
+    .await
 }
 
 async fn remove_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: Keys = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.remove_tags(&id, &b.keys, &user))
-        .await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: Keys| {
+        s.remove_tags(&id, &b.keys, &c.user_or(&b.user))
+    })
+    .await
 }
 
-async fn log_metrics(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: Points = parse_body(body)?;
-    st.write(move |s| s.log_metrics(&id, &b.points)).await?;
-    Ok(Json(Empty {}))
+async fn log_metrics(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Points| s.log_metrics(&id, &b.points)).await
 }
 
 async fn series(
@@ -279,7 +276,7 @@ async fn series(
 async fn series_sampled(
     State(st): St,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<crate::series::SampledSeries> {
     let b: SampledRequest = parse_body(body)?;
     Ok(Json(
@@ -296,18 +293,45 @@ async fn add_note(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<crate::model::Note> {
     let mut note: NewNote = parse_body(body)?;
     note.author = c.user_or(&note.author);
     Ok(Json(st.write(move |s| s.add_note(&id, &note)).await?))
 }
 
+async fn edit_note(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path((id, note)): Path<(String, i64)>,
+    body: Body,
+) -> Answer<crate::model::Note> {
+    let b: NoteChange = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    let text = b.body.ok_or_else(|| invalid("body is required"))?;
+    Ok(Json(
+        st.write(move |s| s.edit_note(&id, note, &text, &user))
+            .await?,
+    ))
+}
+
+async fn delete_note(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path((id, note)): Path<(String, i64)>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: NoteChange| {
+        s.delete_note(&id, note, &c.user_or(&b.user))
+    })
+    .await
+}
+
 async fn set_star(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Changed> {
     let b: StarChange = parse_body(body)?;
     let user = c.user_or(&b.user);
@@ -319,53 +343,31 @@ async fn set_deleted(
     State(st): St,
     Extension(c): Extension<Caller>,
     Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    body: Body,
 ) -> Answer<Empty> {
-    let b: DeletedChange = parse_body(body)?;
-    let user = c.user_or(&b.user);
-    st.write(move |s| s.set_deleted(&id, b.deleted, &user))
-        .await?;
-    Ok(Json(Empty {}))
+    apply(&st, body, move |s, b: DeletedChange| {
+        s.set_deleted(&id, b.deleted, &c.user_or(&b.user))
+    })
+    .await
 }
 
-async fn set_source(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: RunSource = parse_body(body)?;
-    st.write(move |s| s.set_source(&id, &b)).await?;
-    Ok(Json(Empty {}))
+async fn set_source(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: RunSource| s.set_source(&id, &b)).await
 }
 
-async fn set_environment(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: Pairs = parse_body(body)?;
-    st.write(move |s| s.set_environment(&id, &b.pairs)).await?;
-    Ok(Json(Empty {}))
+async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| {
+        s.set_environment(&id, &b.pairs)
+    })
+    .await
 }
 
-async fn add_artifact(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: Artifact = parse_body(body)?;
-    st.write(move |s| s.add_artifact(&id, &b)).await?;
-    Ok(Json(Empty {}))
+async fn add_artifact(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Artifact| s.add_artifact(&id, &b)).await
 }
 
-async fn add_input(
-    State(st): St,
-    Path(id): Path<String>,
-    body: Result<Bytes, BytesRejection>,
-) -> Answer<Empty> {
-    let b: RunInput = parse_body(body)?;
-    st.write(move |s| s.add_input(&id, &b)).await?;
-    Ok(Json(Empty {}))
+async fn add_input(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
 }
 
 async fn events(State(st): St, Q(q): Q<EventQuery>) -> Answer<Vec<crate::model::Event>> {

@@ -271,6 +271,25 @@ impl Store for HttpStore {
         self.get(&Self::run_path(id, "/notes"), &[])
     }
 
+    fn edit_note(&self, id: &str, note_id: i64, body: &str, user: &str) -> Result<Note> {
+        let change = NoteChange {
+            user: user.into(),
+            body: Some(body.into()),
+        };
+        self.post(&Self::run_path(id, &format!("/notes/{note_id}")), &change)
+    }
+
+    fn delete_note(&self, id: &str, note_id: i64, user: &str) -> Result<()> {
+        let change = NoteChange {
+            user: user.into(),
+            body: None,
+        };
+        self.post_unit(
+            &Self::run_path(id, &format!("/notes/{note_id}/delete")),
+            &change,
+        )
+    }
+
     fn set_star(&self, id: &str, user: &str, starred: bool) -> Result<bool> {
         let body = StarChange {
             user: user.into(),

@@ -176,6 +176,24 @@ fn record_event(
     Ok(())
 }
 
+/// The run's rid when `note_id` is a note of run `id` written by `user`.
+fn own_note(conn: &Connection, id: &str, note_id: i64, user: &str, what: &str) -> Result<i64> {
+    let rid = rid_of(conn, id)?;
+    let author: Option<String> = conn
+        .prepare_cached("SELECT author FROM notes WHERE id = ?1 AND rid = ?2")?
+        .query_row(params![note_id, rid], |r| r.get(0))
+        .optional()?;
+    match author {
+        None => Err(KirokuError::NotFound(format!(
+            "run {id} has no note {note_id}"
+        ))),
+        Some(a) if a != user => Err(KirokuError::Forbidden(format!(
+            "note {note_id} is by {a}; only its author can {what} it"
+        ))),
+        Some(_) => Ok(rid),
+    }
+}
+
 fn run_owner(conn: &Connection, rid: i64) -> Result<(String, i64)> {
     Ok(conn
         .prepare_cached("SELECT user, experiment_id FROM runs WHERE rid = ?1")?
@@ -605,6 +623,52 @@ impl Store for SqliteStore {
         self.read(|c| {
             let rid = rid_of(c, id)?;
             rows::notes(c, rid, id)
+        })
+    }
+
+    fn edit_note(&self, id: &str, note_id: i64, body: &str, user: &str) -> Result<Note> {
+        if body.trim().is_empty() {
+            return Err(KirokuError::Invalid("the note is empty".into()));
+        }
+        self.write(|tx| {
+            let rid = own_note(tx, id, note_id, user, "edit")?;
+            tx.execute(
+                "UPDATE notes SET body = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![body, now_ms(), note_id],
+            )?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "note.edited",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"note": note_id})),
+            )
+        })?;
+        self.notes(id)?
+            .into_iter()
+            .find(|n| n.id == note_id)
+            .ok_or_else(|| KirokuError::Database(format!("note {note_id} vanished after its edit")))
+    }
+
+    fn delete_note(&self, id: &str, note_id: i64, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let rid = own_note(tx, id, note_id, user, "delete")?;
+            tx.execute(
+                "UPDATE notes SET reply_to = NULL WHERE reply_to = ?1",
+                [note_id],
+            )?;
+            tx.execute("DELETE FROM notes WHERE id = ?1", [note_id])?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "note.deleted",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"note": note_id})),
+            )
         })
     }
 
