@@ -5,6 +5,7 @@ mod common;
 use common::{Project, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
+use std::process::Command;
 use std::time::Duration;
 
 /// Sends raw bytes (no client-side URL clean-up) and returns the status code and body.
@@ -325,4 +326,115 @@ fn garbage_to_every_route_gets_4xx_and_the_server_survives() {
     );
     let (status, _) = raw(&server.url, &request("GET", "/health", None, b""));
     assert_eq!(status, 200, "the server must still be up");
+}
+
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command.
+fn make_certificates(dir: &std::path::Path) -> bool {
+    let run = |args: &[&str]| {
+        Command::new("openssl")
+            .args(args)
+            .current_dir(dir)
+            .output()
+            .is_ok_and(|o| o.status.success())
+    };
+    std::fs::write(
+        dir.join("leaf.ext"),
+        "basicConstraints=CA:FALSE\nsubjectAltName=IP:127.0.0.1\n",
+    )
+    .unwrap();
+    run(&[
+        "req",
+        "-x509",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "ca.key",
+        "-out",
+        "ca.pem",
+        "-days",
+        "2",
+        "-subj",
+        "/CN=kiroku test CA",
+    ]) && run(&[
+        "req",
+        "-newkey",
+        "ec",
+        "-pkeyopt",
+        "ec_paramgen_curve:prime256v1",
+        "-nodes",
+        "-keyout",
+        "leaf.key",
+        "-out",
+        "leaf.csr",
+        "-subj",
+        "/CN=127.0.0.1",
+    ]) && run(&[
+        "x509",
+        "-req",
+        "-in",
+        "leaf.csr",
+        "-CA",
+        "ca.pem",
+        "-CAkey",
+        "ca.key",
+        "-CAcreateserial",
+        "-out",
+        "leaf.pem",
+        "-days",
+        "2",
+        "-extfile",
+        "leaf.ext",
+    ])
+}
+
+#[test]
+fn tls_serves_https_and_the_http_store_trusts_a_given_ca() {
+    let project = Project::new();
+    let certs = tempfile::tempdir().unwrap();
+    if !make_certificates(certs.path()) {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "openssl is needed in CI for the TLS test"
+        );
+        eprintln!("SKIPPED tls_serves_https_and_the_http_store_trusts_a_given_ca: no openssl");
+        return;
+    }
+    let cert = certs.path().join("leaf.pem");
+    let key = certs.path().join("leaf.key");
+    let server = Server::start(
+        &project,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+        ],
+    )
+    .unwrap();
+    assert!(
+        server.url.starts_with("https://127.0.0.1:"),
+        "{}",
+        server.url
+    );
+    let out = project
+        .cmd(&["--store", &server.url, "exp", "create", "over-tls"])
+        .env("KIROKU_CA_CERT", certs.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    // Without the CA the certificate is not trusted; plain HTTP to the TLS port gets nowhere.
+    let untrusted = project.kiroku(&["--store", &server.url, "exp", "ls"]);
+    assert!(!untrusted.status.success());
+    let plain = server.url.replace("https://", "http://");
+    let (status, _) = raw(&plain, &request("GET", "/health", None, b""));
+    assert_ne!(status, 200);
+    let listed = project.json(&["exp", "ls"]);
+    assert!(listed.to_string().contains("over-tls"), "{listed}");
 }

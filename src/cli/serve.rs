@@ -13,6 +13,12 @@ pub struct ServeArgs {
     /// Address to listen on. A non-loopback address needs tokens (`kiroku token create`).
     #[arg(long, default_value = "127.0.0.1:5000")]
     pub bind: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
     /// Largest artifact upload, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_artifact_mb: usize,
@@ -32,6 +38,11 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
     let sqlite = local_store(ctx)?;
     let has_tokens = sqlite.has_active_tokens()?;
     check_bind(&args.bind, has_tokens)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::server::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()
@@ -55,16 +66,18 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             "no tokens: loopback clients only"
         };
         print_text(&format!(
-            "kiroku serving {} on http://{addr} ({auth})\n  kiroku:  --store http://{addr}\n  MLflow:  MLFLOW_TRACKING_URI=http://{addr}\n",
+            "kiroku serving {} on {scheme}://{addr} ({auth})\n  kiroku:  --store {scheme}://{addr}\n  MLflow:  MLFLOW_TRACKING_URI={scheme}://{addr}\n",
             store.describe()
         ))
         .map_err(|e| KirokuError::io("writing output", e))?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        crate::server::serve(listener, state, shutdown)
-            .await
-            .map_err(|e| KirokuError::io("serving", e))
+        let served = match tls {
+            Some(acceptor) => crate::server::serve_tls(listener, acceptor, state, shutdown).await,
+            None => crate::server::serve(listener, state, shutdown).await,
+        };
+        served.map_err(|e| KirokuError::io("serving", e))
     })?;
     Ok(0)
 }

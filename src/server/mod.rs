@@ -11,6 +11,7 @@ pub mod errors;
 pub mod kiroku_api;
 pub mod mlflow_api;
 pub mod null_mlflow;
+pub mod tls;
 
 use crate::api::ApiError;
 use crate::error::{KirokuError, Result};
@@ -138,6 +139,22 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
+    axum::serve(listener, app)
+        .with_graceful_shutdown(shutdown)
+        .await
+}
+
+/// Serves TLS connections on `listener` until `shutdown` completes.
+pub async fn serve_tls(
+    listener: tokio::net::TcpListener,
+    acceptor: tokio_rustls::TlsAcceptor,
+    state: Arc<AppState>,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    use axum::serve::ListenerExt;
+    // `tap_io` gives the TLS listener axum's connect-info support (the peer address).
+    let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)

@@ -3,8 +3,9 @@
 //!
 //! Blocking (reqwest's blocking client, one pooled keep-alive connection per thread): the
 //! commands and the TUI's store worker call it from plain threads, never from inside a tokio
-//! runtime. A token comes from `KIROKU_TOKEN` (or `MLFLOW_TRACKING_TOKEN`); the acting user
-//! travels as `x-kiroku-user` and is overridden by the server when the token names one.
+//! runtime. A token comes from `KIROKU_TOKEN` (or `MLFLOW_TRACKING_TOKEN`); acting users travel
+//! in the bodies and are overridden by the server when the token names one. `KIROKU_CA_CERT`
+//! names an extra CA certificate (PEM) to trust for `https://` servers.
 use crate::api::*;
 use crate::error::{KirokuError, Result};
 use crate::model::*;
@@ -45,10 +46,24 @@ impl HttpStore {
     }
 
     pub fn with_token(base: &str, token: Option<String>) -> Result<Self> {
-        let client = Client::builder()
+        let mut builder = Client::builder()
             .timeout(Duration::from_secs(120))
             .connect_timeout(Duration::from_secs(10))
-            .pool_max_idle_per_host(4)
+            .pool_max_idle_per_host(4);
+        // A server with a private CA (or a self-signed certificate's CA): trust it too.
+        if let Some(path) = std::env::var_os("KIROKU_CA_CERT").filter(|p| !p.is_empty()) {
+            let pem = std::fs::read(&path).map_err(|e| {
+                KirokuError::io(
+                    format!("reading KIROKU_CA_CERT {}", path.to_string_lossy()),
+                    e,
+                )
+            })?;
+            let cert = reqwest::Certificate::from_pem(&pem).map_err(|e| {
+                KirokuError::Invalid(format!("KIROKU_CA_CERT {}: {e}", path.to_string_lossy()))
+            })?;
+            builder = builder.add_root_certificate(cert);
+        }
+        let client = builder
             .build()
             .map_err(|e| KirokuError::NoStore(format!("{base}: {e}")))?;
         Ok(HttpStore {

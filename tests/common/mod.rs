@@ -99,7 +99,7 @@ impl Server {
         BufReader::new(child.stdout.take().unwrap())
             .read_line(&mut line)
             .unwrap();
-        let Some(at) = line.find("http://") else {
+        let Some(at) = line.find("http://").or_else(|| line.find("https://")) else {
             let mut err = String::new();
             child
                 .stderr
