@@ -279,17 +279,17 @@ pub struct RunDataOut<'a> {
     tags: Vec<KeyValueOut<'a>>,
 }
 
+/// MLflow's empty `inputs` / `outputs` (kiroku's dataset inputs are not MLflow datasets).
 #[derive(Serialize)]
-pub struct DatasetInputsOut {
-    dataset_inputs: [(); 0],
-}
+pub struct EmptyOut {}
 
 /// MLflow's `Run`.
 #[derive(Serialize)]
 pub struct RunOut<'a> {
     info: RunInfoOut<'a>,
     data: RunDataOut<'a>,
-    inputs: DatasetInputsOut,
+    inputs: EmptyOut,
+    outputs: EmptyOut,
 }
 
 fn run_info(r: &Run) -> RunInfoOut<'_> {
@@ -350,7 +350,8 @@ pub fn run_out(r: &Run) -> RunOut<'_> {
             params,
             tags,
         },
-        inputs: DatasetInputsOut { dataset_inputs: [] },
+        inputs: EmptyOut {},
+        outputs: EmptyOut {},
     }
 }
 
