@@ -124,11 +124,19 @@ fn kiroku_run_against_a_remote_store_spools_its_log_and_uploads_it() {
     let elsewhere = tempfile::tempdir().unwrap();
     let out = project
         .cmd(&["--store", &server.url, "run", "--name", "remote", "--"])
-        .args(["sh", "-c", "echo 'epoch 1 loss=0.5'; echo 'epoch 2 loss=0.25'"])
+        .args([
+            "sh",
+            "-c",
+            "echo 'epoch 1 loss=0.5'; echo 'epoch 2 loss=0.25'",
+        ])
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
     let shown = project.json(&["--store", &server.url, "show", "remote"]);
     let run = &shown["run"];
     assert_eq!(run["status"], "finished");
@@ -142,6 +150,12 @@ fn kiroku_run_against_a_remote_store_spools_its_log_and_uploads_it() {
         .expect("output.log uploaded");
     assert!(log["size"].as_u64().unwrap() > 0);
     let id = run["id"].as_str().unwrap();
-    let stored = project.store_dir().join("runs").join(id).join("artifacts/output.log");
-    assert!(std::fs::read_to_string(stored).unwrap().contains("loss=0.25"));
+    let stored = project
+        .store_dir()
+        .join("runs")
+        .join(id)
+        .join("artifacts/output.log");
+    assert!(std::fs::read_to_string(stored)
+        .unwrap()
+        .contains("loss=0.25"));
 }

@@ -128,20 +128,6 @@ impl HttpStore {
     pub fn info(&self) -> Result<ServerInfo> {
         self.get("/info", &[])
     }
-
-    /// Waits (long polling) until the store version differs from `since`, or `timeout` passes;
-    /// returns the version then.
-    pub fn watch(&self, since: i64, timeout: Duration) -> Result<i64> {
-        let since = since.to_string();
-        let ms = timeout.as_millis().to_string();
-        let answer: VersionAnswer = self.send(
-            self.client
-                .get(self.url("/watch"))
-                .query(&[("since", since.as_str()), ("timeout_ms", ms.as_str())])
-                .timeout(timeout + Duration::from_secs(30)),
-        )?;
-        Ok(answer.version)
-    }
 }
 
 impl Store for HttpStore {
@@ -378,6 +364,19 @@ impl Store for HttpStore {
     fn version(&self) -> Result<i64> {
         // A zero timeout answers at once with the current version.
         self.watch(i64::MIN, Duration::ZERO)
+    }
+
+    /// Long polling: the server answers as soon as the version moves (or at the timeout).
+    fn watch(&self, since: i64, timeout: Duration) -> Result<i64> {
+        let since = since.to_string();
+        let ms = timeout.as_millis().to_string();
+        let answer: VersionAnswer = self.send(
+            self.client
+                .get(self.url("/watch"))
+                .query(&[("since", since.as_str()), ("timeout_ms", ms.as_str())])
+                .timeout(timeout + Duration::from_secs(30)),
+        )?;
+        Ok(answer.version)
     }
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
