@@ -318,6 +318,41 @@ fn garbage_to_every_route_gets_4xx_and_the_server_survives() {
             "GET {path} -> {status} {text}"
         );
     }
+    // Extreme numbers: offsets and limits at the top of u64, steps at both ends of i64.
+    let huge_token = {
+        use base64::Engine;
+        base64::engine::general_purpose::STANDARD.encode(r#"{"offset": 18446744073709551615}"#)
+    };
+    let extremes = [
+        ("/api/2.0/mlflow/runs/search".to_string(), format!(r#"{{"page_token":"{huge_token}","max_results":50000}}"#)),
+        (
+            "/api/v1/runs/search".to_string(),
+            r#"{"experiments":[],"filter":null,"sort":"metrics.x desc","limit":18446744073709551615,"offset":18446744073709551615,"include_deleted":false,"only_deleted":false}"#.to_string(),
+        ),
+        (
+            "/api/2.0/mlflow/runs/log-batch".to_string(),
+            format!(r#"{{"run_id":"{run}","metrics":[{{"key":"x","value":1,"timestamp":0,"step":-9223372036854775808}},{{"key":"x","value":2,"timestamp":9223372036854775807,"step":9223372036854775807}}]}}"#),
+        ),
+        (
+            format!("/api/v1/runs/{run}/series/sampled"),
+            r#"{"key":"x","query":{"buckets":18446744073709551615,"x":"step","x_min":null,"x_max":null}}"#.to_string(),
+        ),
+        (
+            format!("/api/v1/runs/{run}/series/sampled"),
+            r#"{"key":"x","query":{"buckets":3,"x":"timestamp","x_min":null,"x_max":null}}"#.to_string(),
+        ),
+    ];
+    for (path, body) in &extremes {
+        let (status, text) = raw(&server.url, &request("POST", path, None, body.as_bytes()));
+        assert!(
+            (200..500).contains(&status),
+            "POST {path} {body} -> {status} {text}"
+        );
+    }
+    let history = format!("/api/2.0/mlflow/metrics/get-history?run_id={run}&metric_key=x&max_results=9223372036854775807&page_token={huge_token}");
+    let (status, text) = raw(&server.url, &request("GET", &history, None, b""));
+    assert!((200..500).contains(&status), "{status} {text}");
+
     // Not even a valid HTTP request.
     let _ = raw(&server.url, b"\x00\x01\x02 garbage\r\n\r\n");
     let _ = raw(
@@ -326,6 +361,8 @@ fn garbage_to_every_route_gets_4xx_and_the_server_survives() {
     );
     let (status, _) = raw(&server.url, &request("GET", "/health", None, b""));
     assert_eq!(status, 200, "the server must still be up");
+    let log = server.stderr_text();
+    assert!(!log.contains("panicked"), "the server panicked:\n{log}");
 }
 
 /// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command.

@@ -526,7 +526,10 @@ fn decode_token(input: &Input) -> Result<u64, ApiError> {
         .decode(token.as_bytes())
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    v.get("offset").and_then(Value::as_u64).ok_or_else(bad)
+    v.get("offset")
+        .and_then(Value::as_u64)
+        .filter(|o| *o <= i64::MAX as u64)
+        .ok_or_else(bad)
 }
 
 /// SQL `LIKE` (`%`, `_`), case-sensitive unless `ci`.
@@ -685,8 +688,9 @@ async fn search_experiments(State(st): St, input: Input) -> Answer {
         .map(experiment_json)
         .collect();
     let mut out = json!({"experiments": page});
-    if offset + limit < keep.len() {
-        out["next_page_token"] = json!(encode_token((offset + limit) as u64));
+    let next = offset.saturating_add(limit);
+    if next < keep.len() {
+        out["next_page_token"] = json!(encode_token(next as u64));
     }
     Ok(Json(out))
 }
@@ -1071,7 +1075,8 @@ async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Inpu
         only_deleted,
     };
     let page = st.call(move |s| s.search_runs(&query)).await?;
-    let next_page_token = (offset + limit < page.total).then(|| encode_token(offset + limit));
+    let next = offset.saturating_add(limit);
+    let next_page_token = (next < page.total).then(|| encode_token(next));
     typed(&RunsPage {
         runs: page.runs.iter().map(run_out).collect(),
         next_page_token,
@@ -1112,8 +1117,8 @@ async fn get_history(State(st): St, input: Input) -> Typed {
             step: p.step,
         })
         .collect();
-    let next_page_token = (max.is_some() && offset.saturating_add(take) < series.len())
-        .then(|| encode_token((offset + take) as u64));
+    let next = offset.saturating_add(take);
+    let next_page_token = (max.is_some() && next < series.len()).then(|| encode_token(next as u64));
     typed(&HistoryPage {
         metrics: page,
         next_page_token,

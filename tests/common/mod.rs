@@ -80,6 +80,8 @@ impl Project {
 pub struct Server {
     pub child: std::process::Child,
     pub url: String,
+    /// What the server wrote to stderr so far (drained by a thread so it never blocks).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
 }
 
 impl Server {
@@ -111,7 +113,23 @@ impl Server {
             return Err(err);
         };
         let url = line[at..].split_whitespace().next().unwrap().to_string();
-        Ok(Server { child, url })
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock().unwrap().push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Ok(Server { child, url, stderr })
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
     }
 }
 

@@ -336,12 +336,13 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
         Ok(rows.collect::<rusqlite::Result<Vec<i64>>>()?)
     };
 
-    let offset = q.offset as i64;
+    // Saturating: offsets and limits come from users (and from HTTP clients).
+    let offset = q.offset.min(i64::MAX as u64) as i64;
     let rids = match (q.limit, &compiled.present_first) {
         (Some(limit), Some(first)) => {
             // Runs with a number for the first order metric come first: read them in the
             // metric index's order and stop at the page's end; fill up from the rest if short.
-            let want = offset + limit as i64;
+            let want = offset.saturating_add(limit.min(i64::MAX as u64) as i64);
             let mut rids = page(
                 &first.condition,
                 &compiled.where_correlated,
@@ -367,7 +368,7 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
                 "1",
                 &compiled.where_correlated,
                 &compiled.order_sql,
-                limit as i64,
+                limit.min(i64::MAX as u64) as i64,
                 offset,
             )?
         }
@@ -375,7 +376,7 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
             "1",
             &compiled.where_sql,
             &compiled.order_sql,
-            limit.map_or(-1, |l| l as i64),
+            limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64),
             offset,
         )?,
     };
@@ -383,7 +384,7 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
     // The total is free when the page is not full; otherwise count (IN lists count fastest).
     let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
     let total = if !page_full && (!rids.is_empty() || q.offset == 0) {
-        q.offset + rids.len() as u64
+        q.offset.saturating_add(rids.len() as u64)
     } else {
         let count_sql =
             format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}){store_sql}", compiled.where_sql);
@@ -410,7 +411,9 @@ pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
         conditions.push("r.id = ?".into());
         args.push(Value::Text(run.clone()));
     }
-    args.push(Value::Integer(q.limit.map(|l| l as i64).unwrap_or(-1)));
+    args.push(Value::Integer(
+        q.limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(-1),
+    ));
     let sql = format!(
         "SELECT ev.id, ev.ts_ms, ev.kind, ev.user, r.id, r.name, e.name, ev.detail
          FROM events ev LEFT JOIN runs r ON r.rid = ev.rid LEFT JOIN experiments e ON e.id = ev.experiment_id
