@@ -204,6 +204,10 @@ async fn resolve_run(State(st): St, Q(q): Q<RefQuery>) -> Answer<IdAnswer> {
 
 async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage> {
     let q: RunQuery = parse_body(body)?;
+    // The store counts in i64 (SQLite); beyond that a page cannot exist.
+    if q.offset > i64::MAX as u64 || q.limit.is_some_and(|l| l > i64::MAX as u64) {
+        return Err(invalid("offset and limit must be at most 2^63-1"));
+    }
     Ok(Json(st.call(move |s| s.search_runs(&q)).await?))
 }
 

@@ -384,7 +384,7 @@ pub fn search(conn: &Connection, q: &RunQuery) -> Result<RunPage> {
     // The total is free when the page is not full; otherwise count (IN lists count fastest).
     let page_full = q.limit.is_some_and(|l| rids.len() as u64 == l);
     let total = if !page_full && (!rids.is_empty() || q.offset == 0) {
-        q.offset.saturating_add(rids.len() as u64)
+        q.offset + rids.len() as u64
     } else {
         let count_sql =
             format!("SELECT count(*) FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({}){store_sql}", compiled.where_sql);
