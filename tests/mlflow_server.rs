@@ -115,6 +115,25 @@ fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
     assert_eq!(run["params"]["depth"], "4");
     assert_eq!(run["metrics"]["val_loss"]["count"], 3);
     assert_eq!(run["tags"]["framework"], "plain-mlflow");
+
+    // The same through the project's config instead of the flag.
+    std::fs::write(project.path().join("kiroku.toml"), "[run]\nmlflow = true\n").unwrap();
+    let out = project
+        .cmd(&["run", "--exp", "zero", "--name", "configured", "--"])
+        .arg("python3")
+        .arg(&script)
+        .env("MLFLOW_DISABLE_TELEMETRY", "true")
+        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let runs = project.json(&["runs", "ls", "--filter", "name = 'configured'"]);
+    assert_eq!(runs["runs"][0]["metrics"]["val_loss"]["count"], 3);
+    assert_eq!(project.json(&["runs", "ls"])["total"], 2);
 }
 
 #[test]
@@ -158,4 +177,49 @@ fn kiroku_run_against_a_remote_store_spools_its_log_and_uploads_it() {
     assert!(std::fs::read_to_string(stored)
         .unwrap()
         .contains("loss=0.25"));
+}
+
+#[test]
+fn mlflow_client_authenticates_with_mlflow_tracking_token() {
+    if !mlflow_available("mlflow_client_authenticates_with_mlflow_tracking_token") {
+        return;
+    }
+    let project = Project::new();
+    let token = project.json(&["token", "create", "--user", "trainer"])["token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let server = Server::start(&project, &[]).unwrap();
+    let script = "import sys, mlflow\n\
+                  mlflow.set_tracking_uri(sys.argv[1])\n\
+                  with mlflow.start_run(run_name='authed'):\n    mlflow.log_metric('m', 1.0)\n";
+    let run = |token: Option<&str>| {
+        let mut c = std::process::Command::new("python3");
+        c.args(["-c", script, &server.url])
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .env_remove("MLFLOW_TRACKING_TOKEN")
+            .env_remove("MLFLOW_RUN_ID");
+        if let Some(t) = token {
+            c.env("MLFLOW_TRACKING_TOKEN", t);
+        }
+        c.output().unwrap()
+    };
+    let refused = run(None);
+    assert!(!refused.status.success());
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("UNAUTHENTICATED"));
+    let ok = run(Some(&token));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
+    drop(server);
+    let runs = project.json(&["runs", "ls"]);
+    assert_eq!(runs["total"], 1);
+    assert_eq!(runs["runs"][0]["name"], "authed");
+    assert_eq!(
+        runs["runs"][0]["user"], "trainer",
+        "the token's user owns the run"
+    );
 }
