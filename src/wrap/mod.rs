@@ -147,6 +147,12 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         if let Some(token) = &endpoint.token {
             command.env("MLFLOW_TRACKING_TOKEN", token);
         }
+        // A private CA for an https server: MLflow's client takes it from its own variable.
+        if let Some(ca) = std::env::var_os("KIROKU_CA_CERT").filter(|c| !c.is_empty()) {
+            if endpoint.remote.is_some() {
+                command.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
+            }
+        }
     }
     let mut child = match command
         .args(&opts.command[1..])
