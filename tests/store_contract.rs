@@ -437,3 +437,19 @@ fn remote_watch_sees_writes_that_bypass_the_server() {
     assert!(started.elapsed() < Duration::from_secs(3));
     writer.join().unwrap();
 }
+
+#[test]
+fn stopping_the_server_ends_pending_long_polls_at_once() {
+    let f = remote();
+    let v = f.store.version().unwrap();
+    let store = Arc::clone(&f.store);
+    let waiter = std::thread::spawn(move || store.watch(v, Duration::from_secs(50)));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    drop(f);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited for the poll"
+    );
+    let _ = waiter.join().unwrap();
+}

@@ -101,7 +101,8 @@ async fn watch(State(st): St, Q(q): Q<WatchQuery>) -> Answer<VersionAnswer> {
         // Register before reading, so a write between the read and the wait is not missed.
         let notified = st.changed.notified();
         let version = st.call(|s| s.version()).await?;
-        if q.since != Some(version) || tokio::time::Instant::now() >= deadline {
+        let done = tokio::time::Instant::now() >= deadline || st.is_stopping();
+        if q.since != Some(version) || done {
             return Ok(Json(VersionAnswer { version }));
         }
         // Other processes writing to the same store file do not wake us: re-check now and then.

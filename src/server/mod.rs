@@ -49,6 +49,9 @@ pub struct AppState {
     pub limits: Limits,
     /// Woken after every write through this server.
     pub changed: Notify,
+    /// Set (and `changed` woken) when the server begins to shut down, so long polls end at once
+    /// instead of holding the graceful shutdown for their whole timeout.
+    pub stopping: std::sync::atomic::AtomicBool,
     pub(crate) token_cache: auth::TokenCache,
 }
 
@@ -63,6 +66,7 @@ impl AppState {
             tokens,
             limits,
             changed: Notify::new(),
+            stopping: std::sync::atomic::AtomicBool::new(false),
             token_cache: auth::TokenCache::default(),
         })
     }
@@ -78,6 +82,18 @@ impl AppState {
     ) -> std::result::Result<T, ApiError> {
         let store = Arc::clone(&self.store);
         tokio::task::block_in_place(move || f(store.as_ref())).map_err(ApiError::from)
+    }
+
+    /// Whether the server is shutting down.
+    pub fn is_stopping(&self) -> bool {
+        self.stopping.load(std::sync::atomic::Ordering::SeqCst)
+    }
+
+    /// Ends long polls: called when the shutdown signal arrives.
+    fn stop(&self) {
+        self.stopping
+            .store(true, std::sync::atomic::Ordering::SeqCst);
+        self.changed.notify_waiters();
     }
 
     /// Runs a writing store call and wakes watchers when it succeeds.
@@ -137,10 +153,17 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let shutdown = stop_then(Arc::clone(&state), shutdown);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
         .await
+}
+
+/// The shutdown signal, which first ends the long polls.
+async fn stop_then(state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
+    shutdown.await;
+    state.stop();
 }
 
 /// Serves TLS connections on `listener` until `shutdown` completes.
@@ -153,6 +176,7 @@ pub async fn serve_tls(
     use axum::serve::ListenerExt;
     // `tap_io` gives the TLS listener axum's connect-info support (the peer address).
     let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+    let shutdown = stop_then(Arc::clone(&state), shutdown);
     let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
     axum::serve(listener, app)
         .with_graceful_shutdown(shutdown)
