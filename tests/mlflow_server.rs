@@ -1,7 +1,7 @@
 //! The real `mlflow` Python client against a live `kiroku serve`, then the headless commands
 //! on the same store; and the zero-change path (`kiroku run --mlflow`).
 mod common;
-use common::{mlflow_available, python, Project, Server};
+use common::{assert_ok, mlflow_available, python, Project, Server};
 use serde_json::Value;
 
 #[test]
@@ -88,21 +88,20 @@ fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
     let script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
         .join("tests")
         .join("mlflow_zero_change.py");
-    let out = project
-        .cmd(&[
-            "run", "--mlflow", "--exp", "zero", "--name", "wrapped", "--",
-        ])
-        .arg("python3")
-        .arg(&script)
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let run_script = |args: &[&str]| {
+        let out = project
+            .cmd(args)
+            .arg("python3")
+            .arg(&script)
+            .env("MLFLOW_DISABLE_TELEMETRY", "true")
+            .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+            .output()
+            .unwrap();
+        assert_ok(&out);
+    };
+    run_script(&[
+        "run", "--mlflow", "--exp", "zero", "--name", "wrapped", "--",
+    ]);
     let runs = project.json(&["runs", "ls"]);
     assert_eq!(
         runs["total"], 1,
@@ -118,19 +117,7 @@ fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
 
     // The same through the project's config instead of the flag.
     std::fs::write(project.path().join("kiroku.toml"), "[run]\nmlflow = true\n").unwrap();
-    let out = project
-        .cmd(&["run", "--exp", "zero", "--name", "configured", "--"])
-        .arg("python3")
-        .arg(&script)
-        .env("MLFLOW_DISABLE_TELEMETRY", "true")
-        .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    run_script(&["run", "--exp", "zero", "--name", "configured", "--"]);
     let runs = project.json(&["runs", "ls", "--filter", "name = 'configured'"]);
     assert_eq!(runs["runs"][0]["metrics"]["val_loss"]["count"], 3);
     assert_eq!(project.json(&["runs", "ls"])["total"], 2);
@@ -151,11 +138,7 @@ fn kiroku_run_against_a_remote_store_spools_its_log_and_uploads_it() {
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let shown = project.json(&["--store", &server.url, "show", "remote"]);
     let run = &shown["run"];
     assert_eq!(run["status"], "finished");
@@ -209,11 +192,7 @@ fn mlflow_client_authenticates_with_mlflow_tracking_token() {
     assert!(!refused.status.success());
     assert!(String::from_utf8_lossy(&refused.stderr).contains("UNAUTHENTICATED"));
     let ok = run(Some(&token));
-    assert!(
-        ok.status.success(),
-        "{}",
-        String::from_utf8_lossy(&ok.stderr)
-    );
+    assert_ok(&ok);
     drop(server);
     let runs = project.json(&["runs", "ls"]);
     assert_eq!(runs["total"], 1);

@@ -2,7 +2,7 @@
 //! artifact path traversal, body limits (413), and a fuzz pass over every route that must
 //! answer 4xx and never take the server down.
 mod common;
-use common::{Project, Server};
+use common::{assert_ok, Project, Server};
 use std::io::{Read, Write};
 use std::net::TcpStream;
 use std::process::Command;
@@ -461,11 +461,7 @@ fn tls_serves_https_and_the_http_store_trusts_a_given_ca() {
         .env("KIROKU_CA_CERT", certs.path().join("ca.pem"))
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     // Without the CA the certificate is not trusted; plain HTTP to the TLS port gets nowhere.
     let untrusted = project.kiroku(&["--store", &server.url, "exp", "ls"]);
     assert!(!untrusted.status.success());

@@ -176,3 +176,13 @@ pub fn python(script: &str) -> Command {
     .env_remove("MLFLOW_TRACKING_TOKEN");
     c
 }
+
+/// Asserts that a finished command succeeded, showing its stderr otherwise.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
