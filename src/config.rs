@@ -25,6 +25,8 @@ pub struct RunConfig {
     pub env: Vec<String>,
     /// Turn `--key value` flags of the wrapped command into params (default true).
     pub flag_params: Option<bool>,
+    /// Give the command an MLflow tracking endpoint for its run, as `--mlflow` does (default false).
+    pub mlflow: Option<bool>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -100,6 +102,7 @@ impl Config {
         self.user = over.user.or(self.user.take());
         self.run.experiment = over.run.experiment.or(self.run.experiment.take());
         self.run.flag_params = over.run.flag_params.or(self.run.flag_params);
+        self.run.mlflow = over.run.mlflow.or(self.run.mlflow);
         self.run.env.extend(over.run.env);
         self.scalars.enabled = over.scalars.enabled.or(self.scalars.enabled);
         self.scalars.default_patterns = over

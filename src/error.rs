@@ -22,6 +22,9 @@ pub enum KirokuError {
     /// The change conflicts with what is stored (an existing name, an immutable param).
     #[error("{0}")]
     Conflict(String),
+    /// The acting user may not do this (another user's note).
+    #[error("{0}")]
+    Forbidden(String),
     #[error("the store at {path} has schema version {found}, newer than this kiroku supports ({supported}); upgrade kiroku")]
     SchemaTooNew {
         path: String,
@@ -53,6 +56,7 @@ impl KirokuError {
             | KirokuError::Invalid(_)
             | KirokuError::Query { .. }
             | KirokuError::Conflict(_)
+            | KirokuError::Forbidden(_)
             | KirokuError::NoStore(_) => 2,
             KirokuError::SchemaTooNew { .. }
             | KirokuError::Corrupt { .. }

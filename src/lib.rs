@@ -1,6 +1,7 @@
 //! kiroku: a terminal workbench for machine-learning teams.
 //!
 //! Layers (arrows point down only): `cli` → `ingest`/`query` → `store` → `model`.
+pub mod api;
 pub mod cli;
 pub mod compare;
 pub mod config;
@@ -11,6 +12,7 @@ pub mod ingest;
 pub mod model;
 pub mod query;
 pub mod series;
+pub mod server;
 pub mod store;
 pub mod tui;
 pub mod wrap;

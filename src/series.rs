@@ -84,14 +84,14 @@ pub fn downsample(key: &str, points: &[MetricPoint], q: &SeriesQuery) -> Sampled
     } else {
         q.buckets
     };
-    let span = (hi - lo) as i128 + 1;
+    let span = hi as i128 - lo as i128 + 1;
     let mut buckets: Vec<Option<SeriesBucket>> = vec![None; columns];
     for (i, p) in sorted.iter().enumerate() {
         let x = x_of(p, q.x);
         let column = if columns == n {
             i
         } else {
-            (((x - lo) as i128 * columns as i128) / span) as usize
+            (((x as i128 - lo as i128) * columns as i128) / span) as usize
         };
         let column = column.min(columns - 1);
         let finite = (!p.value.is_nan()).then_some(p.value);

@@ -1,4 +1,4 @@
-//! Annotations and the activity log: `note add|ls`, `tag`, `untag`, `star`, `unstar`, `rm`,
+//! Annotations and the activity log: `note add|ls|edit|rm`, `tag`, `untag`, `star`, `unstar`, `rm`,
 //! `restore`, `events`.
 use super::output::{format_relative, format_timestamp, print_json, print_text, Format, Table};
 use super::{parse_pairs, Context};
@@ -25,6 +25,16 @@ pub enum NoteCommand {
     },
     /// List a run's notes, oldest first.
     Ls { run: String },
+    /// Change one of your notes.
+    Edit {
+        run: String,
+        /// The note number (see `kiroku note ls`).
+        note: i64,
+        #[arg(short = 'm', long = "message", required = true)]
+        message: String,
+    },
+    /// Delete one of your notes.
+    Rm { run: String, note: i64 },
 }
 
 pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
@@ -62,6 +72,21 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                 print_text(&format!("added note #{} to run {}\n", note.id, &id[..8]))
                     .map_err(io)?;
             }
+        }
+        NoteCommand::Edit { run, note, message } => {
+            let id = store.resolve_run(run)?;
+            let edited = store.edit_note(&id, *note, message, &ctx.user)?;
+            if ctx.format == Format::Json {
+                print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": edited}))
+                    .map_err(io)?;
+            } else {
+                print_text(&format!("edited note #{note} of run {}\n", &id[..8])).map_err(io)?;
+            }
+        }
+        NoteCommand::Rm { run, note } => {
+            let id = store.resolve_run(run)?;
+            store.delete_note(&id, *note, &ctx.user)?;
+            print_text(&format!("deleted note #{note} of run {}\n", &id[..8])).map_err(io)?;
         }
         NoteCommand::Ls { run } => {
             let id = store.resolve_run(run)?;

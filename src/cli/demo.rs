@@ -88,6 +88,7 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
                 store_location: ctx.location_text(),
                 echo: false,
                 parent_id: None,
+                mlflow: false,
             },
         )?;
         eprintln!(

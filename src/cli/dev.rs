@@ -38,6 +38,11 @@ pub enum DevCommand {
         #[arg(long, default_value = "bench")]
         experiment: String,
     },
+    /// A do-nothing MLflow server (the MLflow client's ceiling, for the server benchmark).
+    NullMlflow {
+        #[arg(long, default_value = "127.0.0.1:0")]
+        bind: std::net::SocketAddr,
+    },
     /// Write `batches` batches of `batch_size` points into a run, printing `committed N` after
     /// each commit.
     WritePoints {
@@ -54,6 +59,16 @@ pub enum DevCommand {
 
 pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
     match cmd {
+        DevCommand::NullMlflow { bind } => {
+            if !crate::server::is_loopback(bind) {
+                return Err(KirokuError::Invalid(
+                    "the null server binds loopback only".into(),
+                ));
+            }
+            crate::server::null_mlflow::serve_blocking(*bind)
+                .map_err(|e| KirokuError::io("null MLflow server", e))?;
+            Ok(0)
+        }
         DevCommand::Train {
             lr,
             seed,

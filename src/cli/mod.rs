@@ -7,6 +7,8 @@ pub mod experiments;
 pub mod log;
 pub mod output;
 pub mod runs;
+pub mod serve;
+pub mod token;
 
 use crate::config::Config;
 use crate::error::{KirokuError, Result};
@@ -105,6 +107,11 @@ pub enum Command {
     },
     /// The activity log, newest first.
     Events(annotate::EventsArgs),
+    /// Serve this store over HTTP: kiroku's API and MLflow's tracking API.
+    Serve(serve::ServeArgs),
+    /// API tokens for `kiroku serve`: create, ls, revoke.
+    #[command(subcommand)]
+    Token(token::TokenCommand),
     /// Make a small real project (trainings on a bundled dataset) and show how to look at it.
     Demo(demo::DemoArgs),
     /// Open the terminal UI (also what a bare `kiroku` does on a terminal).
@@ -223,6 +230,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Events(args) => annotate::events(&mut ctx, args),
         Command::Ui => open_ui(&mut ctx),
         Command::Dev(cmd) => dev::dev(&mut ctx, cmd),
+        Command::Serve(args) => serve::serve(&mut ctx, args),
+        Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::Demo(_) => unreachable!("handled above"),
     }
 }

@@ -29,6 +29,11 @@ pub struct RunArgs {
     /// Parent run (id, prefix or name), for sweeps and nested runs.
     #[arg(long)]
     pub parent: Option<String>,
+    /// Give the command an MLflow tracking endpoint for this run (sets MLFLOW_TRACKING_URI and
+    /// MLFLOW_RUN_ID), so MLflow-instrumented code logs into it unchanged. Default from
+    /// `[run] mlflow` in kiroku.toml.
+    #[arg(long)]
+    pub mlflow: bool,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -58,6 +63,7 @@ pub fn run(ctx: &mut Context, args: &RunArgs) -> Result<i32> {
             store_location: ctx.location_text(),
             echo: true,
             parent_id,
+            mlflow: args.mlflow || ctx.config.run.mlflow.unwrap_or(false),
         },
     )?;
     eprintln!(

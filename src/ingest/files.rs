@@ -53,6 +53,27 @@ pub fn copy_hashed(src: &Path, dest: Option<&Path>) -> Result<(u64, String)> {
     ))
 }
 
+/// The SHA-256 of some bytes, hex.
+pub fn sha256_hex(data: &[u8]) -> String {
+    Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
+}
+
+/// Writes a file whole or not at all (a temporary beside it, then a rename), making folders.
+pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
+    let io = |what: &str, e| KirokuError::io(format!("{what} {}", dest.display()), e);
+    if let Some(parent) = dest.parent() {
+        fs::create_dir_all(parent).map_err(|e| io("creating the folder of", e))?;
+    }
+    let mut partial = dest.as_os_str().to_owned();
+    partial.push(".kiroku-partial");
+    let partial = PathBuf::from(partial);
+    fs::write(&partial, data).map_err(|e| io("writing", e))?;
+    fs::rename(&partial, dest).map_err(|e| io("renaming into", e))
+}
+
 /// A relative artifact path that stays inside the run's artifact folder.
 pub fn safe_relative(path: &str) -> Result<PathBuf> {
     let p = Path::new(path);
@@ -71,9 +92,7 @@ pub fn log_artifact(
     src: &Path,
     dest: Option<&str>,
 ) -> Result<Vec<Artifact>> {
-    let run_dir = store.run_dir(run_id).ok_or_else(|| {
-        KirokuError::Invalid("artifacts can be copied only into a local store".into())
-    })?;
+    let run_dir = store.run_dir(run_id);
     let base_name = src
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -84,6 +103,16 @@ pub fn log_artifact(
     let mut out = Vec::new();
     for (file, rel) in files {
         let rel_text = rel.to_string_lossy().replace('\\', "/");
+        let Some(run_dir) = &run_dir else {
+            // A remote store: the server keeps the copy.
+            let data = fs::read(&file)
+                .map_err(|e| KirokuError::io(format!("reading {}", file.display()), e))?;
+            let mut artifact = store.upload_artifact(run_id, &rel_text, &data)?;
+            artifact.location = Some(file.display().to_string());
+            store.add_artifact(run_id, &artifact)?;
+            out.push(artifact);
+            continue;
+        };
         let (size, hash) = copy_hashed(&file, Some(&run_dir.join("artifacts").join(&rel)))?;
         let artifact = Artifact {
             path: rel_text,

@@ -110,9 +110,7 @@ pub fn open_store(location: &StoreLocation, create: bool) -> Result<Arc<dyn Stor
             }
             Ok(Arc::new(SqliteStore::open(dir, false)?))
         }
-        StoreLocation::Remote(url) => Err(KirokuError::NoStore(format!(
-            "{url}: remote stores (kiroku serve) are not available in this version"
-        ))),
+        StoreLocation::Remote(url) => Ok(Arc::new(crate::store::http::HttpStore::new(url)?)),
     }
 }
 

@@ -1,9 +1,9 @@
 //! The project store: the `Store` trait that the rest of kiroku talks to, and where a store is.
 //!
-//! `SqliteStore` implements it over an embedded database; an HTTP implementation will talk to
-//! `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
+//! `SqliteStore` implements it over an embedded database; `HttpStore` talks to `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
 //! cross it, and every method is a whole operation (no transactions held open by callers).
 pub mod discover;
+pub mod http;
 pub mod sqlite;
 pub mod synthetic;
 
@@ -37,6 +37,8 @@ pub trait Store: Send + Sync {
     fn rename_experiment(&self, name_or_id: &str, new_name: &str, user: &str) -> Result<()>;
     /// Soft-deletes the experiment and its runs.
     fn delete_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
+    /// Undoes `delete_experiment`: the experiment and the runs deleted with it come back.
+    fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
 
     // Runs.
     fn create_run(&self, new: &NewRun) -> Result<Run>;
@@ -81,19 +83,64 @@ pub trait Store: Send + Sync {
     }
     fn add_note(&self, id: &str, note: &NewNote) -> Result<Note>;
     fn notes(&self, id: &str) -> Result<Vec<Note>>;
+    /// Changes a note's text; only its author may (`Forbidden` otherwise).
+    fn edit_note(&self, id: &str, note_id: i64, body: &str, user: &str) -> Result<Note>;
+    /// Deletes a note; only its author may. Replies to it stay, detached.
+    fn delete_note(&self, id: &str, note_id: i64, user: &str) -> Result<()>;
     /// Returns whether anything changed.
     fn set_star(&self, id: &str, user: &str, starred: bool) -> Result<bool>;
     /// Soft delete (true) or restore (false).
     fn set_deleted(&self, id: &str, deleted: bool, user: &str) -> Result<()>;
+    /// Renames a run (MLflow's `runs/update run_name` and `mlflow.runName` tag).
+    fn rename_run(&self, id: &str, name: &str, user: &str) -> Result<()>;
     fn set_source(&self, id: &str, source: &RunSource) -> Result<()>;
     /// Secret-looking names are dropped here too, whatever the caller sent.
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
     fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()>;
+    /// Stores a file's bytes as the run's artifact `path` (relative, inside the run) and
+    /// records it with its size and SHA-256. Local stores write into the run's folder; the HTTP
+    /// store sends the bytes to the server, which does the same there.
+    fn upload_artifact(&self, id: &str, path: &str, data: &[u8]) -> Result<Artifact> {
+        let rel = crate::ingest::files::safe_relative(path)?;
+        let dir = self.run_dir(id).ok_or_else(|| {
+            crate::error::KirokuError::Invalid(format!(
+                "{} keeps no artifact files",
+                self.describe()
+            ))
+        })?;
+        self.run(id)?;
+        let dest = dir.join("artifacts").join(&rel);
+        crate::ingest::files::write_atomic(&dest, data)?;
+        let artifact = Artifact {
+            path: rel.to_string_lossy().replace('\\', "/"),
+            size: Some(data.len() as u64),
+            hash: Some(crate::ingest::files::sha256_hex(data)),
+            stored: "copied".into(),
+            location: None,
+        };
+        self.add_artifact(id, &artifact)?;
+        Ok(artifact)
+    }
     fn add_input(&self, id: &str, input: &RunInput) -> Result<()>;
 
     /// A number that changes whenever anything in the store changes (any write by anyone),
     /// so watchers can tell cheaply whether to look again.
     fn version(&self) -> Result<i64>;
+
+    /// Waits until `version()` differs from `since`, or `timeout` passes; returns the version
+    /// then. Live views call this in a loop. The default re-reads the local counter a few times
+    /// a second; the HTTP store long-polls the server instead (one request per change).
+    fn watch(&self, since: i64, timeout: std::time::Duration) -> Result<i64> {
+        let deadline = std::time::Instant::now() + timeout;
+        loop {
+            let version = self.version()?;
+            let now = std::time::Instant::now();
+            if version != since || now >= deadline {
+                return Ok(version);
+            }
+            std::thread::sleep((deadline - now).min(std::time::Duration::from_millis(200)));
+        }
+    }
 
     // Activity.
     /// Newest first.

@@ -447,6 +447,8 @@ pub fn spawn_watcher(
     std::thread::Builder::new()
         .name("kiroku-watch".into())
         .spawn(move || {
+            // A remote store has no folder to watch: its server pushes changes (long poll).
+            let remote = store_dir.is_none();
             let (wake_tx, wake) = std::sync::mpsc::channel::<()>();
             // Kept alive for the thread's life; None when the folder cannot be watched.
             let _watcher = store_dir.and_then(|dir| {
@@ -470,12 +472,24 @@ pub fn spawn_watcher(
                 } else {
                     POLL
                 };
-                if let Ok(()) = wake.recv_timeout(timeout) {
-                    // A write comes as a burst of events: let it settle, then look once.
-                    std::thread::sleep(Duration::from_millis(30));
-                    while wake.try_recv().is_ok() {}
-                }
-                let version = store.version().ok();
+                let version = match last_version {
+                    // One request per change while no log file needs watching too.
+                    Some(since) if remote && !following => {
+                        store.watch(since, POLL_WITH_EVENTS).ok().or_else(|| {
+                            // The server is unreachable: back off, then ask again.
+                            std::thread::sleep(POLL);
+                            None
+                        })
+                    }
+                    _ => {
+                        if let Ok(()) = wake.recv_timeout(timeout) {
+                            // A write comes as a burst of events: let it settle, then look once.
+                            std::thread::sleep(Duration::from_millis(30));
+                            while wake.try_recv().is_ok() {}
+                        }
+                        store.version().ok()
+                    }
+                };
                 let store_changed = version.is_some() && version != last_version;
                 last_version = version;
                 let watched = file.lock().ok().and_then(|g| g.clone());

@@ -39,6 +39,8 @@ pub struct WrapOptions {
     /// Copy the child's output to our stdout/stderr (off for quiet callers such as the demo).
     pub echo: bool,
     pub parent_id: Option<String>,
+    /// Give the child an MLflow tracking endpoint bound to this run (`--mlflow`).
+    pub mlflow: bool,
 }
 
 #[derive(Debug, Clone)]
@@ -113,9 +115,15 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     store.set_source(&run.id, &source::capture_source(&cwd, &opts.command))?;
     store.set_environment(&run.id, &source::capture_environment(&opts.config.run.env))?;
 
-    let run_dir = store.run_dir(&run.id).ok_or_else(|| {
-        KirokuError::Invalid("kiroku run needs a local store folder for the run's logs".into())
-    })?;
+    // A remote store has no local run folder: the log and metrics file are spooled in a
+    // temporary folder and the log is uploaded as the artifact `output.log` at the end.
+    let (run_dir, spooled) = match store.run_dir(&run.id) {
+        Some(dir) => (dir, false),
+        None => (
+            std::env::temp_dir().join("kiroku-spool").join(&run.id),
+            true,
+        ),
+    };
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
     let metrics_path = run_dir.join("metrics.jsonl");
@@ -124,8 +132,29 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         KirokuError::io(format!("creating {}", log_path.display()), e)
     })?));
 
+    let mlflow = if opts.mlflow {
+        Some(MlflowEndpoint::start(&store, &opts.store_location)?)
+    } else {
+        None
+    };
     install_signal_forwarding();
-    let mut child = match Command::new(&opts.command[0])
+    let mut command = Command::new(&opts.command[0]);
+    if let Some(endpoint) = &mlflow {
+        command
+            .env("MLFLOW_TRACKING_URI", endpoint.url())
+            .env("MLFLOW_RUN_ID", &run.id)
+            .env("MLFLOW_EXPERIMENT_ID", run.experiment_id.to_string());
+        if let Some(token) = &endpoint.token {
+            command.env("MLFLOW_TRACKING_TOKEN", token);
+        }
+        // A private CA for an https server: MLflow's client takes it from its own variable.
+        if let Some(ca) = std::env::var_os("KIROKU_CA_CERT").filter(|c| !c.is_empty()) {
+            if endpoint.remote.is_some() {
+                command.env("MLFLOW_TRACKING_SERVER_CERT_PATH", ca);
+            }
+        }
+    }
+    let mut child = match command
         .args(&opts.command[1..])
         .stdin(Stdio::inherit())
         .stdout(Stdio::piped())
@@ -203,6 +232,24 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         (None, None) => (RunStatus::Failed, 1, None),
     };
     store.set_status(&run.id, run_status, recorded_code, Some(now_ms()))?;
+    drop(mlflow);
+    let mut warnings = warnings;
+    if spooled {
+        drop(log);
+        match std::fs::read(&log_path) {
+            Ok(data) => {
+                if let Err(e) = store.upload_artifact(&run.id, "output.log", &data) {
+                    warnings.push(format!(
+                        "could not upload output.log: {e} (kept at {})",
+                        log_path.display()
+                    ));
+                } else {
+                    let _ = std::fs::remove_dir_all(&run_dir);
+                }
+            }
+            Err(e) => warnings.push(format!("could not read {}: {e}", log_path.display())),
+        }
+    }
     Ok(WrapOutcome {
         run_id: run.id,
         run_name: run.name,
@@ -211,6 +258,42 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         points,
         warnings,
     })
+}
+
+/// The MLflow tracking endpoint a wrapped command logs to: the server itself when the store
+/// is remote, else a loopback server over the local store that lives as long as the run.
+struct MlflowEndpoint {
+    server: Option<crate::server::BackgroundServer>,
+    remote: Option<String>,
+    /// Passed on as `MLFLOW_TRACKING_TOKEN` for a remote store.
+    token: Option<String>,
+}
+
+impl MlflowEndpoint {
+    fn start(store: &Arc<dyn Store>, location: &str) -> Result<Self> {
+        if location.starts_with("http://") || location.starts_with("https://") {
+            return Ok(MlflowEndpoint {
+                server: None,
+                remote: Some(location.trim_end_matches('/').to_string()),
+                token: std::env::var("KIROKU_TOKEN").ok().filter(|t| !t.is_empty()),
+            });
+        }
+        let loopback = std::net::SocketAddr::from(([127, 0, 0, 1], 0));
+        let server = crate::server::BackgroundServer::start(Arc::clone(store), None, loopback)?;
+        Ok(MlflowEndpoint {
+            server: Some(server),
+            remote: None,
+            token: None,
+        })
+    }
+
+    fn url(&self) -> String {
+        match (&self.server, &self.remote) {
+            (Some(s), _) => s.url(),
+            (None, Some(r)) => r.clone(),
+            (None, None) => String::new(),
+        }
+    }
 }
 
 /// Copies one output stream through, into the log, and its lines into the scalar parser.

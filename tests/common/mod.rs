@@ -75,3 +75,114 @@ impl Project {
         path.display().to_string()
     }
 }
+
+/// A `kiroku serve` child process on a free loopback port; killed when dropped.
+pub struct Server {
+    pub child: std::process::Child,
+    pub url: String,
+    /// What the server wrote to stderr so far (drained by a thread so it never blocks).
+    stderr: std::sync::Arc<std::sync::Mutex<String>>,
+}
+
+impl Server {
+    /// Starts `kiroku serve` for the project's store with extra arguments and waits until it
+    /// listens. Returns the child's stderr text instead when it exits (a refused start).
+    pub fn start(project: &Project, extra: &[&str]) -> Result<Server, String> {
+        use std::io::{BufRead, BufReader, Read};
+        let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
+        args.extend_from_slice(extra);
+        let mut child = project
+            .cmd(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let mut line = String::new();
+        BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .unwrap();
+        let Some(at) = line.find("http://").or_else(|| line.find("https://")) else {
+            let mut err = String::new();
+            child
+                .stderr
+                .take()
+                .unwrap()
+                .read_to_string(&mut err)
+                .unwrap();
+            let _ = child.wait();
+            return Err(err);
+        };
+        let url = line[at..].split_whitespace().next().unwrap().to_string();
+        let stderr = std::sync::Arc::new(std::sync::Mutex::new(String::new()));
+        let sink = std::sync::Arc::clone(&stderr);
+        let mut pipe = child.stderr.take().unwrap();
+        std::thread::spawn(move || {
+            let mut buf = [0u8; 4096];
+            while let Ok(n) = pipe.read(&mut buf) {
+                if n == 0 {
+                    break;
+                }
+                sink.lock()
+                    .unwrap()
+                    .push_str(&String::from_utf8_lossy(&buf[..n]));
+            }
+        });
+        Ok(Server { child, url, stderr })
+    }
+
+    pub fn stderr_text(&self) -> String {
+        self.stderr.lock().unwrap().clone()
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// Whether python3 can import mlflow. Missing mlflow fails under CI and skips loudly otherwise.
+pub fn mlflow_available(test: &str) -> bool {
+    let ok = Command::new("python3")
+        .args(["-c", "import mlflow"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !ok {
+        assert!(
+            std::env::var_os("CI").is_none(),
+            "{test}: python3 with mlflow is required in CI"
+        );
+        eprintln!("SKIPPED {test}: python3 cannot import mlflow (pip install mlflow==3.17.2)");
+    }
+    ok
+}
+
+/// A python3 command with the MLflow client set up for tests: no telemetry, no retries (a 5xx
+/// must fail at once rather than be retried for minutes).
+pub fn python(script: &str) -> Command {
+    let mut c = Command::new("python3");
+    c.arg(
+        Path::new(env!("CARGO_MANIFEST_DIR"))
+            .join("tests")
+            .join(script),
+    )
+    .env("MLFLOW_DISABLE_TELEMETRY", "true")
+    .env("DO_NOT_TRACK", "true")
+    .env("MLFLOW_HTTP_REQUEST_MAX_RETRIES", "0")
+    .env("MLFLOW_HTTP_REQUEST_TIMEOUT", "30")
+    .env_remove("MLFLOW_TRACKING_URI")
+    .env_remove("MLFLOW_RUN_ID")
+    .env_remove("MLFLOW_TRACKING_TOKEN");
+    c
+}
+
+/// Asserts that a finished command succeeded, showing its stderr otherwise.
+pub fn assert_ok(out: &Output) {
+    assert!(
+        out.status.success(),
+        "exit {:?}:\n{}",
+        out.status.code(),
+        String::from_utf8_lossy(&out.stderr)
+    );
+}

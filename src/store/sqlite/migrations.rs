@@ -8,7 +8,11 @@ use crate::error::{KirokuError, Result};
 use rusqlite::{Connection, TransactionBehavior};
 use std::path::Path;
 
-const MIGRATIONS: &[&str] = &[include_str!("schema_v1.sql"), include_str!("schema_v2.sql")];
+const MIGRATIONS: &[&str] = &[
+    include_str!("schema_v1.sql"),
+    include_str!("schema_v2.sql"),
+    include_str!("schema_v3.sql"),
+];
 
 /// The schema version this build writes.
 pub const SCHEMA_VERSION: i64 = MIGRATIONS.len() as i64;
@@ -125,5 +129,30 @@ mod tests {
             )
             .unwrap();
         assert_eq!(version, 0);
+    }
+
+    #[test]
+    fn a_version_2_store_gains_the_token_table_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v2.db");
+        let c = Connection::open(&p).unwrap();
+        c.execute_batch(MIGRATIONS[0]).unwrap();
+        c.execute_batch(MIGRATIONS[1]).unwrap();
+        c.pragma_update(None, "user_version", 2).unwrap();
+        c.execute(
+            "INSERT INTO experiments (name, created_ms, updated_ms) VALUES ('kept', 1, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&c, &p).unwrap();
+        assert_eq!(user_version(&c).unwrap(), 3);
+        let name: String = c
+            .query_row("SELECT name FROM experiments", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "kept");
+        let tokens: i64 = c
+            .query_row("SELECT count(*) FROM api_tokens", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tokens, 0);
     }
 }

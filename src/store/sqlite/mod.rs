@@ -8,6 +8,7 @@ pub mod metrics;
 mod migrations;
 mod rows;
 pub mod search_sql;
+pub mod tokens;
 
 use crate::error::{KirokuError, Result};
 use crate::ids;
@@ -173,6 +174,24 @@ fn record_event(
     conn.prepare_cached("INSERT INTO events (ts_ms, kind, user, rid, experiment_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![now_ms(), kind, user, rid, experiment_id, detail.map(|d| d.to_string())])?;
     Ok(())
+}
+
+/// The run's rid when `note_id` is a note of run `id` written by `user`.
+fn own_note(conn: &Connection, id: &str, note_id: i64, user: &str, what: &str) -> Result<i64> {
+    let rid = rid_of(conn, id)?;
+    let author: Option<String> = conn
+        .prepare_cached("SELECT author FROM notes WHERE id = ?1 AND rid = ?2")?
+        .query_row(params![note_id, rid], |r| r.get(0))
+        .optional()?;
+    match author {
+        None => Err(KirokuError::NotFound(format!(
+            "run {id} has no note {note_id}"
+        ))),
+        Some(a) if a != user => Err(KirokuError::Forbidden(format!(
+            "note {note_id} is by {a}; only its author can {what} it"
+        ))),
+        Some(_) => Ok(rid),
+    }
 }
 
 fn run_owner(conn: &Connection, rid: i64) -> Result<(String, i64)> {
@@ -359,6 +378,24 @@ impl Store for SqliteStore {
                 params![now, e.id],
             )?;
             record_event(tx, "experiment.deleted", user, None, Some(e.id), Some(serde_json::json!({"name": e.name})))
+        })
+    }
+
+    fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let e = experiment_by_ref(tx, name_or_id)?
+                .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
+            if !e.deleted {
+                return Ok(());
+            }
+            let (deleted_ms, now): (i64, i64) = (e.updated_ms, now_ms());
+            tx.execute("UPDATE experiments SET deleted = 0, updated_ms = ?1 WHERE id = ?2", params![now, e.id])?;
+            // The runs deleted together with the experiment (same instant), not those deleted before.
+            tx.execute(
+                "UPDATE runs SET deleted_ms = NULL, updated_ms = ?1 WHERE experiment_id = ?2 AND deleted_ms = ?3",
+                params![now, e.id, deleted_ms],
+            )?;
+            record_event(tx, "experiment.restored", user, None, Some(e.id), Some(serde_json::json!({"name": e.name})))
         })
     }
 
@@ -593,6 +630,52 @@ impl Store for SqliteStore {
         })
     }
 
+    fn edit_note(&self, id: &str, note_id: i64, body: &str, user: &str) -> Result<Note> {
+        if body.trim().is_empty() {
+            return Err(KirokuError::Invalid("the note is empty".into()));
+        }
+        self.write(|tx| {
+            let rid = own_note(tx, id, note_id, user, "edit")?;
+            tx.execute(
+                "UPDATE notes SET body = ?1, updated_ms = ?2 WHERE id = ?3",
+                params![body, now_ms(), note_id],
+            )?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "note.edited",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"note": note_id})),
+            )
+        })?;
+        self.notes(id)?
+            .into_iter()
+            .find(|n| n.id == note_id)
+            .ok_or_else(|| KirokuError::Database(format!("note {note_id} vanished after its edit")))
+    }
+
+    fn delete_note(&self, id: &str, note_id: i64, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let rid = own_note(tx, id, note_id, user, "delete")?;
+            tx.execute(
+                "UPDATE notes SET reply_to = NULL WHERE reply_to = ?1",
+                [note_id],
+            )?;
+            tx.execute("DELETE FROM notes WHERE id = ?1", [note_id])?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "note.deleted",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"note": note_id})),
+            )
+        })
+    }
+
     fn set_star(&self, id: &str, user: &str, starred: bool) -> Result<bool> {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
@@ -646,6 +729,29 @@ impl Store for SqliteStore {
                 Some(rid),
                 Some(eid),
                 None,
+            )
+        })
+    }
+
+    fn rename_run(&self, id: &str, name: &str, user: &str) -> Result<()> {
+        let name = name.trim();
+        if name.is_empty() {
+            return Err(KirokuError::Invalid("run name is empty".into()));
+        }
+        self.write(|tx| {
+            let rid = rid_of(tx, id)?;
+            tx.execute(
+                "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
+                params![name, now_ms(), rid],
+            )?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(
+                tx,
+                "run.renamed",
+                user,
+                Some(rid),
+                Some(eid),
+                Some(serde_json::json!({"to": name})),
             )
         })
     }

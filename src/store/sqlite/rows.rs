@@ -397,12 +397,13 @@ fn search_with_budget(
             total,
         })
     };
-    let offset = q.offset as i64;
+    // Saturating: offsets and limits come from users (and from HTTP clients).
+    let offset = q.offset.min(i64::MAX as u64) as i64;
     let rids = match (q.limit, &compiled.present_first) {
         (Some(limit), Some(first)) => {
             // Runs with a number for the first order metric come first: read them in the
             // metric index's order and stop at the page's end; fill up from the rest if short.
-            let want = offset + limit as i64;
+            let want = offset.saturating_add(limit.min(i64::MAX as u64) as i64);
             let walked = within_budget(conn, probe_budget, || {
                 page(
                     &first.condition,
@@ -419,7 +420,7 @@ fn search_with_budget(
                     "1",
                     &compiled.where_sql,
                     &compiled.order_sql,
-                    limit as i64,
+                    limit.min(i64::MAX as u64) as i64,
                     offset,
                 )?);
             };
@@ -443,7 +444,7 @@ fn search_with_budget(
                     "1",
                     &compiled.where_correlated,
                     &compiled.order_sql,
-                    limit as i64,
+                    limit.min(i64::MAX as u64) as i64,
                     offset,
                 )
             })? {
@@ -452,7 +453,7 @@ fn search_with_budget(
                     "1",
                     &compiled.where_sql,
                     &compiled.order_sql,
-                    limit as i64,
+                    limit.min(i64::MAX as u64) as i64,
                     offset,
                 )?,
             }
@@ -461,7 +462,7 @@ fn search_with_budget(
             "1",
             &compiled.where_sql,
             &compiled.order_sql,
-            limit.map_or(-1, |l| l as i64),
+            limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64),
             offset,
         )?,
     };
@@ -480,7 +481,9 @@ pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
         conditions.push("r.id = ?".into());
         args.push(Value::Text(run.clone()));
     }
-    args.push(Value::Integer(q.limit.map(|l| l as i64).unwrap_or(-1)));
+    args.push(Value::Integer(
+        q.limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(-1),
+    ));
     let sql = format!(
         "SELECT ev.id, ev.ts_ms, ev.kind, ev.user, r.id, r.name, e.name, ev.detail
          FROM events ev LEFT JOIN runs r ON r.rid = ev.rid LEFT JOIN experiments e ON e.id = ev.experiment_id

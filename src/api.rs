@@ -1,0 +1,296 @@
+//! The wire types of kiroku's own HTTP API (`/api/v1/...`), shared by the server
+//! (`server::kiroku_api`) and the client (`store::http::HttpStore`).
+//!
+//! Every `Store` method has one route; bodies reuse the `model` types wherever they fit, so
+//! this file holds only the envelopes. Later features (jobs, checks) add their own routes and
+//! types beside these without changing them. Errors travel as `ApiError`, the same
+//! `{"error_code", "message"}` shape MLflow uses, plus what kiroku needs to rebuild the exact
+//! `KirokuError` on the client.
+use crate::error::KirokuError;
+use crate::model::{KeyedPoint, Millis, RunStatus};
+use crate::series::SeriesQuery;
+use serde::{Deserialize, Serialize};
+
+/// The prefix of every kiroku API route.
+pub const PREFIX: &str = "/api/v1";
+
+/// The header naming the user a request acts for when the server has no tokens (loopback use).
+/// With tokens, the token's user wins.
+pub const USER_HEADER: &str = "x-kiroku-user";
+
+/// An error answer: MLflow's shape (`error_code`, `message`) plus kiroku's own details.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApiError {
+    pub error_code: String,
+    pub message: String,
+    /// kiroku's error kind (`not_found`, `invalid`, `query`, `conflict`, `ambiguous`, ...).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub kind: Option<String>,
+    /// For query errors: the line pointing at the problem.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub caret: Option<String>,
+    /// For ambiguous references: what the reference matched.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub candidates: Option<Vec<String>>,
+}
+
+impl ApiError {
+    /// The HTTP status for an MLflow error code (mlflow.md §1.2). Unknown codes are 500s.
+    pub fn status_of(code: &str) -> u16 {
+        match code {
+            "INVALID_PARAMETER_VALUE" | "BAD_REQUEST" | "RESOURCE_ALREADY_EXISTS" => 400,
+            "CUSTOMER_UNAUTHORIZED" | "UNAUTHENTICATED" => 401,
+            "PERMISSION_DENIED" => 403,
+            "RESOURCE_DOES_NOT_EXIST" | "NOT_FOUND" | "ENDPOINT_NOT_FOUND" => 404,
+            "ABORTED" | "RESOURCE_CONFLICT" | "ALREADY_EXISTS" => 409,
+            "REQUEST_LIMIT_EXCEEDED" | "RESOURCE_EXHAUSTED" => 429,
+            "PAYLOAD_TOO_LARGE" => 413,
+            "NOT_IMPLEMENTED" => 501,
+            "TEMPORARILY_UNAVAILABLE" => 503,
+            _ => 500,
+        }
+    }
+
+    pub fn new(code: &str, message: impl Into<String>) -> Self {
+        ApiError {
+            error_code: code.to_string(),
+            message: message.into(),
+            kind: None,
+            caret: None,
+            candidates: None,
+        }
+    }
+
+    pub fn status(&self) -> u16 {
+        Self::status_of(&self.error_code)
+    }
+
+    /// The client side: back to the error the server's store raised.
+    pub fn into_kiroku(self) -> KirokuError {
+        match self.kind.as_deref() {
+            Some("not_found") => KirokuError::NotFound(self.message),
+            Some("ambiguous") => KirokuError::Ambiguous {
+                reference: self.message,
+                candidates: self.candidates.unwrap_or_default(),
+            },
+            Some("invalid") => KirokuError::Invalid(self.message),
+            Some("query") => KirokuError::Query {
+                message: self.message,
+                caret: self.caret.unwrap_or_default(),
+            },
+            Some("conflict") => KirokuError::Conflict(self.message),
+            Some("forbidden") => KirokuError::Forbidden(self.message),
+            Some("no_store") => KirokuError::NoStore(self.message),
+            _ => match self.status() {
+                404 => KirokuError::NotFound(self.message),
+                400 | 413 => KirokuError::Invalid(self.message),
+                401 | 403 => {
+                    KirokuError::Invalid(format!("refused by the server: {}", self.message))
+                }
+                409 => KirokuError::Conflict(self.message),
+                _ => KirokuError::Database(format!("server error: {}", self.message)),
+            },
+        }
+    }
+}
+
+impl From<&KirokuError> for ApiError {
+    /// The server side. User errors are 4xx; only store failures are 500s.
+    fn from(e: &KirokuError) -> Self {
+        let (code, kind) = match e {
+            KirokuError::NotFound(_) => ("RESOURCE_DOES_NOT_EXIST", "not_found"),
+            KirokuError::Ambiguous { .. } => ("INVALID_PARAMETER_VALUE", "ambiguous"),
+            KirokuError::Invalid(_) => ("INVALID_PARAMETER_VALUE", "invalid"),
+            KirokuError::Query { .. } => ("INVALID_PARAMETER_VALUE", "query"),
+            KirokuError::Conflict(_) => ("INVALID_PARAMETER_VALUE", "conflict"),
+            KirokuError::Forbidden(_) => ("PERMISSION_DENIED", "forbidden"),
+            KirokuError::NoStore(_) => ("INTERNAL_ERROR", "no_store"),
+            KirokuError::SchemaTooNew { .. }
+            | KirokuError::Corrupt { .. }
+            | KirokuError::Database(_)
+            | KirokuError::Io { .. } => ("INTERNAL_ERROR", "internal"),
+        };
+        let mut out = ApiError::new(code, e.to_string());
+        out.kind = Some(kind.to_string());
+        match e {
+            KirokuError::Query { message, caret } => {
+                out.message = message.clone();
+                out.caret = Some(caret.clone());
+            }
+            KirokuError::Ambiguous {
+                reference,
+                candidates,
+            } => {
+                out.message = reference.clone();
+                out.candidates = Some(candidates.clone());
+            }
+            _ => {}
+        }
+        out
+    }
+}
+
+/// `GET /api/v1/info`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ServerInfo {
+    pub server: String,
+    pub version: String,
+    /// The store behind the server, as it describes itself.
+    pub store: String,
+    /// Whether the server asks for tokens.
+    pub auth: bool,
+    /// The user the request's token belongs to, if any.
+    pub user: Option<String>,
+}
+
+/// `GET /api/v1/watch?since=V&timeout_ms=T`: answers as soon as the store version differs
+/// from `since`, or after the timeout with the unchanged version (long polling).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct WatchQuery {
+    pub since: Option<i64>,
+    pub timeout_ms: Option<u64>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionAnswer {
+    pub version: i64,
+}
+
+/// A reference to an experiment (name or numeric id) or a run (id, prefix or name).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RefQuery {
+    #[serde(rename = "ref")]
+    pub reference: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IncludeDeleted {
+    #[serde(default)]
+    pub include_deleted: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct IdAnswer {
+    pub id: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct CreateExperiment {
+    pub name: String,
+    pub user: String,
+}
+
+/// Rename (`new_name` set), delete or restore an experiment.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentChange {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub user: String,
+    #[serde(default)]
+    pub new_name: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StatusChange {
+    pub status: RunStatus,
+    pub exit_code: Option<i32>,
+    pub end_time: Option<Millis>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Pairs {
+    pub pairs: Vec<(String, String)>,
+    #[serde(default)]
+    pub user: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Keys {
+    pub keys: Vec<String>,
+    pub user: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Points {
+    pub points: Vec<KeyedPoint>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct KeyQuery {
+    pub key: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SampledRequest {
+    pub key: String,
+    pub query: SeriesQuery,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct StarChange {
+    pub user: String,
+    pub starred: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Changed {
+    pub changed: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeletedChange {
+    pub deleted: bool,
+    pub user: String,
+}
+
+/// Edit (`body` set) or delete a note.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NoteChange {
+    pub user: String,
+    #[serde(default)]
+    pub body: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct NameChange {
+    pub name: String,
+    pub user: String,
+}
+
+/// The empty success answer.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Empty {}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn errors_survive_the_wire() {
+        let cases = [
+            KirokuError::NotFound("no run x".into()),
+            KirokuError::Invalid("bad".into()),
+            KirokuError::Conflict("param lr".into()),
+            KirokuError::Forbidden("not yours".into()),
+            KirokuError::Query {
+                message: "unexpected".into(),
+                caret: "  ^".into(),
+            },
+            KirokuError::Ambiguous {
+                reference: "ab".into(),
+                candidates: vec!["ab1".into(), "ab2".into()],
+            },
+        ];
+        for e in cases {
+            let wire: ApiError = (&e).into();
+            assert!(wire.status() < 500, "{e}");
+            let json = serde_json::to_string(&wire).unwrap();
+            let back: ApiError = serde_json::from_str(&json).unwrap();
+            assert_eq!(back.into_kiroku().to_string(), e.to_string());
+        }
+        assert_eq!(
+            ApiError::from(&KirokuError::Database("x".into())).status(),
+            500
+        );
+    }
+}

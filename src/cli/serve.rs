@@ -1,0 +1,83 @@
+//! `kiroku serve`: serves the local store over HTTP (kiroku's API and MLflow's), until Ctrl-C.
+use super::output::print_text;
+use super::Context;
+use crate::error::{KirokuError, Result};
+use crate::server::{check_bind, AppState, Limits};
+use crate::store::{SqliteStore, Store, StoreLocation};
+use clap::Args;
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. A non-loopback address needs tokens (`kiroku token create`).
+    #[arg(long, default_value = "127.0.0.1:5000")]
+    pub bind: SocketAddr,
+    /// Serve HTTPS with this certificate chain (PEM); needs --tls-key.
+    #[arg(long, requires = "tls_key", value_name = "FILE")]
+    pub tls_cert: Option<std::path::PathBuf>,
+    /// The certificate's private key (PEM).
+    #[arg(long, requires = "tls_cert", value_name = "FILE")]
+    pub tls_key: Option<std::path::PathBuf>,
+    /// Largest artifact upload, in MiB.
+    #[arg(long, default_value_t = 512)]
+    pub max_artifact_mb: usize,
+}
+
+/// The local store folder a server can serve (a server cannot front another server).
+pub fn local_store(ctx: &Context) -> Result<Arc<SqliteStore>> {
+    match &ctx.location {
+        StoreLocation::Local(dir) => Ok(Arc::new(SqliteStore::open(dir, false)?)),
+        StoreLocation::Remote(url) => Err(KirokuError::Invalid(format!(
+            "{url} is a server; `kiroku serve` and `kiroku token` work on a local store (--store PATH)"
+        ))),
+    }
+}
+
+pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
+    let sqlite = local_store(ctx)?;
+    let has_tokens = sqlite.has_active_tokens()?;
+    check_bind(&args.bind, has_tokens)?;
+    let tls = match (&args.tls_cert, &args.tls_key) {
+        (Some(cert), Some(key)) => Some(crate::server::tls::acceptor(cert, key)?),
+        _ => None,
+    };
+    let scheme = if tls.is_some() { "https" } else { "http" };
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .enable_all()
+        .build()
+        .map_err(|e| KirokuError::io("starting the server runtime", e))?;
+    let store: Arc<dyn Store> = Arc::clone(&sqlite) as Arc<dyn Store>;
+    let limits = Limits {
+        max_artifact: args.max_artifact_mb.saturating_mul(1 << 20),
+        ..Limits::default()
+    };
+    let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);
+    runtime.block_on(async move {
+        let listener = tokio::net::TcpListener::bind(args.bind)
+            .await
+            .map_err(|e| KirokuError::io(format!("listening on {}", args.bind), e))?;
+        let addr = listener
+            .local_addr()
+            .map_err(|e| KirokuError::io("reading the listening address", e))?;
+        let auth = if has_tokens {
+            "tokens required"
+        } else {
+            "no tokens: loopback clients only"
+        };
+        print_text(&format!(
+            "kiroku serving {} on {scheme}://{addr} ({auth})\n  kiroku:  --store {scheme}://{addr}\n  MLflow:  MLFLOW_TRACKING_URI={scheme}://{addr}\n",
+            store.describe()
+        ))
+        .map_err(|e| KirokuError::io("writing output", e))?;
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let served = match tls {
+            Some(acceptor) => crate::server::serve_tls(listener, acceptor, state, shutdown).await,
+            None => crate::server::serve(listener, state, shutdown).await,
+        };
+        served.map_err(|e| KirokuError::io("serving", e))
+    })?;
+    Ok(0)
+}

@@ -1,0 +1,189 @@
+//! Who is calling: bearer tokens (`kiroku token create`), or, when the store has no active
+//! token, loopback clients only.
+//!
+//! The token table is re-read at most every `CACHE_TTL` (revocation takes effect within that),
+//! so authentication costs no store call on the hot logging path. A token's user is the
+//! caller's identity for notes, stars and everything else attributed to a user; read-only
+//! tokens may only read. `GET /health` needs nothing.
+use super::AppState;
+use crate::api::{ApiError, USER_HEADER};
+use crate::store::sqlite::tokens::{token_hash, TokenInfo};
+use axum::extract::{ConnectInfo, Request, State};
+use axum::http::{header, Method};
+use axum::middleware::Next;
+use axum::response::{IntoResponse, Response};
+use std::collections::HashMap;
+use std::net::SocketAddr;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+const CACHE_TTL: Duration = Duration::from_secs(2);
+
+/// The caller of a request, put into the request's extensions for handlers.
+#[derive(Debug, Clone, Default)]
+pub struct Caller {
+    /// From the token; else the `x-kiroku-user` header (tokenless loopback use).
+    pub user: Option<String>,
+    /// Whether the caller is bound to a token (its user cannot be overridden by the request).
+    pub authenticated: bool,
+}
+
+impl Caller {
+    /// The acting user: the token's, else what the request says.
+    pub fn user_or(&self, requested: &str) -> String {
+        match &self.user {
+            Some(u) if self.authenticated || requested.is_empty() => u.clone(),
+            _ => requested.to_string(),
+        }
+    }
+}
+
+/// Active tokens by their hash.
+type TokensByHash = Arc<HashMap<String, TokenInfo>>;
+
+/// Active tokens by hash, refreshed every `CACHE_TTL`.
+#[derive(Default)]
+pub struct TokenCache {
+    inner: Mutex<Option<(Instant, TokensByHash)>>,
+}
+
+impl TokenCache {
+    fn get(&self) -> Option<TokensByHash> {
+        let guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        guard
+            .as_ref()
+            .filter(|(at, _)| at.elapsed() < CACHE_TTL)
+            .map(|(_, map)| Arc::clone(map))
+    }
+
+    fn put(&self, map: TokensByHash) {
+        let mut guard = self.inner.lock().unwrap_or_else(|p| p.into_inner());
+        *guard = Some((Instant::now(), map));
+    }
+}
+
+async fn active_tokens(state: &Arc<AppState>) -> Result<TokensByHash, ApiError> {
+    if let Some(map) = state.token_cache.get() {
+        return Ok(map);
+    }
+    let Some(tokens) = state.tokens.clone() else {
+        return Ok(Arc::default());
+    };
+    let list = tokio::task::spawn_blocking(move || tokens.tokens_with_hashes())
+        .await
+        .map_err(|e| ApiError::new("INTERNAL_ERROR", format!("reading tokens: {e}")))?
+        .map_err(ApiError::from)?;
+    let map: TokensByHash = Arc::new(
+        list.into_iter()
+            .filter(|(_, t)| t.revoked_ms.is_none())
+            .collect(),
+    );
+    state.token_cache.put(Arc::clone(&map));
+    Ok(map)
+}
+
+/// Whether a request changes the store. Searches are POSTs that only read.
+fn is_write(method: &Method, path: &str) -> bool {
+    !(method == Method::GET
+        || method == Method::HEAD
+        || path.ends_with("/search")
+        || path.ends_with("/series/sampled"))
+}
+
+fn bearer(req: &Request) -> Option<&str> {
+    let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
+    let (scheme, token) = value.split_once(' ')?;
+    scheme
+        .eq_ignore_ascii_case("bearer")
+        .then_some(token.trim())
+}
+
+pub async fn authenticate(
+    State(state): State<Arc<AppState>>,
+    ConnectInfo(peer): ConnectInfo<SocketAddr>,
+    mut req: Request,
+    next: Next,
+) -> Response {
+    if req.uri().path() == "/health" {
+        return next.run(req).await;
+    }
+    let tokens = match active_tokens(&state).await {
+        Ok(t) => t,
+        Err(e) => return e.into_response(),
+    };
+    let caller = if tokens.is_empty() {
+        if !peer.ip().is_loopback() {
+            return ApiError::new(
+                "UNAUTHENTICATED",
+                "this server has no tokens and accepts only clients on its own machine",
+            )
+            .into_response();
+        }
+        let user = req
+            .headers()
+            .get(USER_HEADER)
+            .and_then(|v| v.to_str().ok())
+            .map(str::to_string)
+            .filter(|u| !u.is_empty());
+        Caller {
+            user,
+            authenticated: false,
+        }
+    } else {
+        let Some(token) = bearer(&req) else {
+            return ApiError::new(
+                "UNAUTHENTICATED",
+                "a token is required: send `Authorization: Bearer <token>` (KIROKU_TOKEN or MLFLOW_TRACKING_TOKEN)",
+            )
+            .into_response();
+        };
+        let Some(info) = tokens.get(&token_hash(token)) else {
+            return ApiError::new("UNAUTHENTICATED", "unknown or revoked token").into_response();
+        };
+        if info.read_only && is_write(req.method(), req.uri().path()) {
+            return ApiError::new(
+                "PERMISSION_DENIED",
+                format!("the token of '{}' is read-only", info.user),
+            )
+            .into_response();
+        }
+        Caller {
+            user: Some(info.user.clone()),
+            authenticated: true,
+        }
+    };
+    req.extensions_mut().insert(caller);
+    next.run(req).await
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn searches_are_reads_and_other_posts_are_writes() {
+        assert!(!is_write(&Method::GET, "/api/2.0/mlflow/runs/get"));
+        assert!(!is_write(&Method::POST, "/api/2.0/mlflow/runs/search"));
+        assert!(!is_write(&Method::POST, "/api/v1/runs/search"));
+        assert!(is_write(&Method::POST, "/api/2.0/mlflow/runs/log-batch"));
+        assert!(is_write(
+            &Method::PUT,
+            "/api/2.0/mlflow-artifacts/artifacts/1/x"
+        ));
+    }
+
+    #[test]
+    fn token_user_wins_over_the_request() {
+        let c = Caller {
+            user: Some("alice".into()),
+            authenticated: true,
+        };
+        assert_eq!(c.user_or("mallory"), "alice");
+        let open = Caller {
+            user: Some("bob".into()),
+            authenticated: false,
+        };
+        assert_eq!(open.user_or("carol"), "carol");
+        assert_eq!(open.user_or(""), "bob");
+    }
+}

@@ -1,0 +1,51 @@
+//! How errors leave the server: every failure is an `ApiError` JSON body with MLflow's
+//! `error_code`/`message` and the matching status, so the MLflow client and `HttpStore` read
+//! them alike. User errors are always 4xx (the MLflow client retries 5xx for minutes).
+use crate::api::ApiError;
+use crate::error::KirokuError;
+use axum::extract::rejection::BytesRejection;
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use axum::Json;
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let status =
+            StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        (status, Json(self)).into_response()
+    }
+}
+
+impl From<KirokuError> for ApiError {
+    fn from(e: KirokuError) -> Self {
+        ApiError::from(&e)
+    }
+}
+
+/// `INVALID_PARAMETER_VALUE` (400) with a message.
+pub fn invalid(message: impl Into<String>) -> ApiError {
+    ApiError::new("INVALID_PARAMETER_VALUE", message)
+}
+
+/// `RESOURCE_DOES_NOT_EXIST` (404) with a message.
+pub fn not_found(message: impl Into<String>) -> ApiError {
+    ApiError::new("RESOURCE_DOES_NOT_EXIST", message)
+}
+
+/// A body that could not be read: too large (413) or broken off (400).
+pub fn body_rejection(r: BytesRejection) -> ApiError {
+    if r.status() == StatusCode::PAYLOAD_TOO_LARGE {
+        ApiError::new("PAYLOAD_TOO_LARGE", "request body is too large")
+    } else {
+        invalid(format!("could not read the request body: {r}"))
+    }
+}
+
+/// The answer for routes that do not exist: JSON, so `get_experiment_by_name` and friends see
+/// a proper MLflow error rather than an HTML page.
+pub async fn endpoint_not_found(uri: axum::http::Uri) -> ApiError {
+    ApiError::new(
+        "ENDPOINT_NOT_FOUND",
+        format!("no API endpoint at {}", uri.path()),
+    )
+}

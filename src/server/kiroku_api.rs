@@ -1,0 +1,380 @@
+//! kiroku's own API under `/api/v1`: one route per `Store` method, bodies from `crate::api`
+//! and `crate::model`, so `HttpStore` is a thin mirror of this file. Acting users come from the
+//! caller's token when there is one (see `auth::Caller`), else from the request.
+//!
+//! `GET /api/v1/watch?since=V&timeout_ms=T` is the live-refresh channel: a long poll that
+//! answers as soon as the store version moves past `V` (or after `T`, at most 60 s).
+use super::auth::Caller;
+use super::errors::{body_rejection, invalid};
+use super::AppState;
+use crate::api::*;
+use crate::error::KirokuError;
+use crate::model::{Artifact, EventQuery, NewNote, NewRun, RunInput, RunQuery, RunSource};
+use crate::store::Store;
+use axum::body::Bytes;
+use axum::extract::rejection::BytesRejection;
+use axum::extract::{Path, Query, State};
+use axum::routing::{get, post};
+use axum::{Extension, Json, Router};
+use serde::de::DeserializeOwned;
+use std::sync::Arc;
+use std::time::Duration;
+
+type Answer<T> = Result<Json<T>, ApiError>;
+type St = State<Arc<AppState>>;
+/// A request body, or why it could not be read.
+type Body = Result<Bytes, BytesRejection>;
+
+/// A JSON body, or a 4xx saying why not (413 when too large).
+pub fn parse_body<T: DeserializeOwned>(body: Result<Bytes, BytesRejection>) -> Result<T, ApiError> {
+    let bytes = body.map_err(body_rejection)?;
+    serde_json::from_slice(&bytes).map_err(|e| invalid(format!("malformed request body: {e}")))
+}
+
+/// Query-string parameters, or a JSON 400 saying why not.
+pub struct Q<T>(pub T);
+
+impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for Q<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        _state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Query::try_from_uri(&parts.uri)
+            .map(|Query(v)| Q(v))
+            .map_err(|e| invalid(format!("bad query parameters: {e}")))
+    }
+}
+
+pub fn routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api/v1/info", get(info))
+        .route("/api/v1/watch", get(watch))
+        .route(
+            "/api/v1/experiments",
+            get(experiments).post(create_experiment),
+        )
+        .route("/api/v1/experiments/lookup", get(experiment))
+        .route("/api/v1/experiments/rename", post(rename_experiment))
+        .route("/api/v1/experiments/delete", post(delete_experiment))
+        .route("/api/v1/experiments/restore", post(restore_experiment))
+        .route("/api/v1/runs", post(create_run))
+        .route("/api/v1/runs/resolve", get(resolve_run))
+        .route("/api/v1/runs/search", post(search_runs))
+        .route("/api/v1/runs/{id}", get(run))
+        .route("/api/v1/runs/{id}/status", post(set_status))
+        .route("/api/v1/runs/{id}/name", post(rename_run))
+        .route("/api/v1/runs/{id}/params", post(log_params))
+        .route("/api/v1/runs/{id}/tags", post(set_tags))
+        .route("/api/v1/runs/{id}/tags/remove", post(remove_tags))
+        .route("/api/v1/runs/{id}/metrics", post(log_metrics))
+        .route("/api/v1/runs/{id}/series", get(series))
+        .route("/api/v1/runs/{id}/series/sampled", post(series_sampled))
+        .route("/api/v1/runs/{id}/notes", get(notes).post(add_note))
+        .route("/api/v1/runs/{id}/notes/{note}", post(edit_note))
+        .route("/api/v1/runs/{id}/notes/{note}/delete", post(delete_note))
+        .route("/api/v1/runs/{id}/star", post(set_star))
+        .route("/api/v1/runs/{id}/deleted", post(set_deleted))
+        .route("/api/v1/runs/{id}/source", post(set_source))
+        .route("/api/v1/runs/{id}/environment", post(set_environment))
+        .route("/api/v1/runs/{id}/artifacts", post(add_artifact))
+        .route("/api/v1/runs/{id}/inputs", post(add_input))
+        .route("/api/v1/events", get(events))
+}
+
+async fn info(State(st): St, Extension(caller): Extension<Caller>) -> Answer<ServerInfo> {
+    let store = st.store.describe();
+    Ok(Json(ServerInfo {
+        server: "kiroku".into(),
+        version: env!("CARGO_PKG_VERSION").into(),
+        store,
+        auth: st.tokens.is_some() && caller.authenticated,
+        user: caller.user,
+    }))
+}
+
+async fn watch(State(st): St, Q(q): Q<WatchQuery>) -> Answer<VersionAnswer> {
+    let timeout = Duration::from_millis(q.timeout_ms.unwrap_or(25_000).min(60_000));
+    let deadline = tokio::time::Instant::now() + timeout;
+    loop {
+        // Register before reading, so a write between the read and the wait is not missed.
+        let notified = st.changed.notified();
+        let version = st.call(|s| s.version()).await?;
+        let done = tokio::time::Instant::now() >= deadline || st.is_stopping();
+        if q.since != Some(version) || done {
+            return Ok(Json(VersionAnswer { version }));
+        }
+        // Other processes writing to the same store file do not wake us: re-check now and then.
+        let recheck = tokio::time::Instant::now() + Duration::from_millis(500);
+        tokio::select! {
+            _ = notified => {}
+            _ = tokio::time::sleep_until(recheck.min(deadline)) => {}
+        }
+    }
+}
+
+async fn experiments(
+    State(st): St,
+    Q(q): Q<IncludeDeleted>,
+) -> Answer<Vec<crate::model::Experiment>> {
+    Ok(Json(
+        st.call(move |s| s.experiments(q.include_deleted)).await?,
+    ))
+}
+
+async fn experiment(State(st): St, Q(q): Q<RefQuery>) -> Answer<crate::model::Experiment> {
+    Ok(Json(st.call(move |s| s.experiment(&q.reference)).await?))
+}
+
+async fn create_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Experiment> {
+    let b: CreateExperiment = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    Ok(Json(
+        st.write(move |s| s.create_experiment(&b.name, &user))
+            .await?,
+    ))
+}
+
+/// Parses the body and runs a writing store call with it; `{}` on success. Most write
+/// routes are this and nothing else.
+async fn apply<B: DeserializeOwned + Send + 'static>(
+    st: &Arc<AppState>,
+    body: Body,
+    f: impl FnOnce(&dyn Store, B) -> crate::error::Result<()> + Send + 'static,
+) -> Answer<Empty> {
+    let b: B = parse_body(body)?;
+    st.write(move |s| f(s, b)).await?;
+    Ok(Json(Empty {}))
+}
+
+async fn rename_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: ExperimentChange| {
+        let new_name = b
+            .new_name
+            .ok_or_else(|| KirokuError::Invalid("new_name is required".into()))?;
+        s.rename_experiment(&b.reference, &new_name, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn delete_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: ExperimentChange| {
+        s.delete_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn restore_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: ExperimentChange| {
+        s.restore_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn create_run(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Run> {
+    let mut new: NewRun = parse_body(body)?;
+    new.user = c.user_or(&new.user);
+    Ok(Json(st.write(move |s| s.create_run(&new)).await?))
+}
+
+async fn resolve_run(State(st): St, Q(q): Q<RefQuery>) -> Answer<IdAnswer> {
+    let id = st.call(move |s| s.resolve_run(&q.reference)).await?;
+    Ok(Json(IdAnswer { id }))
+}
+
+async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage> {
+    let q: RunQuery = parse_body(body)?;
+    // The store counts in i64 (SQLite); beyond that a page cannot exist.
+    if q.offset > i64::MAX as u64 || q.limit.is_some_and(|l| l > i64::MAX as u64) {
+        return Err(invalid("offset and limit must be at most 2^63-1"));
+    }
+    Ok(Json(st.call(move |s| s.search_runs(&q)).await?))
+}
+
+async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunDetail> {
+    let mut detail = st.call(move |s| s.run(&id)).await?;
+    // The server's folders mean nothing to a remote client.
+    detail.run_dir = None;
+    Ok(Json(detail))
+}
+
+async fn set_status(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: StatusChange| {
+        s.set_status(&id, b.status, b.exit_code, b.end_time)
+    })
+    .await
+}
+
+async fn rename_run(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: NameChange| {
+        s.rename_run(&id, &b.name, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| s.log_params(&id, &b.pairs)).await
+}
+
+async fn set_tags(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| {
+        s.set_tags(&id, &b.pairs, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn remove_tags(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Keys| {
+        s.remove_tags(&id, &b.keys, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn log_metrics(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Points| s.log_metrics(&id, &b.points)).await
+}
+
+async fn series(
+    State(st): St,
+    Path(id): Path<String>,
+    Q(q): Q<KeyQuery>,
+) -> Answer<Vec<crate::model::MetricPoint>> {
+    Ok(Json(st.call(move |s| s.metric_series(&id, &q.key)).await?))
+}
+
+async fn series_sampled(
+    State(st): St,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<crate::series::SampledSeries> {
+    let b: SampledRequest = parse_body(body)?;
+    Ok(Json(
+        st.call(move |s| s.metric_series_sampled(&id, &b.key, &b.query))
+            .await?,
+    ))
+}
+
+async fn notes(State(st): St, Path(id): Path<String>) -> Answer<Vec<crate::model::Note>> {
+    Ok(Json(st.call(move |s| s.notes(&id)).await?))
+}
+
+async fn add_note(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<crate::model::Note> {
+    let mut note: NewNote = parse_body(body)?;
+    note.author = c.user_or(&note.author);
+    Ok(Json(st.write(move |s| s.add_note(&id, &note)).await?))
+}
+
+async fn edit_note(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path((id, note)): Path<(String, i64)>,
+    body: Body,
+) -> Answer<crate::model::Note> {
+    let b: NoteChange = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    let text = b.body.ok_or_else(|| invalid("body is required"))?;
+    Ok(Json(
+        st.write(move |s| s.edit_note(&id, note, &text, &user))
+            .await?,
+    ))
+}
+
+async fn delete_note(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path((id, note)): Path<(String, i64)>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: NoteChange| {
+        s.delete_note(&id, note, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn set_star(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Changed> {
+    let b: StarChange = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    let changed = st.write(move |s| s.set_star(&id, &user, b.starred)).await?;
+    Ok(Json(Changed { changed }))
+}
+
+async fn set_deleted(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: DeletedChange| {
+        s.set_deleted(&id, b.deleted, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn set_source(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: RunSource| s.set_source(&id, &b)).await
+}
+
+async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| {
+        s.set_environment(&id, &b.pairs)
+    })
+    .await
+}
+
+async fn add_artifact(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Artifact| s.add_artifact(&id, &b)).await
+}
+
+async fn add_input(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
+}
+
+async fn events(State(st): St, Q(q): Q<EventQuery>) -> Answer<Vec<crate::model::Event>> {
+    Ok(Json(st.call(move |s| s.events(&q)).await?))
+}

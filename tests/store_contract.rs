@@ -1,0 +1,455 @@
+//! The `Store` contract: every test body is written once over `&dyn Store` and runs against
+//! `SqliteStore` and against `HttpStore` talking to a live `kiroku serve` (in-process, on a
+//! loopback port) over another `SqliteStore`. Remote and local cannot drift apart.
+use kiroku::error::KirokuError;
+use kiroku::model::*;
+use kiroku::series::SeriesQuery;
+use kiroku::server::BackgroundServer;
+use kiroku::store::http::HttpStore;
+use kiroku::store::{SqliteStore, Store};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+struct Fixture {
+    _dir: tempfile::TempDir,
+    _server: Option<BackgroundServer>,
+    store: Arc<dyn Store>,
+}
+
+fn local() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+    Fixture {
+        _dir: dir,
+        _server: None,
+        store: Arc::new(store),
+    }
+}
+
+fn remote() -> Fixture {
+    let dir = tempfile::tempdir().unwrap();
+    let sqlite = Arc::new(SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap());
+    let server = BackgroundServer::start(
+        sqlite.clone() as Arc<dyn Store>,
+        Some(sqlite),
+        "127.0.0.1:0".parse().unwrap(),
+    )
+    .unwrap();
+    let store = HttpStore::with_token(&server.url(), None).unwrap();
+    Fixture {
+        _dir: dir,
+        _server: Some(server),
+        store: Arc::new(store),
+    }
+}
+
+/// Declares one test per implementation for each contract body.
+macro_rules! contract {
+    ($($name:ident),* $(,)?) => {
+        mod sqlite {
+            $(#[test] fn $name() { super::$name(super::local().store.as_ref()); })*
+        }
+        mod http {
+            $(#[test] fn $name() { super::$name(super::remote().store.as_ref()); })*
+        }
+    };
+}
+
+contract!(
+    experiments_create_rename_delete_restore,
+    runs_params_tags_and_conflicts,
+    metrics_series_and_summaries_keep_special_values,
+    search_filters_orders_and_pages,
+    notes_stars_deletion_and_events,
+    only_a_notes_author_edits_or_deletes_it,
+    source_environment_artifacts_inputs,
+    errors_keep_their_kind,
+    version_moves_on_every_write,
+    watch_returns_on_a_write_or_at_the_timeout,
+);
+
+fn new_run(store: &dyn Store, exp: &str, name: &str) -> Run {
+    store
+        .create_run(&NewRun {
+            experiment: exp.into(),
+            name: Some(name.into()),
+            user: "alice".into(),
+            params: vec![("lr".into(), "0.01".into())],
+            tags: vec![("team".into(), "vision".into())],
+            ..Default::default()
+        })
+        .unwrap()
+}
+
+fn experiments_create_rename_delete_restore(store: &dyn Store) {
+    let e = store.create_experiment("sweep", "alice").unwrap();
+    assert_eq!(store.experiment("sweep").unwrap().id, e.id);
+    assert_eq!(store.experiment(&e.id.to_string()).unwrap().name, "sweep");
+    assert!(matches!(
+        store.create_experiment("sweep", "bob"),
+        Err(KirokuError::Conflict(_))
+    ));
+    store.rename_experiment("sweep", "sweep2", "alice").unwrap();
+    let r = new_run(store, "sweep2", "a");
+    store.delete_experiment("sweep2", "alice").unwrap();
+    assert!(store
+        .experiments(false)
+        .unwrap()
+        .iter()
+        .all(|x| x.name != "sweep2"));
+    assert!(store.run(&r.id).unwrap().run.deleted);
+    store.restore_experiment("sweep2", "alice").unwrap();
+    assert!(store
+        .experiments(false)
+        .unwrap()
+        .iter()
+        .any(|x| x.name == "sweep2"));
+    assert!(!store.run(&r.id).unwrap().run.deleted);
+    assert!(matches!(
+        store.experiment("nope"),
+        Err(KirokuError::NotFound(_))
+    ));
+}
+
+fn runs_params_tags_and_conflicts(store: &dyn Store) {
+    let r = new_run(store, "e", "first");
+    assert_eq!(r.status, RunStatus::Running);
+    assert_eq!(store.resolve_run("first").unwrap(), r.id);
+    assert_eq!(store.resolve_run(&r.id[..8]).unwrap(), r.id);
+    store
+        .log_params(
+            &r.id,
+            &[("lr".into(), "0.01".into()), ("bs".into(), "32".into())],
+        )
+        .unwrap();
+    assert!(matches!(
+        store.log_params(&r.id, &[("lr".into(), "0.02".into())]),
+        Err(KirokuError::Conflict(_))
+    ));
+    store
+        .set_tags(&r.id, &[("stage".into(), "eval".into())], "alice")
+        .unwrap();
+    store.remove_tags(&r.id, &["team".into()], "alice").unwrap();
+    store.rename_run(&r.id, "renamed", "alice").unwrap();
+    store
+        .set_status(&r.id, RunStatus::Failed, Some(3), Some(1234))
+        .unwrap();
+    let d = store.run(&r.id).unwrap();
+    assert_eq!(d.run.name, "renamed");
+    assert_eq!(d.run.params.get("bs").map(String::as_str), Some("32"));
+    assert_eq!(d.run.tags.get("stage").map(String::as_str), Some("eval"));
+    assert!(!d.run.tags.contains_key("team"));
+    assert_eq!(
+        (d.run.status, d.run.exit_code, d.run.end_time),
+        (RunStatus::Failed, Some(3), Some(1234))
+    );
+    let child = store
+        .create_run(&NewRun {
+            experiment: "e".into(),
+            user: "alice".into(),
+            parent_id: Some(r.id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(child.parent_id.as_deref(), Some(r.id.as_str()));
+    assert_eq!(store.run(&r.id).unwrap().children, vec![child.id]);
+}
+
+fn metrics_series_and_summaries_keep_special_values(store: &dyn Store) {
+    let r = new_run(store, "e", "m");
+    let values = [1.0, f64::NAN, f64::INFINITY, f64::NEG_INFINITY, 0.5];
+    let points: Vec<KeyedPoint> = values
+        .iter()
+        .enumerate()
+        .map(|(i, v)| KeyedPoint {
+            key: "train/loss".into(),
+            step: i as i64,
+            timestamp: 1000 + i as i64,
+            value: *v,
+        })
+        .collect();
+    store.log_metrics(&r.id, &points).unwrap();
+    let series = store.metric_series(&r.id, "train/loss").unwrap();
+    assert_eq!(series.len(), 5);
+    assert!(series[1].value.is_nan());
+    assert_eq!(series[2].value, f64::INFINITY);
+    assert_eq!(series[3].value, f64::NEG_INFINITY);
+    assert_eq!((series[4].step, series[4].timestamp), (4, 1004));
+    let summary = &store.run(&r.id).unwrap().run.metrics["train/loss"];
+    assert_eq!((summary.last, summary.count, summary.step), (0.5, 5, 4));
+    let many: Vec<KeyedPoint> = (0..2000)
+        .map(|i| KeyedPoint {
+            key: "acc".into(),
+            step: i,
+            timestamp: i,
+            value: i as f64,
+        })
+        .collect();
+    store.log_metrics(&r.id, &many).unwrap();
+    let sampled = store
+        .metric_series_sampled(
+            &r.id,
+            "acc",
+            &SeriesQuery {
+                buckets: 10,
+                ..Default::default()
+            },
+        )
+        .unwrap();
+    assert_eq!(sampled.points, 2000);
+    assert_eq!(sampled.buckets.len(), 10);
+    assert_eq!(sampled.buckets.iter().map(|b| b.count).sum::<u64>(), 2000);
+    assert_eq!(sampled.buckets[9].max, Some(1999.0));
+}
+
+fn search_filters_orders_and_pages(store: &dyn Store) {
+    for i in 0..12 {
+        let r = store
+            .create_run(&NewRun {
+                experiment: if i % 3 == 0 { "b".into() } else { "a".into() },
+                name: Some(format!("r{i:02}")),
+                user: "alice".into(),
+                start_time: Some(1000 + i),
+                params: vec![("opt".into(), ["adam", "sgd"][(i % 2) as usize].into())],
+                ..Default::default()
+            })
+            .unwrap();
+        store
+            .log_metrics(
+                &r.id,
+                &[KeyedPoint {
+                    key: "acc".into(),
+                    step: 0,
+                    timestamp: 0,
+                    value: i as f64 / 10.0,
+                }],
+            )
+            .unwrap();
+    }
+    let q = RunQuery {
+        experiments: vec!["a".into()],
+        filter: Some("metrics.acc > 0.3 and params.opt = 'sgd'".into()),
+        sort: Some("metrics.acc desc".into()),
+        ..Default::default()
+    };
+    let page = store.search_runs(&q).unwrap();
+    let names: Vec<&str> = page.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["r11", "r07", "r05"]);
+    assert_eq!(page.total, 3);
+    let second = store
+        .search_runs(&RunQuery {
+            limit: Some(2),
+            offset: 2,
+            ..q.clone()
+        })
+        .unwrap();
+    assert_eq!(second.runs.len(), 1);
+    assert_eq!(second.total, 3);
+    match store.search_runs(&RunQuery {
+        filter: Some("metrics.acc >".into()),
+        ..Default::default()
+    }) {
+        Err(KirokuError::Query { caret, .. }) => assert!(caret.contains('^')),
+        other => panic!("expected a query error, got {other:?}"),
+    }
+}
+
+fn notes_stars_deletion_and_events(store: &dyn Store) {
+    let r = new_run(store, "e", "n");
+    let note = store
+        .add_note(
+            &r.id,
+            &NewNote {
+                author: "alice".into(),
+                body: "looks good".into(),
+                reply_to: None,
+                anchor: Some("metrics.acc".into()),
+                created_ms: None,
+            },
+        )
+        .unwrap();
+    assert_eq!(store.notes(&r.id).unwrap(), vec![note.clone()]);
+    assert!(store.set_star(&r.id, "bob", true).unwrap());
+    assert!(!store.set_star(&r.id, "bob", true).unwrap());
+    assert_eq!(store.run(&r.id).unwrap().run.stars, vec!["bob".to_string()]);
+    store.set_deleted(&r.id, true, "alice").unwrap();
+    let hidden = store.search_runs(&RunQuery::default()).unwrap();
+    assert!(hidden.runs.iter().all(|x| x.id != r.id));
+    store.set_deleted(&r.id, false, "alice").unwrap();
+    let events = store
+        .events(&EventQuery {
+            run_id: Some(r.id.clone()),
+            ..Default::default()
+        })
+        .unwrap();
+    let kinds: Vec<&str> = events.iter().map(|e| e.kind.as_str()).collect();
+    assert!(
+        kinds.contains(&"run.deleted") && kinds.contains(&"run.restored"),
+        "{kinds:?}"
+    );
+    let limited = store
+        .events(&EventQuery {
+            limit: Some(1),
+            ..Default::default()
+        })
+        .unwrap();
+    assert_eq!(limited.len(), 1);
+}
+
+fn only_a_notes_author_edits_or_deletes_it(store: &dyn Store) {
+    let r = new_run(store, "e", "owned");
+    let add = |author: &str, body: &str, reply_to| NewNote {
+        author: author.into(),
+        body: body.into(),
+        reply_to,
+        anchor: None,
+        created_ms: None,
+    };
+    let first = store.add_note(&r.id, &add("alice", "mine", None)).unwrap();
+    let reply = store
+        .add_note(&r.id, &add("bob", "a reply", Some(first.id)))
+        .unwrap();
+    assert!(matches!(
+        store.edit_note(&r.id, first.id, "bob was here", "bob"),
+        Err(KirokuError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.delete_note(&r.id, first.id, "bob"),
+        Err(KirokuError::Forbidden(_))
+    ));
+    assert!(matches!(
+        store.edit_note(&r.id, 9999, "x", "alice"),
+        Err(KirokuError::NotFound(_))
+    ));
+    let edited = store
+        .edit_note(&r.id, first.id, "mine, edited", "alice")
+        .unwrap();
+    assert_eq!(edited.body, "mine, edited");
+    assert_eq!(edited.author, "alice");
+    store.delete_note(&r.id, first.id, "alice").unwrap();
+    let left = store.notes(&r.id).unwrap();
+    assert_eq!(left.len(), 1);
+    assert_eq!((left[0].id, left[0].reply_to), (reply.id, None));
+}
+
+fn source_environment_artifacts_inputs(store: &dyn Store) {
+    let r = new_run(store, "e", "s");
+    let source = RunSource {
+        git_commit: Some("abc".into()),
+        command: vec!["python".into(), "train.py".into()],
+        ..Default::default()
+    };
+    store.set_source(&r.id, &source).unwrap();
+    store
+        .set_environment(
+            &r.id,
+            &[
+                ("CUDA".into(), "1".into()),
+                ("API_TOKEN".into(), "x".into()),
+            ],
+        )
+        .unwrap();
+    let artifact = Artifact {
+        path: "model.bin".into(),
+        size: Some(3),
+        hash: Some("ff".into()),
+        stored: "referenced".into(),
+        location: Some("s3://b/model.bin".into()),
+    };
+    store.add_artifact(&r.id, &artifact).unwrap();
+    let input = RunInput {
+        dataset: DatasetVersion {
+            name: "train".into(),
+            location: None,
+            hash: "h1".into(),
+            size: Some(10),
+            rows: Some(2),
+            schema: None,
+        },
+        context: "training".into(),
+    };
+    store.add_input(&r.id, &input).unwrap();
+    let d = store.run(&r.id).unwrap();
+    assert_eq!(d.source, source);
+    assert_eq!(d.environment.get("CUDA").map(String::as_str), Some("1"));
+    assert!(!d.environment.contains_key("API_TOKEN"));
+    assert_eq!(d.artifacts, vec![artifact]);
+    assert_eq!(d.inputs, vec![input]);
+}
+
+fn errors_keep_their_kind(store: &dyn Store) {
+    let missing = "0123456789abcdef0123456789abcdef";
+    assert!(matches!(store.run(missing), Err(KirokuError::NotFound(_))));
+    assert!(matches!(
+        store.log_metrics(missing, &[]),
+        Err(KirokuError::NotFound(_)) | Ok(())
+    ));
+    assert!(matches!(
+        store.resolve_run("no-such-run"),
+        Err(KirokuError::NotFound(_))
+    ));
+    new_run(store, "e", "twin");
+    new_run(store, "e", "twin");
+    assert!(matches!(
+        store.resolve_run("twin"),
+        Err(KirokuError::Ambiguous { .. })
+    ));
+}
+
+fn version_moves_on_every_write(store: &dyn Store) {
+    let v0 = store.version().unwrap();
+    let r = new_run(store, "e", "v");
+    let v1 = store.version().unwrap();
+    assert!(v1 > v0);
+    store.set_star(&r.id, "alice", true).unwrap();
+    assert!(store.version().unwrap() > v1);
+}
+
+fn watch_returns_on_a_write_or_at_the_timeout(store: &dyn Store) {
+    let v = store.version().unwrap();
+    let started = Instant::now();
+    assert_eq!(store.watch(v, Duration::from_millis(300)).unwrap(), v);
+    assert!(started.elapsed() >= Duration::from_millis(250));
+    std::thread::scope(|scope| {
+        scope.spawn(|| {
+            std::thread::sleep(Duration::from_millis(150));
+            new_run(store, "e", "watched");
+        });
+        let started = Instant::now();
+        assert!(store.watch(v, Duration::from_secs(20)).unwrap() > v);
+        assert!(started.elapsed() < Duration::from_secs(5));
+    });
+}
+
+#[test]
+fn remote_watch_sees_writes_that_bypass_the_server() {
+    // Another process writing to the server's store file (here: a second SqliteStore on the
+    // same folder) does not wake watchers directly; the server's slow re-check finds it.
+    let f = remote();
+    let v = f.store.version().unwrap();
+    let other = SqliteStore::open(&f._dir.path().join(".kiroku"), false).unwrap();
+    let writer = std::thread::spawn(move || {
+        std::thread::sleep(Duration::from_millis(200));
+        new_run(&other, "e", "beside");
+    });
+    let started = Instant::now();
+    assert!(f.store.watch(v, Duration::from_secs(20)).unwrap() > v);
+    assert!(started.elapsed() < Duration::from_secs(3));
+    writer.join().unwrap();
+}
+
+#[test]
+fn stopping_the_server_ends_pending_long_polls_at_once() {
+    let f = remote();
+    let v = f.store.version().unwrap();
+    let store = Arc::clone(&f.store);
+    let waiter = std::thread::spawn(move || store.watch(v, Duration::from_secs(50)));
+    std::thread::sleep(Duration::from_millis(300));
+    let started = Instant::now();
+    drop(f);
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "shutdown waited for the poll"
+    );
+    let _ = waiter.join().unwrap();
+}
