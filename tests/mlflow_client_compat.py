@@ -85,6 +85,35 @@ try:
     out["bad_filter"] = "accepted"
 except MlflowException as e:
     out["bad_filter"] = e.error_code
+# A deleted run takes no writes (MLflow's _check_run_is_active), through every write route.
+gone = client.create_run(exp_id, run_name="gone").info.run_id
+client.set_tag(gone, "keep", "1")
+client.delete_run(gone)
+refusals = {}
+for name, call in [
+    ("log_metric", lambda: client.log_metric(gone, "acc", 0.5)),
+    ("log_param", lambda: client.log_param(gone, "lr", 0.1)),
+    ("set_tag", lambda: client.set_tag(gone, "k", "v")),
+    ("delete_tag", lambda: client.delete_tag(gone, "keep")),
+    ("log_batch", lambda: client.log_batch(gone, metrics=[Metric("acc", 0.5, 0, 0)])),
+    ("update", lambda: client.set_terminated(gone, "FINISHED")),
+    ("rename", lambda: client.update_run(gone, name="new-name")),
+]:
+    try:
+        call()
+        refusals[name] = "accepted"
+    except MlflowException as e:
+        # RestException prefixes the code; log_param appends advice after a blank line.
+        refusals[name] = [e.error_code, e.message.removeprefix(e.error_code + ": ").split("\n")[0]]
+# The client sends no empty batch; MLflow's server still checks the run.
+r = requests.post(f"{url}/api/2.0/mlflow/runs/log-batch", json={"run_id": gone})
+refusals["log_batch_empty"] = [r.json().get("error_code"), r.json().get("message")]
+out["deleted_refusals"] = refusals
+client.restore_run(gone)
+client.log_metric(gone, "acc", 0.5)
+out["restored_metrics"] = client.get_run(gone).data.metrics
+client.delete_run(gone)
+out["gone_id"] = gone
 out["parent_id"] = pid
 out["child_id"] = cid
 print(json.dumps(out))

@@ -58,6 +58,18 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
         serde_json::json!([["child", "failed"], ["killed", "parent"]])
     );
 
+    let gone = got["gone_id"].as_str().unwrap();
+    let refusal = serde_json::json!([
+        "INVALID_PARAMETER_VALUE",
+        format!("The run {gone} must be in the 'active' state. Current state is deleted.")
+    ]);
+    let refusals = got["deleted_refusals"].as_object().unwrap();
+    assert_eq!(refusals.len(), 8);
+    for (call, answer) in refusals {
+        assert_eq!(answer, &refusal, "{call} on a deleted run");
+    }
+    assert_eq!(got["restored_metrics"], serde_json::json!({"acc": 0.5}));
+
     // The headless commands see the same data in the store file.
     drop(server);
     let pid = got["parent_id"].as_str().unwrap();

@@ -392,6 +392,18 @@ fn run_not_found(id: &str) -> impl Fn(ApiError) -> ApiError + '_ {
     }
 }
 
+/// MLflow's `_check_run_is_active`: a deleted run takes no writes. The store refuses them
+/// too (with the same message); this covers the requests that write nothing.
+fn ensure_active(run: &Run) -> Result<(), ApiError> {
+    if run.deleted {
+        return Err(invalid(format!(
+            "The run {} must be in the 'active' state. Current state is deleted.",
+            run.id
+        )));
+    }
+    Ok(())
+}
+
 async fn get_run(st: &Arc<AppState>, id: &str) -> Result<Run, ApiError> {
     let owned = id.to_string();
     st.call(move |s| s.run(&owned).map(|d| d.run))
@@ -845,6 +857,7 @@ async fn get_run_route(State(st): St, input: Input) -> Typed {
 async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let id = input.run_id()?;
     let current = get_run(&st, &id).await?;
+    ensure_active(&current)?;
     let status = match input.text("status").filter(|s| !s.is_empty()) {
         Some(s) => Some(parse_status(&s)?),
         None => None,
@@ -981,6 +994,7 @@ async fn delete_tag(State(st): St, Extension(c): Extension<Caller>, input: Input
     let id = input.run_id()?;
     let key = input.required("key")?;
     let run = get_run(&st, &id).await?;
+    ensure_active(&run)?;
     if !run.tags.contains_key(&key) {
         return Err(not_found(format!(
             "No tag with name: {key} in run with id {id}"
@@ -1027,6 +1041,10 @@ async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input)
         )));
     }
     let tags = pairs_of(&tags, "tag", MAX_TAG_VALUE_LENGTH)?;
+    if params.is_empty() && points.is_empty() && tags.is_empty() {
+        // Nothing to write, but MLflow still answers for the run (unknown, deleted).
+        return ensure_active(&get_run(&st, &id).await?).and_then(|()| ok());
+    }
     let user = c.user_or("");
     let q = id.clone();
     st.write(move |s| {

@@ -479,7 +479,8 @@ fn import_run(
         parent_id,
         tags: run.tags.clone(),
         params: run.params.clone(),
-        deleted: run.deleted || ctx.experiment_deleted,
+        // Created active and deleted once loaded: a deleted run takes no writes.
+        deleted: false,
     };
     let created = match store.create_run(&new) {
         Ok(r) => r,
@@ -560,7 +561,13 @@ fn import_run(
         ));
     }
 
-    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))
+    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))?;
+    if run.deleted || ctx.experiment_deleted {
+        store
+            .set_deleted(&id, true, &user)
+            .map_err(|e| partly(&id, "deletion", e))?;
+    }
+    Ok(())
 }
 
 fn import_artifacts(

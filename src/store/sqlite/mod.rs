@@ -200,6 +200,23 @@ fn run_owner(conn: &Connection, rid: i64) -> Result<(String, i64)> {
         .query_row([rid], |r| Ok((r.get(0)?, r.get(1)?)))?)
 }
 
+/// The internal row id of a run that may take writes: not-found for an unknown run, and
+/// MLflow's own refusal (`INVALID_PARAMETER_VALUE` on the wire) for a deleted one. A deleted
+/// run (on its own or with its experiment) takes no data writes until restored.
+fn active_rid_of(conn: &Connection, id: &str) -> Result<i64> {
+    let (rid, deleted_ms): (i64, Option<i64>) = conn
+        .prepare_cached("SELECT rid, deleted_ms FROM runs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| KirokuError::NotFound(format!("no run with id {id}")))?;
+    if deleted_ms.is_some() {
+        return Err(KirokuError::Invalid(format!(
+            "The run {id} must be in the 'active' state. Current state is deleted."
+        )));
+    }
+    Ok(rid)
+}
+
 /// The id and deleted flag of an experiment by name (no run count: this is on the write path).
 fn experiment_id_by_name(conn: &Connection, name: &str) -> Result<Option<(i64, bool)>> {
     Ok(conn
@@ -499,7 +516,7 @@ impl Store for SqliteStore {
         end_time: Option<Millis>,
     ) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             let end = if status.is_terminal() { Some(end_time.unwrap_or_else(now_ms)) } else { None };
             tx.execute(
                 "UPDATE runs SET status = ?1, exit_code = ?2, end_ms = ?3, updated_ms = ?4 WHERE rid = ?5",
@@ -513,7 +530,7 @@ impl Store for SqliteStore {
 
     fn log_params(&self, id: &str, params_in: &[(String, String)]) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             insert_params(tx, rid, id, params_in)?;
             touch(tx, rid)
         })
@@ -521,7 +538,7 @@ impl Store for SqliteStore {
 
     fn set_tags(&self, id: &str, tags: &[(String, String)], user: &str) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             upsert_tags(tx, rid, tags)?;
             touch(tx, rid)?;
             let eid = run_owner(tx, rid)?.1;
@@ -542,7 +559,7 @@ impl Store for SqliteStore {
 
     fn remove_tags(&self, id: &str, keys: &[String], user: &str) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             for key in keys {
                 let n = tx.execute(
                     "DELETE FROM tags WHERE rid = ?1 AND key = ?2",
@@ -572,7 +589,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             metrics::append(tx, rid, points)?;
             touch(tx, rid)
         })
@@ -739,7 +756,7 @@ impl Store for SqliteStore {
             return Err(KirokuError::Invalid("run name is empty".into()));
         }
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             tx.execute(
                 "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
                 params![name, now_ms(), rid],
