@@ -48,6 +48,15 @@ with mlflow.start_run(run_name="parent", tags={"team": "vision"}, description="f
     back = client.download_artifacts(pid, "model/weights.txt", tempfile.mkdtemp())
     out["artifact"] = open(back).read()
     out["listing"] = [f.path for f in client.list_artifacts(pid, "model")]
+    # The tracking-side listing (the UI's; the client lists through the artifact proxy).
+    listed = f"{url}/api/2.0/mlflow/artifacts/list"
+    out["tracking_listing"] = [
+        requests.get(listed, params={"run_id": pid}).json(),
+        requests.get(listed, params={"run_id": pid, "path": "model", "page_token": "x"}).json(),
+        requests.get(listed, params={"run_id": pid, "path": "model/weights.txt"}).json()["files"],
+        requests.get(listed, params={"run_id": pid, "path": "../x"}).status_code,
+        requests.get(listed, params={"run_id": "0" * 32}).status_code,
+    ]
 
 # A failed run and a killed one.
 for status in ["FAILED", "KILLED"]:
@@ -114,6 +123,7 @@ client.log_metric(gone, "acc", 0.5)
 out["restored_metrics"] = client.get_run(gone).data.metrics
 client.delete_run(gone)
 out["gone_id"] = gone
+out["experiment_id"] = exp_id
 out["parent_id"] = pid
 out["child_id"] = cid
 print(json.dumps(out))

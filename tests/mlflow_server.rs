@@ -29,6 +29,21 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
     assert_eq!(got["bad_filter"], "INVALID_PARAMETER_VALUE");
     assert_eq!(got["artifact"], "w=1\n");
     assert_eq!(got["listing"], serde_json::json!(["model/weights.txt"]));
+    let root_uri = format!(
+        "mlflow-artifacts:/{}/{}/artifacts",
+        got["experiment_id"].as_str().unwrap(),
+        got["parent_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        got["tracking_listing"],
+        serde_json::json!([
+            {"root_uri": root_uri, "files": [{"path": "model", "is_dir": true}]},
+            {"root_uri": root_uri, "files": [{"path": "model/weights.txt", "is_dir": false, "file_size": 4}]},
+            [],
+            400,
+            404
+        ])
+    );
     let history: Vec<(i64, f64)> = serde_json::from_value(got["history"].clone()).unwrap();
     assert_eq!(history.len(), 10);
     assert_eq!(history[3], (3, 0.25));

@@ -463,6 +463,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/log-batch", post(log_batch))
         .route("/runs/search", post(search_runs))
         .route("/metrics/get-history", get(get_history))
+        .route("/artifacts/list", get(list_artifacts))
         .route("/logged-models/search", post(search_logged_models));
     Router::new()
         .nest("/api/2.0/mlflow", api.clone())
@@ -878,6 +879,14 @@ async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input
         })
         .await?;
     Ok(Json(json!({"run_info": run_info(&run)})))
+}
+
+async fn list_artifacts(State(st): St, input: Input) -> Answer {
+    let id = input.run_id()?;
+    let run = get_run(&st, &id).await?;
+    let root_uri = run_info(&run).artifact_uri;
+    let path = input.text("path");
+    super::artifacts::list_run_artifacts(&st, &run.id, root_uri, path.as_deref()).await
 }
 
 async fn delete_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
