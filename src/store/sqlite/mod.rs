@@ -13,7 +13,7 @@ pub mod tokens;
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::model::*;
-use crate::store::{is_secret_name, Store};
+use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -217,6 +217,20 @@ fn active_rid_of(conn: &Connection, id: &str) -> Result<i64> {
     Ok(rid)
 }
 
+/// An experiment that may take writes: not-found for an unknown one, MLflow's refusal
+/// (`INVALID_PARAMETER_VALUE` on the wire) for a deleted one.
+fn active_experiment(conn: &Connection, name_or_id: &str) -> Result<Experiment> {
+    let e = experiment_by_ref(conn, name_or_id)?
+        .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
+    if e.deleted {
+        return Err(KirokuError::Invalid(format!(
+            "The experiment {} must be in the 'active' state. Current state is deleted.",
+            e.id
+        )));
+    }
+    Ok(e)
+}
+
 /// The id and deleted flag of an experiment by name (no run count: this is on the write path).
 fn experiment_id_by_name(conn: &Connection, name: &str) -> Result<Option<(i64, bool)>> {
     Ok(conn
@@ -413,6 +427,79 @@ impl Store for SqliteStore {
                 params![now, e.id, deleted_ms],
             )?;
             record_event(tx, "experiment.restored", user, None, Some(e.id), Some(serde_json::json!({"name": e.name})))
+        })
+    }
+
+    fn set_experiment_tags(
+        &self,
+        name_or_id: &str,
+        tags: &[(String, String)],
+        user: &str,
+    ) -> Result<()> {
+        if tags.iter().any(|(k, _)| k.trim().is_empty()) {
+            return Err(KirokuError::Invalid(
+                "an experiment tag key is empty".into(),
+            ));
+        }
+        self.write(|tx| {
+            let e = active_experiment(tx, name_or_id)?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in tags {
+                stmt.execute(params![e.id, key, value])?;
+                if key == EXPERIMENT_DESCRIPTION_TAG {
+                    tx.execute(
+                        "UPDATE experiments SET description = ?1 WHERE id = ?2",
+                        params![value, e.id],
+                    )?;
+                }
+            }
+            let detail: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            record_event(
+                tx,
+                "experiment.tag.set",
+                user,
+                None,
+                Some(e.id),
+                Some(detail.into()),
+            )
+        })
+    }
+
+    fn remove_experiment_tags(&self, name_or_id: &str, keys: &[String], user: &str) -> Result<()> {
+        self.write(|tx| {
+            let e = active_experiment(tx, name_or_id)?;
+            for key in keys {
+                let n = tx.execute(
+                    "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                    params![e.id, key],
+                )?;
+                if n == 0 {
+                    return Err(KirokuError::NotFound(format!(
+                        "No tag with name: {key} in experiment with id {}",
+                        e.id
+                    )));
+                }
+                if key == EXPERIMENT_DESCRIPTION_TAG {
+                    tx.execute(
+                        "UPDATE experiments SET description = NULL WHERE id = ?1",
+                        [e.id],
+                    )?;
+                }
+            }
+            record_event(
+                tx,
+                "experiment.tag.removed",
+                user,
+                None,
+                Some(e.id),
+                Some(serde_json::json!({"keys": keys})),
+            )
         })
     }
 
