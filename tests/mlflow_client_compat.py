@@ -123,6 +123,32 @@ client.log_metric(gone, "acc", 0.5)
 out["restored_metrics"] = client.get_run(gone).data.metrics
 client.delete_run(gone)
 out["gone_id"] = gone
+# Experiment tags: on create, set, delete, read back, filtered on; mlflow.note.content is
+# the experiment's description.
+tagged = client.create_experiment("tagged", tags={"team": "vision", "mlflow.note.content": "about"})
+client.set_experiment_tag(tagged, "stage", "dev")
+client.set_experiment_tag(tagged, "team", "nlp")
+client.delete_experiment_tag(tagged, "stage")
+out["exp_tags"] = client.get_experiment(tagged).tags
+out["exp_tags_by_name"] = client.get_experiment_by_name("tagged").tags
+out["exp_search"] = {
+    f: sorted(x.name for x in client.search_experiments(filter_string=f))
+    for f in ["tags.team = 'nlp'", "tags.`team` LIKE 'n%'", "tags.team != 'nlp'", "tags.missing = 'x'",
+              "name = 'tagged' and tags.team ILIKE 'NLP'"]
+}
+try:
+    client.delete_experiment_tag(tagged, "nope")
+    out["exp_tag_missing"] = "accepted"
+except MlflowException as e:
+    out["exp_tag_missing"] = e.error_code
+client.delete_experiment(tagged)
+try:
+    client.set_experiment_tag(tagged, "k", "v")
+    out["exp_tag_deleted"] = "accepted"
+except MlflowException as e:
+    out["exp_tag_deleted"] = [e.error_code, e.message.removeprefix(e.error_code + ": ")]
+client.restore_experiment(tagged)
+out["tagged_id"] = tagged
 out["experiment_id"] = exp_id
 out["parent_id"] = pid
 out["child_id"] = cid

@@ -85,6 +85,31 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
     }
     assert_eq!(got["restored_metrics"], serde_json::json!({"acc": 0.5}));
 
+    let tagged = got["tagged_id"].as_str().unwrap();
+    let tags = serde_json::json!({"team": "nlp", "mlflow.note.content": "about"});
+    assert_eq!(got["exp_tags"], tags);
+    assert_eq!(got["exp_tags_by_name"], tags);
+    assert_eq!(
+        got["exp_search"],
+        serde_json::json!({
+            "tags.team = 'nlp'": ["tagged"],
+            "tags.`team` LIKE 'n%'": ["tagged"],
+            "tags.team != 'nlp'": [],
+            "tags.missing = 'x'": [],
+            "name = 'tagged' and tags.team ILIKE 'NLP'": ["tagged"],
+        })
+    );
+    assert_eq!(got["exp_tag_missing"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(
+        got["exp_tag_deleted"],
+        serde_json::json!([
+            "INVALID_PARAMETER_VALUE",
+            format!(
+                "The experiment {tagged} must be in the 'active' state. Current state is deleted."
+            )
+        ])
+    );
+
     // The headless commands see the same data in the store file.
     drop(server);
     let pid = got["parent_id"].as_str().unwrap();

@@ -33,6 +33,7 @@ pub const MAX_KEY_LENGTH: usize = 250;
 pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
 pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
 pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
+pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
 pub const SEARCH_MAX_RESULTS: i64 = 50_000;
 pub const SEARCH_DEFAULT_RESULTS: i64 = 1000;
 
@@ -225,8 +226,16 @@ fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
 }
 
 fn experiment_json(e: &Experiment) -> Value {
-    let mut tags = Vec::new();
-    if let Some(d) = &e.description {
+    let mut tags: Vec<Value> = e
+        .tags
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
+    if let Some(d) = e
+        .description
+        .as_ref()
+        .filter(|_| !e.tags.contains_key(NOTE_TAG))
+    {
         tags.push(json!({"key": NOTE_TAG, "value": d}));
     }
     json!({
@@ -451,6 +460,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/experiments/update", post(update_experiment))
         .route("/experiments/delete", post(delete_experiment))
         .route("/experiments/restore", post(restore_experiment))
+        .route("/experiments/set-experiment-tag", post(set_experiment_tag))
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(delete_experiment_tag),
+        )
         .route("/runs/create", post(create_run))
         .route("/runs/get", get(get_run_route))
         .route("/runs/update", post(update_run))
@@ -477,15 +491,69 @@ async fn create_experiment(State(st): St, Extension(c): Extension<Caller>, input
             "Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
         )));
     }
+    let tags = experiment_tags_of(&input.list("tags"))?;
     let user = c.user_or("");
     let created = st
-        .write(move |s| s.create_experiment(&name, &user))
+        .write(move |s| {
+            let e = s.create_experiment(&name, &user)?;
+            if !tags.is_empty() {
+                s.set_experiment_tags(&e.id.to_string(), &tags, &user)?;
+            }
+            Ok(e)
+        })
         .await
         .map_err(|e| match e.kind.as_deref() {
             Some("conflict") => ApiError::new("RESOURCE_ALREADY_EXISTS", e.message),
             _ => e,
         })?;
     Ok(Json(json!({"experiment_id": created.id.to_string()})))
+}
+
+/// MLflow's `_validate_experiment_tag`: a run-tag key rule, values up to 20,000 characters
+/// (refused past that, not truncated).
+fn experiment_tags_of(items: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
+    items
+        .iter()
+        .map(|item| {
+            let key = item.get("key").and_then(text_of).unwrap_or_default();
+            validate_key(&key, "tag")?;
+            let value = item.get("value").and_then(text_of).unwrap_or_default();
+            if value.chars().count() > MAX_EXPERIMENT_TAG_VALUE_LENGTH {
+                return Err(invalid(format!(
+                    "'value' exceeds the maximum length of {MAX_EXPERIMENT_TAG_VALUE_LENGTH} characters"
+                )));
+            }
+            Ok((key, value))
+        })
+        .collect()
+}
+
+async fn set_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let tags = experiment_tags_of(&[Value::Object(input.0.clone())])?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user).await?;
+    st.write(move |s| s.set_experiment_tags(&e.id.to_string(), &tags, &user))
+        .await?;
+    ok()
+}
+
+async fn delete_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let key = input.required("key")?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user).await?;
+    st.write(move |s| s.remove_experiment_tags(&e.id.to_string(), &[key], &user))
+        .await?;
+    ok()
 }
 
 async fn get_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
@@ -567,8 +635,10 @@ fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
 }
 
 /// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
-/// last_update_time op value`, joined by AND.
+/// last_update_time op value` or `tags.<key> op 'value'`, joined by AND.
 struct ExperimentClause {
+    /// The tag key for a `tags.<key>` clause (the field is then `tag`).
+    tag: Option<String>,
     field: String,
     op: String,
     value: String,
@@ -577,7 +647,7 @@ struct ExperimentClause {
 fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
     let internal = |e: regex::Error| ApiError::new("INTERNAL_ERROR", e.to_string());
     let clause_re = regex::Regex::new(
-        r#"^\s*(?:attributes\.)?([A-Za-z_]+)\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
+        r#"^\s*(?:[Tt][Aa][Gg][Ss]?\.(?:`([^`]+)`|"([^"]+)"|([\w.]+))|(?:attributes\.)?([A-Za-z_]+))\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
     )
     .map_err(internal)?;
     let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
@@ -589,13 +659,24 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
                 .captures(clause)
                 .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
             let value = caps
-                .get(3)
-                .or_else(|| caps.get(4))
-                .or_else(|| caps.get(5))
+                .get(6)
+                .or_else(|| caps.get(7))
+                .or_else(|| caps.get(8))
                 .map_or("", |m| m.as_str());
+            let tag = caps
+                .get(1)
+                .or_else(|| caps.get(2))
+                .or_else(|| caps.get(3))
+                .map(|m| m.as_str().to_string());
+            let field = match (&tag, caps.get(4)) {
+                (Some(_), _) => "tag".to_string(),
+                (None, Some(m)) => m.as_str().to_ascii_lowercase(),
+                (None, None) => String::new(),
+            };
             Ok(ExperimentClause {
-                field: caps[1].to_ascii_lowercase(),
-                op: caps[2].to_ascii_uppercase(),
+                tag,
+                field,
+                op: caps[5].to_ascii_uppercase(),
                 value: value.to_string(),
             })
         })
@@ -603,8 +684,29 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
 }
 
 fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bool, ApiError> {
-    for ExperimentClause { field, op, value } in clauses {
+    for ExperimentClause {
+        tag,
+        field,
+        op,
+        value,
+    } in clauses
+    {
         let ok = match field.as_str() {
+            // As MLflow's SQL join: an experiment without the tag matches no tag clause.
+            "tag" => {
+                if !matches!(op.as_str(), "=" | "!=" | "LIKE" | "ILIKE") {
+                    return Err(invalid(format!("Invalid operator '{op}' for a tag")));
+                }
+                let have = tag.as_ref().and_then(|k| e.tags.get(k));
+                match (op.as_str(), have) {
+                    (_, None) => false,
+                    ("=", Some(h)) => h == value,
+                    ("!=", Some(h)) => h != value,
+                    ("LIKE", Some(h)) => like_matches(value, h, false)?,
+                    ("ILIKE", Some(h)) => like_matches(value, h, true)?,
+                    _ => false,
+                }
+            }
             "name" => match op.as_str() {
                 "=" => &e.name == value,
                 "!=" => &e.name != value,
