@@ -8,6 +8,11 @@
 //! `mlflow.user`, `mlflow.parentRunId` and `mlflow.note.content` also set the run's name, user,
 //! parent and a note; the tags themselves are kept. Searches use kiroku's query language, a
 //! superset of MLflow's grammar. Limits and truncation follow MLflow's (`validate_*`).
+//!
+//! A deleted run (or a run of a deleted experiment) takes no writes until restored: the store
+//! refuses them with MLflow's own `The run <id> must be in the 'active' state` (400
+//! `INVALID_PARAMETER_VALUE`), the same rule for the CLI and the kiroku API. Experiment tags
+//! are stored as such; `mlflow.note.content` among them is the experiment's description.
 use super::auth::Caller;
 use super::errors::{body_rejection, invalid, not_found};
 use super::AppState;
