@@ -190,6 +190,18 @@ pub struct ExperimentChange {
     pub new_name: Option<String>,
 }
 
+/// Set (`pairs`) or remove (`keys`) an experiment's tags.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ExperimentTags {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub user: String,
+    #[serde(default)]
+    pub pairs: Vec<(String, String)>,
+    #[serde(default)]
+    pub keys: Vec<String>,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct StatusChange {
     pub status: RunStatus,

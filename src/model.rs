@@ -90,6 +90,9 @@ pub struct Experiment {
     pub updated_ms: Millis,
     /// Active runs in the experiment.
     pub run_count: u64,
+    /// MLflow-style experiment tags; `mlflow.note.content` mirrors `description`.
+    #[serde(default)]
+    pub tags: BTreeMap<String, String>,
 }
 
 /// Summary of one metric key of one run, kept up to date on every insert.

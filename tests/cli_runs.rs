@@ -241,6 +241,14 @@ fn annotations_soft_delete_and_events() {
     p.ok(&["rm", "r1"]);
     assert_eq!(p.json(&["runs", "ls"])["total"], 0);
     assert_eq!(p.json(&["runs", "ls", "--all"])["total"], 1);
+    // A deleted run takes no writes until restored (as MLflow's servers refuse them).
+    let refused = p.kiroku(&["tag", "r1", "late=yes"]);
+    assert_eq!(refused.status.code(), Some(2));
+    let stderr = String::from_utf8_lossy(&refused.stderr);
+    assert!(
+        stderr.contains("must be in the 'active' state. Current state is deleted."),
+        "{stderr}"
+    );
     p.ok(&["restore", "r1"]);
     assert_eq!(p.json(&["runs", "ls"])["total"], 1);
     let kinds: Vec<String> = p.json(&["events"])["events"]
@@ -262,6 +270,7 @@ fn annotations_soft_delete_and_events() {
         assert!(kinds.contains(&k.to_string()), "{k} in {kinds:?}");
     }
     assert_eq!(kinds[0], "run.restored", "newest first");
+    p.ok(&["tag", "r1", "late=yes"]);
 }
 
 #[test]
@@ -426,4 +435,24 @@ fn artifacts_and_inputs_are_recorded_with_hashes() {
     assert_eq!(std::fs::read(copied).unwrap(), b"\x00\x01weights");
     let v = p.json(&["runs", "ls", "--filter", "datasets.name = 'data'"]);
     assert_eq!(v["total"], 1);
+}
+
+#[test]
+fn a_run_deleted_while_it_runs_keeps_the_commands_exit_code() {
+    let p = Project::new();
+    let body = format!(
+        "'{}' rm \"$KIROKU_RUN_ID\" >/dev/null\necho 'acc: 0.5'\nexit 3\n",
+        env!("CARGO_BIN_EXE_kiroku")
+    );
+    let s = p.script("t.sh", &body);
+    let out = p.kiroku(&["run", "--name", "gone", "--", &s]);
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(3), "{stderr}");
+    assert!(
+        stderr.contains("must be in the 'active' state"),
+        "the refused writes are warnings: {stderr}"
+    );
+    let listed = p.json(&["runs", "ls", "--all"]);
+    assert_eq!(listed["runs"][0]["name"], "gone");
+    assert_eq!(listed["runs"][0]["status"], "running");
 }

@@ -512,6 +512,55 @@ fn artifacts_are_copied_when_found_and_referenced_otherwise() {
     );
 }
 
+#[test]
+fn experiment_tags_and_descriptions_are_imported_once() {
+    let tmp = tempfile::tempdir().unwrap();
+    let db = tmp.path().join("mlflow.db");
+    fs::copy(fixture("mlflow.db"), &db).unwrap();
+    let mut perms = fs::metadata(&db).unwrap().permissions();
+    #[allow(clippy::permissions_set_readonly_false)]
+    perms.set_readonly(false);
+    fs::set_permissions(&db, perms).unwrap();
+    let conn = rusqlite::Connection::open(&db).unwrap();
+    let baseline: i64 = conn
+        .query_row(
+            "SELECT experiment_id FROM experiments WHERE name = 'baseline'",
+            [],
+            |r| r.get(0),
+        )
+        .unwrap();
+    conn.execute(
+        "INSERT INTO experiment_tags (key, value, experiment_id) VALUES
+             ('team', 'vision', ?1), ('mlflow.note.content', 'about baseline', ?1)",
+        [baseline],
+    )
+    .unwrap();
+    drop(conn);
+
+    let store = new_store(&tmp);
+    let report = import_mlflow(&store, &db, "importer").unwrap();
+    assert!(report.warnings.is_empty(), "{:#?}", report.warnings);
+    let e = store.experiment("baseline").unwrap();
+    assert_eq!(
+        e.tags,
+        BTreeMap::from([
+            (
+                "mlflow.note.content".to_string(),
+                "about baseline".to_string()
+            ),
+            ("team".to_string(), "vision".to_string()),
+        ])
+    );
+    assert_eq!(e.description.as_deref(), Some("about baseline"));
+    let version = store.version().unwrap();
+    import_mlflow(&store, &db, "importer").unwrap();
+    assert_eq!(
+        store.version().unwrap(),
+        version,
+        "a re-import changes nothing"
+    );
+}
+
 fn exp_id_of_db_run(run_id: &str) -> String {
     let expected = load_json(&fixture("expected-mlflow-db.json"));
     for exp in expected["experiments"].as_array().unwrap() {
@@ -609,7 +658,7 @@ fn odd_entries_become_warnings_and_the_rest_is_imported() {
     let mlruns = tmp.path().join("copy/mlruns");
     copy_tree(&fixture("mlruns"), &mlruns);
     let exp = mlruns.join("689505788157558880");
-    // An experiment description: kiroku has no experiment tags to put it in.
+    // An experiment description (imported, as the experiment's description).
     fs::create_dir_all(exp.join("tags")).unwrap();
     fs::write(exp.join("tags/mlflow.note.content"), "about baseline").unwrap();
     // A metric key kiroku refuses (a control character).
@@ -625,13 +674,10 @@ fn odd_entries_become_warnings_and_the_rest_is_imported() {
     let store = new_store(&tmp);
     let report = import_mlflow(&store, &mlruns, "importer").unwrap();
     assert_eq!(report.runs_imported, 31);
-    assert_eq!(report.warnings.len(), 3, "{:#?}", report.warnings);
+    assert_eq!(report.warnings.len(), 2, "{:#?}", report.warnings);
     let has = |needle: &str| report.warnings.iter().any(|w| w.contains(needle));
-    assert!(
-        has("experiment 'baseline' has tags (mlflow.note.content)"),
-        "{:#?}",
-        report.warnings
-    );
+    let baseline = store.experiment("baseline").unwrap();
+    assert_eq!(baseline.description.as_deref(), Some("about baseline"));
     assert!(
         has(&format!(
             "run {run}: metric key \"bad\\u{{1}}key\" contains a control character"

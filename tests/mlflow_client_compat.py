@@ -48,6 +48,15 @@ with mlflow.start_run(run_name="parent", tags={"team": "vision"}, description="f
     back = client.download_artifacts(pid, "model/weights.txt", tempfile.mkdtemp())
     out["artifact"] = open(back).read()
     out["listing"] = [f.path for f in client.list_artifacts(pid, "model")]
+    # The tracking-side listing (the UI's; the client lists through the artifact proxy).
+    listed = f"{url}/api/2.0/mlflow/artifacts/list"
+    out["tracking_listing"] = [
+        requests.get(listed, params={"run_id": pid}).json(),
+        requests.get(listed, params={"run_id": pid, "path": "model", "page_token": "x"}).json(),
+        requests.get(listed, params={"run_id": pid, "path": "model/weights.txt"}).json()["files"],
+        requests.get(listed, params={"run_id": pid, "path": "../x"}).status_code,
+        requests.get(listed, params={"run_id": "0" * 32}).status_code,
+    ]
 
 # A failed run and a killed one.
 for status in ["FAILED", "KILLED"]:
@@ -85,6 +94,62 @@ try:
     out["bad_filter"] = "accepted"
 except MlflowException as e:
     out["bad_filter"] = e.error_code
+# A deleted run takes no writes (MLflow's _check_run_is_active), through every write route.
+gone = client.create_run(exp_id, run_name="gone").info.run_id
+client.set_tag(gone, "keep", "1")
+client.delete_run(gone)
+refusals = {}
+for name, call in [
+    ("log_metric", lambda: client.log_metric(gone, "acc", 0.5)),
+    ("log_param", lambda: client.log_param(gone, "lr", 0.1)),
+    ("set_tag", lambda: client.set_tag(gone, "k", "v")),
+    ("delete_tag", lambda: client.delete_tag(gone, "keep")),
+    ("log_batch", lambda: client.log_batch(gone, metrics=[Metric("acc", 0.5, 0, 0)])),
+    ("update", lambda: client.set_terminated(gone, "FINISHED")),
+    ("rename", lambda: client.update_run(gone, name="new-name")),
+]:
+    try:
+        call()
+        refusals[name] = "accepted"
+    except MlflowException as e:
+        # RestException prefixes the code; log_param appends advice after a blank line.
+        refusals[name] = [e.error_code, e.message.removeprefix(e.error_code + ": ").split("\n")[0]]
+# The client sends no empty batch; MLflow's server still checks the run.
+r = requests.post(f"{url}/api/2.0/mlflow/runs/log-batch", json={"run_id": gone})
+refusals["log_batch_empty"] = [r.json().get("error_code"), r.json().get("message")]
+out["deleted_refusals"] = refusals
+client.restore_run(gone)
+client.log_metric(gone, "acc", 0.5)
+out["restored_metrics"] = client.get_run(gone).data.metrics
+client.delete_run(gone)
+out["gone_id"] = gone
+# Experiment tags: on create, set, delete, read back, filtered on; mlflow.note.content is
+# the experiment's description.
+tagged = client.create_experiment("tagged", tags={"team": "vision", "mlflow.note.content": "about"})
+client.set_experiment_tag(tagged, "stage", "dev")
+client.set_experiment_tag(tagged, "team", "nlp")
+client.delete_experiment_tag(tagged, "stage")
+out["exp_tags"] = client.get_experiment(tagged).tags
+out["exp_tags_by_name"] = client.get_experiment_by_name("tagged").tags
+out["exp_search"] = {
+    f: sorted(x.name for x in client.search_experiments(filter_string=f))
+    for f in ["tags.team = 'nlp'", "tags.`team` LIKE 'n%'", "tags.team != 'nlp'", "tags.missing = 'x'",
+              "name = 'tagged' and tags.team ILIKE 'NLP'"]
+}
+try:
+    client.delete_experiment_tag(tagged, "nope")
+    out["exp_tag_missing"] = "accepted"
+except MlflowException as e:
+    out["exp_tag_missing"] = e.error_code
+client.delete_experiment(tagged)
+try:
+    client.set_experiment_tag(tagged, "k", "v")
+    out["exp_tag_deleted"] = "accepted"
+except MlflowException as e:
+    out["exp_tag_deleted"] = [e.error_code, e.message.removeprefix(e.error_code + ": ")]
+client.restore_experiment(tagged)
+out["tagged_id"] = tagged
+out["experiment_id"] = exp_id
 out["parent_id"] = pid
 out["child_id"] = cid
 print(json.dumps(out))

@@ -29,6 +29,21 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
     assert_eq!(got["bad_filter"], "INVALID_PARAMETER_VALUE");
     assert_eq!(got["artifact"], "w=1\n");
     assert_eq!(got["listing"], serde_json::json!(["model/weights.txt"]));
+    let root_uri = format!(
+        "mlflow-artifacts:/{}/{}/artifacts",
+        got["experiment_id"].as_str().unwrap(),
+        got["parent_id"].as_str().unwrap()
+    );
+    assert_eq!(
+        got["tracking_listing"],
+        serde_json::json!([
+            {"root_uri": root_uri, "files": [{"path": "model", "is_dir": true}]},
+            {"root_uri": root_uri, "files": [{"path": "model/weights.txt", "is_dir": false, "file_size": 4}]},
+            [],
+            400,
+            404
+        ])
+    );
     let history: Vec<(i64, f64)> = serde_json::from_value(got["history"].clone()).unwrap();
     assert_eq!(history.len(), 10);
     assert_eq!(history[3], (3, 0.25));
@@ -56,6 +71,43 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
     assert_eq!(
         got["pages"],
         serde_json::json!([["child", "failed"], ["killed", "parent"]])
+    );
+
+    let gone = got["gone_id"].as_str().unwrap();
+    let refusal = serde_json::json!([
+        "INVALID_PARAMETER_VALUE",
+        format!("The run {gone} must be in the 'active' state. Current state is deleted.")
+    ]);
+    let refusals = got["deleted_refusals"].as_object().unwrap();
+    assert_eq!(refusals.len(), 8);
+    for (call, answer) in refusals {
+        assert_eq!(answer, &refusal, "{call} on a deleted run");
+    }
+    assert_eq!(got["restored_metrics"], serde_json::json!({"acc": 0.5}));
+
+    let tagged = got["tagged_id"].as_str().unwrap();
+    let tags = serde_json::json!({"team": "nlp", "mlflow.note.content": "about"});
+    assert_eq!(got["exp_tags"], tags);
+    assert_eq!(got["exp_tags_by_name"], tags);
+    assert_eq!(
+        got["exp_search"],
+        serde_json::json!({
+            "tags.team = 'nlp'": ["tagged"],
+            "tags.`team` LIKE 'n%'": ["tagged"],
+            "tags.team != 'nlp'": [],
+            "tags.missing = 'x'": [],
+            "name = 'tagged' and tags.team ILIKE 'NLP'": ["tagged"],
+        })
+    );
+    assert_eq!(got["exp_tag_missing"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(
+        got["exp_tag_deleted"],
+        serde_json::json!([
+            "INVALID_PARAMETER_VALUE",
+            format!(
+                "The experiment {tagged} must be in the 'active' state. Current state is deleted."
+            )
+        ])
     );
 
     // The headless commands see the same data in the store file.

@@ -66,6 +66,8 @@ contract!(
     errors_keep_their_kind,
     version_moves_on_every_write,
     watch_returns_on_a_write_or_at_the_timeout,
+    a_deleted_run_takes_no_writes_until_restored,
+    experiment_tags_set_list_remove_and_describe,
 );
 
 fn new_run(store: &dyn Store, exp: &str, name: &str) -> Run {
@@ -109,6 +111,127 @@ fn experiments_create_rename_delete_restore(store: &dyn Store) {
         store.experiment("nope"),
         Err(KirokuError::NotFound(_))
     ));
+}
+
+fn a_deleted_run_takes_no_writes_until_restored(store: &dyn Store) {
+    let r = new_run(store, "e", "gone");
+    let point = KeyedPoint {
+        key: "loss".into(),
+        step: 0,
+        timestamp: 1,
+        value: 0.5,
+    };
+    let refused = |result: kiroku::error::Result<()>| match result {
+        Err(KirokuError::Invalid(msg)) => assert_eq!(
+            msg,
+            format!(
+                "The run {} must be in the 'active' state. Current state is deleted.",
+                r.id
+            )
+        ),
+        other => panic!("expected the deleted-run refusal, got {other:?}"),
+    };
+    for deleted_with_experiment in [false, true] {
+        if deleted_with_experiment {
+            store.delete_experiment("e", "alice").unwrap();
+        } else {
+            store.set_deleted(&r.id, true, "alice").unwrap();
+        }
+        refused(store.log_metrics(&r.id, std::slice::from_ref(&point)));
+        refused(store.log_params(&r.id, &[("bs".into(), "32".into())]));
+        refused(store.set_tags(&r.id, &[("stage".into(), "eval".into())], "alice"));
+        refused(store.remove_tags(&r.id, &["team".into()], "alice"));
+        refused(store.rename_run(&r.id, "renamed", "alice"));
+        refused(store.set_status(&r.id, RunStatus::Finished, Some(0), None));
+        let d = store.run(&r.id).unwrap().run;
+        let points = store.metric_series(&r.id, "loss").map_or(0, |s| s.len());
+        assert_eq!(points, usize::from(deleted_with_experiment));
+        assert!(!d.params.contains_key("bs"));
+        assert_eq!(d.tags.get("team").map(String::as_str), Some("vision"));
+        assert_eq!((d.name.as_str(), d.status), ("gone", RunStatus::Running));
+        if deleted_with_experiment {
+            store.restore_experiment("e", "alice").unwrap();
+        } else {
+            store.set_deleted(&r.id, false, "alice").unwrap();
+        }
+        let again = KeyedPoint {
+            step: i64::from(deleted_with_experiment) + 1,
+            ..point.clone()
+        };
+        store.log_metrics(&r.id, &[again]).unwrap();
+    }
+    assert_eq!(store.metric_series(&r.id, "loss").unwrap().len(), 2);
+    assert!(matches!(
+        store.log_metrics(&"0".repeat(32), &[point]),
+        Err(KirokuError::NotFound(_))
+    ));
+}
+
+fn experiment_tags_set_list_remove_and_describe(store: &dyn Store) {
+    let e = store.create_experiment("tagged", "alice").unwrap();
+    assert!(e.tags.is_empty() && e.description.is_none());
+    let pairs = |items: &[(&str, &str)]| -> Vec<(String, String)> {
+        items
+            .iter()
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect()
+    };
+    store
+        .set_experiment_tags(
+            "tagged",
+            &pairs(&[("team", "vision"), ("mlflow.note.content", "about")]),
+            "alice",
+        )
+        .unwrap();
+    let by_id = e.id.to_string();
+    store
+        .set_experiment_tags(&by_id, &pairs(&[("team", "nlp")]), "alice")
+        .unwrap();
+    let got = store.experiment("tagged").unwrap();
+    assert_eq!(got.tags.get("team").map(String::as_str), Some("nlp"));
+    assert_eq!(got.description.as_deref(), Some("about"));
+    let listed = store.experiments(false).unwrap();
+    let listed = listed.iter().find(|x| x.id == e.id).unwrap();
+    assert_eq!(listed.tags, got.tags);
+
+    store
+        .remove_experiment_tags("tagged", &["mlflow.note.content".into()], "alice")
+        .unwrap();
+    let got = store.experiment("tagged").unwrap();
+    assert!(got.description.is_none());
+    assert_eq!(got.tags.keys().collect::<Vec<_>>(), ["team"]);
+    match store.remove_experiment_tags("tagged", &["nope".into()], "alice") {
+        Err(KirokuError::NotFound(msg)) => assert_eq!(
+            msg,
+            format!("No tag with name: nope in experiment with id {}", e.id)
+        ),
+        other => panic!("expected not-found, got {other:?}"),
+    }
+    assert!(matches!(
+        store.set_experiment_tags("tagged", &pairs(&[("", "x")]), "alice"),
+        Err(KirokuError::Invalid(_))
+    ));
+    assert!(matches!(
+        store.set_experiment_tags("missing", &pairs(&[("k", "v")]), "alice"),
+        Err(KirokuError::NotFound(_))
+    ));
+
+    store.delete_experiment("tagged", "alice").unwrap();
+    let refusal = format!(
+        "The experiment {} must be in the 'active' state. Current state is deleted.",
+        e.id
+    );
+    match store.set_experiment_tags("tagged", &pairs(&[("k", "v")]), "alice") {
+        Err(KirokuError::Invalid(msg)) => assert_eq!(msg, refusal),
+        other => panic!("expected the deleted-experiment refusal, got {other:?}"),
+    }
+    match store.remove_experiment_tags("tagged", &["team".into()], "alice") {
+        Err(KirokuError::Invalid(msg)) => assert_eq!(msg, refusal),
+        other => panic!("expected the deleted-experiment refusal, got {other:?}"),
+    }
+    store.restore_experiment("tagged", "alice").unwrap();
+    let got = store.experiment("tagged").unwrap();
+    assert_eq!(got.tags.get("team").map(String::as_str), Some("nlp"));
 }
 
 fn runs_params_tags_and_conflicts(store: &dyn Store) {

@@ -185,27 +185,61 @@ async fn list(State(st): St, Q(q): Q<ListQuery>) -> Result<Json<Value>, ApiError
     }
     let target = parse_target(&q.path)?;
     let dir = artifacts_dir(&st, &target.run_id).await?.join(&target.rel);
-    let mut files = on_disk(move || {
-        let mut files = Vec::new();
-        for entry in std::fs::read_dir(&dir).into_iter().flatten().flatten() {
-            let name = entry.file_name().to_string_lossy().into_owned();
-            let Ok(meta) = entry.metadata() else {
-                continue;
-            };
-            if name.ends_with(".kiroku-partial") {
-                continue;
-            }
-            let mut f = json!({"path": name, "is_dir": meta.is_dir()});
-            if meta.is_file() {
-                f["file_size"] = json!(meta.len());
-            }
-            files.push(f);
-        }
-        files
-    })
-    .await?;
-    files.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    let files = on_disk(move || read_listing(&dir, "")).await?;
     Ok(Json(json!({"files": files})))
+}
+
+/// The entries of one folder as MLflow `FileInfo`s (`path` is `prefix` + the name), sorted by
+/// path; nothing for a file or a missing folder, as MLflow's local repository answers.
+fn read_listing(dir: &std::path::Path, prefix: &str) -> Vec<Value> {
+    let mut files = Vec::new();
+    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
+        let name = entry.file_name().to_string_lossy().into_owned();
+        let Ok(meta) = entry.metadata() else {
+            continue;
+        };
+        if name.ends_with(".kiroku-partial") {
+            continue;
+        }
+        let mut f = json!({"path": format!("{prefix}{name}"), "is_dir": meta.is_dir()});
+        if meta.is_file() {
+            f["file_size"] = json!(meta.len());
+        }
+        files.push(f);
+    }
+    files.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
+    files
+}
+
+/// MLflow's tracking-side listing (`GET /api/2.0/mlflow/artifacts/list?run_id=..&path=..`):
+/// `{"root_uri", "files"}` for one folder of the run's artifacts, with paths relative to the
+/// root (`model/weights.txt`). MLflow does not page it; `page_token` is accepted and ignored.
+pub async fn list_run_artifacts(
+    st: &Arc<AppState>,
+    run_id: &str,
+    root_uri: String,
+    path: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    let rel = match path
+        .map(|p| p.trim_end_matches('/'))
+        .filter(|p| !p.is_empty())
+    {
+        Some(p) if p.contains(['\\', '\0']) || p.starts_with('/') => {
+            return Err(invalid(format!("Invalid path: '{p}'")))
+        }
+        Some(p) => Some(safe_relative(p).map_err(ApiError::from)?),
+        None => None,
+    };
+    let mut dir = artifacts_dir(st, run_id).await?;
+    let prefix = match &rel {
+        Some(rel) => {
+            dir = dir.join(rel);
+            format!("{}/", rel.to_string_lossy().replace('\\', "/"))
+        }
+        None => String::new(),
+    };
+    let files = on_disk(move || read_listing(&dir, &prefix)).await?;
+    Ok(Json(json!({"root_uri": root_uri, "files": files})))
 }
 
 #[cfg(test)]

@@ -59,6 +59,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/experiments/rename", post(rename_experiment))
         .route("/api/v1/experiments/delete", post(delete_experiment))
         .route("/api/v1/experiments/restore", post(restore_experiment))
+        .route("/api/v1/experiments/tags", post(set_experiment_tags))
+        .route(
+            "/api/v1/experiments/tags/remove",
+            post(remove_experiment_tags),
+        )
         .route("/api/v1/runs", post(create_run))
         .route("/api/v1/runs/resolve", get(resolve_run))
         .route("/api/v1/runs/search", post(search_runs))
@@ -184,6 +189,28 @@ async fn restore_experiment(
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentChange| {
         s.restore_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn set_experiment_tags(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: ExperimentTags| {
+        s.set_experiment_tags(&b.reference, &b.pairs, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn remove_experiment_tags(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: ExperimentTags| {
+        s.remove_experiment_tags(&b.reference, &b.keys, &c.user_or(&b.user))
     })
     .await
 }

@@ -8,6 +8,11 @@
 //! `mlflow.user`, `mlflow.parentRunId` and `mlflow.note.content` also set the run's name, user,
 //! parent and a note; the tags themselves are kept. Searches use kiroku's query language, a
 //! superset of MLflow's grammar. Limits and truncation follow MLflow's (`validate_*`).
+//!
+//! A deleted run (or a run of a deleted experiment) takes no writes until restored: the store
+//! refuses them with MLflow's own `The run <id> must be in the 'active' state` (400
+//! `INVALID_PARAMETER_VALUE`), the same rule for the CLI and the kiroku API. Experiment tags
+//! are stored as such; `mlflow.note.content` among them is the experiment's description.
 use super::auth::Caller;
 use super::errors::{body_rejection, invalid, not_found};
 use super::AppState;
@@ -33,6 +38,7 @@ pub const MAX_KEY_LENGTH: usize = 250;
 pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
 pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
 pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
+pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
 pub const SEARCH_MAX_RESULTS: i64 = 50_000;
 pub const SEARCH_DEFAULT_RESULTS: i64 = 1000;
 
@@ -225,8 +231,16 @@ fn parse_status(s: &str) -> Result<RunStatus, ApiError> {
 }
 
 fn experiment_json(e: &Experiment) -> Value {
-    let mut tags = Vec::new();
-    if let Some(d) = &e.description {
+    let mut tags: Vec<Value> = e
+        .tags
+        .iter()
+        .map(|(k, v)| json!({"key": k, "value": v}))
+        .collect();
+    if let Some(d) = e
+        .description
+        .as_ref()
+        .filter(|_| !e.tags.contains_key(NOTE_TAG))
+    {
         tags.push(json!({"key": NOTE_TAG, "value": d}));
     }
     json!({
@@ -392,6 +406,18 @@ fn run_not_found(id: &str) -> impl Fn(ApiError) -> ApiError + '_ {
     }
 }
 
+/// MLflow's `_check_run_is_active`: a deleted run takes no writes. The store refuses them
+/// too (with the same message); this covers the requests that write nothing.
+fn ensure_active(run: &Run) -> Result<(), ApiError> {
+    if run.deleted {
+        return Err(invalid(format!(
+            "The run {} must be in the 'active' state. Current state is deleted.",
+            run.id
+        )));
+    }
+    Ok(())
+}
+
 async fn get_run(st: &Arc<AppState>, id: &str) -> Result<Run, ApiError> {
     let owned = id.to_string();
     st.call(move |s| s.run(&owned).map(|d| d.run))
@@ -439,6 +465,11 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/experiments/update", post(update_experiment))
         .route("/experiments/delete", post(delete_experiment))
         .route("/experiments/restore", post(restore_experiment))
+        .route("/experiments/set-experiment-tag", post(set_experiment_tag))
+        .route(
+            "/experiments/delete-experiment-tag",
+            post(delete_experiment_tag),
+        )
         .route("/runs/create", post(create_run))
         .route("/runs/get", get(get_run_route))
         .route("/runs/update", post(update_run))
@@ -451,6 +482,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/log-batch", post(log_batch))
         .route("/runs/search", post(search_runs))
         .route("/metrics/get-history", get(get_history))
+        .route("/artifacts/list", get(list_artifacts))
         .route("/logged-models/search", post(search_logged_models));
     Router::new()
         .nest("/api/2.0/mlflow", api.clone())
@@ -464,15 +496,69 @@ async fn create_experiment(State(st): St, Extension(c): Extension<Caller>, input
             "Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
         )));
     }
+    let tags = experiment_tags_of(&input.list("tags"))?;
     let user = c.user_or("");
     let created = st
-        .write(move |s| s.create_experiment(&name, &user))
+        .write(move |s| {
+            let e = s.create_experiment(&name, &user)?;
+            if !tags.is_empty() {
+                s.set_experiment_tags(&e.id.to_string(), &tags, &user)?;
+            }
+            Ok(e)
+        })
         .await
         .map_err(|e| match e.kind.as_deref() {
             Some("conflict") => ApiError::new("RESOURCE_ALREADY_EXISTS", e.message),
             _ => e,
         })?;
     Ok(Json(json!({"experiment_id": created.id.to_string()})))
+}
+
+/// MLflow's `_validate_experiment_tag`: a run-tag key rule, values up to 20,000 characters
+/// (refused past that, not truncated).
+fn experiment_tags_of(items: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
+    items
+        .iter()
+        .map(|item| {
+            let key = item.get("key").and_then(text_of).unwrap_or_default();
+            validate_key(&key, "tag")?;
+            let value = item.get("value").and_then(text_of).unwrap_or_default();
+            if value.chars().count() > MAX_EXPERIMENT_TAG_VALUE_LENGTH {
+                return Err(invalid(format!(
+                    "'value' exceeds the maximum length of {MAX_EXPERIMENT_TAG_VALUE_LENGTH} characters"
+                )));
+            }
+            Ok((key, value))
+        })
+        .collect()
+}
+
+async fn set_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let tags = experiment_tags_of(&[Value::Object(input.0.clone())])?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user).await?;
+    st.write(move |s| s.set_experiment_tags(&e.id.to_string(), &tags, &user))
+        .await?;
+    ok()
+}
+
+async fn delete_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let key = input.required("key")?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user).await?;
+    st.write(move |s| s.remove_experiment_tags(&e.id.to_string(), &[key], &user))
+        .await?;
+    ok()
 }
 
 async fn get_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
@@ -554,8 +640,10 @@ fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
 }
 
 /// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
-/// last_update_time op value`, joined by AND.
+/// last_update_time op value` or `tags.<key> op 'value'`, joined by AND.
 struct ExperimentClause {
+    /// The tag key for a `tags.<key>` clause (the field is then `tag`).
+    tag: Option<String>,
     field: String,
     op: String,
     value: String,
@@ -564,7 +652,7 @@ struct ExperimentClause {
 fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
     let internal = |e: regex::Error| ApiError::new("INTERNAL_ERROR", e.to_string());
     let clause_re = regex::Regex::new(
-        r#"^\s*(?:attributes\.)?([A-Za-z_]+)\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
+        r#"^\s*(?:[Tt][Aa][Gg][Ss]?\.(?:`([^`]+)`|"([^"]+)"|([\w.]+))|(?:attributes\.)?([A-Za-z_]+))\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
     )
     .map_err(internal)?;
     let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
@@ -576,13 +664,24 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
                 .captures(clause)
                 .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
             let value = caps
-                .get(3)
-                .or_else(|| caps.get(4))
-                .or_else(|| caps.get(5))
+                .get(6)
+                .or_else(|| caps.get(7))
+                .or_else(|| caps.get(8))
                 .map_or("", |m| m.as_str());
+            let tag = caps
+                .get(1)
+                .or_else(|| caps.get(2))
+                .or_else(|| caps.get(3))
+                .map(|m| m.as_str().to_string());
+            let field = match (&tag, caps.get(4)) {
+                (Some(_), _) => "tag".to_string(),
+                (None, Some(m)) => m.as_str().to_ascii_lowercase(),
+                (None, None) => String::new(),
+            };
             Ok(ExperimentClause {
-                field: caps[1].to_ascii_lowercase(),
-                op: caps[2].to_ascii_uppercase(),
+                tag,
+                field,
+                op: caps[5].to_ascii_uppercase(),
                 value: value.to_string(),
             })
         })
@@ -590,8 +689,29 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
 }
 
 fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bool, ApiError> {
-    for ExperimentClause { field, op, value } in clauses {
+    for ExperimentClause {
+        tag,
+        field,
+        op,
+        value,
+    } in clauses
+    {
         let ok = match field.as_str() {
+            // As MLflow's SQL join: an experiment without the tag matches no tag clause.
+            "tag" => {
+                if !matches!(op.as_str(), "=" | "!=" | "LIKE" | "ILIKE") {
+                    return Err(invalid(format!("Invalid operator '{op}' for a tag")));
+                }
+                let have = tag.as_ref().and_then(|k| e.tags.get(k));
+                match (op.as_str(), have) {
+                    (_, None) => false,
+                    ("=", Some(h)) => h == value,
+                    ("!=", Some(h)) => h != value,
+                    ("LIKE", Some(h)) => like_matches(value, h, false)?,
+                    ("ILIKE", Some(h)) => like_matches(value, h, true)?,
+                    _ => false,
+                }
+            }
             "name" => match op.as_str() {
                 "=" => &e.name == value,
                 "!=" => &e.name != value,
@@ -845,6 +965,7 @@ async fn get_run_route(State(st): St, input: Input) -> Typed {
 async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let id = input.run_id()?;
     let current = get_run(&st, &id).await?;
+    ensure_active(&current)?;
     let status = match input.text("status").filter(|s| !s.is_empty()) {
         Some(s) => Some(parse_status(&s)?),
         None => None,
@@ -865,6 +986,14 @@ async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input
         })
         .await?;
     Ok(Json(json!({"run_info": run_info(&run)})))
+}
+
+async fn list_artifacts(State(st): St, input: Input) -> Answer {
+    let id = input.run_id()?;
+    let run = get_run(&st, &id).await?;
+    let root_uri = run_info(&run).artifact_uri;
+    let path = input.text("path");
+    super::artifacts::list_run_artifacts(&st, &run.id, root_uri, path.as_deref()).await
 }
 
 async fn delete_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
@@ -981,6 +1110,7 @@ async fn delete_tag(State(st): St, Extension(c): Extension<Caller>, input: Input
     let id = input.run_id()?;
     let key = input.required("key")?;
     let run = get_run(&st, &id).await?;
+    ensure_active(&run)?;
     if !run.tags.contains_key(&key) {
         return Err(not_found(format!(
             "No tag with name: {key} in run with id {id}"
@@ -1027,6 +1157,10 @@ async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input)
         )));
     }
     let tags = pairs_of(&tags, "tag", MAX_TAG_VALUE_LENGTH)?;
+    if params.is_empty() && points.is_empty() && tags.is_empty() {
+        // Nothing to write, but MLflow still answers for the run (unknown, deleted).
+        return ensure_active(&get_run(&st, &id).await?).and_then(|()| ok());
+    }
     let user = c.user_or("");
     let q = id.clone();
     st.write(move |s| {

@@ -183,6 +183,31 @@ impl Store for HttpStore {
         self.post_unit("/experiments/restore", &body)
     }
 
+    fn set_experiment_tags(
+        &self,
+        name_or_id: &str,
+        tags: &[(String, String)],
+        user: &str,
+    ) -> Result<()> {
+        let body = ExperimentTags {
+            reference: name_or_id.into(),
+            user: user.into(),
+            pairs: tags.to_vec(),
+            keys: Vec::new(),
+        };
+        self.post_unit("/experiments/tags", &body)
+    }
+
+    fn remove_experiment_tags(&self, name_or_id: &str, keys: &[String], user: &str) -> Result<()> {
+        let body = ExperimentTags {
+            reference: name_or_id.into(),
+            user: user.into(),
+            pairs: Vec::new(),
+            keys: keys.to_vec(),
+        };
+        self.post_unit("/experiments/tags/remove", &body)
+    }
+
     fn create_run(&self, new: &NewRun) -> Result<Run> {
         self.post("/runs", new)
     }

@@ -15,6 +15,9 @@ use std::path::PathBuf;
 pub use discover::{open_store, resolve_location, StoreLocation};
 pub use sqlite::SqliteStore;
 
+/// The experiment tag that is the experiment's description (MLflow's `Experiment.description`).
+pub const EXPERIMENT_DESCRIPTION_TAG: &str = "mlflow.note.content";
+
 /// Environment variable names that look like secrets are never stored.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();
@@ -39,6 +42,17 @@ pub trait Store: Send + Sync {
     fn delete_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
     /// Undoes `delete_experiment`: the experiment and the runs deleted with it come back.
     fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()>;
+    /// Sets experiment tags (last write wins; listed in `Experiment::tags`). The tag
+    /// `mlflow.note.content` is the experiment's `description` too. A deleted experiment takes
+    /// no tag changes until restored (MLflow's "must be in the 'active' state").
+    fn set_experiment_tags(
+        &self,
+        name_or_id: &str,
+        tags: &[(String, String)],
+        user: &str,
+    ) -> Result<()>;
+    /// Removes experiment tags; a key the experiment lacks is `NotFound`.
+    fn remove_experiment_tags(&self, name_or_id: &str, keys: &[String], user: &str) -> Result<()>;
 
     // Runs.
     fn create_run(&self, new: &NewRun) -> Result<Run>;

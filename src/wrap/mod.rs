@@ -231,9 +231,14 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         (Some(code), None) => (RunStatus::Failed, code, Some(code)),
         (None, None) => (RunStatus::Failed, 1, None),
     };
-    store.set_status(&run.id, run_status, recorded_code, Some(now_ms()))?;
-    drop(mlflow);
     let mut warnings = warnings;
+    match store.set_status(&run.id, run_status, recorded_code, Some(now_ms())) {
+        Ok(()) => {}
+        // Deleted while it ran: it takes no writes, but the command's exit code still counts.
+        Err(KirokuError::Invalid(msg)) => warnings.push(format!("could not record the end: {msg}")),
+        Err(e) => return Err(e),
+    }
+    drop(mlflow);
     if spooled {
         drop(log);
         match std::fs::read(&log_path) {

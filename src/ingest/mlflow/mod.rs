@@ -252,14 +252,7 @@ fn import_experiments(
             let plan = plan_experiment(store, &exp, user, report)?;
             plans.insert(exp.name.clone(), plan);
         }
-        if !exp.tags.is_empty() {
-            let keys: Vec<&str> = exp.tags.iter().map(|(k, _)| k.as_str()).collect();
-            report.warnings.push(format!(
-                "experiment '{}' has tags ({}); kiroku has no experiment tags, so they were not imported",
-                exp.name,
-                keys.join(", ")
-            ));
-        }
+        import_experiment_tags(store, &exp, user, report)?;
         for run in exp.runs {
             runs.push((exp.name.clone(), exp.deleted, run));
         }
@@ -286,6 +279,62 @@ fn import_experiments(
         }
     }
     Ok(())
+}
+
+/// Puts the MLflow experiment's tags (its description is `mlflow.note.content`) on the kiroku
+/// experiment of the same name, setting only those that differ, so a re-import changes
+/// nothing. A deleted kiroku experiment takes no tags (a warning, like its runs).
+fn import_experiment_tags(
+    store: &dyn Store,
+    exp: &SourceExperiment,
+    user: &str,
+    report: &mut ImportReport,
+) -> Result<()> {
+    if exp.tags.is_empty() {
+        return Ok(());
+    }
+    let target = match store.experiment(&exp.name) {
+        Ok(e) if e.name == exp.name => e,
+        // Not created (nothing to bring) or another experiment's id: nowhere to put them.
+        Ok(_) | Err(KirokuError::NotFound(_)) => return Ok(()),
+        Err(e) => return Err(e),
+    };
+    let keys = || {
+        exp.tags
+            .iter()
+            .map(|(k, _)| k.as_str())
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    if target.deleted {
+        report.warnings.push(format!(
+            "experiment '{}' is deleted in kiroku; its tags ({}) were not imported",
+            exp.name,
+            keys()
+        ));
+        return Ok(());
+    }
+    let changed: Vec<(String, String)> = exp
+        .tags
+        .iter()
+        .filter(|(k, v)| target.tags.get(k) != Some(v))
+        .cloned()
+        .collect();
+    if changed.is_empty() {
+        return Ok(());
+    }
+    match store.set_experiment_tags(&exp.name, &changed, user) {
+        Ok(()) => Ok(()),
+        Err(e @ KirokuError::Invalid(_)) => {
+            report.warnings.push(format!(
+                "experiment '{}': its tags ({}) were not imported: {e}",
+                exp.name,
+                keys()
+            ));
+            Ok(())
+        }
+        Err(e) => Err(e),
+    }
 }
 
 fn plan_experiment(
@@ -479,7 +528,8 @@ fn import_run(
         parent_id,
         tags: run.tags.clone(),
         params: run.params.clone(),
-        deleted: run.deleted || ctx.experiment_deleted,
+        // Created active and deleted once loaded: a deleted run takes no writes.
+        deleted: false,
     };
     let created = match store.create_run(&new) {
         Ok(r) => r,
@@ -560,7 +610,13 @@ fn import_run(
         ));
     }
 
-    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))
+    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))?;
+    if run.deleted || ctx.experiment_deleted {
+        store
+            .set_deleted(&id, true, &user)
+            .map_err(|e| partly(&id, "deletion", e))?;
+    }
+    Ok(())
 }
 
 fn import_artifacts(

@@ -12,6 +12,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v1.sql"),
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
+    include_str!("schema_v4.sql"),
 ];
 
 /// The schema version this build writes.
@@ -145,7 +146,7 @@ mod tests {
         )
         .unwrap();
         migrate(&c, &p).unwrap();
-        assert_eq!(user_version(&c).unwrap(), 3);
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
         let name: String = c
             .query_row("SELECT name FROM experiments", [], |r| r.get(0))
             .unwrap();
@@ -154,5 +155,38 @@ mod tests {
             .query_row("SELECT count(*) FROM api_tokens", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tokens, 0);
+    }
+
+    #[test]
+    fn a_version_3_store_gains_experiment_tags_keeping_its_data() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v3.db");
+        let c = Connection::open(&p).unwrap();
+        for sql in &MIGRATIONS[..3] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 3).unwrap();
+        c.execute(
+            "INSERT INTO experiments (name, description, created_ms, updated_ms) VALUES ('kept', 'about', 1, 1)",
+            [],
+        )
+        .unwrap();
+        migrate(&c, &p).unwrap();
+        assert_eq!(user_version(&c).unwrap(), 4);
+        let (id, description): (i64, String) = c
+            .query_row("SELECT id, description FROM experiments", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!(description, "about");
+        c.execute(
+            "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, 'k', 'v')",
+            [id],
+        )
+        .unwrap();
+        let tags: i64 = c
+            .query_row("SELECT count(*) FROM experiment_tags", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(tags, 1);
     }
 }

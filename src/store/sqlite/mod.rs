@@ -13,7 +13,7 @@ pub mod tokens;
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::model::*;
-use crate::store::{is_secret_name, Store};
+use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -198,6 +198,37 @@ fn run_owner(conn: &Connection, rid: i64) -> Result<(String, i64)> {
     Ok(conn
         .prepare_cached("SELECT user, experiment_id FROM runs WHERE rid = ?1")?
         .query_row([rid], |r| Ok((r.get(0)?, r.get(1)?)))?)
+}
+
+/// The internal row id of a run that may take writes: not-found for an unknown run, and
+/// MLflow's own refusal (`INVALID_PARAMETER_VALUE` on the wire) for a deleted one. A deleted
+/// run (on its own or with its experiment) takes no data writes until restored.
+fn active_rid_of(conn: &Connection, id: &str) -> Result<i64> {
+    let (rid, deleted_ms): (i64, Option<i64>) = conn
+        .prepare_cached("SELECT rid, deleted_ms FROM runs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?
+        .ok_or_else(|| KirokuError::NotFound(format!("no run with id {id}")))?;
+    if deleted_ms.is_some() {
+        return Err(KirokuError::Invalid(format!(
+            "The run {id} must be in the 'active' state. Current state is deleted."
+        )));
+    }
+    Ok(rid)
+}
+
+/// An experiment that may take writes: not-found for an unknown one, MLflow's refusal
+/// (`INVALID_PARAMETER_VALUE` on the wire) for a deleted one.
+fn active_experiment(conn: &Connection, name_or_id: &str) -> Result<Experiment> {
+    let e = experiment_by_ref(conn, name_or_id)?
+        .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
+    if e.deleted {
+        return Err(KirokuError::Invalid(format!(
+            "The experiment {} must be in the 'active' state. Current state is deleted.",
+            e.id
+        )));
+    }
+    Ok(e)
 }
 
 /// The id and deleted flag of an experiment by name (no run count: this is on the write path).
@@ -399,6 +430,79 @@ impl Store for SqliteStore {
         })
     }
 
+    fn set_experiment_tags(
+        &self,
+        name_or_id: &str,
+        tags: &[(String, String)],
+        user: &str,
+    ) -> Result<()> {
+        if tags.iter().any(|(k, _)| k.trim().is_empty()) {
+            return Err(KirokuError::Invalid(
+                "an experiment tag key is empty".into(),
+            ));
+        }
+        self.write(|tx| {
+            let e = active_experiment(tx, name_or_id)?;
+            let mut stmt = tx.prepare_cached(
+                "INSERT INTO experiment_tags (experiment_id, key, value) VALUES (?1, ?2, ?3)
+                 ON CONFLICT (experiment_id, key) DO UPDATE SET value = excluded.value",
+            )?;
+            for (key, value) in tags {
+                stmt.execute(params![e.id, key, value])?;
+                if key == EXPERIMENT_DESCRIPTION_TAG {
+                    tx.execute(
+                        "UPDATE experiments SET description = ?1 WHERE id = ?2",
+                        params![value, e.id],
+                    )?;
+                }
+            }
+            let detail: serde_json::Map<String, serde_json::Value> = tags
+                .iter()
+                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+                .collect();
+            record_event(
+                tx,
+                "experiment.tag.set",
+                user,
+                None,
+                Some(e.id),
+                Some(detail.into()),
+            )
+        })
+    }
+
+    fn remove_experiment_tags(&self, name_or_id: &str, keys: &[String], user: &str) -> Result<()> {
+        self.write(|tx| {
+            let e = active_experiment(tx, name_or_id)?;
+            for key in keys {
+                let n = tx.execute(
+                    "DELETE FROM experiment_tags WHERE experiment_id = ?1 AND key = ?2",
+                    params![e.id, key],
+                )?;
+                if n == 0 {
+                    return Err(KirokuError::NotFound(format!(
+                        "No tag with name: {key} in experiment with id {}",
+                        e.id
+                    )));
+                }
+                if key == EXPERIMENT_DESCRIPTION_TAG {
+                    tx.execute(
+                        "UPDATE experiments SET description = NULL WHERE id = ?1",
+                        [e.id],
+                    )?;
+                }
+            }
+            record_event(
+                tx,
+                "experiment.tag.removed",
+                user,
+                None,
+                Some(e.id),
+                Some(serde_json::json!({"keys": keys})),
+            )
+        })
+    }
+
     fn create_run(&self, new: &NewRun) -> Result<Run> {
         let id = match &new.id {
             Some(id) if ids::is_full_run_id(id) => id.to_ascii_lowercase(),
@@ -499,7 +603,7 @@ impl Store for SqliteStore {
         end_time: Option<Millis>,
     ) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             let end = if status.is_terminal() { Some(end_time.unwrap_or_else(now_ms)) } else { None };
             tx.execute(
                 "UPDATE runs SET status = ?1, exit_code = ?2, end_ms = ?3, updated_ms = ?4 WHERE rid = ?5",
@@ -513,7 +617,7 @@ impl Store for SqliteStore {
 
     fn log_params(&self, id: &str, params_in: &[(String, String)]) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             insert_params(tx, rid, id, params_in)?;
             touch(tx, rid)
         })
@@ -521,7 +625,7 @@ impl Store for SqliteStore {
 
     fn set_tags(&self, id: &str, tags: &[(String, String)], user: &str) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             upsert_tags(tx, rid, tags)?;
             touch(tx, rid)?;
             let eid = run_owner(tx, rid)?.1;
@@ -542,7 +646,7 @@ impl Store for SqliteStore {
 
     fn remove_tags(&self, id: &str, keys: &[String], user: &str) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             for key in keys {
                 let n = tx.execute(
                     "DELETE FROM tags WHERE rid = ?1 AND key = ?2",
@@ -572,7 +676,7 @@ impl Store for SqliteStore {
             return Ok(());
         }
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             metrics::append(tx, rid, points)?;
             touch(tx, rid)
         })
@@ -739,7 +843,7 @@ impl Store for SqliteStore {
             return Err(KirokuError::Invalid("run name is empty".into()));
         }
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             tx.execute(
                 "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
                 params![name, now_ms(), rid],

@@ -29,9 +29,22 @@ pub fn experiments(
             created_ms: r.get(4)?,
             updated_ms: r.get(5)?,
             run_count: r.get::<_, i64>(6)? as u64,
+            tags: BTreeMap::new(),
         })
     })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
+    let mut found: Vec<Experiment> = rows.collect::<rusqlite::Result<_>>()?;
+    // Experiments are few and tags fewer: one pass over the tag table.
+    let mut tags = conn.prepare_cached(
+        "SELECT experiment_id, key, value FROM experiment_tags ORDER BY experiment_id",
+    )?;
+    let by_id: HashMap<i64, usize> = found.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for row in tags.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))? {
+        let (id, key, value): (i64, String, String) = row?;
+        if let Some(&i) = by_id.get(&id) {
+            found[i].tags.insert(key, value);
+        }
+    }
+    Ok(found)
 }
 
 /// Full id, unique id prefix or run name → full id. Ambiguity lists the candidates.
