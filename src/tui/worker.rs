@@ -160,6 +160,8 @@ pub struct ArtifactEntry {
     pub size: Option<u64>,
     pub hash: Option<String>,
     pub local: Option<PathBuf>,
+    /// Where a referenced artifact lives (a URI or path outside the store).
+    pub location: Option<String>,
 }
 
 pub fn artifact_entries(d: &RunDetail) -> Vec<ArtifactEntry> {
@@ -178,6 +180,7 @@ pub fn artifact_entries(d: &RunDetail) -> Vec<ArtifactEntry> {
                 .as_ref()
                 .map(|b| b.join(&a.path))
                 .filter(|p| p.is_file()),
+            location: a.location.clone(),
         })
         .collect();
     out.sort_by(|a, b| a.path.cmp(&b.path));
