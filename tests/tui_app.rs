@@ -557,3 +557,48 @@ fn artifacts_are_a_tree_whose_folders_open_and_close() {
         Some(kiroku::tui::worker::Highlighted::Text(_))
     ));
 }
+
+#[test]
+fn windows_in_the_far_half_are_read_from_the_end_with_the_same_rows() {
+    use kiroku::tui::worker::runs_window;
+    let f = fixture();
+    for sort in [
+        None,
+        Some("metrics.acc desc"),
+        Some("params.lr"),
+        Some("name desc"),
+    ] {
+        let all = f
+            .store
+            .search_runs(&kiroku::model::RunQuery {
+                sort: sort.map(str::to_string),
+                ..Default::default()
+            })
+            .unwrap();
+        let n = all.total;
+        for offset in 0..n {
+            for limit in [1u64, 2, 5] {
+                let q = kiroku::model::RunQuery {
+                    sort: sort.map(str::to_string),
+                    offset,
+                    limit: Some(limit),
+                    ..Default::default()
+                };
+                let forward = f.store.search_runs_uncounted(&q).unwrap();
+                let page = runs_window(&f.store, &q, Some(n)).unwrap();
+                let ids = |p: &kiroku::model::RunPage| -> Vec<String> {
+                    p.runs.iter().map(|r| r.id.clone()).collect()
+                };
+                assert_eq!(ids(&page), ids(&forward), "{sort:?} {offset} {limit}");
+                if offset + limit >= n {
+                    assert_eq!(page.total, n);
+                }
+            }
+        }
+    }
+    // G on the table lands on the last run.
+    let mut s = started(&f);
+    press(&mut s, &f, KeyCode::Char('G'));
+    assert_eq!(s.runs.cursor, 5);
+    assert_eq!(s.runs.rows.last().map(|r| r.id.clone()), Some(run_id(0)));
+}

@@ -795,6 +795,7 @@ impl State {
             offset,
             include_deleted: self.runs.show_deleted,
             only_deleted: false,
+            reverse: false,
         }
     }
 
@@ -822,9 +823,17 @@ impl State {
     fn refetch_runs(&mut self) -> Effect {
         self.runs.seq_sent += 1;
         let offset = self.runs.scroll.saturating_sub(self.runs.visible_rows);
+        let query = self.run_query(offset, self.page_limit());
+        let what = RunQuery {
+            offset: 0,
+            limit: None,
+            ..query.clone()
+        };
+        let total = (self.runs.counted.as_ref() == Some(&what)).then_some(self.runs.total);
         Effect::Request(Request::Runs {
             seq: self.runs.seq_sent,
-            query: self.run_query(offset, self.page_limit()),
+            query,
+            total,
         })
     }
 

@@ -399,6 +399,16 @@ fn search_with_budget(
     };
     // Saturating: offsets and limits come from users (and from HTTP clients).
     let offset = q.offset.min(i64::MAX as u64) as i64;
+    if q.reverse {
+        return finish(reversed_page(
+            conn,
+            q,
+            &compiled,
+            probe_budget,
+            &page,
+            offset,
+        )?);
+    }
     let rids = match (q.limit, &compiled.present_first) {
         (Some(limit), Some(first)) => {
             // Runs with a number for the first order metric come first: read them in the
@@ -468,6 +478,58 @@ fn search_with_budget(
     };
 
     finish(rids)
+}
+
+/// One page query: (segment, filter, order, limit, offset) → rids.
+type PageFn<'a> = dyn Fn(&str, &str, &str, i64, i64) -> Result<Vec<i64>> + 'a;
+
+/// A page of the exactly reversed order (`RunQuery::reverse`), planned like the forward one:
+/// with a metric first, the reversed order starts with the runs lacking a number for it (few,
+/// usually: sorted from lists), then walks the metric's index backwards; ordered by run
+/// attributes, an index drives it with EXISTS probes; a narrow filter falls back to the lists.
+fn reversed_page(
+    conn: &Connection,
+    q: &RunQuery,
+    compiled: &search_sql::CompiledSearch,
+    probe_budget: i32,
+    page: &PageFn,
+    offset: i64,
+) -> Result<Vec<i64>> {
+    let order = &compiled.reversed_order_sql;
+    let Some(limit) = q.limit.map(|l| l.min(i64::MAX as u64) as i64) else {
+        return page("1", &compiled.where_sql, order, -1, offset);
+    };
+    let lists = || page("1", &compiled.where_sql, order, limit, offset);
+    if let Some(first) = &compiled.present_first {
+        let want = offset.saturating_add(limit);
+        let mut rids = page(&first.rest_condition, &compiled.where_sql, order, want, 0)?;
+        if (rids.len() as i64) < want {
+            let need = want - rids.len() as i64;
+            let walked = within_budget(conn, probe_budget, || {
+                page(
+                    &first.condition,
+                    &compiled.where_correlated,
+                    &first.reversed_order_sql,
+                    need,
+                    0,
+                )
+            })?;
+            match walked {
+                Some(more) => rids.extend(more),
+                None => return lists(),
+            }
+        }
+        return Ok(rids.into_iter().skip(offset as usize).collect());
+    }
+    if compiled.joins.is_empty() {
+        return match within_budget(conn, probe_budget, || {
+            page("1", &compiled.where_correlated, order, limit, offset)
+        })? {
+            Some(rids) => Ok(rids),
+            None => lists(),
+        };
+    }
+    lists()
 }
 
 pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
@@ -563,12 +625,20 @@ mod tests {
         assert_eq!(capped, None, "a tiny budget interrupts");
         for sort in ["metrics.acc desc", "metrics.acc", "start_time", ""] {
             for filter in ["", "params.lr < 2", "metrics.acc > 5 or params.lr = 4"] {
-                for (limit, offset) in [(5u64, 0u64), (7, 3), (50, 20)] {
+                for (limit, offset, reverse) in [
+                    (5u64, 0u64, false),
+                    (7, 3, false),
+                    (50, 20, false),
+                    (5, 0, true),
+                    (7, 3, true),
+                    (50, 20, true),
+                ] {
                     let q = RunQuery {
                         filter: Some(filter.into()),
                         sort: Some(sort.into()),
                         limit: Some(limit),
                         offset,
+                        reverse,
                         ..Default::default()
                     };
                     let names = |budget| -> Vec<String> {
@@ -583,7 +653,7 @@ mod tests {
                     assert_eq!(
                         names(1),
                         names(i32::MAX),
-                        "{sort:?} {filter:?} {limit} {offset}"
+                        "{sort:?} {filter:?} {limit} {offset} reverse {reverse}"
                     );
                 }
             }
