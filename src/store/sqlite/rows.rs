@@ -354,8 +354,10 @@ fn search_with_budget(
     let join_params = &compiled.params[..compiled.join_param_count];
     let where_params = &compiled.params[compiled.join_param_count..];
 
-    // One page query: `segment` narrows it, `filter` is one of the two forms of the filter.
+    // One page query: `segment` narrows it (binding `segment_params`), `filter` is one of the
+    // two forms of the filter.
     let page = |segment: &str,
+                segment_params: &[Value],
                 filter: &str,
                 order: &str,
                 limit: i64,
@@ -368,6 +370,7 @@ fn search_with_budget(
         );
         let args = join_params
             .iter()
+            .chain(segment_params)
             .chain(where_params)
             .chain(extra.iter())
             .cloned()
@@ -417,6 +420,7 @@ fn search_with_budget(
             let walked = within_budget(conn, probe_budget, || {
                 page(
                     &first.condition,
+                    &[],
                     &compiled.where_correlated,
                     &first.order_sql,
                     want,
@@ -428,6 +432,7 @@ fn search_with_budget(
                 // the store, so let SQLite build the filter's lists and sort what matches.
                 return finish(page(
                     "1",
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -437,6 +442,7 @@ fn search_with_budget(
             if (rids.len() as i64) < want {
                 let more = page(
                     &first.rest_condition,
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     want - rids.len() as i64,
@@ -452,6 +458,7 @@ fn search_with_budget(
             match within_budget(conn, probe_budget, || {
                 page(
                     "1",
+                    &[],
                     &compiled.where_correlated,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -461,6 +468,7 @@ fn search_with_budget(
                 Some(rids) => rids,
                 None => page(
                     "1",
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -470,6 +478,7 @@ fn search_with_budget(
         }
         (limit, _) => page(
             "1",
+            &[],
             &compiled.where_sql,
             &compiled.order_sql,
             limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64),
@@ -480,12 +489,17 @@ fn search_with_budget(
     finish(rids)
 }
 
-/// One page query: (segment, filter, order, limit, offset) → rids.
-type PageFn<'a> = dyn Fn(&str, &str, &str, i64, i64) -> Result<Vec<i64>> + 'a;
+/// SQLite VM steps allowed per run for the scan that lists the runs lacking the first order
+/// metric (a reversed metric-first page).
+const REST_SCAN_OPS_PER_RUN: i64 = 20;
+
+/// One page query: (segment, its params, filter, order, limit, offset) → rids.
+type PageFn<'a> = dyn Fn(&str, &[Value], &str, &str, i64, i64) -> Result<Vec<i64>> + 'a;
 
 /// A page of the exactly reversed order (`RunQuery::reverse`), planned like the forward one:
 /// with a metric first, the reversed order starts with the runs lacking a number for it (few,
-/// usually: sorted from lists), then walks the metric's index backwards; ordered by run
+/// usually: a list from one scan, each probed against the filter), then walks the metric's
+/// index backwards; ordered by run
 /// attributes, an index drives it with EXISTS probes; a narrow filter falls back to the lists.
 fn reversed_page(
     conn: &Connection,
@@ -497,17 +511,47 @@ fn reversed_page(
 ) -> Result<Vec<i64>> {
     let order = &compiled.reversed_order_sql;
     let Some(limit) = q.limit.map(|l| l.min(i64::MAX as u64) as i64) else {
-        return page("1", &compiled.where_sql, order, -1, offset);
+        return page("1", &[], &compiled.where_sql, order, -1, offset);
     };
-    let lists = || page("1", &compiled.where_sql, order, limit, offset);
+    let lists = || page("1", &[], &compiled.where_sql, order, limit, offset);
     if let Some(first) = &compiled.present_first {
         let want = offset.saturating_add(limit);
-        let mut rids = page(&first.rest_condition, &compiled.where_sql, order, want, 0)?;
+        // The runs lacking a number come first: listed from one scan of the runs and probed
+        // against the filter; if there are too many to probe, the filter's lists decide. The
+        // budget covers the scan (a few VM steps per run) on top of the probing allowance.
+        let runs: i64 = conn
+            .prepare_cached("SELECT coalesce(max(rid), 0) FROM runs")?
+            .query_row([], |r| r.get(0))?;
+        let scan_budget = i32::try_from(runs.saturating_mul(REST_SCAN_OPS_PER_RUN))
+            .unwrap_or(i32::MAX)
+            .saturating_add(probe_budget);
+        let rest = within_budget(conn, scan_budget, || {
+            page(
+                &first.rest_list,
+                &first.rest_list_params,
+                &compiled.where_correlated,
+                order,
+                want,
+                0,
+            )
+        })?;
+        let mut rids = match rest {
+            Some(rids) => rids,
+            None => page(
+                &first.rest_condition,
+                &[],
+                &compiled.where_sql,
+                order,
+                want,
+                0,
+            )?,
+        };
         if (rids.len() as i64) < want {
             let need = want - rids.len() as i64;
             let walked = within_budget(conn, probe_budget, || {
                 page(
                     &first.condition,
+                    &[],
                     &compiled.where_correlated,
                     &first.reversed_order_sql,
                     need,
@@ -523,7 +567,7 @@ fn reversed_page(
     }
     if compiled.joins.is_empty() {
         return match within_budget(conn, probe_budget, || {
-            page("1", &compiled.where_correlated, order, limit, offset)
+            page("1", &[], &compiled.where_correlated, order, limit, offset)
         })? {
             Some(rids) => Ok(rids),
             None => lists(),

@@ -68,6 +68,11 @@ pub struct PresentFirst {
     pub reversed_order_sql: String,
     /// Selects everything after the segment.
     pub rest_condition: String,
+    /// The same as `rest_condition` as a list of rids built from one scan of the runs (binds
+    /// `rest_list_params`): a reversed page starts with these runs, and with the list SQLite
+    /// probes the filter only for them instead of for every run.
+    pub rest_list: String,
+    pub rest_list_params: Vec<Value>,
 }
 
 /// The tie-break appended to every order (and the whole order when none is given).
@@ -101,7 +106,7 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     };
     let present_first = match order.first() {
         Some(OrderKey {
-            field: Field::Metric(_),
+            field: Field::Metric(key),
             descending,
         }) => {
             let dir = if *descending { "DESC" } else { "ASC" };
@@ -114,6 +119,10 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
                 order_sql: rest.join(", "),
                 reversed_order_sql: reversed(&rest),
                 rest_condition: "o0.last IS NULL".into(),
+                rest_list: "r.rid IN (SELECT x.rid FROM runs x LEFT JOIN metric_summary xm \
+                            ON xm.rid = x.rid AND xm.key = ? WHERE xm.last IS NULL)"
+                    .into(),
+                rest_list_params: vec![Value::Text(key.clone())],
             })
         }
         _ => None,
