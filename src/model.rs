@@ -260,6 +260,12 @@ pub struct RunQuery {
     pub include_deleted: bool,
     /// Only soft-deleted runs.
     pub only_deleted: bool,
+    /// Read the page from the exactly reversed order: every ORDER BY term's direction flipped
+    /// (the tie-break too, and for a metric key missing first, then NaN, then numbers
+    /// reversed), with `offset` counted from the end. Rows come back in that reversed order.
+    /// A window near the end of a long result is then read with a small offset.
+    #[serde(default)]
+    pub reverse: bool,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -368,6 +368,17 @@ fn search_filters_orders_and_pages(store: &dyn Store) {
         .unwrap();
     assert_eq!(second.runs.len(), 1);
     assert_eq!(second.total, 3);
+    // `reverse` reads the exactly reversed order (remote stores pass it on).
+    let backwards = store
+        .search_runs(&RunQuery {
+            limit: Some(2),
+            reverse: true,
+            ..q.clone()
+        })
+        .unwrap();
+    let names: Vec<&str> = backwards.runs.iter().map(|r| r.name.as_str()).collect();
+    assert_eq!(names, ["r05", "r07"]);
+    assert_eq!(backwards.total, 3);
     match store.search_runs(&RunQuery {
         filter: Some("metrics.acc >".into()),
         ..Default::default()

@@ -176,3 +176,163 @@ fn every_write_changes_the_store_version_and_reads_do_not() {
         .unwrap();
     assert!(store.version().unwrap() > v1);
 }
+
+/// Runs with ties everywhere (start times, metric values, params), NaN and missing metrics,
+/// numeric, text and missing params, missing tags and end times: the reversed order must be
+/// the full order backwards, term for term.
+fn store_with_ties() -> (tempfile::TempDir, SqliteStore) {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+    for i in 0..36i64 {
+        let mut params = vec![("opt".to_string(), ["adam", "sgd"][(i % 2) as usize].into())];
+        match i % 4 {
+            0 => params.push(("lr".into(), format!("{}", (i % 3) as f64 / 100.0))),
+            1 => params.push(("lr".into(), "auto".into())),
+            2 => params.push(("lr".into(), "0.01".into())),
+            _ => {}
+        }
+        let mut tags = Vec::new();
+        if i % 3 != 0 {
+            tags.push((
+                "team".to_string(),
+                ["nlp", "vision"][(i % 2) as usize].into(),
+            ));
+        }
+        let run = store
+            .create_run(&NewRun {
+                experiment: "main".into(),
+                name: Some(format!("t{:02}", (i * 5) % 36)),
+                user: ["ann", "bob", "cy"][(i % 3) as usize].into(),
+                start_time: Some(1_000 + i % 4),
+                params,
+                tags,
+                ..Default::default()
+            })
+            .unwrap();
+        let value = match i % 6 {
+            1 => Some(f64::NAN),
+            4 => None,
+            _ => Some((i % 3) as f64),
+        };
+        if let Some(v) = value {
+            store
+                .log_metrics(
+                    &run.id,
+                    &[KeyedPoint {
+                        key: "acc".into(),
+                        step: 0,
+                        timestamp: 0,
+                        value: v,
+                    }],
+                )
+                .unwrap();
+        }
+        if i % 5 == 0 {
+            store
+                .set_status(
+                    &run.id,
+                    kiroku::model::RunStatus::Finished,
+                    Some(0),
+                    Some(5_000 + i % 2),
+                )
+                .unwrap();
+        }
+    }
+    (dir, store)
+}
+
+fn ids(store: &SqliteStore, q: &RunQuery) -> (Vec<String>, u64) {
+    let page = store.search_runs(q).unwrap();
+    (page.runs.into_iter().map(|r| r.id).collect(), page.total)
+}
+
+#[test]
+fn reversed_pages_are_slices_of_the_full_order_backwards() {
+    let (_dir, store) = store_with_ties();
+    let sorts = [
+        "",
+        "metrics.acc desc",
+        "metrics.acc asc",
+        "metrics.acc, params.lr desc",
+        "params.lr",
+        "params.lr desc, metrics.acc",
+        "tags.team desc",
+        "start_time",
+        "name desc",
+        "user, status",
+        "end_time desc",
+    ];
+    let filters = [
+        "",
+        "params.opt = 'adam'",
+        "metrics.acc >= 1 or tags.team = 'nlp'",
+    ];
+    for sort in sorts {
+        for filter in filters {
+            let base = RunQuery {
+                filter: Some(filter.into()),
+                sort: Some(sort.into()),
+                ..Default::default()
+            };
+            let (all, total) = ids(&store, &base);
+            assert_eq!(total as usize, all.len());
+            let backwards: Vec<String> = all.iter().rev().cloned().collect();
+            let (whole, _) = ids(
+                &store,
+                &RunQuery {
+                    reverse: true,
+                    ..base.clone()
+                },
+            );
+            assert_eq!(whole, backwards, "sort {sort:?} filter {filter:?}");
+            for limit in [1u64, 4, 9, 50] {
+                for offset in [0u64, 3, 10, 30, 60] {
+                    let q = RunQuery {
+                        limit: Some(limit),
+                        offset,
+                        reverse: true,
+                        ..base.clone()
+                    };
+                    let (got, got_total) = ids(&store, &q);
+                    let want: Vec<String> = backwards
+                        .iter()
+                        .skip(offset as usize)
+                        .take(limit as usize)
+                        .cloned()
+                        .collect();
+                    assert_eq!(
+                        got, want,
+                        "sort {sort:?} filter {filter:?} limit {limit} offset {offset}"
+                    );
+                    assert_eq!(got_total, total, "total: sort {sort:?} filter {filter:?}");
+                }
+            }
+        }
+    }
+    // For a metric, reversed means missing first, then NaN, then the numbers backwards.
+    let page = store
+        .search_runs(&RunQuery {
+            sort: Some("metrics.acc desc".into()),
+            reverse: true,
+            ..Default::default()
+        })
+        .unwrap();
+    let kinds: Vec<u8> = page
+        .runs
+        .iter()
+        .map(|r| match r.metrics.get("acc") {
+            None => 0,
+            Some(m) if m.last.is_nan() => 1,
+            Some(_) => 2,
+        })
+        .collect();
+    assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{kinds:?}");
+    let numbers: Vec<f64> = page
+        .runs
+        .iter()
+        .filter_map(|r| r.metrics.get("acc").map(|m| m.last))
+        .filter(|v| !v.is_nan())
+        .collect();
+    assert!(numbers.windows(2).all(|w| w[0] <= w[1]), "{numbers:?}");
+    assert_eq!(kinds.iter().filter(|k| **k == 0).count(), 6);
+}

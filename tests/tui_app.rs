@@ -459,3 +459,146 @@ fn a_growing_log_is_read_a_piece_at_a_time_and_split_characters_wait() {
         .ends_with("epoch 39 \u{1b}[32mloss\u{1b}[0m=0.0405 acc: 0.8900\nepoch 40 café\n"));
     assert_eq!(rv.log_end, len + 15);
 }
+
+/// The Artifacts tab's rows as `indent + name` (folders end in `/`, a fold marker first).
+fn artifact_rows(s: &State) -> Vec<String> {
+    use kiroku::tui::artifact_tree::TreeRow;
+    let rv = s.run.as_ref().expect("a run is open");
+    rv.artifact_rows()
+        .iter()
+        .map(|r| match r {
+            TreeRow::Folder {
+                name, depth, open, ..
+            } => format!(
+                "{}{}{name}/",
+                "  ".repeat(*depth),
+                if *open { "-" } else { "+" }
+            ),
+            TreeRow::File { name, depth, .. } => format!("{}{name}", "  ".repeat(*depth)),
+        })
+        .collect()
+}
+
+#[test]
+fn artifacts_are_a_tree_whose_folders_open_and_close() {
+    let f = fixture();
+    let mut s = started(&f);
+    press(&mut s, &f, KeyCode::Char('G'));
+    press(&mut s, &f, KeyCode::Enter);
+    for _ in 0..5 {
+        press(&mut s, &f, KeyCode::Tab);
+    }
+    assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Artifacts);
+    // Folders first (open), then files; nested paths become nested folders.
+    let all = [
+        "-data/",
+        "  train.csv",
+        "-model/",
+        "  -sub/",
+        "    w.bin",
+        "config.yaml",
+    ];
+    assert_eq!(artifact_rows(&s), all);
+    // enter closes the folder under the cursor, space opens it again.
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(
+        artifact_rows(&s),
+        ["+data/", "-model/", "  -sub/", "    w.bin", "config.yaml"]
+    );
+    press(&mut s, &f, KeyCode::Char(' '));
+    assert_eq!(artifact_rows(&s), all);
+    // l on an open folder steps into it: the referenced file shows where it lives.
+    press(&mut s, &f, KeyCode::Char('l'));
+    let rv = s.run.as_ref().unwrap();
+    assert_eq!(rv.artifact_cursor, 1);
+    let e = rv.selected_artifact().expect("a file");
+    assert_eq!(e.path, "data/train.csv");
+    assert!(e.local.is_none());
+    assert_eq!(e.location.as_deref(), Some("s3://bucket/data/train.csv"));
+    // h on a file goes up to its folder, h on an open folder closes it, l opens it.
+    press(&mut s, &f, KeyCode::Char('h'));
+    assert_eq!(s.run.as_ref().unwrap().artifact_cursor, 0);
+    press(&mut s, &f, KeyCode::Char('h'));
+    assert_eq!(artifact_rows(&s)[0], "+data/");
+    press(&mut s, &f, KeyCode::Char('l'));
+    assert_eq!(artifact_rows(&s), all);
+    // Closing `model/` hides `sub/` and `w.bin` but keeps `sub/`'s own state.
+    press(&mut s, &f, KeyCode::Char('j'));
+    press(&mut s, &f, KeyCode::Char('j'));
+    press(&mut s, &f, KeyCode::Char('j'));
+    press(&mut s, &f, KeyCode::Char('j'));
+    let rv = s.run.as_ref().unwrap();
+    assert_eq!(rv.selected_artifact().unwrap().path, "model/sub/w.bin");
+    // The nested copied file is found on disk and previewed (binary: no text).
+    assert!(rv.selected_artifact().unwrap().local.is_some());
+    assert_eq!(
+        rv.highlighted.get("artifact:model/sub/w.bin"),
+        Some(&kiroku::tui::worker::Highlighted::Binary)
+    );
+    press(&mut s, &f, KeyCode::Char('h'));
+    press(&mut s, &f, KeyCode::Char('h'));
+    press(&mut s, &f, KeyCode::Char('h'));
+    assert_eq!(
+        artifact_rows(&s),
+        ["-data/", "  train.csv", "-model/", "  +sub/", "config.yaml"]
+    );
+    press(&mut s, &f, KeyCode::Char('h'));
+    press(&mut s, &f, KeyCode::Char('h'));
+    assert_eq!(
+        artifact_rows(&s),
+        ["-data/", "  train.csv", "+model/", "config.yaml"]
+    );
+    // The text file's preview is highlighted as before.
+    press(&mut s, &f, KeyCode::Char('G'));
+    let rv = s.run.as_ref().unwrap();
+    assert_eq!(rv.selected_artifact().unwrap().path, "config.yaml");
+    assert!(matches!(
+        rv.highlighted.get("artifact:config.yaml"),
+        Some(kiroku::tui::worker::Highlighted::Text(_))
+    ));
+}
+
+#[test]
+fn windows_in_the_far_half_are_read_from_the_end_with_the_same_rows() {
+    use kiroku::tui::worker::runs_window;
+    let f = fixture();
+    for sort in [
+        None,
+        Some("metrics.acc desc"),
+        Some("params.lr"),
+        Some("name desc"),
+    ] {
+        let all = f
+            .store
+            .search_runs(&kiroku::model::RunQuery {
+                sort: sort.map(str::to_string),
+                ..Default::default()
+            })
+            .unwrap();
+        let n = all.total;
+        for offset in 0..n {
+            for limit in [1u64, 2, 5] {
+                let q = kiroku::model::RunQuery {
+                    sort: sort.map(str::to_string),
+                    offset,
+                    limit: Some(limit),
+                    ..Default::default()
+                };
+                let forward = f.store.search_runs_uncounted(&q).unwrap();
+                let page = runs_window(&f.store, &q, Some(n)).unwrap();
+                let ids = |p: &kiroku::model::RunPage| -> Vec<String> {
+                    p.runs.iter().map(|r| r.id.clone()).collect()
+                };
+                assert_eq!(ids(&page), ids(&forward), "{sort:?} {offset} {limit}");
+                if offset + limit >= n {
+                    assert_eq!(page.total, n);
+                }
+            }
+        }
+    }
+    // G on the table lands on the last run.
+    let mut s = started(&f);
+    press(&mut s, &f, KeyCode::Char('G'));
+    assert_eq!(s.runs.cursor, 5);
+    assert_eq!(s.runs.rows.last().map(|r| r.id.clone()), Some(run_id(0)));
+}

@@ -1,6 +1,8 @@
 //! The UI in a real terminal: tmux runs `kiroku` over a demo store, the test types like a user
 //! (filter, open a run, switch tabs, write a note, mark two runs, compare), reads the screen
-//! with `capture-pane`, and checks with the headless commands that the note was stored.
+//! with `capture-pane`, and checks with the headless commands that the note was stored. A
+//! second test makes the UI panic (`KIROKU_DEV_PANIC=after-first-frame`) inside a plain shell
+//! and checks that the prompt works again: the alternate screen left, `stty -a` cooked.
 //! Needs tmux: in CI (`CI` set) a missing tmux fails the test; elsewhere it is skipped loudly.
 use std::path::Path;
 use std::process::Command;
@@ -234,4 +236,92 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
             .any(|(b, a)| b == "written in tmux\nsecond line" && a == "tester"),
         "{bodies:?}"
     );
+}
+
+/// A panic inside the UI gives the terminal back: the panic hook leaves the alternate screen
+/// and raw mode before the message prints, so the shell prompt works again. The panic is the
+/// developer trigger `KIROKU_DEV_PANIC=after-first-frame` (see `tui::event_loop::run`).
+#[test]
+fn a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal() {
+    if !tmux_available() {
+        if std::env::var_os("CI").is_some() {
+            panic!("tmux is missing: CI must install it (.ci/run does)");
+        }
+        eprintln!("\n!!! SKIPPED a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal: tmux is not installed !!!\n");
+        return;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .args([
+            "demo",
+            project.to_str().unwrap(),
+            "--no-ui",
+            "--epochs",
+            "2",
+        ])
+        .env("KIROKU_USER", "tester")
+        .env_remove("KIROKU_STORE")
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let store = project.join(".kiroku");
+
+    let tmux = Tmux {
+        socket: format!("kiroku-e2e-panic-{}", std::process::id()),
+    };
+    // A plain POSIX shell (no line editor that would reset the terminal modes itself).
+    let out = tmux.cmd(&[
+        "new-session",
+        "-d",
+        "-s",
+        "main",
+        "-x",
+        "120",
+        "-y",
+        "40",
+        "env PS1='ready$ ' sh",
+    ]);
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    tmux.wait_for("ready$");
+    tmux.type_text(&format!(
+        "KIROKU_DEV_PANIC=after-first-frame KIROKU_USER=tester XDG_STATE_HOME={0}/state \
+         XDG_CONFIG_HOME={0}/config {1} --store {2}; echo \"kiroku exit status: $?\"",
+        dir.path().display(),
+        env!("CARGO_BIN_EXE_kiroku"),
+        store.display()
+    ));
+    tmux.keys(&["Enter"]);
+    // 101 (unwinding) or 134 (abort): either way a failure status after the panic message.
+    let s = tmux.wait_for("kiroku exit status: 1");
+    assert!(s.contains("a deliberate panic"), "{s}");
+    // The alternate screen is left: the panic message is on the shell's own screen.
+    let alt = tmux.cmd(&["display-message", "-p", "-t", "main", "#{alternate_on}"]);
+    assert_eq!(String::from_utf8_lossy(&alt.stdout).trim(), "0");
+    // The prompt takes a typed command (with raw mode left on, Enter would not end the line).
+    tmux.type_text("stty -a; echo stty-$((40 + 2))-done");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("stty-42-done");
+    // The typed command was echoed (echo on); what follows it is stty's report.
+    let typed = "ready$ stty -a; echo stty-$((40 + 2))-done";
+    let at = s
+        .find(typed)
+        .unwrap_or_else(|| panic!("the command was not echoed:\n{s}"));
+    let report = &s[at + typed.len()..];
+    let modes: Vec<&str> = report.split_whitespace().collect();
+    for mode in ["icanon", "echo", "icrnl", "opost"] {
+        assert!(modes.contains(&mode), "stty -a lacks {mode}:\n{report}");
+        assert!(
+            !modes.contains(&format!("-{mode}").as_str()),
+            "stty -a shows -{mode}:\n{report}"
+        );
+    }
 }

@@ -129,6 +129,27 @@ fn run_artifacts() {
 }
 
 #[test]
+fn run_artifacts_referenced_file() {
+    check(
+        "run_artifacts_referenced_file",
+        &[
+            "G", "<enter>", "<tab>", "<tab>", "<tab>", "<tab>", "<tab>", "j",
+        ],
+    );
+}
+
+#[test]
+fn run_artifacts_folded_folder_and_text_preview() {
+    // space closes `data/`; four rows down is `config.yaml`.
+    check(
+        "run_artifacts_folded_folder_and_text_preview",
+        &[
+            "G", "<enter>", "<tab>", "<tab>", "<tab>", "<tab>", "<tab>", " jjjj",
+        ],
+    );
+}
+
+#[test]
 fn run_notes() {
     check(
         "run_notes",

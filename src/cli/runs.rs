@@ -128,6 +128,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         offset: args.offset,
         include_deleted: args.all,
         only_deleted: args.deleted,
+        reverse: false,
     })?;
     if ctx.format == Format::Json {
         print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(io)?;

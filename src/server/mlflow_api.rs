@@ -1207,6 +1207,7 @@ async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Inpu
         offset,
         include_deleted,
         only_deleted,
+        reverse: false,
     };
     let page = st.call(move |s| s.search_runs(&query)).await?;
     let next = offset.saturating_add(limit);

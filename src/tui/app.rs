@@ -3,6 +3,7 @@
 //! changes the state and says what the loop must do (store requests, quitting, saving UI
 //! state). No terminal and no store here, so nearly all behaviour is tested as plain
 //! functions (`tests/tui_app.rs` and the module tests).
+use super::artifact_tree::{self, TreeRow};
 use super::editor::{EditKey, Editor};
 use super::keymap::{Cmd, Keymap};
 use super::state_file::{ColumnPrefs, UiState};
@@ -316,8 +317,11 @@ pub struct RunView {
     pub chart_selected: usize,
     pub series: BTreeMap<String, SampledSeries>,
     pub notes_cursor: usize,
+    /// The selected row of the artifact tree (`artifact_rows`).
     pub artifact_cursor: usize,
     pub artifacts: Vec<ArtifactEntry>,
+    /// Folders of the artifact tree that are folded (by path, `model/sub`).
+    pub artifact_closed: BTreeSet<String>,
     /// Highlighted texts: `source:diff`, `source:command`, `artifact:PATH`.
     pub highlighted: BTreeMap<String, Highlighted>,
 }
@@ -342,12 +346,68 @@ impl RunView {
             notes_cursor: 0,
             artifact_cursor: 0,
             artifacts: Vec::new(),
+            artifact_closed: BTreeSet::new(),
             highlighted: BTreeMap::new(),
         }
     }
 
     pub fn scroll_of(&self, tab: RunTab) -> usize {
         self.scroll.get(tab.title()).copied().unwrap_or(0)
+    }
+
+    /// The artifact tree's visible rows.
+    pub fn artifact_rows(&self) -> Vec<TreeRow> {
+        artifact_tree::rows(&self.artifacts, &self.artifact_closed)
+    }
+
+    /// The artifact file under the cursor (none when it is on a folder).
+    pub fn selected_artifact(&self) -> Option<&ArtifactEntry> {
+        let rows = self.artifact_rows();
+        match rows.get(self.artifact_cursor.min(rows.len().saturating_sub(1)))? {
+            TreeRow::File { index, .. } => self.artifacts.get(*index),
+            TreeRow::Folder { .. } => None,
+        }
+    }
+
+    /// Artifacts tab: open or close the folder under the cursor (`open`), open it (`right`),
+    /// close it or go up to the folder that holds the row (`left`).
+    fn artifact_tree_cmd(&mut self, cmd: Cmd) {
+        let rows = self.artifact_rows();
+        let i = self.artifact_cursor.min(rows.len().saturating_sub(1));
+        let Some(row) = rows.get(i) else { return };
+        match (cmd, row) {
+            (Cmd::Open, TreeRow::Folder { path, open, .. }) => {
+                if *open {
+                    self.artifact_closed.insert(path.clone());
+                } else {
+                    self.artifact_closed.remove(path);
+                }
+            }
+            (Cmd::Right, TreeRow::Folder { path, open, .. }) => {
+                if *open {
+                    // Already open: step onto its first entry.
+                    if rows.get(i + 1).is_some_and(|r| r.depth() > row.depth()) {
+                        self.artifact_cursor = i + 1;
+                    }
+                } else {
+                    self.artifact_closed.remove(path);
+                }
+            }
+            (
+                Cmd::Left,
+                TreeRow::Folder {
+                    path, open: true, ..
+                },
+            ) => {
+                self.artifact_closed.insert(path.clone());
+            }
+            (Cmd::Left, _) => {
+                if let Some(p) = artifact_tree::parent_row(&rows, i) {
+                    self.artifact_cursor = p;
+                }
+            }
+            _ => {}
+        }
     }
 
     pub fn metric_keys(&self) -> Vec<String> {
@@ -735,6 +795,7 @@ impl State {
             offset,
             include_deleted: self.runs.show_deleted,
             only_deleted: false,
+            reverse: false,
         }
     }
 
@@ -762,9 +823,17 @@ impl State {
     fn refetch_runs(&mut self) -> Effect {
         self.runs.seq_sent += 1;
         let offset = self.runs.scroll.saturating_sub(self.runs.visible_rows);
+        let query = self.run_query(offset, self.page_limit());
+        let what = RunQuery {
+            offset: 0,
+            limit: None,
+            ..query.clone()
+        };
+        let total = (self.runs.counted.as_ref() == Some(&what)).then_some(self.runs.total);
         Effect::Request(Request::Runs {
             seq: self.runs.seq_sent,
-            query: self.run_query(offset, self.page_limit()),
+            query,
+            total,
         })
     }
 
@@ -2038,8 +2107,7 @@ pub fn highlight_requests(state: &mut State) -> Vec<Effect> {
             }
         }
         RunTab::Artifacts => {
-            let entries = &rv.artifacts;
-            if let Some(e) = entries.get(rv.artifact_cursor.min(entries.len().saturating_sub(1))) {
+            if let Some(e) = rv.selected_artifact() {
                 if let Some(path) = &e.local {
                     wanted.push(Request::Preview {
                         run_id: rv.id.clone(),
@@ -2125,6 +2193,10 @@ fn run_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             rv.chart_list = !rv.chart_list;
             return vec![];
         }
+        Cmd::Open | Cmd::Left | Cmd::Right if tab == RunTab::Artifacts => {
+            rv.artifact_tree_cmd(cmd);
+            return highlight_requests(state);
+        }
         _ => {}
     }
     if tab == RunTab::Metrics {
@@ -2152,7 +2224,7 @@ fn run_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     if is_motion(cmd) {
         let len = match tab {
             RunTab::Notes => rv.detail.as_ref().map(|d| d.notes.len()).unwrap_or(0),
-            RunTab::Artifacts => rv.artifacts.len(),
+            RunTab::Artifacts => rv.artifact_rows().len(),
             RunTab::Logs => rv.log.as_ref().map(|l| l.lines().count()).unwrap_or(0),
             _ => 10_000,
         };
@@ -2322,7 +2394,11 @@ fn on_click(state: &mut State, x: u16, y: u16) -> Vec<Effect> {
                     if let Some(rv) = &mut state.run {
                         match rv.tab {
                             RunTab::Notes => rv.notes_cursor = i,
-                            RunTab::Artifacts => {
+                            RunTab::Artifacts if i < rv.artifact_rows().len() => {
+                                // A click on the selected folder opens or closes it.
+                                if rv.artifact_cursor == i {
+                                    rv.artifact_tree_cmd(Cmd::Open);
+                                }
                                 rv.artifact_cursor = i;
                                 return highlight_requests(state);
                             }

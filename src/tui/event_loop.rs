@@ -65,6 +65,10 @@ pub fn run(
     store_dir: Option<PathBuf>,
     mut state: State,
 ) -> std::io::Result<()> {
+    // Developer trigger for the terminal-restoring panic hook (tests/tui_e2e.rs): with
+    // `KIROKU_DEV_PANIC=after-first-frame` the UI panics right after drawing its first frame.
+    // Read once, here; no other value, key or state can set it off.
+    let dev_panic = std::env::var("KIROKU_DEV_PANIC").is_ok_and(|v| v == "after-first-frame");
     let (mut terminal, _guard) = setup()?;
     let (tx, rx) = mpsc::channel::<LoopEvent>();
     let (req_tx, req_rx) = mpsc::channel::<Request>();
@@ -92,6 +96,9 @@ pub fn run(
     let effects = state.start();
     // The first frame goes out before the first answer arrives.
     terminal.draw(|f| super::screens::draw(f, &mut state))?;
+    if dev_panic {
+        panic!("KIROKU_DEV_PANIC=after-first-frame: a deliberate panic (terminal restore test)");
+    }
     if run_effects(&mut state, effects, &req_tx, &watched) {
         return Ok(());
     }

@@ -7,6 +7,7 @@
 //! are the reusable pieces (charts, ANSI text); `keymap` and `theme` are data (embedded TOML,
 //! user files over them); `state_file` keeps per-user UI state between sessions.
 pub mod app;
+pub mod artifact_tree;
 pub mod editor;
 pub mod event_loop;
 pub mod keymap;

@@ -123,6 +123,37 @@ pub fn fixture() -> Fixture {
                     },
                 )
                 .unwrap();
+            // A nested copied file (binary) and a referenced one: the Artifacts tree.
+            std::fs::create_dir_all(run_dir.join("artifacts/model/sub")).unwrap();
+            std::fs::write(
+                run_dir.join("artifacts/model/sub/w.bin"),
+                [0u8, 159, 146, 150],
+            )
+            .unwrap();
+            store
+                .add_artifact(
+                    &id,
+                    &Artifact {
+                        path: "model/sub/w.bin".into(),
+                        size: Some(4),
+                        hash: Some("9f86d081884c7d659a2feaa0c55ad015".into()),
+                        stored: "copied".into(),
+                        location: None,
+                    },
+                )
+                .unwrap();
+            store
+                .add_artifact(
+                    &id,
+                    &Artifact {
+                        path: "data/train.csv".into(),
+                        size: Some(2_500_000),
+                        hash: None,
+                        stored: "referenced".into(),
+                        location: Some("s3://bucket/data/train.csv".into()),
+                    },
+                )
+                .unwrap();
             store.set_star(&id, "alice", true).unwrap();
             let first = store
                 .add_note(

@@ -367,8 +367,10 @@ fn search_with_budget(
     let join_params = &compiled.params[..compiled.join_param_count];
     let where_params = &compiled.params[compiled.join_param_count..];
 
-    // One page query: `segment` narrows it, `filter` is one of the two forms of the filter.
+    // One page query: `segment` narrows it (binding `segment_params`), `filter` is one of the
+    // two forms of the filter.
     let page = |segment: &str,
+                segment_params: &[Value],
                 filter: &str,
                 order: &str,
                 limit: i64,
@@ -381,6 +383,7 @@ fn search_with_budget(
         );
         let args = join_params
             .iter()
+            .chain(segment_params)
             .chain(where_params)
             .chain(extra.iter())
             .cloned()
@@ -412,6 +415,16 @@ fn search_with_budget(
     };
     // Saturating: offsets and limits come from users (and from HTTP clients).
     let offset = q.offset.min(i64::MAX as u64) as i64;
+    if q.reverse {
+        return finish(reversed_page(
+            conn,
+            q,
+            &compiled,
+            probe_budget,
+            &page,
+            offset,
+        )?);
+    }
     let rids = match (q.limit, &compiled.present_first) {
         (Some(limit), Some(first)) => {
             // Runs with a number for the first order metric come first: read them in the
@@ -420,6 +433,7 @@ fn search_with_budget(
             let walked = within_budget(conn, probe_budget, || {
                 page(
                     &first.condition,
+                    &[],
                     &compiled.where_correlated,
                     &first.order_sql,
                     want,
@@ -431,6 +445,7 @@ fn search_with_budget(
                 // the store, so let SQLite build the filter's lists and sort what matches.
                 return finish(page(
                     "1",
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -440,6 +455,7 @@ fn search_with_budget(
             if (rids.len() as i64) < want {
                 let more = page(
                     &first.rest_condition,
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     want - rids.len() as i64,
@@ -455,6 +471,7 @@ fn search_with_budget(
             match within_budget(conn, probe_budget, || {
                 page(
                     "1",
+                    &[],
                     &compiled.where_correlated,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -464,6 +481,7 @@ fn search_with_budget(
                 Some(rids) => rids,
                 None => page(
                     "1",
+                    &[],
                     &compiled.where_sql,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
@@ -473,6 +491,7 @@ fn search_with_budget(
         }
         (limit, _) => page(
             "1",
+            &[],
             &compiled.where_sql,
             &compiled.order_sql,
             limit.map_or(-1, |l| l.min(i64::MAX as u64) as i64),
@@ -481,6 +500,93 @@ fn search_with_budget(
     };
 
     finish(rids)
+}
+
+/// SQLite VM steps allowed per run for the scan that lists the runs lacking the first order
+/// metric (a reversed metric-first page).
+const REST_SCAN_OPS_PER_RUN: i64 = 20;
+
+/// One page query: (segment, its params, filter, order, limit, offset) → rids.
+type PageFn<'a> = dyn Fn(&str, &[Value], &str, &str, i64, i64) -> Result<Vec<i64>> + 'a;
+
+/// A page of the exactly reversed order (`RunQuery::reverse`), planned like the forward one:
+/// with a metric first, the reversed order starts with the runs lacking a number for it (few,
+/// usually: a list from one scan, each probed against the filter), then walks the metric's
+/// index backwards; ordered by run
+/// attributes, an index drives it with EXISTS probes; a narrow filter falls back to the lists.
+fn reversed_page(
+    conn: &Connection,
+    q: &RunQuery,
+    compiled: &search_sql::CompiledSearch,
+    probe_budget: i32,
+    page: &PageFn,
+    offset: i64,
+) -> Result<Vec<i64>> {
+    let order = &compiled.reversed_order_sql;
+    let Some(limit) = q.limit.map(|l| l.min(i64::MAX as u64) as i64) else {
+        return page("1", &[], &compiled.where_sql, order, -1, offset);
+    };
+    let lists = || page("1", &[], &compiled.where_sql, order, limit, offset);
+    if let Some(first) = &compiled.present_first {
+        let want = offset.saturating_add(limit);
+        // The runs lacking a number come first: listed from one scan of the runs and probed
+        // against the filter; if there are too many to probe, the filter's lists decide. The
+        // budget covers the scan (a few VM steps per run) on top of the probing allowance.
+        let runs: i64 = conn
+            .prepare_cached("SELECT coalesce(max(rid), 0) FROM runs")?
+            .query_row([], |r| r.get(0))?;
+        let scan_budget = i32::try_from(runs.saturating_mul(REST_SCAN_OPS_PER_RUN))
+            .unwrap_or(i32::MAX)
+            .saturating_add(probe_budget);
+        let rest = within_budget(conn, scan_budget, || {
+            page(
+                &first.rest_list,
+                &first.rest_list_params,
+                &compiled.where_correlated,
+                order,
+                want,
+                0,
+            )
+        })?;
+        let mut rids = match rest {
+            Some(rids) => rids,
+            None => page(
+                &first.rest_condition,
+                &[],
+                &compiled.where_sql,
+                order,
+                want,
+                0,
+            )?,
+        };
+        if (rids.len() as i64) < want {
+            let need = want - rids.len() as i64;
+            let walked = within_budget(conn, probe_budget, || {
+                page(
+                    &first.condition,
+                    &[],
+                    &compiled.where_correlated,
+                    &first.reversed_order_sql,
+                    need,
+                    0,
+                )
+            })?;
+            match walked {
+                Some(more) => rids.extend(more),
+                None => return lists(),
+            }
+        }
+        return Ok(rids.into_iter().skip(offset as usize).collect());
+    }
+    if compiled.joins.is_empty() {
+        return match within_budget(conn, probe_budget, || {
+            page("1", &[], &compiled.where_correlated, order, limit, offset)
+        })? {
+            Some(rids) => Ok(rids),
+            None => lists(),
+        };
+    }
+    lists()
 }
 
 pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
@@ -576,12 +682,20 @@ mod tests {
         assert_eq!(capped, None, "a tiny budget interrupts");
         for sort in ["metrics.acc desc", "metrics.acc", "start_time", ""] {
             for filter in ["", "params.lr < 2", "metrics.acc > 5 or params.lr = 4"] {
-                for (limit, offset) in [(5u64, 0u64), (7, 3), (50, 20)] {
+                for (limit, offset, reverse) in [
+                    (5u64, 0u64, false),
+                    (7, 3, false),
+                    (50, 20, false),
+                    (5, 0, true),
+                    (7, 3, true),
+                    (50, 20, true),
+                ] {
                     let q = RunQuery {
                         filter: Some(filter.into()),
                         sort: Some(sort.into()),
                         limit: Some(limit),
                         offset,
+                        reverse,
                         ..Default::default()
                     };
                     let names = |budget| -> Vec<String> {
@@ -596,7 +710,7 @@ mod tests {
                     assert_eq!(
                         names(1),
                         names(i32::MAX),
-                        "{sort:?} {filter:?} {limit} {offset}"
+                        "{sort:?} {filter:?} {limit} {offset} reverse {reverse}"
                     );
                 }
             }

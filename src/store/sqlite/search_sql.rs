@@ -41,6 +41,8 @@ pub struct CompiledSearch {
     pub where_sql: String,
     /// The ORDER BY list (without the keyword), always ending with `r.start_ms DESC, r.id ASC`.
     pub order_sql: String,
+    /// `order_sql` exactly reversed: every term's direction flipped (`RunQuery::reverse`).
+    pub reversed_order_sql: String,
     /// Values for the `?` placeholders: joins' first, then the filter's, then the order's.
     pub params: Vec<Value>,
     /// How many of `params` belong to `joins` (the rest belong to the filter).
@@ -62,8 +64,15 @@ pub struct PresentFirst {
     pub condition: String,
     /// The order within the segment: the metric without the missing/NaN terms, then the rest.
     pub order_sql: String,
+    /// `order_sql` with every term's direction flipped: the segment read from its end.
+    pub reversed_order_sql: String,
     /// Selects everything after the segment.
     pub rest_condition: String,
+    /// The same as `rest_condition` as a list of rids built from one scan of the runs (binds
+    /// `rest_list_params`): a reversed page starts with these runs, and with the list SQLite
+    /// probes the filter only for them instead of for every run.
+    pub rest_list: String,
+    pub rest_list_params: Vec<Value>,
 }
 
 /// The tie-break appended to every order (and the whole order when none is given).
@@ -77,7 +86,7 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     for (i, key) in order.iter().enumerate() {
         order_terms(i, key, &mut joins, &mut params, &mut terms);
     }
-    terms.push(TIE_BREAK.to_string());
+    terms.extend(TIE_BREAK.split(", ").map(str::to_string));
     let join_param_count = params.len();
     let mut w = Sql {
         params,
@@ -97,16 +106,23 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     };
     let present_first = match order.first() {
         Some(OrderKey {
-            field: Field::Metric(_),
+            field: Field::Metric(key),
             descending,
         }) => {
             let dir = if *descending { "DESC" } else { "ASC" };
             // terms[0..3] are the first metric's: missing, NaN, value.
-            let rest = std::iter::once(format!("o0.last {dir}")).chain(terms[3..].iter().cloned());
+            let rest: Vec<String> = std::iter::once(format!("o0.last {dir}"))
+                .chain(terms[3..].iter().cloned())
+                .collect();
             Some(PresentFirst {
                 condition: "o0.last IS NOT NULL".into(),
-                order_sql: rest.collect::<Vec<_>>().join(", "),
+                order_sql: rest.join(", "),
+                reversed_order_sql: reversed(&rest),
                 rest_condition: "o0.last IS NULL".into(),
+                rest_list: "r.rid IN (SELECT x.rid FROM runs x LEFT JOIN metric_summary xm \
+                            ON xm.rid = x.rid AND xm.key = ? WHERE xm.last IS NULL)"
+                    .into(),
+                rest_list_params: vec![Value::Text(key.clone())],
             })
         }
         _ => None,
@@ -115,11 +131,29 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
         joins,
         where_sql,
         order_sql: terms.join(", "),
+        reversed_order_sql: reversed(&terms),
         params: w.params,
         join_param_count,
         where_correlated,
         present_first,
     }
+}
+
+/// The ORDER BY list with every term's direction flipped (a term without one is ascending).
+fn reversed(terms: &[String]) -> String {
+    terms
+        .iter()
+        .map(|t| {
+            if let Some(e) = t.strip_suffix(" DESC") {
+                format!("{e} ASC")
+            } else if let Some(e) = t.strip_suffix(" ASC") {
+                format!("{e} DESC")
+            } else {
+                format!("{t} DESC")
+            }
+        })
+        .collect::<Vec<_>>()
+        .join(", ")
 }
 
 /// Adds the joins (with their params) and ORDER BY terms for one order key. The terms carry
@@ -1013,6 +1047,11 @@ mod tests {
         assert_eq!(
             q.order_sql,
             "o0.rid IS NULL, o0.last IS NULL, o0.last DESC, r.start_ms DESC, r.id ASC"
+        );
+        // Reversed, every term flips: missing first, then NaN, then numbers ascending.
+        assert_eq!(
+            q.reversed_order_sql,
+            "o0.rid IS NULL DESC, o0.last IS NULL DESC, o0.last ASC, r.start_ms ASC, r.id DESC"
         );
         assert_eq!(
             q.params,

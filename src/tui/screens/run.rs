@@ -1,14 +1,17 @@
 //! One run, in tabs: Overview, Params (searchable), Metrics (chart grid or sparkline list),
 //! Logs (follows while running, searchable, ANSI kept or stripped), Source (commit, command,
-//! coloured diff), Artifacts (list, preview of text files, size and hash), Notes (thread).
+//! coloured diff), Artifacts (a folder tree; preview of text files, size and hash, or where a
+//! referenced one lives), Notes (thread).
 use super::{fit, kv, status_glyph};
 use crate::cli::output::{format_duration, format_relative, format_timestamp, format_value};
 use crate::tui::app::{Field, RunTab, RunView, State};
+use crate::tui::artifact_tree::TreeRow;
 use crate::tui::theme::run_color_index;
 use crate::tui::widgets::chart::{self, ChartLine};
 use crate::tui::widgets::text::{ansi_line, diff_line, highlight, markdown};
 use crate::tui::worker::Highlighted;
 use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
@@ -566,8 +569,8 @@ fn human_size(n: u64) -> String {
 
 fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(rv) = &state.run else { return };
-    let entries = &rv.artifacts;
-    if entries.is_empty() {
+    let rows = rv.artifact_rows();
+    if rows.is_empty() {
         frame.render_widget(
             Paragraph::new(Line::styled(
                 "no artifacts (kiroku log artifact FILE records one)",
@@ -587,25 +590,47 @@ fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
         .map(|_| Line::styled("│", state.theme.style("border")))
         .collect();
     frame.render_widget(Paragraph::new(rule_lines), rule);
-    let cursor = rv.artifact_cursor.min(entries.len() - 1);
-    let lines: Vec<Line> = entries
+    let cursor = rv.artifact_cursor.min(rows.len() - 1);
+    let height = (list.height as usize).max(1);
+    let top = cursor.saturating_sub(height - 1);
+    let dim = state.theme.style("text.dim");
+    let w = list.width as usize;
+    let lines: Vec<Line> = rows
         .iter()
         .enumerate()
-        .map(|(i, e)| {
-            // The folder part dimmed, the name plain, the size right-aligned.
-            let (dir, name) = match e.path.rsplit_once('/') {
-                Some((d, n)) => (format!("{d}/"), n.to_string()),
-                None => (String::new(), e.path.clone()),
+        .skip(top)
+        .take(height)
+        .map(|(i, row)| {
+            // Indent, a fold marker for folders, the name, the size right-aligned.
+            let indent = "  ".repeat(row.depth());
+            let (marker, name, size, name_style) = match row {
+                TreeRow::Folder {
+                    name, open, size, ..
+                } => (
+                    if *open { "▾ " } else { "▸ " },
+                    format!("{name}/"),
+                    human_size(*size),
+                    state.theme.style("text.accent"),
+                ),
+                TreeRow::File { index, name, .. } => {
+                    let e = &rv.artifacts[*index];
+                    let referenced = e.local.is_none() && e.location.is_some();
+                    (
+                        if referenced { "→ " } else { "  " },
+                        name.clone(),
+                        e.size.map(human_size).unwrap_or_default(),
+                        Style::default(),
+                    )
+                }
             };
-            let size = e.size.map(human_size).unwrap_or_default();
-            let w = list.width as usize;
             let size_w = size.chars().count() + 1;
-            let path_w = w.saturating_sub(size_w);
-            let dir_w = crate::cli::output::display_width(&dir).min(path_w / 2);
+            let lead = format!("{indent}{marker}");
+            let lead_w = crate::cli::output::display_width(&lead).min(w.saturating_sub(size_w));
+            let name_w = w.saturating_sub(size_w + lead_w);
             let mut l = Line::from(vec![
-                Span::styled(fit(&dir, dir_w, false), state.theme.style("text.dim")),
-                Span::raw(fit(&name, path_w - dir_w, false)),
-                Span::styled(fit(&size, size_w, true), state.theme.style("text.dim")),
+                Span::styled(fit(&lead, lead_w, false), dim),
+                Span::styled(fit(&name, name_w, false), name_style),
+                Span::styled(fit(&size, size_w, true), dim),
             ]);
             if i == cursor {
                 l = l.style(state.theme.style("table.selected"));
@@ -614,36 +639,73 @@ fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
         })
         .collect();
     frame.render_widget(Paragraph::new(lines), list);
-    state.areas.list = Some((list, 0));
-    let e = &entries[cursor];
-    let mut out = vec![
-        Line::styled(e.path.clone(), state.theme.style("title")),
-        Line::styled(
-            format!(
-                "{} · sha256 {}",
-                e.size.map(human_size).unwrap_or("size unknown".into()),
-                e.hash.clone().unwrap_or("—".into())
-            ),
-            state.theme.style("text.dim"),
-        ),
-        Line::raw(""),
-    ];
-    let dim = state.theme.style("text.dim");
-    match (
-        e.local.is_some(),
-        rv.highlighted.get(&format!("artifact:{}", e.path)),
-    ) {
-        (false, _) => out.push(Line::styled("(referenced, not copied into the store)", dim)),
-        (true, Some(Highlighted::Text(lines))) => {
-            out.extend(lines.iter().take(view.height as usize).cloned())
+    state.areas.list = Some((list, top));
+    let Some(rv) = &state.run else { return };
+    let mut out = Vec::new();
+    match &rows[cursor] {
+        TreeRow::Folder {
+            path,
+            files,
+            size,
+            open,
+            ..
+        } => {
+            out.push(Line::styled(format!("{path}/"), state.theme.style("title")));
+            out.push(Line::styled(
+                format!(
+                    "{files} file{} · {}",
+                    if *files == 1 { "" } else { "s" },
+                    human_size(*size)
+                ),
+                dim,
+            ));
+            out.push(Line::raw(""));
+            let key = state
+                .keymap
+                .key_for("run", crate::tui::keymap::Cmd::Open)
+                .unwrap_or_default();
+            out.push(Line::styled(
+                format!("{key} {}", if *open { "closes it" } else { "opens it" }),
+                dim,
+            ));
         }
-        (true, Some(Highlighted::Binary)) => {
-            out.push(Line::styled("(binary file: no preview)", dim))
+        TreeRow::File { index, .. } => {
+            let e = &rv.artifacts[*index];
+            out.push(Line::styled(e.path.clone(), state.theme.style("title")));
+            out.push(Line::styled(
+                format!(
+                    "{} · sha256 {}",
+                    e.size.map(human_size).unwrap_or("size unknown".into()),
+                    e.hash.clone().unwrap_or("—".into())
+                ),
+                dim,
+            ));
+            out.push(Line::raw(""));
+            match (
+                e.local.is_some(),
+                rv.highlighted.get(&format!("artifact:{}", e.path)),
+            ) {
+                (false, _) => {
+                    out.push(Line::styled("(referenced, not copied into the store)", dim));
+                    if let Some(loc) = &e.location {
+                        out.push(Line::from(vec![
+                            Span::styled("location ", dim),
+                            Span::raw(loc.clone()),
+                        ]));
+                    }
+                }
+                (true, Some(Highlighted::Text(lines))) => {
+                    out.extend(lines.iter().take(view.height as usize).cloned())
+                }
+                (true, Some(Highlighted::Binary)) => {
+                    out.push(Line::styled("(binary file: no preview)", dim))
+                }
+                (true, Some(Highlighted::Unreadable(err))) => {
+                    out.push(Line::styled(format!("(cannot read it: {err})"), dim))
+                }
+                (true, _) => out.push(Line::styled("reading…", dim)),
+            }
         }
-        (true, Some(Highlighted::Unreadable(err))) => {
-            out.push(Line::styled(format!("(cannot read it: {err})"), dim))
-        }
-        (true, _) => out.push(Line::styled("reading…", dim)),
     }
     frame.render_widget(Paragraph::new(out), view);
 }
