@@ -304,6 +304,44 @@ fn query_error(input: &str, e: query::QueryError) -> KirokuError {
 /// A page of runs. With `count` false a full page's `total` is only a lower bound (offset +
 /// rows): the count over every match is the slow part of a broad filter, and a UI can ask for
 /// it separately.
+/// Keyed terms matching at most this many runs are small enough to list.
+const SMALL_LIST: i64 = 5_000;
+
+/// The filter for a plan that cannot lean on an index's order. Lists (`IN`) for the metric,
+/// param and tag terms that match few runs, which then drive the query; probes (`EXISTS`) for
+/// broad terms, so no big list is built just to intersect it with a small one. With no small
+/// term (or a single term) every term is a list, as SQLite then does best. Each term's size is
+/// measured with a bounded count, so measuring costs at most a few thousand index steps.
+fn list_plan_filter(
+    conn: &Connection,
+    compiled: &search_sql::CompiledSearch,
+    filter: Option<&query::Expr>,
+) -> Result<String> {
+    let Some(expr) = filter else {
+        return Ok(compiled.where_sql.clone());
+    };
+    if compiled.keyed_terms.len() < 2 {
+        return Ok(compiled.where_sql.clone());
+    }
+    let mut small = Vec::with_capacity(compiled.keyed_terms.len());
+    for term in &compiled.keyed_terms {
+        let sql = format!(
+            "SELECT count(*) FROM ({} LIMIT {})",
+            term.rid_sql,
+            SMALL_LIST + 1
+        );
+        let n: i64 = conn
+            .prepare_cached(&sql)?
+            .query_row(params_from_iter(term.params.iter()), |r| r.get(0))?;
+        small.push(n <= SMALL_LIST);
+    }
+    if small.iter().any(|s| *s) && small.iter().any(|s| !*s) {
+        Ok(search_sql::compile_mixed_filter(expr, &small))
+    } else {
+        Ok(compiled.where_sql.clone())
+    }
+}
+
 /// SQLite VM steps an index-ordered page may take before the plan is judged wrong for the
 /// filter (a few milliseconds here).
 const PROBE_BUDGET_OPS: i32 = 150_000;
@@ -446,7 +484,7 @@ fn search_with_budget(
                 return finish(page(
                     "1",
                     &[],
-                    &compiled.where_sql,
+                    &list_plan_filter(conn, &compiled, filter.as_ref())?,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
                     offset,
@@ -482,7 +520,7 @@ fn search_with_budget(
                 None => page(
                     "1",
                     &[],
-                    &compiled.where_sql,
+                    &list_plan_filter(conn, &compiled, filter.as_ref())?,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
                     offset,

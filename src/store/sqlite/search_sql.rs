@@ -51,6 +51,9 @@ pub struct CompiledSearch {
     /// parameters. `IN` lists suit counting and selective filters; `EXISTS` suits a page read
     /// in an index's order, where SQLite stops after LIMIT rows instead of building the lists.
     pub where_correlated: String,
+    /// The filter's metric, param and tag conditions, in textual order (see
+    /// [`compile_mixed_filter`]).
+    pub keyed_terms: Vec<KeyedTerm>,
     /// Set when the first order key is a metric: runs with a number for it sort before the rest,
     /// so a page can first be read from them alone (`condition`, ordered by `order_sql`),
     /// which lets SQLite walk the metric's `(key, last)` index in order.
@@ -91,6 +94,8 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     let mut w = Sql {
         params,
         correlated: false,
+        forms: None,
+        terms: Vec::new(),
     };
     let where_sql = match filter {
         Some(e) => w.expr(e),
@@ -99,6 +104,8 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     let mut c = Sql {
         params: Vec::new(),
         correlated: true,
+        forms: None,
+        terms: Vec::new(),
     };
     let where_correlated = match filter {
         Some(e) => c.expr(e),
@@ -136,7 +143,20 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
         join_param_count,
         where_correlated,
         present_first,
+        keyed_terms: w.terms,
     }
+}
+
+/// The filter with each keyed term (in `CompiledSearch::keyed_terms` order) as an `IN` list
+/// (`use_list[i]`) or a correlated `EXISTS` probe. Every form takes the same parameters.
+pub fn compile_mixed_filter(filter: &Expr, use_list: &[bool]) -> String {
+    let mut m = Sql {
+        params: Vec::new(),
+        correlated: false,
+        forms: Some(use_list.to_vec()),
+        terms: Vec::new(),
+    };
+    m.expr(filter)
 }
 
 /// The ORDER BY list with every term's direction flipped (a term without one is ascending).
@@ -318,6 +338,20 @@ struct Sql {
     params: Vec<Value>,
     /// Emit correlated `EXISTS` probes instead of `IN` lists.
     correlated: bool,
+    /// Per keyed term (in textual order), `IN` (true) or `EXISTS` (false); overrides
+    /// `correlated` when set.
+    forms: Option<Vec<bool>>,
+    /// The keyed terms met so far, as row-id subqueries with their own parameters.
+    terms: Vec<KeyedTerm>,
+}
+
+/// One metric, param or tag condition of a filter, as the subquery listing the runs it holds
+/// for, so the store can measure how many it matches before choosing its plan.
+#[derive(Debug, Clone, PartialEq)]
+pub struct KeyedTerm {
+    /// `SELECT x.rid FROM <table> x WHERE x.key = ? AND <cond>`.
+    pub rid_sql: String,
+    pub params: Vec<Value>,
 }
 
 impl Sql {
@@ -367,9 +401,19 @@ impl Sql {
         cond: impl FnOnce(&mut Sql, &str) -> String,
     ) -> String {
         let (table, a) = kind.table_alias();
+        let first_param = self.params.len();
         self.text(key);
         let c = cond(self, a);
-        if self.correlated {
+        let index = self.terms.len();
+        self.terms.push(KeyedTerm {
+            rid_sql: format!("SELECT {a}.rid FROM {table} {a} WHERE {a}.key = ? AND {c}"),
+            params: self.params[first_param..].to_vec(),
+        });
+        let correlated = match &self.forms {
+            Some(forms) => !forms.get(index).copied().unwrap_or(true),
+            None => self.correlated,
+        };
+        if correlated {
             format!(
                 "EXISTS (SELECT 1 FROM {table} {a} WHERE {a}.rid = r.rid AND {a}.key = ? AND {c})"
             )
@@ -817,6 +861,45 @@ mod tests {
             .query_map(params_from_iter(q.params.iter()), |r| r.get(0))
             .unwrap();
         rows.collect::<Result<_, _>>().unwrap()
+    }
+
+    /// Every mix of lists and probes selects the same runs as the all-list and all-probe forms.
+    #[test]
+    fn mixed_forms_select_the_same_runs() {
+        let c = db();
+        let filters = [
+            "metrics.val/acc > 0.5 and params.lr < 0.01",
+            "params.optimizer = 'adam' or tags.team = 'vision' and metrics.loss < 1",
+            "not (metrics.val/acc > 0.5) and params.lr IS NOT NULL and tags.team LIKE 'v%'",
+            "metrics.val/acc IN (0.9, 0.8) or params.lr != 0.01",
+        ];
+        for filter in filters {
+            let f = parse_filter(filter).unwrap().unwrap();
+            let q = compile(Some(&f), &[]);
+            let n = q.keyed_terms.len();
+            assert!(n >= 2, "{filter}");
+            let run = |where_sql: &str| -> Vec<i64> {
+                let sql = format!("SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id WHERE ({where_sql}) ORDER BY r.rid");
+                let mut st = c
+                    .prepare(&sql)
+                    .unwrap_or_else(|e| panic!("{filter}: {e}\n{sql}"));
+                assert_eq!(st.parameter_count(), q.params.len(), "{sql}");
+                st.query_map(params_from_iter(q.params.iter()), |r| r.get(0))
+                    .unwrap()
+                    .collect::<Result<_, _>>()
+                    .unwrap()
+            };
+            let want = run(&q.where_sql);
+            assert_eq!(run(&q.where_correlated), want, "{filter}");
+            for mask in 0..(1u32 << n) {
+                let use_list: Vec<bool> = (0..n).map(|i| mask & (1 << i) != 0).collect();
+                assert_eq!(
+                    run(&compile_mixed_filter(&f, &use_list)),
+                    want,
+                    "{filter} {use_list:?}"
+                );
+            }
+        }
     }
 
     #[test]
