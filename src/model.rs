@@ -295,6 +295,27 @@ pub struct EventQuery {
     pub limit: Option<u64>,
 }
 
+/// Checks a metric, param or tag key: non-empty, at most 250 characters, no control characters.
+pub fn validate_key(kind: &str, key: &str) -> Result<(), crate::error::KirokuError> {
+    if key.is_empty() {
+        return Err(crate::error::KirokuError::Invalid(format!(
+            "{kind} key is empty"
+        )));
+    }
+    if key.chars().count() > 250 {
+        return Err(crate::error::KirokuError::Invalid(format!(
+            "{kind} key '{}…' is longer than 250 characters",
+            key.chars().take(40).collect::<String>()
+        )));
+    }
+    if key.chars().any(char::is_control) {
+        return Err(crate::error::KirokuError::Invalid(format!(
+            "{kind} key {key:?} contains a control character"
+        )));
+    }
+    Ok(())
+}
+
 /// Serialises f64 as a JSON number, or the strings "NaN", "Infinity", "-Infinity".
 pub mod json_float {
     use serde::{Deserialize, Deserializer, Serializer};

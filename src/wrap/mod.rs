@@ -462,7 +462,7 @@ fn flush(
             report(warnings, msg);
             let good: Vec<KeyedPoint> = points
                 .into_iter()
-                .filter(|p| crate::store::sqlite::metrics::validate_key("metric", &p.key).is_ok())
+                .filter(|p| crate::model::validate_key("metric", &p.key).is_ok())
                 .collect();
             match store.log_metrics(run_id, &good) {
                 Ok(()) => good.len() as u64,

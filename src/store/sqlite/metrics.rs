@@ -34,25 +34,6 @@ pub fn decode_points(data: &[u8], out: &mut Vec<MetricPoint>) {
     }
 }
 
-/// Checks a metric, param or tag key: non-empty, at most 250 characters, no control characters.
-pub fn validate_key(kind: &str, key: &str) -> Result<()> {
-    if key.is_empty() {
-        return Err(KirokuError::Invalid(format!("{kind} key is empty")));
-    }
-    if key.chars().count() > 250 {
-        return Err(KirokuError::Invalid(format!(
-            "{kind} key '{}…' is longer than 250 characters",
-            key.chars().take(40).collect::<String>()
-        )));
-    }
-    if key.chars().any(char::is_control) {
-        return Err(KirokuError::Invalid(format!(
-            "{kind} key {key:?} contains a control character"
-        )));
-    }
-    Ok(())
-}
-
 /// A summary row while it is being merged.
 #[derive(Debug, Clone)]
 struct Summary {
@@ -114,7 +95,7 @@ fn group_by_key(points: &[KeyedPoint]) -> Vec<(&str, Vec<MetricPoint>)> {
 /// Appends points to run `rid` inside the caller's transaction.
 pub fn append(conn: &Connection, rid: i64, points: &[KeyedPoint]) -> Result<()> {
     for (key, series) in group_by_key(points) {
-        validate_key("metric", key)?;
+        crate::model::validate_key("metric", key)?;
         append_series(conn, rid, key, &series)?;
     }
     Ok(())
