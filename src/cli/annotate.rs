@@ -1,15 +1,13 @@
 //! Annotations and the activity log: `note add|ls|edit|rm`, `tag`, `untag`, `star`, `unstar`, `rm`,
 //! `restore`, `events`.
-use super::output::{format_relative, format_timestamp, print_json, print_text, Format, Table};
+use super::output::{
+    format_relative, format_timestamp, output_error, print_json, print_text, Format, Table,
+};
 use super::{parse_pairs, Context};
 use crate::error::{KirokuError, Result};
 use crate::model::{now_ms, EventQuery, NewNote};
 use clap::{Args, Subcommand};
 use std::io::Read;
-
-fn io(e: std::io::Error) -> KirokuError {
-    KirokuError::io("writing output", e)
-}
 
 #[derive(Debug, Subcommand)]
 pub enum NoteCommand {
@@ -67,10 +65,10 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
             )?;
             if ctx.format == Format::Json {
                 print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": note}))
-                    .map_err(io)?;
+                    .map_err(output_error)?;
             } else {
                 print_text(&format!("added note #{} to run {}\n", note.id, &id[..8]))
-                    .map_err(io)?;
+                    .map_err(output_error)?;
             }
         }
         NoteCommand::Edit { run, note, message } => {
@@ -78,15 +76,17 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
             let edited = store.edit_note(&id, *note, message, &ctx.user)?;
             if ctx.format == Format::Json {
                 print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": edited}))
-                    .map_err(io)?;
+                    .map_err(output_error)?;
             } else {
-                print_text(&format!("edited note #{note} of run {}\n", &id[..8])).map_err(io)?;
+                print_text(&format!("edited note #{note} of run {}\n", &id[..8]))
+                    .map_err(output_error)?;
             }
         }
         NoteCommand::Rm { run, note } => {
             let id = store.resolve_run(run)?;
             store.delete_note(&id, *note, &ctx.user)?;
-            print_text(&format!("deleted note #{note} of run {}\n", &id[..8])).map_err(io)?;
+            print_text(&format!("deleted note #{note} of run {}\n", &id[..8]))
+                .map_err(output_error)?;
         }
         NoteCommand::Ls { run } => {
             let id = store.resolve_run(run)?;
@@ -95,7 +95,7 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                 print_json(
                     &serde_json::json!({"schema": "kiroku.notes/v1", "run": id, "notes": notes}),
                 )
-                .map_err(io)?;
+                .map_err(output_error)?;
             } else {
                 let mut t = Table::new(vec![
                     "#".into(),
@@ -120,7 +120,7 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                         n.body,
                     ]);
                 }
-                print_text(&t.render(ctx.format)).map_err(io)?;
+                print_text(&t.render(ctx.format)).map_err(output_error)?;
             }
         }
     }
@@ -132,7 +132,8 @@ pub fn tag(ctx: &mut Context, run: &str, items: &[String]) -> Result<i32> {
     let id = store.resolve_run(run)?;
     let tags = parse_pairs(items, "tag")?;
     store.set_tags(&id, &tags, &ctx.user)?;
-    print_text(&format!("tagged run {} ({})\n", &id[..8], items.join(" "))).map_err(io)?;
+    print_text(&format!("tagged run {} ({})\n", &id[..8], items.join(" ")))
+        .map_err(output_error)?;
     Ok(0)
 }
 
@@ -145,7 +146,7 @@ pub fn untag(ctx: &mut Context, run: &str, keys: &[String]) -> Result<i32> {
         keys.join(", "),
         &id[..8]
     ))
-    .map_err(io)?;
+    .map_err(output_error)?;
     Ok(0)
 }
 
@@ -159,7 +160,7 @@ pub fn star(ctx: &mut Context, run: &str, on: bool) -> Result<i32> {
         (false, true) => "unstarred",
         (false, false) => "was not starred",
     };
-    print_text(&format!("run {} {what} (by {})\n", &id[..8], ctx.user)).map_err(io)?;
+    print_text(&format!("run {} {what} (by {})\n", &id[..8], ctx.user)).map_err(output_error)?;
     Ok(0)
 }
 
@@ -176,7 +177,7 @@ pub fn delete(ctx: &mut Context, refs: &[String], deleted: bool) -> Result<i32> 
         } else {
             "restored"
         };
-        print_text(&format!("run {} {what}\n", &id[..8])).map_err(io)?;
+        print_text(&format!("run {} {what}\n", &id[..8])).map_err(output_error)?;
     }
     Ok(0)
 }
@@ -207,7 +208,7 @@ pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
     })?;
     if ctx.format == Format::Json {
         print_json(&serde_json::json!({"schema": "kiroku.events/v1", "events": events}))
-            .map_err(io)?;
+            .map_err(output_error)?;
         return Ok(0);
     }
     let mut t = Table::new(vec![
@@ -233,6 +234,6 @@ pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
         let detail = e.detail.map(|d| d.to_string()).unwrap_or_default();
         t.push(vec![e.id.to_string(), when, e.user, e.kind, run, detail]);
     }
-    print_text(&t.render(ctx.format)).map_err(io)?;
+    print_text(&t.render(ctx.format)).map_err(output_error)?;
     Ok(0)
 }

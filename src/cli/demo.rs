@@ -2,7 +2,7 @@
 //! bundled dataset with different learning rates and seeds, each through `kiroku run`'s own
 //! path (the binary runs itself as the user's command), then adds the notes, tags and stars a
 //! team would, and prints how to look at the result.
-use super::output::{format_value, print_text};
+use super::output::{format_value, output_error, print_text};
 use super::{Cli, Context};
 use crate::error::{KirokuError, Result};
 use crate::model::{NewNote, RunQuery, RunStatus};
@@ -179,7 +179,7 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
         store.describe(),
         lines.join("\n"),
     );
-    print_text(&text).map_err(|e| KirokuError::io("writing output", e))?;
+    print_text(&text).map_err(output_error)?;
     if !args.no_ui && super::ui_possible() {
         eprintln!("opening the terminal UI (q quits; --no-ui skips it)…");
         std::thread::sleep(std::time::Duration::from_millis(800));

@@ -1,6 +1,6 @@
 //! Developer tools (hidden from `--help`): the demo's trainer, a store generator for
 //! benchmarks, and a batch writer that reports each commit (used by the crash-safety test).
-use super::output::print_text;
+use super::output::{output_error, print_text};
 use super::Context;
 use crate::demo_model::{train, TrainConfig};
 use crate::error::{KirokuError, Result};
@@ -153,6 +153,6 @@ fn gen_store(
             .map(|id| format!(" (big series: run {id}, key big)"))
             .unwrap_or_default()
     );
-    print_text(&text).map_err(|e| KirokuError::io("writing output", e))?;
+    print_text(&text).map_err(output_error)?;
     Ok(0)
 }

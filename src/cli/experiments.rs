@@ -1,5 +1,5 @@
 //! `kiroku init` and `kiroku exp ls|create|rename|rm`.
-use super::output::{format_relative, print_json, print_text, Format, Table};
+use super::output::{format_relative, output_error, print_json, print_text, Format, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::model::now_ms;
@@ -47,13 +47,12 @@ pub fn init(ctx: &Context, shared: bool) -> Result<i32> {
     } else {
         print_text(&format!("created kiroku store at {}{how}\n", dir.display()))
     }
-    .map_err(|e| KirokuError::io("writing output", e))?;
+    .map_err(output_error)?;
     Ok(0)
 }
 
 pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
     let store = ctx.store()?;
-    let io = |e| KirokuError::io("writing output", e);
     match cmd {
         ExpCommand::Ls { all } => {
             let exps = store.experiments(*all)?;
@@ -61,7 +60,7 @@ pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
                 print_json(
                     &serde_json::json!({"schema": "kiroku.experiments/v1", "experiments": exps}),
                 )
-                .map_err(io)?;
+                .map_err(output_error)?;
             } else {
                 let mut t = Table::new(vec![
                     "ID".into(),
@@ -85,20 +84,23 @@ pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
                         },
                     ]);
                 }
-                print_text(&t.render(ctx.format)).map_err(io)?;
+                print_text(&t.render(ctx.format)).map_err(output_error)?;
             }
         }
         ExpCommand::Create { name } => {
             let e = store.create_experiment(name, &ctx.user)?;
-            print_text(&format!("created experiment '{}' (id {})\n", e.name, e.id)).map_err(io)?;
+            print_text(&format!("created experiment '{}' (id {})\n", e.name, e.id))
+                .map_err(output_error)?;
         }
         ExpCommand::Rename { name, new_name } => {
             store.rename_experiment(name, new_name, &ctx.user)?;
-            print_text(&format!("renamed experiment '{name}' to '{new_name}'\n")).map_err(io)?;
+            print_text(&format!("renamed experiment '{name}' to '{new_name}'\n"))
+                .map_err(output_error)?;
         }
         ExpCommand::Rm { name } => {
             store.delete_experiment(name, &ctx.user)?;
-            print_text(&format!("deleted experiment '{name}' and its runs\n")).map_err(io)?;
+            print_text(&format!("deleted experiment '{name}' and its runs\n"))
+                .map_err(output_error)?;
         }
     }
     Ok(0)

@@ -1,6 +1,6 @@
 //! `kiroku log metric|param|tag`: logging from shell scripts into the current run
 //! (`$KIROKU_RUN_ID`, set by `kiroku run`) or the one named by `--run`.
-use super::output::print_text;
+use super::output::{output_error, print_text};
 use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::model::{json_float, now_ms, KeyedPoint};
@@ -122,7 +122,7 @@ pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
                 copied.len(),
                 &id[..8]
             ))
-            .map_err(|e| KirokuError::io("writing output", e))?;
+            .map_err(output_error)?;
         }
         LogCommand::Input {
             path,
@@ -149,7 +149,7 @@ pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
                 &input.dataset.hash[..12],
                 &id[..8]
             ))
-            .map_err(|e| KirokuError::io("writing output", e))?;
+            .map_err(output_error)?;
         }
         LogCommand::Tag { key, value, run } => {
             let id = target_run(ctx, run)?;

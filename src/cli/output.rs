@@ -320,6 +320,12 @@ pub fn print_json<T: Serialize>(value: &T) -> std::io::Result<()> {
     writeln!(out, "{text}")
 }
 
+/// The error for output that could not be written (anything but a closed pipe, which ends
+/// the process quietly).
+pub fn output_error(e: std::io::Error) -> crate::error::KirokuError {
+    crate::error::KirokuError::io("writing output", e)
+}
+
 /// Prints text to stdout.
 pub fn print_text(text: &str) -> std::io::Result<()> {
     let mut out = std::io::stdout().lock();

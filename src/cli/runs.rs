@@ -1,8 +1,8 @@
 //! Run commands: `kiroku run`, `runs ls`, `show`, `diff`, `metrics`, `import mlflow`, and the
 //! overview printed by a bare `kiroku`.
 use super::output::{
-    format_duration, format_relative, format_timestamp, format_value, print_json, print_text,
-    Format, Table,
+    format_duration, format_relative, format_timestamp, format_value, output_error, print_json,
+    print_text, Format, Table,
 };
 use super::{parse_pairs, Context};
 use crate::error::{KirokuError, Result};
@@ -10,10 +10,6 @@ use crate::model::{json_float, now_ms, Run, RunQuery};
 use crate::wrap::{run_wrapped, WrapOptions};
 use clap::{Args, Subcommand};
 use std::collections::BTreeSet;
-
-fn io(e: std::io::Error) -> KirokuError {
-    KirokuError::io("writing output", e)
-}
 
 #[derive(Debug, Args)]
 pub struct RunArgs {
@@ -131,7 +127,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         reverse: false,
     })?;
     if ctx.format == Format::Json {
-        print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(io)?;
+        print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(output_error)?;
         return Ok(0);
     }
     let columns = if chosen.is_empty() {
@@ -148,7 +144,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
             page.total
         ));
     }
-    print_text(&text).map_err(io)?;
+    print_text(&text).map_err(output_error)?;
     Ok(0)
 }
 
@@ -339,7 +335,8 @@ pub fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
     let id = store.resolve_run(reference)?;
     let d = store.run(&id)?;
     if ctx.format == Format::Json {
-        print_json(&serde_json::json!({"schema": "kiroku.run/v1", "run": d})).map_err(io)?;
+        print_json(&serde_json::json!({"schema": "kiroku.run/v1", "run": d}))
+            .map_err(output_error)?;
         return Ok(0);
     }
     let r = &d.run;
@@ -463,7 +460,7 @@ pub fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
             }
         }
     }
-    print_text(&s).map_err(io)?;
+    print_text(&s).map_err(output_error)?;
     Ok(0)
 }
 
@@ -548,7 +545,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
             .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
             .collect();
         print_json(&serde_json::json!({"schema": "kiroku.diff/v1", "baseline": base.id, "runs": ids, "params": params, "metrics": metrics}))
-            .map_err(io)?;
+            .map_err(output_error)?;
         return Ok(0);
     }
     let headers = |first: &str| {
@@ -600,7 +597,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
         s.push('\n');
         s.push_str(&mt.render(ctx.format));
     }
-    print_text(&s).map_err(io)?;
+    print_text(&s).map_err(output_error)?;
     Ok(0)
 }
 
@@ -615,9 +612,9 @@ pub fn metrics(
     let Some(key) = key else {
         let run = store.run(&id)?.run;
         if ctx.format == Format::Json {
-            print_json(&serde_json::json!({"schema": "kiroku.metric-summaries/v1", "run": id, "metrics": run.metrics})).map_err(io)?;
+            print_json(&serde_json::json!({"schema": "kiroku.metric-summaries/v1", "run": id, "metrics": run.metrics})).map_err(output_error)?;
         } else {
-            print_text(&metric_summary_table(&run).render(ctx.format)).map_err(io)?;
+            print_text(&metric_summary_table(&run).render(ctx.format)).map_err(output_error)?;
         }
         return Ok(0);
     };
@@ -634,7 +631,7 @@ pub fn metrics(
             print_json(
                 &serde_json::json!({"schema": "kiroku.series/v1", "run": id, "series": sampled}),
             )
-            .map_err(io)?;
+            .map_err(output_error)?;
         } else {
             let mut t = Table::new(
                 ["STEPS", "COUNT", "FIRST", "LAST", "MIN", "MAX"]
@@ -653,7 +650,7 @@ pub fn metrics(
                     opt(b.max),
                 ]);
             }
-            print_text(&t.render(ctx.format)).map_err(io)?;
+            print_text(&t.render(ctx.format)).map_err(output_error)?;
         }
         return Ok(0);
     }
@@ -663,7 +660,7 @@ pub fn metrics(
             .iter()
             .map(|p| serde_json::json!([p.step, p.timestamp, json_float::to_value(p.value)]))
             .collect();
-        print_json(&serde_json::json!({"schema": "kiroku.metrics/v1", "run": id, "key": key, "points": rows})).map_err(io)?;
+        print_json(&serde_json::json!({"schema": "kiroku.metrics/v1", "run": id, "key": key, "points": rows})).map_err(output_error)?;
         return Ok(0);
     }
     let mut t = Table::new(vec!["STEP".into(), "TIME".into(), "VALUE".into()]);
@@ -683,7 +680,7 @@ pub fn metrics(
             value,
         ]);
     }
-    print_text(&t.render(ctx.format)).map_err(io)?;
+    print_text(&t.render(ctx.format)).map_err(output_error)?;
     Ok(0)
 }
 
@@ -695,9 +692,9 @@ pub fn import_mlflow(ctx: &mut Context, path: &std::path::Path) -> Result<i32> {
     }
     if ctx.format == Format::Json {
         print_json(&serde_json::json!({"schema": "kiroku.import/v1", "report": report}))
-            .map_err(io)?;
+            .map_err(output_error)?;
     } else {
-        print_text(&format!("{report}\n")).map_err(io)?;
+        print_text(&format!("{report}\n")).map_err(output_error)?;
     }
     Ok(0)
 }
@@ -737,6 +734,6 @@ pub fn overview(ctx: &mut Context) -> Result<i32> {
             "\nMore: kiroku runs ls · kiroku show RUN · kiroku diff RUN RUN · kiroku --help\n",
         );
     }
-    print_text(&s).map_err(io)?;
+    print_text(&s).map_err(output_error)?;
     Ok(0)
 }

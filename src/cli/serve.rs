@@ -1,5 +1,5 @@
 //! `kiroku serve`: serves the local store over HTTP (kiroku's API and MLflow's), until Ctrl-C.
-use super::output::print_text;
+use super::output::{output_error, print_text};
 use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::server::{check_bind, AppState, Limits};
@@ -69,7 +69,7 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             "kiroku serving {} on {scheme}://{addr} ({auth})\n  kiroku:  --store {scheme}://{addr}\n  MLflow:  MLFLOW_TRACKING_URI={scheme}://{addr}\n",
             store.describe()
         ))
-        .map_err(|e| KirokuError::io("writing output", e))?;
+        .map_err(output_error)?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };

@@ -1,8 +1,8 @@
 //! `kiroku token create|ls|revoke`: API tokens for `kiroku serve`, on the server's store.
-use super::output::{format_timestamp, print_json, print_text, Format, Table};
+use super::output::{format_timestamp, output_error, print_json, print_text, Format, Table};
 use super::serve::local_store;
 use super::Context;
-use crate::error::{KirokuError, Result};
+use crate::error::Result;
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]
@@ -23,12 +23,12 @@ pub enum TokenCommand {
 
 pub fn token(ctx: &mut Context, cmd: &TokenCommand) -> Result<i32> {
     let store = local_store(ctx)?;
-    let io = |e| KirokuError::io("writing output", e);
     match cmd {
         TokenCommand::Create { user, read_only } => {
             let (info, secret) = store.create_token(user, *read_only)?;
             if ctx.format == Format::Json {
-                print_json(&serde_json::json!({"token": secret, "info": info})).map_err(io)?;
+                print_json(&serde_json::json!({"token": secret, "info": info}))
+                    .map_err(output_error)?;
             } else {
                 let access = if info.read_only {
                     "read-only"
@@ -39,13 +39,13 @@ pub fn token(ctx: &mut Context, cmd: &TokenCommand) -> Result<i32> {
                     "{secret}\n\ntoken {} for {} ({access}); shown once, store it now.\nClients: KIROKU_TOKEN=... (kiroku) or MLFLOW_TRACKING_TOKEN=... (MLflow)\n",
                     info.id, info.user
                 ))
-                .map_err(io)?;
+                .map_err(output_error)?;
             }
         }
         TokenCommand::Ls => {
             let tokens = store.tokens()?;
             if ctx.format == Format::Json {
-                print_json(&tokens).map_err(io)?;
+                print_json(&tokens).map_err(output_error)?;
             } else {
                 let mut table = Table::new(
                     ["id", "user", "access", "created", "revoked"]
@@ -66,12 +66,12 @@ pub fn token(ctx: &mut Context, cmd: &TokenCommand) -> Result<i32> {
                         t.revoked_ms.map(format_timestamp).unwrap_or_default(),
                     ]);
                 }
-                print_text(&table.render(ctx.format)).map_err(io)?;
+                print_text(&table.render(ctx.format)).map_err(output_error)?;
             }
         }
         TokenCommand::Revoke { id } => {
             store.revoke_token(*id)?;
-            print_text(&format!("token {id} revoked\n")).map_err(io)?;
+            print_text(&format!("token {id} revoked\n")).map_err(output_error)?;
         }
     }
     Ok(0)
