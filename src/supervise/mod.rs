@@ -1,0 +1,132 @@
+//! Lost runs: a `kiroku run` that died without ending its run (SIGKILL, a crash, a power cut)
+//! is found when anyone looks, its metrics file is ingested from the last checkpoint, and the
+//! run is marked `lost`, so nothing flushed to the file is lost and no run stays `running`
+//! without a process.
+//!
+//! The wrapper records its `identity::ProcessIdentity` with the run (`Store::create_supervised_run`)
+//! and moves the checkpoint with every batch it writes. A look (`recover_lost_runs`) judges
+//! each supervised run whose supervisor ran on this host and boot; runs supervised elsewhere
+//! wait for a look from there. The store's `recover_lost_run` is a compare-and-swap on the
+//! checkpoint, so two processes looking at once cannot both ingest the rest.
+pub mod identity;
+
+use crate::error::Result;
+use crate::ingest::metrics_file::{drop_changed_params, read_rest};
+use crate::model::{RunBatch, SupervisedRun, Supervisor};
+use crate::store::Store;
+use identity::{Liveness, ProcessIdentity};
+use std::path::Path;
+use std::sync::mpsc::{self, RecvTimeoutError};
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The supervisor record of this process for a run whose metrics file is `metrics_file`.
+pub fn supervisor_for(metrics_file: &Path) -> Option<Supervisor> {
+    let me = ProcessIdentity::current()?;
+    Some(Supervisor {
+        host: me.host,
+        boot_id: me.boot_id,
+        pid: me.pid,
+        start_ticks: me.start_ticks,
+        metrics_file: metrics_file.display().to_string(),
+    })
+}
+
+fn identity_of(s: &Supervisor) -> ProcessIdentity {
+    ProcessIdentity {
+        host: s.host.clone(),
+        boot_id: s.boot_id.clone(),
+        pid: s.pid,
+        start_ticks: s.start_ticks,
+    }
+}
+
+/// Finds the running runs whose supervisor has died (judged from this host and boot), ingests
+/// the rest of each one's metrics file and marks it `lost`. Returns the ids it marked.
+pub fn recover_lost_runs(store: &dyn Store) -> Result<Vec<String>> {
+    let mut lost = Vec::new();
+    for run in store.supervised_runs()? {
+        if identity_of(&run.supervisor).liveness() != Liveness::Dead {
+            continue;
+        }
+        if recover(store, &run)? {
+            lost.push(run.run_id);
+        }
+    }
+    Ok(lost)
+}
+
+/// `recover_lost_runs` for callers that look in passing (listing runs): a failure to recover
+/// must not fail the listing, so it is only reported on stderr.
+pub fn recover_lost_runs_quietly(store: &dyn Store) {
+    if let Err(e) = recover_lost_runs(store) {
+        eprintln!("kiroku: could not check for lost runs: {e}");
+    }
+}
+
+fn recover(store: &dyn Store, run: &SupervisedRun) -> Result<bool> {
+    let metrics_file = Path::new(&run.supervisor.metrics_file);
+    // An unreadable file cannot be recovered; the run still ends (what was ingested stays).
+    let (rest, end) = read_rest(metrics_file, run.ingested_to)
+        .unwrap_or_else(|_| (Default::default(), run.ingested_to));
+    let mut batch = RunBatch {
+        params: rest.params,
+        metrics: rest.points,
+        tags: rest.tags,
+        ingested_to: Some(end),
+    };
+    batch.drop_invalid_keys();
+    let owner = store.run(&run.run_id)?.run.user;
+    drop_changed_params(store, &run.run_id, &mut batch)?;
+    let recovered = store.recover_lost_run(&run.run_id, run.ingested_to, &batch, &owner)?;
+    if recovered && store.run_dir(&run.run_id).is_none() {
+        upload_spooled_log(store, &run.run_id, metrics_file);
+    }
+    Ok(recovered)
+}
+
+/// A remote store's run was spooled beside its metrics file: its output log goes up as the
+/// wrapper would have sent it at the end, and the spool folder goes once that worked.
+fn upload_spooled_log(store: &dyn Store, run_id: &str, metrics_file: &Path) {
+    let Some(spool) = metrics_file.parent() else {
+        return;
+    };
+    let log = crate::wrap::log_path(spool);
+    if let Ok(data) = std::fs::read(&log) {
+        if store.upload_artifact(run_id, "output.log", &data).is_ok() {
+            let _ = std::fs::remove_dir_all(spool);
+        }
+    }
+}
+
+/// A background thread that looks for lost runs every `every` until dropped (`kiroku serve`).
+pub struct LostRunWatch {
+    stop: Option<mpsc::Sender<()>>,
+    thread: Option<std::thread::JoinHandle<()>>,
+}
+
+impl LostRunWatch {
+    pub fn start(store: Arc<dyn Store>, every: Duration) -> Self {
+        let (stop, stopped) = mpsc::channel::<()>();
+        let thread = std::thread::spawn(move || loop {
+            recover_lost_runs_quietly(store.as_ref());
+            match stopped.recv_timeout(every) {
+                Err(RecvTimeoutError::Timeout) => {}
+                Ok(()) | Err(RecvTimeoutError::Disconnected) => return,
+            }
+        });
+        LostRunWatch {
+            stop: Some(stop),
+            thread: Some(thread),
+        }
+    }
+}
+
+impl Drop for LostRunWatch {
+    fn drop(&mut self) {
+        drop(self.stop.take());
+        if let Some(t) = self.thread.take() {
+            let _ = t.join();
+        }
+    }
+}
