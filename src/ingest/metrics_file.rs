@@ -14,6 +14,7 @@ use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What a batch of lines held.
@@ -276,7 +277,16 @@ impl MetricsFileTail {
 /// values continue exactly as the wrapper had them. Returns the lines' content and the offset
 /// of the end of the file. A file shorter than `offset` (replaced) gives nothing.
 pub fn read_rest(path: &Path, offset: u64) -> std::io::Result<(Ingested, u64)> {
-    let data = match std::fs::read(path) {
+    // Not through a symbolic link: the path comes from a record, not from the user here.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| {
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).map(|_| data)
+        });
+    let data = match opened {
         Ok(d) => d,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Ingested::default(), offset))

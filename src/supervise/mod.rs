@@ -64,11 +64,48 @@ pub fn recover_lost_runs_quietly(store: &dyn Store) {
     }
 }
 
+/// Where a wrapper may keep a run's metrics file: its run folder in a local store, or a spool
+/// folder `.../kiroku-spool/<run id>/` for a remote one. The path comes from the store (anyone
+/// with a write token can create a supervised run), so nothing else is read, or removed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum MetricsFilePlace {
+    RunFolder,
+    Spool,
+    Elsewhere,
+}
+
+fn place_of(store: &dyn Store, run_id: &str, metrics_file: &Path) -> MetricsFilePlace {
+    let folder = metrics_file.parent();
+    let named_right = metrics_file.file_name() == Some("metrics.jsonl".as_ref())
+        && folder.and_then(Path::file_name) == Some(run_id.as_ref());
+    if !named_right || !metrics_file.is_absolute() {
+        return MetricsFilePlace::Elsewhere;
+    }
+    if folder == store.run_dir(run_id).as_deref() {
+        MetricsFilePlace::RunFolder
+    } else if folder.and_then(Path::parent).and_then(Path::file_name)
+        == Some("kiroku-spool".as_ref())
+    {
+        MetricsFilePlace::Spool
+    } else {
+        MetricsFilePlace::Elsewhere
+    }
+}
+
+/// A regular file, not followed through a symbolic link.
+fn is_plain_file(path: &Path) -> bool {
+    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
+}
+
 fn recover(store: &dyn Store, run: &SupervisedRun) -> Result<bool> {
     let metrics_file = Path::new(&run.supervisor.metrics_file);
-    // An unreadable file cannot be recovered; the run still ends (what was ingested stays).
-    let (rest, end) = read_rest(metrics_file, run.ingested_to)
-        .unwrap_or_else(|_| (Default::default(), run.ingested_to));
+    let place = place_of(store, &run.run_id, metrics_file);
+    let readable = place != MetricsFilePlace::Elsewhere && is_plain_file(metrics_file);
+    // A file that cannot (or may not) be read is not recovered; the run still ends.
+    let (rest, end) = readable
+        .then(|| read_rest(metrics_file, run.ingested_to).ok())
+        .flatten()
+        .unwrap_or_else(|| (Default::default(), run.ingested_to));
     let mut batch = RunBatch {
         params: rest.params,
         metrics: rest.points,
@@ -79,7 +116,7 @@ fn recover(store: &dyn Store, run: &SupervisedRun) -> Result<bool> {
     let owner = store.run(&run.run_id)?.run.user;
     drop_changed_params(store, &run.run_id, &mut batch)?;
     let recovered = store.recover_lost_run(&run.run_id, run.ingested_to, &batch, &owner)?;
-    if recovered && store.run_dir(&run.run_id).is_none() {
+    if recovered && place == MetricsFilePlace::Spool {
         upload_spooled_log(store, &run.run_id, metrics_file);
     }
     Ok(recovered)
@@ -92,6 +129,9 @@ fn upload_spooled_log(store: &dyn Store, run_id: &str, metrics_file: &Path) {
         return;
     };
     let log = crate::wrap::log_path(spool);
+    if !is_plain_file(&log) {
+        return;
+    }
     if let Ok(data) = std::fs::read(&log) {
         if store.upload_artifact(run_id, "output.log", &data).is_ok() {
             let _ = std::fs::remove_dir_all(spool);
