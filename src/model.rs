@@ -445,6 +445,32 @@ pub fn excerpt(text: &str, max_chars: usize) -> String {
     }
 }
 
+/// A message that may quote long input, kept to about `max_chars` characters: a longer one
+/// keeps its beginning and its end (where messages say what was expected) and says how much
+/// was left out between.
+pub fn excerpt_middle(text: &str, max_chars: usize) -> String {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return text.to_string();
+    }
+    let head_chars = max_chars * 2 / 3;
+    let tail_chars = max_chars - head_chars;
+    let head_end = text
+        .char_indices()
+        .nth(head_chars)
+        .map_or(text.len(), |(i, _)| i);
+    let tail_start = text
+        .char_indices()
+        .nth(total - tail_chars)
+        .map_or(text.len(), |(i, _)| i);
+    format!(
+        "{} … ({} bytes left out) … {}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
 /// The usual length of an `excerpt` in messages.
 pub const EXCERPT_CHARS: usize = 80;
 

@@ -295,3 +295,57 @@ printf '"}\n{"y": 1}\n' >> "$KIROKU_METRICS_FILE"
     let id = store.resolve_run("huge").unwrap();
     assert_eq!(store.metric_series(&id, "y").unwrap().len(), 1);
 }
+
+#[test]
+fn a_huge_filter_is_quoted_in_its_error_only_around_the_problem() {
+    let huge = "a".repeat(1 << 20);
+    for filter in [
+        format!("metrics.acc > {huge}"),
+        format!("params.`{huge}"),
+        format!("{huge} = 1 and"),
+    ] {
+        let e = kiroku::query::parse_filter(&filter).unwrap_err();
+        assert!(e.message.len() < 400, "a {}-byte message", e.message.len());
+        let caret = e.render_caret(&filter);
+        assert!(caret.len() < 400, "a {}-byte caret", caret.len());
+        let (line, marker) = caret.split_once('\n').unwrap();
+        let column = marker.chars().count() - 1;
+        assert!(column <= line.chars().count(), "{caret}");
+    }
+    let e = kiroku::query::parse_filter("metrics.acc >").unwrap_err();
+    assert_eq!(
+        e.render_caret("metrics.acc >"),
+        "metrics.acc >\n             ^"
+    );
+}
+
+#[test]
+fn error_answers_quote_a_huge_request_only_in_an_excerpt() {
+    let p = Project::new();
+    let server = Server::start(&p, &[]).unwrap();
+    let huge_id = "z".repeat(1 << 20);
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{}/api/2.0/mlflow/runs/set-tag", server.url))
+        .json(&serde_json::json!({"run_id": huge_id, "key": "k", "value": "v"}))
+        .send()
+        .unwrap();
+    assert!(answer.status().is_client_error(), "{}", answer.status());
+    let body: serde_json::Value = answer.json().unwrap();
+    let message = body["message"].as_str().unwrap();
+    assert!(message.len() < 1200, "a {}-byte message", message.len());
+    assert!(message.contains("bytes left out"), "{message}");
+}
+
+#[test]
+fn a_huge_bad_value_in_kiroku_toml_is_quoted_only_in_an_excerpt() {
+    let huge = "a".repeat(1 << 20);
+    let path = Path::new("kiroku.toml");
+    for text in [
+        format!("[run]\nflag_params = \"{huge}\"\n"),
+        format!("[[scalars.patterns]]\nregex = \"({huge}\"\n"),
+    ] {
+        let e = kiroku::config::Config::parse(&text, path).unwrap_err();
+        let message = e.to_string();
+        assert!(message.len() < 1000, "a {}-byte message", message.len());
+    }
+}

@@ -369,7 +369,9 @@ fn insert_params(
             Some(old) if &old == value => {}
             Some(old) => {
                 return Err(KirokuError::Conflict(format!(
-                    "param '{key}' of run {run_id} is already '{old}'; params cannot change (new value '{value}')"
+                    "param '{key}' of run {run_id} is already '{}'; params cannot change (new value '{}')",
+                    excerpt(&old, EXCERPT_CHARS),
+                    excerpt(value, EXCERPT_CHARS)
                 )))
             }
             None => {
