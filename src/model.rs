@@ -520,6 +520,9 @@ pub struct Supervisor {
     pub host: String,
     /// `/proc/sys/kernel/random/boot_id` of the supervisor's boot.
     pub boot_id: String,
+    /// The supervisor's pid namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`): a pid
+    /// means something only inside it (containers sharing a host name and boot).
+    pub pid_namespace: String,
     pub pid: u32,
     /// The process start time (clock ticks after boot, `/proc/PID/stat` field 22): with the
     /// pid it names one process for the life of a boot.

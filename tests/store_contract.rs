@@ -670,6 +670,7 @@ fn a_supervised_run_is_recovered_once_by_compare_and_swap(store: &dyn Store) {
     let supervisor = Supervisor {
         host: "h".into(),
         boot_id: "b".into(),
+        pid_namespace: "pid:[1]".into(),
         pid: 42,
         start_ticks: 7,
         metrics_file: "/tmp/m.jsonl".into(),

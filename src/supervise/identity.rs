@@ -1,6 +1,6 @@
 //! Which process is which, across pid reuse and reboots: a pid plus the process's start time
-//! (`/proc/PID/stat` field 22, clock ticks after boot), qualified by the host name and the boot
-//! id (`/proc/sys/kernel/random/boot_id`). A supervisor records its own identity; anyone on the
+//! (`/proc/PID/stat` field 22, clock ticks after boot), qualified by the host name, the boot
+//! id (`/proc/sys/kernel/random/boot_id`) and the pid namespace (containers). A supervisor records its own identity; anyone on the
 //! same host and boot can later tell whether that very process still lives. Used for `kiroku
 //! run` (lost runs) and meant for any other supervisor (jobs) that must be judged the same way.
 use std::path::Path;
@@ -10,6 +10,7 @@ use std::path::Path;
 pub struct ProcessIdentity {
     pub host: String,
     pub boot_id: String,
+    pub pid_namespace: String,
     pub pid: u32,
     pub start_ticks: u64,
 }
@@ -21,7 +22,8 @@ pub enum Liveness {
     Alive,
     /// It has exited (gone, a zombie, or its pid now names another process).
     Dead,
-    /// It runs or ran on another host, which cannot be judged from here.
+    /// It runs or ran on another host, or in another pid namespace (container) of this one,
+    /// which cannot be judged from here.
     Elsewhere,
 }
 
@@ -32,6 +34,8 @@ impl ProcessIdentity {
         Some(ProcessIdentity {
             host: host_name()?,
             boot_id: boot_id()?,
+            // Unreadable in some sandboxes: then every process here shares the empty name.
+            pid_namespace: pid_namespace().unwrap_or_default(),
             pid,
             start_ticks: start_ticks(pid)?,
         })
@@ -45,6 +49,9 @@ impl ProcessIdentity {
         if boot_id().as_deref() != Some(self.boot_id.as_str()) {
             // Same host, another boot: every process of that boot has ended.
             return Liveness::Dead;
+        }
+        if pid_namespace().unwrap_or_default() != self.pid_namespace {
+            return Liveness::Elsewhere;
         }
         match process_state(self.pid) {
             Some((state, ticks)) if ticks == self.start_ticks && !matches!(state, 'Z' | 'X') => {
@@ -73,6 +80,13 @@ pub fn boot_id() -> Option<String> {
         .ok()
         .map(|s| s.trim().to_string())
         .filter(|s| !s.is_empty())
+}
+
+/// The pid namespace of this process (`pid:[INODE]`).
+pub fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.display().to_string())
 }
 
 /// A process's start time in clock ticks after boot, if it exists.
@@ -116,6 +130,11 @@ mod tests {
             ..me.clone()
         };
         assert_eq!(other_boot.liveness(), Liveness::Dead);
+        let other_container = ProcessIdentity {
+            pid_namespace: "pid:[1]".into(),
+            ..me.clone()
+        };
+        assert_eq!(other_container.liveness(), Liveness::Elsewhere);
         let other_host = ProcessIdentity {
             host: format!("{}-elsewhere", me.host),
             ..me

@@ -26,6 +26,7 @@ pub fn supervisor_for(metrics_file: &Path) -> Option<Supervisor> {
     Some(Supervisor {
         host: me.host,
         boot_id: me.boot_id,
+        pid_namespace: me.pid_namespace,
         pid: me.pid,
         start_ticks: me.start_ticks,
         metrics_file: metrics_file.display().to_string(),
@@ -36,24 +37,35 @@ fn identity_of(s: &Supervisor) -> ProcessIdentity {
     ProcessIdentity {
         host: s.host.clone(),
         boot_id: s.boot_id.clone(),
+        pid_namespace: s.pid_namespace.clone(),
         pid: s.pid,
         start_ticks: s.start_ticks,
     }
 }
 
 /// Finds the running runs whose supervisor has died (judged from this host and boot), ingests
-/// the rest of each one's metrics file and marks it `lost`. Returns the ids it marked.
+/// the rest of each one's metrics file and marks it `lost`. Returns the ids it marked, or the
+/// first error once every run was tried.
 pub fn recover_lost_runs(store: &dyn Store) -> Result<Vec<String>> {
     let mut lost = Vec::new();
+    let mut first_error = None;
     for run in store.supervised_runs()? {
         if identity_of(&run.supervisor).liveness() != Liveness::Dead {
             continue;
         }
-        if recover(store, &run)? {
-            lost.push(run.run_id);
+        // One run that cannot be recovered must not keep the others running.
+        match recover(store, &run) {
+            Ok(true) => lost.push(run.run_id),
+            Ok(false) => {}
+            Err(e) => {
+                first_error.get_or_insert(e);
+            }
         }
     }
-    Ok(lost)
+    match first_error {
+        Some(e) => Err(e),
+        None => Ok(lost),
+    }
 }
 
 /// `recover_lost_runs` for callers that look in passing (listing runs): a failure to recover

@@ -213,8 +213,8 @@ mod tests {
             .unwrap();
         assert_eq!(name, "kept");
         c.execute(
-            "INSERT INTO run_supervisors (rid, host, boot_id, pid, start_ticks, metrics_file)
-             SELECT rid, 'h', 'b', 1, 2, '/m' FROM runs",
+            "INSERT INTO run_supervisors (rid, host, boot_id, pid_namespace, pid, start_ticks, metrics_file)
+             SELECT rid, 'h', 'b', 'pid:[1]', 1, 2, '/m' FROM runs",
             [],
         )
         .unwrap();

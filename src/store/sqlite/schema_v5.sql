@@ -6,6 +6,7 @@ CREATE TABLE run_supervisors (
     rid          INTEGER PRIMARY KEY REFERENCES runs(rid) ON DELETE CASCADE,
     host         TEXT    NOT NULL,
     boot_id      TEXT    NOT NULL,
+    pid_namespace TEXT   NOT NULL,
     pid          INTEGER NOT NULL,
     start_ticks  INTEGER NOT NULL,
     metrics_file TEXT    NOT NULL,

@@ -6,13 +6,14 @@ use rusqlite::{params, Connection, OptionalExtension};
 
 pub fn insert(conn: &Connection, rid: i64, s: &Supervisor) -> Result<()> {
     conn.prepare_cached(
-        "INSERT INTO run_supervisors (rid, host, boot_id, pid, start_ticks, metrics_file, ingested_to)
-         VALUES (?1, ?2, ?3, ?4, ?5, ?6, 0)",
+        "INSERT INTO run_supervisors (rid, host, boot_id, pid_namespace, pid, start_ticks, metrics_file, ingested_to)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, 0)",
     )?
     .execute(params![
         rid,
         s.host,
         s.boot_id,
+        s.pid_namespace,
         s.pid,
         s.start_ticks as i64,
         s.metrics_file
@@ -48,7 +49,7 @@ pub fn remove(conn: &Connection, rid: i64) -> Result<()> {
 
 pub fn running(conn: &Connection) -> Result<Vec<SupervisedRun>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.id, s.host, s.boot_id, s.pid, s.start_ticks, s.metrics_file, s.ingested_to
+        "SELECT r.id, s.host, s.boot_id, s.pid_namespace, s.pid, s.start_ticks, s.metrics_file, s.ingested_to
          FROM run_supervisors s JOIN runs r ON r.rid = s.rid
          WHERE r.status = 'running' ORDER BY s.rid",
     )?;
@@ -58,11 +59,12 @@ pub fn running(conn: &Connection) -> Result<Vec<SupervisedRun>> {
             supervisor: Supervisor {
                 host: r.get(1)?,
                 boot_id: r.get(2)?,
-                pid: r.get(3)?,
-                start_ticks: r.get::<_, i64>(4)? as u64,
-                metrics_file: r.get(5)?,
+                pid_namespace: r.get(3)?,
+                pid: r.get(4)?,
+                start_ticks: r.get::<_, i64>(5)? as u64,
+                metrics_file: r.get(6)?,
             },
-            ingested_to: r.get::<_, i64>(6)? as u64,
+            ingested_to: r.get::<_, i64>(7)? as u64,
         })
     })?;
     Ok(rows.collect::<rusqlite::Result<Vec<_>>>()?)
