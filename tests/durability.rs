@@ -349,3 +349,92 @@ fn a_huge_bad_value_in_kiroku_toml_is_quoted_only_in_an_excerpt() {
         assert!(message.len() < 1000, "a {}-byte message", message.len());
     }
 }
+
+/// A supervisor record of a process that is gone (this process's pid, another start time).
+fn dead_supervisor(metrics_file: &Path) -> kiroku::model::Supervisor {
+    let mut s = kiroku::supervise::supervisor_for(metrics_file).unwrap();
+    s.start_ticks += 1;
+    s
+}
+
+#[test]
+fn a_lost_run_recovery_reads_no_file_outside_the_run_or_spool_folder() {
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
+    let secret = dir.path().join("secret.jsonl");
+    std::fs::write(&secret, "{\"params\": {\"secret\": \"hunter2\"}}\n").unwrap();
+    let new = kiroku::model::NewRun {
+        experiment: "e".into(),
+        user: "mallory".into(),
+        ..Default::default()
+    };
+    // Anyone with a write token can record any path: a file elsewhere, and a link named right.
+    let elsewhere = store
+        .create_supervised_run(&new, &dead_supervisor(&secret))
+        .unwrap();
+    let linked_id = kiroku::ids::new_run_id();
+    let spool = dir.path().join("kiroku-spool").join(&linked_id);
+    std::fs::create_dir_all(&spool).unwrap();
+    std::os::unix::fs::symlink(&secret, spool.join("metrics.jsonl")).unwrap();
+    let linked = store
+        .create_supervised_run(
+            &kiroku::model::NewRun {
+                id: Some(linked_id),
+                ..new.clone()
+            },
+            &dead_supervisor(&spool.join("metrics.jsonl")),
+        )
+        .unwrap();
+    let mut lost = kiroku::supervise::recover_lost_runs(&store).unwrap();
+    lost.sort();
+    let mut expected = vec![elsewhere.id.clone(), linked.id.clone()];
+    expected.sort();
+    assert_eq!(lost, expected, "both end");
+    for id in [&elsewhere.id, &linked.id] {
+        let d = store.run(id).unwrap().run;
+        assert_eq!(d.status, RunStatus::Lost);
+        assert!(d.params.is_empty(), "{:?}", d.params);
+    }
+    assert!(secret.exists() && spool.exists(), "nothing removed");
+}
+
+#[test]
+fn looks_at_once_from_several_processes_recover_a_lost_run_exactly_once() {
+    let dir = tempfile::tempdir().unwrap();
+    let store_dir = dir.path().join(".kiroku");
+    let store = SqliteStore::open(&store_dir, false).unwrap();
+    let id = kiroku::ids::new_run_id();
+    let folder = store.run_dir(&id).unwrap();
+    std::fs::create_dir_all(&folder).unwrap();
+    let metrics = folder.canonicalize().unwrap().join("metrics.jsonl");
+    let lines: String = (0..2000).map(|i| format!("{{\"x\": {i}}}\n")).collect();
+    std::fs::write(&metrics, lines).unwrap();
+    let new = kiroku::model::NewRun {
+        id: Some(id.clone()),
+        experiment: "e".into(),
+        user: "alice".into(),
+        ..Default::default()
+    };
+    store
+        .create_supervised_run(&new, &dead_supervisor(&metrics))
+        .unwrap();
+    // Each looker has its own connection, as separate processes would.
+    let lookers: Vec<_> = (0..6)
+        .map(|_| {
+            let store_dir = store_dir.clone();
+            std::thread::spawn(move || {
+                let store = SqliteStore::open(&store_dir, false).unwrap();
+                kiroku::supervise::recover_lost_runs(&store).unwrap()
+            })
+        })
+        .collect();
+    let recovered: usize = lookers.into_iter().map(|l| l.join().unwrap().len()).sum();
+    assert_eq!(recovered, 1);
+    let steps: Vec<i64> = store
+        .metric_series(&id, "x")
+        .unwrap()
+        .iter()
+        .map(|p| p.step)
+        .collect();
+    assert_eq!(steps, (0..2000).collect::<Vec<i64>>());
+}

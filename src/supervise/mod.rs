@@ -93,7 +93,9 @@ fn place_of(store: &dyn Store, run_id: &str, metrics_file: &Path) -> MetricsFile
     if !named_right || !metrics_file.is_absolute() {
         return MetricsFilePlace::Elsewhere;
     }
-    if folder == store.run_dir(run_id).as_deref() {
+    let canonical = |p: &Path| p.canonicalize().ok();
+    let run_folder = store.run_dir(run_id).and_then(|d| canonical(&d));
+    if run_folder.is_some() && folder.and_then(canonical) == run_folder {
         MetricsFilePlace::RunFolder
     } else if folder.and_then(Path::parent).and_then(Path::file_name)
         == Some("kiroku-spool".as_ref())

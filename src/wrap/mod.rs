@@ -123,6 +123,8 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     };
     std::fs::create_dir_all(&run_dir)
         .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+    // Recorded for whoever recovers the run, from whatever directory they look.
+    let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
     let metrics_path = run_dir.join("metrics.jsonl");
     let new_run = NewRun {
         id: Some(run_id),
