@@ -273,6 +273,30 @@ pub struct NameChange {
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
 pub struct Empty {}
 
+/// `POST /api/v1/runs/{id}/batch`: `Store::log_batch`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct BatchRequest {
+    pub batch: crate::model::RunBatch,
+    #[serde(default)]
+    pub user: String,
+}
+
+/// `POST /api/v1/runs/supervised`: `Store::create_supervised_run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct SupervisedRunRequest {
+    pub run: crate::model::NewRun,
+    pub supervisor: crate::model::Supervisor,
+}
+
+/// `POST /api/v1/runs/{id}/recover-lost`: `Store::recover_lost_run`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LostRunRecovery {
+    pub expected_offset: u64,
+    pub rest: crate::model::RunBatch,
+    #[serde(default)]
+    pub user: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

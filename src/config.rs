@@ -1,6 +1,7 @@
 //! Configuration: `kiroku.toml` beside `.kiroku/` (project) over `$XDG_CONFIG_HOME/kiroku/config.toml`
 //! (user defaults). Unknown keys and bad values are errors that name the file, line and key.
 use crate::error::{KirokuError, Result};
+use crate::model::{excerpt, excerpt_middle, EXCERPT_CHARS};
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -61,8 +62,9 @@ impl Config {
         for (i, p) in config.scalars.patterns.iter().enumerate() {
             let re = regex::Regex::new(&p.regex).map_err(|e| {
                 KirokuError::Invalid(format!(
-                    "{}: scalars.pattern[{i}].regex is not a valid regex: {e}",
-                    path.display()
+                    "{}: scalars.pattern[{i}].regex is not a valid regex: {}",
+                    path.display(),
+                    excerpt_middle(&e.to_string(), MAX_QUOTE_CHARS)
                 ))
             })?;
             let names: Vec<_> = re.capture_names().flatten().collect();
@@ -113,15 +115,21 @@ impl Config {
     }
 }
 
+/// The longest part of an error message that quotes the file (a value, a regex).
+const MAX_QUOTE_CHARS: usize = 300;
+
 /// `line N, column M: message` from a toml error (which carries a byte span).
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
-    let message = e.message().trim().to_string();
+    let message = excerpt_middle(e.message().trim(), MAX_QUOTE_CHARS);
     match e.span() {
         Some(span) => {
             let before = &text[..span.start.min(text.len())];
             let line = before.matches('\n').count() + 1;
             let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            let key = text[span.start.min(text.len())..span.end.min(text.len())].trim();
+            let key = excerpt(
+                text[span.start.min(text.len())..span.end.min(text.len())].trim(),
+                EXCERPT_CHARS,
+            );
             if key.is_empty() {
                 format!("line {line}, column {column}: {message}")
             } else {

@@ -1,6 +1,6 @@
 //! kiroku: a terminal workbench for machine-learning teams.
 //!
-//! Layers (arrows point down only): `cli` → `ingest`/`query` → `store` → `model`.
+//! Layers (arrows point down only): `cli` → `wrap`/`supervise` → `ingest`/`query` → `store` → `model`.
 pub mod api;
 pub mod cli;
 pub mod compare;
@@ -14,5 +14,6 @@ pub mod query;
 pub mod series;
 pub mod server;
 pub mod store;
+pub mod supervise;
 pub mod tui;
 pub mod wrap;

@@ -434,3 +434,107 @@ mod tests {
         assert!("done".parse::<RunStatus>().is_err());
     }
 }
+
+/// Quotes user input in a message, cut to a readable length: a bad 10 MB value must not be
+/// echoed whole into a warning, an error answer or a log. Longer text keeps its first
+/// `max_chars` characters and says how much was left out.
+pub fn excerpt(text: &str, max_chars: usize) -> String {
+    match text.char_indices().nth(max_chars) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} more bytes)", &text[..cut], text.len() - cut),
+    }
+}
+
+/// A message that may quote long input, kept to about `max_chars` characters: a longer one
+/// keeps its beginning and its end (where messages say what was expected) and says how much
+/// was left out between.
+pub fn excerpt_middle(text: &str, max_chars: usize) -> String {
+    let total = text.chars().count();
+    if total <= max_chars {
+        return text.to_string();
+    }
+    let head_chars = max_chars * 2 / 3;
+    let tail_chars = max_chars - head_chars;
+    let head_end = text
+        .char_indices()
+        .nth(head_chars)
+        .map_or(text.len(), |(i, _)| i);
+    let tail_start = text
+        .char_indices()
+        .nth(total - tail_chars)
+        .map_or(text.len(), |(i, _)| i);
+    format!(
+        "{} … ({} bytes left out) … {}",
+        &text[..head_end],
+        tail_start - head_end,
+        &text[tail_start..]
+    )
+}
+
+/// The usual length of an `excerpt` in messages.
+pub const EXCERPT_CHARS: usize = 80;
+
+/// One batch of a run's data that is written whole or not at all (`Store::log_batch`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct RunBatch {
+    #[serde(default)]
+    pub params: Vec<(String, String)>,
+    #[serde(default)]
+    pub metrics: Vec<KeyedPoint>,
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+    /// For a supervised run (`kiroku run`): the byte offset of its metrics file that this batch
+    /// brings the ingest to, recorded in the same transaction, so a recovery after a crash
+    /// resumes exactly there.
+    #[serde(default)]
+    pub ingested_to: Option<u64>,
+}
+
+impl RunBatch {
+    pub fn is_empty(&self) -> bool {
+        self.params.is_empty() && self.metrics.is_empty() && self.tags.is_empty()
+    }
+
+    /// Drops the entries whose keys the store would refuse, so they cannot fail the rest of
+    /// the batch; returns a warning for each.
+    pub fn drop_invalid_keys(&mut self) -> Vec<String> {
+        let mut warnings = Vec::new();
+        let mut keep = |kind: &str, key: &str| match validate_key(kind, key) {
+            Ok(()) => true,
+            Err(e) => {
+                warnings.push(format!("{e}; ignored"));
+                false
+            }
+        };
+        self.params.retain(|(k, _)| keep("param", k));
+        self.tags.retain(|(k, _)| keep("tag", k));
+        self.metrics.retain(|p| keep("metric", &p.key));
+        warnings
+    }
+}
+
+/// Who supervises a running run (the `kiroku run` process), so anyone on the same host and
+/// boot can tell whether it still lives, and where its metrics file is.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Supervisor {
+    pub host: String,
+    /// `/proc/sys/kernel/random/boot_id` of the supervisor's boot.
+    pub boot_id: String,
+    /// The supervisor's pid namespace (`/proc/self/ns/pid`, e.g. `pid:[4026531836]`): a pid
+    /// means something only inside it (containers sharing a host name and boot).
+    pub pid_namespace: String,
+    pub pid: u32,
+    /// The process start time (clock ticks after boot, `/proc/PID/stat` field 22): with the
+    /// pid it names one process for the life of a boot.
+    pub start_ticks: u64,
+    /// The metrics file the run's command appends to (on the supervisor's host).
+    pub metrics_file: String,
+}
+
+/// A running run with a supervisor, and how far its metrics file has been ingested.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct SupervisedRun {
+    pub run_id: String,
+    pub supervisor: Supervisor,
+    pub ingested_to: u64,
+}

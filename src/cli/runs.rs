@@ -108,6 +108,14 @@ pub struct LsArgs {
     pub deleted: bool,
 }
 
+/// The store for a command that shows runs: first, runs whose `kiroku run` died on this host
+/// are recovered and marked `lost`, so what is shown is not a `running` run without a process.
+fn store_to_look_at(ctx: &mut Context) -> Result<std::sync::Arc<dyn crate::store::Store>> {
+    let store = ctx.store()?;
+    crate::supervise::recover_lost_runs_quietly(store.as_ref());
+    Ok(store)
+}
+
 pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     let RunsCommand::Ls(args) = cmd;
     let chosen = args
@@ -115,7 +123,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         .iter()
         .map(|c| Column::parse(c.trim()))
         .collect::<Result<Vec<_>>>()?;
-    let store = ctx.store()?;
+    let store = store_to_look_at(ctx)?;
     let page = store.search_runs(&RunQuery {
         experiments: args.experiments.clone(),
         filter: args.filter.clone(),
@@ -331,7 +339,7 @@ pub fn runs_table(runs: &[Run], columns: &[Column], format: Format) -> Table {
 }
 
 pub fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
-    let store = ctx.store()?;
+    let store = store_to_look_at(ctx)?;
     let id = store.resolve_run(reference)?;
     let d = store.run(&id)?;
     if ctx.format == Format::Json {
@@ -506,7 +514,7 @@ fn shell_words(argv: &[String]) -> String {
 }
 
 pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
-    let store = ctx.store()?;
+    let store = store_to_look_at(ctx)?;
     let mut runs = Vec::new();
     for r in refs {
         runs.push(store.run(&store.resolve_run(r)?)?.run);
@@ -607,7 +615,7 @@ pub fn metrics(
     key: Option<&str>,
     buckets: Option<usize>,
 ) -> Result<i32> {
-    let store = ctx.store()?;
+    let store = store_to_look_at(ctx)?;
     let id = store.resolve_run(reference)?;
     let Some(key) = key else {
         let run = store.run(&id)?.run;
@@ -701,7 +709,7 @@ pub fn import_mlflow(ctx: &mut Context, path: &std::path::Path) -> Result<i32> {
 
 /// A bare `kiroku`: where the store is and what is in it (the TUI will open here).
 pub fn overview(ctx: &mut Context) -> Result<i32> {
-    let store = ctx.store()?;
+    let store = store_to_look_at(ctx)?;
     let exps = store.experiments(false)?;
     let recent = store.search_runs(&RunQuery {
         limit: Some(10),

@@ -34,6 +34,9 @@ pub fn local_store(ctx: &Context) -> Result<Arc<SqliteStore>> {
     }
 }
 
+/// How often `kiroku serve` looks for runs whose supervisor died.
+const LOST_RUN_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
+
 pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
     let sqlite = local_store(ctx)?;
     let has_tokens = sqlite.has_active_tokens()?;
@@ -53,6 +56,9 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         ..Limits::default()
     };
     let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);
+    // Runs whose `kiroku run` died on this host are recovered and marked lost while serving.
+    let _lost_runs =
+        crate::supervise::LostRunWatch::start(Arc::clone(&store), LOST_RUN_CHECK_EVERY);
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(args.bind)
             .await

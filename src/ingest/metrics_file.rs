@@ -3,14 +3,18 @@
 //!
 //! Numbers (and the strings "NaN", "Infinity", "-Infinity") are metrics; a nested object
 //! flattens to `outer/inner` keys; `step` and `timestamp` (ms) apply to the line's metrics
-//! (a key without a step gets its own count). A bad line is reported with its number and
-//! skipped; nothing else is lost. `MetricsFileTail` reads a growing file incrementally and
-//! only ever consumes complete lines.
-use crate::model::{json_float, now_ms, KeyedPoint};
+//! (a key without a step gets its own count, which stops at i64::MAX). A bad line, key or value
+//! is reported with its line number and skipped; nothing else is lost: every key is checked
+//! here, line by line, so what reaches the store cannot fail the batch it joins. A param keeps
+//! the first value the file gives it. Messages quote input only in short excerpts.
+//! `MetricsFileTail` reads a growing file incrementally and only ever consumes complete lines;
+//! `read_rest` re-reads a file after a crash from a recorded offset.
+use crate::model::{excerpt, json_float, now_ms, validate_key, KeyedPoint, EXCERPT_CHARS};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What a batch of lines held.
@@ -36,7 +40,14 @@ impl Ingested {
 #[derive(Debug, Default)]
 pub struct LineParser {
     steps: HashMap<String, i64>,
+    /// The value each param got first (a later, different value is refused line by line).
+    params: HashMap<String, String>,
     line_no: u64,
+}
+
+/// A key for messages: short, quoted.
+fn quoted(key: &str) -> String {
+    format!("'{}'", excerpt(key, EXCERPT_CHARS))
 }
 
 fn scalar_text(v: &Value) -> String {
@@ -74,8 +85,10 @@ impl LineParser {
                 return;
             }
             Err(e) => {
-                out.warnings
-                    .push(format!("line {n}: invalid JSON ({e}), skipped"));
+                out.warnings.push(format!(
+                    "line {n}: invalid JSON ({}), skipped",
+                    excerpt(&e.to_string(), EXCERPT_CHARS)
+                ));
                 return;
             }
         };
@@ -90,7 +103,8 @@ impl LineParser {
             }
             Some(other) => {
                 out.warnings.push(format!(
-                    "line {n}: step must be an integer, got {other}; line skipped"
+                    "line {n}: step must be an integer, got {}; line skipped",
+                    excerpt(&other.to_string(), EXCERPT_CHARS)
                 ));
                 return;
             }
@@ -109,20 +123,48 @@ impl LineParser {
                             .push(format!("line {n}: '{key}' must be an object, ignored"));
                         continue;
                     };
-                    let target = if key == "params" {
-                        &mut out.params
-                    } else {
-                        &mut out.tags
-                    };
-                    target.extend(map.iter().map(|(k, v)| (k.clone(), scalar_text(v))));
+                    let kind = if key == "params" { "param" } else { "tag" };
+                    for (k, v) in map {
+                        if let Err(e) = validate_key(kind, k) {
+                            out.warnings.push(format!("line {n}: {e}; ignored"));
+                            continue;
+                        }
+                        let value = scalar_text(v);
+                        if kind == "tag" {
+                            out.tags.push((k.clone(), value));
+                            continue;
+                        }
+                        match self.params.get(k) {
+                            Some(first) if *first == value => {}
+                            Some(first) => out.warnings.push(format!(
+                                "line {n}: param {} is already {}; params cannot change, ignored",
+                                quoted(k),
+                                quoted(first)
+                            )),
+                            None => {
+                                self.params.insert(k.clone(), value.clone());
+                                out.params.push((k.clone(), value));
+                            }
+                        }
+                    }
                 }
                 _ => flatten_metric(key, value, n, &mut metrics, &mut out.warnings),
             }
         }
         for (key, value) in metrics {
+            if let Err(e) = validate_key("metric", &key) {
+                out.warnings.push(format!("line {n}: {e}; ignored"));
+                continue;
+            }
             let counter = self.steps.entry(key.clone()).or_insert(0);
             let s = step.unwrap_or(*counter);
-            *counter = s + 1;
+            if step.is_none() && s == i64::MAX {
+                out.warnings.push(format!(
+                    "line {n}: the implicit step of {} has reached its maximum and stays there",
+                    quoted(&key)
+                ));
+            }
+            *counter = s.saturating_add(1);
             out.points.push(KeyedPoint {
                 key,
                 step: s,
@@ -144,13 +186,16 @@ fn flatten_metric(
         Value::Number(num) => match num.as_f64() {
             Some(v) => out.push((key.to_string(), v)),
             None => warnings.push(format!(
-                "line {line}: value of '{key}' is out of range, ignored"
+                "line {line}: value of {} is out of range, ignored",
+                quoted(key)
             )),
         },
         Value::String(s) => match json_float::parse_special(s) {
             Some(v) => out.push((key.to_string(), v)),
             None => warnings.push(format!(
-                "line {line}: value of '{key}' is not a number ({s:?}), ignored"
+                "line {line}: value of {} is not a number ({:?}), ignored",
+                quoted(key),
+                excerpt(s, EXCERPT_CHARS)
             )),
         },
         Value::Object(map) => {
@@ -160,7 +205,9 @@ fn flatten_metric(
         }
         Value::Null => {}
         other => warnings.push(format!(
-            "line {line}: value of '{key}' is not a number ({other}), ignored"
+            "line {line}: value of {} is not a number ({}), ignored",
+            quoted(key),
+            excerpt(&other.to_string(), EXCERPT_CHARS)
         )),
     }
 }
@@ -181,6 +228,12 @@ impl MetricsFileTail {
             partial: Vec::new(),
             parser: LineParser::new(),
         }
+    }
+
+    /// The byte offset up to which the file has been consumed: every complete line before it
+    /// has been returned by `poll` (a partial last line is not counted until it completes).
+    pub fn consumed_offset(&self) -> u64 {
+        self.offset - self.partial.len() as u64
     }
 
     /// Parses what was appended since the last call. `at_end` also takes a last line that has
@@ -216,6 +269,79 @@ impl MetricsFileTail {
         }
         Ok(out)
     }
+}
+
+/// What a metrics file holds after byte `offset` (a line boundary recorded by the wrapper),
+/// read once its writer is gone: complete lines and a last line without its newline. Lines
+/// before `offset` are parsed too, and their output dropped, so implicit steps and first param
+/// values continue exactly as the wrapper had them. Returns the lines' content and the offset
+/// of the end of the file. A file shorter than `offset` (replaced) gives nothing.
+pub fn read_rest(path: &Path, offset: u64) -> std::io::Result<(Ingested, u64)> {
+    // Not through a symbolic link: the path comes from a record, not from the user here.
+    let opened = std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+        .and_then(|mut f| {
+            let mut data = Vec::new();
+            f.read_to_end(&mut data).map(|_| data)
+        });
+    let data = match opened {
+        Ok(d) => d,
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
+            return Ok((Ingested::default(), offset))
+        }
+        Err(e) => return Err(e),
+    };
+    let end = data.len() as u64;
+    if end <= offset {
+        return Ok((Ingested::default(), offset.max(end)));
+    }
+    let mut parser = LineParser::new();
+    let mut before = Ingested::default();
+    let mut out = Ingested::default();
+    let mut start = 0usize;
+    while start < data.len() {
+        let stop = data[start..]
+            .iter()
+            .position(|b| *b == b'\n')
+            .map_or(data.len(), |p| start + p);
+        let target = if (start as u64) < offset {
+            &mut before
+        } else {
+            &mut out
+        };
+        parser.parse_line(&data[start..stop], target);
+        before = Ingested::default();
+        start = stop + 1;
+    }
+    Ok((out, end))
+}
+
+/// Drops the params of `batch` that the run already holds with another value (params cannot
+/// change, so they would fail the whole batch); returns a warning for each.
+pub fn drop_changed_params(
+    store: &dyn crate::store::Store,
+    run_id: &str,
+    batch: &mut crate::model::RunBatch,
+) -> crate::error::Result<Vec<String>> {
+    if batch.params.is_empty() {
+        return Ok(Vec::new());
+    }
+    let held = store.run(run_id)?.run.params;
+    let mut warnings = Vec::new();
+    batch.params.retain(|(key, value)| match held.get(key) {
+        Some(old) if old != value => {
+            warnings.push(format!(
+                "param {} is already {}; params cannot change, ignored",
+                quoted(key),
+                quoted(old)
+            ));
+            false
+        }
+        _ => true,
+    });
+    Ok(warnings)
 }
 
 #[cfg(test)]

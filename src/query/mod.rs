@@ -45,6 +45,11 @@ mod parser;
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
 
+/// The longest error message (quotes of the input are cut to fit).
+const MAX_MESSAGE_CHARS: usize = 300;
+/// Characters of input shown on each side of the caret.
+const CARET_CONTEXT_CHARS: usize = 60;
+
 /// A syntax or type error in a filter or sort order.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 #[error("error at column {column}: {message}")]
@@ -57,10 +62,12 @@ pub struct QueryError {
 }
 
 impl QueryError {
+    /// Messages quote the input; a long quote is cut (`model::excerpt_middle`) so a huge
+    /// filter is never echoed whole.
     pub(crate) fn new(column: usize, message: impl Into<String>) -> QueryError {
         QueryError {
             column,
-            message: message.into(),
+            message: crate::model::excerpt_middle(&message.into(), MAX_MESSAGE_CHARS),
         }
     }
 
@@ -71,12 +78,25 @@ impl QueryError {
     /// metrics.acc >
     ///              ^
     /// ```
+    ///
+    /// A long input is shown only around the column (`…` marks what is left out).
     pub fn render_caret(&self, input: &str) -> String {
-        let line: String = input
+        let chars: Vec<char> = input
             .chars()
             .map(|c| if c.is_whitespace() { ' ' } else { c })
             .collect();
-        let pad = self.column.saturating_sub(1);
+        let at = self.column.saturating_sub(1);
+        let start = at.saturating_sub(CARET_CONTEXT_CHARS);
+        let end = (at + CARET_CONTEXT_CHARS).min(chars.len());
+        let mut line: String = chars[start.min(end)..end].iter().collect();
+        let mut pad = at - start;
+        if start > 0 {
+            line.insert(0, '…');
+            pad += 1;
+        }
+        if end < chars.len() {
+            line.push('…');
+        }
         format!("{}\n{}^", line.trim_end(), " ".repeat(pad))
     }
 }

@@ -8,8 +8,13 @@ use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::Json;
 
+/// The longest message an error answer carries: messages quote the request, and a bad 10 MB
+/// value must not come back whole.
+const MAX_ANSWER_MESSAGE_CHARS: usize = 1000;
+
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    fn into_response(mut self) -> Response {
+        self.message = crate::model::excerpt_middle(&self.message, MAX_ANSWER_MESSAGE_CHARS);
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
         (status, Json(self)).into_response()

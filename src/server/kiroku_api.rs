@@ -86,6 +86,12 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/runs/{id}/artifacts", post(add_artifact))
         .route("/api/v1/runs/{id}/inputs", post(add_input))
         .route("/api/v1/events", get(events))
+        .route("/api/v1/runs/{id}/batch", post(log_batch))
+        .route(
+            "/api/v1/runs/supervised",
+            get(supervised_runs).post(create_supervised_run),
+        )
+        .route("/api/v1/runs/{id}/recover-lost", post(recover_lost_run))
 }
 
 async fn info(State(st): St, Extension(caller): Extension<Caller>) -> Answer<ServerInfo> {
@@ -404,4 +410,47 @@ async fn add_input(State(st): St, Path(id): Path<String>, body: Body) -> Answer<
 
 async fn events(State(st): St, Q(q): Q<EventQuery>) -> Answer<Vec<crate::model::Event>> {
     Ok(Json(st.call(move |s| s.events(&q)).await?))
+}
+
+async fn log_batch(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: BatchRequest| {
+        s.log_batch(&id, &b.batch, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn create_supervised_run(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Run> {
+    let mut b: SupervisedRunRequest = parse_body(body)?;
+    b.run.user = c.user_or(&b.run.user);
+    Ok(Json(
+        st.write(move |s| s.create_supervised_run(&b.run, &b.supervisor))
+            .await?,
+    ))
+}
+
+async fn supervised_runs(State(st): St) -> Answer<Vec<crate::model::SupervisedRun>> {
+    Ok(Json(st.call(|s| s.supervised_runs()).await?))
+}
+
+async fn recover_lost_run(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Changed> {
+    let b: LostRunRecovery = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    let changed = st
+        .write(move |s| s.recover_lost_run(&id, b.expected_offset, &b.rest, &user))
+        .await?;
+    Ok(Json(Changed { changed }))
 }

@@ -18,7 +18,9 @@ use super::errors::{body_rejection, invalid, not_found};
 use super::AppState;
 use crate::api::ApiError;
 use crate::error::KirokuError;
-use crate::model::{json_float, Experiment, KeyedPoint, NewNote, NewRun, Run, RunQuery, RunStatus};
+use crate::model::{
+    json_float, Experiment, KeyedPoint, NewNote, NewRun, Run, RunBatch, RunQuery, RunStatus,
+};
 use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, Method};
@@ -1163,20 +1165,16 @@ async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input)
     }
     let user = c.user_or("");
     let q = id.clone();
-    st.write(move |s| {
-        if !params.is_empty() {
-            s.log_params(&q, &params)?;
-        }
-        if !points.is_empty() {
-            s.log_metrics(&q, &points)?;
-        }
-        if !tags.is_empty() {
-            apply_tags(s, &q, &tags, &user)?;
-        }
-        Ok(())
-    })
-    .await
-    .map_err(run_not_found(&id))?;
+    let batch = RunBatch {
+        params,
+        metrics: points,
+        tags,
+        ingested_to: None,
+    };
+    // One transaction: the batch's params, metrics and tags are all kept or none.
+    st.write(move |s| s.log_batch(&q, &batch, &user))
+        .await
+        .map_err(run_not_found(&id))?;
     ok()
 }
 

@@ -2,7 +2,9 @@
 //! round it drains the queue and keeps only the newest query of each kind (typing `abc` in the
 //! filter bar runs one search, not three), while writes always run, in order. Results come
 //! back to the event loop as `Response`s. A second thread watches for changes (the store's
-//! `version()` counter and the followed log file) and says when to look again.
+//! `version()` counter and the followed log file) and says when to look again; every few
+//! seconds it also looks for runs whose `kiroku run` died (`crate::supervise`), so a lost run is
+//! marked and its last points appear while the UI shows it.
 //!
 //! `execute` is the whole behaviour and is also called directly by tests, without threads.
 use crate::model::{Event, EventQuery, Experiment, NewNote, RunDetail, RunPage, RunQuery};
@@ -502,7 +504,14 @@ pub fn spawn_watcher(
             });
             let mut last_version = store.version().ok();
             let mut last_file: Option<(PathBuf, u64)> = None;
+            let mut last_lost_check: Option<std::time::Instant> = None;
             loop {
+                if last_lost_check.is_none_or(|t| t.elapsed() >= LOST_RUN_CHECK_EVERY) {
+                    // A recovery changes the store's version, which the code below notices.
+                    // Errors are left for the next look (nothing may print over the screen).
+                    let _ = crate::supervise::recover_lost_runs(store.as_ref());
+                    last_lost_check = Some(std::time::Instant::now());
+                }
                 let following = file.lock().ok().is_some_and(|g| g.is_some());
                 let timeout = if _watcher.is_some() && !following {
                     POLL_WITH_EVENTS
@@ -551,6 +560,10 @@ pub fn spawn_watcher(
         })
         .expect("spawning the watch thread");
 }
+
+/// How often the watcher looks for runs whose supervisor died (it wakes at least every
+/// `POLL_WITH_EVENTS`; one small query of the running supervised runs per look).
+pub const LOST_RUN_CHECK_EVERY: Duration = Duration::from_secs(2);
 
 /// The least time between two change notices.
 pub const MIN_GAP: Duration = Duration::from_millis(250);

@@ -5,13 +5,19 @@
 //! ingested while it runs, in batches, by one ingest thread. Ctrl-C reaches the child (the
 //! terminal sends it to the whole foreground group; a `kill -INT` sent to kiroku alone is
 //! forwarded), and the run ends `finished`, `failed` (with the code) or `killed`.
+//!
+//! Durability: the run is created with this process as its supervisor (`crate::supervise`),
+//! each batch is written in one transaction together with the metrics-file offset it reaches,
+//! and the child gets SIGTERM when this process dies (`PR_SET_PDEATHSIG`), so a `kiroku run`
+//! killed outright leaves no orphan behind and a run that anyone's next look marks `lost` after
+//! ingesting the rest of its metrics file.
 pub mod source;
 
 use crate::config::Config;
 use crate::error::{KirokuError, Result};
 use crate::ingest::metrics_file::{Ingested, MetricsFileTail};
 use crate::ingest::scalars::ScalarParser;
-use crate::model::{now_ms, KeyedPoint, NewRun, RunStatus};
+use crate::model::{now_ms, KeyedPoint, NewRun, RunBatch, RunStatus};
 use crate::store::Store;
 use std::fs::File;
 use std::io::{Read, Write};
@@ -102,7 +108,26 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     } else {
         Vec::new()
     };
-    let run = store.create_run(&NewRun {
+    // The id is chosen here so the run's folder (or spool folder) and metrics file are known
+    // before the run exists: the run is created with its supervisor record in one step.
+    let run_id = crate::ids::new_run_id();
+    // A remote store has no local run folder: the log and metrics file are spooled in a
+    // temporary folder and the log is uploaded as the artifact `output.log` at the end (or by
+    // the recovery of a lost run, which finds the folder through the supervisor record).
+    let (run_dir, spooled) = match store.run_dir(&run_id) {
+        Some(dir) => (dir, false),
+        None => (
+            std::env::temp_dir().join("kiroku-spool").join(&run_id),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+    // Recorded for whoever recovers the run, from whatever directory they look.
+    let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
+    let metrics_path = run_dir.join("metrics.jsonl");
+    let new_run = NewRun {
+        id: Some(run_id),
         experiment: opts.experiment.clone(),
         name: opts.name.clone(),
         user: opts.user.clone(),
@@ -111,22 +136,15 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         params,
         parent_id: opts.parent_id.clone(),
         ..Default::default()
-    })?;
+    };
+    let run = match crate::supervise::supervisor_for(&metrics_path) {
+        Some(supervisor) => store.create_supervised_run(&new_run, &supervisor)?,
+        // No /proc (not Linux): nobody could judge this process later anyway.
+        None => store.create_run(&new_run)?,
+    };
     store.set_source(&run.id, &source::capture_source(&cwd, &opts.command))?;
     store.set_environment(&run.id, &source::capture_environment(&opts.config.run.env))?;
 
-    // A remote store has no local run folder: the log and metrics file are spooled in a
-    // temporary folder and the log is uploaded as the artifact `output.log` at the end.
-    let (run_dir, spooled) = match store.run_dir(&run.id) {
-        Some(dir) => (dir, false),
-        None => (
-            std::env::temp_dir().join("kiroku-spool").join(&run.id),
-            true,
-        ),
-    };
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
-    let metrics_path = run_dir.join("metrics.jsonl");
     let log_path = run_dir.join("output.log");
     let log = Arc::new(Mutex::new(File::create(&log_path).map_err(|e| {
         KirokuError::io(format!("creating {}", log_path.display()), e)
@@ -139,6 +157,7 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     };
     install_signal_forwarding();
     let mut command = Command::new(&opts.command[0]);
+    die_with_this_thread(&mut command);
     if let Some(endpoint) = &mlflow {
         command
             .env("MLFLOW_TRACKING_URI", endpoint.url())
@@ -187,7 +206,8 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     let ingest = {
         let store = Arc::clone(&store);
         let run_id = run.id.clone();
-        std::thread::spawn(move || ingest_loop(store.as_ref(), &run_id, &metrics_path, rx))
+        let user = opts.user.clone();
+        std::thread::spawn(move || ingest_loop(store.as_ref(), &run_id, &user, &metrics_path, rx))
     };
     let mut pumps = Vec::new();
     if let Some(out) = child.stdout.take() {
@@ -263,6 +283,28 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         points,
         warnings,
     })
+}
+
+/// Makes the child get SIGTERM when the thread that spawns it ends, which is when this process
+/// dies (it waits for the child on that thread), so a `kiroku run` killed outright leaves no
+/// orphan running unobserved. A child that ignores SIGTERM is on its own.
+fn die_with_this_thread(command: &mut Command) {
+    use std::os::unix::process::CommandExt;
+    // SAFETY: getpid is always safe.
+    let parent = unsafe { libc::getpid() };
+    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, raise).
+    unsafe {
+        command.pre_exec(move || {
+            if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
+            // Died between fork and prctl: the signal was never armed, so act on it now.
+            if libc::getppid() != parent {
+                libc::raise(libc::SIGTERM);
+            }
+            Ok(())
+        });
+    }
 }
 
 /// The MLflow tracking endpoint a wrapped command logs to: the server itself when the store
@@ -384,10 +426,12 @@ fn scan_line(line: &[u8], parser: &Mutex<ScalarParser>, out: &mut Vec<KeyedPoint
 fn ingest_loop(
     store: &dyn Store,
     run_id: &str,
+    user: &str,
     metrics_path: &Path,
     rx: mpsc::Receiver<IngestMessage>,
 ) -> (u64, Vec<String>) {
     let mut tail = MetricsFileTail::new(metrics_path);
+    let mut checkpoint = 0u64;
     let mut pending = Ingested::default();
     let mut written = 0u64;
     let mut warnings = Vec::new();
@@ -416,7 +460,19 @@ fn ingest_loop(
                     format!("reading {}: {e}", metrics_path.display()),
                 ),
             }
-            written += flush(store, run_id, &mut pending, &mut warnings);
+            let offset = tail.consumed_offset();
+            if offset != checkpoint || !pending.is_empty() {
+                let batch = Batch {
+                    store,
+                    run_id,
+                    user,
+                    offset,
+                };
+                if let Some(points) = batch.flush(&mut pending, &mut warnings) {
+                    written += points;
+                    checkpoint = offset;
+                }
+            }
             last_flush = Instant::now();
         }
         if done {
@@ -430,52 +486,69 @@ fn report(warnings: &mut Vec<String>, w: String) {
     warnings.push(w);
 }
 
-/// Writes what is pending; returns the number of points written.
-fn flush(
-    store: &dyn Store,
-    run_id: &str,
-    pending: &mut Ingested,
-    warnings: &mut Vec<String>,
-) -> u64 {
-    if !pending.params.is_empty() {
-        let params = std::mem::take(&mut pending.params);
-        for p in params {
-            if let Err(e) = store.log_params(run_id, std::slice::from_ref(&p)) {
-                report(warnings, e.to_string());
-            }
+/// One flush: what is pending, up to metrics-file byte `offset`, for the run.
+struct Batch<'a> {
+    store: &'a dyn Store,
+    run_id: &'a str,
+    user: &'a str,
+    offset: u64,
+}
+
+impl Batch<'_> {
+    /// Writes what is pending and the checkpoint in one transaction. Returns the number of
+    /// points written, or None when the write failed for a passing reason (the data stays
+    /// pending for the next flush and the checkpoint stays where it was).
+    fn flush(&self, pending: &mut Ingested, warnings: &mut Vec<String>) -> Option<u64> {
+        let mut batch = RunBatch {
+            params: std::mem::take(&mut pending.params),
+            metrics: std::mem::take(&mut pending.points),
+            tags: std::mem::take(&mut pending.tags),
+            ingested_to: Some(self.offset),
+        };
+        // The metrics file's lines are checked as they are read; scalars from the output are
+        // checked here. Nothing that reaches the store can fail the batch for its key.
+        for w in batch.drop_invalid_keys() {
+            report(warnings, w);
         }
-    }
-    if !pending.tags.is_empty() {
-        let tags = std::mem::take(&mut pending.tags);
-        if let Err(e) = store.set_tags(run_id, &tags, &crate::wrap::source::user_name()) {
-            report(warnings, e.to_string());
-        }
-    }
-    if pending.points.is_empty() {
-        return 0;
-    }
-    let points = std::mem::take(&mut pending.points);
-    match store.log_metrics(run_id, &points) {
-        Ok(()) => points.len() as u64,
-        Err(KirokuError::Invalid(msg)) => {
-            // One bad key must not drop the rest: write the others.
-            report(warnings, msg);
-            let good: Vec<KeyedPoint> = points
-                .into_iter()
-                .filter(|p| crate::model::validate_key("metric", &p.key).is_ok())
-                .collect();
-            match store.log_metrics(run_id, &good) {
-                Ok(()) => good.len() as u64,
-                Err(e) => {
+        let mut salvaged = false;
+        loop {
+            match self.store.log_batch(self.run_id, &batch, self.user) {
+                Ok(()) => return Some(batch.metrics.len() as u64),
+                // A param logged before (a flag on the command line) with another value.
+                Err(KirokuError::Conflict(msg)) if !salvaged => {
+                    salvaged = true;
+                    match crate::ingest::metrics_file::drop_changed_params(
+                        self.store,
+                        self.run_id,
+                        &mut batch,
+                    ) {
+                        Ok(dropped) if !dropped.is_empty() => {
+                            dropped.into_iter().for_each(|w| report(warnings, w))
+                        }
+                        _ => {
+                            report(warnings, msg);
+                            batch.params.clear();
+                        }
+                    }
+                }
+                // The run cannot take this (deleted while it runs): nothing will change that.
+                Err(
+                    e @ (KirokuError::Invalid(_)
+                    | KirokuError::NotFound(_)
+                    | KirokuError::Conflict(_)
+                    | KirokuError::Forbidden(_)),
+                ) => {
                     report(warnings, e.to_string());
-                    0
+                    return Some(0);
+                }
+                Err(e) => {
+                    report(warnings, format!("{e} (will retry)"));
+                    pending.params = batch.params;
+                    pending.points = batch.metrics;
+                    pending.tags = batch.tags;
+                    return None;
                 }
             }
-        }
-        Err(e) => {
-            report(warnings, format!("{e} (will retry)"));
-            pending.points = points;
-            0
         }
     }
 }

@@ -89,14 +89,7 @@ pub fn capture_environment(extra: &[String]) -> Vec<(String, String)> {
 
 /// This machine's host name.
 pub fn host_name() -> Option<String> {
-    let mut buf = [0u8; 256];
-    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
-    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
-    if rc != 0 {
-        return None;
-    }
-    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
-    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+    crate::supervise::identity::host_name()
 }
 
 /// The current user: `KIROKU_USER`, then `USER`/`LOGNAME`, then the password database.

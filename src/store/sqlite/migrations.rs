@@ -13,6 +13,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v2.sql"),
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
+    include_str!("schema_v5.sql"),
 ];
 
 /// The schema version this build writes.
@@ -172,7 +173,7 @@ mod tests {
         )
         .unwrap();
         migrate(&c, &p).unwrap();
-        assert_eq!(user_version(&c).unwrap(), 4);
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
         let (id, description): (i64, String) = c
             .query_row("SELECT id, description FROM experiments", [], |r| {
                 Ok((r.get(0)?, r.get(1)?))
@@ -188,5 +189,38 @@ mod tests {
             .query_row("SELECT count(*) FROM experiment_tags", [], |r| r.get(0))
             .unwrap();
         assert_eq!(tags, 1);
+    }
+
+    #[test]
+    fn a_version_4_store_gains_the_supervisor_table_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v4.db");
+        let c = Connection::open(&p).unwrap();
+        for sql in &MIGRATIONS[..4] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 4).unwrap();
+        c.execute_batch(
+            "INSERT INTO experiments (name, created_ms, updated_ms) VALUES ('e', 1, 1);
+             INSERT INTO runs (id, experiment_id, name, status, user, start_ms, updated_ms)
+             VALUES ('r', 1, 'kept', 'running', 'u', 1, 1);",
+        )
+        .unwrap();
+        migrate(&c, &p).unwrap();
+        assert_eq!(user_version(&c).unwrap(), 5);
+        let name: String = c
+            .query_row("SELECT name FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "kept");
+        c.execute(
+            "INSERT INTO run_supervisors (rid, host, boot_id, pid_namespace, pid, start_ticks, metrics_file)
+             SELECT rid, 'h', 'b', 'pid:[1]', 1, 2, '/m' FROM runs",
+            [],
+        )
+        .unwrap();
+        let offset: i64 = c
+            .query_row("SELECT ingested_to FROM run_supervisors", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(offset, 0);
     }
 }

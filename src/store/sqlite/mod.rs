@@ -8,12 +8,13 @@ pub mod metrics;
 mod migrations;
 mod rows;
 pub mod search_sql;
+mod supervisors;
 pub mod tokens;
 
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::model::*;
-use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG};
+use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG, RUN_NAME_TAG, RUN_NOTE_TAG};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
@@ -92,6 +93,77 @@ impl SqliteStore {
                 other => return other,
             }
         }
+    }
+
+    /// Creates a run, with the record of its supervisor when given, in one transaction.
+    fn create_run_with(&self, new: &NewRun, supervisor: Option<&Supervisor>) -> Result<Run> {
+        let id = match &new.id {
+            Some(id) if ids::is_full_run_id(id) => id.to_ascii_lowercase(),
+            Some(id) => {
+                return Err(KirokuError::Invalid(format!(
+                    "run id '{id}' is not 32 hex characters"
+                )))
+            }
+            None => ids::new_run_id(),
+        };
+        let name = new
+            .name
+            .clone()
+            .filter(|n| !n.trim().is_empty())
+            .unwrap_or_else(|| ids::friendly_name(&id));
+        let status = new.status.unwrap_or(RunStatus::Running);
+        let start = new.start_time.unwrap_or_else(now_ms);
+        let experiment = if new.experiment.trim().is_empty() {
+            "Default"
+        } else {
+            new.experiment.as_str()
+        };
+        self.write(|tx| {
+            if rid_of(tx, &id).is_ok() {
+                return Err(KirokuError::Conflict(format!("a run with id {id} already exists")));
+            }
+            let eid = get_or_create_experiment(tx, experiment, &new.user)?;
+            let parent_rid = match &new.parent_id {
+                Some(p) => Some(rid_of(tx, p).map_err(|_| KirokuError::NotFound(format!("parent run {p} does not exist")))?),
+                None => None,
+            };
+            // An ended run without an end time (some imports) keeps none rather than "now".
+            let end = new.end_time;
+            tx.execute(
+                "INSERT INTO runs (id, experiment_id, name, status, user, host, start_ms, end_ms, parent_rid, deleted_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+                params![
+                    id,
+                    eid,
+                    name,
+                    status.as_str(),
+                    new.user,
+                    new.host,
+                    start,
+                    end,
+                    parent_rid,
+                    new.deleted.then(now_ms),
+                    now_ms()
+                ],
+            )?;
+            let rid = tx.last_insert_rowid();
+            insert_params(tx, rid, &id, &new.params)?;
+            upsert_tags(tx, rid, &new.tags)?;
+            if let Some(s) = supervisor {
+                supervisors::insert(tx, rid, s)?;
+            }
+            let kind = match status {
+                RunStatus::Running => "run.started",
+                RunStatus::Queued => "run.queued",
+                _ => "run.created",
+            };
+            record_event(tx, kind, &new.user, Some(rid), Some(eid), None)
+        })?;
+        if let Some(dir) = self.run_dir(&id) {
+            std::fs::create_dir_all(&dir)
+                .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
+        }
+        Ok(self.run(&id)?.run)
     }
 
     /// Runs `f` over a consistent snapshot.
@@ -297,7 +369,9 @@ fn insert_params(
             Some(old) if &old == value => {}
             Some(old) => {
                 return Err(KirokuError::Conflict(format!(
-                    "param '{key}' of run {run_id} is already '{old}'; params cannot change (new value '{value}')"
+                    "param '{key}' of run {run_id} is already '{}'; params cannot change (new value '{}')",
+                    excerpt(&old, EXCERPT_CHARS),
+                    excerpt(value, EXCERPT_CHARS)
                 )))
             }
             None => {
@@ -317,6 +391,106 @@ fn upsert_tags(conn: &Connection, rid: i64, tags: &[(String, String)]) -> Result
         stmt.execute(params![rid, key, value])?;
     }
     Ok(())
+}
+
+/// Sets tags of an active run and records who did.
+fn set_tags_of(conn: &Connection, rid: i64, tags: &[(String, String)], user: &str) -> Result<()> {
+    upsert_tags(conn, rid, tags)?;
+    touch(conn, rid)?;
+    let eid = run_owner(conn, rid)?.1;
+    let detail: serde_json::Map<String, serde_json::Value> = tags
+        .iter()
+        .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
+        .collect();
+    record_event(
+        conn,
+        "tag.set",
+        user,
+        Some(rid),
+        Some(eid),
+        Some(detail.into()),
+    )
+}
+
+/// Renames an active run (`name` already trimmed and non-empty).
+fn rename_run_of(conn: &Connection, rid: i64, name: &str, user: &str) -> Result<()> {
+    conn.execute(
+        "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
+        params![name, now_ms(), rid],
+    )?;
+    let eid = run_owner(conn, rid)?.1;
+    record_event(
+        conn,
+        "run.renamed",
+        user,
+        Some(rid),
+        Some(eid),
+        Some(serde_json::json!({"to": name})),
+    )
+}
+
+/// Adds a note to run `id` (row `rid`); returns the note's id.
+fn insert_note(conn: &Connection, id: &str, rid: i64, note: &NewNote) -> Result<i64> {
+    if let Some(parent) = note.reply_to {
+        let parent_rid: Option<i64> = conn
+            .query_row("SELECT rid FROM notes WHERE id = ?1", [parent], |r| {
+                r.get(0)
+            })
+            .optional()?;
+        if parent_rid != Some(rid) {
+            return Err(KirokuError::NotFound(format!(
+                "run {id} has no note {parent} to reply to"
+            )));
+        }
+    }
+    let created = note.created_ms.unwrap_or_else(now_ms);
+    conn.execute(
+        "INSERT INTO notes (rid, author, created_ms, updated_ms, body, reply_to, anchor) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
+        params![rid, note.author, created, note.body, note.reply_to, note.anchor],
+    )?;
+    let note_id = conn.last_insert_rowid();
+    let eid = run_owner(conn, rid)?.1;
+    let excerpt: String = note.body.chars().take(80).collect();
+    record_event(
+        conn,
+        "note.added",
+        &note.author,
+        Some(rid),
+        Some(eid),
+        Some(serde_json::json!({"note_id": note_id, "excerpt": excerpt})),
+    )?;
+    Ok(note_id)
+}
+
+/// Writes a batch into an active run: params, metrics, then tags with the meaning MLflow gives
+/// `mlflow.runName` and `mlflow.note.content`, then the supervisor checkpoint.
+fn apply_batch(conn: &Connection, id: &str, rid: i64, batch: &RunBatch, user: &str) -> Result<()> {
+    insert_params(conn, rid, id, &batch.params)?;
+    metrics::append(conn, rid, &batch.metrics)?;
+    if !batch.tags.is_empty() {
+        set_tags_of(conn, rid, &batch.tags, user)?;
+    }
+    for (key, value) in &batch.tags {
+        if value.trim().is_empty() {
+            continue;
+        }
+        if key == RUN_NAME_TAG {
+            rename_run_of(conn, rid, value.trim(), user)?;
+        } else if key == RUN_NOTE_TAG {
+            let note = NewNote {
+                author: user.to_string(),
+                body: value.clone(),
+                reply_to: None,
+                anchor: None,
+                created_ms: None,
+            };
+            insert_note(conn, id, rid, &note)?;
+        }
+    }
+    if let Some(offset) = batch.ingested_to {
+        supervisors::set_ingested_to(conn, rid, offset)?;
+    }
+    touch(conn, rid)
 }
 
 fn touch(conn: &Connection, rid: i64) -> Result<()> {
@@ -504,70 +678,7 @@ impl Store for SqliteStore {
     }
 
     fn create_run(&self, new: &NewRun) -> Result<Run> {
-        let id = match &new.id {
-            Some(id) if ids::is_full_run_id(id) => id.to_ascii_lowercase(),
-            Some(id) => {
-                return Err(KirokuError::Invalid(format!(
-                    "run id '{id}' is not 32 hex characters"
-                )))
-            }
-            None => ids::new_run_id(),
-        };
-        let name = new
-            .name
-            .clone()
-            .filter(|n| !n.trim().is_empty())
-            .unwrap_or_else(|| ids::friendly_name(&id));
-        let status = new.status.unwrap_or(RunStatus::Running);
-        let start = new.start_time.unwrap_or_else(now_ms);
-        let experiment = if new.experiment.trim().is_empty() {
-            "Default"
-        } else {
-            new.experiment.as_str()
-        };
-        self.write(|tx| {
-            if rid_of(tx, &id).is_ok() {
-                return Err(KirokuError::Conflict(format!("a run with id {id} already exists")));
-            }
-            let eid = get_or_create_experiment(tx, experiment, &new.user)?;
-            let parent_rid = match &new.parent_id {
-                Some(p) => Some(rid_of(tx, p).map_err(|_| KirokuError::NotFound(format!("parent run {p} does not exist")))?),
-                None => None,
-            };
-            // An ended run without an end time (some imports) keeps none rather than "now".
-            let end = new.end_time;
-            tx.execute(
-                "INSERT INTO runs (id, experiment_id, name, status, user, host, start_ms, end_ms, parent_rid, deleted_ms, updated_ms)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
-                params![
-                    id,
-                    eid,
-                    name,
-                    status.as_str(),
-                    new.user,
-                    new.host,
-                    start,
-                    end,
-                    parent_rid,
-                    new.deleted.then(now_ms),
-                    now_ms()
-                ],
-            )?;
-            let rid = tx.last_insert_rowid();
-            insert_params(tx, rid, &id, &new.params)?;
-            upsert_tags(tx, rid, &new.tags)?;
-            let kind = match status {
-                RunStatus::Running => "run.started",
-                RunStatus::Queued => "run.queued",
-                _ => "run.created",
-            };
-            record_event(tx, kind, &new.user, Some(rid), Some(eid), None)
-        })?;
-        if let Some(dir) = self.run_dir(&id) {
-            std::fs::create_dir_all(&dir)
-                .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
-        }
-        Ok(self.run(&id)?.run)
+        self.create_run_with(new, None)
     }
 
     fn resolve_run(&self, reference: &str) -> Result<String> {
@@ -609,6 +720,9 @@ impl Store for SqliteStore {
                 "UPDATE runs SET status = ?1, exit_code = ?2, end_ms = ?3, updated_ms = ?4 WHERE rid = ?5",
                 params![status.as_str(), exit_code, end, now_ms(), rid],
             )?;
+            if status.is_terminal() {
+                supervisors::remove(tx, rid)?;
+            }
             let (user, eid) = run_owner(tx, rid)?;
             let detail = exit_code.map(|c| serde_json::json!({"exit_code": c}));
             record_event(tx, &format!("run.{status}"), &user, Some(rid), Some(eid), detail)
@@ -626,21 +740,7 @@ impl Store for SqliteStore {
     fn set_tags(&self, id: &str, tags: &[(String, String)], user: &str) -> Result<()> {
         self.write(|tx| {
             let rid = active_rid_of(tx, id)?;
-            upsert_tags(tx, rid, tags)?;
-            touch(tx, rid)?;
-            let eid = run_owner(tx, rid)?.1;
-            let detail: serde_json::Map<String, serde_json::Value> = tags
-                .iter()
-                .map(|(k, v)| (k.clone(), serde_json::Value::String(v.clone())))
-                .collect();
-            record_event(
-                tx,
-                "tag.set",
-                user,
-                Some(rid),
-                Some(eid),
-                Some(detail.into()),
-            )
+            set_tags_of(tx, rid, tags, user)
         })
     }
 
@@ -703,23 +803,7 @@ impl Store for SqliteStore {
         }
         let note_id = self.write(|tx| {
             let rid = rid_of(tx, id)?;
-            if let Some(parent) = note.reply_to {
-                let parent_rid: Option<i64> =
-                    tx.query_row("SELECT rid FROM notes WHERE id = ?1", [parent], |r| r.get(0)).optional()?;
-                if parent_rid != Some(rid) {
-                    return Err(KirokuError::NotFound(format!("run {id} has no note {parent} to reply to")));
-                }
-            }
-            let created = note.created_ms.unwrap_or_else(now_ms);
-            tx.execute(
-                "INSERT INTO notes (rid, author, created_ms, updated_ms, body, reply_to, anchor) VALUES (?1, ?2, ?3, ?3, ?4, ?5, ?6)",
-                params![rid, note.author, created, note.body, note.reply_to, note.anchor],
-            )?;
-            let note_id = tx.last_insert_rowid();
-            let eid = run_owner(tx, rid)?.1;
-            let excerpt: String = note.body.chars().take(80).collect();
-            record_event(tx, "note.added", &note.author, Some(rid), Some(eid), Some(serde_json::json!({"note_id": note_id, "excerpt": excerpt})))?;
-            Ok(note_id)
+            insert_note(tx, id, rid, note)
         })?;
         self.notes(id)?
             .into_iter()
@@ -844,19 +928,7 @@ impl Store for SqliteStore {
         }
         self.write(|tx| {
             let rid = active_rid_of(tx, id)?;
-            tx.execute(
-                "UPDATE runs SET name = ?1, updated_ms = ?2 WHERE rid = ?3",
-                params![name, now_ms(), rid],
-            )?;
-            let eid = run_owner(tx, rid)?.1;
-            record_event(
-                tx,
-                "run.renamed",
-                user,
-                Some(rid),
-                Some(eid),
-                Some(serde_json::json!({"to": name})),
-            )
+            rename_run_of(tx, rid, name, user)
         })
     }
 
@@ -934,5 +1006,56 @@ impl Store for SqliteStore {
 
     fn events(&self, query: &EventQuery) -> Result<Vec<Event>> {
         self.read(|c| rows::events(c, query))
+    }
+
+    fn log_batch(&self, id: &str, batch: &RunBatch, user: &str) -> Result<()> {
+        if batch.is_empty() && batch.ingested_to.is_none() {
+            // Nothing to write, but the run must exist and take writes, as for the single calls.
+            return self.read(|c| active_rid_of(c, id).map(|_| ()));
+        }
+        self.write(|tx| {
+            let rid = active_rid_of(tx, id)?;
+            apply_batch(tx, id, rid, batch, user)
+        })
+    }
+
+    fn create_supervised_run(&self, new: &NewRun, supervisor: &Supervisor) -> Result<Run> {
+        self.create_run_with(new, Some(supervisor))
+    }
+
+    fn supervised_runs(&self) -> Result<Vec<SupervisedRun>> {
+        self.read(supervisors::running)
+    }
+
+    fn recover_lost_run(
+        &self,
+        id: &str,
+        expected_offset: u64,
+        rest: &RunBatch,
+        user: &str,
+    ) -> Result<bool> {
+        self.write(|tx| {
+            let (rid, deleted_ms): (i64, Option<i64>) = tx
+                .prepare_cached("SELECT rid, deleted_ms FROM runs WHERE id = ?1")?
+                .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+                .optional()?
+                .ok_or_else(|| KirokuError::NotFound(format!("no run with id {id}")))?;
+            if supervisors::running_checkpoint(tx, rid)? != Some(expected_offset) {
+                return Ok(false);
+            }
+            // A run deleted while it ran takes no data, but it still ends.
+            if deleted_ms.is_none() {
+                apply_batch(tx, id, rid, rest, user)?;
+            }
+            let now = now_ms();
+            tx.execute(
+                "UPDATE runs SET status = 'lost', end_ms = ?1, updated_ms = ?1 WHERE rid = ?2",
+                params![now, rid],
+            )?;
+            supervisors::remove(tx, rid)?;
+            let eid = run_owner(tx, rid)?.1;
+            record_event(tx, "run.lost", user, Some(rid), Some(eid), None)?;
+            Ok(true)
+        })
     }
 }

@@ -1,0 +1,170 @@
+//! Which process is which, across pid reuse and reboots: a pid plus the process's start time
+//! (`/proc/PID/stat` field 22, clock ticks after boot), qualified by the host name, the boot
+//! id (`/proc/sys/kernel/random/boot_id`) and the pid namespace (containers). A supervisor records its own identity; anyone on the
+//! same host and boot can later tell whether that very process still lives. Used for `kiroku
+//! run` (lost runs) and meant for any other supervisor (jobs) that must be judged the same way.
+use std::path::Path;
+
+/// One process, named so that no other process (now or after a reboot) can pass for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProcessIdentity {
+    pub host: String,
+    pub boot_id: String,
+    pub pid_namespace: String,
+    pub pid: u32,
+    pub start_ticks: u64,
+}
+
+/// What can be said about a recorded process from here.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Liveness {
+    /// The same process is running (or stopped, but not yet reaped as dead).
+    Alive,
+    /// It has exited (gone, a zombie, or its pid now names another process).
+    Dead,
+    /// It runs or ran on another host, or in another pid namespace (container) of this one,
+    /// which cannot be judged from here.
+    Elsewhere,
+}
+
+impl ProcessIdentity {
+    /// This process.
+    pub fn current() -> Option<Self> {
+        let pid = std::process::id();
+        Some(ProcessIdentity {
+            host: host_name()?,
+            boot_id: boot_id()?,
+            // Unreadable in some sandboxes: then every process here shares the empty name.
+            pid_namespace: pid_namespace().unwrap_or_default(),
+            pid,
+            start_ticks: start_ticks(pid)?,
+        })
+    }
+
+    /// Whether this process still runs, judged from the current host and boot.
+    pub fn liveness(&self) -> Liveness {
+        if host_name().as_deref() != Some(self.host.as_str()) {
+            return Liveness::Elsewhere;
+        }
+        if boot_id().as_deref() != Some(self.boot_id.as_str()) {
+            // Same host, another boot: every process of that boot has ended.
+            return Liveness::Dead;
+        }
+        if pid_namespace().unwrap_or_default() != self.pid_namespace {
+            return Liveness::Elsewhere;
+        }
+        match process_state(self.pid) {
+            Some((state, ticks)) if ticks == self.start_ticks && !matches!(state, 'Z' | 'X') => {
+                Liveness::Alive
+            }
+            _ => Liveness::Dead,
+        }
+    }
+}
+
+/// This machine's host name.
+pub fn host_name() -> Option<String> {
+    let mut buf = [0u8; 256];
+    // SAFETY: the buffer is valid for its length; gethostname NUL-terminates within it.
+    let rc = unsafe { libc::gethostname(buf.as_mut_ptr().cast(), buf.len()) };
+    if rc != 0 {
+        return None;
+    }
+    let end = buf.iter().position(|b| *b == 0).unwrap_or(buf.len());
+    Some(String::from_utf8_lossy(&buf[..end]).into_owned())
+}
+
+/// The id of the current boot (changes at every reboot).
+pub fn boot_id() -> Option<String> {
+    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
+        .ok()
+        .map(|s| s.trim().to_string())
+        .filter(|s| !s.is_empty())
+}
+
+/// The pid namespace of this process (`pid:[INODE]`).
+pub fn pid_namespace() -> Option<String> {
+    std::fs::read_link("/proc/self/ns/pid")
+        .ok()
+        .map(|p| p.display().to_string())
+}
+
+/// A process's start time in clock ticks after boot, if it exists.
+pub fn start_ticks(pid: u32) -> Option<u64> {
+    process_state(pid).map(|(_, ticks)| ticks)
+}
+
+/// The state letter (field 3) and start time (field 22) of `/proc/PID/stat`.
+fn process_state(pid: u32) -> Option<(char, u64)> {
+    let stat =
+        std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
+    parse_stat(&stat)
+}
+
+/// Parses a `/proc/PID/stat` line. The command name (field 2) is in parentheses and may hold
+/// spaces and parentheses itself, so fields are counted after its last `)`.
+fn parse_stat(stat: &str) -> Option<(char, u64)> {
+    let after_name = &stat[stat.rfind(')')? + 1..];
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    // fields[0] is field 3 (state); field 22 is fields[19].
+    let state = fields.first()?.chars().next()?;
+    let ticks = fields.get(19)?.parse().ok()?;
+    Some((state, ticks))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn the_current_process_is_alive_and_a_reused_pid_is_not_it() {
+        let me = ProcessIdentity::current().expect("a Linux /proc");
+        assert_eq!(me.liveness(), Liveness::Alive);
+        let reused = ProcessIdentity {
+            start_ticks: me.start_ticks + 1,
+            ..me.clone()
+        };
+        assert_eq!(reused.liveness(), Liveness::Dead);
+        let other_boot = ProcessIdentity {
+            boot_id: "another-boot".into(),
+            ..me.clone()
+        };
+        assert_eq!(other_boot.liveness(), Liveness::Dead);
+        let other_container = ProcessIdentity {
+            pid_namespace: "pid:[1]".into(),
+            ..me.clone()
+        };
+        assert_eq!(other_container.liveness(), Liveness::Elsewhere);
+        let other_host = ProcessIdentity {
+            host: format!("{}-elsewhere", me.host),
+            ..me
+        };
+        assert_eq!(other_host.liveness(), Liveness::Elsewhere);
+    }
+
+    #[test]
+    fn an_exited_child_is_dead_even_before_it_is_reaped() {
+        let mut child = std::process::Command::new("true").spawn().unwrap();
+        let pid = child.id();
+        let identity = ProcessIdentity {
+            start_ticks: start_ticks(pid).unwrap(),
+            pid,
+            ..ProcessIdentity::current().unwrap()
+        };
+        // Not waited for yet: a zombie until reaped.
+        let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+        while identity.liveness() == Liveness::Alive && std::time::Instant::now() < deadline {
+            std::thread::sleep(std::time::Duration::from_millis(5));
+        }
+        assert_eq!(identity.liveness(), Liveness::Dead);
+        child.wait().unwrap();
+        assert_eq!(identity.liveness(), Liveness::Dead);
+    }
+
+    #[test]
+    fn stat_lines_with_odd_command_names_parse() {
+        let line = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
+        assert_eq!(parse_stat(line), Some(('S', 987654)));
+        assert_eq!(parse_stat("garbage"), None);
+    }
+}
