@@ -9,12 +9,24 @@ use axum::response::{IntoResponse, Response};
 use axum::Json;
 
 impl IntoResponse for ApiError {
-    fn into_response(self) -> Response {
+    /// A 500 is a failure of the server, never of the request: its details (SQL text, server
+    /// paths) are logged here and the client reads a generic message.
+    fn into_response(mut self) -> Response {
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::INTERNAL_SERVER_ERROR && self.message != GENERIC_FAILURE {
+            eprintln!(
+                "kiroku serve: internal error ({}): {}",
+                self.error_code, self.message
+            );
+            self.message = GENERIC_FAILURE.to_string();
+        }
         (status, Json(self)).into_response()
     }
 }
+
+/// What a client reads about a server-side failure (the details go to the server's log).
+pub const GENERIC_FAILURE: &str = "the server could not complete the request (see the server log)";
 
 impl From<KirokuError> for ApiError {
     fn from(e: KirokuError) -> Self {

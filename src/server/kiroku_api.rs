@@ -9,6 +9,7 @@ use super::errors::{body_rejection, invalid};
 use super::AppState;
 use crate::api::*;
 use crate::error::KirokuError;
+use crate::limits;
 use crate::model::{Artifact, EventQuery, NewNote, NewRun, RunInput, RunQuery, RunSource};
 use crate::store::Store;
 use axum::body::Bytes;
@@ -145,6 +146,17 @@ async fn create_experiment(
     ))
 }
 
+/// Params, tags or environment variables in a request: at most `MAX_PAIRS_PER_REQUEST`, each
+/// value within its kind's length (`value_ok`).
+fn check_pairs(
+    what: &str,
+    pairs: &[(String, String)],
+    value_ok: fn(&str, &str) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    limits::list_len(what, pairs.len(), limits::MAX_PAIRS_PER_REQUEST)?;
+    pairs.iter().try_for_each(|(k, v)| value_ok(k, v))
+}
+
 /// Parses the body and runs a writing store call with it; `{}` on success. Most write
 /// routes are this and nothing else.
 async fn apply<B: DeserializeOwned + Send + 'static>(
@@ -199,6 +211,11 @@ async fn set_experiment_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentTags| {
+        limits::list_len(
+            "experiment tags",
+            b.pairs.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.set_experiment_tags(&b.reference, &b.pairs, &c.user_or(&b.user))
     })
     .await
@@ -210,6 +227,11 @@ async fn remove_experiment_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentTags| {
+        limits::list_len(
+            "experiment tag keys",
+            b.keys.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.remove_experiment_tags(&b.reference, &b.keys, &c.user_or(&b.user))
     })
     .await
@@ -221,6 +243,8 @@ async fn create_run(
     body: Body,
 ) -> Answer<crate::model::Run> {
     let mut new: NewRun = parse_body(body)?;
+    check_pairs("params", &new.params, limits::param_value)?;
+    check_pairs("tags", &new.tags, limits::tag_value)?;
     new.user = c.user_or(&new.user);
     Ok(Json(st.write(move |s| s.create_run(&new)).await?))
 }
@@ -231,7 +255,8 @@ async fn resolve_run(State(st): St, Q(q): Q<RefQuery>) -> Answer<IdAnswer> {
 }
 
 async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage> {
-    let q: RunQuery = parse_body(body)?;
+    let mut q: RunQuery = parse_body(body)?;
+    q.experiments = limits::experiment_refs(std::mem::take(&mut q.experiments))?;
     // The store counts in i64 (SQLite); beyond that a page cannot exist.
     if q.offset > i64::MAX as u64 || q.limit.is_some_and(|l| l > i64::MAX as u64) {
         return Err(invalid("offset and limit must be at most 2^63-1"));
@@ -246,9 +271,15 @@ async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunD
     Ok(Json(detail))
 }
 
-async fn set_status(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_status(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    Path(id): Path<String>,
+    body: Body,
+) -> Answer<Empty> {
     apply(&st, body, move |s, b: StatusChange| {
-        s.set_status(&id, b.status, b.exit_code, b.end_time)
+        let user = c.user_or(b.user.as_deref().unwrap_or(""));
+        s.set_status_as(&id, b.status, b.exit_code, b.end_time, Some(&user))
     })
     .await
 }
@@ -266,7 +297,11 @@ async fn rename_run(
 }
 
 async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
-    apply(&st, body, move |s, b: Pairs| s.log_params(&id, &b.pairs)).await
+    apply(&st, body, move |s, b: Pairs| {
+        check_pairs("params", &b.pairs, limits::param_value)?;
+        s.log_params(&id, &b.pairs)
+    })
+    .await
 }
 
 async fn set_tags(
@@ -276,6 +311,7 @@ async fn set_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
+        check_pairs("tags", &b.pairs, limits::tag_value)?;
         s.set_tags(&id, &b.pairs, &c.user_or(&b.user))
     })
     .await
@@ -288,6 +324,7 @@ async fn remove_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Keys| {
+        limits::list_len("tag keys", b.keys.len(), limits::MAX_PAIRS_PER_REQUEST)?;
         s.remove_tags(&id, &b.keys, &c.user_or(&b.user))
     })
     .await
@@ -389,6 +426,11 @@ async fn set_source(State(st): St, Path(id): Path<String>, body: Body) -> Answer
 
 async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
+        limits::list_len(
+            "environment variables",
+            b.pairs.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.set_environment(&id, &b.pairs)
     })
     .await

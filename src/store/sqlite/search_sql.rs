@@ -316,6 +316,20 @@ fn not_null(cond: String, nullable: bool) -> String {
 }
 
 /// A table holding per-run keyed values.
+/// Joins `parts` with `sep` as a balanced tree of parentheses, `((a AND b) AND (c AND d))`:
+/// SQLite parses `a AND b AND c ...` into a tree as deep as the list is long and refuses one
+/// deeper than 1,000 ("Expression tree is too large"); balanced, 1,000 conditions nest 10 deep.
+/// Parameters keep their textual order.
+fn balanced(parts: &[String], sep: &str) -> String {
+    match parts {
+        [one] => format!("({one})"),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            format!("({}{sep}{})", balanced(left, sep), balanced(right, sep))
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Keyed {
     Metric,
@@ -385,11 +399,8 @@ impl Sql {
         if parts.is_empty() {
             return empty.to_string();
         }
-        parts
-            .iter()
-            .map(|p| format!("({})", self.expr(p)))
-            .collect::<Vec<_>>()
-            .join(sep)
+        let compiled: Vec<String> = parts.iter().map(|p| self.expr(p)).collect();
+        balanced(&compiled, sep)
     }
 
     /// `r.rid IN (SELECT x.rid FROM <table> x WHERE x.key = ? AND <cond>)`; `cond` receives
