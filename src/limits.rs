@@ -20,6 +20,8 @@ pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
 pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
 /// MLflow's `MAX_EXPERIMENT_TAG_VAL_LENGTH`.
 pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
+/// kiroku's: a user name (an acting user, a run's owner, a note's author).
+pub const MAX_USER_NAME_LENGTH: usize = 500;
 /// kiroku's: a note is prose, longer than a tag but not a file.
 pub const MAX_NOTE_LENGTH: usize = 100_000;
 /// MLflow's `MAX_METRICS_PER_BATCH`.
@@ -72,6 +74,12 @@ pub fn experiment_name(name: &str) -> Result<()> {
 /// A run name (creating or renaming): at most 8,000 characters.
 pub fn run_name(name: &str) -> Result<()> {
     at_most("run name", name, MAX_RUN_NAME_LENGTH)
+}
+
+/// A user name: at most 500 characters. Every write records its acting user, so the store
+/// checks it where it records the event.
+pub fn user_name(user: &str) -> Result<()> {
+    at_most("user name", user, MAX_USER_NAME_LENGTH)
 }
 
 /// A note's body (adding or editing): at most 100,000 characters.

@@ -227,7 +227,7 @@ fn experiments_update_refuses_the_long_name_create_refuses() {
 }
 
 #[test]
-fn kiroku_api_refuses_oversized_values_lists_names_and_notes() {
+fn both_apis_refuse_oversized_values_lists_names_users_and_notes() {
     let s = Served::new();
     let run = s.run("e", "alice");
     let cases = [
@@ -264,6 +264,22 @@ fn kiroku_api_refuses_oversized_values_lists_names_and_notes() {
         let (status, answer) = s.post(&path, body);
         assert_user_error(status, &answer, &s, &path);
     }
+    let (status, body) = s.post(
+        "/api/v1/experiments",
+        json!({"name": "x", "user": "u".repeat(501)}),
+    );
+    assert_user_error(status, &body, &s, "a 501-character user");
+    let (status, body) = s.post(
+        "/api/2.0/mlflow/runs/create",
+        json!({"experiment_id": "0", "tags": vec![json!({"key": "k", "value": "v"}); 1001]}),
+    );
+    assert_user_error(status, &body, &s, "runs/create with 1001 tags");
+    let clauses = vec!["name LIKE '%a%'"; 1001].join(" and ");
+    let (status, body) = s.post(
+        "/api/2.0/mlflow/experiments/search",
+        json!({"filter": clauses}),
+    );
+    assert_user_error(status, &body, &s, "experiments/search with 1001 clauses");
     // MLflow's run rename goes through the same rule.
     let (status, body) = s.post(
         "/api/2.0/mlflow/runs/update",

@@ -547,7 +547,9 @@ pub fn routes() -> Router<Arc<AppState>> {
 async fn create_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let name = input.required("name")?;
     crate::limits::experiment_name(&name)?;
-    let tags = experiment_tags_of(&input.list("tags"))?;
+    let tags = input.list("tags");
+    crate::limits::list_len("tags", tags.len(), crate::limits::MAX_PAIRS_PER_REQUEST)?;
+    let tags = experiment_tags_of(&tags)?;
     let user = c.user_or("");
     let created = st
         .write(move |s| {
@@ -686,14 +688,10 @@ fn decode_token(input: &Input) -> Result<u64, ApiError> {
         .ok_or_else(bad)
 }
 
-/// SQL `LIKE` (`%`, `_`), case-sensitive unless `ci`.
-fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
-    let (pattern, text) = if ci {
-        (pattern.to_lowercase(), text.to_lowercase())
-    } else {
-        (pattern.to_string(), text.to_string())
-    };
-    let mut re = String::from("(?s)^");
+/// SQL `LIKE` (`%`, `_`) as a regex, case-sensitive unless `ci`; built once per clause, not
+/// once per experiment.
+fn like_regex(pattern: &str, ci: bool) -> Result<regex::Regex, ApiError> {
+    let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
     for c in pattern.chars() {
         match c {
             '%' => re.push_str(".*"),
@@ -702,9 +700,7 @@ fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
         }
     }
     re.push('$');
-    regex::Regex::new(&re)
-        .map(|r| r.is_match(&text))
-        .map_err(|e| invalid(format!("Invalid LIKE pattern '{pattern}': {e}")))
+    regex::Regex::new(&re).map_err(|_| invalid("Invalid LIKE pattern: too large or malformed"))
 }
 
 /// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
@@ -715,6 +711,8 @@ struct ExperimentClause {
     field: String,
     op: String,
     value: String,
+    /// The pattern of a `LIKE`/`ILIKE` clause.
+    like: Option<regex::Regex>,
 }
 
 fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
@@ -724,9 +722,17 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
     )
     .map_err(internal)?;
     let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
-    split_re
+    let clauses: Vec<&str> = split_re
         .split(filter)
         .filter(|c| !c.trim().is_empty())
+        .collect();
+    crate::limits::list_len(
+        "experiment filter clauses",
+        clauses.len(),
+        crate::query::MAX_CONDITIONS,
+    )?;
+    clauses
+        .into_iter()
         .map(|clause| {
             let caps = clause_re
                 .captures(clause)
@@ -746,11 +752,18 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
                 (None, Some(m)) => m.as_str().to_ascii_lowercase(),
                 (None, None) => String::new(),
             };
+            let op = caps[5].to_ascii_uppercase();
+            let like = match op.as_str() {
+                "LIKE" => Some(like_regex(value, false)?),
+                "ILIKE" => Some(like_regex(value, true)?),
+                _ => None,
+            };
             Ok(ExperimentClause {
                 tag,
                 field,
-                op: caps[5].to_ascii_uppercase(),
+                op,
                 value: value.to_string(),
+                like,
             })
         })
         .collect()
@@ -762,8 +775,10 @@ fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bo
         field,
         op,
         value,
+        like,
     } in clauses
     {
+        let like_matches = |text: &str| like.as_ref().is_some_and(|r| r.is_match(text));
         let ok = match field.as_str() {
             // As MLflow's SQL join: an experiment without the tag matches no tag clause.
             "tag" => {
@@ -775,16 +790,14 @@ fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bo
                     (_, None) => false,
                     ("=", Some(h)) => h == value,
                     ("!=", Some(h)) => h != value,
-                    ("LIKE", Some(h)) => like_matches(value, h, false)?,
-                    ("ILIKE", Some(h)) => like_matches(value, h, true)?,
+                    ("LIKE" | "ILIKE", Some(h)) => like_matches(h),
                     _ => false,
                 }
             }
             "name" => match op.as_str() {
                 "=" => &e.name == value,
                 "!=" => &e.name != value,
-                "LIKE" => like_matches(value, &e.name, false)?,
-                "ILIKE" => like_matches(value, &e.name, true)?,
+                "LIKE" | "ILIKE" => like_matches(&e.name),
                 _ => return Err(invalid(format!("Invalid operator '{op}' for name"))),
             },
             "experiment_id" | "creation_time" | "last_update_time" => {
@@ -942,7 +955,9 @@ fn pairs_of(
 }
 
 async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Typed {
-    let tags = pairs_of(&input.list("tags"), "tag", MAX_TAG_VALUE_LENGTH)?;
+    let tags = input.list("tags");
+    crate::limits::list_len("tags", tags.len(), crate::limits::MAX_PAIRS_PER_REQUEST)?;
+    let tags = pairs_of(&tags, "tag", MAX_TAG_VALUE_LENGTH)?;
     let tag = |k: &str| {
         tags.iter()
             .rev()

@@ -172,6 +172,7 @@ fn record_event(
     experiment_id: Option<i64>,
     detail: Option<serde_json::Value>,
 ) -> Result<()> {
+    limits::user_name(user)?;
     conn.prepare_cached("INSERT INTO events (ts_ms, kind, user, rid, experiment_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![now_ms(), kind, user, rid, experiment_id, detail.map(|d| d.to_string())])?;
     Ok(())
