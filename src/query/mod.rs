@@ -64,6 +64,9 @@ pub struct QueryError {
     pub message: String,
 }
 
+/// The widest input line `QueryError::render_caret` shows whole.
+const CARET_WINDOW: usize = 160;
+
 impl QueryError {
     pub(crate) fn new(column: usize, message: impl Into<String>) -> QueryError {
         QueryError {
@@ -79,12 +82,33 @@ impl QueryError {
     /// metrics.acc >
     ///              ^
     /// ```
+    ///
+    /// A line longer than `CARET_WINDOW` characters is cut to a window around the column,
+    /// with `…` for what is left out (an answer stays small whatever the filter's size).
     pub fn render_caret(&self, input: &str) -> String {
-        let line: String = input
+        let chars: Vec<char> = input
             .chars()
             .map(|c| if c.is_whitespace() { ' ' } else { c })
             .collect();
-        let pad = self.column.saturating_sub(1);
+        let mut pad = self.column.saturating_sub(1);
+        let line: String = if chars.len() <= CARET_WINDOW {
+            chars.iter().collect()
+        } else {
+            let from = pad.saturating_sub(CARET_WINDOW / 2).min(chars.len());
+            let to = (from + CARET_WINDOW).min(chars.len());
+            let mut cut = String::new();
+            if from > 0 {
+                cut.push('…');
+                pad = pad - from + 1;
+            } else {
+                pad -= from;
+            }
+            cut.extend(&chars[from..to]);
+            if to < chars.len() {
+                cut.push('…');
+            }
+            cut
+        };
         format!("{}\n{}^", line.trim_end(), " ".repeat(pad))
     }
 }

@@ -1155,6 +1155,23 @@ mod tests {
         let e = parse_filter(input).unwrap_err();
         assert_eq!(e.column, 10);
         assert_eq!(e.render_caret(input), "tags.é = x\n         ^");
+        // A long filter shows a window around the column, the caret still under it.
+        let input = format!("{}metrics.acc >", "metrics.a > 1 and ".repeat(500));
+        let e = parse_filter(&input).unwrap_err();
+        let caret = e.render_caret(&input);
+        let (line, marks) = caret.split_once('\n').unwrap();
+        assert!(
+            line.starts_with('…') && line.chars().count() <= 162,
+            "{line}"
+        );
+        assert!(line.ends_with("metrics.acc >"), "{line}");
+        assert_eq!(marks.chars().count(), line.chars().count() + 1);
+        let input = format!("x = 1 {}", "and metrics.a > 1 ".repeat(100));
+        let e = parse_filter(&input).unwrap_err();
+        let caret = e.render_caret(&input);
+        let (line, marks) = caret.split_once('\n').unwrap();
+        assert!(line.starts_with("x = 1") && line.ends_with('…'), "{line}");
+        assert_eq!(marks, "^", "{caret}");
     }
 
     #[test]
