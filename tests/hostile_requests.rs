@@ -1280,12 +1280,15 @@ proptest! {
         }
         SERVED.with(|(s, run)| {
             let (method, path, _) = &routes()[route];
-            let run_in_path = match path_mode {
+            // The run and note in the path, each one of several hostile forms.
+            let run_in_path = match path_mode % 5 {
                 0 => "0123456789abcdef0123456789abcdef".to_string(),
                 1 => "%2e%2e".to_string(),
+                2 => "%ff%fe".to_string(),
                 _ => run.clone(),
             };
-            let path = path.replace("RUN", &run_in_path).replace("NOTE", if path_mode == 1 { "99999999999999999999" } else { "1" });
+            let note = ["1", "99999999999999999999", "-1", "x", "%ff"][(path_mode / 5) as usize % 5];
+            let path = path.replace("RUN", &run_in_path).replace("NOTE", note);
             let body = match body {
                 Value::Object(mut obj) => {
                     for v in obj.values_mut() {
@@ -1348,4 +1351,22 @@ fn garbage_bodies_on_every_route_are_4xx_and_the_server_stays_up() {
         .send()
         .unwrap();
     assert_eq!(health.status().as_u16(), 200);
+}
+
+#[test]
+fn a_bad_path_parameter_is_a_json_400_not_plain_text() {
+    let s = Served::new();
+    let run = s.run("e", "alice");
+    for (method, path) in [
+        (
+            "POST",
+            format!("/api/v1/runs/{run}/notes/99999999999999999999"),
+        ),
+        ("POST", format!("/api/v1/runs/{run}/notes/x/delete")),
+        ("GET", "/api/v1/runs/%ff%fe".to_string()),
+        ("GET", "/api/v1/runs/%ff/notes".to_string()),
+    ] {
+        let (status, body) = s.send(method, &path, None, &json!({"user": "u", "body": "b"}));
+        assert_user_error(status, &body, &s, &path);
+    }
 }

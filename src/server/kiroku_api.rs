@@ -48,6 +48,24 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
     }
 }
 
+/// Path parameters (a run id, a note number), or a JSON 400 saying why not: axum's own
+/// rejection is plain text, which MLflow-style clients cannot read.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| P(v))
+            .map_err(|e| invalid(format!("bad path: {}", e.body_text())))
+    }
+}
+
 pub fn routes() -> Router<Arc<AppState>> {
     Router::new()
         .route("/api/v1/info", get(info))
@@ -264,7 +282,7 @@ async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage>
     Ok(Json(st.call(move |s| s.search_runs(&q)).await?))
 }
 
-async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunDetail> {
+async fn run(State(st): St, P(id): P<String>) -> Answer<crate::model::RunDetail> {
     let mut detail = st.call(move |s| s.run(&id)).await?;
     // The server's folders mean nothing to a remote client.
     detail.run_dir = None;
@@ -274,7 +292,7 @@ async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunD
 async fn set_status(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: StatusChange| {
@@ -287,7 +305,7 @@ async fn set_status(
 async fn rename_run(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: NameChange| {
@@ -296,7 +314,7 @@ async fn rename_run(
     .await
 }
 
-async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn log_params(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
         check_pairs("params", &b.pairs, limits::param_value)?;
         s.log_params(&id, &b.pairs)
@@ -307,7 +325,7 @@ async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer
 async fn set_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
@@ -320,7 +338,7 @@ async fn set_tags(
 async fn remove_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Keys| {
@@ -330,13 +348,13 @@ async fn remove_tags(
     .await
 }
 
-async fn log_metrics(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn log_metrics(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Points| s.log_metrics(&id, &b.points)).await
 }
 
 async fn series(
     State(st): St,
-    Path(id): Path<String>,
+    P(id): P<String>,
     Q(q): Q<KeyQuery>,
 ) -> Answer<Vec<crate::model::MetricPoint>> {
     Ok(Json(st.call(move |s| s.metric_series(&id, &q.key)).await?))
@@ -344,7 +362,7 @@ async fn series(
 
 async fn series_sampled(
     State(st): St,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<crate::series::SampledSeries> {
     let b: SampledRequest = parse_body(body)?;
@@ -354,14 +372,14 @@ async fn series_sampled(
     ))
 }
 
-async fn notes(State(st): St, Path(id): Path<String>) -> Answer<Vec<crate::model::Note>> {
+async fn notes(State(st): St, P(id): P<String>) -> Answer<Vec<crate::model::Note>> {
     Ok(Json(st.call(move |s| s.notes(&id)).await?))
 }
 
 async fn add_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<crate::model::Note> {
     let mut note: NewNote = parse_body(body)?;
@@ -372,7 +390,7 @@ async fn add_note(
 async fn edit_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path((id, note)): Path<(String, i64)>,
+    P((id, note)): P<(String, i64)>,
     body: Body,
 ) -> Answer<crate::model::Note> {
     let b: NoteChange = parse_body(body)?;
@@ -387,7 +405,7 @@ async fn edit_note(
 async fn delete_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path((id, note)): Path<(String, i64)>,
+    P((id, note)): P<(String, i64)>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: NoteChange| {
@@ -399,7 +417,7 @@ async fn delete_note(
 async fn set_star(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Changed> {
     let b: StarChange = parse_body(body)?;
@@ -411,7 +429,7 @@ async fn set_star(
 async fn set_deleted(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: DeletedChange| {
@@ -420,11 +438,11 @@ async fn set_deleted(
     .await
 }
 
-async fn set_source(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_source(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: RunSource| s.set_source(&id, &b)).await
 }
 
-async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_environment(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
         limits::list_len(
             "environment variables",
@@ -436,11 +454,11 @@ async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> A
     .await
 }
 
-async fn add_artifact(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn add_artifact(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Artifact| s.add_artifact(&id, &b)).await
 }
 
-async fn add_input(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn add_input(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
 }
 
