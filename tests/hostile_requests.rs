@@ -1316,7 +1316,7 @@ proptest! {
 }
 
 #[test]
-fn garbage_bodies_on_every_route_are_4xx_and_the_server_stays_up() {
+fn garbage_bodies_and_wrong_methods_on_every_route_are_json_4xx_and_the_server_stays_up() {
     let s = Served::new();
     let run = s.run("e", "alice");
     let garbage: &[&[u8]] = &[
@@ -1344,6 +1344,22 @@ fn garbage_bodies_on_every_route_are_4xx_and_the_server_stays_up() {
             let status = res.status().as_u16();
             assert!(status < 500, "{method} {path} {body:?}: {status}");
         }
+    }
+    // A method a route does not take: 405 in MLflow's error shape, not an empty body.
+    // (`experiments/search` takes every method, as MLflow's server does.)
+    for (_, path, _) in routes() {
+        if path.ends_with("experiments/search") {
+            continue;
+        }
+        let path = path.replace("RUN", &run).replace("NOTE", "1");
+        let res = s
+            .client
+            .delete(format!("{}{path}", s.server.url()))
+            .send()
+            .unwrap();
+        assert_eq!(res.status().as_u16(), 405, "DELETE {path}");
+        let body: Value = res.json().unwrap_or(Value::Null);
+        assert!(body["error_code"].is_string(), "DELETE {path}: {body}");
     }
     let health = s
         .client

@@ -61,3 +61,13 @@ pub async fn endpoint_not_found(uri: axum::http::Uri) -> ApiError {
         format!("no API endpoint at {}", uri.path()),
     )
 }
+
+/// The answer for a known route asked with a method it does not take (axum's own 405 has an
+/// empty body).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let e = ApiError::new(
+        "BAD_REQUEST",
+        format!("{method} is not allowed on {}", uri.path()),
+    );
+    (StatusCode::METHOD_NOT_ALLOWED, Json(e)).into_response()
+}

@@ -105,6 +105,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/runs/{id}/artifacts", post(add_artifact))
         .route("/api/v1/runs/{id}/inputs", post(add_input))
         .route("/api/v1/events", get(events))
+        .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
 async fn info(State(st): St, Extension(caller): Extension<Caller>) -> Answer<ServerInfo> {

@@ -538,7 +538,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/search", post(search_runs))
         .route("/metrics/get-history", get(get_history))
         .route("/artifacts/list", get(list_artifacts))
-        .route("/logged-models/search", post(search_logged_models));
+        .route("/logged-models/search", post(search_logged_models))
+        .method_not_allowed_fallback(super::errors::method_not_allowed);
     Router::new()
         .nest("/api/2.0/mlflow", api.clone())
         .nest("/ajax-api/2.0/mlflow", api)
