@@ -10,6 +10,12 @@
 //! binding [`CompiledSearch::params`] first (joins', then the filter's, then the order's, in
 //! the order their `?` appear), then its own. Every user value is a bound parameter.
 //!
+//! SQLite's limits hold for every query the parser accepts (`crate::query` bounds it): at
+//! most 1,000 conditions of at most 3 parameters each plus 10,000 list values is about 13,000
+//! of the 32,766 parameters a statement takes; `AND`/`OR` lists compile to balanced trees
+//! (depth 10 for 1,000 conditions, under `SQLITE_MAX_EXPR_DEPTH`'s 1,000); 16 sort keys are
+//! 16 joins of the 64 allowed; `LIKE` patterns stay within 50,000 bytes.
+//!
 //! Semantics:
 //! * Metric, param, tag and dataset conditions are `r.rid IN (SELECT rid FROM <table> WHERE
 //!   key = ? AND <cond>)`, so SQLite can use the `(key, last)`, `(key, num)` and
