@@ -207,6 +207,9 @@ pub struct StatusChange {
     pub status: RunStatus,
     pub exit_code: Option<i32>,
     pub end_time: Option<Millis>,
+    /// Who changes it (the token's user wins on the server); absent: the run's owner.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub user: Option<String>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -82,7 +82,10 @@ impl Config {
         match std::fs::read_to_string(path) {
             Ok(text) => Config::parse(&text, path).map(Some),
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(KirokuError::io(format!("reading {}", path.display()), e)),
+            Err(e) => Err(KirokuError::reading(
+                format!("reading {}", path.display()),
+                e,
+            )),
         }
     }
 

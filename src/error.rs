@@ -71,6 +71,17 @@ impl KirokuError {
             source,
         }
     }
+
+    /// A failed read of a file or stream the user gave (a config file, a note on stdin): text
+    /// that is not UTF-8 is the user's input error (exit 2); anything else is an I/O failure.
+    pub fn reading(context: impl Into<String>, source: std::io::Error) -> Self {
+        let context = context.into();
+        if source.kind() == std::io::ErrorKind::InvalidData {
+            KirokuError::Invalid(format!("{context}: not UTF-8 text"))
+        } else {
+            KirokuError::io(context, source)
+        }
+    }
 }
 
 impl From<rusqlite::Error> for KirokuError {

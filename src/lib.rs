@@ -9,6 +9,7 @@ pub mod demo_model;
 pub mod error;
 pub mod ids;
 pub mod ingest;
+pub mod limits;
 pub mod model;
 pub mod query;
 pub mod series;

@@ -48,7 +48,7 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                 let mut text = String::new();
                 std::io::stdin()
                     .read_to_string(&mut text)
-                    .map_err(|e| KirokuError::io("reading the note from stdin", e))?;
+                    .map_err(|e| KirokuError::reading("reading the note from stdin", e))?;
                 text
             } else {
                 message.clone()

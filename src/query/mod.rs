@@ -32,6 +32,13 @@
 //! `metrics.val/acc desc, params.lr, start_time asc`: fields as above, each optionally followed
 //! by `asc` (the default) or `desc`.
 //!
+//! # Limits
+//!
+//! A filter holds at most [`MAX_CONDITIONS`] conditions, [`MAX_LIST_VALUES`] `IN` values in
+//! all, `LIKE` patterns of at most [`MAX_PATTERN_BYTES`] bytes and 64 levels of nesting; an
+//! order at most [`MAX_ORDER_KEYS`] keys. Past them the parser answers a positioned error,
+//! so every accepted query compiles to SQL that SQLite runs.
+//!
 //! # Errors
 //!
 //! A [`QueryError`] carries a 1-based character column and a specific message; its `Display`
@@ -44,6 +51,7 @@ mod parser;
 
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+pub use parser::{MAX_CONDITIONS, MAX_LIST_VALUES, MAX_ORDER_KEYS, MAX_PATTERN_BYTES};
 
 /// The longest error message (quotes of the input are cut to fit).
 const MAX_MESSAGE_CHARS: usize = 300;

@@ -22,6 +22,17 @@ use super::QueryError;
 
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
+/// Most conditions (comparisons, LIKEs, INs, IS NULLs and bare words) in one filter: every
+/// accepted filter must compile to SQL within SQLite's limits (see `search_sql`).
+pub const MAX_CONDITIONS: usize = 1000;
+/// Most values in one filter's `IN` lists together (each is one bound SQL parameter; SQLite
+/// takes at most 32,766 per statement).
+pub const MAX_LIST_VALUES: usize = 10_000;
+/// Longest `LIKE`/`ILIKE` pattern in bytes: SQLite refuses longer ones
+/// (`SQLITE_MAX_LIKE_PATTERN_LENGTH`).
+pub const MAX_PATTERN_BYTES: usize = 50_000;
+/// Most keys in one sort order (each is a join; SQLite joins at most 64 tables).
+pub const MAX_ORDER_KEYS: usize = 16;
 
 pub(crate) fn parse_filter(input: &str) -> Result<Option<Expr>, QueryError> {
     if input.trim().is_empty() {
@@ -56,6 +67,12 @@ pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
                     format!("expected a field, got '{}'", t.text),
                 ))
             }
+        }
+        if keys.len() == MAX_ORDER_KEYS {
+            return Err(QueryError::new(
+                t.column(),
+                format!("too many sort keys: an order holds at most {MAX_ORDER_KEYS}"),
+            ));
         }
         let f = p.parse_field()?;
         if keys.iter().any(|k| k.field == f.field) {
@@ -104,6 +121,10 @@ struct ParsedField {
 struct Parser {
     toks: Vec<Token>,
     pos: usize,
+    /// Conditions parsed so far (bounded by `MAX_CONDITIONS`).
+    conditions: usize,
+    /// `IN` list values parsed so far (bounded by `MAX_LIST_VALUES`).
+    list_values: usize,
 }
 
 fn is_kw(t: &Token, kw: &str) -> bool {
@@ -181,6 +202,8 @@ impl Parser {
         Ok(Parser {
             toks: lex(input)?,
             pos: 0,
+            conditions: 0,
+            list_values: 0,
         })
     }
 
@@ -330,6 +353,13 @@ impl Parser {
 
     fn parse_term(&mut self) -> Result<Expr, QueryError> {
         let t = self.peek().clone();
+        self.conditions += 1;
+        if self.conditions > MAX_CONDITIONS {
+            return Err(QueryError::new(
+                t.column(),
+                format!("too many conditions: a filter holds at most {MAX_CONDITIONS}"),
+            ));
+        }
         let flen = self.field_len();
         if !self.op_follows(flen) {
             // Not a condition: a bare word, or a field missing its operator.
@@ -384,6 +414,15 @@ impl Parser {
                 check_like(&f, &op_tok)?;
                 let (value, vt) = self.parse_value(&f, &op_tok)?;
                 let pattern = match value {
+                    Literal::Str(s) if s.len() > MAX_PATTERN_BYTES => {
+                        return Err(QueryError::new(
+                            vt.column(),
+                            format!(
+                                "{} pattern is too long: at most {MAX_PATTERN_BYTES} bytes",
+                                op_tok.text.to_uppercase()
+                            ),
+                        ))
+                    }
                     Literal::Str(s) => s,
                     Literal::Number { .. } => {
                         return Err(QueryError::new(
@@ -612,6 +651,15 @@ impl Parser {
                 ));
             }
             let (v, vt) = self.parse_value(f, &after)?;
+            self.list_values += 1;
+            if self.list_values > MAX_LIST_VALUES {
+                return Err(QueryError::new(
+                    vt.column(),
+                    format!(
+                        "too many values: the IN lists of a filter hold at most {MAX_LIST_VALUES} together"
+                    ),
+                ));
+            }
             values.push(check_value(f, &v, &vt)?);
             let t = self.next();
             match t.tok {
@@ -1107,6 +1155,23 @@ mod tests {
         let e = parse_filter(input).unwrap_err();
         assert_eq!(e.column, 10);
         assert_eq!(e.render_caret(input), "tags.é = x\n         ^");
+        // A long filter shows a window around the column, the caret still under it.
+        let input = format!("{}metrics.acc >", "metrics.a > 1 and ".repeat(500));
+        let e = parse_filter(&input).unwrap_err();
+        let caret = e.render_caret(&input);
+        let (line, marks) = caret.split_once('\n').unwrap();
+        assert!(
+            line.starts_with('…') && line.chars().count() <= 162,
+            "{line}"
+        );
+        assert!(line.ends_with("metrics.acc >"), "{line}");
+        assert_eq!(marks.chars().count(), line.chars().count() + 1);
+        let input = format!("x = 1 {}", "and metrics.a > 1 ".repeat(100));
+        let e = parse_filter(&input).unwrap_err();
+        let caret = e.render_caret(&input);
+        let (line, marks) = caret.split_once('\n').unwrap();
+        assert!(line.starts_with("x = 1") && line.ends_with('…'), "{line}");
+        assert_eq!(marks, "^", "{caret}");
     }
 
     #[test]

@@ -13,13 +13,25 @@ use axum::Json;
 const MAX_ANSWER_MESSAGE_CHARS: usize = 1000;
 
 impl IntoResponse for ApiError {
+    /// A 500 is a failure of the server, never of the request: its details (SQL text, server
+    /// paths) are logged here and the client reads a generic message.
     fn into_response(mut self) -> Response {
         self.message = crate::model::excerpt_middle(&self.message, MAX_ANSWER_MESSAGE_CHARS);
         let status =
             StatusCode::from_u16(self.status()).unwrap_or(StatusCode::INTERNAL_SERVER_ERROR);
+        if status == StatusCode::INTERNAL_SERVER_ERROR && self.message != GENERIC_FAILURE {
+            eprintln!(
+                "kiroku serve: internal error ({}): {}",
+                self.error_code, self.message
+            );
+            self.message = GENERIC_FAILURE.to_string();
+        }
         (status, Json(self)).into_response()
     }
 }
+
+/// What a client reads about a server-side failure (the details go to the server's log).
+pub const GENERIC_FAILURE: &str = "the server could not complete the request (see the server log)";
 
 impl From<KirokuError> for ApiError {
     fn from(e: KirokuError) -> Self {
@@ -53,4 +65,14 @@ pub async fn endpoint_not_found(uri: axum::http::Uri) -> ApiError {
         "ENDPOINT_NOT_FOUND",
         format!("no API endpoint at {}", uri.path()),
     )
+}
+
+/// The answer for a known route asked with a method it does not take (axum's own 405 has an
+/// empty body).
+pub async fn method_not_allowed(method: axum::http::Method, uri: axum::http::Uri) -> Response {
+    let e = ApiError::new(
+        "BAD_REQUEST",
+        format!("{method} is not allowed on {}", uri.path()),
+    );
+    (StatusCode::METHOD_NOT_ALLOWED, Json(e)).into_response()
 }

@@ -9,6 +9,7 @@ use super::errors::{body_rejection, invalid};
 use super::AppState;
 use crate::api::*;
 use crate::error::KirokuError;
+use crate::limits;
 use crate::model::{Artifact, EventQuery, NewNote, NewRun, RunInput, RunQuery, RunSource};
 use crate::store::Store;
 use axum::body::Bytes;
@@ -44,6 +45,24 @@ impl<T: DeserializeOwned, S: Send + Sync> axum::extract::FromRequestParts<S> for
         Query::try_from_uri(&parts.uri)
             .map(|Query(v)| Q(v))
             .map_err(|e| invalid(format!("bad query parameters: {e}")))
+    }
+}
+
+/// Path parameters (a run id, a note number), or a JSON 400 saying why not: axum's own
+/// rejection is plain text, which MLflow-style clients cannot read.
+pub struct P<T>(pub T);
+
+impl<T: DeserializeOwned + Send, S: Send + Sync> axum::extract::FromRequestParts<S> for P<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(
+        parts: &mut axum::http::request::Parts,
+        state: &S,
+    ) -> Result<Self, Self::Rejection> {
+        Path::<T>::from_request_parts(parts, state)
+            .await
+            .map(|Path(v)| P(v))
+            .map_err(|e| invalid(format!("bad path: {}", e.body_text())))
     }
 }
 
@@ -92,6 +111,7 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(supervised_runs).post(create_supervised_run),
         )
         .route("/api/v1/runs/{id}/recover-lost", post(recover_lost_run))
+        .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
 async fn info(State(st): St, Extension(caller): Extension<Caller>) -> Answer<ServerInfo> {
@@ -151,6 +171,17 @@ async fn create_experiment(
     ))
 }
 
+/// Params, tags or environment variables in a request: at most `MAX_PAIRS_PER_REQUEST`, each
+/// value within its kind's length (`value_ok`).
+fn check_pairs(
+    what: &str,
+    pairs: &[(String, String)],
+    value_ok: fn(&str, &str) -> crate::error::Result<()>,
+) -> crate::error::Result<()> {
+    limits::list_len(what, pairs.len(), limits::MAX_PAIRS_PER_REQUEST)?;
+    pairs.iter().try_for_each(|(k, v)| value_ok(k, v))
+}
+
 /// Parses the body and runs a writing store call with it; `{}` on success. Most write
 /// routes are this and nothing else.
 async fn apply<B: DeserializeOwned + Send + 'static>(
@@ -205,6 +236,11 @@ async fn set_experiment_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentTags| {
+        limits::list_len(
+            "experiment tags",
+            b.pairs.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.set_experiment_tags(&b.reference, &b.pairs, &c.user_or(&b.user))
     })
     .await
@@ -216,6 +252,11 @@ async fn remove_experiment_tags(
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentTags| {
+        limits::list_len(
+            "experiment tag keys",
+            b.keys.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.remove_experiment_tags(&b.reference, &b.keys, &c.user_or(&b.user))
     })
     .await
@@ -227,6 +268,8 @@ async fn create_run(
     body: Body,
 ) -> Answer<crate::model::Run> {
     let mut new: NewRun = parse_body(body)?;
+    check_pairs("params", &new.params, limits::param_value)?;
+    check_pairs("tags", &new.tags, limits::tag_value)?;
     new.user = c.user_or(&new.user);
     Ok(Json(st.write(move |s| s.create_run(&new)).await?))
 }
@@ -237,7 +280,8 @@ async fn resolve_run(State(st): St, Q(q): Q<RefQuery>) -> Answer<IdAnswer> {
 }
 
 async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage> {
-    let q: RunQuery = parse_body(body)?;
+    let mut q: RunQuery = parse_body(body)?;
+    q.experiments = limits::experiment_refs(std::mem::take(&mut q.experiments))?;
     // The store counts in i64 (SQLite); beyond that a page cannot exist.
     if q.offset > i64::MAX as u64 || q.limit.is_some_and(|l| l > i64::MAX as u64) {
         return Err(invalid("offset and limit must be at most 2^63-1"));
@@ -245,16 +289,22 @@ async fn search_runs(State(st): St, body: Body) -> Answer<crate::model::RunPage>
     Ok(Json(st.call(move |s| s.search_runs(&q)).await?))
 }
 
-async fn run(State(st): St, Path(id): Path<String>) -> Answer<crate::model::RunDetail> {
+async fn run(State(st): St, P(id): P<String>) -> Answer<crate::model::RunDetail> {
     let mut detail = st.call(move |s| s.run(&id)).await?;
     // The server's folders mean nothing to a remote client.
     detail.run_dir = None;
     Ok(Json(detail))
 }
 
-async fn set_status(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_status(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    P(id): P<String>,
+    body: Body,
+) -> Answer<Empty> {
     apply(&st, body, move |s, b: StatusChange| {
-        s.set_status(&id, b.status, b.exit_code, b.end_time)
+        let user = c.user_or(b.user.as_deref().unwrap_or(""));
+        s.set_status_as(&id, b.status, b.exit_code, b.end_time, Some(&user))
     })
     .await
 }
@@ -262,7 +312,7 @@ async fn set_status(State(st): St, Path(id): Path<String>, body: Body) -> Answer
 async fn rename_run(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: NameChange| {
@@ -271,17 +321,22 @@ async fn rename_run(
     .await
 }
 
-async fn log_params(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
-    apply(&st, body, move |s, b: Pairs| s.log_params(&id, &b.pairs)).await
+async fn log_params(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, b: Pairs| {
+        check_pairs("params", &b.pairs, limits::param_value)?;
+        s.log_params(&id, &b.pairs)
+    })
+    .await
 }
 
 async fn set_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
+        check_pairs("tags", &b.pairs, limits::tag_value)?;
         s.set_tags(&id, &b.pairs, &c.user_or(&b.user))
     })
     .await
@@ -290,22 +345,23 @@ async fn set_tags(
 async fn remove_tags(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: Keys| {
+        limits::list_len("tag keys", b.keys.len(), limits::MAX_PAIRS_PER_REQUEST)?;
         s.remove_tags(&id, &b.keys, &c.user_or(&b.user))
     })
     .await
 }
 
-async fn log_metrics(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn log_metrics(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Points| s.log_metrics(&id, &b.points)).await
 }
 
 async fn series(
     State(st): St,
-    Path(id): Path<String>,
+    P(id): P<String>,
     Q(q): Q<KeyQuery>,
 ) -> Answer<Vec<crate::model::MetricPoint>> {
     Ok(Json(st.call(move |s| s.metric_series(&id, &q.key)).await?))
@@ -313,7 +369,7 @@ async fn series(
 
 async fn series_sampled(
     State(st): St,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<crate::series::SampledSeries> {
     let b: SampledRequest = parse_body(body)?;
@@ -323,14 +379,14 @@ async fn series_sampled(
     ))
 }
 
-async fn notes(State(st): St, Path(id): Path<String>) -> Answer<Vec<crate::model::Note>> {
+async fn notes(State(st): St, P(id): P<String>) -> Answer<Vec<crate::model::Note>> {
     Ok(Json(st.call(move |s| s.notes(&id)).await?))
 }
 
 async fn add_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<crate::model::Note> {
     let mut note: NewNote = parse_body(body)?;
@@ -341,7 +397,7 @@ async fn add_note(
 async fn edit_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path((id, note)): Path<(String, i64)>,
+    P((id, note)): P<(String, i64)>,
     body: Body,
 ) -> Answer<crate::model::Note> {
     let b: NoteChange = parse_body(body)?;
@@ -356,7 +412,7 @@ async fn edit_note(
 async fn delete_note(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path((id, note)): Path<(String, i64)>,
+    P((id, note)): P<(String, i64)>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: NoteChange| {
@@ -368,7 +424,7 @@ async fn delete_note(
 async fn set_star(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Changed> {
     let b: StarChange = parse_body(body)?;
@@ -380,7 +436,7 @@ async fn set_star(
 async fn set_deleted(
     State(st): St,
     Extension(c): Extension<Caller>,
-    Path(id): Path<String>,
+    P(id): P<String>,
     body: Body,
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: DeletedChange| {
@@ -389,22 +445,27 @@ async fn set_deleted(
     .await
 }
 
-async fn set_source(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_source(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: RunSource| s.set_source(&id, &b)).await
 }
 
-async fn set_environment(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn set_environment(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Pairs| {
+        limits::list_len(
+            "environment variables",
+            b.pairs.len(),
+            limits::MAX_PAIRS_PER_REQUEST,
+        )?;
         s.set_environment(&id, &b.pairs)
     })
     .await
 }
 
-async fn add_artifact(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn add_artifact(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Artifact| s.add_artifact(&id, &b)).await
 }
 
-async fn add_input(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+async fn add_input(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
 }
 

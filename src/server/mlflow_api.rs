@@ -33,16 +33,11 @@ use serde_json::{json, Map, Value};
 use std::borrow::Cow;
 use std::sync::Arc;
 
-pub const MAX_METRICS_PER_BATCH: usize = 1000;
-pub const MAX_PARAMS_TAGS_PER_BATCH: usize = 100;
-pub const MAX_ENTITIES_PER_BATCH: usize = 1000;
-pub const MAX_KEY_LENGTH: usize = 250;
-pub const MAX_PARAM_VALUE_LENGTH: usize = 6000;
-pub const MAX_TAG_VALUE_LENGTH: usize = 8000;
-pub const MAX_EXPERIMENT_NAME_LENGTH: usize = 500;
-pub const MAX_EXPERIMENT_TAG_VALUE_LENGTH: usize = 20_000;
-pub const SEARCH_MAX_RESULTS: i64 = 50_000;
-pub const SEARCH_DEFAULT_RESULTS: i64 = 1000;
+pub use crate::limits::{
+    MAX_ENTITIES_PER_BATCH, MAX_EXPERIMENT_TAG_VALUE_LENGTH, MAX_KEY_LENGTH, MAX_METRICS_PER_BATCH,
+    MAX_PARAMS_TAGS_PER_BATCH, MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH,
+    SEARCH_DEFAULT_RESULTS, SEARCH_MAX_RESULTS,
+};
 
 const RUN_NAME_TAG: &str = "mlflow.runName";
 const USER_TAG: &str = "mlflow.user";
@@ -427,31 +422,91 @@ async fn get_run(st: &Arc<AppState>, id: &str) -> Result<Run, ApiError> {
         .map_err(run_not_found(id))
 }
 
-/// The experiment an MLflow id names; `"0"` is the `Default` experiment, made on first use.
-async fn experiment_by_id(
-    st: &Arc<AppState>,
-    id: &str,
-    user: &str,
-) -> Result<Experiment, ApiError> {
+/// What a request does with the `Default` experiment (`"0"`) when it does not exist yet.
+#[derive(Clone, Copy, PartialEq)]
+enum DefaultUse {
+    /// A write: make it, as MLflow's server always has it.
+    Create,
+    /// A read: show it as it will be made, and write nothing (reads never write).
+    Show,
+}
+
+/// The `Default` experiment as a read shows it before anything made it: empty, id 0.
+fn unmade_default() -> Experiment {
+    Experiment {
+        id: 0,
+        name: DEFAULT_EXPERIMENT.to_string(),
+        description: None,
+        deleted: false,
+        created_ms: 0,
+        updated_ms: 0,
+        run_count: 0,
+        tags: Default::default(),
+    }
+}
+
+/// The experiment an MLflow id names, among `all`; `"0"` is the `Default` experiment.
+fn find_experiment(all: &[Experiment], id: &str) -> Result<Option<Experiment>, ApiError> {
     let n: i64 = id
         .trim()
         .parse()
         .map_err(|_| invalid(format!("Invalid experiment id '{id}': must be an integer")))?;
-    let user = user.to_string();
-    let found = st
-        .call(move |s| {
+    Ok(all
+        .iter()
+        .find(|e| {
             if n == 0 {
-                return match s.experiment(DEFAULT_EXPERIMENT) {
-                    Err(KirokuError::NotFound(_)) => {
-                        s.create_experiment(DEFAULT_EXPERIMENT, &user).map(Some)
-                    }
-                    other => other.map(Some),
-                };
+                e.name == DEFAULT_EXPERIMENT
+            } else {
+                e.id == n
             }
-            Ok(s.experiments(true)?.into_iter().find(|e| e.id == n))
         })
-        .await?;
-    found.ok_or_else(|| not_found(format!("No Experiment with id={id} exists")))
+        .cloned())
+}
+
+/// The experiment an MLflow id names; `"0"` is the `Default` experiment, made on first write
+/// (`DefaultUse::Create`) and only shown by reads.
+async fn experiment_by_id(
+    st: &Arc<AppState>,
+    id: &str,
+    user: &str,
+    default: DefaultUse,
+) -> Result<Experiment, ApiError> {
+    let all = st.call(|s| s.experiments(true)).await?;
+    if let Some(e) = find_experiment(&all, id)? {
+        return Ok(e);
+    }
+    if id.trim().parse::<i64>() != Ok(0) {
+        return Err(not_found(format!("No Experiment with id={id} exists")));
+    }
+    match default {
+        DefaultUse::Show => Ok(unmade_default()),
+        DefaultUse::Create => {
+            let user = user.to_string();
+            st.write(move |s| match s.experiment(DEFAULT_EXPERIMENT) {
+                Err(KirokuError::NotFound(_)) => s.create_experiment(DEFAULT_EXPERIMENT, &user),
+                other => other,
+            })
+            .await
+        }
+    }
+}
+
+/// The names of the experiments a search names by MLflow id: repeats count once, at most
+/// `MAX_EXPERIMENTS_PER_SEARCH`, all looked up in one listing (an unmade `Default` is kept
+/// by name: it matches no run).
+async fn experiment_names(st: &Arc<AppState>, ids: Vec<String>) -> Result<Vec<String>, ApiError> {
+    let ids = crate::limits::experiment_refs(ids)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = st.call(|s| s.experiments(true)).await?;
+    ids.iter()
+        .map(|id| match find_experiment(&all, id)? {
+            Some(e) => Ok(e.name),
+            None if id.trim().parse::<i64>() == Ok(0) => Ok(DEFAULT_EXPERIMENT.to_string()),
+            None => Err(not_found(format!("No Experiment with id={id} exists"))),
+        })
+        .collect()
 }
 
 fn ok() -> Answer {
@@ -485,7 +540,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/search", post(search_runs))
         .route("/metrics/get-history", get(get_history))
         .route("/artifacts/list", get(list_artifacts))
-        .route("/logged-models/search", post(search_logged_models));
+        .route("/logged-models/search", post(search_logged_models))
+        .method_not_allowed_fallback(super::errors::method_not_allowed);
     Router::new()
         .nest("/api/2.0/mlflow", api.clone())
         .nest("/ajax-api/2.0/mlflow", api)
@@ -493,12 +549,10 @@ pub fn routes() -> Router<Arc<AppState>> {
 
 async fn create_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let name = input.required("name")?;
-    if name.chars().count() > MAX_EXPERIMENT_NAME_LENGTH {
-        return Err(invalid(format!(
-            "Experiment name exceeds the maximum length of {MAX_EXPERIMENT_NAME_LENGTH} characters"
-        )));
-    }
-    let tags = experiment_tags_of(&input.list("tags"))?;
+    crate::limits::experiment_name(&name)?;
+    let tags = input.list("tags");
+    crate::limits::list_len("tags", tags.len(), crate::limits::MAX_PAIRS_PER_REQUEST)?;
+    let tags = experiment_tags_of(&tags)?;
     let user = c.user_or("");
     let created = st
         .write(move |s| {
@@ -543,7 +597,7 @@ async fn set_experiment_tag(
     let id = input.required("experiment_id")?;
     let tags = experiment_tags_of(&[Value::Object(input.0.clone())])?;
     let user = c.user_or("");
-    let e = experiment_by_id(&st, &id, &user).await?;
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Create).await?;
     st.write(move |s| s.set_experiment_tags(&e.id.to_string(), &tags, &user))
         .await?;
     ok()
@@ -557,7 +611,7 @@ async fn delete_experiment_tag(
     let id = input.required("experiment_id")?;
     let key = input.required("key")?;
     let user = c.user_or("");
-    let e = experiment_by_id(&st, &id, &user).await?;
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
     st.write(move |s| s.remove_experiment_tags(&e.id.to_string(), &[key], &user))
         .await?;
     ok()
@@ -565,7 +619,7 @@ async fn delete_experiment_tag(
 
 async fn get_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let id = input.required("experiment_id")?;
-    let e = experiment_by_id(&st, &id, &c.user_or("")).await?;
+    let e = experiment_by_id(&st, &id, &c.user_or(""), DefaultUse::Show).await?;
     Ok(Json(json!({"experiment": experiment_json(&e)})))
 }
 
@@ -591,14 +645,31 @@ fn view_type(input: &Input, key: &str) -> Result<(bool, bool), ApiError> {
     }
 }
 
-fn max_results(input: &Input) -> Result<i64, ApiError> {
-    let n = input.int("max_results")?.unwrap_or(SEARCH_DEFAULT_RESULTS);
-    if n <= 0 || n > SEARCH_MAX_RESULTS {
-        return Err(invalid(format!(
-            "Invalid value {n} for parameter 'max_results' supplied. It must be at most {SEARCH_MAX_RESULTS} and positive"
-        )));
-    }
-    Ok(n)
+fn max_results(input: &Input) -> Result<u64, ApiError> {
+    let n = input
+        .int("max_results")?
+        .unwrap_or(SEARCH_DEFAULT_RESULTS as i64);
+    Ok(crate::limits::page_size(
+        "max_results",
+        n,
+        SEARCH_MAX_RESULTS,
+    )?)
+}
+
+/// The `order_by` list of a search: at most as many keys as an order holds.
+fn order_by(input: &Input) -> Result<Vec<String>, ApiError> {
+    let orders: Vec<String> = input
+        .list("order_by")
+        .iter()
+        .filter_map(text_of)
+        .filter(|o| !o.trim().is_empty())
+        .collect();
+    crate::limits::list_len(
+        "order_by clauses",
+        orders.len(),
+        crate::query::MAX_ORDER_KEYS,
+    )?;
+    Ok(orders)
 }
 
 fn encode_token(offset: u64) -> String {
@@ -620,14 +691,10 @@ fn decode_token(input: &Input) -> Result<u64, ApiError> {
         .ok_or_else(bad)
 }
 
-/// SQL `LIKE` (`%`, `_`), case-sensitive unless `ci`.
-fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
-    let (pattern, text) = if ci {
-        (pattern.to_lowercase(), text.to_lowercase())
-    } else {
-        (pattern.to_string(), text.to_string())
-    };
-    let mut re = String::from("(?s)^");
+/// SQL `LIKE` (`%`, `_`) as a regex, case-sensitive unless `ci`; built once per clause, not
+/// once per experiment.
+fn like_regex(pattern: &str, ci: bool) -> Result<regex::Regex, ApiError> {
+    let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
     for c in pattern.chars() {
         match c {
             '%' => re.push_str(".*"),
@@ -636,9 +703,7 @@ fn like_matches(pattern: &str, text: &str, ci: bool) -> Result<bool, ApiError> {
         }
     }
     re.push('$');
-    regex::Regex::new(&re)
-        .map(|r| r.is_match(&text))
-        .map_err(|e| invalid(format!("Invalid LIKE pattern '{pattern}': {e}")))
+    regex::Regex::new(&re).map_err(|_| invalid("Invalid LIKE pattern: too large or malformed"))
 }
 
 /// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
@@ -649,6 +714,8 @@ struct ExperimentClause {
     field: String,
     op: String,
     value: String,
+    /// The pattern of a `LIKE`/`ILIKE` clause.
+    like: Option<regex::Regex>,
 }
 
 fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
@@ -658,9 +725,17 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
     )
     .map_err(internal)?;
     let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
-    split_re
+    let clauses: Vec<&str> = split_re
         .split(filter)
         .filter(|c| !c.trim().is_empty())
+        .collect();
+    crate::limits::list_len(
+        "experiment filter clauses",
+        clauses.len(),
+        crate::query::MAX_CONDITIONS,
+    )?;
+    clauses
+        .into_iter()
         .map(|clause| {
             let caps = clause_re
                 .captures(clause)
@@ -680,11 +755,18 @@ fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiErr
                 (None, Some(m)) => m.as_str().to_ascii_lowercase(),
                 (None, None) => String::new(),
             };
+            let op = caps[5].to_ascii_uppercase();
+            let like = match op.as_str() {
+                "LIKE" => Some(like_regex(value, false)?),
+                "ILIKE" => Some(like_regex(value, true)?),
+                _ => None,
+            };
             Ok(ExperimentClause {
                 tag,
                 field,
-                op: caps[5].to_ascii_uppercase(),
+                op,
                 value: value.to_string(),
+                like,
             })
         })
         .collect()
@@ -696,8 +778,10 @@ fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bo
         field,
         op,
         value,
+        like,
     } in clauses
     {
+        let like_matches = |text: &str| like.as_ref().is_some_and(|r| r.is_match(text));
         let ok = match field.as_str() {
             // As MLflow's SQL join: an experiment without the tag matches no tag clause.
             "tag" => {
@@ -709,16 +793,14 @@ fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bo
                     (_, None) => false,
                     ("=", Some(h)) => h == value,
                     ("!=", Some(h)) => h != value,
-                    ("LIKE", Some(h)) => like_matches(value, h, false)?,
-                    ("ILIKE", Some(h)) => like_matches(value, h, true)?,
+                    ("LIKE" | "ILIKE", Some(h)) => like_matches(h),
                     _ => false,
                 }
             }
             "name" => match op.as_str() {
                 "=" => &e.name == value,
                 "!=" => &e.name != value,
-                "LIKE" => like_matches(value, &e.name, false)?,
-                "ILIKE" => like_matches(value, &e.name, true)?,
+                "LIKE" | "ILIKE" => like_matches(&e.name),
                 _ => return Err(invalid(format!("Invalid operator '{op}' for name"))),
             },
             "experiment_id" | "creation_time" | "last_update_time" => {
@@ -770,9 +852,9 @@ async fn search_experiments(State(st): St, input: Input) -> Answer {
             keep.push(e);
         }
     }
-    let orders = input.list("order_by");
+    let orders = order_by(&input)?;
     keep.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
-    for order in orders.iter().rev().filter_map(text_of) {
+    for order in orders.iter().rev() {
         let mut words = order.split_whitespace();
         let field = words
             .next()
@@ -820,8 +902,9 @@ async fn search_experiments(State(st): St, input: Input) -> Answer {
 async fn update_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let id = input.required("experiment_id")?;
     let new_name = input.required("new_name")?;
+    crate::limits::experiment_name(&new_name)?;
     let user = c.user_or("");
-    let e = experiment_by_id(&st, &id, &user).await?;
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Create).await?;
     st.write(move |s| s.rename_experiment(&e.name, &new_name, &user))
         .await
         .map_err(|e| match e.kind.as_deref() {
@@ -834,7 +917,7 @@ async fn update_experiment(State(st): St, Extension(c): Extension<Caller>, input
 async fn delete_experiment(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
     let id = input.required("experiment_id")?;
     let user = c.user_or("");
-    let e = experiment_by_id(&st, &id, &user).await?;
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
     if id.trim() == "0" || e.name == DEFAULT_EXPERIMENT {
         return Err(invalid(
             "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
@@ -852,7 +935,7 @@ async fn restore_experiment(
 ) -> Answer {
     let id = input.required("experiment_id")?;
     let user = c.user_or("");
-    let e = experiment_by_id(&st, &id, &user).await?;
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
     st.write(move |s| s.restore_experiment(&e.name, &user))
         .await?;
     ok()
@@ -875,7 +958,9 @@ fn pairs_of(
 }
 
 async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Typed {
-    let tags = pairs_of(&input.list("tags"), "tag", MAX_TAG_VALUE_LENGTH)?;
+    let tags = input.list("tags");
+    crate::limits::list_len("tags", tags.len(), crate::limits::MAX_PAIRS_PER_REQUEST)?;
+    let tags = pairs_of(&tags, "tag", MAX_TAG_VALUE_LENGTH)?;
     let tag = |k: &str| {
         tags.iter()
             .rev()
@@ -902,7 +987,7 @@ async fn create_run(State(st): St, Extension(c): Extension<Caller>, input: Input
         .text("experiment_id")
         .filter(|e| !e.is_empty())
         .unwrap_or_else(|| "0".into());
-    let experiment = experiment_by_id(&st, &experiment_id, &user).await?;
+    let experiment = experiment_by_id(&st, &experiment_id, &user, DefaultUse::Create).await?;
     if experiment.deleted {
         return Err(invalid(format!(
             "The experiment {experiment_id} must be in the 'active' state. Current state is deleted."
@@ -982,7 +1067,8 @@ async fn update_run(State(st): St, Extension(c): Extension<Caller>, input: Input
                 s.set_tags(&id, &[(RUN_NAME_TAG.to_string(), name.clone())], &user)?;
             }
             if status.is_some() || end_time.is_some() {
-                s.set_status(&id, status.unwrap_or(current.status), None, end_time)?;
+                let status = status.unwrap_or(current.status);
+                s.set_status_as(&id, status, None, end_time, Some(&user))?;
             }
             s.run(&id).map(|d| d.run)
         })
@@ -1123,30 +1209,34 @@ async fn delete_tag(State(st): St, Extension(c): Extension<Caller>, input: Input
     ok()
 }
 
-async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
-    let id = input.run_id()?;
-    let metrics = input.list("metrics");
-    let params = input.list("params");
-    let tags = input.list("tags");
-    if metrics.len() > MAX_METRICS_PER_BATCH {
+/// MLflow's `_validate_batch_limit`: at most 1,000 metrics, 100 params, 100 tags and 1,000
+/// entities in all, checked before any item is read.
+pub fn check_batch_sizes(metrics: usize, params: usize, tags: usize) -> Result<(), ApiError> {
+    if metrics > MAX_METRICS_PER_BATCH {
         return Err(invalid(format!(
-            "A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. Got {} metrics.",
-            metrics.len()
+            "A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. Got {metrics} metrics."
         )));
     }
-    if params.len() > MAX_PARAMS_TAGS_PER_BATCH || tags.len() > MAX_PARAMS_TAGS_PER_BATCH {
+    if params > MAX_PARAMS_TAGS_PER_BATCH || tags > MAX_PARAMS_TAGS_PER_BATCH {
         return Err(invalid(format!(
-            "A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags. Got {} params and {} tags.",
-            params.len(),
-            tags.len()
+            "A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags. Got {params} params and {tags} tags."
         )));
     }
-    let total = metrics.len() + params.len() + tags.len();
+    let total = metrics + params + tags;
     if total > MAX_ENTITIES_PER_BATCH {
         return Err(invalid(format!(
             "A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params and tags in total. Got {total}."
         )));
     }
+    Ok(())
+}
+
+async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Answer {
+    let id = input.run_id()?;
+    let metrics = input.list("metrics");
+    let params = input.list("params");
+    let tags = input.list("tags");
+    check_batch_sizes(metrics.len(), params.len(), tags.len())?;
     let points = metrics
         .iter()
         .map(metric_of)
@@ -1178,21 +1268,17 @@ async fn log_batch(State(st): St, Extension(c): Extension<Caller>, input: Input)
     ok()
 }
 
-async fn search_runs(State(st): St, Extension(c): Extension<Caller>, input: Input) -> Typed {
+async fn search_runs(State(st): St, input: Input) -> Typed {
     let (include_deleted, only_deleted) = view_type(&input, "run_view_type")?;
-    let limit = max_results(&input)? as u64;
+    let limit = max_results(&input)?;
     let offset = decode_token(&input)?;
-    let user = c.user_or("");
-    let mut experiments = Vec::new();
-    for id in input.list("experiment_ids").iter().filter_map(text_of) {
-        experiments.push(experiment_by_id(&st, &id, &user).await?.name);
-    }
-    let orders: Vec<String> = input
-        .list("order_by")
+    let ids = input
+        .list("experiment_ids")
         .iter()
         .filter_map(text_of)
-        .filter(|o| !o.trim().is_empty())
         .collect();
+    let experiments = experiment_names(&st, ids).await?;
+    let orders = order_by(&input)?;
     let query = RunQuery {
         experiments,
         filter: input.text("filter").filter(|f| !f.trim().is_empty()),
@@ -1224,10 +1310,12 @@ async fn search_logged_models() -> Answer {
 async fn get_history(State(st): St, input: Input) -> Typed {
     let id = input.run_id()?;
     let key = input.required("metric_key")?;
-    let max = input.int("max_results")?;
-    if max.is_some_and(|m| m <= 0) {
-        return Err(invalid("max_results must be positive"));
-    }
+    let max = input
+        .int("max_results")?
+        .map(|m| {
+            crate::limits::page_size("max_results", m, crate::limits::METRIC_HISTORY_MAX_RESULTS)
+        })
+        .transpose()?;
     let offset = decode_token(&input)? as usize;
     let q = id.clone();
     let k = key.clone();

@@ -225,17 +225,19 @@ impl Store for HttpStore {
         self.post("/runs/search", query)
     }
 
-    fn set_status(
+    fn set_status_as(
         &self,
         id: &str,
         status: RunStatus,
         exit_code: Option<i32>,
         end_time: Option<Millis>,
+        user: Option<&str>,
     ) -> Result<()> {
         let body = StatusChange {
             status,
             exit_code,
             end_time,
+            user: user.map(str::to_string),
         };
         self.post_unit(&Self::run_path(id, "/status"), &body)
     }

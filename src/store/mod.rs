@@ -77,6 +77,18 @@ pub trait Store: Send + Sync {
         status: RunStatus,
         exit_code: Option<i32>,
         end_time: Option<Millis>,
+    ) -> Result<()> {
+        self.set_status_as(id, status, exit_code, end_time, None)
+    }
+    /// `set_status` by `user`, whom the activity log records as the one who changed it;
+    /// `None` (or empty) records the run's owner (a wrapper finishing its own run).
+    fn set_status_as(
+        &self,
+        id: &str,
+        status: RunStatus,
+        exit_code: Option<i32>,
+        end_time: Option<Millis>,
+        user: Option<&str>,
     ) -> Result<()>;
     /// Params are immutable: logging a different value for a key is a conflict.
     fn log_params(&self, id: &str, params: &[(String, String)]) -> Result<()>;

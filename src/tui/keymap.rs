@@ -230,8 +230,13 @@ impl Keymap {
     /// force and comes back as a message naming the file and line.
     pub fn load_file(path: &std::path::Path) -> (Keymap, Option<String>) {
         let mut map = Keymap::defaults();
-        let Ok(text) = std::fs::read_to_string(path) else {
-            return (map, None);
+        let text = match std::fs::read_to_string(path) {
+            Ok(text) => text,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return (map, None),
+            Err(e) => {
+                let why = crate::error::KirokuError::reading(path.display().to_string(), e);
+                return (map, Some(format!("{why} (default keys in force)")));
+            }
         };
         match Keymap::parse(&text) {
             Ok(user) => {

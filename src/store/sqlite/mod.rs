@@ -13,6 +13,7 @@ pub mod tokens;
 
 use crate::error::{KirokuError, Result};
 use crate::ids;
+use crate::limits;
 use crate::model::*;
 use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG, RUN_NAME_TAG, RUN_NOTE_TAG};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
@@ -111,6 +112,7 @@ impl SqliteStore {
             .clone()
             .filter(|n| !n.trim().is_empty())
             .unwrap_or_else(|| ids::friendly_name(&id));
+        limits::run_name(&name)?;
         let status = new.status.unwrap_or(RunStatus::Running);
         let start = new.start_time.unwrap_or_else(now_ms);
         let experiment = if new.experiment.trim().is_empty() {
@@ -243,6 +245,7 @@ fn record_event(
     experiment_id: Option<i64>,
     detail: Option<serde_json::Value>,
 ) -> Result<()> {
+    limits::user_name(user)?;
     conn.prepare_cached("INSERT INTO events (ts_ms, kind, user, rid, experiment_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
         .execute(params![now_ms(), kind, user, rid, experiment_id, detail.map(|d| d.to_string())])?;
     Ok(())
@@ -325,9 +328,7 @@ fn get_or_create_experiment(conn: &Connection, name: &str, user: &str) -> Result
 
 fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
     let name = name.trim();
-    if name.is_empty() {
-        return Err(KirokuError::Invalid("experiment name is empty".into()));
-    }
+    limits::experiment_name(name)?;
     let now = now_ms();
     conn.execute(
         "INSERT INTO experiments (name, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
@@ -549,9 +550,7 @@ impl Store for SqliteStore {
             let e = experiment_by_ref(tx, name_or_id)?.ok_or_else(|| {
                 KirokuError::NotFound(format!("no experiment named '{name_or_id}'"))
             })?;
-            if new_name.trim().is_empty() {
-                return Err(KirokuError::Invalid("experiment name is empty".into()));
-            }
+            limits::experiment_name(new_name.trim())?;
             if experiment_id_by_name(tx, new_name.trim())?.is_some_and(|(other, _)| other != e.id) {
                 return Err(KirokuError::Conflict(format!(
                     "experiment '{new_name}' already exists"
@@ -614,6 +613,9 @@ impl Store for SqliteStore {
             return Err(KirokuError::Invalid(
                 "an experiment tag key is empty".into(),
             ));
+        }
+        for (key, value) in tags {
+            limits::experiment_tag_value(key, value)?;
         }
         self.write(|tx| {
             let e = active_experiment(tx, name_or_id)?;
@@ -706,12 +708,13 @@ impl Store for SqliteStore {
         self.read(|c| rows::search(c, query, false))
     }
 
-    fn set_status(
+    fn set_status_as(
         &self,
         id: &str,
         status: RunStatus,
         exit_code: Option<i32>,
         end_time: Option<Millis>,
+        user: Option<&str>,
     ) -> Result<()> {
         self.write(|tx| {
             let rid = active_rid_of(tx, id)?;
@@ -723,9 +726,11 @@ impl Store for SqliteStore {
             if status.is_terminal() {
                 supervisors::remove(tx, rid)?;
             }
-            let (user, eid) = run_owner(tx, rid)?;
+            let (owner, eid) = run_owner(tx, rid)?;
+            // The event names who changed the status; the run's owner when nobody else did.
+            let actor = user.filter(|u| !u.is_empty()).unwrap_or(&owner);
             let detail = exit_code.map(|c| serde_json::json!({"exit_code": c}));
-            record_event(tx, &format!("run.{status}"), &user, Some(rid), Some(eid), detail)
+            record_event(tx, &format!("run.{status}"), actor, Some(rid), Some(eid), detail)
         })
     }
 
@@ -801,6 +806,7 @@ impl Store for SqliteStore {
         if note.body.trim().is_empty() {
             return Err(KirokuError::Invalid("the note is empty".into()));
         }
+        limits::note_body(&note.body)?;
         let note_id = self.write(|tx| {
             let rid = rid_of(tx, id)?;
             insert_note(tx, id, rid, note)
@@ -822,6 +828,7 @@ impl Store for SqliteStore {
         if body.trim().is_empty() {
             return Err(KirokuError::Invalid("the note is empty".into()));
         }
+        limits::note_body(body)?;
         self.write(|tx| {
             let rid = own_note(tx, id, note_id, user, "edit")?;
             tx.execute(
@@ -926,6 +933,7 @@ impl Store for SqliteStore {
         if name.is_empty() {
             return Err(KirokuError::Invalid("run name is empty".into()));
         }
+        limits::run_name(name)?;
         self.write(|tx| {
             let rid = active_rid_of(tx, id)?;
             rename_run_of(tx, rid, name, user)

@@ -395,8 +395,11 @@ fn search_with_budget(
         store_conditions.push("r.deleted_ms IS NULL".into());
     }
     if !q.experiments.is_empty() {
-        store_conditions.push(format!("e.name IN ({})", placeholders(q.experiments.len())));
-        extra.extend(q.experiments.iter().map(|n| Value::Text(n.clone())));
+        // One JSON parameter however many names: SQLite takes at most 32,766 per statement.
+        store_conditions.push("e.name IN (SELECT value FROM json_each(?))".into());
+        extra.push(Value::Text(
+            serde_json::Value::from(q.experiments.clone()).to_string(),
+        ));
     }
     let store_sql: String = store_conditions
         .iter()

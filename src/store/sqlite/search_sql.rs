@@ -10,6 +10,12 @@
 //! binding [`CompiledSearch::params`] first (joins', then the filter's, then the order's, in
 //! the order their `?` appear), then its own. Every user value is a bound parameter.
 //!
+//! SQLite's limits hold for every query the parser accepts (`crate::query` bounds it): at
+//! most 1,000 conditions of at most 3 parameters each plus 10,000 list values is about 13,000
+//! of the 32,766 parameters a statement takes; `AND`/`OR` lists compile to balanced trees
+//! (depth 10 for 1,000 conditions, under `SQLITE_MAX_EXPR_DEPTH`'s 1,000); 16 sort keys are
+//! 16 joins of the 64 allowed; `LIKE` patterns stay within 50,000 bytes.
+//!
 //! Semantics:
 //! * Metric, param, tag and dataset conditions are `r.rid IN (SELECT rid FROM <table> WHERE
 //!   key = ? AND <cond>)`, so SQLite can use the `(key, last)`, `(key, num)` and
@@ -316,6 +322,20 @@ fn not_null(cond: String, nullable: bool) -> String {
 }
 
 /// A table holding per-run keyed values.
+/// Joins `parts` with `sep` as a balanced tree of parentheses, `((a AND b) AND (c AND d))`:
+/// SQLite parses `a AND b AND c ...` into a tree as deep as the list is long and refuses one
+/// deeper than 1,000 ("Expression tree is too large"); balanced, 1,000 conditions nest 10 deep.
+/// Parameters keep their textual order.
+fn balanced(parts: &[String], sep: &str) -> String {
+    match parts {
+        [one] => format!("({one})"),
+        _ => {
+            let (left, right) = parts.split_at(parts.len() / 2);
+            format!("({}{sep}{})", balanced(left, sep), balanced(right, sep))
+        }
+    }
+}
+
 #[derive(Clone, Copy)]
 enum Keyed {
     Metric,
@@ -385,11 +405,8 @@ impl Sql {
         if parts.is_empty() {
             return empty.to_string();
         }
-        parts
-            .iter()
-            .map(|p| format!("({})", self.expr(p)))
-            .collect::<Vec<_>>()
-            .join(sep)
+        let compiled: Vec<String> = parts.iter().map(|p| self.expr(p)).collect();
+        balanced(&compiled, sep)
     }
 
     /// `r.rid IN (SELECT x.rid FROM <table> x WHERE x.key = ? AND <cond>)`; `cond` receives
