@@ -241,9 +241,17 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     drop(mlflow);
     if spooled {
         drop(log);
-        match std::fs::read(&log_path) {
-            Ok(data) => {
-                if let Err(e) = store.upload_artifact(&run.id, "output.log", &data) {
+        // Streamed, and never through a link: a script could have replaced the log with one.
+        let opened = {
+            use std::os::unix::fs::OpenOptionsExt;
+            std::fs::OpenOptions::new()
+                .read(true)
+                .custom_flags(libc::O_NOFOLLOW)
+                .open(&log_path)
+        };
+        match opened {
+            Ok(file) => {
+                if let Err(e) = store.upload_artifact(&run.id, "output.log", Box::new(file), None) {
                     warnings.push(format!(
                         "could not upload output.log: {e} (kept at {})",
                         log_path.display()
