@@ -174,13 +174,16 @@ enum Feed {
 }
 
 /// Passes the body's pieces to the store's reader, counting them against `max`. An error sent
-/// down the channel makes the store give the upload up (removing its temporary).
+/// down the channel makes the store give the upload up (removing its temporary). When the store
+/// stops reading early (a refused upload) the rest of the body is read and dropped, so the
+/// client gets the refusal rather than a connection closed under it.
 async fn feed(
     mut body: Body,
     tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
     max: usize,
 ) -> Feed {
     let mut received = 0usize;
+    let mut store_reading = true;
     loop {
         let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
         let bytes = match frame {
@@ -203,9 +206,9 @@ async fn feed(
                 .await;
             return Feed::TooLarge;
         }
-        if tx.send(Ok(bytes)).await.is_err() {
-            // The store stopped reading (it failed): its answer says why.
-            return Feed::Done;
+        // When the store stopped reading (it failed), its answer says why.
+        if store_reading && tx.send(Ok(bytes)).await.is_err() {
+            store_reading = false;
         }
     }
 }

@@ -252,15 +252,21 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         match opened {
             Ok(file) => {
                 if let Err(e) = store.upload_artifact(&run.id, "output.log", Box::new(file), None) {
-                    warnings.push(format!(
-                        "could not upload output.log: {e} (kept at {})",
-                        log_path.display()
-                    ));
+                    report(
+                        &mut warnings,
+                        format!(
+                            "could not upload output.log: {e} (kept at {})",
+                            log_path.display()
+                        ),
+                    );
                 } else {
                     let _ = std::fs::remove_dir_all(&run_dir);
                 }
             }
-            Err(e) => warnings.push(format!("could not read {}: {e}", log_path.display())),
+            Err(e) => report(
+                &mut warnings,
+                format!("could not read {}: {e}", log_path.display()),
+            ),
         }
     }
     Ok(WrapOutcome {
