@@ -150,7 +150,10 @@ fn answer(resp: reqwest::blocking::Response) -> (u16, Value) {
 }
 
 fn sha256_hex(data: &[u8]) -> String {
-    kiroku::ingest::files::hex(&sha2::Sha256::digest(data))
+    sha2::Sha256::digest(data)
+        .iter()
+        .map(|b| format!("{b:02x}"))
+        .collect()
 }
 
 /// Every name under `dir` (recursively), as paths relative to it.

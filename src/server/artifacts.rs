@@ -116,6 +116,13 @@ fn too_large(max: usize) -> ApiError {
     )
 }
 
+/// How many uploads stream into the store at once. Each holds a blocking thread while its
+/// body arrives; the rest wait (without a thread) so that slow uploads cannot take every
+/// blocking thread from downloads and listings.
+const CONCURRENT_UPLOADS: usize = 32;
+
+static UPLOAD_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_UPLOADS);
+
 /// Streams the body into the store: the store's upload runs on a blocking thread and reads
 /// from a channel this task fills as the body arrives (a few pieces of backlog at most), so
 /// an upload costs a small, fixed amount of memory whatever its size.
@@ -140,6 +147,10 @@ async fn upload(
     }
     // Unknown runs are refused before a byte is read (MLflow's message).
     run_dir(&st, &target.run_id).await?;
+    let _slot = UPLOAD_SLOTS
+        .acquire()
+        .await
+        .map_err(|_| ApiError::new("TEMPORARILY_UNAVAILABLE", "the server is stopping"))?;
     let rel_text = target.rel.to_string_lossy().replace('\\', "/");
     let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
     let store = Arc::clone(&st.store);

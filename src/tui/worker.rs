@@ -540,7 +540,8 @@ pub fn spawn_watcher(
                 last_version = version;
                 let watched = file.lock().ok().and_then(|g| g.clone());
                 let file_state = watched.map(|p| {
-                    let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                    // The log itself, never what a link planted in its place points at.
+                    let len = std::fs::symlink_metadata(&p).map(|m| m.len()).unwrap_or(0);
                     (p, len)
                 });
                 let file_changed = file_state.is_some()
@@ -607,5 +608,48 @@ mod tests {
             runs(3),
         ]);
         assert_eq!(out, vec![star, Request::Experiments, runs(3)]);
+    }
+
+    #[test]
+    fn links_planted_in_a_run_folder_are_not_previewed_or_read_as_its_log() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&tmp.path().join(".kiroku"), false).unwrap();
+        let run = store
+            .create_run(&crate::model::NewRun {
+                experiment: "e".into(),
+                user: "u".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "top secret").unwrap();
+        let run_dir = store.run_dir(&run.id).unwrap();
+        std::fs::create_dir_all(run_dir.join("artifacts")).unwrap();
+        symlink(&secret, run_dir.join("output.log")).unwrap();
+        symlink(&secret, run_dir.join("artifacts/pw")).unwrap();
+        std::fs::write(run_dir.join("artifacts/real.txt"), "mine").unwrap();
+        for path in ["pw", "real.txt"] {
+            let artifact = crate::model::Artifact {
+                path: path.into(),
+                size: None,
+                hash: None,
+                stored: "copied".into(),
+                location: None,
+            };
+            store.add_artifact(&run.id, &artifact).unwrap();
+        }
+        assert_eq!(read_log(&store, &run.id, 0).0, "");
+        let entries = artifact_entries(&store.run(&run.id).unwrap());
+        let local: Vec<_> = entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.local.is_some()))
+            .collect();
+        assert_eq!(local, [("pw", false), ("real.txt", true)]);
+        let planted = run_dir.join("artifacts/pw");
+        assert!(matches!(
+            preview(&store, &run.id, &planted, None),
+            Highlighted::Unreadable(_)
+        ));
     }
 }
