@@ -475,3 +475,43 @@ fn deleting_an_artifact_removes_its_record_and_deleted_runs_take_no_uploads() {
     assert!(f.recorded("notes.txt").is_some());
     assert_no_temporaries(&f.artifacts());
 }
+
+#[test]
+fn an_upload_cut_off_midway_leaves_no_file_no_record_and_no_temporary() {
+    use std::io::Write;
+    let f = Fixture::new();
+    assert_eq!(f.put("cut.bin", b"before".to_vec()).0, 200);
+    for _ in 0..5 {
+        let addr = f.server.url().trim_start_matches("http://").to_string();
+        let mut s = std::net::TcpStream::connect(addr).unwrap();
+        let head = format!(
+            "PUT /api/2.0/mlflow-artifacts/artifacts/0/{}/artifacts/cut.bin HTTP/1.1\r\nHost: 127.0.0.1\r\nContent-Length: 1000000\r\n\r\n",
+            f.run_id
+        );
+        s.write_all(head.as_bytes()).unwrap();
+        s.write_all(&[b'x'; 300_000]).unwrap();
+        s.flush().unwrap();
+        std::thread::sleep(std::time::Duration::from_millis(100));
+        drop(s);
+    }
+    // Give the server time to notice the dropped connections and clean up.
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
+    loop {
+        let clean = !names_under(&f.artifacts())
+            .iter()
+            .any(|n| n.contains("kiroku-partial"));
+        if clean || std::time::Instant::now() > deadline {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_no_temporaries(&f.artifacts());
+    assert_eq!(
+        std::fs::read(f.artifacts().join("cut.bin")).unwrap(),
+        b"before"
+    );
+    assert_eq!(
+        f.recorded("cut.bin").unwrap().hash.as_deref(),
+        Some(sha256_hex(b"before").as_str())
+    );
+}

@@ -152,15 +152,12 @@ async fn upload(
         .await
         .map_err(|_| ApiError::new("TEMPORARILY_UNAVAILABLE", "the server is stopping"))?;
     let rel_text = target.rel.to_string_lossy().replace('\\', "/");
-    let (tx, rx) = tokio::sync::mpsc::channel::<std::io::Result<Bytes>>(8);
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(8);
     let store = Arc::clone(&st.store);
     let run_id = target.run_id.clone();
     let stored = tokio::task::spawn_blocking(move || {
-        let reader = ChannelReader {
-            rx,
-            piece: Bytes::new(),
-        };
-        store.upload_artifact(&run_id, &rel_text, Box::new(reader), q.location.as_deref())
+        let reader = Box::new(ChannelReader::new(rx));
+        store.upload_artifact(&run_id, &rel_text, reader, q.location.as_deref())
     });
     let fed = feed(body, &tx, max).await;
     drop(tx);
@@ -184,25 +181,31 @@ enum Feed {
     Broken(String),
 }
 
-/// Passes the body's pieces to the store's reader, counting them against `max`. An error sent
-/// down the channel makes the store give the upload up (removing its temporary). When the store
-/// stops reading early (a refused upload) the rest of the body is read and dropped, so the
-/// client gets the refusal rather than a connection closed under it.
-async fn feed(
-    mut body: Body,
-    tx: &tokio::sync::mpsc::Sender<std::io::Result<Bytes>>,
-    max: usize,
-) -> Feed {
+/// What `feed` hands the store's reader.
+enum Piece {
+    Data(Bytes),
+    /// The whole body arrived.
+    End,
+    /// The body is unusable: the store gives the upload up.
+    Fail(&'static str),
+}
+
+/// Passes the body's pieces to the store's reader, counting them against `max`. A `Fail` makes
+/// the store give the upload up (removing its temporary). When the store stops reading early (a
+/// refused upload) the rest of the body is read and dropped, so the client gets the refusal
+/// rather than a connection closed under it.
+async fn feed(mut body: Body, tx: &tokio::sync::mpsc::Sender<Piece>, max: usize) -> Feed {
     let mut received = 0usize;
     let mut store_reading = true;
     loop {
         let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
         let bytes = match frame {
-            None => return Feed::Done,
+            None => {
+                let _ = tx.send(Piece::End).await;
+                return Feed::Done;
+            }
             Some(Err(e)) => {
-                let _ = tx
-                    .send(Err(std::io::Error::other("the upload broke off")))
-                    .await;
+                let _ = tx.send(Piece::Fail("the upload broke off")).await;
                 return Feed::Broken(e.to_string());
             }
             Some(Ok(frame)) => match frame.into_data() {
@@ -212,30 +215,46 @@ async fn feed(
         };
         received = received.saturating_add(bytes.len());
         if received > max {
-            let _ = tx
-                .send(Err(std::io::Error::other("the upload is too large")))
-                .await;
+            let _ = tx.send(Piece::Fail("the upload is too large")).await;
             return Feed::TooLarge;
         }
         // When the store stopped reading (it failed), its answer says why.
-        if store_reading && tx.send(Ok(bytes)).await.is_err() {
+        if store_reading && tx.send(Piece::Data(bytes)).await.is_err() {
             store_reading = false;
         }
     }
 }
 
-/// The blocking side of an upload: `Read` over the pieces `feed` sends.
+/// The blocking side of an upload: `Read` over the pieces `feed` sends. Only `Piece::End` is
+/// the end of the file; a sender gone without it (the request was dropped midway) is an error,
+/// so a cut-off upload is never stored as if complete.
 struct ChannelReader {
-    rx: tokio::sync::mpsc::Receiver<std::io::Result<Bytes>>,
+    rx: tokio::sync::mpsc::Receiver<Piece>,
     piece: Bytes,
+    ended: bool,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Piece>) -> Self {
+        ChannelReader {
+            rx,
+            piece: Bytes::new(),
+            ended: false,
+        }
+    }
 }
 
 impl std::io::Read for ChannelReader {
     fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
         while self.piece.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
             match self.rx.blocking_recv() {
-                None => return Ok(0),
-                Some(piece) => self.piece = piece?,
+                Some(Piece::Data(bytes)) => self.piece = bytes,
+                Some(Piece::End) => self.ended = true,
+                Some(Piece::Fail(why)) => return Err(std::io::Error::other(why)),
+                None => return Err(std::io::Error::other("the upload was cut off")),
             }
         }
         let n = buf.len().min(self.piece.len());
@@ -401,5 +420,26 @@ mod tests {
         ] {
             assert!(parse_target(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_upload_dropped_midway_is_an_error_not_the_end_of_the_file() {
+        use std::io::Read;
+        let read_all = |pieces: Vec<Piece>| {
+            let (tx, rx) = tokio::sync::mpsc::channel(pieces.len() + 1);
+            for p in pieces {
+                tx.try_send(p).ok().unwrap();
+            }
+            drop(tx);
+            let mut out = Vec::new();
+            ChannelReader::new(rx).read_to_end(&mut out).map(|_| out)
+        };
+        let data = |b: &'static [u8]| Piece::Data(Bytes::from_static(b));
+        assert_eq!(
+            read_all(vec![data(b"ab"), data(b"c"), Piece::End]).unwrap(),
+            b"abc"
+        );
+        assert!(read_all(vec![data(b"ab")]).is_err());
+        assert!(read_all(vec![data(b"ab"), Piece::Fail("too large")]).is_err());
     }
 }
