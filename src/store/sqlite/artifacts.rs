@@ -39,6 +39,12 @@ impl SqliteStore {
             .map_err(|e| artifact_error(e, path))?;
         let (size, hash) = copy_hashing(&mut data, Some(partial.file() as &mut dyn Write))
             .map_err(|e| KirokuError::io(format!("storing artifact '{path}'"), e))?;
+        // On disk before it is renamed into place and recorded: a crash cannot leave a
+        // recorded hash over an empty file.
+        partial
+            .file()
+            .sync_data()
+            .map_err(|e| KirokuError::io(format!("storing artifact '{path}'"), e))?;
         let artifact = Artifact {
             path: rel_text,
             size: Some(size),
