@@ -133,6 +133,43 @@ fn collect_files(src: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> R
     Ok(())
 }
 
+/// The longest first line (a CSV header) `scan_lines` keeps.
+const HEADER_MAX: usize = 1 << 20;
+
+/// A file's non-blank lines, read in pieces (a dataset may be far larger than memory): the first
+/// one (its first `HEADER_MAX` bytes) and how many non-blank lines follow it.
+fn scan_lines(path: &Path) -> Result<(Option<Vec<u8>>, u64)> {
+    let io = |e| KirokuError::io(format!("reading {}", path.display()), e);
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut first, mut line, mut blank, mut rest) = (None, Vec::new(), true, 0u64);
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        // A last line without a newline ends at the end of the file.
+        let piece: &[u8] = if n == 0 { b"\n" } else { &buf[..n] };
+        for &b in piece {
+            if b == b'\n' {
+                if !blank {
+                    match first {
+                        None => first = Some(std::mem::take(&mut line)),
+                        Some(_) => rest += 1,
+                    }
+                }
+                line.clear();
+                blank = true;
+                continue;
+            }
+            blank &= b.is_ascii_whitespace();
+            if first.is_none() && line.len() < HEADER_MAX {
+                line.push(b);
+            }
+        }
+        if n == 0 {
+            return Ok((first, rest));
+        }
+    }
+}
+
 /// Records a dataset file as an input of the run: its content hash, size, and for CSV/TSV
 /// files the row count and column names.
 pub fn log_input(
@@ -149,35 +186,22 @@ pub fn log_input(
         .unwrap_or_default();
     let (rows, schema) = match ext.as_str() {
         "csv" | "tsv" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            let text = String::from_utf8_lossy(&text);
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let (header, rest) = scan_lines(path)?;
             let sep = if ext == "tsv" { '\t' } else { ',' };
-            let columns: Vec<serde_json::Value> = lines
-                .next()
+            let columns: Vec<serde_json::Value> = header
                 .map(|h| {
-                    h.split(sep)
+                    String::from_utf8_lossy(&h)
+                        .trim_end_matches(['\r', '\n'])
+                        .split(sep)
                         .map(|c| serde_json::Value::String(c.trim().trim_matches('"').to_string()))
                         .collect()
                 })
                 .unwrap_or_default();
-            (
-                Some(lines.count() as u64),
-                Some(serde_json::json!({ "columns": columns })),
-            )
+            (Some(rest), Some(serde_json::json!({ "columns": columns })))
         }
         "jsonl" | "ndjson" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            (
-                Some(
-                    text.split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                        .count() as u64,
-                ),
-                None,
-            )
+            let (first, rest) = scan_lines(path)?;
+            (Some(rest + u64::from(first.is_some())), None)
         }
         _ => (None, None),
     };
@@ -209,6 +233,24 @@ pub fn log_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dataset_lines_are_counted_in_pieces_without_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = |text: &[u8]| {
+            let path = dir.path().join("d.csv");
+            fs::write(&path, text).unwrap();
+            let (first, rest) = scan_lines(&path).unwrap();
+            (first.map(|f| String::from_utf8(f).unwrap()), rest)
+        };
+        assert_eq!(count(b""), (None, 0));
+        assert_eq!(count(b"\n \n"), (None, 0));
+        assert_eq!(count(b"a,b\r\n1,2\r\n\r\n3,4"), (Some("a,b\r".into()), 2));
+        assert_eq!(count(b"\n  \nh\n\t\nx\ny\n"), (Some("h".into()), 2));
+        // Longer than one read: the count stays exact.
+        let big = "h\n".to_string() + &"1,2\n".repeat(100_000);
+        assert_eq!(count(big.as_bytes()), (Some("h".into()), 100_000));
+    }
 
     #[test]
     fn artifact_paths_cannot_escape() {
