@@ -113,11 +113,11 @@ pub trait Store: Send + Sync {
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
     fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()>;
     /// Stores what `data` yields as the run's artifact `path` (relative, inside the run) and
-    /// records it with its size, SHA-256 and `location` (where it was copied from), streaming (never holding the whole file). The file
-    /// and its record change together: of concurrent uploads to one path the last one wins
-    /// both. Refused for deleted runs; a file/folder conflict on the way is `Invalid`. Local
-    /// stores write into the run's folder; the HTTP store streams to the server, which does the
-    /// same there.
+    /// records it with its size, SHA-256 and `location` (where it was copied from), streaming
+    /// (never holding the whole file). The file and its record change together: of concurrent
+    /// uploads to one path the last one wins both. Refused for deleted runs; a file/folder
+    /// conflict on the way is `Invalid`. Local stores write into the run's folder (never through
+    /// a link, see `run_files`); the HTTP store streams to the server, which does the same there.
     fn upload_artifact(
         &self,
         id: &str,

@@ -226,13 +226,12 @@ impl RunFiles {
     /// The folders and regular files in the folder at `rel` (empty: the root), sorted by name.
     /// Links and temporaries are left out; a missing folder lists nothing.
     pub fn list(&self, rel: &Path) -> io::Result<Vec<Entry>> {
-        let dirs: Vec<CString> = match rel.as_os_str().is_empty() {
-            true => Vec::new(),
-            false => {
-                let (mut dirs, last) = split(rel)?;
-                dirs.push(last);
-                dirs
-            }
+        let dirs = if rel.as_os_str().is_empty() {
+            Vec::new()
+        } else {
+            let (mut dirs, last) = split(rel)?;
+            dirs.push(last);
+            dirs
         };
         let dir = match self.walk(&dirs, false) {
             Ok(dir) => dir,

@@ -241,15 +241,9 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     drop(mlflow);
     if spooled {
         drop(log);
-        // Streamed, and never through a link: a script could have replaced the log with one.
-        let opened = {
-            use std::os::unix::fs::OpenOptionsExt;
-            std::fs::OpenOptions::new()
-                .read(true)
-                .custom_flags(libc::O_NOFOLLOW)
-                .open(&log_path)
-        };
-        match opened {
+        // Streamed, and only a regular file reached without links: the script could have
+        // replaced its log with a link (or a FIFO).
+        match crate::store::run_files::open_in_run(&run_dir, &log_path) {
             Ok(file) => {
                 if let Err(e) = store.upload_artifact(&run.id, "output.log", Box::new(file), None) {
                     report(
