@@ -131,18 +131,25 @@ fn names(dir: &OwnedFd) -> io::Result<Vec<CString>> {
     Ok(out)
 }
 
+/// How deep `remove` goes into a folder tree. Each level holds a descriptor and a stack frame;
+/// a planted tree thousands of folders deep must fail (400), not take the server's stack.
+const REMOVE_DEPTH_MAX: usize = 128;
+
 /// Removes `name` in `dir`: a file or link itself, or a folder and everything in it (links in
-/// it are removed, never followed).
-fn remove_at(dir: &OwnedFd, name: &CStr) -> io::Result<()> {
+/// it are removed, never followed), at most `REMOVE_DEPTH_MAX` levels below `depth`.
+fn remove_at(dir: &OwnedFd, name: &CStr, depth: usize) -> io::Result<()> {
     // SAFETY: as in `open_at`.
     match check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), 0) }) {
         Ok(_) => return Ok(()),
         Err(e) if matches!(e.raw_os_error(), Some(libc::EISDIR) | Some(libc::EPERM)) => {}
         Err(e) => return Err(e),
     }
+    if depth >= REMOVE_DEPTH_MAX {
+        return Err(io::Error::from_raw_os_error(libc::ENAMETOOLONG));
+    }
     let sub = open_dir_at(dir, name)?;
     for entry in names(&sub)? {
-        remove_at(&sub, &entry)?;
+        remove_at(&sub, &entry, depth + 1)?;
     }
     // SAFETY: as in `open_at`.
     check(unsafe { libc::unlinkat(dir.as_raw_fd(), name.as_ptr(), libc::AT_REMOVEDIR) }).map(|_| ())
@@ -269,7 +276,7 @@ impl RunFiles {
     pub fn remove(&self, rel: &Path) -> io::Result<()> {
         let (dirs, name) = split(rel)?;
         let dir = self.walk(&dirs, false)?;
-        remove_at(&dir, &name)
+        remove_at(&dir, &name, 0)
     }
 
     /// A new temporary for the file at `rel`, in its folder (made as needed); `commit` puts it
@@ -421,6 +428,20 @@ mod tests {
         p.commit().unwrap();
         assert_eq!(std::fs::read(outside.join("secret")).unwrap(), b"s");
         assert_eq!(std::fs::read(run.join("artifacts/pw")).unwrap(), b"mine");
+    }
+
+    #[test]
+    fn removing_a_very_deep_tree_fails_instead_of_exhausting_the_stack() {
+        let tmp = tempfile::tempdir().unwrap();
+        let files = RunFiles::open(tmp.path(), "artifacts", true).unwrap();
+        let deep = |n: usize| "d/".repeat(n) + "f";
+        for (top, depth, removable) in [("a", 100, true), ("b", 1000, false)] {
+            let rel = format!("{top}/{}", deep(depth));
+            let mut p = files.create_partial(Path::new(&rel)).unwrap();
+            p.commit().unwrap();
+            assert_eq!(files.remove(Path::new(top)).is_ok(), removable, "{depth}");
+        }
+        assert!(!tmp.path().join("artifacts/a").exists());
     }
 
     #[test]
