@@ -111,6 +111,12 @@ impl From<&KirokuError> for ApiError {
             | KirokuError::Io { .. } => ("INTERNAL_ERROR", "internal"),
         };
         let mut out = ApiError::new(code, e.to_string());
+        if kind == "internal" {
+            // These name the server's files and folders: they go to the server's log, and the
+            // client learns only that the server failed.
+            eprintln!("kiroku serve: {e}");
+            out.message = "the server failed to carry this out (its log has the details)".into();
+        }
         out.kind = Some(kind.to_string());
         match e {
             KirokuError::Query { message, caret } => {

@@ -8,6 +8,36 @@ use std::fs;
 use std::io::{Read, Write};
 use std::path::{Component, Path, PathBuf};
 
+/// Copies `input` to `output` (when given) in pieces, hashing as it goes: the size and the
+/// SHA-256 (hex) of what was read.
+pub fn copy_hashing(
+    input: &mut dyn Read,
+    mut output: Option<&mut dyn Write>,
+) -> std::io::Result<(u64, String)> {
+    let mut hasher = Sha256::new();
+    let mut buf = vec![0u8; 64 * 1024];
+    let mut size = 0u64;
+    loop {
+        let n = match input.read(&mut buf) {
+            Ok(0) => break,
+            Ok(n) => n,
+            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
+            Err(e) => return Err(e),
+        };
+        hasher.update(&buf[..n]);
+        if let Some(out) = output.as_mut() {
+            out.write_all(&buf[..n])?;
+        }
+        size += n as u64;
+    }
+    Ok((size, hex(&hasher.finalize())))
+}
+
+/// Lowercase hex of some bytes.
+pub fn hex(bytes: &[u8]) -> String {
+    bytes.iter().map(|b| format!("{b:02x}")).collect()
+}
+
 /// Reads `src` once, hashing it (sha256, hex) and copying it to `dest` when given (creating
 /// folders). Returns its size and hash.
 pub fn copy_hashed(src: &Path, dest: Option<&Path>) -> Result<(u64, String)> {
@@ -26,63 +56,37 @@ pub fn copy_hashed(src: &Path, dest: Option<&Path>) -> Result<(u64, String)> {
     };
     let mut input = fs::File::open(src)
         .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = input
-            .read(&mut buf)
-            .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-        if n == 0 {
-            break;
-        }
-        hasher.update(&buf[..n]);
-        if let (Some(out), Some(dest)) = (output.as_mut(), dest) {
-            out.write_all(&buf[..n])
-                .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?;
-        }
-        size += n as u64;
-    }
-    Ok((
-        size,
-        hasher
-            .finalize()
-            .iter()
-            .map(|b| format!("{b:02x}"))
-            .collect(),
-    ))
+    let what = dest.unwrap_or(src);
+    copy_hashing(&mut input, output.as_mut().map(|f| f as &mut dyn Write)).map_err(|e| {
+        KirokuError::io(
+            format!("copying {} to {}", src.display(), what.display()),
+            e,
+        )
+    })
 }
 
-/// The SHA-256 of some bytes, hex.
-pub fn sha256_hex(data: &[u8]) -> String {
-    Sha256::digest(data)
-        .iter()
-        .map(|b| format!("{b:02x}"))
-        .collect()
-}
-
-/// Writes a file whole or not at all (a temporary beside it, then a rename), making folders.
-pub fn write_atomic(dest: &Path, data: &[u8]) -> Result<()> {
-    let io = |what: &str, e| KirokuError::io(format!("{what} {}", dest.display()), e);
-    if let Some(parent) = dest.parent() {
-        fs::create_dir_all(parent).map_err(|e| io("creating the folder of", e))?;
-    }
-    let mut partial = dest.as_os_str().to_owned();
-    partial.push(".kiroku-partial");
-    let partial = PathBuf::from(partial);
-    fs::write(&partial, data).map_err(|e| io("writing", e))?;
-    fs::rename(&partial, dest).map_err(|e| io("renaming into", e))
-}
-
-/// A relative artifact path that stays inside the run's artifact folder.
+/// A relative artifact path that stays inside the run's artifact folder, each of its names
+/// short enough for the file system (`run_files::NAME_MAX` bytes).
 pub fn safe_relative(path: &str) -> Result<PathBuf> {
     let p = Path::new(path);
-    let ok = !path.is_empty() && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if ok {
-        Ok(p.to_path_buf())
-    } else {
-        Err(KirokuError::Invalid(format!("artifact path '{path}' must be relative and stay inside the run (no '..', no leading '/')")))
+    let ok = !path.is_empty()
+        && !path.contains('\0')
+        && p.components().all(|c| matches!(c, Component::Normal(_)));
+    if !ok {
+        return Err(KirokuError::Invalid(format!("artifact path '{path}' must be relative and stay inside the run (no '..', no leading '/')")));
     }
+    if let Some(long) = p
+        .components()
+        .find(|c| c.as_os_str().len() > crate::store::run_files::NAME_MAX)
+    {
+        return Err(KirokuError::Invalid(format!(
+            "artifact path '{path}': the name '{}' is {} bytes long; names may have at most {}",
+            long.as_os_str().to_string_lossy(),
+            long.as_os_str().len(),
+            crate::store::run_files::NAME_MAX
+        )));
+    }
+    Ok(p.to_path_buf())
 }
 
 /// Copies a file, or a folder's files, into the run's `artifacts/DEST` and records them.
@@ -92,7 +96,6 @@ pub fn log_artifact(
     src: &Path,
     dest: Option<&str>,
 ) -> Result<Vec<Artifact>> {
-    let run_dir = store.run_dir(run_id);
     let base_name = src
         .file_name()
         .map(|n| n.to_string_lossy().into_owned())
@@ -103,26 +106,11 @@ pub fn log_artifact(
     let mut out = Vec::new();
     for (file, rel) in files {
         let rel_text = rel.to_string_lossy().replace('\\', "/");
-        let Some(run_dir) = &run_dir else {
-            // A remote store: the server keeps the copy.
-            let data = fs::read(&file)
-                .map_err(|e| KirokuError::io(format!("reading {}", file.display()), e))?;
-            let mut artifact = store.upload_artifact(run_id, &rel_text, &data)?;
-            artifact.location = Some(file.display().to_string());
-            store.add_artifact(run_id, &artifact)?;
-            out.push(artifact);
-            continue;
-        };
-        let (size, hash) = copy_hashed(&file, Some(&run_dir.join("artifacts").join(&rel)))?;
-        let artifact = Artifact {
-            path: rel_text,
-            size: Some(size),
-            hash: Some(hash),
-            stored: "copied".into(),
-            location: Some(file.display().to_string()),
-        };
-        store.add_artifact(run_id, &artifact)?;
-        out.push(artifact);
+        // Streamed: a local store copies it into the run's folder, a remote one to the server.
+        let input = fs::File::open(&file)
+            .map_err(|e| KirokuError::io(format!("reading {}", file.display()), e))?;
+        let location = file.display().to_string();
+        out.push(store.upload_artifact(run_id, &rel_text, Box::new(input), Some(&location))?);
     }
     Ok(out)
 }
@@ -145,6 +133,43 @@ fn collect_files(src: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> R
     Ok(())
 }
 
+/// The longest first line (a CSV header) `scan_lines` keeps.
+const HEADER_MAX: usize = 1 << 20;
+
+/// A file's non-blank lines, read in pieces (a dataset may be far larger than memory): the first
+/// one (its first `HEADER_MAX` bytes) and how many non-blank lines follow it.
+fn scan_lines(path: &Path) -> Result<(Option<Vec<u8>>, u64)> {
+    let io = |e| KirokuError::io(format!("reading {}", path.display()), e);
+    let mut file = fs::File::open(path).map_err(io)?;
+    let mut buf = vec![0u8; 64 * 1024];
+    let (mut first, mut line, mut blank, mut rest) = (None, Vec::new(), true, 0u64);
+    loop {
+        let n = file.read(&mut buf).map_err(io)?;
+        // A last line without a newline ends at the end of the file.
+        let piece: &[u8] = if n == 0 { b"\n" } else { &buf[..n] };
+        for &b in piece {
+            if b == b'\n' {
+                if !blank {
+                    match first {
+                        None => first = Some(std::mem::take(&mut line)),
+                        Some(_) => rest += 1,
+                    }
+                }
+                line.clear();
+                blank = true;
+                continue;
+            }
+            blank &= b.is_ascii_whitespace();
+            if first.is_none() && line.len() < HEADER_MAX {
+                line.push(b);
+            }
+        }
+        if n == 0 {
+            return Ok((first, rest));
+        }
+    }
+}
+
 /// Records a dataset file as an input of the run: its content hash, size, and for CSV/TSV
 /// files the row count and column names.
 pub fn log_input(
@@ -161,35 +186,22 @@ pub fn log_input(
         .unwrap_or_default();
     let (rows, schema) = match ext.as_str() {
         "csv" | "tsv" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            let text = String::from_utf8_lossy(&text);
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let (header, rest) = scan_lines(path)?;
             let sep = if ext == "tsv" { '\t' } else { ',' };
-            let columns: Vec<serde_json::Value> = lines
-                .next()
+            let columns: Vec<serde_json::Value> = header
                 .map(|h| {
-                    h.split(sep)
+                    String::from_utf8_lossy(&h)
+                        .trim_end_matches(['\r', '\n'])
+                        .split(sep)
                         .map(|c| serde_json::Value::String(c.trim().trim_matches('"').to_string()))
                         .collect()
                 })
                 .unwrap_or_default();
-            (
-                Some(lines.count() as u64),
-                Some(serde_json::json!({ "columns": columns })),
-            )
+            (Some(rest), Some(serde_json::json!({ "columns": columns })))
         }
         "jsonl" | "ndjson" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            (
-                Some(
-                    text.split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                        .count() as u64,
-                ),
-                None,
-            )
+            let (first, rest) = scan_lines(path)?;
+            (Some(rest + u64::from(first.is_some())), None)
         }
         _ => (None, None),
     };
@@ -221,6 +233,24 @@ pub fn log_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn dataset_lines_are_counted_in_pieces_without_blank_lines() {
+        let dir = tempfile::tempdir().unwrap();
+        let count = |text: &[u8]| {
+            let path = dir.path().join("d.csv");
+            fs::write(&path, text).unwrap();
+            let (first, rest) = scan_lines(&path).unwrap();
+            (first.map(|f| String::from_utf8(f).unwrap()), rest)
+        };
+        assert_eq!(count(b""), (None, 0));
+        assert_eq!(count(b"\n \n"), (None, 0));
+        assert_eq!(count(b"a,b\r\n1,2\r\n\r\n3,4"), (Some("a,b\r".into()), 2));
+        assert_eq!(count(b"\n  \nh\n\t\nx\ny\n"), (Some("h".into()), 2));
+        // Longer than one read: the count stays exact.
+        let big = "h\n".to_string() + &"1,2\n".repeat(100_000);
+        assert_eq!(count(big.as_bytes()), (Some("h".into()), 100_000));
+    }
 
     #[test]
     fn artifact_paths_cannot_escape() {

@@ -5,16 +5,21 @@
 //! Files land in the run's own folder (`runs/<id>/artifacts/<path>`, where `kiroku log artifact`
 //! puts them too) and are recorded with their size and SHA-256. Paths are checked component by
 //! component (`files::safe_relative`): `..`, absolute paths and NUL bytes are refused with 400,
-//! so nothing escapes the run's folder. Uploads are bounded by `Limits::max_artifact` (413).
-use super::errors::{body_rejection, invalid, not_found};
+//! so nothing escapes the run's folder by name, and the files are reached without following
+//! links (`store::run_files`), so nothing escapes it through a link planted in the folder.
+//!
+//! Bodies stream both ways: a download is sent in pieces as it is read, an upload goes to the
+//! store as it arrives (see `upload`), bounded by `Limits::max_artifact` (413). Neither is ever
+//! held whole in memory.
+use super::errors::{invalid, not_found};
 use super::kiroku_api::Q;
 use super::AppState;
 use crate::api::ApiError;
 use crate::ingest::files::safe_relative;
-use axum::body::Bytes;
-use axum::extract::rejection::BytesRejection;
+use crate::store::run_files::{self, RunFiles};
+use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Path, State};
-use axum::http::header;
+use axum::http::{header, HeaderMap};
 use axum::response::{IntoResponse, Response};
 use axum::routing::get;
 use axum::{Json, Router};
@@ -70,8 +75,8 @@ fn parse_target(path: &str) -> Result<Target, ApiError> {
     }
 }
 
-/// The run's artifacts folder on this server; 404 for unknown runs.
-async fn artifacts_dir(st: &Arc<AppState>, run_id: &str) -> Result<PathBuf, ApiError> {
+/// The run's folder on this server; 404 for unknown runs.
+async fn run_dir(st: &Arc<AppState>, run_id: &str) -> Result<PathBuf, ApiError> {
     let id = run_id.to_string();
     let dir = st
         .call(move |s| {
@@ -86,8 +91,7 @@ async fn artifacts_dir(st: &Arc<AppState>, run_id: &str) -> Result<PathBuf, ApiE
                 e
             }
         })?;
-    dir.map(|d| d.join("artifacts"))
-        .ok_or_else(|| ApiError::new("NOT_IMPLEMENTED", "this store keeps no artifact files"))
+    dir.ok_or_else(|| ApiError::new("NOT_IMPLEMENTED", "this store keeps no artifact files"))
 }
 
 /// File-system work off the reactor (tokio's `fs` feature would do the same, with more code).
@@ -97,71 +101,222 @@ async fn on_disk<T: Send + 'static>(f: impl FnOnce() -> T + Send + 'static) -> R
         .map_err(|e| ApiError::new("INTERNAL_ERROR", format!("file task failed: {e}")))
 }
 
+/// What the upload's query may carry besides the path: where the file came from (kiroku's
+/// own client sends it; MLflow's never does).
+#[derive(Deserialize)]
+struct UploadQuery {
+    location: Option<String>,
+}
+
+/// A body too large for `Limits::max_artifact`.
+fn too_large(max: usize) -> ApiError {
+    ApiError::new(
+        "PAYLOAD_TOO_LARGE",
+        format!("artifact is larger than this server's limit of {max} bytes"),
+    )
+}
+
+/// How many uploads stream into the store at once. Each holds a blocking thread while its
+/// body arrives; the rest wait (without a thread) so that slow uploads cannot take every
+/// blocking thread from downloads and listings.
+const CONCURRENT_UPLOADS: usize = 32;
+
+static UPLOAD_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_UPLOADS);
+
+/// Streams the body into the store: the store's upload runs on a blocking thread and reads
+/// from a channel this task fills as the body arrives (a few pieces of backlog at most), so
+/// an upload costs a small, fixed amount of memory whatever its size.
 async fn upload(
     State(st): St,
     Path(path): Path<String>,
-    body: Result<Bytes, BytesRejection>,
+    Q(q): Q<UploadQuery>,
+    headers: HeaderMap,
+    body: Body,
 ) -> Result<Json<Value>, ApiError> {
     let target = parse_target(&path)?;
     if target.rel.as_os_str().is_empty() {
         return Err(invalid("an upload needs a file path below artifacts/"));
     }
-    let bytes = body.map_err(body_rejection)?;
-    let rel_text = target.rel.to_string_lossy().replace('\\', "/");
-    let run_id = target.run_id.clone();
-    st.write(move |s| s.upload_artifact(&run_id, &rel_text, &bytes))
+    let max = st.limits.max_artifact;
+    let declared = headers
+        .get(header::CONTENT_LENGTH)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.parse::<u64>().ok());
+    if declared.is_some_and(|n| n > max as u64) {
+        return Err(too_large(max));
+    }
+    // Unknown runs are refused before a byte is read (MLflow's message).
+    run_dir(&st, &target.run_id).await?;
+    let _slot = UPLOAD_SLOTS
+        .acquire()
         .await
-        .map_err(|e| {
-            if e.status() == 404 {
-                not_found(format!("Run with id={} not found", target.run_id))
-            } else {
-                e
-            }
-        })?;
+        .map_err(|_| ApiError::new("TEMPORARILY_UNAVAILABLE", "the server is stopping"))?;
+    let rel_text = target.rel.to_string_lossy().replace('\\', "/");
+    let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(8);
+    let store = Arc::clone(&st.store);
+    let run_id = target.run_id.clone();
+    let stored = tokio::task::spawn_blocking(move || {
+        let reader = Box::new(ChannelReader::new(rx));
+        store.upload_artifact(&run_id, &rel_text, reader, q.location.as_deref())
+    });
+    let fed = feed(body, &tx, max).await;
+    drop(tx);
+    let stored = stored
+        .await
+        .map_err(|e| ApiError::new("INTERNAL_ERROR", format!("upload task failed: {e}")))?;
+    match fed {
+        Feed::TooLarge => return Err(too_large(max)),
+        Feed::Broken(e) => return Err(invalid(format!("could not read the request body: {e}"))),
+        Feed::Done => {}
+    }
+    stored?;
+    st.changed.notify_waiters();
     Ok(Json(json!({})))
 }
 
-async fn download(State(st): St, Path(path): Path<String>) -> Result<Response, ApiError> {
-    let target = parse_target(&path)?;
-    let file = artifacts_dir(&st, &target.run_id).await?.join(&target.rel);
-    match on_disk(move || std::fs::read(file)).await? {
-        Ok(bytes) => {
-            let name = target
-                .rel
-                .file_name()
-                .map(|n| n.to_string_lossy().replace('"', ""))
-                .unwrap_or_default();
-            Ok((
-                [
-                    (header::CONTENT_TYPE, "application/octet-stream".to_string()),
-                    (
-                        header::CONTENT_DISPOSITION,
-                        format!("attachment; filename=\"{name}\""),
-                    ),
-                ],
-                bytes,
-            )
-                .into_response())
+/// How feeding an upload's body ended.
+enum Feed {
+    Done,
+    TooLarge,
+    Broken(String),
+}
+
+/// What `feed` hands the store's reader.
+enum Piece {
+    Data(Bytes),
+    /// The whole body arrived.
+    End,
+    /// The body is unusable: the store gives the upload up.
+    Fail(&'static str),
+}
+
+/// Passes the body's pieces to the store's reader, counting them against `max`. A `Fail` makes
+/// the store give the upload up (removing its temporary). When the store stops reading early (a
+/// refused upload) the rest of the body is read and dropped, so the client gets the refusal
+/// rather than a connection closed under it.
+async fn feed(mut body: Body, tx: &tokio::sync::mpsc::Sender<Piece>, max: usize) -> Feed {
+    let mut received = 0usize;
+    let mut store_reading = true;
+    loop {
+        let frame = std::future::poll_fn(|cx| std::pin::Pin::new(&mut body).poll_frame(cx)).await;
+        let bytes = match frame {
+            None => {
+                let _ = tx.send(Piece::End).await;
+                return Feed::Done;
+            }
+            Some(Err(e)) => {
+                let _ = tx.send(Piece::Fail("the upload broke off")).await;
+                return Feed::Broken(e.to_string());
+            }
+            Some(Ok(frame)) => match frame.into_data() {
+                Ok(bytes) => bytes,
+                Err(_) => continue, // trailers
+            },
+        };
+        received = received.saturating_add(bytes.len());
+        if received > max {
+            let _ = tx.send(Piece::Fail("the upload is too large")).await;
+            return Feed::TooLarge;
         }
-        Err(_) => Err(not_found(format!("No artifact at '{path}'"))),
+        // When the store stopped reading (it failed), its answer says why.
+        if store_reading && tx.send(Piece::Data(bytes)).await.is_err() {
+            store_reading = false;
+        }
     }
 }
 
+/// The blocking side of an upload: `Read` over the pieces `feed` sends. Only `Piece::End` is
+/// the end of the file; a sender gone without it (the request was dropped midway) is an error,
+/// so a cut-off upload is never stored as if complete.
+struct ChannelReader {
+    rx: tokio::sync::mpsc::Receiver<Piece>,
+    piece: Bytes,
+    ended: bool,
+}
+
+impl ChannelReader {
+    fn new(rx: tokio::sync::mpsc::Receiver<Piece>) -> Self {
+        ChannelReader {
+            rx,
+            piece: Bytes::new(),
+            ended: false,
+        }
+    }
+}
+
+impl std::io::Read for ChannelReader {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        while self.piece.is_empty() {
+            if self.ended {
+                return Ok(0);
+            }
+            match self.rx.blocking_recv() {
+                Some(Piece::Data(bytes)) => self.piece = bytes,
+                Some(Piece::End) => self.ended = true,
+                Some(Piece::Fail(why)) => return Err(std::io::Error::other(why)),
+                None => return Err(std::io::Error::other("the upload was cut off")),
+            }
+        }
+        let n = buf.len().min(self.piece.len());
+        buf[..n].copy_from_slice(&self.piece[..n]);
+        self.piece = self.piece.slice(n..);
+        Ok(n)
+    }
+}
+
+/// Sends the file in pieces as it is read; only regular files inside the run's folder, reached
+/// without following links, are served.
+async fn download(State(st): St, Path(path): Path<String>) -> Result<Response, ApiError> {
+    let target = parse_target(&path)?;
+    let dir = run_dir(&st, &target.run_id).await?;
+    let rel = target.rel.clone();
+    let opened = on_disk(move || {
+        let file = RunFiles::open(&dir, "artifacts", false)?.open_file(&rel)?;
+        let len = file.metadata()?.len();
+        Ok::<_, std::io::Error>((file, len))
+    })
+    .await?;
+    let Ok((file, len)) = opened else {
+        return Err(not_found(format!("No artifact at '{path}'")));
+    };
+    let name = target
+        .rel
+        .file_name()
+        .map(|n| n.to_string_lossy().replace(['"', '\r', '\n'], ""))
+        .unwrap_or_default();
+    let stream =
+        tokio_util::io::ReaderStream::with_capacity(tokio::fs::File::from_std(file), 64 * 1024);
+    Ok((
+        [
+            (header::CONTENT_TYPE, "application/octet-stream".to_string()),
+            (header::CONTENT_LENGTH, len.to_string()),
+            (
+                header::CONTENT_DISPOSITION,
+                format!("attachment; filename=\"{name}\""),
+            ),
+        ],
+        Body::from_stream(stream),
+    )
+        .into_response())
+}
+
+/// Deletes the file or folder and its records (through the store, which keeps them together).
 async fn remove(State(st): St, Path(path): Path<String>) -> Result<Json<Value>, ApiError> {
     let target = parse_target(&path)?;
     if target.rel.as_os_str().is_empty() {
         return Err(invalid("refusing to delete a run's whole artifacts folder"));
     }
-    let file = artifacts_dir(&st, &target.run_id).await?.join(&target.rel);
-    let removed = on_disk(move || {
-        if file.is_dir() {
-            std::fs::remove_dir_all(&file)
-        } else {
-            std::fs::remove_file(&file)
-        }
-    })
-    .await?;
-    removed.map_err(|_| not_found(format!("No artifact at '{path}'")))?;
+    let rel_text = target.rel.to_string_lossy().replace('\\', "/");
+    let run_id = target.run_id.clone();
+    st.write(move |s| s.delete_artifact(&run_id, &rel_text))
+        .await
+        .map_err(|e| {
+            if e.status() == 404 {
+                not_found(format!("No artifact at '{path}'"))
+            } else {
+                e
+            }
+        })?;
     Ok(Json(json!({})))
 }
 
@@ -184,31 +339,37 @@ async fn list(State(st): St, Q(q): Q<ListQuery>) -> Result<Json<Value>, ApiError
         return Ok(Json(json!({"files": []})));
     }
     let target = parse_target(&q.path)?;
-    let dir = artifacts_dir(&st, &target.run_id).await?.join(&target.rel);
-    let files = on_disk(move || read_listing(&dir, "")).await?;
+    let dir = run_dir(&st, &target.run_id).await?;
+    let files = on_disk(move || read_listing(&dir, &target.rel, "")).await?;
     Ok(Json(json!({"files": files})))
 }
 
-/// The entries of one folder as MLflow `FileInfo`s (`path` is `prefix` + the name), sorted by
-/// path; nothing for a file or a missing folder, as MLflow's local repository answers.
-fn read_listing(dir: &std::path::Path, prefix: &str) -> Vec<Value> {
-    let mut files = Vec::new();
-    for entry in std::fs::read_dir(dir).into_iter().flatten().flatten() {
-        let name = entry.file_name().to_string_lossy().into_owned();
-        let Ok(meta) = entry.metadata() else {
-            continue;
-        };
-        if name.ends_with(".kiroku-partial") {
-            continue;
+/// The entries of the run's artifact folder `rel` as MLflow `FileInfo`s (`path` is `prefix` +
+/// the name), sorted by path; nothing for a file or a missing folder, as MLflow's local
+/// repository answers. Links are never followed, nor listed.
+fn read_listing(run_dir: &std::path::Path, rel: &std::path::Path, prefix: &str) -> Vec<Value> {
+    let entries = RunFiles::open(run_dir, "artifacts", false).and_then(|f| f.list(rel));
+    let entries = match entries {
+        Ok(entries) => entries,
+        Err(e) if run_files::is_absent(&e) => Vec::new(),
+        Err(e) => {
+            eprintln!(
+                "kiroku serve: listing artifacts in {}: {e}",
+                run_dir.display()
+            );
+            Vec::new()
         }
-        let mut f = json!({"path": format!("{prefix}{name}"), "is_dir": meta.is_dir()});
-        if meta.is_file() {
-            f["file_size"] = json!(meta.len());
-        }
-        files.push(f);
-    }
-    files.sort_by(|a, b| a["path"].as_str().cmp(&b["path"].as_str()));
-    files
+    };
+    entries
+        .into_iter()
+        .map(|e| {
+            let mut f = json!({"path": format!("{prefix}{}", e.name), "is_dir": e.is_dir});
+            if let Some(size) = e.size {
+                f["file_size"] = json!(size);
+            }
+            f
+        })
+        .collect()
 }
 
 /// MLflow's tracking-side listing (`GET /api/2.0/mlflow/artifacts/list?run_id=..&path=..`):
@@ -230,15 +391,13 @@ pub async fn list_run_artifacts(
         Some(p) => Some(safe_relative(p).map_err(ApiError::from)?),
         None => None,
     };
-    let mut dir = artifacts_dir(st, run_id).await?;
+    let dir = run_dir(st, run_id).await?;
     let prefix = match &rel {
-        Some(rel) => {
-            dir = dir.join(rel);
-            format!("{}/", rel.to_string_lossy().replace('\\', "/"))
-        }
+        Some(rel) => format!("{}/", rel.to_string_lossy().replace('\\', "/")),
         None => String::new(),
     };
-    let files = on_disk(move || read_listing(&dir, &prefix)).await?;
+    let rel = rel.unwrap_or_default();
+    let files = on_disk(move || read_listing(&dir, &rel, &prefix)).await?;
     Ok(Json(json!({"root_uri": root_uri, "files": files})))
 }
 
@@ -261,5 +420,26 @@ mod tests {
         ] {
             assert!(parse_target(&bad).is_err(), "{bad}");
         }
+    }
+
+    #[test]
+    fn an_upload_dropped_midway_is_an_error_not_the_end_of_the_file() {
+        use std::io::Read;
+        let read_all = |pieces: Vec<Piece>| {
+            let (tx, rx) = tokio::sync::mpsc::channel(pieces.len() + 1);
+            for p in pieces {
+                tx.try_send(p).ok().unwrap();
+            }
+            drop(tx);
+            let mut out = Vec::new();
+            ChannelReader::new(rx).read_to_end(&mut out).map(|_| out)
+        };
+        let data = |b: &'static [u8]| Piece::Data(Bytes::from_static(b));
+        assert_eq!(
+            read_all(vec![data(b"ab"), data(b"c"), Piece::End]).unwrap(),
+            b"abc"
+        );
+        assert!(read_all(vec![data(b"ab")]).is_err());
+        assert!(read_all(vec![data(b"ab"), Piece::Fail("too large")]).is_err());
     }
 }

@@ -4,6 +4,7 @@
 //! cross it, and every method is a whole operation (no transactions held open by callers).
 pub mod discover;
 pub mod http;
+pub mod run_files;
 pub mod sqlite;
 pub mod synthetic;
 
@@ -127,30 +128,22 @@ pub trait Store: Send + Sync {
     /// Secret-looking names are dropped here too, whatever the caller sent.
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
     fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()>;
-    /// Stores a file's bytes as the run's artifact `path` (relative, inside the run) and
-    /// records it with its size and SHA-256. Local stores write into the run's folder; the HTTP
-    /// store sends the bytes to the server, which does the same there.
-    fn upload_artifact(&self, id: &str, path: &str, data: &[u8]) -> Result<Artifact> {
-        let rel = crate::ingest::files::safe_relative(path)?;
-        let dir = self.run_dir(id).ok_or_else(|| {
-            crate::error::KirokuError::Invalid(format!(
-                "{} keeps no artifact files",
-                self.describe()
-            ))
-        })?;
-        self.run(id)?;
-        let dest = dir.join("artifacts").join(&rel);
-        crate::ingest::files::write_atomic(&dest, data)?;
-        let artifact = Artifact {
-            path: rel.to_string_lossy().replace('\\', "/"),
-            size: Some(data.len() as u64),
-            hash: Some(crate::ingest::files::sha256_hex(data)),
-            stored: "copied".into(),
-            location: None,
-        };
-        self.add_artifact(id, &artifact)?;
-        Ok(artifact)
-    }
+    /// Stores what `data` yields as the run's artifact `path` (relative, inside the run) and
+    /// records it with its size, SHA-256 and `location` (where it was copied from), streaming
+    /// (never holding the whole file). The file and its record change together: of concurrent
+    /// uploads to one path the last one wins both. Refused for deleted runs; a file/folder
+    /// conflict on the way is `Invalid`. Local stores write into the run's folder (never through
+    /// a link, see `run_files`); the HTTP store streams to the server, which does the same there.
+    fn upload_artifact(
+        &self,
+        id: &str,
+        path: &str,
+        data: Box<dyn std::io::Read + Send>,
+        location: Option<&str>,
+    ) -> Result<Artifact>;
+    /// Deletes the run's artifact file or folder at `path` and the records of everything at or
+    /// under it; `NotFound` when there is neither. Refused for deleted runs.
+    fn delete_artifact(&self, id: &str, path: &str) -> Result<()>;
     fn add_input(&self, id: &str, input: &RunInput) -> Result<()>;
 
     /// A number that changes whenever anything in the store changes (any write by anyone),

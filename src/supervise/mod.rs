@@ -143,11 +143,12 @@ fn upload_spooled_log(store: &dyn Store, run_id: &str, metrics_file: &Path) {
         return;
     };
     let log = crate::wrap::log_path(spool);
-    if !is_plain_file(&log) {
-        return;
-    }
-    if let Ok(data) = std::fs::read(&log) {
-        if store.upload_artifact(run_id, "output.log", &data).is_ok() {
+    // Streamed, and only a regular file reached without links (as the wrapper uploads it).
+    if let Ok(file) = crate::store::run_files::open_in_run(spool, &log) {
+        if store
+            .upload_artifact(run_id, "output.log", Box::new(file), None)
+            .is_ok()
+        {
             let _ = std::fs::remove_dir_all(spool);
         }
     }

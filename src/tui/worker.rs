@@ -9,6 +9,7 @@
 //! `execute` is the whole behaviour and is also called directly by tests, without threads.
 use crate::model::{Event, EventQuery, Experiment, NewNote, RunDetail, RunPage, RunQuery};
 use crate::series::{SampledSeries, SeriesQuery};
+use crate::store::run_files::open_in_run;
 use crate::store::Store;
 use std::path::PathBuf;
 use std::sync::mpsc::Receiver;
@@ -170,10 +171,8 @@ pub struct ArtifactEntry {
 }
 
 pub fn artifact_entries(d: &RunDetail) -> Vec<ArtifactEntry> {
-    let base = d
-        .run_dir
-        .as_ref()
-        .map(|r| PathBuf::from(r).join("artifacts"));
+    let run_dir = d.run_dir.as_ref().map(PathBuf::from);
+    let base = run_dir.as_ref().map(|r| r.join("artifacts"));
     let mut out: Vec<ArtifactEntry> = d
         .artifacts
         .iter()
@@ -184,7 +183,8 @@ pub fn artifact_entries(d: &RunDetail) -> Vec<ArtifactEntry> {
             local: base
                 .as_ref()
                 .map(|b| b.join(&a.path))
-                .filter(|p| p.is_file()),
+                // Only files inside the run, never through a link planted there.
+                .filter(|p| run_dir.as_ref().is_some_and(|r| open_in_run(r, p).is_ok())),
             location: a.location.clone(),
         })
         .collect();
@@ -205,10 +205,18 @@ pub enum Highlighted {
 /// How much of a file the preview reads.
 pub const PREVIEW_BYTES: usize = 64 * 1024;
 
-fn preview(path: &std::path::Path, theme: Option<&str>) -> Highlighted {
+fn preview(
+    store: &dyn Store,
+    run_id: &str,
+    path: &std::path::Path,
+    theme: Option<&str>,
+) -> Highlighted {
     use std::io::Read;
+    let Some(run_dir) = store.run_dir(run_id) else {
+        return Highlighted::Unreadable("this store keeps no files".into());
+    };
     let mut buf = vec![0u8; PREVIEW_BYTES];
-    let n = match std::fs::File::open(path).and_then(|mut f| f.read(&mut buf)) {
+    let n = match open_in_run(&run_dir, path).and_then(|mut f| f.read(&mut buf)) {
         Ok(n) => n,
         Err(e) => return Highlighted::Unreadable(e.to_string()),
     };
@@ -235,10 +243,11 @@ fn log_path(store: &dyn Store, run_id: &str) -> Option<PathBuf> {
 /// offset reached and whether the text continues what was read before.
 fn read_log(store: &dyn Store, run_id: &str, from: u64) -> (String, u64, bool) {
     use std::io::{Read, Seek, SeekFrom};
-    let Some(path) = log_path(store, run_id) else {
+    let (Some(run_dir), Some(path)) = (store.run_dir(run_id), log_path(store, run_id)) else {
         return (String::new(), 0, false);
     };
-    let Ok(mut f) = std::fs::File::open(&path) else {
+    // A script under `kiroku run` may have replaced its log with a link: never follow it.
+    let Ok(mut f) = open_in_run(&run_dir, &path) else {
         return (String::new(), 0, false);
     };
     let len = f.metadata().map(|m| m.len()).unwrap_or(0);
@@ -371,9 +380,9 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 path,
                 theme,
             } => Response::Highlighted {
+                content: preview(store, &run_id, &path, theme.as_deref()),
                 run_id,
                 key,
-                content: preview(&path, theme.as_deref()),
             },
             Request::Write(w) => Response::Written(write(store, w)?),
         })
@@ -540,7 +549,8 @@ pub fn spawn_watcher(
                 last_version = version;
                 let watched = file.lock().ok().and_then(|g| g.clone());
                 let file_state = watched.map(|p| {
-                    let len = std::fs::metadata(&p).map(|m| m.len()).unwrap_or(0);
+                    // The log itself, never what a link planted in its place points at.
+                    let len = std::fs::symlink_metadata(&p).map(|m| m.len()).unwrap_or(0);
                     (p, len)
                 });
                 let file_changed = file_state.is_some()
@@ -611,5 +621,48 @@ mod tests {
             runs(3),
         ]);
         assert_eq!(out, vec![star, Request::Experiments, runs(3)]);
+    }
+
+    #[test]
+    fn links_planted_in_a_run_folder_are_not_previewed_or_read_as_its_log() {
+        use std::os::unix::fs::symlink;
+        let tmp = tempfile::tempdir().unwrap();
+        let store = crate::store::SqliteStore::open(&tmp.path().join(".kiroku"), false).unwrap();
+        let run = store
+            .create_run(&crate::model::NewRun {
+                experiment: "e".into(),
+                user: "u".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let secret = tmp.path().join("secret");
+        std::fs::write(&secret, "top secret").unwrap();
+        let run_dir = store.run_dir(&run.id).unwrap();
+        std::fs::create_dir_all(run_dir.join("artifacts")).unwrap();
+        symlink(&secret, run_dir.join("output.log")).unwrap();
+        symlink(&secret, run_dir.join("artifacts/pw")).unwrap();
+        std::fs::write(run_dir.join("artifacts/real.txt"), "mine").unwrap();
+        for path in ["pw", "real.txt"] {
+            let artifact = crate::model::Artifact {
+                path: path.into(),
+                size: None,
+                hash: None,
+                stored: "copied".into(),
+                location: None,
+            };
+            store.add_artifact(&run.id, &artifact).unwrap();
+        }
+        assert_eq!(read_log(&store, &run.id, 0).0, "");
+        let entries = artifact_entries(&store.run(&run.id).unwrap());
+        let local: Vec<_> = entries
+            .iter()
+            .map(|e| (e.path.as_str(), e.local.is_some()))
+            .collect();
+        assert_eq!(local, [("pw", false), ("real.txt", true)]);
+        let planted = run_dir.join("artifacts/pw");
+        assert!(matches!(
+            preview(&store, &run.id, &planted, None),
+            Highlighted::Unreadable(_)
+        ));
     }
 }

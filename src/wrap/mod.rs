@@ -261,18 +261,26 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     drop(mlflow);
     if spooled {
         drop(log);
-        match std::fs::read(&log_path) {
-            Ok(data) => {
-                if let Err(e) = store.upload_artifact(&run.id, "output.log", &data) {
-                    warnings.push(format!(
-                        "could not upload output.log: {e} (kept at {})",
-                        log_path.display()
-                    ));
+        // Streamed, and only a regular file reached without links: the script could have
+        // replaced its log with a link (or a FIFO).
+        match crate::store::run_files::open_in_run(&run_dir, &log_path) {
+            Ok(file) => {
+                if let Err(e) = store.upload_artifact(&run.id, "output.log", Box::new(file), None) {
+                    report(
+                        &mut warnings,
+                        format!(
+                            "could not upload output.log: {e} (kept at {})",
+                            log_path.display()
+                        ),
+                    );
                 } else {
                     let _ = std::fs::remove_dir_all(&run_dir);
                 }
             }
-            Err(e) => warnings.push(format!("could not read {}: {e}", log_path.display())),
+            Err(e) => report(
+                &mut warnings,
+                format!("could not read {}: {e}", log_path.display()),
+            ),
         }
     }
     Ok(WrapOutcome {

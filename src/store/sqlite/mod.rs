@@ -4,6 +4,7 @@
 //! artifacts). One connection per store object behind a mutex; writes are short
 //! `BEGIN IMMEDIATE` transactions, retried while another process holds the write lock, so many
 //! processes can log into one store at once without surfacing busy errors.
+mod artifacts;
 pub mod metrics;
 mod migrations;
 mod rows;
@@ -975,13 +976,27 @@ impl Store for SqliteStore {
 
     fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()> {
         self.write(|tx| {
-            let rid = rid_of(tx, id)?;
+            let rid = active_rid_of(tx, id)?;
             tx.execute(
                 "INSERT OR REPLACE INTO artifacts (rid, path, size, hash, stored, location) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
                 params![rid, artifact.path, artifact.size, artifact.hash, artifact.stored, artifact.location],
             )?;
             Ok(())
         })
+    }
+
+    fn upload_artifact(
+        &self,
+        id: &str,
+        path: &str,
+        data: Box<dyn std::io::Read + Send>,
+        location: Option<&str>,
+    ) -> Result<Artifact> {
+        self.upload_artifact_file(id, path, data, location)
+    }
+
+    fn delete_artifact(&self, id: &str, path: &str) -> Result<()> {
+        self.delete_artifact_file(id, path)
     }
 
     fn add_input(&self, id: &str, input: &RunInput) -> Result<()> {
