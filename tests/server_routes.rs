@@ -21,12 +21,12 @@ fn registered_routes() -> BTreeSet<(String, String)> {
     let allow = regex::Regex::new(r#"RouteId\((\d+)\): MethodRouter\(MethodRouter \{.*?allow_header: ([A-Za-z]+)(?:\(b"([A-Z,]*)"\))?"#).unwrap();
     let path = regex::Regex::new(r#"RouteId\((\d+)\): "([^"]+)""#).unwrap();
     let paths: std::collections::HashMap<String, String> = path
-        .captures_iter(&dump)
+        .captures_iter(dump)
         .map(|c| (c[1].to_string(), c[2].to_string()))
         .collect();
     let mut routes = BTreeSet::new();
     let mut seen = 0;
-    for c in allow.captures_iter(&dump) {
+    for c in allow.captures_iter(dump) {
         seen += 1;
         let template = paths
             .get(&c[1])

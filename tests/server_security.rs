@@ -426,3 +426,84 @@ fn tls_serves_https_and_the_http_store_trusts_a_given_ca() {
     let listed = project.json(&["exp", "ls"]);
     assert!(listed.to_string().contains("over-tls"), "{listed}");
 }
+
+#[test]
+fn a_tls_handshake_that_stalls_is_closed_after_the_header_timeout() {
+    use std::io::{Read, Write};
+    let project = Project::new();
+    let certs = tempfile::tempdir().unwrap();
+    if !make_certificates(certs.path()) {
+        assert!(std::env::var_os("CI").is_none(), "openssl is needed in CI");
+        eprintln!("SKIPPED a_tls_handshake_that_stalls_is_closed_after_the_header_timeout");
+        return;
+    }
+    let (cert, key) = (certs.path().join("leaf.pem"), certs.path().join("leaf.key"));
+    let server = Server::start(
+        &project,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--header-timeout",
+            "2",
+        ],
+    )
+    .unwrap();
+    let addr = server.url.trim_start_matches("https://").to_string();
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    // The start of a ClientHello record, then nothing.
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Stalled handshakes hold up nobody meanwhile.
+    let out = project
+        .cmd(&["--store", &server.url, "exp", "ls"])
+        .env("KIROKU_CA_CERT", certs.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    for s in [&mut silent, &mut stalled] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        let closed = match s.read(&mut buf) {
+            Ok(0) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        };
+        assert!(closed, "the stalled connection was closed");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn info_shows_the_store_path_only_to_tokenless_local_callers() {
+    let project = Project::new();
+    let path = project.store_dir().display().to_string();
+    let local = Server::start(&project, &[]).unwrap();
+    let (status, body) = raw(&local.url, &request("GET", "/api/v1/info", None, b""));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&path),
+        "a tokenless local caller sees it: {body}"
+    );
+    drop(local);
+    let alice = token(&project, "alice", false);
+    let reader = token(&project, "rita", true);
+    let server = Server::start(&project, &[]).unwrap();
+    for t in [&alice, &reader] {
+        let (status, body) = raw(&server.url, &request("GET", "/api/v1/info", Some(t), b""));
+        assert_eq!(status, 200, "{body}");
+        let tail = project.path().file_name().unwrap().to_string_lossy();
+        assert!(
+            !body.contains(&path) && !body.contains(tail.as_ref()),
+            "no server path for a token holder: {body}"
+        );
+    }
+}

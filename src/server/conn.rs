@@ -77,7 +77,9 @@ pub fn open_file_limit() -> u64 {
     if unsafe { libc::getrlimit(libc::RLIMIT_NOFILE, &mut lim) } != 0 {
         return 1024;
     }
-    lim.rlim_cur as u64
+    #[allow(clippy::unnecessary_cast)] // rlim_t is not u64 everywhere
+    let soft = lim.rlim_cur as u64;
+    soft
 }
 
 /// Raises the soft open-file limit to the hard limit (where allowed) and returns the soft
