@@ -271,3 +271,54 @@ fn an_answer_sent_before_the_body_is_read_says_connection_close_and_keep_alive_c
     assert_eq!(failures, 0, "keep-alive requests lost");
     assert!(early > 100 && reconnects > 100, "{early} {reconnects}");
 }
+
+#[test]
+fn ctrl_c_answers_long_polls_closes_idle_connections_and_exits_at_once() {
+    let project = Project::new();
+    let mut server = Server::start(&project, &[]).unwrap();
+    let (status, body) = raw(
+        &server.url,
+        &request("GET", "/api/v1/watch?timeout_ms=0", None, b""),
+    );
+    assert_eq!(status, 200, "{body}");
+    let version: serde_json::Value = serde_json::from_str(&body).unwrap();
+    let since = version["version"].as_i64().unwrap();
+    let url = server.url.clone();
+    let poll = std::thread::spawn(move || {
+        raw(
+            &url,
+            &request(
+                "GET",
+                &format!("/api/v1/watch?since={since}&timeout_ms=60000"),
+                None,
+                b"",
+            ),
+        )
+    });
+    let idle: Vec<TcpStream> = (0..50)
+        .map(|_| TcpStream::connect(addr(&server.url)).unwrap())
+        .collect();
+    std::thread::sleep(Duration::from_millis(500));
+    let started = Instant::now();
+    // SAFETY: signals our own child.
+    unsafe { libc::kill(server.child.id() as i32, libc::SIGINT) };
+    let (status, body) = poll.join().unwrap();
+    assert_eq!(status, 200, "the long poll is answered: {body}");
+    let exit = loop {
+        if let Some(exit) = server.child.try_wait().unwrap() {
+            break exit;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(5),
+            "the server is still running"
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    };
+    assert!(exit.success(), "{exit:?}: {}", server.stderr_text());
+    assert!(
+        started.elapsed() < Duration::from_secs(2),
+        "{:?}",
+        started.elapsed()
+    );
+    drop(idle);
+}

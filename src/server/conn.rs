@@ -146,6 +146,9 @@ impl Registry {
     /// Makes room for one more connection under `max`; false when every connection is busy.
     fn admit(&self, max: usize) -> bool {
         let conns = self.lock();
+        if conns.len() < max {
+            return true;
+        }
         let held = conns
             .values()
             .filter(|c| !c.evicting.load(Ordering::SeqCst))
