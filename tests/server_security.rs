@@ -2,55 +2,10 @@
 //! artifact path traversal, body limits (413), and a fuzz pass over every route that must
 //! answer 4xx and never take the server down.
 mod common;
+use common::raw_http::{raw, request, token};
 use common::{assert_ok, Project, Server};
-use std::io::{Read, Write};
-use std::net::TcpStream;
 use std::process::Command;
 use std::time::Duration;
-
-/// Sends raw bytes (no client-side URL clean-up) and returns the status code and body.
-fn raw(url: &str, request: &[u8]) -> (u16, String) {
-    let addr = url.trim_start_matches("http://");
-    let mut s = TcpStream::connect(addr).unwrap();
-    s.set_read_timeout(Some(Duration::from_secs(20))).unwrap();
-    // The server may answer (413) and close before a big body is all sent.
-    let _ = s.write_all(request);
-    let mut buf = Vec::new();
-    let _ = s.read_to_end(&mut buf);
-    let text = String::from_utf8_lossy(&buf).into_owned();
-    let status = text
-        .split_whitespace()
-        .nth(1)
-        .and_then(|c| c.parse().ok())
-        .unwrap_or(0);
-    let body = text
-        .split_once("\r\n\r\n")
-        .map(|(_, b)| b.to_string())
-        .unwrap_or_default();
-    (status, body)
-}
-
-fn request(method: &str, path: &str, token: Option<&str>, body: &[u8]) -> Vec<u8> {
-    let mut r = format!(
-        "{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\nContent-Type: application/json\r\nContent-Length: {}\r\n",
-        body.len()
-    );
-    if let Some(t) = token {
-        r.push_str(&format!("Authorization: Bearer {t}\r\n"));
-    }
-    r.push_str("\r\n");
-    let mut bytes = r.into_bytes();
-    bytes.extend_from_slice(body);
-    bytes
-}
-
-fn token(project: &Project, user: &str, read_only: bool) -> String {
-    let mut args = vec!["token", "create", "--user", user];
-    if read_only {
-        args.push("--read-only");
-    }
-    project.json(&args)["token"].as_str().unwrap().to_string()
-}
 
 fn create_run(url: &str, token: Option<&str>) -> String {
     let (status, body) = raw(
@@ -470,4 +425,85 @@ fn tls_serves_https_and_the_http_store_trusts_a_given_ca() {
     assert_ne!(status, 200);
     let listed = project.json(&["exp", "ls"]);
     assert!(listed.to_string().contains("over-tls"), "{listed}");
+}
+
+#[test]
+fn a_tls_handshake_that_stalls_is_closed_after_the_header_timeout() {
+    use std::io::{Read, Write};
+    let project = Project::new();
+    let certs = tempfile::tempdir().unwrap();
+    if !make_certificates(certs.path()) {
+        assert!(std::env::var_os("CI").is_none(), "openssl is needed in CI");
+        eprintln!("SKIPPED a_tls_handshake_that_stalls_is_closed_after_the_header_timeout");
+        return;
+    }
+    let (cert, key) = (certs.path().join("leaf.pem"), certs.path().join("leaf.key"));
+    let server = Server::start(
+        &project,
+        &[
+            "--tls-cert",
+            cert.to_str().unwrap(),
+            "--tls-key",
+            key.to_str().unwrap(),
+            "--header-timeout",
+            "2",
+        ],
+    )
+    .unwrap();
+    let addr = server.url.trim_start_matches("https://").to_string();
+    let mut silent = std::net::TcpStream::connect(&addr).unwrap();
+    let mut stalled = std::net::TcpStream::connect(&addr).unwrap();
+    // The start of a ClientHello record, then nothing.
+    stalled
+        .write_all(&[0x16, 0x03, 0x01, 0x02, 0x00, 0x01])
+        .unwrap();
+    let started = std::time::Instant::now();
+    // Stalled handshakes hold up nobody meanwhile.
+    let out = project
+        .cmd(&["--store", &server.url, "exp", "ls"])
+        .env("KIROKU_CA_CERT", certs.path().join("ca.pem"))
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    for s in [&mut silent, &mut stalled] {
+        s.set_read_timeout(Some(Duration::from_secs(10))).unwrap();
+        let mut buf = [0u8; 64];
+        let closed = match s.read(&mut buf) {
+            Ok(0) => true,
+            Err(e) => e.kind() == std::io::ErrorKind::ConnectionReset,
+            Ok(_) => false,
+        };
+        assert!(closed, "the stalled connection was closed");
+    }
+    let waited = started.elapsed();
+    assert!(
+        waited >= Duration::from_millis(1500) && waited < Duration::from_secs(6),
+        "{waited:?}"
+    );
+}
+
+#[test]
+fn info_shows_the_store_path_only_to_tokenless_local_callers() {
+    let project = Project::new();
+    let path = project.store_dir().display().to_string();
+    let local = Server::start(&project, &[]).unwrap();
+    let (status, body) = raw(&local.url, &request("GET", "/api/v1/info", None, b""));
+    assert_eq!(status, 200, "{body}");
+    assert!(
+        body.contains(&path),
+        "a tokenless local caller sees it: {body}"
+    );
+    drop(local);
+    let alice = token(&project, "alice", false);
+    let reader = token(&project, "rita", true);
+    let server = Server::start(&project, &[]).unwrap();
+    for t in [&alice, &reader] {
+        let (status, body) = raw(&server.url, &request("GET", "/api/v1/info", Some(t), b""));
+        assert_eq!(status, 200, "{body}");
+        let tail = project.path().file_name().unwrap().to_string_lossy();
+        assert!(
+            !body.contains(&path) && !body.contains(tail.as_ref()),
+            "no server path for a token holder: {body}"
+        );
+    }
 }

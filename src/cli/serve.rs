@@ -22,6 +22,14 @@ pub struct ServeArgs {
     /// Largest artifact upload, in MiB.
     #[arg(long, default_value_t = 512)]
     pub max_artifact_mb: usize,
+    /// Connections held at once (default: from the open-file limit, which `kiroku serve`
+    /// raises to its hard limit). At the cap, new connections evict idle ones.
+    #[arg(long, value_name = "N")]
+    pub max_connections: Option<usize>,
+    /// Seconds a connection may take to send a request's headers (and to sit idle between
+    /// requests, and for a TLS handshake) before it is closed.
+    #[arg(long, default_value_t = 10, value_name = "SECS")]
+    pub header_timeout: u64,
 }
 
 /// The local store folder a server can serve (a server cannot front another server).
@@ -51,8 +59,16 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         .build()
         .map_err(|e| KirokuError::io("starting the server runtime", e))?;
     let store: Arc<dyn Store> = Arc::clone(&sqlite) as Arc<dyn Store>;
+    let open_files = crate::server::conn::raise_open_file_limit();
     let limits = Limits {
         max_artifact: args.max_artifact_mb.saturating_mul(1 << 20),
+        connections: crate::server::conn::ConnectionLimits {
+            max_connections: args
+                .max_connections
+                .unwrap_or_else(|| crate::server::conn::connection_cap(open_files))
+                .max(1),
+            header_timeout: std::time::Duration::from_secs(args.header_timeout.max(1)),
+        },
         ..Limits::default()
     };
     let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);

@@ -4,12 +4,14 @@
 //! The token table is re-read at most every `CACHE_TTL` (revocation takes effect within that),
 //! so authentication costs no store call on the hot logging path. A token's user is the
 //! caller's identity for notes, stars and everything else attributed to a user; read-only
-//! tokens may only read. `GET /health` needs nothing.
+//! tokens may only read. What a request needs (nothing, read, write) comes from the route it
+//! matched and its method, through `access::classify`; `GET /health` needs nothing.
+use super::access::{classify, Access};
 use super::AppState;
 use crate::api::{ApiError, USER_HEADER};
 use crate::store::sqlite::tokens::{token_hash, TokenInfo};
-use axum::extract::{ConnectInfo, Request, State};
-use axum::http::{header, Method};
+use axum::extract::{ConnectInfo, MatchedPath, Request, State};
+use axum::http::header;
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
 use std::collections::HashMap;
@@ -82,14 +84,6 @@ async fn active_tokens(state: &Arc<AppState>) -> Result<TokensByHash, ApiError> 
     Ok(map)
 }
 
-/// Whether a request changes the store. Searches are POSTs that only read.
-fn is_write(method: &Method, path: &str) -> bool {
-    !(method == Method::GET
-        || method == Method::HEAD
-        || path.ends_with("/search")
-        || path.ends_with("/series/sampled"))
-}
-
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -98,13 +92,21 @@ fn bearer(req: &Request) -> Option<&str> {
         .then_some(token.trim())
 }
 
+/// Authenticates and authorises a request. Runs on every route (`route_layer`, so the matched
+/// template is known) and on the fallback (no template: needs a writing token, so an unknown
+/// path tells an unauthenticated or read-only caller nothing).
 pub async fn authenticate(
     State(state): State<Arc<AppState>>,
     ConnectInfo(peer): ConnectInfo<SocketAddr>,
     mut req: Request,
     next: Next,
 ) -> Response {
-    if req.uri().path() == "/health" {
+    let template = req
+        .extensions()
+        .get::<MatchedPath>()
+        .map(MatchedPath::as_str);
+    let access = classify(req.method(), template);
+    if access == Access::Public {
         return next.run(req).await;
     }
     let tokens = match active_tokens(&state).await {
@@ -140,7 +142,7 @@ pub async fn authenticate(
         let Some(info) = tokens.get(&token_hash(token)) else {
             return ApiError::new("UNAUTHENTICATED", "unknown or revoked token").into_response();
         };
-        if info.read_only && is_write(req.method(), req.uri().path()) {
+        if info.read_only && access == Access::Write {
             return ApiError::new(
                 "PERMISSION_DENIED",
                 format!("the token of '{}' is read-only", info.user),
@@ -159,18 +161,6 @@ pub async fn authenticate(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn searches_are_reads_and_other_posts_are_writes() {
-        assert!(!is_write(&Method::GET, "/api/2.0/mlflow/runs/get"));
-        assert!(!is_write(&Method::POST, "/api/2.0/mlflow/runs/search"));
-        assert!(!is_write(&Method::POST, "/api/v1/runs/search"));
-        assert!(is_write(&Method::POST, "/api/2.0/mlflow/runs/log-batch"));
-        assert!(is_write(
-            &Method::PUT,
-            "/api/2.0/mlflow-artifacts/artifacts/1/x"
-        ));
-    }
 
     #[test]
     fn token_user_wins_over_the_request() {

@@ -114,8 +114,15 @@ pub fn routes() -> Router<Arc<AppState>> {
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
+/// What the server is. The store's folder is shown only to callers of a server without
+/// tokens (which only its own machine can reach); token holders, who may be anywhere, learn
+/// no server path.
 async fn info(State(st): St, Extension(caller): Extension<Caller>) -> Answer<ServerInfo> {
-    let store = st.store.describe();
+    let store = if caller.authenticated {
+        "kiroku store".to_string()
+    } else {
+        st.store.describe()
+    };
     Ok(Json(ServerInfo {
         server: "kiroku".into(),
         version: env!("CARGO_PKG_VERSION").into(),

@@ -25,7 +25,7 @@ use axum::body::Bytes;
 use axum::extract::{FromRequest, Request, State};
 use axum::http::{header, Method};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, post};
+use axum::routing::{get, post};
 use axum::{Extension, Json, Router};
 use base64::Engine;
 use serde::Serialize;
@@ -518,7 +518,10 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/experiments/create", post(create_experiment))
         .route("/experiments/get", get(get_experiment))
         .route("/experiments/get-by-name", get(get_experiment_by_name))
-        .route("/experiments/search", any(search_experiments))
+        .route(
+            "/experiments/search",
+            get(search_experiments).post(search_experiments),
+        )
         .route("/experiments/update", post(update_experiment))
         .route("/experiments/delete", post(delete_experiment))
         .route("/experiments/restore", post(restore_experiment))

@@ -5,8 +5,10 @@
 //! The store is synchronous (SQLite); every store call runs under `block_in_place` (see
 //! `AppState::call`), never on the reactor. Writers wake long-polling watchers at once; writes by other processes sharing
 //! the store file are noticed by a slow re-check while a watcher waits.
+pub mod access;
 pub mod artifacts;
 pub mod auth;
+pub mod conn;
 pub mod errors;
 pub mod kiroku_api;
 pub mod mlflow_api;
@@ -17,19 +19,22 @@ use crate::api::ApiError;
 use crate::error::{KirokuError, Result};
 use crate::store::{SqliteStore, Store};
 use axum::extract::DefaultBodyLimit;
+use axum::handler::Handler;
 use axum::Router;
 use std::future::Future;
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::sync::Notify;
 
-/// Request size bounds.
+/// Request size and connection bounds.
 #[derive(Debug, Clone, Copy)]
 pub struct Limits {
     /// Largest JSON body (bytes).
     pub max_body: usize,
     /// Largest artifact upload (bytes).
     pub max_artifact: usize,
+    /// How many connections, and how long each may take to say what it wants.
+    pub connections: conn::ConnectionLimits,
 }
 
 impl Default for Limits {
@@ -37,6 +42,7 @@ impl Default for Limits {
         Limits {
             max_body: 16 << 20,
             max_artifact: 512 << 20,
+            connections: conn::ConnectionLimits::default(),
         }
     }
 }
@@ -109,9 +115,23 @@ impl AppState {
     }
 }
 
-/// The whole HTTP surface over one state.
+/// The whole HTTP surface over one state. Authentication runs as a route layer, so it knows
+/// the route template each request matched (`access` classifies by it), and on the fallback,
+/// which matched none.
 pub fn router(state: Arc<AppState>) -> Router {
     let limits = state.limits;
+    let authenticate =
+        || axum::middleware::from_fn_with_state(Arc::clone(&state), auth::authenticate);
+    routes(limits)
+        .route_layer(authenticate())
+        .fallback(errors::endpoint_not_found.layer(authenticate()))
+        .layer(DefaultBodyLimit::max(limits.max_body))
+        .with_state(state)
+}
+
+/// Every route the server registers, without authentication or fallback (`access::table`
+/// must list each of them; `tests/server_routes.rs` checks).
+pub fn routes(limits: Limits) -> Router<Arc<AppState>> {
     Router::new()
         .merge(kiroku_api::routes())
         .merge(mlflow_api::routes())
@@ -121,13 +141,6 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/version",
             axum::routing::get(|| async { env!("CARGO_PKG_VERSION") }),
         )
-        .fallback(errors::endpoint_not_found)
-        .layer(axum::middleware::from_fn_with_state(
-            Arc::clone(&state),
-            auth::authenticate,
-        ))
-        .layer(DefaultBodyLimit::max(limits.max_body))
-        .with_state(state)
 }
 
 /// Whether an address is loopback (127.0.0.0/8, ::1).
@@ -153,11 +166,9 @@ pub async fn serve(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
+    let limits = state.limits.connections;
     let shutdown = stop_then(Arc::clone(&state), shutdown);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve_connections(listener, None, router(state), limits, shutdown).await
 }
 
 /// The shutdown signal, which first ends the long polls.
@@ -173,14 +184,9 @@ pub async fn serve_tls(
     state: Arc<AppState>,
     shutdown: impl Future<Output = ()> + Send + 'static,
 ) -> std::io::Result<()> {
-    use axum::serve::ListenerExt;
-    // `tap_io` gives the TLS listener axum's connect-info support (the peer address).
-    let listener = tls::TlsListener::new(listener, acceptor)?.tap_io(|_| {});
+    let limits = state.limits.connections;
     let shutdown = stop_then(Arc::clone(&state), shutdown);
-    let app = router(state).into_make_service_with_connect_info::<SocketAddr>();
-    axum::serve(listener, app)
-        .with_graceful_shutdown(shutdown)
-        .await
+    conn::serve_connections(listener, Some(acceptor), router(state), limits, shutdown).await
 }
 
 /// A server running on its own thread and runtime (tests, `kiroku run --mlflow`); stops when

@@ -78,10 +78,10 @@ pub fn serve_blocking(bind: std::net::SocketAddr) -> std::io::Result<()> {
     runtime.block_on(async move {
         let listener = tokio::net::TcpListener::bind(bind).await?;
         println!("null MLflow server on http://{}", listener.local_addr()?);
-        axum::serve(listener, router())
-            .with_graceful_shutdown(async {
-                let _ = tokio::signal::ctrl_c().await;
-            })
-            .await
+        let shutdown = async {
+            let _ = tokio::signal::ctrl_c().await;
+        };
+        let limits = super::conn::ConnectionLimits::default();
+        super::conn::serve_connections(listener, None, router(), limits, shutdown).await
     })
 }

@@ -1,5 +1,7 @@
 //! Helpers shared by the integration tests: a temporary project and the real binary.
 #![allow(dead_code)]
+pub mod raw_http;
+
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
@@ -88,11 +90,21 @@ impl Server {
     /// Starts `kiroku serve` for the project's store with extra arguments and waits until it
     /// listens. Returns the child's stderr text instead when it exits (a refused start).
     pub fn start(project: &Project, extra: &[&str]) -> Result<Server, String> {
+        Server::start_with(project, extra, |_| {})
+    }
+
+    /// `start`, with a last say over the command (limits for the child, environment).
+    pub fn start_with(
+        project: &Project,
+        extra: &[&str],
+        adjust: impl FnOnce(&mut Command),
+    ) -> Result<Server, String> {
         use std::io::{BufRead, BufReader, Read};
         let mut args = vec!["serve", "--bind", "127.0.0.1:0"];
         args.extend_from_slice(extra);
-        let mut child = project
-            .cmd(&args)
+        let mut cmd = project.cmd(&args);
+        adjust(&mut cmd);
+        let mut child = cmd
             .stdout(std::process::Stdio::piped())
             .stderr(std::process::Stdio::piped())
             .spawn()
