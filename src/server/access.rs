@@ -61,6 +61,10 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/runs/{id}/environment", Write),
     ("POST", "/api/v1/runs/{id}/artifacts", Write),
     ("POST", "/api/v1/runs/{id}/inputs", Write),
+    ("POST", "/api/v1/runs/{id}/batch", Write),
+    ("GET", "/api/v1/runs/supervised", Read),
+    ("POST", "/api/v1/runs/supervised", Write),
+    ("POST", "/api/v1/runs/{id}/recover-lost", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).
