@@ -62,6 +62,12 @@ impl LineParser {
         Self::default()
     }
 
+    /// Counts a line that is not parsed, with the reason.
+    fn skip_line(&mut self, why: &str, out: &mut Ingested) {
+        self.line_no += 1;
+        out.warnings.push(format!("line {}: {why}", self.line_no));
+    }
+
     /// Parses one line (without its newline) into `out`.
     pub fn parse_line(&mut self, line: &[u8], out: &mut Ingested) {
         self.line_no += 1;
@@ -212,12 +218,114 @@ fn flatten_metric(
     }
 }
 
-/// Reads complete lines appended to a file since the last call.
+/// The longest line the protocol takes. A longer one is skipped and reported without ever
+/// being held whole, so a runaway writer cannot make the reader's memory grow with it.
+pub const MAX_LINE_BYTES: usize = 8 << 20;
+/// How much of a file one `MetricsFileTail::poll` reads at most (its output stays bounded
+/// however much was appended since the last poll).
+const POLL_BUDGET: u64 = 64 << 20;
+/// The size of one read.
+const READ_CHUNK: usize = 1 << 20;
+
+/// A line as the splitter hands it out.
+enum Line<'a> {
+    Text(&'a [u8]),
+    /// Longer than `MAX_LINE_BYTES`: its bytes were not kept.
+    TooLong,
+}
+
+/// Splits a byte stream into lines, holding at most one line (`MAX_LINE_BYTES`) at a time, and
+/// knows the offset where the line being read starts.
+#[derive(Debug, Default)]
+struct LineSplitter {
+    partial: Vec<u8>,
+    /// Bytes of the current line when it is too long (its start was dropped); 0 otherwise.
+    overlong: usize,
+    /// Where the line being read starts: every line before it was handed out.
+    line_start: u64,
+}
+
+impl LineSplitter {
+    /// Feeds `chunk`; each complete line goes to `on_line` with the offset it starts at.
+    fn feed(&mut self, mut chunk: &[u8], on_line: &mut dyn FnMut(u64, Line<'_>)) {
+        while let Some(pos) = chunk.iter().position(|b| *b == b'\n') {
+            self.take(&chunk[..pos]);
+            self.finish_line(1, on_line);
+            chunk = &chunk[pos + 1..];
+        }
+        self.take(chunk);
+    }
+
+    /// Hands out a last line that has no newline (its writer is gone).
+    fn finish(&mut self, on_line: &mut dyn FnMut(u64, Line<'_>)) {
+        if self.held_len() > 0 {
+            self.finish_line(0, on_line);
+        }
+    }
+
+    fn take(&mut self, bytes: &[u8]) {
+        if self.overlong > 0 {
+            self.overlong += bytes.len();
+        } else if self.partial.len() + bytes.len() > MAX_LINE_BYTES {
+            self.overlong = self.partial.len() + bytes.len();
+            self.partial = Vec::new();
+        } else {
+            self.partial.extend_from_slice(bytes);
+        }
+    }
+
+    /// The length of the line read (or skipped) so far.
+    fn held_len(&self) -> usize {
+        if self.overlong > 0 {
+            self.overlong
+        } else {
+            self.partial.len()
+        }
+    }
+
+    fn finish_line(&mut self, newline: usize, on_line: &mut dyn FnMut(u64, Line<'_>)) {
+        let line = if self.overlong > 0 {
+            Line::TooLong
+        } else {
+            Line::Text(&self.partial)
+        };
+        on_line(self.line_start, line);
+        self.line_start += (self.held_len() + newline) as u64;
+        self.partial.clear();
+        self.overlong = 0;
+    }
+}
+
+impl LineParser {
+    /// Parses a line from the splitter into `out`.
+    fn parse(&mut self, line: Line<'_>, out: &mut Ingested) {
+        match line {
+            Line::Text(bytes) => self.parse_line(bytes, out),
+            Line::TooLong => self.skip_line(
+                &format!("longer than {} MiB, skipped", MAX_LINE_BYTES >> 20),
+                out,
+            ),
+        }
+    }
+}
+
+/// Opens a metrics file for reading, never through a symbolic link.
+fn open_nofollow(path: &Path) -> std::io::Result<File> {
+    std::fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW)
+        .open(path)
+}
+
+/// Reads a growing metrics file incrementally.
 pub struct MetricsFileTail {
     path: PathBuf,
+    /// Bytes read so far (complete lines plus the partial last one).
     offset: u64,
-    partial: Vec<u8>,
+    lines: LineSplitter,
     parser: LineParser,
+    /// Whether the last poll reached the end of the file.
+    caught_up: bool,
 }
 
 impl MetricsFileTail {
@@ -225,22 +333,29 @@ impl MetricsFileTail {
         MetricsFileTail {
             path: path.to_path_buf(),
             offset: 0,
-            partial: Vec::new(),
+            lines: LineSplitter::default(),
             parser: LineParser::new(),
+            caught_up: true,
         }
     }
 
     /// The byte offset up to which the file has been consumed: every complete line before it
     /// has been returned by `poll` (a partial last line is not counted until it completes).
     pub fn consumed_offset(&self) -> u64 {
-        self.offset - self.partial.len() as u64
+        self.lines.line_start
     }
 
-    /// Parses what was appended since the last call. `at_end` also takes a last line that has
-    /// no newline (the writer has exited).
+    /// Whether the last `poll` read to the end of the file (else call it again: one poll reads
+    /// at most `POLL_BUDGET` bytes, so its output stays bounded).
+    pub fn caught_up(&self) -> bool {
+        self.caught_up
+    }
+
+    /// Parses what was appended since the last call, up to `POLL_BUDGET` bytes. `at_end` also
+    /// takes a last line that has no newline (the writer has exited) once the end is reached.
     pub fn poll(&mut self, at_end: bool) -> std::io::Result<Ingested> {
         let mut out = Ingested::default();
-        let mut file = match File::open(&self.path) {
+        let mut file = match open_nofollow(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(e),
@@ -249,23 +364,26 @@ impl MetricsFileTail {
         if len < self.offset {
             // Truncated or replaced: start over rather than lose what is there now.
             self.offset = 0;
-            self.partial.clear();
+            self.lines = LineSplitter::default();
         }
         file.seek(SeekFrom::Start(self.offset))?;
-        let mut buf = Vec::new();
-        file.read_to_end(&mut buf)?;
-        self.offset += buf.len() as u64;
-        self.partial.extend_from_slice(&buf);
-        let mut consumed = 0;
-        while let Some(pos) = self.partial[consumed..].iter().position(|b| *b == b'\n') {
-            let line = &self.partial[consumed..consumed + pos];
-            self.parser.parse_line(line, &mut out);
-            consumed += pos + 1;
+        let mut buf = vec![0u8; READ_CHUNK];
+        let mut read = 0u64;
+        let parser = &mut self.parser;
+        let mut on_line = |_: u64, line: Line<'_>| parser.parse(line, &mut out);
+        self.caught_up = false;
+        while read < POLL_BUDGET {
+            let n = file.read(&mut buf)?;
+            if n == 0 {
+                self.caught_up = true;
+                break;
+            }
+            read += n as u64;
+            self.offset += n as u64;
+            self.lines.feed(&buf[..n], &mut on_line);
         }
-        self.partial.drain(..consumed);
-        if at_end && !self.partial.is_empty() {
-            let rest = std::mem::take(&mut self.partial);
-            self.parser.parse_line(&rest, &mut out);
+        if at_end && self.caught_up {
+            self.lines.finish(&mut on_line);
         }
         Ok(out)
     }
@@ -275,46 +393,41 @@ impl MetricsFileTail {
 /// read once its writer is gone: complete lines and a last line without its newline. Lines
 /// before `offset` are parsed too, and their output dropped, so implicit steps and first param
 /// values continue exactly as the wrapper had them. Returns the lines' content and the offset
-/// of the end of the file. A file shorter than `offset` (replaced) gives nothing.
+/// of the end of the file. A file shorter than `offset` (replaced) gives nothing. The file is
+/// streamed: memory holds one line and what follows `offset`.
 pub fn read_rest(path: &Path, offset: u64) -> std::io::Result<(Ingested, u64)> {
     // Not through a symbolic link: the path comes from a record, not from the user here.
-    let opened = std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-        .and_then(|mut f| {
-            let mut data = Vec::new();
-            f.read_to_end(&mut data).map(|_| data)
-        });
-    let data = match opened {
-        Ok(d) => d,
+    let mut file = match open_nofollow(path) {
+        Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Ingested::default(), offset))
         }
         Err(e) => return Err(e),
     };
-    let end = data.len() as u64;
+    let end = file.metadata()?.len();
     if end <= offset {
         return Ok((Ingested::default(), offset.max(end)));
     }
     let mut parser = LineParser::new();
-    let mut before = Ingested::default();
     let mut out = Ingested::default();
-    let mut start = 0usize;
-    while start < data.len() {
-        let stop = data[start..]
-            .iter()
-            .position(|b| *b == b'\n')
-            .map_or(data.len(), |p| start + p);
-        let target = if (start as u64) < offset {
-            &mut before
+    let mut on_line = |start: u64, line: Line<'_>| {
+        if start < offset {
+            // Only the parser's state (steps, first params) matters for lines already written.
+            parser.parse(line, &mut Ingested::default());
         } else {
-            &mut out
-        };
-        parser.parse_line(&data[start..stop], target);
-        before = Ingested::default();
-        start = stop + 1;
+            parser.parse(line, &mut out);
+        }
+    };
+    let mut lines = LineSplitter::default();
+    let mut buf = vec![0u8; READ_CHUNK];
+    loop {
+        let n = file.read(&mut buf)?;
+        if n == 0 {
+            break;
+        }
+        lines.feed(&buf[..n], &mut on_line);
     }
+    lines.finish(&mut on_line);
     Ok((out, end))
 }
 

@@ -453,8 +453,14 @@ fn ingest_loop(
             Ok(IngestMessage::ChildExited) | Err(RecvTimeoutError::Disconnected) => true,
             Err(RecvTimeoutError::Timeout) => false,
         };
-        if done || last_flush.elapsed() >= FLUSH_EVERY || pending.points.len() >= FLUSH_POINTS {
-            match tail.poll(done) {
+        // At the end, a file that grew faster than one poll reads takes several flushes.
+        let mut flush_now =
+            done || last_flush.elapsed() >= FLUSH_EVERY || pending.points.len() >= FLUSH_POINTS;
+        while flush_now {
+            let polled = tail.poll(done);
+            // A file that cannot be read now will not be read by trying again at once.
+            let read_more = polled.is_ok() && !tail.caught_up();
+            match polled {
                 Ok(more) => {
                     pending.points.extend(more.points);
                     pending.params.extend(more.params);
@@ -482,6 +488,7 @@ fn ingest_loop(
                 }
             }
             last_flush = Instant::now();
+            flush_now = done && read_more;
         }
         if done {
             return (written, warnings);
