@@ -103,15 +103,16 @@ fn parse_whole(data: &[u8]) -> Ingested {
     out
 }
 
-/// The good content a file must give: points with their steps, the first value of each param,
-/// every tag.
-fn expected(
-    lines: &[GenLine],
-) -> (
+/// Points (key, step, value bits), params and tags.
+type Expected = (
     Vec<(String, i64, u64)>,
     Vec<(String, String)>,
     Vec<(String, String)>,
-) {
+);
+
+/// The good content a file must give: points with their steps, the first value of each param,
+/// every tag.
+fn expected(lines: &[GenLine]) -> Expected {
     let mut points = Vec::new();
     let mut params: Vec<(String, String)> = Vec::new();
     let mut tags = Vec::new();
