@@ -4,6 +4,11 @@
 //! quoted strings, integers, `null`, `''` and `[]`. Long plain or quoted scalars may be folded
 //! onto indented continuation lines. Nothing else (nesting, anchors, block scalars) occurs, so
 //! this reader handles exactly that and reports anything it cannot make sense of.
+//!
+//! A `meta.yaml` comes from a store that may be hostile: the reader never panics, works in
+//! time linear in its input (no recursion: a nested flow list is an error), and quotes at most
+//! an excerpt of the input in its errors.
+use super::excerpt;
 use std::collections::BTreeMap;
 
 /// One scalar value of a `meta.yaml` entry.
@@ -85,7 +90,8 @@ pub fn parse(text: &str) -> Result<Meta, String> {
         }
         let Some((key, rest)) = split_key(trimmed) else {
             return Err(format!(
-                "line {line_no}: expected 'key: value', found {trimmed:?}"
+                "line {line_no}: expected 'key: value', found {:?}",
+                excerpt(trimmed)
             ));
         };
         entries.push((line_no, key, rest.trim().to_string()));
@@ -181,10 +187,13 @@ fn scalar(raw: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     if raw.starts_with(['\'', '"']) {
-        let (s, used) =
-            quoted_prefix(raw).ok_or_else(|| format!("unterminated quoted string {raw:?}"))?;
+        let (s, used) = quoted_prefix(raw)
+            .ok_or_else(|| format!("unterminated quoted string {:?}", excerpt(raw)))?;
         if !raw[used..].trim().is_empty() {
-            return Err(format!("unexpected text after quoted string {raw:?}"));
+            return Err(format!(
+                "unexpected text after quoted string {:?}",
+                excerpt(raw)
+            ));
         }
         return Ok(Value::Str(s));
     }
@@ -193,7 +202,7 @@ fn scalar(raw: &str) -> Result<Value, String> {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| scalar(s).map(|v| v.text().unwrap_or_default()))
+            .map(list_item)
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Value::List(items));
     }
@@ -201,6 +210,17 @@ fn scalar(raw: &str) -> Result<Value, String> {
         return Ok(Value::Int(i));
     }
     Ok(Value::Str(raw.to_string()))
+}
+
+/// One item of a flow list: a plain or quoted scalar (never a list: no recursion).
+fn list_item(item: &str) -> Result<String, String> {
+    if item.starts_with(['[', '{']) {
+        return Err(format!(
+            "nested collections are not supported: {:?}",
+            excerpt(item)
+        ));
+    }
+    scalar(item).map(|v| v.text().unwrap_or_default())
 }
 
 #[cfg(test)]
