@@ -497,6 +497,65 @@ pub fn parse_metric_line(line: &str) -> Option<(i64, f64, i64)> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
+
+    /// The lines of `bytes` as [`read_line_capped`] should see them: split at `\n`, without a
+    /// last empty line after a final newline; each cut to `max` bytes, with whether it was.
+    fn reference_lines(bytes: &[u8], max: usize) -> Vec<(Vec<u8>, bool)> {
+        let mut lines: Vec<&[u8]> = bytes.split(|&b| b == b'\n').collect();
+        if lines.last().is_some_and(|l| l.is_empty()) {
+            lines.pop();
+        }
+        lines
+            .into_iter()
+            .map(|l| (l[..l.len().min(max)].to_vec(), l.len() > max))
+            .collect()
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn metric_lines_never_panic(line in "(?s).{0,200}") {
+            let _ = parse_metric_line(&line);
+        }
+
+        #[test]
+        fn written_points_read_back(t in any::<i64>(), v in any::<f64>(), s in any::<i64>()) {
+            prop_assume!(!v.is_nan());
+            prop_assert_eq!(parse_metric_line(&format!("{t} {v} {s}\n")), Some((t, v, s)));
+        }
+
+        /// Whatever the buffer size, lines come out as split at `\n`, never longer than the cap.
+        #[test]
+        fn capped_lines_match_a_plain_split(
+            bytes in prop::collection::vec(prop_oneof![4 => any::<u8>(), 1 => Just(b'\n')], 0..200),
+            max in 0usize..24,
+            capacity in 1usize..16,
+        ) {
+            let mut reader = BufReader::with_capacity(capacity, bytes.as_slice());
+            let mut line = Vec::new();
+            let mut got = Vec::new();
+            while let Some(too_long) = read_line_capped(&mut reader, &mut line, max).unwrap() {
+                got.push((line.clone(), too_long));
+            }
+            prop_assert_eq!(got, reference_lines(&bytes, max));
+        }
+
+        /// Reading 4 bytes per character allowed and cutting gives the value's first characters
+        /// exactly: a character cut by the partial read is dropped, never replaced.
+        #[test]
+        fn capped_values_are_the_first_characters(value in "\\PC{0,40}", max_chars in 0usize..30) {
+            let bytes = value.as_bytes();
+            let head = bytes[..bytes.len().min(max_chars * 4)].to_vec();
+            let whole = bytes.len() <= max_chars * 4;
+            let mut report = ImportReport::default();
+            let mut text = decode_head(head, whole, Path::new("v"), &mut report);
+            cut_to_chars(&mut text, max_chars);
+            prop_assert_eq!(text, value.chars().take(max_chars).collect::<String>());
+            prop_assert!(report.warnings.is_empty());
+        }
+    }
 
     #[test]
     fn metric_lines_follow_mlflow() {

@@ -226,6 +226,7 @@ fn list_item(item: &str) -> Result<String, String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn reads_a_run_meta_yaml() {
@@ -258,6 +259,92 @@ mod tests {
         assert_eq!(m.text("long").as_deref(), Some("a b c d"));
         assert_eq!(m.get("num_str"), Some(&Value::Str("12".into())));
         assert_eq!(m.get("key_only"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn nested_lists_are_an_error_not_a_recursion() {
+        let deep = format!("tags: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nested collections"));
+        assert_eq!(
+            parse("tags: [a, 'b', \"c\"]\n").unwrap().get("tags"),
+            Some(&Value::List(vec!["a".into(), "b".into(), "c".into()]))
+        );
+    }
+
+    /// Hostile inputs of 1 MiB each, shaped to catch recursion and quadratic work.
+    #[test]
+    fn hostile_inputs_parse_in_linear_time() {
+        const MIB: usize = 1 << 20;
+        let inputs = [
+            format!("a: {}{}", "[".repeat(MIB / 2), "]".repeat(MIB / 2)),
+            format!("a: '{}'", "''".repeat(MIB / 2)),
+            format!("a: \"{}\"", "\\n".repeat(MIB / 2)),
+            format!("a: \"{}", "\\".repeat(MIB)),
+            "k: v\n".repeat(MIB / 5),
+            format!("a: x{}", "\n  y".repeat(MIB / 4)),
+            format!("a: x{}", "\n".repeat(MIB)),
+            format!("'{}: v", "'".repeat(MIB)),
+            ": ".repeat(MIB / 2),
+            format!("a: [{}]", ",".repeat(MIB)),
+        ];
+        for input in &inputs {
+            let started = std::time::Instant::now();
+            let result = parse(input);
+            let took = started.elapsed();
+            assert!(
+                took < std::time::Duration::from_secs(3),
+                "{took:?} for {:?}",
+                &input[..40]
+            );
+            if let Err(e) = result {
+                assert!(e.len() < 400, "an error quotes at most an excerpt: {e}");
+            }
+        }
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-z_]{1,12}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_never_panics_on_any_text(text in "(?s).{0,300}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn parse_never_panics_on_yaml_like_text(
+            pieces in prop::collection::vec(prop::sample::select(vec![
+                "a: ", "'", "''", "\"", "\\", "\\x", "\\u00", "\\U0010FFFF", "\\UFFFFFFFF",
+                "[", "]", ",", "{", "\n", "\n  ", "\n\t", "#", "---", "...", ": ", "~", "null",
+                "-9223372036854775809", "é", "\u{2028}", "\r", " ",
+            ]), 0..60)
+        ) {
+            let _ = parse(&pieces.concat());
+        }
+
+        /// Values written the way PyYAML quotes them read back exactly.
+        #[test]
+        fn quoted_values_read_back_exactly(
+            entries in prop::collection::btree_map(key(), "[ -~]{0,40}", 0..8),
+            double in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            for (k, v) in &entries {
+                let quoted = if double {
+                    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    format!("'{}'", v.replace('\'', "''"))
+                };
+                text.push_str(&format!("{k}: {quoted}\n"));
+            }
+            let meta = parse(&text).unwrap();
+            for (k, v) in &entries {
+                prop_assert_eq!(meta.get(k), Some(&Value::Str(v.clone())));
+            }
+        }
     }
 
     #[test]
