@@ -4,8 +4,10 @@ use crate::error::{KirokuError, Result};
 use crate::model::{Artifact, DatasetVersion, RunInput};
 use crate::store::Store;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Reads `src` once, hashing it (sha256, hex) and copying it to `dest` when given (creating
@@ -99,7 +101,7 @@ pub fn log_artifact(
         .unwrap_or_default();
     let dest = safe_relative(dest.unwrap_or(&base_name))?;
     let mut files = Vec::new();
-    collect_files(src, &dest, &mut files)?;
+    collect_files(src, &dest, &mut files, &mut HashSet::new())?;
     let mut out = Vec::new();
     for (file, rel) in files {
         let rel_text = rel.to_string_lossy().replace('\\', "/");
@@ -127,20 +129,49 @@ pub fn log_artifact(
     Ok(out)
 }
 
-fn collect_files(src: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<()> {
+/// The files of `src` (a file, or a folder walked in name order) with their paths under `rel`.
+///
+/// This is the user's own folder, so links are followed (a dataset linked in is meant to be
+/// logged), but each real folder is entered once, by its device and inode: a link back to a
+/// folder above (`a -> .`) or many links to one folder cannot make the walk endless or
+/// exponential; a folder reached again is copied only at its first path. Inside a folder,
+/// anything but regular files and folders (a FIFO, socket or device, whose reading would block
+/// or never end) is left out; named directly, it is an error.
+fn collect_files(
+    src: &Path,
+    rel: &Path,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    visited: &mut HashSet<(u64, u64)>,
+) -> Result<()> {
     let meta =
         fs::metadata(src).map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = fs::read_dir(src)
-            .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?
-            .filter_map(|e| e.ok())
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            collect_files(&entry.path(), &rel.join(entry.file_name()), out)?;
-        }
-    } else {
+    if meta.is_file() {
         out.push((src.to_path_buf(), rel.to_path_buf()));
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        return Err(KirokuError::Invalid(format!(
+            "{} is not a regular file or a folder",
+            src.display()
+        )));
+    }
+    if !visited.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = fs::read_dir(src)
+        .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() || m.is_dir() => {
+                collect_files(&path, &rel.join(entry.file_name()), out, visited)?
+            }
+            // A special file, or a link to nothing: nothing to copy.
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -161,36 +192,22 @@ pub fn log_input(
         .unwrap_or_default();
     let (rows, schema) = match ext.as_str() {
         "csv" | "tsv" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            let text = String::from_utf8_lossy(&text);
-            let mut lines = text.lines().filter(|l| !l.trim().is_empty());
+            let (lines, header) = scan_lines(path, |b| b.is_ascii_whitespace())?;
             let sep = if ext == "tsv" { '\t' } else { ',' };
-            let columns: Vec<serde_json::Value> = lines
-                .next()
+            let columns: Vec<serde_json::Value> = header
                 .map(|h| {
-                    h.split(sep)
+                    String::from_utf8_lossy(&h)
+                        .split(sep)
                         .map(|c| serde_json::Value::String(c.trim().trim_matches('"').to_string()))
                         .collect()
                 })
                 .unwrap_or_default();
             (
-                Some(lines.count() as u64),
+                Some(lines.saturating_sub(1)),
                 Some(serde_json::json!({ "columns": columns })),
             )
         }
-        "jsonl" | "ndjson" => {
-            let text = fs::read(path)
-                .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
-            (
-                Some(
-                    text.split(|b| *b == b'\n')
-                        .filter(|l| !l.is_empty())
-                        .count() as u64,
-                ),
-                None,
-            )
-        }
+        "jsonl" | "ndjson" => (Some(scan_lines(path, |_| false)?.0), None),
         _ => (None, None),
     };
     let name = name.map(str::to_string).unwrap_or_else(|| {
@@ -218,9 +235,117 @@ pub fn log_input(
     Ok(input)
 }
 
+/// The longest first line [`scan_lines`] keeps (a CSV header).
+const MAX_HEADER_BYTES: usize = 1 << 20;
+
+/// One streaming pass over a file's `\n`-separated lines: how many hold a byte that is not
+/// `filler`, and the first such line (its first [`MAX_HEADER_BYTES`]). Memory stays bounded
+/// whatever the file's size.
+fn scan_lines(path: &Path, filler: fn(u8) -> bool) -> Result<(u64, Option<Vec<u8>>)> {
+    let reading = |e| KirokuError::io(format!("reading {}", path.display()), e);
+    let mut reader = BufReader::with_capacity(64 * 1024, fs::File::open(path).map_err(reading)?);
+    let mut count = 0u64;
+    let mut first: Option<Vec<u8>> = None;
+    let mut line = Vec::new();
+    let mut content = false;
+    loop {
+        let buf = reader.fill_buf().map_err(reading)?;
+        if buf.is_empty() {
+            break;
+        }
+        let n = buf.len();
+        for &b in buf {
+            if b == b'\n' {
+                if content {
+                    count += 1;
+                    if first.is_none() {
+                        first = Some(std::mem::take(&mut line));
+                    }
+                }
+                content = false;
+                line.clear();
+                continue;
+            }
+            content |= !filler(b);
+            if first.is_none() && line.len() < MAX_HEADER_BYTES {
+                line.push(b);
+            }
+        }
+        reader.consume(n);
+    }
+    if content {
+        count += 1;
+        first.get_or_insert(line);
+    }
+    Ok((count, first))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn store_with_run(dir: &Path) -> (crate::store::SqliteStore, String) {
+        let store = crate::store::SqliteStore::open(&dir.join(".kiroku"), false).unwrap();
+        store.create_experiment("e", "u").unwrap();
+        let run = store
+            .create_run(&crate::model::NewRun {
+                experiment: "e".into(),
+                user: "u".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        (store, run.id)
+    }
+
+    #[test]
+    fn log_artifact_follows_links_in_the_users_folder_without_looping() {
+        use std::os::unix::fs::symlink;
+        let store_dir = tempfile::tempdir().unwrap();
+        let (store, id) = store_with_run(store_dir.path());
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tmp.path().join("model");
+        fs::create_dir_all(&model).unwrap();
+        fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        fs::write(model.join("w.bin"), "weights").unwrap();
+        fs::write(tmp.path().join("elsewhere/x.bin"), "data").unwrap();
+        symlink(".", model.join("a")).unwrap();
+        symlink(".", model.join("b")).unwrap();
+        symlink("..", model.join("up")).unwrap();
+        symlink("../elsewhere", model.join("data")).unwrap();
+        symlink("nothing", model.join("broken")).unwrap();
+        let fifo = std::ffi::CString::new(model.join("pipe").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let logged = log_artifact(&store, &id, &model, None)
+                .map(|a| a.into_iter().map(|a| a.path).collect::<Vec<_>>());
+            let _ = done.send(logged);
+        });
+        let logged = wait
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("log_artifact looped or blocked")
+            .unwrap();
+        assert_eq!(logged, ["model/data/x.bin", "model/w.bin"]);
+    }
+
+    #[test]
+    fn log_input_counts_rows_and_columns_in_one_pass() {
+        let store_dir = tempfile::tempdir().unwrap();
+        let (store, id) = store_with_run(store_dir.path());
+        let csv = store_dir.path().join("d.csv");
+        fs::write(&csv, "\n  \r\n\"a\", b ,c\r\n1,2,3\r\n\r\n4,5,6").unwrap();
+        let input = log_input(&store, &id, &csv, None, "train").unwrap();
+        assert_eq!(input.dataset.rows, Some(2));
+        assert_eq!(
+            input.dataset.schema,
+            Some(serde_json::json!({"columns": ["a", "b", "c"]}))
+        );
+        let jsonl = store_dir.path().join("d.jsonl");
+        fs::write(&jsonl, "{}\n\n \n{}\n").unwrap();
+        let input = log_input(&store, &id, &jsonl, None, "eval").unwrap();
+        assert_eq!(input.dataset.rows, Some(3));
+    }
 
     #[test]
     fn artifact_paths_cannot_escape() {
