@@ -1339,8 +1339,11 @@ struct DbRun {
     uri: UriSpec,
     params: Vec<(SqlText, SqlText)>,
     tags: Vec<(SqlText, SqlText)>,
-    metrics: Vec<(SqlText, Option<f64>, Option<i64>, Option<i64>, Option<i64>)>,
+    metrics: Vec<DbMetric>,
 }
+
+/// A metrics row: key, value, timestamp, step, is_nan (any of them NULL).
+type DbMetric = (SqlText, Option<f64>, Option<i64>, Option<i64>, Option<i64>);
 
 fn db_run() -> impl Strategy<Value = DbRun> {
     let metric = (
