@@ -304,9 +304,8 @@ fn import_does_not_loop_on_self_links() {
     symlink("..", run.join("artifacts/b")).unwrap();
     symlink(".", scene.mlruns().join("1/loop")).unwrap();
     symlink(".", scene.mlruns().join("loop")).unwrap();
-    let started = Instant::now();
+    // Scene::import fails the test past IMPORT_TIME_LIMIT.
     let (store, report) = scene.import_ok();
-    assert!(started.elapsed() < Duration::from_secs(10));
     assert_eq!(report.runs_imported, 1);
     let detail = detail(&store, &rid(1));
     assert_eq!(keys(&detail.run.params), ["p0"]);
