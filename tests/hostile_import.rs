@@ -357,6 +357,32 @@ fn import_does_not_follow_an_mlruns_link_out_of_the_imported_folder() {
 // Artifact locations
 
 #[test]
+fn a_path_named_with_dotdot_or_through_a_link_still_copies_the_runs_artifacts() {
+    let scene = Scene::new();
+    scene.experiment("1");
+    let run = scene.run("1", &rid(1), "file:///elsewhere/mlruns/1/x/artifacts");
+    fs::create_dir_all(run.join("artifacts")).unwrap();
+    fs::write(run.join("artifacts/model.txt"), "weights").unwrap();
+    symlink(scene.proj(), scene.root().join("link")).unwrap();
+    for path in [
+        scene.root().join("outside/../proj"),
+        scene.root().join("outside/../proj/mlruns"),
+        scene.root().join("link"),
+    ] {
+        let store_dir = tempfile::tempdir().unwrap();
+        let store = SqliteStore::open(&store_dir.path().join(".kiroku"), false).unwrap();
+        let report = import_mlflow(&store, &path, "importer").unwrap();
+        assert_eq!(
+            report.artifacts_copied,
+            1,
+            "{}: {report:#?}",
+            path.display()
+        );
+        assert!(report.skipped.is_empty(), "{report:#?}");
+    }
+}
+
+#[test]
 fn import_references_an_absolute_artifact_uri_outside_the_tree() {
     let scene = Scene::new();
     scene.experiment("1");

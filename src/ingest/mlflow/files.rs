@@ -106,8 +106,8 @@ fn meta_failed(warning: String, reason: Option<SkipReason>, what: &str, report: 
 }
 
 /// Reads every experiment (active ones, then those in `.trash`) and their runs. `root` is the
-/// `mlruns` folder (one of `tree`'s roots once resolved); relative artifact locations are taken
-/// from `base`, the folder holding it (canonical).
+/// `mlruns` folder, resolved (one of `tree`'s roots); relative artifact locations are taken
+/// from `base`, the folder holding the store (canonical).
 pub fn read_store(
     root: &Path,
     base: &Path,

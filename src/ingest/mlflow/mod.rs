@@ -129,7 +129,12 @@ impl Reader<'_> {
 /// One MLflow store found under PATH.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    Files(PathBuf),
+    /// An `mlruns` folder: as PATH names it (for the report), and resolved (walked from there,
+    /// so that every path read is canonical).
+    Files {
+        shown: PathBuf,
+        root: PathBuf,
+    },
     Db(PathBuf),
 }
 
@@ -215,9 +220,9 @@ pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<Impor
     };
     for source in &found.sources {
         let (experiments, reader) = match source {
-            Source::Files(dir) => {
-                report.sources.push(dir.display().to_string());
-                let experiments = files::read_store(dir, &found.base, &found.tree, &mut report)?;
+            Source::Files { shown, root } => {
+                report.sources.push(shown.display().to_string());
+                let experiments = files::read_store(root, &found.base, &found.tree, &mut report)?;
                 (experiments, Reader::Files(&found.tree))
             }
             Source::Db(file) => {
@@ -279,8 +284,11 @@ fn detect(path: &Path, report: &mut ImportReport) -> Result<Found> {
         sources.push(Source::Db(path.join("mlflow.db")));
     }
     let mlruns = SourceTree::store_entry(&resolved, "mlruns", true, report);
-    if mlruns.is_some() {
-        sources.push(Source::Files(path.join("mlruns")));
+    if let Some(root) = &mlruns {
+        sources.push(Source::Files {
+            shown: path.join("mlruns"),
+            root: root.clone(),
+        });
     }
     if !sources.is_empty() {
         return Ok(Found {
@@ -291,7 +299,10 @@ fn detect(path: &Path, report: &mut ImportReport) -> Result<Found> {
     }
     if files::looks_like_mlruns(&resolved) {
         return Ok(Found {
-            sources: vec![Source::Files(path.to_path_buf())],
+            sources: vec![Source::Files {
+                shown: path.to_path_buf(),
+                root: resolved.clone(),
+            }],
             tree: tree_in(&parent, Some(resolved), report),
             base: parent,
         });
