@@ -671,7 +671,8 @@ pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
 mod tests {
     use super::*;
     use crate::model::{KeyedPoint, NewRun};
-    use crate::store::{SqliteStore, Store};
+    use crate::store::prelude::*;
+    use crate::store::SqliteStore;
 
     /// The fallback plan (taken when index-ordered probing runs out of budget) returns the same
     /// pages as the probing plan.
