@@ -7,6 +7,7 @@ use crate::model::*;
 use crate::store::EventStore;
 use rusqlite::{params, Connection};
 
+/// Appends an event to the activity log, in the caller's transaction.
 pub(super) fn record_event(
     conn: &Connection,
     kind: &str,

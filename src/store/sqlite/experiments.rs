@@ -8,6 +8,7 @@ use crate::model::*;
 use crate::store::{ExperimentStore, EXPERIMENT_DESCRIPTION_TAG};
 use rusqlite::{params, Connection, OptionalExtension};
 
+/// The experiment named `name_or_id`, else the one whose numeric id it is.
 fn experiment_by_ref(conn: &Connection, name_or_id: &str) -> Result<Option<Experiment>> {
     let by_name = rows::experiments(conn, "e.name = ?1", &[&name_or_id])?
         .into_iter()
@@ -45,6 +46,8 @@ fn experiment_id_by_name(conn: &Connection, name: &str) -> Result<Option<(i64, b
         .optional()?)
 }
 
+/// The id of the experiment named `name`, created when missing (a run's first use of a
+/// name); a deleted one is refused rather than revived.
 pub(super) fn get_or_create_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
     if let Some((id, deleted)) = experiment_id_by_name(conn, name.trim())? {
         if deleted {
@@ -57,6 +60,7 @@ pub(super) fn get_or_create_experiment(conn: &Connection, name: &str, user: &str
     insert_experiment(conn, name, user)
 }
 
+/// Creates the experiment `name` (trimmed, checked) and records who did.
 fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
     let name = name.trim();
     limits::experiment_name(name)?;

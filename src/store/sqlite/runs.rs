@@ -93,6 +93,7 @@ pub fn param_number(value: &str) -> Option<f64> {
     crate::query::parse_decimal(value.trim())
 }
 
+/// Adds params to a run; a key logged again must keep its value (params are immutable).
 pub(super) fn insert_params(
     conn: &Connection,
     rid: i64,
@@ -125,6 +126,7 @@ pub(super) fn insert_params(
     Ok(())
 }
 
+/// Sets tags of a run (last write wins), without an event.
 fn upsert_tags(conn: &Connection, rid: i64, tags: &[(String, String)]) -> Result<()> {
     let mut stmt = conn.prepare_cached(
         "INSERT INTO tags (rid, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (rid, key) DO UPDATE SET value = excluded.value",
