@@ -1,23 +1,63 @@
 //! Experiments in SQLite: lookups by name or id, creation (also on a run's first use of a
 //! name), renames, soft deletion with their runs, and tags.
 use super::events::record_event;
-use super::{rows, SqliteStore};
+use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
 use crate::model::*;
 use crate::store::{ExperimentStore, EXPERIMENT_DESCRIPTION_TAG};
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OptionalExtension, ToSql};
+use std::collections::{BTreeMap, HashMap};
+
+/// The experiments matching `condition` (SQL over `e`, with `args`), by name, with their tags.
+fn read_experiments(
+    conn: &Connection,
+    condition: &str,
+    args: &[&dyn ToSql],
+) -> Result<Vec<Experiment>> {
+    let sql = format!(
+        "SELECT e.id, e.name, e.description, e.deleted, e.created_ms, e.updated_ms,
+                (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.deleted_ms IS NULL)
+         FROM experiments e WHERE {condition} ORDER BY e.name"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(args, |r| {
+        Ok(Experiment {
+            id: r.get(0)?,
+            name: r.get(1)?,
+            description: r.get(2)?,
+            deleted: r.get::<_, i64>(3)? != 0,
+            created_ms: r.get(4)?,
+            updated_ms: r.get(5)?,
+            run_count: r.get::<_, i64>(6)? as u64,
+            tags: BTreeMap::new(),
+        })
+    })?;
+    let mut found: Vec<Experiment> = rows.collect::<rusqlite::Result<_>>()?;
+    // Experiments are few and tags fewer: one pass over the tag table.
+    let mut tags = conn.prepare_cached(
+        "SELECT experiment_id, key, value FROM experiment_tags ORDER BY experiment_id",
+    )?;
+    let by_id: HashMap<i64, usize> = found.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
+    for row in tags.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))? {
+        let (id, key, value): (i64, String, String) = row?;
+        if let Some(&i) = by_id.get(&id) {
+            found[i].tags.insert(key, value);
+        }
+    }
+    Ok(found)
+}
 
 /// The experiment named `name_or_id`, else the one whose numeric id it is.
 fn experiment_by_ref(conn: &Connection, name_or_id: &str) -> Result<Option<Experiment>> {
-    let by_name = rows::experiments(conn, "e.name = ?1", &[&name_or_id])?
+    let by_name = read_experiments(conn, "e.name = ?1", &[&name_or_id])?
         .into_iter()
         .next();
     if by_name.is_some() {
         return Ok(by_name);
     }
     match name_or_id.parse::<i64>() {
-        Ok(id) => Ok(rows::experiments(conn, "e.id = ?1", &[&id])?
+        Ok(id) => Ok(read_experiments(conn, "e.id = ?1", &[&id])?
             .into_iter()
             .next()),
         Err(_) => Ok(None),
@@ -84,7 +124,7 @@ fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
 impl ExperimentStore for SqliteStore {
     fn experiments(&self, include_deleted: bool) -> Result<Vec<Experiment>> {
         self.read(|c| {
-            rows::experiments(
+            read_experiments(
                 c,
                 if include_deleted {
                     "1"
@@ -113,7 +153,7 @@ impl ExperimentStore for SqliteStore {
             }
             insert_experiment(tx, name, user)
         })?;
-        self.read(|c| rows::experiments(c, "e.id = ?1", &[&id]))?
+        self.read(|c| read_experiments(c, "e.id = ?1", &[&id]))?
             .pop()
             .ok_or_else(|| KirokuError::Database(format!("experiment {id} vanished after insert")))
     }

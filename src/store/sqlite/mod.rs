@@ -8,15 +8,16 @@
 //! This file holds the connection, its transactions and the run-row helpers every domain
 //! writes through (`rid_of`, `active_rid_of`, `run_owner`, `touch`); each domain of the
 //! `Store` trait is implemented in a file of its own beside it (`experiments`, `runs`,
-//! `metrics`, `notes`, `artifacts`, `supervision`, `events`), and `tokens` holds the server's
-//! API tokens, which are no part of `Store`.
+//! `metrics`, `notes`, `artifacts`, `supervision`, `events`). `run_rows` and `search_sql`
+//! read and search runs for `runs`, `migrations` keeps the schema, and `tokens` holds the
+//! server's API tokens, which are no part of `Store`.
 mod artifacts;
 mod events;
 mod experiments;
 pub mod metrics;
 mod migrations;
 mod notes;
-mod rows;
+mod run_rows;
 mod runs;
 pub mod search_sql;
 mod supervision;

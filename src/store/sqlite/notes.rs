@@ -1,11 +1,31 @@
 //! Notes (with replies, editable and deletable by their authors only) and stars in SQLite.
 use super::events::record_event;
-use super::{rid_of, rows, run_owner, SqliteStore};
+use super::{rid_of, run_owner, SqliteStore};
 use crate::error::{KirokuError, Result};
 use crate::limits;
 use crate::model::*;
 use crate::store::NoteStore;
 use rusqlite::{params, Connection, OptionalExtension};
+
+/// A run's notes, oldest first.
+pub(super) fn read_notes(conn: &Connection, rid: i64, run_id: &str) -> Result<Vec<Note>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, author, created_ms, updated_ms, body, reply_to, anchor FROM notes WHERE rid = ?1 ORDER BY created_ms, id",
+    )?;
+    let rows = stmt.query_map([rid], |r| {
+        Ok(Note {
+            id: r.get(0)?,
+            run_id: run_id.to_string(),
+            author: r.get(1)?,
+            created_ms: r.get(2)?,
+            updated_ms: r.get(3)?,
+            body: r.get(4)?,
+            reply_to: r.get(5)?,
+            anchor: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
 
 /// The run's rid when `note_id` is a note of run `id` written by `user`.
 fn own_note(conn: &Connection, id: &str, note_id: i64, user: &str, what: &str) -> Result<i64> {
@@ -77,7 +97,7 @@ impl NoteStore for SqliteStore {
     fn notes(&self, id: &str) -> Result<Vec<Note>> {
         self.read(|c| {
             let rid = rid_of(c, id)?;
-            rows::notes(c, rid, id)
+            read_notes(c, rid, id)
         })
     }
 

@@ -2,7 +2,7 @@
 //! soft deletion, source, environment and inputs, and the lookups and searches over runs.
 use super::events::record_event;
 use super::experiments::get_or_create_experiment;
-use super::{active_rid_of, rid_of, rows, run_owner, supervision, touch, SqliteStore};
+use super::{active_rid_of, rid_of, run_owner, run_rows, supervision, touch, SqliteStore};
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::limits;
@@ -189,24 +189,24 @@ impl RunStore for SqliteStore {
         if reference.is_empty() {
             return Err(KirokuError::Invalid("empty run reference".into()));
         }
-        self.read(|c| rows::resolve_run(c, reference))
+        self.read(|c| run_rows::resolve_run(c, reference))
     }
 
     fn run(&self, id: &str) -> Result<RunDetail> {
         let mut detail = self.read(|c| {
             let rid = rid_of(c, id)?;
-            rows::run_detail(c, rid)
+            run_rows::run_detail(c, rid)
         })?;
         detail.run_dir = self.run_dir(id).map(|p| p.display().to_string());
         Ok(detail)
     }
 
     fn search_runs(&self, query: &RunQuery) -> Result<RunPage> {
-        self.read(|c| rows::search(c, query, true))
+        self.read(|c| run_rows::search(c, query, true))
     }
 
     fn search_runs_uncounted(&self, query: &RunQuery) -> Result<RunPage> {
-        self.read(|c| rows::search(c, query, false))
+        self.read(|c| run_rows::search(c, query, false))
     }
 
     fn set_status_as(
