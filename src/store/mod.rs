@@ -1,7 +1,8 @@
 //! The project store: the `Store` trait that the rest of kiroku talks to, and where a store is.
 //!
-//! `SqliteStore` implements it over an embedded database; `HttpStore` talks to `kiroku serve`. The trait therefore speaks only in `model` types: no SQLite (or HTTP) types
-//! cross it, and every method is a whole operation (no transactions held open by callers).
+//! `SqliteStore` implements it over an embedded database; `HttpStore` talks to `kiroku serve`.
+//! The trait therefore speaks only in `model` types: no SQLite (or HTTP) types cross it, and
+//! every method is a whole operation (no transactions held open by callers).
 //!
 //! `Store` combines one trait per domain (`domains`: experiments, runs, metrics, notes,
 //! artifacts, supervision, events); each domain's SQLite and HTTP implementations sit side by
@@ -24,10 +25,7 @@ pub use sqlite::SqliteStore;
 /// `Store` and every domain trait, for code that calls store methods on a concrete
 /// `SqliteStore` or `HttpStore` (a `dyn Store` needs only `Store`): `use crate::store::prelude::*`.
 pub mod prelude {
-    pub use super::domains::{
-        ArtifactStore, EventStore, ExperimentStore, MetricStore, NoteStore, RunStore,
-        SupervisionStore,
-    };
+    pub use super::domains::*;
     pub use super::Store;
 }
 
