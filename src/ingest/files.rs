@@ -264,6 +264,7 @@ pub fn log_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
 
     fn store_with_run(dir: &Path) -> (crate::store::SqliteStore, String) {
         let store = crate::store::SqliteStore::open(&dir.join(".kiroku"), false).unwrap();
