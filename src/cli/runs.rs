@@ -5,8 +5,8 @@ use super::Context;
 use crate::error::Result;
 use crate::model::{json_float, now_ms, Run, RunQuery};
 use crate::present::{
-    default_columns, format_duration, format_relative, format_timestamp, format_value, parse_pairs,
-    Column, Format,
+    default_columns, format_duration, format_relative, format_timestamp, format_value,
+    format_value_as, parse_pairs, Column, Format,
 };
 use crate::wrap::{run_wrapped, WrapOptions};
 use clap::{Args, Subcommand};
@@ -507,18 +507,10 @@ pub fn metrics(
     let mut t = Table::new(vec!["STEP".into(), "TIME".into(), "VALUE".into()]);
     t.numeric = vec![true, false, true];
     for p in &points {
-        let value = if ctx.format == Format::Table {
-            format_value(p.value)
-        } else {
-            json_float::to_value(p.value)
-                .to_string()
-                .trim_matches('"')
-                .to_string()
-        };
         t.push(vec![
             p.step.to_string(),
             format_timestamp(p.timestamp),
-            value,
+            format_value_as(p.value, ctx.format),
         ]);
     }
     print_text(&t.render(ctx.format)).map_err(output_error)?;

@@ -2,10 +2,10 @@
 //! run's cell in it, for people (tables, the UI) or for programs (CSV, Markdown). Also the
 //! default choice of columns, shared by `kiroku runs ls` and the UI's runs screen.
 use super::format::Format;
-use super::number::format_value;
+use super::number::format_value_as;
 use super::time::{format_duration, format_relative, format_timestamp};
 use crate::error::{KirokuError, Result};
-use crate::model::{json_float, Run};
+use crate::model::Run;
 use std::collections::BTreeSet;
 
 /// A column of the runs table.
@@ -130,16 +130,7 @@ impl Column {
             Column::Metric(k) => run
                 .metrics
                 .get(k)
-                .map(|m| {
-                    if human {
-                        format_value(m.last)
-                    } else {
-                        json_float::to_value(m.last)
-                            .to_string()
-                            .trim_matches('"')
-                            .to_string()
-                    }
-                })
+                .map(|m| format_value_as(m.last, format))
                 .unwrap_or_default(),
             Column::Tag(k) => run.tags.get(k).cloned().unwrap_or_default(),
         }

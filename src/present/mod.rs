@@ -13,7 +13,7 @@ pub mod width;
 
 pub use columns::{default_columns, Column};
 pub use format::Format;
-pub use number::format_value;
+pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
 pub use time::{format_duration, format_relative, format_timestamp, format_timestamp_in};
 pub use width::{display_width, truncate};

@@ -1,4 +1,7 @@
-//! Metric values for people: a few significant digits, scientific notation at the extremes.
+//! Metric values: for people a few significant digits (scientific notation at the extremes),
+//! for programs every digit.
+use super::format::Format;
+use crate::model::json_float;
 
 /// A metric value for people: 4 significant digits, scientific when very large or small.
 pub fn format_value(v: f64) -> String {
@@ -27,6 +30,19 @@ pub fn format_value(v: f64) -> String {
     }
 }
 
+/// A metric value as a listing in `format` shows it: [`format_value`] in a table; in CSV and
+/// Markdown every digit, spelt as in JSON (`NaN`, `Infinity`).
+pub fn format_value_as(v: f64, format: Format) -> String {
+    if format == Format::Table {
+        format_value(v)
+    } else {
+        json_float::to_value(v)
+            .to_string()
+            .trim_matches('"')
+            .to_string()
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -37,5 +53,7 @@ mod tests {
         assert_eq!(format_value(12.5), "12.5");
         assert_eq!(format_value(1e-5), "1.000e-5");
         assert_eq!(format_value(f64::NAN), "nan");
+        assert_eq!(format_value_as(0.931234, Format::Table), "0.9312");
+        assert_eq!(format_value_as(0.931234, Format::Csv), "0.931234");
     }
 }
