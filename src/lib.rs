@@ -11,6 +11,7 @@ pub mod ids;
 pub mod ingest;
 pub mod limits;
 pub mod model;
+pub mod present;
 pub mod query;
 pub mod series;
 pub mod server;

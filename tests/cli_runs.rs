@@ -458,3 +458,74 @@ fn a_run_deleted_while_it_runs_keeps_the_commands_exit_code() {
     assert_eq!(listed["runs"][0]["name"], "gone");
     assert_eq!(listed["runs"][0]["status"], "lost");
 }
+
+/// A run that started 2026-11-01 05:30 UTC (01:30 in New York, still summer time, and 14:30
+/// in Tokyo) and ended two hours later (02:30 in New York, after the clocks went back).
+fn run_at_the_end_of_new_york_summer_time(p: &Project) -> String {
+    use kiroku::store::{SqliteStore, Store};
+    let start = 1_793_511_000_000;
+    let store = SqliteStore::open(&p.store_dir(), false).unwrap();
+    store
+        .create_run(&kiroku::model::NewRun {
+            experiment: "zones".into(),
+            name: Some("dst".into()),
+            user: "tester".into(),
+            status: Some(kiroku::model::RunStatus::Finished),
+            start_time: Some(start),
+            end_time: Some(start + 2 * 3_600_000),
+            ..Default::default()
+        })
+        .unwrap()
+        .id
+}
+
+#[test]
+fn times_show_and_parse_in_the_readers_zone() {
+    let p = Project::new();
+    let id = run_at_the_end_of_new_york_summer_time(&p);
+    let in_zone = |tz: &str, args: &[&str]| {
+        let out = p.cmd(args).env("TZ", tz).output().unwrap();
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        String::from_utf8(out.stdout).unwrap()
+    };
+    let show = |tz: &str| in_zone(tz, &["show", &id, "--format", "table"]);
+    assert!(
+        show("UTC").contains("started    2026-11-01 05:30:00"),
+        "{}",
+        show("UTC")
+    );
+    assert!(show("Asia/Tokyo").contains("started    2026-11-01 14:30:00"));
+    let ny = show("America/New_York");
+    assert!(ny.contains("started    2026-11-01 01:30:00"), "{ny}");
+    assert!(
+        ny.contains("ended      2026-11-01 02:30:00 · took 2h00m"),
+        "{ny}"
+    );
+
+    let count = |tz: &str, filter: &str| {
+        let out = in_zone(tz, &["runs", "ls", "-f", filter, "--format", "json"]);
+        serde_json::from_str::<serde_json::Value>(&out).unwrap()["total"].clone()
+    };
+    assert_eq!(count("Asia/Tokyo", "start_time >= '2026-11-01 14:30'"), 1);
+    assert_eq!(count("Asia/Tokyo", "start_time > '2026-11-01 14:30'"), 0);
+    assert_eq!(count("UTC", "start_time = '2026-11-01 05:30'"), 1);
+    // 01:30 comes twice in New York that night; the first (summer time) is meant.
+    assert_eq!(
+        count("America/New_York", "start_time = '2026-11-01 01:30'"),
+        1
+    );
+    assert_eq!(
+        count("America/New_York", "end_time = '2026-11-01 02:30'"),
+        1
+    );
+    // An offset makes the zone irrelevant.
+    assert_eq!(
+        count("Asia/Tokyo", "start_time = '2026-11-01T05:30:00Z'"),
+        1
+    );
+    assert_eq!(count("America/New_York", "start_time < '2026-11-01'"), 0);
+}

@@ -1,11 +1,10 @@
 //! Annotations and the activity log: `note add|ls|edit|rm`, `tag`, `untag`, `star`, `unstar`, `rm`,
 //! `restore`, `events`.
-use super::output::{
-    format_relative, format_timestamp, output_error, print_json, print_text, Format, Table,
-};
-use super::{parse_pairs, Context};
+use super::output::{output_error, print_json, print_text, Table};
+use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::model::{now_ms, EventQuery, NewNote};
+use crate::present::{format_relative, format_timestamp, parse_pairs, Format};
 use clap::{Args, Subcommand};
 use std::io::Read;
 

@@ -2,10 +2,11 @@
 //! bundled dataset with different learning rates and seeds, each through `kiroku run`'s own
 //! path (the binary runs itself as the user's command), then adds the notes, tags and stars a
 //! team would, and prints how to look at the result.
-use super::output::{format_value, output_error, print_text};
+use super::output::{output_error, print_text};
 use super::{Cli, Context};
 use crate::error::{KirokuError, Result};
 use crate::model::{NewNote, RunQuery, RunStatus};
+use crate::present::format_value;
 use crate::store::discover::STORE_DIR;
 use crate::store::{open_store, StoreLocation};
 use crate::wrap::{run_wrapped, WrapOptions};

@@ -1,8 +1,9 @@
 //! `kiroku init` and `kiroku exp ls|create|rename|rm`.
-use super::output::{format_relative, output_error, print_json, print_text, Format, Table};
+use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::model::now_ms;
+use crate::present::{format_relative, Format};
 use crate::store::{SqliteStore, StoreLocation};
 use clap::Subcommand;
 

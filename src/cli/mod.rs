@@ -12,9 +12,9 @@ pub mod token;
 
 use crate::config::Config;
 use crate::error::{KirokuError, Result};
+use crate::present::Format;
 use crate::store::{open_store, resolve_location, Store, StoreLocation};
 use clap::{Args, Parser, Subcommand};
-use output::Format;
 use std::sync::Arc;
 
 #[derive(Debug, Parser)]
@@ -180,19 +180,6 @@ impl Context {
             StoreLocation::Remote(u) => u.clone(),
         }
     }
-}
-
-/// Splits `k=v` arguments.
-pub fn parse_pairs(items: &[String], what: &str) -> Result<Vec<(String, String)>> {
-    items
-        .iter()
-        .map(|item| match item.split_once('=') {
-            Some((k, v)) if !k.trim().is_empty() => Ok((k.trim().to_string(), v.to_string())),
-            _ => Err(KirokuError::Invalid(format!(
-                "{what} '{item}' is not of the form key=value"
-            ))),
-        })
-        .collect()
 }
 
 /// Runs the parsed command line; returns the process exit code.

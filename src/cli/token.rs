@@ -1,8 +1,9 @@
 //! `kiroku token create|ls|revoke`: API tokens for `kiroku serve`, on the server's store.
-use super::output::{format_timestamp, output_error, print_json, print_text, Format, Table};
+use super::output::{output_error, print_json, print_text, Table};
 use super::serve::local_store;
 use super::Context;
 use crate::error::Result;
+use crate::present::{format_timestamp, Format};
 use clap::Subcommand;
 
 #[derive(Debug, Subcommand)]

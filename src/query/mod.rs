@@ -23,7 +23,9 @@
 //!   `IS [NOT] NULL`; `and`, `or`, `not` and parentheses (NOT binds tighter than AND, AND
 //!   tighter than OR). Keywords ignore case.
 //! * Values: strings in single or double quotes (a doubled quote stands for itself), numbers,
-//!   and for metrics `NaN`, `inf`, `-inf`.
+//!   and for metrics `NaN`, `inf`, `-inf`. `start_time` and `end_time` take ms since the epoch
+//!   or a quoted time: `'2026-11-01'`, `'2026-11-01 14:30'`, `'2026-11-01T14:30:00+09:00'`
+//!   (read in the local zone, `TZ` honoured, unless an offset is given; see [`time`]).
 //! * A term that is only a word or a quoted string (`resnet`, `'lr sweep'`) matches runs whose
 //!   name, or any tag key or value, contains it, ignoring case.
 //!
@@ -48,6 +50,7 @@
 mod ast;
 mod lexer;
 mod parser;
+pub mod time;
 
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};

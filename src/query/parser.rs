@@ -685,17 +685,31 @@ fn unknown_prefix(prefix: &str, column: usize) -> QueryError {
 }
 
 /// For fields compared as numbers, the start of the message when a value is not a number.
-fn needs_number(field: &Field) -> Option<&'static str> {
+fn needs_number(field: &Field) -> Option<String> {
     match field {
-        Field::Metric(_) => Some("metric comparisons need a number"),
-        Field::Attribute(Attribute::StartTime) => {
-            Some("start_time needs a number (ms since the epoch)")
-        }
-        Field::Attribute(Attribute::EndTime) => {
-            Some("end_time needs a number (ms since the epoch)")
+        Field::Metric(_) => Some("metric comparisons need a number".into()),
+        Field::Attribute(a @ (Attribute::StartTime | Attribute::EndTime)) => {
+            Some(format!("{} needs {}", a.name(), super::time::TIME_FORMS))
         }
         _ => None,
     }
+}
+
+/// A quoted time compared with `start_time` or `end_time`, as the ms since the epoch that
+/// the store holds (the number is also what the tree prints, so it reads back the same in
+/// any zone).
+fn time_value(field: &Field, v: &Literal) -> Option<Literal> {
+    let Field::Attribute(Attribute::StartTime | Attribute::EndTime) = field else {
+        return None;
+    };
+    let Literal::Str(text) = v else {
+        return None;
+    };
+    let ms = super::time::parse_local_time_ms(text)?;
+    Some(Literal::Number {
+        value: ms as f64,
+        text: ms.to_string(),
+    })
 }
 
 /// Checks a comparison or IN value against the field's type; returns the value to store
@@ -733,10 +747,9 @@ fn check_value(f: &ParsedField, v: &Literal, vt: &Token) -> Result<Literal, Quer
                     value,
                     text: v.as_text().to_string(),
                 }),
-                None => Err(QueryError::new(
-                    vt.column(),
-                    format!("{msg}, got '{}'", v.as_text()),
-                )),
+                None => time_value(&f.field, v).ok_or_else(|| {
+                    QueryError::new(vt.column(), format!("{msg}, got '{}'", v.as_text()))
+                }),
             }
         }
         None if special => Err(QueryError::new(
@@ -868,6 +881,15 @@ mod tests {
             ("created > 1000", cmp(a(StartTime), Gt, n("1000"))),
             ("start_time >= '1000'", cmp(a(StartTime), Ge, n("1000"))),
             ("end_time < 5", cmp(a(EndTime), Lt, n("5"))),
+            // Times with an offset are the same instant in any zone.
+            (
+                "start_time > '2026-11-01T00:00:00Z'",
+                cmp(a(StartTime), Gt, n("1793491200000")),
+            ),
+            (
+                "end_time <= \"2026-11-01 09:00+09:00\"",
+                cmp(a(EndTime), Le, n("1793491200000")),
+            ),
             ("experiment = 'vision'", cmp(a(Experiment), Eq, s("vision"))),
             ("host = 'gpu1'", cmp(a(Host), Eq, s("gpu1"))),
             ("parent_id = 'ab'", cmp(a(ParentId), Eq, s("ab"))),
@@ -1100,8 +1122,8 @@ mod tests {
                 12,
                 "NOT ILIKE works for text fields, not 'start_time'",
             ),
-            ("start_time > 'abc'", 14, "start_time needs a number (ms since the epoch), got 'abc'"),
-            ("end_time > inf", 12, "end_time needs a number (ms since the epoch), got 'inf'"),
+            ("start_time > 'abc'", 14, "start_time needs a time ('2026-11-01', '2026-11-01 14:30', '2026-11-01T14:30:00+09:00') or ms since the epoch, got 'abc'"),
+            ("end_time > inf", 12, "end_time needs a time ('2026-11-01', '2026-11-01 14:30', '2026-11-01T14:30:00+09:00') or ms since the epoch, got 'inf'"),
             (
                 "params.x > NaN",
                 12,

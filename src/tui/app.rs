@@ -9,8 +9,8 @@ use super::keymap::{Cmd, Keymap};
 use super::state_file::{ColumnPrefs, UiState};
 use super::theme::Theme;
 use super::worker::{ArtifactEntry, Highlighted, Request, Response, Write};
-use crate::cli::runs::{default_columns, Column};
 use crate::model::{Event, Experiment, Millis, NewNote, Run, RunDetail, RunQuery, RunStatus};
+use crate::present::{default_columns, Column};
 use crate::query::{parse_filter, QueryError};
 use crate::series::{SampledSeries, SeriesQuery, XAxis};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
@@ -1360,7 +1360,8 @@ pub fn parse_tag_edit(text: &str) -> Result<TagEdit, String> {
             remove.push(k.to_string());
         } else {
             set.extend(
-                crate::cli::parse_pairs(&[word.to_string()], "tag").map_err(|e| e.to_string())?,
+                crate::present::parse_pairs(&[word.to_string()], "tag")
+                    .map_err(|e| e.to_string())?,
             );
         }
     }

@@ -40,6 +40,8 @@ impl Project {
             .env_remove("KIROKU_STORE")
             .env_remove("KIROKU_RUN_ID")
             .env("KIROKU_USER", "tester")
+            // Times show in the reader's zone; tests read them in UTC unless they say otherwise.
+            .env("TZ", "UTC")
             .env("XDG_CONFIG_HOME", self.path().join(".config"))
             .env("XDG_DATA_HOME", self.path().join(".data"));
         c

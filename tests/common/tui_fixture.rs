@@ -1,6 +1,6 @@
 //! A fixed store for the UI tests: two experiments, runs with fixed ids, times, params,
 //! metrics, logs, notes, tags, stars and an artifact, and a UI state with a fixed clock, so
-//! screens render the same on every machine.
+//! screens render the same on every machine (and in UTC, whatever the machine's zone).
 use kiroku::model::{Artifact, KeyedPoint, NewNote, NewRun, RunSource, RunStatus};
 use kiroku::store::prelude::*;
 use kiroku::store::SqliteStore;
@@ -25,6 +25,9 @@ pub fn run_id(i: usize) -> String {
 }
 
 pub fn fixture() -> Fixture {
+    // Times show in the reader's zone: the snapshots are drawn in UTC. Every test sets the same
+    // value before anything reads it, so the threads of the test binary agree.
+    std::env::set_var("TZ", "UTC");
     let dir = tempfile::tempdir().unwrap();
     let store = SqliteStore::open(&dir.path().join(".kiroku"), false).unwrap();
     let specs: [(&str, &str, f64, u64, RunStatus); 6] = [

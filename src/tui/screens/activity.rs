@@ -1,8 +1,8 @@
 //! The activity log, newest first: runs started and ended, notes, tags, stars. Events newer
 //! than the last one you saw (kept in the UI state file) are marked.
 use super::fit;
-use crate::cli::output::format_relative;
 use crate::model::Event;
+use crate::present::format_relative;
 use crate::tui::app::State;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};

@@ -2,7 +2,7 @@
 //! summaries with deltas against a baseline and the best value marked (direction inferred from
 //! the name, switchable), and the selected metric's charts overlaid, one stable colour per run.
 use super::fit;
-use crate::cli::output::format_value;
+use crate::present::format_value;
 use crate::tui::app::State;
 use crate::tui::theme::run_color_index;
 use crate::tui::widgets::chart::{self, ChartLine};

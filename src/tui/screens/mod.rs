@@ -108,7 +108,7 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
         String::new()
     };
     let w = area.width as usize;
-    let lw = crate::cli::output::display_width(&left);
+    let lw = crate::present::display_width(&left);
     // The longest right-hand part that fits: who and where, live, what runs, help.
     let candidates = [
         format!(
@@ -120,14 +120,14 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
     ];
     let right = candidates
         .iter()
-        .find(|r| lw + crate::cli::output::display_width(r) + 2 <= w)
+        .find(|r| lw + crate::present::display_width(r) + 2 <= w)
         .cloned();
     let text = match right {
         Some(r) => {
-            let rw = crate::cli::output::display_width(&r);
+            let rw = crate::present::display_width(&r);
             format!("{left}{}{r}", " ".repeat(w - lw - rw))
         }
-        None => crate::cli::output::truncate(&left, w),
+        None => crate::present::truncate(&left, w),
     };
     frame.render_widget(Paragraph::new(Line::styled(text, style)).style(style), area);
 }
@@ -197,7 +197,7 @@ fn draw_footer(frame: &mut Frame, area: Rect, state: &State) {
         .as_ref()
         .filter(|m| m.error || state.now - m.at < MESSAGE_MS);
     let msg_w = msg
-        .map(|m| crate::cli::output::display_width(&m.text) + 2)
+        .map(|m| crate::present::display_width(&m.text) + 2)
         .unwrap_or(0)
         .min(area.width as usize / 2 + 10);
     let mut spans = vec![Span::raw(" ")];
@@ -218,8 +218,8 @@ fn draw_footer(frame: &mut Frame, area: Rect, state: &State) {
         } else {
             "message.info"
         };
-        let text = crate::cli::output::truncate(&m.text, msg_w.saturating_sub(1));
-        let w = crate::cli::output::display_width(&text) as u16 + 1;
+        let text = crate::present::truncate(&m.text, msg_w.saturating_sub(1));
+        let w = crate::present::display_width(&text) as u16 + 1;
         let r = Rect {
             x: area.x + area.width.saturating_sub(w),
             y: area.y,
@@ -250,8 +250,8 @@ pub fn block<'a>(
 
 /// Pads or cuts `s` to exactly `w` cells (right-aligned when `right`).
 pub fn fit(s: &str, w: usize, right: bool) -> String {
-    let t = crate::cli::output::truncate(s, w);
-    let pad = w.saturating_sub(crate::cli::output::display_width(&t));
+    let t = crate::present::truncate(s, w);
+    let pad = w.saturating_sub(crate::present::display_width(&t));
     if right {
         format!("{}{t}", " ".repeat(pad))
     } else {

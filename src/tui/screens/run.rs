@@ -3,7 +3,7 @@
 //! coloured diff), Artifacts (a folder tree; preview of text files, size and hash, or where a
 //! referenced one lives), Notes (thread).
 use super::{fit, kv, status_glyph};
-use crate::cli::output::{format_duration, format_relative, format_timestamp, format_value};
+use crate::present::{format_duration, format_relative, format_timestamp, format_value};
 use crate::tui::app::{Field, RunTab, RunView, State};
 use crate::tui::artifact_tree::TreeRow;
 use crate::tui::theme::run_color_index;
@@ -625,7 +625,7 @@ fn draw_artifacts(frame: &mut Frame, area: Rect, state: &mut State) {
             };
             let size_w = size.chars().count() + 1;
             let lead = format!("{indent}{marker}");
-            let lead_w = crate::cli::output::display_width(&lead).min(w.saturating_sub(size_w));
+            let lead_w = crate::present::display_width(&lead).min(w.saturating_sub(size_w));
             let name_w = w.saturating_sub(size_w + lead_w);
             let mut l = Line::from(vec![
                 Span::styled(fit(&lead, lead_w, false), dim),

@@ -2,9 +2,9 @@
 //! visible rows are drawn, from the fetched window; columns that do not fit are dropped by
 //! priority (params and tags before metrics, metrics before the name).
 use super::{block, fit, status_glyph};
-use crate::cli::output::{format_value, Format};
-use crate::cli::runs::Column;
 use crate::model::Run;
+use crate::present::Column;
+use crate::present::{format_value, Format};
 use crate::tui::app::{Field, MetricStat, RunsFocus, State};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
@@ -74,9 +74,9 @@ pub fn fit_columns(
     let mut widths: Vec<usize> = cols
         .iter()
         .map(|c| {
-            let mut w = crate::cli::output::display_width(&header(c, stat)) + 1;
+            let mut w = crate::present::display_width(&header(c, stat)) + 1;
             for r in rows {
-                w = w.max(crate::cli::output::display_width(&cell(c, r, stat, now)));
+                w = w.max(crate::present::display_width(&cell(c, r, stat, now)));
             }
             w.min(max_width(c).max(6))
         })

@@ -2,7 +2,7 @@
 //! as first → min → max → last, so spikes survive any zoom level; an EMA-smoothed line is
 //! drawn over the faint raw one; log-y, x by step, wall time or time since the run started;
 //! a cursor that reads every series' value at its x.
-use crate::cli::output::{format_duration, format_timestamp, format_value};
+use crate::present::{format_duration, format_timestamp, format_value};
 use crate::series::SampledSeries;
 use crate::tui::app::{ChartSettings, XMode};
 use crate::tui::theme::Theme;

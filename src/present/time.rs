@@ -1,0 +1,131 @@
+//! Times and durations for people. Times are shown in the reader's own time zone, as MLflow's
+//! UI does: `jiff` finds it from `TZ` (so `TZ=UTC kiroku …` shows UTC) or else the system's
+//! setting, and converts with the system's time zone database, daylight saving included.
+//! Stored times stay ms since the Unix epoch (UTC); only their display depends on the zone.
+use crate::model::Millis;
+use jiff::tz::TimeZone;
+use jiff::Timestamp;
+
+/// The zone times are shown in: `TZ` when set, else the system's local zone (UTC when it
+/// cannot be found).
+pub fn display_zone() -> TimeZone {
+    TimeZone::system()
+}
+
+/// `3s`, `4m12s`, `2h05m`, `3d04h`.
+pub fn format_duration(ms: i64) -> String {
+    let s = (ms.max(0) / 1000) as u64;
+    match s {
+        0..=59 => format!("{s}s"),
+        60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
+        3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
+        _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
+    }
+}
+
+/// `12s ago`, `5m ago`, `3h ago`, `2d ago`, or a date for older times.
+pub fn format_relative(time: Millis, now: Millis) -> String {
+    let s = (now - time) / 1000;
+    if s < 0 {
+        return "just now".into();
+    }
+    match s {
+        0..=59 => format!("{s}s ago"),
+        60..=3599 => format!("{}m ago", s / 60),
+        3600..=86399 => format!("{}h ago", s / 3600),
+        86400..=2_591_999 => format!("{}d ago", s / 86400),
+        _ => format_timestamp(time),
+    }
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the reader's zone (see [`display_zone`]).
+pub fn format_timestamp(ms: Millis) -> String {
+    format_timestamp_in(ms, &display_zone())
+}
+
+/// `YYYY-MM-DD HH:MM:SS` in the given zone. A time outside what a calendar can show (beyond
+/// the years -9999 to 9999) is shown as its number of ms.
+pub fn format_timestamp_in(ms: Millis, zone: &TimeZone) -> String {
+    match Timestamp::from_millisecond(ms) {
+        Ok(t) => zone
+            .to_datetime(t)
+            .strftime("%Y-%m-%d %H:%M:%S")
+            .to_string(),
+        Err(_) => format!("{ms} ms"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn zone(name: &str) -> TimeZone {
+        TimeZone::get(name).expect("the system's time zone database")
+    }
+
+    #[test]
+    fn durations() {
+        assert_eq!(format_duration(61_000), "1m01s");
+        assert_eq!(format_duration(-5), "0s");
+        assert_eq!(format_duration(90_000_000), "1d01h");
+    }
+
+    #[test]
+    fn timestamps_in_utc() {
+        assert_eq!(
+            format_timestamp_in(0, &TimeZone::UTC),
+            "1970-01-01 00:00:00"
+        );
+        assert_eq!(
+            format_timestamp_in(1_700_000_000_000, &TimeZone::UTC),
+            "2023-11-14 22:13:20"
+        );
+        assert_eq!(
+            format_timestamp_in(-1, &TimeZone::UTC),
+            "1969-12-31 23:59:59"
+        );
+        assert_eq!(
+            format_timestamp_in(i64::MAX, &TimeZone::UTC),
+            format!("{} ms", i64::MAX)
+        );
+    }
+
+    #[test]
+    fn timestamps_in_the_readers_zone() {
+        assert_eq!(
+            format_timestamp_in(1_700_000_000_000, &zone("Asia/Tokyo")),
+            "2023-11-15 07:13:20"
+        );
+        // New York across the end of daylight saving (2026-11-01 02:00 EDT → 01:00 EST):
+        // 05:30 UTC is 01:30 EDT, an hour later is 01:30 EST.
+        let ny = zone("America/New_York");
+        let before = 1_793_511_000_000; // 2026-11-01 05:30:00 UTC
+        assert_eq!(
+            format_timestamp_in(before, &TimeZone::UTC),
+            "2026-11-01 05:30:00"
+        );
+        assert_eq!(format_timestamp_in(before, &ny), "2026-11-01 01:30:00");
+        assert_eq!(
+            format_timestamp_in(before + 3_600_000, &ny),
+            "2026-11-01 01:30:00"
+        );
+        assert_eq!(
+            format_timestamp_in(before + 7_200_000, &ny),
+            "2026-11-01 02:30:00"
+        );
+        // Summer time: UTC-4.
+        assert_eq!(
+            format_timestamp_in(1_782_909_000_000, &ny),
+            "2026-07-01 08:30:00"
+        );
+    }
+
+    #[test]
+    fn relative_times_turn_into_dates_after_a_month() {
+        let now = 1_700_000_000_000;
+        assert_eq!(format_relative(now - 5_000, now), "5s ago");
+        assert_eq!(format_relative(now + 5_000, now), "just now");
+        assert_eq!(format_relative(now - 2 * 86_400_000, now), "2d ago");
+        assert!(format_relative(now - 40 * 86_400_000, now).starts_with("2023-10-0"));
+    }
+}
