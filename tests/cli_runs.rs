@@ -462,7 +462,8 @@ fn a_run_deleted_while_it_runs_keeps_the_commands_exit_code() {
 /// A run that started 2026-11-01 05:30 UTC (01:30 in New York, still summer time, and 14:30
 /// in Tokyo) and ended two hours later (02:30 in New York, after the clocks went back).
 fn run_at_the_end_of_new_york_summer_time(p: &Project) -> String {
-    use kiroku::store::{SqliteStore, Store};
+    use kiroku::store::prelude::*;
+    use kiroku::store::SqliteStore;
     let start = 1_793_511_000_000;
     let store = SqliteStore::open(&p.store_dir(), false).unwrap();
     store
