@@ -1,13 +1,179 @@
 //! The activity log, newest first: runs started and ended, notes, tags, stars. Events newer
 //! than the last one you saw (kept in the UI state file) are marked.
-use super::fit;
+use super::{fit, is_motion, move_cursor, writes, ScreenBehaviour};
 use crate::cli::output::format_relative;
 use crate::model::Event;
-use crate::tui::app::State;
+use crate::tui::app::{contains, Effect, State};
+use crate::tui::keymap::Cmd;
+use crate::tui::worker::{Request, Response};
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+
+#[derive(Debug, Clone, Default)]
+pub struct ActivityView {
+    pub events: Vec<Event>,
+    pub cursor: usize,
+    /// Events with a larger id are new since you last looked.
+    pub seen_before: i64,
+    pub loaded: bool,
+}
+
+/// Opens the activity log (`a`), at the newest event.
+pub fn open(state: &mut State) -> Vec<Effect> {
+    state.go(super::Screen::Activity);
+    state.activity.cursor = 0;
+    vec![state.request(Request::Events { limit: 200 })]
+}
+
+/// Remembers the newest event as seen; true when that changed anything.
+fn mark_events_seen(state: &mut State) -> bool {
+    let newest = state
+        .activity
+        .events
+        .iter()
+        .map(|e| e.id)
+        .max()
+        .unwrap_or(0);
+    let entry = state
+        .ui
+        .last_seen_event
+        .entry(state.store_name.clone())
+        .or_insert(0);
+    if newest > *entry {
+        *entry = newest;
+        return true;
+    }
+    false
+}
+
+pub struct ActivityScreen;
+
+impl ScreenBehaviour for ActivityScreen {
+    fn section(&self) -> &'static str {
+        "activity"
+    }
+
+    fn header(&self, _state: &State) -> String {
+        "activity".to_string()
+    }
+
+    fn hints(&self) -> &'static [(Cmd, &'static str)] {
+        &[
+            (Cmd::Open, "open run"),
+            (Cmd::MarkSeen, "mark seen"),
+            (Cmd::Back, "back"),
+            (Cmd::Quit, "quit"),
+        ]
+    }
+
+    fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
+        match cmd {
+            c if is_motion(c) => {
+                state.activity.cursor =
+                    move_cursor(state.activity.cursor, state.activity.events.len(), c, 10);
+                vec![]
+            }
+            Cmd::MarkSeen => {
+                mark_events_seen(state);
+                state.activity.seen_before = state
+                    .ui
+                    .last_seen_event
+                    .get(&state.store_name)
+                    .copied()
+                    .unwrap_or(0);
+                vec![Effect::SaveUiState]
+            }
+            Cmd::Open => {
+                let run = state
+                    .activity
+                    .events
+                    .get(state.activity.cursor)
+                    .and_then(|e| e.run_id.clone());
+                match run {
+                    Some(id) => {
+                        let mut out = vec![];
+                        if mark_events_seen(state) {
+                            out.push(Effect::SaveUiState);
+                        }
+                        out.extend(state.open_run(id));
+                        out
+                    }
+                    None => {
+                        state.info("this event has no run");
+                        vec![]
+                    }
+                }
+            }
+            Cmd::Star | Cmd::Tag | Cmd::Note => writes::run_write_cmd(state, cmd),
+            _ => vec![],
+        }
+    }
+
+    /// An event selects it; a second click opens its run.
+    fn on_click(&self, state: &mut State, x: u16, y: u16) -> Vec<Effect> {
+        let Some((r, first)) = state.areas.list else {
+            return vec![];
+        };
+        if contains(r, x, y) {
+            let i = first + (y - r.y) as usize;
+            if i < state.activity.events.len() {
+                if state.activity.cursor == i {
+                    return self.update(state, Cmd::Open);
+                }
+                state.activity.cursor = i;
+            }
+        }
+        vec![]
+    }
+
+    fn on_response(&self, state: &mut State, resp: Response) -> Result<Vec<Effect>, Response> {
+        match resp {
+            Response::Events(events) => {
+                if !state.activity.loaded {
+                    state.activity.seen_before = state
+                        .ui
+                        .last_seen_event
+                        .get(&state.store_name)
+                        .copied()
+                        .unwrap_or(0);
+                    state.activity.loaded = true;
+                }
+                state.activity.events = events;
+            }
+            other => return Err(other),
+        }
+        Ok(vec![])
+    }
+
+    fn on_change(&self, _state: &mut State, store: bool, _file: bool) -> Vec<Effect> {
+        if store {
+            vec![Effect::Request(Request::Events { limit: 200 })]
+        } else {
+            vec![]
+        }
+    }
+
+    /// Leaving the log marks what it showed as seen.
+    fn on_leave(&self, state: &mut State, _last: bool) {
+        mark_events_seen(state);
+    }
+
+    fn targets(&self, state: &State) -> Vec<String> {
+        state
+            .activity
+            .events
+            .get(state.activity.cursor)
+            .and_then(|e| e.run_id.clone())
+            .into_iter()
+            .collect()
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &mut State) {
+        draw(frame, area, state);
+    }
+}
 
 /// A one-line description of an event's detail.
 pub fn describe(e: &Event) -> String {
@@ -30,7 +196,7 @@ pub fn describe(e: &Event) -> String {
     }
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
+fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let new = state
         .activity
         .events
