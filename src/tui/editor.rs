@@ -108,29 +108,6 @@ impl Editor {
     }
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn edits_work_on_characters_not_bytes() {
-        let mut e = Editor::default();
-        for c in "lé x".chars() {
-            e.apply(EditKey::Char(c));
-        }
-        e.apply(EditKey::Left);
-        e.apply(EditKey::Backspace);
-        assert_eq!(e.text, "léx");
-        e.apply(EditKey::Home);
-        e.apply(EditKey::Delete);
-        assert_eq!(e.text, "éx");
-        e.apply(EditKey::End);
-        e.apply(EditKey::Newline);
-        e.apply(EditKey::Char('y'));
-        assert_eq!(e.cursor_line_col(), (1, 1));
-    }
-}
-
 /// A key as an edit of a text field or editor (`multiline`: enter breaks the line and ctrl-s
 /// submits); `None` for keys an editor ignores.
 pub fn edit_key(key: crossterm::event::KeyEvent, multiline: bool) -> Option<EditKey> {
@@ -157,4 +134,27 @@ pub fn edit_key(key: crossterm::event::KeyEvent, multiline: bool) -> Option<Edit
         KeyCode::Down => EditKey::Down,
         _ => return None,
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn edits_work_on_characters_not_bytes() {
+        let mut e = Editor::default();
+        for c in "lé x".chars() {
+            e.apply(EditKey::Char(c));
+        }
+        e.apply(EditKey::Left);
+        e.apply(EditKey::Backspace);
+        assert_eq!(e.text, "léx");
+        e.apply(EditKey::Home);
+        e.apply(EditKey::Delete);
+        assert_eq!(e.text, "éx");
+        e.apply(EditKey::End);
+        e.apply(EditKey::Newline);
+        e.apply(EditKey::Char('y'));
+        assert_eq!(e.cursor_line_col(), (1, 1));
+    }
 }

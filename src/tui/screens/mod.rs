@@ -62,6 +62,9 @@ pub trait ScreenBehaviour: Sync {
     }
     /// A store answer: the screen keeps what is its own and gives the rest back. Every screen
     /// is asked, open or not (an answer may land after you left).
+    // The answer is handed on by value (moved, never copied) to the next screen; boxing it
+    // would cost an allocation per answer for nothing.
+    #[allow(clippy::result_large_err)]
     fn on_response(&self, _state: &mut State, resp: Response) -> Result<Vec<Effect>, Response> {
         Err(resp)
     }
