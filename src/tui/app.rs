@@ -386,3 +386,84 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         _ => state.screen.behaviour().update(state, cmd),
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{answer, press, requests, state, typed, with_runs};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn global_keys_open_help_and_palette_and_esc_closes_them() {
+        let mut s = state();
+        typed(&mut s, "?");
+        assert!(matches!(s.overlay, Some(Overlay::Help { .. })));
+        press(&mut s, KeyCode::Esc);
+        assert!(s.overlay.is_none());
+        typed(&mut s, ":");
+        assert!(matches!(s.overlay, Some(Overlay::Palette { .. })));
+        // Inside the palette `q` is text, not quit.
+        typed(&mut s, "q");
+        assert!(!s.quit);
+        press(&mut s, KeyCode::Esc);
+        assert_eq!(typed(&mut s, "q"), vec![Effect::Quit]);
+        assert!(s.quit);
+    }
+
+    #[test]
+    fn requests_are_outstanding_by_kind_until_answered_and_a_failure_clears_all() {
+        let mut s = with_runs(3);
+        assert!(!s.busy());
+        let effects = press(&mut s, KeyCode::Enter);
+        assert_eq!(s.screen, Screen::Run);
+        assert!(matches!(requests(&effects)[..], [Request::Run { .. }]));
+        assert_eq!(s.pending, BTreeSet::from([RequestKind::Run]));
+        assert!(s.busy());
+        answer(&mut s, Response::Events(vec![]));
+        assert_eq!(
+            s.pending,
+            BTreeSet::from([RequestKind::Run]),
+            "other kinds stay"
+        );
+        answer(&mut s, Response::Error("gone".into()));
+        assert!(s.pending.is_empty());
+        assert!(s.message.as_ref().is_some_and(|m| m.error));
+    }
+
+    #[test]
+    fn back_walks_the_screen_stack_and_stops_following_the_log_off_the_run_screen() {
+        let mut s = with_runs(3);
+        press(&mut s, KeyCode::Enter);
+        typed(&mut s, ":activity");
+        press(&mut s, KeyCode::Enter);
+        assert_eq!(s.screen, Screen::Activity);
+        assert_eq!(s.history, vec![Screen::Runs, Screen::Run]);
+        assert_eq!(
+            press(&mut s, KeyCode::Esc),
+            vec![],
+            "back on the run: its log stays"
+        );
+        assert_eq!(s.screen, Screen::Run);
+        assert_eq!(press(&mut s, KeyCode::Esc), vec![Effect::WatchFile(None)]);
+        assert_eq!(s.screen, Screen::Runs);
+        assert_eq!(press(&mut s, KeyCode::Esc), vec![Effect::SaveUiState]);
+        assert_eq!(s.screen, Screen::Runs);
+    }
+
+    #[test]
+    fn a_write_answer_says_so_and_asks_every_open_screen_again() {
+        let mut s = with_runs(3);
+        press(&mut s, KeyCode::Enter);
+        let effects = answer(&mut s, Response::Written("starred r0".into()));
+        assert_eq!(s.message.as_ref().unwrap().text, "✓ starred r0");
+        let kinds: Vec<RequestKind> = requests(&effects).iter().map(|r| r.kind()).collect();
+        for kind in [
+            RequestKind::Experiments,
+            RequestKind::Runs,
+            RequestKind::Run,
+            RequestKind::Events,
+        ] {
+            assert!(kinds.contains(&kind), "{kind:?} in {kinds:?}");
+        }
+    }
+}

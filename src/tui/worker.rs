@@ -698,6 +698,38 @@ mod tests {
     }
 
     #[test]
+    fn a_run_chart_keeps_one_series_per_metric_and_compare_one_per_run_and_metric() {
+        let series = |run_id: &str, key: &str, chart| Request::Series {
+            run_id: run_id.into(),
+            key: key.into(),
+            query: SeriesQuery {
+                buckets: 10,
+                x: crate::series::XAxis::Step,
+                x_min: None,
+                x_max: None,
+            },
+            chart,
+        };
+        let out = coalesce(vec![
+            series("a", "loss", Chart::Run),
+            series("b", "loss", Chart::Run),
+            series("a", "acc", Chart::Run),
+            series("a", "loss", Chart::Compare),
+            series("b", "loss", Chart::Compare),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                series("b", "loss", Chart::Run),
+                series("a", "acc", Chart::Run),
+                series("a", "loss", Chart::Compare),
+                series("b", "loss", Chart::Compare),
+            ]
+        );
+        assert_eq!(out[0].kind(), RequestKind::Series);
+    }
+
+    #[test]
     fn links_planted_in_a_run_folder_are_not_previewed_or_read_as_its_log() {
         use std::os::unix::fs::symlink;
         let tmp = tempfile::tempdir().unwrap();

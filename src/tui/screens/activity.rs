@@ -48,6 +48,16 @@ fn mark_events_seen(state: &mut State) -> bool {
     false
 }
 
+/// The newest event seen in this store before (0: none).
+fn last_seen(state: &State) -> i64 {
+    state
+        .ui
+        .last_seen_event
+        .get(&state.store_name)
+        .copied()
+        .unwrap_or(0)
+}
+
 pub struct ActivityScreen;
 
 impl ScreenBehaviour for ActivityScreen {
@@ -77,12 +87,7 @@ impl ScreenBehaviour for ActivityScreen {
             }
             Cmd::MarkSeen => {
                 mark_events_seen(state);
-                state.activity.seen_before = state
-                    .ui
-                    .last_seen_event
-                    .get(&state.store_name)
-                    .copied()
-                    .unwrap_or(0);
+                state.activity.seen_before = last_seen(state);
                 vec![Effect::SaveUiState]
             }
             Cmd::Open => {
@@ -132,12 +137,7 @@ impl ScreenBehaviour for ActivityScreen {
         match resp {
             Response::Events(events) => {
                 if !state.activity.loaded {
-                    state.activity.seen_before = state
-                        .ui
-                        .last_seen_event
-                        .get(&state.store_name)
-                        .copied()
-                        .unwrap_or(0);
+                    state.activity.seen_before = last_seen(state);
                     state.activity.loaded = true;
                 }
                 state.activity.events = events;
@@ -250,4 +250,49 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         ));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{answer, event, press, requests, typed, with_runs};
+    use crate::tui::screens::Screen;
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn a_opens_the_log_and_enter_opens_the_event_s_run_marking_it_seen() {
+        let mut s = with_runs(2);
+        let effects = typed(&mut s, "a");
+        assert_eq!(s.screen, Screen::Activity);
+        assert!(matches!(requests(&effects)[..], [Request::Events { .. }]));
+        answer(
+            &mut s,
+            Response::Events(vec![event(9, None), event(8, Some("r1"))]),
+        );
+        assert_eq!(s.activity.seen_before, 0, "all new the first time");
+        assert!(press(&mut s, KeyCode::Enter).is_empty());
+        assert_eq!(s.message.as_ref().unwrap().text, "this event has no run");
+        typed(&mut s, "j");
+        let effects = press(&mut s, KeyCode::Enter);
+        assert_eq!(effects[0], Effect::SaveUiState);
+        assert_eq!(s.screen, Screen::Run);
+        assert_eq!(s.run.as_ref().unwrap().id, "r1");
+        assert_eq!(s.ui.last_seen_event.get("proj/.kiroku"), Some(&9));
+    }
+
+    #[test]
+    fn mark_seen_moves_the_new_line_and_leaving_remembers() {
+        let mut s = with_runs(2);
+        typed(&mut s, "a");
+        answer(&mut s, Response::Events(vec![event(5, None)]));
+        assert_eq!(typed(&mut s, "R"), vec![Effect::SaveUiState]);
+        assert_eq!(s.activity.seen_before, 5);
+        answer(
+            &mut s,
+            Response::Events(vec![event(6, None), event(5, None)]),
+        );
+        press(&mut s, KeyCode::Esc);
+        assert_eq!(s.screen, Screen::Runs);
+        assert_eq!(s.ui.last_seen_event.get("proj/.kiroku"), Some(&6));
+    }
 }

@@ -477,3 +477,91 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         status,
     );
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MetricSummary, RunSource};
+    use crate::tui::screens::test_support::{answer, press, requests, run, typed, with_runs};
+    use crossterm::event::KeyCode;
+
+    fn detail(id: &str) -> RunDetail {
+        let mut r = run(id, id);
+        for k in ["train/loss", "val/acc", "val/f1"] {
+            r.metrics.insert(
+                k.into(),
+                MetricSummary {
+                    last: 1.0,
+                    min: None,
+                    max: None,
+                    count: 1,
+                    step: 1,
+                    timestamp: 0,
+                },
+            );
+        }
+        RunDetail {
+            run: r,
+            source: RunSource::default(),
+            environment: Default::default(),
+            notes: vec![],
+            inputs: vec![],
+            artifacts: vec![],
+            children: vec![],
+            run_dir: None,
+        }
+    }
+
+    #[test]
+    fn compare_needs_two_marks() {
+        let mut s = with_runs(3);
+        assert!(typed(&mut s, "c").is_empty());
+        assert!(s.message.as_ref().unwrap().error);
+        assert_eq!(s.screen, Screen::Runs);
+        press(&mut s, KeyCode::Char(' '));
+        press(&mut s, KeyCode::Char(' '));
+        let effects = typed(&mut s, "c");
+        assert_eq!(s.screen, Screen::Compare);
+        assert!(
+            matches!(requests(&effects)[..], [Request::RunsById { ids }] if ids == &["r0", "r1"])
+        );
+    }
+
+    #[test]
+    fn the_runs_bring_series_for_the_charted_metrics_and_keys_move_baseline_and_metric() {
+        let mut s = with_runs(3);
+        typed(&mut s, "  c");
+        let effects = answer(&mut s, Response::RunsById(vec![detail("r0"), detail("r1")]));
+        // 160 columns: two metrics side by side, one series per run each.
+        let series: Vec<(&str, &str)> = requests(&effects)
+            .iter()
+            .filter_map(|r| match r {
+                Request::Series {
+                    run_id,
+                    key,
+                    chart: Chart::Compare,
+                    ..
+                } => Some((run_id.as_str(), key.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            series,
+            [
+                ("r0", "train/loss"),
+                ("r1", "train/loss"),
+                ("r0", "val/acc"),
+                ("r1", "val/acc")
+            ]
+        );
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 1);
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 0, "wraps round");
+        let effects = typed(&mut s, "j");
+        assert_eq!(s.compare.as_ref().unwrap().metric_cursor, 1);
+        assert_eq!(requests(&effects).len(), 4, "the charts follow the cursor");
+        typed(&mut s, "B");
+        assert!(!s.compare.as_ref().unwrap().higher_is_better("val/acc"));
+    }
+}

@@ -105,3 +105,31 @@ fn on_answer(state: &mut State, yes: bool) -> Vec<Effect> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{requests, typed, with_runs};
+
+    #[test]
+    fn delete_asks_and_only_yes_writes() {
+        let mut s = with_runs(2);
+        typed(&mut s, "d");
+        assert!(matches!(
+            &s.overlay,
+            Some(Overlay::Confirm(Confirm::Delete { run_ids, deleted: true })) if run_ids == &["r0"]
+        ));
+        // Other keys do nothing; `n` closes without a write.
+        assert!(typed(&mut s, "x").is_empty());
+        assert!(s.overlay.is_some());
+        assert!(typed(&mut s, "n").is_empty());
+        assert!(s.overlay.is_none());
+        typed(&mut s, "d");
+        let effects = typed(&mut s, "y");
+        assert!(matches!(
+            requests(&effects)[..],
+            [Request::Write(Write::Delete { deleted: true, .. })]
+        ));
+        assert!(s.overlay.is_none());
+    }
+}

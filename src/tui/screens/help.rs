@@ -114,3 +114,29 @@ fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scroll: u
     lines.extend(body.into_iter().skip(scroll).take(h));
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, state, typed};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn typing_searches_the_bindings_and_arrows_scroll() {
+        let mut s = state();
+        typed(&mut s, "?");
+        press(&mut s, KeyCode::Down);
+        assert!(matches!(&s.overlay, Some(Overlay::Help { scroll: 1, .. })));
+        typed(&mut s, "zoom");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Help { scroll: 0, search }) if search.text == "zoom")
+        );
+        let found = rows(&s, "zoom");
+        assert!(!found.is_empty());
+        assert!(found
+            .iter()
+            .all(|(_, _, a, d)| a.contains("zoom") || d.to_lowercase().contains("zoom")));
+        press(&mut s, KeyCode::Enter);
+        assert!(s.overlay.is_none());
+    }
+}

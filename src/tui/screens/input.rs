@@ -197,3 +197,72 @@ fn submit_input(state: &mut State, kind: InputKind, text: String) -> Vec<Effect>
         },
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, press_mod, requests, typed, with_runs};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    #[test]
+    fn tag_edits_parse_sets_and_removals() {
+        assert_eq!(
+            parse_tag_edit("stage=eval -old").unwrap(),
+            (vec![("stage".into(), "eval".into())], vec!["old".into()])
+        );
+        assert!(parse_tag_edit("   ").is_err());
+    }
+
+    #[test]
+    fn a_tag_goes_to_every_marked_run() {
+        let mut s = with_runs(3);
+        typed(&mut s, "  t");
+        typed(&mut s, "stage=eval");
+        let effects = press(&mut s, KeyCode::Enter);
+        let tagged: Vec<&str> = requests(&effects)
+            .iter()
+            .filter_map(|r| match r {
+                Request::Write(Write::Tags { run_id, .. }) => Some(run_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tagged, ["r0", "r1"]);
+        assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn notes_take_several_lines_and_ctrl_s_saves() {
+        let mut s = with_runs(1);
+        typed(&mut s, "nfirst");
+        press(&mut s, KeyCode::Enter);
+        typed(&mut s, "q");
+        assert!(!s.quit, "q is text in the editor");
+        let effects = press_mod(&mut s, KeyCode::Char('s'), KeyModifiers::CONTROL);
+        match requests(&effects)[..] {
+            [Request::Write(Write::Note { run_id, note })] => {
+                assert_eq!((run_id.as_str(), note.body.as_str()), ("r0", "first\nq"))
+            }
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn esc_with_a_draft_asks_and_no_goes_back_to_it() {
+        let mut s = with_runs(1);
+        typed(&mut s, "ndraft");
+        press(&mut s, KeyCode::Esc);
+        assert!(matches!(
+            s.overlay,
+            Some(Overlay::Confirm(Confirm::DiscardDraft { .. }))
+        ));
+        typed(&mut s, "n");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Input { editor, .. }) if editor.text == "draft")
+        );
+        // An empty editor closes at once.
+        let mut s = with_runs(1);
+        typed(&mut s, "n");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.overlay.is_none());
+    }
+}

@@ -322,3 +322,127 @@ pub fn kv<'a>(state: &State, key: &str, value: impl Into<String>, width: usize) 
         Span::styled(value.into(), Style::default()),
     ])
 }
+
+/// A store-free harness for the screens' unit tests: a state with the default keymap and a
+/// fixed clock, keys played through `handle_key` and `update`, and store answers made by hand.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::model::{Event, Run, RunPage, RunQuery, RunStatus};
+    use crate::tui::app::{handle_key, update, Action, Effect, State};
+    use crate::tui::keymap::Keymap;
+    use crate::tui::state_file::UiState;
+    use crate::tui::theme::Theme;
+    use crate::tui::worker::{Request, Response};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    pub const NOW: i64 = 1_000_000_000_000;
+
+    pub fn state() -> State {
+        State::with_parts(
+            "proj/.kiroku".into(),
+            "alice".into(),
+            "gpu01".into(),
+            UiState::default(),
+            Keymap::defaults(),
+            Theme::fallback(),
+            NOW,
+        )
+    }
+
+    /// One key, carried out; the effects are returned, not run.
+    pub fn press(s: &mut State, code: KeyCode) -> Vec<Effect> {
+        press_mod(s, code, KeyModifiers::NONE)
+    }
+
+    pub fn press_mod(s: &mut State, code: KeyCode, m: KeyModifiers) -> Vec<Effect> {
+        match handle_key(s, KeyEvent::new(code, m)) {
+            Some(a) => update(s, a),
+            None => vec![],
+        }
+    }
+
+    /// Keys typed as characters; the effects of the last one.
+    pub fn typed(s: &mut State, text: &str) -> Vec<Effect> {
+        let mut out = vec![];
+        for c in text.chars() {
+            out = press(s, KeyCode::Char(c));
+        }
+        out
+    }
+
+    pub fn answer(s: &mut State, resp: Response) -> Vec<Effect> {
+        update(s, Action::Store(resp))
+    }
+
+    pub fn requests(effects: &[Effect]) -> Vec<&Request> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Request(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn run(id: &str, name: &str) -> Run {
+        Run {
+            id: id.into(),
+            name: name.into(),
+            experiment: "exp".into(),
+            experiment_id: 1,
+            status: RunStatus::Finished,
+            exit_code: Some(0),
+            user: "alice".into(),
+            host: None,
+            start_time: NOW - 60_000,
+            end_time: Some(NOW),
+            parent_id: None,
+            deleted: false,
+            params: Default::default(),
+            metrics: Default::default(),
+            tags: Default::default(),
+            stars: vec![],
+        }
+    }
+
+    pub fn event(id: i64, run_id: Option<&str>) -> Event {
+        Event {
+            id,
+            time: NOW,
+            kind: "run.started".into(),
+            user: "bob".into(),
+            run_id: run_id.map(str::to_string),
+            run_name: None,
+            experiment: None,
+            detail: None,
+        }
+    }
+
+    /// A state whose runs table holds `n` runs (`r0`, `r1`, …), as the store would answer.
+    pub fn with_runs(n: usize) -> State {
+        let mut s = state();
+        let effects = s.start();
+        let query = requests(&effects)
+            .into_iter()
+            .find_map(|r| match r {
+                Request::Runs { query, .. } => Some(query.clone()),
+                _ => None,
+            })
+            .expect("a page is asked for");
+        let runs: Vec<Run> = (0..n)
+            .map(|i| run(&format!("r{i}"), &format!("run-{i}")))
+            .collect();
+        answer(
+            &mut s,
+            Response::Runs {
+                seq: 1,
+                query: RunQuery { ..query },
+                page: RunPage {
+                    total: n as u64,
+                    runs,
+                },
+            },
+        );
+        s
+    }
+}

@@ -218,3 +218,34 @@ fn draw(frame: &mut Frame, area: Rect, state: &State, input: &Editor, selected: 
     }
     frame.render_widget(Paragraph::new(lines), inner);
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, state, typed};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn commands_and_experiments_complete() {
+        let s = state();
+        assert_eq!(palette_completions(&s, "co"), ["columns", "compare"]);
+        assert_eq!(palette_completions(&s, "exp "), ["exp *"]);
+        assert!(palette_completions(&s, "theme ").len() > 1);
+    }
+
+    #[test]
+    fn tab_completes_enter_runs_and_unknown_commands_say_so() {
+        let mut s = state();
+        typed(&mut s, ":act");
+        press(&mut s, KeyCode::Tab);
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Palette { input, .. }) if input.text == "activity")
+        );
+        press(&mut s, KeyCode::Enter);
+        assert_eq!(s.screen, Screen::Activity);
+        typed(&mut s, ":nope");
+        press(&mut s, KeyCode::Enter);
+        assert!(s.overlay.is_none());
+        assert!(s.message.as_ref().unwrap().error);
+    }
+}

@@ -562,3 +562,129 @@ impl ScreenBehaviour for RunScreen {
         draw::draw(frame, area, state);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::{MetricSummary, RunSource};
+    use crate::series::SampledSeries;
+    use crate::tui::screens::test_support::{answer, press, requests, run, state, typed};
+    use crossterm::event::KeyCode;
+
+    fn detail(id: &str) -> RunDetail {
+        let mut r = run(id, "resnet");
+        for k in ["train/loss", "val/acc"] {
+            r.metrics.insert(
+                k.into(),
+                MetricSummary {
+                    last: 1.0,
+                    min: None,
+                    max: None,
+                    count: 1,
+                    step: 1,
+                    timestamp: 0,
+                },
+            );
+        }
+        RunDetail {
+            run: r,
+            source: RunSource::default(),
+            environment: Default::default(),
+            notes: vec![],
+            inputs: vec![],
+            artifacts: vec![],
+            children: vec![],
+            run_dir: None,
+        }
+    }
+
+    fn opened(id: &str) -> State {
+        let mut s = state();
+        s.open_run(id.into());
+        answer(&mut s, Response::Run(Box::new(detail(id)), vec![]));
+        s
+    }
+
+    fn series(key: &str) -> SampledSeries {
+        SampledSeries {
+            key: key.into(),
+            points: 0,
+            x: crate::series::XAxis::Step,
+            buckets: vec![],
+        }
+    }
+
+    #[test]
+    fn tabs_cycle_both_ways_and_metrics_ask_for_one_series_per_key() {
+        let mut s = opened("r1");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Overview);
+        press(&mut s, KeyCode::Tab);
+        let effects = press(&mut s, KeyCode::Tab);
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Metrics);
+        let keys: Vec<(&str, Chart)> = requests(&effects)
+            .iter()
+            .filter_map(|r| match r {
+                Request::Series { key, chart, .. } => Some((key.as_str(), *chart)),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(keys, [("train/loss", Chart::Run), ("val/acc", Chart::Run)]);
+        assert!(s.pending.contains(&RequestKind::Series));
+        typed(&mut s, "[[[");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Notes, "wraps round");
+    }
+
+    #[test]
+    fn series_land_in_the_open_run_only() {
+        let mut s = opened("r1");
+        let got = |run_id: &str, chart| Response::Series {
+            run_id: run_id.into(),
+            chart,
+            series: series("val/acc"),
+        };
+        answer(&mut s, got("other", Chart::Run));
+        answer(&mut s, got("r1", Chart::Compare));
+        assert!(s.run.as_ref().unwrap().series.is_empty());
+        answer(&mut s, got("r1", Chart::Run));
+        assert!(s.run.as_ref().unwrap().series.contains_key("val/acc"));
+    }
+
+    #[test]
+    fn appended_log_text_is_added_and_a_search_jumps_to_the_match() {
+        let mut s = opened("r1");
+        let log = |text: &str, appended| Response::Log {
+            run_id: "r1".into(),
+            text: text.into(),
+            end: 10,
+            appended,
+        };
+        answer(&mut s, log("epoch 1\n", false));
+        answer(&mut s, log("epoch 2\nloss nan\n", true));
+        assert_eq!(
+            s.run.as_ref().unwrap().log.as_deref(),
+            Some("epoch 1\nepoch 2\nloss nan\n")
+        );
+        s.run.as_mut().unwrap().tab = RunTab::Logs;
+        typed(&mut s, "/nan");
+        assert_eq!(s.field, Some(Field::LogSearch));
+        let rv = s.run.as_ref().unwrap();
+        assert_eq!(rv.scroll_of(RunTab::Logs), 2);
+        assert!(!rv.follow, "a search stops following");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.field.is_none());
+        assert_eq!(s.run.as_ref().unwrap().log_search.text, "", "esc clears it");
+    }
+
+    #[test]
+    fn note_opens_the_editor_on_this_run() {
+        let mut s = opened("r1");
+        typed(&mut s, "n");
+        match &s.overlay {
+            Some(Overlay::Input {
+                kind: InputKind::Note { run_id, reply_to },
+                ..
+            }) => assert_eq!((run_id.as_str(), *reply_to), ("r1", None)),
+            other => panic!("{other:?}"),
+        }
+    }
+}

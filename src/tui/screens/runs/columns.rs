@@ -263,3 +263,34 @@ fn on_columns_overlay(state: &mut State, cmd: Cmd) -> Vec<Effect> {
     }
     vec![]
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, typed, with_runs};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn keys_quote_odd_names_and_the_chooser_shows_a_column_by_hand() {
+        assert_eq!(query_key("params", "lr"), "params.lr");
+        assert_eq!(query_key("metrics", "a b`c"), "metrics.`a b``c`");
+        assert_eq!(sort_field(&Column::Stars), None);
+        let mut s = with_runs(2);
+        assert!(!s.columns().contains(&Column::Host));
+        typed(&mut s, ":columns");
+        press(&mut s, KeyCode::Enter);
+        let host = s
+            .available_columns()
+            .iter()
+            .position(|c| *c == Column::Host)
+            .unwrap();
+        for _ in 0..host {
+            typed(&mut s, "j");
+        }
+        assert_eq!(press(&mut s, KeyCode::Char(' ')), vec![Effect::SaveUiState]);
+        assert!(s.columns().contains(&Column::Host));
+        assert_eq!(s.ui.columns["*"].shown, ["host"]);
+        press(&mut s, KeyCode::Esc);
+        assert!(s.overlay.is_none());
+    }
+}

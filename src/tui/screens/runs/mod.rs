@@ -538,3 +538,101 @@ impl ScreenBehaviour for RunsScreen {
         draw::draw(frame, area, state);
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::RunPage;
+    use crate::tui::screens::test_support::{answer, press, requests, typed, with_runs};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn motion_moves_the_cursor_within_the_rows() {
+        let mut s = with_runs(5);
+        assert_eq!(s.runs.selected().unwrap().id, "r0");
+        typed(&mut s, "jj");
+        assert_eq!(s.runs.cursor, 2);
+        typed(&mut s, "G");
+        assert_eq!(s.runs.cursor, 4);
+        typed(&mut s, "j");
+        assert_eq!(s.runs.cursor, 4, "stays on the last row");
+        typed(&mut s, "g");
+        assert_eq!(s.runs.cursor, 0);
+    }
+
+    #[test]
+    fn space_marks_in_order_and_steps_down_and_back_at_the_bottom_clears() {
+        let mut s = with_runs(5);
+        press(&mut s, KeyCode::Char(' '));
+        press(&mut s, KeyCode::Char(' '));
+        assert_eq!(s.runs.marked, ["r0", "r1"]);
+        assert_eq!(s.runs.cursor, 2);
+        assert_eq!(self::RunsScreen.targets(&s), ["r0", "r1"]);
+        press(&mut s, KeyCode::Esc);
+        assert!(s.runs.marked.is_empty());
+        assert_eq!(RunsScreen.targets(&s), ["r2"]);
+    }
+
+    #[test]
+    fn typing_a_filter_queries_valid_text_and_keeps_the_last_good_one_on_errors() {
+        let mut s = with_runs(5);
+        typed(&mut s, "/");
+        assert_eq!(s.field, Some(Field::Filter));
+        let effects = typed(&mut s, "bert");
+        match requests(&effects)[..] {
+            [Request::Runs { query, .. }] => assert_eq!(query.filter.as_deref(), Some("bert")),
+            ref other => panic!("{other:?}"),
+        }
+        let effects = typed(&mut s, " >");
+        assert!(requests(&effects).is_empty());
+        assert!(s.runs.filter_error.is_some());
+        assert_eq!(s.runs.applied_filter, "bert");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.field.is_none());
+    }
+
+    #[test]
+    fn a_stale_page_is_dropped_and_a_full_page_asks_for_its_count() {
+        let mut s = with_runs(2);
+        let effects = typed(&mut s, "D");
+        let Request::Runs { seq, query, .. } = requests(&effects)[0].clone() else {
+            panic!("a new page");
+        };
+        let limit = query.limit.unwrap();
+        // An answer to the page before does nothing.
+        answer(
+            &mut s,
+            Response::Runs {
+                seq: seq - 1,
+                query: query.clone(),
+                page: RunPage {
+                    runs: vec![],
+                    total: 0,
+                },
+            },
+        );
+        assert_eq!(s.runs.total, 2);
+        let full: Vec<Run> = (0..limit)
+            .map(|i| crate::tui::screens::test_support::run(&format!("x{i}"), "x"))
+            .collect();
+        let effects = answer(
+            &mut s,
+            Response::Runs {
+                seq,
+                query,
+                page: RunPage {
+                    runs: full,
+                    total: limit,
+                },
+            },
+        );
+        assert!(
+            !s.runs.total_known(),
+            "a full page's total is a lower bound"
+        );
+        assert!(matches!(requests(&effects)[..], [Request::Count { .. }]));
+        answer(&mut s, Response::Count { seq, total: 5000 });
+        assert_eq!(s.runs.total, 5000);
+        assert!(s.runs.total_known());
+    }
+}
