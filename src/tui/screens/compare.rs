@@ -481,35 +481,12 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MetricSummary, RunSource};
-    use crate::tui::screens::test_support::{answer, press, requests, run, typed, with_runs};
+    use crate::tui::screens::test_support;
+    use crate::tui::screens::test_support::{answer, press, requests, typed, with_runs};
     use crossterm::event::KeyCode;
 
     fn detail(id: &str) -> RunDetail {
-        let mut r = run(id, id);
-        for k in ["train/loss", "val/acc", "val/f1"] {
-            r.metrics.insert(
-                k.into(),
-                MetricSummary {
-                    last: 1.0,
-                    min: None,
-                    max: None,
-                    count: 1,
-                    step: 1,
-                    timestamp: 0,
-                },
-            );
-        }
-        RunDetail {
-            run: r,
-            source: RunSource::default(),
-            environment: Default::default(),
-            notes: vec![],
-            inputs: vec![],
-            artifacts: vec![],
-            children: vec![],
-            run_dir: None,
-        }
+        test_support::detail(id, &["train/loss", "val/acc", "val/f1"])
     }
 
     #[test]

@@ -327,7 +327,9 @@ pub fn kv<'a>(state: &State, key: &str, value: impl Into<String>, width: usize) 
 /// fixed clock, keys played through `handle_key` and `update`, and store answers made by hand.
 #[cfg(test)]
 pub(crate) mod test_support {
-    use crate::model::{Event, Run, RunPage, RunQuery, RunStatus};
+    use crate::model::{
+        Event, MetricSummary, Run, RunDetail, RunPage, RunQuery, RunSource, RunStatus,
+    };
     use crate::tui::app::{handle_key, update, Action, Effect, State};
     use crate::tui::keymap::Keymap;
     use crate::tui::state_file::UiState;
@@ -402,6 +404,34 @@ pub(crate) mod test_support {
             metrics: Default::default(),
             tags: Default::default(),
             stars: vec![],
+        }
+    }
+
+    /// A run with the metrics `keys` (each last 1.0), as the store answers for one run.
+    pub fn detail(id: &str, keys: &[&str]) -> RunDetail {
+        let mut r = run(id, id);
+        for k in keys {
+            r.metrics.insert(
+                k.to_string(),
+                MetricSummary {
+                    last: 1.0,
+                    min: None,
+                    max: None,
+                    count: 1,
+                    step: 1,
+                    timestamp: 0,
+                },
+            );
+        }
+        RunDetail {
+            run: r,
+            source: RunSource::default(),
+            environment: Default::default(),
+            notes: vec![],
+            inputs: vec![],
+            artifacts: vec![],
+            children: vec![],
+            run_dir: None,
         }
     }
 

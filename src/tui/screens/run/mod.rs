@@ -566,36 +566,13 @@ impl ScreenBehaviour for RunScreen {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use crate::model::{MetricSummary, RunSource};
     use crate::series::SampledSeries;
-    use crate::tui::screens::test_support::{answer, press, requests, run, state, typed};
+    use crate::tui::screens::test_support;
+    use crate::tui::screens::test_support::{answer, press, requests, state, typed};
     use crossterm::event::KeyCode;
 
     fn detail(id: &str) -> RunDetail {
-        let mut r = run(id, "resnet");
-        for k in ["train/loss", "val/acc"] {
-            r.metrics.insert(
-                k.into(),
-                MetricSummary {
-                    last: 1.0,
-                    min: None,
-                    max: None,
-                    count: 1,
-                    step: 1,
-                    timestamp: 0,
-                },
-            );
-        }
-        RunDetail {
-            run: r,
-            source: RunSource::default(),
-            environment: Default::default(),
-            notes: vec![],
-            inputs: vec![],
-            artifacts: vec![],
-            children: vec![],
-            run_dir: None,
-        }
+        test_support::detail(id, &["train/loss", "val/acc"])
     }
 
     fn opened(id: &str) -> State {
