@@ -108,6 +108,34 @@ impl Editor {
     }
 }
 
+/// A key as an edit of a text field or editor (`multiline`: enter breaks the line and ctrl-s
+/// submits); `None` for keys an editor ignores.
+pub fn edit_key(key: crossterm::event::KeyEvent, multiline: bool) -> Option<EditKey> {
+    use crossterm::event::{KeyCode, KeyModifiers};
+    let ctrl = key.modifiers.contains(KeyModifiers::CONTROL);
+    Some(match key.code {
+        KeyCode::Char('s') if ctrl && multiline => EditKey::Submit,
+        KeyCode::Char('u') if ctrl => EditKey::Clear,
+        KeyCode::Char('c') if ctrl => EditKey::Cancel,
+        KeyCode::Char(c) if !ctrl => EditKey::Char(c),
+        KeyCode::Enter if multiline && !key.modifiers.contains(KeyModifiers::ALT) => {
+            EditKey::Newline
+        }
+        KeyCode::Enter => EditKey::Submit,
+        KeyCode::Esc => EditKey::Cancel,
+        KeyCode::Backspace => EditKey::Backspace,
+        KeyCode::Delete => EditKey::Delete,
+        KeyCode::Left => EditKey::Left,
+        KeyCode::Right => EditKey::Right,
+        KeyCode::Home => EditKey::Home,
+        KeyCode::End => EditKey::End,
+        KeyCode::Tab => EditKey::Complete,
+        KeyCode::Up => EditKey::Up,
+        KeyCode::Down => EditKey::Down,
+        _ => return None,
+    })
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,11 +1,14 @@
 //! The terminal UI (`kiroku` on a terminal, or `kiroku ui`): runs, one run, compare, activity,
 //! help and a command palette over any `Store`, local or remote.
 //!
-//! Shape (after gitui and atuin): `app` holds the state and the pure key → action → state
-//! logic; `event_loop` owns the terminal and the one event channel; `worker` runs store calls
-//! off the UI thread (newest request wins) and watches for changes; `screens` draw; `widgets`
-//! are the reusable pieces (charts, ANSI text); `keymap` and `theme` are data (embedded TOML,
-//! user files over them); `state_file` keeps per-user UI state between sessions.
+//! Shape (after gitui, helix and atuin): `app` is the shell (the shared state, the pure
+//! key → action → state routing, global keys, messages, outstanding requests); `screens` holds
+//! one module per screen and overlay, each owning its state, keys, update, store answers and
+//! drawing, registered in one list; `event_loop` owns the terminal and the one event channel;
+//! `worker` runs store calls off the UI thread (newest request wins) and watches for changes;
+//! `widgets` are the reusable pieces (charts, ANSI text); `keymap` and `theme` are data
+//! (embedded TOML, user files over them); `state_file` keeps per-user UI state between
+//! sessions.
 pub mod app;
 pub mod artifact_tree;
 pub mod editor;

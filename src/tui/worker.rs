@@ -68,7 +68,7 @@ pub enum Request {
         run_id: String,
         key: String,
         query: SeriesQuery,
-        slot: String,
+        chart: Chart,
     },
     /// The run's output from byte `from` on (0: all of it, up to `LOG_LIMIT`).
     Log {
@@ -96,21 +96,76 @@ pub enum Request {
     Write(Write),
 }
 
+/// Which chart a series is for: the run screen's (one run at a time) or compare's (one
+/// series per run).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Chart {
+    Run,
+    Compare,
+}
+
+/// The kinds of request the UI waits on (for the spinner): a request and its answer have the
+/// same kind, so what is outstanding is a set of these, never a set of names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum RequestKind {
+    Experiments,
+    Runs,
+    Count,
+    Run,
+    RunsById,
+    Series,
+    Log,
+    Events,
+    Highlight,
+    Write,
+}
+
+/// What makes two queries the same for coalescing: the newer one replaces the older.
+#[derive(Debug, Clone, PartialEq)]
+enum CoalesceKey<'a> {
+    Kind(RequestKind),
+    /// Each chart slot has its own newest request: a run chart per metric (a newer request
+    /// for another run replaces it), a compare chart per run and metric.
+    Series {
+        chart: Chart,
+        run_id: Option<&'a str>,
+        key: &'a str,
+    },
+    /// Each highlighted text (`Highlight` and `Preview` share the keys).
+    Highlight(&'a str),
+}
+
 impl Request {
+    pub fn kind(&self) -> RequestKind {
+        match self {
+            Request::Experiments => RequestKind::Experiments,
+            Request::Runs { .. } => RequestKind::Runs,
+            Request::Count { .. } => RequestKind::Count,
+            Request::Run { .. } => RequestKind::Run,
+            Request::RunsById { .. } => RequestKind::RunsById,
+            Request::Series { .. } => RequestKind::Series,
+            Request::Log { .. } => RequestKind::Log,
+            Request::Events { .. } => RequestKind::Events,
+            Request::Highlight { .. } | Request::Preview { .. } => RequestKind::Highlight,
+            Request::Write(_) => RequestKind::Write,
+        }
+    }
+
     /// Queries of the same kind replace each other; `None` for writes (never dropped).
-    fn coalesce_key(&self) -> Option<String> {
+    fn coalesce_key(&self) -> Option<CoalesceKey<'_>> {
         Some(match self {
-            Request::Experiments => "experiments".into(),
-            Request::Runs { .. } => "runs".into(),
-            Request::Count { .. } => "count".into(),
-            Request::Run { .. } => "run".into(),
-            Request::RunsById { .. } => "runs-by-id".into(),
-            // Each chart slot has its own newest request.
-            Request::Series { slot, .. } => format!("series:{slot}"),
-            Request::Log { .. } => "log".into(),
-            Request::Events { .. } => "events".into(),
-            Request::Highlight { key, .. } | Request::Preview { key, .. } => format!("hl:{key}"),
+            Request::Series {
+                run_id, key, chart, ..
+            } => CoalesceKey::Series {
+                chart: *chart,
+                run_id: (*chart == Chart::Compare).then_some(run_id.as_str()),
+                key,
+            },
+            Request::Highlight { key, .. } | Request::Preview { key, .. } => {
+                CoalesceKey::Highlight(key)
+            }
             Request::Write(_) => return None,
+            other => CoalesceKey::Kind(other.kind()),
         })
     }
 }
@@ -135,7 +190,7 @@ pub enum Response {
     RunsById(Vec<RunDetail>),
     Series {
         run_id: String,
-        slot: String,
+        chart: Chart,
         series: SampledSeries,
     },
     /// Output text; `appended` when it continues what the UI holds, and `end`, the file
@@ -156,6 +211,25 @@ pub enum Response {
     Written(String),
     /// Any failure, as words for the message line.
     Error(String),
+}
+
+impl Response {
+    /// The kind of request this answers (`None`: a failure, which answers any).
+    pub fn kind(&self) -> Option<RequestKind> {
+        Some(match self {
+            Response::Experiments(_) => RequestKind::Experiments,
+            Response::Runs { .. } => RequestKind::Runs,
+            Response::Count { .. } => RequestKind::Count,
+            Response::Run(..) => RequestKind::Run,
+            Response::RunsById(_) => RequestKind::RunsById,
+            Response::Series { .. } => RequestKind::Series,
+            Response::Log { .. } => RequestKind::Log,
+            Response::Events(_) => RequestKind::Events,
+            Response::Highlighted { .. } => RequestKind::Highlight,
+            Response::Written(_) => RequestKind::Write,
+            Response::Error(_) => return None,
+        })
+    }
 }
 
 /// An artifact as the Artifacts tab lists it, sorted by path; `local` is the copy in the
@@ -340,11 +414,11 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 run_id,
                 key,
                 query,
-                slot,
+                chart,
             } => Response::Series {
                 series: store.metric_series_sampled(&run_id, &key, &query)?,
                 run_id,
-                slot,
+                chart,
             },
             Request::Log { run_id, from } => {
                 let (text, end, appended) = read_log(store, &run_id, from);
@@ -445,7 +519,7 @@ pub fn coalesce(batch: Vec<Request>) -> Vec<Request> {
     let mut out: Vec<Request> = Vec::new();
     for r in batch {
         if let Some(key) = r.coalesce_key() {
-            out.retain(|o| o.coalesce_key().as_deref() != Some(key.as_str()));
+            out.retain(|o| o.coalesce_key().as_ref() != Some(&key));
         }
         out.push(r);
     }
@@ -622,6 +696,38 @@ mod tests {
             runs(3),
         ]);
         assert_eq!(out, vec![star, Request::Experiments, runs(3)]);
+    }
+
+    #[test]
+    fn a_run_chart_keeps_one_series_per_metric_and_compare_one_per_run_and_metric() {
+        let series = |run_id: &str, key: &str, chart| Request::Series {
+            run_id: run_id.into(),
+            key: key.into(),
+            query: SeriesQuery {
+                buckets: 10,
+                x: crate::series::XAxis::Step,
+                x_min: None,
+                x_max: None,
+            },
+            chart,
+        };
+        let out = coalesce(vec![
+            series("a", "loss", Chart::Run),
+            series("b", "loss", Chart::Run),
+            series("a", "acc", Chart::Run),
+            series("a", "loss", Chart::Compare),
+            series("b", "loss", Chart::Compare),
+        ]);
+        assert_eq!(
+            out,
+            vec![
+                series("b", "loss", Chart::Run),
+                series("a", "acc", Chart::Run),
+                series("a", "loss", Chart::Compare),
+                series("b", "loss", Chart::Compare),
+            ]
+        );
+        assert_eq!(out[0].kind(), RequestKind::Series);
     }
 
     #[test]

@@ -1,17 +1,239 @@
 //! Compare 2 to 20 runs: params side by side (only those that differ, or all), metric
 //! summaries with deltas against a baseline and the best value marked (direction inferred from
 //! the name, switchable), and the selected metric's charts overlaid, one stable colour per run.
-use super::fit;
+use super::charts::{x_extent, ChartSettings};
+use super::{fit, is_motion, move_cursor, Screen, ScreenBehaviour};
 use crate::present::format_value;
-use crate::tui::app::State;
+use crate::model::RunDetail;
+use crate::series::SampledSeries;
+use crate::tui::app::{contains, Effect, State};
+use crate::tui::keymap::Cmd;
 use crate::tui::theme::run_color_index;
 use crate::tui::widgets::chart::{self, ChartLine};
+use crate::tui::worker::{Chart, Request, Response};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use std::collections::BTreeMap;
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
+#[derive(Debug, Clone)]
+pub struct CompareView {
+    pub ids: Vec<String>,
+    pub runs: Vec<RunDetail>,
+    pub baseline: usize,
+    pub show_all_params: bool,
+    /// Metric → higher is better, where the user flipped the inferred direction.
+    pub directions: BTreeMap<String, bool>,
+    pub metric_cursor: usize,
+    pub charts: ChartSettings,
+    /// (run id, metric key) → series of the selected metric.
+    pub series: BTreeMap<(String, String), SampledSeries>,
+}
+
+impl CompareView {
+    pub fn metric_keys(&self) -> Vec<String> {
+        let runs: Vec<&crate::model::Run> = self.runs.iter().map(|d| &d.run).collect();
+        crate::compare::metric_keys(&runs)
+    }
+
+    pub fn higher_is_better(&self, key: &str) -> bool {
+        self.directions
+            .get(key)
+            .copied()
+            .unwrap_or_else(|| crate::compare::higher_is_better(key))
+    }
+}
+
+impl State {
+    /// How many metrics the compare screen charts side by side.
+    pub fn compare_charts(&self) -> usize {
+        if self.size.0 >= 120 {
+            2
+        } else {
+            1
+        }
+    }
+
+    /// Series for the compare charts: the selected metric (and the next on wide terminals),
+    /// every run.
+    pub(crate) fn compare_series_requests(&mut self) -> Vec<Effect> {
+        let Some(cv) = &self.compare else {
+            return vec![];
+        };
+        let keys: Vec<String> = cv
+            .metric_keys()
+            .into_iter()
+            .skip(cv.metric_cursor)
+            .take(self.compare_charts())
+            .collect();
+        let q = cv.charts.series_query(self.chart_buckets());
+        let ids = cv.ids.clone();
+        let mut out = Vec::new();
+        for key in keys {
+            for id in &ids {
+                out.push(self.request(Request::Series {
+                    run_id: id.clone(),
+                    key: key.clone(),
+                    query: q.clone(),
+                    chart: Chart::Compare,
+                }));
+            }
+        }
+        out
+    }
+}
+
+/// Opens compare on the marked runs (`c`).
+pub fn open(state: &mut State) -> Vec<Effect> {
+    let ids = state.runs.marked.clone();
+    if !(2..=20).contains(&ids.len()) {
+        state.error(format!(
+            "mark 2 to 20 runs to compare (space marks; {} marked)",
+            ids.len()
+        ));
+        return vec![];
+    }
+    state.compare = Some(CompareView {
+        ids: ids.clone(),
+        runs: Vec::new(),
+        baseline: 0,
+        show_all_params: false,
+        directions: BTreeMap::new(),
+        metric_cursor: 0,
+        charts: ChartSettings::default(),
+        series: BTreeMap::new(),
+    });
+    state.go(Screen::Compare);
+    vec![state.request(Request::RunsById { ids })]
+}
+
+pub struct CompareScreen;
+
+impl ScreenBehaviour for CompareScreen {
+    fn section(&self) -> &'static str {
+        "compare"
+    }
+
+    fn header(&self, state: &State) -> String {
+        format!(
+            "compare {} runs",
+            state.compare.as_ref().map(|c| c.ids.len()).unwrap_or(0)
+        )
+    }
+
+    fn hints(&self) -> &'static [(Cmd, &'static str)] {
+        &[
+            (Cmd::ToggleAll, "all params"),
+            (Cmd::Baseline, "baseline"),
+            (Cmd::Direction, "better ↑↓"),
+            (Cmd::SmoothMore, "smooth"),
+            (Cmd::LogY, "log-y"),
+            (Cmd::Back, "back"),
+            (Cmd::Quit, "quit"),
+        ]
+    }
+
+    fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
+        let Some(cv) = state.compare.as_mut() else {
+            return vec![];
+        };
+        let keys = cv.metric_keys();
+        match cmd {
+            c if is_motion(c) => {
+                let before = cv.metric_cursor;
+                cv.metric_cursor = move_cursor(cv.metric_cursor, keys.len(), c, 10);
+                if cv.metric_cursor != before {
+                    cv.series.clear();
+                    cv.charts.zoom = None;
+                    return state.compare_series_requests();
+                }
+            }
+            Cmd::ToggleAll => cv.show_all_params = !cv.show_all_params,
+            Cmd::Baseline => cv.baseline = (cv.baseline + 1) % cv.runs.len().max(1),
+            Cmd::Direction => {
+                if let Some(k) = keys.get(cv.metric_cursor) {
+                    let now = cv.higher_is_better(k);
+                    cv.directions.insert(k.clone(), !now);
+                }
+            }
+            Cmd::Open => {
+                let id = cv.ids.get(cv.baseline).cloned();
+                if let Some(id) = id {
+                    return state.open_run(id);
+                }
+            }
+            _ => {
+                let range = x_extent(cv.series.values());
+                if cv.charts.apply(cmd, range) {
+                    cv.series.clear();
+                    return state.compare_series_requests();
+                }
+            }
+        }
+        vec![]
+    }
+
+    /// A metric row selects it (and charts it).
+    fn on_click(&self, state: &mut State, x: u16, y: u16) -> Vec<Effect> {
+        let Some((r, first)) = state.areas.list else {
+            return vec![];
+        };
+        if contains(r, x, y) {
+            let i = first + (y - r.y) as usize;
+            if let Some(cv) = &mut state.compare {
+                if i < cv.metric_keys().len() && cv.metric_cursor != i {
+                    cv.metric_cursor = i;
+                    cv.series.clear();
+                    return state.compare_series_requests();
+                }
+            }
+        }
+        vec![]
+    }
+
+    fn on_response(&self, state: &mut State, resp: Response) -> Result<Vec<Effect>, Response> {
+        match resp {
+            Response::RunsById(runs) => {
+                if let Some(cv) = &mut state.compare {
+                    let first = cv.runs.is_empty();
+                    cv.runs = runs;
+                    if first {
+                        return Ok(state.compare_series_requests());
+                    }
+                }
+            }
+            Response::Series {
+                run_id,
+                chart: Chart::Compare,
+                series,
+            } => {
+                if let Some(cv) = &mut state.compare {
+                    cv.series.insert((run_id, series.key.clone()), series);
+                }
+            }
+            other => return Err(other),
+        }
+        Ok(vec![])
+    }
+
+    fn on_change(&self, state: &mut State, store: bool, _file: bool) -> Vec<Effect> {
+        let mut out = Vec::new();
+        if store {
+            if let Some(ids) = state.compare.as_ref().map(|c| c.ids.clone()) {
+                out.push(Effect::Request(Request::RunsById { ids }));
+                out.extend(state.compare_series_requests());
+            }
+        }
+        out
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &mut State) {
+        draw(frame, area, state);
+    }
+}
+
+fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(cv) = &state.compare else { return };
     if cv.runs.is_empty() {
         frame.render_widget(super::block(state, " Compare (loading…) ", true), area);
@@ -254,4 +476,69 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         )),
         status,
     );
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support;
+    use crate::tui::screens::test_support::{answer, press, requests, typed, with_runs};
+    use crossterm::event::KeyCode;
+
+    fn detail(id: &str) -> RunDetail {
+        test_support::detail(id, &["train/loss", "val/acc", "val/f1"])
+    }
+
+    #[test]
+    fn compare_needs_two_marks() {
+        let mut s = with_runs(3);
+        assert!(typed(&mut s, "c").is_empty());
+        assert!(s.message.as_ref().unwrap().error);
+        assert_eq!(s.screen, Screen::Runs);
+        press(&mut s, KeyCode::Char(' '));
+        press(&mut s, KeyCode::Char(' '));
+        let effects = typed(&mut s, "c");
+        assert_eq!(s.screen, Screen::Compare);
+        assert!(
+            matches!(requests(&effects)[..], [Request::RunsById { ids }] if ids == &["r0", "r1"])
+        );
+    }
+
+    #[test]
+    fn the_runs_bring_series_for_the_charted_metrics_and_keys_move_baseline_and_metric() {
+        let mut s = with_runs(3);
+        typed(&mut s, "  c");
+        let effects = answer(&mut s, Response::RunsById(vec![detail("r0"), detail("r1")]));
+        // 160 columns: two metrics side by side, one series per run each.
+        let series: Vec<(&str, &str)> = requests(&effects)
+            .iter()
+            .filter_map(|r| match r {
+                Request::Series {
+                    run_id,
+                    key,
+                    chart: Chart::Compare,
+                    ..
+                } => Some((run_id.as_str(), key.as_str())),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(
+            series,
+            [
+                ("r0", "train/loss"),
+                ("r1", "train/loss"),
+                ("r0", "val/acc"),
+                ("r1", "val/acc")
+            ]
+        );
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 1);
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 0, "wraps round");
+        let effects = typed(&mut s, "j");
+        assert_eq!(s.compare.as_ref().unwrap().metric_cursor, 1);
+        assert_eq!(requests(&effects).len(), 4, "the charts follow the cursor");
+        typed(&mut s, "B");
+        assert!(!s.compare.as_ref().unwrap().higher_is_better("val/acc"));
+    }
 }

@@ -1,8 +1,10 @@
 //! The help overlay, generated from the merged keymap (so it shows the user's own bindings)
 //! and searchable: typing filters by key, action or description.
 use super::fit;
-use crate::tui::app::State;
-use crate::tui::editor::Editor;
+use super::overlays::{centered, Layer, Overlay};
+use crate::tui::app::{Action, Effect, State};
+use crate::tui::editor::{edit_key, EditKey, Editor};
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::{Clear, Paragraph};
@@ -24,7 +26,51 @@ pub fn rows(state: &State, search: &str) -> Vec<(String, String, String, &'stati
         .collect()
 }
 
-pub fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scroll: usize) {
+/// Opens the help (`?`).
+pub fn open(state: &mut State) {
+    state.overlay = Some(Overlay::Help {
+        search: Editor::default(),
+        scroll: 0,
+    });
+}
+
+pub struct HelpLayer;
+
+impl Layer for HelpLayer {
+    fn handle_key(&self, _state: &State, key: KeyEvent) -> Option<Action> {
+        edit_key(key, false).map(Action::Edit)
+    }
+
+    /// Typing searches, up and down scroll, enter or esc close.
+    fn update(&self, state: &mut State, action: &Action) -> Option<Vec<Effect>> {
+        let Action::Edit(key) = action else {
+            return None;
+        };
+        let Some(Overlay::Help { mut search, scroll }) = state.overlay.take() else {
+            return None;
+        };
+        let scroll = match *key {
+            EditKey::Cancel | EditKey::Submit => return Some(vec![]),
+            EditKey::Down => scroll + 1,
+            EditKey::Up => scroll.saturating_sub(1),
+            k => {
+                search.apply(k);
+                0
+            }
+        };
+        state.overlay = Some(Overlay::Help { search, scroll });
+        Some(vec![])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &State) {
+        if let Some(Overlay::Help { search, scroll }) = &state.overlay {
+            let r = centered(area, 90, area.height.saturating_sub(4));
+            draw(frame, r, state, search, *scroll);
+        }
+    }
+}
+
+fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scroll: usize) {
     frame.render_widget(Clear, area);
     let b = super::block(
         state,
@@ -67,4 +113,30 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &State, search: &Editor, scrol
     let h = inner.height.saturating_sub(1) as usize;
     lines.extend(body.into_iter().skip(scroll).take(h));
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, state, typed};
+    use crossterm::event::KeyCode;
+
+    #[test]
+    fn typing_searches_the_bindings_and_arrows_scroll() {
+        let mut s = state();
+        typed(&mut s, "?");
+        press(&mut s, KeyCode::Down);
+        assert!(matches!(&s.overlay, Some(Overlay::Help { scroll: 1, .. })));
+        typed(&mut s, "zoom");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Help { scroll: 0, search }) if search.text == "zoom")
+        );
+        let found = rows(&s, "zoom");
+        assert!(!found.is_empty());
+        assert!(found
+            .iter()
+            .all(|(_, _, a, d)| a.contains("zoom") || d.to_lowercase().contains("zoom")));
+        press(&mut s, KeyCode::Enter);
+        assert!(s.overlay.is_none());
+    }
 }

@@ -1,22 +1,146 @@
-//! Drawing: the frame every screen shares (header, body, key hints and message footer), the
-//! screens' bodies (one module each) and the overlays (help, palette, confirm, input), drawn
-//! last. Drawing reads the state and records where clickable things landed (`HitAreas`).
+//! The screens, their registry, and the frame they share.
+//!
+//! A screen is a module that owns its state type, its keys → action, its update, its answers
+//! from the store and its drawing, and implements [`ScreenBehaviour`] on a unit struct. The
+//! registry below (`screens!`) gives each one a variant of [`Screen`] and is the only place
+//! the shell learns of it: adding a screen is adding its module and one line there (plus a
+//! field of `State` for what it keeps between visits). Overlays (help, palette, confirm, the
+//! tag and note editors, the column chooser) do the same with `overlays::Layer`.
+//!
+//! Why a trait on unit structs over an enum of per-module functions: the trait is the written
+//! contract of what a screen implements (the compiler checks a new one has it all), and the
+//! dispatch stays one `match` the macro writes. Why not boxed components that own their state
+//! (gitui, helix's compositor): screens act on each other (activity opens a run, a store
+//! change refreshes every open screen, compare reads the runs table's marks) and tests read
+//! each screen's state as a plain field (`state.run`, `state.compare`); the methods therefore
+//! take the whole `State`, keeping the pure `handle_key(&State, KeyEvent) -> Option<Action>` and
+//! `update(&mut State, Action) -> Vec<Effect>` shape the app had.
+//!
+//! The frame (header, body, key hints and message footer) is drawn here; the overlays last.
+//! Drawing reads the state and records where clickable things landed (`HitAreas`).
 pub mod activity;
+pub mod charts;
 pub mod compare;
+pub mod confirm;
 pub mod help;
+pub mod input;
 pub mod overlays;
 pub mod palette;
 pub mod run;
 pub mod runs;
+pub mod writes;
 
-use super::app::{Screen, State};
+use super::app::{Action, Effect, State};
 use super::keymap::Cmd;
+use super::worker::Response;
 use crate::model::RunStatus;
+use crossterm::event::KeyEvent;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+
+/// What every screen implements. Each method takes the whole `State`; a screen changes its
+/// own part of it (and the shared parts: messages, overlays, requests).
+pub trait ScreenBehaviour: Sync {
+    /// Its section of the keymap (`[runs]` in `keymap.toml`).
+    fn section(&self) -> &'static str;
+    /// Where you are, for the header (`exp all · 6 runs`).
+    fn header(&self, state: &State) -> String;
+    /// The footer's key hints, in order of importance.
+    fn hints(&self) -> &'static [(Cmd, &'static str)];
+    /// Keys → action when no overlay or text field has the keyboard.
+    fn handle_key(&self, state: &State, key: KeyEvent) -> Option<Action> {
+        state.keymap.lookup(self.section(), &key).map(Action::Cmd)
+    }
+    /// A command the shell's global keys left to the screen.
+    fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect>;
+    /// A left click at a cell (the areas are those of the last frame).
+    fn on_click(&self, _state: &mut State, _x: u16, _y: u16) -> Vec<Effect> {
+        vec![]
+    }
+    /// A store answer: the screen keeps what is its own and gives the rest back. Every screen
+    /// is asked, open or not (an answer may land after you left).
+    // The answer is handed on by value (moved, never copied) to the next screen; boxing it
+    // would cost an allocation per answer for nothing.
+    #[allow(clippy::result_large_err)]
+    fn on_response(&self, _state: &mut State, resp: Response) -> Result<Vec<Effect>, Response> {
+        Err(resp)
+    }
+    /// The store (`store`) or the followed log (`file`) changed: what to ask for again.
+    fn on_change(&self, _state: &mut State, _store: bool, _file: bool) -> Vec<Effect> {
+        vec![]
+    }
+    /// A request failed: stop waiting for what this screen tracks itself.
+    fn on_failure(&self, _state: &mut State) {}
+    /// `back` on this screen; `last` when there is no screen to go back to.
+    fn on_leave(&self, _state: &mut State, _last: bool) {}
+    /// Coming back to this screen with `back`: by default no log is followed any more.
+    fn on_return(&self, _state: &mut State) -> Vec<Effect> {
+        vec![Effect::WatchFile(None)]
+    }
+    /// The runs that run-level commands (star, tag, note, delete) apply to here.
+    fn targets(&self, _state: &State) -> Vec<String> {
+        vec![]
+    }
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &mut State);
+}
+
+/// Declares `Screen`, one variant per registered screen, and its dispatch to the screen's
+/// `ScreenBehaviour`.
+macro_rules! screens {
+    ($($(#[$doc:meta])* $variant:ident => $behaviour:path,)*) => {
+        #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+        pub enum Screen {
+            $($(#[$doc])* $variant,)*
+        }
+
+        impl Screen {
+            /// Every screen, in registration order.
+            pub const ALL: &'static [Screen] = &[$(Screen::$variant,)*];
+
+            pub fn behaviour(self) -> &'static dyn ScreenBehaviour {
+                match self {
+                    $(Screen::$variant => &$behaviour,)*
+                }
+            }
+        }
+    };
+}
+
+// The registry: one line per screen.
+screens! {
+    /// The runs table with the experiments beside it (the first screen).
+    Runs => runs::RunsScreen,
+    /// One run, in tabs.
+    Run => run::RunScreen,
+    /// Two to twenty marked runs side by side.
+    Compare => compare::CompareScreen,
+    /// What happened in the store, newest first.
+    Activity => activity::ActivityScreen,
+}
+
+/// Moves a list cursor by a motion command (`page`: rows per page).
+pub fn move_cursor(pos: usize, len: usize, cmd: Cmd, page: usize) -> usize {
+    let last = len.saturating_sub(1);
+    match cmd {
+        Cmd::Down => (pos + 1).min(last),
+        Cmd::Up => pos.saturating_sub(1),
+        Cmd::Top => 0,
+        Cmd::Bottom => last,
+        Cmd::PageDown => (pos + page).min(last),
+        Cmd::PageUp => pos.saturating_sub(page),
+        _ => pos,
+    }
+}
+
+pub fn is_motion(cmd: Cmd) -> bool {
+    matches!(
+        cmd,
+        Cmd::Down | Cmd::Up | Cmd::Top | Cmd::Bottom | Cmd::PageDown | Cmd::PageUp
+    )
+}
 
 const SPINNER: [char; 8] = ['⣾', '⣽', '⣻', '⢿', '⡿', '⣟', '⣯', '⣷'];
 
@@ -62,40 +186,14 @@ pub fn draw(frame: &mut Frame, state: &mut State) {
     ])
     .areas(area);
     draw_header(frame, header, state);
-    match state.screen {
-        Screen::Runs => runs::draw(frame, body, state),
-        Screen::Run => run::draw(frame, body, state),
-        Screen::Compare => compare::draw(frame, body, state),
-        Screen::Activity => activity::draw(frame, body, state),
-    }
+    state.screen.behaviour().draw(frame, body, state);
     draw_footer(frame, footer, state);
     overlays::draw(frame, area, state);
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
     let style = state.theme.style("header");
-    let exp = state
-        .runs
-        .experiment
-        .as_deref()
-        .unwrap_or("all experiments");
-    let where_ = match state.screen {
-        Screen::Runs => format!(
-            "exp {exp} · {}{} runs",
-            state.runs.total,
-            if state.runs.total_known() { "" } else { "+" }
-        ),
-        Screen::Run => state
-            .run
-            .as_ref()
-            .map(|r| format!("run {}", &r.id[..8.min(r.id.len())]))
-            .unwrap_or_default(),
-        Screen::Compare => format!(
-            "compare {} runs",
-            state.compare.as_ref().map(|c| c.ids.len()).unwrap_or(0)
-        ),
-        Screen::Activity => "activity".to_string(),
-    };
+    let where_ = state.screen.behaviour().header(state);
     let left = format!(" kiroku · {} · {where_}", state.store_name);
     let spin = if state.busy() {
         format!("{} ", SPINNER[(state.tick % 8) as usize])
@@ -134,49 +232,7 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
 
 /// The footer's key hints for the current screen, from the keymap.
 pub fn hints(state: &State) -> Vec<(String, &'static str)> {
-    let cmds: &[(Cmd, &str)] = match state.screen {
-        Screen::Runs => &[
-            (Cmd::Mark, "mark"),
-            (Cmd::Open, "open"),
-            (Cmd::Compare, "compare"),
-            (Cmd::Filter, "filter"),
-            (Cmd::Sort, "sort"),
-            (Cmd::Note, "note"),
-            (Cmd::Tag, "tag"),
-            (Cmd::Star, "star"),
-            (Cmd::Delete, "delete"),
-            (Cmd::Activity, "activity"),
-            (Cmd::Palette, "command"),
-            (Cmd::Quit, "quit"),
-        ],
-        Screen::Run => &[
-            (Cmd::NextTab, "next tab"),
-            (Cmd::Note, "note"),
-            (Cmd::Filter, "search"),
-            (Cmd::SmoothMore, "smooth"),
-            (Cmd::LogY, "log-y"),
-            (Cmd::XAxis, "x axis"),
-            (Cmd::ZoomIn, "zoom"),
-            (Cmd::ChartMode, "grid/list"),
-            (Cmd::Back, "back"),
-            (Cmd::Quit, "quit"),
-        ],
-        Screen::Compare => &[
-            (Cmd::ToggleAll, "all params"),
-            (Cmd::Baseline, "baseline"),
-            (Cmd::Direction, "better ↑↓"),
-            (Cmd::SmoothMore, "smooth"),
-            (Cmd::LogY, "log-y"),
-            (Cmd::Back, "back"),
-            (Cmd::Quit, "quit"),
-        ],
-        Screen::Activity => &[
-            (Cmd::Open, "open run"),
-            (Cmd::MarkSeen, "mark seen"),
-            (Cmd::Back, "back"),
-            (Cmd::Quit, "quit"),
-        ],
-    };
+    let cmds = state.screen.behaviour().hints();
     let section = state.section();
     cmds.iter()
         .filter_map(|(c, label)| {
@@ -265,4 +321,158 @@ pub fn kv<'a>(state: &State, key: &str, value: impl Into<String>, width: usize) 
         Span::styled(fit(key, width, false), state.theme.style("text.dim")),
         Span::styled(value.into(), Style::default()),
     ])
+}
+
+/// A store-free harness for the screens' unit tests: a state with the default keymap and a
+/// fixed clock, keys played through `handle_key` and `update`, and store answers made by hand.
+#[cfg(test)]
+pub(crate) mod test_support {
+    use crate::model::{
+        Event, MetricSummary, Run, RunDetail, RunPage, RunQuery, RunSource, RunStatus,
+    };
+    use crate::tui::app::{handle_key, update, Action, Effect, State};
+    use crate::tui::keymap::Keymap;
+    use crate::tui::state_file::UiState;
+    use crate::tui::theme::Theme;
+    use crate::tui::worker::{Request, Response};
+    use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+
+    pub const NOW: i64 = 1_000_000_000_000;
+
+    pub fn state() -> State {
+        State::with_parts(
+            "proj/.kiroku".into(),
+            "alice".into(),
+            "gpu01".into(),
+            UiState::default(),
+            Keymap::defaults(),
+            Theme::fallback(),
+            NOW,
+        )
+    }
+
+    /// One key, carried out; the effects are returned, not run.
+    pub fn press(s: &mut State, code: KeyCode) -> Vec<Effect> {
+        press_mod(s, code, KeyModifiers::NONE)
+    }
+
+    pub fn press_mod(s: &mut State, code: KeyCode, m: KeyModifiers) -> Vec<Effect> {
+        match handle_key(s, KeyEvent::new(code, m)) {
+            Some(a) => update(s, a),
+            None => vec![],
+        }
+    }
+
+    /// Keys typed as characters; the effects of the last one.
+    pub fn typed(s: &mut State, text: &str) -> Vec<Effect> {
+        let mut out = vec![];
+        for c in text.chars() {
+            out = press(s, KeyCode::Char(c));
+        }
+        out
+    }
+
+    pub fn answer(s: &mut State, resp: Response) -> Vec<Effect> {
+        update(s, Action::Store(resp))
+    }
+
+    pub fn requests(effects: &[Effect]) -> Vec<&Request> {
+        effects
+            .iter()
+            .filter_map(|e| match e {
+                Effect::Request(r) => Some(r),
+                _ => None,
+            })
+            .collect()
+    }
+
+    pub fn run(id: &str, name: &str) -> Run {
+        Run {
+            id: id.into(),
+            name: name.into(),
+            experiment: "exp".into(),
+            experiment_id: 1,
+            status: RunStatus::Finished,
+            exit_code: Some(0),
+            user: "alice".into(),
+            host: None,
+            start_time: NOW - 60_000,
+            end_time: Some(NOW),
+            parent_id: None,
+            deleted: false,
+            params: Default::default(),
+            metrics: Default::default(),
+            tags: Default::default(),
+            stars: vec![],
+        }
+    }
+
+    /// A run with the metrics `keys` (each last 1.0), as the store answers for one run.
+    pub fn detail(id: &str, keys: &[&str]) -> RunDetail {
+        let mut r = run(id, id);
+        for k in keys {
+            r.metrics.insert(
+                k.to_string(),
+                MetricSummary {
+                    last: 1.0,
+                    min: None,
+                    max: None,
+                    count: 1,
+                    step: 1,
+                    timestamp: 0,
+                },
+            );
+        }
+        RunDetail {
+            run: r,
+            source: RunSource::default(),
+            environment: Default::default(),
+            notes: vec![],
+            inputs: vec![],
+            artifacts: vec![],
+            children: vec![],
+            run_dir: None,
+        }
+    }
+
+    pub fn event(id: i64, run_id: Option<&str>) -> Event {
+        Event {
+            id,
+            time: NOW,
+            kind: "run.started".into(),
+            user: "bob".into(),
+            run_id: run_id.map(str::to_string),
+            run_name: None,
+            experiment: None,
+            detail: None,
+        }
+    }
+
+    /// A state whose runs table holds `n` runs (`r0`, `r1`, …), as the store would answer.
+    pub fn with_runs(n: usize) -> State {
+        let mut s = state();
+        let effects = s.start();
+        let query = requests(&effects)
+            .into_iter()
+            .find_map(|r| match r {
+                Request::Runs { query, .. } => Some(query.clone()),
+                _ => None,
+            })
+            .expect("a page is asked for");
+        let runs: Vec<Run> = (0..n)
+            .map(|i| run(&format!("r{i}"), &format!("run-{i}")))
+            .collect();
+        answer(
+            &mut s,
+            Response::Runs {
+                seq: 1,
+                query: RunQuery { ..query },
+                page: RunPage {
+                    total: n as u64,
+                    runs,
+                },
+            },
+        );
+        s
+    }
 }

@@ -1,11 +1,12 @@
 //! The runs screen: experiments on the left, the filter bar, and the runs table. Only the
 //! visible rows are drawn, from the fetched window; columns that do not fit are dropped by
 //! priority (params and tags before metrics, metrics before the name).
-use super::{block, fit, status_glyph};
-use crate::model::Run;
-use crate::present::Column;
+use super::super::{block, fit, status_glyph};
+use super::{MetricStat, RunsFocus};
 use crate::present::{format_value, Format};
-use crate::tui::app::{Field, MetricStat, RunsFocus, State};
+use crate::present::Column;
+use crate::model::Run;
+use crate::tui::app::{Field, State};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};

@@ -1,0 +1,135 @@
+//! The yes/no overlay: deleting (or restoring) runs, and leaving an editor with a draft.
+//! `y`/enter says yes; `n`/esc/`q` says no.
+use super::input::InputKind;
+use super::overlays::{centered, Layer, Overlay};
+use crate::tui::app::{Action, Effect, State};
+use crate::tui::editor::Editor;
+use crate::tui::worker::{Request, Write};
+use crossterm::event::{KeyCode, KeyEvent};
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+#[derive(Debug, Clone, PartialEq)]
+pub enum Confirm {
+    Delete {
+        run_ids: Vec<String>,
+        deleted: bool,
+    },
+    /// Closing the editor would lose a draft; "no" goes back to it.
+    DiscardDraft {
+        kind: InputKind,
+        editor: Editor,
+    },
+}
+
+pub struct ConfirmLayer;
+
+impl Layer for ConfirmLayer {
+    fn handle_key(&self, _state: &State, key: KeyEvent) -> Option<Action> {
+        match key.code {
+            KeyCode::Char('y') | KeyCode::Char('Y') | KeyCode::Enter => Some(Action::Answer(true)),
+            KeyCode::Char('n') | KeyCode::Char('N') | KeyCode::Esc | KeyCode::Char('q') => {
+                Some(Action::Answer(false))
+            }
+            _ => None,
+        }
+    }
+
+    fn update(&self, state: &mut State, action: &Action) -> Option<Vec<Effect>> {
+        match action {
+            Action::Answer(yes) => Some(on_answer(state, *yes)),
+            _ => None,
+        }
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &State) {
+        let Some(Overlay::Confirm(c)) = &state.overlay else {
+            return;
+        };
+        let text = match c {
+            Confirm::Delete { run_ids, deleted } => format!(
+                "{} {} run{}? (kiroku {} undoes it)",
+                if *deleted { "Delete" } else { "Restore" },
+                run_ids.len(),
+                if run_ids.len() == 1 { "" } else { "s" },
+                if *deleted { "restore" } else { "rm" },
+            ),
+            Confirm::DiscardDraft { .. } => "Discard the draft?".into(),
+        };
+        let r = centered(area, 60, 5);
+        frame.render_widget(Clear, r);
+        let b = super::block(
+            state,
+            Span::styled(" Confirm ", state.theme.style("title")),
+            true,
+        );
+        let inner = b.inner(r);
+        frame.render_widget(b, r);
+        frame.render_widget(
+            Paragraph::new(vec![
+                Line::raw(text),
+                Line::styled(
+                    "y / enter: yes    n / esc: no",
+                    state.theme.style("footer.key"),
+                ),
+            ]),
+            inner,
+        );
+    }
+}
+
+fn on_answer(state: &mut State, yes: bool) -> Vec<Effect> {
+    let Some(Overlay::Confirm(c)) = state.overlay.take() else {
+        return vec![];
+    };
+    if !yes {
+        if let Confirm::DiscardDraft { kind, editor } = c {
+            state.overlay = Some(Overlay::Input { kind, editor });
+        }
+        return vec![];
+    }
+    match c {
+        Confirm::Delete { run_ids, deleted } => {
+            let user = state.user.clone();
+            vec![state.request(Request::Write(Write::Delete {
+                run_ids,
+                deleted,
+                user,
+            }))]
+        }
+        Confirm::DiscardDraft { .. } => {
+            state.info("draft discarded");
+            vec![]
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{requests, typed, with_runs};
+
+    #[test]
+    fn delete_asks_and_only_yes_writes() {
+        let mut s = with_runs(2);
+        typed(&mut s, "d");
+        assert!(matches!(
+            &s.overlay,
+            Some(Overlay::Confirm(Confirm::Delete { run_ids, deleted: true })) if run_ids == &["r0"]
+        ));
+        // Other keys do nothing; `n` closes without a write.
+        assert!(typed(&mut s, "x").is_empty());
+        assert!(s.overlay.is_some());
+        assert!(typed(&mut s, "n").is_empty());
+        assert!(s.overlay.is_none());
+        typed(&mut s, "d");
+        let effects = typed(&mut s, "y");
+        assert!(matches!(
+            requests(&effects)[..],
+            [Request::Write(Write::Delete { deleted: true, .. })]
+        ));
+        assert!(s.overlay.is_none());
+    }
+}

@@ -1,0 +1,268 @@
+//! The tag and note editors: `t` tags the marked (or selected) runs with `k=v -k`, `n` and
+//! `r` write a note or a reply (markdown, several lines, ctrl-s saves). Leaving with a draft
+//! asks first (`confirm`).
+use super::confirm::Confirm;
+use super::overlays::{centered, Layer, Overlay};
+use crate::model::NewNote;
+use crate::tui::app::{Action, Effect, State};
+use crate::tui::editor::{edit_key, EditKey};
+use crate::tui::worker::{Request, Write};
+use crossterm::event::KeyEvent;
+use ratatui::layout::Rect;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Clear, Paragraph};
+use ratatui::Frame;
+
+/// What a text input overlay is for.
+#[derive(Debug, Clone, PartialEq)]
+pub enum InputKind {
+    Tag {
+        run_ids: Vec<String>,
+    },
+    Note {
+        run_id: String,
+        reply_to: Option<i64>,
+    },
+}
+
+pub struct InputLayer;
+
+impl Layer for InputLayer {
+    fn handle_key(&self, state: &State, key: KeyEvent) -> Option<Action> {
+        let multiline = matches!(
+            state.overlay,
+            Some(Overlay::Input {
+                kind: InputKind::Note { .. },
+                ..
+            })
+        );
+        edit_key(key, multiline).map(Action::Edit)
+    }
+
+    fn update(&self, state: &mut State, action: &Action) -> Option<Vec<Effect>> {
+        let Action::Edit(key) = action else {
+            return None;
+        };
+        let Some(Overlay::Input { kind, mut editor }) = state.overlay.take() else {
+            return None;
+        };
+        match *key {
+            EditKey::Cancel => {
+                if !editor.text.trim().is_empty() {
+                    state.overlay = Some(Overlay::Confirm(Confirm::DiscardDraft { kind, editor }));
+                }
+            }
+            EditKey::Submit => return Some(submit_input(state, kind, editor.text)),
+            k => {
+                editor.apply(k);
+                state.overlay = Some(Overlay::Input { kind, editor });
+            }
+        }
+        Some(vec![])
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &State) {
+        let Some(Overlay::Input { kind, editor }) = &state.overlay else {
+            return;
+        };
+        let (title, hint, h) = match kind {
+            InputKind::Tag { run_ids } => (
+                format!(
+                    " Tag {} run{} ",
+                    run_ids.len(),
+                    if run_ids.len() == 1 { "" } else { "s" }
+                ),
+                "k=v sets, -k removes · enter saves · esc cancels",
+                5,
+            ),
+            InputKind::Note { run_id, reply_to } => (
+                match reply_to {
+                    Some(r) => {
+                        format!(" Reply to note #{r} on {} ", &run_id[..8.min(run_id.len())])
+                    }
+                    None => format!(" Note on {} ", &run_id[..8.min(run_id.len())]),
+                },
+                "markdown · enter: new line · ctrl-s saves · esc cancels",
+                14,
+            ),
+        };
+        let r = centered(area, 80, h);
+        frame.render_widget(Clear, r);
+        let b = super::block(state, Span::styled(title, state.theme.style("title")), true);
+        let inner = b.inner(r);
+        frame.render_widget(b, r);
+        let (cl, cc) = editor.cursor_line_col();
+        let width = (inner.width as usize).max(1);
+        let input = state.theme.style("input");
+        let cursor = state.theme.style("input.cursor");
+        // Hard-wrap each line to the box (ratatui's word wrap drops lines that hold
+        // only the cursor); track which visual row holds the cursor.
+        let mut lines: Vec<Line> = Vec::new();
+        let mut cursor_row = 0;
+        for (i, l) in editor.text.split('\n').enumerate() {
+            let chars: Vec<char> = l.chars().collect();
+            let mut chunks: Vec<&[char]> = chars.chunks(width).collect();
+            if chunks.is_empty()
+                || (i == cl && cc == chars.len() && chars.len().is_multiple_of(width))
+            {
+                chunks.push(&[]);
+            }
+            for (k, chunk) in chunks.iter().enumerate() {
+                let text: String = chunk.iter().collect();
+                let here = i == cl && cc / width == k;
+                if !here {
+                    lines.push(Line::styled(text, input));
+                    continue;
+                }
+                cursor_row = lines.len();
+                let at = cc % width;
+                let before: String = chunk.iter().take(at).collect();
+                let under: String = chunk.get(at).map(|c| c.to_string()).unwrap_or(" ".into());
+                let after: String = chunk.iter().skip(at + 1).collect();
+                lines.push(Line::from(vec![
+                    Span::styled(before, input),
+                    Span::styled(under, cursor),
+                    Span::styled(after, input),
+                ]));
+            }
+        }
+        let body_h = inner.height.saturating_sub(1) as usize;
+        let skip = (cursor_row + 1).saturating_sub(body_h);
+        let mut shown: Vec<Line> = lines.into_iter().skip(skip).take(body_h).collect();
+        while shown.len() < body_h {
+            shown.push(Line::raw(""));
+        }
+        shown.push(Line::styled(hint, state.theme.style("text.dim")));
+        frame.render_widget(Paragraph::new(shown), inner);
+    }
+}
+
+/// Tags to set and tag keys to remove.
+pub type TagEdit = (Vec<(String, String)>, Vec<String>);
+
+/// Parses `k=v k2=v2 -k3` into tags to set and keys to remove.
+pub fn parse_tag_edit(text: &str) -> Result<TagEdit, String> {
+    let mut set = Vec::new();
+    let mut remove = Vec::new();
+    for word in text.split_whitespace() {
+        if let Some(k) = word.strip_prefix('-') {
+            remove.push(k.to_string());
+        } else {
+            set.extend(
+                crate::present::parse_pairs(&[word.to_string()], "tag").map_err(|e| e.to_string())?,
+            );
+        }
+    }
+    if set.is_empty() && remove.is_empty() {
+        return Err("no tags given (k=v sets, -k removes)".into());
+    }
+    Ok((set, remove))
+}
+
+fn submit_input(state: &mut State, kind: InputKind, text: String) -> Vec<Effect> {
+    match kind {
+        InputKind::Note { run_id, reply_to } => {
+            if text.trim().is_empty() {
+                state.info("empty note not saved");
+                return vec![];
+            }
+            let note = NewNote {
+                author: state.user.clone(),
+                body: text,
+                reply_to,
+                anchor: None,
+                created_ms: None,
+            };
+            vec![state.request(Request::Write(Write::Note { run_id, note }))]
+        }
+        InputKind::Tag { run_ids } => match parse_tag_edit(&text) {
+            Ok((set, remove)) => {
+                let user = state.user.clone();
+                run_ids
+                    .into_iter()
+                    .map(|run_id| {
+                        state.request(Request::Write(Write::Tags {
+                            run_id,
+                            set: set.clone(),
+                            remove: remove.clone(),
+                            user: user.clone(),
+                        }))
+                    })
+                    .collect()
+            }
+            Err(e) => {
+                state.error(e);
+                vec![]
+            }
+        },
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::tui::screens::test_support::{press, press_mod, requests, typed, with_runs};
+    use crossterm::event::{KeyCode, KeyModifiers};
+
+    #[test]
+    fn tag_edits_parse_sets_and_removals() {
+        assert_eq!(
+            parse_tag_edit("stage=eval -old").unwrap(),
+            (vec![("stage".into(), "eval".into())], vec!["old".into()])
+        );
+        assert!(parse_tag_edit("   ").is_err());
+    }
+
+    #[test]
+    fn a_tag_goes_to_every_marked_run() {
+        let mut s = with_runs(3);
+        typed(&mut s, "  t");
+        typed(&mut s, "stage=eval");
+        let effects = press(&mut s, KeyCode::Enter);
+        let tagged: Vec<&str> = requests(&effects)
+            .iter()
+            .filter_map(|r| match r {
+                Request::Write(Write::Tags { run_id, .. }) => Some(run_id.as_str()),
+                _ => None,
+            })
+            .collect();
+        assert_eq!(tagged, ["r0", "r1"]);
+        assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn notes_take_several_lines_and_ctrl_s_saves() {
+        let mut s = with_runs(1);
+        typed(&mut s, "nfirst");
+        press(&mut s, KeyCode::Enter);
+        typed(&mut s, "q");
+        assert!(!s.quit, "q is text in the editor");
+        let effects = press_mod(&mut s, KeyCode::Char('s'), KeyModifiers::CONTROL);
+        match requests(&effects)[..] {
+            [Request::Write(Write::Note { run_id, note })] => {
+                assert_eq!((run_id.as_str(), note.body.as_str()), ("r0", "first\nq"))
+            }
+            ref other => panic!("{other:?}"),
+        }
+    }
+
+    #[test]
+    fn esc_with_a_draft_asks_and_no_goes_back_to_it() {
+        let mut s = with_runs(1);
+        typed(&mut s, "ndraft");
+        press(&mut s, KeyCode::Esc);
+        assert!(matches!(
+            s.overlay,
+            Some(Overlay::Confirm(Confirm::DiscardDraft { .. }))
+        ));
+        typed(&mut s, "n");
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Input { editor, .. }) if editor.text == "draft")
+        );
+        // An empty editor closes at once.
+        let mut s = with_runs(1);
+        typed(&mut s, "n");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.overlay.is_none());
+    }
+}

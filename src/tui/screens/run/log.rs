@@ -1,0 +1,88 @@
+//! The Logs tab's data: reading the run's output (whole, then what was appended; the file is
+//! followed while the run runs), and searching it; plus the Params tab's search field.
+use super::RunTab;
+use crate::tui::app::{Effect, Field, State};
+use crate::tui::editor::EditKey;
+use crate::tui::worker::Request;
+
+impl State {
+    pub(crate) fn log_effects(&mut self) -> Vec<Effect> {
+        let Some(rv) = &self.run else { return vec![] };
+        let id = rv.id.clone();
+        let running = rv
+            .detail
+            .as_ref()
+            .is_some_and(|d| !d.run.status.is_terminal());
+        let path = rv
+            .detail
+            .as_ref()
+            .and_then(|d| d.run_dir.clone())
+            .map(|d| format!("{d}/output.log"));
+        vec![
+            self.request(Request::Log {
+                run_id: id,
+                from: 0,
+            }),
+            Effect::WatchFile(if running { path } else { None }),
+        ]
+    }
+}
+
+/// A key while the params or log search has the keyboard.
+pub(crate) fn on_search_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
+    let field = state.field;
+    let Some(rv) = state.run.as_mut() else {
+        state.field = None;
+        return vec![];
+    };
+    let editor = if field == Some(Field::ParamSearch) {
+        &mut rv.param_search
+    } else {
+        &mut rv.log_search
+    };
+    match key {
+        EditKey::Submit => state.field = None,
+        EditKey::Cancel => {
+            editor.apply(EditKey::Clear);
+            state.field = None;
+        }
+        k => {
+            editor.apply(k);
+        }
+    }
+    if field == Some(Field::LogSearch) {
+        jump_to_match(state, true, true);
+    }
+    vec![]
+}
+
+/// Moves the log view to the next (or previous) line matching the search.
+pub(crate) fn jump_to_match(state: &mut State, forward: bool, include_current: bool) {
+    let Some(rv) = state.run.as_mut() else { return };
+    let needle = rv.log_search.text.to_lowercase();
+    let Some(log) = &rv.log else { return };
+    if needle.is_empty() {
+        return;
+    }
+    let lines: Vec<&str> = log.lines().collect();
+    let cur = rv.scroll_of(RunTab::Logs);
+    let n = lines.len();
+    let found = if forward {
+        let start = if include_current { cur } else { cur + 1 };
+        (start..n).find(|i| lines[*i].to_lowercase().contains(&needle))
+    } else {
+        (0..cur)
+            .rev()
+            .find(|i| lines[*i].to_lowercase().contains(&needle))
+    };
+    match found {
+        Some(i) => {
+            rv.follow = false;
+            rv.scroll.insert(RunTab::Logs.title(), i);
+        }
+        None => {
+            let text = format!("no more matches for '{}'", rv.log_search.text);
+            state.info(text);
+        }
+    }
+}
