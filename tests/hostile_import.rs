@@ -176,7 +176,11 @@ fn files_containing(dir: &Path, needle: &str) -> Vec<PathBuf> {
             } else if kind.is_file() {
                 // The needles are ASCII, which a lossy decoding keeps intact; std's substring
                 // search is fast even in a debug build.
-                let bytes = fs::read(entry.path()).unwrap();
+                // A file may vanish meanwhile (SQLite's -wal and -shm when a connection
+                // closes); what it held is in the database file then.
+                let Ok(bytes) = fs::read(entry.path()) else {
+                    continue;
+                };
                 if String::from_utf8_lossy(&bytes).contains(needle) {
                     hits.push(entry.path());
                 }
