@@ -7,6 +7,7 @@ pub mod compare;
 pub mod config;
 pub mod demo_model;
 pub mod error;
+pub mod fsutil;
 pub mod ids;
 pub mod ingest;
 pub mod limits;

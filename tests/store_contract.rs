@@ -516,7 +516,7 @@ fn source_environment_artifacts_inputs(store: &dyn Store) {
 
 fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
-    kiroku::ingest::files::hex(&sha2::Sha256::digest(data))
+    kiroku::fsutil::hex(&sha2::Sha256::digest(data))
 }
 
 fn upload(store: &dyn Store, id: &str, path: &str, data: &[u8]) -> kiroku::error::Result<Artifact> {

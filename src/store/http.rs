@@ -96,7 +96,7 @@ impl HttpStore {
     /// The MLflow artifact proxy's URL for a run's artifact, and the artifact's path. The
     /// proxy's first segment (the experiment) is not needed to find the run.
     fn proxy_url(&self, id: &str, path: &str) -> Result<(String, String)> {
-        let rel = crate::ingest::files::safe_relative(path)?;
+        let rel = crate::fsutil::safe_relative(path)?;
         let encoded: Vec<String> = rel
             .components()
             .map(|c| segment(&c.as_os_str().to_string_lossy()))
@@ -423,7 +423,7 @@ impl Store for HttpStore {
         Ok(Artifact {
             path: rel_text,
             size: Some(size),
-            hash: Some(crate::ingest::files::hex(&sha2::Digest::finalize(hasher))),
+            hash: Some(crate::fsutil::hex(&sha2::Digest::finalize(hasher))),
             stored: "copied".into(),
             location: location.map(str::to_string),
         })

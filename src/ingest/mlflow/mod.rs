@@ -633,7 +633,7 @@ fn import_artifacts(
         let dest_root = run_dir.join("artifacts");
         for (rel, path) in files {
             let dest = dest_root.join(&rel);
-            let (size, hash) = crate::ingest::files::copy_hashed(&path, Some(&dest))?;
+            let (size, hash) = crate::fsutil::copy_hashed(&path, Some(&dest))?;
             store.add_artifact(
                 id,
                 &Artifact {
