@@ -16,7 +16,7 @@
 //! field   := word | word"."`quoted` | word"."'quoted' | `quoted`
 //! ```
 
-use super::ast::{Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+use super::ast::{Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 use super::lexer::{is_infinity_word, lex, Tok, Token};
 use super::QueryError;
 
@@ -112,7 +112,7 @@ pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
 
 /// A parsed field and where it was written.
 struct ParsedField {
-    field: Field,
+    field: RunField,
     /// Source text, for messages.
     text: String,
     column: usize,
@@ -163,13 +163,13 @@ fn known_attributes() -> String {
         .join(", ")
 }
 
-fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<Field, QueryError> {
+fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<RunField, QueryError> {
     Ok(match kind {
-        Kind::Metric => Field::Metric(key.to_string()),
-        Kind::Param => Field::Param(key.to_string()),
-        Kind::Tag => Field::Tag(key.to_string()),
+        Kind::Metric => RunField::Metric(key.to_string()),
+        Kind::Param => RunField::Param(key.to_string()),
+        Kind::Tag => RunField::Tag(key.to_string()),
         Kind::Attribute => match Attribute::from_name(key) {
-            Some(a) => Field::Attribute(a),
+            Some(a) => RunField::Attribute(a),
             None => {
                 return Err(QueryError::new(
                     key_column,
@@ -178,7 +178,7 @@ fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<Field, QueryEr
             }
         },
         Kind::Dataset => match DatasetField::from_name(key) {
-            Some(d) => Field::Dataset(d),
+            Some(d) => RunField::Dataset(d),
             None => {
                 return Err(QueryError::new(
                     key_column,
@@ -685,13 +685,13 @@ fn unknown_prefix(prefix: &str, column: usize) -> QueryError {
 }
 
 /// For fields compared as numbers, the start of the message when a value is not a number.
-fn needs_number(field: &Field) -> Option<&'static str> {
+fn needs_number(field: &RunField) -> Option<&'static str> {
     match field {
-        Field::Metric(_) => Some("metric comparisons need a number"),
-        Field::Attribute(Attribute::StartTime) => {
+        RunField::Metric(_) => Some("metric comparisons need a number"),
+        RunField::Attribute(Attribute::StartTime) => {
             Some("start_time needs a number (ms since the epoch)")
         }
-        Field::Attribute(Attribute::EndTime) => {
+        RunField::Attribute(Attribute::EndTime) => {
             Some("end_time needs a number (ms since the epoch)")
         }
         _ => None,
@@ -704,7 +704,7 @@ fn check_value(f: &ParsedField, v: &Literal, vt: &Token) -> Result<Literal, Quer
     let special = matches!(v, Literal::Number { value, .. } if !value.is_finite());
     match needs_number(&f.field) {
         Some(msg) => {
-            if let Field::Metric(_) = f.field {
+            if let RunField::Metric(_) = f.field {
                 if let Literal::Str(s) = v {
                     // Accept quoted 'NaN' / 'inf' / '-inf' as well as quoted decimals.
                     let t = s.trim_start_matches(['+', '-']);
@@ -752,8 +752,8 @@ fn check_value(f: &ParsedField, v: &Literal, vt: &Token) -> Result<Literal, Quer
 
 fn check_like(f: &ParsedField, op: &Token) -> Result<(), QueryError> {
     let bad = match &f.field {
-        Field::Metric(_) => true,
-        Field::Attribute(a) => a.is_numeric(),
+        RunField::Metric(_) => true,
+        RunField::Attribute(a) => a.is_numeric(),
         _ => false,
     };
     if bad {
@@ -771,9 +771,9 @@ fn check_like(f: &ParsedField, op: &Token) -> Result<(), QueryError> {
 
 fn check_is_null(f: &ParsedField) -> Result<(), QueryError> {
     let ok = match &f.field {
-        Field::Metric(_) | Field::Param(_) | Field::Tag(_) => true,
-        Field::Attribute(a) => a.is_nullable(),
-        Field::Dataset(_) => false,
+        RunField::Metric(_) | RunField::Param(_) | RunField::Tag(_) => true,
+        RunField::Attribute(a) => a.is_nullable(),
+        RunField::Dataset(_) => false,
     };
     if !ok {
         return Err(QueryError::new(
@@ -792,17 +792,17 @@ mod tests {
     use super::super::{parse_filter, parse_order};
     use super::*;
 
-    fn m(k: &str) -> Field {
-        Field::Metric(k.into())
+    fn m(k: &str) -> RunField {
+        RunField::Metric(k.into())
     }
-    fn p(k: &str) -> Field {
-        Field::Param(k.into())
+    fn p(k: &str) -> RunField {
+        RunField::Param(k.into())
     }
-    fn t(k: &str) -> Field {
-        Field::Tag(k.into())
+    fn t(k: &str) -> RunField {
+        RunField::Tag(k.into())
     }
-    fn a(a: Attribute) -> Field {
-        Field::Attribute(a)
+    fn a(a: Attribute) -> RunField {
+        RunField::Attribute(a)
     }
     fn s(v: &str) -> Literal {
         Literal::Str(v.into())
@@ -810,7 +810,7 @@ mod tests {
     fn n(text: &str) -> Literal {
         Literal::number(text).unwrap()
     }
-    fn cmp(field: Field, op: CmpOp, value: Literal) -> Expr {
+    fn cmp(field: RunField, op: CmpOp, value: Literal) -> Expr {
         Expr::Compare { field, op, value }
     }
     fn parse(input: &str) -> Expr {
@@ -873,11 +873,11 @@ mod tests {
             ("parent_id = 'ab'", cmp(a(ParentId), Eq, s("ab"))),
             (
                 "datasets.name = 'imagenet'",
-                cmp(Field::Dataset(DatasetField::Name), Eq, s("imagenet")),
+                cmp(RunField::Dataset(DatasetField::Name), Eq, s("imagenet")),
             ),
             (
                 "dataset.Digest = 'abc'",
-                cmp(Field::Dataset(DatasetField::Digest), Eq, s("abc")),
+                cmp(RunField::Dataset(DatasetField::Digest), Eq, s("abc")),
             ),
             (
                 "name LIKE 'res%'",
@@ -909,7 +909,7 @@ mod tests {
             (
                 "datasets.context iLike 'train%'",
                 Expr::Like {
-                    field: Field::Dataset(DatasetField::Context),
+                    field: RunField::Dataset(DatasetField::Context),
                     pattern: "train%".into(),
                     case_insensitive: true,
                     negated: false,
@@ -1177,7 +1177,7 @@ mod tests {
     #[test]
     fn orders() {
         use Attribute::*;
-        let k = |field: Field, descending: bool| OrderKey { field, descending };
+        let k = |field: RunField, descending: bool| OrderKey { field, descending };
         assert_eq!(
             parse_order("metrics.val/acc desc, params.lr, start_time asc").unwrap(),
             vec![
@@ -1192,7 +1192,7 @@ mod tests {
                 k(t("a b"), true),
                 k(a(RunName), false),
                 k(a(StartTime), false),
-                k(Field::Dataset(DatasetField::Name), false),
+                k(RunField::Dataset(DatasetField::Name), false),
                 k(t("mlflow.x"), false),
             ]
         );
