@@ -18,4 +18,5 @@ pub mod server;
 pub mod store;
 pub mod supervise;
 pub mod tui;
+pub mod user_dirs;
 pub mod wrap;
