@@ -540,4 +540,3 @@ pub struct SupervisedRun {
     pub supervisor: Supervisor,
     pub ingested_to: u64,
 }
-pub fn scratch_circle(store: &dyn crate::store::Store) -> bool { store.run_dir("x").is_some() }
