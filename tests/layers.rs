@@ -484,7 +484,7 @@ fn clean(text: &str) -> String {
 }
 
 /// Every circle between top-level modules (strongly connected components of two or more), each
-/// drawn from its first module back to itself with one import per step.
+/// drawn as its shortest way from its first module back to itself, one import per step.
 fn circles(imports: &[Import]) -> Vec<Vec<String>> {
     let mut edges: BTreeMap<&str, BTreeSet<&str>> = BTreeMap::new();
     for i in imports {
@@ -516,32 +516,29 @@ fn circles(imports: &[Import]) -> Vec<Vec<String>> {
             .filter(|n| reachable[n].contains(m))
             .collect();
         done.extend(component.iter().copied());
-        // One walk around the circle: from m, always to a member that leads back to m.
-        let mut walk = vec![m.to_string()];
-        let mut at = m;
-        let mut visited = BTreeSet::from([m]);
-        loop {
-            let next = edges[at]
-                .iter()
-                .copied()
-                .find(|n| component.contains(n) && !visited.contains(n))
-                .or_else(|| edges[at].iter().copied().find(|&n| n == m));
-            match next {
-                Some(n) if n == m => {
-                    walk.push(m.to_string());
-                    break;
+        // The shortest way around: breadth first from m, inside the component, back to m.
+        let mut came_from: BTreeMap<&str, &str> = BTreeMap::new();
+        let mut queue = std::collections::VecDeque::from([m]);
+        'search: while let Some(at) = queue.pop_front() {
+            for &n in &edges[at] {
+                if n == m {
+                    came_from.insert(m, at);
+                    break 'search;
                 }
-                Some(n) => {
-                    walk.push(n.to_string());
-                    visited.insert(n);
-                    at = n;
-                }
-                None => {
-                    walk.push(format!("… (all of {component:?})"));
-                    break;
+                if component.contains(n) && !came_from.contains_key(n) {
+                    came_from.insert(n, at);
+                    queue.push_back(n);
                 }
             }
         }
+        let mut walk = vec![m.to_string()];
+        let mut at = came_from[m];
+        while at != m {
+            walk.push(at.to_string());
+            at = came_from[at];
+        }
+        walk.push(m.to_string());
+        walk.reverse();
         out.push(walk);
     }
     out
