@@ -194,7 +194,7 @@ pub fn delete(ctx: &mut Context, refs: &[String], deleted: bool) -> Result<i32> 
         } else {
             "restored"
         };
-        print_text(&format!("run {} {what}\n", ids::short(&id))).map_err(output_error)?;
+        print_text(&format!("run {} {what}\n", ids::short(id))).map_err(output_error)?;
     }
     Ok(0)
 }
@@ -245,7 +245,7 @@ pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
             format_timestamp(e.time)
         };
         let run = match (&e.run_id, &e.run_name) {
-            (Some(id), Some(name)) => format!("{} {name}", ids::short(&id)),
+            (Some(id), Some(name)) => format!("{} {name}", ids::short(id)),
             _ => e.experiment.clone().unwrap_or_default(),
         };
         let detail = e.detail.map(|d| d.to_string()).unwrap_or_default();
