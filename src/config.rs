@@ -2,6 +2,7 @@
 //! (user defaults). Unknown keys and bad values are errors that name the file, line and key.
 use crate::error::{KirokuError, Result};
 use crate::model::{excerpt, excerpt_middle, EXCERPT_CHARS};
+use crate::user_dirs::UserDir;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
@@ -144,11 +145,7 @@ fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
 }
 
 pub fn user_config_path() -> Option<PathBuf> {
-    let base = std::env::var_os("XDG_CONFIG_HOME")
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-        .or_else(|| std::env::var_os("HOME").map(|h| PathBuf::from(h).join(".config")))?;
-    Some(base.join("kiroku").join("config.toml"))
+    UserDir::Config.path().map(|dir| dir.join("config.toml"))
 }
 
 #[cfg(test)]

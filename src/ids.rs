@@ -11,6 +11,15 @@ pub fn new_run_id() -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
+/// The short form of a run id shown to people: its first 8 characters (the whole id when
+/// shorter), enough to tell runs apart and to pass back to any command that takes a run.
+pub fn short(id: &str) -> &str {
+    match id.char_indices().nth(8) {
+        Some((end, _)) => &id[..end],
+        None => id,
+    }
+}
+
 /// Whether `s` is a full run id.
 pub fn is_full_run_id(s: &str) -> bool {
     s.len() == 32 && s.bytes().all(|b| b.is_ascii_hexdigit())
@@ -46,6 +55,13 @@ pub fn friendly_name(id: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn short_ids_are_the_first_eight_characters() {
+        assert_eq!(short("0123456789abcdef0123456789abcdef"), "01234567");
+        assert_eq!(short("abc"), "abc");
+        assert_eq!(short("ääääääääää"), "ääääääää");
+    }
 
     #[test]
     fn ids_are_32_hex_and_distinct() {

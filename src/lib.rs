@@ -1,12 +1,33 @@
 //! kiroku: a terminal workbench for machine-learning teams.
 //!
-//! Layers (arrows point down only): `cli` → `wrap`/`supervise` → `ingest`/`query` → `store` → `model`.
+//!
+//! # Layers
+//!
+//! A module imports only modules of the layers below its own; `main.rs` may import anything.
+//! `tests/layers.rs` holds the same table and fails on an import against it, on a top-level
+//! module it does not place, and on any circle. Names in *italics* are planned, not written yet.
+//!
+//! | layer          | modules                                            | what lives there |
+//! |----------------|----------------------------------------------------|------------------|
+//! | command line   | `cli`                                              | one file per command; opens the UI (the only import of `tui`) |
+//! | terminal UI    | `tui`                                              | the interactive workbench |
+//! | presentation   | `present`                                          | formatting and columns shared by `cli` and `tui` |
+//! | run wrapper    | `wrap`, *`mcp`*, *`pipelines`*                     | `kiroku run` (may start a background `server` for `--mlflow`) |
+//! | services       | `server`, `supervise`, *`jobs`*, *`models`*, *`checks`* | the HTTP server; lost-run recovery |
+//! | ingest         | `ingest`                                           | output scalars, the metrics file, MLflow stores, files attached to runs |
+//! | store          | `store`                                            | `trait Store`: SQLite and the HTTP client; store discovery |
+//! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
+//! | metric series  | `series`                                           | downsampling metric histories for charts |
+//! | domain types   | `model`                                            | plain records shared by everything above |
+//! | leaf helpers   | `fsutil`, `limits`, `user_dirs`                    | file helpers, input size limits, per-user folders |
+//! | errors         | `error`                                            | `KirokuError` |
 pub mod api;
 pub mod cli;
 pub mod compare;
 pub mod config;
 pub mod demo_model;
 pub mod error;
+pub mod fsutil;
 pub mod ids;
 pub mod ingest;
 pub mod limits;
@@ -18,4 +39,5 @@ pub mod server;
 pub mod store;
 pub mod supervise;
 pub mod tui;
+pub mod user_dirs;
 pub mod wrap;

@@ -295,8 +295,10 @@ pub struct EventQuery {
     pub limit: Option<u64>,
 }
 
-/// Checks a metric, param or tag key: non-empty, at most 250 characters, no control characters.
-pub fn validate_key(kind: &str, key: &str) -> Result<(), crate::error::KirokuError> {
+/// Checks a metric, param or tag key by kiroku's own rule: non-empty, at most 250 characters, no
+/// control characters; any other character is allowed. The MLflow API applies MLflow's stricter
+/// rule (letters, digits and `_-. :/` only) on top, in `server::mlflow_api`.
+pub fn validate_kiroku_key(kind: &str, key: &str) -> Result<(), crate::error::KirokuError> {
     if key.is_empty() {
         return Err(crate::error::KirokuError::Invalid(format!(
             "{kind} key is empty"
@@ -499,7 +501,7 @@ impl RunBatch {
     /// the batch; returns a warning for each.
     pub fn drop_invalid_keys(&mut self) -> Vec<String> {
         let mut warnings = Vec::new();
-        let mut keep = |kind: &str, key: &str| match validate_key(kind, key) {
+        let mut keep = |kind: &str, key: &str| match validate_kiroku_key(kind, key) {
             Ok(()) => true,
             Err(e) => {
                 warnings.push(format!("{e}; ignored"));

@@ -6,6 +6,9 @@
 //! Every run is compared field by field with MLflow's own report: id, name, status, times,
 //! user, deleted flag, parent, params, tags, latest metric values and every point of every
 //! metric history (NaN-aware, otherwise exact).
+mod common;
+
+use common::requires::require_python_module;
 use kiroku::ingest::mlflow::{import_mlflow, ImportReport};
 use kiroku::model::{MetricPoint, RunQuery};
 use kiroku::store::prelude::*;
@@ -717,27 +720,9 @@ fn paths_without_an_mlflow_store_are_errors() {
     assert_eq!(all_runs(&store), 0);
 }
 
-/// Whether `python3 -c "import mlflow"` works.
-fn mlflow_python_available() -> bool {
-    Command::new("python3")
-        .args(["-c", "import mlflow"])
-        .output()
-        .map(|o| o.status.success())
-        .unwrap_or(false)
-}
-
 #[test]
 fn a_store_written_by_the_mlflow_python_package_imports_exactly() {
-    if !mlflow_python_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("the mlflow Python package is not installed, and CI must run this test (pip install mlflow==3.17.2)");
-        }
-        // Written to the stderr handle, not eprintln!, so the test harness does not swallow it.
-        let banner = "\n***************************************************************\n\
-                      SKIPPED: mlflow python package not installed\n\
-                      \x20 (pip install mlflow==3.17.2 to run this test)\n\
-                      ***************************************************************\n\n";
-        let _ = std::io::Write::write_all(&mut std::io::stderr(), banner.as_bytes());
+    if !require_python_module("mlflow") {
         return;
     }
     let tmp = tempfile::tempdir().unwrap();

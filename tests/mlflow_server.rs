@@ -1,12 +1,13 @@
 //! The real `mlflow` Python client against a live `kiroku serve`, then the headless commands
 //! on the same store; and the zero-change path (`kiroku run --mlflow`).
 mod common;
-use common::{assert_ok, mlflow_available, python, Project, Server};
+use common::requires::require_python_module;
+use common::{assert_ok, python, Project, Server};
 use serde_json::Value;
 
 #[test]
 fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
-    if !mlflow_available("mlflow_client_logs_searches_and_reads_back_through_kiroku_serve") {
+    if !require_python_module("mlflow") {
         return;
     }
     let project = Project::new();
@@ -133,7 +134,7 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
 
 #[test]
 fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
-    if !mlflow_available("mlflow_script_under_kiroku_run_mlflow_lands_in_that_run") {
+    if !require_python_module("mlflow") {
         return;
     }
     let project = Project::new();
@@ -216,7 +217,7 @@ fn kiroku_run_against_a_remote_store_spools_its_log_and_uploads_it() {
 
 #[test]
 fn mlflow_client_authenticates_with_mlflow_tracking_token() {
-    if !mlflow_available("mlflow_client_authenticates_with_mlflow_tracking_token") {
+    if !require_python_module("mlflow") {
         return;
     }
     let project = Project::new();

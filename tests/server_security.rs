@@ -3,6 +3,7 @@
 //! answer 4xx and never take the server down.
 mod common;
 use common::raw_http::{raw, request, token};
+use common::requires::require_tool;
 use common::{assert_ok, Project, Server};
 use std::process::Command;
 use std::time::Duration;
@@ -320,14 +321,20 @@ fn garbage_to_every_route_gets_4xx_and_the_server_survives() {
     assert!(!log.contains("panicked"), "the server panicked:\n{log}");
 }
 
-/// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command.
-fn make_certificates(dir: &std::path::Path) -> bool {
+/// A CA and a certificate for 127.0.0.1 signed by it, made with the `openssl` command (which
+/// the caller has checked for with `require_tool`).
+fn make_certificates(dir: &std::path::Path) {
     let run = |args: &[&str]| {
-        Command::new("openssl")
+        let out = Command::new("openssl")
             .args(args)
             .current_dir(dir)
             .output()
-            .is_ok_and(|o| o.status.success())
+            .expect("running openssl");
+        assert!(
+            out.status.success(),
+            "openssl {args:?} failed: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
     };
     std::fs::write(
         dir.join("leaf.ext"),
@@ -350,7 +357,8 @@ fn make_certificates(dir: &std::path::Path) -> bool {
         "2",
         "-subj",
         "/CN=kiroku test CA",
-    ]) && run(&[
+    ]);
+    run(&[
         "req",
         "-newkey",
         "ec",
@@ -363,7 +371,8 @@ fn make_certificates(dir: &std::path::Path) -> bool {
         "leaf.csr",
         "-subj",
         "/CN=127.0.0.1",
-    ]) && run(&[
+    ]);
+    run(&[
         "x509",
         "-req",
         "-in",
@@ -379,21 +388,17 @@ fn make_certificates(dir: &std::path::Path) -> bool {
         "2",
         "-extfile",
         "leaf.ext",
-    ])
+    ]);
 }
 
 #[test]
 fn tls_serves_https_and_the_http_store_trusts_a_given_ca() {
     let project = Project::new();
     let certs = tempfile::tempdir().unwrap();
-    if !make_certificates(certs.path()) {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "openssl is needed in CI for the TLS test"
-        );
-        eprintln!("SKIPPED tls_serves_https_and_the_http_store_trusts_a_given_ca: no openssl");
+    if !require_tool("openssl", &["version"]) {
         return;
     }
+    make_certificates(certs.path());
     let cert = certs.path().join("leaf.pem");
     let key = certs.path().join("leaf.key");
     let server = Server::start(
@@ -432,11 +437,10 @@ fn a_tls_handshake_that_stalls_is_closed_after_the_header_timeout() {
     use std::io::{Read, Write};
     let project = Project::new();
     let certs = tempfile::tempdir().unwrap();
-    if !make_certificates(certs.path()) {
-        assert!(std::env::var_os("CI").is_none(), "openssl is needed in CI");
-        eprintln!("SKIPPED a_tls_handshake_that_stalls_is_closed_after_the_header_timeout");
+    if !require_tool("openssl", &["version"]) {
         return;
     }
+    make_certificates(certs.path());
     let (cert, key) = (certs.path().join("leaf.pem"), certs.path().join("leaf.key"));
     let server = Server::start(
         &project,

@@ -4,6 +4,9 @@
 //! second test makes the UI panic (`KIROKU_DEV_PANIC=after-first-frame`) inside a plain shell
 //! and checks that the prompt works again: the alternate screen left, `stty -a` cooked.
 //! Needs tmux: in CI (`CI` set) a missing tmux fails the test; elsewhere it is skipped loudly.
+mod common;
+
+use common::requires::require_tool;
 use std::path::Path;
 use std::process::Command;
 use std::time::{Duration, Instant};
@@ -76,13 +79,6 @@ impl Drop for Tmux {
     }
 }
 
-fn tmux_available() -> bool {
-    Command::new("tmux")
-        .arg("-V")
-        .output()
-        .is_ok_and(|o| o.status.success())
-}
-
 fn kiroku(store: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .arg("--store")
@@ -101,11 +97,7 @@ fn kiroku(store: &Path, args: &[&str]) -> String {
 
 #[test]
 fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
-    if !tmux_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("tmux is missing: CI must install it (.ci/run does)");
-        }
-        eprintln!("\n!!! SKIPPED a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal: tmux is not installed !!!\n");
+    if !require_tool("tmux", &["-V"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();
@@ -243,11 +235,7 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
 /// developer trigger `KIROKU_DEV_PANIC=after-first-frame` (see `tui::event_loop::run`).
 #[test]
 fn a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal() {
-    if !tmux_available() {
-        if std::env::var_os("CI").is_some() {
-            panic!("tmux is missing: CI must install it (.ci/run does)");
-        }
-        eprintln!("\n!!! SKIPPED a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal: tmux is not installed !!!\n");
+    if !require_tool("tmux", &["-V"]) {
         return;
     }
     let dir = tempfile::tempdir().unwrap();

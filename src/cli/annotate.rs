@@ -3,6 +3,7 @@
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
+use crate::ids;
 use crate::model::{now_ms, EventQuery, NewNote};
 use crate::present::{format_relative, format_timestamp, parse_pairs, Format};
 use clap::{Args, Subcommand};
@@ -66,8 +67,12 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                 print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": note}))
                     .map_err(output_error)?;
             } else {
-                print_text(&format!("added note #{} to run {}\n", note.id, &id[..8]))
-                    .map_err(output_error)?;
+                print_text(&format!(
+                    "added note #{} to run {}\n",
+                    note.id,
+                    ids::short(&id)
+                ))
+                .map_err(output_error)?;
             }
         }
         NoteCommand::Edit { run, note, message } => {
@@ -77,15 +82,18 @@ pub fn note(ctx: &mut Context, cmd: &NoteCommand) -> Result<i32> {
                 print_json(&serde_json::json!({"schema": "kiroku.note/v1", "note": edited}))
                     .map_err(output_error)?;
             } else {
-                print_text(&format!("edited note #{note} of run {}\n", &id[..8]))
+                print_text(&format!("edited note #{note} of run {}\n", ids::short(&id)))
                     .map_err(output_error)?;
             }
         }
         NoteCommand::Rm { run, note } => {
             let id = store.resolve_run(run)?;
             store.delete_note(&id, *note, &ctx.user)?;
-            print_text(&format!("deleted note #{note} of run {}\n", &id[..8]))
-                .map_err(output_error)?;
+            print_text(&format!(
+                "deleted note #{note} of run {}\n",
+                ids::short(&id)
+            ))
+            .map_err(output_error)?;
         }
         NoteCommand::Ls { run } => {
             let id = store.resolve_run(run)?;
@@ -131,8 +139,12 @@ pub fn tag(ctx: &mut Context, run: &str, items: &[String]) -> Result<i32> {
     let id = store.resolve_run(run)?;
     let tags = parse_pairs(items, "tag")?;
     store.set_tags(&id, &tags, &ctx.user)?;
-    print_text(&format!("tagged run {} ({})\n", &id[..8], items.join(" ")))
-        .map_err(output_error)?;
+    print_text(&format!(
+        "tagged run {} ({})\n",
+        ids::short(&id),
+        items.join(" ")
+    ))
+    .map_err(output_error)?;
     Ok(0)
 }
 
@@ -143,7 +155,7 @@ pub fn untag(ctx: &mut Context, run: &str, keys: &[String]) -> Result<i32> {
     print_text(&format!(
         "removed {} from run {}\n",
         keys.join(", "),
-        &id[..8]
+        ids::short(&id)
     ))
     .map_err(output_error)?;
     Ok(0)
@@ -159,7 +171,12 @@ pub fn star(ctx: &mut Context, run: &str, on: bool) -> Result<i32> {
         (false, true) => "unstarred",
         (false, false) => "was not starred",
     };
-    print_text(&format!("run {} {what} (by {})\n", &id[..8], ctx.user)).map_err(output_error)?;
+    print_text(&format!(
+        "run {} {what} (by {})\n",
+        ids::short(&id),
+        ctx.user
+    ))
+    .map_err(output_error)?;
     Ok(0)
 }
 
@@ -176,7 +193,7 @@ pub fn delete(ctx: &mut Context, refs: &[String], deleted: bool) -> Result<i32> 
         } else {
             "restored"
         };
-        print_text(&format!("run {} {what}\n", &id[..8])).map_err(output_error)?;
+        print_text(&format!("run {} {what}\n", ids::short(id))).map_err(output_error)?;
     }
     Ok(0)
 }
@@ -227,7 +244,7 @@ pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
             format_timestamp(e.time)
         };
         let run = match (&e.run_id, &e.run_name) {
-            (Some(id), Some(name)) => format!("{} {name}", &id[..8.min(id.len())]),
+            (Some(id), Some(name)) => format!("{} {name}", ids::short(id)),
             _ => e.experiment.clone().unwrap_or_default(),
         };
         let detail = e.detail.map(|d| d.to_string()).unwrap_or_default();

@@ -5,6 +5,7 @@
 use super::output::{output_error, print_text};
 use super::{Cli, Context};
 use crate::error::{KirokuError, Result};
+use crate::ids;
 use crate::model::{NewNote, RunQuery, RunStatus};
 use crate::present::format_value;
 use crate::store::discover::STORE_DIR;
@@ -29,7 +30,7 @@ pub struct DemoArgs {
 const EXPERIMENT: &str = "breast-cancer-logreg";
 
 fn temp_project() -> Result<PathBuf> {
-    let dir = std::env::temp_dir().join(format!("kiroku-demo-{}", &crate::ids::new_run_id()[..8]));
+    let dir = std::env::temp_dir().join(format!("kiroku-demo-{}", ids::short(&ids::new_run_id())));
     std::fs::create_dir_all(&dir)
         .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
     Ok(dir)
@@ -138,7 +139,7 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
         )?;
         lines.push(format!(
             "  best run      {} {} (val/acc {acc}, starred)",
-            &best.id[..8],
+            ids::short(&best.id),
             best.name
         ));
     }
@@ -155,7 +156,7 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
         )?;
         lines.push(format!(
             "  failed run    {} {} (diverged, on purpose)",
-            &failed.run_id[..8],
+            ids::short(&failed.run_id),
             failed.run_name
         ));
     }

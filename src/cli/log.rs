@@ -3,6 +3,7 @@
 use super::output::{output_error, print_text};
 use super::Context;
 use crate::error::{KirokuError, Result};
+use crate::ids;
 use crate::model::{json_float, now_ms, KeyedPoint};
 use clap::Subcommand;
 
@@ -120,7 +121,7 @@ pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
             print_text(&format!(
                 "copied {} file(s), {size} bytes, into run {}\n",
                 copied.len(),
-                &id[..8]
+                ids::short(&id)
             ))
             .map_err(output_error)?;
         }
@@ -147,7 +148,7 @@ pub fn log(ctx: &mut Context, cmd: &LogCommand) -> Result<i32> {
                 "recorded input {}@{}{rows} for run {}\n",
                 input.dataset.name,
                 &input.dataset.hash[..12],
-                &id[..8]
+                ids::short(&id)
             ))
             .map_err(output_error)?;
         }

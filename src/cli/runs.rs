@@ -393,7 +393,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
         std::iter::once(first.to_string())
             .chain(
                 runs.iter()
-                    .map(|r| format!("{} {}", &r.id[..8.min(r.id.len())], r.name)),
+                    .map(|r| format!("{} {}", crate::ids::short(&r.id), r.name)),
             )
             .collect::<Vec<_>>()
     };

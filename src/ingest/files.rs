@@ -1,95 +1,14 @@
 //! Files attached to runs: artifacts copied into the run's folder (with size and sha256) and
 //! dataset versions recorded as inputs (content hash, size, rows and columns of CSV files).
 use crate::error::{KirokuError, Result};
+use crate::fsutil::{copy_hashed, safe_relative};
 use crate::model::{Artifact, DatasetVersion, RunInput};
 use crate::store::Store;
-use sha2::{Digest, Sha256};
 use std::collections::HashSet;
 use std::fs;
-use std::io::{Read, Write};
+use std::io::Read;
 use std::os::unix::fs::MetadataExt;
-use std::path::{Component, Path, PathBuf};
-
-/// Copies `input` to `output` (when given) in pieces, hashing as it goes: the size and the
-/// SHA-256 (hex) of what was read.
-pub fn copy_hashing(
-    input: &mut dyn Read,
-    mut output: Option<&mut dyn Write>,
-) -> std::io::Result<(u64, String)> {
-    let mut hasher = Sha256::new();
-    let mut buf = vec![0u8; 64 * 1024];
-    let mut size = 0u64;
-    loop {
-        let n = match input.read(&mut buf) {
-            Ok(0) => break,
-            Ok(n) => n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => continue,
-            Err(e) => return Err(e),
-        };
-        hasher.update(&buf[..n]);
-        if let Some(out) = output.as_mut() {
-            out.write_all(&buf[..n])?;
-        }
-        size += n as u64;
-    }
-    Ok((size, hex(&hasher.finalize())))
-}
-
-/// Lowercase hex of some bytes.
-pub fn hex(bytes: &[u8]) -> String {
-    bytes.iter().map(|b| format!("{b:02x}")).collect()
-}
-
-/// Reads `src` once, hashing it (sha256, hex) and copying it to `dest` when given (creating
-/// folders). Returns its size and hash.
-pub fn copy_hashed(src: &Path, dest: Option<&Path>) -> Result<(u64, String)> {
-    let mut output = match dest {
-        Some(dest) => {
-            if let Some(parent) = dest.parent() {
-                fs::create_dir_all(parent)
-                    .map_err(|e| KirokuError::io(format!("creating {}", parent.display()), e))?;
-            }
-            Some(
-                fs::File::create(dest)
-                    .map_err(|e| KirokuError::io(format!("writing {}", dest.display()), e))?,
-            )
-        }
-        None => None,
-    };
-    let mut input = fs::File::open(src)
-        .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-    let what = dest.unwrap_or(src);
-    copy_hashing(&mut input, output.as_mut().map(|f| f as &mut dyn Write)).map_err(|e| {
-        KirokuError::io(
-            format!("copying {} to {}", src.display(), what.display()),
-            e,
-        )
-    })
-}
-
-/// A relative artifact path that stays inside the run's artifact folder, each of its names
-/// short enough for the file system (`run_files::NAME_MAX` bytes).
-pub fn safe_relative(path: &str) -> Result<PathBuf> {
-    let p = Path::new(path);
-    let ok = !path.is_empty()
-        && !path.contains('\0')
-        && p.components().all(|c| matches!(c, Component::Normal(_)));
-    if !ok {
-        return Err(KirokuError::Invalid(format!("artifact path '{path}' must be relative and stay inside the run (no '..', no leading '/')")));
-    }
-    if let Some(long) = p
-        .components()
-        .find(|c| c.as_os_str().len() > crate::store::run_files::NAME_MAX)
-    {
-        return Err(KirokuError::Invalid(format!(
-            "artifact path '{path}': the name '{}' is {} bytes long; names may have at most {}",
-            long.as_os_str().to_string_lossy(),
-            long.as_os_str().len(),
-            crate::store::run_files::NAME_MAX
-        )));
-    }
-    Ok(p.to_path_buf())
-}
+use std::path::{Path, PathBuf};
 
 /// Copies a file, or a folder's files, into the run's `artifacts/DEST` and records them.
 pub fn log_artifact(
@@ -346,13 +265,5 @@ mod tests {
         // Longer than one read: the count stays exact.
         let big = "h\n".to_string() + &"1,2\n".repeat(100_000);
         assert_eq!(count(big.as_bytes()), (Some("h".into()), 100_000));
-    }
-
-    #[test]
-    fn artifact_paths_cannot_escape() {
-        assert!(safe_relative("model/w.bin").is_ok());
-        for bad in ["", "../x", "/etc/passwd", "a/../../b", "./"] {
-            assert!(safe_relative(bad).is_err(), "{bad}");
-        }
     }
 }

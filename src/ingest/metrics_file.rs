@@ -9,7 +9,7 @@
 //! the first value the file gives it. Messages quote input only in short excerpts.
 //! `MetricsFileTail` reads a growing file incrementally and only ever consumes complete lines;
 //! `read_rest` re-reads a file after a crash from a recorded offset.
-use crate::model::{excerpt, json_float, now_ms, validate_key, KeyedPoint, EXCERPT_CHARS};
+use crate::model::{excerpt, json_float, now_ms, validate_kiroku_key, KeyedPoint, EXCERPT_CHARS};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
 use std::fs::File;
@@ -131,7 +131,7 @@ impl LineParser {
                     };
                     let kind = if key == "params" { "param" } else { "tag" };
                     for (k, v) in map {
-                        if let Err(e) = validate_key(kind, k) {
+                        if let Err(e) = validate_kiroku_key(kind, k) {
                             out.warnings.push(format!("line {n}: {e}; ignored"));
                             continue;
                         }
@@ -158,7 +158,7 @@ impl LineParser {
             }
         }
         for (key, value) in metrics {
-            if let Err(e) = validate_key("metric", &key) {
+            if let Err(e) = validate_kiroku_key("metric", &key) {
                 out.warnings.push(format!("line {n}: {e}; ignored"));
                 continue;
             }

@@ -94,7 +94,7 @@ impl Column {
             Column::Status => run.status.to_string(),
             Column::Id => {
                 if human {
-                    run.id[..8.min(run.id.len())].to_string()
+                    crate::ids::short(&run.id).to_string()
                 } else {
                     run.id.clone()
                 }

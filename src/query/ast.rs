@@ -18,25 +18,25 @@ pub enum Expr {
     Not(Box<Expr>),
     /// `field = value`, `field < value`, ...
     Compare {
-        field: Field,
+        field: RunField,
         op: CmpOp,
         value: Literal,
     },
     /// `field [NOT] LIKE 'pattern'` or `field [NOT] ILIKE 'pattern'` (SQL `%` and `_` wildcards).
     Like {
-        field: Field,
+        field: RunField,
         pattern: String,
         case_insensitive: bool,
         negated: bool,
     },
     /// `field [NOT] IN (v1, v2, ...)`.
     In {
-        field: Field,
+        field: RunField,
         values: Vec<Literal>,
         negated: bool,
     },
     /// `field IS [NOT] NULL`: the run lacks (or has) the key.
-    IsNull { field: Field, negated: bool },
+    IsNull { field: RunField, negated: bool },
     /// A bare word or quoted string with no operator: the run's name, or any of its tag keys or
     /// values, contains the text, ignoring case.
     Contains(String),
@@ -157,9 +157,10 @@ pub(crate) fn decimal_len(s: &str) -> usize {
     i
 }
 
-/// What a condition or sort key refers to.
+/// The part of a run a filter condition or sort key refers to (a metric, param, tag, attribute
+/// or dataset field), as opposed to the TUI's text fields that take typing.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-pub enum Field {
+pub enum RunField {
     /// A metric's latest value (`metrics.key`).
     Metric(String),
     /// A parameter (`params.key`).
@@ -290,7 +291,7 @@ impl DatasetField {
 /// One key of a sort order.
 #[derive(Debug, Clone, PartialEq)]
 pub struct OrderKey {
-    pub field: Field,
+    pub field: RunField,
     pub descending: bool,
 }
 
@@ -307,23 +308,23 @@ fn fmt_key(f: &mut fmt::Formatter<'_>, key: &str) -> fmt::Result {
     }
 }
 
-impl fmt::Display for Field {
+impl fmt::Display for RunField {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Field::Metric(k) => {
+            RunField::Metric(k) => {
                 f.write_str("metrics.")?;
                 fmt_key(f, k)
             }
-            Field::Param(k) => {
+            RunField::Param(k) => {
                 f.write_str("params.")?;
                 fmt_key(f, k)
             }
-            Field::Tag(k) => {
+            RunField::Tag(k) => {
                 f.write_str("tags.")?;
                 fmt_key(f, k)
             }
-            Field::Attribute(a) => f.write_str(a.name()),
-            Field::Dataset(d) => write!(f, "datasets.{}", d.name()),
+            RunField::Attribute(a) => f.write_str(a.name()),
+            RunField::Dataset(d) => write!(f, "datasets.{}", d.name()),
         }
     }
 }

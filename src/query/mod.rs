@@ -53,7 +53,7 @@ mod parser;
 pub mod time;
 
 pub(crate) use ast::decimal_len;
-pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 pub use parser::{MAX_CONDITIONS, MAX_LIST_VALUES, MAX_ORDER_KEYS, MAX_PATTERN_BYTES};
 
 /// The longest error message (quotes of the input are cut to fit).

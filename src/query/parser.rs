@@ -16,7 +16,7 @@
 //! field   := word | word"."`quoted` | word"."'quoted' | `quoted`
 //! ```
 
-use super::ast::{Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+use super::ast::{Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 use super::lexer::{is_infinity_word, lex, Tok, Token};
 use super::QueryError;
 
@@ -112,7 +112,7 @@ pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
 
 /// A parsed field and where it was written.
 struct ParsedField {
-    field: Field,
+    field: RunField,
     /// Source text, for messages.
     text: String,
     column: usize,
@@ -163,13 +163,13 @@ fn known_attributes() -> String {
         .join(", ")
 }
 
-fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<Field, QueryError> {
+fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<RunField, QueryError> {
     Ok(match kind {
-        Kind::Metric => Field::Metric(key.to_string()),
-        Kind::Param => Field::Param(key.to_string()),
-        Kind::Tag => Field::Tag(key.to_string()),
+        Kind::Metric => RunField::Metric(key.to_string()),
+        Kind::Param => RunField::Param(key.to_string()),
+        Kind::Tag => RunField::Tag(key.to_string()),
         Kind::Attribute => match Attribute::from_name(key) {
-            Some(a) => Field::Attribute(a),
+            Some(a) => RunField::Attribute(a),
             None => {
                 return Err(QueryError::new(
                     key_column,
@@ -178,7 +178,7 @@ fn make_field(kind: Kind, key: &str, key_column: usize) -> Result<Field, QueryEr
             }
         },
         Kind::Dataset => match DatasetField::from_name(key) {
-            Some(d) => Field::Dataset(d),
+            Some(d) => RunField::Dataset(d),
             None => {
                 return Err(QueryError::new(
                     key_column,
@@ -685,10 +685,10 @@ fn unknown_prefix(prefix: &str, column: usize) -> QueryError {
 }
 
 /// For fields compared as numbers, the start of the message when a value is not a number.
-fn needs_number(field: &Field) -> Option<String> {
+fn needs_number(field: &RunField) -> Option<String> {
     match field {
-        Field::Metric(_) => Some("metric comparisons need a number".into()),
-        Field::Attribute(a @ (Attribute::StartTime | Attribute::EndTime)) => {
+        RunField::Metric(_) => Some("metric comparisons need a number".into()),
+        RunField::Attribute(a @ (Attribute::StartTime | Attribute::EndTime)) => {
             Some(format!("{} needs {}", a.name(), super::time::TIME_FORMS))
         }
         _ => None,
@@ -698,8 +698,8 @@ fn needs_number(field: &Field) -> Option<String> {
 /// A quoted time compared with `start_time` or `end_time`, as the ms since the epoch that
 /// the store holds (the number is also what the tree prints, so it reads back the same in
 /// any zone).
-fn time_value(field: &Field, v: &Literal) -> Option<Literal> {
-    let Field::Attribute(Attribute::StartTime | Attribute::EndTime) = field else {
+fn time_value(field: &RunField, v: &Literal) -> Option<Literal> {
+    let RunField::Attribute(Attribute::StartTime | Attribute::EndTime) = field else {
         return None;
     };
     let Literal::Str(text) = v else {
@@ -718,7 +718,7 @@ fn check_value(f: &ParsedField, v: &Literal, vt: &Token) -> Result<Literal, Quer
     let special = matches!(v, Literal::Number { value, .. } if !value.is_finite());
     match needs_number(&f.field) {
         Some(msg) => {
-            if let Field::Metric(_) = f.field {
+            if let RunField::Metric(_) = f.field {
                 if let Literal::Str(s) = v {
                     // Accept quoted 'NaN' / 'inf' / '-inf' as well as quoted decimals.
                     let t = s.trim_start_matches(['+', '-']);
@@ -765,8 +765,8 @@ fn check_value(f: &ParsedField, v: &Literal, vt: &Token) -> Result<Literal, Quer
 
 fn check_like(f: &ParsedField, op: &Token) -> Result<(), QueryError> {
     let bad = match &f.field {
-        Field::Metric(_) => true,
-        Field::Attribute(a) => a.is_numeric(),
+        RunField::Metric(_) => true,
+        RunField::Attribute(a) => a.is_numeric(),
         _ => false,
     };
     if bad {
@@ -784,9 +784,9 @@ fn check_like(f: &ParsedField, op: &Token) -> Result<(), QueryError> {
 
 fn check_is_null(f: &ParsedField) -> Result<(), QueryError> {
     let ok = match &f.field {
-        Field::Metric(_) | Field::Param(_) | Field::Tag(_) => true,
-        Field::Attribute(a) => a.is_nullable(),
-        Field::Dataset(_) => false,
+        RunField::Metric(_) | RunField::Param(_) | RunField::Tag(_) => true,
+        RunField::Attribute(a) => a.is_nullable(),
+        RunField::Dataset(_) => false,
     };
     if !ok {
         return Err(QueryError::new(
@@ -805,17 +805,17 @@ mod tests {
     use super::super::{parse_filter, parse_order};
     use super::*;
 
-    fn m(k: &str) -> Field {
-        Field::Metric(k.into())
+    fn m(k: &str) -> RunField {
+        RunField::Metric(k.into())
     }
-    fn p(k: &str) -> Field {
-        Field::Param(k.into())
+    fn p(k: &str) -> RunField {
+        RunField::Param(k.into())
     }
-    fn t(k: &str) -> Field {
-        Field::Tag(k.into())
+    fn t(k: &str) -> RunField {
+        RunField::Tag(k.into())
     }
-    fn a(a: Attribute) -> Field {
-        Field::Attribute(a)
+    fn a(a: Attribute) -> RunField {
+        RunField::Attribute(a)
     }
     fn s(v: &str) -> Literal {
         Literal::Str(v.into())
@@ -823,7 +823,7 @@ mod tests {
     fn n(text: &str) -> Literal {
         Literal::number(text).unwrap()
     }
-    fn cmp(field: Field, op: CmpOp, value: Literal) -> Expr {
+    fn cmp(field: RunField, op: CmpOp, value: Literal) -> Expr {
         Expr::Compare { field, op, value }
     }
     fn parse(input: &str) -> Expr {
@@ -895,11 +895,11 @@ mod tests {
             ("parent_id = 'ab'", cmp(a(ParentId), Eq, s("ab"))),
             (
                 "datasets.name = 'imagenet'",
-                cmp(Field::Dataset(DatasetField::Name), Eq, s("imagenet")),
+                cmp(RunField::Dataset(DatasetField::Name), Eq, s("imagenet")),
             ),
             (
                 "dataset.Digest = 'abc'",
-                cmp(Field::Dataset(DatasetField::Digest), Eq, s("abc")),
+                cmp(RunField::Dataset(DatasetField::Digest), Eq, s("abc")),
             ),
             (
                 "name LIKE 'res%'",
@@ -931,7 +931,7 @@ mod tests {
             (
                 "datasets.context iLike 'train%'",
                 Expr::Like {
-                    field: Field::Dataset(DatasetField::Context),
+                    field: RunField::Dataset(DatasetField::Context),
                     pattern: "train%".into(),
                     case_insensitive: true,
                     negated: false,
@@ -1199,7 +1199,7 @@ mod tests {
     #[test]
     fn orders() {
         use Attribute::*;
-        let k = |field: Field, descending: bool| OrderKey { field, descending };
+        let k = |field: RunField, descending: bool| OrderKey { field, descending };
         assert_eq!(
             parse_order("metrics.val/acc desc, params.lr, start_time asc").unwrap(),
             vec![
@@ -1214,7 +1214,7 @@ mod tests {
                 k(t("a b"), true),
                 k(a(RunName), false),
                 k(a(StartTime), false),
-                k(Field::Dataset(DatasetField::Name), false),
+                k(RunField::Dataset(DatasetField::Name), false),
                 k(t("mlflow.x"), false),
             ]
         );

@@ -4,7 +4,7 @@
 //!
 //! Files land in the run's own folder (`runs/<id>/artifacts/<path>`, where `kiroku log artifact`
 //! puts them too) and are recorded with their size and SHA-256. Paths are checked component by
-//! component (`files::safe_relative`): `..`, absolute paths and NUL bytes are refused with 400,
+//! component (`fsutil::safe_relative`): `..`, absolute paths and NUL bytes are refused with 400,
 //! so nothing escapes the run's folder by name, and the files are reached without following
 //! links (`store::run_files`), so nothing escapes it through a link planted in the folder.
 //!
@@ -15,7 +15,7 @@ use super::errors::{invalid, not_found};
 use super::kiroku_api::Q;
 use super::AppState;
 use crate::api::ApiError;
-use crate::ingest::files::safe_relative;
+use crate::fsutil::safe_relative;
 use crate::store::run_files::{self, RunFiles};
 use axum::body::{Body, Bytes, HttpBody};
 use axum::extract::{DefaultBodyLimit, Path, State};

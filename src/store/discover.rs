@@ -2,6 +2,7 @@
 //! directory (like git finds `.git`), then a per-user default store under the XDG data dir.
 use crate::error::{KirokuError, Result};
 use crate::store::{SqliteStore, Store};
+use crate::user_dirs::UserDir;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
 
@@ -54,18 +55,10 @@ fn absolute(p: &Path) -> PathBuf {
 
 /// The per-user default store: `$XDG_DATA_HOME/kiroku/default/.kiroku` (or `~/.local/share/...`).
 pub fn user_default_location() -> Result<StoreLocation> {
-    let data = match std::env::var_os("XDG_DATA_HOME").filter(|v| !v.is_empty()) {
-        Some(d) => PathBuf::from(d),
-        None => {
-            let home = std::env::var_os("HOME").ok_or_else(|| {
-                KirokuError::NoStore("neither XDG_DATA_HOME nor HOME is set".into())
-            })?;
-            PathBuf::from(home).join(".local/share")
-        }
-    };
-    Ok(StoreLocation::Local(
-        data.join("kiroku").join("default").join(STORE_DIR),
-    ))
+    let data = UserDir::Data
+        .path()
+        .ok_or_else(|| KirokuError::NoStore("neither XDG_DATA_HOME nor HOME is set".into()))?;
+    Ok(StoreLocation::Local(data.join("default").join(STORE_DIR)))
 }
 
 /// Walks up from `start` looking for a `.kiroku` folder.

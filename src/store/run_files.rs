@@ -16,13 +16,18 @@ use std::fs::File;
 use std::io;
 use std::os::fd::{AsRawFd, FromRawFd, OwnedFd};
 use std::os::unix::ffi::OsStrExt;
-use std::path::{Component, Path};
+use std::path::{Component, Path, PathBuf};
 
 /// The prefix of temporaries; listings hide names that start with it.
 pub const PARTIAL_PREFIX: &str = ".kiroku-partial-";
 
-/// The longest file or folder name most file systems take (Linux's `NAME_MAX`).
-pub const NAME_MAX: usize = 255;
+/// The name of a run's saved output (`kiroku run`), in its folder and as its artifact.
+pub const OUTPUT_LOG: &str = "output.log";
+
+/// The saved output of a run whose folder (or, for a remote store, spool) is `run_dir`.
+pub fn output_log_path(run_dir: &Path) -> PathBuf {
+    run_dir.join(OUTPUT_LOG)
+}
 
 /// One entry of a listed folder. Links and special files are never listed.
 #[derive(Debug, Clone, PartialEq, Eq)]

@@ -13,7 +13,7 @@ pub mod identity;
 use crate::error::Result;
 use crate::ingest::metrics_file::{drop_changed_params, read_rest};
 use crate::model::{RunBatch, SupervisedRun, Supervisor};
-use crate::store::Store;
+use crate::store::{run_files, Store};
 use identity::{Liveness, ProcessIdentity};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -142,11 +142,11 @@ fn upload_spooled_log(store: &dyn Store, run_id: &str, metrics_file: &Path) {
     let Some(spool) = metrics_file.parent() else {
         return;
     };
-    let log = crate::wrap::log_path(spool);
+    let log = run_files::output_log_path(spool);
     // Streamed, and only a regular file reached without links (as the wrapper uploads it).
-    if let Ok(file) = crate::store::run_files::open_in_run(spool, &log) {
+    if let Ok(file) = run_files::open_in_run(spool, &log) {
         if store
-            .upload_artifact(run_id, "output.log", Box::new(file), None)
+            .upload_artifact(run_id, run_files::OUTPUT_LOG, Box::new(file), None)
             .is_ok()
         {
             let _ = std::fs::remove_dir_all(spool);

@@ -49,7 +49,7 @@ pub use super::screens::Screen;
 
 /// Which text field, if any, has the keyboard (outside overlays).
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Field {
+pub enum TextField {
     /// The runs table's filter bar.
     Filter,
     /// The run screen's Params search.
@@ -90,7 +90,7 @@ pub struct State {
     /// Screens to go back to.
     pub history: Vec<Screen>,
     pub overlay: Option<Overlay>,
-    pub field: Option<Field>,
+    pub field: Option<TextField>,
     pub experiments: Vec<Experiment>,
     // One field per screen that keeps state between visits.
     pub runs: RunsView,
@@ -345,8 +345,10 @@ fn on_response(state: &mut State, resp: Response) -> Vec<Effect> {
 fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
     use super::screens::{run, runs};
     match state.field {
-        Some(Field::Filter) => runs::filter::on_filter_edit(state, key),
-        Some(Field::ParamSearch) | Some(Field::LogSearch) => run::log::on_search_edit(state, key),
+        Some(TextField::Filter) => runs::filter::on_filter_edit(state, key),
+        Some(TextField::ParamSearch) | Some(TextField::LogSearch) => {
+            run::log::on_search_edit(state, key)
+        }
         None => vec![],
     }
 }

@@ -2,6 +2,7 @@
 //! and the last event seen (for "new since you last looked"). One JSON file,
 //! `$XDG_STATE_HOME/kiroku/ui.json` (else `~/.local/state/kiroku/ui.json`); a missing or
 //! unreadable file means defaults, never an error at start.
+use crate::user_dirs::UserDir;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -27,28 +28,14 @@ pub struct ColumnPrefs {
     pub shown: Vec<String>,
 }
 
-fn env_dir(var: &str) -> Option<PathBuf> {
-    std::env::var_os(var)
-        .filter(|v| !v.is_empty())
-        .map(PathBuf::from)
-}
-
-fn home() -> Option<PathBuf> {
-    env_dir("HOME")
-}
-
 /// `$XDG_STATE_HOME/kiroku` or `~/.local/state/kiroku`.
 pub fn state_dir() -> Option<PathBuf> {
-    env_dir("XDG_STATE_HOME")
-        .or_else(|| home().map(|h| h.join(".local/state")))
-        .map(|d| d.join("kiroku"))
+    UserDir::State.path()
 }
 
 /// `$XDG_CONFIG_HOME/kiroku` or `~/.config/kiroku` (keymap and user themes).
 pub fn config_dir() -> Option<PathBuf> {
-    env_dir("XDG_CONFIG_HOME")
-        .or_else(|| home().map(|h| h.join(".config")))
-        .map(|d| d.join("kiroku"))
+    UserDir::Config.path()
 }
 
 impl UiState {

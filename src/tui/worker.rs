@@ -464,22 +464,18 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
     result.unwrap_or_else(|e| Response::Error(e.to_string()))
 }
 
-fn short(id: &str) -> &str {
-    &id[..8.min(id.len())]
-}
-
 fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
     Ok(match w {
         Write::Note { run_id, note } => {
             let n = store.add_note(&run_id, &note)?;
-            format!("note #{} saved on {}", n.id, short(&run_id))
+            format!("note #{} saved on {}", n.id, crate::ids::short(&run_id))
         }
         Write::Star { run_id, user, on } => {
             store.set_star(&run_id, &user, on)?;
             format!(
                 "{} {}",
                 if on { "starred" } else { "unstarred" },
-                short(&run_id)
+                crate::ids::short(&run_id)
             )
         }
         Write::Tags {
@@ -494,7 +490,7 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
             if !remove.is_empty() {
                 store.remove_tags(&run_id, &remove, &user)?;
             }
-            format!("tags updated on {}", short(&run_id))
+            format!("tags updated on {}", crate::ids::short(&run_id))
         }
         Write::Delete {
             run_ids,

@@ -18,10 +18,10 @@ use crate::error::{KirokuError, Result};
 use crate::ingest::metrics_file::{Ingested, MetricsFileTail};
 use crate::ingest::scalars::ScalarParser;
 use crate::model::{now_ms, KeyedPoint, NewRun, RunBatch, RunStatus};
-use crate::store::Store;
+use crate::store::{run_files, Store};
 use std::fs::File;
 use std::io::{Read, Write};
-use std::path::{Path, PathBuf};
+use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::mpsc::{self, RecvTimeoutError};
@@ -145,7 +145,7 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     store.set_source(&run.id, &source::capture_source(&cwd, &opts.command))?;
     store.set_environment(&run.id, &source::capture_environment(&opts.config.run.env))?;
 
-    let log_path = run_dir.join("output.log");
+    let log_path = run_files::output_log_path(&run_dir);
     let log = Arc::new(Mutex::new(File::create(&log_path).map_err(|e| {
         KirokuError::io(format!("creating {}", log_path.display()), e)
     })?));
@@ -263,9 +263,11 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         drop(log);
         // Streamed, and only a regular file reached without links: the script could have
         // replaced its log with a link (or a FIFO).
-        match crate::store::run_files::open_in_run(&run_dir, &log_path) {
+        match run_files::open_in_run(&run_dir, &log_path) {
             Ok(file) => {
-                if let Err(e) = store.upload_artifact(&run.id, "output.log", Box::new(file), None) {
+                if let Err(e) =
+                    store.upload_artifact(&run.id, run_files::OUTPUT_LOG, Box::new(file), None)
+                {
                     report(
                         &mut warnings,
                         format!(
@@ -566,9 +568,4 @@ impl Batch<'_> {
             }
         }
     }
-}
-
-/// The log file of a run in a local store.
-pub fn log_path(run_dir: &Path) -> PathBuf {
-    run_dir.join("output.log")
 }

@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a temporary project and the real binary.
 #![allow(dead_code)]
 pub mod raw_http;
+pub mod requires;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
@@ -154,22 +155,6 @@ impl Drop for Server {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
-}
-
-/// Whether python3 can import mlflow. Missing mlflow fails under CI and skips loudly otherwise.
-pub fn mlflow_available(test: &str) -> bool {
-    let ok = Command::new("python3")
-        .args(["-c", "import mlflow"])
-        .output()
-        .is_ok_and(|o| o.status.success());
-    if !ok {
-        assert!(
-            std::env::var_os("CI").is_none(),
-            "{test}: python3 with mlflow is required in CI"
-        );
-        eprintln!("SKIPPED {test}: python3 cannot import mlflow (pip install mlflow==3.17.2)");
-    }
-    ok
 }
 
 /// A python3 command with the MLflow client set up for tests: no telemetry, no retries (a 5xx

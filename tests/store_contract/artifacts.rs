@@ -6,7 +6,7 @@ contract!(artifacts_upload_streamed_delete_with_their_records_and_refuse_bad_pat
 
 fn sha256(data: &[u8]) -> String {
     use sha2::Digest;
-    kiroku::ingest::files::hex(&sha2::Sha256::digest(data))
+    kiroku::fsutil::hex(&sha2::Sha256::digest(data))
 }
 
 fn upload(store: &dyn Store, id: &str, path: &str, data: &[u8]) -> kiroku::error::Result<Artifact> {

@@ -772,7 +772,7 @@ fn import_artifacts(
                 continue;
             }
             let dest = dest_root.join(&rel);
-            let (size, hash) = crate::ingest::files::copy_hashed(&path, Some(&dest))?;
+            let (size, hash) = crate::fsutil::copy_hashed(&path, Some(&dest))?;
             store.add_artifact(
                 id,
                 &Artifact {

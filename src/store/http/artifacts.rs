@@ -31,7 +31,7 @@ impl HttpStore {
     /// The MLflow artifact proxy's URL for a run's artifact, and the artifact's path. The
     /// proxy's first segment (the experiment) is not needed to find the run.
     fn proxy_url(&self, id: &str, path: &str) -> Result<(String, String)> {
-        let rel = crate::ingest::files::safe_relative(path)?;
+        let rel = crate::fsutil::safe_relative(path)?;
         let encoded: Vec<String> = rel
             .components()
             .map(|c| segment(&c.as_os_str().to_string_lossy()))
@@ -78,7 +78,7 @@ impl ArtifactStore for HttpStore {
         Ok(Artifact {
             path: rel_text,
             size: Some(size),
-            hash: Some(crate::ingest::files::hex(&sha2::Digest::finalize(hasher))),
+            hash: Some(crate::fsutil::hex(&sha2::Digest::finalize(hasher))),
             stored: "copied".into(),
             location: location.map(str::to_string),
         })

@@ -6,7 +6,7 @@
 //! (`store::run_files`).
 use super::{active_rid_of, SqliteStore};
 use crate::error::{KirokuError, Result};
-use crate::ingest::files::{copy_hashing, safe_relative};
+use crate::fsutil::{copy_hashing, safe_relative};
 use crate::model::Artifact;
 use crate::store::run_files::{artifact_error, is_absent, RunFiles};
 use crate::store::ArtifactStore;

@@ -97,7 +97,7 @@ fn group_by_key(points: &[KeyedPoint]) -> Vec<(&str, Vec<MetricPoint>)> {
 /// Appends points to run `rid` inside the caller's transaction.
 pub fn append(conn: &Connection, rid: i64, points: &[KeyedPoint]) -> Result<()> {
     for (key, series) in group_by_key(points) {
-        crate::model::validate_key("metric", key)?;
+        crate::model::validate_kiroku_key("metric", key)?;
         append_series(conn, rid, key, &series)?;
     }
     Ok(())

@@ -105,7 +105,7 @@ pub(super) fn insert_params(
     let mut insert =
         conn.prepare_cached("INSERT INTO params (rid, key, value, num) VALUES (?1, ?2, ?3, ?4)")?;
     for (key, value) in params_in {
-        validate_key("param", key)?;
+        validate_kiroku_key("param", key)?;
         let old: Option<String> = existing
             .query_row(params![rid, key], |r| r.get(0))
             .optional()?;
@@ -132,7 +132,7 @@ fn upsert_tags(conn: &Connection, rid: i64, tags: &[(String, String)]) -> Result
         "INSERT INTO tags (rid, key, value) VALUES (?1, ?2, ?3) ON CONFLICT (rid, key) DO UPDATE SET value = excluded.value",
     )?;
     for (key, value) in tags {
-        validate_key("tag", key)?;
+        validate_kiroku_key("tag", key)?;
         stmt.execute(params![rid, key, value])?;
     }
     Ok(())

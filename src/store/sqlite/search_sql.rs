@@ -35,7 +35,7 @@
 
 use rusqlite::types::Value;
 
-use crate::query::{Attribute, CmpOp, DatasetField, Expr, Field, Literal, OrderKey};
+use crate::query::{Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 
 /// SQL fragments and parameters for one search.
 #[derive(Debug, Clone, PartialEq)]
@@ -119,7 +119,7 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     };
     let present_first = match order.first() {
         Some(OrderKey {
-            field: Field::Metric(key),
+            field: RunField::Metric(key),
             descending,
         }) => {
             let dir = if *descending { "DESC" } else { "ASC" };
@@ -200,30 +200,30 @@ fn order_terms(
         params.push(Value::Text(k.to_string()));
     };
     match &key.field {
-        Field::Metric(k) => {
+        RunField::Metric(k) => {
             keyed_join("metric_summary", k);
             terms.push(format!("{o}.rid IS NULL"));
             terms.push(format!("{o}.last IS NULL"));
             terms.push(format!("{o}.last {dir}"));
         }
-        Field::Param(k) => {
+        RunField::Param(k) => {
             keyed_join("params", k);
             terms.push(format!("{o}.rid IS NULL"));
             terms.push(format!("{o}.num IS NULL"));
             terms.push(format!("{o}.num {dir}"));
             terms.push(format!("{o}.value {dir}"));
         }
-        Field::Tag(k) => {
+        RunField::Tag(k) => {
             keyed_join("tags", k);
             terms.push(format!("{o}.rid IS NULL"));
             terms.push(format!("{o}.value {dir}"));
         }
-        Field::Attribute(Attribute::ParentId) => {
+        RunField::Attribute(Attribute::ParentId) => {
             joins.push_str(&format!(" LEFT JOIN runs {o} ON {o}.rid = r.parent_rid"));
             terms.push(format!("{o}.rid IS NULL"));
             terms.push(format!("{o}.id {dir}"));
         }
-        Field::Attribute(a) => {
+        RunField::Attribute(a) => {
             let col = match a {
                 Attribute::RunId => "r.id",
                 Attribute::RunName => "r.name",
@@ -240,7 +240,7 @@ fn order_terms(
             }
             terms.push(format!("{col} {dir}"));
         }
-        Field::Dataset(d) => {
+        RunField::Dataset(d) => {
             let col = dataset_column(*d);
             let sub = format!(
                 "(SELECT min({col}) FROM run_inputs ri JOIN datasets d ON d.id = ri.dataset_id \
@@ -447,10 +447,10 @@ impl Sql {
         )
     }
 
-    fn compare(&mut self, field: &Field, op: CmpOp, value: &Literal) -> String {
+    fn compare(&mut self, field: &RunField, op: CmpOp, value: &Literal) -> String {
         let sop = sql_op(op);
         match field {
-            Field::Metric(k) => {
+            RunField::Metric(k) => {
                 let Some(v) = value.as_number() else {
                     return "0".into();
                 };
@@ -470,7 +470,7 @@ impl Sql {
                     format!("{m}.last {sop} ?")
                 })
             }
-            Field::Param(k) => self.keyed(Keyed::Param, k, |s, p| match finite_number(value) {
+            RunField::Param(k) => self.keyed(Keyed::Param, k, |s, p| match finite_number(value) {
                 Some(n) => {
                     s.params.push(n);
                     match op {
@@ -483,11 +483,11 @@ impl Sql {
                     format!("{p}.value {sop} ?")
                 }
             }),
-            Field::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
+            RunField::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
                 s.text(value.as_text());
                 format!("{t}.value {sop} ?")
             }),
-            Field::Attribute(a) => {
+            RunField::Attribute(a) => {
                 let at = attr_sql(*a);
                 if at.numeric {
                     let Some(n) = finite_number(value) else {
@@ -499,14 +499,14 @@ impl Sql {
                 }
                 not_null(format!("{} {sop} {}", at.expr, at.ph), at.nullable)
             }
-            Field::Dataset(d) => {
+            RunField::Dataset(d) => {
                 self.text(value.as_text());
                 self.dataset(format!("{} {sop} ?", dataset_column(*d)))
             }
         }
     }
 
-    fn like(&mut self, field: &Field, pattern: &str, ci: bool, negated: bool) -> String {
+    fn like(&mut self, field: &RunField, pattern: &str, ci: bool, negated: bool) -> String {
         let not = if negated { "NOT " } else { "" };
         let like = |col: &str, ph: &str| {
             if ci {
@@ -516,16 +516,16 @@ impl Sql {
             }
         };
         match field {
-            Field::Metric(_) => "0".into(),
-            Field::Param(k) => self.keyed(Keyed::Param, k, |s, p| {
+            RunField::Metric(_) => "0".into(),
+            RunField::Param(k) => self.keyed(Keyed::Param, k, |s, p| {
                 s.text(pattern);
                 like(&format!("{p}.value"), "?")
             }),
-            Field::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
+            RunField::Tag(k) => self.keyed(Keyed::Tag, k, |s, t| {
                 s.text(pattern);
                 like(&format!("{t}.value"), "?")
             }),
-            Field::Attribute(a) => {
+            RunField::Attribute(a) => {
                 let at = attr_sql(*a);
                 if at.numeric {
                     return "0".into();
@@ -533,7 +533,7 @@ impl Sql {
                 self.text(pattern);
                 not_null(like(at.expr, at.ph), at.nullable)
             }
-            Field::Dataset(d) => {
+            RunField::Dataset(d) => {
                 self.text(pattern);
                 self.dataset(like(dataset_column(*d), "?"))
             }
@@ -547,7 +547,7 @@ impl Sql {
         format!("({})", vec![ph; n].join(", "))
     }
 
-    fn in_list(&mut self, field: &Field, values: &[Literal], negated: bool) -> String {
+    fn in_list(&mut self, field: &RunField, values: &[Literal], negated: bool) -> String {
         let not = if negated { "NOT " } else { "" };
         let texts = || -> Vec<Value> {
             values
@@ -556,7 +556,7 @@ impl Sql {
                 .collect()
         };
         match field {
-            Field::Metric(k) => {
+            RunField::Metric(k) => {
                 let nums: Vec<Value> = values.iter().filter_map(finite_number).collect();
                 let has_nan = values
                     .iter()
@@ -572,7 +572,7 @@ impl Sql {
                     }
                 })
             }
-            Field::Param(k) => {
+            RunField::Param(k) => {
                 let nums: Vec<Value> = values.iter().filter_map(finite_number).collect();
                 let strs: Vec<Value> = values
                     .iter()
@@ -595,13 +595,13 @@ impl Sql {
                     format!("{not}({cond})")
                 })
             }
-            Field::Tag(k) => {
+            RunField::Tag(k) => {
                 let vals = texts();
                 self.keyed(Keyed::Tag, k, |s, t| {
                     format!("{t}.value {not}IN {}", s.list(vals, "?"))
                 })
             }
-            Field::Attribute(a) => {
+            RunField::Attribute(a) => {
                 let at = attr_sql(*a);
                 let vals: Vec<Value> = if at.numeric {
                     values.iter().filter_map(finite_number).collect()
@@ -619,14 +619,14 @@ impl Sql {
                 let list = self.list(vals, at.ph);
                 not_null(format!("{} {not}IN {list}", at.expr), at.nullable)
             }
-            Field::Dataset(d) => {
+            RunField::Dataset(d) => {
                 let list = self.list(texts(), "?");
                 self.dataset(format!("{} {not}IN {list}", dataset_column(*d)))
             }
         }
     }
 
-    fn is_null(&mut self, field: &Field, negated: bool) -> String {
+    fn is_null(&mut self, field: &RunField, negated: bool) -> String {
         // `IS NULL`: the run lacks the key; `IS NOT NULL`: it has it.
         let in_ = if negated { "IN" } else { "NOT IN" };
         let is = if negated { "IS NOT NULL" } else { "IS NULL" };
@@ -636,11 +636,11 @@ impl Sql {
             format!("r.rid {in_} (SELECT rid FROM {table} WHERE key = ?)")
         };
         match field {
-            Field::Metric(k) => keyed(self, Keyed::Metric, k),
-            Field::Param(k) => keyed(self, Keyed::Param, k),
-            Field::Tag(k) => keyed(self, Keyed::Tag, k),
-            Field::Attribute(Attribute::ParentId) => format!("r.parent_rid {is}"),
-            Field::Attribute(a) => {
+            RunField::Metric(k) => keyed(self, Keyed::Metric, k),
+            RunField::Param(k) => keyed(self, Keyed::Param, k),
+            RunField::Tag(k) => keyed(self, Keyed::Tag, k),
+            RunField::Attribute(Attribute::ParentId) => format!("r.parent_rid {is}"),
+            RunField::Attribute(a) => {
                 let at = attr_sql(*a);
                 if at.nullable {
                     format!("{} {is}", at.expr)
@@ -650,7 +650,7 @@ impl Sql {
                     "0".into()
                 }
             }
-            Field::Dataset(_) => format!("r.rid {in_} (SELECT rid FROM run_inputs)"),
+            RunField::Dataset(_) => format!("r.rid {in_} (SELECT rid FROM run_inputs)"),
         }
     }
 
@@ -1182,26 +1182,26 @@ mod tests {
         assert_eq!(run(Expr::And(vec![])).len(), 8);
         assert_eq!(run(Expr::Or(vec![])), Vec::<i64>::new());
         let metric_text = Expr::Compare {
-            field: Field::Metric("loss".into()),
+            field: RunField::Metric("loss".into()),
             op: CmpOp::Gt,
             value: Literal::Str("abc".into()),
         };
         assert_eq!(run(metric_text), Vec::<i64>::new());
         let empty_in = Expr::In {
-            field: Field::Attribute(Attribute::Host),
+            field: RunField::Attribute(Attribute::Host),
             values: vec![],
             negated: true,
         };
         assert_eq!(run(empty_in), vec![8, 7, 5, 4, 2, 1]);
         let like_time = Expr::Like {
-            field: Field::Attribute(Attribute::StartTime),
+            field: RunField::Attribute(Attribute::StartTime),
             pattern: "1%".into(),
             case_insensitive: false,
             negated: false,
         };
         assert_eq!(run(like_time), Vec::<i64>::new());
         let no_inputs = Expr::IsNull {
-            field: Field::Dataset(DatasetField::Name),
+            field: RunField::Dataset(DatasetField::Name),
             negated: false,
         };
         assert_eq!(run(no_inputs), vec![8, 7, 6, 3, 2]);

@@ -1,8 +1,8 @@
 //! The activity log, newest first: runs started and ended, notes, tags, stars. Events newer
 //! than the last one you saw (kept in the UI state file) are marked.
 use super::{fit, is_motion, move_cursor, writes, ScreenBehaviour};
-use crate::present::format_relative;
 use crate::model::Event;
+use crate::present::format_relative;
 use crate::tui::app::{contains, Effect, State};
 use crate::tui::keymap::Cmd;
 use crate::tui::worker::{Request, Response};
@@ -217,8 +217,8 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     for (i, e) in state.activity.events.iter().enumerate().skip(first).take(h) {
         let is_new = e.id > state.activity.seen_before;
         let run = match (&e.run_id, &e.run_name) {
-            (Some(id), Some(name)) => format!("{} {name}", &id[..8.min(id.len())]),
-            (Some(id), None) => id[..8.min(id.len())].to_string(),
+            (Some(id), Some(name)) => format!("{} {name}", crate::ids::short(id)),
+            (Some(id), None) => crate::ids::short(id).to_string(),
             _ => String::new(),
         };
         let mut line = Line::from(vec![

@@ -3,8 +3,8 @@
 //! the name, switchable), and the selected metric's charts overlaid, one stable colour per run.
 use super::charts::{x_extent, ChartSettings};
 use super::{fit, is_motion, move_cursor, Screen, ScreenBehaviour};
-use crate::present::format_value;
 use crate::model::RunDetail;
+use crate::present::format_value;
 use crate::series::SampledSeries;
 use crate::tui::app::{contains, Effect, State};
 use crate::tui::keymap::Cmd;
@@ -243,7 +243,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let title = format!(
         " Compare {} runs · baseline {} {} ",
         cv.runs.len(),
-        &cv.runs[base].run.id[..8.min(cv.runs[base].run.id.len())],
+        crate::ids::short(&cv.runs[base].run.id),
         cv.runs[base].run.name
     );
     let b = super::block(state, Span::styled(title, state.theme.style("title")), true);
@@ -278,7 +278,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let mut head = vec![Span::raw(fit("", key_w, false))];
     for r in &runs {
         head.push(Span::styled(
-            fit(&r.id[..8.min(r.id.len())], col_w - 1, true) + " ",
+            fit(crate::ids::short(&r.id), col_w - 1, true) + " ",
             state.theme.series(run_color_index(&r.id)),
         ));
     }
@@ -321,7 +321,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     for r in &runs {
         head.push(Span::styled(
             fit(
-                &format!("{} {}", &r.id[..8.min(r.id.len())], r.name),
+                &format!("{} {}", crate::ids::short(&r.id), r.name),
                 mcol,
                 true,
             ),
@@ -420,7 +420,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let mut legend_spans = vec![Span::styled("runs  ", state.theme.style("title"))];
     for d in &cv.runs {
         legend_spans.push(Span::styled(
-            format!("── {} {}  ", &d.run.id[..8.min(d.run.id.len())], d.run.name),
+            format!("── {} {}  ", crate::ids::short(&d.run.id), d.run.name),
             state.theme.series(run_color_index(&d.run.id)),
         ));
     }
@@ -435,7 +435,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             .filter_map(|d| {
                 let s = cv.series.get(&(d.run.id.clone(), (*key).clone()))?;
                 Some(ChartLine {
-                    label: d.run.id[..8.min(d.run.id.len())].to_string(),
+                    label: crate::ids::short(&d.run.id).to_string(),
                     style: state.theme.series(run_color_index(&d.run.id)),
                     series: s,
                     start_ms: d.run.start_time,

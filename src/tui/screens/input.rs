@@ -78,9 +78,9 @@ impl Layer for InputLayer {
             InputKind::Note { run_id, reply_to } => (
                 match reply_to {
                     Some(r) => {
-                        format!(" Reply to note #{r} on {} ", &run_id[..8.min(run_id.len())])
+                        format!(" Reply to note #{r} on {} ", crate::ids::short(run_id))
                     }
-                    None => format!(" Note on {} ", &run_id[..8.min(run_id.len())]),
+                    None => format!(" Note on {} ", crate::ids::short(run_id)),
                 },
                 "markdown · enter: new line · ctrl-s saves · esc cancels",
                 14,
@@ -149,7 +149,8 @@ pub fn parse_tag_edit(text: &str) -> Result<TagEdit, String> {
             remove.push(k.to_string());
         } else {
             set.extend(
-                crate::present::parse_pairs(&[word.to_string()], "tag").map_err(|e| e.to_string())?,
+                crate::present::parse_pairs(&[word.to_string()], "tag")
+                    .map_err(|e| e.to_string())?,
             );
         }
     }

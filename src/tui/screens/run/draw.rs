@@ -6,7 +6,7 @@
 use super::draw_files::{draw_artifacts, draw_notes, draw_source};
 use super::{RunTab, RunView};
 use crate::present::{format_duration, format_relative, format_timestamp, format_value};
-use crate::tui::app::{Field, State};
+use crate::tui::app::{State, TextField};
 use crate::tui::screens::{block, fit, kv, status_glyph};
 use crate::tui::theme::run_color_index;
 use crate::tui::widgets::chart::{self, ChartLine};
@@ -38,7 +38,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
                 .unwrap_or_default();
             format!(
                 " {} {} {glyph} {} · {} · {} · {}{commit} ",
-                &r.id[..8.min(r.id.len())],
+                crate::ids::short(&r.id),
                 r.name,
                 r.status,
                 r.user,
@@ -46,7 +46,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
                 r.host.clone().unwrap_or_default()
             )
         }
-        None => format!(" {} (loading…) ", &rv.id[..8.min(rv.id.len())]),
+        None => format!(" {} (loading…) ", crate::ids::short(&rv.id)),
     };
     let b = block(state, Span::styled(title, state.theme.style("title")), true);
     let inner = b.inner(area);
@@ -257,7 +257,7 @@ fn draw_params(frame: &mut Frame, area: Rect, state: &State) {
             state,
             "search",
             &rv.param_search.text,
-            state.field == Some(Field::ParamSearch),
+            state.field == Some(TextField::ParamSearch),
         )),
         bar,
     );
@@ -439,7 +439,7 @@ impl RunView {
 }
 
 fn draw_logs(frame: &mut Frame, area: Rect, state: &mut State) {
-    let editing = state.field == Some(Field::LogSearch);
+    let editing = state.field == Some(TextField::LogSearch);
     let Some(rv) = state.run.as_mut() else { return };
     let [bar, body] = Layout::vertical([Constraint::Length(1), Constraint::Min(1)]).areas(area);
     let Some(log) = &rv.log else {

@@ -1,7 +1,7 @@
 //! The Logs tab's data: reading the run's output (whole, then what was appended; the file is
 //! followed while the run runs), and searching it; plus the Params tab's search field.
 use super::RunTab;
-use crate::tui::app::{Effect, Field, State};
+use crate::tui::app::{Effect, State, TextField};
 use crate::tui::editor::EditKey;
 use crate::tui::worker::Request;
 
@@ -35,7 +35,7 @@ pub(crate) fn on_search_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
         state.field = None;
         return vec![];
     };
-    let editor = if field == Some(Field::ParamSearch) {
+    let editor = if field == Some(TextField::ParamSearch) {
         &mut rv.param_search
     } else {
         &mut rv.log_search
@@ -50,7 +50,7 @@ pub(crate) fn on_search_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
             editor.apply(k);
         }
     }
-    if field == Some(Field::LogSearch) {
+    if field == Some(TextField::LogSearch) {
         jump_to_match(state, true, true);
     }
     vec![]

@@ -9,7 +9,7 @@ use super::charts::{x_extent, ChartSettings};
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
 use crate::model::RunDetail;
 use crate::series::SampledSeries;
-use crate::tui::app::{contains, Effect, Field, State};
+use crate::tui::app::{contains, Effect, State, TextField};
 use crate::tui::artifact_tree::{self, TreeRow};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
@@ -298,7 +298,7 @@ impl ScreenBehaviour for RunScreen {
         state
             .run
             .as_ref()
-            .map(|r| format!("run {}", &r.id[..8.min(r.id.len())]))
+            .map(|r| format!("run {}", crate::ids::short(&r.id)))
             .unwrap_or_default()
     }
 
@@ -350,8 +350,8 @@ impl ScreenBehaviour for RunScreen {
             }
             Cmd::Filter => {
                 match tab {
-                    RunTab::Params => state.field = Some(Field::ParamSearch),
-                    RunTab::Logs => state.field = Some(Field::LogSearch),
+                    RunTab::Params => state.field = Some(TextField::ParamSearch),
+                    RunTab::Logs => state.field = Some(TextField::LogSearch),
                     _ => {}
                 }
                 return vec![];
@@ -643,7 +643,7 @@ mod tests {
         );
         s.run.as_mut().unwrap().tab = RunTab::Logs;
         typed(&mut s, "/nan");
-        assert_eq!(s.field, Some(Field::LogSearch));
+        assert_eq!(s.field, Some(TextField::LogSearch));
         let rv = s.run.as_ref().unwrap();
         assert_eq!(rv.scroll_of(RunTab::Logs), 2);
         assert!(!rv.follow, "a search stops following");

@@ -3,8 +3,8 @@
 //! the `:columns` chooser overlay.
 use super::super::fit;
 use super::super::overlays::{centered, Layer, Overlay};
-use crate::present::{default_columns, Column};
 use crate::model::Run;
+use crate::present::{default_columns, Column};
 use crate::tui::app::{Action, Effect, State};
 use crate::tui::keymap::Cmd;
 use crate::tui::state_file::ColumnPrefs;

@@ -3,10 +3,10 @@
 //! priority (params and tags before metrics, metrics before the name).
 use super::super::{block, fit, status_glyph};
 use super::{MetricStat, RunsFocus};
-use crate::present::{format_value, Format};
-use crate::present::Column;
 use crate::model::Run;
-use crate::tui::app::{Field, State};
+use crate::present::Column;
+use crate::present::{format_value, Format};
+use crate::tui::app::{State, TextField};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
@@ -228,7 +228,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     frame.render_widget(b, area);
 
     // Filter bar (and the error line under it).
-    let editing = state.field == Some(Field::Filter);
+    let editing = state.field == Some(TextField::Filter);
     let has_error = state.runs.filter_error.is_some();
     let bar_h = if has_error { 2 } else { 1 };
     let [bar, table] =

@@ -11,10 +11,10 @@ pub use draw::{cell, fit_columns};
 pub use filter::half_typed_keyword;
 
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
-use crate::present::Column;
 use crate::model::{Run, RunQuery, RunStatus};
+use crate::present::Column;
 use crate::query::QueryError;
-use crate::tui::app::{contains, Effect, Field, State};
+use crate::tui::app::{contains, Effect, State, TextField};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
 use crate::tui::worker::{Request, Response};
@@ -314,7 +314,7 @@ impl ScreenBehaviour for RunsScreen {
                 vec![]
             }
             Cmd::Filter => {
-                state.field = Some(Field::Filter);
+                state.field = Some(TextField::Filter);
                 vec![]
             }
             Cmd::Open => match state.runs.selected() {
@@ -577,7 +577,7 @@ mod tests {
     fn typing_a_filter_queries_valid_text_and_keeps_the_last_good_one_on_errors() {
         let mut s = with_runs(5);
         typed(&mut s, "/");
-        assert_eq!(s.field, Some(Field::Filter));
+        assert_eq!(s.field, Some(TextField::Filter));
         let effects = typed(&mut s, "bert");
         match requests(&effects)[..] {
             [Request::Runs { query, .. }] => assert_eq!(query.filter.as_deref(), Some("bert")),
