@@ -531,6 +531,16 @@ pub struct Supervisor {
     pub start_ticks: u64,
     /// The metrics file the run's command appends to (on the supervisor's host).
     pub metrics_file: String,
+    /// The command the supervisor started, once it runs (`SupervisionStore::set_supervised_child`).
+    #[serde(default)]
+    pub child: Option<ChildProcess>,
+}
+
+/// A process on the supervisor's host, boot and pid namespace: its pid and start time.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ChildProcess {
+    pub pid: u32,
+    pub start_ticks: u64,
 }
 
 /// A running run with a supervisor, and how far its metrics file has been ingested.

@@ -440,3 +440,75 @@ fn looks_at_once_from_several_processes_recover_a_lost_run_exactly_once() {
         .collect();
     assert_eq!(steps, (0..2000).collect::<Vec<i64>>());
 }
+
+/// A wrapped command that ignores SIGTERM (so the death signal of its wrapper does not stop it)
+/// and keeps appending numbered points, acknowledging each one after it is written.
+const STUBBORN_WRITER: &str = r#"
+trap '' TERM
+echo "$KIROKU_RUN_ID" > run_id.tmp && mv run_id.tmp run_id
+echo $$ > child_pid
+i=0
+while :; do
+  echo "{\"step\": $i, \"x\": $i}" >> "$KIROKU_METRICS_FILE"
+  echo $i >> ack
+  i=$((i+1))
+done
+"#;
+
+#[test]
+fn a_lost_run_is_recovered_only_once_its_command_has_stopped_writing() {
+    let p = Project::new();
+    let script = p.script("stubborn.sh", STUBBORN_WRITER);
+    let mut wrapper = p
+        .cmd(&["run", "--name", "stubborn", "--", &script])
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let ack = p.path().join("ack");
+    wait_for("some points", Duration::from_secs(30), || {
+        std::fs::metadata(&ack).is_ok_and(|m| m.len() > 2_000)
+    });
+    signal(&wrapper, libc::SIGKILL);
+    wrapper.wait().unwrap();
+    let child: u32 = std::fs::read_to_string(p.path().join("child_pid"))
+        .unwrap()
+        .trim()
+        .parse()
+        .unwrap();
+    // The command outlives its wrapper (it ignores the death signal) and keeps writing.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!is_gone(child), "the command should still be running");
+    let run_id = std::fs::read_to_string(p.path().join("run_id"))
+        .unwrap()
+        .trim()
+        .to_string();
+
+    // One look: the orphaned command is stopped first, then everything it wrote is ingested.
+    common::assert_ok(&p.cmd(&["runs", "ls"]).output().unwrap());
+    assert!(is_gone(child), "the look should stop the orphaned command");
+    let store = SqliteStore::open(&p.store_dir(), false).unwrap();
+    assert_eq!(store.run(&run_id).unwrap().run.status, RunStatus::Lost);
+    let text = std::fs::read_to_string(&ack).unwrap();
+    let acked: Vec<i64> = text[..text.rfind('\n').map_or(0, |i| i + 1)]
+        .lines()
+        .map(|l| l.parse().unwrap())
+        .collect();
+    let steps: Vec<i64> = store
+        .metric_series(&run_id, "x")
+        .unwrap()
+        .iter()
+        .map(|p| p.step)
+        .collect();
+    assert!(
+        steps.len() >= acked.len(),
+        "{} points stored, {} acknowledged",
+        steps.len(),
+        acked.len()
+    );
+    assert_eq!(
+        steps[..acked.len()],
+        acked[..],
+        "every acknowledged point, once, in order"
+    );
+}

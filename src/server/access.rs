@@ -65,6 +65,7 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/runs/supervised", Read),
     ("POST", "/api/v1/runs/supervised", Write),
     ("POST", "/api/v1/runs/{id}/recover-lost", Write),
+    ("POST", "/api/v1/runs/{id}/supervised-child", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

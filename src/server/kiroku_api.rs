@@ -111,6 +111,10 @@ pub fn routes() -> Router<Arc<AppState>> {
             get(supervised_runs).post(create_supervised_run),
         )
         .route("/api/v1/runs/{id}/recover-lost", post(recover_lost_run))
+        .route(
+            "/api/v1/runs/{id}/supervised-child",
+            post(set_supervised_child),
+        )
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
@@ -503,6 +507,13 @@ async fn create_supervised_run(
         st.write(move |s| s.create_supervised_run(&b.run, &b.supervisor))
             .await?,
     ))
+}
+
+async fn set_supervised_child(State(st): St, Path(id): Path<String>, body: Body) -> Answer<Empty> {
+    apply(&st, body, move |s, child: crate::model::ChildProcess| {
+        s.set_supervised_child(&id, child)
+    })
+    .await
 }
 
 async fn supervised_runs(State(st): St) -> Answer<Vec<crate::model::SupervisedRun>> {

@@ -30,6 +30,7 @@ pub fn supervisor_for(metrics_file: &Path) -> Option<Supervisor> {
         pid: me.pid,
         start_ticks: me.start_ticks,
         metrics_file: metrics_file.display().to_string(),
+        child: None,
     })
 }
 
@@ -50,7 +51,7 @@ pub fn recover_lost_runs(store: &dyn Store) -> Result<Vec<String>> {
     let mut lost = Vec::new();
     let mut first_error = None;
     for run in store.supervised_runs()? {
-        if identity_of(&run.supervisor).liveness() != Liveness::Dead {
+        if identity_of(&run.supervisor).liveness() != Liveness::Dead || !command_ended(&run) {
             continue;
         }
         // One run that cannot be recovered must not keep the others running.
@@ -66,6 +67,62 @@ pub fn recover_lost_runs(store: &dyn Store) -> Result<Vec<String>> {
         Some(e) => Err(e),
         None => Ok(lost),
     }
+}
+
+/// How long a look waits for the command of a dead supervisor to end once it was killed.
+const COMMAND_END_WAIT: Duration = Duration::from_secs(2);
+
+/// Whether the command a dead supervisor started has ended, so that nothing more can be
+/// appended to its metrics file. The command was sent SIGTERM when its supervisor died
+/// (`PR_SET_PDEATHSIG`); one still running is an orphan whose output nobody reads, and is killed
+/// here (when this process may) and waited for a moment. A command not recorded (the
+/// supervisor died before it started) counts as ended.
+fn command_ended(run: &SupervisedRun) -> bool {
+    let Some(child) = run.supervisor.child else {
+        return true;
+    };
+    let identity = ProcessIdentity {
+        pid: child.pid,
+        start_ticks: child.start_ticks,
+        ..identity_of(&run.supervisor)
+    };
+    if identity.liveness() != Liveness::Alive {
+        return true;
+    }
+    kill_exactly(&identity);
+    let deadline = std::time::Instant::now() + COMMAND_END_WAIT;
+    while std::time::Instant::now() < deadline {
+        if identity.liveness() != Liveness::Alive {
+            return true;
+        }
+        std::thread::sleep(Duration::from_millis(10));
+    }
+    false
+}
+
+/// Sends SIGKILL to the process `identity` names, and to no other: through a pidfd opened
+/// before its identity is checked again, so a pid reused in between is never signalled.
+fn kill_exactly(identity: &ProcessIdentity) {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, identity.pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return;
+    }
+    let fd = fd as libc::c_int;
+    if identity.liveness() == Liveness::Alive {
+        // SAFETY: fd is the pidfd opened above; no siginfo, no flags.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                libc::SIGKILL,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+    }
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
 }
 
 /// `recover_lost_runs` for callers that look in passing (listing runs): a failure to recover

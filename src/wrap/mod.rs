@@ -199,6 +199,17 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         }
     };
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
+    // A recovery after this process dies waits for the command too: until it is gone, a line
+    // it writes could land after the recovery read the file.
+    if let Some(start_ticks) = crate::supervise::identity::start_ticks(child.id()) {
+        let child = crate::model::ChildProcess {
+            pid: child.id(),
+            start_ticks,
+        };
+        if let Err(e) = store.set_supervised_child(&run.id, child) {
+            eprintln!("kiroku: could not record the command's process: {e}");
+        }
+    }
 
     let scalars = Arc::new(Mutex::new(ScalarParser::new(&opts.config.scalars)?));
     let scalars_enabled = opts.config.scalars.enabled.unwrap_or(true);

@@ -91,6 +91,7 @@ fn a_supervised_run_is_recovered_once_by_compare_and_swap(store: &dyn Store) {
         pid: 42,
         start_ticks: 7,
         metrics_file: "/tmp/m.jsonl".into(),
+        child: None,
     };
     let new = NewRun {
         experiment: "e".into(),
@@ -115,6 +116,16 @@ fn a_supervised_run_is_recovered_once_by_compare_and_swap(store: &dyn Store) {
     };
     store.log_batch(&run.id, &flush, "alice").unwrap();
     assert_eq!(store.supervised_runs().unwrap()[0].ingested_to, 100);
+    // The command the supervisor started is recorded beside it.
+    let child = ChildProcess {
+        pid: 43,
+        start_ticks: 9,
+    };
+    store.set_supervised_child(&run.id, child).unwrap();
+    assert_eq!(
+        store.supervised_runs().unwrap()[0].supervisor.child,
+        Some(child)
+    );
 
     let rest = RunBatch {
         metrics: vec![point("loss", 1, 0.5)],

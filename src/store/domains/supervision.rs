@@ -2,7 +2,7 @@
 //! with the record of the process supervising them, and the recovery of runs whose supervisor
 //! died.
 use crate::error::Result;
-use crate::model::{NewRun, Run, RunBatch, SupervisedRun, Supervisor};
+use crate::model::{ChildProcess, NewRun, Run, RunBatch, SupervisedRun, Supervisor};
 
 pub trait SupervisionStore {
     /// Writes a batch of params, metrics and tags in one transaction: all of it or none. The
@@ -14,6 +14,9 @@ pub trait SupervisionStore {
     /// Creates a run together with the record of the process supervising it (`kiroku run`),
     /// in one transaction, so no running run exists without a way to tell whether it lives.
     fn create_supervised_run(&self, new: &NewRun, supervisor: &Supervisor) -> Result<Run>;
+    /// Records the command a supervisor started for its run (after the spawn), so a recovery
+    /// can wait for that writer of the metrics file to be gone as well.
+    fn set_supervised_child(&self, id: &str, child: ChildProcess) -> Result<()>;
     /// The running runs that have a supervisor, with their ingest checkpoints.
     fn supervised_runs(&self) -> Result<Vec<SupervisedRun>>;
     /// Recovery of a run whose supervisor died, as one compare-and-swap: only when the run is

@@ -1,5 +1,5 @@
 //! `SupervisionStore` over HTTP: `/api/v1/runs/<id>/batch`, `/runs/supervised` and
-//! `/recover-lost`.
+//! `/supervised-child` and `/recover-lost`.
 use super::HttpStore;
 use crate::api::*;
 use crate::error::Result;
@@ -21,6 +21,10 @@ impl SupervisionStore for HttpStore {
             supervisor: supervisor.clone(),
         };
         self.post("/runs/supervised", &body)
+    }
+
+    fn set_supervised_child(&self, id: &str, child: ChildProcess) -> Result<()> {
+        self.post_unit(&Self::run_path(id, "/supervised-child"), &child)
     }
 
     fn supervised_runs(&self) -> Result<Vec<SupervisedRun>> {

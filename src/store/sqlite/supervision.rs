@@ -48,6 +48,15 @@ pub fn running_checkpoint(conn: &Connection, rid: i64) -> Result<Option<u64>> {
         .map(|o| o as u64))
 }
 
+/// Records the supervised command's process.
+pub fn set_child(conn: &Connection, rid: i64, child: ChildProcess) -> Result<()> {
+    conn.prepare_cached(
+        "UPDATE run_supervisors SET child_pid = ?1, child_start_ticks = ?2 WHERE rid = ?3",
+    )?
+    .execute(params![child.pid, child.start_ticks as i64, rid])?;
+    Ok(())
+}
+
 /// Forgets the supervisor once the run has ended.
 pub fn remove(conn: &Connection, rid: i64) -> Result<()> {
     conn.prepare_cached("DELETE FROM run_supervisors WHERE rid = ?1")?
@@ -57,7 +66,8 @@ pub fn remove(conn: &Connection, rid: i64) -> Result<()> {
 
 pub fn running(conn: &Connection) -> Result<Vec<SupervisedRun>> {
     let mut stmt = conn.prepare_cached(
-        "SELECT r.id, s.host, s.boot_id, s.pid_namespace, s.pid, s.start_ticks, s.metrics_file, s.ingested_to
+        "SELECT r.id, s.host, s.boot_id, s.pid_namespace, s.pid, s.start_ticks, s.metrics_file, s.ingested_to,
+                s.child_pid, s.child_start_ticks
          FROM run_supervisors s JOIN runs r ON r.rid = s.rid
          WHERE r.status = 'running' ORDER BY s.rid",
     )?;
@@ -71,6 +81,13 @@ pub fn running(conn: &Connection) -> Result<Vec<SupervisedRun>> {
                 pid: r.get(4)?,
                 start_ticks: r.get::<_, i64>(5)? as u64,
                 metrics_file: r.get(6)?,
+                child: match (r.get::<_, Option<u32>>(8)?, r.get::<_, Option<i64>>(9)?) {
+                    (Some(pid), Some(ticks)) => Some(ChildProcess {
+                        pid,
+                        start_ticks: ticks as u64,
+                    }),
+                    _ => None,
+                },
             },
             ingested_to: r.get::<_, i64>(7)? as u64,
         })
@@ -123,6 +140,13 @@ impl SupervisionStore for SqliteStore {
 
     fn create_supervised_run(&self, new: &NewRun, supervisor: &Supervisor) -> Result<Run> {
         self.create_run_with(new, Some(supervisor))
+    }
+
+    fn set_supervised_child(&self, id: &str, child: ChildProcess) -> Result<()> {
+        self.write(|tx| {
+            let rid = super::rid_of(tx, id)?;
+            set_child(tx, rid, child)
+        })
     }
 
     fn supervised_runs(&self) -> Result<Vec<SupervisedRun>> {
