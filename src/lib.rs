@@ -10,6 +10,7 @@ pub mod error;
 pub mod ids;
 pub mod ingest;
 pub mod limits;
+pub mod mlflow_names;
 pub mod model;
 pub mod query;
 pub mod series;

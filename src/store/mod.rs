@@ -16,13 +16,6 @@ use std::path::PathBuf;
 pub use discover::{open_store, resolve_location, StoreLocation};
 pub use sqlite::SqliteStore;
 
-/// The experiment tag that is the experiment's description (MLflow's `Experiment.description`).
-pub const EXPERIMENT_DESCRIPTION_TAG: &str = "mlflow.note.content";
-/// A run tag that renames the run (MLflow's `mlflow.runName`).
-pub const RUN_NAME_TAG: &str = "mlflow.runName";
-/// A run tag whose value is added as a note (MLflow's `mlflow.note.content`).
-pub const RUN_NOTE_TAG: &str = "mlflow.note.content";
-
 /// Environment variable names that look like secrets are never stored.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();

@@ -10,6 +10,10 @@ mod files;
 mod yaml;
 
 use crate::error::{KirokuError, Result};
+use crate::mlflow_names::{
+    GIT_BRANCH_TAG, GIT_COMMIT_TAG, GIT_DIFF_TAG, NOTE_TAG, PARENT_RUN_TAG as PARENT_TAG,
+    RUN_NAME_TAG, SOURCE_NAME_TAG, USER_TAG,
+};
 use crate::model::{Artifact, KeyedPoint, Millis, NewNote, NewRun, RunSource, RunStatus};
 use crate::store::Store;
 use serde::Serialize;
@@ -20,11 +24,6 @@ use std::path::{Path, PathBuf};
 
 /// Points per `Store::log_metrics` call.
 const METRIC_BATCH: usize = 50_000;
-
-/// The MLflow tag that holds a run's Markdown description, imported as a note too.
-pub const NOTE_TAG: &str = "mlflow.note.content";
-/// The MLflow tag that names a run's parent.
-pub const PARENT_TAG: &str = "mlflow.parentRunId";
 
 /// What an import did. Serialised for `--json` output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
@@ -508,11 +507,11 @@ fn import_run(
     let user = run
         .user
         .clone()
-        .or_else(|| run.tag("mlflow.user").map(str::to_string))
+        .or_else(|| run.tag(USER_TAG).map(str::to_string))
         .filter(|u| !u.is_empty())
         .unwrap_or_else(|| ctx.user.to_string());
     let name = run
-        .tag("mlflow.runName")
+        .tag(RUN_NAME_TAG)
         .map(str::to_string)
         .filter(|n| !n.is_empty())
         .or_else(|| run.name.clone());
@@ -562,12 +561,12 @@ fn import_run(
     }
 
     let source = RunSource {
-        git_commit: run.tag("mlflow.source.git.commit").map(str::to_string),
-        git_branch: run.tag("mlflow.source.git.branch").map(str::to_string),
+        git_commit: run.tag(GIT_COMMIT_TAG).map(str::to_string),
+        git_branch: run.tag(GIT_BRANCH_TAG).map(str::to_string),
         git_dirty: None,
-        git_diff: run.tag("mlflow.source.git.diff").map(str::to_string),
+        git_diff: run.tag(GIT_DIFF_TAG).map(str::to_string),
         command: run
-            .tag("mlflow.source.name")
+            .tag(SOURCE_NAME_TAG)
             .filter(|s| !s.is_empty())
             .map(|s| vec![s.to_string()])
             .unwrap_or_default(),

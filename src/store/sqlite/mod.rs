@@ -15,8 +15,11 @@ pub mod tokens;
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::limits;
+use crate::mlflow_names::{
+    NOTE_TAG as EXPERIMENT_DESCRIPTION_TAG, NOTE_TAG as RUN_NOTE_TAG, RUN_NAME_TAG,
+};
 use crate::model::*;
-use crate::store::{is_secret_name, Store, EXPERIMENT_DESCRIPTION_TAG, RUN_NAME_TAG, RUN_NOTE_TAG};
+use crate::store::{is_secret_name, Store};
 use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
 use std::path::{Path, PathBuf};
 use std::sync::{Mutex, MutexGuard};
