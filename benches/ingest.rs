@@ -7,7 +7,8 @@
 //! `cargo bench --bench ingest` (target: kiroku ≥ 0.5 × bare, and over 500,000 points/s).
 use kiroku::ingest::metrics_file::MetricsFileTail;
 use kiroku::model::{KeyedPoint, NewRun};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use std::io::Write;
 use std::time::Instant;
 

@@ -9,7 +9,8 @@ mod common;
 
 use common::{bench_store, env_u64, median, BIG};
 use kiroku::model::RunQuery;
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use std::process::Command;
 use std::time::Instant;
 

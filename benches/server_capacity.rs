@@ -8,7 +8,8 @@
 use kiroku::model::{KeyedPoint, NewRun};
 use kiroku::server::BackgroundServer;
 use kiroku::store::http::HttpStore;
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use std::sync::Arc;
 use std::time::Instant;
 

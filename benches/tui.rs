@@ -13,7 +13,8 @@ mod common;
 
 use common::{bench_store, env_u64, median};
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use kiroku::tui::app::{handle_key, update, Action, Effect, State};
 use kiroku::tui::keymap::Keymap;
 use kiroku::tui::screens;

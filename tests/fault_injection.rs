@@ -9,7 +9,8 @@ mod common;
 
 use common::{Project, Server};
 use kiroku::model::{NewRun, RunQuery, RunStatus};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use std::collections::{BTreeSet, HashSet};
 use std::path::Path;
 use std::process::Stdio;

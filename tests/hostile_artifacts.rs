@@ -6,7 +6,8 @@
 mod common;
 use common::{Project, Server};
 use kiroku::server::BackgroundServer;
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use reqwest::blocking::Client;
 use serde_json::Value;
 use sha2::Digest;

@@ -8,7 +8,8 @@ use kiroku::ingest::metrics_file::{
     read_rest, Ingested, LineParser, MetricsFileTail, MAX_LINE_BYTES,
 };
 use kiroku::model::{NewRun, RunBatch};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use proptest::prelude::*;
 use std::io::Write;
 

@@ -8,7 +8,8 @@
 //! metric history (NaN-aware, otherwise exact).
 use kiroku::ingest::mlflow::{import_mlflow, ImportReport};
 use kiroku::model::{MetricPoint, RunQuery};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use serde_json::Value;
 use sha2::{Digest, Sha256};
 use std::collections::BTreeMap;

@@ -2,7 +2,8 @@
 //! (metric-first pages read from the metric index, then the NaN/missing rest; attribute
 //! orders with correlated probes; the general plan), and `total` must be right.
 use kiroku::model::{KeyedPoint, NewRun, RunQuery};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 
 fn store_with_runs() -> (tempfile::TempDir, SqliteStore) {
     let dir = tempfile::tempdir().unwrap();

@@ -4,7 +4,7 @@
 mod tui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kiroku::store::Store;
+use kiroku::store::prelude::*;
 use kiroku::tui::app::{handle_key, update, Action, Overlay, RunTab, Screen, State};
 use kiroku::tui::worker::settle;
 use tui_fixture::{fixture, run_id, state, Fixture};

@@ -4,8 +4,10 @@ use crate::error::{KirokuError, Result};
 use crate::model::{Artifact, DatasetVersion, RunInput};
 use crate::store::Store;
 use sha2::{Digest, Sha256};
+use std::collections::HashSet;
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Component, Path, PathBuf};
 
 /// Copies `input` to `output` (when given) in pieces, hashing as it goes: the size and the
@@ -102,7 +104,7 @@ pub fn log_artifact(
         .unwrap_or_default();
     let dest = safe_relative(dest.unwrap_or(&base_name))?;
     let mut files = Vec::new();
-    collect_files(src, &dest, &mut files)?;
+    collect_files(src, &dest, &mut files, &mut HashSet::new())?;
     let mut out = Vec::new();
     for (file, rel) in files {
         let rel_text = rel.to_string_lossy().replace('\\', "/");
@@ -115,20 +117,49 @@ pub fn log_artifact(
     Ok(out)
 }
 
-fn collect_files(src: &Path, rel: &Path, out: &mut Vec<(PathBuf, PathBuf)>) -> Result<()> {
+/// The files of `src` (a file, or a folder walked in name order) with their paths under `rel`.
+///
+/// This is the user's own folder, so links are followed (a dataset linked in is meant to be
+/// logged), but each real folder is entered once, by its device and inode: a link back to a
+/// folder above (`a -> .`) or many links to one folder cannot make the walk endless or
+/// exponential; a folder reached again is copied only at its first path. Inside a folder,
+/// anything but regular files and folders (a FIFO, socket or device, whose reading would block
+/// or never end) is left out; named directly, it is an error.
+fn collect_files(
+    src: &Path,
+    rel: &Path,
+    out: &mut Vec<(PathBuf, PathBuf)>,
+    visited: &mut HashSet<(u64, u64)>,
+) -> Result<()> {
     let meta =
         fs::metadata(src).map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?;
-    if meta.is_dir() {
-        let mut entries: Vec<_> = fs::read_dir(src)
-            .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?
-            .filter_map(|e| e.ok())
-            .collect();
-        entries.sort_by_key(|e| e.file_name());
-        for entry in entries {
-            collect_files(&entry.path(), &rel.join(entry.file_name()), out)?;
-        }
-    } else {
+    if meta.is_file() {
         out.push((src.to_path_buf(), rel.to_path_buf()));
+        return Ok(());
+    }
+    if !meta.is_dir() {
+        return Err(KirokuError::Invalid(format!(
+            "{} is not a regular file or a folder",
+            src.display()
+        )));
+    }
+    if !visited.insert((meta.dev(), meta.ino())) {
+        return Ok(());
+    }
+    let mut entries: Vec<_> = fs::read_dir(src)
+        .map_err(|e| KirokuError::io(format!("reading {}", src.display()), e))?
+        .filter_map(|e| e.ok())
+        .collect();
+    entries.sort_by_key(|e| e.file_name());
+    for entry in entries {
+        let path = entry.path();
+        match fs::metadata(&path) {
+            Ok(m) if m.is_file() || m.is_dir() => {
+                collect_files(&path, &rel.join(entry.file_name()), out, visited)?
+            }
+            // A special file, or a link to nothing: nothing to copy.
+            _ => {}
+        }
     }
     Ok(())
 }
@@ -233,6 +264,71 @@ pub fn log_input(
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
+
+    fn store_with_run(dir: &Path) -> (crate::store::SqliteStore, String) {
+        let store = crate::store::SqliteStore::open(&dir.join(".kiroku"), false).unwrap();
+        store.create_experiment("e", "u").unwrap();
+        let run = store
+            .create_run(&crate::model::NewRun {
+                experiment: "e".into(),
+                user: "u".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        (store, run.id)
+    }
+
+    #[test]
+    fn log_artifact_follows_links_in_the_users_folder_without_looping() {
+        use std::os::unix::fs::symlink;
+        let store_dir = tempfile::tempdir().unwrap();
+        let (store, id) = store_with_run(store_dir.path());
+        let tmp = tempfile::tempdir().unwrap();
+        let model = tmp.path().join("model");
+        fs::create_dir_all(&model).unwrap();
+        fs::create_dir_all(tmp.path().join("elsewhere")).unwrap();
+        fs::write(model.join("w.bin"), "weights").unwrap();
+        fs::write(tmp.path().join("elsewhere/x.bin"), "data").unwrap();
+        symlink(".", model.join("a")).unwrap();
+        symlink(".", model.join("b")).unwrap();
+        symlink("..", model.join("up")).unwrap();
+        symlink("../elsewhere", model.join("data")).unwrap();
+        symlink("nothing", model.join("broken")).unwrap();
+        let fifo = std::ffi::CString::new(model.join("pipe").to_str().unwrap()).unwrap();
+        assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o644) }, 0);
+
+        let (done, wait) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            let logged = log_artifact(&store, &id, &model, None)
+                .map(|a| a.into_iter().map(|a| a.path).collect::<Vec<_>>());
+            let _ = done.send(logged);
+        });
+        let logged = wait
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("log_artifact looped or blocked")
+            .unwrap();
+        assert_eq!(logged, ["model/data/x.bin", "model/w.bin"]);
+    }
+
+    #[test]
+    fn log_input_counts_rows_and_columns_in_one_pass() {
+        let store_dir = tempfile::tempdir().unwrap();
+        let (store, id) = store_with_run(store_dir.path());
+        let csv = store_dir.path().join("d.csv");
+        fs::write(&csv, "\n  \r\n\"a\", b ,c\r\n1,2,3\r\n\r\n4,5,6").unwrap();
+        let input = log_input(&store, &id, &csv, None, "train").unwrap();
+        assert_eq!(input.dataset.rows, Some(2));
+        assert_eq!(
+            input.dataset.schema,
+            Some(serde_json::json!({"columns": ["a", "b", "c"]}))
+        );
+        let jsonl = store_dir.path().join("d.jsonl");
+        fs::write(&jsonl, "{}\n\n \n{}\n").unwrap();
+        let input = log_input(&store, &id, &jsonl, None, "eval").unwrap();
+        // A line of only whitespace holds no record.
+        assert_eq!(input.dataset.rows, Some(2));
+    }
 
     #[test]
     fn dataset_lines_are_counted_in_pieces_without_blank_lines() {

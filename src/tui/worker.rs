@@ -600,6 +600,7 @@ pub fn settle(state: &mut super::app::State, store: &dyn Store, effects: Vec<sup
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::store::prelude::*;
 
     #[test]
     fn newest_query_wins_and_writes_stay() {

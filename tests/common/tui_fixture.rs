@@ -2,7 +2,8 @@
 //! metrics, logs, notes, tags, stars and an artifact, and a UI state with a fixed clock, so
 //! screens render the same on every machine.
 use kiroku::model::{Artifact, KeyedPoint, NewNote, NewRun, RunSource, RunStatus};
-use kiroku::store::{SqliteStore, Store};
+use kiroku::store::prelude::*;
+use kiroku::store::SqliteStore;
 use kiroku::tui::app::State;
 use kiroku::tui::keymap::Keymap;
 use kiroku::tui::state_file::UiState;

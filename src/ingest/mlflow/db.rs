@@ -4,13 +4,28 @@
 //! SQL store keeps NaN as `is_nan = 1, value = 0` and ±inf as ±1.7976931348623157e308 (the
 //! largest finite double); both are mapped back to NaN and ±inf here. A metric's history is
 //! read in the order MLflow's `get_metric_history` reports it: by timestamp, step, value.
-use super::{artifact_candidates, parse_status, SourceExperiment, SourceRun};
+//!
+//! The database is untrusted input like an `mlruns` folder: no value longer than
+//! [`MAX_VALUE_BYTES`] is ever loaded (SQLite's own length limit is set on the connection, so
+//! such a database is a clear error rather than gigabytes in memory), param and tag values are
+//! cut to MLflow's limits with a warning, and `artifact_uri` values are resolved against the
+//! tree beside the database (its `mlruns/` and `mlartifacts/` siblings, see `tree`) when
+//! artifacts are imported: a location outside it is recorded as a reference, never copied.
+use super::report::ImportReport;
+use super::{
+    artifact_candidates, cut_to_chars, parse_status, SourceExperiment, SourceRun,
+    MAX_EXPERIMENT_TAG_VALUE_CHARS, MAX_PARAM_VALUE_CHARS, MAX_TAG_VALUE_CHARS,
+};
 use crate::error::{KirokuError, Result};
 use crate::model::KeyedPoint;
 use rusqlite::types::Value;
 use rusqlite::{Connection, OpenFlags};
 use std::collections::{BTreeMap, HashMap, HashSet};
 use std::path::{Path, PathBuf};
+
+/// The longest text or blob read from the database. MLflow's largest values the import reads
+/// are experiment tag values (20,000 characters); anything longer makes SQLite refuse the row.
+pub const MAX_VALUE_BYTES: i32 = 1 << 20;
 
 pub struct MlflowDb {
     conn: Connection,
@@ -51,6 +66,15 @@ impl MlflowDb {
             OpenFlags::SQLITE_OPEN_READ_ONLY | OpenFlags::SQLITE_OPEN_NO_MUTEX,
         )
         .map_err(|e| KirokuError::Invalid(format!("cannot open {}: {e}", path.display())))?;
+        // SAFETY: the handle is the live connection's own, used on this thread only, and
+        // sqlite3_limit only sets a number on it.
+        unsafe {
+            rusqlite::ffi::sqlite3_limit(
+                conn.handle(),
+                rusqlite::ffi::SQLITE_LIMIT_LENGTH,
+                MAX_VALUE_BYTES,
+            );
+        }
         let mut db = MlflowDb {
             conn,
             path: path.to_path_buf(),
@@ -82,11 +106,24 @@ impl MlflowDb {
     }
 
     fn err(&self, e: rusqlite::Error) -> KirokuError {
+        if e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
+            return KirokuError::Invalid(format!(
+                "{} holds a value longer than {MAX_VALUE_BYTES} bytes, which MLflow never writes; not imported",
+                self.path.display()
+            ));
+        }
         KirokuError::Database(format!("reading {}: {e}", self.path.display()))
     }
 
-    /// (owner id, key, value) rows of a key/value table, grouped by owner, in key order.
-    fn key_values(&self, sql: &str) -> Result<HashMap<String, Vec<(String, String)>>> {
+    /// (owner id, key, value) rows of a key/value table, grouped by owner, in key order. Values
+    /// longer than `max_chars` are cut to it with a warning naming `what`.
+    fn key_values(
+        &self,
+        sql: &str,
+        what: &str,
+        max_chars: usize,
+        report: &mut ImportReport,
+    ) -> Result<HashMap<String, Vec<(String, String)>>> {
         let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
@@ -97,30 +134,46 @@ impl MlflowDb {
         for row in rows {
             let (owner, key, value) = row.map_err(|e| self.err(e))?;
             if let (Some(owner), Some(key)) = (owner, key) {
-                out.entry(owner)
-                    .or_default()
-                    .push((key, value.unwrap_or_default()));
+                let mut value = value.unwrap_or_default();
+                if cut_to_chars(&mut value, max_chars) {
+                    report.values_truncated += 1;
+                    report.warn(format!(
+                        "{}: {what} {} of {owner}: the value is longer than {max_chars} characters; cut to that length",
+                        self.path.display(),
+                        super::excerpt(&key)
+                    ));
+                }
+                out.entry(owner).or_default().push((key, value));
             }
         }
         Ok(out)
     }
 
-    /// Every experiment with its runs (params and tags included, metrics read later).
-    pub fn read(&self, warnings: &mut Vec<String>) -> Result<Vec<SourceExperiment>> {
-        let base = self
-            .path
-            .parent()
-            .map(Path::to_path_buf)
-            .unwrap_or_default();
+    /// Every experiment with its runs (params and tags included, metrics read later). Relative
+    /// artifact locations are taken from `base`, the folder holding the database (canonical).
+    pub fn read(&self, base: &Path, report: &mut ImportReport) -> Result<Vec<SourceExperiment>> {
         let experiment_tags = if self.columns("experiment_tags")?.is_empty() {
             HashMap::new()
         } else {
-            self.key_values("SELECT experiment_id, \"key\", value FROM experiment_tags ORDER BY experiment_id, \"key\"")?
+            self.key_values(
+                "SELECT experiment_id, \"key\", value FROM experiment_tags ORDER BY experiment_id, \"key\"",
+                "experiment tag",
+                MAX_EXPERIMENT_TAG_VALUE_CHARS,
+                report,
+            )?
         };
-        let params = self
-            .key_values("SELECT run_uuid, \"key\", value FROM params ORDER BY run_uuid, \"key\"")?;
-        let tags = self
-            .key_values("SELECT run_uuid, \"key\", value FROM tags ORDER BY run_uuid, \"key\"")?;
+        let params = self.key_values(
+            "SELECT run_uuid, \"key\", value FROM params ORDER BY run_uuid, \"key\"",
+            "param",
+            MAX_PARAM_VALUE_CHARS,
+            report,
+        )?;
+        let tags = self.key_values(
+            "SELECT run_uuid, \"key\", value FROM tags ORDER BY run_uuid, \"key\"",
+            "tag",
+            MAX_TAG_VALUE_CHARS,
+            report,
+        )?;
 
         let mut experiments: BTreeMap<i64, SourceExperiment> = BTreeMap::new();
         let mut order_key: HashMap<String, i64> = HashMap::new();
@@ -185,7 +238,7 @@ impl MlflowDb {
                 .and_then(|e| order_key.get(e))
                 .and_then(|k| experiments.get_mut(k))
             else {
-                warnings.push(format!(
+                report.warn(format!(
                     "{}: run {id} belongs to experiment {} which does not exist; skipped",
                     self.path.display(),
                     experiment_id.unwrap_or_default()
@@ -197,9 +250,10 @@ impl MlflowDb {
                 Some(raw) => {
                     let parsed = parse_status(&raw);
                     if parsed.is_none() {
-                        warnings.push(format!(
-                            "{}: run {id} has unknown status '{raw}'; imported as running",
-                            self.path.display()
+                        report.warn(format!(
+                            "{}: run {id} has unknown status '{}'; imported as running",
+                            self.path.display(),
+                            super::excerpt(&raw)
                         ));
                     }
                     parsed
@@ -207,7 +261,7 @@ impl MlflowDb {
             };
             let artifact_dirs = artifact_uri
                 .as_deref()
-                .map(|u| artifact_candidates(u, &base))
+                .map(|u| artifact_candidates(u, base))
                 .unwrap_or_default();
             exp.runs.push(SourceRun {
                 params: params.get(&id).cloned().unwrap_or_default(),

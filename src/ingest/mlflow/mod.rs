@@ -5,9 +5,20 @@
 //! [`SourceExperiment`]/[`SourceRun`] shape; this module writes them through the [`Store`]
 //! trait only. Runs keep their MLflow ids, so importing the same source again skips every run
 //! that is already there and adds nothing twice.
+//!
+//! The source is untrusted: the import reads nothing outside the source tree (see [`tree`]
+//! for what the tree is, for `mlruns` folders and `mlflow.db` files alike), follows no folder
+//! link, and reads bounded amounts. An artifact location outside the tree is recorded as a
+//! reference, never copied. Param and tag values longer than MLflow's limits are cut to them,
+//! as MLflow itself does when they are logged. Everything left out is a warning and a count in
+//! [`ImportReport::skipped`].
 mod db;
 mod files;
+mod report;
+mod tree;
 mod yaml;
+
+pub use report::{ImportReport, SkipReason};
 
 use crate::error::{KirokuError, Result};
 use crate::mlflow_names::{
@@ -16,73 +27,38 @@ use crate::mlflow_names::{
 };
 use crate::model::{Artifact, KeyedPoint, Millis, NewNote, NewRun, RunSource, RunStatus};
 use crate::store::Store;
-use serde::Serialize;
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::fs;
 use std::io::Read;
-use std::path::{Path, PathBuf};
+use std::path::{Component, Path, PathBuf};
+use tree::{SourceTree, ARTIFACT_FOLDER};
 
 /// Points per `Store::log_metrics` call.
 const METRIC_BATCH: usize = 50_000;
 
-/// What an import did. Serialised for `--json` output.
-#[derive(Debug, Clone, Default, PartialEq, Serialize)]
-pub struct ImportReport {
-    /// The stores that were read (`mlruns` folders and `mlflow.db` files).
-    pub sources: Vec<String>,
-    /// MLflow experiments read.
-    pub experiments: u64,
-    /// kiroku experiments created by this import.
-    pub experiments_created: u64,
-    pub runs_imported: u64,
-    /// Runs whose id was already in the store (left untouched).
-    pub runs_skipped: u64,
-    /// Runs that could not be imported (each has a warning).
-    pub runs_failed: u64,
-    pub params: u64,
-    pub tags: u64,
-    pub metric_points: u64,
-    pub notes: u64,
-    pub artifacts_copied: u64,
-    /// Runs whose artifacts were not found, recorded by location only.
-    pub artifacts_referenced: u64,
-    /// Bytes of artifacts copied.
-    pub artifact_bytes: u64,
-    pub warnings: Vec<String>,
+/// MLflow's length limits for values (`mlflow/utils/validation.py`), in characters. MLflow cuts
+/// longer param and run tag values to them when they are logged; the import does the same.
+pub(crate) const MAX_PARAM_VALUE_CHARS: usize = 6000;
+pub(crate) const MAX_TAG_VALUE_CHARS: usize = 8000;
+pub(crate) const MAX_EXPERIMENT_TAG_VALUE_CHARS: usize = 20_000;
+
+/// Shortens text quoted in a warning to its first 100 characters.
+pub(crate) fn excerpt(text: &str) -> String {
+    const SHOWN: usize = 100;
+    match text.char_indices().nth(SHOWN) {
+        None => text.to_string(),
+        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
+    }
 }
 
-/// A short human summary (the warnings themselves are printed apart, on stderr).
-impl std::fmt::Display for ImportReport {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        write!(
-            f,
-            "imported {} runs from {} MLflow experiments ({} new in kiroku)",
-            self.runs_imported, self.experiments, self.experiments_created
-        )?;
-        if self.runs_skipped > 0 || self.runs_failed > 0 {
-            write!(
-                f,
-                "; {} already present, {} not imported",
-                self.runs_skipped, self.runs_failed
-            )?;
+/// Cuts `value` to its first `max_chars` characters; whether it was longer.
+pub(crate) fn cut_to_chars(value: &mut String, max_chars: usize) -> bool {
+    match value.char_indices().nth(max_chars) {
+        Some((cut, _)) => {
+            value.truncate(cut);
+            true
         }
-        write!(
-            f,
-            "\n  {} params, {} tags, {} metric points, {} notes, artifacts: {} copied, {} referenced",
-            self.params,
-            self.tags,
-            self.metric_points,
-            self.notes,
-            self.artifacts_copied,
-            self.artifacts_referenced
-        )?;
-        for source in &self.sources {
-            write!(f, "\n  from {source}")?;
-        }
-        if !self.warnings.is_empty() {
-            write!(f, "\n  {} warnings", self.warnings.len())?;
-        }
-        Ok(())
+        None => false,
     }
 }
 
@@ -127,21 +103,21 @@ impl SourceRun {
 }
 
 /// Where a source's metric points come from.
-enum Reader {
-    Files,
+enum Reader<'a> {
+    Files(&'a SourceTree),
     Db(db::MlflowDb),
 }
 
-impl Reader {
+impl Reader<'_> {
     fn for_each_point(
         &self,
         run: &SourceRun,
-        warnings: &mut Vec<String>,
+        report: &mut ImportReport,
         f: &mut dyn FnMut(KeyedPoint) -> Result<()>,
     ) -> Result<()> {
         match self {
-            Reader::Files => match &run.folder {
-                Some(folder) => files::for_each_point(folder, warnings, f),
+            Reader::Files(tree) => match &run.folder {
+                Some(folder) => files::for_each_point(folder, tree, report, f),
                 None => Ok(()),
             },
             Reader::Db(db) => db.for_each_point(&run.id, f),
@@ -152,8 +128,80 @@ impl Reader {
 /// One MLflow store found under PATH.
 #[derive(Debug, Clone, PartialEq)]
 enum Source {
-    Files(PathBuf),
+    /// An `mlruns` folder: as PATH names it (for the report), and resolved (walked from there,
+    /// so that every path read is canonical).
+    Files {
+        shown: PathBuf,
+        root: PathBuf,
+    },
     Db(PathBuf),
+}
+
+/// What [`detect`] found at PATH.
+struct Found {
+    sources: Vec<Source>,
+    /// The folder holding the store (canonical): relative artifact locations start there.
+    base: PathBuf,
+    tree: SourceTree,
+}
+
+/// The folders a run's artifacts may be copied from, and those already copied.
+struct ArtifactSources<'a> {
+    tree: &'a SourceTree,
+    /// Folders (canonical) whose files this import copied as some run's artifacts.
+    claimed: BTreeSet<PathBuf>,
+}
+
+impl ArtifactSources<'_> {
+    /// The first of the run's candidate folders that may be copied, and why an earlier one
+    /// that is there was refused (outside the tree, `..` in it, or overlapping).
+    fn locate(&self, run: &SourceRun) -> (Option<PathBuf>, Option<(SkipReason, String)>) {
+        let mut refused = None;
+        for candidate in &run.artifact_dirs {
+            if candidate.components().any(|c| c == Component::ParentDir) {
+                refused.get_or_insert((
+                    SkipReason::ArtifactsOutsideTree,
+                    format!("{} names '..'", candidate.display()),
+                ));
+                continue;
+            }
+            let Ok(resolved) = fs::canonicalize(candidate) else {
+                continue;
+            };
+            if !resolved.is_dir() {
+                continue;
+            }
+            if !self.tree.contains(&resolved) {
+                refused.get_or_insert((
+                    SkipReason::ArtifactsOutsideTree,
+                    format!("{} is outside the imported tree", resolved.display()),
+                ));
+                continue;
+            }
+            if self.tree.is_root(&resolved) || self.overlaps_claimed(&resolved) {
+                refused.get_or_insert((
+                    SkipReason::ArtifactsOverlap,
+                    format!(
+                        "{} is a store folder or overlaps artifacts copied for another run",
+                        resolved.display()
+                    ),
+                ));
+                continue;
+            }
+            return (Some(resolved), refused);
+        }
+        (None, refused)
+    }
+
+    /// Whether `dir`, one of its ancestors or one of its descendants was copied already.
+    fn overlaps_claimed(&self, dir: &Path) -> bool {
+        dir.ancestors().any(|a| self.claimed.contains(a))
+            || self
+                .claimed
+                .range(dir.to_path_buf()..)
+                .next()
+                .is_some_and(|next| next.starts_with(dir))
+    }
 }
 
 /// Imports every experiment and run of the MLflow store(s) at `path` into `store`.
@@ -164,19 +212,32 @@ enum Source {
 /// or a PATH that holds no MLflow store, are errors.
 pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<ImportReport> {
     let mut report = ImportReport::default();
-    for source in detect(path)? {
-        let (experiments, reader) = match &source {
-            Source::Files(dir) => {
-                report.sources.push(dir.display().to_string());
-                (files::read_store(dir, &mut report.warnings)?, Reader::Files)
+    let found = detect(path, &mut report)?;
+    let mut artifacts = ArtifactSources {
+        tree: &found.tree,
+        claimed: BTreeSet::new(),
+    };
+    for source in &found.sources {
+        let (experiments, reader) = match source {
+            Source::Files { shown, root } => {
+                report.sources.push(shown.display().to_string());
+                let experiments = files::read_store(root, &found.base, &found.tree, &mut report)?;
+                (experiments, Reader::Files(&found.tree))
             }
             Source::Db(file) => {
                 report.sources.push(file.display().to_string());
                 let db = db::MlflowDb::open(file)?;
-                (db.read(&mut report.warnings)?, Reader::Db(db))
+                (db.read(&found.base, &mut report)?, Reader::Db(db))
             }
         };
-        import_experiments(store, experiments, &reader, user, &mut report)?;
+        import_experiments(
+            store,
+            experiments,
+            &reader,
+            &mut artifacts,
+            user,
+            &mut report,
+        )?;
     }
     Ok(report)
 }
@@ -190,37 +251,65 @@ pub fn is_sqlite_file(path: &Path) -> bool {
         && &header == b"SQLite format 3\0"
 }
 
-fn detect(path: &Path) -> Result<Vec<Source>> {
-    let meta = fs::metadata(path)
-        .map_err(|e| KirokuError::io(format!("reading {}", path.display()), e))?;
+/// The MLflow stores at `path` and the tree the import may read (see [`tree`]). `path` itself is
+/// resolved (the user named it); a store inside it that is a link leading out of it is not.
+fn detect(path: &Path, report: &mut ImportReport) -> Result<Found> {
+    let reading = |e| KirokuError::io(format!("reading {}", path.display()), e);
+    let meta = fs::metadata(path).map_err(reading)?;
+    let resolved = fs::canonicalize(path).map_err(reading)?;
+    let parent = resolved.parent().unwrap_or(&resolved).to_path_buf();
+    let tree_in = |base: &Path, mlruns: Option<PathBuf>, report: &mut ImportReport| {
+        let mlruns = mlruns.or_else(|| SourceTree::store_entry(base, "mlruns", true, report));
+        let mlartifacts = SourceTree::store_entry(base, "mlartifacts", true, report);
+        SourceTree::new(mlruns.into_iter().chain(mlartifacts).collect())
+    };
     if meta.is_file() {
         if is_sqlite_file(path) {
-            return Ok(vec![Source::Db(path.to_path_buf())]);
+            return Ok(Found {
+                sources: vec![Source::Db(path.to_path_buf())],
+                tree: tree_in(&parent, None, report),
+                base: parent,
+            });
         }
         return Err(KirokuError::Invalid(format!(
             "{} is not an SQLite database (expected an mlflow.db file or an mlruns folder)",
             path.display()
         )));
     }
-    let mut found = Vec::new();
-    let db_file = path.join("mlflow.db");
-    if db_file.is_file() && is_sqlite_file(&db_file) {
-        found.push(Source::Db(db_file));
+    let mut sources = Vec::new();
+    if SourceTree::store_entry(&resolved, "mlflow.db", false, report)
+        .is_some_and(|db| is_sqlite_file(&db))
+    {
+        sources.push(Source::Db(path.join("mlflow.db")));
     }
-    let mlruns = path.join("mlruns");
-    if mlruns.is_dir() {
-        found.push(Source::Files(mlruns));
+    let mlruns = SourceTree::store_entry(&resolved, "mlruns", true, report);
+    if let Some(root) = &mlruns {
+        sources.push(Source::Files {
+            shown: path.join("mlruns"),
+            root: root.clone(),
+        });
     }
-    if found.is_empty() && files::looks_like_mlruns(path) {
-        found.push(Source::Files(path.to_path_buf()));
+    if !sources.is_empty() {
+        return Ok(Found {
+            sources,
+            tree: tree_in(&resolved, mlruns, report),
+            base: resolved,
+        });
     }
-    if found.is_empty() {
-        return Err(KirokuError::Invalid(format!(
-            "no MLflow store in {}: expected an mlruns folder, a folder holding mlruns/ or mlflow.db, or an mlflow.db file",
-            path.display()
-        )));
+    if files::looks_like_mlruns(&resolved) {
+        return Ok(Found {
+            sources: vec![Source::Files {
+                shown: path.to_path_buf(),
+                root: resolved.clone(),
+            }],
+            tree: tree_in(&parent, Some(resolved), report),
+            base: parent,
+        });
     }
-    Ok(found)
+    Err(KirokuError::Invalid(format!(
+        "no MLflow store in {}: expected an mlruns folder, a folder holding mlruns/ or mlflow.db, or an mlflow.db file",
+        path.display()
+    )))
 }
 
 /// What to do with a kiroku experiment once its runs are in.
@@ -235,6 +324,7 @@ fn import_experiments(
     store: &dyn Store,
     experiments: Vec<SourceExperiment>,
     reader: &Reader,
+    artifacts: &mut ArtifactSources,
     user: &str,
     report: &mut ImportReport,
 ) -> Result<()> {
@@ -269,7 +359,16 @@ fn import_experiments(
             in_source: &in_source,
             user,
         };
-        import_run(store, reader, run, plan, &ctx, &mut present, report)?;
+        import_run(
+            store,
+            reader,
+            artifacts,
+            run,
+            plan,
+            &ctx,
+            &mut present,
+            report,
+        )?;
     }
 
     for (name, plan) in &plans {
@@ -447,9 +546,11 @@ fn partly(run_id: &str, what: &str, e: KirokuError) -> KirokuError {
     }
 }
 
+#[allow(clippy::too_many_arguments)]
 fn import_run(
     store: &dyn Store,
     reader: &Reader,
+    artifacts: &mut ArtifactSources,
     run: &SourceRun,
     plan: &ExperimentPlan,
     ctx: &RunContext<'_>,
@@ -525,8 +626,8 @@ fn import_run(
         start_time: run.start_time,
         end_time: run.end_time,
         parent_id,
-        tags: run.tags.clone(),
-        params: run.params.clone(),
+        tags: valid_entries(&run.tags, "tag", &id, report),
+        params: valid_entries(&run.params, "param", &id, report),
         // Created active and deleted once loaded: a deleted run takes no writes.
         deleted: false,
     };
@@ -543,8 +644,8 @@ fn import_run(
     };
     present.insert(id.clone());
     report.runs_imported += 1;
-    report.params += run.params.len() as u64;
-    report.tags += run.tags.len() as u64;
+    report.params += new.params.len() as u64;
+    report.tags += new.tags.len() as u64;
 
     if let Some(body) = run.tag(NOTE_TAG).filter(|b| !b.trim().is_empty()) {
         let note = NewNote {
@@ -582,7 +683,7 @@ fn import_run(
     let mut points = 0u64;
     let mut bad_keys: Vec<(String, &'static str)> = Vec::new();
     reader
-        .for_each_point(run, &mut report.warnings, &mut |p| {
+        .for_each_point(run, report, &mut |p| {
             if let Some(problem) = key_problem(&p.key) {
                 if !bad_keys.iter().any(|(k, _)| k == &p.key) {
                     bad_keys.push((p.key.clone(), problem));
@@ -604,12 +705,14 @@ fn import_run(
     points += batch.len() as u64;
     report.metric_points += points;
     for (key, problem) in bad_keys {
-        report.warnings.push(format!(
-            "run {id}: metric key {key:?} {problem}; its points were skipped"
-        ));
+        report.skip(
+            SkipReason::InvalidKey,
+            format!("run {id}: metric key {key:?} {problem}; its points were skipped"),
+        );
     }
 
-    import_artifacts(store, &id, run, report).map_err(|e| partly(&id, "artifacts", e))?;
+    import_artifacts(store, &id, run, artifacts, report)
+        .map_err(|e| partly(&id, "artifacts", e))?;
     if run.deleted || ctx.experiment_deleted {
         store
             .set_deleted(&id, true, &user)
@@ -618,19 +721,55 @@ fn import_run(
     Ok(())
 }
 
+/// The entries whose keys kiroku accepts; each other one is left out with a warning (one odd
+/// key does not keep the whole run out).
+fn valid_entries(
+    entries: &[(String, String)],
+    kind: &str,
+    run_id: &str,
+    report: &mut ImportReport,
+) -> Vec<(String, String)> {
+    let mut out = Vec::with_capacity(entries.len());
+    for (key, value) in entries {
+        match key_problem(key) {
+            None => out.push((key.clone(), value.clone())),
+            Some(problem) => report.skip(
+                SkipReason::InvalidKey,
+                format!(
+                    "run {run_id}: {kind} key {:?} {problem}; skipped",
+                    excerpt(key)
+                ),
+            ),
+        }
+    }
+    out
+}
+
+/// Copies the run's artifacts from the first candidate folder inside the tree; when nothing is
+/// copied, records the run's `artifact_uri` as a reference (a store copied from another machine,
+/// a bucket, or a location outside the tree, which is never read).
 fn import_artifacts(
     store: &dyn Store,
     id: &str,
     run: &SourceRun,
+    sources: &mut ArtifactSources,
     report: &mut ImportReport,
 ) -> Result<()> {
-    let found = run.artifact_dirs.iter().find(|d| d.is_dir());
     let mut copied = 0u64;
+    let (found, refused) = sources.locate(run);
     if let (Some(src), Some(run_dir)) = (found, store.run_dir(id)) {
-        let mut files = Vec::new();
-        list_files(src, "", &mut files, &mut report.warnings);
+        let files = sources.tree.files_under(&src, ARTIFACT_FOLDER, report);
+        sources.claimed.insert(src);
         let dest_root = run_dir.join("artifacts");
         for (rel, path) in files {
+            // Opened first so that an unreadable file is a warning, not a failed import.
+            if let Err(e) = tree::open_regular(&path) {
+                report.skip(
+                    SkipReason::Unreadable,
+                    format!("{}: {e}; artifact skipped", path.display()),
+                );
+                continue;
+            }
             let dest = dest_root.join(&rel);
             let (size, hash) = crate::ingest::files::copy_hashed(&path, Some(&dest))?;
             store.add_artifact(
@@ -648,63 +787,38 @@ fn import_artifacts(
         }
     }
     report.artifacts_copied += copied;
-    if copied == 0 {
-        let location = run.artifact_uri.clone().filter(|u| !u.is_empty());
-        if let Some(location) = location {
-            store.add_artifact(
-                id,
-                &Artifact {
-                    path: String::new(),
-                    size: None,
-                    hash: None,
-                    stored: "referenced".into(),
-                    location: Some(location),
-                },
-            )?;
-            report.artifacts_referenced += 1;
-        }
+    if copied > 0 {
+        return Ok(());
+    }
+    let location = run.artifact_uri.clone().filter(|u| !u.is_empty());
+    if let Some((reason, why)) = refused {
+        report.skip(
+            reason,
+            format!(
+                "run {id}: artifacts at {}: {why}; not copied{}",
+                excerpt(location.as_deref().unwrap_or("its artifacts folder")),
+                if location.is_some() {
+                    ", recorded as a reference"
+                } else {
+                    ""
+                }
+            ),
+        );
+    }
+    if let Some(location) = location {
+        store.add_artifact(
+            id,
+            &Artifact {
+                path: String::new(),
+                size: None,
+                hash: None,
+                stored: "referenced".into(),
+                location: Some(location),
+            },
+        )?;
+        report.artifacts_referenced += 1;
     }
     Ok(())
-}
-
-/// Every regular file under `dir` (following file links, not folder links), sorted, with its
-/// `/`-separated path relative to the starting folder.
-fn list_files(
-    dir: &Path,
-    prefix: &str,
-    out: &mut Vec<(String, PathBuf)>,
-    warnings: &mut Vec<String>,
-) {
-    let mut entries = match fs::read_dir(dir) {
-        Ok(rd) => rd.filter_map(|e| e.ok()).collect::<Vec<_>>(),
-        Err(e) => {
-            warnings.push(format!("{}: cannot list artifacts: {e}", dir.display()));
-            return;
-        }
-    };
-    entries.sort_by_key(|e| e.file_name());
-    for entry in entries {
-        let path = entry.path();
-        let Some(name) = entry.file_name().to_str().map(str::to_string) else {
-            warnings.push(format!(
-                "{}: artifact name is not UTF-8; skipped",
-                path.display()
-            ));
-            continue;
-        };
-        let rel = if prefix.is_empty() {
-            name
-        } else {
-            format!("{prefix}/{name}")
-        };
-        let is_link_dir =
-            entry.file_type().map(|t| t.is_symlink()).unwrap_or(false) && path.is_dir();
-        if path.is_dir() && !is_link_dir {
-            list_files(&path, &rel, out, warnings);
-        } else if path.is_file() {
-            out.push((rel, path));
-        }
-    }
 }
 
 /// Why kiroku would refuse a metric key (the rules of the store: 1 to 250 characters, no

@@ -4,6 +4,11 @@
 //! quoted strings, integers, `null`, `''` and `[]`. Long plain or quoted scalars may be folded
 //! onto indented continuation lines. Nothing else (nesting, anchors, block scalars) occurs, so
 //! this reader handles exactly that and reports anything it cannot make sense of.
+//!
+//! A `meta.yaml` comes from a store that may be hostile: the reader never panics, works in
+//! time linear in its input (no recursion: a nested flow list is an error), and quotes at most
+//! an excerpt of the input in its errors.
+use super::excerpt;
 use std::collections::BTreeMap;
 
 /// One scalar value of a `meta.yaml` entry.
@@ -85,7 +90,8 @@ pub fn parse(text: &str) -> Result<Meta, String> {
         }
         let Some((key, rest)) = split_key(trimmed) else {
             return Err(format!(
-                "line {line_no}: expected 'key: value', found {trimmed:?}"
+                "line {line_no}: expected 'key: value', found {:?}",
+                excerpt(trimmed)
             ));
         };
         entries.push((line_no, key, rest.trim().to_string()));
@@ -181,10 +187,13 @@ fn scalar(raw: &str) -> Result<Value, String> {
         return Ok(Value::Null);
     }
     if raw.starts_with(['\'', '"']) {
-        let (s, used) =
-            quoted_prefix(raw).ok_or_else(|| format!("unterminated quoted string {raw:?}"))?;
+        let (s, used) = quoted_prefix(raw)
+            .ok_or_else(|| format!("unterminated quoted string {:?}", excerpt(raw)))?;
         if !raw[used..].trim().is_empty() {
-            return Err(format!("unexpected text after quoted string {raw:?}"));
+            return Err(format!(
+                "unexpected text after quoted string {:?}",
+                excerpt(raw)
+            ));
         }
         return Ok(Value::Str(s));
     }
@@ -193,7 +202,7 @@ fn scalar(raw: &str) -> Result<Value, String> {
             .split(',')
             .map(str::trim)
             .filter(|s| !s.is_empty())
-            .map(|s| scalar(s).map(|v| v.text().unwrap_or_default()))
+            .map(list_item)
             .collect::<Result<Vec<_>, _>>()?;
         return Ok(Value::List(items));
     }
@@ -203,9 +212,21 @@ fn scalar(raw: &str) -> Result<Value, String> {
     Ok(Value::Str(raw.to_string()))
 }
 
+/// One item of a flow list: a plain or quoted scalar (never a list: no recursion).
+fn list_item(item: &str) -> Result<String, String> {
+    if item.starts_with(['[', '{']) {
+        return Err(format!(
+            "nested collections are not supported: {:?}",
+            excerpt(item)
+        ));
+    }
+    scalar(item).map(|v| v.text().unwrap_or_default())
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+    use proptest::prelude::*;
 
     #[test]
     fn reads_a_run_meta_yaml() {
@@ -238,6 +259,94 @@ mod tests {
         assert_eq!(m.text("long").as_deref(), Some("a b c d"));
         assert_eq!(m.get("num_str"), Some(&Value::Str("12".into())));
         assert_eq!(m.get("key_only"), Some(&Value::Null));
+    }
+
+    #[test]
+    fn nested_lists_are_an_error_not_a_recursion() {
+        let deep = format!("tags: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
+        assert!(parse(&deep).unwrap_err().contains("nested collections"));
+        assert_eq!(
+            parse("tags: [a, 'b', \"c\"]\n").unwrap().get("tags"),
+            Some(&Value::List(vec!["a".into(), "b".into(), "c".into()]))
+        );
+    }
+
+    /// Hostile inputs of 256 KiB each, shaped to catch recursion and quadratic work: quadratic
+    /// work on them would take minutes, linear takes well under a second even in a debug build
+    /// (the bound is loose for loaded CI machines).
+    #[test]
+    fn hostile_inputs_parse_in_linear_time() {
+        const SIZE: usize = 1 << 18;
+        let inputs = [
+            format!("a: {}{}", "[".repeat(SIZE / 2), "]".repeat(SIZE / 2)),
+            format!("a: '{}'", "''".repeat(SIZE / 2)),
+            format!("a: \"{}\"", "\\n".repeat(SIZE / 2)),
+            format!("a: \"{}", "\\".repeat(SIZE)),
+            "k: v\n".repeat(SIZE / 5),
+            format!("a: x{}", "\n  y".repeat(SIZE / 4)),
+            format!("a: x{}", "\n".repeat(SIZE)),
+            format!("'{}: v", "'".repeat(SIZE)),
+            ": ".repeat(SIZE / 2),
+            format!("a: [{}]", ",".repeat(SIZE)),
+        ];
+        for input in &inputs {
+            let started = std::time::Instant::now();
+            let result = parse(input);
+            let took = started.elapsed();
+            assert!(
+                took < std::time::Duration::from_secs(10),
+                "{took:?} for {:?}",
+                &input[..40]
+            );
+            if let Err(e) = result {
+                assert!(e.len() < 400, "an error quotes at most an excerpt: {e}");
+            }
+        }
+    }
+
+    fn key() -> impl Strategy<Value = String> {
+        "[a-z_]{1,12}"
+    }
+
+    proptest! {
+        #![proptest_config(ProptestConfig { cases: 256, failure_persistence: None, ..ProptestConfig::default() })]
+
+        #[test]
+        fn parse_never_panics_on_any_text(text in "(?s).{0,300}") {
+            let _ = parse(&text);
+        }
+
+        #[test]
+        fn parse_never_panics_on_yaml_like_text(
+            pieces in prop::collection::vec(prop::sample::select(vec![
+                "a: ", "'", "''", "\"", "\\", "\\x", "\\u00", "\\U0010FFFF", "\\UFFFFFFFF",
+                "[", "]", ",", "{", "\n", "\n  ", "\n\t", "#", "---", "...", ": ", "~", "null",
+                "-9223372036854775809", "é", "\u{2028}", "\r", " ",
+            ]), 0..60)
+        ) {
+            let _ = parse(&pieces.concat());
+        }
+
+        /// Values written the way PyYAML quotes them read back exactly.
+        #[test]
+        fn quoted_values_read_back_exactly(
+            entries in prop::collection::btree_map(key(), "[ -~]{0,40}", 0..8),
+            double in any::<bool>(),
+        ) {
+            let mut text = String::new();
+            for (k, v) in &entries {
+                let quoted = if double {
+                    format!("\"{}\"", v.replace('\\', "\\\\").replace('"', "\\\""))
+                } else {
+                    format!("'{}'", v.replace('\'', "''"))
+                };
+                text.push_str(&format!("{k}: {quoted}\n"));
+            }
+            let meta = parse(&text).unwrap();
+            for (k, v) in &entries {
+                prop_assert_eq!(meta.get(k), Some(&Value::Str(v.clone())));
+            }
+        }
     }
 
     #[test]

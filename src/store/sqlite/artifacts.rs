@@ -9,7 +9,8 @@ use crate::error::{KirokuError, Result};
 use crate::ingest::files::{copy_hashing, safe_relative};
 use crate::model::Artifact;
 use crate::store::run_files::{artifact_error, is_absent, RunFiles};
-use rusqlite::params;
+use crate::store::ArtifactStore;
+use rusqlite::{params, Connection};
 use std::io::{Read, Write};
 use std::path::PathBuf;
 
@@ -17,8 +18,26 @@ impl SqliteStore {
     fn run_folder(&self, id: &str) -> PathBuf {
         self.dir().join("runs").join(id)
     }
+}
 
-    pub(super) fn upload_artifact_file(
+/// Writes (or replaces) the record of a run's artifact.
+fn record(conn: &Connection, rid: i64, artifact: &Artifact) -> Result<()> {
+    conn.prepare_cached(
+        "INSERT OR REPLACE INTO artifacts (rid, path, size, hash, stored, location) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    )?
+    .execute(params![rid, artifact.path, artifact.size, artifact.hash, artifact.stored, artifact.location])?;
+    Ok(())
+}
+
+impl ArtifactStore for SqliteStore {
+    fn add_artifact(&self, id: &str, artifact: &Artifact) -> Result<()> {
+        self.write(|tx| {
+            let rid = active_rid_of(tx, id)?;
+            record(tx, rid, artifact)
+        })
+    }
+
+    fn upload_artifact(
         &self,
         id: &str,
         path: &str,
@@ -56,16 +75,12 @@ impl SqliteStore {
             let rid = active_rid_of(tx, id)?;
             // Under the write lock: whoever renames last also writes the row last.
             partial.commit().map_err(|e| artifact_error(e, path))?;
-            tx.execute(
-                "INSERT OR REPLACE INTO artifacts (rid, path, size, hash, stored, location) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-                params![rid, artifact.path, artifact.size, artifact.hash, artifact.stored, artifact.location],
-            )?;
-            Ok(())
+            record(tx, rid, &artifact)
         })?;
         Ok(artifact)
     }
 
-    pub(super) fn delete_artifact_file(&self, id: &str, path: &str) -> Result<()> {
+    fn delete_artifact(&self, id: &str, path: &str) -> Result<()> {
         let rel = safe_relative(path)?;
         let rel_text = rel.to_string_lossy().replace('\\', "/");
         let run_dir = self.run_folder(id);

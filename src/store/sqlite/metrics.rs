@@ -4,8 +4,10 @@
 //! order, 24 bytes each. Appends fill the last chunk, then start new ones; every append also
 //! merges the batch into `metric_summary` in the same transaction, so readers never see points
 //! without their summary or the reverse.
+use super::{active_rid_of, rid_of, touch, SqliteStore};
 use crate::error::{KirokuError, Result};
 use crate::model::{KeyedPoint, MetricPoint};
+use crate::store::MetricStore;
 use rusqlite::{params, Connection, OptionalExtension};
 use std::collections::HashMap;
 
@@ -198,6 +200,34 @@ pub fn read_series(conn: &Connection, rid: i64, key: &str) -> Result<Vec<MetricP
         decode_points(data, &mut out);
     }
     Ok(out)
+}
+
+impl MetricStore for SqliteStore {
+    fn log_metrics(&self, id: &str, points: &[KeyedPoint]) -> Result<()> {
+        if points.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let rid = active_rid_of(tx, id)?;
+            append(tx, rid, points)?;
+            touch(tx, rid)
+        })
+    }
+
+    fn metric_series(&self, id: &str, key: &str) -> Result<Vec<MetricPoint>> {
+        self.read(|c| {
+            let rid = rid_of(c, id)?;
+            let exists: bool = c
+                .prepare_cached("SELECT 1 FROM metric_summary WHERE rid = ?1 AND key = ?2")?
+                .exists(params![rid, key])?;
+            if !exists {
+                return Err(KirokuError::NotFound(format!(
+                    "run {id} has no metric '{key}'"
+                )));
+            }
+            read_series(c, rid, key)
+        })
+    }
 }
 
 #[cfg(test)]

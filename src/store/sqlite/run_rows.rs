@@ -1,51 +1,15 @@
-//! Reading rows into model types: experiments, runs (in bulk, a query per table rather than
-//! per run), run details, notes and events; and run search through the query language.
+//! Reading runs into model types: in bulk (a query per table rather than per run), one run's
+//! details, resolution of a reference to an id, and run search through the query language
+//! (`search_sql` compiles it). The other domains read their own rows in their own files.
+use super::notes::read_notes;
 use super::search_sql;
 use crate::error::{KirokuError, Result};
 use crate::ids;
 use crate::model::*;
 use crate::query;
 use rusqlite::types::Value;
-use rusqlite::{params_from_iter, Connection, OptionalExtension, ToSql};
+use rusqlite::{params_from_iter, Connection, OptionalExtension};
 use std::collections::{BTreeMap, HashMap};
-
-pub fn experiments(
-    conn: &Connection,
-    condition: &str,
-    args: &[&dyn ToSql],
-) -> Result<Vec<Experiment>> {
-    let sql = format!(
-        "SELECT e.id, e.name, e.description, e.deleted, e.created_ms, e.updated_ms,
-                (SELECT count(*) FROM runs r WHERE r.experiment_id = e.id AND r.deleted_ms IS NULL)
-         FROM experiments e WHERE {condition} ORDER BY e.name"
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(args, |r| {
-        Ok(Experiment {
-            id: r.get(0)?,
-            name: r.get(1)?,
-            description: r.get(2)?,
-            deleted: r.get::<_, i64>(3)? != 0,
-            created_ms: r.get(4)?,
-            updated_ms: r.get(5)?,
-            run_count: r.get::<_, i64>(6)? as u64,
-            tags: BTreeMap::new(),
-        })
-    })?;
-    let mut found: Vec<Experiment> = rows.collect::<rusqlite::Result<_>>()?;
-    // Experiments are few and tags fewer: one pass over the tag table.
-    let mut tags = conn.prepare_cached(
-        "SELECT experiment_id, key, value FROM experiment_tags ORDER BY experiment_id",
-    )?;
-    let by_id: HashMap<i64, usize> = found.iter().enumerate().map(|(i, e)| (e.id, i)).collect();
-    for row in tags.query_map([], |r| Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?)))? {
-        let (id, key, value): (i64, String, String) = row?;
-        if let Some(&i) = by_id.get(&id) {
-            found[i].tags.insert(key, value);
-        }
-    }
-    Ok(found)
-}
 
 /// Full id, unique id prefix or run name → full id. Ambiguity lists the candidates.
 pub fn resolve_run(conn: &Connection, reference: &str) -> Result<String> {
@@ -222,7 +186,7 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
     let environment = stmt
         .query_map([rid], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<BTreeMap<String, String>>>()?;
-    let notes = notes(conn, rid, &run.id)?;
+    let notes = read_notes(conn, rid, &run.id)?;
     let mut stmt = conn.prepare_cached(
         "SELECT d.name, d.location, d.hash, d.size, d.rows, d.schema_json, i.context
          FROM run_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.rid = ?1 ORDER BY d.name",
@@ -272,25 +236,6 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
         children,
         run_dir: None,
     })
-}
-
-pub fn notes(conn: &Connection, rid: i64, run_id: &str) -> Result<Vec<Note>> {
-    let mut stmt = conn.prepare_cached(
-        "SELECT id, author, created_ms, updated_ms, body, reply_to, anchor FROM notes WHERE rid = ?1 ORDER BY created_ms, id",
-    )?;
-    let rows = stmt.query_map([rid], |r| {
-        Ok(Note {
-            id: r.get(0)?,
-            run_id: run_id.to_string(),
-            author: r.get(1)?,
-            created_ms: r.get(2)?,
-            updated_ms: r.get(3)?,
-            body: r.get(4)?,
-            reply_to: r.get(5)?,
-            anchor: r.get(6)?,
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
 }
 
 fn query_error(input: &str, e: query::QueryError) -> KirokuError {
@@ -630,48 +575,12 @@ fn reversed_page(
     lists()
 }
 
-pub fn events(conn: &Connection, q: &EventQuery) -> Result<Vec<Event>> {
-    let mut conditions = vec!["1".to_string()];
-    let mut args: Vec<Value> = Vec::new();
-    if let Some(since) = q.since_id {
-        conditions.push("ev.id > ?".into());
-        args.push(Value::Integer(since));
-    }
-    if let Some(run) = &q.run_id {
-        conditions.push("r.id = ?".into());
-        args.push(Value::Text(run.clone()));
-    }
-    args.push(Value::Integer(
-        q.limit.map(|l| l.min(i64::MAX as u64) as i64).unwrap_or(-1),
-    ));
-    let sql = format!(
-        "SELECT ev.id, ev.ts_ms, ev.kind, ev.user, r.id, r.name, e.name, ev.detail
-         FROM events ev LEFT JOIN runs r ON r.rid = ev.rid LEFT JOIN experiments e ON e.id = ev.experiment_id
-         WHERE {} ORDER BY ev.id DESC LIMIT ?",
-        conditions.join(" AND ")
-    );
-    let mut stmt = conn.prepare_cached(&sql)?;
-    let rows = stmt.query_map(params_from_iter(args), |r| {
-        let detail: Option<String> = r.get(7)?;
-        Ok(Event {
-            id: r.get(0)?,
-            time: r.get(1)?,
-            kind: r.get(2)?,
-            user: r.get(3)?,
-            run_id: r.get(4)?,
-            run_name: r.get(5)?,
-            experiment: r.get(6)?,
-            detail: detail.and_then(|d| serde_json::from_str(&d).ok()),
-        })
-    })?;
-    Ok(rows.collect::<rusqlite::Result<_>>()?)
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
     use crate::model::{KeyedPoint, NewRun};
-    use crate::store::{SqliteStore, Store};
+    use crate::store::prelude::*;
+    use crate::store::SqliteStore;
 
     /// The fallback plan (taken when index-ordered probing runs out of budget) returns the same
     /// pages as the probing plan.

@@ -1,0 +1,27 @@
+//! The store's domains, one trait each, which `store::Store` combines.
+//!
+//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events) is a trait
+//! of its own here, implemented side by side in `store/sqlite/<domain>.rs` and
+//! `store/http/<domain>.rs`, and tested by its module of `tests/store_contract/`. A new
+//! domain (jobs, datasets, checks, pipelines, models) adds one trait file here, its two
+//! implementations, and one supertrait on `Store`, instead of growing one long list.
+//!
+//! Code holding a `&dyn Store` (or `S: Store`) calls every domain's methods without naming
+//! the domain traits: methods of supertraits resolve through the trait object. Code holding a
+//! concrete `SqliteStore` or `HttpStore` needs the domain traits in scope, which
+//! `use crate::store::prelude::*` brings.
+mod artifacts;
+mod events;
+mod experiments;
+mod metrics;
+mod notes;
+mod runs;
+mod supervision;
+
+pub use artifacts::ArtifactStore;
+pub use events::EventStore;
+pub use experiments::ExperimentStore;
+pub use metrics::MetricStore;
+pub use notes::NoteStore;
+pub use runs::RunStore;
+pub use supervision::SupervisionStore;
