@@ -31,6 +31,7 @@ pub mod fsutil;
 pub mod ids;
 pub mod ingest;
 pub mod limits;
+pub mod mlflow_names;
 pub mod model;
 pub mod present;
 pub mod query;

@@ -29,13 +29,6 @@ pub mod prelude {
     pub use super::Store;
 }
 
-/// The experiment tag that is the experiment's description (MLflow's `Experiment.description`).
-pub const EXPERIMENT_DESCRIPTION_TAG: &str = "mlflow.note.content";
-/// A run tag that renames the run (MLflow's `mlflow.runName`).
-pub const RUN_NAME_TAG: &str = "mlflow.runName";
-/// A run tag whose value is added as a note (MLflow's `mlflow.note.content`).
-pub const RUN_NOTE_TAG: &str = "mlflow.note.content";
-
 /// Environment variable names that look like secrets are never stored.
 pub fn is_secret_name(name: &str) -> bool {
     let upper = name.to_ascii_uppercase();

@@ -1,15 +1,21 @@
-//! A reader for the flat `key: value` YAML that MLflow's FileStore writes as `meta.yaml`.
+//! Reads the flat `key: value` YAML that MLflow's FileStore writes as `meta.yaml`, with the
+//! serde-saphyr crate.
 //!
-//! MLflow dumps one mapping of scalars with PyYAML: plain strings, `'single'` and `"double"`
-//! quoted strings, integers, `null`, `''` and `[]`. Long plain or quoted scalars may be folded
-//! onto indented continuation lines. Nothing else (nesting, anchors, block scalars) occurs, so
-//! this reader handles exactly that and reports anything it cannot make sense of.
+//! MLflow dumps one mapping with PyYAML: plain strings, `'single'` and `"double"` quoted
+//! strings, integers, `null`, `''`, `[]` and (MLflow 3) `{}`, long scalars folded onto indented
+//! lines. [`Value`] keeps exactly that shape (a flat list or mapping at most: anything nested
+//! is an error), so the rest of the importer reads entries by name without knowing YAML.
 //!
-//! A `meta.yaml` comes from a store that may be hostile: the reader never panics, works in
-//! time linear in its input (no recursion: a nested flow list is an error), and quotes at most
-//! an excerpt of the input in its errors.
+//! A `meta.yaml` comes from a store that may be hostile. The caller reads it bounded; the
+//! parser is a maintained, fuzzed, panic-free one without `unsafe` (serde-saphyr over
+//! granit-parser), run under a small [`Budget`]: nesting, node count, aliases and documents
+//! are capped far above anything MLflow writes and far below anything costly, so parsing is
+//! linear in the input. Errors name the 1-based line and quote at most an excerpt.
 use super::excerpt;
+use serde::de::{self, Deserialize, Deserializer, SeqAccess, Visitor};
+use serde_saphyr::{Budget, DuplicateKeyPolicy, Options};
 use std::collections::BTreeMap;
+use std::fmt;
 
 /// One scalar value of a `meta.yaml` entry.
 #[derive(Debug, Clone, PartialEq)]
@@ -17,8 +23,10 @@ pub enum Value {
     Null,
     Int(i64),
     Str(String),
-    /// `[]`, or any flow list (only the legacy empty `tags: []` occurs).
+    /// `[]`, or any flow list of scalars (only the legacy empty `tags: []` occurs).
     List(Vec<String>),
+    /// A mapping of scalars (MLflow 3 writes an experiment's `tags: {}`).
+    Map(Vec<(String, String)>),
 }
 
 impl Value {
@@ -27,7 +35,7 @@ impl Value {
         match self {
             Value::Str(s) => Some(s.clone()),
             Value::Int(i) => Some(i.to_string()),
-            Value::Null | Value::List(_) => None,
+            Value::Null | Value::List(_) | Value::Map(_) => None,
         }
     }
 
@@ -36,7 +44,7 @@ impl Value {
         match self {
             Value::Int(i) => Some(*i),
             Value::Str(s) => s.trim().parse().ok(),
-            Value::Null | Value::List(_) => None,
+            Value::Null | Value::List(_) | Value::Map(_) => None,
         }
     }
 }
@@ -62,165 +70,148 @@ impl Meta {
     }
 }
 
+/// What a `meta.yaml` may cost: MLflow's hold one mapping of about a dozen scalars.
+fn budget() -> Budget {
+    let mut budget = Budget::default();
+    budget.max_depth = 4;
+    budget.max_documents = 1;
+    budget.max_nodes = 100_000;
+    budget.max_aliases = 0;
+    budget.max_anchors = 0;
+    budget
+}
+
 /// Parses a `meta.yaml`. Errors name the 1-based line that could not be read.
 pub fn parse(text: &str) -> Result<Meta, String> {
-    let mut entries: Vec<(usize, String, String)> = Vec::new();
-    for (i, line) in text.lines().enumerate() {
-        let line_no = i + 1;
-        let trimmed = line.trim_end();
-        if trimmed.trim().is_empty() {
-            // An empty line inside a folded scalar is a line break.
-            if let Some(last) = entries.last_mut() {
-                last.2.push('\n');
-            }
-            continue;
-        }
-        if trimmed.starts_with('#') || trimmed == "---" || trimmed == "..." {
-            continue;
-        }
-        if trimmed.starts_with([' ', '\t']) {
-            let Some(last) = entries.last_mut() else {
-                return Err(format!("line {line_no}: indented line before any key"));
-            };
-            if !last.2.is_empty() && !last.2.ends_with('\n') {
-                last.2.push(' ');
-            }
-            last.2.push_str(trimmed.trim());
-            continue;
-        }
-        let Some((key, rest)) = split_key(trimmed) else {
-            return Err(format!(
-                "line {line_no}: expected 'key: value', found {:?}",
-                excerpt(trimmed)
-            ));
-        };
-        entries.push((line_no, key, rest.trim().to_string()));
-    }
-    let mut out = BTreeMap::new();
-    for (line_no, key, raw) in entries {
-        let value =
-            scalar(raw.trim_end_matches('\n')).map_err(|e| format!("line {line_no}: {e}"))?;
-        out.insert(key, value);
-    }
-    Ok(Meta(out))
-}
-
-/// Splits `key: rest` at the first `: ` (or a trailing `:`). Keys may be quoted.
-fn split_key(line: &str) -> Option<(String, &str)> {
-    if line.starts_with(['\'', '"']) {
-        let (key, used) = quoted_prefix(line)?;
-        let rest = line[used..].strip_prefix(':')?;
-        return (rest.is_empty() || rest.starts_with(' ')).then_some((key, rest));
-    }
-    let pos = line
-        .find(": ")
-        .or_else(|| line.ends_with(':').then(|| line.len() - 1))?;
-    let key = line[..pos].trim();
-    (!key.is_empty()).then(|| (key.to_string(), &line[pos + 1..]))
-}
-
-/// Reads a quoted string at the start of `s`; returns it and the bytes consumed.
-fn quoted_prefix(s: &str) -> Option<(String, usize)> {
-    let quote = s.chars().next()?;
-    let mut out = String::new();
-    let mut chars = s.char_indices().skip(1).peekable();
-    while let Some((i, c)) = chars.next() {
-        if quote == '\'' {
-            if c == '\'' {
-                if matches!(chars.peek(), Some((_, '\''))) {
-                    chars.next();
-                    out.push('\'');
-                    continue;
+    let mut options = Options::default();
+    options.budget = Some(budget());
+    // As the hand-written reader did: the last of repeated keys wins.
+    options.duplicate_keys = DuplicateKeyPolicy::LastWins;
+    options.with_snippet = false;
+    // An empty (or comment-only) file is an empty mapping.
+    let parsed: Option<BTreeMap<String, Value>> =
+        serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+            let message = e.without_snippet().to_string();
+            match e.location() {
+                Some(at) => {
+                    let (line, column) = (at.line(), at.column());
+                    let bare = message
+                        .strip_suffix(&format!(" at line {line}, column {column}"))
+                        .unwrap_or(&message);
+                    format!("line {line}, column {column}: {}", excerpt(worded(bare)))
                 }
-                return Some((out, i + 1));
+                None => excerpt(&message),
             }
-            out.push(c);
-        } else {
-            match c {
-                '"' => return Some((out, i + 1)),
-                '\\' => {
-                    let (_, e) = chars.next()?;
-                    match e {
-                        'n' => out.push('\n'),
-                        't' => out.push('\t'),
-                        'r' => out.push('\r'),
-                        '0' => out.push('\0'),
-                        'a' => out.push('\x07'),
-                        'b' => out.push('\x08'),
-                        'e' => out.push('\x1b'),
-                        'f' => out.push('\x0c'),
-                        'v' => out.push('\x0b'),
-                        ' ' => out.push(' '),
-                        '/' => out.push('/'),
-                        '"' => out.push('"'),
-                        '\\' => out.push('\\'),
-                        'N' => out.push('\u{85}'),
-                        '_' => out.push('\u{a0}'),
-                        'L' => out.push('\u{2028}'),
-                        'P' => out.push('\u{2029}'),
-                        'x' | 'u' | 'U' => {
-                            let len = match e {
-                                'x' => 2,
-                                'u' => 4,
-                                _ => 8,
-                            };
-                            let mut hex = String::new();
-                            for _ in 0..len {
-                                hex.push(chars.next()?.1);
-                            }
-                            out.push(char::from_u32(u32::from_str_radix(&hex, 16).ok()?)?);
-                        }
-                        // A backslash before a folded line break joins the lines without a space.
-                        other => out.push(other),
-                    }
-                }
-                c => out.push(c),
-            }
-        }
-    }
-    None
+        })?;
+    Ok(Meta(parsed.unwrap_or_default()))
 }
 
-fn scalar(raw: &str) -> Result<Value, String> {
-    let raw = raw.trim();
-    if raw.is_empty() || raw == "null" || raw == "~" || raw == "Null" || raw == "NULL" {
-        return Ok(Value::Null);
+const NESTED: &str = "nested collections are not supported";
+
+/// The parser's refusal of deep nesting (its scanner looks ahead past the few levels the
+/// visitor would reach) worded as the visitor words shallow nesting: one message for one cause.
+fn worded(message: &str) -> &str {
+    let too_deep = message.starts_with("recursion limit exceeded")
+        || message.starts_with("budget breached: Depth");
+    if too_deep {
+        NESTED
+    } else {
+        message
     }
-    if raw.starts_with(['\'', '"']) {
-        let (s, used) = quoted_prefix(raw)
-            .ok_or_else(|| format!("unterminated quoted string {:?}", excerpt(raw)))?;
-        if !raw[used..].trim().is_empty() {
-            return Err(format!(
-                "unexpected text after quoted string {:?}",
-                excerpt(raw)
-            ));
-        }
-        return Ok(Value::Str(s));
-    }
-    if let Some(inner) = raw.strip_prefix('[').and_then(|r| r.strip_suffix(']')) {
-        let items = inner
-            .split(',')
-            .map(str::trim)
-            .filter(|s| !s.is_empty())
-            .map(list_item)
-            .collect::<Result<Vec<_>, _>>()?;
-        return Ok(Value::List(items));
-    }
-    if let Ok(i) = raw.parse::<i64>() {
-        return Ok(Value::Int(i));
-    }
-    Ok(Value::Str(raw.to_string()))
 }
 
-/// One item of a flow list: a plain or quoted scalar (never a list: no recursion).
-fn list_item(item: &str) -> Result<String, String> {
-    if item.starts_with(['[', '{']) {
-        return Err(format!(
-            "nested collections are not supported: {:?}",
-            excerpt(item)
-        ));
+impl<'de> Deserialize<'de> for Value {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        d.deserialize_any(ValueVisitor { in_list: false })
     }
-    scalar(item).map(|v| v.text().unwrap_or_default())
+}
+
+/// One item of a flow list, as text (null reads as empty).
+struct ListItem(String);
+
+impl<'de> Deserialize<'de> for ListItem {
+    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
+        let scalar = d.deserialize_any(ValueVisitor { in_list: true })?;
+        Ok(ListItem(scalar.text().unwrap_or_default()))
+    }
+}
+
+/// Reads a scalar, or (at the top) a flat list or mapping of scalars. A collection inside a
+/// collection is an error at once: nothing recurses past one level.
+struct ValueVisitor {
+    in_list: bool,
+}
+
+impl<'de> Visitor<'de> for ValueVisitor {
+    type Value = Value;
+
+    fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+        f.write_str("a scalar or a flat list of scalars")
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Value, E> {
+        Ok(Value::Null)
+    }
+
+    fn visit_i64<E: de::Error>(self, v: i64) -> Result<Value, E> {
+        Ok(Value::Int(v))
+    }
+
+    fn visit_u64<E: de::Error>(self, v: u64) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
+    }
+
+    fn visit_i128<E: de::Error>(self, v: i128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
+    }
+
+    fn visit_u128<E: de::Error>(self, v: u128) -> Result<Value, E> {
+        Ok(i64::try_from(v).map_or_else(|_| Value::Str(v.to_string()), Value::Int))
+    }
+
+    /// PyYAML quotes strings that would read as floats or booleans, so MLflow writes none
+    /// plain; one that occurs anyway is kept as text.
+    fn visit_f64<E: de::Error>(self, v: f64) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_bool<E: de::Error>(self, v: bool) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_str<E: de::Error>(self, v: &str) -> Result<Value, E> {
+        Ok(Value::Str(v.to_string()))
+    }
+
+    fn visit_string<E: de::Error>(self, v: String) -> Result<Value, E> {
+        Ok(Value::Str(v))
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Value, A::Error> {
+        if self.in_list {
+            return Err(de::Error::custom(NESTED));
+        }
+        let mut items = Vec::new();
+        while let Some(ListItem(item)) = seq.next_element()? {
+            items.push(item);
+        }
+        Ok(Value::List(items))
+    }
+
+    fn visit_map<A: de::MapAccess<'de>>(self, mut map: A) -> Result<Value, A::Error> {
+        if self.in_list {
+            return Err(de::Error::custom(NESTED));
+        }
+        let mut entries = Vec::new();
+        while let Some((ListItem(key), ListItem(value))) = map.next_entry()? {
+            entries.push((key, value));
+        }
+        Ok(Value::Map(entries))
+    }
 }
 
 #[cfg(test)]
@@ -265,6 +256,19 @@ mod tests {
     fn nested_lists_are_an_error_not_a_recursion() {
         let deep = format!("tags: {}{}\n", "[".repeat(100_000), "]".repeat(100_000));
         assert!(parse(&deep).unwrap_err().contains("nested collections"));
+        assert!(parse("tags: [[a]]\n")
+            .unwrap_err()
+            .contains("nested collections"));
+        assert!(parse("a: {b: [1]}\n")
+            .unwrap_err()
+            .contains("nested collections"));
+        assert_eq!(
+            parse("tags: {}\nb: {k: v}\n").unwrap().0,
+            BTreeMap::from([
+                ("tags".to_string(), Value::Map(vec![])),
+                ("b".to_string(), Value::Map(vec![("k".into(), "v".into())])),
+            ])
+        );
         assert_eq!(
             parse("tags: [a, 'b', \"c\"]\n").unwrap().get("tags"),
             Some(&Value::List(vec!["a".into(), "b".into(), "c".into()]))
@@ -347,6 +351,11 @@ mod tests {
                 prop_assert_eq!(meta.get(k), Some(&Value::Str(v.clone())));
             }
         }
+    }
+
+    #[test]
+    fn anchors_and_aliases_are_refused() {
+        assert!(parse("a: &x 1\nb: *x\n").unwrap_err().contains("line 1"));
     }
 
     #[test]

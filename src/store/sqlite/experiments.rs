@@ -4,8 +4,9 @@ use super::events::record_event;
 use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
+use crate::mlflow_names::NOTE_TAG as EXPERIMENT_DESCRIPTION_TAG;
 use crate::model::*;
-use crate::store::{ExperimentStore, EXPERIMENT_DESCRIPTION_TAG};
+use crate::store::ExperimentStore;
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
 use std::collections::{BTreeMap, HashMap};
 

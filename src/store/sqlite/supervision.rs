@@ -8,8 +8,9 @@ use super::notes::insert_note;
 use super::runs::{insert_params, rename_run_of, set_tags_of};
 use super::{active_rid_of, metrics, run_owner, touch, SqliteStore};
 use crate::error::{KirokuError, Result};
+use crate::mlflow_names::{NOTE_TAG as RUN_NOTE_TAG, RUN_NAME_TAG};
 use crate::model::*;
-use crate::store::{SupervisionStore, RUN_NAME_TAG, RUN_NOTE_TAG};
+use crate::store::SupervisionStore;
 use rusqlite::{params, Connection, OptionalExtension};
 
 pub fn insert(conn: &Connection, rid: i64, s: &Supervisor) -> Result<()> {

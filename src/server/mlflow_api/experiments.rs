@@ -1,0 +1,469 @@
+//! MLflow's `experiments/*` endpoints: create, get (by id or name), search with MLflow's
+//! experiment filter grammar, rename, delete, restore and experiment tags.
+//!
+//! MLflow ids are kiroku's integer ids as strings; `"0"` is the `Default` experiment, made by
+//! the first write that needs it and only shown (never made) by reads. Experiment filters are
+//! MLflow's small grammar (`name LIKE 'x%' AND tags.team = 'nlp'`), not kiroku's run query
+//! language, so they are parsed here.
+use super::wire::{
+    decode_token, encode_token, experiment_json, max_results, order_by, text_of,
+    validate_mlflow_key, view_type, Input,
+};
+use super::{ok, Answer, St};
+use crate::api::ApiError;
+use crate::error::KirokuError;
+use crate::limits::MAX_EXPERIMENT_TAG_VALUE_LENGTH;
+use crate::mlflow_names::DEFAULT_EXPERIMENT;
+use crate::model::Experiment;
+use crate::server::auth::Caller;
+use crate::server::errors::{invalid, not_found};
+use crate::server::AppState;
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde_json::{json, Value};
+use std::sync::Arc;
+
+/// What a request does with the `Default` experiment (`"0"`) when it does not exist yet.
+#[derive(Clone, Copy, PartialEq)]
+pub(super) enum DefaultUse {
+    /// A write: make it, as MLflow's server always has it.
+    Create,
+    /// A read: show it as it will be made, and write nothing (reads never write).
+    Show,
+}
+
+/// The `Default` experiment as a read shows it before anything made it: empty, id 0.
+fn unmade_default() -> Experiment {
+    Experiment {
+        id: 0,
+        name: DEFAULT_EXPERIMENT.to_string(),
+        description: None,
+        deleted: false,
+        created_ms: 0,
+        updated_ms: 0,
+        run_count: 0,
+        tags: Default::default(),
+    }
+}
+
+/// The experiment an MLflow id names, among `all`; `"0"` is the `Default` experiment.
+fn find_experiment(all: &[Experiment], id: &str) -> Result<Option<Experiment>, ApiError> {
+    let n: i64 = id
+        .trim()
+        .parse()
+        .map_err(|_| invalid(format!("Invalid experiment id '{id}': must be an integer")))?;
+    Ok(all
+        .iter()
+        .find(|e| {
+            if n == 0 {
+                e.name == DEFAULT_EXPERIMENT
+            } else {
+                e.id == n
+            }
+        })
+        .cloned())
+}
+
+/// The experiment an MLflow id names; `"0"` is the `Default` experiment, made on first write
+/// (`DefaultUse::Create`) and only shown by reads.
+pub(super) async fn experiment_by_id(
+    st: &Arc<AppState>,
+    id: &str,
+    user: &str,
+    default: DefaultUse,
+) -> Result<Experiment, ApiError> {
+    let all = st.call(|s| s.experiments(true)).await?;
+    if let Some(e) = find_experiment(&all, id)? {
+        return Ok(e);
+    }
+    if id.trim().parse::<i64>() != Ok(0) {
+        return Err(not_found(format!("No Experiment with id={id} exists")));
+    }
+    match default {
+        DefaultUse::Show => Ok(unmade_default()),
+        DefaultUse::Create => {
+            let user = user.to_string();
+            st.write(move |s| match s.experiment(DEFAULT_EXPERIMENT) {
+                Err(KirokuError::NotFound(_)) => s.create_experiment(DEFAULT_EXPERIMENT, &user),
+                other => other,
+            })
+            .await
+        }
+    }
+}
+
+/// The names of the experiments a search names by MLflow id: repeats count once, at most
+/// `MAX_EXPERIMENTS_PER_SEARCH`, all looked up in one listing (an unmade `Default` is kept
+/// by name: it matches no run).
+pub(super) async fn experiment_names(
+    st: &Arc<AppState>,
+    ids: Vec<String>,
+) -> Result<Vec<String>, ApiError> {
+    let ids = crate::limits::experiment_refs(ids)?;
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let all = st.call(|s| s.experiments(true)).await?;
+    ids.iter()
+        .map(|id| match find_experiment(&all, id)? {
+            Some(e) => Ok(e.name),
+            None if id.trim().parse::<i64>() == Ok(0) => Ok(DEFAULT_EXPERIMENT.to_string()),
+            None => Err(not_found(format!("No Experiment with id={id} exists"))),
+        })
+        .collect()
+}
+
+pub(super) async fn create_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let name = input.required("name")?;
+    crate::limits::experiment_name(&name)?;
+    let tags = input.list("tags");
+    crate::limits::list_len("tags", tags.len(), crate::limits::MAX_PAIRS_PER_REQUEST)?;
+    let tags = experiment_tags_of(&tags)?;
+    let user = c.user_or("");
+    let created = st
+        .write(move |s| {
+            let e = s.create_experiment(&name, &user)?;
+            if !tags.is_empty() {
+                s.set_experiment_tags(&e.id.to_string(), &tags, &user)?;
+            }
+            Ok(e)
+        })
+        .await
+        .map_err(|e| match e.kind.as_deref() {
+            Some("conflict") => ApiError::new("RESOURCE_ALREADY_EXISTS", e.message),
+            _ => e,
+        })?;
+    Ok(Json(json!({"experiment_id": created.id.to_string()})))
+}
+
+/// MLflow's `_validate_experiment_tag`: a run-tag key rule, values up to 20,000 characters
+/// (refused past that, not truncated).
+fn experiment_tags_of(items: &[Value]) -> Result<Vec<(String, String)>, ApiError> {
+    items
+        .iter()
+        .map(|item| {
+            let key = item.get("key").and_then(text_of).unwrap_or_default();
+            validate_mlflow_key(&key, "tag")?;
+            let value = item.get("value").and_then(text_of).unwrap_or_default();
+            if value.chars().count() > MAX_EXPERIMENT_TAG_VALUE_LENGTH {
+                return Err(invalid(format!(
+                    "'value' exceeds the maximum length of {MAX_EXPERIMENT_TAG_VALUE_LENGTH} characters"
+                )));
+            }
+            Ok((key, value))
+        })
+        .collect()
+}
+
+pub(super) async fn set_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let tags = experiment_tags_of(&[Value::Object(input.0.clone())])?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Create).await?;
+    st.write(move |s| s.set_experiment_tags(&e.id.to_string(), &tags, &user))
+        .await?;
+    ok()
+}
+
+pub(super) async fn delete_experiment_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let key = input.required("key")?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
+    st.write(move |s| s.remove_experiment_tags(&e.id.to_string(), &[key], &user))
+        .await?;
+    ok()
+}
+
+pub(super) async fn get_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let e = experiment_by_id(&st, &id, &c.user_or(""), DefaultUse::Show).await?;
+    Ok(Json(json!({"experiment": experiment_json(&e)})))
+}
+
+pub(super) async fn get_experiment_by_name(State(st): St, input: Input) -> Answer {
+    let name = input.required("experiment_name")?;
+    let all = st.call(|s| s.experiments(true)).await?;
+    let mut matching: Vec<&Experiment> = all.iter().filter(|e| e.name == name).collect();
+    matching.sort_by_key(|e| e.deleted);
+    match matching.first() {
+        Some(e) => Ok(Json(json!({"experiment": experiment_json(e)}))),
+        None => Err(not_found(format!(
+            "Could not find experiment with name '{name}'"
+        ))),
+    }
+}
+
+/// SQL `LIKE` (`%`, `_`) as a regex, case-sensitive unless `ci`; built once per clause, not
+/// once per experiment.
+fn like_regex(pattern: &str, ci: bool) -> Result<regex::Regex, ApiError> {
+    let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
+    for c in pattern.chars() {
+        match c {
+            '%' => re.push_str(".*"),
+            '_' => re.push('.'),
+            other => re.push_str(&regex::escape(&other.to_string())),
+        }
+    }
+    re.push('$');
+    regex::Regex::new(&re).map_err(|_| invalid("Invalid LIKE pattern: too large or malformed"))
+}
+
+/// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
+/// last_update_time op value` or `tags.<key> op 'value'`, joined by AND.
+struct ExperimentClause {
+    /// The tag key for a `tags.<key>` clause (the field is then `tag`).
+    tag: Option<String>,
+    field: String,
+    op: String,
+    value: String,
+    /// The pattern of a `LIKE`/`ILIKE` clause.
+    like: Option<regex::Regex>,
+}
+
+fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
+    let internal = |e: regex::Error| ApiError::new("INTERNAL_ERROR", e.to_string());
+    let clause_re = regex::Regex::new(
+        r#"^\s*(?:[Tt][Aa][Gg][Ss]?\.(?:`([^`]+)`|"([^"]+)"|([\w.]+))|(?:attributes\.)?([A-Za-z_]+))\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
+    )
+    .map_err(internal)?;
+    let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
+    let clauses: Vec<&str> = split_re
+        .split(filter)
+        .filter(|c| !c.trim().is_empty())
+        .collect();
+    crate::limits::list_len(
+        "experiment filter clauses",
+        clauses.len(),
+        crate::query::MAX_CONDITIONS,
+    )?;
+    clauses
+        .into_iter()
+        .map(|clause| {
+            let caps = clause_re
+                .captures(clause)
+                .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
+            let value = caps
+                .get(6)
+                .or_else(|| caps.get(7))
+                .or_else(|| caps.get(8))
+                .map_or("", |m| m.as_str());
+            let tag = caps
+                .get(1)
+                .or_else(|| caps.get(2))
+                .or_else(|| caps.get(3))
+                .map(|m| m.as_str().to_string());
+            let field = match (&tag, caps.get(4)) {
+                (Some(_), _) => "tag".to_string(),
+                (None, Some(m)) => m.as_str().to_ascii_lowercase(),
+                (None, None) => String::new(),
+            };
+            let op = caps[5].to_ascii_uppercase();
+            let like = match op.as_str() {
+                "LIKE" => Some(like_regex(value, false)?),
+                "ILIKE" => Some(like_regex(value, true)?),
+                _ => None,
+            };
+            Ok(ExperimentClause {
+                tag,
+                field,
+                op,
+                value: value.to_string(),
+                like,
+            })
+        })
+        .collect()
+}
+
+fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bool, ApiError> {
+    for ExperimentClause {
+        tag,
+        field,
+        op,
+        value,
+        like,
+    } in clauses
+    {
+        let like_matches = |text: &str| like.as_ref().is_some_and(|r| r.is_match(text));
+        let ok = match field.as_str() {
+            // As MLflow's SQL join: an experiment without the tag matches no tag clause.
+            "tag" => {
+                if !matches!(op.as_str(), "=" | "!=" | "LIKE" | "ILIKE") {
+                    return Err(invalid(format!("Invalid operator '{op}' for a tag")));
+                }
+                let have = tag.as_ref().and_then(|k| e.tags.get(k));
+                match (op.as_str(), have) {
+                    (_, None) => false,
+                    ("=", Some(h)) => h == value,
+                    ("!=", Some(h)) => h != value,
+                    ("LIKE" | "ILIKE", Some(h)) => like_matches(h),
+                    _ => false,
+                }
+            }
+            "name" => match op.as_str() {
+                "=" => &e.name == value,
+                "!=" => &e.name != value,
+                "LIKE" | "ILIKE" => like_matches(&e.name),
+                _ => return Err(invalid(format!("Invalid operator '{op}' for name"))),
+            },
+            "experiment_id" | "creation_time" | "last_update_time" => {
+                let have = match field.as_str() {
+                    "experiment_id" => e.id,
+                    "creation_time" => e.created_ms,
+                    _ => e.updated_ms,
+                };
+                let want: i64 = value
+                    .parse()
+                    .map_err(|_| invalid(format!("Invalid value '{value}' for {field}")))?;
+                match op.as_str() {
+                    "=" => have == want,
+                    "!=" => have != want,
+                    ">" => have > want,
+                    ">=" => have >= want,
+                    "<" => have < want,
+                    "<=" => have <= want,
+                    _ => return Err(invalid(format!("Invalid operator '{op}' for {field}"))),
+                }
+            }
+            other => {
+                return Err(invalid(format!(
+                    "Invalid attribute key '{other}' in experiment filter"
+                )))
+            }
+        };
+        if !ok {
+            return Ok(false);
+        }
+    }
+    Ok(true)
+}
+
+pub(super) async fn search_experiments(State(st): St, input: Input) -> Answer {
+    let (include_deleted, only_deleted) = view_type(&input, "view_type")?;
+    let limit = max_results(&input)? as usize;
+    let offset = decode_token(&input)? as usize;
+    let clauses = parse_experiment_filter(&input.text("filter").unwrap_or_default())?;
+    let mut all: Vec<Experiment> = st
+        .call(move |s| s.experiments(include_deleted))
+        .await?
+        .into_iter()
+        .filter(|e| !only_deleted || e.deleted)
+        .collect();
+    let mut keep = Vec::with_capacity(all.len());
+    for e in all.drain(..) {
+        if experiment_matches(&e, &clauses)? {
+            keep.push(e);
+        }
+    }
+    let orders = order_by(&input)?;
+    keep.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+    for order in orders.iter().rev() {
+        let mut words = order.split_whitespace();
+        let field = words
+            .next()
+            .unwrap_or("")
+            .trim_start_matches("attributes.")
+            .to_ascii_lowercase();
+        let desc = words.next().is_some_and(|w| w.eq_ignore_ascii_case("desc"));
+        let key = |e: &Experiment| -> (i64, String) {
+            match field.as_str() {
+                "name" => (0, e.name.clone()),
+                "creation_time" => (e.created_ms, String::new()),
+                "last_update_time" => (e.updated_ms, String::new()),
+                _ => (e.id, String::new()),
+            }
+        };
+        if !matches!(
+            field.as_str(),
+            "name" | "creation_time" | "last_update_time" | "experiment_id"
+        ) {
+            return Err(invalid(format!("Invalid order_by clause '{order}'")));
+        }
+        keep.sort_by(|a, b| {
+            let o = key(a).cmp(&key(b));
+            if desc {
+                o.reverse()
+            } else {
+                o
+            }
+        });
+    }
+    let page: Vec<Value> = keep
+        .iter()
+        .skip(offset)
+        .take(limit)
+        .map(experiment_json)
+        .collect();
+    let mut out = json!({"experiments": page});
+    let next = offset.saturating_add(limit);
+    if next < keep.len() {
+        out["next_page_token"] = json!(encode_token(next as u64));
+    }
+    Ok(Json(out))
+}
+
+pub(super) async fn update_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let new_name = input.required("new_name")?;
+    crate::limits::experiment_name(&new_name)?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Create).await?;
+    st.write(move |s| s.rename_experiment(&e.name, &new_name, &user))
+        .await
+        .map_err(|e| match e.kind.as_deref() {
+            Some("conflict") => ApiError::new("RESOURCE_ALREADY_EXISTS", e.message),
+            _ => e,
+        })?;
+    ok()
+}
+
+pub(super) async fn delete_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
+    if id.trim() == "0" || e.name == DEFAULT_EXPERIMENT {
+        return Err(invalid(
+            "Cannot delete the default experiment '0'. This is an internally reserved experiment.",
+        ));
+    }
+    st.write(move |s| s.delete_experiment(&e.name, &user))
+        .await?;
+    ok()
+}
+
+pub(super) async fn restore_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.required("experiment_id")?;
+    let user = c.user_or("");
+    let e = experiment_by_id(&st, &id, &user, DefaultUse::Show).await?;
+    st.write(move |s| s.restore_experiment(&e.name, &user))
+        .await?;
+    ok()
+}

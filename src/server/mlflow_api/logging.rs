@@ -1,0 +1,198 @@
+//! What a run records over MLflow's REST API: `runs/log-metric`, `runs/log-parameter`,
+//! `runs/log-batch` (one transaction, MLflow's batch limits checked before any item is read),
+//! `runs/set-tag` and `runs/delete-tag`.
+//!
+//! Setting `mlflow.runName` renames the run and `mlflow.note.content` adds a note, as when a run
+//! is created with them.
+use super::wire::{float_of, int_of, pairs_of, text_of, validate_mlflow_key, Input};
+use super::{ensure_active, get_run, ok, run_not_found, Answer, St};
+use crate::api::ApiError;
+use crate::limits::{
+    MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
+    MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH,
+};
+use crate::mlflow_names::{NOTE_TAG, RUN_NAME_TAG};
+use crate::model::{KeyedPoint, NewNote, RunBatch};
+use crate::server::auth::Caller;
+use crate::server::errors::{invalid, not_found};
+use axum::extract::State;
+use axum::Extension;
+use serde_json::Value;
+
+fn metric_of(item: &Value) -> Result<KeyedPoint, ApiError> {
+    let key = item.get("key").and_then(text_of).unwrap_or_default();
+    validate_mlflow_key(&key, "metric")?;
+    let value = item
+        .get("value")
+        .ok_or_else(|| invalid("Missing value for required parameter 'value'."))
+        .and_then(|v| float_of(v, "value"))?;
+    let timestamp = item
+        .get("timestamp")
+        .map_or(Ok(None), |v| int_of(v, "timestamp"))?
+        .ok_or_else(|| invalid("Missing value for required parameter 'timestamp'."))?;
+    if timestamp < 0 {
+        return Err(invalid(format!(
+            "Invalid timestamp {timestamp}: must be non-negative"
+        )));
+    }
+    let step = item
+        .get("step")
+        .map_or(Ok(None), |v| int_of(v, "step"))?
+        .unwrap_or(0);
+    Ok(KeyedPoint {
+        key,
+        step,
+        timestamp,
+        value,
+    })
+}
+
+pub(super) async fn log_metric(State(st): St, input: Input) -> Answer {
+    let id = input.run_id()?;
+    let point = metric_of(&Value::Object(input.0.clone()))?;
+    let q = id.clone();
+    st.write(move |s| s.log_metrics(&q, &[point]))
+        .await
+        .map_err(run_not_found(&id))?;
+    ok()
+}
+
+pub(super) async fn log_param(State(st): St, input: Input) -> Answer {
+    let id = input.run_id()?;
+    let params = pairs_of(
+        &[Value::Object(input.0.clone())],
+        "parameter",
+        MAX_PARAM_VALUE_LENGTH,
+    )?;
+    let q = id.clone();
+    st.write(move |s| s.log_params(&q, &params))
+        .await
+        .map_err(run_not_found(&id))?;
+    ok()
+}
+
+/// Tags, plus what the special MLflow tags mean for the run (name, note).
+fn apply_tags(
+    s: &dyn crate::store::Store,
+    id: &str,
+    tags: &[(String, String)],
+    user: &str,
+) -> crate::error::Result<()> {
+    s.set_tags(id, tags, user)?;
+    for (k, v) in tags {
+        if k == RUN_NAME_TAG && !v.trim().is_empty() {
+            s.rename_run(id, v, user)?;
+        } else if k == NOTE_TAG && !v.trim().is_empty() {
+            let n = NewNote {
+                author: user.to_string(),
+                body: v.clone(),
+                reply_to: None,
+                anchor: None,
+                created_ms: None,
+            };
+            s.add_note(id, &n)?;
+        }
+    }
+    Ok(())
+}
+
+pub(super) async fn set_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.run_id()?;
+    let tags = pairs_of(
+        &[Value::Object(input.0.clone())],
+        "tag",
+        MAX_TAG_VALUE_LENGTH,
+    )?;
+    let user = c.user_or("");
+    let q = id.clone();
+    st.write(move |s| apply_tags(s, &q, &tags, &user))
+        .await
+        .map_err(run_not_found(&id))?;
+    ok()
+}
+
+pub(super) async fn delete_tag(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.run_id()?;
+    let key = input.required("key")?;
+    let run = get_run(&st, &id).await?;
+    ensure_active(&run)?;
+    if !run.tags.contains_key(&key) {
+        return Err(not_found(format!(
+            "No tag with name: {key} in run with id {id}"
+        )));
+    }
+    let user = c.user_or("");
+    st.write(move |s| s.remove_tags(&id, &[key], &user)).await?;
+    ok()
+}
+
+/// MLflow's `_validate_batch_limit`: at most 1,000 metrics, 100 params, 100 tags and 1,000
+/// entities in all, checked before any item is read.
+pub fn check_batch_sizes(metrics: usize, params: usize, tags: usize) -> Result<(), ApiError> {
+    if metrics > MAX_METRICS_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {MAX_METRICS_PER_BATCH} metrics. Got {metrics} metrics."
+        )));
+    }
+    if params > MAX_PARAMS_TAGS_PER_BATCH || tags > MAX_PARAMS_TAGS_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {MAX_PARAMS_TAGS_PER_BATCH} params and {MAX_PARAMS_TAGS_PER_BATCH} tags. Got {params} params and {tags} tags."
+        )));
+    }
+    let total = metrics + params + tags;
+    if total > MAX_ENTITIES_PER_BATCH {
+        return Err(invalid(format!(
+            "A batch logging request can contain at most {MAX_ENTITIES_PER_BATCH} metrics, params and tags in total. Got {total}."
+        )));
+    }
+    Ok(())
+}
+
+pub(super) async fn log_batch(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.run_id()?;
+    let metrics = input.list("metrics");
+    let params = input.list("params");
+    let tags = input.list("tags");
+    check_batch_sizes(metrics.len(), params.len(), tags.len())?;
+    let points = metrics
+        .iter()
+        .map(metric_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let params = pairs_of(&params, "parameter", MAX_PARAM_VALUE_LENGTH)?;
+    let mut seen = std::collections::HashSet::new();
+    if let Some((dup, _)) = params.iter().find(|(k, _)| !seen.insert(k.as_str())) {
+        return Err(invalid(format!(
+            "Duplicate parameter keys have been submitted: {dup}. Please ensure the request contains only one param value per param key."
+        )));
+    }
+    let tags = pairs_of(&tags, "tag", MAX_TAG_VALUE_LENGTH)?;
+    if params.is_empty() && points.is_empty() && tags.is_empty() {
+        // Nothing to write, but MLflow still answers for the run (unknown, deleted).
+        return ensure_active(&get_run(&st, &id).await?).and_then(|()| ok());
+    }
+    let user = c.user_or("");
+    let q = id.clone();
+    let batch = RunBatch {
+        params,
+        metrics: points,
+        tags,
+        ingested_to: None,
+    };
+    // One transaction: the batch's params, metrics and tags are all kept or none.
+    st.write(move |s| s.log_batch(&q, &batch, &user))
+        .await
+        .map_err(run_not_found(&id))?;
+    ok()
+}
