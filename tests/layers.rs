@@ -47,7 +47,10 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("metric series", &["series"]),
     ("domain types", &["model"]),
     // Leaves that know nothing of kiroku's domain.
-    ("leaf helpers", &["fsutil", "limits", "mlflow_names", "user_dirs"]),
+    (
+        "leaf helpers",
+        &["fsutil", "limits", "mlflow_names", "user_dirs"],
+    ),
     ("errors", &["error"]),
 ];
 
