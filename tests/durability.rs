@@ -20,6 +20,11 @@ fn wait_for(what: &str, timeout: Duration, mut done: impl FnMut() -> bool) {
     }
 }
 
+/// A file a wrapped script wrote (an id, a pid), without its newline.
+fn read_trimmed(path: &Path) -> String {
+    std::fs::read_to_string(path).unwrap().trim().to_string()
+}
+
 fn signal(child: &Child, sig: i32) {
     // SAFETY: kill with a pid we spawned.
     assert_eq!(unsafe { libc::kill(child.id() as i32, sig) }, 0);
@@ -90,20 +95,13 @@ fn kill_kiroku_run_with_unflushed_lines(
     });
     signal(&wrapper, libc::SIGKILL);
     wrapper.wait().unwrap();
-    let child: u32 = std::fs::read_to_string(p.path().join("child_pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let child: u32 = read_trimmed(&p.path().join("child_pid")).parse().unwrap();
     wait_for(
         "the wrapped command to die with kiroku run",
         Duration::from_secs(5),
         || is_gone(child),
     );
-    std::fs::read_to_string(p.path().join("run_id"))
-        .unwrap()
-        .trim()
-        .to_string()
+    read_trimmed(&p.path().join("run_id"))
 }
 
 fn assert_everything_recovered(store: &dyn Store, run_id: &str) {
@@ -471,18 +469,11 @@ fn a_lost_run_is_recovered_only_once_its_command_has_stopped_writing() {
     });
     signal(&wrapper, libc::SIGKILL);
     wrapper.wait().unwrap();
-    let child: u32 = std::fs::read_to_string(p.path().join("child_pid"))
-        .unwrap()
-        .trim()
-        .parse()
-        .unwrap();
+    let child: u32 = read_trimmed(&p.path().join("child_pid")).parse().unwrap();
     // The command outlives its wrapper (it ignores the death signal) and keeps writing.
     std::thread::sleep(Duration::from_millis(300));
     assert!(!is_gone(child), "the command should still be running");
-    let run_id = std::fs::read_to_string(p.path().join("run_id"))
-        .unwrap()
-        .trim()
-        .to_string();
+    let run_id = read_trimmed(&p.path().join("run_id"));
 
     // One look: the orphaned command is stopped first, then everything it wrote is ingested.
     common::assert_ok(&p.cmd(&["runs", "ls"]).output().unwrap());
