@@ -530,3 +530,48 @@ fn times_show_and_parse_in_the_readers_zone() {
     );
     assert_eq!(count("America/New_York", "start_time < '2026-11-01'"), 0);
 }
+
+#[test]
+fn a_filter_time_sent_to_a_server_in_another_zone_means_the_readers_time() {
+    let p = Project::new();
+    run_at_the_end_of_new_york_summer_time(&p); // started 2026-11-01 05:30 UTC
+    let server = common::Server::start_with(&p, &[], |cmd| {
+        cmd.env("TZ", "Asia/Tokyo");
+    })
+    .unwrap();
+    let count = |filter: &str| {
+        let out = p
+            .cmd(&[
+                "--store",
+                &server.url,
+                "runs",
+                "ls",
+                "-f",
+                filter,
+                "--format",
+                "json",
+            ])
+            .env("TZ", "UTC")
+            .output()
+            .unwrap();
+        common::assert_ok(&out);
+        serde_json::from_slice::<serde_json::Value>(&out.stdout).unwrap()["total"].clone()
+    };
+    // Read in the server's zone (Tokyo, UTC+9) each answer would flip: 06:00 would be 21:00 UTC
+    // the day before, 10:00 would be 01:00 UTC.
+    assert_eq!(count("start_time > '2026-11-01 06:00'"), 0);
+    assert_eq!(count("start_time < '2026-11-01 10:00'"), 1);
+    // A filter the server must reject still gets its column from there.
+    let out = p
+        .cmd(&[
+            "--store",
+            &server.url,
+            "runs",
+            "ls",
+            "-f",
+            "start_time > 'soon'",
+        ])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+}

@@ -20,7 +20,15 @@ impl RunStore for HttpStore {
     }
 
     fn search_runs(&self, query: &RunQuery) -> Result<RunPage> {
-        self.post("/runs/search", query)
+        match &query.filter {
+            // Times in the filter are the reader's, not the server's.
+            Some(filter) => {
+                let mut pinned = query.clone();
+                pinned.filter = Some(crate::query::pin_times(filter));
+                self.post("/runs/search", &pinned)
+            }
+            None => self.post("/runs/search", query),
+        }
     }
 
     fn set_status_as(
