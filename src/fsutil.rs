@@ -7,6 +7,7 @@ use crate::error::{KirokuError, Result};
 use sha2::{Digest, Sha256};
 use std::fs;
 use std::io::{Read, Write};
+use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Component, Path, PathBuf};
 
 /// The longest file or folder name most file systems take (Linux's `NAME_MAX`).
@@ -88,6 +89,22 @@ pub fn safe_relative(path: &str) -> Result<PathBuf> {
         )));
     }
     Ok(p.to_path_buf())
+}
+
+/// Opens a regular file for reading, without following a final link and without blocking on
+/// a FIFO (a writer could plant one where a file is expected); anything but a regular file is an error.
+pub fn open_regular(path: &Path) -> std::io::Result<fs::File> {
+    let file = fs::OpenOptions::new()
+        .read(true)
+        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
+        .open(path)?;
+    if !file.metadata()?.is_file() {
+        return Err(std::io::Error::new(
+            std::io::ErrorKind::InvalidInput,
+            "not a regular file",
+        ));
+    }
+    Ok(file)
 }
 
 #[cfg(test)]

@@ -12,9 +12,7 @@
 use crate::model::{excerpt, json_float, now_ms, validate_kiroku_key, KeyedPoint, EXCERPT_CHARS};
 use serde_json::{Map, Value};
 use std::collections::HashMap;
-use std::fs::File;
 use std::io::{Read, Seek, SeekFrom};
-use std::os::unix::fs::OpenOptionsExt;
 use std::path::{Path, PathBuf};
 
 /// What a batch of lines held.
@@ -309,14 +307,6 @@ impl LineParser {
     }
 }
 
-/// Opens a metrics file for reading, never through a symbolic link.
-fn open_nofollow(path: &Path) -> std::io::Result<File> {
-    std::fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW)
-        .open(path)
-}
-
 /// Reads a growing metrics file incrementally.
 pub struct MetricsFileTail {
     path: PathBuf,
@@ -355,7 +345,7 @@ impl MetricsFileTail {
     /// takes a last line that has no newline (the writer has exited) once the end is reached.
     pub fn poll(&mut self, at_end: bool) -> std::io::Result<Ingested> {
         let mut out = Ingested::default();
-        let mut file = match open_nofollow(&self.path) {
+        let mut file = match crate::fsutil::open_regular(&self.path) {
             Ok(f) => f,
             Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(out),
             Err(e) => return Err(e),
@@ -397,7 +387,7 @@ impl MetricsFileTail {
 /// streamed: memory holds one line and what follows `offset`.
 pub fn read_rest(path: &Path, offset: u64) -> std::io::Result<(Ingested, u64)> {
     // Not through a symbolic link: the path comes from a record, not from the user here.
-    let mut file = match open_nofollow(path) {
+    let mut file = match crate::fsutil::open_regular(path) {
         Ok(f) => f,
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => {
             return Ok((Ingested::default(), offset))

@@ -163,15 +163,11 @@ fn place_of(store: &dyn Store, run_id: &str, metrics_file: &Path) -> MetricsFile
     }
 }
 
-/// A regular file, not followed through a symbolic link.
-fn is_plain_file(path: &Path) -> bool {
-    std::fs::symlink_metadata(path).is_ok_and(|m| m.file_type().is_file())
-}
-
 fn recover(store: &dyn Store, run: &SupervisedRun) -> Result<bool> {
     let metrics_file = Path::new(&run.supervisor.metrics_file);
     let place = place_of(store, &run.run_id, metrics_file);
-    let readable = place != MetricsFilePlace::Elsewhere && is_plain_file(metrics_file);
+    // `read_rest` opens only a regular file, never through a link.
+    let readable = place != MetricsFilePlace::Elsewhere;
     // A file that cannot (or may not) be read is not recovered; the run still ends.
     let (rest, end) = readable
         .then(|| read_rest(metrics_file, run.ingested_to).ok())

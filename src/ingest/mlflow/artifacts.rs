@@ -1,10 +1,10 @@
 //! Artifacts: where a run's files may be (MLflow's `artifact_uri`, local schemes only), which
 //! of those folders may be copied (inside the source tree, not claimed by another run), and
 //! the copy itself. A location outside the tree is recorded as a reference, never read.
+use super::excerpt;
 use super::report::{ImportReport, SkipReason};
 use super::source::SourceRun;
 use super::tree::{SourceTree, ARTIFACT_FOLDER};
-use super::{excerpt, tree};
 use crate::error::Result;
 use crate::model::Artifact;
 use crate::store::Store;
@@ -92,7 +92,7 @@ pub(super) fn import_artifacts(
         let dest_root = run_dir.join("artifacts");
         for (rel, path) in files {
             // Opened first so that an unreadable file is a warning, not a failed import.
-            if let Err(e) = tree::open_regular(&path) {
+            if let Err(e) = crate::fsutil::open_regular(&path) {
                 report.skip(
                     SkipReason::Unreadable,
                     format!("{}: {e}; artifact skipped", path.display()),

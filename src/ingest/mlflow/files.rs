@@ -396,7 +396,7 @@ pub fn for_each_point(
     let metrics = run_dir.join("metrics");
     for (key, open) in tree.files_under(&metrics, KEY_FOLDER, report) {
         let path = metrics.join(&key);
-        let file = match tree::open_regular(&open) {
+        let file = match crate::fsutil::open_regular(&open) {
             Ok(file) => file,
             Err(e) => {
                 report.skip(

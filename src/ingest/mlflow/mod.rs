@@ -46,13 +46,9 @@ pub(crate) const MAX_PARAM_VALUE_CHARS: usize = 6000;
 pub(crate) const MAX_TAG_VALUE_CHARS: usize = 8000;
 pub(crate) const MAX_EXPERIMENT_TAG_VALUE_CHARS: usize = 20_000;
 
-/// Shortens text quoted in a warning to its first 100 characters.
+/// Shortens text quoted in a warning to its first 100 characters (`model::excerpt`).
 pub(crate) fn excerpt(text: &str) -> String {
-    const SHOWN: usize = 100;
-    match text.char_indices().nth(SHOWN) {
-        None => text.to_string(),
-        Some((cut, _)) => format!("{}… ({} bytes)", &text[..cut], text.len()),
-    }
+    crate::model::excerpt(text, 100)
 }
 
 /// Cuts `value` to its first `max_chars` characters; whether it was longer.

@@ -32,7 +32,7 @@ use std::collections::HashSet;
 use std::ffi::OsString;
 use std::fs;
 use std::io::{self, Read};
-use std::os::unix::fs::{MetadataExt, OpenOptionsExt};
+use std::os::unix::fs::MetadataExt;
 use std::path::{Path, PathBuf};
 
 /// How far one walk goes.
@@ -411,26 +411,10 @@ fn folder_id(path: &Path) -> Option<(u64, u64)> {
         .map(|meta| (meta.dev(), meta.ino()))
 }
 
-/// Opens a regular file for reading, without following a final link and without blocking on
-/// a FIFO; anything but a regular file is an error.
-pub(crate) fn open_regular(path: &Path) -> io::Result<fs::File> {
-    let file = fs::OpenOptions::new()
-        .read(true)
-        .custom_flags(libc::O_NOFOLLOW | libc::O_NONBLOCK)
-        .open(path)?;
-    if !file.metadata()?.is_file() {
-        return Err(io::Error::new(
-            io::ErrorKind::InvalidInput,
-            "not a regular file",
-        ));
-    }
-    Ok(file)
-}
-
 /// At most `max` bytes from the start of the regular file at `path`, and whether that is the
 /// whole file.
 pub(crate) fn read_head(path: &Path, max: usize) -> io::Result<(Vec<u8>, bool)> {
-    let file = open_regular(path)?;
+    let file = crate::fsutil::open_regular(path)?;
     let mut bytes = Vec::new();
     file.take(max as u64 + 1).read_to_end(&mut bytes)?;
     let whole = bytes.len() <= max;
@@ -498,7 +482,7 @@ mod tests {
             })
         ));
         assert!(
-            open_regular(&fifo).is_err(),
+            crate::fsutil::open_regular(&fifo).is_err(),
             "opening a FIFO must not block"
         );
 
@@ -508,7 +492,7 @@ mod tests {
         assert_eq!(read_head(&file, 6).unwrap(), (b"abcdef".to_vec(), true));
         symlink(&file, tmp.path().join("link")).unwrap();
         assert!(
-            open_regular(&tmp.path().join("link")).is_err(),
+            crate::fsutil::open_regular(&tmp.path().join("link")).is_err(),
             "a final link is never followed by the open itself"
         );
     }
