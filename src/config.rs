@@ -15,6 +15,71 @@ pub struct Config {
     pub scalars: ScalarConfig,
     #[serde(default)]
     pub user: Option<String>,
+    /// Where `kiroku submit` sends jobs without `--target` (default: the built-in `local`).
+    #[serde(default)]
+    pub default_target: Option<String>,
+    /// `[targets.NAME]`: where jobs can run.
+    #[serde(default)]
+    pub targets: std::collections::BTreeMap<String, TargetConfig>,
+    #[serde(default)]
+    pub jobs: JobsConfig,
+}
+
+/// The kind of a job target.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TargetKind {
+    Local,
+    Ssh,
+    Slurm,
+}
+
+/// Which GPUs a local target schedules on.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(untagged)]
+pub enum GpuSpec {
+    /// `"auto"`: discovered (NVML, else `nvidia-smi`); a box without GPUs has none.
+    Auto(String),
+    /// An explicit list of GPU indexes.
+    List(Vec<u32>),
+}
+
+/// `[targets.NAME]`. Which keys apply depends on `kind`; one that does not apply is an error.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TargetConfig {
+    pub kind: TargetKind,
+    /// local: `"auto"` or a list of indexes (default `"auto"`).
+    pub gpus: Option<GpuSpec>,
+    /// local and ssh: at most this many jobs at once (default: one per GPU, at least 1).
+    pub max_parallel: Option<u32>,
+    /// ssh: the host as `ssh` takes it (`user@host`, an alias of `~/.ssh/config`).
+    pub host: Option<String>,
+    /// ssh: the directory jobs run in on the host.
+    pub workdir: Option<String>,
+    /// ssh: a shell line run before each job's command (`source venv/bin/activate`).
+    pub setup: Option<String>,
+    /// slurm: `--partition`, `--account`, `--qos`, `--time` (`D-HH:MM:SS` or minutes).
+    pub partition: Option<String>,
+    pub account: Option<String>,
+    pub qos: Option<String>,
+    pub time: Option<String>,
+    /// slurm: a login node reached over ssh to run `sbatch`/`squeue`/`scancel` on.
+    pub ssh_host: Option<String>,
+    /// ssh, slurm: extra `ssh` options (`["-p", "2222", "-i", "key"]`), after kiroku's own.
+    #[serde(default)]
+    pub ssh_options: Vec<String>,
+}
+
+/// `[jobs]`: how the queue behaves.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct JobsConfig {
+    /// A GPU running processes kiroku did not start still counts as free when it has at least
+    /// this much free memory (MiB; default: never).
+    pub gpu_free_memory_mb: Option<u64>,
+    /// Seconds between SIGTERM and SIGKILL when a job is cancelled (default 10).
+    pub cancel_grace_s: Option<u64>,
 }
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
@@ -116,6 +181,13 @@ impl Config {
             .default_patterns
             .or(self.scalars.default_patterns);
         self.scalars.patterns.extend(over.scalars.patterns);
+        self.default_target = over.default_target.or(self.default_target.take());
+        self.targets.extend(over.targets);
+        self.jobs.gpu_free_memory_mb = over
+            .jobs
+            .gpu_free_memory_mb
+            .or(self.jobs.gpu_free_memory_mb);
+        self.jobs.cancel_grace_s = over.jobs.cancel_grace_s.or(self.jobs.cancel_grace_s);
     }
 }
 

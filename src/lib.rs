@@ -13,7 +13,7 @@
 //! | terminal UI    | `tui`                                              | the interactive workbench |
 //! | presentation   | `present`                                          | formatting and columns shared by `cli` and `tui` |
 //! | run wrapper    | `wrap`, *`mcp`*, *`pipelines`*                     | `kiroku run` (may start a background `server` for `--mlflow`) |
-//! | services       | `server`, `supervise`, *`jobs`*, *`models`*, *`checks`* | the HTTP server; lost-run recovery |
+//! | services       | `server`, `supervise`, `jobs`, *`models`*, *`checks`* | the HTTP server; lost-run recovery; the job queue |
 //! | ingest         | `ingest`                                           | output scalars, the metrics file, MLflow stores, files attached to runs |
 //! | store          | `store`                                            | `trait Store`: SQLite and the HTTP client; store discovery |
 //! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
@@ -30,6 +30,7 @@ pub mod error;
 pub mod fsutil;
 pub mod ids;
 pub mod ingest;
+pub mod jobs;
 pub mod limits;
 pub mod mlflow_names;
 pub mod model;

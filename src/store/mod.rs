@@ -18,7 +18,8 @@ use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
 pub use domains::{
-    ArtifactStore, EventStore, ExperimentStore, MetricStore, NoteStore, RunStore, SupervisionStore,
+    ArtifactStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore, RunStore,
+    SupervisionStore,
 };
 pub use sqlite::SqliteStore;
 
@@ -46,6 +47,7 @@ pub trait Store:
     + NoteStore
     + ArtifactStore
     + SupervisionStore
+    + JobStore
     + EventStore
     + Send
     + Sync

@@ -1,6 +1,6 @@
 //! The store's domains, one trait each, which `store::Store` combines.
 //!
-//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events) is a trait
+//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events, jobs) is a trait
 //! of its own here, implemented side by side in `store/sqlite/<domain>.rs` and
 //! `store/http/<domain>.rs`, and tested by its module of `tests/store_contract/`. A new
 //! domain (jobs, datasets, checks, pipelines, models) adds one trait file here, its two
@@ -13,6 +13,7 @@
 mod artifacts;
 mod events;
 mod experiments;
+mod jobs;
 mod metrics;
 mod notes;
 mod runs;
@@ -21,6 +22,7 @@ mod supervision;
 pub use artifacts::ArtifactStore;
 pub use events::EventStore;
 pub use experiments::ExperimentStore;
+pub use jobs::JobStore;
 pub use metrics::MetricStore;
 pub use notes::NoteStore;
 pub use runs::RunStore;

@@ -13,6 +13,7 @@
 mod artifacts;
 mod events;
 mod experiments;
+mod jobs;
 mod metrics;
 mod notes;
 mod runs;

@@ -14,6 +14,7 @@
 mod artifacts;
 mod events;
 mod experiments;
+mod jobs;
 pub mod metrics;
 mod migrations;
 mod notes;
