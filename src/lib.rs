@@ -19,7 +19,7 @@
 //! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
 //! | metric series  | `series`                                           | downsampling metric histories for charts |
 //! | domain types   | `model`                                            | plain records shared by everything above |
-//! | leaf helpers   | `fsutil`, `limits`, `mlflow_names`, `user_dirs`    | file helpers, input size limits, MLflow's names, per-user folders |
+//! | leaf helpers   | `fsutil`, `limits`, `mlflow_names`, `process`, `user_dirs` | file helpers, input size limits, MLflow's names, process identity, per-user folders |
 //! | errors         | `error`                                            | `KirokuError` |
 pub mod api;
 pub mod cli;
@@ -35,6 +35,7 @@ pub mod limits;
 pub mod mlflow_names;
 pub mod model;
 pub mod present;
+pub mod process;
 pub mod query;
 pub mod series;
 pub mod server;

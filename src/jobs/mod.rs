@@ -16,6 +16,6 @@
 //!   slurm), captures its output and metrics into the run as `kiroku run` does, acts on cancel
 //!   requests (SIGTERM to the group, SIGKILL after the grace period), and records how it ended.
 //! - A job whose supervisor died is marked `lost` by anyone who looks (`lost`), by the same
-//!   pid-and-start-time judgement as runs (`crate::supervise`).
+//!   pid-and-start-time judgement as runs (`crate::process`).
 //! - Targets come from `kiroku.toml` (`targets`).
 pub mod backend;

@@ -3,18 +3,16 @@
 //! run is marked `lost`, so nothing flushed to the file is lost and no run stays `running`
 //! without a process.
 //!
-//! The wrapper records its `identity::ProcessIdentity` with the run (`Store::create_supervised_run`)
+//! The wrapper records its `process::ProcessIdentity` with the run (`Store::create_supervised_run`)
 //! and moves the checkpoint with every batch it writes. A look (`recover_lost_runs`) judges
 //! each supervised run whose supervisor ran on this host and boot; runs supervised elsewhere
 //! wait for a look from there. The store's `recover_lost_run` is a compare-and-swap on the
 //! checkpoint, so two processes looking at once cannot both ingest the rest.
-pub mod identity;
-
 use crate::error::Result;
 use crate::ingest::metrics_file::{drop_changed_params, read_rest};
 use crate::model::{RunBatch, SupervisedRun, Supervisor};
+use crate::process::{signal_exactly, Liveness, ProcessIdentity};
 use crate::store::{run_files, Store};
-use identity::{Liveness, ProcessIdentity};
 use std::path::Path;
 use std::sync::mpsc::{self, RecvTimeoutError};
 use std::sync::Arc;
@@ -89,7 +87,7 @@ fn command_ended(run: &SupervisedRun) -> bool {
     if identity.liveness() != Liveness::Alive {
         return true;
     }
-    kill_exactly(&identity);
+    signal_exactly(&identity, libc::SIGKILL);
     let deadline = std::time::Instant::now() + COMMAND_END_WAIT;
     while std::time::Instant::now() < deadline {
         if identity.liveness() != Liveness::Alive {
@@ -98,31 +96,6 @@ fn command_ended(run: &SupervisedRun) -> bool {
         std::thread::sleep(Duration::from_millis(10));
     }
     false
-}
-
-/// Sends SIGKILL to the process `identity` names, and to no other: through a pidfd opened
-/// before its identity is checked again, so a pid reused in between is never signalled.
-fn kill_exactly(identity: &ProcessIdentity) {
-    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, identity.pid as libc::pid_t, 0) };
-    if fd < 0 {
-        return;
-    }
-    let fd = fd as libc::c_int;
-    if identity.liveness() == Liveness::Alive {
-        // SAFETY: fd is the pidfd opened above; no siginfo, no flags.
-        unsafe {
-            libc::syscall(
-                libc::SYS_pidfd_send_signal,
-                fd,
-                libc::SIGKILL,
-                std::ptr::null::<libc::siginfo_t>(),
-                0,
-            )
-        };
-    }
-    // SAFETY: fd is ours and closed once.
-    unsafe { libc::close(fd) };
 }
 
 /// `recover_lost_runs` for callers that look in passing (listing runs): a failure to recover

@@ -201,7 +201,7 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     CHILD_PID.store(child.id() as i32, Ordering::SeqCst);
     // A recovery after this process dies waits for the command too: until it is gone, a line
     // it writes could land after the recovery read the file.
-    if let Some(start_ticks) = crate::supervise::identity::start_ticks(child.id()) {
+    if let Some(start_ticks) = crate::process::start_ticks(child.id()) {
         let child = crate::model::ChildProcess {
             pid: child.id(),
             start_ticks,

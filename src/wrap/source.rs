@@ -89,7 +89,7 @@ pub fn capture_environment(extra: &[String]) -> Vec<(String, String)> {
 
 /// This machine's host name.
 pub fn host_name() -> Option<String> {
-    crate::supervise::identity::host_name()
+    crate::process::host_name()
 }
 
 /// The current user: `KIROKU_USER`, then `USER`/`LOGNAME`, then the password database.

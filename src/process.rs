@@ -2,7 +2,7 @@
 //! (`/proc/PID/stat` field 22, clock ticks after boot), qualified by the host name, the boot
 //! id (`/proc/sys/kernel/random/boot_id`) and the pid namespace (containers). A supervisor records its own identity; anyone on the
 //! same host and boot can later tell whether that very process still lives. Used for `kiroku
-//! run` (lost runs) and meant for any other supervisor (jobs) that must be judged the same way.
+//! run` (lost runs) and job supervisors (lost jobs), and for signalling exactly that process.
 use std::path::Path;
 
 /// One process, named so that no other process (now or after a reboot) can pass for it.
@@ -110,6 +110,31 @@ fn parse_stat(stat: &str) -> Option<(char, u64)> {
     let state = fields.first()?.chars().next()?;
     let ticks = fields.get(19)?.parse().ok()?;
     Some((state, ticks))
+}
+
+/// Sends `signal` to the process `identity` names, and to no other: through a pidfd opened
+/// before its identity is checked again, so a pid reused in between is never signalled.
+pub fn signal_exactly(identity: &ProcessIdentity, signal: libc::c_int) {
+    // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, identity.pid as libc::pid_t, 0) };
+    if fd < 0 {
+        return;
+    }
+    let fd = fd as libc::c_int;
+    if identity.liveness() == Liveness::Alive {
+        // SAFETY: fd is the pidfd opened above; no siginfo, no flags.
+        unsafe {
+            libc::syscall(
+                libc::SYS_pidfd_send_signal,
+                fd,
+                signal,
+                std::ptr::null::<libc::siginfo_t>(),
+                0,
+            )
+        };
+    }
+    // SAFETY: fd is ours and closed once.
+    unsafe { libc::close(fd) };
 }
 
 #[cfg(test)]
