@@ -60,3 +60,12 @@ pub trait Backend: Send {
     /// How long to wait between polls.
     fn poll_interval(&self) -> Duration;
 }
+
+/// The backend for a remote target (`ssh`, `slurm`); `local` targets have none (the supervisor
+/// runs their command itself).
+pub fn for_target(target: &crate::jobs::targets::Target) -> Result<Box<dyn Backend>> {
+    Err(crate::error::KirokuError::Invalid(format!(
+        "target '{}': {:?} targets are not in this build yet",
+        target.name, target.config.kind
+    )))
+}

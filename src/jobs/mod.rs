@@ -19,3 +19,8 @@
 //!   pid-and-start-time judgement as runs (`crate::process`).
 //! - Targets come from `kiroku.toml` (`targets`).
 pub mod backend;
+pub mod cancel;
+pub mod gpus;
+pub mod lost;
+pub mod submit;
+pub mod targets;
