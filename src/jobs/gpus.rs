@@ -16,8 +16,8 @@
 //! names the `nvidia-smi` program to run (default: `nvidia-smi` on `PATH`).
 use crate::config::{GpuSpec, JobsConfig};
 use crate::error::Result;
-use crate::model::{excerpt, EXCERPT_CHARS};
-use crate::process::{start_ticks, ProcessIdentity};
+use crate::model::{excerpt, Job, EXCERPT_CHARS};
+use crate::process::{boot_id, host_name, pid_namespace, start_ticks, ProcessIdentity};
 use serde::{Deserialize, Serialize};
 use std::collections::HashSet;
 use std::ffi::OsString;
@@ -413,7 +413,7 @@ pub fn attach_processes(gpus: &mut [GpuInfo], apps: Vec<(String, GpuProcess)>) {
 
 /// One GPU a local target may book, as the scheduler sees it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
-pub struct GpuSlot {
+pub struct LocalGpu {
     /// The index jobs get in `CUDA_VISIBLE_DEVICES` (PCI bus order).
     pub index: u32,
     /// What discovery found for this index; None for a listed index (`gpus = [0, 1]`) that
@@ -443,7 +443,7 @@ pub fn local_inventory(
     spec: &GpuSpec,
     jobs: &JobsConfig,
     job_sessions: &[u32],
-) -> Result<Vec<GpuSlot>> {
+) -> Result<Vec<LocalGpu>> {
     let discovery = discover_detailed();
     let ours: HashSet<u32> = job_sessions.iter().copied().collect();
     Ok(inventory(
@@ -452,6 +452,23 @@ pub fn local_inventory(
         jobs.gpu_free_memory_mb,
         |pid| is_kiroku_process(pid, &ours),
     ))
+}
+
+/// The `job_sessions` for `local_inventory` from the jobs of the store: for each active
+/// (`starting`, `running`) job supervised in this host, boot and pid namespace, its supervisor's
+/// pid (the supervisor leads its own session, which its command stays in) and its command's pid
+/// (the leader of the command's own process group).
+pub fn job_sessions(jobs: &[Job]) -> Vec<u32> {
+    let here = (host_name(), boot_id(), pid_namespace().unwrap_or_default());
+    jobs.iter()
+        .filter(|job| job.status.is_active())
+        .filter_map(|job| job.supervisor.as_ref())
+        .filter(|s| {
+            (Some(&s.host), Some(&s.boot_id), &s.pid_namespace)
+                == (here.0.as_ref(), here.1.as_ref(), &here.2)
+        })
+        .flat_map(|s| std::iter::once(s.pid).chain(s.child.map(|child| child.pid)))
+        .collect()
 }
 
 /// Whether `pid` belongs to one of the process groups or sessions `ours` (see `local_inventory`).
@@ -467,7 +484,7 @@ pub fn inventory(
     discovered: &[GpuInfo],
     free_memory_mb: Option<u64>,
     is_kiroku_process: impl Fn(u32) -> bool,
-) -> Vec<GpuSlot> {
+) -> Vec<LocalGpu> {
     let slot = |index: u32, gpu: Option<&GpuInfo>| {
         let foreign_pids: Vec<u32> = gpu
             .map(|gpu| {
@@ -483,7 +500,7 @@ pub fn inventory(
             (Some(threshold), Some(free)) => free >= threshold,
             _ => false,
         };
-        GpuSlot {
+        LocalGpu {
             index,
             memory_total_mb: gpu.and_then(|gpu| gpu.memory_total_mb),
             memory_free_mb,
@@ -649,7 +666,7 @@ mod tests {
     fn a_gpu_running_someone_elses_process_is_busy_unless_enough_memory_is_free() {
         let gpus = a100s();
         let auto = GpuSpec::Auto("auto".into());
-        let busy = |slots: &[GpuSlot]| -> Vec<u32> {
+        let busy = |slots: &[LocalGpu]| -> Vec<u32> {
             slots
                 .iter()
                 .filter(|s| s.busy_elsewhere)
@@ -738,6 +755,32 @@ mod tests {
             u32::MAX - 1,
             &HashSet::from([u32::MAX - 1])
         ));
+    }
+
+    #[test]
+    fn job_sessions_are_the_supervisors_and_commands_of_active_jobs_here() {
+        let me = ProcessIdentity::current().unwrap();
+        let job = |id: i64, status: &str, host: &str, child: Option<u32>| -> Job {
+            serde_json::from_value(serde_json::json!({
+                "id": id, "name": "j", "experiment": "e", "target": "local",
+                "command": ["true"], "workdir": "/", "gpus": 1, "user": "u", "host": host,
+                "status": status, "reason": "", "queued_at": 0,
+                "supervisor": {
+                    "host": host, "boot_id": me.boot_id, "pid_namespace": me.pid_namespace,
+                    "pid": 1000 + id, "start_ticks": 1, "metrics_file": "m",
+                    "child": child.map(|pid| serde_json::json!({"pid": pid, "start_ticks": 2})),
+                },
+            }))
+            .unwrap()
+        };
+        let elsewhere = format!("{}-elsewhere", me.host);
+        let jobs = [
+            job(1, "running", &me.host, Some(2001)),
+            job(2, "starting", &me.host, None),
+            job(3, "finished", &me.host, Some(2003)),
+            job(4, "running", &elsewhere, Some(2004)),
+        ];
+        assert_eq!(job_sessions(&jobs), [1001, 2001, 1002]);
     }
 
     #[test]
