@@ -242,6 +242,7 @@ fn cancel_ends_a_queued_job_and_asks_a_running_one(store: &dyn Store) {
         "its supervisor acts on it"
     );
     assert!(asked.cancel_requested);
+    assert_eq!(asked.reason, "cancelled by bob", "kept for its supervisor");
     assert_eq!(asked.ended_at, None);
     assert!(store.job(running.id).unwrap().cancel_requested);
     // Asking again changes nothing.
