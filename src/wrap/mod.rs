@@ -12,6 +12,7 @@
 //! killed outright leaves no orphan behind and a run that anyone's next look marks `lost` after
 //! ingesting the rest of its metrics file.
 pub mod capture;
+pub mod job;
 pub mod source;
 pub mod supervised_run;
 
@@ -265,7 +266,7 @@ pub fn record_child(store: &dyn Store, run_id: &str, pid: u32) -> Option<ChildPr
 /// Makes the child get SIGTERM when the thread that spawns it ends, which is when this process
 /// dies (it waits for the child on that thread), so a `kiroku run` killed outright leaves no
 /// orphan running unobserved. A child that ignores SIGTERM is on its own.
-fn die_with_this_thread(command: &mut Command) {
+pub(crate) fn die_with_this_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: getpid is always safe.
     let parent = unsafe { libc::getpid() };
