@@ -4,6 +4,7 @@ pub mod annotate;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
+pub mod job_exec;
 pub mod log;
 pub mod output;
 pub mod runs;
@@ -119,6 +120,9 @@ pub enum Command {
     /// Developer tools: store generators and helpers used by tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(dev::DevCommand),
+    /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
+    #[command(name = "job-exec", hide = true)]
+    JobExec { id: crate::model::JobId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -219,6 +223,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Dev(cmd) => dev::dev(&mut ctx, cmd),
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
+        Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
         Command::Demo(_) => unreachable!("handled above"),
     }
 }

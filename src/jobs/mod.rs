@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod gpus;
+pub mod job_processes;
 pub mod lost;
 pub mod submit;
 pub mod targets;
