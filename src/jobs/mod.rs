@@ -22,5 +22,7 @@ pub mod backend;
 pub mod cancel;
 pub mod gpus;
 pub mod lost;
+pub mod remote_shell;
+pub mod ssh;
 pub mod submit;
 pub mod targets;
