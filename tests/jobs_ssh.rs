@@ -9,6 +9,7 @@ mod common;
 use common::sshd::{require_sshd, TestSshd};
 use kiroku::config::TargetKind;
 use kiroku::jobs::backend::{for_target, Backend, LaunchSpec, Pulled, RemoteState};
+use kiroku::jobs::remote_shell::Ssh;
 use kiroku::jobs::targets::Target;
 use kiroku::model::{Job, JobStatus};
 use std::path::Path;
@@ -399,4 +400,53 @@ fn an_unreachable_host_and_a_missing_workdir_are_clear_errors() {
     let err = backend.launch(&spec).unwrap_err().to_string();
     assert!(err.contains("target 'box'"), "{err}");
     assert!(err.contains("nowhere does not exist"), "{err}");
+}
+
+#[test]
+fn the_ssh_runner_passes_input_keeps_exit_codes_and_names_a_refused_login() {
+    let Some(sshd) = require_sshd() else { return };
+    let ssh = Ssh::new(&sshd.host, &sshd.options()).unwrap();
+    let out = ssh.run("echo to-err >&2; exit 4").unwrap();
+    assert_eq!(out.code, Some(4));
+    assert_eq!(out.stderr_line(), "to-err");
+    let input: Vec<u8> = (0..=255u8).cycle().take(300_000).collect();
+    let out = ssh.run_with_input("cat; printf end", &input).unwrap();
+    assert!(out.success());
+    assert_eq!(&out.stdout[..input.len()], &input[..]);
+    assert_eq!(&out.stdout[input.len()..], b"end");
+
+    let mut options = sshd.options();
+    options.extend(["-o".to_string(), "User=no-such-user".to_string()]);
+    let err = Ssh::new(&sshd.host, &options)
+        .unwrap()
+        .run("true")
+        .unwrap_err()
+        .to_string();
+    assert!(
+        err.contains(&format!("ssh to '{}' failed", sshd.host)),
+        "{err}"
+    );
+    assert!(err.contains("Permission denied"), "{err}");
+}
+
+#[test]
+fn binary_output_larger_than_one_poll_arrives_whole_before_the_end() {
+    let Some(sshd) = require_sshd() else { return };
+    let workdir = tempfile::tempdir().unwrap();
+    let target = ssh_target(&sshd, workdir.path(), None);
+    // 9 MB of random bytes (newlines, NULs, anything) in one go: three polls' worth.
+    let mut job = Started::launch(
+        &target,
+        &job_of(&["head", "-c", "9000000", "/dev/urandom"]),
+        "run-i9",
+        &[],
+    );
+    let (status, _, _) = job.until_ended();
+    assert_eq!(status, JobStatus::Finished);
+    let written = std::fs::read(workdir.path().join(".kiroku/jobs/run-i9/output.log")).unwrap();
+    assert_eq!(written.len(), 9_000_000);
+    assert!(
+        job.output == written,
+        "the pulled bytes differ from the written ones"
+    );
 }
