@@ -450,3 +450,16 @@ fn binary_output_larger_than_one_poll_arrives_whole_before_the_end() {
         "the pulled bytes differ from the written ones"
     );
 }
+
+#[test]
+fn cancel_after_the_command_ended_by_itself_keeps_its_own_ending() {
+    let Some(sshd) = require_sshd() else { return };
+    let workdir = tempfile::tempdir().unwrap();
+    let target = ssh_target(&sshd, workdir.path(), None);
+    let mut job = Started::launch(&target, &job_of(&["true"]), "run-j10", &[]);
+    let exit_file = workdir.path().join(".kiroku/jobs/run-j10/exit_code");
+    wait_until("the exit code", || exit_file.exists());
+    job.backend.cancel(Duration::from_secs(1)).unwrap();
+    let (status, code, _) = job.until_ended();
+    assert_eq!((status, code), (JobStatus::Finished, Some(0)));
+}

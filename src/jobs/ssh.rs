@@ -416,7 +416,7 @@ while kiroku_alive && [ $i -lt 100 ]; do sleep 0.1; i=$((i + 1)); done
 d={dir}
 cd "$d" || exit {SCRIPT_FAILED}
 kiroku_read_pid
-if [ -f exit_code ]; then exit 0; fi
+if [ -f exit_code ]; then echo KIROKU-ENDED-ALREADY; exit 0; fi
 kiroku_not_reused && kill -TERM "-$kiroku_pid" 2>/dev/null
 setsid -f sh -c {watcher} kiroku-cancel "$kiroku_pid" "$kiroku_ticks" "$kiroku_boot" {grace} > /dev/null 2>&1 < /dev/null
 exit 0
@@ -425,9 +425,11 @@ exit 0
             watcher = quote(&watcher)?,
             grace = grace.as_secs_f64().ceil() as u64,
         );
-        self.run_script("cancelling the job", &script)?;
+        let stdout = self.run_script("cancelling the job", &script)?;
+        // A command that had ended by itself is not told as killed.
+        let ended_already = find_line(&stdout, b"KIROKU-ENDED-ALREADY\n").is_some();
         if let Some(launched) = self.launched.as_mut() {
-            launched.cancelled = true;
+            launched.cancelled |= !ended_already;
         }
         Ok(())
     }
