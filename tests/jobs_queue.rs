@@ -454,3 +454,39 @@ fn jobs_survive_the_terminal_and_the_ui_going_away() {
         );
     }
 }
+
+#[test]
+fn a_killed_scheduler_is_replaced_at_once_by_the_next_submit() {
+    let p = project();
+    let first = submit(
+        &p,
+        &[
+            "--gpus", "2", "--name", "first", "--", "./job.sh", "first", "2",
+        ],
+    );
+    wait_until("a scheduler", || !scheduler_processes(&p).is_empty());
+    let old = scheduler_processes(&p);
+    for pid in &old {
+        // SAFETY: kill takes a pid and a signal.
+        unsafe { libc::kill(*pid as i32, libc::SIGKILL) };
+    }
+    wait_until("the old scheduler to die", || {
+        scheduler_processes(&p).is_empty()
+    });
+    // Its lease has not expired, but its holder is seen dead: the next submit starts another.
+    let second = submit(
+        &p,
+        &[
+            "--gpus", "1", "--name", "second", "--", "./job.sh", "second", "0",
+        ],
+    );
+    wait_until("a new scheduler", || {
+        let now = scheduler_processes(&p);
+        !now.is_empty() && now.iter().all(|pid| !old.contains(pid))
+    });
+    wait_all_ended(&p);
+    assert_eq!(job(&p, first)["status"], "finished");
+    assert_eq!(job(&p, second)["status"], "finished");
+    let s = spans(&p);
+    assert!(s["second"].start >= s["first"].end, "{s:?}");
+}

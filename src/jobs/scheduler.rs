@@ -513,6 +513,8 @@ impl Scheduler {
             status: Some(JobStatus::Starting),
             reason: Some("starting".into()),
             assigned_gpus: Some(gpus),
+            // Lost-job recovery counts a supervisor's grace to record itself from here.
+            started_at: Some(now_ms()),
             ..JobUpdate::from(&[JobStatus::Queued])
         };
         if self.store.update_job(job.id, &booking)?.is_none() {
