@@ -7,6 +7,7 @@
 mod common;
 
 use common::sshd::{require_sshd, TestSshd};
+use common::Project;
 use kiroku::config::TargetKind;
 use kiroku::jobs::backend::{for_target, Backend, LaunchSpec, Pulled, RemoteState};
 use kiroku::jobs::remote_shell::Ssh;
@@ -462,4 +463,146 @@ fn cancel_after_the_command_ended_by_itself_keeps_its_own_ending() {
     job.backend.cancel(Duration::from_secs(1)).unwrap();
     let (status, code, _) = job.until_ended();
     assert_eq!((status, code), (JobStatus::Finished, Some(0)));
+}
+
+/// A project whose `kiroku.toml` has the ssh target `box` on the test sshd, running in its own
+/// folder (the "remote" workdir), which holds `train.py`.
+fn project_with_ssh_target(sshd: &TestSshd) -> (Project, tempfile::TempDir) {
+    let project = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    std::fs::write(
+        project.path().join("kiroku.toml"),
+        format!(
+            "{}\n[jobs]\ncancel_grace_s = 2\n",
+            sshd.target_toml("box", remote.path())
+        ),
+    )
+    .unwrap();
+    std::fs::write(
+        remote.path().join("train.py"),
+        r#"import json, os, signal, sys, time
+print("args " + json.dumps(sys.argv[1:]), flush=True)
+with open(os.environ["KIROKU_METRICS_FILE"], "a") as metrics:
+    for step in range(1, 4):
+        metrics.write(json.dumps({"step": step, "loss": 1.0 / step}) + "\n")
+        metrics.flush()
+        print(f"step {step}", flush=True)
+        time.sleep(0.2)
+if "--hang" in sys.argv:
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    print("hanging", flush=True)
+    time.sleep(1000)
+"#,
+    )
+    .unwrap();
+    (project, remote)
+}
+
+fn job_json(project: &Project, id: &str) -> serde_json::Value {
+    project.json(&["jobs", "show", id])["job"].clone()
+}
+
+fn wait_for_status(project: &Project, id: &str, want: &[&str]) -> serde_json::Value {
+    let mut job = serde_json::Value::Null;
+    wait_until(&format!("job {id} to be {want:?}"), || {
+        job = job_json(project, id);
+        want.contains(&job["status"].as_str().unwrap_or(""))
+    });
+    job
+}
+
+#[test]
+fn submit_to_an_ssh_target_follows_logs_brings_metrics_and_cancels() {
+    let Some(sshd) = require_sshd() else { return };
+    if !common::requires::require_tool("python3", &["--version"]) {
+        return;
+    }
+    let (project, _remote) = project_with_ssh_target(&sshd);
+    let tricky = ["it's $HOME", "a;b `c`", "line\nbreak", ""];
+    let mut submit = vec![
+        "submit", "--target", "box", "--", "python3", "train.py", "--lr", "0.1",
+    ];
+    submit.extend(tricky);
+    let id = project.ok(&submit).trim().to_string();
+
+    // `jobs logs -f` follows the job to its end.
+    let follow = project.ok(&["jobs", "logs", "-f", &id]);
+    let args: Vec<String> = serde_json::from_str(
+        follow
+            .lines()
+            .find_map(|l| l.strip_prefix("args "))
+            .unwrap_or_else(|| panic!("no args line in {follow:?}")),
+    )
+    .unwrap();
+    let mut want = vec!["--lr", "0.1"];
+    want.extend(tricky);
+    assert_eq!(args, want);
+    assert!(follow.contains("step 3"), "{follow}");
+
+    let job = wait_for_status(&project, &id, &["finished", "failed", "killed", "lost"]);
+    assert_eq!(job["status"], "finished", "{job}");
+    assert_eq!(job["exit_code"], 0);
+    assert!(job["handle"]
+        .as_str()
+        .unwrap()
+        .ends_with(&format!("@{}", sshd.host)));
+    let run = job["run_id"].as_str().unwrap().to_string();
+    let loss = project.json(&["metrics", &run, "loss"]);
+    let points = loss["points"].as_array().unwrap();
+    assert_eq!(points.len(), 3, "{loss}");
+    assert_eq!(points[2][0], 3);
+    let shown = project.json(&["show", &run]);
+    assert_eq!(shown["run"]["tags"]["kiroku.target"], "box", "{shown}");
+
+    // Cancel: the job ignores SIGTERM, so it ends at the grace period, killed.
+    let id = project
+        .ok(&[
+            "submit", "--target", "box", "--", "python3", "train.py", "--hang",
+        ])
+        .trim()
+        .to_string();
+    wait_until("the job to hang", || {
+        // Until the job has a run, `jobs logs` says it has none.
+        let logs = project.kiroku(&["jobs", "logs", &id]);
+        String::from_utf8_lossy(&logs.stdout).contains("hanging")
+    });
+    project.ok(&["jobs", "cancel", &id]);
+    let job = wait_for_status(&project, &id, &["killed", "finished", "failed", "lost"]);
+    assert_eq!(job["status"], "killed", "{job}");
+    assert!(
+        job["reason"].as_str().unwrap().contains("cancelled by"),
+        "{job}"
+    );
+    let pgid: u32 = job["handle"]
+        .as_str()
+        .unwrap()
+        .split('@')
+        .next()
+        .unwrap()
+        .parse()
+        .unwrap();
+    wait_until("the remote process group to be gone", || {
+        live_group_members(pgid).is_empty()
+    });
+}
+
+/// The live (not zombie) processes of process group `pgid` here.
+fn live_group_members(pgid: u32) -> Vec<u32> {
+    let mut members = Vec::new();
+    for entry in std::fs::read_dir("/proc").unwrap().flatten() {
+        let Ok(pid) = entry.file_name().to_string_lossy().parse::<u32>() else {
+            continue;
+        };
+        let Ok(stat) = std::fs::read_to_string(entry.path().join("stat")) else {
+            continue;
+        };
+        let fields: Vec<&str> = stat[stat.rfind(')').unwrap() + 1..]
+            .split_whitespace()
+            .collect();
+        // fields[0] is the state (field 3), fields[2] the process group (field 5).
+        if fields[2] == pgid.to_string() && !matches!(fields[0], "Z" | "X") {
+            members.push(pid);
+        }
+    }
+    members
 }
