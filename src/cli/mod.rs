@@ -5,6 +5,7 @@ pub mod demo;
 pub mod dev;
 pub mod experiments;
 pub mod job_exec;
+pub mod jobs;
 pub mod log;
 pub mod output;
 pub mod runs;
@@ -120,6 +121,17 @@ pub enum Command {
     /// Developer tools: store generators and helpers used by tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(dev::DevCommand),
+    /// Queue a command as a job: `kiroku submit [--target T] [--gpus N] -- CMD ARGS...`;
+    /// prints the job id and returns at once.
+    Submit(jobs::SubmitArgs),
+    /// Queue a run's command again with changed params: `kiroku rerun RUN --set lr=0.1`.
+    Rerun(jobs::RerunArgs),
+    /// Jobs: ls, show, logs, cancel, retry.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// This host's job scheduler for the store (started by `submit`; exits when idle).
+    #[command(hide = true)]
+    Scheduler,
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
@@ -225,6 +237,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
         Command::Demo(_) => unreachable!("handled above"),
+        Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),
+        Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
+        Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
+        Command::Scheduler => jobs::run_scheduler(&mut ctx),
     }
 }
 

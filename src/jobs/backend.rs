@@ -64,8 +64,11 @@ pub trait Backend: Send {
 /// The backend for a remote target (`ssh`, `slurm`); `local` targets have none (the supervisor
 /// runs their command itself).
 pub fn for_target(target: &crate::jobs::targets::Target) -> Result<Box<dyn Backend>> {
-    Err(crate::error::KirokuError::Invalid(format!(
-        "target '{}': {:?} targets are not in this build yet",
-        target.name, target.config.kind
-    )))
+    match target.config.kind {
+        crate::config::TargetKind::Ssh => Ok(Box::new(crate::jobs::ssh::SshBackend::new(target)?)),
+        _ => Err(crate::error::KirokuError::Invalid(format!(
+            "target '{}': {:?} targets are not in this build yet",
+            target.name, target.config.kind
+        ))),
+    }
 }
