@@ -72,7 +72,8 @@ pub struct TargetConfig {
     pub time: Option<String>,
     /// slurm: a login node reached over ssh to run `sbatch`/`squeue`/`scancel` on.
     pub ssh_host: Option<String>,
-    /// ssh, slurm: extra `ssh` options (`["-p", "2222", "-i", "key"]`), after kiroku's own.
+    /// ssh, slurm: extra `ssh` options (`["-p", "2222", "-i", "key"]`), given before kiroku's own
+    /// defaults so they win (ssh keeps the first value of an option).
     #[serde(default)]
     pub ssh_options: Vec<String>,
 }
