@@ -20,7 +20,12 @@
 //! - Targets come from `kiroku.toml` (`targets`).
 pub mod backend;
 pub mod cancel;
+pub mod detach;
 pub mod gpus;
 pub mod lost;
+pub mod placement;
+pub mod rerun;
+pub mod scheduler;
 pub mod submit;
 pub mod targets;
+pub mod wake;

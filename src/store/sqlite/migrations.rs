@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// The schema version this build writes.
@@ -207,7 +208,7 @@ mod tests {
         )
         .unwrap();
         migrate(&c, &p).unwrap();
-        assert_eq!(user_version(&c).unwrap(), 5);
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
         let name: String = c
             .query_row("SELECT name FROM runs", [], |r| r.get(0))
             .unwrap();
@@ -222,5 +223,39 @@ mod tests {
             .query_row("SELECT ingested_to FROM run_supervisors", [], |r| r.get(0))
             .unwrap();
         assert_eq!(offset, 0);
+    }
+    #[test]
+    fn a_version_5_store_gains_the_job_queue_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let p = dir.path().join("v5.db");
+        let c = Connection::open(&p).unwrap();
+        for sql in &MIGRATIONS[..5] {
+            c.execute_batch(sql).unwrap();
+        }
+        c.pragma_update(None, "user_version", 5).unwrap();
+        c.execute_batch(
+            "INSERT INTO experiments (name, created_ms, updated_ms) VALUES ('e', 1, 1);
+             INSERT INTO runs (id, experiment_id, name, status, user, start_ms, updated_ms)
+             VALUES ('r', 1, 'kept', 'running', 'u', 1, 1);",
+        )
+        .unwrap();
+        migrate(&c, &p).unwrap();
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
+        let name: String = c
+            .query_row("SELECT name FROM runs", [], |r| r.get(0))
+            .unwrap();
+        assert_eq!(name, "kept");
+        c.execute(
+            "INSERT INTO jobs (name, experiment, target, command, workdir, gpus, user, host, status, reason, queued_ms)
+             VALUES ('j', 'e', 'local', '[\"true\"]', '/', 0, 'u', 'h', 'queued', 'queued', 1)",
+            [],
+        )
+        .unwrap();
+        let (id, after): (i64, String) = c
+            .query_row("SELECT id, after FROM jobs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((id, after.as_str()), (1, "[]"));
     }
 }
