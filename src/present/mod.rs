@@ -16,6 +16,6 @@ pub use columns::{default_columns, Column};
 pub use format::Format;
 pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
-pub use shell::{set_flag_params, shell_words, split_shell_words};
+pub use shell::{shell_words, split_shell_words};
 pub use time::{format_duration, format_relative, format_timestamp, format_timestamp_in};
 pub use width::{display_width, truncate};

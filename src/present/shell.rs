@@ -1,8 +1,7 @@
 //! Command lines as people read and type them: an argument vector shown the way a POSIX shell
-//! would need it typed (`shell_words`), a typed line split back into arguments
-//! (`split_shell_words`), and a command's `--key value` flags set to new values
-//! (`set_flag_params`: a rerun with changed params), so the UI's launch form can show a run's
-//! command for editing and queue exactly what was typed.
+//! would need it typed (`shell_words`), and a typed line split back into arguments
+//! (`split_shell_words`), so the UI's launch form can show a run's command for editing and
+//! queue exactly what was typed.
 
 /// A command line as a shell would need it typed: plain words as they are, others in single
 /// quotes (a `'` inside written `'\''`).
@@ -88,53 +87,6 @@ pub fn split_shell_words(line: &str) -> Result<Vec<String>, String> {
     Ok(words)
 }
 
-/// Sets the `--key value` and `--key=value` flags of `command` (as `kiroku run` reads them
-/// into params: `wrap::source::flag_params`) to the values of `pairs`; every occurrence of a
-/// flag is set. A switch without a value (`--amp`, then another flag or nothing) is left
-/// alone. Returns the pairs no flag took, in order (they become `--param`s).
-pub fn set_flag_params(
-    command: &mut [String],
-    pairs: &[(String, String)],
-) -> Vec<(String, String)> {
-    let mut taken = vec![false; pairs.len()];
-    let mut i = 0;
-    while i < command.len() {
-        let Some(flag) = command[i].strip_prefix("--").map(str::to_string) else {
-            i += 1;
-            continue;
-        };
-        if flag.is_empty() {
-            break; // `--` ends the options
-        }
-        let (key, inline) = match flag.split_once('=') {
-            Some((k, _)) => (k.to_string(), true),
-            None => (flag.clone(), false),
-        };
-        let has_value = inline || command.get(i + 1).is_some_and(|n| !n.starts_with("--"));
-        if let Some(p) = pairs
-            .iter()
-            .position(|(k, _)| *k == key)
-            .filter(|_| has_value)
-        {
-            taken[p] = true;
-            let value = &pairs[p].1;
-            if inline {
-                command[i] = format!("--{key}={value}");
-            } else {
-                command[i + 1] = value.clone();
-                i += 1;
-            }
-        }
-        i += 1;
-    }
-    pairs
-        .iter()
-        .zip(taken)
-        .filter(|(_, t)| !t)
-        .map(|(p, _)| p.clone())
-        .collect()
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -164,47 +116,5 @@ mod tests {
         assert!(split_shell_words("echo \"x")
             .unwrap_err()
             .contains("double"));
-    }
-
-    #[test]
-    fn flags_take_the_new_values_and_the_rest_is_returned() {
-        let mut cmd: Vec<String> = [
-            "python",
-            "t.py",
-            "--lr",
-            "0.1",
-            "--epochs=3",
-            "--amp",
-            "--",
-            "--lr",
-            "9",
-        ]
-        .iter()
-        .map(|s| s.to_string())
-        .collect();
-        let pairs = |v: &[(&str, &str)]| -> Vec<(String, String)> {
-            v.iter()
-                .map(|(k, v)| (k.to_string(), v.to_string()))
-                .collect()
-        };
-        let rest = set_flag_params(
-            &mut cmd,
-            &pairs(&[("lr", "0.01"), ("epochs", "5"), ("amp", "x"), ("seed", "2")]),
-        );
-        assert_eq!(
-            cmd,
-            [
-                "python",
-                "t.py",
-                "--lr",
-                "0.01",
-                "--epochs=5",
-                "--amp",
-                "--",
-                "--lr",
-                "9"
-            ]
-        );
-        assert_eq!(rest, pairs(&[("amp", "x"), ("seed", "2")]));
     }
 }

@@ -645,7 +645,11 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
             context,
         } => {
             let old = store.job(id)?;
-            let job = submit_job(store, &context, retry_request(&old, &user, &host))?;
+            let job = submit_job(
+                store,
+                &context,
+                crate::jobs::submit::retry_of(&old, &user, &host),
+            )?;
             format!("queued job {}, a retry of job {id}", job.id)
         }
     })
@@ -660,28 +664,6 @@ fn submit_job(
     let target = crate::jobs::targets::resolve(&context.config, Some(&job.target))?;
     job.target = target.name;
     crate::jobs::submit::submit(store, &context.config, &context.store_location, &job)
-}
-
-/// The same job again, on behalf of `user` from `host`, linked to the one it retries.
-pub fn retry_request(old: &Job, user: &str, host: &str) -> NewJob {
-    NewJob {
-        name: Some(old.name.clone()),
-        experiment: old.experiment.clone(),
-        target: old.target.clone(),
-        command: old.command.clone(),
-        workdir: old.workdir.clone(),
-        env: old.env.clone(),
-        gpus: old.gpus,
-        gpu_memory_mb: old.gpu_memory_mb,
-        after: Vec::new(),
-        params: old.params.clone(),
-        tags: old.tags.clone(),
-        rerun_of: old.rerun_of.clone(),
-        retry_of: Some(old.id),
-        time_limit_s: old.time_limit_s,
-        user: user.to_string(),
-        host: host.to_string(),
-    }
 }
 
 /// Keeps the newest query per kind and every write, in arrival order.

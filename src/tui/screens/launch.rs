@@ -4,13 +4,13 @@
 //! it filled from that run (its command, experiment, name, and its job's target and GPUs when
 //! a job started it) to run it again with edited params, linked to it (`rerun_of`).
 //!
-//! Params are `k=v` words (quoted like the command): a param whose `--k v` flag is in the
-//! command sets that flag (`present::set_flag_params`, as `kiroku rerun --set` does); the
-//! others are given to the run as params. Keys: tab / down next field, backtab / up previous,
+//! Params are `k=v` words (quoted like the command). In a rerun they set the command's `--k`
+//! flags, appended when missing (`jobs::rerun::rewrite_flags`, as `kiroku rerun --set` does);
+//! in a new job they are given to the run as params (as `kiroku submit --param`). Keys: tab / down next field, backtab / up previous,
 //! left / right choose the target, enter queues, esc closes.
 use super::overlays::{centered, Layer, Overlay};
 use crate::model::{Job, NewJob, RunDetail};
-use crate::present::{set_flag_params, shell_words, split_shell_words};
+use crate::present::{shell_words, split_shell_words};
 use crate::tui::app::{Action, Effect, State};
 use crate::tui::editor::{edit_key, EditKey, Editor};
 use crate::tui::worker::{Request, Write, TARGET_TAG};
@@ -178,15 +178,19 @@ impl LaunchForm {
                 .parse()
                 .map_err(|_| format!("GPUs: '{t}' is not a whole number"))?,
         };
-        let mut command =
-            split_shell_words(&self.command.text).map_err(|e| format!("command: {e}"))?;
+        let command = split_shell_words(&self.command.text).map_err(|e| format!("command: {e}"))?;
         if command.is_empty() {
             return Err("command: give the command to run".into());
         }
         let words = split_shell_words(&self.params.text).map_err(|e| format!("params: {e}"))?;
         let pairs =
             crate::present::parse_pairs(&words, "param").map_err(|e| format!("params: {e}"))?;
-        let params = set_flag_params(&mut command, &pairs);
+        let (command, params) = if self.rerun_of.is_some() {
+            let rewritten = crate::jobs::rerun::rewrite_flags(&command, &pairs);
+            (rewritten.command, Vec::new())
+        } else {
+            (command, pairs)
+        };
         let experiment = self.experiment.text.trim();
         if experiment.is_empty() {
             return Err("experiment: give an experiment".into());
@@ -300,7 +304,7 @@ impl Layer for LaunchLayer {
         let b = super::block(state, Span::styled(title, state.theme.style("title")), true);
         let inner = b.inner(r);
         frame.render_widget(b, r);
-        let label_w = 12;
+        let label_w = 13;
         let field_w = (inner.width as usize).saturating_sub(label_w).max(1);
         let mut lines = Vec::new();
         for f in Field::ALL {
@@ -340,7 +344,11 @@ impl Layer for LaunchLayer {
         }
         lines.push(Line::raw(""));
         lines.push(Line::styled(
-            "params: k=v sets a --k flag of the command, or becomes a param",
+            if form.rerun_of.is_some() {
+                "params: k=v sets the command's --k flag (appended when missing)"
+            } else {
+                "params: k=v gives the run a param (flags go in the command)"
+            },
             state.theme.style("text.dim"),
         ));
         lines.push(Line::styled(
@@ -425,9 +433,9 @@ mod tests {
             [Request::Write(Write::SubmitJob { job, .. })] => {
                 assert_eq!(
                     job.command,
-                    ["python", "train.py", "--lr", "0.01", "--note", "a b"]
+                    ["python", "train.py", "--lr", "0.01", "--note", "a b", "--seed", "3"]
                 );
-                assert_eq!(job.params, [("seed".to_string(), "3".to_string())]);
+                assert!(job.params.is_empty());
                 assert_eq!(job.rerun_of.as_deref(), Some("r7"));
                 assert_eq!(
                     (job.workdir.as_str(), job.name.as_deref()),

@@ -13,7 +13,7 @@ use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
 /// The GPU panel's width beside the list (wide terminals).
-const GPU_PANEL_W: u16 = 60;
+const GPU_PANEL_W: u16 = 64;
 /// From this width on, the GPU panel sits beside the list.
 const SIDE_BY_SIDE_W: u16 = 120;
 
@@ -77,16 +77,17 @@ fn gpu_line(state: &State, g: &GpuInfo, width: usize) -> Line<'static> {
         None => ("free".to_string(), "status.finished"),
     };
     // index, name, utilisation, memory bar, memory, holder; the name takes what is left.
-    let fixed = 2 + 1 + 5 + 1 + 8 + 1 + 14 + 1 + 14;
+    let fixed = 3 + 1 + 4 + 1 + 8 + 1 + 12 + 1 + 13;
     let name_w = width.saturating_sub(fixed).max(4);
+    let name = g.name.strip_prefix("NVIDIA ").unwrap_or(&g.name);
     Line::from(vec![
         Span::styled(format!("{:>2} ", g.index), state.theme.style("text.accent")),
-        Span::raw(fit(&g.name, name_w, false)),
+        Span::raw(fit(name, name_w, false)),
         Span::raw(format!(" {util} ")),
         Span::styled(used, state.theme.style("status.running")),
         Span::styled(free, dim),
-        Span::raw(format!(" {} ", fit(&mem, 14, true))),
-        Span::styled(fit(&holder, 14, false), state.theme.style(role)),
+        Span::raw(format!(" {} ", fit(&mem, 12, true))),
+        Span::styled(fit(&holder, 13, false), state.theme.style(role)),
     ])
 }
 
@@ -134,11 +135,12 @@ fn columns(width: usize) -> Vec<Col> {
         width,
         right,
     };
-    let wide = width >= 100;
+    let wide = width >= 90;
+    // The fixed columns' widths plus one space after every column.
     let fixed: usize = if wide {
-        5 + 2 + 10 + 10 + 6 + 8 + 8 + 8
+        5 + 2 + 10 + 10 + 6 + 8 + 8 + 9
     } else {
-        4 + 2 + 8 + 5 + 7 + 8 + 6
+        4 + 2 + 8 + 5 + 7 + 8 + 8
     };
     let flex = width.saturating_sub(fixed);
     let name_w = (flex * 2 / 5).max(6);
@@ -171,16 +173,17 @@ fn columns(width: usize) -> Vec<Col> {
 
 fn job_cells(state: &State, j: &Job, cols: &[Col]) -> Vec<Span<'static>> {
     let (glyph, role) = job_status_glyph(j.status, state.theme.text_glyphs);
+    // Booked indexes (`#0,#1`); before booking, how many it asks for (`×2`).
     let gpus = if j.assigned_gpus.is_empty() {
         if j.gpus == 0 {
             "—".to_string()
         } else {
-            format!("({})", j.gpus)
+            format!("×{}", j.gpus)
         }
     } else {
         j.assigned_gpus
             .iter()
-            .map(u32::to_string)
+            .map(|i| format!("#{i}"))
             .collect::<Vec<_>>()
             .join(",")
     };
