@@ -3,24 +3,28 @@
 //! dropping sends them nothing), stdin from `/dev/null` and stdout/stderr appended to a log
 //! file, so no terminal is ever theirs. Where the caller will not wait for the process (a
 //! `submit` starting the scheduler, or a TUI), it is started through a short-lived middle
-//! process and so becomes a child of init: it never lingers as the caller's zombie.
+//! process and so becomes a child of init: it never lingers as the caller's zombie
+//! (`spawn_orphan`).
 use std::fs::OpenOptions;
 use std::os::unix::process::CommandExt;
 use std::path::Path;
 use std::process::{Child, Command, Stdio};
 
-/// Whether the caller keeps the process as its child (to wait for it) or lets init adopt it.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Parent {
-    /// The caller waits for it (the scheduler reaps its jobs' supervisors).
-    Caller,
-    /// Nobody waits: it is orphaned at once, and init reaps it.
-    Init,
+/// Starts `command` in a session of its own with its output appended to `log`, as a child of
+/// the caller, which must wait for it.
+pub fn spawn_detached(command: Command, log: &Path) -> std::io::Result<Child> {
+    spawn(command, log, false)
 }
 
-/// Starts `command` in a session of its own with its output appended to `log`. With
-/// `Parent::Init` the returned child is the middle process, already waited for.
-pub fn spawn_detached(mut command: Command, log: &Path, parent: Parent) -> std::io::Result<Child> {
+/// As `spawn_detached`, through a middle process that ends at once: the process is orphaned
+/// and init reaps it, so a caller that never waits (a `submit`, a TUI) leaves no zombie.
+pub fn spawn_orphan(command: Command, log: &Path) -> std::io::Result<()> {
+    let mut middle = spawn(command, log, true)?;
+    middle.wait()?;
+    Ok(())
+}
+
+fn spawn(mut command: Command, log: &Path, orphan: bool) -> std::io::Result<Child> {
     if let Some(dir) = log.parent() {
         std::fs::create_dir_all(dir)?;
     }
@@ -30,7 +34,6 @@ pub fn spawn_detached(mut command: Command, log: &Path, parent: Parent) -> std::
         .stdin(Stdio::null())
         .stdout(Stdio::from(out))
         .stderr(Stdio::from(err));
-    let orphan = parent == Parent::Init;
     // SAFETY: between fork and exec the closure only makes async-signal-safe calls (setsid,
     // fork, _exit) and touches no memory shared with other threads.
     unsafe {
@@ -48,11 +51,7 @@ pub fn spawn_detached(mut command: Command, log: &Path, parent: Parent) -> std::
             Ok(())
         });
     }
-    let mut child = command.spawn()?;
-    if orphan {
-        child.wait()?;
-    }
-    Ok(child)
+    command.spawn()
 }
 
 #[cfg(test)]
@@ -68,7 +67,7 @@ mod tests {
             "-c",
             "echo sid=$(ps -o sid= -p $$ | tr -d ' ') pid=$$; [ -t 0 ] || echo notty",
         ]);
-        let mut child = spawn_detached(cmd, &log, Parent::Caller).unwrap();
+        let mut child = spawn_detached(cmd, &log).unwrap();
         child.wait().unwrap();
         let text = std::fs::read_to_string(&log).unwrap();
         let pid = child.id();
@@ -86,7 +85,7 @@ mod tests {
             "sleep 0.2; echo $PPID > {0}.tmp && mv {0}.tmp {0}",
             flag.display()
         ));
-        spawn_detached(cmd, &log, Parent::Init).unwrap();
+        spawn_orphan(cmd, &log).unwrap();
         let deadline = std::time::Instant::now() + std::time::Duration::from_secs(10);
         while !flag.exists() && std::time::Instant::now() < deadline {
             std::thread::sleep(std::time::Duration::from_millis(20));

@@ -19,7 +19,7 @@
 //! - **Gone when idle.** When nothing is queued, starting or running for this host it lingers a
 //!   moment, gives the lease up and exits: an idle queue costs no process and no CPU. `submit`
 //!   starts it again (`ensure_running`).
-use super::detach::{spawn_detached, Parent};
+use super::detach::{spawn_detached, spawn_orphan};
 use super::placement::{place, Capacity, Decision, GpuSlot, Queue};
 use super::targets::{self, Target};
 use super::wake::{self, WakeSocket};
@@ -145,12 +145,9 @@ pub fn ensure_running(store: &dyn Store, store_location: &str) -> Result<()> {
         return Ok(());
     }
     let log = scheduler_log(store_location);
-    spawn_detached(
-        kiroku_command(store_location, &["scheduler"])?,
-        &log,
-        Parent::Init,
-    )
-    .map_err(|e| KirokuError::io(format!("starting the scheduler (log {})", log.display()), e))?;
+    spawn_orphan(kiroku_command(store_location, &["scheduler"])?, &log).map_err(|e| {
+        KirokuError::io(format!("starting the scheduler (log {})", log.display()), e)
+    })?;
     Ok(())
 }
 
@@ -176,8 +173,8 @@ pub fn local_gpu_slots(spec: Option<&GpuSpec>, config: &Config) -> Result<Vec<Gp
                 (Some(total), Some(used)) => Some(total.saturating_sub(used)),
                 _ => None,
             };
-            let busy = !gpu.processes.is_empty()
-                && !threshold.is_some_and(|t| free.is_some_and(|f| f >= t));
+            let free_enough = threshold.is_some_and(|t| free.is_some_and(|f| f >= t));
+            let busy = !gpu.processes.is_empty() && !free_enough;
             GpuSlot {
                 index: gpu.index,
                 memory_mb: gpu.memory_total_mb,
@@ -516,6 +513,8 @@ impl Scheduler {
             status: Some(JobStatus::Starting),
             reason: Some("starting".into()),
             assigned_gpus: Some(gpus),
+            // Lost-job recovery counts a supervisor's grace to record itself from here.
+            started_at: Some(now_ms()),
             ..JobUpdate::from(&[JobStatus::Queued])
         };
         if self.store.update_job(job.id, &booking)?.is_none() {
@@ -525,7 +524,7 @@ impl Scheduler {
         let log = self.job_log(job.id);
         let spawned =
             kiroku_command(&self.store_location, &["job-exec", &id]).and_then(|command| {
-                spawn_detached(command, &log, Parent::Caller)
+                spawn_detached(command, &log)
                     .map_err(|e| KirokuError::io("starting its supervisor", e))
             });
         match spawned {
