@@ -365,8 +365,10 @@ impl JobStore for SqliteStore {
                     Ok(cancelled)
                 }
                 JobStatus::Starting | JobStatus::Running if !job.cancel_requested => {
-                    tx.prepare_cached("UPDATE jobs SET cancel_requested = 1 WHERE id = ?1")?
-                        .execute([id])?;
+                    tx.prepare_cached(
+                        "UPDATE jobs SET cancel_requested = 1, reason = ?1 WHERE id = ?2",
+                    )?
+                    .execute(params![reason, id])?;
                     let asked = read_job(tx, id)?;
                     record_job_event(tx, "job.cancel_requested", user, &asked)?;
                     Ok(asked)
