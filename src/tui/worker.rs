@@ -549,13 +549,13 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 let _ = crate::jobs::lost::recover_lost_jobs(store);
                 Response::Jobs(store.jobs(&query)?)
             }
-            Request::Gpus => match crate::jobs::gpus::discover() {
-                Ok(gpus) => Response::Gpus { gpus, note: None },
-                Err(e) => Response::Gpus {
-                    gpus: Vec::new(),
-                    note: Some(e.to_string()),
-                },
-            },
+            Request::Gpus => {
+                let found = crate::jobs::gpus::discover_detailed();
+                Response::Gpus {
+                    gpus: found.gpus,
+                    note: found.note,
+                }
+            }
             Request::JobLog { run_id, from } => {
                 let (text, end, appended) = read_log(store, &run_id, from);
                 Response::JobLog {

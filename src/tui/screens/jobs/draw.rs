@@ -9,7 +9,7 @@ use crate::tui::screens::{block, fit};
 use crate::tui::widgets::text::ansi_line;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
-use ratatui::widgets::Paragraph;
+use ratatui::widgets::{Paragraph, Wrap};
 use ratatui::Frame;
 
 /// The GPU panel's width beside the list (wide terminals).
@@ -20,13 +20,14 @@ const SIDE_BY_SIDE_W: u16 = 120;
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let log_h = (area.height / 3).max(5);
     let [top, log] = Layout::vertical([Constraint::Min(3), Constraint::Length(log_h)]).areas(area);
-    let gpu_lines = state
-        .jobs
-        .gpus
-        .as_ref()
-        .map_or(1, |p| p.gpus.len().max(1) + usize::from(p.note.is_some()))
-        as u16;
-    if area.width >= SIDE_BY_SIDE_W {
+    let side_by_side = area.width >= SIDE_BY_SIDE_W;
+    let gpu_inner_w = if side_by_side {
+        GPU_PANEL_W - 2
+    } else {
+        area.width.saturating_sub(2)
+    };
+    let gpu_lines = gpu_panel_lines(state, gpu_inner_w as usize) as u16;
+    if side_by_side {
         let [gpus, list] =
             Layout::horizontal([Constraint::Length(GPU_PANEL_W), Constraint::Min(20)]).areas(top);
         let [gpus, _] =
@@ -42,6 +43,22 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     }
     draw_log(frame, log, state);
 }
+
+/// The GPU panel's lines inside a `width`-wide box: one per GPU (or `no GPUs`), and the
+/// discovery note, wrapped to at most `NOTE_LINES`.
+fn gpu_panel_lines(state: &State, width: usize) -> usize {
+    state.jobs.gpus.as_ref().map_or(1, |p| {
+        let note = p.note.as_ref().map_or(0, |n| {
+            crate::present::display_width(n)
+                .div_ceil(width.max(1))
+                .min(NOTE_LINES)
+        });
+        p.gpus.len().max(1) + note
+    })
+}
+
+/// The most lines the discovery note takes.
+const NOTE_LINES: usize = 3;
 
 /// `████░░░░` for `part` of `whole`, `w` cells wide.
 fn bar(part: f64, whole: f64, w: usize) -> (String, String) {
@@ -115,7 +132,16 @@ fn draw_gpus(frame: &mut Frame, area: Rect, state: &State) {
                 lines.push(gpu_line(state, g, inner.width as usize));
             }
             if let Some(note) = &p.note {
-                lines.push(Line::styled(note.clone(), dim));
+                // Wrapped by hand (to the panel's width), so its height is known beforehand.
+                let chars: Vec<char> = note.chars().collect();
+                let width = (inner.width as usize).max(1);
+                for (i, chunk) in chars.chunks(width).take(NOTE_LINES).enumerate() {
+                    let mut text: String = chunk.iter().collect();
+                    if i + 1 == NOTE_LINES && chars.len() > width * NOTE_LINES {
+                        text = crate::present::truncate(&(text + "…"), width);
+                    }
+                    lines.push(Line::styled(text, dim));
+                }
             }
         }
     }
@@ -324,10 +350,19 @@ fn draw_log(frame: &mut Frame, area: Rect, state: &State) {
     let dim = state.theme.style("text.dim");
     let lines: Vec<Line> = match (job, &v.log) {
         (None, _) => vec![Line::styled("no job selected", dim)],
-        (Some(j), None) => vec![Line::styled(
-            format!("no output yet: the job is {} ({})", j.status, j.reason),
-            dim,
-        )],
+        (Some(j), None) => {
+            let text = if j.status.is_terminal() {
+                format!(
+                    "no output: job {} ended {} before it ran ({})",
+                    j.id, j.status, j.reason
+                )
+            } else {
+                format!("no output yet: job {} is {} ({})", j.id, j.status, j.reason)
+            };
+            let p = Paragraph::new(Line::styled(text, dim)).wrap(Wrap { trim: false });
+            frame.render_widget(p, inner);
+            return;
+        }
         (Some(_), Some(l)) => match &l.text {
             None => vec![Line::styled("loading the log…", dim)],
             Some(t) if t.is_empty() => vec![Line::styled("no output yet", dim)],
