@@ -71,6 +71,47 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// A detached `width`x`height` tmux session `main` (on its own server, `name`) running
+    /// `command`.
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("kiroku-{name}-{}", std::process::id()),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    /// Opens the UI over `store` in a 160x48 session, started in `cwd`, with its own (empty)
+    /// user config and state under `home`.
+    fn open(name: &str, home: &Path, store: &Path, cwd: &Path) -> Tmux {
+        let command = format!(
+            "cd {3} && env KIROKU_USER=tester XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} --store {2}",
+            home.display(),
+            env!("CARGO_BIN_EXE_kiroku"),
+            store.display(),
+            cwd.display()
+        );
+        Tmux::start(name, 160, 48, &command)
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -79,11 +120,24 @@ impl Drop for Tmux {
     }
 }
 
+/// A scratch folder and the project path in it, when tmux is there to drive the UI (None:
+/// skipped loudly, or failed under CI, by `require_tool`).
+fn scratch() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !require_tool("tmux", &["-V"]) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    Some((dir, project))
+}
+
+/// A headless command over `store`, run in the folder holding it (a job's workdir).
 fn kiroku(store: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .arg("--store")
         .arg(store)
         .args(args)
+        .current_dir(store.parent().unwrap())
         .env("KIROKU_USER", "tester")
         .output()
         .unwrap();
@@ -97,11 +151,9 @@ fn kiroku(store: &Path, args: &[&str]) -> String {
 
 #[test]
 fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
-    if !require_tool("tmux", &["-V"]) {
+    let Some((dir, project)) = scratch() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("proj");
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .args([
             "demo",
@@ -120,32 +172,7 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
     let store = project.join(".kiroku");
-
-    let tmux = Tmux {
-        socket: format!("kiroku-e2e-{}", std::process::id()),
-    };
-    let command = format!(
-        "env KIROKU_USER=tester XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} --store {2}",
-        dir.path().display(),
-        env!("CARGO_BIN_EXE_kiroku"),
-        store.display()
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "main",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::open("e2e", dir.path(), &store, &project);
 
     tmux.wait_for("breast-cancer-logreg");
     tmux.wait_for("7 runs");
@@ -259,26 +286,8 @@ fn a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal() {
     );
     let store = project.join(".kiroku");
 
-    let tmux = Tmux {
-        socket: format!("kiroku-e2e-panic-{}", std::process::id()),
-    };
     // A plain POSIX shell (no line editor that would reset the terminal modes itself).
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "main",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "env PS1='ready$ ' sh",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::start("e2e-panic", 120, 40, "env PS1='ready$ ' sh");
     tmux.wait_for("ready$");
     tmux.type_text(&format!(
         "KIROKU_DEV_PANIC=after-first-frame KIROKU_USER=tester XDG_STATE_HOME={0}/state \

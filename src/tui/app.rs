@@ -227,6 +227,7 @@ impl State {
             Effect::Request(Request::Experiments),
             self.reload_runs(),
             Effect::Request(Request::Events { limit: 200 }),
+            Effect::Request(super::screens::jobs::jobs_request()),
         ]
     }
 

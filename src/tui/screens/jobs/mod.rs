@@ -210,7 +210,7 @@ pub fn open(state: &mut State) -> Vec<Effect> {
     out
 }
 
-fn jobs_request() -> Request {
+pub(crate) fn jobs_request() -> Request {
     Request::Jobs {
         query: JobQuery {
             limit: Some(JOB_LIMIT),
@@ -421,7 +421,8 @@ impl ScreenBehaviour for JobsScreen {
     fn on_change(&self, state: &mut State, store: bool, file: bool) -> Vec<Effect> {
         let shown = state.screen == Screen::Jobs;
         let mut out = Vec::new();
-        if store && (shown || state.history.contains(&Screen::Jobs)) {
+        // Always: the runs sidebar counts what runs and waits.
+        if store {
             out.push(Effect::Request(jobs_request()));
         }
         if shown && (store || file) {

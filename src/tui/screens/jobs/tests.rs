@@ -154,7 +154,7 @@ fn cancel_asks_naming_the_job_and_only_yes_cancels() {
 }
 
 #[test]
-fn t_cycles_targets_and_store_changes_refresh_only_while_jobs_are_in_view() {
+fn t_cycles_targets_and_store_changes_refresh_the_jobs_and_the_log_only_while_shown() {
     let mut jobs = queue();
     jobs[0].target = "cluster".into();
     let mut s = opened(jobs);
@@ -166,21 +166,25 @@ fn t_cycles_targets_and_store_changes_refresh_only_while_jobs_are_in_view() {
     assert_eq!(s.jobs.rows().len(), 4);
     typed(&mut s, "t");
     assert_eq!(s.jobs.target, None);
-    let refresh = |s: &mut State| {
-        crate::tui::app::update(
+    // A store change asks for the jobs (the runs sidebar counts them too) and, while the
+    // screen is shown, for what the selected job's log gained.
+    let asked = |s: &mut State| -> Vec<crate::tui::worker::RequestKind> {
+        let effects = crate::tui::app::update(
             s,
             Action::Changed {
                 store: true,
                 file: false,
             },
-        )
-        .iter()
-        .any(|e| matches!(e, Effect::Request(Request::Jobs { .. })))
+        );
+        requests(&effects).iter().map(|r| r.kind()).collect()
     };
-    assert!(refresh(&mut s));
+    use crate::tui::worker::RequestKind;
+    let kinds = asked(&mut s);
+    assert!(kinds.contains(&RequestKind::Jobs) && kinds.contains(&RequestKind::JobLog));
     press(&mut s, KeyCode::Esc);
     assert_eq!(s.screen, Screen::Runs);
-    assert!(!refresh(&mut s), "not shown, not asked");
+    let kinds = asked(&mut s);
+    assert!(kinds.contains(&RequestKind::Jobs) && !kinds.contains(&RequestKind::JobLog));
 }
 
 #[test]
