@@ -15,7 +15,7 @@ use ratatui::Frame;
 /// The GPU panel's width beside the list (wide terminals).
 const GPU_PANEL_W: u16 = 64;
 /// From this width on, the GPU panel sits beside the list.
-const SIDE_BY_SIDE_W: u16 = 120;
+const SIDE_BY_SIDE_W: u16 = 150;
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let log_h = (area.height / 3).max(5);
