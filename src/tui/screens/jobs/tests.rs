@@ -261,3 +261,40 @@ fn rerun_from_the_runs_table_asks_for_the_run_and_opens_the_form() {
     typed(&mut s, "  R");
     assert!(s.message.as_ref().unwrap().error);
 }
+
+#[test]
+fn a_click_selects_a_job_and_a_second_opens_its_run() {
+    use crossterm::event::{KeyModifiers, MouseButton, MouseEvent, MouseEventKind};
+    let mut s = opened(queue());
+    crate::tui::render_to_string(&mut s, 160, 48);
+    let (area, _) = s.areas.list.expect("the list was drawn");
+    let line = |id| {
+        s.areas
+            .job_lines
+            .iter()
+            .position(|j| *j == Some(id))
+            .unwrap()
+    };
+    let click = |s: &mut State, line: usize| {
+        crate::tui::app::update(
+            s,
+            Action::Mouse(MouseEvent {
+                kind: MouseEventKind::Down(MouseButton::Left),
+                column: area.x + 3,
+                row: area.y + line as u16,
+                modifiers: KeyModifiers::NONE,
+            }),
+        )
+    };
+    let (four, title) = (line(4), line(3) - 1);
+    assert!(
+        click(&mut s, title).is_empty(),
+        "a group title is not a job"
+    );
+    assert_eq!(s.jobs.selected, Some(3));
+    click(&mut s, four);
+    assert_eq!(s.jobs.selected, Some(4));
+    click(&mut s, four);
+    assert_eq!(s.screen, Screen::Run);
+    assert_eq!(s.run.as_ref().unwrap().id, "run4");
+}
