@@ -53,7 +53,7 @@ fn gpu_panel_lines(state: &State, width: usize) -> usize {
                 .div_ceil(width.max(1))
                 .min(NOTE_LINES)
         });
-        p.gpus.len().max(1) + note
+        (p.gpus.len() + state.jobs.listed_not_found().len()).max(1) + note
     })
 }
 
@@ -75,31 +75,41 @@ fn gb(mb: u64) -> String {
     format!("{:.1}", mb as f64 / 1024.0)
 }
 
-fn gpu_line(state: &State, g: &GpuInfo, width: usize) -> Line<'static> {
+/// One GPU of the panel: `index` as discovery found it (`g`), or only listed in a local
+/// target's `gpus` (a fake or hidden inventory: no figures, only who holds it).
+fn gpu_line(state: &State, index: u32, g: Option<&GpuInfo>, width: usize) -> Line<'static> {
     let dim = state.theme.style("text.dim");
     let util = g
-        .utilization_pct
+        .and_then(|g| g.utilization_pct)
         .map_or("  —".to_string(), |u| format!("{u:>3}%"));
-    let (used, free) = match (g.memory_used_mb, g.memory_total_mb) {
-        (Some(u), Some(t)) => bar(u as f64, t as f64, 8),
-        _ => (String::new(), "░".repeat(8)),
+    let memory = g.and_then(|g| g.memory_used_mb.zip(g.memory_total_mb));
+    let (used, free) = match memory {
+        Some((u, t)) => bar(u as f64, t as f64, 8),
+        None => (String::new(), "░".repeat(8)),
     };
-    let mem = match (g.memory_used_mb, g.memory_total_mb) {
-        (Some(u), Some(t)) => format!("{}/{} GB", gb(u), gb(t)),
-        _ => "—".to_string(),
-    };
-    let (holder, role) = match state.jobs.holder(g.index, &state.host) {
+    let mem = memory.map_or("—".to_string(), |(u, t)| {
+        format!("{}/{} GB", gb(u), gb(t))
+    });
+    let busy_elsewhere = g.is_some_and(|g| !g.processes.is_empty());
+    let (holder, role) = match state.jobs.holder(index, &state.host) {
         Some(j) => (format!("job {} {}", j.id, j.user), "status.running"),
-        None if !g.processes.is_empty() => ("other process".to_string(), "status.killed"),
+        None if busy_elsewhere => ("other process".to_string(), "status.killed"),
         None => ("free".to_string(), "status.finished"),
     };
     // index, name, utilisation, memory bar, memory, holder; the name takes what is left.
     let fixed = 3 + 1 + 4 + 1 + 8 + 1 + 12 + 1 + 13;
     let name_w = width.saturating_sub(fixed).max(4);
-    let name = g.name.strip_prefix("NVIDIA ").unwrap_or(&g.name);
+    let name = g.map_or("listed, not found", |g| {
+        g.name.strip_prefix("NVIDIA ").unwrap_or(&g.name)
+    });
     Line::from(vec![
-        Span::styled(format!("{:>2} ", g.index), state.theme.style("text.accent")),
-        Span::raw(fit(name, name_w, false)),
+        Span::styled(format!("{index:>2} "), state.theme.style("text.accent")),
+        Span::styled(
+            fit(name, name_w, false),
+            state
+                .theme
+                .style(if g.is_some() { "text" } else { "text.dim" }),
+        ),
         Span::raw(format!(" {util} ")),
         Span::styled(used, state.theme.style("status.running")),
         Span::styled(free, dim),
@@ -109,6 +119,7 @@ fn gpu_line(state: &State, g: &GpuInfo, width: usize) -> Line<'static> {
 }
 
 fn draw_gpus(frame: &mut Frame, area: Rect, state: &State) {
+    let listed = state.jobs.listed_not_found();
     let title = match &state.jobs.gpus {
         Some(p) if !p.gpus.is_empty() => format!(" GPUs · {} on {} ", p.gpus.len(), state.host),
         _ => format!(" GPUs · {} ", state.host),
@@ -125,11 +136,15 @@ fn draw_gpus(frame: &mut Frame, area: Rect, state: &State) {
     match &state.jobs.gpus {
         None => lines.push(Line::styled("looking for GPUs…", dim)),
         Some(p) => {
-            if p.gpus.is_empty() {
+            if p.gpus.is_empty() && listed.is_empty() {
                 lines.push(Line::styled("no GPUs", dim));
             }
+            let width = inner.width as usize;
             for g in &p.gpus {
-                lines.push(gpu_line(state, g, inner.width as usize));
+                lines.push(gpu_line(state, g.index, Some(g), width));
+            }
+            for index in listed {
+                lines.push(gpu_line(state, index, None, width));
             }
             if let Some(note) = &p.note {
                 // Wrapped by hand (to the panel's width), so its height is known beforehand.

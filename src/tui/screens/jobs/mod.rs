@@ -151,6 +151,32 @@ impl JobsView {
         })
     }
 
+    /// GPU indexes local targets list (`gpus = [0, 1]`) that discovery did not find: the
+    /// panel shows them too, with the job booked on each.
+    pub fn listed_not_found(&self) -> Vec<u32> {
+        let found: Vec<u32> = self
+            .gpus
+            .iter()
+            .flat_map(|p| p.gpus.iter().map(|g| g.index))
+            .collect();
+        let mut listed: Vec<u32> = self
+            .context
+            .config
+            .targets
+            .values()
+            .filter(|t| t.kind == TargetKind::Local)
+            .filter_map(|t| match &t.gpus {
+                Some(crate::config::GpuSpec::List(indexes)) => Some(indexes.clone()),
+                _ => None,
+            })
+            .flatten()
+            .filter(|i| !found.contains(i))
+            .collect();
+        listed.sort_unstable();
+        listed.dedup();
+        listed
+    }
+
     pub fn count(&self, group: JobGroup) -> usize {
         self.rows()
             .iter()

@@ -298,3 +298,26 @@ fn a_click_selects_a_job_and_a_second_opens_its_run() {
     assert_eq!(s.screen, Screen::Run);
     assert_eq!(s.run.as_ref().unwrap().id, "run4");
 }
+
+#[test]
+fn gpus_a_local_target_lists_but_discovery_did_not_find_are_shown_too() {
+    let mut s = opened(queue());
+    let toml = "[targets.local]\nkind = \"local\"\ngpus = [1, 0, 3]\n\n[targets.box2]\nkind = \"local\"\ngpus = [3]\n";
+    s.jobs.context.config =
+        crate::config::Config::parse(toml, std::path::Path::new("kiroku.toml")).unwrap();
+    answer(
+        &mut s,
+        Response::Gpus {
+            gpus: vec![],
+            note: Some("no NVIDIA driver".into()),
+        },
+    );
+    assert_eq!(s.jobs.listed_not_found(), [0, 1, 3]);
+    let screen = crate::tui::render_to_string(&mut s, 160, 48);
+    assert!(!screen.contains("no GPUs"), "{screen}");
+    let gpu0 = screen
+        .lines()
+        .find(|l| l.contains(" 0 listed, not found"))
+        .unwrap();
+    assert!(gpu0.contains("job 3 alice"), "{gpu0}");
+}
