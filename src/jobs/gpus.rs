@@ -433,25 +433,37 @@ pub struct LocalGpu {
 /// (a GPU discovery does find has its busy state). A GPU is `busy_elsewhere` when it runs a
 /// compute process that kiroku did not start and has less than `jobs.gpu_free_memory_mb` free.
 /// A process is kiroku's when its process group or session (`/proc/PID/stat` fields 5 and 6) is
-/// one of `job_sessions`: the process groups (= sessions, for commands started as session
-/// leaders) of the running local jobs. A pid this box's `/proc` does not show (a process in
-/// another container) is not kiroku's.
+/// one of `job_sessions` (`job_sessions(&jobs)` gives them: the sessions of this box's job
+/// supervisors and the process groups of their commands). A pid this box's `/proc` does not
+/// show (a process in another container) is not kiroku's.
 ///
 /// Discovery runs on every call (NVML: fast; `nvidia-smi`: tens of milliseconds or more): a
-/// caller that needs the GPUs several times per decision discovers once and calls `inventory`.
+/// caller that needs the GPUs of several targets discovers once and calls
+/// `local_inventory_of` for each.
 pub fn local_inventory(
     spec: &GpuSpec,
     jobs: &JobsConfig,
     job_sessions: &[u32],
 ) -> Result<Vec<LocalGpu>> {
-    let discovery = discover_detailed();
-    let ours: HashSet<u32> = job_sessions.iter().copied().collect();
-    Ok(inventory(
+    Ok(local_inventory_of(
+        &discover_detailed().gpus,
         spec,
-        &discovery.gpus,
-        jobs.gpu_free_memory_mb,
-        |pid| is_kiroku_process(pid, &ours),
+        jobs,
+        job_sessions,
     ))
+}
+
+/// `local_inventory` over GPUs already discovered.
+pub fn local_inventory_of(
+    discovered: &[GpuInfo],
+    spec: &GpuSpec,
+    jobs: &JobsConfig,
+    job_sessions: &[u32],
+) -> Vec<LocalGpu> {
+    let ours: HashSet<u32> = job_sessions.iter().copied().collect();
+    inventory(spec, discovered, jobs.gpu_free_memory_mb, |pid| {
+        is_kiroku_process(pid, &ours)
+    })
 }
 
 /// The `job_sessions` for `local_inventory` from the jobs of the store: for each active
@@ -478,8 +490,8 @@ fn is_kiroku_process(pid: u32, ours: &HashSet<u32>) -> bool {
 }
 
 /// `local_inventory` over GPUs already discovered, with `is_kiroku_process(pid)` judging whose
-/// each compute process is (pure: the busy rule, testable on fixtures).
-pub fn inventory(
+/// each compute process is (pure: the busy rule, tested on fixtures).
+fn inventory(
     spec: &GpuSpec,
     discovered: &[GpuInfo],
     free_memory_mb: Option<u64>,
@@ -748,6 +760,15 @@ mod tests {
             std::process::id(),
             &HashSet::from([pid])
         ));
+        // On a GPU (the fixture's GPU 0 with the child as its process): busy unless its group
+        // is a job's.
+        let mut gpus = a100s();
+        gpus[0].processes[0].pid = pid;
+        let auto = GpuSpec::Auto("auto".into());
+        let jobs = JobsConfig::default();
+        assert!(local_inventory_of(&gpus, &auto, &jobs, &[])[0].busy_elsewhere);
+        assert!(!local_inventory_of(&gpus, &auto, &jobs, &[pid])[0].busy_elsewhere);
+        assert!(local_inventory_of(&gpus, &auto, &jobs, &[pid])[2].busy_elsewhere);
         child.kill().unwrap();
         child.wait().unwrap();
         // A pid /proc does not show (gone, another container) is not kiroku's.
