@@ -297,6 +297,29 @@ while :; do sleep 0.1; done
 }
 
 #[test]
+fn a_job_cancelled_while_starting_never_runs_its_command() {
+    let p = Project::new();
+    let store = open(&p);
+    let id = starting_job(&store, &p, &["touch", "ran"], &[], None);
+    let job = kiroku::jobs::cancel::cancel_job(store.as_ref(), id, "ana").unwrap();
+    assert_eq!(
+        (job.status, job.cancel_requested),
+        (JobStatus::Starting, true)
+    );
+    start_supervisor(&p, id).wait().unwrap();
+    let job = store.job(id).unwrap();
+    assert_eq!(
+        (job.status, job.reason.as_str()),
+        (JobStatus::Killed, "cancelled by ana"),
+        "{}",
+        supervisor_log(&p, id)
+    );
+    assert!(!p.path().join("ran").exists(), "the command never started");
+    let run = store.run(job.run_id.as_ref().unwrap()).unwrap();
+    assert_eq!(run.run.status, RunStatus::Killed);
+}
+
+#[test]
 fn a_sigkilled_supervisor_leaves_a_lost_job_and_a_lost_run_and_no_command() {
     let p = Project::new();
     let script = p.script(
