@@ -37,7 +37,7 @@ trap cleanup EXIT
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
 
-median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d\n", m }'; }
 
 # Waits until FILE is not empty.
 wait_file() { while [ ! -s "$1" ]; do sleep 0.002; done; }

@@ -4,10 +4,11 @@
 mod tui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
+use kiroku::model::JobStatus;
 use kiroku::store::prelude::*;
 use kiroku::tui::app::{handle_key, update, Action, Overlay, RunTab, Screen, State};
 use kiroku::tui::worker::settle;
-use tui_fixture::{fixture, run_id, state, Fixture};
+use tui_fixture::{add_jobs, fixture, run_id, state, Fixture};
 
 fn press(s: &mut State, f: &Fixture, code: KeyCode) {
     press_mod(s, f, code, KeyModifiers::NONE);
@@ -601,4 +602,103 @@ fn windows_in_the_far_half_are_read_from_the_end_with_the_same_rows() {
     press(&mut s, &f, KeyCode::Char('G'));
     assert_eq!(s.runs.cursor, 5);
     assert_eq!(s.runs.rows.last().map(|r| r.id.clone()), Some(run_id(0)));
+}
+
+/// The Jobs screen over a store with jobs in every group: `J` opens it; the rows go running,
+/// queued (next first), ended (newest first); keys move and open a job's run.
+fn jobs_opened(f: &Fixture) -> State {
+    add_jobs(f);
+    let mut s = started(f);
+    keys(&mut s, f, "J");
+    assert_eq!(s.screen, Screen::Jobs);
+    s
+}
+
+fn row_ids(s: &State) -> Vec<i64> {
+    s.jobs.rows().iter().map(|j| j.id).collect()
+}
+
+#[test]
+fn jobs_screen_lists_groups_moves_and_opens_a_job_s_run() {
+    let f = fixture();
+    let mut s = jobs_opened(&f);
+    assert_eq!(row_ids(&s), [3, 5, 6, 4, 2, 1]);
+    assert_eq!(s.jobs.selected, Some(3));
+    // The running job's output is tailed.
+    let log = s.jobs.log.as_ref().expect("the selected job's log");
+    assert_eq!(log.run_id, run_id(1));
+    assert!(log.text.as_deref().unwrap_or("").contains("epoch 39"));
+    keys(&mut s, &f, "j");
+    assert_eq!(s.jobs.selected, Some(5));
+    assert!(s.jobs.log.is_none(), "a queued job has no run");
+    keys(&mut s, &f, "G");
+    assert_eq!(s.jobs.selected, Some(1));
+    press(&mut s, &f, KeyCode::Enter);
+    assert_eq!(s.screen, Screen::Run);
+    assert_eq!(s.run.as_ref().unwrap().id, run_id(0));
+    press(&mut s, &f, KeyCode::Esc);
+    assert_eq!(s.screen, Screen::Jobs);
+    // One target at a time.
+    keys(&mut s, &f, "t");
+    assert_eq!(s.jobs.target.as_deref(), Some("cluster"));
+    assert_eq!(row_ids(&s), [2]);
+    keys(&mut s, &f, "t");
+    assert_eq!(s.jobs.target.as_deref(), Some("local"));
+    assert_eq!(row_ids(&s), [3, 5, 6, 4, 1]);
+}
+
+#[test]
+fn cancelling_a_job_asks_naming_it_and_yes_goes_to_the_store() {
+    let f = fixture();
+    let mut s = jobs_opened(&f);
+    keys(&mut s, &f, "j"); // job 5, queued
+    keys(&mut s, &f, "x");
+    let Some(Overlay::Confirm(c)) = &s.overlay else {
+        panic!("no confirm: {:?}", s.overlay)
+    };
+    assert!(format!("{c:?}").contains("sweep-lr-4"), "{c:?}");
+    keys(&mut s, &f, "n");
+    assert_eq!(f.store.job(5).unwrap().status, JobStatus::Queued);
+    keys(&mut s, &f, "dy");
+    let job = f.store.job(5).unwrap();
+    assert_eq!(
+        (job.status, job.reason.as_str()),
+        (JobStatus::Cancelled, "cancelled by alice")
+    );
+    // The list follows the store: job 5 is now among the ended ones.
+    assert_eq!(row_ids(&s), [3, 6, 5, 4, 2, 1]);
+    assert_eq!(s.message.as_ref().unwrap().text, "✓ cancelled job 5");
+    // A running job is asked to stop (its supervisor acts on it).
+    keys(&mut s, &f, "gxy");
+    assert!(f.store.job(3).unwrap().cancel_requested);
+}
+
+#[test]
+fn rerun_opens_the_launch_form_filled_from_the_run_and_its_job() {
+    let f = fixture();
+    add_jobs(&f);
+    let mut s = started(&f);
+    // Run 1 (lr1e-3-s2) was started by job 3 on target local with 1 GPU.
+    let row = s.runs.rows.iter().position(|r| r.id == run_id(1)).unwrap();
+    for _ in 0..row {
+        keys(&mut s, &f, "j");
+    }
+    keys(&mut s, &f, "R");
+    let Some(Overlay::Launch(form)) = &s.overlay else {
+        panic!("no form: {:?}", s.overlay)
+    };
+    assert_eq!(form.targets[form.target], "local");
+    assert_eq!(form.gpus.text, "1");
+    assert_eq!(form.experiment.text, "resnet-sweep");
+    assert_eq!(form.name.text, "lr1e-3-s2");
+    assert_eq!(form.command.text, "python train.py --lr 0.001");
+    assert_eq!(form.params.text, "lr=0.001");
+    assert_eq!(form.rerun_of.as_deref(), Some(run_id(1).as_str()));
+    assert_eq!(form.workdir, "/home/alice/proj");
+    press(&mut s, &f, KeyCode::Esc);
+    assert!(s.overlay.is_none());
+    // Its overview says which job and target started it.
+    press(&mut s, &f, KeyCode::Enter);
+    let d = s.run.as_ref().unwrap().detail.as_ref().unwrap();
+    assert_eq!(d.run.tags.get("kiroku.job").map(String::as_str), Some("3"));
 }

@@ -2,7 +2,10 @@
 //! (filter, open a run, switch tabs, write a note, mark two runs, compare), reads the screen
 //! with `capture-pane`, and checks with the headless commands that the note was stored. A
 //! second test makes the UI panic (`KIROKU_DEV_PANIC=after-first-frame`) inside a plain shell
-//! and checks that the prompt works again: the alternate screen left, `stty -a` cooked.
+//! and checks that the prompt works again: the alternate screen left, `stty -a` cooked. A third
+//! works the Jobs screen over real jobs (scheduler, supervisors): follows a running job's output,
+//! cancels a queued and a running job through the confirm dialog, launches one from the form, and
+//! reruns a job's run with an edited param from its overview.
 //! Needs tmux: in CI (`CI` set) a missing tmux fails the test; elsewhere it is skipped loudly.
 mod common;
 
@@ -71,6 +74,47 @@ impl Tmux {
     }
 }
 
+impl Tmux {
+    /// A detached `width`x`height` tmux session `main` (on its own server, `name`) running
+    /// `command`.
+    fn start(name: &str, width: u16, height: u16, command: &str) -> Tmux {
+        let tmux = Tmux {
+            socket: format!("kiroku-{name}-{}", std::process::id()),
+        };
+        let (w, h) = (width.to_string(), height.to_string());
+        let out = tmux.cmd(&[
+            "new-session",
+            "-d",
+            "-s",
+            "main",
+            "-x",
+            &w,
+            "-y",
+            &h,
+            command,
+        ]);
+        assert!(
+            out.status.success(),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        tmux
+    }
+
+    /// Opens the UI over `store` in a 160x48 session, started in `cwd`, with its own (empty)
+    /// user config and state under `home`.
+    fn open(name: &str, home: &Path, store: &Path, cwd: &Path) -> Tmux {
+        let command = format!(
+            "cd {3} && env KIROKU_USER=tester XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} --store {2}",
+            home.display(),
+            env!("CARGO_BIN_EXE_kiroku"),
+            store.display(),
+            cwd.display()
+        );
+        Tmux::start(name, 160, 48, &command)
+    }
+}
+
 impl Drop for Tmux {
     fn drop(&mut self) {
         let _ = Command::new("tmux")
@@ -79,11 +123,24 @@ impl Drop for Tmux {
     }
 }
 
+/// A scratch folder and the project path in it, when tmux is there to drive the UI (None:
+/// skipped loudly, or failed under CI, by `require_tool`).
+fn scratch() -> Option<(tempfile::TempDir, std::path::PathBuf)> {
+    if !require_tool("tmux", &["-V"]) {
+        return None;
+    }
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    Some((dir, project))
+}
+
+/// A headless command over `store`, run in the folder holding it (a job's workdir).
 fn kiroku(store: &Path, args: &[&str]) -> String {
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .arg("--store")
         .arg(store)
         .args(args)
+        .current_dir(store.parent().unwrap())
         .env("KIROKU_USER", "tester")
         .output()
         .unwrap();
@@ -97,11 +154,9 @@ fn kiroku(store: &Path, args: &[&str]) -> String {
 
 #[test]
 fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
-    if !require_tool("tmux", &["-V"]) {
+    let Some((dir, project)) = scratch() else {
         return;
-    }
-    let dir = tempfile::tempdir().unwrap();
-    let project = dir.path().join("proj");
+    };
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .args([
             "demo",
@@ -120,32 +175,7 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
         String::from_utf8_lossy(&out.stderr)
     );
     let store = project.join(".kiroku");
-
-    let tmux = Tmux {
-        socket: format!("kiroku-e2e-{}", std::process::id()),
-    };
-    let command = format!(
-        "env KIROKU_USER=tester XDG_STATE_HOME={0}/state XDG_CONFIG_HOME={0}/config {1} --store {2}",
-        dir.path().display(),
-        env!("CARGO_BIN_EXE_kiroku"),
-        store.display()
-    );
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "main",
-        "-x",
-        "160",
-        "-y",
-        "48",
-        &command,
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::open("e2e", dir.path(), &store, &project);
 
     tmux.wait_for("breast-cancer-logreg");
     tmux.wait_for("7 runs");
@@ -259,26 +289,8 @@ fn a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal() {
     );
     let store = project.join(".kiroku");
 
-    let tmux = Tmux {
-        socket: format!("kiroku-e2e-panic-{}", std::process::id()),
-    };
     // A plain POSIX shell (no line editor that would reset the terminal modes itself).
-    let out = tmux.cmd(&[
-        "new-session",
-        "-d",
-        "-s",
-        "main",
-        "-x",
-        "120",
-        "-y",
-        "40",
-        "env PS1='ready$ ' sh",
-    ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let tmux = Tmux::start("e2e-panic", 120, 40, "env PS1='ready$ ' sh");
     tmux.wait_for("ready$");
     tmux.type_text(&format!(
         "KIROKU_DEV_PANIC=after-first-frame KIROKU_USER=tester XDG_STATE_HOME={0}/state \
@@ -312,4 +324,148 @@ fn a_panic_in_the_ui_gives_the_shell_back_a_usable_terminal() {
             "stty -a shows -{mode}:\n{report}"
         );
     }
+}
+
+/// Cancels the store's unfinished jobs when dropped, so a failing test leaves no job running
+/// (their supervisors outlive the test by design).
+struct CancelJobsOnDrop(std::path::PathBuf);
+
+impl Drop for CancelJobsOnDrop {
+    fn drop(&mut self) {
+        let run = |args: &[&str]| {
+            Command::new(env!("CARGO_BIN_EXE_kiroku"))
+                .arg("--store")
+                .arg(&self.0)
+                .args(args)
+                .output()
+        };
+        let Ok(out) = run(&["jobs", "ls", "--format", "json"]) else {
+            return;
+        };
+        let listed: serde_json::Value = serde_json::from_slice(&out.stdout).unwrap_or_default();
+        for job in listed["jobs"].as_array().into_iter().flatten() {
+            if matches!(
+                job["status"].as_str(),
+                Some("queued" | "starting" | "running")
+            ) {
+                let _ = run(&["jobs", "cancel", &job["id"].to_string()]);
+            }
+        }
+    }
+}
+
+/// Waits until `kiroku jobs show ID` says `status` (30 s at most).
+fn wait_job_status(store: &Path, id: i64, status: &str) -> serde_json::Value {
+    let started = Instant::now();
+    loop {
+        let out = kiroku(
+            store,
+            &["jobs", "show", &id.to_string(), "--format", "json"],
+        );
+        let v: serde_json::Value = serde_json::from_str(&out).unwrap();
+        let job = v.get("job").unwrap_or(&v).clone();
+        if job["status"] == status {
+            return job;
+        }
+        assert!(
+            started.elapsed() < Duration::from_secs(30),
+            "job {id} never became {status}: {job}"
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_user_follows_cancels_launches_and_reruns_jobs_in_a_real_terminal() {
+    let Some((dir, project)) = scratch() else {
+        return;
+    };
+    std::fs::create_dir_all(&project).unwrap();
+    let store = project.join(".kiroku");
+    kiroku(&store, &["init"]);
+    let _cancel = CancelJobsOnDrop(store.clone());
+    // A training that says each step, long enough to be watched and cancelled.
+    std::fs::write(
+        project.join("train.sh"),
+        "echo \"args: $*\"\ni=0\nwhile [ $i -lt 600 ]; do echo \"step $i loss=0.$i\"; i=$((i+1)); sleep 0.1; done\n",
+    )
+    .unwrap();
+    let submit = |args: &[&str]| -> i64 {
+        let args: Vec<&str> = std::iter::once("submit")
+            .chain(args.iter().copied())
+            .collect();
+        kiroku(&store, &args).trim().parse().unwrap()
+    };
+    let long = submit(&[
+        "--name", "long", "--exp", "sweep", "--", "sh", "train.sh", "--lr", "0.1",
+    ]);
+    let after = submit(&[
+        "--name",
+        "after-long",
+        "--after",
+        &long.to_string(),
+        "--",
+        "true",
+    ]);
+    wait_job_status(&store, long, "running");
+
+    let tmux = Tmux::open("e2e-jobs", dir.path(), &store, &project);
+    tmux.wait_for("Runs");
+    tmux.keys(&["J"]);
+    tmux.wait_for("Jobs · all targets");
+    tmux.wait_for("─ running (1)");
+    tmux.wait_for(&format!("after job {long}"));
+    // The GPU panel: this box's GPUs, or a clean "no GPUs".
+    let s = tmux.wait_for("GPUs ·");
+    assert!(s.contains("no GPUs") || s.contains(" on "), "{s}");
+    // The running job's output follows as it grows.
+    tmux.wait_for("(following)");
+    tmux.wait_for("step 5 ");
+    tmux.wait_for("step 15 ");
+
+    // Cancel the queued job: the dialog names it; yes cancels it in the store.
+    tmux.keys(&["j", "x"]);
+    tmux.wait_for(&format!("Cancel job {after} (after-long)?"));
+    tmux.keys(&["y"]);
+    tmux.wait_for(&format!("cancelled job {after}"));
+    wait_job_status(&store, after, "cancelled");
+
+    // Cancel the running one: its supervisor stops it.
+    tmux.keys(&["g", "x"]);
+    tmux.wait_for(&format!("Cancel job {long} (long)?"));
+    tmux.keys(&["y"]);
+    wait_job_status(&store, long, "killed");
+    tmux.wait_for("killed");
+
+    // Launch a job from the form.
+    tmux.keys(&["n"]);
+    tmux.wait_for("Launch a job");
+    tmux.type_text("echo launched-from-the-form");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("✓ queued job {} (echo) on local", after + 1));
+    wait_job_status(&store, after + 1, "finished");
+
+    // Its run says which job and target started it; R reruns it with an edited param.
+    let job = wait_job_status(&store, long, "killed");
+    let run = job["run_id"].as_str().unwrap().to_string();
+    // The oldest ended job is the last row.
+    tmux.keys(&["G"]);
+    tmux.wait_for(&format!("Log · job {long} long"));
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Overview");
+    tmux.wait_for(&format!("job {long} on target local"));
+    tmux.keys(&["R"]);
+    tmux.wait_for(&format!("Rerun {} as a job", &run[..8]));
+    tmux.wait_for("lr=0.1");
+    tmux.keys(&["End"]);
+    tmux.type_text("5");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for(&format!("✓ queued job {} (long)", after + 2));
+    let rerun = wait_job_status(&store, after + 2, "running");
+    assert_eq!(rerun["rerun_of"], run.as_str());
+    assert_eq!(
+        rerun["command"],
+        serde_json::json!(["sh", "train.sh", "--lr", "0.15"])
+    );
+    tmux.keys(&["q"]);
 }

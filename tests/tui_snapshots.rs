@@ -5,10 +5,11 @@
 mod tui_fixture;
 
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
-use kiroku::tui::app::{handle_key, update, State};
+use kiroku::jobs::gpus::{GpuInfo, GpuProcess};
+use kiroku::tui::app::{handle_key, update, Action, State};
 use kiroku::tui::render_to_string;
-use kiroku::tui::worker::settle;
-use tui_fixture::{fixture, state, Fixture};
+use kiroku::tui::worker::{settle, Response};
+use tui_fixture::{add_jobs, fixture, state, Fixture};
 
 const SIZES: [(u16, u16); 2] = [(80, 24), (160, 48)];
 
@@ -20,35 +21,137 @@ fn screen(f: &Fixture, w: u16, h: u16, keys: &[&str]) -> String {
     let effects = s.start();
     settle(&mut s, &f.store, effects);
     for k in keys {
-        let events: Vec<KeyEvent> = match *k {
-            "<tab>" => vec![KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)],
-            "<enter>" => vec![KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)],
-            "<esc>" => vec![KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)],
-            "<c-s>" => vec![KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)],
-            text => text
-                .chars()
-                .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
-                .collect(),
-        };
-        for e in events {
-            if let Some(a) = handle_key(&s, e) {
-                let effects = update(&mut s, a);
-                settle(&mut s, &f.store, effects);
-            }
-            render_to_string(&mut s, w, h);
-        }
+        play(&mut s, f, k);
     }
     // The footer message would otherwise depend on write timing.
     s.message = s.message.filter(|m| m.error);
     render_to_string(&mut s, w, h)
 }
 
+/// Plays one key spec (`<tab>`, `<enter>`, `<esc>`, `<c-s>` or chars), drawing after each key
+/// as the real loop does.
+fn play(s: &mut State, f: &Fixture, k: &str) {
+    let (w, h) = s.size;
+    let events: Vec<KeyEvent> = match k {
+        "<tab>" => vec![KeyEvent::new(KeyCode::Tab, KeyModifiers::NONE)],
+        "<enter>" => vec![KeyEvent::new(KeyCode::Enter, KeyModifiers::NONE)],
+        "<esc>" => vec![KeyEvent::new(KeyCode::Esc, KeyModifiers::NONE)],
+        "<c-s>" => vec![KeyEvent::new(KeyCode::Char('s'), KeyModifiers::CONTROL)],
+        text => text
+            .chars()
+            .map(|c| KeyEvent::new(KeyCode::Char(c), KeyModifiers::NONE))
+            .collect(),
+    };
+    for e in events {
+        if let Some(a) = handle_key(s, e) {
+            let effects = update(s, a);
+            settle(s, &f.store, effects);
+        }
+        render_to_string(s, w, h);
+    }
+}
+
 fn check(name: &str, keys: &[&str]) {
-    let f = fixture();
+    check_on(&fixture(), name, keys);
+}
+
+/// Snapshots of the screen over `f` after `keys`, at both sizes.
+fn check_on(f: &Fixture, name: &str, keys: &[&str]) {
     for (w, h) in SIZES {
-        let text = screen(&f, w, h, keys);
+        let text = screen(f, w, h, keys);
         insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
     }
+}
+
+/// Three GPUs as discovery would report them: 0 booked by job 3, 1 busy with a process kiroku
+/// did not start, 2 free.
+fn fixture_gpus() -> Vec<GpuInfo> {
+    let gpu = |index: u32, used: u64, util: u32, pids: &[u32]| GpuInfo {
+        index,
+        uuid: format!("GPU-{index}"),
+        name: "NVIDIA A100-SXM4-40GB".into(),
+        memory_used_mb: Some(used),
+        memory_total_mb: Some(40960),
+        utilization_pct: Some(util),
+        processes: pids
+            .iter()
+            .map(|&pid| GpuProcess {
+                pid,
+                used_memory_mb: Some(used),
+            })
+            .collect(),
+    };
+    vec![
+        gpu(0, 31_948, 81, &[4242]),
+        gpu(1, 2150, 12, &[777]),
+        gpu(2, 0, 0, &[]),
+    ]
+}
+
+/// The Jobs screen over the fixture with jobs, after `keys`, with `gpus` (and `note`) as the
+/// GPU panel's answer: injected, so the drawing does not depend on the machine's GPUs.
+fn check_jobs(name: &str, keys: &[&str], gpus: Vec<GpuInfo>, note: Option<&str>) {
+    let f = fixture();
+    add_jobs(&f);
+    for (w, h) in SIZES {
+        let mut keys = keys.to_vec();
+        keys.insert(0, "J");
+        let mut s: State = state(w, h);
+        render_to_string(&mut s, w, h);
+        let effects = s.start();
+        settle(&mut s, &f.store, effects);
+        for k in &keys {
+            play(&mut s, &f, k);
+        }
+        update(
+            &mut s,
+            Action::Store(Response::Gpus {
+                gpus: gpus.clone(),
+                note: note.map(str::to_string),
+            }),
+        );
+        s.message = s.message.filter(|m| m.error);
+        let text = render_to_string(&mut s, w, h);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), text);
+    }
+}
+
+#[test]
+fn jobs_with_gpus() {
+    check_jobs("jobs_gpus", &[], fixture_gpus(), None);
+}
+
+#[test]
+fn jobs_without_gpus() {
+    check_jobs(
+        "jobs_no_gpus",
+        &["j"],
+        vec![],
+        Some("no NVIDIA driver (nvidia-smi not found)"),
+    );
+}
+
+#[test]
+fn jobs_cancel_confirm() {
+    check_jobs("jobs_cancel_confirm", &["x"], fixture_gpus(), None);
+}
+
+/// A screen over the fixture with jobs, after `keys`.
+fn check_with_jobs(name: &str, keys: &[&str]) {
+    let f = fixture();
+    add_jobs(&f);
+    check_on(&f, name, keys);
+}
+
+#[test]
+fn jobs_rerun_form() {
+    // lr1e-3-s2, the run job 3 started (on target local, with 1 GPU).
+    check_with_jobs("jobs_rerun_form", &["jjjj", "R"]);
+}
+
+#[test]
+fn run_overview_of_a_job_s_run() {
+    check_with_jobs("run_overview_job", &["J", "<enter>"]);
 }
 
 #[test]

@@ -4,6 +4,7 @@ use super::Context;
 use crate::error::Result;
 use crate::model::JobId;
 use crate::wrap::job::{job_exec, JobExecOptions};
+use std::sync::Arc;
 
 pub fn job_exec_command(ctx: &mut Context, id: JobId) -> Result<i32> {
     let store = ctx.store()?;
@@ -11,7 +12,10 @@ pub fn job_exec_command(ctx: &mut Context, id: JobId) -> Result<i32> {
         config: ctx.config.clone(),
         store_location: ctx.location_text(),
     };
-    match job_exec(store, id, &opts)? {
+    let outcome = job_exec(Arc::clone(&store), id, &opts);
+    // The job's end frees its slot and GPUs: this host's scheduler looks again.
+    crate::jobs::wake::poke(store.as_ref());
+    match outcome? {
         None => {
             eprintln!("kiroku: job {id} is not starting: nothing to do");
             Ok(0)

@@ -240,10 +240,9 @@ pub fn jobs(ctx: &mut Context, cmd: &JobsCommand, explicit: Option<Format>) -> R
 /// are marked `lost` first, so nothing shown is `running` without a process.
 fn store_to_look_at(ctx: &mut Context) -> Result<std::sync::Arc<dyn Store>> {
     let store = ctx.store()?;
+    // Jobs first: that stops a dead supervisor's command, whose run is then recovered.
+    crate::jobs::lost::recover_lost_jobs_quietly(store.as_ref());
     crate::supervise::recover_lost_runs_quietly(store.as_ref());
-    if let Err(e) = crate::jobs::lost::recover_lost_jobs(store.as_ref()) {
-        eprintln!("kiroku: could not check for lost jobs: {e}");
-    }
     Ok(store)
 }
 

@@ -263,7 +263,14 @@ pub fn open_ui(ctx: &mut Context) -> Result<i32> {
         StoreLocation::Local(p) => Some(p.clone()),
         StoreLocation::Remote(_) => None,
     };
-    crate::tui::open(store, dir, &ctx.user)
+    let jobs = crate::tui::worker::JobsContext {
+        config: ctx.config.clone(),
+        store_location: match &ctx.location {
+            StoreLocation::Local(p) => p.display().to_string(),
+            StoreLocation::Remote(url) => url.clone(),
+        },
+    };
+    crate::tui::open(store, dir, &ctx.user, jobs)
         .map_err(|e| KirokuError::io("running the terminal UI", e))?;
     Ok(0)
 }

@@ -232,7 +232,7 @@ pub fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
             ),
         );
     }
-    field("command", shell_words(&d.source.command));
+    field("command", crate::present::shell_words(&d.source.command));
     field("run dir", d.run_dir.clone().unwrap_or_default());
     let section = |s: &mut String, title: &str, t: Table| {
         if !t.rows.is_empty() {
@@ -327,23 +327,6 @@ fn metric_summary_table(r: &Run) -> Table {
         ]);
     }
     t
-}
-
-/// A command line as a shell would need it typed (for display only).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {

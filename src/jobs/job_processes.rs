@@ -26,7 +26,7 @@ impl ProcessGroup {
     /// when the group cannot be judged from here (another host, boot or pid namespace) or
     /// when its id now names another group (a process other than the leader leads it).
     pub fn members(&self) -> Vec<ProcStat> {
-        if !self.judged_here() {
+        if !self.judged_here() || !self.id_in_use() {
             return Vec::new();
         }
         let all: Vec<ProcStat> = process::all_processes()
@@ -43,6 +43,15 @@ impl ProcessGroup {
         all.into_iter()
             .filter(|p| !p.exited() && p.start_ticks >= self.leader.start_ticks)
             .collect()
+    }
+
+    /// Whether any process (of this group or of one that reused its id) has the group id: when
+    /// none has, the group is surely empty, and the scan of every process is spared (the
+    /// common end of a job).
+    fn id_in_use(&self) -> bool {
+        // SAFETY: kill with signal 0 only checks; a negative pid names a process group.
+        let rc = unsafe { libc::kill(-(self.leader.pid as libc::pid_t), 0) };
+        rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ESRCH)
     }
 
     /// Whether no process of the group is left running.

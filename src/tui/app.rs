@@ -39,6 +39,8 @@ pub use super::screens::charts::{ChartSettings, XMode, SMOOTHING_LEVELS};
 pub use super::screens::compare::CompareView;
 pub use super::screens::confirm::Confirm;
 pub use super::screens::input::{parse_tag_edit, InputKind, TagEdit};
+pub use super::screens::jobs::{GpuPanel, JobLog, JobsView};
+pub use super::screens::launch::LaunchForm;
 pub use super::screens::overlays::Overlay;
 pub use super::screens::palette::{palette_completions, PALETTE};
 pub use super::screens::run::{highlight_requests, RunTab, RunView};
@@ -77,6 +79,8 @@ pub struct HitAreas {
     pub tabs: Vec<(Rect, RunTab)>,
     /// A plain list (activity, notes, metric rows): area and first item index.
     pub list: Option<(Rect, usize)>,
+    /// The Jobs screen's list: the job on each line of `list` (None: a group title).
+    pub job_lines: Vec<Option<crate::model::JobId>>,
 }
 
 pub struct State {
@@ -97,6 +101,7 @@ pub struct State {
     pub run: Option<RunView>,
     pub compare: Option<CompareView>,
     pub activity: ActivityView,
+    pub jobs: JobsView,
     pub message: Option<Message>,
     /// Kinds of requests awaiting an answer (besides the runs page, which counts by seq).
     pub pending: BTreeSet<RequestKind>,
@@ -127,6 +132,8 @@ pub enum Action {
     },
     /// Confirm dialogs: yes or no.
     Answer(bool),
+    /// Time passed with nothing else happening (only while a screen asks for ticks).
+    Tick,
 }
 
 /// Side effects for the loop.
@@ -177,6 +184,7 @@ impl State {
             run: None,
             compare: None,
             activity: ActivityView::default(),
+            jobs: JobsView::default(),
             message: None,
             pending: BTreeSet::new(),
             now,
@@ -219,6 +227,7 @@ impl State {
             Effect::Request(Request::Experiments),
             self.reload_runs(),
             Effect::Request(Request::Events { limit: 200 }),
+            Effect::Request(super::screens::jobs::jobs_request()),
         ]
     }
 
@@ -280,6 +289,7 @@ pub fn update(state: &mut State, action: Action) -> Vec<Effect> {
         Action::Store(resp) => on_response(state, resp),
         Action::Changed { store, file } => on_change(state, store, file),
         Action::Mouse(m) => state.screen.behaviour().on_click(state, m.column, m.row),
+        Action::Tick => state.screen.behaviour().on_tick(state),
         action => {
             // An open overlay has the first say over commands, edits and answers.
             if let Some(layer) = state.overlay.as_ref().map(Overlay::layer) {
@@ -355,7 +365,7 @@ fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
 
 /// Commands: the global ones here, the rest to the current screen.
 pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
-    use super::screens::{activity, compare, help, palette};
+    use super::screens::{activity, compare, help, jobs, launch, palette};
     match cmd {
         Cmd::Quit => {
             state.quit = true;
@@ -371,6 +381,8 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         }
         Cmd::Refresh => on_change(state, true, true),
         Cmd::Activity => activity::open(state),
+        Cmd::Jobs => jobs::open(state),
+        Cmd::Rerun => launch::open_rerun(state),
         Cmd::Back if state.overlay.is_some() => {
             state.overlay = None;
             vec![]

@@ -2,7 +2,8 @@
 //! a guard and a panic hook restore the terminal on every way out. One channel carries every
 //! event (input, store answers, change notices); the loop blocks on it, applies everything
 //! queued, and draws only when something changed, so an idle UI sleeps. Ticks happen only
-//! while something animates (the spinner, a fading message, a running run's clock).
+//! while something animates (the spinner, a fading message, a running run's clock) or the
+//! screen asks for them (`ScreenBehaviour::tick_every`: the Jobs screen's clocks and GPUs).
 use super::app::{self, Action, Effect, State};
 use super::worker::{self, Request, Response, WatchedFile};
 use crate::model::now_ms;
@@ -117,9 +118,16 @@ pub fn run(
             },
         };
         let mut dirty = first.is_none(); // a tick redraws
+        let ticked = first.is_none();
         let mut events: Vec<LoopEvent> = first.into_iter().collect();
         events.extend(rx.try_iter());
         state.now = now_ms();
+        if ticked {
+            let effects = app::update(&mut state, Action::Tick);
+            if run_effects(&mut state, effects, &req_tx, &watched) {
+                return Ok(());
+            }
+        }
         for ev in events {
             let Some(action) = to_action(&state, ev) else {
                 continue;
@@ -182,6 +190,9 @@ fn next_tick(state: &State) -> Option<Duration> {
     }
     if state.running > 0 {
         t = Some(t.map_or(Duration::from_secs(1), |t| t.min(Duration::from_secs(1))));
+    }
+    if let Some(every) = state.screen.behaviour().tick_every(state) {
+        t = Some(t.map_or(every, |t| t.min(every)));
     }
     t
 }

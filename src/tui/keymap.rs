@@ -8,7 +8,7 @@ use std::collections::BTreeMap;
 const DEFAULTS: &str = include_str!("keymap.toml");
 
 /// Sections, most specific first when looking a key up (`runs` then `global`).
-pub const SECTIONS: [&str; 5] = ["global", "runs", "run", "compare", "activity"];
+pub const SECTIONS: [&str; 6] = ["global", "runs", "run", "compare", "activity", "jobs"];
 
 /// Defines `Cmd` (every action a key can name) with its name in keymap files and its help text,
 /// from one list, so the parser, the help screen and `update` cannot disagree.
@@ -72,6 +72,12 @@ commands! {
     Baseline = "baseline": "next baseline run",
     Direction = "direction": "flip better direction of the metric",
     MarkSeen = "mark_seen": "mark all events seen",
+    Jobs = "jobs": "jobs queue, GPUs and job logs",
+    Launch = "launch": "launch a job (form)",
+    Rerun = "rerun": "run the run again with edited params (form)",
+    CancelJob = "cancel_job": "cancel the job (asks first)",
+    RetryJob = "retry_job": "queue the job again (asks first)",
+    NextTarget = "next_target": "show the next target's jobs",
 }
 
 impl Cmd {

@@ -1,5 +1,6 @@
 //! The terminal UI (`kiroku` on a terminal, or `kiroku ui`): runs, one run, compare, activity,
-//! help and a command palette over any `Store`, local or remote.
+//! jobs (with GPUs and a launch form), help and a command palette over any `Store`, local or
+//! remote.
 //!
 //! Shape (after gitui, helix and atuin): `app` is the shell (the shared state, the pure
 //! key → action → state routing, global keys, messages, outstanding requests); `screens` holds
@@ -24,20 +25,23 @@ use crate::store::Store;
 use std::sync::Arc;
 
 /// Opens the UI over `store` and returns when the user quits. `store_dir`, the folder of a
-/// local store, is watched for changes (remote stores are polled).
+/// local store, is watched for changes (remote stores are polled). `jobs` (the targets and the
+/// store's location) is what launching jobs from the UI needs.
 pub fn open(
     store: Arc<dyn Store>,
     store_dir: Option<std::path::PathBuf>,
     user: &str,
+    jobs: worker::JobsContext,
 ) -> std::io::Result<()> {
     let host = crate::wrap::source::host_name().unwrap_or_else(|| "localhost".into());
-    let state = app::State::new(
+    let mut state = app::State::new(
         store.describe(),
         user.to_string(),
         host,
         state_file::UiState::load(),
         crate::model::now_ms(),
     );
+    state.jobs.context = jobs;
     event_loop::run(store, store_dir, state)
 }
 

@@ -3,11 +3,16 @@
 //! filter bar runs one search, not three), while writes always run, in order. Results come
 //! back to the event loop as `Response`s. A second thread watches for changes (the store's
 //! `version()` counter and the followed log file) and says when to look again; every few
-//! seconds it also looks for runs whose `kiroku run` died (`crate::supervise`), so a lost run is
-//! marked and its last points appear while the UI shows it.
+//! seconds it also looks for runs whose `kiroku run` died (`crate::supervise`) and jobs whose
+//! supervisor died (`crate::jobs::lost`), so a lost run or job is marked and shows as such while
+//! the UI is open.
 //!
 //! `execute` is the whole behaviour and is also called directly by tests, without threads.
-use crate::model::{Event, EventQuery, Experiment, NewNote, RunDetail, RunPage, RunQuery};
+use crate::jobs::gpus::GpuInfo;
+use crate::model::{
+    Event, EventQuery, Experiment, Job, JobId, JobQuery, NewJob, NewNote, RunDetail, RunPage,
+    RunQuery,
+};
 use crate::series::{SampledSeries, SeriesQuery};
 use crate::store::run_files::open_in_run;
 use crate::store::Store;
@@ -39,6 +44,39 @@ pub enum Write {
         deleted: bool,
         user: String,
     },
+    /// Queue a job (the launch form), as `kiroku submit` does.
+    SubmitJob {
+        job: Box<NewJob>,
+        context: Box<JobsContext>,
+    },
+    /// Cancel a job, as `kiroku jobs cancel` does.
+    CancelJob {
+        id: JobId,
+        user: String,
+    },
+    /// Queue a job again (`retry_of` set), as `kiroku jobs retry` does.
+    RetryJob {
+        id: JobId,
+        user: String,
+        host: String,
+        context: Box<JobsContext>,
+    },
+}
+
+/// The tag a job's run carries: the job's id (convention shared with `kiroku job-exec`).
+pub const JOB_TAG: &str = "kiroku.job";
+/// The tag a job's run carries: the target it ran on.
+pub const TARGET_TAG: &str = "kiroku.target";
+/// The tag a rerun's run carries: the run it runs again.
+pub const RERUN_TAG: &str = "kiroku.rerun_of";
+
+/// What queueing a job from the UI needs besides the store: the configuration (its targets)
+/// and where the store is (for the scheduler `submit` may start).
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct JobsContext {
+    pub config: crate::config::Config,
+    /// The store as `--store` names it (a `.kiroku` folder or a URL).
+    pub store_location: String,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -93,6 +131,21 @@ pub enum Request {
         path: PathBuf,
         theme: Option<String>,
     },
+    /// The job queue (lost jobs are looked for first).
+    Jobs {
+        query: JobQuery,
+    },
+    /// This box's GPUs (discovery), for the Jobs screen's GPU panel.
+    Gpus,
+    /// A job's run output from byte `from` on (as `Log`, for the Jobs screen's tail).
+    JobLog {
+        run_id: String,
+        from: u64,
+    },
+    /// A run and, when a job started it, that job: what the launch form is filled from.
+    RerunSource {
+        run_id: String,
+    },
     Write(Write),
 }
 
@@ -117,6 +170,10 @@ pub enum RequestKind {
     Log,
     Events,
     Highlight,
+    Jobs,
+    Gpus,
+    JobLog,
+    RerunSource,
     Write,
 }
 
@@ -147,6 +204,10 @@ impl Request {
             Request::Log { .. } => RequestKind::Log,
             Request::Events { .. } => RequestKind::Events,
             Request::Highlight { .. } | Request::Preview { .. } => RequestKind::Highlight,
+            Request::Jobs { .. } => RequestKind::Jobs,
+            Request::Gpus => RequestKind::Gpus,
+            Request::JobLog { .. } => RequestKind::JobLog,
+            Request::RerunSource { .. } => RequestKind::RerunSource,
             Request::Write(_) => RequestKind::Write,
         }
     }
@@ -207,6 +268,26 @@ pub enum Response {
         key: String,
         content: Highlighted,
     },
+    /// The job queue, newest first.
+    Jobs(Vec<Job>),
+    /// The GPUs found, and why there are none when discovery could not look.
+    Gpus {
+        gpus: Vec<GpuInfo>,
+        note: Option<String>,
+    },
+    /// A job's run output, as `Log`, with the file to follow (a local store only).
+    JobLog {
+        run_id: String,
+        text: String,
+        end: u64,
+        appended: bool,
+        path: Option<String>,
+    },
+    /// The run to launch again, and the job that started it, if one did.
+    RerunSource {
+        detail: Box<RunDetail>,
+        job: Option<Box<Job>>,
+    },
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -226,6 +307,10 @@ impl Response {
             Response::Log { .. } => RequestKind::Log,
             Response::Events(_) => RequestKind::Events,
             Response::Highlighted { .. } => RequestKind::Highlight,
+            Response::Jobs(_) => RequestKind::Jobs,
+            Response::Gpus { .. } => RequestKind::Gpus,
+            Response::JobLog { .. } => RequestKind::JobLog,
+            Response::RerunSource { .. } => RequestKind::RerunSource,
             Response::Written(_) => RequestKind::Write,
             Response::Error(_) => return None,
         })
@@ -458,6 +543,40 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 run_id,
                 key,
             },
+            Request::Jobs { query } => {
+                // Whoever looks finds the jobs whose supervisor died (they then show `lost`);
+                // a failed look is left for the next one, the list still comes.
+                let _ = crate::jobs::lost::recover_lost_jobs(store);
+                Response::Jobs(store.jobs(&query)?)
+            }
+            Request::Gpus => {
+                let found = crate::jobs::gpus::discover_detailed();
+                Response::Gpus {
+                    gpus: found.gpus,
+                    note: found.note,
+                }
+            }
+            Request::JobLog { run_id, from } => {
+                let (text, end, appended) = read_log(store, &run_id, from);
+                Response::JobLog {
+                    path: log_path(store, &run_id).map(|p| p.display().to_string()),
+                    run_id,
+                    text,
+                    end,
+                    appended,
+                }
+            }
+            Request::RerunSource { run_id } => {
+                let detail = store.run(&run_id)?;
+                let job = match detail.run.tags.get(JOB_TAG) {
+                    Some(id) => id.parse().ok().and_then(|id| store.job(id).ok()),
+                    None => None,
+                };
+                Response::RerunSource {
+                    detail: Box::new(detail),
+                    job: job.map(Box::new),
+                }
+            }
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();
@@ -507,7 +626,44 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
                 if run_ids.len() == 1 { "" } else { "s" }
             )
         }
+        Write::SubmitJob { job, context } => {
+            let job = submit_job(store, &context, *job)?;
+            format!("queued job {} ({}) on {}", job.id, job.name, job.target)
+        }
+        Write::CancelJob { id, user } => {
+            let job = crate::jobs::cancel::cancel_job(store, id, &user)?;
+            match job.status {
+                crate::model::JobStatus::Cancelled => format!("cancelled job {id}"),
+                s if s.is_terminal() => format!("job {id} had already ended ({s})"),
+                _ => format!("asked job {id} to stop"),
+            }
+        }
+        Write::RetryJob {
+            id,
+            user,
+            host,
+            context,
+        } => {
+            let old = store.job(id)?;
+            let job = submit_job(
+                store,
+                &context,
+                crate::jobs::submit::retry_of(&old, &user, &host),
+            )?;
+            format!("queued job {}, a retry of job {id}", job.id)
+        }
     })
+}
+
+/// Queues `job` on its target (checked against the configuration first), as `kiroku submit`.
+fn submit_job(
+    store: &dyn Store,
+    context: &JobsContext,
+    mut job: NewJob,
+) -> crate::error::Result<Job> {
+    let target = crate::jobs::targets::resolve(&context.config, Some(&job.target))?;
+    job.target = target.name;
+    crate::jobs::submit::submit(store, &context.config, &context.store_location, &job)
 }
 
 /// Keeps the newest query per kind and every write, in arrival order.
@@ -589,6 +745,7 @@ pub fn spawn_watcher(
                     // A recovery changes the store's version, which the code below notices.
                     // Errors are left for the next look (nothing may print over the screen).
                     let _ = crate::supervise::recover_lost_runs(store.as_ref());
+                    let _ = crate::jobs::lost::recover_lost_jobs(store.as_ref());
                     last_lost_check = Some(std::time::Instant::now());
                 }
                 let following = file.lock().ok().is_some_and(|g| g.is_some());

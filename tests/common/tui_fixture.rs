@@ -202,3 +202,112 @@ pub fn state(width: u16, height: u16) -> State {
     s.size = (width, height);
     s
 }
+
+/// Jobs in every group on the fixture's store (only the tests of the Jobs screen add them):
+/// id 1 finished (run 0, target local), 2 failed (run 2, cluster), 3 running on GPU 0
+/// (run 1, local), 4 cancelled, 5 and 6 queued (6 after 5). Their times are fixed relative to
+/// `NOW`, except the queue times the store sets itself (queued jobs show `0s` waited).
+/// Run 1 carries the tags a job's run gets.
+pub fn add_jobs(f: &Fixture) {
+    use kiroku::model::{JobStatus, JobUpdate, NewJob};
+    // name, target, GPUs, status, reason, the fixture run it became.
+    type Spec = (
+        &'static str,
+        &'static str,
+        u32,
+        JobStatus,
+        &'static str,
+        Option<usize>,
+    );
+    let specs: [Spec; 6] = [
+        (
+            "eval-best",
+            "local",
+            0,
+            JobStatus::Finished,
+            "exit code 0",
+            Some(0),
+        ),
+        (
+            "sweep-lr-1",
+            "cluster",
+            1,
+            JobStatus::Failed,
+            "exit code 3",
+            Some(2),
+        ),
+        (
+            "sweep-lr-3",
+            "local",
+            1,
+            JobStatus::Running,
+            "running",
+            Some(1),
+        ),
+        (
+            "sweep-lr-9",
+            "local",
+            1,
+            JobStatus::Cancelled,
+            "cancelled by bob",
+            None,
+        ),
+        (
+            "sweep-lr-4",
+            "local",
+            2,
+            JobStatus::Queued,
+            "waiting for 2 GPUs, 1 free",
+            None,
+        ),
+        ("report", "local", 0, JobStatus::Queued, "after job 5", None),
+    ];
+    for (i, (name, target, gpus, status, reason, run)) in specs.into_iter().enumerate() {
+        let job = f
+            .store
+            .submit_job(&NewJob {
+                name: Some(name.into()),
+                experiment: "resnet-sweep".into(),
+                target: target.into(),
+                command: vec!["python".into(), "train.py".into(), format!("--seed={i}")],
+                workdir: "/home/alice/proj".into(),
+                gpus,
+                after: if name == "report" { vec![5] } else { vec![] },
+                user: if i % 2 == 0 { "alice" } else { "bob" }.into(),
+                host: "gpu01".into(),
+                ..Default::default()
+            })
+            .unwrap();
+        let started = run.map(|_| NOW - (40 - i as i64 * 5) * MIN);
+        f.store
+            .update_job(
+                job.id,
+                &JobUpdate {
+                    status: Some(status),
+                    reason: Some(reason.into()),
+                    assigned_gpus: (status == JobStatus::Running).then(|| vec![0]),
+                    run_id: run.map(run_id),
+                    started_at: started,
+                    ended_at: (status.is_terminal())
+                        .then(|| started.unwrap_or(NOW - 50 * MIN) + 12 * MIN),
+                    exit_code: match status {
+                        JobStatus::Finished => Some(0),
+                        JobStatus::Failed => Some(3),
+                        _ => None,
+                    },
+                    ..Default::default()
+                },
+            )
+            .unwrap();
+    }
+    f.store
+        .set_tags(
+            &run_id(1),
+            &[
+                ("kiroku.job".into(), "3".into()),
+                ("kiroku.target".into(), "local".into()),
+            ],
+            "alice",
+        )
+        .unwrap();
+}

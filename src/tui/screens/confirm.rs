@@ -1,7 +1,9 @@
-//! The yes/no overlay: deleting (or restoring) runs, and leaving an editor with a draft.
+//! The yes/no overlay: deleting (or restoring) runs, cancelling or retrying a job, and leaving
+//! an editor with a draft.
 //! `y`/enter says yes; `n`/esc/`q` says no.
 use super::input::InputKind;
 use super::overlays::{centered, Layer, Overlay};
+use crate::model::JobId;
 use crate::tui::app::{Action, Effect, State};
 use crate::tui::editor::Editor;
 use crate::tui::worker::{Request, Write};
@@ -16,6 +18,16 @@ pub enum Confirm {
     Delete {
         run_ids: Vec<String>,
         deleted: bool,
+    },
+    /// Cancel job `id` (named `name`, so you see which).
+    CancelJob {
+        id: JobId,
+        name: String,
+    },
+    /// Queue job `id` again.
+    RetryJob {
+        id: JobId,
+        name: String,
     },
     /// Closing the editor would lose a draft; "no" goes back to it.
     DiscardDraft {
@@ -56,6 +68,10 @@ impl Layer for ConfirmLayer {
                 if run_ids.len() == 1 { "" } else { "s" },
                 if *deleted { "restore" } else { "rm" },
             ),
+            Confirm::CancelJob { id, name } => format!("Cancel job {id} ({name})?"),
+            Confirm::RetryJob { id, name } => {
+                format!("Queue job {id} ({name}) again, as a new job?")
+            }
             Confirm::DiscardDraft { .. } => "Discard the draft?".into(),
         };
         let r = centered(area, 60, 5);
@@ -97,6 +113,20 @@ fn on_answer(state: &mut State, yes: bool) -> Vec<Effect> {
                 run_ids,
                 deleted,
                 user,
+            }))]
+        }
+        Confirm::CancelJob { id, .. } => {
+            let user = state.user.clone();
+            vec![state.request(Request::Write(Write::CancelJob { id, user }))]
+        }
+        Confirm::RetryJob { id, .. } => {
+            let (user, host) = (state.user.clone(), state.host.clone());
+            let context = Box::new(state.jobs.context.clone());
+            vec![state.request(Request::Write(Write::RetryJob {
+                id,
+                user,
+                host,
+                context,
             }))]
         }
         Confirm::DiscardDraft { .. } => {

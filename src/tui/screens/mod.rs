@@ -24,6 +24,8 @@ pub mod compare;
 pub mod confirm;
 pub mod help;
 pub mod input;
+pub mod jobs;
+pub mod launch;
 pub mod overlays;
 pub mod palette;
 pub mod run;
@@ -80,6 +82,14 @@ pub trait ScreenBehaviour: Sync {
     fn on_return(&self, _state: &mut State) -> Vec<Effect> {
         vec![Effect::WatchFile(None)]
     }
+    /// How often this screen wants `on_tick` while it is shown (None: never).
+    fn tick_every(&self, _state: &State) -> Option<std::time::Duration> {
+        None
+    }
+    /// Time passed while this screen is shown (see `tick_every`).
+    fn on_tick(&self, _state: &mut State) -> Vec<Effect> {
+        vec![]
+    }
     /// The runs that run-level commands (star, tag, note, delete) apply to here.
     fn targets(&self, _state: &State) -> Vec<String> {
         vec![]
@@ -119,6 +129,8 @@ screens! {
     Compare => compare::CompareScreen,
     /// What happened in the store, newest first.
     Activity => activity::ActivityScreen,
+    /// The job queue, this box's GPUs and the selected job's output.
+    Jobs => jobs::JobsScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).

@@ -1,5 +1,5 @@
 //! Overlays: popups over the screen that take the whole keyboard while open (help, palette,
-//! confirmations, the tag and note editors, the column chooser), drawn last. Like screens,
+//! confirmations, the tag and note editors, the launch form, the column chooser), drawn last. Like screens,
 //! each is a module with a unit struct implementing [`Layer`] (after helix's compositor
 //! layers), and the registry below is the one place the shell learns of them: a new overlay
 //! is its module and one line (its variant with its fields, and its layer).
@@ -52,6 +52,8 @@ overlays! {
     Confirm(Confirm) => super::confirm::ConfirmLayer,
     /// The tag or note editor.
     Input { kind: InputKind, editor: Editor } => super::input::InputLayer,
+    /// The launch form (a job from scratch, or a run again).
+    Launch(super::launch::LaunchForm) => super::launch::LaunchLayer,
     /// The column chooser (`:columns`).
     Columns { cursor: usize } => super::runs::columns::ColumnsLayer,
 }

@@ -1,5 +1,6 @@
-//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:theme NAME`, `:columns`,
-//! `:compare`, `:help`, `:quit`, with completion (tab) of commands, experiments and themes.
+//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:jobs`, `:launch`,
+//! `:theme NAME`, `:columns`, `:compare`, `:help`, `:quit`, with completion (tab) of commands,
+//! experiments and themes.
 use super::overlays::{Layer, Overlay};
 use super::{run, runs, Screen};
 use crate::tui::app::{on_cmd, Action, Effect, State};
@@ -17,6 +18,8 @@ pub const PALETTE: &[(&str, &str)] = &[
     ("runs", "the runs table"),
     ("exp", "switch experiment: :exp NAME (or :exp * for all)"),
     ("activity", "the activity log"),
+    ("jobs", "the jobs queue, GPUs and job logs"),
+    ("launch", "launch a job (the form)"),
     ("theme", "switch theme: :theme NAME"),
     ("columns", "choose the table's columns"),
     ("compare", "compare the marked runs"),
@@ -141,6 +144,11 @@ fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
             }
         }
         "activity" => on_cmd(state, Cmd::Activity),
+        "jobs" => on_cmd(state, Cmd::Jobs),
+        "launch" => {
+            super::launch::open_empty(state);
+            vec![]
+        }
         "theme" => match Theme::load(arg) {
             Ok(t) => {
                 state.theme = t;

@@ -192,12 +192,31 @@ fn reap_children(leader: u32, leader_status: &mut Option<libc::c_int>) {
 fn leftovers(group: &ProcessGroup) -> Vec<ProcStat> {
     let me = std::process::id();
     let mut left = group.members();
+    if !has_children() {
+        return left;
+    }
     for p in process::all_processes() {
         if p.parent == me && !p.exited() && !left.iter().any(|m| m.pid == p.pid) {
             left.push(p);
         }
     }
     left
+}
+
+/// Whether this process has any child (running or not yet reaped); when not, no scan of every
+/// process is needed to find them.
+fn has_children() -> bool {
+    // SAFETY: waitid with WNOWAIT only looks (reaps nothing); `info` is valid for the call.
+    let rc = unsafe {
+        let mut info: libc::siginfo_t = std::mem::zeroed();
+        libc::waitid(
+            libc::P_ALL,
+            0,
+            &mut info,
+            libc::WEXITED | libc::WNOHANG | libc::WNOWAIT,
+        )
+    };
+    rc == 0 || std::io::Error::last_os_error().raw_os_error() != Some(libc::ECHILD)
 }
 
 /// Sends `signal` to the group and to the supervisor's own children outside it (unreaped

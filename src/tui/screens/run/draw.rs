@@ -172,6 +172,18 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
     ));
     lines.push(kv(state, "user", r.user.clone(), w));
     lines.push(kv(state, "host", r.host.clone().unwrap_or_default(), w));
+    // A run a job started: which job, on which target (`J` lists the jobs).
+    if let Some(job) = r.tags.get(crate::tui::worker::JOB_TAG) {
+        let target = r
+            .tags
+            .get(crate::tui::worker::TARGET_TAG)
+            .map(|t| format!(" on target {t}"))
+            .unwrap_or_default();
+        lines.push(kv(state, "job", format!("job {job}{target}"), w));
+    }
+    if let Some(of) = r.tags.get(crate::tui::worker::RERUN_TAG) {
+        lines.push(kv(state, "rerun of", of.clone(), w));
+    }
     lines.push(kv(state, "command", d.source.command.join(" "), w));
     if let Some(c) = &d.source.git_commit {
         let branch = d.source.git_branch.clone().unwrap_or_default();

@@ -5,6 +5,26 @@ use crate::tui::app::{Effect, State, TextField};
 use crate::tui::editor::EditKey;
 use crate::tui::worker::Request;
 
+/// Puts a log answer into the text held: appended to it (`appended`, bounded: whole lines are
+/// dropped from the front past `LOG_LIMIT`), or in its place.
+pub(crate) fn merge_log(held: &mut Option<String>, text: String, appended: bool) {
+    match (held.as_mut(), appended) {
+        (Some(log), true) => {
+            log.push_str(&text);
+            let limit = crate::tui::worker::LOG_LIMIT as usize;
+            if log.len() > limit {
+                let mut cut = log.len() - limit;
+                while !log.is_char_boundary(cut) {
+                    cut += 1;
+                }
+                let at = log[cut..].find('\n').map_or(cut, |i| cut + i + 1);
+                log.drain(..at);
+            }
+        }
+        _ => *held = Some(text),
+    }
+}
+
 impl State {
     pub(crate) fn log_effects(&mut self) -> Vec<Effect> {
         let Some(rv) = &self.run else { return vec![] };

@@ -494,22 +494,7 @@ impl ScreenBehaviour for RunScreen {
                 appended,
             } => {
                 if let Some(rv) = state.run.as_mut().filter(|r| r.id == run_id) {
-                    match (&mut rv.log, appended) {
-                        (Some(log), true) => {
-                            log.push_str(&text);
-                            // Bounded: drop whole lines from the front past the limit.
-                            let limit = crate::tui::worker::LOG_LIMIT as usize;
-                            if log.len() > limit {
-                                let mut cut = log.len() - limit;
-                                while !log.is_char_boundary(cut) {
-                                    cut += 1;
-                                }
-                                let at = log[cut..].find('\n').map_or(cut, |i| cut + i + 1);
-                                log.drain(..at);
-                            }
-                        }
-                        _ => rv.log = Some(text),
-                    }
+                    log::merge_log(&mut rv.log, text, appended);
                     rv.log_end = end;
                 }
             }

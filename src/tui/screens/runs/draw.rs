@@ -164,11 +164,12 @@ fn draw_sidebar(frame: &mut Frame, area: Rect, state: &mut State) {
         .iter()
         .filter(|e| e.id > state.activity.seen_before && state.activity.loaded)
         .count();
-    if inner.height as usize > lines.len() + 2 {
-        while lines.len() + 1 < inner.height as usize {
+    if inner.height as usize > lines.len() + 3 {
+        while lines.len() + 2 < inner.height as usize {
             lines.push(Line::raw(""));
         }
         lines.pop();
+        lines.push(jobs_line(state));
         let key = state
             .keymap
             .key_for("runs", crate::tui::keymap::Cmd::Activity)
@@ -186,6 +187,28 @@ fn draw_sidebar(frame: &mut Frame, area: Rect, state: &mut State) {
         ]));
     }
     frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The sidebar's way to the Jobs screen, with what runs and waits there.
+fn jobs_line(state: &State) -> Line<'static> {
+    use crate::tui::screens::jobs::JobGroup;
+    let key = state
+        .keymap
+        .key_for("runs", crate::tui::keymap::Cmd::Jobs)
+        .unwrap_or_default();
+    let (running, queued) = (
+        state.jobs.count(JobGroup::Running),
+        state.jobs.count(JobGroup::Queued),
+    );
+    let (what, role) = match (running, queued) {
+        (0, 0) => (String::new(), "text.dim"),
+        (0, q) => (format!("{q} queued"), "status.queued"),
+        (r, _) => (format!("{r} running"), "status.running"),
+    };
+    Line::from(vec![
+        Span::styled(format!(" Jobs ({key}) "), state.theme.style("text.dim")),
+        Span::styled(what, state.theme.style(role)),
+    ])
 }
 
 fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {

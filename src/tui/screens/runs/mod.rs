@@ -264,6 +264,8 @@ impl ScreenBehaviour for RunsScreen {
             (Cmd::Star, "star"),
             (Cmd::Delete, "delete"),
             (Cmd::Activity, "activity"),
+            (Cmd::Jobs, "jobs"),
+            (Cmd::Rerun, "rerun"),
             (Cmd::Palette, "command"),
             (Cmd::Quit, "quit"),
         ]
