@@ -22,5 +22,6 @@ pub mod backend;
 pub mod cancel;
 pub mod gpus;
 pub mod lost;
+pub mod slurm;
 pub mod submit;
 pub mod targets;

@@ -1,0 +1,313 @@
+//! Slurm jobs against a real single-node Slurm with two fake GPUs (`tests/infra/slurm.sh
+//! start`, which `.ci/run` runs and which prints the `SLURM_CONF` to export): a GPU job waits
+//! in PENDING while the GPUs are taken, runs, completes and saw its GPU; a failing job fails
+//! with its code; a time limit ends in `timeout`; cancel ends in `killed`; output and metrics
+//! arrive; arguments arrive byte for byte. The backend is driven as the job supervisor drives it.
+mod common;
+
+use common::requires::require_tool;
+use kiroku::config::{TargetConfig, TargetKind};
+use kiroku::jobs::backend::{self, Backend, LaunchSpec, RemoteState};
+use kiroku::jobs::targets::Target;
+use kiroku::model::{Job, JobStatus};
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+/// Whether a Slurm controller answers (`SLURM_CONF` from `tests/infra/slurm.sh start`).
+fn slurm_running() -> bool {
+    require_tool("sinfo", &["-h", "-o", "%T"])
+}
+
+fn target(time: Option<&str>) -> Target {
+    Target {
+        name: "cluster".into(),
+        config: TargetConfig {
+            kind: TargetKind::Slurm,
+            gpus: None,
+            max_parallel: None,
+            host: None,
+            workdir: None,
+            setup: None,
+            partition: Some("debug".into()),
+            account: None,
+            qos: None,
+            time: time.map(String::from),
+            ssh_host: None,
+            ssh_options: Vec::new(),
+        },
+    }
+}
+
+/// A launched Slurm job, what came back from it so far, and its folders.
+struct Launched {
+    backend: Box<dyn Backend>,
+    output: Vec<u8>,
+    metrics: Vec<u8>,
+    seen: Vec<RemoteState>,
+    run_dir: PathBuf,
+    workdir: tempfile::TempDir,
+    _run: tempfile::TempDir,
+}
+
+fn launch(name: &str, gpus: u32, time: Option<&str>, command: &[&str]) -> Launched {
+    // Spaces in both folders: the script must quote them.
+    let workdir = tempfile::Builder::new()
+        .prefix("slurm work ")
+        .tempdir()
+        .unwrap();
+    let run = tempfile::Builder::new()
+        .prefix("slurm run ")
+        .tempdir()
+        .unwrap();
+    let run_dir = run.path().join("r1");
+    std::fs::create_dir(&run_dir).unwrap();
+    let job = Job {
+        id: 1,
+        name: name.into(),
+        experiment: "default".into(),
+        target: "cluster".into(),
+        command: command.iter().map(|s| s.to_string()).collect(),
+        workdir: workdir.path().display().to_string(),
+        env: Vec::new(),
+        gpus,
+        gpu_memory_mb: None,
+        after: Vec::new(),
+        params: Vec::new(),
+        tags: Vec::new(),
+        rerun_of: None,
+        retry_of: None,
+        time_limit_s: None,
+        user: "tester".into(),
+        host: "here".into(),
+        status: JobStatus::Starting,
+        reason: String::new(),
+        assigned_gpus: Vec::new(),
+        run_id: None,
+        queued_at: 0,
+        started_at: None,
+        ended_at: None,
+        exit_code: None,
+        supervisor: None,
+        handle: None,
+        cancel_requested: false,
+    };
+    let mut backend = backend::for_target(&target(time)).unwrap();
+    let id = backend
+        .launch(&LaunchSpec {
+            job: &job,
+            run_id: "r1",
+            run_dir: &run_dir,
+            env: vec![
+                ("KIROKU_RUN_ID".into(), "r1".into()),
+                ("NOTE".into(), "a,b 'c' $d".into()),
+            ],
+        })
+        .unwrap();
+    assert!(id.parse::<u64>().is_ok(), "handle {id}");
+    Launched {
+        backend,
+        output: Vec::new(),
+        metrics: Vec::new(),
+        seen: Vec::new(),
+        run_dir,
+        workdir,
+        _run: run,
+    }
+}
+
+impl Launched {
+    /// Polls (at the backend's pace) until `done` holds for the state; panics after `limit`.
+    fn poll_until(&mut self, limit: Duration, done: impl Fn(&RemoteState) -> bool) -> RemoteState {
+        let start = Instant::now();
+        loop {
+            let pulled = self.backend.poll().unwrap();
+            self.output.extend(&pulled.output);
+            self.metrics.extend(&pulled.metrics);
+            if self.seen.last() != Some(&pulled.state) {
+                self.seen.push(pulled.state.clone());
+            }
+            if done(&pulled.state) {
+                return pulled.state;
+            }
+            assert!(
+                !matches!(pulled.state, RemoteState::Ended { .. }),
+                "ended early: {:?}\noutput: {}",
+                self.seen,
+                self.output_text()
+            );
+            assert!(
+                start.elapsed() < limit,
+                "no wanted state within {limit:?}; seen {:?}",
+                self.seen
+            );
+            std::thread::sleep(self.backend.poll_interval());
+        }
+    }
+
+    fn until_ended(&mut self, limit: Duration) -> RemoteState {
+        self.poll_until(limit, |s| matches!(s, RemoteState::Ended { .. }))
+    }
+
+    fn output_text(&self) -> String {
+        String::from_utf8_lossy(&self.output).into_owned()
+    }
+
+    fn touch(&self, name: &str) {
+        std::fs::write(self.workdir.path().join(name), "").unwrap();
+    }
+}
+
+impl Drop for Launched {
+    /// A test that failed half-way leaves no job behind on the cluster.
+    fn drop(&mut self) {
+        if !matches!(self.seen.last(), Some(RemoteState::Ended { .. })) {
+            let _ = self.backend.cancel(Duration::ZERO);
+        }
+    }
+}
+
+/// A shell line that waits until a file appears in the working directory.
+fn wait_for(file: &str) -> String {
+    format!("while [ ! -e {file} ]; do sleep 0.2; done")
+}
+
+fn ended(status: JobStatus, exit_code: Option<i32>, reason: &str) -> RemoteState {
+    RemoteState::Ended {
+        status,
+        exit_code,
+        reason: reason.into(),
+    }
+}
+
+const MINUTE: Duration = Duration::from_secs(60);
+
+#[test]
+fn a_gpu_job_waits_for_its_gpu_runs_and_completes_with_its_output_and_metrics() {
+    if !slurm_running() {
+        return;
+    }
+    // Both fake GPUs taken until the test says so.
+    let mut holder = launch("holder", 2, None, &["sh", "-c", &wait_for("release")]);
+    holder.poll_until(MINUTE, |s| *s == RemoteState::Running);
+    let body = format!(
+        "echo \"gpus=$CUDA_VISIBLE_DEVICES run=$KIROKU_RUN_ID note=$NOTE pwd=$(pwd)\"; \
+         echo '{{\"loss\": 0.5, \"step\": 1}}' >> \"$KIROKU_METRICS_FILE\"; \
+         echo oops >&2; {}; echo done",
+        wait_for("go")
+    );
+    let mut job = launch("gpu one", 1, None, &["sh", "-c", &body]);
+    // Right after sbatch the reason is Slurm's `None` until its scheduler looked at the job.
+    let waiting = RemoteState::Pending {
+        reason: "Resources".into(),
+    };
+    job.poll_until(MINUTE, |s| *s == waiting);
+    holder.touch("release");
+    assert_eq!(
+        holder.until_ended(MINUTE),
+        ended(JobStatus::Finished, Some(0), "exit code 0")
+    );
+    job.poll_until(MINUTE, |s| *s == RemoteState::Running);
+    job.touch("go");
+    assert_eq!(
+        job.until_ended(MINUTE),
+        ended(JobStatus::Finished, Some(0), "exit code 0")
+    );
+    let output = job.output_text();
+    let workdir = job.workdir.path().canonicalize().unwrap();
+    assert!(
+        output.starts_with(&format!(
+            "gpus=0 run=r1 note=a,b 'c' $d pwd={}\n",
+            workdir.display()
+        )) || output.starts_with("gpus=1 "),
+        "{output}"
+    );
+    assert!(
+        output.contains("oops\n") && output.ends_with("done\n"),
+        "{output}"
+    );
+    // The job wrote the run's metrics file itself (it shares this filesystem).
+    assert!(job.metrics.is_empty());
+    let metrics = std::fs::read_to_string(job.run_dir.join("metrics.jsonl")).unwrap();
+    assert_eq!(metrics, "{\"loss\": 0.5, \"step\": 1}\n");
+    let script = std::fs::read_to_string(job.run_dir.join("slurm-job.sh")).unwrap();
+    assert!(script.contains("#SBATCH --gres=\"gpu:1\""), "{script}");
+}
+
+#[test]
+fn a_failing_job_fails_with_its_code_and_arguments_arrive_byte_for_byte() {
+    if !slurm_running() {
+        return;
+    }
+    let tricky = [
+        "a b",
+        "it's",
+        "$HOME",
+        ";",
+        "`id`",
+        "line\nbreak",
+        "\"q\"",
+        "",
+        "\\",
+    ];
+    let mut command = vec!["sh", "-c", "printf '<%s>\\n' \"$@\"; exit 3", "sh"];
+    command.extend(tricky);
+    let mut job = launch("fails", 0, None, &command);
+    assert_eq!(
+        job.until_ended(MINUTE),
+        ended(JobStatus::Failed, Some(3), "exit code 3 (NonZeroExitCode)")
+    );
+    let expected: String = tricky.iter().map(|w| format!("<{w}>\n")).collect();
+    assert_eq!(job.output_text(), expected);
+}
+
+#[test]
+fn a_time_limit_ends_in_timeout() {
+    if !slurm_running() {
+        return;
+    }
+    // `time = "1"`: one minute; Slurm ends it within its next check (about 76 s here).
+    let mut job = launch(
+        "too long",
+        0,
+        Some("1"),
+        &["sh", "-c", "echo started; sleep 600"],
+    );
+    job.poll_until(MINUTE, |s| *s == RemoteState::Running);
+    let end = job.until_ended(Duration::from_secs(240));
+    let RemoteState::Ended { status, reason, .. } = &end else {
+        unreachable!()
+    };
+    assert_eq!(
+        (*status, reason.as_str()),
+        (JobStatus::Timeout, "TimeLimit")
+    );
+    let output = job.output_text();
+    assert!(output.starts_with("started\n"), "{output}");
+    assert!(output.contains("DUE TO TIME LIMIT"), "{output}");
+}
+
+#[test]
+fn cancel_ends_a_running_job_as_killed() {
+    if !slurm_running() {
+        return;
+    }
+    let mut job = launch("cancelled", 0, None, &["sh", "-c", "echo up; sleep 600"]);
+    job.poll_until(MINUTE, |s| *s == RemoteState::Running);
+    let run_dir = job.run_dir.clone();
+    job.poll_until(MINUTE, |_| !job_output_empty(&run_dir));
+    job.backend.cancel(Duration::from_secs(5)).unwrap();
+    let end = job.until_ended(MINUTE);
+    let RemoteState::Ended { status, .. } = &end else {
+        unreachable!()
+    };
+    assert_eq!(*status, JobStatus::Killed, "{end:?}");
+    assert!(
+        job.output_text().starts_with("up\n"),
+        "{}",
+        job.output_text()
+    );
+}
+
+fn job_output_empty(run_dir: &Path) -> bool {
+    std::fs::metadata(run_dir.join("slurm-output.log")).map_or(true, |m| m.len() == 0)
+}
