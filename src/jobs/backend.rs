@@ -64,11 +64,14 @@ pub trait Backend: Send {
 /// The backend for a remote target (`ssh`, `slurm`); `local` targets have none (the supervisor
 /// runs their command itself).
 pub fn for_target(target: &crate::jobs::targets::Target) -> Result<Box<dyn Backend>> {
-    if target.config.kind == crate::config::TargetKind::Slurm {
-        return Ok(Box::new(crate::jobs::slurm::SlurmBackend::new(target)?));
+    match target.config.kind {
+        crate::config::TargetKind::Ssh => Ok(Box::new(crate::jobs::ssh::SshBackend::new(target)?)),
+        crate::config::TargetKind::Slurm => {
+            Ok(Box::new(crate::jobs::slurm::SlurmBackend::new(target)?))
+        }
+        _ => Err(crate::error::KirokuError::Invalid(format!(
+            "target '{}': {:?} targets are not in this build yet",
+            target.name, target.config.kind
+        ))),
     }
-    Err(crate::error::KirokuError::Invalid(format!(
-        "target '{}': {:?} targets are not in this build yet",
-        target.name, target.config.kind
-    )))
 }

@@ -22,6 +22,8 @@ pub mod backend;
 pub mod cancel;
 pub mod gpus;
 pub mod lost;
+pub mod remote_shell;
 pub mod slurm;
+pub mod ssh;
 pub mod submit;
 pub mod targets;

@@ -2,6 +2,7 @@
 #![allow(dead_code)]
 pub mod raw_http;
 pub mod requires;
+pub mod sshd;
 
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};

@@ -31,6 +31,11 @@ pub fn require_python_module(module: &str) -> bool {
     ok || missing(&format!("python3 with the `{module}` package"), &hint)
 }
 
+/// `ok`, or (when not) as `require_tool` for a missing `what` (with a `hint` to get it).
+pub fn require(ok: bool, what: &str, hint: &str) -> bool {
+    ok || missing(what, hint)
+}
+
 /// Fails under CI, else skips loudly; returns `false` for `require_*`'s callers.
 fn missing(what: &str, hint: &str) -> bool {
     // libtest runs each test on a thread named after it.
