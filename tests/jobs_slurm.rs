@@ -6,6 +6,7 @@
 mod common;
 
 use common::requires::require_tool;
+use common::sshd::require_sshd;
 use kiroku::config::{TargetConfig, TargetKind};
 use kiroku::jobs::backend::{self, Backend, LaunchSpec, RemoteState};
 use kiroku::jobs::targets::Target;
@@ -50,6 +51,10 @@ struct Launched {
 }
 
 fn launch(name: &str, gpus: u32, time: Option<&str>, command: &[&str]) -> Launched {
+    launch_on(&target(time), name, gpus, command)
+}
+
+fn launch_on(target: &Target, name: &str, gpus: u32, command: &[&str]) -> Launched {
     // Spaces in both folders: the script must quote them.
     let workdir = tempfile::Builder::new()
         .prefix("slurm work ")
@@ -91,14 +96,24 @@ fn launch(name: &str, gpus: u32, time: Option<&str>, command: &[&str]) -> Launch
         handle: None,
         cancel_requested: false,
     };
-    let mut backend = backend::for_target(&target(time)).unwrap();
+    // Unique, as run ids are: a login node keeps each job's files under its run id.
+    let run_id = format!(
+        "r{}",
+        run.path()
+            .file_name()
+            .unwrap()
+            .to_string_lossy()
+            .replace(' ', "-")
+    );
+    let mut backend = backend::for_target(target).unwrap();
     let id = backend
         .launch(&LaunchSpec {
             job: &job,
-            run_id: "r1",
+            run_id: &run_id,
             run_dir: &run_dir,
             env: vec![
                 ("KIROKU_RUN_ID".into(), "r1".into()),
+                ("KIROKU_STORE".into(), "/nowhere".into()),
                 ("NOTE".into(), "a,b 'c' $d".into()),
             ],
         })
@@ -310,4 +325,34 @@ fn cancel_ends_a_running_job_as_killed() {
 
 fn job_output_empty(run_dir: &Path) -> bool {
     std::fs::metadata(run_dir.join("slurm-output.log")).map_or(true, |m| m.len() == 0)
+}
+
+#[test]
+fn through_a_login_node_the_output_and_metrics_come_back_over_ssh() {
+    if !slurm_running() {
+        return;
+    }
+    let Some(sshd) = require_sshd() else {
+        return;
+    };
+    // The login node is this box through the test sshd; Slurm's tools there find the cluster
+    // through /etc/slurm/slurm.conf (tests/infra/slurm.sh links it).
+    let mut login = target(None);
+    login.config.ssh_host = Some(sshd.host.clone());
+    login.config.ssh_options = sshd.options();
+    let body = "echo \"on the login node: $1\"; \
+                printf '{\"acc\": 0.75}\\n' >> \"$KIROKU_METRICS_FILE\"; \
+                case \"$KIROKU_METRICS_FILE\" in */.kiroku/slurm/*) echo remote-files;; esac; exit 4";
+    let mut job = launch_on(&login, "via login", 0, &["sh", "-c", body, "sh", "it's $x"]);
+    assert_eq!(
+        job.until_ended(MINUTE),
+        ended(JobStatus::Failed, Some(4), "exit code 4 (NonZeroExitCode)")
+    );
+    assert_eq!(
+        job.output_text(),
+        "on the login node: it's $x\nremote-files\n"
+    );
+    assert_eq!(String::from_utf8_lossy(&job.metrics), "{\"acc\": 0.75}\n");
+    // Nothing was written into the run folder here: the job's files are on the login node.
+    assert!(!job.run_dir.join("slurm-job.sh").exists());
 }

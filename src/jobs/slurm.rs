@@ -21,6 +21,7 @@ pub mod state;
 
 use crate::error::{KirokuError, Result};
 use crate::jobs::backend::{Backend, LaunchSpec, Pulled, RemoteState};
+use crate::jobs::remote_shell::Ssh;
 use crate::jobs::targets::Target;
 use crate::model::JobStatus;
 use runner::Runner;
@@ -76,10 +77,11 @@ impl SlurmBackend {
             qos: checked("qos", &config.qos)?,
             time: checked("time", &config.time)?,
             runner: match &config.ssh_host {
-                Some(host) => Runner::Ssh {
-                    host: host.clone(),
-                    options: config.ssh_options.clone(),
-                },
+                Some(host) => {
+                    Runner::Ssh(Ssh::new(host, &config.ssh_options).map_err(|e| {
+                        KirokuError::Invalid(format!("target '{}': {e}", target.name))
+                    })?)
+                }
                 None => Runner::Local,
             },
             launched: None,
@@ -112,7 +114,7 @@ impl SlurmBackend {
                     })?
                     .to_string()
             }
-            Runner::Ssh { .. } => {
+            Runner::Ssh(_) => {
                 let made =
                     "d=\"$HOME/.kiroku/slurm/$1\" && mkdir -p -- \"$d\" && cd -- \"$d\" && pwd -P";
                 let out = self
@@ -130,7 +132,7 @@ impl SlurmBackend {
         let squeue = ["squeue", "-h", "-t", "all", "-j", id, "-o", "%i|%T|%r"];
         let out = self.runner.run(&squeue, None)?;
         let stderr = String::from_utf8_lossy(&out.stderr);
-        let listed = if out.status.success() {
+        let listed = if out.success {
             state::parse_squeue(&String::from_utf8_lossy(&out.stdout), id)
         } else if stderr.contains("Invalid job id") {
             None
@@ -345,8 +347,8 @@ impl Backend for SlurmBackend {
         match (&self.runner, young) {
             (Runner::Local, true) => Duration::from_secs(1),
             (Runner::Local, false) => Duration::from_secs(3),
-            (Runner::Ssh { .. }, true) => Duration::from_secs(2),
-            (Runner::Ssh { .. }, false) => Duration::from_secs(5),
+            (Runner::Ssh(_), true) => Duration::from_secs(2),
+            (Runner::Ssh(_), false) => Duration::from_secs(5),
         }
     }
 }

@@ -5,7 +5,10 @@
 #
 #   tests/infra/slurm.sh start   install if missing, fresh state, start munged, slurmctld and
 #                                slurmd, wait until the node is idle; prints `export SLURM_CONF=…`
-#   tests/infra/slurm.sh stop    stop the daemons it started
+#   tests/infra/slurm.sh stop    cancel its jobs, stop the daemons it started
+#
+# /etc/slurm/slurm.conf is linked to the generated one (when no other is there), so Slurm
+# commands run through ssh on 127.0.0.1 (the login-node test) find the cluster too.
 #
 # The state folder is $KIROKU_SLURM_DIR (default /tmp/kiroku-slurm), wiped at each start so no
 # job of an earlier run is recovered. Without slurmdbd there is no sacct; finished jobs stay in
@@ -13,6 +16,7 @@
 set -euo pipefail
 BASE=${KIROKU_SLURM_DIR:-/tmp/kiroku-slurm}
 NODE=$(hostname -s)   # slurmd finds its NodeName by the short host name
+DEFAULT_CONF=/etc/slurm/slurm.conf
 
 stop_daemons() {
   local name pid
@@ -103,12 +107,21 @@ CONF
     tail -n 20 "$BASE/log/slurmctld.log" "$BASE/log/slurmd.log" >&2 || true
     exit 1
   fi
+  # Commands run through ssh (the login-node test) get no SLURM_CONF: the default path points
+  # here too, unless it holds a slurm.conf that is not ours.
+  if [ ! -e "$DEFAULT_CONF" ] || [ "$(readlink "$DEFAULT_CONF")" = "$SLURM_CONF" ]; then
+    mkdir -p "$(dirname "$DEFAULT_CONF")"
+    ln -sfn "$SLURM_CONF" "$DEFAULT_CONF"
+  fi
   echo "slurm: $(sinfo -h -N -o '%N %T %G')" >&2
   echo "export SLURM_CONF=$SLURM_CONF"
 }
 
 case "${1:-}" in
   start) start ;;
-  stop) stop_daemons ;;
+  stop)
+    stop_daemons
+    if [ "$(readlink "$DEFAULT_CONF")" = "$BASE/slurm.conf" ]; then rm -f "$DEFAULT_CONF"; fi
+    ;;
   *) echo "usage: $0 start|stop" >&2; exit 2 ;;
 esac

@@ -1,20 +1,27 @@
 //! Where the Slurm commands run: on this box (it is a login node, or the cluster's client
-//! tools and `SLURM_CONF` are here), or on a login node through the system `ssh` (BatchMode,
-//! so nothing waits on a prompt; the user's config, agent and jump hosts apply). Also reads and
-//! writes the job's files there.
-//!
-//! Quoting for the remote shell is `script::shell_quote` (one POSIX single-quoted word per
-//! argument); when `jobs::remote_shell` lands, this runner is the place to switch to its `Ssh`.
-use super::script::shell_quote;
+//! tools and `SLURM_CONF` are here), or on a login node through `remote_shell::Ssh` (the
+//! system `ssh` in BatchMode with a shared connection; each argument quoted once). Also reads
+//! and writes the job's files there.
 use crate::error::{KirokuError, Result};
+use crate::jobs::remote_shell::{self, Ssh};
 use std::io::{Read, Seek, SeekFrom, Write};
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Stdio};
 
 /// Runs commands where Slurm's client tools are.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone)]
 pub enum Runner {
     Local,
-    Ssh { host: String, options: Vec<String> },
+    Ssh(Ssh),
+}
+
+/// What a command printed and how it exited.
+#[derive(Debug)]
+pub struct Ran {
+    pub stdout: Vec<u8>,
+    pub stderr: Vec<u8>,
+    pub success: bool,
+    /// `exit status: 3`, for messages.
+    pub status: String,
 }
 
 impl Runner {
@@ -23,52 +30,61 @@ impl Runner {
         matches!(self, Runner::Local)
     }
 
-    /// Runs `argv` (with `stdin` fed to it) and returns what it printed, whatever its status.
-    pub fn run(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Output> {
-        let mut command = match self {
-            Runner::Local => {
-                let mut c = Command::new(argv[0]);
-                c.args(&argv[1..]);
-                c
+    /// Runs `argv` (with `stdin` fed to it) and returns what it printed, whatever its status;
+    /// an error when it could not run (or ssh could not reach the login node).
+    pub fn run(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Ran> {
+        match self {
+            Runner::Local => self.run_here(argv, stdin),
+            Runner::Ssh(ssh) => {
+                let line = remote_shell::join(argv)?;
+                let out = match stdin {
+                    Some(bytes) => ssh.run_with_input(&line, bytes)?,
+                    None => ssh.run(&line)?,
+                };
+                Ok(Ran {
+                    success: out.success(),
+                    status: match out.code {
+                        Some(code) => format!("exit status: {code}"),
+                        None => "killed by a signal".into(),
+                    },
+                    stdout: out.stdout,
+                    stderr: out.stderr,
+                })
             }
-            Runner::Ssh { host, options } => {
-                let mut c = Command::new("ssh");
-                c.args(["-o", "BatchMode=yes", "-o", "ConnectTimeout=15"])
-                    .args(options)
-                    .args([host.as_str(), "--"])
-                    .arg(
-                        argv.iter()
-                            .map(|w| shell_quote(w))
-                            .collect::<Vec<_>>()
-                            .join(" "),
-                    );
-                c
-            }
-        };
-        command
+        }
+    }
+
+    fn run_here(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<Ran> {
+        let mut child = Command::new(argv[0])
+            .args(&argv[1..])
             .stdin(if stdin.is_some() {
                 Stdio::piped()
             } else {
                 Stdio::null()
             })
             .stdout(Stdio::piped())
-            .stderr(Stdio::piped());
-        let mut child = command
+            .stderr(Stdio::piped())
             .spawn()
             .map_err(|e| KirokuError::io(format!("could not run {}", self.describe(argv)), e))?;
         if let (Some(bytes), Some(mut pipe)) = (stdin, child.stdin.take()) {
             pipe.write_all(bytes)
                 .map_err(|e| KirokuError::io(format!("writing to {}", self.describe(argv)), e))?;
         }
-        child
+        let out = child
             .wait_with_output()
-            .map_err(|e| KirokuError::io(format!("waiting for {}", self.describe(argv)), e))
+            .map_err(|e| KirokuError::io(format!("waiting for {}", self.describe(argv)), e))?;
+        Ok(Ran {
+            success: out.status.success(),
+            status: out.status.to_string(),
+            stdout: out.stdout,
+            stderr: out.stderr,
+        })
     }
 
     /// Runs `argv` and returns its stdout; a non-zero exit is an error quoting its stderr.
     pub fn run_ok(&self, argv: &[&str], stdin: Option<&[u8]>) -> Result<String> {
         let out = self.run(argv, stdin)?;
-        if !out.status.success() {
+        if !out.success {
             return Err(KirokuError::Invalid(format!(
                 "{} failed ({}): {}",
                 self.describe(argv),
@@ -84,7 +100,7 @@ impl Runner {
         let line = argv.join(" ");
         match self {
             Runner::Local => format!("`{line}`"),
-            Runner::Ssh { host, .. } => format!("`{line}` on {host} (through ssh)"),
+            Runner::Ssh(ssh) => format!("`{line}` on {} (through ssh)", ssh.host()),
         }
     }
 
@@ -94,7 +110,7 @@ impl Runner {
             Runner::Local => std::fs::create_dir_all(dir)
                 .and_then(|()| std::fs::write(path, bytes))
                 .map_err(|e| KirokuError::io(format!("writing {path}"), e)),
-            Runner::Ssh { .. } => self
+            Runner::Ssh(_) => self
                 .run_ok(
                     &[
                         "sh",
@@ -125,11 +141,11 @@ impl Runner {
                     .map_err(|e| KirokuError::io(format!("reading {path}"), e))?;
                 Ok(bytes)
             }
-            Runner::Ssh { .. } => {
+            Runner::Ssh(_) => {
                 let (from, max) = ((offset + 1).to_string(), max.to_string());
                 let script = "test -e \"$1\" || exit 0; tail -c +\"$2\" -- \"$1\" | head -c \"$3\"";
                 let out = self.run(&["sh", "-c", script, "sh", path, &from, &max], None)?;
-                if !out.status.success() {
+                if !out.success {
                     return Err(KirokuError::Invalid(format!(
                         "reading {path} through ssh failed ({}): {}",
                         out.status,

@@ -4,6 +4,7 @@
 //! (`--export` cannot carry commas), then the command quoted exactly once, and a line that keeps
 //! its exit status in a file for when Slurm has forgotten the job.
 use crate::error::{KirokuError, Result};
+use crate::jobs::remote_shell::{join, quote};
 
 /// Where the job's files are on the machine that runs it (absolute paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -88,14 +89,15 @@ pub fn batch_script(
                 name.escape_debug()
             )));
         }
-        lines.push(format!("export {name}={}", shell_quote(value)));
+        let value = quote(value)
+            .map_err(|e| KirokuError::Invalid(format!("environment variable {name}: {e}")))?;
+        lines.push(format!("export {name}={value}"));
     }
-    let words: Vec<String> = command.iter().map(|w| shell_quote(w)).collect();
-    lines.push(words.join(" "));
+    lines.push(join(command)?);
     lines.push("status=$?".into());
     lines.push(format!(
         "printf '%s\\n' \"$status\" > {}",
-        shell_quote(&files.exit_status)
+        quote(&files.exit_status)?
     ));
     lines.push("exit \"$status\"".into());
     Ok(lines.join("\n") + "\n")
@@ -110,11 +112,6 @@ pub fn slurm_duration(seconds: u64) -> String {
         rest % 3600 / 60,
         rest % 60
     )
-}
-
-/// A word as POSIX `sh` reads it back unchanged: single-quoted, `'` written as `'\''`.
-pub fn shell_quote(word: &str) -> String {
-    format!("'{}'", word.replace('\'', r"'\''"))
 }
 
 fn is_shell_name(name: &str) -> bool {
@@ -216,11 +213,11 @@ mod tests {
              #SBATCH --partition=\"gpu\"\n\
              #SBATCH --account=\"ml\"\n\
              #SBATCH --no-requeue\n\
-             export KIROKU_RUN_ID='r1'\n\
+             export KIROKU_RUN_ID=r1\n\
              export X='a,b '\\''q'\\'' $y'\n\
-             'python' 'train.py' '--note' 'it'\\''s $HOME; `x`\n2'\n\
+             python train.py --note 'it'\\''s $HOME; `x`\n2'\n\
              status=$?\n\
-             printf '%s\\n' \"$status\" > '/runs/r1/slurm-exit-status'\n\
+             printf '%s\\n' \"$status\" > /runs/r1/slurm-exit-status\n\
              exit \"$status\"\n"
         );
     }
