@@ -2,12 +2,12 @@
 //! (`server::kiroku_api`) and the client (`store::http::HttpStore`).
 //!
 //! Every `Store` method has one route; bodies reuse the `model` types wherever they fit, so
-//! this file holds only the envelopes. Later features (jobs, checks) add their own routes and
-//! types beside these without changing them. Errors travel as `ApiError`, the same
+//! this file holds only the envelopes. Later features (the job queue's `/api/v1/jobs...`,
+//! checks) add their own routes and types beside these without changing them. Errors travel as `ApiError`, the same
 //! `{"error_code", "message"}` shape MLflow uses, plus what kiroku needs to rebuild the exact
 //! `KirokuError` on the client.
 use crate::error::KirokuError;
-use crate::model::{KeyedPoint, Millis, RunStatus};
+use crate::model::{Job, JobQuery, JobStatus, KeyedPoint, Lease, Millis, RunStatus, Supervisor};
 use crate::series::SeriesQuery;
 use serde::{Deserialize, Serialize};
 
@@ -306,9 +306,144 @@ pub struct LostRunRecovery {
     pub user: String,
 }
 
+/// `GET /api/v1/jobs?status=queued,running&target=T&host=H&limit=N`: `Store::jobs`. Statuses
+/// travel comma-separated; absent parameters do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct JobListQuery {
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub target: Option<String>,
+    #[serde(default)]
+    pub host: Option<String>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl JobListQuery {
+    /// The query-string pairs for `query` (the client side).
+    pub fn pairs(query: &JobQuery) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if !query.statuses.is_empty() {
+            let names: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+            pairs.push(("status", names.join(",")));
+        }
+        if let Some(target) = &query.target {
+            pairs.push(("target", target.clone()));
+        }
+        if let Some(host) = &query.host {
+            pairs.push(("host", host.clone()));
+        }
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+
+    /// Back to the store's query (the server side); an unknown status is an error naming it.
+    pub fn into_query(self) -> Result<JobQuery, KirokuError> {
+        let statuses = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(|name| name.trim().parse::<JobStatus>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| KirokuError::Invalid(format!("status: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(JobQuery {
+            statuses,
+            target: self.target,
+            host: self.host,
+            limit: self.limit,
+        })
+    }
+}
+
+/// `POST /api/v1/jobs/{id}/update`: the job after a compare-and-swap update, or none when
+/// the job had moved on (`Store::update_job`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobUpdateAnswer {
+    pub job: Option<Job>,
+}
+
+/// `POST /api/v1/jobs/{id}/cancel`: who asks (the token's user wins on the server).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct JobCancel {
+    #[serde(default)]
+    pub user: String,
+}
+
+/// `GET /api/v1/jobs/leases?name=N`: `Store::lease`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseQuery {
+    pub name: String,
+}
+
+/// The answer to `GET /api/v1/jobs/leases`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseAnswer {
+    pub lease: Option<Lease>,
+}
+
+/// `POST /api/v1/jobs/leases/acquire`: `Store::acquire_lease`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRequest {
+    pub name: String,
+    pub holder: Supervisor,
+    pub now: Millis,
+    pub expires_at: Millis,
+    #[serde(default)]
+    pub replacing: Option<Supervisor>,
+}
+
+/// The answer to `POST /api/v1/jobs/leases/acquire`: whether the holder now holds the lease.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseHeld {
+    pub held: bool,
+}
+
+/// `POST /api/v1/jobs/leases/release`: `Store::release_lease`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LeaseRelease {
+    pub name: String,
+    pub holder: Supervisor,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_job_listing_query_survives_the_query_string() {
+        let query = JobQuery {
+            statuses: vec![JobStatus::Queued, JobStatus::Running],
+            target: Some("gpu box".into()),
+            host: None,
+            limit: Some(5),
+        };
+        let pairs = JobListQuery::pairs(&query);
+        let field = |name: &str| {
+            pairs
+                .iter()
+                .find(|(n, _)| *n == name)
+                .map(|(_, v)| v.clone())
+        };
+        let back = JobListQuery {
+            status: field("status"),
+            target: field("target"),
+            host: field("host"),
+            limit: field("limit").map(|l| l.parse().unwrap()),
+        };
+        assert_eq!(back.into_query().unwrap(), query);
+        let empty = JobListQuery::default();
+        assert_eq!(empty.into_query().unwrap(), JobQuery::default());
+        let bad = JobListQuery {
+            status: Some("queued,asleep".into()),
+            ..Default::default()
+        };
+        let err = bad.into_query().unwrap_err().to_string();
+        assert!(err.contains("'asleep'"), "{err}");
+    }
 
     #[test]
     fn errors_survive_the_wire() {

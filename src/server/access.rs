@@ -66,6 +66,14 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/runs/supervised", Write),
     ("POST", "/api/v1/runs/{id}/recover-lost", Write),
     ("POST", "/api/v1/runs/{id}/supervised-child", Write),
+    ("GET", "/api/v1/jobs", Read),
+    ("POST", "/api/v1/jobs", Write),
+    ("GET", "/api/v1/jobs/{id}", Read),
+    ("POST", "/api/v1/jobs/{id}/update", Write),
+    ("POST", "/api/v1/jobs/{id}/cancel", Write),
+    ("GET", "/api/v1/jobs/leases", Read),
+    ("POST", "/api/v1/jobs/leases/acquire", Write),
+    ("POST", "/api/v1/jobs/leases/release", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

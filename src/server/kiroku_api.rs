@@ -10,7 +10,9 @@ use super::AppState;
 use crate::api::*;
 use crate::error::KirokuError;
 use crate::limits;
-use crate::model::{Artifact, EventQuery, NewNote, NewRun, RunInput, RunQuery, RunSource};
+use crate::model::{
+    Artifact, EventQuery, JobId, JobUpdate, NewJob, NewNote, NewRun, RunInput, RunQuery, RunSource,
+};
 use crate::store::Store;
 use axum::body::Bytes;
 use axum::extract::rejection::BytesRejection;
@@ -115,6 +117,13 @@ pub fn routes() -> Router<Arc<AppState>> {
             "/api/v1/runs/{id}/supervised-child",
             post(set_supervised_child),
         )
+        .route("/api/v1/jobs", get(jobs).post(submit_job))
+        .route("/api/v1/jobs/{id}", get(job))
+        .route("/api/v1/jobs/{id}/update", post(update_job))
+        .route("/api/v1/jobs/{id}/cancel", post(cancel_job))
+        .route("/api/v1/jobs/leases", get(lease))
+        .route("/api/v1/jobs/leases/acquire", post(acquire_lease))
+        .route("/api/v1/jobs/leases/release", post(release_lease))
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
@@ -532,4 +541,69 @@ async fn recover_lost_run(
         .write(move |s| s.recover_lost_run(&id, b.expected_offset, &b.rest, &user))
         .await?;
     Ok(Json(Changed { changed }))
+}
+
+async fn submit_job(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Job> {
+    let mut new: NewJob = parse_body(body)?;
+    new.user = c.user_or(&new.user);
+    Ok(Json(st.write(move |s| s.submit_job(&new)).await?))
+}
+
+async fn jobs(State(st): St, Q(q): Q<JobListQuery>) -> Answer<Vec<crate::model::Job>> {
+    let query = q.into_query()?;
+    Ok(Json(st.call(move |s| s.jobs(&query)).await?))
+}
+
+async fn job(State(st): St, P(id): P<JobId>) -> Answer<crate::model::Job> {
+    Ok(Json(st.call(move |s| s.job(id)).await?))
+}
+
+async fn update_job(State(st): St, P(id): P<JobId>, body: Body) -> Answer<JobUpdateAnswer> {
+    let update: JobUpdate = parse_body(body)?;
+    let job = st.write(move |s| s.update_job(id, &update)).await?;
+    Ok(Json(JobUpdateAnswer { job }))
+}
+
+/// Cancels for the token's user when the server knows it, else for the user the body names.
+async fn cancel_job(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    P(id): P<JobId>,
+    body: Body,
+) -> Answer<crate::model::Job> {
+    let b: JobCancel = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    Ok(Json(st.write(move |s| s.request_cancel(id, &user)).await?))
+}
+
+async fn lease(State(st): St, Q(q): Q<LeaseQuery>) -> Answer<LeaseAnswer> {
+    let lease = st.call(move |s| s.lease(&q.name)).await?;
+    Ok(Json(LeaseAnswer { lease }))
+}
+
+async fn acquire_lease(State(st): St, body: Body) -> Answer<LeaseHeld> {
+    let b: LeaseRequest = parse_body(body)?;
+    let held = st
+        .call(move |s| {
+            s.acquire_lease(
+                &b.name,
+                &b.holder,
+                b.now,
+                b.expires_at,
+                b.replacing.as_ref(),
+            )
+        })
+        .await?;
+    Ok(Json(LeaseHeld { held }))
+}
+
+async fn release_lease(State(st): St, body: Body) -> Answer<Empty> {
+    let b: LeaseRelease = parse_body(body)?;
+    st.call(move |s| s.release_lease(&b.name, &b.holder))
+        .await?;
+    Ok(Json(Empty {}))
 }

@@ -5,7 +5,7 @@
 //! every method is a whole operation (no transactions held open by callers).
 //!
 //! `Store` combines one trait per domain (`domains`: experiments, runs, metrics, notes,
-//! artifacts, supervision, events); each domain's SQLite and HTTP implementations sit side by
+//! artifacts, supervision, events, jobs); each domain's SQLite and HTTP implementations sit side by
 //! side in `sqlite/<domain>.rs` and `http/<domain>.rs`.
 pub mod discover;
 pub mod domains;

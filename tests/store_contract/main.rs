@@ -63,6 +63,7 @@ macro_rules! contract {
 mod artifacts;
 mod events;
 mod experiments;
+mod jobs;
 mod metrics;
 mod notes;
 mod runs;

@@ -18,12 +18,16 @@ pub trait JobStore {
     fn update_job(&self, id: JobId, update: &JobUpdate) -> Result<Option<Job>>;
     /// Asks for a job to be cancelled by `user`: a queued job becomes `cancelled` at once
     /// (reason `cancelled by USER`); a starting or running one gets `cancel_requested` for its
-    /// supervisor to act on. Returns the job afterwards; an ended job is returned unchanged.
+    /// supervisor to act on, and the same reason, which the supervisor keeps when it ends the
+    /// job `killed` (the first request's user; a second request changes nothing). Returns the
+    /// job afterwards; an ended job is returned unchanged.
     fn request_cancel(&self, id: JobId, user: &str) -> Result<Job>;
     /// Takes or renews the lease `name` for `holder` until `expires_at`: succeeds when it is
     /// free, expired (before `now`), already `holder`'s, or still held by `replacing` (a holder
     /// the caller saw dead: same host and boot, process gone; a compare-and-swap, so two
-    /// callers cannot both take it over). Returns whether `holder` now holds it.
+    /// callers cannot both take it over). Returns whether `holder` now holds it. Holders are
+    /// compared as processes (host, boot, pid namespace, pid, start time). Lease changes do not
+    /// move `version()`: a renewal wakes no watcher, the renewing scheduler included.
     fn acquire_lease(
         &self,
         name: &str,

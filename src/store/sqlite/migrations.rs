@@ -14,6 +14,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v3.sql"),
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
+    include_str!("schema_v6.sql"),
 ];
 
 /// The schema version this build writes.
@@ -191,15 +192,15 @@ mod tests {
         assert_eq!(tags, 1);
     }
 
-    #[test]
-    fn a_version_4_store_gains_the_supervisor_table_keeping_its_runs() {
-        let dir = tempfile::tempdir().unwrap();
-        let p = dir.path().join("v4.db");
+    /// A store at schema `version` holding one running run named `kept`, migrated to now.
+    fn migrated_from_with_a_run(dir: &Path, version: usize) -> Connection {
+        let p = dir.join(format!("v{version}.db"));
         let c = Connection::open(&p).unwrap();
-        for sql in &MIGRATIONS[..4] {
+        for sql in &MIGRATIONS[..version] {
             c.execute_batch(sql).unwrap();
         }
-        c.pragma_update(None, "user_version", 4).unwrap();
+        c.pragma_update(None, "user_version", version as i64)
+            .unwrap();
         c.execute_batch(
             "INSERT INTO experiments (name, created_ms, updated_ms) VALUES ('e', 1, 1);
              INSERT INTO runs (id, experiment_id, name, status, user, start_ms, updated_ms)
@@ -207,11 +208,18 @@ mod tests {
         )
         .unwrap();
         migrate(&c, &p).unwrap();
-        assert_eq!(user_version(&c).unwrap(), 5);
+        assert_eq!(user_version(&c).unwrap(), SCHEMA_VERSION);
         let name: String = c
             .query_row("SELECT name FROM runs", [], |r| r.get(0))
             .unwrap();
         assert_eq!(name, "kept");
+        c
+    }
+
+    #[test]
+    fn a_version_4_store_gains_the_supervisor_table_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = migrated_from_with_a_run(dir.path(), 4);
         c.execute(
             "INSERT INTO run_supervisors (rid, host, boot_id, pid_namespace, pid, start_ticks, metrics_file)
              SELECT rid, 'h', 'b', 'pid:[1]', 1, 2, '/m' FROM runs",
@@ -222,5 +230,23 @@ mod tests {
             .query_row("SELECT ingested_to FROM run_supervisors", [], |r| r.get(0))
             .unwrap();
         assert_eq!(offset, 0);
+    }
+
+    #[test]
+    fn a_version_5_store_gains_the_job_queue_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = migrated_from_with_a_run(dir.path(), 5);
+        c.execute(
+            "INSERT INTO jobs (name, experiment, target, command, workdir, gpus, user, host, status, reason, queued_ms)
+             VALUES ('j', 'e', 'local', '[\"true\"]', '/', 0, 'u', 'h', 'queued', 'queued', 1)",
+            [],
+        )
+        .unwrap();
+        let (id, after): (i64, String) = c
+            .query_row("SELECT id, after FROM jobs", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((id, after.as_str()), (1, "[]"));
     }
 }

@@ -8,7 +8,7 @@
 //! This file holds the connection, its transactions and the run-row helpers every domain
 //! writes through (`rid_of`, `active_rid_of`, `run_owner`, `touch`); each domain of the
 //! `Store` trait is implemented in a file of its own beside it (`experiments`, `runs`,
-//! `metrics`, `notes`, `artifacts`, `supervision`, `events`). `run_rows` and `search_sql`
+//! `metrics`, `notes`, `artifacts`, `supervision`, `jobs`, `events`). `run_rows` and `search_sql`
 //! read and search runs for `runs`, `migrations` keeps the schema, and `tokens` holds the
 //! server's API tokens, which are no part of `Store`.
 mod artifacts;
@@ -81,8 +81,24 @@ impl SqliteStore {
     }
 
     /// Runs `f` in a write transaction, retrying the whole transaction while the database is
-    /// busy (another process writing) for up to two minutes.
-    pub fn write<T>(&self, mut f: impl FnMut(&Transaction) -> Result<T>) -> Result<T> {
+    /// busy (another process writing) for up to two minutes. The store's change counter moves
+    /// with it.
+    pub fn write<T>(&self, f: impl FnMut(&Transaction) -> Result<T>) -> Result<T> {
+        self.write_counted(true, f)
+    }
+
+    /// A write that nothing a watcher shows depends on (a scheduler renewing its lease): as
+    /// `write`, but the change counter stays, so it wakes no watcher (the renewing scheduler
+    /// included).
+    fn write_unwatched<T>(&self, f: impl FnMut(&Transaction) -> Result<T>) -> Result<T> {
+        self.write_counted(false, f)
+    }
+
+    fn write_counted<T>(
+        &self,
+        counted: bool,
+        mut f: impl FnMut(&Transaction) -> Result<T>,
+    ) -> Result<T> {
         let mut conn = self.lock();
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
@@ -90,8 +106,12 @@ impl SqliteStore {
             let attempt = (|| {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
-                tx.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = 'version'")?
+                if counted {
+                    tx.prepare_cached(
+                        "UPDATE store_meta SET value = value + 1 WHERE key = 'version'",
+                    )?
                     .execute([])?;
+                }
                 tx.commit()?;
                 Ok(out)
             })();
