@@ -12,11 +12,17 @@ use kiroku::jobs::backend::{self, Backend, LaunchSpec, RemoteState};
 use kiroku::jobs::targets::Target;
 use kiroku::model::{Job, JobStatus};
 use std::path::{Path, PathBuf};
+use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
 
-/// Whether a Slurm controller answers (`SLURM_CONF` from `tests/infra/slurm.sh start`).
-fn slurm_running() -> bool {
-    require_tool("sinfo", &["-h", "-o", "%T"])
+/// Tests share the cluster (read); the one that restarts its controller has it alone (write).
+static CLUSTER: RwLock<()> = RwLock::new(());
+
+/// Whether a Slurm controller answers (`SLURM_CONF` from `tests/infra/slurm.sh start`); with
+/// a share of the cluster while the test runs.
+fn slurm_running() -> Option<RwLockReadGuard<'static, ()>> {
+    let shared = CLUSTER.read().unwrap_or_else(|e| e.into_inner());
+    require_tool("sinfo", &["-h", "-o", "%T"]).then_some(shared)
 }
 
 fn target(time: Option<&str>) -> Target {
@@ -198,9 +204,9 @@ const MINUTE: Duration = Duration::from_secs(60);
 
 #[test]
 fn a_gpu_job_waits_for_its_gpu_runs_and_completes_with_its_output_and_metrics() {
-    if !slurm_running() {
+    let Some(_cluster) = slurm_running() else {
         return;
-    }
+    };
     // Both fake GPUs taken until the test says so.
     let mut holder = launch("holder", 2, None, &["sh", "-c", &wait_for("release")]);
     holder.poll_until(MINUTE, |s| *s == RemoteState::Running);
@@ -250,9 +256,9 @@ fn a_gpu_job_waits_for_its_gpu_runs_and_completes_with_its_output_and_metrics() 
 
 #[test]
 fn a_failing_job_fails_with_its_code_and_arguments_arrive_byte_for_byte() {
-    if !slurm_running() {
+    let Some(_cluster) = slurm_running() else {
         return;
-    }
+    };
     let tricky = [
         "a b",
         "it's",
@@ -277,9 +283,9 @@ fn a_failing_job_fails_with_its_code_and_arguments_arrive_byte_for_byte() {
 
 #[test]
 fn a_time_limit_ends_in_timeout() {
-    if !slurm_running() {
+    let Some(_cluster) = slurm_running() else {
         return;
-    }
+    };
     // `time = "1"`: one minute; Slurm ends it within its next check (about 76 s here).
     let mut job = launch(
         "too long",
@@ -303,9 +309,9 @@ fn a_time_limit_ends_in_timeout() {
 
 #[test]
 fn cancel_ends_a_running_job_as_killed() {
-    if !slurm_running() {
+    let Some(_cluster) = slurm_running() else {
         return;
-    }
+    };
     let mut job = launch("cancelled", 0, None, &["sh", "-c", "echo up; sleep 600"]);
     job.poll_until(MINUTE, |s| *s == RemoteState::Running);
     let run_dir = job.run_dir.clone();
@@ -329,9 +335,9 @@ fn job_output_empty(run_dir: &Path) -> bool {
 
 #[test]
 fn through_a_login_node_the_output_and_metrics_come_back_over_ssh() {
-    if !slurm_running() {
+    let Some(_cluster) = slurm_running() else {
         return;
-    }
+    };
     let Some(sshd) = require_sshd() else {
         return;
     };
@@ -355,4 +361,46 @@ fn through_a_login_node_the_output_and_metrics_come_back_over_ssh() {
     assert_eq!(String::from_utf8_lossy(&job.metrics), "{\"acc\": 0.75}\n");
     // Nothing was written into the run folder here: the job's files are on the login node.
     assert!(!job.run_dir.join("slurm-job.sh").exists());
+}
+
+#[test]
+fn a_job_outlives_a_controller_restart_and_polls_ride_it_out() {
+    let _alone = CLUSTER.write().unwrap_or_else(|e| e.into_inner());
+    if !require_tool("sinfo", &["-h", "-o", "%T"]) {
+        return;
+    }
+    let conf =
+        PathBuf::from(std::env::var("SLURM_CONF").expect("SLURM_CONF of tests/infra/slurm.sh"));
+    let base = conf.parent().unwrap();
+    let mut job = launch(
+        "outlives",
+        0,
+        None,
+        &["sh", "-c", &format!("echo a; {}; echo b", wait_for("go"))],
+    );
+    job.poll_until(MINUTE, |s| *s == RemoteState::Running);
+    let pid = std::fs::read_to_string(base.join("run/slurmctld.pid")).unwrap();
+    let pid: i32 = pid.trim().parse().unwrap();
+    // SAFETY: kill has no memory preconditions; the pid is the controller this cluster started.
+    assert_eq!(unsafe { libc::kill(pid, libc::SIGTERM) }, 0);
+    let start = Instant::now();
+    while std::path::Path::new(&format!("/proc/{pid}")).exists() {
+        assert!(start.elapsed() < MINUTE, "slurmctld {pid} did not stop");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+    // Nobody answers: the poll reports what it knew.
+    assert!(std::process::Command::new("squeue")
+        .output()
+        .is_ok_and(|o| !o.status.success()));
+    assert_eq!(job.backend.poll().unwrap().state, RemoteState::Running);
+    let restarted = std::process::Command::new("/usr/sbin/slurmctld")
+        .status()
+        .unwrap();
+    assert!(restarted.success());
+    job.touch("go");
+    assert_eq!(
+        job.until_ended(MINUTE),
+        ended(JobStatus::Finished, Some(0), "exit code 0")
+    );
+    assert_eq!(job.output_text(), "a\nb\n");
 }
