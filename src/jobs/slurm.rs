@@ -33,9 +33,6 @@ use std::time::{Duration, Instant};
 /// with the next polls (all of it once the job ended).
 const PULL_CHUNK: u64 = 4 << 20;
 
-/// How long polls report a job's last known state while Slurm cannot be asked about it.
-const SLURM_UNREACHABLE_FOR: Duration = Duration::from_secs(300);
-
 /// A Slurm target's settings, checked, and the job it launched.
 pub struct SlurmBackend {
     target: String,
@@ -54,10 +51,6 @@ struct Launched {
     output_offset: u64,
     metrics_offset: u64,
     at: Instant,
-    /// The state the last successful look found, and since when looks fail (a controller
-    /// restarting, a login node's link dropping): for a while, polls report the last state.
-    last_state: Option<RemoteState>,
-    failing_since: Option<Instant>,
 }
 
 impl SlurmBackend {
@@ -301,8 +294,6 @@ impl Backend for SlurmBackend {
             output_offset: 0,
             metrics_offset: 0,
             at: Instant::now(),
-            last_state: None,
-            failing_since: None,
         });
         Ok(id)
     }
@@ -310,28 +301,14 @@ impl Backend for SlurmBackend {
     fn poll(&mut self) -> Result<Pulled> {
         let job = self.launched()?;
         // The state first: once it says ended, the files are complete.
-        let (state, failed) = match (self.query_state(job), &job.last_state, job.failing_since) {
-            (Ok(state), ..) => (state, false),
-            (Err(e), None, _) => return Err(e),
-            (Err(e), Some(_), Some(since)) if since.elapsed() > SLURM_UNREACHABLE_FOR => {
-                return Err(KirokuError::Invalid(format!(
-                    "Slurm has not answered about job {} for {} s: {e}",
-                    job.id,
-                    since.elapsed().as_secs()
-                )))
-            }
-            (Err(_), Some(last), _) => (last.clone(), true),
-        };
+        // A controller that does not answer (restarting, a login node's link down) is an
+        // error; the supervisor keeps polling and decides how long that may last.
+        let state = self.query_state(job)?;
         let ended = matches!(state, RemoteState::Ended { .. });
         let (mut output_offset, mut metrics_offset) = (job.output_offset, job.metrics_offset);
-        // Where Slurm cannot be asked, its files may not be reachable either: next time.
-        let output = if failed {
-            Vec::new()
-        } else {
-            self.pull(&job.files.output, &mut output_offset, ended)?
-        };
+        let output = self.pull(&job.files.output, &mut output_offset, ended)?;
         // A job on this box's filesystem writes the run's metrics file itself.
-        let metrics = if self.runner.is_local() || failed {
+        let metrics = if self.runner.is_local() {
             Vec::new()
         } else {
             self.pull(&job.files.metrics, &mut metrics_offset, ended)?
@@ -339,11 +316,6 @@ impl Backend for SlurmBackend {
         let job = self.launched.as_mut().expect("checked above");
         job.output_offset = output_offset;
         job.metrics_offset = metrics_offset;
-        job.failing_since = match failed {
-            true => job.failing_since.or_else(|| Some(Instant::now())),
-            false => None,
-        };
-        job.last_state = Some(state.clone());
         Ok(Pulled {
             output,
             metrics,
