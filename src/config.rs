@@ -6,6 +6,9 @@ use crate::user_dirs::UserDir;
 use serde::Deserialize;
 use std::path::{Path, PathBuf};
 
+mod target_checks;
+pub use target_checks::{slurm_time_seconds, LOCAL_TARGET};
+
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
 pub struct Config {
@@ -34,13 +37,13 @@ pub enum TargetKind {
     Slurm,
 }
 
-/// Which GPUs a local target schedules on.
-#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
-#[serde(untagged)]
+/// Which GPUs a local target schedules on (`gpus = "auto"` or `gpus = [0, 1]`; any other
+/// value is an error naming the line, and an index listed twice is one too).
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub enum GpuSpec {
-    /// `"auto"`: discovered (NVML, else `nvidia-smi`); a box without GPUs has none.
+    /// `"auto"` (always that word): discovered (NVML, else `nvidia-smi`); a box without GPUs has none.
     Auto(String),
-    /// An explicit list of GPU indexes.
+    /// An explicit list of GPU indexes (`jobs::gpus::local_inventory` takes them as given).
     List(Vec<u32>),
 }
 
@@ -63,6 +66,9 @@ pub struct TargetConfig {
     pub partition: Option<String>,
     pub account: Option<String>,
     pub qos: Option<String>,
+    /// A Slurm time (`minutes`, `M:S`, `H:M:S`, `D-H`, `D-H:M`, `D-H:M:S`, `UNLIMITED`); an
+    /// integer is minutes and is kept as its digits.
+    #[serde(default, deserialize_with = "target_checks::string_or_minutes")]
     pub time: Option<String>,
     /// slurm: a login node reached over ssh to run `sbatch`/`squeue`/`scancel` on.
     pub ssh_host: Option<String>,
@@ -116,7 +122,9 @@ pub struct ScalarPattern {
 }
 
 impl Config {
-    /// Parses one file's text; errors name the file, line and key.
+    /// Parses one file's text; errors name the file, line and key. Every `[targets.NAME]` is
+    /// checked here (`target_checks`); whether `default_target` names a target is checked by
+    /// `load`, once the user's and the project's files are merged (either may define it).
     pub fn parse(text: &str, path: &Path) -> Result<Config> {
         let config: Config = toml::from_str(text).map_err(|e| {
             KirokuError::Invalid(format!(
@@ -141,30 +149,34 @@ impl Config {
                 )));
             }
         }
+        target_checks::check_targets(&config, text, path)?;
         Ok(config)
     }
 
     pub fn load_file(path: &Path) -> Result<Option<Config>> {
-        match std::fs::read_to_string(path) {
-            Ok(text) => Config::parse(&text, path).map(Some),
-            Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
-            Err(e) => Err(KirokuError::reading(
-                format!("reading {}", path.display()),
-                e,
-            )),
-        }
+        Ok(read_config_file(path)?.map(|(_, config)| config))
     }
 
-    /// The user file, then the project file over it.
+    /// The user file, then the project file over it; then `default_target` must name a target
+    /// of the merged configuration (or the built-in `local`).
     pub fn load(project_dir: Option<&Path>) -> Result<Config> {
-        let mut merged = match user_config_path() {
-            Some(p) => Config::load_file(&p)?.unwrap_or_default(),
-            None => Config::default(),
-        };
-        if let Some(dir) = project_dir {
-            if let Some(project) = Config::load_file(&dir.join("kiroku.toml"))? {
-                merged.merge(project);
+        let files = [
+            user_config_path(),
+            project_dir.map(|dir| dir.join("kiroku.toml")),
+        ];
+        let mut merged = Config::default();
+        // The file (and its text) that set the `default_target` in force.
+        let mut default_target_from: Option<(PathBuf, String)> = None;
+        for path in files.into_iter().flatten() {
+            if let Some((text, config)) = read_config_file(&path)? {
+                if config.default_target.is_some() {
+                    default_target_from = Some((path, text));
+                }
+                merged.merge(config);
             }
+        }
+        if let Some((path, text)) = &default_target_from {
+            target_checks::check_default_target(&merged, text, path)?;
         }
         Ok(merged)
     }
@@ -194,26 +206,77 @@ impl Config {
 /// The longest part of an error message that quotes the file (a value, a regex).
 const MAX_QUOTE_CHARS: usize = 300;
 
-/// `line N, column M: message` from a toml error (which carries a byte span).
+/// A file's text and its configuration; None when there is no such file.
+fn read_config_file(path: &Path) -> Result<Option<(String, Config)>> {
+    match std::fs::read_to_string(path) {
+        Ok(text) => Config::parse(&text, path).map(|config| Some((text, config))),
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(KirokuError::reading(
+            format!("reading {}", path.display()),
+            e,
+        )),
+    }
+}
+
+/// The 1-based line and column of byte `offset` of `text`.
+fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+    let mut offset = offset.min(text.len());
+    while !text.is_char_boundary(offset) {
+        offset -= 1;
+    }
+    let before = &text[..offset];
+    let line = before.matches('\n').count() + 1;
+    let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
+    (line, column)
+}
+
+/// `line N, column M: message` from a toml error (which carries a byte span). When the span is
+/// a value (`key = value`), the key is named too.
 fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = excerpt_middle(e.message().trim(), MAX_QUOTE_CHARS);
     match e.span() {
         Some(span) => {
-            let before = &text[..span.start.min(text.len())];
-            let line = before.matches('\n').count() + 1;
-            let column = before.rsplit('\n').next().map_or(0, |l| l.chars().count()) + 1;
-            let key = excerpt(
-                text[span.start.min(text.len())..span.end.min(text.len())].trim(),
+            let (line, column) = line_and_column(text, span.start);
+            let start = span.start.min(text.len());
+            let quoted = excerpt(
+                text.get(start..span.end.min(text.len()))
+                    .unwrap_or_default()
+                    .lines()
+                    .next()
+                    .unwrap_or_default()
+                    .trim(),
                 EXCERPT_CHARS,
             );
-            if key.is_empty() {
-                format!("line {line}, column {column}: {message}")
-            } else {
-                format!("line {line}, column {column}: at `{key}`: {message}")
+            let key = text
+                .get(..start)
+                .and_then(|before| before.rsplit('\n').next())
+                .and_then(key_before_value)
+                .map(|key| excerpt(key, EXCERPT_CHARS));
+            match (key, quoted.is_empty()) {
+                (Some(key), false) => {
+                    format!("line {line}, column {column}: {key} = `{quoted}`: {message}")
+                }
+                (None, false) => format!("line {line}, column {column}: at `{quoted}`: {message}"),
+                (_, true) => format!("line {line}, column {column}: {message}"),
             }
         }
         None => message,
     }
+}
+
+/// The key whose value the rest of the line goes on with: `gpus` from `gpus = [0, ` or from
+/// `{ kind = "local", gpus = `; None where that is not clear.
+fn key_before_value(line_start: &str) -> Option<&str> {
+    let (before, value_so_far) = line_start.rsplit_once('=')?;
+    if value_so_far.contains(['{', '"', '\'']) {
+        return None;
+    }
+    let key = before.rsplit(['{', ',']).next()?.trim();
+    let plain = !key.is_empty()
+        && key
+            .chars()
+            .all(|c| c.is_alphanumeric() || "_-.\"' ".contains(c));
+    plain.then_some(key)
 }
 
 pub fn user_config_path() -> Option<PathBuf> {

@@ -4,6 +4,7 @@ pub mod annotate;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
+pub mod jobs;
 pub mod log;
 pub mod output;
 pub mod runs;
@@ -119,6 +120,17 @@ pub enum Command {
     /// Developer tools: store generators and helpers used by tests and benchmarks.
     #[command(subcommand, hide = true)]
     Dev(dev::DevCommand),
+    /// Queue a command as a job: `kiroku submit [--target T] [--gpus N] -- CMD ARGS...`;
+    /// prints the job id and returns at once.
+    Submit(jobs::SubmitArgs),
+    /// Queue a run's command again with changed params: `kiroku rerun RUN --set lr=0.1`.
+    Rerun(jobs::RerunArgs),
+    /// Jobs: ls, show, logs, cancel, retry.
+    #[command(subcommand)]
+    Jobs(jobs::JobsCommand),
+    /// This host's job scheduler for the store (started by `submit`; exits when idle).
+    #[command(hide = true)]
+    Scheduler,
 }
 
 #[derive(Debug, Subcommand)]
@@ -220,6 +232,10 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::Demo(_) => unreachable!("handled above"),
+        Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),
+        Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
+        Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
+        Command::Scheduler => jobs::run_scheduler(&mut ctx),
     }
 }
 

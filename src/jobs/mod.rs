@@ -20,10 +20,15 @@
 //! - Targets come from `kiroku.toml` (`targets`).
 pub mod backend;
 pub mod cancel;
+pub mod detach;
 pub mod gpus;
 pub mod lost;
+pub mod placement;
 pub mod remote_shell;
+pub mod rerun;
+pub mod scheduler;
 pub mod slurm;
 pub mod ssh;
 pub mod submit;
 pub mod targets;
+pub mod wake;

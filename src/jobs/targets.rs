@@ -1,11 +1,12 @@
 //! Job targets: the built-in `local` one and the `[targets.NAME]` tables of `kiroku.toml`,
-//! resolved and checked (a key that does not apply to the kind, a missing `host`, an unknown
-//! `default_target`).
-use crate::config::{Config, GpuSpec, TargetConfig, TargetKind};
+//! resolved by name. The tables are checked when the file is read (`crate::config`: a key that
+//! does not apply to the kind, a missing `host`, a bad Slurm `time`, an unknown
+//! `default_target`, each named with its file and line), so a resolved target is well formed.
+use crate::config::{Config, GpuSpec, TargetConfig, TargetKind, LOCAL_TARGET};
 use crate::error::{KirokuError, Result};
 
 /// The name of the target every store has without configuration: this box.
-pub const LOCAL: &str = "local";
+pub const LOCAL: &str = LOCAL_TARGET;
 
 /// A target, by name, as jobs are placed on it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -35,6 +36,23 @@ impl Target {
             },
         }
     }
+
+    /// Which GPUs a local target schedules on: its `gpus`, else `"auto"`.
+    pub fn gpu_spec(&self) -> GpuSpec {
+        self.config
+            .gpus
+            .clone()
+            .unwrap_or_else(|| GpuSpec::Auto("auto".into()))
+    }
+
+    /// How many jobs may run on the target at once, given how many GPUs it has: its
+    /// `max_parallel`, else one per GPU and at least one.
+    pub fn max_parallel(&self, gpu_count: usize) -> usize {
+        match self.config.max_parallel {
+            Some(n) => n as usize,
+            None => gpu_count.max(1),
+        }
+    }
 }
 
 /// The target `name`, or (without one) `default_target`, else the built-in `local`.
@@ -56,5 +74,55 @@ pub fn resolve(config: &Config, name: Option<&str>) -> Result<Target> {
                 known.join(", ")
             )))
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::path::Path;
+
+    fn config(text: &str) -> Config {
+        Config::parse(text, Path::new("kiroku.toml")).unwrap()
+    }
+
+    #[test]
+    fn without_configuration_jobs_go_to_the_builtin_local_target() {
+        let target = resolve(&Config::default(), None).unwrap();
+        assert_eq!(target, Target::builtin_local());
+        assert_eq!(target.name, "local");
+        assert_eq!(target.config.kind, TargetKind::Local);
+        assert_eq!(target.gpu_spec(), GpuSpec::Auto("auto".into()));
+        assert_eq!(target.max_parallel(0), 1);
+        assert_eq!(target.max_parallel(4), 4);
+        assert_eq!(resolve(&Config::default(), Some("local")).unwrap(), target);
+    }
+
+    #[test]
+    fn default_target_then_an_explicit_name_choose_the_target() {
+        let config = config(
+            "default_target = \"box\"\n\
+             [targets.box]\nkind = \"ssh\"\nhost = \"h\"\nworkdir = \"/w\"\nmax_parallel = 3\n\
+             [targets.local]\nkind = \"local\"\ngpus = [1, 3]\n",
+        );
+        let default = resolve(&config, None).unwrap();
+        assert_eq!(default.name, "box");
+        assert_eq!(default.config.kind, TargetKind::Ssh);
+        assert_eq!(default.max_parallel(8), 3);
+        // A configured `local` replaces the built-in one.
+        let local = resolve(&config, Some("local")).unwrap();
+        assert_eq!(local.gpu_spec(), GpuSpec::List(vec![1, 3]));
+        assert_eq!(local.max_parallel(2), 2);
+    }
+
+    #[test]
+    fn an_unknown_target_is_an_error_listing_the_known_ones() {
+        let config = config("[targets.gpu-box]\nkind = \"local\"\n");
+        let message = resolve(&config, Some("cluster")).unwrap_err().to_string();
+        assert!(
+            message.contains("no target 'cluster'") && message.contains("known: gpu-box, local"),
+            "{message}"
+        );
+        assert!(message.contains("[targets.cluster]"), "{message}");
     }
 }

@@ -1,0 +1,151 @@
+#!/usr/bin/env bash
+# kiroku's local job queue against task-spooler (`tsp`), driven by this one shell script for
+# both tools the same way (one command per submission, times from bash's $EPOCHREALTIME, no
+# fork to read the clock):
+#
+#   1. idle submit-to-start latency: the job is `date +%s%N > FILE`; latency = the time in FILE
+#      minus the time just before the submitting command ran; median of N samples, the queue
+#      idle before each. For kiroku both with its scheduler still up (within its linger) and
+#      cold (no scheduler process: the submit starts one).
+#   2. drain: 200 `true` jobs, 2 slots, submitted one command at a time; time from the first
+#      submission until every job has ended.
+#   3. `kiroku jobs ls` with 1,000 jobs in the store (median of 10, table and JSON).
+#   4. the idle scheduler's CPU: ticks used while a job runs and nothing else happens, and
+#      whether any scheduler process is left once the queue is empty.
+#
+# Usage: benches/jobs_vs_tsp.sh [KIROKU_BINARY]   (default: target/release/kiroku; build it
+# with `cargo build --release`). Needs `tsp` (Debian package task-spooler). Exits 1 when
+# kiroku is more than 2x slower than tsp on 1 or 2, `jobs ls` takes 100 ms or more, or the
+# idle scheduler used CPU.
+set -euo pipefail
+
+KIROKU=$(realpath "${1:-target/release/kiroku}")
+SAMPLES=${SAMPLES:-30}
+DRAIN_JOBS=${DRAIN_JOBS:-200}
+command -v tsp >/dev/null || { echo "tsp is missing: apt-get install task-spooler" >&2; exit 2; }
+[ -x "$KIROKU" ] || { echo "$KIROKU is missing: cargo build --release" >&2; exit 2; }
+
+WORK=$(mktemp -d /tmp/kiroku-bench.XXXXXX)
+export TS_SOCKET="$WORK/tsp.socket" TS_SAVELIST="" TMPDIR="$WORK"
+PROJECT="$WORK/project"
+mkdir -p "$PROJECT"
+cleanup() {
+    tsp -K >/dev/null 2>&1 || true
+    rm -rf "$WORK"
+}
+trap cleanup EXIT
+
+now_us() { echo "${EPOCHREALTIME/./}"; }
+
+median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+
+# Waits until FILE is not empty.
+wait_file() { while [ ! -s "$1" ]; do sleep 0.002; done; }
+
+cd "$PROJECT"
+"$KIROKU" init >/dev/null
+printf '[targets.local]\nkind = "local"\ngpus = []\nmax_parallel = 2\n' > kiroku.toml
+export KIROKU_STORE="$PROJECT/.kiroku" KIROKU_USER=bench
+
+kiroku_submit() { "$KIROKU" submit -- "$@" >/dev/null; }
+tsp_submit() { tsp "$@" >/dev/null; }
+
+kiroku_active() {
+    "$KIROKU" jobs ls --status queued --status starting --status running --format json |
+        grep -c '"id"' || true
+}
+tsp_active() { tsp -l | awk 'NR > 1 && ($2 == "running" || $2 == "queued")' | wc -l; }
+
+scheduler_pids() { pgrep -f -- "--store $KIROKU_STORE scheduler" || true; }
+
+# Waits until the tool's queue is empty.
+wait_drained() { while [ "$("$1"_active)" != 0 ]; do sleep 0.02; done; }
+
+# latency TOOL PAUSE: median submit-to-start in microseconds; PAUSE seconds between samples.
+latency() {
+    local tool=$1 pause=$2 i f t0 t1
+    for i in $(seq "$SAMPLES"); do
+        f="$WORK/lat-$tool-$pause-$i"
+        sleep "$pause"
+        t0=$(now_us)
+        "$tool"_submit sh -c "date +%s%N > $f"
+        wait_file "$f"
+        t1=$(($(cat "$f") / 1000))
+        echo $((t1 - t0))
+        wait_drained "$tool"
+    done | median
+}
+
+# drain TOOL: seconds from the first of DRAIN_JOBS submissions until all ended.
+drain() {
+    local tool=$1 t0 t1 i
+    t0=$(now_us)
+    for i in $(seq "$DRAIN_JOBS"); do "$tool"_submit true; done
+    wait_drained "$tool"
+    t1=$(now_us)
+    echo "scale=3; ($t1 - $t0) / 1000000" | bc
+}
+
+tsp -S 2 >/dev/null
+tsp_submit true; wait_drained tsp   # the tsp server is up
+
+echo "measuring idle submit-to-start latency ($SAMPLES samples each)..." >&2
+tsp_lat=$(latency tsp 0.05)
+kiroku_lat=$(latency kiroku 0.05)
+kiroku_cold=$(SAMPLES=$((SAMPLES / 3)) latency kiroku 4)
+
+echo "measuring the drain of $DRAIN_JOBS jobs with 2 slots..." >&2
+tsp_drain=$(drain tsp)
+kiroku_drain=$(drain kiroku)
+
+echo "filling the store to 1,000 jobs..." >&2
+have=$("$KIROKU" jobs ls --format json | grep -o '"id":' | wc -l)
+for i in $(seq $((1000 - have))); do kiroku_submit true; done
+wait_drained kiroku
+ls_ms() {
+    for i in $(seq 10); do
+        local t0 t1
+        t0=$(now_us)
+        "$KIROKU" jobs ls --format "$1" >/dev/null
+        t1=$(now_us)
+        echo $(((t1 - t0) / 1000))
+    done | median
+}
+jobs_count=$("$KIROKU" jobs ls --format json | grep -o '"id":' | wc -l)
+ls_table=$(ls_ms table)
+ls_json=$(ls_ms json)
+
+echo "measuring the idle scheduler..." >&2
+kiroku_submit sleep 4
+sleep 1
+pid=$(scheduler_pids | head -1)
+ticks() { awk '{ print $14 + $15 }' "/proc/$1/stat"; }
+before=$(ticks "$pid")
+sleep 2
+after=$(ticks "$pid")
+busy_ticks=$((after - before))
+wait_drained kiroku
+sleep 5   # the linger
+left=$(scheduler_pids | wc -l)
+
+ratio() { echo "scale=2; $1 / $2" | bc; }
+lat_ratio=$(ratio "$kiroku_lat" "$tsp_lat")
+drain_ratio=$(ratio "$kiroku_drain" "$tsp_drain")
+
+printf '\n%-46s %12s %12s %8s\n' "measure" "tsp" "kiroku" "ratio"
+printf '%-46s %12s %12s %8s\n' "idle submit-to-start, median (ms)" \
+    "$(echo "scale=2; $tsp_lat / 1000" | bc)" "$(echo "scale=2; $kiroku_lat / 1000" | bc)" "$lat_ratio"
+printf '%-46s %12s %12s %8s\n' "  cold, no scheduler running (ms)" "-" \
+    "$(echo "scale=2; $kiroku_cold / 1000" | bc)" "-"
+printf '%-46s %12s %12s %8s\n' "drain $DRAIN_JOBS true jobs, 2 slots (s)" "$tsp_drain" "$kiroku_drain" "$drain_ratio"
+printf '%-46s %12s %12s\n' "jobs ls, $jobs_count jobs, table / json (ms)" "-" "$ls_table / $ls_json"
+printf '%-46s %12s %12s\n' "idle scheduler CPU over 2 s (ticks)" "-" "$busy_ticks"
+printf '%-46s %12s %12s\n' "scheduler processes left when idle" "-" "$left"
+
+fail=0
+[ "$(echo "$lat_ratio > 2" | bc)" = 1 ] && { echo "FAIL: latency more than 2x tsp's" >&2; fail=1; }
+[ "$(echo "$drain_ratio > 2" | bc)" = 1 ] && { echo "FAIL: drain more than 2x tsp's" >&2; fail=1; }
+[ "$ls_table" -ge 100 ] || [ "$ls_json" -ge 100 ] && { echo "FAIL: jobs ls took 100 ms or more" >&2; fail=1; }
+[ "$busy_ticks" != 0 ] && { echo "FAIL: the idle scheduler used CPU" >&2; fail=1; }
+[ "$left" != 0 ] && { echo "FAIL: a scheduler process stayed after the queue emptied" >&2; fail=1; }
+exit $fail
