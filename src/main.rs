@@ -12,9 +12,12 @@ fn main() {
             std::process::exit(code);
         }
     };
-    if !matches!(cli.command, Some(Command::Run(_)) | Some(Command::Demo(_))) {
+    if !matches!(
+        cli.command,
+        Some(Command::Run(_)) | Some(Command::Demo(_)) | Some(Command::JobExec { .. })
+    ) {
         // Listings stop quietly when the reader goes away; `kiroku run` must outlive its
-        // terminal, so it keeps ignoring SIGPIPE and drops output it cannot write.
+        // terminal (and a job supervisor its starter), so they keep ignoring SIGPIPE.
         // SAFETY: restoring the default disposition of SIGPIPE before any thread starts.
         unsafe { libc::signal(libc::SIGPIPE, libc::SIG_DFL) };
     }

@@ -96,20 +96,60 @@ pub fn start_ticks(pid: u32) -> Option<u64> {
 
 /// The state letter (field 3) and start time (field 22) of `/proc/PID/stat`.
 fn process_state(pid: u32) -> Option<(char, u64)> {
+    stat(pid).map(|s| (s.state, s.start_ticks))
+}
+
+/// What `/proc/PID/stat` says of a process that matters for telling it apart and for its
+/// process group.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ProcStat {
+    pub pid: u32,
+    /// `R`, `S`, `D`, `T`, `Z` (exited, not yet reaped), `X` ...
+    pub state: char,
+    pub parent: u32,
+    pub process_group: u32,
+    pub start_ticks: u64,
+}
+
+impl ProcStat {
+    /// Whether it has exited (a zombie waiting to be reaped counts as exited).
+    pub fn exited(&self) -> bool {
+        matches!(self.state, 'Z' | 'X')
+    }
+}
+
+/// `/proc/PID/stat` of a process, if it exists.
+pub fn stat(pid: u32) -> Option<ProcStat> {
     let stat =
         std::fs::read_to_string(Path::new("/proc").join(pid.to_string()).join("stat")).ok()?;
-    parse_stat(&stat)
+    parse_stat(pid, &stat)
+}
+
+/// Every process visible in this pid namespace (`/proc`), as it was when read.
+pub fn all_processes() -> Vec<ProcStat> {
+    let Ok(entries) = std::fs::read_dir("/proc") else {
+        return Vec::new();
+    };
+    entries
+        .flatten()
+        .filter_map(|e| e.file_name().to_str()?.parse::<u32>().ok())
+        .filter_map(stat)
+        .collect()
 }
 
 /// Parses a `/proc/PID/stat` line. The command name (field 2) is in parentheses and may hold
 /// spaces and parentheses itself, so fields are counted after its last `)`.
-fn parse_stat(stat: &str) -> Option<(char, u64)> {
+fn parse_stat(pid: u32, stat: &str) -> Option<ProcStat> {
     let after_name = &stat[stat.rfind(')')? + 1..];
     let fields: Vec<&str> = after_name.split_whitespace().collect();
-    // fields[0] is field 3 (state); field 22 is fields[19].
-    let state = fields.first()?.chars().next()?;
-    let ticks = fields.get(19)?.parse().ok()?;
-    Some((state, ticks))
+    // fields[0] is field 3 (state), then ppid (4) and pgrp (5); field 22 is fields[19].
+    Some(ProcStat {
+        pid,
+        state: fields.first()?.chars().next()?,
+        parent: fields.get(1)?.parse().ok()?,
+        process_group: fields.get(2)?.parse().ok()?,
+        start_ticks: fields.get(19)?.parse().ok()?,
+    })
 }
 
 /// Sends `signal` to the process `identity` names, and to no other: through a pidfd opened
@@ -189,7 +229,12 @@ mod tests {
     #[test]
     fn stat_lines_with_odd_command_names_parse() {
         let line = "42 (a) b (c) S 1 42 42 0 -1 4194560 100 0 0 0 1 2 0 0 20 0 1 0 987654 1000 10";
-        assert_eq!(parse_stat(line), Some(('S', 987654)));
-        assert_eq!(parse_stat("garbage"), None);
+        let parsed = parse_stat(42, line).unwrap();
+        assert_eq!(
+            (parsed.state, parsed.parent, parsed.process_group),
+            ('S', 1, 42)
+        );
+        assert_eq!(parsed.start_ticks, 987654);
+        assert_eq!(parse_stat(42, "garbage"), None);
     }
 }

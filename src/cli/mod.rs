@@ -4,6 +4,7 @@ pub mod annotate;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
+pub mod job_exec;
 pub mod jobs;
 pub mod log;
 pub mod output;
@@ -131,6 +132,9 @@ pub enum Command {
     /// This host's job scheduler for the store (started by `submit`; exits when idle).
     #[command(hide = true)]
     Scheduler,
+    /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
+    #[command(name = "job-exec", hide = true)]
+    JobExec { id: crate::model::JobId },
 }
 
 #[derive(Debug, Subcommand)]
@@ -231,6 +235,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Dev(cmd) => dev::dev(&mut ctx, cmd),
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
+        Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
         Command::Demo(_) => unreachable!("handled above"),
         Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),

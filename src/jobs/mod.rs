@@ -22,6 +22,7 @@ pub mod backend;
 pub mod cancel;
 pub mod detach;
 pub mod gpus;
+pub mod job_processes;
 pub mod lost;
 pub mod placement;
 pub mod remote_shell;

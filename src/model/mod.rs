@@ -539,6 +539,29 @@ pub struct Supervisor {
     pub child: Option<ChildProcess>,
 }
 
+impl Supervisor {
+    /// The supervising process, by identity (`crate::process`).
+    pub fn process(&self) -> crate::process::ProcessIdentity {
+        crate::process::ProcessIdentity {
+            host: self.host.clone(),
+            boot_id: self.boot_id.clone(),
+            pid_namespace: self.pid_namespace.clone(),
+            pid: self.pid,
+            start_ticks: self.start_ticks,
+        }
+    }
+
+    /// A process the supervisor recorded (its command), by identity: on its host, boot and
+    /// pid namespace.
+    pub fn child_process(&self, child: ChildProcess) -> crate::process::ProcessIdentity {
+        crate::process::ProcessIdentity {
+            pid: child.pid,
+            start_ticks: child.start_ticks,
+            ..self.process()
+        }
+    }
+}
+
 /// A process on the supervisor's host, boot and pid namespace: its pid and start time.
 #[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ChildProcess {

@@ -32,16 +32,6 @@ pub fn supervisor_for(metrics_file: &Path) -> Option<Supervisor> {
     })
 }
 
-fn identity_of(s: &Supervisor) -> ProcessIdentity {
-    ProcessIdentity {
-        host: s.host.clone(),
-        boot_id: s.boot_id.clone(),
-        pid_namespace: s.pid_namespace.clone(),
-        pid: s.pid,
-        start_ticks: s.start_ticks,
-    }
-}
-
 /// Finds the running runs whose supervisor has died (judged from this host and boot), ingests
 /// the rest of each one's metrics file and marks it `lost`. Returns the ids it marked, or the
 /// first error once every run was tried.
@@ -49,7 +39,7 @@ pub fn recover_lost_runs(store: &dyn Store) -> Result<Vec<String>> {
     let mut lost = Vec::new();
     let mut first_error = None;
     for run in store.supervised_runs()? {
-        if identity_of(&run.supervisor).liveness() != Liveness::Dead || !command_ended(&run) {
+        if run.supervisor.process().liveness() != Liveness::Dead || !command_ended(&run) {
             continue;
         }
         // One run that cannot be recovered must not keep the others running.
@@ -79,11 +69,7 @@ fn command_ended(run: &SupervisedRun) -> bool {
     let Some(child) = run.supervisor.child else {
         return true;
     };
-    let identity = ProcessIdentity {
-        pid: child.pid,
-        start_ticks: child.start_ticks,
-        ..identity_of(&run.supervisor)
-    };
+    let identity = run.supervisor.child_process(child);
     if identity.liveness() != Liveness::Alive {
         return true;
     }

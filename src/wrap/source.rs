@@ -70,6 +70,14 @@ const DEFAULT_ENV: &[&str] = &[
 
 /// The environment worth recording: the defaults plus `extra` names, secrets never.
 pub fn capture_environment(extra: &[String]) -> Vec<(String, String)> {
+    capture_environment_of(std::env::vars(), extra)
+}
+
+/// `capture_environment` of the variables `vars` (a command's environment, built for it).
+pub fn capture_environment_of(
+    vars: impl IntoIterator<Item = (String, String)>,
+    extra: &[String],
+) -> Vec<(String, String)> {
     let wanted = |name: &str| {
         DEFAULT_ENV
             .iter()
@@ -80,7 +88,8 @@ pub fn capture_environment(extra: &[String]) -> Vec<(String, String)> {
                 None => name == pattern,
             })
     };
-    let mut env: Vec<(String, String)> = std::env::vars()
+    let mut env: Vec<(String, String)> = vars
+        .into_iter()
         .filter(|(name, _)| wanted(name) && !is_secret_name(name))
         .collect();
     env.sort();

@@ -1,0 +1,117 @@
+//! The run a supervisor (`kiroku run`, a job's `kiroku job-exec`) creates for the command it
+//! starts: its folder (or, for a remote store, a spool folder), the run itself created together
+//! with this process's supervisor record (`crate::supervise`), its source and environment; and,
+//! at the end, the spooled `output.log` sent up as an artifact.
+use super::capture::{metrics_file_path, report};
+use super::source;
+use crate::error::{KirokuError, Result};
+use crate::model::{NewRun, Run, Supervisor};
+use crate::store::{run_files, Store};
+use std::path::{Path, PathBuf};
+
+/// What the run is.
+pub struct RunSpec<'a> {
+    pub experiment: String,
+    pub name: Option<String>,
+    pub user: String,
+    pub tags: Vec<(String, String)>,
+    pub params: Vec<(String, String)>,
+    pub parent_id: Option<String>,
+    /// Where the command runs (its git state is recorded).
+    pub cwd: &'a Path,
+    pub command: &'a [String],
+    /// The environment variables recorded with the run.
+    pub environment: Vec<(String, String)>,
+}
+
+/// A created run and where its files are.
+pub struct StartedRun {
+    pub run: Run,
+    /// The run's folder, or its spool folder for a remote store (canonical).
+    pub run_dir: PathBuf,
+    /// Whether `run_dir` is a spool folder (a remote store has no local run folder).
+    pub spooled: bool,
+    /// The supervisor record the run was created with (None without /proc).
+    pub supervisor: Option<Supervisor>,
+}
+
+/// Creates the run for a command this process supervises.
+pub fn start_supervised_run(store: &dyn Store, spec: &RunSpec) -> Result<StartedRun> {
+    // The id is chosen here so the run's folder (or spool folder) and metrics file are known
+    // before the run exists: the run is created with its supervisor record in one step.
+    let run_id = crate::ids::new_run_id();
+    // A remote store has no local run folder: the log and metrics file are spooled in a
+    // temporary folder and the log is uploaded as the artifact `output.log` at the end (or by
+    // the recovery of a lost run, which finds the folder through the supervisor record).
+    let (run_dir, spooled) = match store.run_dir(&run_id) {
+        Some(dir) => (dir, false),
+        None => (
+            std::env::temp_dir().join("kiroku-spool").join(&run_id),
+            true,
+        ),
+    };
+    std::fs::create_dir_all(&run_dir)
+        .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+    // Recorded for whoever recovers the run, from whatever directory they look.
+    let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
+    let metrics_path = metrics_file_path(&run_dir);
+    let new_run = NewRun {
+        id: Some(run_id),
+        experiment: spec.experiment.clone(),
+        name: spec.name.clone(),
+        user: spec.user.clone(),
+        host: source::host_name(),
+        tags: spec.tags.clone(),
+        params: spec.params.clone(),
+        parent_id: spec.parent_id.clone(),
+        ..Default::default()
+    };
+    let supervisor = crate::supervise::supervisor_for(&metrics_path);
+    let run = match &supervisor {
+        Some(supervisor) => store.create_supervised_run(&new_run, supervisor)?,
+        // No /proc (not Linux): nobody could judge this process later anyway.
+        None => store.create_run(&new_run)?,
+    };
+    store.set_source(&run.id, &source::capture_source(spec.cwd, spec.command))?;
+    store.set_environment(&run.id, &spec.environment)?;
+    Ok(StartedRun {
+        run,
+        run_dir,
+        spooled,
+        supervisor,
+    })
+}
+
+impl StartedRun {
+    /// For a spooled run, once the capture has finished: uploads `output.log` as the run's
+    /// artifact and removes the spool folder (kept, with a warning, when the upload fails).
+    pub fn upload_spooled_log(&self, store: &dyn Store, warnings: &mut Vec<String>) {
+        if !self.spooled {
+            return;
+        }
+        let log_path = run_files::output_log_path(&self.run_dir);
+        // Streamed, and only a regular file reached without links: the script could have
+        // replaced its log with a link (or a FIFO).
+        match run_files::open_in_run(&self.run_dir, &log_path) {
+            Ok(file) => {
+                if let Err(e) =
+                    store.upload_artifact(&self.run.id, run_files::OUTPUT_LOG, Box::new(file), None)
+                {
+                    report(
+                        warnings,
+                        format!(
+                            "could not upload output.log: {e} (kept at {})",
+                            log_path.display()
+                        ),
+                    );
+                } else {
+                    let _ = std::fs::remove_dir_all(&self.run_dir);
+                }
+            }
+            Err(e) => report(
+                warnings,
+                format!("could not read {}: {e}", log_path.display()),
+            ),
+        }
+    }
+}
