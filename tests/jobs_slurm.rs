@@ -2,15 +2,19 @@
 //! start`, which `.ci/run` runs and which prints the `SLURM_CONF` to export): a GPU job waits
 //! in PENDING while the GPUs are taken, runs, completes and saw its GPU; a failing job fails
 //! with its code; a time limit ends in `timeout`; cancel ends in `killed`; output and metrics
-//! arrive; arguments arrive byte for byte. The backend is driven as the job supervisor drives it.
+//! arrive; arguments arrive byte for byte; a job outlives a controller restart; a login node
+//! reached through ssh. The backend is first driven as the job supervisor drives it, then the
+//! same goes end to end through `kiroku submit --target cluster`.
 mod common;
 
 use common::requires::require_tool;
 use common::sshd::require_sshd;
+use common::Project;
 use kiroku::config::{TargetConfig, TargetKind};
 use kiroku::jobs::backend::{self, Backend, LaunchSpec, RemoteState};
 use kiroku::jobs::targets::Target;
 use kiroku::model::{Job, JobStatus};
+use serde_json::Value;
 use std::path::{Path, PathBuf};
 use std::sync::{RwLock, RwLockReadGuard};
 use std::time::{Duration, Instant};
@@ -410,4 +414,211 @@ fn a_job_is_followed_again_after_a_controller_restart() {
         ended(JobStatus::Finished, Some(0), "exit code 0")
     );
     assert_eq!(job.output_text(), "a\nb\n");
+}
+
+// End to end: `kiroku submit --target cluster`, the scheduler, the job's supervisor
+// (`kiroku job-exec`) driving this backend, the job and its run in the store.
+
+const CLUSTER_TOML: &str = "[targets.cluster]\nkind = \"slurm\"\npartition = \"debug\"\n\n\
+                            [targets.short]\nkind = \"slurm\"\ntime = \"1\"\n";
+
+fn cluster_project() -> Project {
+    let p = Project::new();
+    std::fs::write(p.path().join("kiroku.toml"), CLUSTER_TOML).unwrap();
+    p
+}
+
+fn submit(p: &Project, args: &[&str]) -> String {
+    let mut all = vec!["submit"];
+    all.extend_from_slice(args);
+    let id = p.ok(&all).trim().to_string();
+    assert!(id.parse::<i64>().is_ok(), "a job id, got {id:?}");
+    id
+}
+
+fn job_json(p: &Project, id: &str) -> Value {
+    p.json(&["jobs", "show", id])["job"].clone()
+}
+
+/// Waits until job `id` satisfies `done`; returns it (panics after `limit`).
+fn wait_job(p: &Project, id: &str, limit: Duration, done: impl Fn(&Value) -> bool) -> Value {
+    let start = Instant::now();
+    loop {
+        let job = job_json(p, id);
+        if done(&job) {
+            return job;
+        }
+        assert!(
+            start.elapsed() < limit,
+            "job {id} not as wanted within {limit:?}: {job:#}"
+        );
+        std::thread::sleep(Duration::from_millis(200));
+    }
+}
+
+/// The job's output as its run holds it.
+fn job_logs(p: &Project, id: &str) -> String {
+    let logs = p.json(&["jobs", "logs", id]);
+    logs["text"]
+        .as_str()
+        .unwrap_or_else(|| panic!("{logs:#}"))
+        .to_string()
+}
+
+fn status_is(job: &Value, status: &str) -> bool {
+    job["status"] == status
+}
+
+fn ended_job(p: &Project, id: &str, limit: Duration) -> Value {
+    wait_job(p, id, limit, |j| {
+        !["queued", "starting", "running"].contains(&j["status"].as_str().unwrap_or(""))
+    })
+}
+
+#[test]
+fn submitted_to_the_cluster_a_gpu_job_waits_runs_and_its_run_holds_output_and_metrics() {
+    let Some(_cluster) = slurm_running() else {
+        return;
+    };
+    let p = cluster_project();
+    let holder = submit(
+        &p,
+        &[
+            "--target",
+            "cluster",
+            "--gpus",
+            "2",
+            "--name",
+            "holder",
+            "--",
+            "sh",
+            "-c",
+            &wait_for("release"),
+        ],
+    );
+    wait_job(&p, &holder, MINUTE, |j| {
+        status_is(j, "running") && j["reason"] == ""
+    });
+    let body = format!(
+        "echo \"gpus=$CUDA_VISIBLE_DEVICES\"; echo 'loss: 0.25'; \
+         echo '{{\"acc\": 0.5, \"step\": 3}}' >> \"$KIROKU_METRICS_FILE\"; {}; echo done",
+        wait_for("go")
+    );
+    let id = submit(
+        &p,
+        &[
+            "--target", "cluster", "--gpus", "1", "--name", "one gpu", "--", "sh", "-c", &body,
+        ],
+    );
+    // Slurm holds it back for want of GPUs; the job says so in Slurm's words.
+    let waiting = wait_job(&p, &id, MINUTE, |j| j["reason"] == "Resources");
+    assert_eq!(waiting["status"], "running", "{waiting:#}");
+    std::fs::write(p.path().join("release"), "").unwrap();
+    let held = ended_job(&p, &holder, MINUTE);
+    assert_eq!(
+        (held["status"].as_str(), held["exit_code"].as_i64()),
+        (Some("finished"), Some(0))
+    );
+    wait_job(&p, &id, MINUTE, |j| {
+        j["reason"] == "" && status_is(j, "running")
+    });
+    std::fs::write(p.path().join("go"), "").unwrap();
+    let job = ended_job(&p, &id, MINUTE);
+    assert_eq!(
+        (job["status"].as_str(), job["exit_code"].as_i64()),
+        (Some("finished"), Some(0)),
+        "{job:#}"
+    );
+    assert!(
+        job["handle"]
+            .as_str()
+            .is_some_and(|h| h.parse::<u64>().is_ok()),
+        "{job:#}"
+    );
+    let run_id = job["run_id"].as_str().unwrap().to_string();
+    let logs = job_logs(&p, &id);
+    assert!(
+        logs.starts_with("gpus=0\n") || logs.starts_with("gpus=1\n"),
+        "{logs}"
+    );
+    assert!(logs.ends_with("done\n"), "{logs}");
+    let run = &p.json(&["show", &run_id])["run"];
+    assert_eq!(run["status"], "finished", "{run:#}");
+    assert_eq!(run["tags"]["kiroku.target"], "cluster", "{run:#}");
+    assert_eq!(run["metrics"]["acc"]["last"], 0.5, "{run:#}");
+    assert_eq!(run["metrics"]["loss"]["last"], 0.25, "{run:#}");
+}
+
+#[test]
+fn submitted_to_the_cluster_failures_time_limits_and_cancels_end_as_they_should() {
+    let Some(_cluster) = slurm_running() else {
+        return;
+    };
+    let p = cluster_project();
+    let fails = submit(
+        &p,
+        &[
+            "--target",
+            "cluster",
+            "--",
+            "sh",
+            "-c",
+            "echo failing; exit 3",
+        ],
+    );
+    let limited = submit(
+        &p,
+        &[
+            "--target",
+            "short",
+            "--",
+            "sh",
+            "-c",
+            "echo started; sleep 600",
+        ],
+    );
+    let cancelled = submit(
+        &p,
+        &[
+            "--target",
+            "cluster",
+            "--",
+            "sh",
+            "-c",
+            "echo up; sleep 600",
+        ],
+    );
+
+    let job = ended_job(&p, &fails, MINUTE);
+    assert_eq!(
+        (job["status"].as_str(), job["exit_code"].as_i64()),
+        (Some("failed"), Some(3)),
+        "{job:#}"
+    );
+    assert!(
+        job["reason"].as_str().unwrap().contains("exit code 3"),
+        "{job:#}"
+    );
+    assert_eq!(job_logs(&p, &fails), "failing\n");
+
+    wait_job(&p, &cancelled, MINUTE, |j| {
+        status_is(j, "running") && j["reason"] == ""
+    });
+    let start = Instant::now();
+    while !job_logs(&p, &cancelled).contains("up") {
+        assert!(start.elapsed() < MINUTE, "no output from job {cancelled}");
+        std::thread::sleep(Duration::from_millis(200));
+    }
+    p.ok(&["jobs", "cancel", &cancelled]);
+    let job = ended_job(&p, &cancelled, MINUTE);
+    assert_eq!(job["status"], "killed", "{job:#}");
+
+    // `time = "1"`: Slurm ends it after a minute (about 76 s here).
+    let job = ended_job(&p, &limited, Duration::from_secs(240));
+    assert_eq!(
+        (job["status"].as_str(), job["reason"].as_str()),
+        (Some("timeout"), Some("TimeLimit")),
+        "{job:#}"
+    );
+    assert!(job_logs(&p, &limited).starts_with("started\n"));
 }
