@@ -301,12 +301,26 @@ fn a_failing_job_fails_with_its_code_and_arguments_arrive_byte_for_byte() {
     assert_eq!(job.output_text(), expected);
 }
 
+/// Both ways at once (each takes over a minute, and the tests run two at a time on small
+/// machines): the backend and `kiroku submit` to a target with `time = "1"`.
 #[test]
-fn a_time_limit_ends_in_timeout() {
+fn a_time_limit_ends_in_timeout_with_slurms_reason() {
     let Some(_cluster) = slurm_running() else {
         return;
     };
-    // `time = "1"`: one minute; Slurm ends it within its next check (about 76 s here).
+    // `time = "1"`: one minute; Slurm ends them within its next check (about 76 s here).
+    let p = cluster_project();
+    let submitted = submit(
+        &p,
+        &[
+            "--target",
+            "short",
+            "--",
+            "sh",
+            "-c",
+            "echo started; sleep 600",
+        ],
+    );
     let mut job = launch(
         "too long",
         0,
@@ -325,6 +339,14 @@ fn a_time_limit_ends_in_timeout() {
     let output = job.output_text();
     assert!(output.starts_with("started\n"), "{output}");
     assert!(output.contains("DUE TO TIME LIMIT"), "{output}");
+
+    let job = ended_job(&p, &submitted, Duration::from_secs(120));
+    assert_eq!(
+        (job["status"].as_str(), job["reason"].as_str()),
+        (Some("timeout"), Some("TimeLimit")),
+        "{job:#}"
+    );
+    assert!(job_logs(&p, &submitted).starts_with("started\n"));
 }
 
 #[test]
@@ -566,7 +588,7 @@ fn submitted_to_the_cluster_a_gpu_job_waits_runs_and_its_run_holds_output_and_me
 }
 
 #[test]
-fn submitted_to_the_cluster_failures_time_limits_and_cancels_end_as_they_should() {
+fn submitted_to_the_cluster_a_failure_keeps_its_code_and_a_cancel_kills() {
     let Some(_cluster) = slurm_running() else {
         return;
     };
@@ -580,17 +602,6 @@ fn submitted_to_the_cluster_failures_time_limits_and_cancels_end_as_they_should(
             "sh",
             "-c",
             "echo failing; exit 3",
-        ],
-    );
-    let limited = submit(
-        &p,
-        &[
-            "--target",
-            "short",
-            "--",
-            "sh",
-            "-c",
-            "echo started; sleep 600",
         ],
     );
     let cancelled = submit(
@@ -628,13 +639,4 @@ fn submitted_to_the_cluster_failures_time_limits_and_cancels_end_as_they_should(
     p.ok(&["jobs", "cancel", &cancelled]);
     let job = ended_job(&p, &cancelled, MINUTE);
     assert_eq!(job["status"], "killed", "{job:#}");
-
-    // `time = "1"`: Slurm ends it after a minute (about 76 s here).
-    let job = ended_job(&p, &limited, Duration::from_secs(240));
-    assert_eq!(
-        (job["status"].as_str(), job["reason"].as_str()),
-        (Some("timeout"), Some("TimeLimit")),
-        "{job:#}"
-    );
-    assert!(job_logs(&p, &limited).starts_with("started\n"));
 }
