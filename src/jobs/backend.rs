@@ -66,6 +66,9 @@ pub trait Backend: Send {
 pub fn for_target(target: &crate::jobs::targets::Target) -> Result<Box<dyn Backend>> {
     match target.config.kind {
         crate::config::TargetKind::Ssh => Ok(Box::new(crate::jobs::ssh::SshBackend::new(target)?)),
+        crate::config::TargetKind::Slurm => {
+            Ok(Box::new(crate::jobs::slurm::SlurmBackend::new(target)?))
+        }
         _ => Err(crate::error::KirokuError::Invalid(format!(
             "target '{}': {:?} targets are not in this build yet",
             target.name, target.config.kind

@@ -28,6 +28,7 @@ pub mod placement;
 pub mod remote_shell;
 pub mod rerun;
 pub mod scheduler;
+pub mod slurm;
 pub mod ssh;
 pub mod submit;
 pub mod targets;
