@@ -58,8 +58,9 @@ tsp_active() { tsp -l | awk 'NR > 1 && ($2 == "running" || $2 == "queued")' | wc
 
 scheduler_pids() { pgrep -f -- "--store $KIROKU_STORE scheduler" || true; }
 
-# Waits until the tool's queue is empty.
-wait_drained() { while [ "$("$1"_active)" != 0 ]; do sleep 0.02; done; }
+# Waits until the tool's queue is empty (looking every 0.1 s: a listing costs kiroku a
+# process and a store open, and a tighter loop would mostly measure the looking).
+wait_drained() { while [ "$("$1"_active)" != 0 ]; do sleep 0.1; done; }
 
 # latency TOOL PAUSE: median submit-to-start in microseconds; PAUSE seconds between samples.
 latency() {

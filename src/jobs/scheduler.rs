@@ -202,6 +202,18 @@ pub fn capacity_of(target: &Target, config: &Config) -> Result<Capacity> {
     })
 }
 
+/// When the user's and the project's configuration files last changed (None: absent), so a
+/// pass reads them again only after an edit.
+fn config_stamp(project_dir: Option<&std::path::Path>) -> Vec<Option<std::time::SystemTime>> {
+    [
+        crate::config::user_config_path(),
+        project_dir.map(|dir| dir.join("kiroku.toml")),
+    ]
+    .into_iter()
+    .map(|path| path.and_then(|p| std::fs::metadata(p).ok()?.modified().ok()))
+    .collect()
+}
+
 /// A supervisor this scheduler started, until it exits.
 struct Started {
     job: JobId,
@@ -235,6 +247,8 @@ pub struct Scheduler {
     host: String,
     me: Supervisor,
     started: Vec<Started>,
+    /// When the configuration files last changed, as last read (`config_stamp`).
+    config_stamp: Vec<Option<std::time::SystemTime>>,
 }
 
 impl Scheduler {
@@ -245,6 +259,7 @@ impl Scheduler {
         config: Config,
     ) -> Result<Scheduler> {
         let me = me()?;
+        let project_dir_for_stamp = project_dir.clone();
         Ok(Scheduler {
             store,
             store_location: store_location.into(),
@@ -253,6 +268,7 @@ impl Scheduler {
             host: me.host.clone(),
             me,
             started: Vec::new(),
+            config_stamp: config_stamp(project_dir_for_stamp.as_deref()),
         })
     }
 
@@ -395,13 +411,31 @@ impl Scheduler {
     /// Looks at the queue and acts on placement's decisions; again while cancelling a job
     /// cancels others (jobs that run after it).
     fn pass(&mut self) -> Result<PassOutcome> {
-        if let Err(e) = super::lost::recover_lost_jobs(self.store.as_ref()) {
-            eprintln!("kiroku scheduler: looking for lost jobs: {e}");
+        let stamp = config_stamp(self.project_dir.as_deref());
+        if stamp != self.config_stamp {
+            match Config::load(self.project_dir.as_deref()) {
+                Ok(config) => self.config = config,
+                Err(e) => {
+                    eprintln!("kiroku scheduler: kiroku.toml: {e} (keeping the last good one)")
+                }
+            }
+            self.config_stamp = stamp;
         }
-        match Config::load(self.project_dir.as_deref()) {
-            Ok(config) => self.config = config,
-            Err(e) => eprintln!("kiroku scheduler: kiroku.toml: {e} (keeping the last good one)"),
+        let outcome = self.place_until_settled()?;
+        // Lost jobs are looked for after the starts (a start is not delayed by the look); a
+        // lost one frees what it held, so the queue is placed again.
+        match super::lost::recover_lost_jobs(self.store.as_ref()) {
+            Ok(lost) if !lost.is_empty() => self.place_until_settled(),
+            Ok(_) => Ok(outcome),
+            Err(e) => {
+                eprintln!("kiroku scheduler: looking for lost jobs: {e}");
+                Ok(outcome)
+            }
         }
+    }
+
+    /// Places the queue, again while cancelling a job cancelled others' parents.
+    fn place_until_settled(&mut self) -> Result<PassOutcome> {
         loop {
             let (outcome, cancelled) = self.pass_once()?;
             if !cancelled {
