@@ -107,6 +107,12 @@ fn supervisor_log(p: &Project, id: JobId) -> String {
     std::fs::read_to_string(p.path().join(format!("job-exec-{id}.log"))).unwrap_or_default()
 }
 
+/// Whether a script has written a whole line to `file` (it exists from the moment the shell
+/// opens it, before the echo writes).
+fn holds_a_line(file: &Path) -> bool {
+    std::fs::read_to_string(file).is_ok_and(|text| text.ends_with('\n'))
+}
+
 /// A process some script recorded in `file` (its pid), with its start time read now.
 fn recorded_process(file: &Path) -> (u32, u64) {
     let pid: u32 = std::fs::read_to_string(file)
@@ -269,7 +275,7 @@ while :; do sleep 0.1; done
     let mut supervisor = start_supervisor(&p, id);
     let (leader_file, child_file) = (p.path().join("leader.pid"), p.path().join("child.pid"));
     wait_for("the command and its child", Duration::from_secs(30), || {
-        leader_file.exists() && child_file.exists()
+        holds_a_line(&leader_file) && holds_a_line(&child_file)
     });
     let (leader, child) = (
         recorded_process(&leader_file),
@@ -331,7 +337,7 @@ fn a_sigkilled_supervisor_leaves_a_lost_job_and_a_lost_run_and_no_command() {
     let mut supervisor = start_supervisor(&p, id);
     let leader_file = p.path().join("leader.pid");
     wait_for("the command", Duration::from_secs(30), || {
-        leader_file.exists()
+        holds_a_line(&leader_file)
     });
     let leader = recorded_process(&leader_file);
     wait_for(

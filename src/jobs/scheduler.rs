@@ -117,9 +117,19 @@ pub fn log_dir(store_location: &str) -> PathBuf {
     }
 }
 
-/// The kiroku executable to start helpers with.
+/// The kiroku executable to start helpers with. A kiroku upgraded (replaced) while this
+/// scheduler runs is named `PATH (deleted)` by Linux; the new file at `PATH` is the one to start.
 fn kiroku_exe() -> Result<PathBuf> {
-    std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku executable", e))
+    let exe =
+        std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku executable", e))?;
+    Ok(replaced_exe_path(exe))
+}
+
+fn replaced_exe_path(exe: PathBuf) -> PathBuf {
+    match exe.to_str().and_then(|p| p.strip_suffix(" (deleted)")) {
+        Some(original) if !exe.exists() => PathBuf::from(original),
+        _ => exe,
+    }
 }
 
 /// A `kiroku --store LOC ARGS…` command, in a neutral folder and without the variables of a
@@ -151,44 +161,36 @@ pub fn ensure_running(store: &dyn Store, store_location: &str) -> Result<()> {
     Ok(())
 }
 
-/// The GPUs of a local target as placement sees them: an explicit list as given (memory
-/// unknown, so never shared), or the discovered ones, those busy with processes kiroku did not
-/// start unavailable unless their free memory reaches `[jobs] gpu_free_memory_mb`.
-pub fn local_gpu_slots(spec: Option<&GpuSpec>, config: &Config) -> Result<Vec<GpuSlot>> {
-    if let Some(GpuSpec::List(indexes)) = spec {
-        return Ok(indexes
-            .iter()
-            .map(|&index| GpuSlot {
-                index,
-                memory_mb: None,
-                available: true,
-            })
-            .collect());
-    }
-    let threshold = config.jobs.gpu_free_memory_mb;
-    Ok(super::gpus::discover()?
-        .into_iter()
-        .map(|gpu| {
-            let free = match (gpu.memory_total_mb, gpu.memory_used_mb) {
-                (Some(total), Some(used)) => Some(total.saturating_sub(used)),
-                _ => None,
-            };
-            let free_enough = threshold.is_some_and(|t| free.is_some_and(|f| f >= t));
-            let busy = !gpu.processes.is_empty() && !free_enough;
-            GpuSlot {
+/// The GPUs of a local target as placement sees them (`gpus::local_inventory`): an explicit
+/// list as given, or the discovered ones; a GPU running processes kiroku did not start (not in
+/// the sessions of `active` jobs' supervisors and commands) is unavailable unless its free memory
+/// reaches `[jobs] gpu_free_memory_mb`.
+pub fn local_gpu_slots(
+    spec: Option<&GpuSpec>,
+    config: &Config,
+    active: &[Job],
+) -> Result<Vec<GpuSlot>> {
+    let spec = spec
+        .cloned()
+        .unwrap_or_else(|| GpuSpec::Auto("auto".into()));
+    let sessions = super::gpus::job_sessions(active);
+    Ok(
+        super::gpus::local_inventory(&spec, &config.jobs, &sessions)?
+            .into_iter()
+            .map(|gpu| GpuSlot {
                 index: gpu.index,
                 memory_mb: gpu.memory_total_mb,
-                available: !busy,
-            }
-        })
-        .collect())
+                available: !gpu.busy_elsewhere,
+            })
+            .collect(),
+    )
 }
 
 /// What a target can hold at once (see `placement`).
-pub fn capacity_of(target: &Target, config: &Config) -> Result<Capacity> {
+pub fn capacity_of(target: &Target, config: &Config, active: &[Job]) -> Result<Capacity> {
     Ok(match target.config.kind {
         TargetKind::Local => {
-            let gpus = local_gpu_slots(target.config.gpus.as_ref(), config)?;
+            let gpus = local_gpu_slots(target.config.gpus.as_ref(), config, active)?;
             let max_parallel = target
                 .config
                 .max_parallel
@@ -462,13 +464,22 @@ impl Scheduler {
         }
         let mut capacities = BTreeMap::new();
         let mut kinds = HashMap::new();
+        // Sessions of this box's running jobs: their processes on a GPU are kiroku's own.
+        let running_here: Vec<Job> = jobs
+            .iter()
+            .filter(|j| j.status.is_active() && j.host == self.host)
+            .cloned()
+            .collect();
         for job in &queued {
             if capacities.contains_key(&job.target) {
                 continue;
             }
             if let Ok(target) = targets::resolve(&self.config, Some(&job.target)) {
                 kinds.insert(job.target.clone(), target.config.kind);
-                capacities.insert(job.target.clone(), capacity_of(&target, &self.config)?);
+                capacities.insert(
+                    job.target.clone(),
+                    capacity_of(&target, &self.config, &running_here)?,
+                );
             }
         }
         let active: Vec<&Job> = jobs
@@ -606,4 +617,19 @@ fn watch_remote_store(store: Arc<dyn Store>) {
 pub fn scheduler_log(store_location: &str) -> PathBuf {
     let host = crate::process::host_name().unwrap_or_else(|| "localhost".into());
     log_dir(store_location).join(format!("scheduler-{host}.log"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_replaced_executable_is_started_from_its_path() {
+        assert_eq!(
+            replaced_exe_path(PathBuf::from("/nowhere/bin/kiroku (deleted)")),
+            PathBuf::from("/nowhere/bin/kiroku")
+        );
+        let here = std::env::current_exe().unwrap();
+        assert_eq!(replaced_exe_path(here.clone()), here);
+    }
 }

@@ -31,7 +31,7 @@ fn validate(store: &dyn Store, config: &Config, new: &NewJob) -> Result<()> {
     }
     let target = targets::resolve(config, Some(&new.target))?;
     if target.config.kind == TargetKind::Local && new.gpus > 0 {
-        let gpus = scheduler::local_gpu_slots(target.config.gpus.as_ref(), config)?;
+        let gpus = scheduler::local_gpu_slots(target.config.gpus.as_ref(), config, &[])?;
         if new.gpus as usize > gpus.len() {
             return Err(KirokuError::Invalid(format!(
                 "the job asks for {} GPU{}, but target '{}' has {}",
