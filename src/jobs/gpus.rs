@@ -82,8 +82,25 @@ pub fn discover() -> Result<Vec<GpuInfo>> {
 }
 
 /// The GPUs of this box with where they came from and, when there are none, why.
+///
+/// A box found to have no driver at all (NVML not loadable, no `nvidia-smi` program) is
+/// remembered for the life of the process: a scheduler pass or a UI refresh then costs no
+/// failed program start. A driver that fails (or GPUs that come and go) is asked every time.
 pub fn discover_detailed() -> GpuDiscovery {
-    discover_with(&DiscoverySources::from_env())
+    static NO_DRIVER: OnceLock<GpuDiscovery> = OnceLock::new();
+    if let Some(known) = NO_DRIVER.get() {
+        return known.clone();
+    }
+    let found = discover_with(&DiscoverySources::from_env());
+    if found.source == GpuSource::None
+        && found
+            .note
+            .as_deref()
+            .is_some_and(|n| n.starts_with("no NVIDIA driver"))
+    {
+        let _ = NO_DRIVER.set(found.clone());
+    }
+    found
 }
 
 /// Which discovery methods to try, in order: NVML (when `nvml`), then the `nvidia_smi` program.
@@ -445,6 +462,10 @@ pub fn local_inventory(
     jobs: &JobsConfig,
     job_sessions: &[u32],
 ) -> Result<Vec<LocalGpu>> {
+    if matches!(spec, GpuSpec::List(indexes) if indexes.is_empty()) {
+        // `gpus = []`: a CPU-only target, nothing to discover.
+        return Ok(Vec::new());
+    }
     Ok(local_inventory_of(
         &discover_detailed().gpus,
         spec,

@@ -150,8 +150,10 @@ fn kiroku_command(store_location: &str, args: &[&str]) -> Result<Command> {
 /// Makes sure this host's scheduler runs for the store (starting one detached when none lives)
 /// and tells it to look at the queue.
 pub fn ensure_running(store: &dyn Store, store_location: &str) -> Result<()> {
+    // The poke goes first, so a running scheduler starts looking while this checks on it (a
+    // poke nobody hears is harmless).
+    wake::poke(store);
     if is_running(store)? {
-        wake::poke(store);
         return Ok(());
     }
     let log = scheduler_log(store_location);

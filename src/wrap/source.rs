@@ -19,6 +19,12 @@ fn git(cwd: &Path, args: &[&str]) -> Option<String> {
         .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
 }
 
+/// Whether `cwd` or a folder above it holds `.git` (a folder, or the file of a worktree or
+/// submodule), or git is pointed elsewhere by `GIT_DIR`.
+fn inside_a_repository(cwd: &Path) -> bool {
+    std::env::var_os("GIT_DIR").is_some() || cwd.ancestors().any(|dir| dir.join(".git").exists())
+}
+
 /// Git commit, branch and dirty diff of `cwd` (all None outside a repository), and the command.
 pub fn capture_source(cwd: &Path, command: &[String]) -> RunSource {
     let mut source = RunSource {
@@ -26,12 +32,17 @@ pub fn capture_source(cwd: &Path, command: &[String]) -> RunSource {
         cwd: Some(cwd.display().to_string()),
         ..Default::default()
     };
-    let Some(commit) = git(cwd, &["rev-parse", "HEAD"]) else {
+    // Outside any repository no git process is started at all (a queue of many small jobs
+    // pays for every process); inside one, commit and branch come from one call.
+    if !inside_a_repository(cwd) {
+        return source;
+    }
+    let Some(revs) = git(cwd, &["rev-parse", "HEAD", "--abbrev-ref", "HEAD"]) else {
         return source;
     };
-    source.git_commit = Some(commit.trim().to_string());
-    source.git_branch =
-        git(cwd, &["rev-parse", "--abbrev-ref", "HEAD"]).map(|b| b.trim().to_string());
+    let mut lines = revs.lines();
+    source.git_commit = lines.next().map(|c| c.trim().to_string());
+    source.git_branch = lines.next().map(|b| b.trim().to_string());
     let status = git(cwd, &["status", "--porcelain", "--untracked-files=no"]).unwrap_or_default();
     let dirty = !status.trim().is_empty();
     source.git_dirty = Some(dirty);
