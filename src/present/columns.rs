@@ -3,7 +3,7 @@
 //! default choice of columns, shared by `kiroku runs ls` and the UI's runs screen.
 use super::format::Format;
 use super::number::format_value_as;
-use super::time::{format_duration, format_relative, format_timestamp};
+use super::time::{format_relative, format_run_duration, format_timestamp};
 use crate::error::{KirokuError, Result};
 use crate::model::Run;
 use std::collections::BTreeSet;
@@ -111,9 +111,8 @@ impl Column {
                 }
             }
             Column::Duration => {
-                let end = run.end_time.unwrap_or(now);
-                let d = format_duration(end - run.start_time);
-                if run.end_time.is_none() && human {
+                let d = format_run_duration(run.status, run.start_time, run.end_time, now);
+                if run.end_time.is_none() && !run.status.is_terminal() && human {
                     format!("{d}…")
                 } else {
                     d

@@ -17,5 +17,7 @@ pub use format::Format;
 pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
 pub use shell::{shell_words, split_shell_words};
-pub use time::{format_duration, format_relative, format_timestamp, format_timestamp_in};
+pub use time::{
+    format_duration, format_relative, format_run_duration, format_timestamp, format_timestamp_in,
+};
 pub use width::{display_width, truncate};

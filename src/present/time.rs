@@ -24,6 +24,22 @@ pub fn format_duration(ms: i64) -> String {
 }
 
 /// `12s ago`, `5m ago`, `3h ago`, `2d ago`, or a date for older times.
+/// How long a run took, as shown: until its end; until `now` while it is queued or running
+/// (the time climbs); `?` for an ended run that recorded no end (an import, a crash), whose
+/// time cannot be known and must not keep climbing.
+pub fn format_run_duration(
+    status: crate::model::RunStatus,
+    start: Millis,
+    end: Option<Millis>,
+    now: Millis,
+) -> String {
+    match end {
+        Some(end) => format_duration(end - start),
+        None if !status.is_terminal() => format_duration(now - start),
+        None => "?".into(),
+    }
+}
+
 pub fn format_relative(time: Millis, now: Millis) -> String {
     let s = (now - time) / 1000;
     if s < 0 {
@@ -61,6 +77,23 @@ mod tests {
 
     fn zone(name: &str) -> TimeZone {
         TimeZone::get(name).expect("the system's time zone database")
+    }
+
+    #[test]
+    fn an_ended_run_without_an_end_does_not_climb() {
+        use crate::model::RunStatus;
+        assert_eq!(
+            format_run_duration(RunStatus::Finished, 0, None, 5_000_000),
+            "?"
+        );
+        assert_eq!(
+            format_run_duration(RunStatus::Running, 0, None, 61_000),
+            "1m01s"
+        );
+        assert_eq!(
+            format_run_duration(RunStatus::Finished, 0, Some(61_000), 9_000_000),
+            "1m01s"
+        );
     }
 
     #[test]

@@ -174,6 +174,39 @@ fn line_of(text: &str, needle: &str) -> usize {
         .unwrap_or(1)
 }
 
+/// The 1-based line binding `key` in `[section]` (bare, `"quoted"` or `'quoted'`), else the
+/// section's header line, else 1.
+fn line_of_binding(text: &str, section: &str, key: &str) -> usize {
+    let mut current = None;
+    let mut header = None;
+    for (i, line) in text.lines().enumerate() {
+        let line = line.trim();
+        if let Some(name) = line.strip_prefix('[').and_then(|l| l.split(']').next()) {
+            current = Some(name.trim().trim_matches('"').to_string());
+            if current.as_deref() == Some(section) {
+                header.get_or_insert(i + 1);
+            }
+            continue;
+        }
+        if current.as_deref() != Some(section) {
+            continue;
+        }
+        let Some((name, _)) = line.split_once('=') else {
+            continue;
+        };
+        let name = name.trim();
+        let unquoted = name
+            .strip_prefix('"')
+            .and_then(|n| n.strip_suffix('"'))
+            .or_else(|| name.strip_prefix('\'').and_then(|n| n.strip_suffix('\'')))
+            .unwrap_or(name);
+        if unquoted == key {
+            return i + 1;
+        }
+    }
+    header.unwrap_or(1)
+}
+
 impl Keymap {
     pub fn defaults() -> Keymap {
         Keymap::parse(DEFAULTS).expect("the embedded keymap is valid (tested)")
@@ -205,7 +238,7 @@ impl Keymap {
             };
             let mut map = BTreeMap::new();
             for (key, action) in body {
-                let line = line_of(text, &format!("\"{key}\""));
+                let line = line_of_binding(text, &section, &key);
                 let toml::Value::String(action) = action else {
                     return Err(format!(
                         "line {line}: the action for '{key}' must be a string"
@@ -388,6 +421,16 @@ mod tests {
         assert!(err.is_none());
         assert_eq!(k.lookup("runs", &key('Q')), Some(Cmd::Mark));
         let _ = std::fs::remove_dir_all(&dir);
+    }
+
+    #[test]
+    fn a_bad_binding_names_its_own_line_bare_or_quoted() {
+        let err = Keymap::parse("[runs]\n# a comment\n\n\nfoo = \"star\"\n").unwrap_err();
+        assert!(err.starts_with("line 5: unknown key 'foo'"), "{err}");
+        let err =
+            Keymap::parse("[global]\nq = \"quit\"\n[runs]\nx = \"hide_column\"\n'y' = \"nope\"\n")
+                .unwrap_err();
+        assert!(err.starts_with("line 5: unknown action 'nope'"), "{err}");
     }
 
     #[test]

@@ -5,7 +5,7 @@
 //! `draw_files`.
 use super::draw_files::{draw_artifacts, draw_notes, draw_source};
 use super::{RunTab, RunView};
-use crate::present::{format_duration, format_relative, format_timestamp, format_value};
+use crate::present::{format_relative, format_run_duration, format_timestamp, format_value};
 use crate::tui::app::{State, TextField};
 use crate::tui::screens::{block, fit, kv, status_glyph};
 use crate::tui::theme::run_color_index;
@@ -22,7 +22,6 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         Some(d) => {
             let r = &d.run;
             let (glyph, _) = status_glyph(r.status, state.theme.text_glyphs);
-            let end = r.end_time.unwrap_or(state.now);
             let commit = d
                 .source
                 .git_commit
@@ -42,7 +41,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
                 r.name,
                 r.status,
                 r.user,
-                format_duration(end - r.start_time),
+                format_run_duration(r.status, r.start_time, r.end_time, state.now),
                 r.host.clone().unwrap_or_default()
             )
         }
@@ -155,19 +154,15 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
         ),
         w,
     ));
-    let end = r.end_time.unwrap_or(state.now);
+    let took = format_run_duration(r.status, r.start_time, r.end_time, state.now);
     lines.push(kv(
         state,
         "ended",
-        r.end_time
-            .map(|e| {
-                format!(
-                    "{} · took {}",
-                    format_timestamp(e),
-                    format_duration(end - r.start_time)
-                )
-            })
-            .unwrap_or_else(|| format!("running for {}", format_duration(end - r.start_time))),
+        match r.end_time {
+            Some(e) => format!("{} · took {took}", format_timestamp(e)),
+            None if !r.status.is_terminal() => format!("running for {took}"),
+            None => format!("{} (no end time recorded)", r.status),
+        },
         w,
     ));
     lines.push(kv(state, "user", r.user.clone(), w));
