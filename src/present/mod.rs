@@ -8,6 +8,7 @@ pub mod columns;
 pub mod format;
 pub mod number;
 pub mod pairs;
+pub mod plain;
 pub mod shell;
 pub mod time;
 pub mod width;
@@ -16,6 +17,7 @@ pub use columns::{default_columns, Column};
 pub use format::Format;
 pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
+pub use plain::plain_one_line;
 pub use shell::{shell_words, split_shell_words};
 pub use time::{
     format_duration, format_relative, format_run_duration, format_timestamp, format_timestamp_in,

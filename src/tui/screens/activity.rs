@@ -185,6 +185,10 @@ pub fn describe(e: &Event) -> String {
             .iter()
             .map(|(k, v)| {
                 let v = match v {
+                    // A note's excerpt is markdown, maybe of several lines: one plain line here.
+                    serde_json::Value::String(s) if k == "excerpt" => {
+                        crate::present::plain_one_line(s)
+                    }
                     serde_json::Value::String(s) => s.clone(),
                     other => other.to_string(),
                 };
@@ -294,5 +298,20 @@ mod tests {
         press(&mut s, KeyCode::Esc);
         assert_eq!(s.screen, Screen::Runs);
         assert_eq!(s.ui.last_seen_event.get("proj/.kiroku"), Some(&6));
+    }
+
+    #[test]
+    fn a_note_excerpt_reads_as_one_plain_line() {
+        let event = Event {
+            id: 1,
+            time: 0,
+            kind: "note.added".into(),
+            user: "ana".into(),
+            run_id: None,
+            run_name: None,
+            experiment: None,
+            detail: Some(serde_json::json!({"note_id": 4, "excerpt": "acc too.\n**Promote?**"})),
+        };
+        assert_eq!(describe(&event), "note_id=4 excerpt=acc too. Promote?");
     }
 }
