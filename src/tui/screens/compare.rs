@@ -94,6 +94,8 @@ pub fn open(state: &mut State) -> Vec<Effect> {
         ));
         return vec![];
     }
+    // The hint of an earlier `c` with too few marks is answered now: it must not stay.
+    state.message = None;
     state.compare = Some(CompareView {
         ids: ids.clone(),
         runs: Vec::new(),
@@ -501,6 +503,11 @@ mod tests {
         assert_eq!(s.screen, Screen::Compare);
         assert!(
             matches!(requests(&effects)[..], [Request::RunsById { ids }] if ids == &["r0", "r1"])
+        );
+        assert!(
+            s.message.is_none(),
+            "the hint to mark runs is gone once compare opens: {:?}",
+            s.message
         );
     }
 
