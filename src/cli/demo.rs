@@ -94,8 +94,9 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
             },
         )?;
         eprintln!(
-            "  trained {name:<12} {} · {} points",
-            outcome.status, outcome.points
+            "  trained {name:<12} {} · {}",
+            outcome.status,
+            crate::present::count_of(outcome.points, "point")
         );
         outcomes.push(outcome);
     }

@@ -22,12 +22,12 @@ pub fn job_exec_command(ctx: &mut Context, id: JobId) -> Result<i32> {
         }
         Some(outcome) => {
             eprintln!(
-                "kiroku: job {} {} ({}) · run {} · {} points",
+                "kiroku: job {} {} ({}) · run {} · {}",
                 outcome.job.id,
                 outcome.job.status,
                 outcome.job.reason,
                 outcome.run_id,
-                outcome.points
+                crate::present::count_of(outcome.points, "point")
             );
             Ok(0)
         }

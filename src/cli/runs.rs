@@ -63,11 +63,11 @@ pub fn run(ctx: &mut Context, args: &RunArgs) -> Result<i32> {
         },
     )?;
     eprintln!(
-        "kiroku: run {} ({}) {} · {} points · exit {}",
+        "kiroku: run {} ({}) {} · {} · exit {}",
         &outcome.run_id[..8],
         outcome.run_name,
         outcome.status,
-        outcome.points,
+        crate::present::count_of(outcome.points, "point"),
         outcome.exit_code
     );
     Ok(outcome.exit_code)

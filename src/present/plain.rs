@@ -1,6 +1,16 @@
-//! One-line plain text from a note's markdown, for excerpts (the activity log): lines joined
+//! Plain words for people: counts with the right plural, and one-line plain text from a note's markdown, for excerpts (the activity log): lines joined
 //! with spaces (not run together), emphasis and code markers, heading and quote marks and list
 //! bullets dropped, runs of whitespace collapsed. The note itself is shown rendered elsewhere.
+
+/// `n` and the noun, singular for one: `1 point`, `5 points` (the noun takes an `s`).
+pub fn count_of(n: impl Into<u64>, noun: &str) -> String {
+    let n = n.into();
+    if n == 1 {
+        format!("1 {noun}")
+    } else {
+        format!("{n} {noun}s")
+    }
+}
 
 /// `text` (markdown) as one plain line.
 pub fn plain_one_line(text: &str) -> String {
@@ -29,6 +39,13 @@ pub fn plain_one_line(text: &str) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn counts_are_singular_for_one() {
+        assert_eq!(count_of(1u64, "point"), "1 point");
+        assert_eq!(count_of(0u64, "point"), "0 points");
+        assert_eq!(count_of(5u32, "run"), "5 runs");
+    }
 
     #[test]
     fn lines_are_joined_and_markdown_marks_dropped() {

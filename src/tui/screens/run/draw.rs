@@ -16,35 +16,47 @@ use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
 
+/// The run's box title: id, name, status glyph, then the facts that are known (status, user,
+/// duration, host, commit) joined by `·`, so an empty one leaves no dangling separator.
+pub fn run_title(d: &crate::model::RunDetail, state: &State) -> String {
+    let r = &d.run;
+    let (glyph, _) = status_glyph(r.status, state.theme.text_glyphs);
+    let commit = d.source.git_commit.as_ref().map(|c| {
+        let dirty = if d.source.git_dirty == Some(true) {
+            " (dirty)"
+        } else {
+            ""
+        };
+        format!("commit {}{dirty}", &c[..9.min(c.len())])
+    });
+    let facts: Vec<String> = [
+        Some(r.status.to_string()),
+        Some(r.user.clone()),
+        Some(format_run_duration(
+            r.status,
+            r.start_time,
+            r.end_time,
+            state.now,
+        )),
+        r.host.clone(),
+        commit,
+    ]
+    .into_iter()
+    .flatten()
+    .filter(|fact| !fact.is_empty())
+    .collect();
+    format!(
+        " {} {} {glyph} {} ",
+        crate::ids::short(&r.id),
+        r.name,
+        facts.join(" · ")
+    )
+}
+
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let Some(rv) = state.run.as_ref() else { return };
     let title = match &rv.detail {
-        Some(d) => {
-            let r = &d.run;
-            let (glyph, _) = status_glyph(r.status, state.theme.text_glyphs);
-            let commit = d
-                .source
-                .git_commit
-                .as_ref()
-                .map(|c| {
-                    let dirty = if d.source.git_dirty == Some(true) {
-                        " (dirty)"
-                    } else {
-                        ""
-                    };
-                    format!(" · commit {}{dirty}", &c[..9.min(c.len())])
-                })
-                .unwrap_or_default();
-            format!(
-                " {} {} {glyph} {} · {} · {} · {}{commit} ",
-                crate::ids::short(&r.id),
-                r.name,
-                r.status,
-                r.user,
-                format_run_duration(r.status, r.start_time, r.end_time, state.now),
-                r.host.clone().unwrap_or_default()
-            )
-        }
+        Some(d) => run_title(d, state),
         None => format!(" {} (loading…) ", crate::ids::short(&rv.id)),
     };
     let b = block(state, Span::styled(title, state.theme.style("title")), true);
@@ -226,11 +238,11 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
             Span::raw(fit(&format_value(m.last), 12, true)),
             Span::styled(
                 format!(
-                    "   min {}  max {}  step {}  ({} points)",
+                    "   min {}  max {}  step {}  ({})",
                     m.min.map(format_value).unwrap_or_default(),
                     m.max.map(format_value).unwrap_or_default(),
                     m.step,
-                    m.count
+                    crate::present::count_of(m.count, "point")
                 ),
                 state.theme.style("text.dim"),
             ),
@@ -406,7 +418,7 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 series,
                 start_ms: start,
             }];
-            let title = format!("{k} · {} points", series.points);
+            let title = format!("{k} · {}", crate::present::count_of(series.points, "point"));
             let cx = chart::draw_chart(
                 frame,
                 r,

@@ -560,6 +560,17 @@ mod tests {
         test_support::detail(id, &["train/loss", "val/acc"])
     }
 
+    #[test]
+    fn the_title_leaves_no_dangling_separator_for_an_empty_host() {
+        let s = state();
+        let mut d = detail("r1");
+        d.run.host = None;
+        let title = draw::run_title(&d, &s);
+        assert!(!title.contains("·  ") && !title.trim_end().ends_with('·'), "{title:?}");
+        d.run.host = Some("gpu1".into());
+        assert!(draw::run_title(&d, &s).trim_end().ends_with("· gpu1"));
+    }
+
     fn opened(id: &str) -> State {
         let mut s = state();
         s.open_run(id.into());
