@@ -566,7 +566,10 @@ mod tests {
         let mut d = detail("r1");
         d.run.host = None;
         let title = draw::run_title(&d, &s);
-        assert!(!title.contains("·  ") && !title.trim_end().ends_with('·'), "{title:?}");
+        assert!(
+            !title.contains("·  ") && !title.trim_end().ends_with('·'),
+            "{title:?}"
+        );
         d.run.host = Some("gpu1".into());
         assert!(draw::run_title(&d, &s).trim_end().ends_with("· gpu1"));
     }
