@@ -71,7 +71,13 @@ struct Launched {
     output_offset: u64,
     metrics_offset: u64,
     cancelled: bool,
+    /// When a cancelled job's runner was first seen gone without an `exit_code`: the watcher
+    /// that killed it writes 137 a moment later, which is waited for (`CANCEL_CODE_WAIT`).
+    gone_since: Option<std::time::Instant>,
 }
+
+/// How long a cancelled job whose runner is gone waits for the watcher's exit code.
+const CANCEL_CODE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
 /// Runs jobs of one ssh target.
 pub struct SshBackend {
@@ -318,6 +324,7 @@ impl Backend for SshBackend {
             output_offset: 0,
             metrics_offset: 0,
             cancelled: false,
+            gone_since: None,
         });
         Ok(format!("{pid}@{}", self.ssh.host()))
     }
@@ -372,6 +379,16 @@ echo KIROKU-END
             HostState::Ended(_) | HostState::Lost if !drained => RemoteState::Running,
             HostState::Running => RemoteState::Running,
             HostState::Ended(code) => ended(code, launched.cancelled),
+            HostState::Lost
+                if launched.cancelled
+                    && launched
+                        .gone_since
+                        .get_or_insert_with(std::time::Instant::now)
+                        .elapsed()
+                        < CANCEL_CODE_WAIT =>
+            {
+                RemoteState::Running
+            }
             HostState::Lost if launched.cancelled => RemoteState::Ended {
                 status: JobStatus::Killed,
                 exit_code: None,
