@@ -6,7 +6,9 @@ use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::jobs::{cancel, rerun, scheduler, submit, targets, wake};
 use crate::model::{now_ms, Job, JobId, JobQuery, JobStatus, NewJob};
-use crate::present::{format_duration, format_relative, format_timestamp, parse_pairs, Format};
+use crate::present::{
+    format_duration, format_relative, format_timestamp, parse_pairs, shell_words, Format,
+};
 use crate::store::Store;
 use clap::{Args, Subcommand};
 use std::io::{Read, Seek, SeekFrom, Write};
@@ -410,23 +412,6 @@ fn show(ctx: &mut Context, id: JobId) -> Result<i32> {
     }
     print_text(&s).map_err(output_error)?;
     Ok(0)
-}
-
-/// A command line as a shell would need it typed (for display only).
-fn shell_words(argv: &[String]) -> String {
-    argv.iter()
-        .map(|a| {
-            if !a.is_empty()
-                && a.chars()
-                    .all(|c| c.is_alphanumeric() || "-_./=:,+@%".contains(c))
-            {
-                a.clone()
-            } else {
-                format!("'{}'", a.replace('\'', "'\\''"))
-            }
-        })
-        .collect::<Vec<_>>()
-        .join(" ")
 }
 
 /// How often `logs -f` looks for more output (a terminal follower, like `tail -f`).
