@@ -191,8 +191,10 @@ pub struct NewNote {
     pub created_ms: Option<Millis>,
 }
 
+/// A dataset as a run's input was logged (MLflow `log_input`, `/api/v1/runs/{id}/inputs`): a
+/// reference by name and digest. Registered, content-addressed versions are `DatasetVersion`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetVersion {
+pub struct LoggedDataset {
     pub name: String,
     pub location: Option<String>,
     pub hash: String,
@@ -201,9 +203,10 @@ pub struct DatasetVersion {
     pub schema: Option<serde_json::Value>,
 }
 
+/// A logged dataset and its role in the run (MLflow's input `context`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunInput {
-    pub dataset: DatasetVersion,
+pub struct LoggedInput {
+    pub dataset: LoggedDataset,
     pub context: String,
 }
 
@@ -225,7 +228,7 @@ pub struct RunDetail {
     pub source: RunSource,
     pub environment: BTreeMap<String, String>,
     pub notes: Vec<Note>,
-    pub inputs: Vec<RunInput>,
+    pub inputs: Vec<LoggedInput>,
     pub artifacts: Vec<Artifact>,
     pub children: Vec<String>,
     /// Folder holding the run's logs and copied artifacts, when the store is local.

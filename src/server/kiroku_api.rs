@@ -11,7 +11,8 @@ use crate::api::*;
 use crate::error::KirokuError;
 use crate::limits;
 use crate::model::{
-    Artifact, EventQuery, JobId, JobUpdate, NewJob, NewNote, NewRun, RunInput, RunQuery, RunSource,
+    Artifact, EventQuery, JobId, JobUpdate, LoggedInput, NewJob, NewNote, NewRun, RunQuery,
+    RunSource,
 };
 use crate::store::Store;
 use axum::body::Bytes;
@@ -486,7 +487,7 @@ async fn add_artifact(State(st): St, P(id): P<String>, body: Body) -> Answer<Emp
 }
 
 async fn add_input(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
-    apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
+    apply(&st, body, move |s, b: LoggedInput| s.add_input(&id, &b)).await
 }
 
 async fn events(State(st): St, Q(q): Q<EventQuery>) -> Answer<Vec<crate::model::Event>> {
