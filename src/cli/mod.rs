@@ -160,6 +160,16 @@ pub struct Context {
 impl Context {
     pub fn new(cli: &Cli) -> Result<Self> {
         let location = resolve_location(cli.store.as_deref())?;
+        let explicit_store =
+            cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
+        let mut ctx = Context::for_location(location, explicit_store)?;
+        ctx.format = Format::resolve(cli.format);
+        Ok(ctx)
+    }
+
+    /// A context for a store already located, with the configuration read afresh (the output
+    /// format is the default one).
+    pub fn for_location(location: StoreLocation, explicit_store: bool) -> Result<Self> {
         let config = Config::load(location.project_dir().as_deref())?;
         let user = match std::env::var("KIROKU_USER") {
             Ok(u) if !u.is_empty() => u,
@@ -168,11 +178,9 @@ impl Context {
                 .clone()
                 .unwrap_or_else(crate::wrap::source::user_name),
         };
-        let explicit_store =
-            cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
         Ok(Context {
             location,
-            format: Format::resolve(cli.format),
+            format: Format::resolve(None),
             user,
             config,
             explicit_store,
