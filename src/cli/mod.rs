@@ -48,7 +48,7 @@ pub enum Command {
     },
     /// Run a command as a tracked run: `kiroku run [--exp E] [--name N] -- CMD ARGS...`.
     Run(runs::RunArgs),
-    /// Log a metric, param or tag into a run (from $KIROKU_RUN_ID or --run).
+    /// Log a metric, param, tag, artifact or input into a run (from $KIROKU_RUN_ID or --run).
     #[command(subcommand)]
     Log(log::LogCommand),
     /// Import runs from another tool.
