@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. One module per command group; each turns
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
+pub mod completions;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
@@ -61,10 +62,13 @@ pub enum Command {
     #[command(subcommand)]
     Runs(runs::RunsCommand),
     /// Show one run: status, source, params, metrics, tags, notes, inputs, artifacts.
-    Show { run: String },
+    Show {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Compare runs: params side by side, metric summaries with deltas against the first.
     Diff {
-        #[arg(required = true, num_args = 2..)]
+        #[arg(required = true, num_args = 2.., add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
         /// Show every param, not only those that differ.
         #[arg(long)]
@@ -72,6 +76,7 @@ pub enum Command {
     },
     /// A run's metrics (summary), or one metric's full series.
     Metrics {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         key: Option<String>,
         /// Reduce the series to N columns (count, first, last, min, max each), as charts do.
@@ -83,28 +88,36 @@ pub enum Command {
     Note(annotate::NoteCommand),
     /// Set tags on a run: `kiroku tag RUN k=v...`.
     Tag {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         #[arg(required = true)]
         tags: Vec<String>,
     },
     /// Remove tags from a run.
     Untag {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         #[arg(required = true)]
         keys: Vec<String>,
     },
     /// Star a run (for you).
-    Star { run: String },
+    Star {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Remove your star from a run.
-    Unstar { run: String },
+    Unstar {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Delete a run (soft: `kiroku restore` brings it back).
     Rm {
-        #[arg(required = true)]
+        #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
     },
     /// Restore deleted runs.
     Restore {
-        #[arg(required = true)]
+        #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
     },
     /// The activity log, newest first.
@@ -135,6 +148,10 @@ pub enum Command {
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
+    /// Print the shell's completion registration: `source <(kiroku completions bash)`.
+    Completions(completions::CompletionsArgs),
+    /// Print kiroku's manual page (roff), or write one per command with `--dir DIR`.
+    Man(completions::ManArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -218,6 +235,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo(args) = command {
         return demo::demo(&cli, args);
     }
+    // Neither needs a store or a configuration.
+    match command {
+        Command::Completions(args) => return completions::completions(args),
+        Command::Man(args) => return completions::man(args),
+        _ => {}
+    }
     let mut ctx = Context::new(&cli)?;
     match command {
         Command::Init { shared } => experiments::init(&ctx, *shared),
@@ -244,7 +267,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
-        Command::Demo(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Completions(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
         Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
         Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
