@@ -229,6 +229,11 @@ pub fn dataset_gate(store: &dyn Store, name: &str, now: Millis) -> Result<Gate> 
         )),
         other => other,
     })?;
+    version_gate(store, version, now)
+}
+
+/// Where one dataset version stands: its newest check run and the results that block.
+pub fn version_gate(store: &dyn Store, version: DatasetVersion, now: Millis) -> Result<Gate> {
     let check_run = store
         .check_runs(&CheckRunQuery {
             version_id: Some(version.id.clone()),
@@ -259,19 +264,30 @@ pub fn dataset_gate(store: &dyn Store, name: &str, now: Millis) -> Result<Gate> 
     })
 }
 
-/// Refuses (`Invalid`, naming every blocking check) unless each dataset of `names` passes its
-/// gate.
-pub fn require_checks(store: &dyn Store, names: &[String], now: Millis) -> Result<()> {
+/// Why a run may not start, naming every blocking check; None when each dataset of `names`
+/// passes its gate: at the version of `pinned` with its name (the version a run was given with
+/// `--input`), else at its newest version. A refusal is no error of the store's: the commands
+/// print it and exit 1, as for any failure.
+pub fn require_checks(
+    store: &dyn Store,
+    names: &[String],
+    pinned: &[DatasetVersion],
+    now: Millis,
+) -> Result<Option<String>> {
     let mut refusals = Vec::new();
     for name in names {
-        if let Some(refusal) = dataset_gate(store, name, now)?.refusal() {
+        let gate = match pinned.iter().find(|v| &v.dataset == name) {
+            Some(version) => version_gate(store, version.clone(), now)?,
+            None => dataset_gate(store, name, now)?,
+        };
+        if let Some(refusal) = gate.refusal() {
             refusals.push(refusal);
         }
     }
     if refusals.is_empty() {
-        return Ok(());
+        return Ok(None);
     }
-    Err(KirokuError::Invalid(format!(
+    Ok(Some(format!(
         "refusing to start (--require-checks):\n{}",
         refusals.join("\n")
     )))

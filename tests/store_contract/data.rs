@@ -583,12 +583,21 @@ fn the_gate_refuses_until_every_failure_is_reviewed(store: &dyn Store) {
     review(store, &run, "age", ReviewVerdict::Approved).unwrap();
     let gate = checks_gate::dataset_gate(store, "train", now).unwrap();
     assert!(gate.passes(), "{:?}", gate.refusal());
-    checks_gate::require_checks(store, &["train".into()], now).unwrap();
+    let refusal = |pinned: &[DatasetVersion]| {
+        checks_gate::require_checks(store, &["train".into()], pinned, now).unwrap()
+    };
+    assert_eq!(refusal(&[]), None);
     // A newer version that passed its checks clears on its own.
     let v2 = add(store, "train", "b");
-    assert!(checks_gate::require_checks(store, &["train".into()], now).is_err());
+    assert!(refusal(&[]).is_some());
     check(store, &v2, vec![result("age", CheckStatus::Pass, Some(0))]);
-    checks_gate::require_checks(store, &["train".into()], now).unwrap();
+    assert_eq!(refusal(&[]), None);
+    // Pinned to version 1 (a run given it with --input), the gate looks at that version.
+    assert_eq!(refusal(&[v1.clone()]), None);
+    let v3 = add(store, "train", "c");
+    let refused = refusal(&[v3]).unwrap();
+    assert!(refused.contains("train@3 ("), "{refused}");
+    assert!(refused.contains("has no check run"), "{refused}");
 }
 
 fn data_writes_record_events(store: &dyn Store) {
