@@ -3,11 +3,19 @@
 //! registration.
 //!
 //! - `spec`: the parsed suite both dialects produce.
+//! - `dataset`, `csv_source`, `parquet_source`, `chunk`: reading datasets as column chunks.
+//! - `infer`: CSV column types; `profile`: a dataset version's hash, size, rows and schema.
 //! - `run_suite`: the entry point; results are `model::CheckResult`s.
 use crate::error::Result;
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
+pub mod chunk;
+pub mod csv_source;
+pub mod dataset;
+pub mod infer;
+pub mod parquet_source;
+pub mod profile;
 pub mod spec;
 
 pub use spec::{Check, CheckKind, Suite};
