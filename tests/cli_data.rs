@@ -507,3 +507,107 @@ fn require_checks_refuses_run_and_submit_until_cleared() {
         "true",
     ]);
 }
+
+/// Runs `tests/mlflow_log_input.py` against `uri`; its findings (run id, digests).
+fn log_inputs_with_mlflow(uri: &str, data_dir: &std::path::Path) -> serde_json::Value {
+    let out = common::python("mlflow_log_input.py")
+        .arg(uri)
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// The store holds MLflow's two datasets as versions bound to run `logged["run_id"]`.
+fn assert_mlflow_inputs_landed(p: &Project, logged: &serde_json::Value) {
+    let run_id = logged["run_id"].as_str().unwrap();
+    let listed = p.json(&["data", "ls"]);
+    let names: Vec<_> = listed["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["eval", "train"], "{listed}");
+    let train = p.json(&["data", "show", "train"]);
+    let v = &train["version"];
+    assert_eq!(
+        v["id"],
+        format!("mlflow:{}", logged["train"].as_str().unwrap())
+    );
+    assert_eq!(v["source"], "mlflow");
+    assert_eq!(
+        v["number"], 1,
+        "logging the same dataset twice is one version"
+    );
+    assert_eq!(v["row_count"], 3);
+    assert_eq!(v["path"], logged["path"]);
+    let columns: Vec<_> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(columns, vec!["a:int", "b:float", "c:string"]);
+    let readers = train["readers"].as_array().unwrap();
+    assert_eq!(readers.len(), 1, "{train}");
+    assert_eq!(readers[0]["run_id"], run_id);
+    assert_eq!(readers[0]["name"], "training");
+    let eval = p.json(&["data", "show", "eval"]);
+    assert_eq!(
+        eval["version"]["id"],
+        format!("mlflow:{}", logged["eval"].as_str().unwrap())
+    );
+    assert_eq!(eval["version"]["row_count"], 2);
+    assert_eq!(eval["readers"][0]["name"], "eval");
+    // The run's MLflow-style inputs too, which `datasets.name` filters on.
+    let found = p.json(&["runs", "ls", "--filter", "datasets.name = 'train'"]);
+    assert_eq!(found["total"], 1);
+}
+
+#[test]
+fn mlflow_log_input_through_the_api_lands_as_dataset_versions() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let p = Project::new();
+    let server = common::Server::start(&p, &[]).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let logged = log_inputs_with_mlflow(&server.url, data.path());
+    assert_mlflow_inputs_landed(&p, &logged);
+}
+
+#[test]
+fn imported_mlflow_stores_bring_their_log_input_datasets() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let source = tempfile::tempdir().unwrap();
+    let db = source.path().join("mlflow.db");
+    let mlruns = source.path().join("mlruns");
+    for (uri, path) in [
+        (format!("sqlite:///{}", db.display()), db.clone()),
+        (format!("file://{}", mlruns.display()), mlruns.clone()),
+    ] {
+        let logged = log_inputs_with_mlflow(&uri, source.path());
+        let p = Project::new();
+        let report = p.json(&["import", "mlflow", &path.display().to_string()]);
+        assert_eq!(report["report"]["dataset_inputs"], 2, "{uri}: {report}");
+        assert_mlflow_inputs_landed(&p, &logged);
+        // Importing again changes nothing.
+        p.ok(&["import", "mlflow", &path.display().to_string()]);
+        assert_eq!(p.json(&["data", "show", "train"])["versions"], 1);
+    }
+}
