@@ -5,7 +5,7 @@
 //! on the project's SQLite store), as `kiroku check` records them.
 mod common;
 use common::requires::require_python_module;
-use common::Project;
+use common::{assert_ok, Project};
 use kiroku::model::*;
 use kiroku::store::prelude::*;
 use kiroku::store::SqliteStore;
@@ -208,11 +208,7 @@ fn data_add_reads_parquet_files_and_folders() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let one = p.json(&[
         "data",
         "add",
@@ -250,11 +246,7 @@ fn runs_bind_inputs_from_flags_the_metrics_file_and_log_input() {
         "--",
         &script,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("metrics file input bad=missing.csv"),
@@ -515,11 +507,7 @@ fn log_inputs_with_mlflow(uri: &str, data_dir: &std::path::Path) -> serde_json::
         .arg(data_dir)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stdout = String::from_utf8(out.stdout).unwrap();
     serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
 }
@@ -610,4 +598,49 @@ fn imported_mlflow_stores_bring_their_log_input_datasets() {
         p.ok(&["import", "mlflow", &path.display().to_string()]);
         assert_eq!(p.json(&["data", "show", "train"])["versions"], 1);
     }
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn data_and_reviews_work_against_a_remote_store() {
+    let p = Project::new();
+    let server = common::Server::start(&p, &[]).unwrap();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--store", server.url.as_str()];
+        all.extend_from_slice(args);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let args = remote(&["data", "add", "train", &path]);
+    let added = p.json(&refs(&args));
+    assert_eq!(added["version"]["number"], 1);
+    assert_eq!(added["version"]["created_by"], "tester");
+    let run = record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Fail, Some(1))],
+    );
+    let args = remote(&["run", "--require-checks", "train", "--", "true"]);
+    let (code, _, err) = exit_code(&p, &refs(&args));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("{run}/age-not-null")), "{err}");
+    let args = remote(&["review", &run.to_string(), "--approve", "-m", "fine"]);
+    p.ok(&refs(&args));
+    let args = remote(&[
+        "run",
+        "--require-checks",
+        "train",
+        "--input",
+        &format!("train={path}"),
+        "--",
+        "true",
+    ]);
+    p.ok(&refs(&args));
+    let args = remote(&["data", "show", "train"]);
+    let shown = p.json(&refs(&args));
+    assert_eq!(shown["readers"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["check_runs"][0]["awaiting_review"], false);
 }
