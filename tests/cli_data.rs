@@ -644,3 +644,71 @@ fn data_and_reviews_work_against_a_remote_store() {
     assert_eq!(shown["readers"].as_array().unwrap().len(), 1);
     assert_eq!(shown["check_runs"][0]["awaiting_review"], false);
 }
+
+/// Job `id` once it has ended (the scheduler runs it detached).
+fn ended_job(p: &Project, id: &str) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let job = p.json(&["jobs", "show", id])["job"].clone();
+        if !["queued", "starting", "running"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "job {id} did not end: {job}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_queued_job_is_checked_again_when_it_starts() {
+    let p = Project::new();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    p.ok(&["data", "add", "train", &path]);
+    record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Pass, Some(0))],
+    );
+    let gate = p.script("wait.sh", "while [ ! -e go ]; do sleep 0.05; done\n");
+    let first = p.ok(&["submit", "--", &gate]).trim().to_string();
+    let second = p
+        .ok(&[
+            "submit",
+            "--after",
+            &first,
+            "--require-checks",
+            "train",
+            "--",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    // While the second waits for the first, a newer check run fails.
+    let failing = record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Fail, Some(1))],
+    );
+    std::fs::write(p.path().join("go"), "").unwrap();
+    assert_eq!(ended_job(&p, &first)["status"], "finished");
+    let refused = ended_job(&p, &second);
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("{failing}/age-not-null")),
+        "{reason}"
+    );
+    assert!(
+        refused["run_id"].is_null(),
+        "the command never ran: {refused}"
+    );
+    // Cleared again, the same submission starts.
+    p.ok(&["review", &failing.to_string(), "--approve", "-m", "fine"]);
+    let third = p
+        .ok(&["submit", "--require-checks", "train", "--", "true"])
+        .trim()
+        .to_string();
+    assert_eq!(ended_job(&p, &third)["status"], "finished");
+}
