@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. One module per command group; each turns
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
+pub mod data;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
@@ -8,6 +9,7 @@ pub mod job_exec;
 pub mod jobs;
 pub mod log;
 pub mod output;
+pub mod review;
 pub mod runs;
 pub mod serve;
 pub mod token;
@@ -135,6 +137,11 @@ pub enum Command {
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
+    /// Dataset versions: add, ls, show, diff.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Approve, waive or reject a check run's failed or warned results.
+    Review(review::ReviewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +248,8 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
         Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
         Command::Scheduler => jobs::run_scheduler(&mut ctx),
+        Command::Data(cmd) => data::data(&mut ctx, cmd),
+        Command::Review(args) => review::review(&mut ctx, args),
     }
 }
 

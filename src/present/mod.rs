@@ -6,6 +6,7 @@
 //! way and neither imports the other. Nothing here writes to a terminal or a file.
 pub mod checks;
 pub mod columns;
+pub mod datasets;
 pub mod format;
 pub mod number;
 pub mod pairs;
