@@ -120,6 +120,12 @@ pub fn run_suite_with(
     })
 }
 
+/// One dataset's results (by check index), what was read, and notes on the data.
+type DatasetOutcome = (Vec<(usize, CheckResult)>, CheckedDataset, Vec<String>);
+
+/// A reference read's outcome per check index.
+type ReferenceReads = Vec<(usize, std::result::Result<ReferenceData, String>)>;
+
 /// One dataset's pass.
 struct DatasetRun<'a> {
     suite: &'a Suite,
@@ -188,10 +194,7 @@ impl DatasetRun<'_> {
             .unwrap_or(self.suite.sample_limit)
     }
 
-    fn run(
-        &self,
-        checks: &[usize],
-    ) -> Result<(Vec<(usize, CheckResult)>, CheckedDataset, Vec<String>)> {
+    fn run(&self, checks: &[usize]) -> Result<DatasetOutcome> {
         let references = self.read_references(checks);
         let mut projection = Projection {
             dataset: self.dataset,
@@ -543,7 +546,7 @@ impl DatasetRun<'_> {
         &self,
         path: &Path,
         indexes: &[usize],
-    ) -> std::result::Result<Vec<(usize, std::result::Result<ReferenceData, String>)>, String> {
+    ) -> std::result::Result<ReferenceReads, String> {
         let dataset = Dataset::open(path).map_err(|e| e.to_string())?;
         let mut projection = Projection {
             dataset: &dataset,

@@ -567,12 +567,15 @@ pub fn collect_keys(chunk: &Chunk, columns: &[usize], keys: &mut HashSet<u64>) {
 /// Distinct categories counted by `category_shares`; more are an error.
 pub const MAX_CATEGORIES: usize = 100_000;
 
+/// A share's lower and upper bound.
+pub type ShareRange = (Option<f64>, Option<f64>);
+
 /// Each category's share of the non-null rows against bounds; unexpected: categories out of
 /// bounds.
 pub struct CategoryShares {
     pub column: usize,
-    pub default: (Option<f64>, Option<f64>),
-    pub bounds: Vec<(String, (Option<f64>, Option<f64>))>,
+    pub default: ShareRange,
+    pub bounds: Vec<(String, ShareRange)>,
     pub sampler: Sampler,
     counts: HashKeyed<(u64, Json)>,
     nonnull: u64,
@@ -583,8 +586,8 @@ pub struct CategoryShares {
 impl CategoryShares {
     pub fn new(
         column: usize,
-        default: (Option<f64>, Option<f64>),
-        bounds: Vec<(String, (Option<f64>, Option<f64>))>,
+        default: ShareRange,
+        bounds: Vec<(String, ShareRange)>,
         sampler: Sampler,
     ) -> Self {
         CategoryShares {

@@ -65,7 +65,7 @@ pub fn quantile(values: &mut [f64], q: f64, method: QuantileInterpolation) -> Op
         QuantileInterpolation::Nearest => {
             // numpy rounds half to even on the position.
             let nearest = if fraction == 0.5 {
-                if lower % 2 == 0 {
+                if lower.is_multiple_of(2) {
                     lower
                 } else {
                     upper

@@ -90,9 +90,11 @@ fn list(ctx: &mut Context) -> Result<i32> {
     }
     let now = now_ms();
     let mut table = Table::new(
-        ["NAME", "LATEST", "VERSIONS", "ROWS", "COLUMNS", "SIZE", "CHECKS", "ADDED"]
-            .map(String::from)
-            .to_vec(),
+        [
+            "NAME", "LATEST", "VERSIONS", "ROWS", "COLUMNS", "SIZE", "CHECKS", "ADDED",
+        ]
+        .map(String::from)
+        .to_vec(),
     );
     table.numeric = vec![false, false, true, true, true, true, false, false];
     table.droppable_from = 5;
@@ -165,11 +167,7 @@ fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
         .map_err(output_error)?;
         return Ok(0);
     }
-    let mut s = format!(
-        "{} (of {versions})  {}\n",
-        label(&version),
-        version.id
-    );
+    let mut s = format!("{} (of {versions})  {}\n", label(&version), version.id);
     let mut field = |k: &str, v: String| s.push_str(&format!("  {k:<9}{v}\n"));
     field("path", version.path.clone());
     field("format", version.format.to_string());
@@ -193,7 +191,11 @@ fn show(ctx: &mut Context, reference: &str) -> Result<i32> {
         }
     };
     if !version.files.is_empty() {
-        let mut files = Table::new(["FILE", "SIZE", "ROWS", "SHA256"].map(String::from).to_vec());
+        let mut files = Table::new(
+            ["FILE", "SIZE", "ROWS", "SHA256"]
+                .map(String::from)
+                .to_vec(),
+        );
         for f in &version.files {
             files.push(vec![
                 f.path.clone(),
@@ -283,7 +285,10 @@ fn diff_text(diff: &VersionDiff) -> String {
         s.push_str(&format!("  - column {} ({})\n", c.name, c.column_type));
     }
     for t in &diff.type_changes {
-        s.push_str(&format!("  ~ column {}: type {} → {}\n", t.column, t.from, t.to));
+        s.push_str(&format!(
+            "  ~ column {}: type {} → {}\n",
+            t.column, t.from, t.to
+        ));
     }
     for n in &diff.null_changes {
         s.push_str(&format!(

@@ -4,8 +4,8 @@ use super::output::{output_error, print_text};
 use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::ids;
-use crate::model::{json_float, now_ms, KeyedPoint};
 use crate::model::data::RunInput as DataRunInput;
+use crate::model::{json_float, now_ms, KeyedPoint};
 use clap::Subcommand;
 use std::path::PathBuf;
 
@@ -130,7 +130,10 @@ fn log_input(
         }
         // Not a CSV or Parquet dataset: recorded as a file only.
         Err(KirokuError::Invalid(why)) if path.is_file() => {
-            eprintln!("kiroku: {} is recorded as a file, not a dataset version: {why}", path.display());
+            eprintln!(
+                "kiroku: {} is recorded as a file, not a dataset version: {why}",
+                path.display()
+            );
             String::new()
         }
         Err(e) => return Err(e),

@@ -73,8 +73,7 @@ fn parse_until(text: &str, now: Millis) -> Result<Millis> {
     let t = text.trim();
     if t.ends_with(|c: char| c.is_ascii_alphabetic()) && t.starts_with(|c: char| c.is_ascii_digit())
     {
-        let seconds = crate::jobs::submit::parse_time_limit(t)
-            .map_err(|_| bad_until(text))?;
+        let seconds = crate::jobs::submit::parse_time_limit(t).map_err(|_| bad_until(text))?;
         return Ok(now.saturating_add((seconds as i64).saturating_mul(1000)));
     }
     crate::query::time::parse_local_time_ms(t).ok_or_else(|| bad_until(text))
@@ -90,7 +89,11 @@ fn bad_until(text: &str) -> KirokuError {
 pub fn review(ctx: &mut Context, args: &ReviewArgs) -> Result<i32> {
     let now = now_ms();
     let (check_run, result) = parse_target(&args.target)?;
-    let expires_at = args.until.as_deref().map(|t| parse_until(t, now)).transpose()?;
+    let expires_at = args
+        .until
+        .as_deref()
+        .map(|t| parse_until(t, now))
+        .transpose()?;
     let store = ctx.store()?;
     let run = store.check_run(check_run)?;
     let results: Vec<String> = match result {
@@ -105,7 +108,12 @@ pub fn review(ctx: &mut Context, args: &ReviewArgs) -> Result<i32> {
         }
     };
     if results.is_empty() {
-        let needing = run.run.results.iter().filter(|r| r.status.needs_review()).count();
+        let needing = run
+            .run
+            .results
+            .iter()
+            .filter(|r| r.status.needs_review())
+            .count();
         let why = if needing == 0 {
             format!("check run {check_run} has no warned, failed or errored result to review")
         } else {

@@ -196,7 +196,8 @@ fn parse_inputs(value: &Value, line: u64, out: &mut Ingested) {
     };
     for (name, path) in map {
         if let Err(e) = crate::limits::dataset_name(name) {
-            out.warnings.push(format!("line {line}: input: {e}; ignored"));
+            out.warnings
+                .push(format!("line {line}: input: {e}; ignored"));
             continue;
         }
         match path {

@@ -46,7 +46,10 @@ pub fn json_text(value: &Json) -> String {
     let text = match value {
         Json::Null => "null".to_string(),
         Json::String(s) => s.clone(),
-        Json::Number(n) => n.as_f64().map(format_value).unwrap_or_else(|| n.to_string()),
+        Json::Number(n) => n
+            .as_f64()
+            .map(format_value)
+            .unwrap_or_else(|| n.to_string()),
         other => other.to_string(),
     };
     truncate(&plain_one_line(&text), EXCERPT_WIDTH)
@@ -63,18 +66,26 @@ fn percent(p: f64) -> String {
 /// One line saying what a result found.
 pub fn summary_line(result: &CheckResult) -> String {
     if let Some(unexpected) = result.unexpected_count {
-        let looked_at = result
-            .element_count
-            .unwrap_or(0)
-            .saturating_sub(if result.check_type == "not_null" {
-                0
-            } else {
-                result.missing_count.unwrap_or(0)
-            });
+        let looked_at =
+            result
+                .element_count
+                .unwrap_or(0)
+                .saturating_sub(if result.check_type == "not_null" {
+                    0
+                } else {
+                    result.missing_count.unwrap_or(0)
+                });
         let mut line = format!(
             "{} of {} unexpected ({})",
             unexpected,
-            count_of(looked_at, if result.check_type == "category_shares" { "category" } else { "row" }),
+            count_of(
+                looked_at,
+                if result.check_type == "category_shares" {
+                    "category"
+                } else {
+                    "row"
+                }
+            ),
             percent(result.unexpected_percent.unwrap_or(0.0))
         );
         if result.check_type != "not_null" && result.missing_count.unwrap_or(0) > 0 {
@@ -159,7 +170,12 @@ pub fn samples_table(samples: &[Sample], limit: usize, indent: &str) -> String {
 /// The whole report.
 pub fn render_check_report(report: &CheckReport<'_>) -> String {
     let mut out = String::new();
-    let _ = write!(out, "suite {} ({})", report.suite, short_hash(report.suite_hash));
+    let _ = write!(
+        out,
+        "suite {} ({})",
+        report.suite,
+        short_hash(report.suite_hash)
+    );
     if let Some(id) = report.id {
         let _ = write!(out, " · check run {id}");
     }
@@ -204,14 +220,21 @@ pub fn render_check_report(report: &CheckReport<'_>) -> String {
             status_tag(result.status),
             " ".repeat(id_width.saturating_sub(display_width(&id))),
             result.check_type,
-            if target.is_empty() { String::new() } else { format!(" {target}") },
+            if target.is_empty() {
+                String::new()
+            } else {
+                format!(" {target}")
+            },
             summary_line(result)
         );
         if result.status == CheckStatus::Pass {
             continue;
         }
         let indent = "            ";
-        if result.unexpected_count.is_some() && !result.observed.is_null() && !result.observed.is_number() {
+        if result.unexpected_count.is_some()
+            && !result.observed.is_null()
+            && !result.observed.is_number()
+        {
             let _ = writeln!(out, "{indent}observed {}", json_text(&result.observed));
         }
         let expected = expected_text(&result.expected);
@@ -235,7 +258,11 @@ pub fn render_check_report(report: &CheckReport<'_>) -> String {
                 out,
                 "{indent}outside: {}{}",
                 values.join(", "),
-                if more > 0 { format!(", … {more} more") } else { String::new() }
+                if more > 0 {
+                    format!(", … {more} more")
+                } else {
+                    String::new()
+                }
             );
         }
         if report.samples > 0 && !result.samples.is_empty() {
@@ -284,8 +311,14 @@ mod tests {
             unexpected_count: Some(2),
             unexpected_percent: Some(25.0),
             samples: vec![
-                Sample { row: 3, values: json!({"id": 17, "age": -5}).as_object().unwrap().clone() },
-                Sample { row: 7, values: json!({"id": 21, "age": 999}).as_object().unwrap().clone() },
+                Sample {
+                    row: 3,
+                    values: json!({"id": 17, "age": -5}).as_object().unwrap().clone(),
+                },
+                Sample {
+                    row: 7,
+                    values: json!({"id": 21, "age": 999}).as_object().unwrap().clone(),
+                },
             ],
             top_unexpected: vec![],
             message: None,
@@ -296,7 +329,12 @@ mod tests {
     #[test]
     fn a_failure_shows_counts_observed_expected_and_its_rows() {
         let results = [result(CheckStatus::Fail)];
-        let datasets = [CheckedDataset { name: "train".into(), version_id: "sha256:abcdef0123456789".into(), path: "t.csv".into(), rows: 10 }];
+        let datasets = [CheckedDataset {
+            name: "train".into(),
+            version_id: "sha256:abcdef0123456789".into(),
+            path: "t.csv".into(),
+            rows: 10,
+        }];
         let text = render_check_report(&CheckReport {
             suite: "s",
             suite_hash: "sha256:00",
@@ -309,13 +347,26 @@ mod tests {
         });
         assert!(text.contains("check run 4"), "{text}");
         assert!(text.contains("FAIL        age-range  between age  2 of 8 rows unexpected (25.00%), 2 null skipped"), "{text}");
-        assert!(text.contains("observed {\"max\":999,\"min\":-5}") || text.contains("observed {\"min\":-5,\"max\":999}"), "{text}");
-        assert!(text.contains("expected min 0, max 120, fail {\"max_count\":0}"), "{text}");
+        assert!(
+            text.contains("observed {\"max\":999,\"min\":-5}")
+                || text.contains("observed {\"min\":-5,\"max\":999}"),
+            "{text}"
+        );
+        assert!(
+            text.contains("expected min 0, max 120, fail {\"max_count\":0}"),
+            "{text}"
+        );
         assert!(text.contains("row  id  age\n"), "{text}");
         assert!(text.contains("3    17  -5\n"), "{text}");
-        assert!(!text.contains("999\n"), "only one sample row is shown: {text}");
+        assert!(
+            !text.contains("999\n"),
+            "only one sample row is shown: {text}"
+        );
         assert!(text.contains("… 1 more"), "{text}");
-        assert!(text.trim_end().ends_with("1 check: 1 fail · FAIL"), "{text}");
+        assert!(
+            text.trim_end().ends_with("1 check: 1 fail · FAIL"),
+            "{text}"
+        );
     }
 
     #[test]
