@@ -17,6 +17,7 @@ pub mod drift;
 pub mod engine;
 pub mod evaluate;
 pub mod infer;
+pub mod kept;
 pub mod parquet_source;
 pub mod profile;
 pub mod rowcheck;
