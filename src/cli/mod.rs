@@ -1,6 +1,7 @@
 //! The command line: clap definitions and dispatch. One module per command group; each turns
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
+pub mod check;
 pub mod data;
 pub mod demo;
 pub mod dev;
@@ -137,6 +138,9 @@ pub enum Command {
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
+    /// Check datasets against a suite: `kiroku check SUITE --data NAME=PATH`; exit 0 pass or
+    /// warn, 1 fail, 2 broken suite or unreadable data. `kiroku check import gx|soda FILE`.
+    Check(check::CheckArgs),
     /// Dataset versions: add, ls, show, diff.
     #[command(subcommand)]
     Data(data::DataCommand),
@@ -248,6 +252,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
         Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
         Command::Scheduler => jobs::run_scheduler(&mut ctx),
+        Command::Check(args) => check::check(&mut ctx, args, cli.format),
         Command::Data(cmd) => data::data(&mut ctx, cmd),
         Command::Review(args) => review::review(&mut ctx, args),
     }
