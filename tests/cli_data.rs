@@ -712,3 +712,69 @@ fn a_queued_job_is_checked_again_when_it_starts() {
         .to_string();
     assert_eq!(ended_job(&p, &third)["status"], "finished");
 }
+
+/// `kiroku check` (the engine) records the run; the review and the gate act on it.
+#[test]
+fn real_check_runs_are_reviewed_and_gate_runs() {
+    let p = Project::new();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    let suite = write(
+        &p,
+        "suite.toml",
+        "[suite]\nname = \"train-suite\"\n\n[[check]]\nid = \"age-known\"\ntype = \"not_null\"\ncolumn = \"age\"\n\n[[check]]\nid = \"rows\"\ntype = \"row_count\"\nmin = 1\n",
+    );
+    let check = |expect: i32| -> serde_json::Value {
+        let out = p.kiroku(&[
+            "check",
+            &suite,
+            "--data",
+            &format!("train={path}"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = check(1);
+    let id = first["id"].as_i64().unwrap().to_string();
+    // `kiroku check` registered the data under its --data name.
+    assert_eq!(
+        p.json(&["data", "show", "train"])["check_runs"][0]["id"],
+        first["id"]
+    );
+    let (code, _, err) = exit_code(&p, &["run", "--require-checks", "train", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{id}/age-known  fail, 1 unexpected")),
+        "{err}"
+    );
+    let reviewed = p.json(&["review", &id, "--waive", "-m", "one row, imputed later"]);
+    assert_eq!(reviewed["reviews"][0]["result_id"], "age-known");
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+    // Checking the same data again: the waiver holds (same check, version and suite).
+    let again = check(1);
+    assert_ne!(again["id"], first["id"]);
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+    // New data with the same failure, worse: back for review.
+    std::fs::write(&path, "id,age,city\n1,,Lyon\n2,,Nice\n3,51,Paris\n").unwrap();
+    let on_new = check(1);
+    let (code, _, err) = exit_code(&p, &["run", "--require-checks", "train", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "{}/age-known  fail, 2 unexpected  not reviewed",
+            on_new["id"]
+        )),
+        "{err}"
+    );
+    assert!(err.contains("train@2"), "{err}");
+    // Fixed data passes on its own.
+    std::fs::write(&path, "id,age,city\n1,30,Lyon\n").unwrap();
+    check(0);
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+}
