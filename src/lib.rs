@@ -13,7 +13,7 @@
 //! | terminal UI    | `tui`                                              | the interactive workbench |
 //! | presentation   | `present`                                          | formatting and columns shared by `cli` and `tui` |
 //! | run wrapper    | `wrap`, *`mcp`*, *`pipelines`*                     | `kiroku run` (may start a background `server` for `--mlflow`) |
-//! | services       | `server`, `supervise`, `jobs`, *`models`*, *`checks`* | the HTTP server; lost-run recovery; the job queue |
+//! | services       | `server`, `supervise`, `jobs`, *`models`*, `checks`   | the HTTP server; lost-run recovery; the job queue; the data checks engine |
 //! | ingest         | `ingest`                                           | output scalars, the metrics file, MLflow stores, files attached to runs |
 //! | store          | `store`                                            | `trait Store`: SQLite and the HTTP client; store discovery |
 //! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
@@ -22,6 +22,7 @@
 //! | leaf helpers   | `fsutil`, `limits`, `mlflow_names`, `process`, `user_dirs` | file helpers, input size limits, MLflow's names, process identity, per-user folders |
 //! | errors         | `error`                                            | `KirokuError` |
 pub mod api;
+pub mod checks;
 pub mod cli;
 pub mod compare;
 pub mod config;

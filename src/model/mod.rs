@@ -1,7 +1,7 @@
 //! Plain domain types shared by the store, the commands and (later) the server and TUI.
 //!
 //! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
-mod data;
+pub mod data;
 mod jobs;
 pub use data::*;
 pub use jobs::*;
