@@ -1,8 +1,8 @@
 //! The command line: clap definitions and dispatch. One module per command group; each turns
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
-pub mod completions;
 pub mod check;
+pub mod completions;
 pub mod data;
 pub mod demo;
 pub mod dev;
