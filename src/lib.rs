@@ -19,7 +19,7 @@
 //! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
 //! | metric series  | `series`                                           | downsampling metric histories for charts |
 //! | domain types   | `model`                                            | plain records shared by everything above |
-//! | leaf helpers   | `fsutil`, `limits`, `mlflow_names`, `process`, `user_dirs` | file helpers, input size limits, MLflow's names, process identity, per-user folders |
+//! | leaf helpers   | `fsutil`, `limits`, `mlflow_names`, `process`, `suggest`, `user_dirs` | file helpers, input size limits, MLflow's names, process identity, close matches, per-user folders |
 //! | errors         | `error`                                            | `KirokuError` |
 pub mod api;
 pub mod checks;
@@ -41,6 +41,7 @@ pub mod query;
 pub mod series;
 pub mod server;
 pub mod store;
+pub mod suggest;
 pub mod supervise;
 pub mod tui;
 pub mod user_dirs;

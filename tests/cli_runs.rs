@@ -599,3 +599,27 @@ fn a_filter_time_sent_to_a_server_in_another_zone_means_the_readers_time() {
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
 }
+
+#[test]
+fn a_filter_or_sort_naming_keys_no_run_has_says_so_with_close_keys() {
+    let p = Project::new();
+    let s = p.script(
+        "t.sh",
+        "echo '{\"val/acc\": 0.9, \"step\": 1}' >> \"$KIROKU_METRICS_FILE\"\n",
+    );
+    p.ok(&["run", "--name", "r1", "--", &s]);
+    let out = p.kiroku(&["runs", "ls", "--filter", "metrics.val/ac > 0.5"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        err.contains("metrics.val/ac is not a key of any run (close: metrics.val/acc)"),
+        "{err}"
+    );
+    let out = p.kiroku(&["runs", "ls", "--sort", "val/acc"]);
+    assert_eq!(out.status.code(), Some(2));
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("did you mean metrics.val/acc?"), "{err}");
+    // A filter that matches nothing but names known keys adds nothing.
+    let out = p.kiroku(&["runs", "ls", "--filter", "metrics.val/acc > 2"]);
+    assert!(String::from_utf8_lossy(&out.stderr).is_empty());
+}

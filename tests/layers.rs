@@ -49,7 +49,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // Leaves that know nothing of kiroku's domain.
     (
         "leaf helpers",
-        &["fsutil", "limits", "mlflow_names", "process", "user_dirs"],
+        &[
+            "fsutil",
+            "limits",
+            "mlflow_names",
+            "process",
+            "suggest",
+            "user_dirs",
+        ],
     ),
     ("errors", &["error"]),
 ];

@@ -2,12 +2,15 @@
 //! overview printed by a bare `kiroku`.
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
-use crate::error::Result;
+use crate::error::{KirokuError, Result};
 use crate::model::{json_float, now_ms, Run, RunQuery};
+use crate::present::key_hints;
 use crate::present::{
     default_columns, format_duration, format_relative, format_timestamp, format_value,
     format_value_as, parse_pairs, Column, Format,
 };
+use crate::query::RunField;
+use crate::store::Store;
 use crate::wrap::{run_wrapped, WrapOptions};
 use clap::{Args, Subcommand};
 
@@ -149,7 +152,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         .map(|c| Column::parse(c.trim()))
         .collect::<Result<Vec<_>>>()?;
     let store = store_to_look_at(ctx)?;
-    let page = store.search_runs(&RunQuery {
+    let query = RunQuery {
         experiments: args.experiments.clone(),
         filter: args.filter.clone(),
         sort: args.sort.clone(),
@@ -158,7 +161,39 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         include_deleted: args.all,
         only_deleted: args.deleted,
         reverse: false,
-    })?;
+    };
+    let page = match store.search_runs(&query) {
+        Err(KirokuError::Query { message, caret }) => {
+            let hint = key_hints::attribute_hint(&message, &known_keys(store.as_ref(), &query));
+            return Err(KirokuError::Query {
+                message: match hint {
+                    Some(hint) => format!("{message}; {hint}"),
+                    None => message,
+                },
+                caret,
+            });
+        }
+        other => other?,
+    };
+    if page.total == 0 && (query.filter.is_some() || query.sort.is_some()) {
+        // Nothing matched: say so when the query names keys no run has (a typo, usually).
+        let fields: Vec<RunField> = query
+            .filter
+            .as_deref()
+            .and_then(|f| crate::query::parse_filter(f).ok().flatten())
+            .map(|e| e.fields().into_iter().cloned().collect())
+            .unwrap_or_default();
+        let order = query
+            .sort
+            .as_deref()
+            .and_then(|s| crate::query::parse_order(s).ok())
+            .unwrap_or_default();
+        let known = known_keys(store.as_ref(), &query);
+        let all = fields.iter().chain(order.iter().map(|k| &k.field));
+        for hint in key_hints::unknown_key_hints(all, &known) {
+            eprintln!("kiroku: no runs match: {hint}");
+        }
+    }
     if ctx.format == Format::Json {
         print_json(&serde_json::json!({"schema": "kiroku.runs/v1", "total": page.total, "runs": page.runs})).map_err(output_error)?;
         return Ok(0);
@@ -179,6 +214,20 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     }
     print_text(&text).map_err(output_error)?;
     Ok(0)
+}
+
+/// The keys of the newest runs the query looks at (its experiments, deleted or not as asked).
+fn known_keys(store: &dyn Store, query: &RunQuery) -> key_hints::KnownKeys {
+    let sample = store.search_runs_uncounted(&RunQuery {
+        experiments: query.experiments.clone(),
+        limit: Some(2000),
+        include_deleted: query.include_deleted,
+        only_deleted: query.only_deleted,
+        ..Default::default()
+    });
+    sample
+        .map(|page| key_hints::KnownKeys::of_runs(&page.runs))
+        .unwrap_or_default()
 }
 
 pub fn runs_table(runs: &[Run], columns: &[Column], format: Format) -> Table {

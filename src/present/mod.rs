@@ -8,6 +8,7 @@ pub mod checks;
 pub mod columns;
 pub mod datasets;
 pub mod format;
+pub mod key_hints;
 pub mod number;
 pub mod pairs;
 pub mod plain;

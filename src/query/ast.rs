@@ -42,6 +42,27 @@ pub enum Expr {
     Contains(String),
 }
 
+impl Expr {
+    /// Every field the expression refers to, in the order written (repeats included).
+    pub fn fields(&self) -> Vec<&RunField> {
+        let mut out = Vec::new();
+        self.collect_fields(&mut out);
+        out
+    }
+
+    fn collect_fields<'a>(&'a self, out: &mut Vec<&'a RunField>) {
+        match self {
+            Expr::And(parts) | Expr::Or(parts) => parts.iter().for_each(|p| p.collect_fields(out)),
+            Expr::Not(inner) => inner.collect_fields(out),
+            Expr::Compare { field, .. }
+            | Expr::Like { field, .. }
+            | Expr::In { field, .. }
+            | Expr::IsNull { field, .. } => out.push(field),
+            Expr::Contains(_) => {}
+        }
+    }
+}
+
 /// A comparison operator.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum CmpOp {
