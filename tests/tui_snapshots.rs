@@ -299,3 +299,19 @@ fn palette() {
 fn confirm_delete() {
     check("confirm_delete", &["d"]);
 }
+
+#[test]
+fn a_filter_naming_a_key_no_run_has_says_so_with_close_keys() {
+    let f = fixture();
+    let text = screen(&f, 160, 48, &["/metrics.val/ac > 0.5", "<enter>"]);
+    assert!(
+        text.contains("no runs match the filter: metrics.val/ac is not a key of any run (close: metrics.val/acc"),
+        "{text}"
+    );
+    let text = screen(&f, 160, 48, &["/metrics.val/acc > 5", "<enter>"]);
+    assert!(
+        text.contains("no runs match the filter\n") || text.contains("no runs match the filter "),
+        "{text}"
+    );
+    assert!(!text.contains("is not a key"), "{text}");
+}

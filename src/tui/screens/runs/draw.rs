@@ -382,8 +382,20 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     if state.runs.total == 0 && !state.runs.loading() {
         let msg = if state.runs.applied_filter.trim().is_empty() {
             "no runs yet: `kiroku run -- python train.py` records one, `kiroku demo` makes a few"
+                .to_string()
         } else {
-            "no runs match the filter"
+            let fields = crate::query::parse_filter(&state.runs.applied_filter)
+                .ok()
+                .flatten()
+                .map(|e| e.fields().into_iter().cloned().collect::<Vec<_>>())
+                .unwrap_or_default();
+            let hints =
+                crate::present::key_hints::unknown_key_hints(&fields, &state.runs.known_keys);
+            if hints.is_empty() {
+                "no runs match the filter".to_string()
+            } else {
+                format!("no runs match the filter: {}", hints.join("; "))
+            }
         };
         lines.push(Line::styled(
             format!("  {msg}"),

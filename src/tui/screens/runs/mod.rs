@@ -12,6 +12,7 @@ pub use filter::half_typed_keyword;
 
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
 use crate::model::{Run, RunQuery, RunStatus};
+use crate::present::key_hints::KnownKeys;
 use crate::present::Column;
 use crate::query::QueryError;
 use crate::tui::app::{contains, Effect, State, TextField};
@@ -70,6 +71,9 @@ pub struct RunsView {
     pub metric_stat: MetricStat,
     /// Columns the window would show before user choices (varying params, metrics).
     pub auto_columns: Vec<Column>,
+    /// The metric, param and tag keys of the last rows shown, so a filter that matches nothing
+    /// can say which of its keys no run has (`present::key_hints`).
+    pub known_keys: KnownKeys,
 }
 
 impl Default for RunsView {
@@ -98,6 +102,7 @@ impl Default for RunsView {
             col_cursor: 0,
             metric_stat: MetricStat::Last,
             auto_columns: Vec::new(),
+            known_keys: KnownKeys::default(),
         }
     }
 }
@@ -481,6 +486,9 @@ impl ScreenBehaviour for RunsScreen {
                     .filter(|r| r.status == RunStatus::Running)
                     .count();
                 state.runs.auto_columns = auto_columns(&state.runs.rows);
+                if !state.runs.rows.is_empty() {
+                    state.runs.known_keys = KnownKeys::of_runs(&state.runs.rows);
+                }
                 if state.runs.cursor >= state.runs.total {
                     state.runs.cursor = state.runs.total.saturating_sub(1);
                 }
