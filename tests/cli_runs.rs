@@ -271,6 +271,10 @@ fn annotations_soft_delete_and_events() {
     }
     assert_eq!(kinds[0], "run.restored", "newest first");
     p.ok(&["tag", "r1", "late=yes"]);
+    // The table shows details as the activity screen does: key=value, not JSON.
+    let table = p.ok(&["events", "--format", "table"]);
+    assert!(table.contains("late=yes"), "{table}");
+    assert!(!table.contains("{\""), "{table}");
 }
 
 #[test]

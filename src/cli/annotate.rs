@@ -247,7 +247,7 @@ pub fn events(ctx: &mut Context, args: &EventsArgs) -> Result<i32> {
             (Some(id), Some(name)) => format!("{} {name}", ids::short(id)),
             _ => e.experiment.clone().unwrap_or_default(),
         };
-        let detail = e.detail.map(|d| d.to_string()).unwrap_or_default();
+        let detail = crate::present::event_detail(&e);
         t.push(vec![e.id.to_string(), when, e.user, e.kind, run, detail]);
     }
     print_text(&t.render(ctx.format)).map_err(output_error)?;

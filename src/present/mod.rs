@@ -20,7 +20,7 @@ pub use columns::{default_columns, Column};
 pub use format::Format;
 pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
-pub use plain::{count_of, plain_one_line};
+pub use plain::{count_of, event_detail, plain_one_line};
 pub use shell::{shell_words, split_shell_words};
 pub use time::{
     format_duration, format_relative, format_run_duration, format_timestamp, format_timestamp_in,

@@ -2,7 +2,7 @@
 //! than the last one you saw (kept in the UI state file) are marked.
 use super::{fit, is_motion, move_cursor, writes, ScreenBehaviour};
 use crate::model::Event;
-use crate::present::format_relative;
+use crate::present::{event_detail, format_relative};
 use crate::tui::app::{contains, Effect, State};
 use crate::tui::keymap::Cmd;
 use crate::tui::worker::{Request, Response};
@@ -175,31 +175,6 @@ impl ScreenBehaviour for ActivityScreen {
     }
 }
 
-/// A one-line description of an event's detail.
-pub fn describe(e: &Event) -> String {
-    let Some(d) = &e.detail else {
-        return String::new();
-    };
-    match d {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    // A note's excerpt is markdown, maybe of several lines: one plain line here.
-                    serde_json::Value::String(s) if k == "excerpt" => {
-                        crate::present::plain_one_line(s)
-                    }
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                format!("{k}={v}")
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
-    }
-}
-
 fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     let new = state
         .activity
@@ -240,7 +215,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             ),
             Span::raw(fit(&e.user, 9, false) + " "),
             Span::raw(fit(&run, 26, false) + " "),
-            Span::styled(describe(e), state.theme.style("text.dim")),
+            Span::styled(event_detail(e), state.theme.style("text.dim")),
         ]);
         if i == state.activity.cursor {
             line = line.style(state.theme.style("table.selected"));
@@ -312,6 +287,6 @@ mod tests {
             experiment: None,
             detail: Some(serde_json::json!({"note_id": 4, "excerpt": "acc too.\n**Promote?**"})),
         };
-        assert_eq!(describe(&event), "note_id=4 excerpt=acc too. Promote?");
+        assert_eq!(event_detail(&event), "note_id=4 excerpt=acc too. Promote?");
     }
 }
