@@ -36,6 +36,30 @@ pub fn plain_one_line(text: &str) -> String {
         .join(" ")
 }
 
+/// An event's detail on one line, as `key=value` pairs (`stage=review`, `note_id=4 excerpt=…`,
+/// a note's markdown excerpt as plain text), for the activity screen and `kiroku events`.
+pub fn event_detail(e: &crate::model::Event) -> String {
+    let Some(d) = &e.detail else {
+        return String::new();
+    };
+    match d {
+        serde_json::Value::Object(m) => m
+            .iter()
+            .map(|(k, v)| {
+                let v = match v {
+                    // A note's excerpt is markdown, maybe of several lines: one plain line here.
+                    serde_json::Value::String(s) if k == "excerpt" => plain_one_line(s),
+                    serde_json::Value::String(s) => s.clone(),
+                    other => other.to_string(),
+                };
+                format!("{k}={v}")
+            })
+            .collect::<Vec<_>>()
+            .join(" "),
+        other => other.to_string(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -58,29 +82,5 @@ mod tests {
             "Result quoted lr one two spaced out"
         );
         assert_eq!(plain_one_line("snake_case and 2*3"), "snake_case and 2*3");
-    }
-}
-
-/// An event's detail on one line, as `key=value` pairs (`stage=review`, `note_id=4 excerpt=…`,
-/// a note's markdown excerpt as plain text), for the activity screen and `kiroku events`.
-pub fn event_detail(e: &crate::model::Event) -> String {
-    let Some(d) = &e.detail else {
-        return String::new();
-    };
-    match d {
-        serde_json::Value::Object(m) => m
-            .iter()
-            .map(|(k, v)| {
-                let v = match v {
-                    // A note's excerpt is markdown, maybe of several lines: one plain line here.
-                    serde_json::Value::String(s) if k == "excerpt" => plain_one_line(s),
-                    serde_json::Value::String(s) => s.clone(),
-                    other => other.to_string(),
-                };
-                format!("{k}={v}")
-            })
-            .collect::<Vec<_>>()
-            .join(" "),
-        other => other.to_string(),
     }
 }
