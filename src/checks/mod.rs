@@ -8,6 +8,7 @@ use crate::error::Result;
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
+pub mod gx;
 pub mod spec;
 
 pub use spec::{Check, CheckKind, Suite};

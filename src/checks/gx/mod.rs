@@ -1,0 +1,319 @@
+//! Great Expectations 1.x expectation suites (JSON), run natively with GX's own semantics: no
+//! Python, same answers as GX on its pandas engine.
+//!
+//! - `suite`: the suite's JSON (1.x `type`, 0.x `expectation_type`) parsed into typed
+//!   expectations; unknown types are kept and reported `unsupported`, never skipped.
+//! - `frame`: the CSV read as pandas' `read_csv` reads it (its null strings, its per-column
+//!   types), since that decides what GX sees.
+//! - `python`: Python's `str()` of values and `re.search` on Rust's `regex` (what differs).
+//! - `evaluate`: each expectation's GX result (success, counts, observed value, rows).
+//!
+//! Why not the engine's streaming checks (`checks::spec::Suite`): GX's answers depend on
+//! pandas' typing of a whole column before any value is looked at (`"5"` is the number 5 in a
+//! column of numbers but the string `"5"`, unequal to 5, in a column that also holds `"a"`),
+//! on pandas' null strings, and on Python's `str()` and `re`. Those are a property of how the
+//! data is read, so the GX dialect reads it its own way and evaluates here, into the engine's
+//! `SuiteOutcome` and `CheckResult`s. It holds the checked columns in memory, as pandas does.
+pub mod evaluate;
+pub mod frame;
+pub mod python;
+pub mod suite;
+
+use crate::checks::{DataInput, SuiteOutcome};
+use crate::error::{KirokuError, Result};
+use crate::model::{CheckResult, CheckStatus, CheckedDataset, Sample, ValueCount};
+use evaluate::Evaluation;
+use frame::{Cell, Frame};
+use serde_json::{json, Value};
+use std::collections::HashMap;
+pub use suite::{looks_like_gx_suite, parse_suite, GxExpectation, GxSuite, Parsed};
+
+/// Failing rows kept per result, as GX's `partial_unexpected_count`.
+pub const SAMPLE_LIMIT: usize = 20;
+
+/// One expectation's outcome: the result kiroku reports, and GX's full evaluation when it ran.
+#[derive(Debug, Clone)]
+pub struct GxOutcome {
+    pub result: CheckResult,
+    pub evaluation: Option<Evaluation>,
+}
+
+/// Runs `suite` (whose file hashed to `suite_hash`) over every input: each input is one GX
+/// batch, so a suite over two inputs gives two results per expectation.
+pub fn run_gx_suite(
+    suite: &GxSuite,
+    suite_hash: &str,
+    inputs: &[DataInput],
+) -> Result<SuiteOutcome> {
+    if inputs.is_empty() {
+        return Err(KirokuError::Invalid(
+            "a GX suite needs data to check: --data NAME=PATH".to_string(),
+        ));
+    }
+    let mut datasets = Vec::new();
+    let mut results = Vec::new();
+    for input in inputs {
+        let frame = read_input(input, suite)?;
+        datasets.push(CheckedDataset {
+            name: input.name.clone(),
+            version_id: String::new(),
+            path: input.path.display().to_string(),
+            rows: frame.rows as u64,
+        });
+        let dataset = (inputs.len() > 1).then_some(input.name.as_str());
+        results.extend(
+            run_expectations(suite, &frame, dataset)
+                .into_iter()
+                .map(|outcome| outcome.result),
+        );
+    }
+    Ok(SuiteOutcome {
+        suite: suite.name.clone(),
+        suite_hash: suite_hash.to_string(),
+        datasets,
+        status: CheckStatus::overall(results.iter().map(|result| result.status)),
+        results,
+        notes: Vec::new(),
+    })
+}
+
+/// Reads one input as pandas would, keeping only the columns the suite's expectations read.
+pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
+    let is_csv = input
+        .path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
+    if !is_csv || input.path.is_dir() {
+        return Err(KirokuError::Invalid(format!(
+            "{}: the GX dialect reads one CSV file (as GX's pandas read_csv does); \
+             Parquet and folders are not supported for GX suites yet",
+            input.path.display()
+        )));
+    }
+    let mut wanted: Vec<String> = suite
+        .expectations
+        .iter()
+        .filter_map(|expectation| match &expectation.parsed {
+            Parsed::Run(expectation) => Some(expectation.columns()),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    wanted.sort();
+    wanted.dedup();
+    Frame::read_csv(&input.path, Some(&wanted))
+}
+
+/// Runs every expectation of `suite` on `frame`, one outcome each, in suite order; `dataset`
+/// names the input on each result when a run has several.
+pub fn run_expectations(suite: &GxSuite, frame: &Frame, dataset: Option<&str>) -> Vec<GxOutcome> {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    suite
+        .expectations
+        .iter()
+        .map(|expectation| {
+            let mut outcome = outcome(expectation, frame);
+            let base = outcome.result.id.clone();
+            let count = seen.entry(base.clone()).or_default();
+            *count += 1;
+            if *count > 1 {
+                outcome.result.id = format!("{base}#{count}");
+            }
+            outcome.result.dataset = dataset.map(str::to_string);
+            outcome
+        })
+        .collect()
+}
+
+/// The column (or columns) an expectation names, from its kwargs as written.
+fn named_columns(expectation: &GxExpectation) -> (Option<String>, Vec<String>) {
+    let text = |key: &str| {
+        expectation
+            .kwargs
+            .get(key)
+            .and_then(Value::as_str)
+            .map(str::to_string)
+    };
+    if let Some(column) = text("column") {
+        return (Some(column), Vec::new());
+    }
+    if let (Some(a), Some(b)) = (text("column_A"), text("column_B")) {
+        return (None, vec![a, b]);
+    }
+    let list = expectation
+        .kwargs
+        .get("column_list")
+        .and_then(Value::as_array)
+        .map(|items| {
+            items
+                .iter()
+                .filter_map(Value::as_str)
+                .map(str::to_string)
+                .collect()
+        })
+        .unwrap_or_default();
+    (None, list)
+}
+
+/// What the expectation asked for: its kwargs less the column names and GX's bookkeeping.
+fn expected_of(expectation: &GxExpectation) -> Value {
+    let skip = [
+        "column",
+        "column_A",
+        "column_B",
+        "column_list",
+        "batch_id",
+        "result_format",
+        "catch_exceptions",
+    ];
+    let kept: serde_json::Map<String, Value> = expectation
+        .kwargs
+        .iter()
+        .filter(|(key, _)| !skip.contains(&key.as_str()))
+        .map(|(key, value)| (key.clone(), value.clone()))
+        .collect();
+    Value::Object(kept)
+}
+
+fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
+    let (column, columns) = named_columns(expectation);
+    let mut result = CheckResult {
+        id: match (&column, columns.is_empty()) {
+            (Some(column), _) => format!("{}:{column}", expectation.type_name),
+            (None, false) => format!("{}:{}", expectation.type_name, columns.join(",")),
+            (None, true) => expectation.type_name.clone(),
+        },
+        check_type: expectation.type_name.clone(),
+        column,
+        columns,
+        dataset: None,
+        status: CheckStatus::Unsupported,
+        observed: Value::Null,
+        expected: expected_of(expectation),
+        element_count: None,
+        missing_count: None,
+        unexpected_count: None,
+        unexpected_percent: None,
+        samples: Vec::new(),
+        top_unexpected: Vec::new(),
+        message: None,
+        details: Value::Null,
+    };
+    let parsed = match &expectation.parsed {
+        Parsed::Unsupported => {
+            result.message = Some(format!(
+                "kiroku does not run {} natively; it is reported, not checked",
+                expectation.type_name
+            ));
+            return GxOutcome {
+                result,
+                evaluation: None,
+            };
+        }
+        Parsed::Invalid(reason) => {
+            result.status = CheckStatus::Error;
+            result.message = Some(reason.clone());
+            return GxOutcome {
+                result,
+                evaluation: None,
+            };
+        }
+        Parsed::Run(parsed) => parsed,
+    };
+    let evaluation = match evaluate::evaluate(parsed, frame) {
+        Ok(evaluation) => evaluation,
+        Err(reason) => {
+            result.status = CheckStatus::Error;
+            result.message = Some(reason);
+            return GxOutcome {
+                result,
+                evaluation: None,
+            };
+        }
+    };
+    let warning = matches!(expectation.severity.as_deref(), Some("warning" | "info"));
+    result.status = match (evaluation.success, warning) {
+        (true, _) => CheckStatus::Pass,
+        (false, true) => CheckStatus::Warn,
+        (false, false) => CheckStatus::Fail,
+    };
+    result.element_count = evaluation.element_count;
+    result.missing_count = evaluation.missing_count;
+    result.unexpected_count = evaluation.unexpected_count;
+    result.unexpected_percent = evaluation.unexpected_percent;
+    result.details = evaluation.details.clone();
+    result.observed = match (&evaluation.observed_value, evaluation.unexpected_count) {
+        (Some(observed), _) => observed.clone(),
+        (None, Some(unexpected)) => json!({
+            "unexpected_count": unexpected,
+            "unexpected_percent": evaluation.unexpected_percent,
+        }),
+        (None, None) => json!({ "success": evaluation.success }),
+    };
+    let checked: Vec<String> = match (&result.column, result.columns.is_empty()) {
+        (Some(column), _) => vec![column.clone()],
+        _ => result.columns.clone(),
+    };
+    result.samples = evaluation
+        .unexpected
+        .iter()
+        .take(SAMPLE_LIMIT)
+        .map(|(row, cells)| Sample {
+            row: *row,
+            values: checked
+                .iter()
+                .cloned()
+                .zip(cells.iter().map(Cell::to_json))
+                .collect(),
+        })
+        .collect();
+    if result.column.is_some() {
+        result.top_unexpected = top_values(&evaluation.unexpected);
+    }
+    if !evaluation.success {
+        result.message = Some(failure_message(&evaluation));
+    }
+    GxOutcome {
+        result,
+        evaluation: Some(evaluation),
+    }
+}
+
+/// The unexpected values with their counts, most frequent first (then first seen), at most
+/// `SAMPLE_LIMIT`: GX's `partial_unexpected_counts`.
+fn top_values(unexpected: &[(u64, Vec<Cell>)]) -> Vec<ValueCount> {
+    let mut order: Vec<Value> = Vec::new();
+    let mut counts: HashMap<String, u64> = HashMap::new();
+    for (_, cells) in unexpected {
+        let value = cells.first().map(Cell::to_json).unwrap_or(Value::Null);
+        let key = value.to_string();
+        let count = counts.entry(key).or_default();
+        if *count == 0 {
+            order.push(value);
+        }
+        *count += 1;
+    }
+    let mut top: Vec<ValueCount> = order
+        .into_iter()
+        .map(|value| ValueCount {
+            count: counts[&value.to_string()],
+            value,
+        })
+        .collect();
+    top.sort_by(|a, b| b.count.cmp(&a.count));
+    top.truncate(SAMPLE_LIMIT);
+    top
+}
+
+fn failure_message(evaluation: &Evaluation) -> String {
+    match (evaluation.unexpected_count, &evaluation.observed_value) {
+        (Some(count), _) => match evaluation.unexpected_percent {
+            Some(percent) => format!("{count} unexpected values ({percent:.2}% of those checked)"),
+            None => format!("{count} unexpected values"),
+        },
+        (None, Some(Value::Null)) => "the statistic is undefined (no values, or NaN)".to_string(),
+        (None, Some(observed)) => format!("observed {observed}, outside what the suite expects"),
+        (None, None) => "the expectation is not met".to_string(),
+    }
+}
