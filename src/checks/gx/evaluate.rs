@@ -19,7 +19,7 @@
 //!   `between` with both absent, or with `min > max`, raises in GX and is an `error` here, as is
 //!   comparing strings with numbers.
 //! - Row indices are 0-based data rows (pandas' default index).
-use super::frame::{float_json, Cell, Column, Dtype, Frame};
+use super::frame::{Cell, Column, Dtype, Frame};
 use super::python::{compile_python_regex, python_str};
 use super::suite::{Bounds, Expectation, MapTest, MultiIgnore, PairIgnore, Stat};
 use serde_json::{json, Value};
@@ -73,9 +73,12 @@ pub fn evaluate(expectation: &Expectation, frame: &Frame) -> Result<Evaluation, 
     let column = |name: &str| frame.column(name).expect("checked above");
     match expectation {
         Expectation::TableRowCount(bounds) => {
-            let rows = Value::from(frame.rows as u64);
-            let success = within(&rows, bounds)?;
-            Ok(Evaluation::table(success, rows, Value::Null))
+            let success = within(Scalar::Number(frame.rows as f64), bounds)?;
+            Ok(Evaluation::table(
+                success,
+                Value::from(frame.rows as u64),
+                Value::Null,
+            ))
         }
         Expectation::TableColumnsMatchSet {
             column_set,
@@ -120,8 +123,8 @@ pub fn evaluate(expectation: &Expectation, frame: &Frame) -> Result<Evaluation, 
             match observed {
                 None => Ok(Evaluation::table(false, Value::Null, Value::Null)),
                 Some(observed) => {
-                    let success = within(&observed, bounds)?;
-                    Ok(Evaluation::table(success, observed, Value::Null))
+                    let success = within(scalar(&observed), bounds)?;
+                    Ok(Evaluation::table(success, observed.to_json(), Value::Null))
                 }
             }
         }
@@ -194,10 +197,14 @@ fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation
             if bounds.min.is_none() && bounds.max.is_none() {
                 return Err("min_value and max_value cannot both be None".to_string());
             }
-            check_bound_order(bounds)?;
+            if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
+                if min > max {
+                    return Err("min_value cannot be greater than max_value".to_string());
+                }
+            }
             let mut failures = Vec::new();
             for (row, cell) in nonnull_cells(column) {
-                if !within(&cell_value(cell, column.dtype), bounds)? {
+                if !within(scalar(cell), bounds)? {
                     failures.push((row, vec![cell.clone()]));
                 }
             }
@@ -230,11 +237,10 @@ fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation
             if bounds.min.is_none() && bounds.max.is_none() {
                 return Err("min_value and max_value cannot both be None".to_string());
             }
-            check_bound_order(bounds)?;
             let mut failures = Vec::new();
             for (row, cell) in nonnull_cells(column) {
-                let length = Value::from(python_str(cell).chars().count() as u64);
-                if !within(&length, bounds)? {
+                let length = python_str(cell).chars().count() as f64;
+                if !within(Scalar::Number(length), bounds)? {
                     failures.push((row, vec![cell.clone()]));
                 }
             }
@@ -271,11 +277,17 @@ fn rows_where(column: &Column, unexpected: impl Fn(&Cell) -> bool) -> Vec<(u64, 
         .collect()
 }
 
-/// A cell as the JSON value bounds are compared with (bools as Python's 0/1).
-fn cell_value(cell: &Cell, dtype: Dtype) -> Value {
+/// A value as GX compares it with a bound: a number (bools as Python's 0/1) or text.
+#[derive(Debug, Clone, Copy)]
+enum Scalar<'a> {
+    Number(f64),
+    Text(&'a str),
+}
+
+fn scalar(cell: &Cell) -> Scalar<'_> {
     match cell {
-        Cell::Bool(flag) if dtype != Dtype::Str => Value::from(u8::from(*flag)),
-        other => other.to_json(),
+        Cell::Str(text) => Scalar::Text(text),
+        other => Scalar::Number(other.as_f64().unwrap_or(f64::NAN)),
     }
 }
 
@@ -325,71 +337,42 @@ fn json_number(value: &Value) -> Option<f64> {
     }
 }
 
-/// Python's ordering of two scalars, or the `TypeError` it raises (a string with a number).
-fn compare(left: &Value, right: &Value) -> Result<Ordering, Raised> {
-    match (left, right) {
-        (Value::String(left), Value::String(right)) => Ok(left.cmp(right)),
-        (Value::String(_), _) | (_, Value::String(_)) => Err(format!(
-            "cannot compare {left} with {right} (a string with a number: GX raises a TypeError)"
-        )),
-        _ => {
-            let (Some(left_number), Some(right_number)) = (json_number(left), json_number(right))
-            else {
-                return Err(format!("cannot compare {left} with {right}"));
-            };
-            // Exact for two integers, IEEE otherwise (NaN never reaches here).
-            match (left.as_i64(), right.as_i64()) {
-                (Some(left), Some(right)) => Ok(left.cmp(&right)),
-                _ => Ok(left_number
-                    .partial_cmp(&right_number)
-                    .unwrap_or(Ordering::Equal)),
-            }
+/// GX's test of a value against `min_value`/`max_value` with `strict_*`; text against a
+/// numeric bound is Python's `TypeError`.
+fn within(value: Scalar, bounds: &Bounds) -> Result<bool, Raised> {
+    let value = match value {
+        Scalar::Number(number) => number,
+        Scalar::Text(text) if bounds.min.is_some() || bounds.max.is_some() => {
+            return Err(format!(
+                "cannot compare the string '{text}' with a number (GX raises a TypeError)"
+            ))
         }
-    }
-}
-
-/// GX's test of a value against `min_value`/`max_value` with `strict_*`.
-fn within(value: &Value, bounds: &Bounds) -> Result<bool, Raised> {
-    if let Some(min) = &bounds.min {
-        let order = compare(value, min)?;
-        let ok = if bounds.strict_min {
-            order == Ordering::Greater
+        Scalar::Text(_) => return Ok(true),
+    };
+    let above = bounds.min.is_none_or(|min| {
+        if bounds.strict_min {
+            value > min
         } else {
-            order != Ordering::Less
-        };
-        if !ok {
-            return Ok(false);
+            value >= min
         }
-    }
-    if let Some(max) = &bounds.max {
-        let order = compare(value, max)?;
-        let ok = if bounds.strict_max {
-            order == Ordering::Less
+    });
+    let below = bounds.max.is_none_or(|max| {
+        if bounds.strict_max {
+            value < max
         } else {
-            order != Ordering::Greater
-        };
-        if !ok {
-            return Ok(false);
+            value <= max
         }
-    }
-    Ok(true)
-}
-
-/// GX's map `between` raises when `min_value > max_value`.
-fn check_bound_order(bounds: &Bounds) -> Result<(), Raised> {
-    if let (Some(min), Some(max)) = (&bounds.min, &bounds.max) {
-        if compare(min, max)? == Ordering::Greater {
-            return Err("min_value cannot be greater than max_value".to_string());
-        }
-    }
-    Ok(())
+    });
+    Ok(above && below)
 }
 
 /// The non-null values of a numeric (or boolean) column as floats, or the error pandas raises
-/// for a string column.
+/// for a column of strings (`Cannot perform reduction 'mean' with string dtype`).
 fn numbers(column: &Column, stat: &str) -> Result<Vec<f64>, Raised> {
     if column.dtype == Dtype::Str {
-        return Err(format!("cannot compute the {stat} of a column of strings"));
+        return Err(format!(
+            "cannot compute the {stat} of a column of strings (pandas raises)"
+        ));
     }
     Ok(column
         .cells
@@ -430,51 +413,39 @@ fn pairwise_sum(values: &[f64]) -> f64 {
 
 /// A column statistic as pandas computes it; `None` when pandas gives NaN (no values, one
 /// value for `std`, `inf − inf`).
-fn statistic(column: &Column, stat: Stat) -> Result<Option<Value>, Raised> {
-    let finite_or_none = |value: f64| (!value.is_nan()).then(|| float_json(value));
+fn statistic(column: &Column, stat: Stat) -> Result<Option<Cell>, Raised> {
+    let float = |value: f64| (!value.is_nan()).then_some(Cell::Float(value));
     Ok(match stat {
-        Stat::Mean => {
-            let values = numbers(column, "mean")?;
-            if values.is_empty() {
-                None
-            } else {
-                finite_or_none(pairwise_sum(&values) / values.len() as f64)
-            }
-        }
-        Stat::Stdev => {
-            let values = numbers(column, "standard deviation")?;
-            if values.len() < 2 {
-                None
-            } else {
+        Stat::Mean => Some(numbers(column, "mean")?)
+            .filter(|values| !values.is_empty())
+            .and_then(|values| float(pairwise_sum(&values) / values.len() as f64)),
+        Stat::Stdev => Some(numbers(column, "standard deviation")?)
+            .filter(|values| values.len() >= 2)
+            .and_then(|values| {
                 let mean = pairwise_sum(&values) / values.len() as f64;
                 let squares: Vec<f64> = values.iter().map(|value| (mean - value).powi(2)).collect();
-                finite_or_none((pairwise_sum(&squares) / (values.len() - 1) as f64).sqrt())
-            }
-        }
-        Stat::Median => {
-            let mut values = numbers(column, "median")?;
-            if values.is_empty() {
-                None
-            } else {
+                float((pairwise_sum(&squares) / (values.len() - 1) as f64).sqrt())
+            }),
+        Stat::Median => Some(numbers(column, "median")?)
+            .filter(|values| !values.is_empty())
+            .and_then(|mut values| {
                 values.sort_by(f64::total_cmp);
                 let middle = values.len() / 2;
-                let median = if values.len() % 2 == 1 {
-                    values[middle]
+                if values.len() % 2 == 1 {
+                    float(values[middle])
                 } else {
                     // numpy takes the mean of the two middle values.
-                    (values[middle - 1] + values[middle]) / 2.0
-                };
-                finite_or_none(median)
-            }
-        }
+                    float((values[middle - 1] + values[middle]) / 2.0)
+                }
+            }),
         Stat::Min | Stat::Max => extreme(column, stat == Stat::Max),
-        Stat::UniqueValueCount => Some(Value::from(distinct(column) as u64)),
+        Stat::UniqueValueCount => Some(Cell::Int(distinct(column) as i64)),
         Stat::ProportionOfUniqueValues => {
             let nonnull = column.cells.len() - column.null_count();
             if nonnull == 0 {
-                Some(Value::from(0))
+                Some(Cell::Int(0))
             } else {
-                Some(Value::from(distinct(column) as f64 / nonnull as f64))
+                Some(Cell::Float(distinct(column) as f64 / nonnull as f64))
             }
         }
     })
@@ -491,7 +462,7 @@ fn distinct(column: &Column) -> usize {
 }
 
 /// pandas' `min()`/`max()` skipping nulls: ints stay ints, strings compare as text.
-fn extreme(column: &Column, max: bool) -> Option<Value> {
+fn extreme(column: &Column, max: bool) -> Option<Cell> {
     let pick = |order: Ordering| {
         if max {
             order == Ordering::Greater
@@ -517,8 +488,8 @@ fn extreme(column: &Column, max: bool) -> Option<Value> {
         }
     }
     best.map(|cell| match cell {
-        Cell::Bool(flag) => Value::from(u8::from(*flag)),
-        other => other.to_json(),
+        Cell::Bool(flag) => Cell::Int(i64::from(*flag)),
+        other => other.clone(),
     })
 }
 
@@ -745,7 +716,7 @@ mod tests {
         let between = map(
             "s",
             MapTest::Between(Bounds {
-                min: Some(json!(0)),
+                min: Some(0.0),
                 max: None,
                 strict_min: false,
                 strict_max: false,

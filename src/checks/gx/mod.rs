@@ -301,7 +301,7 @@ fn top_values(unexpected: &[(u64, Vec<Cell>)]) -> Vec<ValueCount> {
             value,
         })
         .collect();
-    top.sort_by(|a, b| b.count.cmp(&a.count));
+    top.sort_by_key(|value| std::cmp::Reverse(value.count));
     top.truncate(SAMPLE_LIMIT);
     top
 }

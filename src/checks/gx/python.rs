@@ -110,10 +110,8 @@ fn unsupported_construct(pattern: &str) -> Option<&'static str> {
             }
             b'[' if !in_class => in_class = true,
             b']' if in_class => in_class = false,
-            b'+' | b'*' | b'?' | b'}' if !in_class => {
-                if bytes.get(index + 1) == Some(&b'+') {
-                    return Some("a possessive quantifier (*+, ++, ?+)");
-                }
+            b'+' | b'*' | b'?' | b'}' if !in_class && bytes.get(index + 1) == Some(&b'+') => {
+                return Some("a possessive quantifier (*+, ++, ?+)");
             }
             _ => {}
         }

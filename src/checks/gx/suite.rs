@@ -38,10 +38,14 @@ pub enum Parsed {
 }
 
 /// `min_value`/`max_value` with `strict_min`/`strict_max`; a `None` bound is open.
+///
+/// GX's pydantic models read the bounds as floats (`Comparable`: a number, or a string that
+/// parses as one; dates, which kiroku does not compare, also pass there) or as ints (row
+/// counts, unique-value counts, lengths: a float is truncated, as pydantic v1 does).
 #[derive(Debug, Clone, PartialEq)]
 pub struct Bounds {
-    pub min: Option<Value>,
-    pub max: Option<Value>,
+    pub min: Option<f64>,
+    pub max: Option<f64>,
     pub strict_min: bool,
     pub strict_max: bool,
 }
@@ -299,13 +303,30 @@ impl Kwargs<'_> {
         }
     }
 
-    fn bounds(&self) -> KwargResult<Bounds> {
-        let bound = |key: &str| match self.get(key) {
-            None => Ok(None),
-            Some(value @ (Value::Number(_) | Value::String(_))) => Ok(Some(value.clone())),
-            Some(other) => Err(format!(
-                "kwarg \"{key}\" must be a number or a string, not {other}"
-            )),
+    /// `min_value`/`max_value` as GX's pydantic fields read them: floats, or ints with
+    /// `integers` (a float truncated toward zero, a string of an integer read as one).
+    fn bounds(&self, integers: bool) -> KwargResult<Bounds> {
+        let bound = |key: &str| -> KwargResult<Option<f64>> {
+            let Some(value) = self.get(key) else {
+                return Ok(None);
+            };
+            let number = match value {
+                Value::Number(number) => number.as_f64(),
+                Value::Bool(flag) => Some(f64::from(u8::from(*flag))),
+                Value::String(text) if integers => {
+                    text.trim().parse::<i64>().ok().map(|int| int as f64)
+                }
+                Value::String(text) => python_float(text),
+                _ => None,
+            };
+            match number {
+                Some(number) if integers => Ok(Some(number.trunc())),
+                Some(number) => Ok(Some(number)),
+                None if integers => Err(format!("kwarg \"{key}\" must be an integer, not {value}")),
+                None => Err(format!(
+                    "kwarg \"{key}\" must be a number, not {value} (GX also takes dates here, which kiroku does not compare)"
+                )),
+            }
         };
         Ok(Bounds {
             min: bound("min_value")?,
@@ -342,13 +363,24 @@ impl Kwargs<'_> {
     }
 }
 
+/// Python's `float(text)`: a decimal or exponent number, `inf`/`infinity`/`nan` in any case,
+/// underscores between digits, spaces around.
+fn python_float(text: &str) -> Option<f64> {
+    let trimmed = text.trim();
+    if trimmed.starts_with('_') || trimmed.ends_with('_') || trimmed.contains("__") {
+        return None;
+    }
+    trimmed.replace('_', "").parse().ok()
+}
+
 /// The typed expectation for `type_name`, `None` for a type kiroku does not run.
 fn typed(type_name: &str, kwargs: &Kwargs) -> KwargResult<Option<Expectation>> {
     let stat = |stat: Stat| -> KwargResult<Expectation> {
+        let integers = stat == Stat::UniqueValueCount;
         Ok(Expectation::ColumnAggregate {
             column: kwargs.column()?,
             stat,
-            bounds: kwargs.bounds()?,
+            bounds: kwargs.bounds(integers)?,
         })
     };
     let map = |test: MapTest| -> KwargResult<Expectation> {
@@ -387,15 +419,24 @@ fn typed(type_name: &str, kwargs: &Kwargs) -> KwargResult<Option<Expectation>> {
     }
     kwargs.refuse_parameters()?;
     let expectation = match type_name {
-        "expect_table_row_count_to_be_between" => Expectation::TableRowCount(kwargs.bounds()?),
+        "expect_table_row_count_to_be_between" => {
+            let bounds = kwargs.bounds(true)?;
+            if let (Some(min), Some(max)) = (bounds.min, bounds.max) {
+                if min > max {
+                    return Err(format!("min_value ({min}) must be less than or equal to max_value ({max})"));
+                }
+            }
+            Expectation::TableRowCount(bounds)
+        }
         "expect_table_row_count_to_equal" => {
             let value = kwargs
                 .get("value")
-                .filter(|value| value.is_number())
-                .ok_or("kwarg \"value\" must be a number")?;
+                .and_then(Value::as_f64)
+                .ok_or("kwarg \"value\" must be a number")?
+                .trunc();
             Expectation::TableRowCount(Bounds {
-                min: Some(value.clone()),
-                max: Some(value.clone()),
+                min: Some(value),
+                max: Some(value),
                 strict_min: false,
                 strict_max: false,
             })
@@ -415,12 +456,18 @@ fn typed(type_name: &str, kwargs: &Kwargs) -> KwargResult<Option<Expectation>> {
             },
         },
         "expect_column_values_to_not_be_null" => map(MapTest::NotNull)?,
-        "expect_column_values_to_be_between" => map(MapTest::Between(kwargs.bounds()?))?,
+        "expect_column_values_to_be_between" => {
+            let bounds = kwargs.bounds(false)?;
+            if bounds.min.is_none() && bounds.max.is_none() {
+                return Err("min_value and max_value cannot both be None".to_string());
+            }
+            map(MapTest::Between(bounds))?
+        }
         "expect_column_values_to_be_in_set" => map(MapTest::InSet(kwargs.value_set()?))?,
         "expect_column_values_to_not_be_in_set" => map(MapTest::NotInSet(kwargs.value_set()?))?,
         "expect_column_values_to_be_unique" => map(MapTest::Unique)?,
         "expect_column_values_to_match_regex" => map(MapTest::MatchRegex(kwargs.string("regex")?))?,
-        "expect_column_value_lengths_to_be_between" => map(MapTest::LengthsBetween(kwargs.bounds()?))?,
+        "expect_column_value_lengths_to_be_between" => map(MapTest::LengthsBetween(kwargs.bounds(true)?))?,
         "expect_column_mean_to_be_between" => stat(Stat::Mean)?,
         "expect_column_median_to_be_between" => stat(Stat::Median)?,
         "expect_column_stdev_to_be_between" => stat(Stat::Stdev)?,
