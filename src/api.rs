@@ -7,7 +7,10 @@
 //! `{"error_code", "message"}` shape MLflow uses, plus what kiroku needs to rebuild the exact
 //! `KirokuError` on the client.
 use crate::error::KirokuError;
-use crate::model::{Job, JobQuery, JobStatus, KeyedPoint, Lease, Millis, RunStatus, Supervisor};
+use crate::model::{
+    CheckRunId, CheckRunQuery, CheckStatus, Job, JobQuery, JobStatus, KeyedPoint, Lease, Millis,
+    RunStatus, Supervisor,
+};
 use crate::series::SeriesQuery;
 use serde::{Deserialize, Serialize};
 
@@ -407,6 +410,111 @@ pub struct LeaseHeld {
 pub struct LeaseRelease {
     pub name: String,
     pub holder: Supervisor,
+}
+
+/// `GET /api/v1/datasets/versions?name=N`: `Store::dataset_versions`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetNameQuery {
+    pub name: String,
+}
+
+/// `GET /api/v1/datasets/resolve?reference=R`: `Store::dataset_version` (`NAME`, `NAME@N`, an id
+/// prefix).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetRefQuery {
+    pub reference: String,
+}
+
+/// `GET /api/v1/datasets/readers?version=ID`: `Store::version_readers`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct VersionIdQuery {
+    pub version: String,
+}
+
+/// `GET /api/v1/datasets/inputs?run=ID`: `Store::run_inputs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunIdQuery {
+    pub run: String,
+}
+
+/// `POST /api/v1/datasets/inputs`: `Store::add_run_inputs`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunInputsRequest {
+    pub run_id: String,
+    pub inputs: Vec<crate::model::data::RunInput>,
+}
+
+/// `GET /api/v1/checks?dataset=D&version=V&suite=S&status=warn,fail&awaiting_review=true&limit=N`:
+/// `Store::check_runs`. Statuses travel comma-separated; absent parameters do not filter.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckRunListQuery {
+    #[serde(default)]
+    pub dataset: Option<String>,
+    #[serde(default)]
+    pub version: Option<String>,
+    #[serde(default)]
+    pub suite: Option<String>,
+    #[serde(default)]
+    pub status: Option<String>,
+    #[serde(default)]
+    pub awaiting_review: Option<bool>,
+    #[serde(default)]
+    pub limit: Option<usize>,
+}
+
+impl CheckRunListQuery {
+    /// The query-string pairs for `query` (the client side).
+    pub fn pairs(query: &CheckRunQuery) -> Vec<(&'static str, String)> {
+        let mut pairs = Vec::new();
+        if let Some(dataset) = &query.dataset {
+            pairs.push(("dataset", dataset.clone()));
+        }
+        if let Some(version) = &query.version_id {
+            pairs.push(("version", version.clone()));
+        }
+        if let Some(suite) = &query.suite {
+            pairs.push(("suite", suite.clone()));
+        }
+        if !query.statuses.is_empty() {
+            let names: Vec<&str> = query.statuses.iter().map(|s| s.as_str()).collect();
+            pairs.push(("status", names.join(",")));
+        }
+        if query.awaiting_review {
+            pairs.push(("awaiting_review", "true".into()));
+        }
+        if let Some(limit) = query.limit {
+            pairs.push(("limit", limit.to_string()));
+        }
+        pairs
+    }
+
+    /// Back to the store's query (the server side); an unknown status is an error naming it.
+    pub fn into_query(self) -> Result<CheckRunQuery, KirokuError> {
+        let statuses = match self.status.as_deref().filter(|s| !s.is_empty()) {
+            Some(list) => list
+                .split(',')
+                .map(|name| name.trim().parse::<CheckStatus>())
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(|e| KirokuError::Invalid(format!("status: {e}")))?,
+            None => Vec::new(),
+        };
+        Ok(CheckRunQuery {
+            dataset: self.dataset,
+            version_id: self.version,
+            suite: self.suite,
+            statuses,
+            awaiting_review: self.awaiting_review.unwrap_or(false),
+            limit: self.limit,
+        })
+    }
+}
+
+/// `GET /api/v1/reviews?check_run=N&result=ID`: `Store::reviews`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReviewListQuery {
+    pub check_run: CheckRunId,
+    #[serde(default)]
+    pub result: Option<String>,
 }
 
 #[cfg(test)]

@@ -220,7 +220,7 @@ fn read_config_file(path: &Path) -> Result<Option<(String, Config)>> {
 }
 
 /// The 1-based line and column of byte `offset` of `text`.
-fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
+pub(crate) fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
     let mut offset = offset.min(text.len());
     while !text.is_char_boundary(offset) {
         offset -= 1;
@@ -233,7 +233,7 @@ fn line_and_column(text: &str, offset: usize) -> (usize, usize) {
 
 /// `line N, column M: message` from a toml error (which carries a byte span). When the span is
 /// a value (`key = value`), the key is named too.
-fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
+pub(crate) fn describe_toml_error(text: &str, e: &toml::de::Error) -> String {
     let message = excerpt_middle(e.message().trim(), MAX_QUOTE_CHARS);
     match e.span() {
         Some(span) => {

@@ -42,6 +42,9 @@ pub const SEARCH_DEFAULT_RESULTS: u64 = 1000;
 /// MLflow's `GET_METRIC_HISTORY_MAX_RESULTS` (points per page of `metrics/get-history`).
 pub const METRIC_HISTORY_MAX_RESULTS: u64 = 25_000;
 
+/// kiroku's: a dataset's name (`kiroku data add NAME PATH`).
+pub const MAX_DATASET_NAME_LENGTH: usize = 250;
+
 /// The first characters of an over-long text, for a message that does not echo it whole.
 fn head(text: &str) -> String {
     let mut out: String = text.chars().take(40).collect();
@@ -80,6 +83,21 @@ pub fn run_name(name: &str) -> Result<()> {
 /// checks it where it records the event.
 pub fn user_name(user: &str) -> Result<()> {
     at_most("user name", user, MAX_USER_NAME_LENGTH)
+}
+
+/// A dataset's name: not blank, no surrounding spaces, no control characters, no `@` or `:`
+/// (which dataset references use: `NAME@N`, `sha256:…`), at most 250 characters.
+pub fn dataset_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(KirokuError::Invalid("dataset name is empty".into()));
+    }
+    if name.trim() != name || name.chars().any(|c| c.is_control() || c == '@' || c == ':') {
+        return Err(KirokuError::Invalid(format!(
+            "dataset name '{}' may not hold '@', ':', control characters or surrounding spaces",
+            head(name).escape_debug()
+        )));
+    }
+    at_most("dataset name", name, MAX_DATASET_NAME_LENGTH)
 }
 
 /// A note's body (adding or editing): at most 100,000 characters.

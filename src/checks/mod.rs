@@ -2,15 +2,32 @@
 //! over CSV and Parquet datasets in one streaming pass per dataset, and profiles datasets for
 //! registration.
 //!
-//! - `spec`: the parsed suite both dialects produce.
-//! - `run_suite`: the entry point; results are `model::CheckResult`s.
-use crate::error::Result;
+//! - `spec`: the parsed suite both dialects produce; `toml_suite`: kiroku's TOML dialect.
+//! - `dataset`, `csv_source`, `parquet_source`, `chunk`: reading datasets as column chunks.
+//! - `infer`: CSV column types; `profile`: a dataset version's hash, size, rows and schema.
+//! - `engine`: `run_suite`, the entry point: one pass per dataset feeding `rowcheck`, `stats`
+//!   and `drift` accumulators; `evaluate` turns observations into `model::CheckResult`s.
+//! - `gx`: Great Expectations expectation suites, run with GX's own (pandas) semantics.
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
+pub mod chunk;
+pub mod csv_source;
+pub mod dataset;
+pub mod drift;
+pub mod engine;
+pub mod evaluate;
 pub mod gx;
+pub mod infer;
+pub mod parquet_source;
+pub mod profile;
+pub mod rowcheck;
 pub mod spec;
+pub mod stats;
+pub mod tally;
+pub mod toml_suite;
 
+pub use engine::{run_suite, run_suite_with, RunOptions};
 pub use spec::{Check, CheckKind, Suite};
 
 /// One dataset given to a suite run: its name in the run (`--data NAME=PATH`) and where it is
@@ -32,49 +49,6 @@ pub struct SuiteOutcome {
     pub results: Vec<CheckResult>,
     /// Things about the data worth saying that are no check's result (ragged rows).
     pub notes: Vec<String>,
-}
-
-/// Runs every check of `suite` over `inputs` (placeholder: reports every check unsupported
-/// until the engine lands).
-pub fn run_suite(suite: &Suite, inputs: &[DataInput]) -> Result<SuiteOutcome> {
-    let results: Vec<CheckResult> = suite
-        .checks
-        .iter()
-        .map(|check| CheckResult {
-            id: check.id.clone(),
-            check_type: check.check_type.clone(),
-            column: None,
-            columns: Vec::new(),
-            dataset: check.dataset.clone(),
-            status: CheckStatus::Unsupported,
-            observed: serde_json::Value::Null,
-            expected: serde_json::Value::Null,
-            element_count: None,
-            missing_count: None,
-            unexpected_count: None,
-            unexpected_percent: None,
-            samples: Vec::new(),
-            top_unexpected: Vec::new(),
-            message: Some("the engine is not written yet".into()),
-            details: serde_json::Value::Null,
-        })
-        .collect();
-    Ok(SuiteOutcome {
-        suite: suite.name.clone(),
-        suite_hash: suite.hash.clone(),
-        datasets: inputs
-            .iter()
-            .map(|input| CheckedDataset {
-                name: input.name.clone(),
-                version_id: String::new(),
-                path: input.path.display().to_string(),
-                rows: 0,
-            })
-            .collect(),
-        status: CheckStatus::overall(results.iter().map(|r| r.status)),
-        results,
-        notes: Vec::new(),
-    })
 }
 
 /// A number as JSON: whole numbers as integers, NaN and infinities as null.

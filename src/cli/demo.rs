@@ -91,6 +91,7 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
                 echo: false,
                 parent_id: None,
                 mlflow: false,
+                inputs: Vec::new(),
             },
         )?;
         eprintln!(

@@ -46,6 +46,10 @@ pub struct SubmitArgs {
     /// Time limit: minutes, `30s`, `2h`, `HH:MM:SS`, `D-HH:MM:SS`.
     #[arg(long = "time", value_name = "LIMIT")]
     pub time: Option<String>,
+    /// Refuse to queue unless dataset NAME's newest version's checks passed or every failure
+    /// was reviewed (checked now, at submission; repeatable).
+    #[arg(long = "require-checks", value_name = "NAME")]
+    pub require_checks: Vec<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -124,6 +128,15 @@ fn submit_and_print(ctx: &mut Context, new: &NewJob, explicit: Option<Format>) -
 
 /// `kiroku submit`.
 pub fn submit(ctx: &mut Context, args: &SubmitArgs, explicit: Option<Format>) -> Result<i32> {
+    if let Some(refusal) = crate::store::checks_gate::require_checks(
+        ctx.store()?.as_ref(),
+        &args.require_checks,
+        &[],
+        now_ms(),
+    )? {
+        eprintln!("kiroku: {refusal}");
+        return Ok(1);
+    }
     let target = targets::resolve(&ctx.config, args.target.as_deref())?;
     let new = NewJob {
         name: args.name.clone(),

@@ -1,6 +1,8 @@
 //! The command line: clap definitions and dispatch. One module per command group; each turns
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
+pub mod check;
+pub mod data;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
@@ -8,6 +10,7 @@ pub mod job_exec;
 pub mod jobs;
 pub mod log;
 pub mod output;
+pub mod review;
 pub mod runs;
 pub mod serve;
 pub mod token;
@@ -135,6 +138,14 @@ pub enum Command {
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
+    /// Check datasets against a suite: `kiroku check SUITE --data NAME=PATH`; exit 0 pass or
+    /// warn, 1 fail, 2 broken suite or unreadable data. `kiroku check import gx|soda FILE`.
+    Check(check::CheckArgs),
+    /// Dataset versions: add, ls, show, diff.
+    #[command(subcommand)]
+    Data(data::DataCommand),
+    /// Approve, waive or reject a check run's failed or warned results.
+    Review(review::ReviewArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -241,6 +252,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
         Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),
         Command::Scheduler => jobs::run_scheduler(&mut ctx),
+        Command::Check(args) => check::check(&mut ctx, args, cli.format),
+        Command::Data(cmd) => data::data(&mut ctx, cmd),
+        Command::Review(args) => review::review(&mut ctx, args),
     }
 }
 

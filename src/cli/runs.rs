@@ -30,6 +30,14 @@ pub struct RunArgs {
     /// `[run] mlflow` in kiroku.toml.
     #[arg(long)]
     pub mlflow: bool,
+    /// A dataset the run reads, `NAME=PATH` (a CSV or Parquet file or folder): registered as a
+    /// version of dataset NAME and bound to the run (repeatable).
+    #[arg(long = "input", short = 'i', value_name = "NAME=PATH")]
+    pub inputs: Vec<String>,
+    /// Refuse to start unless dataset NAME's checks passed or every failure was reviewed (its
+    /// `--input` version, else its newest; repeatable).
+    #[arg(long = "require-checks", value_name = "NAME")]
+    pub require_checks: Vec<String>,
     /// The command and its arguments, after `--`.
     #[arg(last = true, required = true)]
     pub command: Vec<String>,
@@ -37,6 +45,22 @@ pub struct RunArgs {
 
 pub fn run(ctx: &mut Context, args: &RunArgs) -> Result<i32> {
     let store = ctx.store()?;
+    let specs = args
+        .inputs
+        .iter()
+        .map(|spec| crate::wrap::inputs::parse_input_spec(spec, "--input"))
+        .collect::<Result<Vec<_>>>()?;
+    let inputs = crate::wrap::inputs::prepare_inputs(store.as_ref(), &specs, &ctx.user)?;
+    let pinned: Vec<_> = inputs.iter().map(|i| i.version.clone()).collect();
+    if let Some(refusal) = crate::store::checks_gate::require_checks(
+        store.as_ref(),
+        &args.require_checks,
+        &pinned,
+        now_ms(),
+    )? {
+        eprintln!("kiroku: {refusal}");
+        return Ok(1);
+    }
     let parent_id = args
         .parent
         .as_deref()
@@ -60,6 +84,7 @@ pub fn run(ctx: &mut Context, args: &RunArgs) -> Result<i32> {
             echo: true,
             parent_id,
             mlflow: args.mlflow || ctx.config.run.mlflow.unwrap_or(false),
+            inputs,
         },
     )?;
     eprintln!(

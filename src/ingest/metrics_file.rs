@@ -1,5 +1,7 @@
 //! The metrics-file protocol: a run's process appends JSON lines to `KIROKU_METRICS_FILE`:
-//! `{"step": 10, "loss": 0.31, "acc": 0.9}`, `{"params": {...}}`, `{"tags": {...}}`.
+//! `{"step": 10, "loss": 0.31, "acc": 0.9}`, `{"params": {...}}`, `{"tags": {...}}`,
+//! `{"inputs": {"train": "data/train.csv"}}` (datasets the run read: a name and a path, which
+//! the run wrapper registers and binds, see `wrap::inputs`).
 //!
 //! Numbers (and the strings "NaN", "Infinity", "-Infinity") are metrics; a nested object
 //! flattens to `outer/inner` keys; `step` and `timestamp` (ms) apply to the line's metrics
@@ -21,6 +23,8 @@ pub struct Ingested {
     pub points: Vec<KeyedPoint>,
     pub params: Vec<(String, String)>,
     pub tags: Vec<(String, String)>,
+    /// Declared inputs: dataset name and path, as written.
+    pub inputs: Vec<(String, String)>,
     /// `line N: problem` for each skipped line or value.
     pub warnings: Vec<String>,
 }
@@ -30,6 +34,7 @@ impl Ingested {
         self.points.is_empty()
             && self.params.is_empty()
             && self.tags.is_empty()
+            && self.inputs.is_empty()
             && self.warnings.is_empty()
     }
 }
@@ -121,6 +126,7 @@ impl LineParser {
         for (key, value) in &object {
             match key.as_str() {
                 "step" | "timestamp" => {}
+                "inputs" => parse_inputs(value, n, out),
                 "params" | "tags" => {
                     let Value::Object(map) = value else {
                         out.warnings
@@ -175,6 +181,32 @@ impl LineParser {
                 timestamp,
                 value,
             });
+        }
+    }
+}
+
+/// `{"inputs": {"NAME": "PATH", ...}}`: each dataset name (see `limits::dataset_name`) and its
+/// path, a non-empty string; anything else is reported and ignored.
+fn parse_inputs(value: &Value, line: u64, out: &mut Ingested) {
+    let Value::Object(map) = value else {
+        out.warnings.push(format!(
+            "line {line}: 'inputs' must be an object of dataset names and paths, ignored"
+        ));
+        return;
+    };
+    for (name, path) in map {
+        if let Err(e) = crate::limits::dataset_name(name) {
+            out.warnings
+                .push(format!("line {line}: input: {e}; ignored"));
+            continue;
+        }
+        match path {
+            Value::String(p) if !p.is_empty() => out.inputs.push((name.clone(), p.clone())),
+            other => out.warnings.push(format!(
+                "line {line}: input {} must be a path (a string), got {}; ignored",
+                quoted(name),
+                excerpt(&other.to_string(), EXCERPT_CHARS)
+            )),
         }
     }
 }
@@ -458,6 +490,27 @@ mod tests {
             p.parse_line(l.as_bytes(), &mut out);
         }
         out
+    }
+
+    #[test]
+    fn inputs_are_names_and_paths_and_bad_ones_are_reported() {
+        let out = parse(&[
+            r#"{"inputs": {"train": "data/train.csv", "eval": "/abs/eval.parquet"}}"#,
+            r#"{"inputs": {"bad@name": "x.csv", "rows": 3, "empty": ""}}"#,
+            r#"{"inputs": ["x.csv"]}"#,
+        ]);
+        assert_eq!(
+            out.inputs,
+            vec![
+                ("train".to_string(), "data/train.csv".to_string()),
+                ("eval".to_string(), "/abs/eval.parquet".to_string())
+            ]
+        );
+        assert_eq!(out.warnings.len(), 4, "{:?}", out.warnings);
+        assert!(out.warnings[0].starts_with("line 2: input: dataset name"));
+        assert!(out.warnings[1].contains("input 'rows' must be a path"));
+        assert!(out.warnings[3].starts_with("line 3: 'inputs' must be an object"));
+        assert!(out.points.is_empty());
     }
 
     #[test]

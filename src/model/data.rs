@@ -416,6 +416,73 @@ pub struct Review {
     pub created_at: Millis,
 }
 
+/// What `add_dataset_version` did: the version as stored, and whether it is new (false when
+/// the same bytes were already a version of the dataset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AddedVersion {
+    pub version: DatasetVersion,
+    pub new: bool,
+}
+
+/// One dataset in a listing (`kiroku data ls`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DatasetSummary {
+    pub name: String,
+    pub latest: DatasetVersion,
+    pub versions: u64,
+    /// The status of the latest check run over the latest version, if any ran.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_check: Option<CheckStatus>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latest_check_run: Option<CheckRunId>,
+}
+
+/// Which check runs to list, newest first.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct CheckRunQuery {
+    /// Runs that checked a version of this dataset (or an input of this name).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset: Option<String>,
+    /// Runs that checked this version (a full `sha256:` id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version_id: Option<VersionId>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub suite: Option<String>,
+    /// Any of these statuses (all when empty).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub statuses: Vec<CheckStatus>,
+    /// Only runs with a warned, failed or errored result that no review covers now.
+    #[serde(default)]
+    pub awaiting_review: bool,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limit: Option<usize>,
+}
+
+impl CheckRun {
+    /// The dataset version a result is about: its dataset's version, or, for a result that
+    /// names none, the run's only dataset's; a result over several datasets (none named, several
+    /// checked) binds to all of them, their ids joined by `+` in the run's order, so a change to
+    /// any one of them calls for a new review.
+    pub fn version_of(&self, result: &CheckResult) -> VersionId {
+        let datasets = &self.run.datasets;
+        if let Some(name) = &result.dataset {
+            if let Some(found) = datasets.iter().find(|d| &d.name == name) {
+                return found.version_id.clone();
+            }
+        }
+        datasets
+            .iter()
+            .map(|d| d.version_id.as_str())
+            .collect::<Vec<_>>()
+            .join("+")
+    }
+
+    /// The result with this id.
+    pub fn result(&self, id: &str) -> Option<&CheckResult> {
+        self.run.results.iter().find(|r| r.id == id)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -1,7 +1,11 @@
 //! Plain domain types shared by the store, the commands and (later) the server and TUI.
 //!
 //! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
-mod data;
+//!
+//! `data` is public because two of its names (`DatasetVersion`, `RunInput`) are also the older
+//! MLflow-style input records below, which the glob import leaves in place: the data domain's
+//! are `model::data::DatasetVersion` and `model::data::RunInput`.
+pub mod data;
 mod jobs;
 pub use data::*;
 pub use jobs::*;

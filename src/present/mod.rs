@@ -4,7 +4,9 @@
 //! `cli` prints tables, JSON, CSV and Markdown with these helpers; `tui` draws screens with
 //! them. Keeping them here (and not in either front end) means the two show a run the same
 //! way and neither imports the other. Nothing here writes to a terminal or a file.
+pub mod checks;
 pub mod columns;
+pub mod datasets;
 pub mod format;
 pub mod number;
 pub mod pairs;

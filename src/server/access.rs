@@ -74,6 +74,18 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/jobs/leases", Read),
     ("POST", "/api/v1/jobs/leases/acquire", Write),
     ("POST", "/api/v1/jobs/leases/release", Write),
+    ("GET", "/api/v1/datasets", Read),
+    ("GET", "/api/v1/datasets/versions", Read),
+    ("POST", "/api/v1/datasets/versions", Write),
+    ("GET", "/api/v1/datasets/resolve", Read),
+    ("GET", "/api/v1/datasets/readers", Read),
+    ("GET", "/api/v1/datasets/inputs", Read),
+    ("POST", "/api/v1/datasets/inputs", Write),
+    ("GET", "/api/v1/checks", Read),
+    ("POST", "/api/v1/checks", Write),
+    ("GET", "/api/v1/checks/{id}", Read),
+    ("GET", "/api/v1/reviews", Read),
+    ("POST", "/api/v1/reviews", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

@@ -10,8 +10,10 @@ use super::AppState;
 use crate::api::*;
 use crate::error::KirokuError;
 use crate::limits;
+use crate::model::data::{DatasetVersion, RunInput as DataRunInput};
 use crate::model::{
-    Artifact, EventQuery, JobId, JobUpdate, NewJob, NewNote, NewRun, RunInput, RunQuery, RunSource,
+    AddedVersion, Artifact, CheckRun, CheckRunId, DatasetSummary, EventQuery, JobId, JobUpdate,
+    NewCheckRun, NewJob, NewNote, NewReview, NewRun, Review, RunInput, RunQuery, RunSource,
 };
 use crate::store::Store;
 use axum::body::Bytes;
@@ -124,6 +126,20 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/jobs/leases", get(lease))
         .route("/api/v1/jobs/leases/acquire", post(acquire_lease))
         .route("/api/v1/jobs/leases/release", post(release_lease))
+        .route("/api/v1/datasets", get(datasets))
+        .route(
+            "/api/v1/datasets/versions",
+            get(dataset_versions).post(add_dataset_version),
+        )
+        .route("/api/v1/datasets/resolve", get(dataset_version))
+        .route("/api/v1/datasets/readers", get(version_readers))
+        .route(
+            "/api/v1/datasets/inputs",
+            get(run_data_inputs).post(add_run_data_inputs),
+        )
+        .route("/api/v1/checks", get(check_runs).post(record_check_run))
+        .route("/api/v1/checks/{id}", get(check_run))
+        .route("/api/v1/reviews", get(reviews).post(add_review))
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
@@ -606,4 +622,80 @@ async fn release_lease(State(st): St, body: Body) -> Answer<Empty> {
     st.call(move |s| s.release_lease(&b.name, &b.holder))
         .await?;
     Ok(Json(Empty {}))
+}
+
+// The data domain: datasets, run inputs, check runs, reviews. Acting users (who registered,
+// who ran the checks, who reviewed) come from the token when it names one.
+
+async fn add_dataset_version(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<AddedVersion> {
+    let mut version: DatasetVersion = parse_body(body)?;
+    version.created_by = c.user_or(&version.created_by);
+    Ok(Json(
+        st.write(move |s| s.add_dataset_version(&version)).await?,
+    ))
+}
+
+async fn dataset_versions(State(st): St, Q(q): Q<DatasetNameQuery>) -> Answer<Vec<DatasetVersion>> {
+    Ok(Json(st.call(move |s| s.dataset_versions(&q.name)).await?))
+}
+
+async fn dataset_version(State(st): St, Q(q): Q<DatasetRefQuery>) -> Answer<DatasetVersion> {
+    Ok(Json(
+        st.call(move |s| s.dataset_version(&q.reference)).await?,
+    ))
+}
+
+async fn datasets(State(st): St) -> Answer<Vec<DatasetSummary>> {
+    Ok(Json(st.call(move |s| s.datasets()).await?))
+}
+
+async fn version_readers(State(st): St, Q(q): Q<VersionIdQuery>) -> Answer<Vec<DataRunInput>> {
+    Ok(Json(st.call(move |s| s.version_readers(&q.version)).await?))
+}
+
+async fn run_data_inputs(State(st): St, Q(q): Q<RunIdQuery>) -> Answer<Vec<DataRunInput>> {
+    Ok(Json(st.call(move |s| s.run_inputs(&q.run)).await?))
+}
+
+async fn add_run_data_inputs(State(st): St, body: Body) -> Answer<Empty> {
+    let b: RunInputsRequest = parse_body(body)?;
+    st.write(move |s| s.add_run_inputs(&b.run_id, &b.inputs))
+        .await?;
+    Ok(Json(Empty {}))
+}
+
+async fn record_check_run(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<CheckRun> {
+    let mut run: NewCheckRun = parse_body(body)?;
+    run.user = c.user_or(&run.user);
+    Ok(Json(st.write(move |s| s.record_check_run(&run)).await?))
+}
+
+async fn check_run(State(st): St, P(id): P<CheckRunId>) -> Answer<CheckRun> {
+    Ok(Json(st.call(move |s| s.check_run(id)).await?))
+}
+
+async fn check_runs(State(st): St, Q(q): Q<CheckRunListQuery>) -> Answer<Vec<CheckRun>> {
+    let query = q.into_query()?;
+    Ok(Json(st.call(move |s| s.check_runs(&query)).await?))
+}
+
+async fn add_review(State(st): St, Extension(c): Extension<Caller>, body: Body) -> Answer<Review> {
+    let mut review: NewReview = parse_body(body)?;
+    review.reviewer = c.user_or(&review.reviewer);
+    Ok(Json(st.write(move |s| s.add_review(&review)).await?))
+}
+
+async fn reviews(State(st): St, Q(q): Q<ReviewListQuery>) -> Answer<Vec<Review>> {
+    Ok(Json(
+        st.call(move |s| s.reviews(q.check_run, q.result.as_deref()))
+            .await?,
+    ))
 }

@@ -7,6 +7,7 @@
 //! `Store` combines one trait per domain (`domains`: experiments, runs, metrics, notes,
 //! artifacts, supervision, events, jobs); each domain's SQLite and HTTP implementations sit side by
 //! side in `sqlite/<domain>.rs` and `http/<domain>.rs`.
+pub mod checks_gate;
 pub mod discover;
 pub mod domains;
 pub mod http;
@@ -18,8 +19,8 @@ use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
 pub use domains::{
-    ArtifactStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore, RunStore,
-    SupervisionStore,
+    ArtifactStore, DataStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore,
+    RunStore, SupervisionStore,
 };
 pub use sqlite::SqliteStore;
 
@@ -48,6 +49,7 @@ pub trait Store:
     + ArtifactStore
     + SupervisionStore
     + JobStore
+    + DataStore
     + EventStore
     + Send
     + Sync

@@ -342,6 +342,7 @@ fn ingest_loop(
                     for w in more.warnings {
                         report(&mut warnings, format!("metrics file {w}"));
                     }
+                    declare_inputs(store, run_id, user, &more.inputs, &mut warnings);
                 }
                 Err(e) => report(
                     &mut warnings,
@@ -366,6 +367,28 @@ fn ingest_loop(
         }
         if done {
             return (written, warnings);
+        }
+    }
+}
+
+/// Registers and binds the inputs a metrics-file line declared (paths relative to the working
+/// directory the command shares with this process). Registering is idempotent, so a line read
+/// again after a recovery changes nothing; an input that cannot be registered is a warning.
+fn declare_inputs(
+    store: &dyn Store,
+    run_id: &str,
+    user: &str,
+    inputs: &[(String, String)],
+    warnings: &mut Vec<String>,
+) {
+    if inputs.is_empty() {
+        return;
+    }
+    let base = std::env::current_dir().unwrap_or_default();
+    for (name, path) in inputs {
+        let spec = [(name.clone(), std::path::PathBuf::from(path))];
+        if let Err(e) = super::inputs::declare_inputs(store, run_id, &spec, &base, user) {
+            report(warnings, format!("metrics file input {name}={path}: {e}"));
         }
     }
 }

@@ -12,6 +12,7 @@
 //! killed outright leaves no orphan behind and a run that anyone's next look marks `lost` after
 //! ingesting the rest of its metrics file.
 pub mod capture;
+pub mod inputs;
 pub mod job;
 pub mod source;
 pub mod supervised_run;
@@ -42,6 +43,8 @@ pub struct WrapOptions {
     pub parent_id: Option<String>,
     /// Give the child an MLflow tracking endpoint bound to this run (`--mlflow`).
     pub mlflow: bool,
+    /// Datasets registered for the run (`--input NAME=PATH`), bound to it once it exists.
+    pub inputs: Vec<inputs::PreparedInput>,
 }
 
 #[derive(Debug, Clone)]
@@ -113,6 +116,10 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
         },
     )?;
     let run = &started.run;
+    if let Err(e) = inputs::bind_inputs(store.as_ref(), &run.id, &opts.inputs) {
+        store.set_status(&run.id, RunStatus::Failed, None, None)?;
+        return Err(e);
+    }
     let mut capture = match Capture::start(
         Arc::clone(&store),
         &run.id,

@@ -61,6 +61,7 @@ macro_rules! contract {
 }
 
 mod artifacts;
+mod data;
 mod events;
 mod experiments;
 mod jobs;

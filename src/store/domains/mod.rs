@@ -1,6 +1,6 @@
 //! The store's domains, one trait each, which `store::Store` combines.
 //!
-//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events, jobs) is a trait
+//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events, jobs, data) is a trait
 //! of its own here, implemented side by side in `store/sqlite/<domain>.rs` and
 //! `store/http/<domain>.rs`, and tested by its module of `tests/store_contract/`. A new
 //! domain (jobs, datasets, checks, pipelines, models) adds one trait file here, its two
@@ -11,6 +11,7 @@
 //! concrete `SqliteStore` or `HttpStore` needs the domain traits in scope, which
 //! `use crate::store::prelude::*` brings.
 mod artifacts;
+mod data;
 mod events;
 mod experiments;
 mod jobs;
@@ -20,6 +21,7 @@ mod runs;
 mod supervision;
 
 pub use artifacts::ArtifactStore;
+pub use data::DataStore;
 pub use events::EventStore;
 pub use experiments::ExperimentStore;
 pub use jobs::JobStore;

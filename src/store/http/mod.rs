@@ -11,6 +11,7 @@
 //! domain of the `Store` trait is implemented in a file of its own beside it, next to the
 //! SQLite implementation of the same domain in `store/sqlite/`.
 mod artifacts;
+mod data;
 mod events;
 mod experiments;
 mod jobs;

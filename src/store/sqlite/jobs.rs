@@ -27,11 +27,11 @@ const JOB_COLUMNS: &str =
     assigned_gpus, run_id, queued_ms, started_ms, ended_ms, exit_code, supervisor, handle,
     cancel_requested";
 
-fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
+pub(super) fn to_json<T: Serialize + ?Sized>(value: &T) -> String {
     serde_json::to_string(value).expect("plain records serialise to JSON")
 }
 
-fn conversion_failure(
+pub(super) fn conversion_failure(
     column: usize,
     e: impl Into<Box<dyn std::error::Error + Send + Sync>>,
 ) -> rusqlite::Error {
@@ -39,7 +39,7 @@ fn conversion_failure(
 }
 
 /// A JSON text column.
-fn json_column<T: DeserializeOwned>(row: &Row, column: usize) -> rusqlite::Result<T> {
+pub(super) fn json_column<T: DeserializeOwned>(row: &Row, column: usize) -> rusqlite::Result<T> {
     let text: String = row.get(column)?;
     serde_json::from_str(&text).map_err(|e| conversion_failure(column, e))
 }

@@ -15,6 +15,7 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v4.sql"),
     include_str!("schema_v5.sql"),
     include_str!("schema_v6.sql"),
+    include_str!("schema_v7.sql"),
 ];
 
 /// The schema version this build writes.
@@ -248,5 +249,28 @@ mod tests {
             })
             .unwrap();
         assert_eq!((id, after.as_str()), (1, "[]"));
+    }
+
+    #[test]
+    fn a_version_6_store_gains_the_data_tables_keeping_its_runs() {
+        let dir = tempfile::tempdir().unwrap();
+        let c = migrated_from_with_a_run(dir.path(), 6);
+        c.execute(
+            "INSERT INTO dataset_versions (dataset, number, id, path, format, size_bytes, row_count, created_ms, created_by)
+             VALUES ('train', 1, 'sha256:00', '/d', 'csv', 1, 1, 1, 'u')",
+            [],
+        )
+        .unwrap();
+        c.execute(
+            "INSERT INTO data_run_inputs (rid, name, vid, path, seq) SELECT rid, 'train', 1, '/d', 1 FROM runs",
+            [],
+        )
+        .unwrap();
+        let (columns, files): (String, String) = c
+            .query_row("SELECT columns, files FROM dataset_versions", [], |r| {
+                Ok((r.get(0)?, r.get(1)?))
+            })
+            .unwrap();
+        assert_eq!((columns.as_str(), files.as_str()), ("[]", "[]"));
     }
 }

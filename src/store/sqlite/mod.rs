@@ -8,10 +8,11 @@
 //! This file holds the connection, its transactions and the run-row helpers every domain
 //! writes through (`rid_of`, `active_rid_of`, `run_owner`, `touch`); each domain of the
 //! `Store` trait is implemented in a file of its own beside it (`experiments`, `runs`,
-//! `metrics`, `notes`, `artifacts`, `supervision`, `jobs`, `events`). `run_rows` and `search_sql`
+//! `metrics`, `notes`, `artifacts`, `supervision`, `jobs`, `events`, `data`). `run_rows` and `search_sql`
 //! read and search runs for `runs`, `migrations` keeps the schema, and `tokens` holds the
 //! server's API tokens, which are no part of `Store`.
 mod artifacts;
+mod data;
 mod events;
 mod experiments;
 mod jobs;

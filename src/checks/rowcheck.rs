@@ -1,0 +1,685 @@
+//! Row checks as streaming accumulators: not null, values between / in a set / not in a set /
+//! matching a pattern / of a length / parseable, unique (one or several columns), column
+//! comparisons, overlap with another dataset's keys, and category shares.
+use super::chunk::{parse_number, Chunk, Value};
+use super::evaluate::{Observation, RowObservation};
+use super::infer::{is_bool, parse_date, parse_timestamp};
+use super::json_number;
+use super::spec::{CompareOp, DuplicateRows, Literal, SkipRows};
+use super::tally::{hash_values, HashKeyed, Sampler, Tally};
+use crate::model::{ColumnType, Sample};
+use serde_json::{json, Value as Json};
+use std::collections::{BinaryHeap, HashSet};
+
+/// A check that streams over chunks and then says what it saw.
+pub trait Accumulator: Send {
+    fn add(&mut self, chunk: &Chunk);
+    /// `rows`: the dataset's row count.
+    fn finish(self: Box<Self>, rows: u64) -> Observation;
+}
+
+/// Null cells are unexpected; percentages are of all rows.
+pub struct NotNull {
+    pub column: usize,
+    pub tally: Tally,
+}
+
+impl Accumulator for NotNull {
+    fn add(&mut self, chunk: &Chunk) {
+        let column = chunk.column(self.column);
+        self.tally.element_count += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            if column.is_null(row) {
+                self.tally.unexpected(chunk, row, Value::Null);
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        let mut rows = self.tally.into_rows(Json::Null, Json::Null);
+        rows.denominator = rows.element_count;
+        rows.missing_count = rows.unexpected_count;
+        Observation::Rows(rows)
+    }
+}
+
+/// A set of literals, matched as [`Literal`] says.
+#[derive(Debug, Clone, Default)]
+pub struct ValueSet {
+    numbers: HashSet<u64>,
+    texts: HashSet<Vec<u8>>,
+    bools: [bool; 2],
+}
+
+fn number_key(number: f64) -> u64 {
+    if number == 0.0 {
+        0
+    } else {
+        number.to_bits()
+    }
+}
+
+impl ValueSet {
+    pub fn new(values: &[Literal]) -> Self {
+        let mut set = ValueSet::default();
+        for value in values {
+            match value {
+                Literal::Number(n) => {
+                    set.numbers.insert(number_key(*n));
+                }
+                Literal::Text(text) => {
+                    set.texts.insert(text.as_bytes().to_vec());
+                    if let Some(n) = parse_number(text.as_bytes()) {
+                        // A set written as strings of numbers still matches numeric cells.
+                        set.numbers.insert(number_key(n));
+                    }
+                }
+                Literal::Bool(b) => set.bools[*b as usize] = true,
+            }
+        }
+        set
+    }
+
+    pub fn needs_numbers(&self) -> bool {
+        !self.numbers.is_empty()
+    }
+
+    pub fn contains(&self, value: Value<'_>, number: Option<f64>) -> bool {
+        match value {
+            Value::Null => false,
+            Value::Bool(b) => {
+                self.bools[b as usize] || self.numbers.contains(&number_key(b as u8 as f64))
+            }
+            Value::Int(_) | Value::Float(_) => {
+                number.is_some_and(|n| self.numbers.contains(&number_key(n)))
+            }
+            Value::Text(bytes) => {
+                self.texts.contains(bytes)
+                    || number.is_some_and(|n| self.numbers.contains(&number_key(n)))
+                    || (self.bools != [false, false]
+                        && is_bool(bytes)
+                        && self.bools[(bytes[0] | 0x20 == b't') as usize])
+            }
+        }
+    }
+}
+
+/// What makes a non-null value unexpected.
+pub enum ValueTest {
+    Between {
+        min: Option<f64>,
+        max: Option<f64>,
+        strict_min: bool,
+        strict_max: bool,
+    },
+    InSet(ValueSet),
+    NotInSet(ValueSet),
+    Regex(regex::bytes::Regex),
+    Length {
+        min: Option<u64>,
+        max: Option<u64>,
+    },
+    Parseable {
+        as_type: ColumnType,
+        format: Option<String>,
+    },
+}
+
+impl ValueTest {
+    fn needs_numbers(&self) -> bool {
+        match self {
+            ValueTest::Between { .. } => true,
+            ValueTest::InSet(set) | ValueTest::NotInSet(set) => set.needs_numbers(),
+            _ => false,
+        }
+    }
+
+    fn unexpected(&self, value: Value<'_>, number: Option<f64>) -> bool {
+        match self {
+            ValueTest::Between {
+                min,
+                max,
+                strict_min,
+                strict_max,
+            } => match number {
+                None => true,
+                Some(n) => {
+                    min.is_some_and(|m| n < m || (*strict_min && n == m))
+                        || max.is_some_and(|m| n > m || (*strict_max && n == m))
+                }
+            },
+            ValueTest::InSet(set) => !set.contains(value, number),
+            ValueTest::NotInSet(set) => set.contains(value, number),
+            ValueTest::Regex(regex) => match value {
+                Value::Text(bytes) => !regex.is_match(bytes),
+                other => !regex.is_match(text_of(other).as_bytes()),
+            },
+            ValueTest::Length { min, max } => {
+                let length = length_of(value);
+                min.is_some_and(|m| length < m) || max.is_some_and(|m| length > m)
+            }
+            ValueTest::Parseable { as_type, format } => {
+                !parses_as(value, *as_type, format.as_deref())
+            }
+        }
+    }
+}
+
+/// A typed value's text (numbers as Python prints them for ints; floats shortest round-trip).
+fn text_of(value: Value<'_>) -> String {
+    match value {
+        Value::Null => String::new(),
+        Value::Int(i) => i.to_string(),
+        Value::Float(f) => f.to_string(),
+        Value::Bool(b) => if b { "True" } else { "False" }.to_string(),
+        Value::Text(bytes) => String::from_utf8_lossy(bytes).into_owned(),
+    }
+}
+
+/// Length in characters (bytes, for text that is not UTF-8).
+pub fn length_of(value: Value<'_>) -> u64 {
+    match value {
+        Value::Text(bytes) => match std::str::from_utf8(bytes) {
+            Ok(text) => text.chars().count() as u64,
+            Err(_) => bytes.len() as u64,
+        },
+        other => text_of(other).chars().count() as u64,
+    }
+}
+
+/// Whether a value reads as `as_type` (dates and timestamps ISO 8601, or `format`: strftime).
+pub fn parses_as(value: Value<'_>, as_type: ColumnType, format: Option<&str>) -> bool {
+    let bytes: Vec<u8>;
+    let text: &[u8] = match value {
+        Value::Null => return true,
+        Value::Int(_) => {
+            return matches!(
+                as_type,
+                ColumnType::Int | ColumnType::Float | ColumnType::String
+            )
+        }
+        Value::Float(f) => {
+            return match as_type {
+                ColumnType::Int => f.fract() == 0.0,
+                ColumnType::Float | ColumnType::String => true,
+                _ => false,
+            }
+        }
+        Value::Bool(_) => return matches!(as_type, ColumnType::Bool | ColumnType::String),
+        Value::Text(b) => {
+            bytes = b.to_vec();
+            &bytes
+        }
+    };
+    if let (Some(format), ColumnType::Date | ColumnType::Timestamp) = (format, as_type) {
+        let Ok(text) = std::str::from_utf8(text) else {
+            return false;
+        };
+        return jiff::fmt::strtime::parse(format, text.trim()).is_ok();
+    }
+    match as_type {
+        ColumnType::Int => {
+            let trimmed = text.trim_ascii();
+            let digits = match trimmed.first() {
+                Some(b'-' | b'+') => &trimmed[1..],
+                _ => trimmed,
+            };
+            !digits.is_empty() && digits.iter().all(u8::is_ascii_digit)
+        }
+        ColumnType::Float => parse_number(text).is_some(),
+        ColumnType::Bool => is_bool(text.trim_ascii()),
+        ColumnType::Date => parse_date(text.trim_ascii()).is_some(),
+        ColumnType::Timestamp => parse_timestamp(text).is_some(),
+        ColumnType::String => true,
+        ColumnType::Null => false,
+    }
+}
+
+/// A single-column value test (between, in_set, not_in_set, regex, length, parseable).
+pub struct ValueCheck {
+    pub column: usize,
+    pub test: ValueTest,
+    pub tally: Tally,
+    /// Observed range of the numbers (between) or lengths (length).
+    observed_min: f64,
+    observed_max: f64,
+}
+
+impl ValueCheck {
+    pub fn new(column: usize, test: ValueTest, tally: Tally) -> Self {
+        ValueCheck {
+            column,
+            test,
+            tally,
+            observed_min: f64::INFINITY,
+            observed_max: f64::NEG_INFINITY,
+        }
+    }
+}
+
+impl Accumulator for ValueCheck {
+    fn add(&mut self, chunk: &Chunk) {
+        let column = chunk.column(self.column);
+        let numbers = self.test.needs_numbers().then(|| column.numbers());
+        let lengths = matches!(self.test, ValueTest::Length { .. });
+        self.tally.element_count += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            let value = column.value(row);
+            if value.is_null() {
+                self.tally.missing_count += 1;
+                continue;
+            }
+            let number = numbers.as_ref().and_then(|n| n[row]);
+            let seen = if lengths {
+                Some(length_of(value) as f64)
+            } else {
+                number
+            };
+            if let Some(seen) = seen {
+                self.observed_min = self.observed_min.min(seen);
+                self.observed_max = self.observed_max.max(seen);
+            }
+            if self.test.unexpected(value, number) {
+                self.tally.unexpected(chunk, row, value);
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        let range = || {
+            if self.observed_min <= self.observed_max {
+                json!({"min": json_number(self.observed_min), "max": json_number(self.observed_max)})
+            } else {
+                json!({"min": null, "max": null})
+            }
+        };
+        let observed = match self.test {
+            ValueTest::Between { .. } => range(),
+            ValueTest::Length { .. } => {
+                let range = range();
+                json!({"min_length": range["min"], "max_length": range["max"]})
+            }
+            _ => Json::Null,
+        };
+        Observation::Rows(self.tally.into_rows(observed, Json::Null))
+    }
+}
+
+/// Whether a row of a multi-column check is skipped for its nulls.
+fn skipped(rule: SkipRows, nulls: usize, columns: usize) -> bool {
+    match rule {
+        SkipRows::AnyNull => nulls > 0,
+        SkipRows::AllNull => nulls == columns,
+        SkipRows::Never => false,
+    }
+}
+
+/// Rows whose value or key tuple repeats. Memory: one 16-byte entry per distinct key.
+///
+/// Keys are 64-bit hashes of the values (equal numbers equal whatever their spelling); two
+/// different keys share a hash with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million keys).
+pub struct Unique {
+    pub columns: Vec<usize>,
+    pub skip: SkipRows,
+    pub rule: DuplicateRows,
+    pub tally: Tally,
+    /// key hash → (first row, count).
+    seen: HashKeyed<(u64, u64)>,
+    /// First rows of repeated keys (every-occurrence mode), the smallest kept, with the
+    /// checked values of a repeat (the same values).
+    first_rows: BinaryHeap<FirstRow>,
+}
+
+struct FirstRow(u64, Sample);
+
+impl PartialEq for FirstRow {
+    fn eq(&self, other: &Self) -> bool {
+        self.0 == other.0
+    }
+}
+impl Eq for FirstRow {}
+impl PartialOrd for FirstRow {
+    fn partial_cmp(&self, other: &Self) -> Option<std::cmp::Ordering> {
+        Some(self.cmp(other))
+    }
+}
+impl Ord for FirstRow {
+    fn cmp(&self, other: &Self) -> std::cmp::Ordering {
+        self.0.cmp(&other.0)
+    }
+}
+
+impl Unique {
+    pub fn new(columns: Vec<usize>, skip: SkipRows, rule: DuplicateRows, tally: Tally) -> Self {
+        Unique {
+            columns,
+            skip,
+            rule,
+            tally,
+            seen: HashKeyed::default(),
+            first_rows: BinaryHeap::new(),
+        }
+    }
+}
+
+impl Accumulator for Unique {
+    fn add(&mut self, chunk: &Chunk) {
+        let columns: Vec<_> = self.columns.iter().map(|&c| chunk.column(c)).collect();
+        self.tally.element_count += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            let nulls = columns.iter().filter(|c| c.is_null(row)).count();
+            if skipped(self.skip, nulls, columns.len()) {
+                self.tally.missing_count += 1;
+                continue;
+            }
+            let hash = hash_values(columns.iter().map(|c| c.value(row)));
+            let dataset_row = chunk.first_row + row as u64;
+            let entry = self.seen.entry(hash).or_insert((dataset_row, 0));
+            entry.1 += 1;
+            let (first_row, count) = *entry;
+            if count < 2 {
+                continue;
+            }
+            self.tally.unexpected_count += 1;
+            self.tally.sampler.take(chunk, row);
+            if count == 2 && self.rule == DuplicateRows::EveryOccurrence {
+                // The key's first row turns out unexpected too.
+                self.tally.unexpected_count += 1;
+                let limit = self.tally.sampler.limit;
+                if limit > 0
+                    && (self.first_rows.len() < limit
+                        || self.first_rows.peek().is_some_and(|top| top.0 > first_row))
+                {
+                    let mut sample = self.tally.sampler.sample(chunk, row);
+                    sample.row = first_row;
+                    // Only the checked columns are known for the first row (its key columns
+                    // were not kept).
+                    let own: Vec<String> = self
+                        .columns
+                        .iter()
+                        .filter_map(|&c| {
+                            self.tally
+                                .sampler
+                                .columns
+                                .iter()
+                                .find(|(_, p)| *p == c)
+                                .map(|(n, _)| n.clone())
+                        })
+                        .collect();
+                    sample.values.retain(|name, _| own.contains(name));
+                    self.first_rows.push(FirstRow(first_row, sample));
+                    if self.first_rows.len() > limit {
+                        self.first_rows.pop();
+                    }
+                }
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        let duplicated_keys = self.seen.values().filter(|(_, count)| *count > 1).count() as u64;
+        let distinct = self.seen.len() as u64;
+        let limit = self.tally.sampler.limit;
+        let mut tally = self.tally;
+        let mut samples = std::mem::take(&mut tally.sampler.samples);
+        samples.extend(self.first_rows.into_iter().map(|f| f.1));
+        samples.sort_by_key(|s| s.row);
+        samples.truncate(limit);
+        tally.sampler.samples = samples;
+        let observed = json!({"duplicated_keys": duplicated_keys, "distinct_keys": distinct});
+        Observation::Rows(tally.into_rows(observed, Json::Null))
+    }
+}
+
+/// Rows where `left OP right` fails (numbers when both sides are numbers, else text).
+pub struct Compare {
+    pub left: usize,
+    pub right: CompareRight,
+    pub op: CompareOp,
+    pub skip: SkipRows,
+    pub tally: Tally,
+}
+
+/// The right side of a comparison, bound to a chunk position or a literal.
+pub enum CompareRight {
+    Column(usize),
+    Literal(Literal),
+}
+
+fn holds(op: CompareOp, ordering: std::cmp::Ordering) -> bool {
+    use std::cmp::Ordering::*;
+    match op {
+        CompareOp::Lt => ordering == Less,
+        CompareOp::Le => ordering != Greater,
+        CompareOp::Eq => ordering == Equal,
+        CompareOp::Ne => ordering != Equal,
+        CompareOp::Ge => ordering != Less,
+        CompareOp::Gt => ordering == Greater,
+    }
+}
+
+fn compare_values(left: Value<'_>, right: Value<'_>) -> Option<std::cmp::Ordering> {
+    if left.is_null() || right.is_null() {
+        return None;
+    }
+    match (left.as_number(), right.as_number()) {
+        (Some(l), Some(r)) => l.partial_cmp(&r),
+        (None, None) => Some(text_of(left).cmp(&text_of(right))),
+        _ => None,
+    }
+}
+
+impl Accumulator for Compare {
+    fn add(&mut self, chunk: &Chunk) {
+        let left = chunk.column(self.left);
+        let literal_text: Option<Vec<u8>> = match &self.right {
+            CompareRight::Literal(Literal::Text(t)) => Some(t.as_bytes().to_vec()),
+            _ => None,
+        };
+        self.tally.element_count += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            let l = left.value(row);
+            let r = match &self.right {
+                CompareRight::Column(c) => chunk.column(*c).value(row),
+                CompareRight::Literal(Literal::Number(n)) => Value::Float(*n),
+                CompareRight::Literal(Literal::Bool(b)) => Value::Bool(*b),
+                CompareRight::Literal(Literal::Text(_)) => {
+                    Value::Text(literal_text.as_deref().unwrap_or_default())
+                }
+            };
+            let nulls = l.is_null() as usize + r.is_null() as usize;
+            if skipped(self.skip, nulls, 2) {
+                self.tally.missing_count += 1;
+                continue;
+            }
+            let ok = compare_values(l, r).is_some_and(|o| holds(self.op, o));
+            if !ok {
+                self.tally.unexpected_count += 1;
+                self.tally.sampler.take(chunk, row);
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        Observation::Rows(self.tally.into_rows(Json::Null, Json::Null))
+    }
+}
+
+/// Rows whose key tuple is among another dataset's keys (hashes of its key tuples).
+pub struct Overlap {
+    pub columns: Vec<usize>,
+    pub other_keys: std::sync::Arc<HashSet<u64>>,
+    pub tally: Tally,
+    shared_keys: HashSet<u64>,
+}
+
+impl Overlap {
+    pub fn new(
+        columns: Vec<usize>,
+        other_keys: std::sync::Arc<HashSet<u64>>,
+        tally: Tally,
+    ) -> Self {
+        Overlap {
+            columns,
+            other_keys,
+            tally,
+            shared_keys: HashSet::new(),
+        }
+    }
+}
+
+impl Accumulator for Overlap {
+    fn add(&mut self, chunk: &Chunk) {
+        let columns: Vec<_> = self.columns.iter().map(|&c| chunk.column(c)).collect();
+        self.tally.element_count += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            if columns.iter().any(|c| c.is_null(row)) {
+                self.tally.missing_count += 1;
+                continue;
+            }
+            let hash = hash_values(columns.iter().map(|c| c.value(row)));
+            if self.other_keys.contains(&hash) {
+                self.shared_keys.insert(hash);
+                self.tally.unexpected_count += 1;
+                self.tally.sampler.take(chunk, row);
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        let observed = json!({"rows_in_both": self.tally.unexpected_count, "shared_keys": self.shared_keys.len(), "other_keys": self.other_keys.len()});
+        Observation::Rows(self.tally.into_rows(observed, Json::Null))
+    }
+}
+
+/// Key tuple hashes of the rows of a chunk (rows with a null key left out), for the other side
+/// of an overlap.
+pub fn collect_keys(chunk: &Chunk, columns: &[usize], keys: &mut HashSet<u64>) {
+    let columns: Vec<_> = columns.iter().map(|&c| chunk.column(c)).collect();
+    for row in 0..chunk.rows {
+        if columns.iter().any(|c| c.is_null(row)) {
+            continue;
+        }
+        keys.insert(hash_values(columns.iter().map(|c| c.value(row))));
+    }
+}
+
+/// Distinct categories counted by `category_shares`; more are an error.
+pub const MAX_CATEGORIES: usize = 100_000;
+
+/// A share's lower and upper bound.
+pub type ShareRange = (Option<f64>, Option<f64>);
+
+/// Each category's share of the non-null rows against bounds; unexpected: categories out of
+/// bounds.
+pub struct CategoryShares {
+    pub column: usize,
+    pub default: ShareRange,
+    pub bounds: Vec<(String, ShareRange)>,
+    pub sampler: Sampler,
+    counts: HashKeyed<(u64, Json)>,
+    nonnull: u64,
+    rows: u64,
+    overflow: bool,
+}
+
+impl CategoryShares {
+    pub fn new(
+        column: usize,
+        default: ShareRange,
+        bounds: Vec<(String, ShareRange)>,
+        sampler: Sampler,
+    ) -> Self {
+        CategoryShares {
+            column,
+            default,
+            bounds,
+            sampler,
+            counts: HashKeyed::default(),
+            nonnull: 0,
+            rows: 0,
+            overflow: false,
+        }
+    }
+}
+
+/// A category's name: text as is, other values as JSON text.
+pub fn category_name(value: &Json) -> String {
+    match value {
+        Json::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl Accumulator for CategoryShares {
+    fn add(&mut self, chunk: &Chunk) {
+        let column = chunk.column(self.column);
+        self.rows += chunk.rows as u64;
+        for row in 0..chunk.rows {
+            let value = column.value(row);
+            if value.is_null() {
+                continue;
+            }
+            self.nonnull += 1;
+            let hash = hash_values([value]);
+            if let Some(entry) = self.counts.get_mut(&hash) {
+                entry.0 += 1;
+            } else if self.counts.len() < MAX_CATEGORIES {
+                self.counts.insert(hash, (1, value.to_json()));
+            } else {
+                self.overflow = true;
+            }
+        }
+    }
+
+    fn finish(self: Box<Self>, _rows: u64) -> Observation {
+        if self.overflow {
+            return Observation::Error(format!(
+                "more than {MAX_CATEGORIES} distinct values: not a categorical column"
+            ));
+        }
+        let mut shares: Vec<(String, u64)> = self
+            .counts
+            .into_values()
+            .map(|(count, value)| (category_name(&value), count))
+            .collect();
+        for (name, _) in &self.bounds {
+            if !shares.iter().any(|(n, _)| n == name) {
+                shares.push((name.clone(), 0));
+            }
+        }
+        shares.sort_by(|a, b| b.1.cmp(&a.1).then_with(|| a.0.cmp(&b.0)));
+        let mut outside = Vec::new();
+        let mut details = serde_json::Map::new();
+        for (name, count) in &shares {
+            let share = if self.nonnull == 0 {
+                0.0
+            } else {
+                *count as f64 / self.nonnull as f64
+            };
+            let (min, max) = self
+                .bounds
+                .iter()
+                .find(|(n, _)| n == name)
+                .map(|(_, b)| *b)
+                .unwrap_or(self.default);
+            details.insert(name.clone(), json_number(share));
+            if min.is_some_and(|m| share < m) || max.is_some_and(|m| share > m) {
+                outside.push(crate::model::ValueCount {
+                    value: Json::String(name.clone()),
+                    count: *count,
+                });
+            }
+        }
+        Observation::Rows(RowObservation {
+            element_count: shares.len() as u64,
+            missing_count: 0,
+            unexpected_count: outside.len() as u64,
+            denominator: shares.len() as u64,
+            samples: self.sampler.samples,
+            top_unexpected: outside,
+            observed: json!({"shares": Json::Object(details), "categories": shares.len(), "rows": self.nonnull}),
+            details: Json::Null,
+        })
+    }
+}
