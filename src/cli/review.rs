@@ -71,8 +71,10 @@ fn parse_target(target: &str) -> Result<(CheckRunId, Option<String>)> {
 /// `--until`: a span from `now` (`12h`, `7d`) or a time in the reader's zone.
 fn parse_until(text: &str, now: Millis) -> Result<Millis> {
     let t = text.trim();
-    if t.ends_with(|c: char| c.is_ascii_alphabetic()) && t.starts_with(|c: char| c.is_ascii_digit())
-    {
+    let is_span = t.len() > 1
+        && t.ends_with(|c: char| c.is_ascii_alphabetic())
+        && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if is_span {
         let seconds = crate::jobs::submit::parse_time_limit(t).map_err(|_| bad_until(text))?;
         return Ok(now.saturating_add((seconds as i64).saturating_mul(1000)));
     }

@@ -593,7 +593,7 @@ fn the_gate_refuses_until_every_failure_is_reviewed(store: &dyn Store) {
     check(store, &v2, vec![result("age", CheckStatus::Pass, Some(0))]);
     assert_eq!(refusal(&[]), None);
     // Pinned to version 1 (a run given it with --input), the gate looks at that version.
-    assert_eq!(refusal(&[v1.clone()]), None);
+    assert_eq!(refusal(std::slice::from_ref(&v1)), None);
     let v3 = add(store, "train", "c");
     let refused = refusal(&[v3]).unwrap();
     assert!(refused.contains("train@3 ("), "{refused}");
