@@ -26,10 +26,44 @@ use evaluate::Evaluation;
 use frame::{Cell, Frame};
 use serde_json::{json, Value};
 use std::collections::HashMap;
+use std::path::Path;
 pub use suite::{looks_like_gx_suite, parse_suite, GxExpectation, GxSuite, Parsed};
 
 /// Failing rows kept per result, as GX's `partial_unexpected_count`.
 pub const SAMPLE_LIMIT: usize = 20;
+
+/// A GX suite read from its file, with the file's hash (reviews bind to it).
+#[derive(Debug, Clone)]
+pub struct LoadedGxSuite {
+    pub suite: GxSuite,
+    /// `sha256:` and the hex digest of the file's bytes.
+    pub hash: String,
+}
+
+/// The GX expectation suite at `path`, or `None` when the file is not one (so `kiroku check`
+/// picks the dialect by content). A suite without a name is named after its file.
+pub fn load_if_gx(path: &Path) -> Result<Option<LoadedGxSuite>> {
+    let bytes = std::fs::read(path).map_err(|error| {
+        KirokuError::Invalid(format!("cannot read suite {}: {error}", path.display()))
+    })?;
+    let Ok(text) = std::str::from_utf8(&bytes) else {
+        return Ok(None);
+    };
+    if !looks_like_gx_suite(text) {
+        return Ok(None);
+    }
+    let mut suite = parse_suite(text, &path.display().to_string())?;
+    if suite.name.is_empty() {
+        suite.name = path.file_stem().map_or_else(
+            || "suite".to_string(),
+            |stem| stem.to_string_lossy().into_owned(),
+        );
+    }
+    Ok(Some(LoadedGxSuite {
+        suite,
+        hash: crate::checks::toml_suite::suite_hash(&bytes),
+    }))
+}
 
 /// One expectation's outcome: the result kiroku reports, and GX's full evaluation when it ran.
 #[derive(Debug, Clone)]
@@ -54,9 +88,17 @@ pub fn run_gx_suite(
     let mut results = Vec::new();
     for input in inputs {
         let frame = read_input(input, suite)?;
+        let file_name = input
+            .path
+            .file_name()
+            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
+        let digest = crate::checks::dataset::sha256_file(&input.path)?;
         datasets.push(CheckedDataset {
             name: input.name.clone(),
-            version_id: String::new(),
+            version_id: crate::checks::dataset::version_hash([(
+                file_name.as_str(),
+                digest.as_str(),
+            )]),
             path: input.path.display().to_string(),
             rows: frame.rows as u64,
         });
