@@ -8,6 +8,7 @@
 //! - `engine`: `run_suite`, the entry point: one pass per dataset feeding `rowcheck`, `stats`
 //!   and `drift` accumulators; `evaluate` turns observations into `model::CheckResult`s.
 //! - `gx`: Great Expectations expectation suites, run with GX's own (pandas) semantics.
+//! - `import`: GX validation results and Soda scan results read into kiroku's results.
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
@@ -18,6 +19,7 @@ pub mod drift;
 pub mod engine;
 pub mod evaluate;
 pub mod gx;
+pub mod import;
 pub mod infer;
 pub mod parquet_source;
 pub mod profile;

@@ -48,6 +48,9 @@ pub struct ImportArgs {
     /// What made the results: gx (Great Expectations validation results) or soda (scan results).
     pub kind: String,
     pub file: PathBuf,
+    /// The data the results are about: NAME=PATH (registered if new) or a version (NAME@N).
+    #[arg(long = "data", value_name = "NAME=PATH")]
+    pub data: Vec<String>,
 }
 
 #[derive(Debug, Args)]
@@ -73,17 +76,11 @@ pub struct RunCheckArgs {
 /// Runs `kiroku check …`; returns the exit code.
 pub fn check(ctx: &mut Context, args: &CheckArgs, format: Option<Format>) -> Result<i32> {
     match &args.command {
-        Some(CheckCommand::Import(import)) => import_results(ctx, import),
+        Some(CheckCommand::Import(import)) => {
+            super::check_import::import_results(ctx, import, format)
+        }
         None => run_check(ctx, &args.run, format),
     }
-}
-
-/// `kiroku check import` (the GX and Soda importers land here).
-fn import_results(_ctx: &mut Context, args: &ImportArgs) -> Result<i32> {
-    Err(KirokuError::Invalid(format!(
-        "kiroku check import {} is not available in this build",
-        args.kind
-    )))
 }
 
 /// A suite, parsed from its file by its dialect.

@@ -150,56 +150,60 @@ pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
 /// Runs every expectation of `suite` on `frame`, one outcome each, in suite order; `dataset`
 /// names the input on each result when a run has several.
 pub fn run_expectations(suite: &GxSuite, frame: &Frame, dataset: Option<&str>) -> Vec<GxOutcome> {
-    let mut seen: HashMap<String, usize> = HashMap::new();
-    suite
+    let mut outcomes: Vec<GxOutcome> = suite
         .expectations
         .iter()
         .map(|expectation| {
             let mut outcome = outcome(expectation, frame);
-            let base = outcome.result.id.clone();
-            let count = seen.entry(base.clone()).or_default();
-            *count += 1;
-            if *count > 1 {
-                outcome.result.id = format!("{base}#{count}");
-            }
             outcome.result.dataset = dataset.map(str::to_string);
             outcome
         })
-        .collect()
+        .collect();
+    let mut results: Vec<&mut CheckResult> = outcomes
+        .iter_mut()
+        .map(|outcome| &mut outcome.result)
+        .collect();
+    make_ids_unique(&mut results);
+    outcomes
 }
 
-/// The column (or columns) an expectation names, from its kwargs as written.
-fn named_columns(expectation: &GxExpectation) -> (Option<String>, Vec<String>) {
-    let text = |key: &str| {
-        expectation
-            .kwargs
-            .get(key)
-            .and_then(Value::as_str)
-            .map(str::to_string)
+/// Gives repeated result ids a `#2`, `#3` suffix in order, so each result of a run has its own
+/// (reviews name them).
+pub fn make_ids_unique(results: &mut [&mut CheckResult]) {
+    let mut seen: HashMap<String, usize> = HashMap::new();
+    for result in results.iter_mut() {
+        let count = seen.entry(result.id.clone()).or_default();
+        *count += 1;
+        if *count > 1 {
+            result.id = format!("{}#{count}", result.id);
+        }
+    }
+}
+
+/// A result for a GX expectation of `type_name` with `kwargs`, before it is evaluated (status
+/// `unsupported`): its id is the type and the columns it names (`type:column`, `type:a,b`),
+/// its `expected` the kwargs less column names and GX's bookkeeping. Shared by the native runner
+/// and the importer of GX validation results, so both name a result the same way.
+pub fn gx_result(type_name: &str, kwargs: &serde_json::Map<String, Value>) -> CheckResult {
+    let text = |key: &str| kwargs.get(key).and_then(Value::as_str).map(str::to_string);
+    let (column, columns) = if let Some(column) = text("column") {
+        (Some(column), Vec::new())
+    } else if let (Some(a), Some(b)) = (text("column_A"), text("column_B")) {
+        (None, vec![a, b])
+    } else {
+        let list = kwargs
+            .get("column_list")
+            .and_then(Value::as_array)
+            .map(|items| {
+                items
+                    .iter()
+                    .filter_map(Value::as_str)
+                    .map(str::to_string)
+                    .collect()
+            })
+            .unwrap_or_default();
+        (None, list)
     };
-    if let Some(column) = text("column") {
-        return (Some(column), Vec::new());
-    }
-    if let (Some(a), Some(b)) = (text("column_A"), text("column_B")) {
-        return (None, vec![a, b]);
-    }
-    let list = expectation
-        .kwargs
-        .get("column_list")
-        .and_then(Value::as_array)
-        .map(|items| {
-            items
-                .iter()
-                .filter_map(Value::as_str)
-                .map(str::to_string)
-                .collect()
-        })
-        .unwrap_or_default();
-    (None, list)
-}
-
-/// What the expectation asked for: its kwargs less the column names and GX's bookkeeping.
-fn expected_of(expectation: &GxExpectation) -> Value {
     let skip = [
         "column",
         "column_A",
@@ -209,30 +213,24 @@ fn expected_of(expectation: &GxExpectation) -> Value {
         "result_format",
         "catch_exceptions",
     ];
-    let kept: serde_json::Map<String, Value> = expectation
-        .kwargs
+    let expected: serde_json::Map<String, Value> = kwargs
         .iter()
         .filter(|(key, _)| !skip.contains(&key.as_str()))
         .map(|(key, value)| (key.clone(), value.clone()))
         .collect();
-    Value::Object(kept)
-}
-
-fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
-    let (column, columns) = named_columns(expectation);
-    let mut result = CheckResult {
+    CheckResult {
         id: match (&column, columns.is_empty()) {
-            (Some(column), _) => format!("{}:{column}", expectation.type_name),
-            (None, false) => format!("{}:{}", expectation.type_name, columns.join(",")),
-            (None, true) => expectation.type_name.clone(),
+            (Some(column), _) => format!("{type_name}:{column}"),
+            (None, false) => format!("{type_name}:{}", columns.join(",")),
+            (None, true) => type_name.to_string(),
         },
-        check_type: expectation.type_name.clone(),
+        check_type: type_name.to_string(),
         column,
         columns,
         dataset: None,
         status: CheckStatus::Unsupported,
         observed: Value::Null,
-        expected: expected_of(expectation),
+        expected: Value::Object(expected),
         element_count: None,
         missing_count: None,
         unexpected_count: None,
@@ -241,7 +239,39 @@ fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
         top_unexpected: Vec::new(),
         message: None,
         details: Value::Null,
-    };
+    }
+}
+
+/// A GX result's status: `success`, else `warn` for GX's `warning`/`info` severities and
+/// `fail` otherwise.
+pub fn status_of(success: bool, severity: Option<&str>) -> CheckStatus {
+    match (success, matches!(severity, Some("warning" | "info"))) {
+        (true, _) => CheckStatus::Pass,
+        (false, true) => CheckStatus::Warn,
+        (false, false) => CheckStatus::Fail,
+    }
+}
+
+/// What kiroku shows as `observed` for a GX result: its `observed_value`, or for a map
+/// expectation its unexpected count and percent.
+pub fn observed_of(
+    observed_value: Option<&Value>,
+    unexpected_count: Option<u64>,
+    unexpected_percent: Option<f64>,
+    success: bool,
+) -> Value {
+    match (observed_value, unexpected_count) {
+        (Some(observed), _) => observed.clone(),
+        (None, Some(unexpected)) => json!({
+            "unexpected_count": unexpected,
+            "unexpected_percent": unexpected_percent,
+        }),
+        (None, None) => json!({ "success": success }),
+    }
+}
+
+fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
+    let mut result = gx_result(&expectation.type_name, &expectation.kwargs);
     let parsed = match &expectation.parsed {
         Parsed::Unsupported => {
             result.message = Some(format!(
@@ -274,25 +304,18 @@ fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
             };
         }
     };
-    let warning = matches!(expectation.severity.as_deref(), Some("warning" | "info"));
-    result.status = match (evaluation.success, warning) {
-        (true, _) => CheckStatus::Pass,
-        (false, true) => CheckStatus::Warn,
-        (false, false) => CheckStatus::Fail,
-    };
+    result.status = status_of(evaluation.success, expectation.severity.as_deref());
     result.element_count = evaluation.element_count;
     result.missing_count = evaluation.missing_count;
     result.unexpected_count = evaluation.unexpected_count;
     result.unexpected_percent = evaluation.unexpected_percent;
     result.details = evaluation.details.clone();
-    result.observed = match (&evaluation.observed_value, evaluation.unexpected_count) {
-        (Some(observed), _) => observed.clone(),
-        (None, Some(unexpected)) => json!({
-            "unexpected_count": unexpected,
-            "unexpected_percent": evaluation.unexpected_percent,
-        }),
-        (None, None) => json!({ "success": evaluation.success }),
-    };
+    result.observed = observed_of(
+        evaluation.observed_value.as_ref(),
+        evaluation.unexpected_count,
+        evaluation.unexpected_percent,
+        evaluation.success,
+    );
     let checked: Vec<String> = match (&result.column, result.columns.is_empty()) {
         (Some(column), _) => vec![column.clone()],
         _ => result.columns.clone(),
