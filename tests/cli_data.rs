@@ -5,7 +5,7 @@
 //! on the project's SQLite store), as `kiroku check` records them.
 mod common;
 use common::requires::require_python_module;
-use common::Project;
+use common::{assert_ok, Project};
 use kiroku::model::*;
 use kiroku::store::prelude::*;
 use kiroku::store::SqliteStore;
@@ -208,11 +208,7 @@ fn data_add_reads_parquet_files_and_folders() {
         .arg(&folder)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let one = p.json(&[
         "data",
         "add",
@@ -250,11 +246,7 @@ fn runs_bind_inputs_from_flags_the_metrics_file_and_log_input() {
         "--",
         &script,
     ]);
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    assert_ok(&out);
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(
         stderr.contains("metrics file input bad=missing.csv"),
@@ -506,4 +498,283 @@ fn require_checks_refuses_run_and_submit_until_cleared() {
         "--",
         "true",
     ]);
+}
+
+/// Runs `tests/mlflow_log_input.py` against `uri`; its findings (run id, digests).
+fn log_inputs_with_mlflow(uri: &str, data_dir: &std::path::Path) -> serde_json::Value {
+    let out = common::python("mlflow_log_input.py")
+        .arg(uri)
+        .arg(data_dir)
+        .output()
+        .unwrap();
+    assert_ok(&out);
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap()).unwrap()
+}
+
+/// The store holds MLflow's two datasets as versions bound to run `logged["run_id"]`.
+fn assert_mlflow_inputs_landed(p: &Project, logged: &serde_json::Value) {
+    let run_id = logged["run_id"].as_str().unwrap();
+    let listed = p.json(&["data", "ls"]);
+    let names: Vec<_> = listed["datasets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["name"].as_str().unwrap().to_string())
+        .collect();
+    assert_eq!(names, vec!["eval", "train"], "{listed}");
+    let train = p.json(&["data", "show", "train"]);
+    let v = &train["version"];
+    assert_eq!(
+        v["id"],
+        format!("mlflow:{}", logged["train"].as_str().unwrap())
+    );
+    assert_eq!(v["source"], "mlflow");
+    assert_eq!(
+        v["number"], 1,
+        "logging the same dataset twice is one version"
+    );
+    assert_eq!(v["row_count"], 3);
+    assert_eq!(v["path"], logged["path"]);
+    let columns: Vec<_> = v["columns"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|c| {
+            format!(
+                "{}:{}",
+                c["name"].as_str().unwrap(),
+                c["type"].as_str().unwrap()
+            )
+        })
+        .collect();
+    assert_eq!(columns, vec!["a:int", "b:float", "c:string"]);
+    let readers = train["readers"].as_array().unwrap();
+    assert_eq!(readers.len(), 1, "{train}");
+    assert_eq!(readers[0]["run_id"], run_id);
+    assert_eq!(readers[0]["name"], "training");
+    let eval = p.json(&["data", "show", "eval"]);
+    assert_eq!(
+        eval["version"]["id"],
+        format!("mlflow:{}", logged["eval"].as_str().unwrap())
+    );
+    assert_eq!(eval["version"]["row_count"], 2);
+    assert_eq!(eval["readers"][0]["name"], "eval");
+    // The run's MLflow-style inputs too, which `datasets.name` filters on.
+    let found = p.json(&["runs", "ls", "--filter", "datasets.name = 'train'"]);
+    assert_eq!(found["total"], 1);
+}
+
+#[test]
+fn mlflow_log_input_through_the_api_lands_as_dataset_versions() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let p = Project::new();
+    let server = common::Server::start(&p, &[]).unwrap();
+    let data = tempfile::tempdir().unwrap();
+    let logged = log_inputs_with_mlflow(&server.url, data.path());
+    assert_mlflow_inputs_landed(&p, &logged);
+}
+
+#[test]
+fn imported_mlflow_stores_bring_their_log_input_datasets() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let source = tempfile::tempdir().unwrap();
+    let db = source.path().join("mlflow.db");
+    let mlruns = source.path().join("mlruns");
+    for (uri, path) in [
+        (format!("sqlite:///{}", db.display()), db.clone()),
+        (format!("file://{}", mlruns.display()), mlruns.clone()),
+    ] {
+        let logged = log_inputs_with_mlflow(&uri, source.path());
+        let p = Project::new();
+        let report = p.json(&["import", "mlflow", &path.display().to_string()]);
+        assert_eq!(report["report"]["dataset_inputs"], 2, "{uri}: {report}");
+        assert_mlflow_inputs_landed(&p, &logged);
+        // Importing again changes nothing.
+        p.ok(&["import", "mlflow", &path.display().to_string()]);
+        assert_eq!(p.json(&["data", "show", "train"])["versions"], 1);
+    }
+}
+
+fn refs(args: &[String]) -> Vec<&str> {
+    args.iter().map(String::as_str).collect()
+}
+
+#[test]
+fn data_and_reviews_work_against_a_remote_store() {
+    let p = Project::new();
+    let server = common::Server::start(&p, &[]).unwrap();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    let remote = |args: &[&str]| {
+        let mut all = vec!["--store", server.url.as_str()];
+        all.extend_from_slice(args);
+        all.into_iter().map(String::from).collect::<Vec<_>>()
+    };
+    let args = remote(&["data", "add", "train", &path]);
+    let added = p.json(&refs(&args));
+    assert_eq!(added["version"]["number"], 1);
+    assert_eq!(added["version"]["created_by"], "tester");
+    let run = record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Fail, Some(1))],
+    );
+    let args = remote(&["run", "--require-checks", "train", "--", "true"]);
+    let (code, _, err) = exit_code(&p, &refs(&args));
+    assert_eq!(code, 1, "{err}");
+    assert!(err.contains(&format!("{run}/age-not-null")), "{err}");
+    let args = remote(&["review", &run.to_string(), "--approve", "-m", "fine"]);
+    p.ok(&refs(&args));
+    let args = remote(&[
+        "run",
+        "--require-checks",
+        "train",
+        "--input",
+        &format!("train={path}"),
+        "--",
+        "true",
+    ]);
+    p.ok(&refs(&args));
+    let args = remote(&["data", "show", "train"]);
+    let shown = p.json(&refs(&args));
+    assert_eq!(shown["readers"].as_array().unwrap().len(), 1);
+    assert_eq!(shown["check_runs"][0]["awaiting_review"], false);
+}
+
+/// Job `id` once it has ended (the scheduler runs it detached).
+fn ended_job(p: &Project, id: &str) -> serde_json::Value {
+    let started = std::time::Instant::now();
+    loop {
+        let job = p.json(&["jobs", "show", id])["job"].clone();
+        if !["queued", "starting", "running"].contains(&job["status"].as_str().unwrap()) {
+            return job;
+        }
+        assert!(
+            started.elapsed() < std::time::Duration::from_secs(90),
+            "job {id} did not end: {job}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
+}
+
+#[test]
+fn a_queued_job_is_checked_again_when_it_starts() {
+    let p = Project::new();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    p.ok(&["data", "add", "train", &path]);
+    record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Pass, Some(0))],
+    );
+    let gate = p.script("wait.sh", "while [ ! -e go ]; do sleep 0.05; done\n");
+    let first = p.ok(&["submit", "--", &gate]).trim().to_string();
+    let second = p
+        .ok(&[
+            "submit",
+            "--after",
+            &first,
+            "--require-checks",
+            "train",
+            "--",
+            "true",
+        ])
+        .trim()
+        .to_string();
+    // While the second waits for the first, a newer check run fails.
+    let failing = record_check(
+        &p,
+        "train",
+        vec![result("age-not-null", CheckStatus::Fail, Some(1))],
+    );
+    std::fs::write(p.path().join("go"), "").unwrap();
+    assert_eq!(ended_job(&p, &first)["status"], "finished");
+    let refused = ended_job(&p, &second);
+    assert_eq!(refused["status"], "failed", "{refused}");
+    let reason = refused["reason"].as_str().unwrap();
+    assert!(
+        reason.contains(&format!("{failing}/age-not-null")),
+        "{reason}"
+    );
+    assert!(
+        refused["run_id"].is_null(),
+        "the command never ran: {refused}"
+    );
+    // Cleared again, the same submission starts.
+    p.ok(&["review", &failing.to_string(), "--approve", "-m", "fine"]);
+    let third = p
+        .ok(&["submit", "--require-checks", "train", "--", "true"])
+        .trim()
+        .to_string();
+    assert_eq!(ended_job(&p, &third)["status"], "finished");
+}
+
+/// `kiroku check` (the engine) records the run; the review and the gate act on it.
+#[test]
+fn real_check_runs_are_reviewed_and_gate_runs() {
+    let p = Project::new();
+    let path = write(&p, "train.csv", TRAIN_V1);
+    let suite = write(
+        &p,
+        "suite.toml",
+        "[suite]\nname = \"train-suite\"\n\n[[check]]\nid = \"age-known\"\ntype = \"not_null\"\ncolumn = \"age\"\n\n[[check]]\nid = \"rows\"\ntype = \"row_count\"\nmin = 1\n",
+    );
+    let check = |expect: i32| -> serde_json::Value {
+        let out = p.kiroku(&[
+            "check",
+            &suite,
+            "--data",
+            &format!("train={path}"),
+            "--format",
+            "json",
+        ]);
+        assert_eq!(
+            out.status.code(),
+            Some(expect),
+            "{}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+        serde_json::from_slice(&out.stdout).unwrap()
+    };
+    let first = check(1);
+    let id = first["id"].as_i64().unwrap().to_string();
+    // `kiroku check` registered the data under its --data name.
+    assert_eq!(
+        p.json(&["data", "show", "train"])["check_runs"][0]["id"],
+        first["id"]
+    );
+    let (code, _, err) = exit_code(&p, &["run", "--require-checks", "train", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!("{id}/age-known  fail, 1 unexpected")),
+        "{err}"
+    );
+    let reviewed = p.json(&["review", &id, "--waive", "-m", "one row, imputed later"]);
+    assert_eq!(reviewed["reviews"][0]["result_id"], "age-known");
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+    // Checking the same data again: the waiver holds (same check, version and suite).
+    let again = check(1);
+    assert_ne!(again["id"], first["id"]);
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+    // New data with the same failure, worse: back for review.
+    std::fs::write(&path, "id,age,city\n1,,Lyon\n2,,Nice\n3,51,Paris\n").unwrap();
+    let on_new = check(1);
+    let (code, _, err) = exit_code(&p, &["run", "--require-checks", "train", "--", "true"]);
+    assert_eq!(code, 1);
+    assert!(
+        err.contains(&format!(
+            "{}/age-known  fail, 2 unexpected  not reviewed",
+            on_new["id"]
+        )),
+        "{err}"
+    );
+    assert!(err.contains("train@2"), "{err}");
+    // Fixed data passes on its own.
+    std::fs::write(&path, "id,age,city\n1,30,Lyon\n").unwrap();
+    check(0);
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
 }

@@ -1146,6 +1146,55 @@ fn routes() -> Vec<(&'static str, &'static str, Value)> {
             json!({"dataset": {"name": "d", "location": null, "hash": "h", "size": null, "rows": null, "schema": null}, "context": "train"}),
         ),
         ("GET", "/api/v1/events", json!({"since_id": 0, "limit": 10})),
+        (
+            "POST",
+            "/api/2.0/mlflow/runs/log-inputs",
+            json!({"run_id": "RUN", "datasets": [{"tags": [{"key": "mlflow.data.context", "value": "training"}], "dataset": {"name": "d", "digest": "a6d8c71e", "source_type": "local", "source": "{\"uri\": \"x.csv\"}", "schema": "{}", "profile": "{\"num_rows\": 3}"}}]}),
+        ),
+        ("GET", "/api/v1/datasets", json!({})),
+        (
+            "POST",
+            "/api/v1/datasets/versions",
+            json!({"id": "sha256:0000000000000000000000000000000000000000000000000000000000000000", "dataset": "d", "number": 0, "path": "/d.csv", "format": "csv", "size_bytes": 1, "row_count": 1, "columns": [{"name": "a", "type": "int", "null_count": 0}], "files": [], "created_at": 0, "created_by": "u"}),
+        ),
+        ("GET", "/api/v1/datasets/versions", json!({"name": "d"})),
+        (
+            "GET",
+            "/api/v1/datasets/resolve",
+            json!({"reference": "d@1"}),
+        ),
+        (
+            "GET",
+            "/api/v1/datasets/readers",
+            json!({"version": "sha256:00"}),
+        ),
+        ("GET", "/api/v1/datasets/inputs", json!({"run": "RUN"})),
+        (
+            "POST",
+            "/api/v1/datasets/inputs",
+            json!({"run_id": "RUN", "inputs": [{"run_id": "RUN", "name": "d", "dataset": "d", "version_id": "sha256:00", "path": "/d.csv"}]}),
+        ),
+        (
+            "POST",
+            "/api/v1/checks",
+            json!({"suite": "s", "suite_hash": "sha256:1", "source": "kiroku", "datasets": [{"name": "d", "version_id": "sha256:00", "path": "/d.csv", "rows": 1}], "status": "fail", "results": [{"id": "c", "type": "between", "status": "fail", "observed": 1, "expected": 0, "unexpected_count": 1, "samples": []}], "started_at": 0, "ended_at": 1, "user": "u", "host": "h"}),
+        ),
+        (
+            "GET",
+            "/api/v1/checks",
+            json!({"dataset": "d", "status": "fail,warn", "awaiting_review": true, "limit": 5}),
+        ),
+        ("GET", "/api/v1/checks/NOTE", json!({})),
+        (
+            "POST",
+            "/api/v1/reviews",
+            json!({"check_run": 1, "result_id": "c", "verdict": "waived", "comment": "ok", "reviewer": "u", "expires_at": 99999999999999i64}),
+        ),
+        (
+            "GET",
+            "/api/v1/reviews",
+            json!({"check_run": 1, "result": "c"}),
+        ),
     ]
 }
 

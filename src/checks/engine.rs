@@ -876,3 +876,135 @@ mod tests {
         assert!(glob_match("*", "anything"));
     }
 }
+
+#[cfg(test)]
+mod run_tests {
+    use super::*;
+    use crate::checks::spec::{Semantics, SkipRows, Threshold};
+    use crate::model::CheckSource;
+
+    fn run(csv: &str, checks: Vec<Check>) -> Vec<CheckResult> {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        std::fs::write(&path, csv).unwrap();
+        let mut suite = Suite::new("t", "sha256:0", CheckSource::Kiroku);
+        suite.key = vec!["k".into()];
+        suite.checks = checks;
+        run_suite(
+            &suite,
+            &[DataInput {
+                name: "d".into(),
+                path,
+            }],
+        )
+        .unwrap()
+        .results
+    }
+
+    fn rows(result: &CheckResult) -> Vec<u64> {
+        result.samples.iter().map(|s| s.row).collect()
+    }
+
+    const DATA: &str = "k,a,b\n1,x,1\n2,y,2\n3,x,\n4,,2\n5,z,1\n6,x,1\n7,y,\n";
+
+    #[test]
+    fn duplicates_count_repeats_for_kiroku_and_every_occurrence_for_gx() {
+        let unique = |semantics| {
+            let mut check = Check::new(
+                "u",
+                "unique",
+                CheckKind::Unique {
+                    columns: vec!["a".into()],
+                },
+            );
+            check.semantics = semantics;
+            check
+        };
+        let results = run(DATA, vec![unique(Semantics::KIROKU), unique(Semantics::GX)]);
+        // a: x at 0, 2, 5; y at 1, 6; z at 4; null at 3.
+        assert_eq!(results[0].unexpected_count, Some(3));
+        assert_eq!(rows(&results[0]), vec![2, 5, 6]);
+        assert_eq!(results[1].unexpected_count, Some(5));
+        assert_eq!(rows(&results[1]), vec![0, 1, 2, 5, 6]);
+        assert_eq!(results[1].missing_count, Some(1));
+        // Percent of the non-null rows: 5 of 6.
+        assert!((results[1].unexpected_percent.unwrap() - 500.0 / 6.0).abs() < 1e-9);
+        // Samples carry the key column (unknown for a GX first occurrence) and the values.
+        assert_eq!(results[0].samples[0].values["k"], serde_json::json!("3"));
+        assert_eq!(results[1].samples[0].values.get("k"), None);
+        assert_eq!(results[1].samples[0].values["a"], serde_json::json!("x"));
+    }
+
+    #[test]
+    fn compound_keys_and_comparisons_skip_null_rows_as_the_semantics_say() {
+        let compound = |skip| {
+            let mut check = Check::new(
+                "c",
+                "unique",
+                CheckKind::Unique {
+                    columns: vec!["a".into(), "b".into()],
+                },
+            );
+            check.semantics.skip_rows = skip;
+            check
+        };
+        let compare = |skip| {
+            let mut check = Check::new(
+                "p",
+                "compare",
+                CheckKind::Compare {
+                    left: "b".into(),
+                    op: crate::checks::spec::CompareOp::Ge,
+                    right: Operand::Value(crate::checks::spec::Literal::Number(2.0)),
+                },
+            );
+            check.semantics.skip_rows = skip;
+            check
+        };
+        let results = run(
+            DATA,
+            vec![
+                compound(SkipRows::AnyNull),
+                compound(SkipRows::AllNull),
+                compare(SkipRows::AnyNull),
+                compare(SkipRows::Never),
+            ],
+        );
+        // (x,1) at 0 and 5 repeat; rows 2, 3, 6 hold a null.
+        assert_eq!(
+            (results[0].unexpected_count, results[0].missing_count),
+            (Some(1), Some(3))
+        );
+        assert_eq!(rows(&results[0]), vec![5]);
+        // With only all-null rows skipped, (x,null) and (y,null) are keys too: none repeat.
+        assert_eq!(
+            (results[1].unexpected_count, results[1].missing_count),
+            (Some(1), Some(0))
+        );
+        // b >= 2: rows 0, 4, 5 hold 1; rows 2 and 6 are null.
+        assert_eq!(
+            (results[2].unexpected_count, results[2].missing_count),
+            (Some(3), Some(2))
+        );
+        assert_eq!(rows(&results[2]), vec![0, 4, 5]);
+        assert_eq!(results[3].unexpected_count, Some(5));
+    }
+
+    #[test]
+    fn thresholds_and_sets_follow_the_suite() {
+        let mut in_set = Check::new(
+            "s",
+            "in_set",
+            CheckKind::InSet {
+                column: "b".into(),
+                values: vec![crate::checks::spec::Literal::Text("1".into())],
+            },
+        );
+        in_set.fail = Some(Threshold::mostly(0.5));
+        let results = run(DATA, vec![in_set]);
+        // b: 1, 2, null, 2, 1, 1, null: 2 of 5 non-null rows are outside: 60% pass ≥ 50%.
+        assert_eq!(results[0].unexpected_count, Some(2));
+        assert_eq!(results[0].status, CheckStatus::Pass);
+        assert_eq!(results[0].top_unexpected[0].count, 2);
+    }
+}

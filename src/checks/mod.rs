@@ -21,6 +21,7 @@ pub mod evaluate;
 pub mod gx;
 pub mod import;
 pub mod infer;
+pub mod kept;
 pub mod parquet_source;
 pub mod profile;
 pub mod rowcheck;

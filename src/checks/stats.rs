@@ -6,6 +6,7 @@ use super::chunk::{Chunk, Value};
 use super::evaluate::Observation;
 use super::infer::parse_timestamp;
 use super::json_number;
+use super::kept::KeptValues;
 use super::rowcheck::Accumulator;
 use super::spec::{QuantileInterpolation, Statistic};
 use super::tally::{hash_values, PassThroughHasher};
@@ -36,25 +37,32 @@ impl Sum {
     }
 }
 
-/// The q-quantile of `values` (sorted in place as needed), interpolated as `method` says
-/// (numpy's definitions; `Linear` is numpy's and pandas' default).
+/// The q-quantile of `values` (reordered as needed), interpolated as `method` says (numpy's
+/// definitions; `Linear` is numpy's and pandas' default).
 pub fn quantile(values: &mut [f64], q: f64, method: QuantileInterpolation) -> Option<f64> {
-    if values.is_empty() {
+    quantile_by(values.len() as u64, q, method, |k| {
+        select(values, k as usize)
+    })
+}
+
+/// The q-quantile of `n` values given their k-th smallest (0-based) by `kth`.
+pub fn quantile_by(
+    n: u64,
+    q: f64,
+    method: QuantileInterpolation,
+    mut kth: impl FnMut(u64) -> f64,
+) -> Option<f64> {
+    if n == 0 {
         return None;
     }
-    let n = values.len();
     let position = q.clamp(0.0, 1.0) * (n - 1) as f64;
-    let lower = position.floor() as usize;
-    let upper = position.ceil() as usize;
-    let lower_value = select(values, lower);
+    let lower = position.floor() as u64;
+    let upper = position.ceil() as u64;
+    let lower_value = kth(lower);
     let upper_value = if upper == lower {
         lower_value
     } else {
-        // After selecting `lower`, everything above it sits to its right.
-        values[lower + 1..]
-            .iter()
-            .copied()
-            .fold(f64::INFINITY, f64::min)
+        kth(upper)
     };
     let fraction = position - lower as f64;
     Some(match method {
@@ -71,7 +79,7 @@ pub fn quantile(values: &mut [f64], q: f64, method: QuantileInterpolation) -> Op
                     upper
                 }
             } else {
-                position.round() as usize
+                position.round() as u64
             };
             if nearest == lower {
                 lower_value
@@ -102,7 +110,8 @@ pub struct StatAccumulator {
     m2: f64,
     min: f64,
     max: f64,
-    values: Vec<f64>,
+    values: KeptValues,
+    spill_error: Option<String>,
     distinct: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
 }
 
@@ -121,7 +130,8 @@ impl StatAccumulator {
             m2: 0.0,
             min: f64::INFINITY,
             max: f64::NEG_INFINITY,
-            values: Vec::new(),
+            values: KeptValues::default(),
+            spill_error: None,
             distinct: HashSet::default(),
         }
     }
@@ -173,8 +183,12 @@ impl Accumulator for StatAccumulator {
             self.m2 += delta * (x - self.mean);
             self.min = self.min.min(x);
             self.max = self.max.max(x);
-            if keep {
-                self.values.push(x);
+            if keep && self.spill_error.is_none() {
+                if let Err(e) = self.values.push(x) {
+                    self.spill_error = Some(format!(
+                        "cannot keep the column's values in a temporary file: {e}"
+                    ));
+                }
             }
         }
     }
@@ -194,26 +208,33 @@ impl Accumulator for StatAccumulator {
             Statistic::Std => (n > 1).then(|| (self.m2 / (n - 1) as f64).max(0.0).sqrt()),
             Statistic::Min => (n > 0).then_some(self.min),
             Statistic::Max => (n > 0).then_some(self.max),
-            Statistic::Median => {
-                // pandas' median: the mean of the two middle values for an even count.
-                let mut values = std::mem::take(&mut self.values);
-                let n = values.len();
-                if n == 0 {
-                    None
-                } else if n % 2 == 1 {
-                    Some(select(&mut values, n / 2))
-                } else {
-                    let upper = select(&mut values, n / 2);
-                    let lower = values[..n / 2]
-                        .iter()
-                        .copied()
-                        .fold(f64::NEG_INFINITY, f64::max);
-                    Some((lower + upper) / 2.0)
+            Statistic::Median | Statistic::Quantile(_) => {
+                if let Some(message) = self.spill_error.take() {
+                    return Observation::Error(message);
                 }
-            }
-            Statistic::Quantile(q) => {
-                let mut values = std::mem::take(&mut self.values);
-                quantile(&mut values, q, self.quantile_method)
+                let values = &mut self.values;
+                let n = values.len();
+                let mut failure = None;
+                let mut kth = |k: u64| {
+                    values.kth(k).unwrap_or_else(|e| {
+                        failure = Some(e.to_string());
+                        f64::NAN
+                    })
+                };
+                let value = match self.stat {
+                    // pandas' median: the mean of the two middle values for an even count.
+                    Statistic::Median => {
+                        quantile_by(n, 0.5, QuantileInterpolation::Midpoint, &mut kth)
+                    }
+                    Statistic::Quantile(q) => quantile_by(n, q, self.quantile_method, &mut kth),
+                    _ => None,
+                };
+                if let Some(message) = failure {
+                    return Observation::Error(format!(
+                        "cannot read back the column's values: {message}"
+                    ));
+                }
+                value
             }
             Statistic::DistinctCount => Some(self.distinct.len() as f64),
             Statistic::UniqueProportion => (n > 0).then(|| self.distinct.len() as f64 / n as f64),

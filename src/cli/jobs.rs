@@ -47,7 +47,7 @@ pub struct SubmitArgs {
     #[arg(long = "time", value_name = "LIMIT")]
     pub time: Option<String>,
     /// Refuse to queue unless dataset NAME's newest version's checks passed or every failure
-    /// was reviewed (checked now, at submission; repeatable).
+    /// was reviewed (checked at submission, and again when the job starts; repeatable).
     #[arg(long = "require-checks", value_name = "NAME")]
     pub require_checks: Vec<String>,
     /// The command and its arguments, after `--`.
@@ -164,6 +164,7 @@ pub fn submit(ctx: &mut Context, args: &SubmitArgs, explicit: Option<Format>) ->
         user: ctx.user.clone(),
         host: host(),
     };
+    let new = crate::wrap::job::requiring_checks(new, &args.require_checks);
     submit_and_print(ctx, &new, explicit)
 }
 

@@ -113,6 +113,7 @@ const MLFLOW: &[(&str, &str, Access)] = &[
     ("POST", "/runs/set-tag", Write),
     ("POST", "/runs/delete-tag", Write),
     ("POST", "/runs/log-batch", Write),
+    ("POST", "/runs/log-inputs", Write),
     ("POST", "/runs/search", Read),
     ("GET", "/metrics/get-history", Read),
     ("GET", "/artifacts/list", Read),

@@ -29,7 +29,7 @@ use super::supervised_run::{start_supervised_run, RunSpec, StartedRun};
 use crate::config::{Config, TargetKind};
 use crate::error::{KirokuError, Result};
 use crate::jobs::backend::Backend;
-use crate::model::{now_ms, Job, JobId, JobStatus, JobUpdate, RunStatus, Supervisor};
+use crate::model::{now_ms, Job, JobId, JobStatus, JobUpdate, NewJob, RunStatus, Supervisor};
 use crate::process::ProcessIdentity;
 use crate::store::Store;
 use std::ffi::OsString;
@@ -82,6 +82,10 @@ pub fn job_exec(
     let wakeup = Wakeup::block();
     let job = store.job(id)?;
     if job.status != JobStatus::Starting {
+        return Ok(None);
+    }
+    if let Some(refusal) = checks_refusal(store.as_ref(), &job)? {
+        fail_unstarted(store.as_ref(), &job, refusal);
         return Ok(None);
     }
     let executor =
@@ -398,6 +402,43 @@ fn run_spec<'a>(
 }
 
 /// Ends a job that could not be started (still `starting`) as `failed` with `reason`.
+/// The job tag naming the datasets whose checks must be cleared when the job starts
+/// (`kiroku submit --require-checks`), comma-separated.
+pub const REQUIRE_CHECKS_TAG: &str = "kiroku.require_checks";
+
+/// `new` with the datasets of `--require-checks` in its `REQUIRE_CHECKS_TAG` (unchanged when
+/// there are none).
+pub fn requiring_checks(mut new: NewJob, datasets: &[String]) -> NewJob {
+    if !datasets.is_empty() {
+        new.tags
+            .push((REQUIRE_CHECKS_TAG.to_string(), datasets.join(",")));
+    }
+    new
+}
+
+/// Why a job may not start: a dataset its `REQUIRE_CHECKS_TAG` names is no longer cleared (a
+/// new check run failed, a waiver lapsed, a review was replaced by a rejection since it was
+/// submitted). None when it may.
+fn checks_refusal(store: &dyn Store, job: &Job) -> Result<Option<String>> {
+    let Some((_, names)) = job.tags.iter().find(|(k, _)| k == REQUIRE_CHECKS_TAG) else {
+        return Ok(None);
+    };
+    let names: Vec<String> = names
+        .split(',')
+        .map(str::trim)
+        .filter(|n| !n.is_empty())
+        .map(str::to_string)
+        .collect();
+    match crate::store::checks_gate::require_checks(store, &names, &[], now_ms()) {
+        Ok(refusal) => Ok(refusal),
+        // A dataset gone (or never there) blocks like a failure, with the store's reason.
+        Err(KirokuError::NotFound(why)) => {
+            Ok(Some(format!("refusing to start (--require-checks): {why}")))
+        }
+        Err(e) => Err(e),
+    }
+}
+
 fn fail_unstarted(store: &dyn Store, job: &Job, reason: String) {
     eprintln!("kiroku: job {}: {reason}", job.id);
     let update = JobUpdate {

@@ -11,6 +11,7 @@
 //! cut to MLflow's limits with a warning, and `artifact_uri` values are resolved against the
 //! tree beside the database (its `mlruns/` and `mlartifacts/` siblings, see `tree`) when
 //! artifacts are imported: a location outside it is recorded as a reference, never copied.
+use super::datasets::MlflowDataset;
 use super::report::ImportReport;
 use super::{
     artifact_candidates, cut_to_chars, parse_status, SourceExperiment, SourceRun,
@@ -149,6 +150,50 @@ impl MlflowDb {
         Ok(out)
     }
 
+    /// The `log_input` datasets of every run, by run id, in the order logged (none in a
+    /// database older than MLflow 2.4, which has no `inputs` table).
+    fn dataset_inputs(&self) -> Result<HashMap<String, Vec<MlflowDataset>>> {
+        if self.columns("inputs")?.is_empty() || self.columns("datasets")?.is_empty() {
+            return Ok(HashMap::new());
+        }
+        let context = if self.columns("input_tags")?.is_empty() {
+            "NULL"
+        } else {
+            "(SELECT value FROM input_tags t WHERE t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context')"
+        };
+        let sql = format!(
+            "SELECT i.destination_id, d.name, d.digest, d.dataset_source_type, d.dataset_source,
+                d.dataset_schema, d.dataset_profile, {context}
+             FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
+             WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'
+             ORDER BY i.destination_id, i.rowid"
+        );
+        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+        let rows = stmt
+            .query_map([], |r| {
+                Ok((
+                    text(r.get(0)?),
+                    MlflowDataset {
+                        name: text(r.get(1)?).unwrap_or_default(),
+                        digest: text(r.get(2)?).unwrap_or_default(),
+                        source_type: text(r.get(3)?).unwrap_or_default(),
+                        source: text(r.get(4)?).unwrap_or_default(),
+                        schema: text(r.get(5)?),
+                        profile: text(r.get(6)?),
+                        context: text(r.get(7)?),
+                    },
+                ))
+            })
+            .map_err(|e| self.err(e))?;
+        let mut out: HashMap<String, Vec<MlflowDataset>> = HashMap::new();
+        for row in rows {
+            if let (Some(run), dataset) = row.map_err(|e| self.err(e))? {
+                out.entry(run).or_default().push(dataset);
+            }
+        }
+        Ok(out)
+    }
+
     /// Every experiment with its runs (params and tags included, metrics read later). Relative
     /// artifact locations are taken from `base`, the folder holding the database (canonical).
     pub fn read(&self, base: &Path, report: &mut ImportReport) -> Result<Vec<SourceExperiment>> {
@@ -175,6 +220,7 @@ impl MlflowDb {
             report,
         )?;
 
+        let mut datasets = self.dataset_inputs()?;
         let mut experiments: BTreeMap<i64, SourceExperiment> = BTreeMap::new();
         let mut order_key: HashMap<String, i64> = HashMap::new();
         {
@@ -264,6 +310,7 @@ impl MlflowDb {
                 .map(|u| artifact_candidates(u, base))
                 .unwrap_or_default();
             exp.runs.push(SourceRun {
+                datasets: datasets.remove(&id).unwrap_or_default(),
                 params: params.get(&id).cloned().unwrap_or_default(),
                 tags: tags.get(&id).cloned().unwrap_or_default(),
                 id,

@@ -5,6 +5,7 @@
 //! metrics/, artifacts/}`; deleted experiments live in `mlruns/.trash/<exp id>/`. Keys with `/`
 //! are nested folders. Param and tag files hold the exact value (no trailing newline); metric
 //! files hold one `<timestamp_ms> <value> <step>` line per point, in logging order.
+use super::datasets::MlflowDataset;
 use super::report::{ImportReport, SkipReason};
 use super::tree::{self, Entry, SourceTree, KEY_FOLDER};
 use super::yaml::{self, Meta};
@@ -14,6 +15,7 @@ use super::{
 };
 use crate::error::{KirokuError, Result};
 use crate::model::KeyedPoint;
+use std::collections::HashMap;
 use std::fs;
 use std::io::{self, BufRead, BufReader};
 use std::path::Path;
@@ -53,14 +55,23 @@ fn file_name(path: &Path) -> String {
 }
 
 /// What became of a `meta.yaml`.
-enum MetaFile {
+enum MetaFile<T = Meta> {
     Missing,
-    Read(Meta),
+    Read(T),
     /// Not read or not understood; the warning (without what is skipped) is in the string.
     Failed(String, Option<SkipReason>),
 }
 
 fn read_meta(tree: &SourceTree, path: &Path) -> MetaFile {
+    read_meta_with(tree, path, yaml::parse)
+}
+
+/// A `meta.yaml` read (bounded, UTF-8) and parsed by `parse`.
+fn read_meta_with<T>(
+    tree: &SourceTree,
+    path: &Path,
+    parse: impl FnOnce(&str) -> std::result::Result<T, String>,
+) -> MetaFile<T> {
     let open = match tree.entry(path) {
         Entry::Missing | Entry::Dir => return MetaFile::Missing,
         Entry::Refused(refusal) => {
@@ -90,7 +101,7 @@ fn read_meta(tree: &SourceTree, path: &Path) -> MetaFile {
         Ok(text) => text,
         Err(_) => return MetaFile::Failed(format!("{}: not valid UTF-8", path.display()), None),
     };
-    match yaml::parse(&text) {
+    match parse(&text) {
         Ok(meta) => MetaFile::Read(meta),
         Err(e) => MetaFile::Failed(format!("{}: {e}", path.display()), None),
     }
@@ -188,13 +199,15 @@ fn read_experiment(
         tree,
         report,
     );
+    let datasets = read_datasets(&dir.join("datasets"), tree, report);
     let mut runs = Vec::new();
     for run_dir in tree.sub_folders(dir, report) {
         let run_folder = file_name(&run_dir);
         if RESERVED.contains(&run_folder.as_str()) || run_folder.starts_with('.') {
             continue;
         }
-        if let Some(run) = read_run(&run_dir, &id, base, tree, report) {
+        if let Some(mut run) = read_run(&run_dir, &id, base, tree, report) {
+            run.datasets = read_run_inputs(&run_dir.join("inputs"), &datasets, tree, report);
             runs.push(run);
         }
     }
@@ -205,6 +218,102 @@ fn read_experiment(
         tags,
         runs,
     })
+}
+
+/// An experiment's `datasets/<id>/meta.yaml` (MLflow 2.4+), by their folder id.
+fn read_datasets(
+    dir: &Path,
+    tree: &SourceTree,
+    report: &mut ImportReport,
+) -> HashMap<String, MlflowDataset> {
+    let mut out = HashMap::new();
+    if !matches!(tree.entry(dir), Entry::Dir) {
+        return out;
+    }
+    for folder in tree.sub_folders(dir, report) {
+        let meta_path = folder.join("meta.yaml");
+        let meta: DatasetMeta = match read_meta_with(tree, &meta_path, yaml::parse_as) {
+            MetaFile::Read(meta) => meta,
+            MetaFile::Missing => continue,
+            MetaFile::Failed(warning, reason) => {
+                meta_failed(warning, reason, "dataset", report);
+                continue;
+            }
+        };
+        out.insert(
+            file_name(&folder),
+            MlflowDataset {
+                name: meta.name.unwrap_or_default(),
+                digest: meta.digest.unwrap_or_default(),
+                source_type: meta.source_type.unwrap_or_default(),
+                source: meta.source.unwrap_or_default(),
+                schema: meta.schema.filter(|s| !s.is_empty()),
+                profile: meta.profile.filter(|p| !p.is_empty()),
+                context: None,
+            },
+        );
+    }
+    out
+}
+
+/// A dataset's `meta.yaml`, every field as written (a digest such as `299e7656` is plain).
+#[derive(serde::Deserialize)]
+struct DatasetMeta {
+    name: Option<String>,
+    digest: Option<String>,
+    source_type: Option<String>,
+    source: Option<String>,
+    schema: Option<String>,
+    profile: Option<String>,
+}
+
+/// A run's `inputs/<id>/meta.yaml`: the datasets it read (with their context tag), in folder
+/// order. An input naming a dataset the experiment does not hold is a warning.
+fn read_run_inputs(
+    dir: &Path,
+    datasets: &HashMap<String, MlflowDataset>,
+    tree: &SourceTree,
+    report: &mut ImportReport,
+) -> Vec<MlflowDataset> {
+    let mut out = Vec::new();
+    if !matches!(tree.entry(dir), Entry::Dir) {
+        return out;
+    }
+    for folder in tree.sub_folders(dir, report) {
+        let meta_path = folder.join("meta.yaml");
+        let meta = match read_meta(tree, &meta_path) {
+            MetaFile::Read(meta) => meta,
+            MetaFile::Missing => continue,
+            MetaFile::Failed(warning, reason) => {
+                meta_failed(warning, reason, "run input", report);
+                continue;
+            }
+        };
+        if meta.text("source_type").as_deref() != Some("DATASET") {
+            continue;
+        }
+        let source = meta.text("source_id").unwrap_or_default();
+        let Some(dataset) = datasets.get(&source) else {
+            report.warn(format!(
+                "{}: dataset '{}' is not in the experiment's datasets; input skipped",
+                meta_path.display(),
+                excerpt(&source)
+            ));
+            continue;
+        };
+        let context = match meta.get("tags") {
+            Some(yaml::Value::Map(tags)) => tags
+                .iter()
+                .find(|(k, _)| k == super::datasets::CONTEXT_TAG)
+                .map(|(_, v)| v.clone()),
+            _ => None,
+        };
+        out.push(MlflowDataset {
+            context,
+            ..dataset.clone()
+        });
+    }
+    out
 }
 
 fn read_run(
@@ -285,6 +394,7 @@ fn read_run(
         params: read_key_files(&dir.join("params"), MAX_PARAM_VALUE_CHARS, tree, report),
         tags: read_key_files(&dir.join("tags"), MAX_TAG_VALUE_CHARS, tree, report),
         folder: Some(dir.to_path_buf()),
+        datasets: Vec::new(),
     })
 }
 

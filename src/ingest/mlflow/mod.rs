@@ -14,6 +14,7 @@
 //! as MLflow itself does when they are logged. Everything left out is a warning and a count in
 //! [`ImportReport::skipped`].
 mod artifacts;
+pub mod datasets;
 mod db;
 mod experiments;
 mod files;

@@ -80,6 +80,8 @@ pub struct ImportReport {
     pub tags: u64,
     pub metric_points: u64,
     pub notes: u64,
+    /// MLflow `log_input` datasets bound to imported runs as dataset versions.
+    pub dataset_inputs: u64,
     pub artifacts_copied: u64,
     /// Runs whose artifacts were not found, or lie outside the imported tree, recorded by
     /// location only.

@@ -222,6 +222,11 @@ pub(super) fn import_run(
             .map_err(|e| partly(&id, "source", e))?;
     }
 
+    if !run.datasets.is_empty() {
+        report.dataset_inputs += super::datasets::record_inputs(store, &id, &run.datasets, &user)
+            .map_err(|e| partly(&id, "dataset inputs", e))? as u64;
+    }
+
     let mut batch: Vec<KeyedPoint> = Vec::new();
     let mut points = 0u64;
     let mut bad_keys: Vec<(String, &'static str)> = Vec::new();

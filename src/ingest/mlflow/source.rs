@@ -41,6 +41,8 @@ pub(crate) struct SourceRun {
     pub tags: Vec<(String, String)>,
     /// The run's folder in an `mlruns` store (its `metrics/` are read from there).
     pub folder: Option<PathBuf>,
+    /// Its `log_input` datasets, in the order logged.
+    pub datasets: Vec<super::datasets::MlflowDataset>,
 }
 
 impl SourceRun {

@@ -83,27 +83,33 @@ fn budget() -> Budget {
 
 /// Parses a `meta.yaml`. Errors name the 1-based line that could not be read.
 pub fn parse(text: &str) -> Result<Meta, String> {
+    // An empty (or comment-only) file is an empty mapping.
+    let parsed: Option<BTreeMap<String, Value>> = parse_as(text)?;
+    Ok(Meta(parsed.unwrap_or_default()))
+}
+
+/// Parses a `meta.yaml` into `T`, under the same budget as [`parse`]. Fields typed `String`
+/// keep a plain scalar's text exactly as written: PyYAML writes `digest: 299e7656` unquoted (a
+/// string in its YAML 1.1, a float in YAML 1.2), which [`Value`] could only read as a number.
+pub fn parse_as<T: serde::de::DeserializeOwned>(text: &str) -> Result<T, String> {
     let mut options = Options::default();
     options.budget = Some(budget());
     // As the hand-written reader did: the last of repeated keys wins.
     options.duplicate_keys = DuplicateKeyPolicy::LastWins;
     options.with_snippet = false;
-    // An empty (or comment-only) file is an empty mapping.
-    let parsed: Option<BTreeMap<String, Value>> =
-        serde_saphyr::from_str_with_options(text, options).map_err(|e| {
-            let message = e.without_snippet().to_string();
-            match e.location() {
-                Some(at) => {
-                    let (line, column) = (at.line(), at.column());
-                    let bare = message
-                        .strip_suffix(&format!(" at line {line}, column {column}"))
-                        .unwrap_or(&message);
-                    format!("line {line}, column {column}: {}", excerpt(worded(bare)))
-                }
-                None => excerpt(&message),
+    serde_saphyr::from_str_with_options(text, options).map_err(|e| {
+        let message = e.without_snippet().to_string();
+        match e.location() {
+            Some(at) => {
+                let (line, column) = (at.line(), at.column());
+                let bare = message
+                    .strip_suffix(&format!(" at line {line}, column {column}"))
+                    .unwrap_or(&message);
+                format!("line {line}, column {column}: {}", excerpt(worded(bare)))
             }
-        })?;
-    Ok(Meta(parsed.unwrap_or_default()))
+            None => excerpt(&message),
+        }
+    })
 }
 
 const NESTED: &str = "nested collections are not supported";
@@ -218,6 +224,17 @@ impl<'de> Visitor<'de> for ValueVisitor {
 mod tests {
     use super::*;
     use proptest::prelude::*;
+
+    #[test]
+    fn typed_fields_keep_plain_scalars_as_written() {
+        #[derive(serde::Deserialize)]
+        struct Dataset {
+            digest: String,
+            other: String,
+        }
+        let d: Dataset = parse_as("digest: 299e7656\nother: 00123\n").unwrap();
+        assert_eq!((d.digest.as_str(), d.other.as_str()), ("299e7656", "00123"));
+    }
 
     #[test]
     fn reads_a_run_meta_yaml() {

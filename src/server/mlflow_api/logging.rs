@@ -1,12 +1,15 @@
 //! What a run records over MLflow's REST API: `runs/log-metric`, `runs/log-parameter`,
 //! `runs/log-batch` (one transaction, MLflow's batch limits checked before any item is read),
-//! `runs/set-tag` and `runs/delete-tag`.
+//! `runs/set-tag`, `runs/delete-tag` and `runs/log-inputs` (`mlflow.log_input` datasets, which
+//! become dataset versions bound to the run: `ingest::mlflow::datasets`; model inputs are
+//! accepted and not kept).
 //!
 //! Setting `mlflow.runName` renames the run and `mlflow.note.content` adds a note, as when a run
 //! is created with them.
 use super::wire::{float_of, int_of, pairs_of, text_of, validate_mlflow_key, Input};
 use super::{ensure_active, get_run, ok, run_not_found, Answer, St};
 use crate::api::ApiError;
+use crate::ingest::mlflow::datasets::{record_inputs, MlflowDataset, CONTEXT_TAG};
 use crate::limits::{
     MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
     MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH,
@@ -192,6 +195,81 @@ pub(super) async fn log_batch(
     };
     // One transaction: the batch's params, metrics and tags are all kept or none.
     st.write(move |s| s.log_batch(&q, &batch, &user))
+        .await
+        .map_err(run_not_found(&id))?;
+    ok()
+}
+
+/// MLflow's `MAX_DATASET_NAME_SIZE` and `MAX_DATASET_DIGEST_SIZE`.
+const MAX_DATASET_NAME_CHARS: usize = 500;
+const MAX_DATASET_DIGEST_CHARS: usize = 36;
+
+/// One `DatasetInput` of a `runs/log-inputs` body: `{"tags": [...], "dataset": {...}}`.
+fn dataset_input_of(item: &Value) -> Result<MlflowDataset, ApiError> {
+    let dataset = item.get("dataset").unwrap_or(&Value::Null);
+    let field = |key: &str| dataset.get(key).and_then(text_of);
+    let required = |key: &str| {
+        field(key).filter(|v| !v.is_empty()).ok_or_else(|| {
+            invalid(format!(
+                "Missing value for required parameter 'dataset.{key}'."
+            ))
+        })
+    };
+    let name = required("name")?;
+    let digest = required("digest")?;
+    if name.chars().count() > MAX_DATASET_NAME_CHARS {
+        return Err(invalid(format!(
+            "Dataset name exceeds the maximum length of {MAX_DATASET_NAME_CHARS}"
+        )));
+    }
+    if digest.chars().count() > MAX_DATASET_DIGEST_CHARS {
+        return Err(invalid(format!(
+            "Dataset digest exceeds the maximum length of {MAX_DATASET_DIGEST_CHARS}"
+        )));
+    }
+    let context = item
+        .get("tags")
+        .and_then(Value::as_array)
+        .into_iter()
+        .flatten()
+        .find(|tag| tag.get("key").and_then(text_of).as_deref() == Some(CONTEXT_TAG))
+        .and_then(|tag| tag.get("value").and_then(text_of));
+    Ok(MlflowDataset {
+        name,
+        digest,
+        source_type: required("source_type")?,
+        source: required("source")?,
+        schema: field("schema"),
+        profile: field("profile"),
+        context,
+    })
+}
+
+pub(super) async fn log_inputs(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let id = input.run_id()?;
+    let items = input.list("datasets");
+    if items.len() > MAX_ENTITIES_PER_BATCH {
+        return Err(invalid(format!(
+            "A log-inputs request can contain at most {MAX_ENTITIES_PER_BATCH} datasets. Got {}.",
+            items.len()
+        )));
+    }
+    let datasets = items
+        .iter()
+        .map(dataset_input_of)
+        .collect::<Result<Vec<_>, _>>()?;
+    let run = get_run(&st, &id).await?;
+    ensure_active(&run)?;
+    if datasets.is_empty() {
+        return ok();
+    }
+    let user = c.user_or(&run.user);
+    let q = id.clone();
+    st.write(move |s| record_inputs(s, &q, &datasets, &user).map(|_| ()))
         .await
         .map_err(run_not_found(&id))?;
     ok()

@@ -19,7 +19,7 @@
 //! follows:
 //! - `experiments`: `experiments/*` (create, get, search with its filter, rename, delete, tags);
 //! - `runs`: a run's life (`runs/create|get|update|delete|restore|search`, `metrics/get-history`);
-//! - `logging`: what a run records (`runs/log-metric|log-parameter|log-batch|set-tag|delete-tag`);
+//! - `logging`: what a run records (`runs/log-metric|log-parameter|log-batch|set-tag|delete-tag|log-inputs`);
 //! - `artifacts`: `artifacts/list` (MLflow's artifact proxy itself is `server::artifacts`);
 //! - `wire`: the request fields (`Input`) and the MLflow JSON shapes every family answers with.
 //!
@@ -138,6 +138,7 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/set-tag", post(logging::set_tag))
         .route("/runs/delete-tag", post(logging::delete_tag))
         .route("/runs/log-batch", post(logging::log_batch))
+        .route("/runs/log-inputs", post(logging::log_inputs))
         .route("/runs/search", post(runs::search_runs))
         .route("/metrics/get-history", get(runs::get_history))
         .route("/artifacts/list", get(artifacts::list_artifacts))
