@@ -530,9 +530,9 @@ fn compare(gx: &Value, kiroku: &GxOutcome) -> Vec<String> {
         ));
     }
     if let Value::Array(indices) = &gx["unexpected_index_list"] {
-        let ours: Vec<u64> = evaluation.unexpected.iter().map(|(row, _)| *row).collect();
+        let ours = &evaluation.unexpected_rows;
         let theirs: Vec<u64> = indices.iter().filter_map(Value::as_u64).collect();
-        if theirs.len() == indices.len() && theirs != ours {
+        if theirs.len() == indices.len() && &theirs != ours {
             problems.push(format!(
                 "unexpected_index_list: GX {theirs:?} kiroku {ours:?}"
             ));

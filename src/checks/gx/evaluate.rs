@@ -36,8 +36,8 @@ pub struct Evaluation {
     pub missing_count: Option<u64>,
     pub unexpected_count: Option<u64>,
     pub unexpected_percent: Option<f64>,
-    /// Every unexpected row, ascending, with its values of the checked columns.
-    pub unexpected: Vec<(u64, Vec<Cell>)>,
+    /// Every unexpected row (0-based), ascending.
+    pub unexpected_rows: Vec<u64>,
     /// GX's `details` (the mismatched columns of the table-column expectations).
     pub details: Value,
 }
@@ -51,7 +51,7 @@ impl Evaluation {
             missing_count: None,
             unexpected_count: None,
             unexpected_percent: None,
-            unexpected: Vec::new(),
+            unexpected_rows: Vec::new(),
             details,
         }
     }
@@ -123,7 +123,7 @@ pub fn evaluate(expectation: &Expectation, frame: &Frame) -> Result<Evaluation, 
             match observed {
                 None => Ok(Evaluation::table(false, Value::Null, Value::Null)),
                 Some(observed) => {
-                    let success = within(scalar(&observed), bounds)?;
+                    let success = within(scalar(observed), bounds)?;
                     Ok(Evaluation::table(success, observed.to_json(), Value::Null))
                 }
             }
@@ -161,7 +161,7 @@ fn mostly_success(considered: usize, unexpected: usize, mostly: f64) -> bool {
 fn map_output(
     rows: usize,
     considered: Option<usize>,
-    unexpected: Vec<(u64, Vec<Cell>)>,
+    unexpected: Vec<u64>,
     success: bool,
 ) -> Evaluation {
     let unexpected_count = unexpected.len();
@@ -178,20 +178,20 @@ fn map_output(
         missing_count: considered.map(|considered| (rows - considered) as u64),
         unexpected_count: Some(unexpected_count as u64),
         unexpected_percent,
-        unexpected,
+        unexpected_rows: unexpected,
         details: Value::Null,
     }
 }
 
 fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation, Raised> {
-    let rows = column.cells.len();
+    let rows = column.len();
     if let MapTest::NotNull = test {
         let unexpected: Vec<_> = rows_where(column, |cell| cell.is_null());
         let success = rows == 0 || mostly_success(rows, unexpected.len(), mostly);
         return Ok(map_output(rows, None, unexpected, success));
     }
     let nonnull = rows - column.null_count();
-    let unexpected: Vec<(u64, Vec<Cell>)> = match test {
+    let unexpected: Vec<u64> = match test {
         MapTest::NotNull => unreachable!("handled above"),
         MapTest::Between(bounds) => {
             if bounds.min.is_none() && bounds.max.is_none() {
@@ -205,7 +205,7 @@ fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation
             let mut failures = Vec::new();
             for (row, cell) in nonnull_cells(column) {
                 if !within(scalar(cell), bounds)? {
-                    failures.push((row, vec![cell.clone()]));
+                    failures.push(row);
                 }
             }
             failures
@@ -241,7 +241,7 @@ fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation
             for (row, cell) in nonnull_cells(column) {
                 let length = python_str(cell).chars().count() as f64;
                 if !within(Scalar::Number(length), bounds)? {
-                    failures.push((row, vec![cell.clone()]));
+                    failures.push(row);
                 }
             }
             failures
@@ -251,29 +251,27 @@ fn column_map(column: &Column, mostly: f64, test: &MapTest) -> Result<Evaluation
     Ok(map_output(rows, Some(nonnull), unexpected, success))
 }
 
-fn nonnull_cells(column: &Column) -> impl Iterator<Item = (u64, &Cell)> {
+fn nonnull_cells(column: &Column) -> impl Iterator<Item = (u64, Cell<'_>)> {
     column
-        .cells
         .iter()
         .enumerate()
         .filter(|(_, cell)| !cell.is_null())
         .map(|(row, cell)| (row as u64, cell))
 }
 
-fn nonnull_where(column: &Column, unexpected: impl Fn(&Cell) -> bool) -> Vec<(u64, Vec<Cell>)> {
+fn nonnull_where(column: &Column, unexpected: impl Fn(Cell) -> bool) -> Vec<u64> {
     nonnull_cells(column)
-        .filter(|(_, cell)| unexpected(cell))
-        .map(|(row, cell)| (row, vec![cell.clone()]))
+        .filter(|(_, cell)| unexpected(*cell))
+        .map(|(row, _)| row)
         .collect()
 }
 
-fn rows_where(column: &Column, unexpected: impl Fn(&Cell) -> bool) -> Vec<(u64, Vec<Cell>)> {
+fn rows_where(column: &Column, unexpected: impl Fn(Cell) -> bool) -> Vec<u64> {
     column
-        .cells
         .iter()
         .enumerate()
-        .filter(|(_, cell)| unexpected(cell))
-        .map(|(row, cell)| (row as u64, vec![cell.clone()]))
+        .filter(|(_, cell)| unexpected(*cell))
+        .map(|(row, _)| row as u64)
         .collect()
 }
 
@@ -284,7 +282,7 @@ enum Scalar<'a> {
     Text(&'a str),
 }
 
-fn scalar(cell: &Cell) -> Scalar<'_> {
+fn scalar(cell: Cell<'_>) -> Scalar<'_> {
     match cell {
         Cell::Str(text) => Scalar::Text(text),
         other => Scalar::Number(other.as_f64().unwrap_or(f64::NAN)),
@@ -294,31 +292,32 @@ fn scalar(cell: &Cell) -> Scalar<'_> {
 /// The key pandas hashes a value by for `duplicated`/`nunique`: numbers by value (so `-0.0`
 /// is `0.0`), nulls equal to each other.
 #[derive(Debug, Clone, PartialEq, Eq, Hash)]
-enum HashKey {
+enum HashKey<'a> {
     Null,
     Int(i64),
     Float(u64),
     Bool(bool),
-    Str(String),
+    Str(&'a str),
 }
 
-impl HashKey {
-    fn of(cell: &Cell) -> HashKey {
+impl HashKey<'_> {
+    fn of(cell: Cell<'_>) -> HashKey<'_> {
         match cell {
             Cell::Null => HashKey::Null,
             Cell::Float(value) if value.is_nan() => HashKey::Null,
-            Cell::Float(value) if *value == 0.0 => HashKey::Float(0f64.to_bits()),
+            // A float pattern compares with `==`: `-0.0` lands here too.
+            Cell::Float(0.0) => HashKey::Float(0f64.to_bits()),
             Cell::Float(value) => HashKey::Float(value.to_bits()),
-            Cell::Int(value) => HashKey::Int(*value),
-            Cell::Bool(value) => HashKey::Bool(*value),
-            Cell::Str(text) => HashKey::Str(text.clone()),
+            Cell::Int(value) => HashKey::Int(value),
+            Cell::Bool(value) => HashKey::Bool(value),
+            Cell::Str(text) => HashKey::Str(text),
         }
     }
 }
 
 /// pandas `isin`'s equality of a cell and a `value_set` member: numbers by value (Python's
 /// `True == 1`), strings by text, never a number with a string.
-fn isin_equal(cell: &Cell, value: &Value) -> bool {
+fn isin_equal(cell: Cell, value: &Value) -> bool {
     match (cell, value) {
         (Cell::Str(text), Value::String(member)) => text == member,
         (Cell::Str(_), _) | (_, Value::String(_)) => false,
@@ -375,10 +374,9 @@ fn numbers(column: &Column, stat: &str) -> Result<Vec<f64>, Raised> {
         ));
     }
     Ok(column
-        .cells
         .iter()
         .filter(|cell| !cell.is_null())
-        .filter_map(Cell::as_f64)
+        .filter_map(|cell| cell.as_f64())
         .collect())
 }
 
@@ -413,7 +411,7 @@ fn pairwise_sum(values: &[f64]) -> f64 {
 
 /// A column statistic as pandas computes it; `None` when pandas gives NaN (no values, one
 /// value for `std`, `inf − inf`).
-fn statistic(column: &Column, stat: Stat) -> Result<Option<Cell>, Raised> {
+fn statistic(column: &Column, stat: Stat) -> Result<Option<Cell<'_>>, Raised> {
     let float = |value: f64| (!value.is_nan()).then_some(Cell::Float(value));
     Ok(match stat {
         Stat::Mean => Some(numbers(column, "mean")?)
@@ -441,7 +439,7 @@ fn statistic(column: &Column, stat: Stat) -> Result<Option<Cell>, Raised> {
         Stat::Min | Stat::Max => extreme(column, stat == Stat::Max),
         Stat::UniqueValueCount => Some(Cell::Int(distinct(column) as i64)),
         Stat::ProportionOfUniqueValues => {
-            let nonnull = column.cells.len() - column.null_count();
+            let nonnull = column.len() - column.null_count();
             if nonnull == 0 {
                 Some(Cell::Int(0))
             } else {
@@ -453,7 +451,6 @@ fn statistic(column: &Column, stat: Stat) -> Result<Option<Cell>, Raised> {
 
 fn distinct(column: &Column) -> usize {
     let keys: std::collections::HashSet<HashKey> = column
-        .cells
         .iter()
         .filter(|cell| !cell.is_null())
         .map(HashKey::of)
@@ -462,7 +459,7 @@ fn distinct(column: &Column) -> usize {
 }
 
 /// pandas' `min()`/`max()` skipping nulls: ints stay ints, strings compare as text.
-fn extreme(column: &Column, max: bool) -> Option<Cell> {
+fn extreme(column: &Column, max: bool) -> Option<Cell<'_>> {
     let pick = |order: Ordering| {
         if max {
             order == Ordering::Greater
@@ -470,8 +467,8 @@ fn extreme(column: &Column, max: bool) -> Option<Cell> {
             order == Ordering::Less
         }
     };
-    let mut best: Option<&Cell> = None;
-    for cell in column.cells.iter().filter(|cell| !cell.is_null()) {
+    let mut best: Option<Cell> = None;
+    for cell in column.iter().filter(|cell| !cell.is_null()) {
         let better = match best {
             None => true,
             Some(current) => pick(match (cell, current) {
@@ -488,8 +485,8 @@ fn extreme(column: &Column, max: bool) -> Option<Cell> {
         }
     }
     best.map(|cell| match cell {
-        Cell::Bool(flag) => Cell::Int(i64::from(*flag)),
-        other => other.clone(),
+        Cell::Bool(flag) => Cell::Int(i64::from(flag)),
+        other => other,
     })
 }
 
@@ -559,7 +556,7 @@ fn compound_unique(
         .filter(|&row| {
             let nulls = columns
                 .iter()
-                .filter(|column| column.cells[row].is_null())
+                .filter(|column| column.get(row).is_null())
                 .count();
             match ignore {
                 MultiIgnore::AllMissing => nulls < columns.len(),
@@ -571,25 +568,17 @@ fn compound_unique(
     let key = |row: usize| -> Vec<HashKey> {
         columns
             .iter()
-            .map(|column| HashKey::of(&column.cells[row]))
+            .map(|column| HashKey::of(column.get(row)))
             .collect()
     };
     let mut counts: HashMap<Vec<HashKey>, usize> = HashMap::new();
     for &row in &kept {
         *counts.entry(key(row)).or_default() += 1;
     }
-    let unexpected: Vec<(u64, Vec<Cell>)> = kept
+    let unexpected: Vec<u64> = kept
         .iter()
         .filter(|&&row| counts[&key(row)] > 1)
-        .map(|&row| {
-            (
-                row as u64,
-                columns
-                    .iter()
-                    .map(|column| column.cells[row].clone())
-                    .collect(),
-            )
-        })
+        .map(|&row| row as u64)
         .collect();
     let considered = kept.len();
     let success =
@@ -604,7 +593,7 @@ fn pair_greater(
     mostly: f64,
     ignore: PairIgnore,
 ) -> Result<Evaluation, Raised> {
-    let rows = column_a.cells.len();
+    let rows = column_a.len();
     let strings = (column_a.dtype == Dtype::Str, column_b.dtype == Dtype::Str);
     if strings.0 != strings.1 {
         return Err("cannot compare a column of strings with a column of numbers".to_string());
@@ -612,7 +601,7 @@ fn pair_greater(
     let mut considered = 0;
     let mut unexpected = Vec::new();
     for row in 0..rows {
-        let (a, b) = (&column_a.cells[row], &column_b.cells[row]);
+        let (a, b) = (column_a.get(row), column_b.get(row));
         let skip = match ignore {
             PairIgnore::BothMissing => a.is_null() && b.is_null(),
             PairIgnore::EitherMissing => a.is_null() || b.is_null(),
@@ -636,7 +625,7 @@ fn pair_greater(
             _ => false,
         };
         if !passes {
-            unexpected.push((row as u64, vec![a.clone(), b.clone()]));
+            unexpected.push(row as u64);
         }
     }
     let success =
@@ -664,14 +653,7 @@ mod tests {
     fn every_row_of_a_duplicated_value_is_unexpected_and_nulls_are_left_out() {
         let data = frame("a\n1\n2\n3\n3\n\n");
         let result = evaluate(&map("a", MapTest::Unique), &frame("a\n1\n2\n3\n3\nNA\n")).unwrap();
-        assert_eq!(
-            result
-                .unexpected
-                .iter()
-                .map(|(row, _)| *row)
-                .collect::<Vec<_>>(),
-            [2, 3]
-        );
+        assert_eq!(result.unexpected_rows, [2, 3]);
         assert_eq!(
             (result.element_count, result.missing_count),
             (Some(5), Some(1))

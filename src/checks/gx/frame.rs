@@ -29,17 +29,17 @@ pub const PANDAS_NA_STRINGS: [&str; 19] = [
     "<NA>", "N/A", "NA", "NULL", "NaN", "None", "n/a", "nan", "null",
 ];
 
-/// One cell as pandas holds it.
-#[derive(Debug, Clone, PartialEq)]
-pub enum Cell {
+/// One cell as pandas holds it (borrowed from its column).
+#[derive(Debug, Clone, Copy, PartialEq)]
+pub enum Cell<'a> {
     Null,
     Int(i64),
     Float(f64),
     Bool(bool),
-    Str(String),
+    Str(&'a str),
 }
 
-impl Cell {
+impl Cell<'_> {
     pub fn is_null(&self) -> bool {
         match self {
             Cell::Null => true,
@@ -65,7 +65,7 @@ impl Cell {
             Cell::Int(value) => serde_json::Value::from(*value),
             Cell::Float(value) => float_json(*value),
             Cell::Bool(value) => serde_json::Value::Bool(*value),
-            Cell::Str(value) => serde_json::Value::String(value.clone()),
+            Cell::Str(value) => serde_json::Value::String(value.to_string()),
         }
     }
 }
@@ -102,16 +102,112 @@ impl Dtype {
     }
 }
 
+/// A column's texts in one buffer (a string column's cells, or any column while it is read).
+#[derive(Debug, Clone, Default)]
+struct Texts {
+    text: String,
+    /// Where each cell's text ends in `text`.
+    ends: Vec<usize>,
+    nulls: Vec<bool>,
+}
+
+impl Texts {
+    fn push(&mut self, cell: Option<&str>) {
+        self.text.push_str(cell.unwrap_or_default());
+        self.ends.push(self.text.len());
+        self.nulls.push(cell.is_none());
+    }
+
+    fn get(&self, row: usize) -> Option<&str> {
+        if self.nulls[row] {
+            return None;
+        }
+        let start = if row == 0 { 0 } else { self.ends[row - 1] };
+        Some(&self.text[start..self.ends[row]])
+    }
+
+    fn iter(&self) -> impl Iterator<Item = Option<&str>> {
+        (0..self.ends.len()).map(|row| self.get(row))
+    }
+}
+
+/// What the cells of a column have been so far, as pandas' inference asks.
+#[derive(Debug, Clone, Copy)]
+struct Inference {
+    all_int: bool,
+    all_float: bool,
+    all_bool: bool,
+    has_null: bool,
+    has_value: bool,
+}
+
+impl Inference {
+    const START: Inference = Inference {
+        all_int: true,
+        all_float: true,
+        all_bool: true,
+        has_null: false,
+        has_value: false,
+    };
+
+    fn see(&mut self, cell: Option<&str>) {
+        let Some(text) = cell else {
+            self.has_null = true;
+            return;
+        };
+        self.has_value = true;
+        self.all_int = self.all_int && parse_int(text).is_some();
+        self.all_float = self.all_float && (self.all_int || parse_float(text).is_some());
+        self.all_bool = self.all_bool && parse_bool(text).is_some();
+    }
+}
+
+/// A column's cells, stored by dtype.
+#[derive(Debug, Clone)]
+enum Cells {
+    Int(Vec<i64>),
+    /// NaN for nulls.
+    Float(Vec<f64>),
+    Bool(Vec<Option<bool>>),
+    Str(Texts),
+}
+
 /// One column: its dtype and its cells, one per row.
 #[derive(Debug, Clone)]
 pub struct Column {
     pub dtype: Dtype,
-    pub cells: Vec<Cell>,
+    cells: Cells,
 }
 
 impl Column {
+    pub fn len(&self) -> usize {
+        match &self.cells {
+            Cells::Int(values) => values.len(),
+            Cells::Float(values) => values.len(),
+            Cells::Bool(values) => values.len(),
+            Cells::Str(texts) => texts.ends.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    pub fn get(&self, row: usize) -> Cell<'_> {
+        match &self.cells {
+            Cells::Int(values) => Cell::Int(values[row]),
+            Cells::Float(values) => Cell::Float(values[row]),
+            Cells::Bool(values) => values[row].map_or(Cell::Null, Cell::Bool),
+            Cells::Str(texts) => texts.get(row).map_or(Cell::Null, Cell::Str),
+        }
+    }
+
+    pub fn iter(&self) -> impl Iterator<Item = Cell<'_>> {
+        (0..self.len()).map(|row| self.get(row))
+    }
+
     pub fn null_count(&self) -> usize {
-        self.cells.iter().filter(|cell| cell.is_null()).count()
+        self.iter().filter(Cell::is_null).count()
     }
 }
 
@@ -180,7 +276,8 @@ impl Frame {
                 .collect()
         };
         let kept_count = keep.iter().flatten().count();
-        let mut raw: Vec<Vec<Option<String>>> = vec![Vec::new(); kept_count];
+        let mut raw: Vec<Texts> = vec![Texts::default(); kept_count];
+        let mut inference = vec![Inference::START; kept_count];
         let mut rows = 0usize;
         for record in records {
             let record = record.map_err(|error| csv_error(name, error))?;
@@ -206,18 +303,22 @@ impl Frame {
                                 columns[index]
                             ))
                         })?;
-                        (!PANDAS_NA_STRINGS.contains(&text)).then(|| text.to_string())
+                        (!PANDAS_NA_STRINGS.contains(&text)).then_some(text)
                     }
                 };
                 raw[*slot].push(cell);
+                inference[*slot].see(cell);
             }
             rows += 1;
         }
         let mut data = HashMap::new();
         for (index, slot) in keep.iter().enumerate() {
             if let Some(slot) = slot {
-                let cells = std::mem::take(&mut raw[*slot]);
-                data.insert(columns[index].clone(), infer_column(cells));
+                let texts = std::mem::take(&mut raw[*slot]);
+                data.insert(
+                    columns[index].clone(),
+                    typed_column(texts, inference[*slot]),
+                );
             }
         }
         Ok(Frame {
@@ -324,67 +425,48 @@ fn parse_bool(text: &str) -> Option<bool> {
     }
 }
 
-/// A column's dtype and cells from its raw text, as pandas' type inference decides.
-fn infer_column(raw: Vec<Option<String>>) -> Column {
-    let present = || raw.iter().flatten();
-    let has_null = raw.iter().any(Option::is_none);
-    if present().all(|text| parse_int(text).is_some()) && present().next().is_some() {
-        if !has_null {
-            let cells = present()
-                .map(|text| Cell::Int(parse_int(text).unwrap_or_default()))
-                .collect();
-            return Column {
-                dtype: Dtype::Int64,
-                cells,
-            };
-        }
-        let cells = raw
+/// A column's dtype and cells from its texts, as pandas' type inference decides.
+fn typed_column(texts: Texts, inference: Inference) -> Column {
+    if inference.has_value && inference.all_int && !inference.has_null {
+        let values = texts
+            .iter()
+            .map(|text| text.and_then(parse_int).unwrap_or_default())
+            .collect();
+        return Column {
+            dtype: Dtype::Int64,
+            cells: Cells::Int(values),
+        };
+    }
+    if inference.all_float {
+        // Ints with a null are floats too; a column of nulls only is float64 of NaN.
+        let values = texts
             .iter()
             .map(|text| match text {
-                Some(text) => Cell::Float(parse_int(text).unwrap_or_default() as f64),
-                None => Cell::Null,
+                Some(text) => parse_int(text)
+                    .map_or_else(|| parse_float(text).unwrap_or(f64::NAN), |int| int as f64),
+                None => f64::NAN,
             })
             .collect();
         return Column {
             dtype: Dtype::Float64,
-            cells,
+            cells: Cells::Float(values),
         };
     }
-    if present().all(|text| parse_float(text).is_some()) {
-        let cells = raw
-            .iter()
-            .map(|text| match text {
-                Some(text) => Cell::Float(parse_float(text).unwrap_or(f64::NAN)),
-                None => Cell::Null,
-            })
-            .collect();
-        return Column {
-            dtype: Dtype::Float64,
-            cells,
-        };
-    }
-    if present().all(|text| parse_bool(text).is_some()) {
-        let dtype = if has_null {
+    if inference.all_bool {
+        let dtype = if inference.has_null {
             Dtype::ObjectBool
         } else {
             Dtype::Bool
         };
-        let cells = raw
-            .iter()
-            .map(|text| match text.as_deref().and_then(parse_bool) {
-                Some(value) => Cell::Bool(value),
-                None => Cell::Null,
-            })
-            .collect();
-        return Column { dtype, cells };
+        let values = texts.iter().map(|text| text.and_then(parse_bool)).collect();
+        return Column {
+            dtype,
+            cells: Cells::Bool(values),
+        };
     }
-    let cells = raw
-        .into_iter()
-        .map(|text| text.map_or(Cell::Null, Cell::Str))
-        .collect();
     Column {
         dtype: Dtype::Str,
-        cells,
+        cells: Cells::Str(texts),
     }
 }
 
@@ -407,9 +489,9 @@ mod tests {
         assert_eq!(dtype("ob"), Dtype::ObjectBool);
         assert_eq!(dtype("s"), Dtype::Str);
         assert_eq!(dtype("e"), Dtype::Float64, "a column of nulls is float64");
-        assert_eq!(frame.column("s").unwrap().cells[0], Cell::Str("5".into()));
+        assert_eq!(frame.column("s").unwrap().get(0), Cell::Str("5"));
         assert_eq!(
-            frame.column("f").unwrap().cells[1],
+            frame.column("f").unwrap().get(1),
             Cell::Float(f64::INFINITY)
         );
         assert_eq!(frame.rows, 2);
@@ -419,11 +501,11 @@ mod tests {
     fn pandas_null_spellings_are_exact_and_blank_lines_are_skipped() {
         let frame = frame("\u{feff}a,a\n\nnull,x\n\" NA\",y\nNone,z\nnone,w\n");
         assert_eq!(frame.columns, ["a", "a.1"]);
-        let cells = &frame.column("a").unwrap().cells;
-        assert_eq!(cells.len(), 4);
-        assert!(cells[0].is_null() && cells[2].is_null());
-        assert_eq!(cells[1], Cell::Str(" NA".into()));
-        assert_eq!(cells[3], Cell::Str("none".into()));
+        let column = frame.column("a").unwrap();
+        assert_eq!(column.len(), 4);
+        assert!(column.get(0).is_null() && column.get(2).is_null());
+        assert_eq!(column.get(1), Cell::Str(" NA"));
+        assert_eq!(column.get(3), Cell::Str("none"));
     }
 
     #[test]

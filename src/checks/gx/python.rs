@@ -21,15 +21,15 @@ use regex::Regex;
 
 /// Python's `str()` of a cell: ints in decimal, floats as `repr` (`1.0`, `1e+16`, `inf`),
 /// booleans `True`/`False`, strings as they are.
-pub fn python_str(cell: &super::frame::Cell) -> String {
+pub fn python_str(cell: super::frame::Cell) -> String {
     use super::frame::Cell;
     match cell {
         Cell::Null => "nan".to_string(),
         Cell::Int(value) => value.to_string(),
-        Cell::Float(value) => float_repr(*value),
+        Cell::Float(value) => float_repr(value),
         Cell::Bool(true) => "True".to_string(),
         Cell::Bool(false) => "False".to_string(),
-        Cell::Str(text) => text.clone(),
+        Cell::Str(text) => text.to_string(),
     }
 }
 

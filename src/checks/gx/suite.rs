@@ -512,7 +512,7 @@ mod tests {
             r#"{"expectation_suite_name": "old", "expectations": [
                 {"expectation_type": "expect_column_values_to_be_unique", "kwargs": {"column": "id"}},
                 {"type": "expect_column_kl_divergence_to_be_less_than", "kwargs": {"column": "x"}},
-                {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "mostly": 2}}
+                {"type": "expect_column_values_to_be_between", "kwargs": {"column": "x", "min_value": 0, "mostly": 2}}
             ]}"#,
             "suite.json",
         )
