@@ -532,7 +532,11 @@ fn compare(gx: &Value, kiroku: &GxOutcome) -> Vec<String> {
     if let Value::Array(indices) = &gx["unexpected_index_list"] {
         let ours = &evaluation.unexpected_rows;
         let theirs: Vec<u64> = indices.iter().filter_map(Value::as_u64).collect();
-        if theirs.len() == indices.len() && &theirs != ours {
+        if theirs.len() != indices.len() {
+            problems.push(format!(
+                "unexpected_index_list: GX gave indices that are not row numbers: {indices:?}"
+            ));
+        } else if &theirs != ours {
             problems.push(format!(
                 "unexpected_index_list: GX {theirs:?} kiroku {ours:?}"
             ));

@@ -74,7 +74,8 @@ pub struct GxOutcome {
 }
 
 /// Runs `suite` (whose file hashed to `suite_hash`) over every input: each input is one GX
-/// batch, so a suite over two inputs gives two results per expectation.
+/// batch, so a suite over two inputs gives two results per expectation, their ids prefixed with
+/// the input's name.
 pub fn run_gx_suite(
     suite: &GxSuite,
     suite_hash: &str,
@@ -103,11 +104,19 @@ pub fn run_gx_suite(
             path: input.path.display().to_string(),
             rows: frame.rows as u64,
         });
+        // With several inputs each result names its dataset, and its id starts with it
+        // (`train.expect_column_values_to_be_unique:id`), so ids stay unique in the run.
         let dataset = (inputs.len() > 1).then_some(input.name.as_str());
         results.extend(
             run_expectations(suite, &frame, dataset)
                 .into_iter()
-                .map(|outcome| outcome.result),
+                .map(|outcome| {
+                    let mut result = outcome.result;
+                    if let Some(dataset) = dataset {
+                        result.id = format!("{dataset}.{}", result.id);
+                    }
+                    result
+                }),
         );
     }
     Ok(SuiteOutcome {
