@@ -3,7 +3,8 @@
 //! and regex metacharacters, duplicates, columns pandas types as strings) and suites drawing
 //! every supported expectation type with random kwargs and `mostly`, run by GX 1.x on pandas
 //! (`tests/gx_oracle.py`, one process per shard, since GX starts slowly) and by
-//! `kiroku::checks::gx` on the same CSV files. Compared per expectation: success (or GX's
+//! `kiroku::checks::gx` on the same CSV files, and on the same frames written as Parquet by
+//! pandas (kiroku's `read_parquet` path). Compared per expectation: success (or GX's
 //! refusal / raised exception against kiroku's `error`), observed value, element, missing and
 //! unexpected counts, unexpected percent and the unexpected rows' 0-based indices.
 mod common;
@@ -585,7 +586,9 @@ fn kiroku_runs_gx_suites_as_great_expectations_does() {
                 .iter()
                 .skip(shard)
                 .step_by(SHARDS)
-                .map(|(case, csv, suite)| json!({"case": case, "csv": csv, "suite": suite}))
+                .map(|(case, csv, suite)| {
+                    json!({"case": case, "csv": csv, "suite": suite, "parquet": csv.with_extension("parquet")})
+                })
                 .collect();
             let manifest_path = dir.path().join(format!("manifest{shard}.json"));
             std::fs::write(&manifest_path, Value::Array(manifest).to_string()).unwrap();
@@ -634,31 +637,46 @@ fn kiroku_runs_gx_suites_as_great_expectations_does() {
                 continue;
             }
         };
-        let outcomes = run_expectations(&suite, &frame, None);
         let entries = gx[case].as_array().expect("one entry list per case");
-        for (index, (outcome, expectation)) in outcomes.iter().zip(&suite.expectations).enumerate()
-        {
-            if expectation.type_name == "expect_column_values_to_be_null" {
-                assert_eq!(outcome.result.status, CheckStatus::Unsupported, "{case}");
-                continue;
-            }
-            let entry = &entries[index];
-            if entry.is_null() {
-                problems.push(format!("{case}[{index}]: GX returned no result"));
-                continue;
-            }
-            compared += 1;
-            if entry.get("raised") == Some(&json!(false)) {
-                let counts = tally.entry(expectation.type_name.clone()).or_default();
-                counts.0 += 1;
-                counts.1 += usize::from(entry["success"] == json!(true));
-            }
-            for problem in compare(entry, outcome) {
+        // The frame pandas read, written as Parquet by pandas, reads to the same answers.
+        let parquet = match Frame::read_parquet(&csv.with_extension("parquet"), &frame.columns) {
+            Ok(parquet) => parquet,
+            Err(error) => {
                 problems.push(format!(
-                    "{case}[{index}] {} {}: {problem}",
-                    expectation.type_name,
-                    Value::Object(expectation.kwargs.clone())
+                    "{case}: kiroku could not read the Parquet pandas wrote: {error}"
                 ));
+                continue;
+            }
+        };
+        for (frame, format) in [(&frame, "csv"), (&parquet, "parquet")] {
+            let outcomes = run_expectations(&suite, frame, None);
+            for (index, (outcome, expectation)) in
+                outcomes.iter().zip(&suite.expectations).enumerate()
+            {
+                if expectation.type_name == "expect_column_values_to_be_null" {
+                    assert_eq!(outcome.result.status, CheckStatus::Unsupported, "{case}");
+                    continue;
+                }
+                let entry = &entries[index];
+                if entry.is_null() {
+                    problems.push(format!("{case}[{index}]: GX returned no result"));
+                    continue;
+                }
+                if format == "csv" {
+                    compared += 1;
+                    if entry.get("raised") == Some(&json!(false)) {
+                        let counts = tally.entry(expectation.type_name.clone()).or_default();
+                        counts.0 += 1;
+                        counts.1 += usize::from(entry["success"] == json!(true));
+                    }
+                }
+                for problem in compare(entry, outcome) {
+                    problems.push(format!(
+                        "{case}[{index}] ({format}) {} {}: {problem}",
+                        expectation.type_name,
+                        Value::Object(expectation.kwargs.clone())
+                    ));
+                }
             }
         }
     }

@@ -2,7 +2,8 @@
 
 Usage: python3 tests/gx_oracle.py MANIFEST.json OUT.json
 
-MANIFEST is a list of {"case": NAME, "csv": PATH, "suite": PATH}. Each CSV is read with pandas'
+MANIFEST is a list of {"case": NAME, "csv": PATH, "suite": PATH} (with "parquet": PATH, the
+frame pandas read is also written there as Parquet). Each CSV is read with pandas'
 read_csv defaults (what GX's pandas CSV asset does), validated in one ephemeral GX context
 (GX's start-up is slow, so every case shares it) against its suite with result_format COMPLETE.
 OUT gets {NAME: [one entry per expectation of the suite, in suite order]}, each entry either
@@ -80,6 +81,9 @@ def main():
         with open(case["suite"], encoding="utf-8") as handle:
             suite_json = json.load(handle)
         frame = pd.read_csv(case["csv"])
+        if case.get("parquet"):
+            # The same frame as Parquet, for kiroku's read_parquet path: GX's answers hold for it.
+            frame.to_parquet(case["parquet"])
         batch = batch_definition.get_batch(batch_parameters={"dataframe": frame})
         suite = ExpectationSuite(name=suite_json.get("name", case["case"]))
         entries = []

@@ -328,8 +328,134 @@ impl Frame {
         })
     }
 
+    /// Reads a Parquet file (or a folder of them) as pandas' `read_parquet` does, keeping the
+    /// columns in `wanted`: the file's types decide (integers with a null become float64,
+    /// booleans with a null Python objects, strings stay strings: no null spellings), NaN is
+    /// null. Dates and timestamps read as ISO text (pandas would make them datetimes).
+    pub fn read_parquet(path: &Path, wanted: &[String]) -> Result<Frame> {
+        let dataset = crate::checks::dataset::Dataset::open(path)?;
+        let positions: Vec<usize> = wanted
+            .iter()
+            .filter_map(|name| dataset.column_index(name))
+            .collect();
+        let mut built: Vec<ParquetColumn> = vec![ParquetColumn::default(); positions.len()];
+        let options = crate::checks::dataset::ReadOptions {
+            columns: positions.clone(),
+            hash: false,
+            progress: None,
+        };
+        let summary = crate::checks::dataset::read(&dataset, &options, |chunk| {
+            for (slot, column) in built.iter_mut().enumerate() {
+                let data = chunk.column(slot);
+                for row in 0..chunk.rows {
+                    column.push(data.value(row));
+                }
+            }
+            Ok(())
+        })?;
+        let data = positions
+            .iter()
+            .zip(built)
+            .map(|(&position, column)| (dataset.columns[position].clone(), column.finish()))
+            .collect();
+        Ok(Frame {
+            columns: dataset.columns.clone(),
+            rows: summary.rows as usize,
+            data,
+        })
+    }
+
     pub fn column(&self, name: &str) -> Option<&Column> {
         self.data.get(name)
+    }
+}
+
+/// A Parquet column as it is read: typed by the first non-null value's kind.
+#[derive(Debug, Clone, Default)]
+struct ParquetColumn {
+    ints: Vec<Option<i64>>,
+    floats: Vec<f64>,
+    bools: Vec<Option<bool>>,
+    texts: Texts,
+    kind: Option<Dtype>,
+    rows: usize,
+}
+
+impl ParquetColumn {
+    fn push(&mut self, value: crate::checks::chunk::Value) {
+        use crate::checks::chunk::Value;
+        let kind = match value {
+            Value::Null => None,
+            Value::Int(_) => Some(Dtype::Int64),
+            Value::Float(_) => Some(Dtype::Float64),
+            Value::Bool(_) => Some(Dtype::Bool),
+            Value::Text(_) => Some(Dtype::Str),
+        };
+        if self.kind.is_none() && kind.is_some() {
+            // Nulls seen before the first value take that value's kind.
+            self.kind = kind;
+            let rows = self.rows;
+            self.ints = vec![None; rows];
+            self.floats = vec![f64::NAN; rows];
+            self.bools = vec![None; rows];
+            self.texts = Texts::default();
+            (0..rows).for_each(|_| self.texts.push(None));
+        }
+        self.rows += 1;
+        match (self.kind, value) {
+            (None, _) => {}
+            (Some(Dtype::Int64), Value::Int(int)) => self.ints.push(Some(int)),
+            (Some(Dtype::Int64), _) => self.ints.push(None),
+            (Some(Dtype::Float64), Value::Float(float)) => self.floats.push(float),
+            (Some(Dtype::Float64), Value::Int(int)) => self.floats.push(int as f64),
+            (Some(Dtype::Float64), _) => self.floats.push(f64::NAN),
+            (Some(Dtype::Bool | Dtype::ObjectBool), Value::Bool(flag)) => {
+                self.bools.push(Some(flag))
+            }
+            (Some(Dtype::Bool | Dtype::ObjectBool), _) => self.bools.push(None),
+            (Some(Dtype::Str), Value::Text(bytes)) => {
+                self.texts.push(Some(&String::from_utf8_lossy(bytes)))
+            }
+            (Some(Dtype::Str), _) => self.texts.push(None),
+        }
+    }
+
+    fn finish(self) -> Column {
+        match self.kind {
+            None => Column {
+                dtype: Dtype::Float64,
+                cells: Cells::Float(vec![f64::NAN; self.rows]),
+            },
+            Some(Dtype::Int64) if self.ints.iter().all(Option::is_some) => Column {
+                dtype: Dtype::Int64,
+                cells: Cells::Int(self.ints.into_iter().flatten().collect()),
+            },
+            Some(Dtype::Int64) => Column {
+                dtype: Dtype::Float64,
+                cells: Cells::Float(
+                    self.ints
+                        .into_iter()
+                        .map(|int| int.map_or(f64::NAN, |int| int as f64))
+                        .collect(),
+                ),
+            },
+            Some(Dtype::Float64) => Column {
+                dtype: Dtype::Float64,
+                cells: Cells::Float(self.floats),
+            },
+            Some(Dtype::Bool | Dtype::ObjectBool) => Column {
+                dtype: if self.bools.iter().all(Option::is_some) {
+                    Dtype::Bool
+                } else {
+                    Dtype::ObjectBool
+                },
+                cells: Cells::Bool(self.bools),
+            },
+            Some(Dtype::Str) => Column {
+                dtype: Dtype::Str,
+                cells: Cells::Str(self.texts),
+            },
+        }
     }
 }
 

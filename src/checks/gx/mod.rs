@@ -3,8 +3,8 @@
 //!
 //! - `suite`: the suite's JSON (1.x `type`, 0.x `expectation_type`) parsed into typed
 //!   expectations; unknown types are kept and reported `unsupported`, never skipped.
-//! - `frame`: the CSV read as pandas' `read_csv` reads it (its null strings, its per-column
-//!   types), since that decides what GX sees.
+//! - `frame`: the data read as pandas' `read_csv` reads a CSV (its null strings, its
+//!   per-column types), since that decides what GX sees, or as `read_parquet` reads Parquet.
 //! - `python`: Python's `str()` of values and `re.search` on Rust's `regex` (what differs).
 //! - `evaluate`: each expectation's GX result (success, counts, observed value, rows).
 //!
@@ -90,17 +90,20 @@ pub fn run_gx_suite(
     let mut results = Vec::new();
     for input in inputs {
         let frame = read_input(input, suite)?;
-        let file_name = input
-            .path
-            .file_name()
-            .map_or_else(String::new, |name| name.to_string_lossy().into_owned());
-        let digest = crate::checks::dataset::sha256_file(&input.path)?;
+        // The version's content hash, as `kiroku data add` computes it.
+        let files = crate::checks::dataset::Dataset::open(&input.path)?.files;
+        let digests = files
+            .iter()
+            .map(|file| crate::checks::dataset::sha256_file(&file.path))
+            .collect::<Result<Vec<_>>>()?;
         datasets.push(CheckedDataset {
             name: input.name.clone(),
-            version_id: crate::checks::dataset::version_hash([(
-                file_name.as_str(),
-                digest.as_str(),
-            )]),
+            version_id: crate::checks::dataset::version_hash(
+                files
+                    .iter()
+                    .zip(&digests)
+                    .map(|(file, digest)| (file.relative.as_str(), digest.as_str())),
+            ),
             path: input.path.display().to_string(),
             rows: frame.rows as u64,
         });
@@ -129,20 +132,9 @@ pub fn run_gx_suite(
     })
 }
 
-/// Reads one input as pandas would, keeping only the columns the suite's expectations read.
+/// Reads one input as pandas would (`read_csv`, or `read_parquet` for Parquet files and
+/// folders), keeping only the columns the suite's expectations read.
 pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
-    let is_csv = input
-        .path
-        .extension()
-        .and_then(|extension| extension.to_str())
-        .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
-    if !is_csv || input.path.is_dir() {
-        return Err(KirokuError::Invalid(format!(
-            "{}: the GX dialect reads one CSV file (as GX's pandas read_csv does); \
-             Parquet and folders are not supported for GX suites yet",
-            input.path.display()
-        )));
-    }
     let mut wanted: Vec<String> = suite
         .expectations
         .iter()
@@ -154,7 +146,22 @@ pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
         .collect();
     wanted.sort();
     wanted.dedup();
-    Frame::read_csv(&input.path, Some(&wanted))
+    let is_csv = input
+        .path
+        .extension()
+        .and_then(|extension| extension.to_str())
+        .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
+    if is_csv && input.path.is_file() {
+        return Frame::read_csv(&input.path, Some(&wanted));
+    }
+    let dataset = crate::checks::dataset::Dataset::open(&input.path)?;
+    match dataset.format {
+        crate::model::DataFormat::Parquet => Frame::read_parquet(&input.path, &wanted),
+        crate::model::DataFormat::Csv => Err(KirokuError::Invalid(format!(
+            "{}: a GX suite reads one CSV file per --data (pandas' read_csv), not a folder of them",
+            input.path.display()
+        ))),
+    }
 }
 
 /// Runs every expectation of `suite` on `frame`, one outcome each, in suite order; `dataset`
