@@ -127,7 +127,11 @@ pub fn parse_number(bytes: &[u8]) -> Option<f64> {
             return Some(if negative { -value } else { value } as f64);
         }
     }
-    let text = std::str::from_utf8(bytes).ok()?;
+    if !bytes.is_ascii() {
+        return None;
+    }
+    // SAFETY: ASCII bytes are valid UTF-8 (checked above; cheaper than `from_utf8`).
+    let text = unsafe { std::str::from_utf8_unchecked(bytes) };
     text.parse::<f64>().ok().filter(|f| !f.is_nan())
 }
 

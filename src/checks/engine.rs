@@ -220,16 +220,7 @@ impl DatasetRun<'_> {
             hash: true,
             progress: self.options.progress.clone(),
         };
-        let summary = read(self.dataset, &options, |chunk| {
-            for (_, plan) in plans.iter_mut() {
-                match plan {
-                    Plan::Stream(accumulator) => accumulator.add(&chunk),
-                    Plan::Schema(schema) => schema.add(&chunk),
-                    _ => {}
-                }
-            }
-            Ok(())
-        })?;
+        let summary = read_into_plans(self.dataset, &options, &mut plans)?;
         let rows = summary.rows;
         let name = self.input.name.as_str();
         let results = plans
@@ -616,6 +607,87 @@ impl DatasetRun<'_> {
 enum ReferenceData {
     Distribution(Arc<Reference>),
     Keys(Arc<HashSet<u64>>),
+}
+
+/// Roughly how much work a plan does per row, to split plans between two threads.
+fn plan_weight(plan: &Plan) -> u32 {
+    match plan {
+        Plan::Stream(accumulator) => accumulator.weight(),
+        Plan::Schema(_) => 1,
+        _ => 0,
+    }
+}
+
+fn add_to_plans(plans: &mut [(usize, Plan)], chunk: &super::chunk::Chunk) {
+    for (_, plan) in plans.iter_mut() {
+        match plan {
+            Plan::Stream(accumulator) => accumulator.add(chunk),
+            Plan::Schema(schema) => schema.add(chunk),
+            _ => {}
+        }
+    }
+}
+
+/// Reads `dataset` feeding every plan. With work for two, the plans are split in two groups
+/// of about equal weight: one runs here, the other on a thread of its own, each chunk shared
+/// between them (with the reader's thread, three threads keep two cores busy).
+fn read_into_plans(
+    dataset: &Dataset,
+    options: &ReadOptions,
+    plans: &mut Vec<(usize, Plan)>,
+) -> Result<super::dataset::ReadSummary> {
+    let streaming = plans.iter().filter(|(_, p)| plan_weight(p) > 0).count();
+    if streaming < 2 {
+        return read(dataset, options, |chunk| {
+            add_to_plans(plans, &chunk);
+            Ok(())
+        });
+    }
+    // Heaviest first, each to the lighter group.
+    let mut order: Vec<usize> = (0..plans.len()).collect();
+    order.sort_by_key(|&i| std::cmp::Reverse(plan_weight(&plans[i].1)));
+    let mut mine = Vec::new();
+    let mut theirs = Vec::new();
+    let (mut my_weight, mut their_weight) = (0u32, 0u32);
+    let mut taken: Vec<Option<(usize, Plan)>> = plans.drain(..).map(Some).collect();
+    for i in order {
+        let plan = taken[i].take().expect("each plan once");
+        let weight = plan_weight(&plan.1);
+        if their_weight <= my_weight {
+            their_weight += weight;
+            theirs.push(plan);
+        } else {
+            my_weight += weight;
+            mine.push(plan);
+        }
+    }
+    let summary = std::thread::scope(|scope| {
+        let (sender, receiver) = std::sync::mpsc::sync_channel::<Arc<super::chunk::Chunk>>(2);
+        let worker = scope.spawn(move || {
+            for chunk in receiver.iter() {
+                add_to_plans(&mut theirs, &chunk);
+            }
+            theirs
+        });
+        let summary = read(dataset, options, |chunk| {
+            let chunk = Arc::new(chunk);
+            // The worker stops only by panicking; the join below reports that.
+            let _ = sender.send(Arc::clone(&chunk));
+            add_to_plans(&mut mine, &chunk);
+            Ok(())
+        });
+        drop(sender);
+        let theirs = worker
+            .join()
+            .map_err(|_| KirokuError::Invalid("a checks thread panicked".into()));
+        (summary, theirs)
+    });
+    let (summary, theirs) = summary;
+    let theirs = theirs?;
+    plans.extend(mine);
+    plans.extend(theirs);
+    plans.sort_by_key(|(index, _)| *index);
+    summary
 }
 
 fn metric(value: f64) -> Observation {

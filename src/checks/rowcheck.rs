@@ -14,6 +14,11 @@ use std::collections::{BinaryHeap, HashSet};
 /// A check that streams over chunks and then says what it saw.
 pub trait Accumulator: Send {
     fn add(&mut self, chunk: &Chunk);
+    /// Roughly the work per row, relative to a simple value test (1), for splitting checks
+    /// between threads.
+    fn weight(&self) -> u32 {
+        1
+    }
     /// `rows`: the dataset's row count.
     fn finish(self: Box<Self>, rows: u64) -> Observation;
 }
@@ -323,12 +328,16 @@ pub struct Unique {
     pub skip: SkipRows,
     pub rule: DuplicateRows,
     pub tally: Tally,
-    /// key hash → (first row, count).
-    seen: HashKeyed<(u64, u64)>,
+    /// key hash → first row (low 40 bits) and count (high 24 bits, saturating): 16 bytes an
+    /// entry.
+    seen: HashKeyed<u64>,
     /// First rows of repeated keys (every-occurrence mode), the smallest kept, with the
     /// checked values of a repeat (the same values).
     first_rows: BinaryHeap<FirstRow>,
 }
+
+const FIRST_ROW_MASK: u64 = (1 << 40) - 1;
+const COUNT_MAX: u64 = (1 << 24) - 1;
 
 struct FirstRow(u64, Sample);
 
@@ -363,6 +372,10 @@ impl Unique {
 }
 
 impl Accumulator for Unique {
+    fn weight(&self) -> u32 {
+        4 * self.columns.len() as u32
+    }
+
     fn add(&mut self, chunk: &Chunk) {
         let columns: Vec<_> = self.columns.iter().map(|&c| chunk.column(c)).collect();
         self.tally.element_count += chunk.rows as u64;
@@ -374,9 +387,14 @@ impl Accumulator for Unique {
             }
             let hash = hash_values(columns.iter().map(|c| c.value(row)));
             let dataset_row = chunk.first_row + row as u64;
-            let entry = self.seen.entry(hash).or_insert((dataset_row, 0));
-            entry.1 += 1;
-            let (first_row, count) = *entry;
+            let entry = self
+                .seen
+                .entry(hash)
+                .or_insert(dataset_row & FIRST_ROW_MASK);
+            if *entry >> 40 < COUNT_MAX {
+                *entry += 1 << 40;
+            }
+            let (first_row, count) = (*entry & FIRST_ROW_MASK, *entry >> 40);
             if count < 2 {
                 continue;
             }
@@ -417,7 +435,7 @@ impl Accumulator for Unique {
     }
 
     fn finish(self: Box<Self>, _rows: u64) -> Observation {
-        let duplicated_keys = self.seen.values().filter(|(_, count)| *count > 1).count() as u64;
+        let duplicated_keys = self.seen.values().filter(|entry| *entry >> 40 > 1).count() as u64;
         let distinct = self.seen.len() as u64;
         let limit = self.tally.sampler.limit;
         let mut tally = self.tally;

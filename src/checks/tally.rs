@@ -4,7 +4,7 @@ use super::chunk::{Chunk, Value};
 use crate::model::{Sample, ValueCount};
 use serde_json::{Map, Value as Json};
 use std::collections::HashMap;
-use std::hash::{BuildHasherDefault, DefaultHasher, Hasher};
+use std::hash::{BuildHasherDefault, Hasher};
 
 /// Distinct unexpected values counted per check; further distinct values are counted in
 /// `other_unexpected` only.
@@ -34,9 +34,54 @@ impl Hasher for PassThroughHasher {
 /// A map keyed by 64-bit hashes.
 pub type HashKeyed<V> = HashMap<u64, V, BuildHasherDefault<PassThroughHasher>>;
 
+/// A fast 64-bit hasher for value identities: words folded in FxHash's way (rotate, xor,
+/// multiply), bytes eight at a time, and murmur3's 64-bit finalizer at the end so that low
+/// and high bits both mix (a hash table indexes by the low bits, tags by the high ones).
+#[derive(Default, Clone, Copy)]
+pub struct ValueHasher(u64);
+
+const FX_SEED: u64 = 0x51_7c_c1_b7_27_22_0a_95;
+
+impl ValueHasher {
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(FX_SEED);
+    }
+}
+
+impl Hasher for ValueHasher {
+    fn finish(&self) -> u64 {
+        let mut h = self.0;
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xff51_afd7_ed55_8ccd);
+        h ^= h >> 33;
+        h = h.wrapping_mul(0xc4ce_b9fe_1a85_ec53);
+        h ^ (h >> 33)
+    }
+
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            self.add(u64::from_le_bytes(chunk.try_into().expect("8 bytes")));
+        }
+        let rest = chunks.remainder();
+        let mut last = [0u8; 8];
+        last[..rest.len()].copy_from_slice(rest);
+        // The length keeps "a" and "a\0" apart.
+        self.add(u64::from_le_bytes(last) ^ ((bytes.len() as u64) << 56));
+    }
+
+    fn write_u8(&mut self, value: u8) {
+        self.add(value as u64);
+    }
+
+    fn write_u64(&mut self, value: u64) {
+        self.add(value);
+    }
+}
+
 /// The 64-bit identity of some values (equal numbers hash equal whatever their spelling).
 pub fn hash_values<'a>(values: impl IntoIterator<Item = Value<'a>>) -> u64 {
-    let mut hasher = DefaultHasher::new();
+    let mut hasher = ValueHasher::default();
     for value in values {
         value.hash_into(&mut hasher);
     }

@@ -75,17 +75,17 @@ pub fn summary_line(result: &CheckResult) -> String {
                 } else {
                     result.missing_count.unwrap_or(0)
                 });
+        let looked_at = if result.check_type == "category_shares" {
+            if looked_at == 1 {
+                "1 category".to_string()
+            } else {
+                format!("{looked_at} categories")
+            }
+        } else {
+            count_of(looked_at, "row")
+        };
         let mut line = format!(
-            "{} of {} unexpected ({})",
-            unexpected,
-            count_of(
-                looked_at,
-                if result.check_type == "category_shares" {
-                    "category"
-                } else {
-                    "row"
-                }
-            ),
+            "{unexpected} of {looked_at} unexpected ({})",
             percent(result.unexpected_percent.unwrap_or(0.0))
         );
         if result.check_type != "not_null" && result.missing_count.unwrap_or(0) > 0 {
