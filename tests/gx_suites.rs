@@ -164,6 +164,7 @@ fn a_broken_gx_suite_is_exit_2_naming_where_and_an_unsupported_only_suite_passes
     std::fs::write(
         project.path().join("odd.json"),
         r#"{"expectations": [{"type": "expect_column_values_to_be_dateutil_parseable", "kwargs": {"column": "plan"}},
+                            {"type": "expect_column_values_to_be_unique", "kwargs": {"column": "id", "row_condition": "age>0", "condition_parser": "pandas"}},
                             {"type": "expect_column_values_to_be_between", "kwargs": {"column": "nope", "min_value": 1}}]}"#,
     )
     .unwrap();
@@ -173,9 +174,15 @@ fn a_broken_gx_suite_is_exit_2_naming_where_and_an_unsupported_only_suite_passes
         "a suite without a name is named after its file"
     );
     assert_eq!(json["results"][0]["status"], "unsupported");
-    // A missing column is an error result (GX raises too): exit 2.
-    assert_eq!(json["results"][1]["status"], "error");
+    // A row_condition is not evaluated: the expectation is reported, not checked on all rows.
+    assert_eq!(json["results"][1]["status"], "unsupported");
     assert!(json["results"][1]["message"]
+        .as_str()
+        .unwrap()
+        .contains("row_condition"));
+    // A missing column is an error result (GX raises too): exit 2.
+    assert_eq!(json["results"][2]["status"], "error");
+    assert!(json["results"][2]["message"]
         .as_str()
         .unwrap()
         .contains("'nope'"));

@@ -290,11 +290,8 @@ pub fn observed_of(
 fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
     let mut result = gx_result(&expectation.type_name, &expectation.kwargs);
     let parsed = match &expectation.parsed {
-        Parsed::Unsupported => {
-            result.message = Some(format!(
-                "kiroku does not run {} natively; it is reported, not checked",
-                expectation.type_name
-            ));
+        Parsed::Unsupported(reason) => {
+            result.message = Some(reason.clone());
             return GxOutcome {
                 result,
                 evaluation: None,

@@ -31,8 +31,9 @@ pub struct GxExpectation {
 #[derive(Debug, Clone)]
 pub enum Parsed {
     Run(Expectation),
-    /// A type kiroku does not run: reported as `unsupported`.
-    Unsupported,
+    /// A type (or a kwarg like `row_condition`) kiroku does not run: reported as `unsupported`
+    /// with this reason, never skipped.
+    Unsupported(String),
     /// Kwargs GX refuses (a missing column, `mostly` outside 0..1): reported as `error`.
     Invalid(String),
 }
@@ -230,10 +231,18 @@ fn parse_expectation(item: &Value, source: &str, index: usize) -> Result<GxExpec
         .get("severity")
         .and_then(Value::as_str)
         .map(str::to_string);
-    let parsed = match typed(&type_name, &Kwargs(&kwargs)) {
-        Ok(Some(expectation)) => Parsed::Run(expectation),
-        Ok(None) => Parsed::Unsupported,
-        Err(reason) => Parsed::Invalid(format!("{where_} (\"{type_name}\"): {reason}")),
+    let parsed = match (
+        unsupported_kwarg(&kwargs),
+        typed(&type_name, &Kwargs(&kwargs)),
+    ) {
+        (Some(key), _) => Parsed::Unsupported(format!(
+            "kiroku does not evaluate GX's \"{key}\" kwarg; {type_name} is reported, not checked"
+        )),
+        (None, Ok(Some(expectation))) => Parsed::Run(expectation),
+        (None, Ok(None)) => Parsed::Unsupported(format!(
+            "kiroku does not run {type_name} natively; it is reported, not checked"
+        )),
+        (None, Err(reason)) => Parsed::Invalid(format!("{where_} (\"{type_name}\"): {reason}")),
     };
     Ok(GxExpectation {
         type_name,
@@ -243,6 +252,20 @@ fn parse_expectation(item: &Value, source: &str, index: usize) -> Result<GxExpec
         severity,
         parsed,
     })
+}
+
+/// A kwarg that changes which rows or values GX checks and that kiroku does not evaluate
+/// (`row_condition`, 0.x `parse_strings_as_datetimes`, `allow_cross_type_comparisons`): an
+/// expectation using one is reported `unsupported` rather than checked on the wrong rows.
+fn unsupported_kwarg(kwargs: &Map<String, Value>) -> Option<&'static str> {
+    let set = |value: &Value| !matches!(value, Value::Null | Value::Bool(false)) && value != "";
+    [
+        "row_condition",
+        "parse_strings_as_datetimes",
+        "allow_cross_type_comparisons",
+    ]
+    .into_iter()
+    .find(|key| kwargs.get(*key).is_some_and(set))
 }
 
 /// Typed access to an expectation's kwargs, with GX's refusals as messages.
@@ -525,7 +548,10 @@ mod tests {
                 ..
             })
         ));
-        assert!(matches!(suite.expectations[1].parsed, Parsed::Unsupported));
+        assert!(matches!(
+            suite.expectations[1].parsed,
+            Parsed::Unsupported(_)
+        ));
         let Parsed::Invalid(reason) = &suite.expectations[2].parsed else {
             panic!()
         };
