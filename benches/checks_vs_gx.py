@@ -20,8 +20,8 @@ CHECKS = [
      'type = "row_count"\nmin = 1\nmax = 1000000000'),
     ("expect_column_values_to_not_be_null", {"column": "f0"},
      'type = "not_null"\ncolumn = "f0"'),
-    ("expect_column_values_to_be_between", {"column": "f1", "min_value": -5, "max_value": 5},
-     'type = "between"\ncolumn = "f1"\nmin = -5\nmax = 5'),
+    ("expect_column_values_to_be_between", {"column": "f1", "min_value": -80, "max_value": 80},
+     'type = "between"\ncolumn = "f1"\nmin = -80\nmax = 80'),
     ("expect_column_values_to_be_between", {"column": "i0", "min_value": 0, "max_value": 999},
      'type = "between"\ncolumn = "i0"\nmin = 0\nmax = 999'),
     ("expect_column_values_to_be_unique", {"column": "id"},
@@ -66,7 +66,7 @@ def generate(out, rows):
     # Planted defects.
     every = max(rows // 1000, 1)
     frame.loc[::every, "f0"] = np.nan
-    frame.loc[1::every, "f1"] = 50.0
+    frame.loc[1::every, "f1"] = 500.0
     frame.loc[2::every * 10, "id"] = 0
     frame.loc[3::every, "cat0"] = "purple"
     frame.loc[4::every, "cat1"] = "banned"
@@ -107,7 +107,7 @@ def run_pandas(csv):
     out.append(("rows", len(df)))
     out.append(("f0 nulls", int(df["f0"].isna().sum())))
     f1 = df["f1"].dropna()
-    out.append(("f1 outside", int(((f1 < -5) | (f1 > 5)).sum())))
+    out.append(("f1 outside", int(((f1 < -80) | (f1 > 80)).sum())))
     i0 = df["i0"].dropna()
     out.append(("i0 outside", int(((i0 < 0) | (i0 > 999)).sum())))
     out.append(("id duplicated", int(df["id"].duplicated(keep=False).sum())))

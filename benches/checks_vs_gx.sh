@@ -4,7 +4,9 @@
 # set, not in set, regex, value lengths, mean, median, stdev) over a ROWS-row, 20-column CSV
 # (about 300 MB at the default million rows) and the same data as Parquet for kiroku. Each tool
 # runs RUNS times; the best wall time and the peak RSS (`/usr/bin/time -v`) of each are shown,
-# with the ratios.
+# with the ratios, and the CPU time (user+sys) of each best run: on a shared machine wall times
+# swing with the other load, and kiroku's two threads lose more to it than single-threaded
+# pandas does.
 #
 # Usage: benches/checks_vs_gx.sh [KIROKU_BINARY]   (default: target/release/kiroku; build it with
 # `cargo build --release`). Needs python3 with great_expectations, pandas and pyarrow, and GNU
@@ -29,10 +31,10 @@ echo "bench.csv $(du -m "$WORK/bench.csv" | cut -f1) MB, bench.parquet $(du -m "
 cat "$WORK/bench.csv" "$WORK/bench.parquet" > /dev/null   # all tools start from a warm page cache
 
 # measure NAME COMMAND...: best wall seconds and the largest peak RSS (MB) over RUNS runs.
-declare -A WALL RSS
+declare -A WALL RSS CPU
 measure() {
     local name=$1; shift
-    local best="" peak=0
+    local best="" peak=0 cpu=""
     for _ in $(seq "$RUNS"); do
         /usr/bin/time -v -o "$WORK/time.txt" "$@" > "$WORK/out.txt" 2> "$WORK/err.txt" || {
             local code=$?
@@ -44,15 +46,19 @@ measure() {
         local wall rss
         wall=$(awk -F': ' '/Elapsed \(wall clock\)/ { n = split($2, p, ":"); s = 0; for (i = 1; i <= n; i++) s = s * 60 + p[i]; print s }' "$WORK/time.txt")
         rss=$(awk -F': ' '/Maximum resident set size/ { printf "%.0f", $2 / 1024 }' "$WORK/time.txt")
-        if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then best=$wall; fi
+        local used
+        used=$(awk -F': ' '/User time|System time/ { s += $2 } END { print s }' "$WORK/time.txt")
+        if [ -z "$best" ] || awk "BEGIN { exit !($wall < $best) }"; then best=$wall; cpu=$used; fi
         if [ "$rss" -gt "$peak" ]; then peak=$rss; fi
     done
     WALL[$name]=$best
     RSS[$name]=$peak
-    printf "%-16s %8.2f s %8d MB   %s\n" "$name" "$best" "$peak" "$(head -c 120 "$WORK/out.txt" | tr '\n' ' ')"
+    CPU[$name]=$cpu
+    printf "%-16s %8.2f s %8.2f s CPU %8d MB   %s\n" "$name" "$best" "$cpu" "$peak" "$(head -c 100 "$WORK/out.txt" | tr '\n' ' ')"
 }
 
-echo "best of $RUNS runs each (wall time, peak RSS):"
+echo "load average before: $(cut -d' ' -f1-3 /proc/loadavg) on $(nproc) cores"
+echo "best of $RUNS runs each (wall time, CPU time user+sys of that run, peak RSS):"
 measure gx python3 "$HERE/checks_vs_gx.py" gx "$WORK/bench.csv"
 measure pandas python3 "$HERE/checks_vs_gx.py" pandas "$WORK/bench.csv"
 measure kiroku-csv "$KIROKU" check "$WORK/suite.toml" --data "bench=$WORK/bench.csv" --no-record --format json
@@ -63,6 +69,7 @@ echo
 echo "GX / kiroku (CSV):           $(ratio "${WALL[gx]}" "${WALL[kiroku-csv]}")x   (target >= 10x)"
 echo "pandas / kiroku (CSV):       $(ratio "${WALL[pandas]}" "${WALL[kiroku-csv]}")x   (target >= 2x)"
 echo "kiroku CSV / Parquet:        $(ratio "${WALL[kiroku-csv]}" "${WALL[kiroku-parquet]}")x   (target >= 1x)"
+echo "CPU time GX / kiroku (CSV):  $(ratio "${CPU[gx]}" "${CPU[kiroku-csv]}")x, pandas / kiroku (CSV): $(ratio "${CPU[pandas]}" "${CPU[kiroku-csv]}")x"
 echo "kiroku peak RSS: CSV ${RSS[kiroku-csv]} MB, Parquet ${RSS[kiroku-parquet]} MB   (target < 150 MB)"
 
 failed=0
