@@ -7,6 +7,8 @@
 //! - `infer`: CSV column types; `profile`: a dataset version's hash, size, rows and schema.
 //! - `engine`: `run_suite`, the entry point: one pass per dataset feeding `rowcheck`, `stats`
 //!   and `drift` accumulators; `evaluate` turns observations into `model::CheckResult`s.
+//! - `gx`: Great Expectations expectation suites, run with GX's own (pandas) semantics.
+//! - `import`: GX validation results and Soda scan results read into kiroku's results.
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
@@ -16,6 +18,8 @@ pub mod dataset;
 pub mod drift;
 pub mod engine;
 pub mod evaluate;
+pub mod gx;
+pub mod import;
 pub mod infer;
 pub mod kept;
 pub mod parquet_source;

@@ -48,11 +48,14 @@ pub struct ImportArgs {
     /// What made the results: gx (Great Expectations validation results) or soda (scan results).
     pub kind: String,
     pub file: PathBuf,
+    /// The data the results are about: NAME=PATH (registered if new) or a version (NAME@N).
+    #[arg(long = "data", value_name = "NAME=PATH")]
+    pub data: Vec<String>,
 }
 
 #[derive(Debug, Args)]
 pub struct RunCheckArgs {
-    /// The suite: a kiroku TOML suite (`.toml`).
+    /// The suite: a kiroku TOML suite, or a Great Expectations expectation suite (JSON).
     #[arg(required = true)]
     pub suite: Option<PathBuf>,
     /// A dataset to check: NAME=PATH (a CSV or Parquet file or a folder of them); a bare PATH
@@ -73,26 +76,35 @@ pub struct RunCheckArgs {
 /// Runs `kiroku check …`; returns the exit code.
 pub fn check(ctx: &mut Context, args: &CheckArgs, format: Option<Format>) -> Result<i32> {
     match &args.command {
-        Some(CheckCommand::Import(import)) => import_results(ctx, import),
+        Some(CheckCommand::Import(import)) => {
+            super::check_import::import_results(ctx, import, format)
+        }
         None => run_check(ctx, &args.run, format),
     }
-}
-
-/// `kiroku check import` (the GX and Soda importers land here).
-fn import_results(_ctx: &mut Context, args: &ImportArgs) -> Result<i32> {
-    Err(KirokuError::Invalid(format!(
-        "kiroku check import {} is not available in this build",
-        args.kind
-    )))
 }
 
 /// A suite, parsed from its file by its dialect.
 pub enum LoadedSuite {
     Kiroku(Suite),
+    /// A Great Expectations expectation suite (JSON), run with GX's own semantics.
+    Gx(crate::checks::gx::LoadedGxSuite),
 }
 
-/// Reads and parses the suite at `path` (its dialect by content and extension).
+impl LoadedSuite {
+    pub fn source(&self) -> CheckSource {
+        match self {
+            LoadedSuite::Kiroku(suite) => suite.source,
+            LoadedSuite::Gx(_) => CheckSource::Gx,
+        }
+    }
+}
+
+/// Reads and parses the suite at `path` (its dialect by content: a JSON object with
+/// `expectations` is a GX suite, anything else kiroku's TOML).
 pub fn load_suite(path: &Path) -> Result<LoadedSuite> {
+    if let Some(gx) = crate::checks::gx::load_if_gx(path)? {
+        return Ok(LoadedSuite::Gx(gx));
+    }
     Ok(LoadedSuite::Kiroku(crate::checks::toml_suite::load_suite(
         path,
     )?))
@@ -125,7 +137,7 @@ fn run_check(ctx: &mut Context, args: &RunCheckArgs, format: Option<Format>) -> 
         .suite
         .as_ref()
         .ok_or_else(|| KirokuError::Invalid("kiroku check needs a SUITE file".into()))?;
-    let LoadedSuite::Kiroku(suite) = load_suite(suite_path)?;
+    let loaded = load_suite(suite_path)?;
     let inputs: Vec<DataInput> = args
         .data
         .iter()
@@ -162,15 +174,16 @@ fn run_check(ctx: &mut Context, args: &RunCheckArgs, format: Option<Format>) -> 
         resolve: Some(&resolve),
     };
     let total_bytes: u64 = inputs.iter().map(|i| path_size(&i.path)).sum();
-    let outcome = with_progress(&progress, total_bytes, || {
-        run_suite_with(&suite, &inputs, &options)
+    let outcome = with_progress(&progress, total_bytes, || match &loaded {
+        LoadedSuite::Kiroku(suite) => run_suite_with(suite, &inputs, &options),
+        LoadedSuite::Gx(gx) => crate::checks::gx::run_gx_suite(&gx.suite, &gx.hash, &inputs),
     })?;
     let ended_at = now_millis();
     let id = match &store {
         Some(store) => Some(record(
             ctx,
             store.as_ref(),
-            &suite,
+            loaded.source(),
             &inputs,
             &outcome,
             started_at,
@@ -224,7 +237,7 @@ pub fn exit_code(status: CheckStatus, fail_on_warn: bool) -> i32 {
 fn record(
     ctx: &Context,
     store: &dyn crate::store::Store,
-    suite: &Suite,
+    source: CheckSource,
     inputs: &[DataInput],
     outcome: &SuiteOutcome,
     started_at: i64,
@@ -241,7 +254,7 @@ fn record(
     let run = NewCheckRun {
         suite: outcome.suite.clone(),
         suite_hash: outcome.suite_hash.clone(),
-        source: suite.source,
+        source,
         datasets: outcome.datasets.clone(),
         status: outcome.status,
         results: outcome.results.clone(),

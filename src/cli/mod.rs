@@ -2,6 +2,7 @@
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
 pub mod check;
+pub mod check_import;
 pub mod completions;
 pub mod data;
 pub mod demo;
