@@ -307,28 +307,10 @@ fn keys_set(raw: &RawCheck) -> Vec<&'static str> {
     keys
 }
 
-fn edit_distance(a: &str, b: &str) -> usize {
-    let b: Vec<char> = b.chars().collect();
-    let mut previous: Vec<usize> = (0..=b.len()).collect();
-    for (i, ca) in a.chars().enumerate() {
-        let mut current = vec![i + 1];
-        for (j, cb) in b.iter().enumerate() {
-            let cost = usize::from(ca != *cb);
-            current.push(
-                (previous[j] + cost)
-                    .min(previous[j + 1] + 1)
-                    .min(current[j] + 1),
-            );
-        }
-        previous = current;
-    }
-    previous[b.len()]
-}
-
 fn suggestion(word: &str, candidates: &[&str]) -> String {
     candidates
         .iter()
-        .map(|c| (edit_distance(word, c), *c))
+        .map(|c| (crate::suggest::edit_distance(word, c), *c))
         .filter(|(d, _)| *d <= 3)
         .min()
         .map(|(_, c)| format!(" (did you mean '{c}'?)"))
