@@ -20,6 +20,7 @@
 //! Drawing reads the state and records where clickable things landed (`HitAreas`).
 pub mod activity;
 pub mod charts;
+pub mod checks;
 pub mod compare;
 pub mod confirm;
 pub mod help;
@@ -131,6 +132,8 @@ screens! {
     Activity => activity::ActivityScreen,
     /// The job queue, this box's GPUs and the selected job's output.
     Jobs => jobs::JobsScreen,
+    /// Check runs waiting for review, then history per dataset; the selected run's results.
+    Checks => checks::ChecksScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).
