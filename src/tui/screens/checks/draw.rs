@@ -8,7 +8,7 @@ use crate::present::checks::{expected_text, json_text, samples_table, summary_li
 use crate::present::{display_width, format_relative, truncate};
 use crate::store::checks_gate::Standing;
 use crate::tui::app::State;
-use crate::tui::screens::{block, fit};
+use crate::tui::screens::{block, fit, grouped_lines};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Style;
 use ratatui::text::{Line, Span};
@@ -152,18 +152,9 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &mut State) {
     }
     // Every line: a group title (None) or a run (its index in `rows`).
     let cursor = v.cursor();
-    let mut items: Vec<Option<usize>> = Vec::new();
-    let mut group: Option<&ListGroup> = None;
-    for (i, (g, _)) in rows.iter().enumerate() {
-        if group != Some(g) {
-            items.push(None);
-            group = Some(g);
-        }
-        items.push(Some(i));
-    }
+    let groups: Vec<&ListGroup> = rows.iter().map(|(g, _)| g).collect();
     let h = inner.height as usize;
-    let cursor_line = items.iter().position(|x| *x == Some(cursor)).unwrap_or(0);
-    let first = (cursor_line + 1).saturating_sub(h);
+    let (items, first) = grouped_lines(&groups, cursor, h);
     let width = inner.width as usize;
     let mut lines = Vec::new();
     let mut check_lines = Vec::new();
