@@ -233,6 +233,7 @@ impl State {
             self.reload_runs(),
             Effect::Request(Request::Events { limit: 200 }),
             Effect::Request(super::screens::jobs::jobs_request()),
+            Effect::Request(super::screens::checks::check_runs_request()),
         ]
     }
 

@@ -203,12 +203,18 @@ impl ChecksView {
     }
 }
 
+/// The newest check runs and which wait for a review (the screen, and the runs sidebar's
+/// count).
+pub(crate) fn check_runs_request() -> Request {
+    Request::CheckRuns {
+        limit: CHECK_RUN_LIMIT,
+    }
+}
+
 /// Opens the Checks screen.
 pub fn open(state: &mut State) -> Vec<Effect> {
     state.go(Screen::Checks);
-    let mut out = vec![state.request(Request::CheckRuns {
-        limit: CHECK_RUN_LIMIT,
-    })];
+    let mut out = vec![state.request(check_runs_request())];
     out.extend(sync_detail(state, true));
     out
 }
@@ -444,16 +450,17 @@ impl ScreenBehaviour for ChecksScreen {
         }
     }
 
-    /// Once opened, the list and the selected run's reviews are asked for again on a change.
+    /// On a change the list is asked for again (the runs sidebar counts what waits), and the
+    /// selected run's reviews while the screen is shown.
     fn on_change(&self, state: &mut State, store: bool, _file: bool) -> Vec<Effect> {
-        if !store || !state.checks.loaded {
+        if !store {
             return vec![];
         }
-        let mut out = vec![Effect::Request(Request::CheckRuns {
-            limit: CHECK_RUN_LIMIT,
-        })];
-        if let Some(id) = state.checks.selected {
-            out.push(Effect::Request(Request::CheckRun { id }));
+        let mut out = vec![Effect::Request(check_runs_request())];
+        if state.screen == Screen::Checks {
+            if let Some(id) = state.checks.selected {
+                out.push(Effect::Request(Request::CheckRun { id }));
+            }
         }
         out
     }
