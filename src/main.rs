@@ -4,6 +4,9 @@ use clap::Parser;
 use kiroku::cli::{dispatch, Cli, Command};
 
 fn main() {
+    // A shell asking for completions (`kiroku completions SHELL` registered this) is answered
+    // here, before anything else runs or prints.
+    kiroku::cli::completions::complete_if_asked();
     let cli = match Cli::try_parse() {
         Ok(cli) => cli,
         Err(e) => {

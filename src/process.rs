@@ -125,6 +125,40 @@ pub fn stat(pid: u32) -> Option<ProcStat> {
     parse_stat(pid, &stat)
 }
 
+/// Rewrites this process's command line as `ps`, `pgrep -f` and `/proc/self/cmdline` show it
+/// (a forked process shows its parent's otherwise), in the memory that held the original
+/// arguments: the new one must fit there. Returns whether it did.
+pub fn set_command_line(args: &[&str]) -> bool {
+    let Ok(stat) = std::fs::read_to_string("/proc/self/stat") else {
+        return false;
+    };
+    let Some(after_name) = stat.rfind(')').map(|i| &stat[i + 1..]) else {
+        return false;
+    };
+    // Fields 48 and 49 (arg_start, arg_end); fields[0] is field 3.
+    let fields: Vec<&str> = after_name.split_whitespace().collect();
+    let (Some(start), Some(end)) = (
+        fields.get(45).and_then(|f| f.parse::<usize>().ok()),
+        fields.get(46).and_then(|f| f.parse::<usize>().ok()),
+    ) else {
+        return false;
+    };
+    let mut line: Vec<u8> = Vec::new();
+    for arg in args {
+        line.extend_from_slice(arg.as_bytes());
+        line.push(0);
+    }
+    if start == 0 || end <= start || line.len() > end - start {
+        return false;
+    }
+    line.resize(end - start, 0);
+    // SAFETY: [arg_start, arg_end) is this process's own argument area, mapped writable (the
+    // start of the main thread's stack); nothing reads it but the kernel (and the standard
+    // library, which copied the arguments at start-up).
+    unsafe { std::ptr::copy_nonoverlapping(line.as_ptr(), start as *mut u8, line.len()) };
+    true
+}
+
 /// Every process visible in this pid namespace (`/proc`), as it was when read.
 pub fn all_processes() -> Vec<ProcStat> {
     let Ok(entries) = std::fs::read_dir("/proc") else {

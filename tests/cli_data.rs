@@ -575,6 +575,14 @@ fn mlflow_log_input_through_the_api_lands_as_dataset_versions() {
     let data = tempfile::tempdir().unwrap();
     let logged = log_inputs_with_mlflow(&server.url, data.path());
     assert_mlflow_inputs_landed(&p, &logged);
+    // The MLflow client reads them back on the run, as from MLflow's own server.
+    assert_eq!(
+        logged["read_back"],
+        serde_json::json!([
+            ["eval", logged["eval"], "eval"],
+            ["train", logged["train"], "training"]
+        ])
+    );
 }
 
 #[test]

@@ -372,7 +372,25 @@ fn experiments_can_be_created_renamed_listed_and_removed() {
     p.ok(&["exp", "rename", "vision", "vision-v2"]);
     let v = p.json(&["exp", "ls"]);
     assert_eq!(v["experiments"][0]["name"], "vision-v2");
-    p.ok(&["exp", "rm", "vision-v2"]);
+    // Not on a terminal: nothing is deleted without --yes.
+    let refused = p.kiroku(&["exp", "rm", "vision-v2"]);
+    assert_eq!(refused.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&refused.stderr).contains("pass --yes"));
+    assert_eq!(
+        p.json(&["exp", "ls"])["experiments"][0]["name"],
+        "vision-v2"
+    );
+    let s = p.script("t.sh", "true\n");
+    p.ok(&["run", "--exp", "vision-v2", "--name", "r1", "--", &s]);
+    let said = p.ok(&["exp", "rm", "vision-v2", "--yes"]);
+    assert!(said.contains("its 1 run"), "{said}");
+    assert_eq!(p.json(&["runs", "ls"])["runs"].as_array().unwrap().len(), 0);
+    let again = p.kiroku(&["exp", "create", "vision-v2"]);
+    assert!(
+        String::from_utf8_lossy(&again.stderr).contains("kiroku exp restore vision-v2"),
+        "{}",
+        String::from_utf8_lossy(&again.stderr)
+    );
     assert_eq!(
         p.json(&["exp", "ls"])["experiments"]
             .as_array()
@@ -387,6 +405,12 @@ fn experiments_can_be_created_renamed_listed_and_removed() {
             .len(),
         1
     );
+    p.ok(&["exp", "restore", "vision-v2"]);
+    assert_eq!(
+        p.json(&["exp", "ls"])["experiments"][0]["name"],
+        "vision-v2"
+    );
+    assert_eq!(p.json(&["runs", "ls"])["runs"].as_array().unwrap().len(), 1);
 }
 
 #[test]

@@ -1,7 +1,8 @@
 """Logs MLflow datasets (`mlflow.log_input`) with the real mlflow client, either into a live
 `kiroku serve` (URL) or into an MLflow store of its own (sqlite:///… or file://…) for the
-importer; prints one JSON line with the run id and the digests MLflow computed, for the Rust
-tests (tests/cli_data.rs) to check against the store. Usage: script.py TRACKING_URI DATA_DIR"""
+importer; prints one JSON line with the run id, the digests MLflow computed and the inputs
+`get_run` reads back, for the Rust tests (tests/cli_data.rs) to check against the store.
+Usage: script.py TRACKING_URI DATA_DIR"""
 import json, os, sys
 
 import mlflow
@@ -21,4 +22,9 @@ with mlflow.start_run(run_name="with-inputs") as run:
     mlflow.log_input(held_out, context="eval")
     # The same dataset again changes nothing.
     mlflow.log_input(train, context="training")
-print(json.dumps({"run_id": run.info.run_id, "train": train.digest, "eval": held_out.digest, "path": path}))
+read_back = [
+    [d.dataset.name, d.dataset.digest, {t.key: t.value for t in d.tags}.get("mlflow.data.context")]
+    for d in mlflow.get_run(run.info.run_id).inputs.dataset_inputs
+]
+print(json.dumps({"run_id": run.info.run_id, "train": train.digest, "eval": held_out.digest,
+                  "path": path, "read_back": sorted(read_back)}))

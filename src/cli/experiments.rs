@@ -1,4 +1,4 @@
-//! `kiroku init` and `kiroku exp ls|create|rename|rm`.
+//! `kiroku init` and `kiroku exp ls|create|rename|rm|restore`.
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
@@ -19,8 +19,16 @@ pub enum ExpCommand {
     Create { name: String },
     /// Rename an experiment.
     Rename { name: String, new_name: String },
-    /// Delete an experiment and its runs (soft delete).
-    Rm { name: String },
+    /// Delete an experiment and its runs (soft: `kiroku exp restore` brings them back). Asks
+    /// first on a terminal.
+    Rm {
+        name: String,
+        /// Do not ask (scripts; required when stdin is not a terminal).
+        #[arg(long, short = 'y')]
+        yes: bool,
+    },
+    /// Restore a deleted experiment with the runs deleted together with it.
+    Restore { name: String },
 }
 
 pub fn init(ctx: &Context, shared: bool) -> Result<i32> {
@@ -98,11 +106,59 @@ pub fn exp(ctx: &mut Context, cmd: &ExpCommand) -> Result<i32> {
             print_text(&format!("renamed experiment '{name}' to '{new_name}'\n"))
                 .map_err(output_error)?;
         }
-        ExpCommand::Rm { name } => {
+        ExpCommand::Rm { name, yes } => {
+            let experiment = store.experiment(name)?;
+            if experiment.deleted {
+                return Err(KirokuError::Invalid(format!(
+                    "experiment '{}' is already deleted (`kiroku exp restore {}` brings it back)",
+                    experiment.name, experiment.name
+                )));
+            }
+            let what = format!(
+                "experiment '{}' and its {}",
+                experiment.name,
+                crate::present::count_of(experiment.run_count, "run")
+            );
+            if !yes && !confirmed(&format!("Delete {what}?"))? {
+                print_text("nothing deleted\n").map_err(output_error)?;
+                return Ok(1);
+            }
             store.delete_experiment(name, &ctx.user)?;
-            print_text(&format!("deleted experiment '{name}' and its runs\n"))
-                .map_err(output_error)?;
+            print_text(&format!(
+                "deleted {what} (`kiroku exp restore {}` brings them back)\n",
+                experiment.name
+            ))
+            .map_err(output_error)?;
+        }
+        ExpCommand::Restore { name } => {
+            store.restore_experiment(name, &ctx.user)?;
+            let experiment = store.experiment(name)?;
+            print_text(&format!(
+                "restored experiment '{}' ({})\n",
+                experiment.name,
+                crate::present::count_of(experiment.run_count, "run")
+            ))
+            .map_err(output_error)?;
         }
     }
     Ok(0)
+}
+
+/// Asks `question` on the terminal; true for `y`/`yes`. Without a terminal on stdin nobody can
+/// answer: an error that names `--yes`.
+fn confirmed(question: &str) -> Result<bool> {
+    use std::io::{BufRead, IsTerminal, Write};
+    if !std::io::stdin().is_terminal() {
+        return Err(KirokuError::Invalid(format!(
+            "{question} Not asked: stdin is not a terminal; pass --yes to confirm"
+        )));
+    }
+    eprint!("{question} [y/N] ");
+    let _ = std::io::stderr().flush();
+    let mut answer = String::new();
+    std::io::stdin()
+        .lock()
+        .read_line(&mut answer)
+        .map_err(|e| KirokuError::io("reading the answer", e))?;
+    Ok(matches!(answer.trim().to_lowercase().as_str(), "y" | "yes"))
 }

@@ -4,6 +4,7 @@
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
+use crate::jobs::launcher::Launcher;
 use crate::jobs::{cancel, rerun, scheduler, submit, targets, wake};
 use crate::model::{now_ms, Job, JobId, JobQuery, JobStatus, NewJob};
 use crate::present::{
@@ -116,8 +117,8 @@ fn current_dir() -> Result<String> {
 
 /// Submits and prints the new job: its id, or the job as JSON when `--format json` was asked.
 fn submit_and_print(ctx: &mut Context, new: &NewJob, explicit: Option<Format>) -> Result<i32> {
-    let store = ctx.store()?;
-    let job = submit::submit(store.as_ref(), &ctx.config, &ctx.location_text(), new)?;
+    let (config, location) = (ctx.config.clone(), ctx.location_text());
+    let job = submit::submit(|| ctx.store(), &config, &location, new)?;
     if explicit == Some(Format::Json) {
         print_json(&serde_json::json!({"schema": JOB_SCHEMA, "job": job})).map_err(output_error)?;
     } else {
@@ -536,13 +537,32 @@ fn cancel_jobs(ctx: &mut Context, ids: &[JobId]) -> Result<i32> {
 
 /// The hidden `kiroku scheduler`: acts for this host on the store until idle.
 pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
+    // First, while this process has one thread and no store open: the launcher that forks
+    // job supervisors (each then runs what `kiroku job-exec ID` would).
+    let location = ctx.location.clone();
+    let explicit_store = ctx.explicit_store;
+    let launcher = Launcher::start(Box::new(move |id| {
+        let outcome = Context::for_location(location.clone(), explicit_store)
+            .and_then(|mut job_ctx| super::job_exec::job_exec_command(&mut job_ctx, id));
+        outcome.unwrap_or_else(|e| {
+            eprintln!("kiroku: error: {e}");
+            e.exit_code()
+        })
+    }));
     let store = ctx.store()?;
-    scheduler::Scheduler::new(
+    let scheduler = scheduler::Scheduler::new(
         store,
         &ctx.location_text(),
         ctx.location.project_dir(),
         ctx.config.clone(),
-    )?
-    .run()?;
+    )?;
+    let scheduler = match launcher {
+        Ok(launcher) => scheduler.with_launcher(launcher),
+        Err(e) => {
+            eprintln!("kiroku scheduler: no launcher ({e}); starting supervisors as processes");
+            scheduler
+        }
+    };
+    scheduler.run()?;
     Ok(0)
 }

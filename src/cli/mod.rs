@@ -2,6 +2,7 @@
 //! arguments into calls on the `Store` (or ingest/wrap) and results into output.
 pub mod annotate;
 pub mod check;
+pub mod completions;
 pub mod data;
 pub mod demo;
 pub mod dev;
@@ -51,7 +52,7 @@ pub enum Command {
     },
     /// Run a command as a tracked run: `kiroku run [--exp E] [--name N] -- CMD ARGS...`.
     Run(runs::RunArgs),
-    /// Log a metric, param or tag into a run (from $KIROKU_RUN_ID or --run).
+    /// Log a metric, param, tag, artifact or input into a run (from $KIROKU_RUN_ID or --run).
     #[command(subcommand)]
     Log(log::LogCommand),
     /// Import runs from another tool.
@@ -64,10 +65,13 @@ pub enum Command {
     #[command(subcommand)]
     Runs(runs::RunsCommand),
     /// Show one run: status, source, params, metrics, tags, notes, inputs, artifacts.
-    Show { run: String },
+    Show {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Compare runs: params side by side, metric summaries with deltas against the first.
     Diff {
-        #[arg(required = true, num_args = 2..)]
+        #[arg(required = true, num_args = 2.., add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
         /// Show every param, not only those that differ.
         #[arg(long)]
@@ -75,6 +79,7 @@ pub enum Command {
     },
     /// A run's metrics (summary), or one metric's full series.
     Metrics {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         key: Option<String>,
         /// Reduce the series to N columns (count, first, last, min, max each), as charts do.
@@ -86,28 +91,36 @@ pub enum Command {
     Note(annotate::NoteCommand),
     /// Set tags on a run: `kiroku tag RUN k=v...`.
     Tag {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         #[arg(required = true)]
         tags: Vec<String>,
     },
     /// Remove tags from a run.
     Untag {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         run: String,
         #[arg(required = true)]
         keys: Vec<String>,
     },
     /// Star a run (for you).
-    Star { run: String },
+    Star {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Remove your star from a run.
-    Unstar { run: String },
+    Unstar {
+        #[arg(add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
+        run: String,
+    },
     /// Delete a run (soft: `kiroku restore` brings it back).
     Rm {
-        #[arg(required = true)]
+        #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
     },
     /// Restore deleted runs.
     Restore {
-        #[arg(required = true)]
+        #[arg(required = true, add = clap_complete::engine::ArgValueCompleter::new(completions::runs))]
         runs: Vec<String>,
     },
     /// The activity log, newest first.
@@ -138,6 +151,10 @@ pub enum Command {
     /// The supervisor of one started job (started by the scheduler, detached): `kiroku job-exec ID`.
     #[command(name = "job-exec", hide = true)]
     JobExec { id: crate::model::JobId },
+    /// Print the shell's completion registration: `source <(kiroku completions bash)`.
+    Completions(completions::CompletionsArgs),
+    /// Print kiroku's manual page (roff), or write one per command with `--dir DIR`.
+    Man(completions::ManArgs),
     /// Check datasets against a suite: `kiroku check SUITE --data NAME=PATH`; exit 0 pass or
     /// warn, 1 fail, 2 broken suite or unreadable data. `kiroku check import gx|soda FILE`.
     Check(check::CheckArgs),
@@ -171,6 +188,16 @@ pub struct Context {
 impl Context {
     pub fn new(cli: &Cli) -> Result<Self> {
         let location = resolve_location(cli.store.as_deref())?;
+        let explicit_store =
+            cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
+        let mut ctx = Context::for_location(location, explicit_store)?;
+        ctx.format = Format::resolve(cli.format);
+        Ok(ctx)
+    }
+
+    /// A context for a store already located, with the configuration read afresh (the output
+    /// format is the default one).
+    pub fn for_location(location: StoreLocation, explicit_store: bool) -> Result<Self> {
         let config = Config::load(location.project_dir().as_deref())?;
         let user = match std::env::var("KIROKU_USER") {
             Ok(u) if !u.is_empty() => u,
@@ -179,11 +206,9 @@ impl Context {
                 .clone()
                 .unwrap_or_else(crate::wrap::source::user_name),
         };
-        let explicit_store =
-            cli.store.is_some() || std::env::var("KIROKU_STORE").is_ok_and(|v| !v.is_empty());
         Ok(Context {
             location,
-            format: Format::resolve(cli.format),
+            format: Format::resolve(None),
             user,
             config,
             explicit_store,
@@ -221,6 +246,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     if let Command::Demo(args) = command {
         return demo::demo(&cli, args);
     }
+    // Neither needs a store or a configuration.
+    match command {
+        Command::Completions(args) => return completions::completions(args),
+        Command::Man(args) => return completions::man(args),
+        _ => {}
+    }
     let mut ctx = Context::new(&cli)?;
     match command {
         Command::Init { shared } => experiments::init(&ctx, *shared),
@@ -247,7 +278,9 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
-        Command::Demo(_) => unreachable!("handled above"),
+        Command::Demo(_) | Command::Completions(_) | Command::Man(_) => {
+            unreachable!("handled above")
+        }
         Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),
         Command::Rerun(args) => jobs::rerun_run(&mut ctx, args, cli.format),
         Command::Jobs(cmd) => jobs::jobs(&mut ctx, cmd, cli.format),

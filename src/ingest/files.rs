@@ -2,7 +2,7 @@
 //! dataset versions recorded as inputs (content hash, size, rows and columns of CSV files).
 use crate::error::{KirokuError, Result};
 use crate::fsutil::{copy_hashed, safe_relative};
-use crate::model::{Artifact, DatasetVersion, RunInput};
+use crate::model::{Artifact, LoggedDataset, LoggedInput};
 use crate::store::Store;
 use std::collections::HashSet;
 use std::fs;
@@ -128,7 +128,7 @@ pub fn log_input(
     path: &Path,
     name: Option<&str>,
     context: &str,
-) -> Result<RunInput> {
+) -> Result<LoggedInput> {
     let (size, hash) = copy_hashed(path, None)?;
     let ext = path
         .extension()
@@ -165,8 +165,8 @@ pub fn log_input(
         .unwrap_or_else(|_| path.to_path_buf())
         .display()
         .to_string();
-    let input = RunInput {
-        dataset: DatasetVersion {
+    let input = LoggedInput {
+        dataset: LoggedDataset {
             name,
             location: Some(location),
             hash,

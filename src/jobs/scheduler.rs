@@ -7,12 +7,15 @@
 //!   when its lease expires.
 //! - **Booked before launch.** A job starts by the compare-and-swap `queued` → `starting` with
 //!   its GPUs in `assigned_gpus`, so the booking is in the store before anything runs; then its
-//!   supervisor `kiroku --store LOC job-exec ID` is started detached (`detach`: own session,
-//!   output to `scheduler/job-ID.log` beside the store). A supervisor that cannot be started,
-//!   or that exits while its job is still `starting`, fails the job with the reason.
+//!   supervisor is forked by the launcher (`launcher`, forked from this process before the store
+//!   was opened; without it, `kiroku --store LOC job-exec ID` is started), detached: own
+//!   session, output to `scheduler/job-ID.log` beside the store. A supervisor that cannot be
+//!   started, or that exits while its job is still `starting`, fails the job with the reason.
+//! - **Takes submissions.** A `submit` on this host hands its job over a socket of its own
+//!   (`submit_channel`) and the scheduler queues it and places it at once.
 //! - **Wakes on change, never polls.** It sleeps in `poll(2)` on its wake socket (`wake`:
-//!   `submit`, `jobs cancel` and supervisors poke it) and on a pidfd per supervisor it started
-//!   (their exit frees resources), with a timeout only for renewing the lease (and, while a job
+//!   `submit`, `jobs cancel` and supervisors poke it), its submission socket, and a pidfd per
+//!   supervisor it started (their exit frees resources), with a timeout only for renewing the lease (and, while a job
 //!   waits for GPUs held by processes kiroku did not start, a slower look at them, since
 //!   nothing tells when those end). On an HTTP store a thread long-polls `store.watch` and pokes
 //!   the socket on every change.
@@ -20,7 +23,9 @@
 //!   moment, gives the lease up and exits: an idle queue costs no process and no CPU. `submit`
 //!   starts it again (`ensure_running`).
 use super::detach::{spawn_detached, spawn_orphan};
+use super::launcher::{Launcher, UNINHERITED_VARIABLES};
 use super::placement::{place, Capacity, Decision, GpuSlot, Queue};
+use super::submit_channel::SubmitSocket;
 use super::targets::{self, Target};
 use super::wake::{self, WakeSocket};
 use crate::config::{Config, GpuSpec, TargetKind};
@@ -140,10 +145,10 @@ fn kiroku_command(store_location: &str, args: &[&str]) -> Result<Command> {
         .arg("--store")
         .arg(store_location)
         .args(args)
-        .current_dir("/")
-        .env_remove("KIROKU_RUN_ID")
-        .env_remove("KIROKU_METRICS_FILE")
-        .env_remove("KIROKU_STORE");
+        .current_dir("/");
+    for name in UNINHERITED_VARIABLES {
+        command.env_remove(name);
+    }
     Ok(command)
 }
 
@@ -221,14 +226,46 @@ fn config_stamp(project_dir: Option<&std::path::Path>) -> Vec<Option<std::time::
 /// A supervisor this scheduler started, until it exits.
 struct Started {
     job: JobId,
-    child: Child,
-    /// Readable when the child exits.
+    process: SupervisorProcess,
+    /// Readable when the supervisor exits.
     pidfd: Option<OwnedFd>,
 }
 
-fn pidfd_of(child: &Child) -> Option<OwnedFd> {
+/// How a supervisor was started.
+enum SupervisorProcess {
+    /// Forked by the launcher (`launcher`), the launcher's child: seen ending through its pidfd.
+    Launched,
+    /// A `kiroku job-exec` process of our own (no launcher), waited for here.
+    Spawned(Child),
+}
+
+impl Started {
+    /// Whether the supervisor has exited, with its exit status when known.
+    fn exited(&mut self) -> Option<String> {
+        match &mut self.process {
+            SupervisorProcess::Spawned(child) => match child.try_wait() {
+                Ok(Some(status)) => Some(status.to_string()),
+                Ok(None) => None,
+                Err(e) => Some(e.to_string()),
+            },
+            SupervisorProcess::Launched => {
+                let fd = self.pidfd.as_ref()?;
+                let mut pollfd = libc::pollfd {
+                    fd: fd.as_raw_fd(),
+                    events: libc::POLLIN,
+                    revents: 0,
+                };
+                // SAFETY: one valid pollfd, no waiting.
+                let ready = unsafe { libc::poll(&mut pollfd, 1, 0) };
+                (ready > 0).then(|| "it exited".to_string())
+            }
+        }
+    }
+}
+
+fn pidfd_of(pid: libc::pid_t) -> Option<OwnedFd> {
     // SAFETY: pidfd_open takes a pid and flags and returns a new descriptor or -1.
-    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, child.id() as libc::pid_t, 0) };
+    let fd = unsafe { libc::syscall(libc::SYS_pidfd_open, pid, 0) };
     // SAFETY: a non-negative result is a descriptor we now own.
     (fd >= 0).then(|| unsafe { OwnedFd::from_raw_fd(fd as libc::c_int) })
 }
@@ -251,6 +288,8 @@ pub struct Scheduler {
     host: String,
     me: Supervisor,
     started: Vec<Started>,
+    /// Where supervisors are forked from (None: each is a `kiroku job-exec` process).
+    launcher: Option<Launcher>,
     /// When the configuration files last changed, as last read (`config_stamp`).
     config_stamp: Vec<Option<std::time::SystemTime>>,
 }
@@ -272,8 +311,16 @@ impl Scheduler {
             host: me.host.clone(),
             me,
             started: Vec::new(),
+            launcher: None,
             config_stamp: config_stamp(project_dir_for_stamp.as_deref()),
         })
+    }
+
+    /// Starts supervisors from `launcher` (forked before the store was opened) rather than as
+    /// `kiroku job-exec` processes.
+    pub fn with_launcher(mut self, launcher: Launcher) -> Scheduler {
+        self.launcher = Some(launcher);
+        self
     }
 
     /// Runs until this host has nothing queued, starting or running (then lingers a moment and
@@ -295,7 +342,17 @@ impl Scheduler {
                 self.store.release_lease(&lease_name(), &self.me)?;
                 return Ok(());
             };
-            let lease_kept = self.serve(&socket)?;
+            // Submissions handed over directly (a scheduler without one still works: its
+            // users submit through the store and poke).
+            let submissions = match SubmitSocket::bind(&self.store_location) {
+                Ok(submissions) => submissions,
+                Err(e) => {
+                    eprintln!("kiroku scheduler: no submission socket ({e})");
+                    None
+                }
+            };
+            let lease_kept = self.serve(&socket, submissions.as_ref())?;
+            drop(submissions);
             if !lease_kept {
                 return Ok(());
             }
@@ -310,11 +367,14 @@ impl Scheduler {
     }
 
     /// The loop while holding the lease; returns false when the lease was lost to another.
-    fn serve(&mut self, socket: &WakeSocket) -> Result<bool> {
+    fn serve(&mut self, socket: &WakeSocket, submissions: Option<&SubmitSocket>) -> Result<bool> {
         let mut renewed = Instant::now();
         let mut idle_since: Option<Instant> = None;
         loop {
             socket.drain();
+            if let Some(submissions) = submissions {
+                self.take_submissions(submissions);
+            }
             self.reap();
             if renewed.elapsed() >= RENEW_EVERY {
                 if !take_lease(self.store.as_ref(), &self.me)? {
@@ -345,17 +405,31 @@ impl Scheduler {
             if outcome.waits_on_outside_gpus {
                 timeout = timeout.min(OUTSIDE_GPU_RECHECK);
             }
-            self.wait(socket, timeout);
+            self.wait(socket, submissions, timeout);
         }
     }
 
-    /// Sleeps until poked, until a supervisor it started exits, or until `timeout`.
-    fn wait(&self, socket: &WakeSocket, timeout: Duration) {
+    /// Queues the jobs handed over on the submission socket (with the configuration as it is
+    /// now, which the submitter read too).
+    fn take_submissions(&mut self, submissions: &SubmitSocket) {
+        self.reload_config_if_changed();
+        let (store, config) = (Arc::clone(&self.store), &self.config);
+        submissions.serve_waiting(|new| super::submit::queue(store.as_ref(), config, new));
+    }
+
+    /// Sleeps until poked or handed a job, until a supervisor it started exits, or until
+    /// `timeout`.
+    fn wait(&self, socket: &WakeSocket, submissions: Option<&SubmitSocket>, timeout: Duration) {
         let mut fds = vec![libc::pollfd {
             fd: socket.fd(),
             events: libc::POLLIN,
             revents: 0,
         }];
+        fds.extend(submissions.map(|s| libc::pollfd {
+            fd: s.fd(),
+            events: libc::POLLIN,
+            revents: 0,
+        }));
         fds.extend(self.started.iter().filter_map(|s| {
             s.pidfd.as_ref().map(|fd| libc::pollfd {
                 fd: fd.as_raw_fd(),
@@ -372,13 +446,12 @@ impl Scheduler {
     /// exited never started, and fails.
     fn reap(&mut self) {
         let mut ended = Vec::new();
-        self.started.retain_mut(|s| match s.child.try_wait() {
-            Ok(Some(status)) => {
+        self.started.retain_mut(|s| match s.exited() {
+            Some(status) => {
                 ended.push((s.job, status));
                 false
             }
-            Ok(None) => true,
-            Err(_) => false,
+            None => true,
         });
         for (job, status) in ended {
             let update = JobUpdate {
@@ -415,16 +488,7 @@ impl Scheduler {
     /// Looks at the queue and acts on placement's decisions; again while cancelling a job
     /// cancels others (jobs that run after it).
     fn pass(&mut self) -> Result<PassOutcome> {
-        let stamp = config_stamp(self.project_dir.as_deref());
-        if stamp != self.config_stamp {
-            match Config::load(self.project_dir.as_deref()) {
-                Ok(config) => self.config = config,
-                Err(e) => {
-                    eprintln!("kiroku scheduler: kiroku.toml: {e} (keeping the last good one)")
-                }
-            }
-            self.config_stamp = stamp;
-        }
+        self.reload_config_if_changed();
         let outcome = self.place_until_settled()?;
         // Lost jobs are looked for after the starts (a start is not delayed by the look); a
         // lost one frees what it held, so the queue is placed again.
@@ -435,6 +499,20 @@ impl Scheduler {
                 eprintln!("kiroku scheduler: looking for lost jobs: {e}");
                 Ok(outcome)
             }
+        }
+    }
+
+    /// Reads the configuration files again when they changed since last read.
+    fn reload_config_if_changed(&mut self) {
+        let stamp = config_stamp(self.project_dir.as_deref());
+        if stamp != self.config_stamp {
+            match Config::load(self.project_dir.as_deref()) {
+                Ok(config) => self.config = config,
+                Err(e) => {
+                    eprintln!("kiroku scheduler: kiroku.toml: {e} (keeping the last good one)")
+                }
+            }
+            self.config_stamp = stamp;
         }
     }
 
@@ -567,22 +645,8 @@ impl Scheduler {
         if self.store.update_job(job.id, &booking)?.is_none() {
             return Ok(()); // cancelled meanwhile
         }
-        let id = job.id.to_string();
-        let log = self.job_log(job.id);
-        let spawned =
-            kiroku_command(&self.store_location, &["job-exec", &id]).and_then(|command| {
-                spawn_detached(command, &log)
-                    .map_err(|e| KirokuError::io("starting its supervisor", e))
-            });
-        match spawned {
-            Ok(child) => {
-                let pidfd = pidfd_of(&child);
-                self.started.push(Started {
-                    job: job.id,
-                    child,
-                    pidfd,
-                });
-            }
+        match self.start_supervisor(job.id) {
+            Ok(started) => self.started.push(started),
             Err(e) => {
                 let failed = JobUpdate {
                     status: Some(JobStatus::Failed),
@@ -594,6 +658,42 @@ impl Scheduler {
             }
         }
         Ok(())
+    }
+}
+
+impl Scheduler {
+    /// Starts job `id`'s supervisor: forked by the launcher, or (without one, or when it
+    /// failed) as a `kiroku job-exec` process.
+    fn start_supervisor(&mut self, id: JobId) -> Result<Started> {
+        let log = self.job_log(id);
+        if let Some(launcher) = &self.launcher {
+            match launcher.launch(id, &log) {
+                Ok(pid) => {
+                    return Ok(Started {
+                        job: id,
+                        process: SupervisorProcess::Launched,
+                        pidfd: pidfd_of(pid),
+                    })
+                }
+                Err(e) => {
+                    eprintln!(
+                        "kiroku scheduler: the launcher failed ({e}); starting supervisors as processes"
+                    );
+                    self.launcher = None;
+                }
+            }
+        }
+        let child = kiroku_command(&self.store_location, &["job-exec", &id.to_string()]).and_then(
+            |command| {
+                spawn_detached(command, &log)
+                    .map_err(|e| KirokuError::io("starting its supervisor", e))
+            },
+        )?;
+        Ok(Started {
+            job: id,
+            pidfd: pidfd_of(child.id() as libc::pid_t),
+            process: SupervisorProcess::Spawned(child),
+        })
     }
 }
 

@@ -2,27 +2,42 @@
 //! runs, and return at once. Also what a submission is made of elsewhere: a time limit as
 //! people write it (`--time`), and a retry's copy of an ended job.
 use super::scheduler;
+use super::submit_channel;
 use super::targets;
 use crate::config::{Config, TargetKind};
 use crate::error::{KirokuError, Result};
 use crate::model::{Job, NewJob};
 use crate::store::Store;
+use std::borrow::Borrow;
 
 /// Queues `new` (its `target` already resolved by `targets::resolve`) and makes sure a
 /// scheduler acts on it; `store_location` is how a spawned scheduler finds the store.
 ///
+/// Handed to this host's running scheduler when it takes submissions (`submit_channel`: the
+/// cheap way, without opening the store here); else queued through the store, which
+/// `open_store` opens only then, and a scheduler started when none runs.
+///
 /// Refused: an unknown target, a local job asking for more GPUs than the target has, an
 /// `after` naming no job.
-pub fn submit(
-    store: &dyn Store,
+pub fn submit<'a, S: Borrow<dyn Store + 'a>>(
+    open_store: impl FnOnce() -> Result<S>,
     config: &Config,
     store_location: &str,
     new: &NewJob,
 ) -> Result<Job> {
-    validate(store, config, new)?;
-    let job = store.submit_job(new)?;
-    scheduler::ensure_running(store, store_location)?;
+    if let Some(job) = submit_channel::submit_via_scheduler(store_location, new)? {
+        return Ok(job);
+    }
+    let store = open_store()?;
+    let job = queue(store.borrow(), config, new)?;
+    scheduler::ensure_running(store.borrow(), store_location)?;
     Ok(job)
+}
+
+/// Checks `new` and queues it (what the scheduler does with a submission it is handed).
+pub fn queue(store: &dyn Store, config: &Config, new: &NewJob) -> Result<Job> {
+    validate(store, config, new)?;
+    store.submit_job(new)
 }
 
 fn validate(store: &dyn Store, config: &Config, new: &NewJob) -> Result<()> {

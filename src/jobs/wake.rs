@@ -16,10 +16,15 @@ use std::path::Path;
 /// The socket name of a store's scheduler on this host: a digest of where the store is (its
 /// folder, resolved through links, or its URL).
 fn socket_name(store: &dyn Store) -> Vec<u8> {
-    let place = store.describe();
-    let place = match std::fs::canonicalize(Path::new(&place)) {
+    socket_name_of(&store.describe())
+}
+
+/// The socket name for a store at `place` (its folder or URL); other sockets of the same
+/// scheduler (`submit_channel`) add to it.
+pub fn socket_name_of(place: &str) -> Vec<u8> {
+    let place = match std::fs::canonicalize(Path::new(place)) {
         Ok(path) => path.display().to_string(),
-        Err(_) => place,
+        Err(_) => place.to_string(),
     };
     let digest = Sha256::digest(place.as_bytes());
     let hex: String = digest[..12].iter().map(|b| format!("{b:02x}")).collect();

@@ -1,10 +1,6 @@
 //! Plain domain types shared by the store, the commands and (later) the server and TUI.
 //!
 //! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
-//!
-//! `data` is public because two of its names (`DatasetVersion`, `RunInput`) are also the older
-//! MLflow-style input records below, which the glob import leaves in place: the data domain's
-//! are `model::data::DatasetVersion` and `model::data::RunInput`.
 pub mod data;
 mod jobs;
 pub use data::*;
@@ -195,8 +191,10 @@ pub struct NewNote {
     pub created_ms: Option<Millis>,
 }
 
+/// A dataset as a run's input was logged (MLflow `log_input`, `/api/v1/runs/{id}/inputs`): a
+/// reference by name and digest. Registered, content-addressed versions are `DatasetVersion`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct DatasetVersion {
+pub struct LoggedDataset {
     pub name: String,
     pub location: Option<String>,
     pub hash: String,
@@ -205,9 +203,10 @@ pub struct DatasetVersion {
     pub schema: Option<serde_json::Value>,
 }
 
+/// A logged dataset and its role in the run (MLflow's input `context`).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct RunInput {
-    pub dataset: DatasetVersion,
+pub struct LoggedInput {
+    pub dataset: LoggedDataset,
     pub context: String,
 }
 
@@ -229,7 +228,7 @@ pub struct RunDetail {
     pub source: RunSource,
     pub environment: BTreeMap<String, String>,
     pub notes: Vec<Note>,
-    pub inputs: Vec<RunInput>,
+    pub inputs: Vec<LoggedInput>,
     pub artifacts: Vec<Artifact>,
     pub children: Vec<String>,
     /// Folder holding the run's logs and copied artifacts, when the store is local.

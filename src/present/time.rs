@@ -16,7 +16,9 @@ pub fn display_zone() -> TimeZone {
 pub fn format_duration(ms: i64) -> String {
     let s = (ms.max(0) / 1000) as u64;
     match s {
-        0..=59 => format!("{s}s"),
+        // A sub-second run is not a run of no time.
+        0 => "<1s".into(),
+        1..=59 => format!("{s}s"),
         60..=3599 => format!("{}m{:02}s", s / 60, s % 60),
         3600..=86399 => format!("{}h{:02}m", s / 3600, (s % 3600) / 60),
         _ => format!("{}d{:02}h", s / 86400, (s % 86400) / 3600),
@@ -99,7 +101,9 @@ mod tests {
     #[test]
     fn durations() {
         assert_eq!(format_duration(61_000), "1m01s");
-        assert_eq!(format_duration(-5), "0s");
+        assert_eq!(format_duration(-5), "<1s");
+        assert_eq!(format_duration(999), "<1s");
+        assert_eq!(format_duration(1000), "1s");
         assert_eq!(format_duration(90_000_000), "1d01h");
     }
 

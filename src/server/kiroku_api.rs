@@ -13,7 +13,7 @@ use crate::limits;
 use crate::model::data::{DatasetVersion, RunInput as DataRunInput};
 use crate::model::{
     AddedVersion, Artifact, CheckRun, CheckRunId, DatasetSummary, EventQuery, JobId, JobUpdate,
-    NewCheckRun, NewJob, NewNote, NewReview, NewRun, Review, RunInput, RunQuery, RunSource,
+    LoggedInput, NewCheckRun, NewJob, NewNote, NewReview, NewRun, Review, RunQuery, RunSource,
 };
 use crate::store::Store;
 use axum::body::Bytes;
@@ -502,7 +502,7 @@ async fn add_artifact(State(st): St, P(id): P<String>, body: Body) -> Answer<Emp
 }
 
 async fn add_input(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
-    apply(&st, body, move |s, b: RunInput| s.add_input(&id, &b)).await
+    apply(&st, body, move |s, b: LoggedInput| s.add_input(&id, &b)).await
 }
 
 async fn events(State(st): St, Q(q): Q<EventQuery>) -> Answer<Vec<crate::model::Event>> {

@@ -754,7 +754,7 @@ fn submit_job(
 ) -> crate::error::Result<Job> {
     let target = crate::jobs::targets::resolve(&context.config, Some(&job.target))?;
     job.target = target.name;
-    crate::jobs::submit::submit(store, &context.config, &context.store_location, &job)
+    crate::jobs::submit::submit(|| Ok(store), &context.config, &context.store_location, &job)
 }
 
 /// Keeps the newest query per kind and every write, in arrival order.

@@ -125,11 +125,11 @@ pub fn bind_inputs(store: &dyn Store, run_id: &str, inputs: &[PreparedInput]) ->
 
 /// The run's MLflow-style record of an input: the dataset's name, its content hash (the hex
 /// digits of the version id), size, rows and columns, and the input's name as its context.
-fn mlflow_style_input(input: &PreparedInput) -> crate::model::RunInput {
+fn mlflow_style_input(input: &PreparedInput) -> crate::model::LoggedInput {
     let version = &input.version;
     let columns: Vec<&str> = version.columns.iter().map(|c| c.name.as_str()).collect();
-    crate::model::RunInput {
-        dataset: crate::model::DatasetVersion {
+    crate::model::LoggedInput {
+        dataset: crate::model::LoggedDataset {
             name: version.dataset.clone(),
             location: Some(version.path.clone()),
             hash: version

@@ -196,8 +196,8 @@ fn source_environment_artifacts_inputs(store: &dyn Store) {
         location: Some("s3://b/model.bin".into()),
     };
     store.add_artifact(&r.id, &artifact).unwrap();
-    let input = RunInput {
-        dataset: DatasetVersion {
+    let input = LoggedInput {
+        dataset: LoggedDataset {
             name: "train".into(),
             location: None,
             hash: "h1".into(),

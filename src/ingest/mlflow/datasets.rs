@@ -164,8 +164,8 @@ pub fn record_inputs(
             .unwrap_or_else(|| version.dataset.clone());
         store.add_input(
             run_id,
-            &crate::model::RunInput {
-                dataset: crate::model::DatasetVersion {
+            &crate::model::LoggedInput {
+                dataset: crate::model::LoggedDataset {
                     name: version.dataset.clone(),
                     location: Some(version.path.clone()),
                     hash: dataset.digest.clone(),

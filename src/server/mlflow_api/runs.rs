@@ -112,8 +112,14 @@ pub(super) async fn create_run(
 
 pub(super) async fn get_run_route(State(st): St, input: Input) -> Typed {
     let id = input.run_id()?;
-    let run = get_run(&st, &id).await?;
-    typed(&OneRun { run: run_out(&run) })
+    let owned = id.clone();
+    let detail = st
+        .call(move |s| s.run(&owned))
+        .await
+        .map_err(run_not_found(&id))?;
+    typed(&OneRun {
+        run: run_out(&detail.run).with_inputs(&detail.inputs),
+    })
 }
 
 pub(super) async fn update_run(

@@ -259,17 +259,97 @@ pub struct RunDataOut<'a> {
     tags: Vec<KeyValueOut<'a>>,
 }
 
-/// MLflow's empty `inputs` / `outputs` (kiroku's dataset inputs are not MLflow datasets).
+/// MLflow's empty `outputs` (kiroku keeps no logged-model outputs).
 #[derive(Serialize)]
 pub struct EmptyOut {}
+
+/// MLflow's `RunInputs`: the run's dataset inputs (`{}` when there are none, as MLflow writes
+/// an empty list; runs in search pages carry none).
+#[derive(Serialize, Default)]
+pub struct InputsOut {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    dataset_inputs: Vec<DatasetInputOut>,
+}
+
+/// MLflow's `DatasetInput`: the dataset and its tags (the context).
+#[derive(Serialize)]
+struct DatasetInputOut {
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<OwnedKeyValueOut>,
+    dataset: DatasetOut,
+}
+
+#[derive(Serialize)]
+struct OwnedKeyValueOut {
+    key: String,
+    value: String,
+}
+
+/// MLflow's `Dataset`, from the run's recorded input: its name, its hash as the digest, its
+/// location as a `local` source, its schema and row count.
+#[derive(Serialize)]
+struct DatasetOut {
+    name: String,
+    digest: String,
+    source_type: &'static str,
+    source: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    schema: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    profile: Option<String>,
+}
+
+impl InputsOut {
+    /// The run's recorded inputs as MLflow dataset inputs.
+    pub fn of(inputs: &[crate::model::LoggedInput]) -> Self {
+        let dataset_inputs = inputs
+            .iter()
+            .map(|input| {
+                let d = &input.dataset;
+                let tags = if input.context.is_empty() {
+                    Vec::new()
+                } else {
+                    vec![OwnedKeyValueOut {
+                        key: crate::ingest::mlflow::datasets::CONTEXT_TAG.into(),
+                        value: input.context.clone(),
+                    }]
+                };
+                DatasetInputOut {
+                    tags,
+                    dataset: DatasetOut {
+                        name: d.name.clone(),
+                        digest: d.hash.clone(),
+                        source_type: "local",
+                        source:
+                            serde_json::json!({ "uri": d.location.clone().unwrap_or_default() })
+                                .to_string(),
+                        schema: d.schema.as_ref().map(|s| s.to_string()),
+                        profile: d
+                            .rows
+                            .map(|n| serde_json::json!({ "num_rows": n }).to_string()),
+                    },
+                }
+            })
+            .collect();
+        InputsOut { dataset_inputs }
+    }
+}
 
 /// MLflow's `Run`.
 #[derive(Serialize)]
 pub struct RunOut<'a> {
     info: RunInfoOut<'a>,
     data: RunDataOut<'a>,
-    inputs: EmptyOut,
+    inputs: InputsOut,
     outputs: EmptyOut,
+}
+
+impl RunOut<'_> {
+    /// The run with its dataset inputs (`runs/get`).
+    pub fn with_inputs(mut self, inputs: &[crate::model::LoggedInput]) -> Self {
+        self.inputs = InputsOut::of(inputs);
+        self
+    }
 }
 
 pub(super) fn run_info(r: &Run) -> RunInfoOut<'_> {
@@ -330,7 +410,7 @@ pub fn run_out(r: &Run) -> RunOut<'_> {
             params,
             tags,
         },
-        inputs: EmptyOut {},
+        inputs: InputsOut::default(),
         outputs: EmptyOut {},
     }
 }

@@ -46,5 +46,5 @@ pub trait RunStore {
     fn set_source(&self, id: &str, source: &RunSource) -> Result<()>;
     /// Secret-looking names are dropped here too, whatever the caller sent.
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
-    fn add_input(&self, id: &str, input: &RunInput) -> Result<()>;
+    fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()>;
 }

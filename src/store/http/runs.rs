@@ -100,7 +100,7 @@ impl RunStore for HttpStore {
         self.post_unit(&Self::run_path(id, "/environment"), &body)
     }
 
-    fn add_input(&self, id: &str, input: &RunInput) -> Result<()> {
+    fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()> {
         self.post_unit(&Self::run_path(id, "/inputs"), input)
     }
 }

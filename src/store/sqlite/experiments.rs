@@ -146,10 +146,14 @@ impl ExperimentStore for SqliteStore {
         let id = self.write(|tx| {
             // By exact name: a numeric name is a name here, not an id.
             if let Some((_, deleted)) = experiment_id_by_name(tx, name.trim())? {
-                let state = if deleted { " (deleted)" } else { "" };
+                let name = name.trim();
+                let state = if deleted {
+                    format!(" (deleted: `kiroku exp restore {name}` brings it back)")
+                } else {
+                    String::new()
+                };
                 return Err(KirokuError::Conflict(format!(
-                    "experiment '{}' already exists{state}",
-                    name.trim()
+                    "experiment '{name}' already exists{state}"
                 )));
             }
             insert_experiment(tx, name, user)

@@ -194,8 +194,8 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
     let inputs = stmt
         .query_map([rid], |r| {
             let schema: Option<String> = r.get(5)?;
-            Ok(RunInput {
-                dataset: DatasetVersion {
+            Ok(LoggedInput {
+                dataset: LoggedDataset {
                     name: r.get(0)?,
                     location: r.get(1)?,
                     hash: r.get(2)?,

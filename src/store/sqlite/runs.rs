@@ -346,7 +346,7 @@ impl RunStore for SqliteStore {
         })
     }
 
-    fn add_input(&self, id: &str, input: &RunInput) -> Result<()> {
+    fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()> {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
             let d = &input.dataset;

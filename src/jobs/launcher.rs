@@ -1,0 +1,345 @@
+//! The launcher: a fork server the scheduler starts job supervisors from, so a job's start costs
+//! a `fork` rather than a new `kiroku` process (exec, dynamic loading, start-up, configuration).
+//!
+//! The scheduler forks the launcher first thing, while it is one thread and holds no store
+//! connection: SQLite must never be used across a fork, and a forked thread's locks would be
+//! held forever. The launcher then waits on a socket pair for `launch` requests and, for each,
+//! forks a supervisor that starts from the same clean memory: its own session (`setsid`), stdin
+//! from `/dev/null`, stdout and stderr appended to the job's log, in `/`, without the variables
+//! of a run the scheduler may have been started from, SIGCHLD at its default and SIGPIPE
+//! ignored (as `kiroku job-exec` has them), and calls the supervising function with the job id.
+//! The supervisor exits with what that returns.
+//!
+//! The scheduler opens a pidfd on each supervisor from its pid: a supervisor is the launcher's
+//! child, and the launcher reaps its exited children only when the next request comes (by then
+//! the scheduler holds a pidfd on every earlier one), so a pid is never reused under it. An
+//! exited, unreaped supervisor is a zombie, which `process::Liveness` counts as dead. The
+//! launcher exits when the scheduler closes its end (or dies); supervisors still running are
+//! then reaped by init.
+//!
+//! A launcher runs the code of the `kiroku` that started the scheduler: a kiroku upgraded
+//! meanwhile is used from the scheduler's next start.
+use crate::model::JobId;
+use std::ffi::CString;
+use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::unix::ffi::OsStrExt;
+use std::path::Path;
+
+/// Variables a supervisor must not inherit from the scheduler: a scheduler started from inside
+/// a run (a `submit` in a training script) would hand them down to every job.
+pub const UNINHERITED_VARIABLES: [&str; 3] =
+    ["KIROKU_RUN_ID", "KIROKU_METRICS_FILE", "KIROKU_STORE"];
+
+/// The largest request: a job id and a log path.
+const MAX_REQUEST: usize = 8 + 4096;
+
+/// What a supervisor runs: the job id in, its exit code out.
+pub type Supervise = Box<dyn Fn(JobId) -> i32>;
+
+/// The scheduler's handle on its launcher.
+pub struct Launcher {
+    socket: OwnedFd,
+    pid: libc::pid_t,
+}
+
+fn last_error() -> std::io::Error {
+    std::io::Error::last_os_error()
+}
+
+impl Launcher {
+    /// Forks the launcher. Call it while this process has one thread and no store connection.
+    pub fn start(supervise: Supervise) -> std::io::Result<Launcher> {
+        let mut fds = [0 as RawFd; 2];
+        // SAFETY: socketpair fills the two-element array on success.
+        if unsafe {
+            libc::socketpair(
+                libc::AF_UNIX,
+                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+                0,
+                fds.as_mut_ptr(),
+            )
+        } != 0
+        {
+            return Err(last_error());
+        }
+        // SAFETY: both descriptors were just created and are owned here.
+        let (ours, theirs) =
+            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        // SAFETY: the caller promises one thread, so the child's memory is consistent.
+        match unsafe { libc::fork() } {
+            -1 => Err(last_error()),
+            0 => {
+                drop(ours);
+                serve(theirs, supervise)
+            }
+            pid => {
+                drop(theirs);
+                Ok(Launcher { socket: ours, pid })
+            }
+        }
+    }
+
+    /// Forks a supervisor for `job` with its output appended to `log`; returns its pid.
+    pub fn launch(&self, job: JobId, log: &Path) -> std::io::Result<libc::pid_t> {
+        let path = log.as_os_str().as_bytes();
+        if path.len() > MAX_REQUEST - 8 {
+            return Err(std::io::Error::other("the job's log path is too long"));
+        }
+        let mut request = job.to_le_bytes().to_vec();
+        request.extend_from_slice(path);
+        // SAFETY: the buffer is valid for its length.
+        let sent = unsafe {
+            libc::send(
+                self.socket.as_raw_fd(),
+                request.as_ptr().cast(),
+                request.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+        if sent != request.len() as isize {
+            return Err(if sent < 0 {
+                last_error()
+            } else {
+                std::io::Error::other("the launcher took part of a request")
+            });
+        }
+        let mut reply = [0u8; 4];
+        // SAFETY: the buffer is valid for its length.
+        let got = unsafe { libc::recv(self.socket.as_raw_fd(), reply.as_mut_ptr().cast(), 4, 0) };
+        match got {
+            4 => match i32::from_le_bytes(reply) {
+                pid if pid > 0 => Ok(pid),
+                errno => Err(std::io::Error::from_raw_os_error(-errno)),
+            },
+            0 => Err(std::io::Error::other("the launcher has exited")),
+            n if n < 0 => Err(last_error()),
+            _ => Err(std::io::Error::other("a short reply from the launcher")),
+        }
+    }
+}
+
+impl Drop for Launcher {
+    /// Closing our end ends the launcher; it is reaped here.
+    fn drop(&mut self) {
+        // SAFETY: shutting down our own socket; waiting for our own child.
+        unsafe {
+            libc::shutdown(self.socket.as_raw_fd(), libc::SHUT_RDWR);
+            libc::waitpid(self.pid, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// The launcher's loop: one supervisor per request, until the scheduler's end closes.
+fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
+    // SAFETY: naming this thread (`ps -o comm`, `top`); the name is a NUL-terminated literal.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"kiroku-launcher".as_ptr()) };
+    let mut request = vec![0u8; MAX_REQUEST];
+    loop {
+        // SAFETY: the buffer is valid for its length.
+        let got = unsafe {
+            libc::recv(
+                socket.as_raw_fd(),
+                request.as_mut_ptr().cast(),
+                request.len(),
+                0,
+            )
+        };
+        if got < 0 && last_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
+        }
+        if got < 8 {
+            // The scheduler closed its end or died.
+            // SAFETY: ending this process without running the scheduler's exit handlers twice.
+            unsafe { libc::_exit(0) };
+        }
+        reap_exited_children();
+        let job = JobId::from_le_bytes(request[..8].try_into().expect("8 bytes"));
+        let log = std::ffi::OsStr::from_bytes(&request[8..got as usize]);
+        let reply = match open_log(Path::new(log)) {
+            Err(e) => -e.raw_os_error().unwrap_or(libc::EIO),
+            // SAFETY: this process has one thread (it was forked from one that had).
+            Ok(log) => match unsafe { libc::fork() } {
+                -1 => -last_error().raw_os_error().unwrap_or(libc::EAGAIN),
+                0 => become_supervisor(&socket, log, job, &supervise),
+                pid => pid,
+            },
+        };
+        let reply = reply.to_le_bytes();
+        // SAFETY: the buffer is valid for its length.
+        unsafe {
+            libc::send(
+                socket.as_raw_fd(),
+                reply.as_ptr().cast(),
+                reply.len(),
+                libc::MSG_NOSIGNAL,
+            )
+        };
+    }
+}
+
+/// Reaps supervisors that have exited (the scheduler holds pidfds on all of them by now).
+fn reap_exited_children() {
+    // SAFETY: waiting for our own children without blocking.
+    while unsafe { libc::waitpid(-1, std::ptr::null_mut(), libc::WNOHANG) } > 0 {}
+}
+
+fn open_log(log: &Path) -> std::io::Result<OwnedFd> {
+    if let Some(dir) = log.parent() {
+        std::fs::create_dir_all(dir)?;
+    }
+    let file = std::fs::OpenOptions::new()
+        .create(true)
+        .append(true)
+        .open(log)?;
+    Ok(file.into())
+}
+
+/// In the forked child: detach, set up the standard streams, run the supervisor, exit.
+fn become_supervisor(socket: &OwnedFd, log: OwnedFd, job: JobId, supervise: &Supervise) -> ! {
+    let devnull = CString::new("/dev/null").expect("no NUL");
+    let root = CString::new("/").expect("no NUL");
+    // SAFETY: plain system calls on descriptors this process owns; one thread.
+    unsafe {
+        libc::close(socket.as_raw_fd());
+        // Named apart from the scheduler it was forked from, in `ps` and `top`.
+        libc::prctl(libc::PR_SET_NAME, c"kiroku-job".as_ptr());
+        libc::setsid();
+        let null = libc::open(devnull.as_ptr(), libc::O_RDONLY);
+        if null >= 0 {
+            libc::dup2(null, 0);
+            libc::close(null);
+        }
+        libc::dup2(log.as_raw_fd(), 1);
+        libc::dup2(log.as_raw_fd(), 2);
+        libc::chdir(root.as_ptr());
+        libc::signal(libc::SIGCHLD, libc::SIG_DFL);
+        libc::signal(libc::SIGPIPE, libc::SIG_IGN);
+    }
+    drop(log);
+    name_command_line(job);
+    for name in UNINHERITED_VARIABLES {
+        // The process has one thread: nothing reads the environment concurrently.
+        std::env::remove_var(name);
+    }
+    let code = supervise(job);
+    std::process::exit(code)
+}
+
+/// Shows the supervisor as `kiroku --store LOC job-exec ID` (as the process it replaces) rather
+/// than as the scheduler it was forked from: `kiroku` for the executable's path makes room
+/// for the id; without `--store LOC` when even that does not fit.
+fn name_command_line(job: JobId) {
+    let Ok(current) = std::fs::read("/proc/self/cmdline") else {
+        return;
+    };
+    let current: Vec<String> = current
+        .split(|b| *b == 0)
+        .filter(|a| !a.is_empty())
+        .map(|a| String::from_utf8_lossy(a).into_owned())
+        .collect();
+    let id = job.to_string();
+    let mut args: Vec<&str> = vec!["kiroku"];
+    args.extend(
+        current
+            .iter()
+            .skip(1)
+            .map(String::as_str)
+            .take_while(|a| *a != "scheduler"),
+    );
+    args.extend(["job-exec", &id]);
+    if !crate::process::set_command_line(&args) {
+        crate::process::set_command_line(&["kiroku", "job-exec", &id]);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::time::{Duration, Instant};
+
+    /// Runs in a forked child of the test binary (whose other test threads would make a fork
+    /// of it unsafe), so the launcher is started from a process with one thread.
+    #[test]
+    fn a_launched_supervisor_runs_detached_with_its_output_in_its_log() {
+        let dir = tempfile::tempdir().unwrap();
+        let log = dir.path().join("logs/job-7.log");
+        let report = dir.path().join("report");
+        let script = "echo job=$JOB sid=$(ps -o sid= -p $$ | tr -d ' ') pid=$$ cwd=$(pwd) \
+             run=${KIROKU_RUN_ID:-none} comm=$(cat /proc/$PPID/comm) \
+             line=$(tr '\\0' ' ' < /proc/$PPID/cmdline); [ -t 0 ] || echo notty"
+            .to_string();
+        let (log_c, report_c) = (log.clone(), report.clone());
+        let outcome = in_single_threaded_child(move || {
+            std::env::set_var("KIROKU_RUN_ID", "inherited");
+            let script = script.clone();
+            let launcher = Launcher::start(Box::new(move |job| {
+                let status = std::process::Command::new("sh")
+                    .args(["-c", &script])
+                    .env("JOB", job.to_string())
+                    .status()
+                    .unwrap();
+                status.code().unwrap_or(1)
+            }))
+            .unwrap();
+            let pid = launcher.launch(7, &log_c).unwrap();
+            std::fs::write(&report_c, pid.to_string()).unwrap();
+        });
+        assert!(outcome, "the child that started the launcher failed");
+        let pid: i32 = std::fs::read_to_string(&report).unwrap().parse().unwrap();
+        let deadline = Instant::now() + Duration::from_secs(10);
+        let mut text = String::new();
+        while !text.contains("notty") && Instant::now() < deadline {
+            std::thread::sleep(Duration::from_millis(10));
+            text = std::fs::read_to_string(&log).unwrap_or_default();
+        }
+        assert!(
+            text.contains(&format!("job=7 sid={pid} ")),
+            "own session: {text}"
+        );
+        assert!(text.contains("cwd=/ "), "{text}");
+        assert!(text.contains("run=none"), "{text}");
+        assert!(text.contains("comm=kiroku-job "), "{text}");
+        assert!(
+            text.contains("job-exec 7"),
+            "its command line names the job: {text}"
+        );
+        assert!(text.contains("notty"), "{text}");
+    }
+
+    #[test]
+    fn a_log_that_cannot_be_opened_is_an_error_and_the_launcher_goes_on() {
+        let dir = tempfile::tempdir().unwrap();
+        let blocker = dir.path().join("file");
+        std::fs::write(&blocker, "").unwrap();
+        let good = dir.path().join("good.log");
+        let good_c = good.clone();
+        let ok = in_single_threaded_child(move || {
+            let launcher = Launcher::start(Box::new(|_| 0)).unwrap();
+            assert!(launcher
+                .launch(1, &blocker.join("under-a-file.log"))
+                .is_err());
+            assert!(launcher.launch(2, &good_c).unwrap() > 0);
+        });
+        assert!(ok);
+        assert!(good.exists());
+    }
+
+    /// Runs `body` in a forked child that execs nothing: the child has only the forking
+    /// thread. True when `body` returned without panicking.
+    fn in_single_threaded_child(body: impl FnOnce()) -> bool {
+        // SAFETY: the child only runs `body` and exits; it never returns into the test harness.
+        match unsafe { libc::fork() } {
+            0 => {
+                let ok = std::panic::catch_unwind(std::panic::AssertUnwindSafe(body)).is_ok();
+                // SAFETY: leaving the forked child without running the harness's exit code.
+                unsafe { libc::_exit(if ok { 0 } else { 1 }) }
+            }
+            pid => {
+                let mut status = 0;
+                // SAFETY: waiting for our own child.
+                unsafe { libc::waitpid(pid, &mut status, 0) };
+                libc::WIFEXITED(status) && libc::WEXITSTATUS(status) == 0
+            }
+        }
+    }
+}
