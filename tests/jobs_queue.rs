@@ -434,8 +434,9 @@ fn jobs_survive_the_terminal_and_the_ui_going_away() {
         "{}",
         String::from_utf8_lossy(&out.stderr)
     );
-    wait_until("two jobs to run", || {
-        jobs(&p).iter().filter(|j| j["status"] == "running").count() == 2
+    wait_until("all four submitted and two running", || {
+        let all = jobs(&p);
+        all.len() == 4 && all.iter().filter(|j| j["status"] == "running").count() == 2
     });
     // The terminal goes away, UI and all (as when an SSH session drops).
     tmux(&["kill-server"]);

@@ -5,7 +5,9 @@
 //! and checks that the prompt works again: the alternate screen left, `stty -a` cooked. A third
 //! works the Jobs screen over real jobs (scheduler, supervisors): follows a running job's output,
 //! cancels a queued and a running job through the confirm dialog, launches one from the form, and
-//! reruns a job's run with an edited param from its overview.
+//! reruns a job's run with an edited param from its overview. A fourth records a failing check
+//! run with `kiroku check`, finds it waiting on the Checks screen, waives it with a reason (an
+//! empty one refused) and sees it cleared, as `--require-checks` then agrees.
 //! Needs tmux: in CI (`CI` set) a missing tmux fails the test; elsewhere it is skipped loudly.
 mod common;
 
@@ -468,4 +470,96 @@ fn a_user_follows_cancels_launches_and_reruns_jobs_in_a_real_terminal() {
         serde_json::json!(["sh", "train.sh", "--lr", "0.15"])
     );
     tmux.keys(&["q"]);
+}
+
+/// `kiroku ARGS` over `store` in `cwd`: exit code, stdout and stderr.
+fn kiroku_status(store: &Path, cwd: &Path, args: &[&str]) -> (Option<i32>, String, String) {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .arg("--store")
+        .arg(store)
+        .args(args)
+        .current_dir(cwd)
+        .env("KIROKU_USER", "tester")
+        .output()
+        .unwrap();
+    (
+        out.status.code(),
+        String::from_utf8_lossy(&out.stdout).into_owned(),
+        String::from_utf8_lossy(&out.stderr).into_owned(),
+    )
+}
+
+#[test]
+fn a_reviewer_waives_a_failed_check_from_the_checks_screen_and_the_cli_agrees() {
+    let Some((dir, project)) = scratch() else {
+        return;
+    };
+    std::fs::create_dir_all(&project).unwrap();
+    let mut csv = String::from("user_id,age\n");
+    for i in 0..30 {
+        let age = if i == 17 { 131 } else { 20 + i };
+        csv.push_str(&format!("u-{i:02},{age}\n"));
+    }
+    std::fs::write(project.join("train.csv"), csv).unwrap();
+    std::fs::write(
+        project.join("churn.toml"),
+        "[suite]\nname = \"churn\"\nkey = [\"user_id\"]\n\n[[check]]\nid = \"age-range\"\ntype = \"between\"\ncolumn = \"age\"\nmin = 0\nmax = 120\n",
+    )
+    .unwrap();
+    let store = project.join(".kiroku");
+    let (code, _, err) = kiroku_status(&store, &project, &["init"]);
+    assert_eq!(code, Some(0), "{err}");
+    // A real failing check run, recorded by `kiroku check` (exit 1: a failure).
+    let (code, _, err) = kiroku_status(
+        &store,
+        &project,
+        &["check", "churn.toml", "--data", "train=train.csv"],
+    );
+    assert_eq!(code, Some(1), "{err}");
+    // The data is not cleared: --require-checks refuses, naming the check.
+    let (code, _, err) = kiroku_status(
+        &store,
+        &project,
+        &["run", "--require-checks", "train", "--", "true"],
+    );
+    assert_ne!(code, Some(0));
+    assert!(err.contains("age-range"), "{err}");
+
+    let tmux = Tmux::open("e2e-checks", dir.path(), &store, &project);
+    tmux.wait_for("live");
+    tmux.keys(&["C"]);
+    let s = tmux.wait_for("waiting for review (1)");
+    assert!(s.contains("train@"), "{s}");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("failing rows");
+    assert!(
+        s.contains("u-17") && s.contains("131"),
+        "the failing row: {s}"
+    );
+    assert!(s.contains("awaiting review"), "{s}");
+    // A waiver needs a reason: an empty one is refused and the form stays.
+    tmux.keys(&["w"]);
+    tmux.wait_for("Waive 1/age-range");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("a waiver needs a reason");
+    tmux.type_text("known outliers in the export");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Waive 1/age-range as tester?");
+    tmux.keys(&["y"]);
+    let s = tmux.wait_for("waived · tester");
+    tmux.wait_for("0 waiting for review");
+    assert!(!s.contains("waiting for review (1)"), "{s}");
+    tmux.keys(&["q"]);
+
+    // The CLI agrees: the data is cleared for --require-checks, and a run-wide review finds
+    // nothing left waiting.
+    let (code, _, err) = kiroku_status(
+        &store,
+        &project,
+        &["run", "--require-checks", "train", "--", "true"],
+    );
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = kiroku_status(&store, &project, &["review", "1", "--approve"]);
+    assert_ne!(code, Some(0));
+    assert!(err.contains("already reviewed"), "{err}");
 }

@@ -315,3 +315,189 @@ fn a_filter_naming_a_key_no_run_has_says_so_with_close_keys() {
     );
     assert!(!text.contains("is not a key"), "{text}");
 }
+
+/// A churn dataset with planted defects (two ages out of range, one unknown plan, ages shifted
+/// against the reference) and a clean eval set, each checked by kiroku's engine with a real
+/// suite and recorded as `kiroku check` records (the times fixed to the fixture's clock).
+/// Returns the churn check run's id; the fixture's newest run (bert-base, the first row) reads
+/// both datasets.
+fn add_check_runs(f: &Fixture) -> i64 {
+    use kiroku::checks::{run_suite_with, toml_suite::load_suite, DataInput, RunOptions};
+    use kiroku::model::data::{NewCheckRun, RunInput};
+    use kiroku::store::prelude::*;
+    let dir = f._dir.path().join("data");
+    std::fs::create_dir_all(&dir).unwrap();
+    let mut train = String::from("user_id,age,plan\n");
+    let mut reference = String::from("user_id,age,plan\n");
+    for i in 0..40 {
+        let age: i64 = match i {
+            7 => 131,
+            23 => -4,
+            _ => 30 + i as i64 % 20,
+        };
+        let plan = if i == 11 {
+            "gold"
+        } else {
+            ["free", "pro", "team"][i % 3]
+        };
+        train.push_str(&format!("u-{i:03},{age},{plan}\n"));
+        reference.push_str(&format!("u-{i:03},{},free\n", 20 + i % 20));
+    }
+    std::fs::write(dir.join("train.csv"), train).unwrap();
+    std::fs::write(dir.join("reference.csv"), &reference).unwrap();
+    // The eval set has the reference's ages: it passes every check.
+    std::fs::write(dir.join("eval.csv"), reference.replace(",free", ",pro")).unwrap();
+    std::fs::write(
+        dir.join("churn.toml"),
+        r#"[suite]
+name = "churn"
+key = ["user_id"]
+
+[[check]]
+id = "rows"
+type = "row_count"
+min = 1
+
+[[check]]
+id = "age-known"
+type = "not_null"
+column = "age"
+
+[[check]]
+id = "age-range"
+type = "between"
+column = "age"
+min = 0
+max = 120
+
+[[check]]
+id = "plan-values"
+type = "in_set"
+column = "plan"
+values = ["free", "pro", "team"]
+warn = { max_count = 0 }
+
+[[check]]
+id = "age-drift"
+type = "drift"
+column = "age"
+reference = "reference@1"
+method = "psi"
+bins = 4
+"#,
+    )
+    .unwrap();
+    let suite = load_suite(&dir.join("churn.toml")).unwrap();
+    let mut first = 0;
+    for (i, name) in ["eval", "train"].into_iter().enumerate() {
+        let path = dir.join(format!("{name}.csv"));
+        // The reference is a registered version (as `kiroku check` resolves `NAME@N`).
+        let reference = dir.join("reference.csv");
+        let resolve = |_: &str| Ok(reference.clone());
+        let outcome = run_suite_with(
+            &suite,
+            &[DataInput {
+                name: name.into(),
+                path: path.clone(),
+            }],
+            &RunOptions {
+                resolve: Some(&resolve),
+                ..Default::default()
+            },
+        )
+        .unwrap();
+        kiroku::wrap::inputs::register_path(&f.store, name, &path, "alice").unwrap();
+        let at = tui_fixture::NOW - (10 - i as i64) * 60_000;
+        let run = f
+            .store
+            .record_check_run(&NewCheckRun {
+                suite: outcome.suite,
+                suite_hash: outcome.suite_hash,
+                source: suite.source,
+                datasets: outcome.datasets,
+                status: outcome.status,
+                results: outcome.results,
+                started_at: at - 1000,
+                ended_at: at,
+                user: ["bob", "alice"][i].into(),
+                host: "gpu01".into(),
+                run_id: None,
+            })
+            .unwrap();
+        first = run.id;
+        let version = f.store.dataset_version(name).unwrap();
+        f.store
+            .add_run_inputs(
+                &tui_fixture::run_id(5),
+                &[RunInput {
+                    run_id: tui_fixture::run_id(5),
+                    name: name.into(),
+                    dataset: name.into(),
+                    version_id: version.id,
+                    path: format!("data/{name}.csv"),
+                }],
+            )
+            .unwrap();
+    }
+    first
+}
+
+/// A screen over the fixture with its check runs, after `keys` (a fresh store per size: the
+/// keys may write reviews).
+fn check_with_checks(name: &str, keys: &[&str]) {
+    for (w, h) in SIZES {
+        let f = fixture();
+        add_check_runs(&f);
+        insta::assert_snapshot!(format!("{name}_{w}x{h}"), screen(&f, w, h, keys));
+    }
+}
+
+#[test]
+fn checks_empty() {
+    check("checks_empty", &["C"]);
+    // And on a very small terminal.
+    let text = screen(&fixture(), 50, 12, &["C"]);
+    insta::assert_snapshot!("checks_empty_50x12", text);
+}
+
+#[test]
+fn checks_waiting_and_history() {
+    check_with_checks("checks_list", &["C"]);
+}
+
+#[test]
+fn checks_result_failing_rows() {
+    check_with_checks("checks_failing_rows", &["C", "<enter>"]);
+}
+
+#[test]
+fn checks_result_drift() {
+    check_with_checks("checks_drift", &["C", "<enter>", "j"]);
+}
+
+#[test]
+fn checks_waive_form_and_confirm() {
+    check_with_checks(
+        "checks_waive_form",
+        &["C", "<enter>", "w", "known outliers"],
+    );
+    check_with_checks(
+        "checks_waive_confirm",
+        &["C", "<enter>", "w", "known outliers", "<enter>"],
+    );
+}
+
+#[test]
+fn checks_after_waiving_every_result() {
+    // Each waiting result waived in turn: the run leaves "waiting for review".
+    let mut keys = vec!["C", "<enter>"];
+    for _ in 0..3 {
+        keys.extend(["w", "ok for now", "<enter>", "y", "j"]);
+    }
+    check_with_checks("checks_after_waive", &keys);
+}
+
+#[test]
+fn run_inputs_tab() {
+    check_with_checks("run_inputs", &["<enter>", "["]);
+}

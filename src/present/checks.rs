@@ -99,7 +99,7 @@ pub fn summary_line(result: &CheckResult) -> String {
     }
 }
 
-fn expected_text(expected: &Json) -> String {
+pub fn expected_text(expected: &Json) -> String {
     match expected {
         Json::Object(map) => map
             .iter()

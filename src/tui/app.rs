@@ -36,6 +36,7 @@ use std::collections::BTreeSet;
 // The screens' types, where tests, benchmarks and the drawing code have always found them.
 pub use super::screens::activity::ActivityView;
 pub use super::screens::charts::{ChartSettings, XMode, SMOOTHING_LEVELS};
+pub use super::screens::checks::{ChecksFocus, ChecksView};
 pub use super::screens::compare::CompareView;
 pub use super::screens::confirm::Confirm;
 pub use super::screens::input::{parse_tag_edit, InputKind, TagEdit};
@@ -81,6 +82,8 @@ pub struct HitAreas {
     pub list: Option<(Rect, usize)>,
     /// The Jobs screen's list: the job on each line of `list` (None: a group title).
     pub job_lines: Vec<Option<crate::model::JobId>>,
+    /// The Checks screen's list: the check run on each line of `list` (None: a group title).
+    pub check_lines: Vec<Option<crate::model::data::CheckRunId>>,
 }
 
 pub struct State {
@@ -102,6 +105,7 @@ pub struct State {
     pub compare: Option<CompareView>,
     pub activity: ActivityView,
     pub jobs: JobsView,
+    pub checks: ChecksView,
     pub message: Option<Message>,
     /// Kinds of requests awaiting an answer (besides the runs page, which counts by seq).
     pub pending: BTreeSet<RequestKind>,
@@ -185,6 +189,7 @@ impl State {
             compare: None,
             activity: ActivityView::default(),
             jobs: JobsView::default(),
+            checks: ChecksView::default(),
             message: None,
             pending: BTreeSet::new(),
             now,
@@ -228,6 +233,7 @@ impl State {
             self.reload_runs(),
             Effect::Request(Request::Events { limit: 200 }),
             Effect::Request(super::screens::jobs::jobs_request()),
+            Effect::Request(super::screens::checks::check_runs_request()),
         ]
     }
 
@@ -365,7 +371,7 @@ fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
 
 /// Commands: the global ones here, the rest to the current screen.
 pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
-    use super::screens::{activity, compare, help, jobs, launch, palette};
+    use super::screens::{activity, checks, compare, help, jobs, launch, palette};
     match cmd {
         Cmd::Quit => {
             state.quit = true;
@@ -382,6 +388,7 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::Refresh => on_change(state, true, true),
         Cmd::Activity => activity::open(state),
         Cmd::Jobs => jobs::open(state),
+        Cmd::Checks => checks::open(state),
         Cmd::Rerun => launch::open_rerun(state),
         Cmd::Back if state.overlay.is_some() => {
             state.overlay = None;

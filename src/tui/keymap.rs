@@ -8,7 +8,9 @@ use std::collections::BTreeMap;
 const DEFAULTS: &str = include_str!("keymap.toml");
 
 /// Sections, most specific first when looking a key up (`runs` then `global`).
-pub const SECTIONS: [&str; 6] = ["global", "runs", "run", "compare", "activity", "jobs"];
+pub const SECTIONS: [&str; 7] = [
+    "global", "runs", "run", "compare", "activity", "jobs", "checks",
+];
 
 /// Defines `Cmd` (every action a key can name) with its name in keymap files and its help text,
 /// from one list, so the parser, the help screen and `update` cannot disagree.
@@ -78,6 +80,10 @@ commands! {
     CancelJob = "cancel_job": "cancel the job (asks first)",
     RetryJob = "retry_job": "queue the job again (asks first)",
     NextTarget = "next_target": "show the next target's jobs",
+    Checks = "checks": "check runs: waiting for review, history per dataset",
+    Approve = "approve": "approve the selected result (comment, asks first)",
+    Waive = "waive": "waive the selected result (reason required, asks first)",
+    Reject = "reject": "reject the selected result (comment, asks first)",
 }
 
 impl Cmd {

@@ -9,11 +9,13 @@
 //!
 //! `execute` is the whole behaviour and is also called directly by tests, without threads.
 use crate::jobs::gpus::GpuInfo;
+use crate::model::data::{CheckRun, CheckRunId, CheckRunQuery, NewReview, Review, RunInput};
 use crate::model::{
     Event, EventQuery, Experiment, Job, JobId, JobQuery, NewJob, NewNote, RunDetail, RunPage,
     RunQuery,
 };
 use crate::series::{SampledSeries, SeriesQuery};
+use crate::store::checks_gate::Gate;
 use crate::store::run_files::open_in_run;
 use crate::store::Store;
 use std::path::PathBuf;
@@ -61,6 +63,8 @@ pub enum Write {
         host: String,
         context: Box<JobsContext>,
     },
+    /// A verdict on one check result, as `kiroku review RUN/RESULT` records it.
+    Review(NewReview),
 }
 
 /// The tag a job's run carries: the job's id (convention shared with `kiroku job-exec`).
@@ -146,6 +150,18 @@ pub enum Request {
     RerunSource {
         run_id: String,
     },
+    /// The newest check runs, and which of them wait for a review (the Checks screen).
+    CheckRuns {
+        limit: usize,
+    },
+    /// One check run with the reviews that bind to its results (the result view).
+    CheckRun {
+        id: CheckRunId,
+    },
+    /// A run's input dataset versions, each with where its latest check run stands.
+    RunInputs {
+        run_id: String,
+    },
     Write(Write),
 }
 
@@ -174,6 +190,9 @@ pub enum RequestKind {
     Gpus,
     JobLog,
     RerunSource,
+    CheckRuns,
+    CheckRun,
+    RunInputs,
     Write,
 }
 
@@ -208,6 +227,9 @@ impl Request {
             Request::Gpus => RequestKind::Gpus,
             Request::JobLog { .. } => RequestKind::JobLog,
             Request::RerunSource { .. } => RequestKind::RerunSource,
+            Request::CheckRuns { .. } => RequestKind::CheckRuns,
+            Request::CheckRun { .. } => RequestKind::CheckRun,
+            Request::RunInputs { .. } => RequestKind::RunInputs,
             Request::Write(_) => RequestKind::Write,
         }
     }
@@ -288,6 +310,21 @@ pub enum Response {
         detail: Box<RunDetail>,
         job: Option<Box<Job>>,
     },
+    /// The newest check runs (newest first) and the ids of those waiting for a review.
+    CheckRuns {
+        runs: Vec<CheckRun>,
+        awaiting: Vec<CheckRunId>,
+    },
+    /// One check run and the reviews that bind to its results.
+    CheckRun {
+        run: Box<CheckRun>,
+        reviews: Vec<Review>,
+    },
+    /// A run's inputs with their check standing, in the order bound.
+    RunInputs {
+        run_id: String,
+        inputs: Vec<InputCheck>,
+    },
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -311,10 +348,22 @@ impl Response {
             Response::Gpus { .. } => RequestKind::Gpus,
             Response::JobLog { .. } => RequestKind::JobLog,
             Response::RerunSource { .. } => RequestKind::RerunSource,
+            Response::CheckRuns { .. } => RequestKind::CheckRuns,
+            Response::CheckRun { .. } => RequestKind::CheckRun,
+            Response::RunInputs { .. } => RequestKind::RunInputs,
             Response::Written(_) => RequestKind::Write,
             Response::Error(_) => return None,
         })
     }
+}
+
+/// One input of a run (the Inputs tab) with where its dataset version stands: its newest check
+/// run and the results that block it (`store::checks_gate`, as `--require-checks` decides), or
+/// why that could not be read.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InputCheck {
+    pub input: RunInput,
+    pub gate: Result<Box<Gate>, String>,
 }
 
 /// An artifact as the Artifacts tab lists it, sorted by path; `local` is the copy in the
@@ -577,6 +626,41 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     job: job.map(Box::new),
                 }
             }
+            Request::CheckRuns { limit } => {
+                let newest = |awaiting_review| CheckRunQuery {
+                    awaiting_review,
+                    limit: Some(limit),
+                    ..Default::default()
+                };
+                Response::CheckRuns {
+                    runs: store.check_runs(&newest(false))?,
+                    awaiting: store
+                        .check_runs(&newest(true))?
+                        .into_iter()
+                        .map(|r| r.id)
+                        .collect(),
+                }
+            }
+            Request::CheckRun { id } => Response::CheckRun {
+                run: Box::new(store.check_run(id)?),
+                reviews: store.reviews(id, None)?,
+            },
+            Request::RunInputs { run_id } => {
+                let now = crate::model::now_ms();
+                let inputs = store
+                    .run_inputs(&run_id)?
+                    .into_iter()
+                    .map(|input| {
+                        let gate = store
+                            .dataset_version(&input.version_id)
+                            .and_then(|v| crate::store::checks_gate::version_gate(store, v, now))
+                            .map(Box::new)
+                            .map_err(|e| e.to_string());
+                        InputCheck { input, gate }
+                    })
+                    .collect();
+                Response::RunInputs { run_id, inputs }
+            }
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();
@@ -651,6 +735,13 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
                 crate::jobs::submit::retry_of(&old, &user, &host),
             )?;
             format!("queued job {}, a retry of job {id}", job.id)
+        }
+        Write::Review(review) => {
+            let r = store.add_review(&review)?;
+            format!(
+                "{} {}/{} ({})",
+                r.review.verdict, r.review.check_run, r.review.result_id, r.status_reviewed
+            )
         }
     })
 }

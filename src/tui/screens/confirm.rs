@@ -1,5 +1,5 @@
-//! The yes/no overlay: deleting (or restoring) runs, cancelling or retrying a job, and leaving
-//! an editor with a draft.
+//! The yes/no overlay: deleting (or restoring) runs, cancelling or retrying a job, recording a
+//! review of a check result, and leaving an editor with a draft.
 //! `y`/enter says yes; `n`/esc/`q` says no.
 use super::input::InputKind;
 use super::overlays::{centered, Layer, Overlay};
@@ -29,6 +29,8 @@ pub enum Confirm {
         id: JobId,
         name: String,
     },
+    /// Record this verdict on a check result.
+    Review(crate::model::data::NewReview),
     /// Closing the editor would lose a draft; "no" goes back to it.
     DiscardDraft {
         kind: InputKind,
@@ -72,6 +74,18 @@ impl Layer for ConfirmLayer {
             Confirm::RetryJob { id, name } => {
                 format!("Queue job {id} ({name}) again, as a new job?")
             }
+            Confirm::Review(r) => format!(
+                "{} {}/{} as {}?\n{}",
+                super::checks::verb_title(r.verdict),
+                r.check_run,
+                r.result_id,
+                r.reviewer,
+                if r.comment.is_empty() {
+                    "(no comment)".to_string()
+                } else {
+                    format!("\"{}\"", r.comment)
+                }
+            ),
             Confirm::DiscardDraft { .. } => "Discard the draft?".into(),
         };
         let r = centered(area, 60, 5);
@@ -84,13 +98,15 @@ impl Layer for ConfirmLayer {
         let inner = b.inner(r);
         frame.render_widget(b, r);
         frame.render_widget(
-            Paragraph::new(vec![
-                Line::raw(text),
-                Line::styled(
-                    "y / enter: yes    n / esc: no",
-                    state.theme.style("footer.key"),
-                ),
-            ]),
+            Paragraph::new(
+                text.lines()
+                    .map(|l| Line::raw(crate::present::truncate(l, inner.width as usize)))
+                    .chain([Line::styled(
+                        "y / enter: yes    n / esc: no",
+                        state.theme.style("footer.key"),
+                    )])
+                    .collect::<Vec<_>>(),
+            ),
             inner,
         );
     }
@@ -129,6 +145,7 @@ fn on_answer(state: &mut State, yes: bool) -> Vec<Effect> {
                 context,
             }))]
         }
+        Confirm::Review(review) => vec![state.request(Request::Write(Write::Review(review)))],
         Confirm::DiscardDraft { .. } => {
             state.info("draft discarded");
             vec![]

@@ -1,11 +1,12 @@
 //! The tag and note editors: `t` tags the marked (or selected) runs with `k=v -k`, `n` and
-//! `r` write a note or a reply (markdown, several lines, ctrl-s saves). Leaving with a draft
-//! asks first (`confirm`).
+//! `r` write a note or a reply (markdown, several lines, ctrl-s saves); on the Checks screen
+//! `a`, `w` and `r` take the comment of a review (one line; a waiver's reason is required).
+//! Leaving with a draft asks first (`confirm`).
 use super::confirm::Confirm;
 use super::overlays::{centered, Layer, Overlay};
 use crate::model::NewNote;
 use crate::tui::app::{Action, Effect, State};
-use crate::tui::editor::{edit_key, EditKey};
+use crate::tui::editor::{edit_key, EditKey, Editor};
 use crate::tui::worker::{Request, Write};
 use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
@@ -22,6 +23,14 @@ pub enum InputKind {
     Note {
         run_id: String,
         reply_to: Option<i64>,
+    },
+    /// The comment of a verdict on result `result_id` of check run `check_run` (`what`: its
+    /// status and unexpected count, for the title).
+    Review {
+        check_run: crate::model::data::CheckRunId,
+        result_id: String,
+        verdict: crate::model::data::ReviewVerdict,
+        what: String,
     },
 }
 
@@ -52,7 +61,7 @@ impl Layer for InputLayer {
                     state.overlay = Some(Overlay::Confirm(Confirm::DiscardDraft { kind, editor }));
                 }
             }
-            EditKey::Submit => return Some(submit_input(state, kind, editor.text)),
+            EditKey::Submit => return Some(submit_input(state, kind, editor)),
             k => {
                 editor.apply(k);
                 state.overlay = Some(Overlay::Input { kind, editor });
@@ -84,6 +93,23 @@ impl Layer for InputLayer {
                 },
                 "markdown · enter: new line · ctrl-s saves · esc cancels",
                 14,
+            ),
+            InputKind::Review {
+                check_run,
+                result_id,
+                verdict,
+                what,
+            } => (
+                format!(
+                    " {} {check_run}/{result_id} ({what}) ",
+                    super::checks::verb_title(*verdict)
+                ),
+                if *verdict == crate::model::data::ReviewVerdict::Waived {
+                    "the reason (required) · enter: next · esc cancels"
+                } else {
+                    "a comment (optional) · enter: next · esc cancels"
+                },
+                5,
             ),
         };
         let r = centered(area, 80, h);
@@ -160,8 +186,15 @@ pub fn parse_tag_edit(text: &str) -> Result<TagEdit, String> {
     Ok((set, remove))
 }
 
-fn submit_input(state: &mut State, kind: InputKind, text: String) -> Vec<Effect> {
+fn submit_input(state: &mut State, kind: InputKind, editor: Editor) -> Vec<Effect> {
+    let text = editor.text.clone();
     match kind {
+        InputKind::Review {
+            check_run,
+            result_id,
+            verdict,
+            what,
+        } => super::checks::submit_review(state, check_run, result_id, verdict, editor, what),
         InputKind::Note { run_id, reply_to } => {
             if text.trim().is_empty() {
                 state.info("empty note not saved");

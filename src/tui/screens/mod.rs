@@ -20,6 +20,7 @@
 //! Drawing reads the state and records where clickable things landed (`HitAreas`).
 pub mod activity;
 pub mod charts;
+pub mod checks;
 pub mod compare;
 pub mod confirm;
 pub mod help;
@@ -131,6 +132,8 @@ screens! {
     Activity => activity::ActivityScreen,
     /// The job queue, this box's GPUs and the selected job's output.
     Jobs => jobs::JobsScreen,
+    /// Check runs waiting for review, then history per dataset; the selected run's results.
+    Checks => checks::ChecksScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).
@@ -145,6 +148,28 @@ pub fn move_cursor(pos: usize, len: usize, cmd: Cmd, page: usize) -> usize {
         Cmd::PageUp => pos.saturating_sub(page),
         _ => pos,
     }
+}
+
+/// The lines of a list shown in groups (the Jobs and Checks screens): a title line (`None`)
+/// before each run of rows of one group, then the rows (`Some(index)`); and the first line to
+/// show so that the cursor's row is within `height` lines.
+pub fn grouped_lines<G: PartialEq>(
+    groups: &[G],
+    cursor: usize,
+    height: usize,
+) -> (Vec<Option<usize>>, usize) {
+    let mut items: Vec<Option<usize>> = Vec::new();
+    let mut group: Option<&G> = None;
+    for (i, g) in groups.iter().enumerate() {
+        if group != Some(g) {
+            items.push(None);
+            group = Some(g);
+        }
+        items.push(Some(i));
+    }
+    let cursor_line = items.iter().position(|x| *x == Some(cursor)).unwrap_or(0);
+    let first = (cursor_line + 1).saturating_sub(height);
+    (items, first)
 }
 
 pub fn is_motion(cmd: Cmd) -> bool {

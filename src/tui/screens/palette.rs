@@ -1,4 +1,4 @@
-//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:jobs`, `:launch`,
+//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:jobs`, `:checks`, `:launch`,
 //! `:theme NAME`, `:columns`, `:compare`, `:help`, `:quit`, with completion (tab) of commands,
 //! experiments and themes.
 use super::overlays::{Layer, Overlay};
@@ -19,6 +19,10 @@ pub const PALETTE: &[(&str, &str)] = &[
     ("exp", "switch experiment: :exp NAME (or :exp * for all)"),
     ("activity", "the activity log"),
     ("jobs", "the jobs queue, GPUs and job logs"),
+    (
+        "checks",
+        "check runs waiting for review, history per dataset",
+    ),
     ("launch", "launch a job (the form)"),
     ("theme", "switch theme: :theme NAME"),
     ("columns", "choose the table's columns"),
@@ -145,6 +149,7 @@ fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
         }
         "activity" => on_cmd(state, Cmd::Activity),
         "jobs" => on_cmd(state, Cmd::Jobs),
+        "checks" => on_cmd(state, Cmd::Checks),
         "launch" => {
             super::launch::open_empty(state);
             vec![]

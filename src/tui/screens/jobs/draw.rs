@@ -5,7 +5,7 @@ use crate::jobs::gpus::GpuInfo;
 use crate::model::Job;
 use crate::present::format_duration;
 use crate::tui::app::State;
-use crate::tui::screens::{block, fit};
+use crate::tui::screens::{block, fit, grouped_lines};
 use crate::tui::widgets::text::ansi_line;
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
@@ -280,19 +280,9 @@ fn draw_list(frame: &mut Frame, area: Rect, state: &mut State) {
     // Every line of the list: a group title (None) or a job.
     let rows = v.rows();
     let cursor = v.cursor();
-    let mut items: Vec<Option<usize>> = Vec::new();
-    let mut group = None;
-    for (i, j) in rows.iter().enumerate() {
-        let g = JobGroup::of(j.status);
-        if group != Some(g) {
-            items.push(None);
-            group = Some(g);
-        }
-        items.push(Some(i));
-    }
+    let groups: Vec<JobGroup> = rows.iter().map(|j| JobGroup::of(j.status)).collect();
     let h = body.height as usize;
-    let cursor_line = items.iter().position(|x| *x == Some(cursor)).unwrap_or(0);
-    let first = (cursor_line + 1).saturating_sub(h);
+    let (items, first) = grouped_lines(&groups, cursor, h);
     let mut lines = Vec::new();
     let mut job_lines = Vec::new();
     for (k, item) in items.iter().enumerate().skip(first).take(h) {

@@ -76,6 +76,7 @@ pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         RunTab::Source => draw_source(frame, body, state),
         RunTab::Artifacts => draw_artifacts(frame, body, state),
         RunTab::Notes => draw_notes(frame, body, state),
+        RunTab::Inputs => super::draw_inputs::draw_inputs(frame, body, state),
     }
 }
 
@@ -94,6 +95,10 @@ fn draw_tabs(frame: &mut Frame, area: Rect, state: &mut State) {
                 " Metrics ({}) ",
                 rv.detail.as_ref().map(|d| d.run.metrics.len()).unwrap_or(0)
             ),
+            RunTab::Inputs => match &rv.inputs {
+                Some(inputs) => format!(" Inputs ({}) ", inputs.len()),
+                None => " Inputs ".to_string(),
+            },
             t => format!(" {} ", t.title()),
         };
         let w = label.chars().count() as u16;

@@ -1,8 +1,10 @@
 //! The run screen: one run in tabs (Overview, Params, Metrics, Logs, Source, Artifacts,
-//! Notes). The state is `RunView`; the log's reading and search are in `log`, drawing in
-//! `draw` (the text tabs) and `draw_files` (Source, Artifacts, Notes).
+//! Notes, Inputs). The state is `RunView`; the log's reading and search are in `log`, drawing
+//! in `draw` (the text tabs), `draw_files` (Source, Artifacts, Notes) and `draw_inputs` (the
+//! input dataset versions with their check status).
 mod draw;
 mod draw_files;
+mod draw_inputs;
 pub mod log;
 
 use super::charts::{x_extent, ChartSettings};
@@ -13,7 +15,9 @@ use crate::tui::app::{contains, Effect, State, TextField};
 use crate::tui::artifact_tree::{self, TreeRow};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
-use crate::tui::worker::{ArtifactEntry, Chart, Highlighted, Request, RequestKind, Response};
+use crate::tui::worker::{
+    ArtifactEntry, Chart, Highlighted, InputCheck, Request, RequestKind, Response,
+};
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
@@ -30,10 +34,11 @@ pub enum RunTab {
     Source,
     Artifacts,
     Notes,
+    Inputs,
 }
 
 impl RunTab {
-    pub const ALL: [RunTab; 7] = [
+    pub const ALL: [RunTab; 8] = [
         RunTab::Overview,
         RunTab::Params,
         RunTab::Metrics,
@@ -41,6 +46,7 @@ impl RunTab {
         RunTab::Source,
         RunTab::Artifacts,
         RunTab::Notes,
+        RunTab::Inputs,
     ];
     pub fn title(self) -> &'static str {
         match self {
@@ -51,6 +57,7 @@ impl RunTab {
             RunTab::Source => "Source",
             RunTab::Artifacts => "Artifacts",
             RunTab::Notes => "Notes",
+            RunTab::Inputs => "Inputs",
         }
     }
     fn index(self) -> usize {
@@ -86,6 +93,8 @@ pub struct RunView {
     pub artifact_closed: BTreeSet<String>,
     /// Highlighted texts: `source:diff`, `source:command`, `artifact:PATH`.
     pub highlighted: BTreeMap<String, Highlighted>,
+    /// The run's input dataset versions with their check standing (None until read).
+    pub inputs: Option<Vec<InputCheck>>,
 }
 
 impl RunView {
@@ -110,6 +119,7 @@ impl RunView {
             artifacts: Vec::new(),
             artifact_closed: BTreeSet::new(),
             highlighted: BTreeMap::new(),
+            inputs: None,
         }
     }
 
@@ -217,10 +227,17 @@ pub(crate) fn set_tab(state: &mut State, tab: RunTab) -> Vec<Effect> {
     match tab {
         RunTab::Metrics => out.extend(state.run_series_requests()),
         RunTab::Logs => out = state.log_effects(),
+        RunTab::Inputs => out.push(inputs_request(state)),
         _ => {}
     }
     out.extend(highlight_requests(state));
     out
+}
+
+/// Asks for the open run's inputs and their check standing.
+fn inputs_request(state: &mut State) -> Effect {
+    let run_id = state.run.as_ref().map(|r| r.id.clone()).unwrap_or_default();
+    state.request(Request::RunInputs { run_id })
 }
 
 /// Highlighting the open tab needs (the diff and command on Source, the selected file on
@@ -507,6 +524,11 @@ impl ScreenBehaviour for RunScreen {
                     rv.highlighted.insert(key, content);
                 }
             }
+            Response::RunInputs { run_id, inputs } => {
+                if let Some(rv) = state.run.as_mut().filter(|r| r.id == run_id) {
+                    rv.inputs = Some(inputs);
+                }
+            }
             other => return Err(other),
         }
         Ok(vec![])
@@ -516,9 +538,12 @@ impl ScreenBehaviour for RunScreen {
         let mut out = Vec::new();
         if store {
             if let Some(id) = state.run.as_ref().map(|r| r.id.clone()) {
-                out.push(Effect::Request(Request::Run { id }));
+                out.push(Effect::Request(Request::Run { id: id.clone() }));
                 if state.run.as_ref().is_some_and(|r| r.tab == RunTab::Metrics) {
                     out.extend(state.run_series_requests());
+                }
+                if state.run.as_ref().is_some_and(|r| r.tab == RunTab::Inputs) {
+                    out.push(Effect::Request(Request::RunInputs { run_id: id }));
                 }
             }
         }
@@ -607,7 +632,13 @@ mod tests {
         assert_eq!(keys, [("train/loss", Chart::Run), ("val/acc", Chart::Run)]);
         assert!(s.pending.contains(&RequestKind::Series));
         typed(&mut s, "[[[");
-        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Notes, "wraps round");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Inputs, "wraps round");
+        let effects = typed(&mut s, "[]");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Inputs);
+        assert!(matches!(
+            requests(&effects)[..],
+            [Request::RunInputs { ref run_id }] if run_id == "r1"
+        ));
     }
 
     #[test]

@@ -164,12 +164,13 @@ fn draw_sidebar(frame: &mut Frame, area: Rect, state: &mut State) {
         .iter()
         .filter(|e| e.id > state.activity.seen_before && state.activity.loaded)
         .count();
-    if inner.height as usize > lines.len() + 3 {
-        while lines.len() + 2 < inner.height as usize {
+    if inner.height as usize > lines.len() + 4 {
+        while lines.len() + 3 < inner.height as usize {
             lines.push(Line::raw(""));
         }
         lines.pop();
         lines.push(jobs_line(state));
+        lines.push(checks_line(state));
         let key = state
             .keymap
             .key_for("runs", crate::tui::keymap::Cmd::Activity)
@@ -208,6 +209,26 @@ fn jobs_line(state: &State) -> Line<'static> {
     Line::from(vec![
         Span::styled(format!(" Jobs ({key}) "), state.theme.style("text.dim")),
         Span::styled(what, state.theme.style(role)),
+    ])
+}
+
+/// The sidebar's way to the Checks screen, with how many check runs wait for a review.
+fn checks_line(state: &State) -> Line<'static> {
+    let key = state
+        .keymap
+        .key_for("runs", crate::tui::keymap::Cmd::Checks)
+        .unwrap_or_default();
+    let waiting = state.checks.waiting();
+    Line::from(vec![
+        Span::styled(format!(" Checks ({key}) "), state.theme.style("text.dim")),
+        Span::styled(
+            if waiting > 0 {
+                format!("{waiting} to review")
+            } else {
+                String::new()
+            },
+            state.theme.style("status.failed"),
+        ),
     ])
 }
 
