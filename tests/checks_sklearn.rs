@@ -5,6 +5,7 @@
 //! pass/fail/broken.
 mod common;
 
+use common::checks::{check_json, result, rows};
 use common::requires::require_python_module;
 use common::Project;
 use serde_json::Value;
@@ -163,37 +164,7 @@ fn write_suite(project: &Project, name: &str, text: &str) -> String {
 
 /// Runs `kiroku check` with `--format json`; returns the exit code and the JSON.
 fn check(project: &Project, args: &[&str]) -> (i32, Value) {
-    let mut all = vec!["check"];
-    all.extend(args);
-    all.extend(["--format", "json"]);
-    let out = project.kiroku(&all);
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|e| {
-        panic!(
-            "kiroku {all:?} (exit {code}) printed no JSON ({e}):\n{}\n{}",
-            String::from_utf8_lossy(&out.stdout),
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, json)
-}
-
-fn result<'a>(json: &'a Value, id: &str) -> &'a Value {
-    json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|r| r["id"] == id)
-        .unwrap_or_else(|| panic!("no result {id} in {json:#}"))
-}
-
-fn rows(result: &Value) -> Vec<u64> {
-    result["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|s| s["row"].as_u64().unwrap())
-        .collect()
+    check_json(project, args)
 }
 
 /// Status, unexpected count and sample rows of a result.

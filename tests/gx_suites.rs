@@ -4,6 +4,7 @@
 //! (The semantics themselves are compared with GX in `gx_differential.rs`.)
 mod common;
 
+use common::checks::{check_json, result, rows};
 use common::Project;
 use kiroku::model::{CheckSource, CheckStatus};
 use kiroku::store::prelude::*;
@@ -27,40 +28,7 @@ const SUITE: &str = r#"{
 }"#;
 
 fn check(project: &Project, suite: &str) -> (i32, Value) {
-    let out = project.kiroku(&[
-        "check",
-        suite,
-        "--data",
-        "people=people.csv",
-        "--format",
-        "json",
-    ]);
-    let code = out.status.code().unwrap_or(-1);
-    let json = serde_json::from_slice(&out.stdout).unwrap_or_else(|error| {
-        panic!(
-            "no JSON ({error}): {}",
-            String::from_utf8_lossy(&out.stderr)
-        )
-    });
-    (code, json)
-}
-
-fn result<'a>(json: &'a Value, id: &str) -> &'a Value {
-    json["results"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|result| result["id"] == id)
-        .unwrap_or_else(|| panic!("no result {id} in {json:#}"))
-}
-
-fn rows(result: &Value) -> Vec<u64> {
-    result["samples"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .map(|sample| sample["row"].as_u64().unwrap())
-        .collect()
+    check_json(project, &[suite, "--data", "people=people.csv"])
 }
 
 #[test]

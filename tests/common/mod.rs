@@ -1,5 +1,6 @@
 //! Helpers shared by the integration tests: a temporary project and the real binary.
 #![allow(dead_code)]
+pub mod checks;
 pub mod raw_http;
 pub mod requires;
 pub mod sshd;
