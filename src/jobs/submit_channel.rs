@@ -228,22 +228,13 @@ mod tests {
 
     fn new_job(command: &str) -> NewJob {
         NewJob {
-            name: None,
             experiment: "Default".into(),
             target: "local".into(),
             command: vec![command.into()],
             workdir: "/".into(),
-            env: Vec::new(),
-            gpus: 0,
-            gpu_memory_mb: None,
-            after: Vec::new(),
-            params: Vec::new(),
-            tags: Vec::new(),
-            rerun_of: None,
-            retry_of: None,
-            time_limit_s: None,
             user: "ana".into(),
             host: "box".into(),
+            ..Default::default()
         }
     }
 
