@@ -372,6 +372,8 @@ impl Scheduler {
         let mut idle_since: Option<Instant> = None;
         loop {
             socket.drain();
+            // Once per wake, for the submissions and the pass alike.
+            self.reload_config_if_changed();
             if let Some(submissions) = submissions {
                 self.take_submissions(submissions);
             }
@@ -412,7 +414,6 @@ impl Scheduler {
     /// Queues the jobs handed over on the submission socket (with the configuration as it is
     /// now, which the submitter read too).
     fn take_submissions(&mut self, submissions: &SubmitSocket) {
-        self.reload_config_if_changed();
         let (store, config) = (Arc::clone(&self.store), &self.config);
         submissions.serve_waiting(|new| super::submit::queue(store.as_ref(), config, new));
     }
@@ -488,7 +489,6 @@ impl Scheduler {
     /// Looks at the queue and acts on placement's decisions; again while cancelling a job
     /// cancels others (jobs that run after it).
     fn pass(&mut self) -> Result<PassOutcome> {
-        self.reload_config_if_changed();
         let outcome = self.place_until_settled()?;
         // Lost jobs are looked for after the starts (a start is not delayed by the look); a
         // lost one frees what it held, so the queue is placed again.
