@@ -517,6 +517,32 @@ pub struct ReviewListQuery {
     pub result: Option<String>,
 }
 
+// The pipelines' cache (`/api/v1/pipelines/...`, `server::pipeline_cache`).
+
+/// `POST /api/v1/pipelines/objects/present`: which of these cache objects the store holds.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectsPresentQuery {
+    pub ids: Vec<String>,
+}
+
+/// The answer to `ObjectsPresentQuery`, in the same order.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectsPresent {
+    pub present: Vec<bool>,
+}
+
+/// `PUT /api/v1/pipelines/objects/{id}`: the stored object's size.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ObjectStored {
+    pub size: u64,
+}
+
+/// `GET /api/v1/pipelines/run-cache?key=`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunCacheKeyQuery {
+    pub key: String,
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -86,6 +86,11 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/checks/{id}", Read),
     ("GET", "/api/v1/reviews", Read),
     ("POST", "/api/v1/reviews", Write),
+    ("POST", "/api/v1/pipelines/objects/present", Read),
+    ("GET", "/api/v1/pipelines/objects/{id}", Read),
+    ("PUT", "/api/v1/pipelines/objects/{id}", Write),
+    ("GET", "/api/v1/pipelines/run-cache", Read),
+    ("POST", "/api/v1/pipelines/run-cache", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

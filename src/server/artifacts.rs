@@ -109,7 +109,7 @@ struct UploadQuery {
 }
 
 /// A body too large for `Limits::max_artifact`.
-fn too_large(max: usize) -> ApiError {
+pub(super) fn too_large(max: usize) -> ApiError {
     ApiError::new(
         "PAYLOAD_TOO_LARGE",
         format!("artifact is larger than this server's limit of {max} bytes"),
@@ -121,7 +121,8 @@ fn too_large(max: usize) -> ApiError {
 /// blocking thread from downloads and listings.
 const CONCURRENT_UPLOADS: usize = 32;
 
-static UPLOAD_SLOTS: tokio::sync::Semaphore = tokio::sync::Semaphore::const_new(CONCURRENT_UPLOADS);
+pub(super) static UPLOAD_SLOTS: tokio::sync::Semaphore =
+    tokio::sync::Semaphore::const_new(CONCURRENT_UPLOADS);
 
 /// Streams the body into the store: the store's upload runs on a blocking thread and reads
 /// from a channel this task fills as the body arrives (a few pieces of backlog at most), so
@@ -175,14 +176,14 @@ async fn upload(
 }
 
 /// How feeding an upload's body ended.
-enum Feed {
+pub(super) enum Feed {
     Done,
     TooLarge,
     Broken(String),
 }
 
 /// What `feed` hands the store's reader.
-enum Piece {
+pub(super) enum Piece {
     Data(Bytes),
     /// The whole body arrived.
     End,
@@ -194,7 +195,11 @@ enum Piece {
 /// the store give the upload up (removing its temporary). When the store stops reading early (a
 /// refused upload) the rest of the body is read and dropped, so the client gets the refusal
 /// rather than a connection closed under it.
-async fn feed(mut body: Body, tx: &tokio::sync::mpsc::Sender<Piece>, max: usize) -> Feed {
+pub(super) async fn feed(
+    mut body: Body,
+    tx: &tokio::sync::mpsc::Sender<Piece>,
+    max: usize,
+) -> Feed {
     let mut received = 0usize;
     let mut store_reading = true;
     loop {
@@ -228,14 +233,14 @@ async fn feed(mut body: Body, tx: &tokio::sync::mpsc::Sender<Piece>, max: usize)
 /// The blocking side of an upload: `Read` over the pieces `feed` sends. Only `Piece::End` is
 /// the end of the file; a sender gone without it (the request was dropped midway) is an error,
 /// so a cut-off upload is never stored as if complete.
-struct ChannelReader {
+pub(super) struct ChannelReader {
     rx: tokio::sync::mpsc::Receiver<Piece>,
     piece: Bytes,
     ended: bool,
 }
 
 impl ChannelReader {
-    fn new(rx: tokio::sync::mpsc::Receiver<Piece>) -> Self {
+    pub(super) fn new(rx: tokio::sync::mpsc::Receiver<Piece>) -> Self {
         ChannelReader {
             rx,
             piece: Bytes::new(),

@@ -13,6 +13,7 @@ pub mod errors;
 pub mod kiroku_api;
 pub mod mlflow_api;
 pub mod null_mlflow;
+pub mod pipeline_cache;
 pub mod tls;
 
 use crate::api::ApiError;
@@ -136,6 +137,7 @@ pub fn routes(limits: Limits) -> Router<Arc<AppState>> {
         .merge(kiroku_api::routes())
         .merge(mlflow_api::routes())
         .merge(artifacts::routes(limits.max_artifact))
+        .merge(pipeline_cache::routes(limits.max_artifact))
         .route("/health", axum::routing::get(|| async { "OK" }))
         .route(
             "/version",

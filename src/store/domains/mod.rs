@@ -1,6 +1,7 @@
 //! The store's domains, one trait each, which `store::Store` combines.
 //!
-//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events, jobs, data) is a trait
+//! Each domain (experiments, runs, metrics, notes, artifacts, supervision, events, jobs, data,
+//! pipelines) is a trait
 //! of its own here, implemented side by side in `store/sqlite/<domain>.rs` and
 //! `store/http/<domain>.rs`, and tested by its module of `tests/store_contract/`. A new
 //! domain (jobs, datasets, checks, pipelines, models) adds one trait file here, its two
@@ -17,6 +18,7 @@ mod experiments;
 mod jobs;
 mod metrics;
 mod notes;
+mod pipelines;
 mod runs;
 mod supervision;
 
@@ -27,5 +29,6 @@ pub use experiments::ExperimentStore;
 pub use jobs::JobStore;
 pub use metrics::MetricStore;
 pub use notes::NoteStore;
+pub use pipelines::PipelineStore;
 pub use runs::RunStore;
 pub use supervision::SupervisionStore;

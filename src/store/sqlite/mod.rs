@@ -8,7 +8,7 @@
 //! This file holds the connection, its transactions and the run-row helpers every domain
 //! writes through (`rid_of`, `active_rid_of`, `run_owner`, `touch`); each domain of the
 //! `Store` trait is implemented in a file of its own beside it (`experiments`, `runs`,
-//! `metrics`, `notes`, `artifacts`, `supervision`, `jobs`, `events`, `data`). `run_rows` and `search_sql`
+//! `metrics`, `notes`, `artifacts`, `supervision`, `jobs`, `events`, `data`, `pipelines`). `run_rows` and `search_sql`
 //! read and search runs for `runs`, `migrations` keeps the schema, and `tokens` holds the
 //! server's API tokens, which are no part of `Store`.
 mod artifacts;
@@ -19,6 +19,8 @@ mod jobs;
 pub mod metrics;
 mod migrations;
 mod notes;
+mod pipelines;
+pub(crate) use pipelines::check_object_id;
 mod run_rows;
 mod runs;
 pub mod search_sql;
