@@ -2,3 +2,4 @@
 //! (Stand-in until the definition side lands: the execution side's modules.)
 pub mod cache;
 pub mod executor;
+pub mod stage_job;
