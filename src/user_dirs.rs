@@ -1,6 +1,6 @@
 //! kiroku's per-user folders, found the XDG way: `$XDG_DATA_HOME/kiroku` (the default store),
 //! `$XDG_CONFIG_HOME/kiroku` (config, keymap, themes) and `$XDG_STATE_HOME/kiroku` (the UI's
-//! remembered state), each falling back to its usual place under `$HOME` when the variable is
+//! remembered state), `$XDG_CACHE_HOME/kiroku` (caches), each falling back to its usual place under `$HOME` when the variable is
 //! unset or empty.
 //!
 //! One helper rather than the `etcetera` crate: kiroku's three lookups need twenty lines, and
@@ -19,6 +19,9 @@ pub enum UserDir {
     Config,
     /// `$XDG_STATE_HOME/kiroku`, else `~/.local/state/kiroku`.
     State,
+    /// `$XDG_CACHE_HOME/kiroku`, else `~/.cache/kiroku` (what can be rebuilt: the pipelines'
+    /// stat cache when the store is remote).
+    Cache,
 }
 
 impl UserDir {
@@ -28,6 +31,7 @@ impl UserDir {
             UserDir::Data => "XDG_DATA_HOME",
             UserDir::Config => "XDG_CONFIG_HOME",
             UserDir::State => "XDG_STATE_HOME",
+            UserDir::Cache => "XDG_CACHE_HOME",
         }
     }
 
@@ -37,6 +41,7 @@ impl UserDir {
             UserDir::Data => ".local/share",
             UserDir::Config => ".config",
             UserDir::State => ".local/state",
+            UserDir::Cache => ".cache",
         }
     }
 

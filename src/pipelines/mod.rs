@@ -1,5 +1,49 @@
-//! Pipelines: `dvc.yaml` run as tracked, cached, parallel jobs (issue 11).
-//! (Stand-in until the definition side lands: the execution side's modules.)
+//! Pipelines: DVC's `dvc.yaml` run as kiroku jobs. This half is the definition side: reading
+//! the file ([`load`]: `vars`, `${…}`, `foreach`/`matrix`, params files), DVC 3's content
+//! hashes ([`hash_path`], with a [`StatCache`]), `dvc.lock` ([`LockFile`], [`record_stage`]),
+//! the stage graph ([`Dag`]) and change detection with reasons ([`status`]).
+//!
+//! | module | what |
+//! |---|---|
+//! | `yaml` | YAML documents as line-numbered nodes (serde-saphyr) |
+//! | `template` | `${…}` interpolation and the variables context |
+//! | `params` | params files (YAML, JSON, TOML) and dotted keys |
+//! | `definition` | `dvc.yaml` → [`Pipeline`] of expanded [`Stage`]s |
+//! | `hash`, `stat_cache` | DVC 3's md5 of files and `.dir` listings; the stat cache |
+//! | `emit`, `lock` | ruamel-style YAML writing; `dvc.lock` read and written |
+//! | `dag` | the graph, DVC's graph errors, topological order, `repro` selection |
+//! | `status` | fresh / stale (why) / frozen per stage |
+//!
+//! The execution side (`kiroku repro`):
+//!
+//! | module | what |
+//! |---|---|
+//! | `repro` | what runs and why, each stage's run-cache, restore, records and lock entry |
+//! | `executor` | dependency order, independent stages at once, failures skip dependents |
+//! | `stage_job` | one stage as a job and a run: local process group or the queue |
+//! | `cache` | outputs into and out of the store's content cache; the run-cache key |
+//! | `progress` | live progress on a terminal, plain lines when piped |
 pub mod cache;
+pub mod dag;
+pub mod definition;
+pub mod emit;
 pub mod executor;
+pub mod hash;
+pub mod lock;
+pub mod params;
+pub mod progress;
+pub mod repro;
 pub mod stage_job;
+pub mod stat_cache;
+pub mod status;
+pub mod template;
+pub mod yaml;
+
+pub use dag::Dag;
+pub use definition::{
+    load, Dep, Output, OutputKind, ParamKeys, ParamRef, Pipeline, Stage, StageSettings,
+};
+pub use hash::{hash_path, hash_path_opt, PathHash};
+pub use lock::{record_current, record_stage, LockEntry, LockFile, LockPath};
+pub use stat_cache::StatCache;
+pub use status::{status, Change, Reason, StageState, StageStatus};

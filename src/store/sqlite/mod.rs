@@ -37,6 +37,10 @@ use std::time::{Duration, Instant};
 
 pub use migrations::SCHEMA_VERSION;
 
+/// The pipelines' stat cache table (in the store's own migration; a remote store's clients
+/// create it in a machine-local file).
+pub const PIPELINE_STAT_CACHE_SQL: &str = include_str!("schema_v8.sql");
+
 /// How long a writer keeps retrying while other processes hold the write lock.
 const BUSY_GIVE_UP: Duration = Duration::from_secs(120);
 
