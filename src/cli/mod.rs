@@ -12,6 +12,7 @@ pub mod job_exec;
 pub mod jobs;
 pub mod log;
 pub mod output;
+pub mod repro;
 pub mod review;
 pub mod runs;
 pub mod serve;
@@ -164,6 +165,8 @@ pub enum Command {
     Data(data::DataCommand),
     /// Approve, waive or reject a check run's failed or warned results.
     Review(review::ReviewArgs),
+    /// Run a dvc.yaml pipeline's stale stages as jobs and runs: `kiroku repro [STAGE…] [-f] [-j N]`.
+    Repro(repro::ReproArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +292,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check(args) => check::check(&mut ctx, args, cli.format),
         Command::Data(cmd) => data::data(&mut ctx, cmd),
         Command::Review(args) => review::review(&mut ctx, args),
+        Command::Repro(args) => repro::repro_command(&mut ctx, args, cli.format),
     }
 }
 

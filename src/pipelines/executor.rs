@@ -25,6 +25,9 @@ pub enum Outcome {
     Ran,
     /// Its outputs came from the run-cache instead of running.
     Restored,
+    /// Nothing to do after all: it was to run only because a stage it depends on did, and that
+    /// stage's outputs came out as they were.
+    UpToDate,
     /// It ran and failed (why).
     Failed(String),
     /// It was stopped by an interrupt.
@@ -36,7 +39,7 @@ pub enum Outcome {
 
 impl Outcome {
     pub fn succeeded(&self) -> bool {
-        matches!(self, Outcome::Ran | Outcome::Restored)
+        matches!(self, Outcome::Ran | Outcome::Restored | Outcome::UpToDate)
     }
 }
 
