@@ -101,9 +101,9 @@ pub struct Planned {
     /// Into `Pipeline::stages`.
     pub index: usize,
     pub reasons: Vec<String>,
-    /// It runs only because a stage it depends on does (checked again when its turn comes,
-    /// as DVC does: that stage may produce the same outputs again).
-    pub only_upstream: bool,
+    /// Whether to look again when its turn comes (as DVC does): it was found stale while a
+    /// stage it depends on was to run too, which may put back exactly what it had.
+    pub recheck: bool,
 }
 
 /// The stages to run, in dependency order, with their reasons; and the frozen ones.
@@ -128,15 +128,12 @@ pub fn plan(
             super::StageState::Stale(reasons) => Planned {
                 index: i,
                 reasons: reasons.iter().map(|r| r.to_string()).collect(),
-                only_upstream: !opts.force
-                    && reasons
-                        .iter()
-                        .all(|r| matches!(r, super::Reason::Upstream { .. })),
+                recheck: !opts.force,
             },
             _ if opts.force => Planned {
                 index: i,
                 reasons: vec!["forced".into()],
-                only_upstream: false,
+                recheck: false,
             },
             _ => continue,
         };
@@ -217,7 +214,11 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
     let runner = StageRunner {
         pipeline: &pipeline,
         dag: &dag,
-        only_upstream: to_run.iter().map(|p| p.only_upstream).collect(),
+        recheck: to_run
+            .iter()
+            .zip(&tasks)
+            .map(|(p, task)| p.recheck && !task.needs.is_empty())
+            .collect(),
         stages: to_run.iter().map(|p| p.index).collect(),
         ctx: RunContext {
             store: env.store,
@@ -350,9 +351,8 @@ fn checks_refusal(store: &dyn Store, stage: &Stage) -> Result<Option<String>> {
 struct StageRunner<'a> {
     pipeline: &'a Pipeline,
     dag: &'a Dag,
-    /// Per task: whether it runs only because an upstream stage does (checked again when its
-    /// turn comes, as DVC does: an upstream stage may produce the same outputs again).
-    only_upstream: Vec<bool>,
+    /// Per task: whether to look again at its turn (stale while a stage it needs was to run).
+    recheck: Vec<bool>,
     /// Task index → stage index.
     stages: Vec<usize>,
     ctx: RunContext<'a>,
@@ -393,7 +393,7 @@ impl StageRunner<'_> {
         if let Some(refusal) = checks_refusal(self.ctx.store, stage)? {
             return Ok(Outcome::Failed(refusal));
         }
-        if self.only_upstream[task] && self.fresh_now(stage)? {
+        if self.recheck[task] && self.fresh_now(stage)? {
             return Ok(Outcome::UpToDate);
         }
         let key = self.run_cache_key(stage)?;
@@ -523,7 +523,11 @@ impl StageRunner<'_> {
         for out in &entry.outs {
             cache::restore_output(store, out, &root.join(&out.path))?;
         }
-        super::record_current(self.pipeline, stage, &mut self.cache())?;
+        let recorded = super::record_current(self.pipeline, stage, &mut self.cache())?;
+        for out in &recorded.outs {
+            let on_disk = stage.path_on_disk(root, &out.path);
+            self.cache_output(&on_disk, out.md5.as_deref().unwrap_or_default(), false)?;
+        }
         let by = match &entry.run_id {
             Some(run) => format!("run {} by {}", crate::ids::short(run), entry.user),
             None => format!("an execution by {}", entry.user),
@@ -555,17 +559,7 @@ impl StageRunner<'_> {
                 })?;
             let md5 = locked.md5.clone().unwrap_or_default();
             if out.cache {
-                if md5.ends_with(".dir") {
-                    let entries = self.tree_entries(&on_disk)?;
-                    let pairs: Vec<(&str, &str)> = entries
-                        .iter()
-                        .map(|(r, m)| (r.as_str(), m.as_str()))
-                        .collect();
-                    let listing = hash::dir_listing(&pairs);
-                    cache::push_tree(store, &on_disk, &entries, &listing, &md5)?;
-                } else {
-                    cache::push_file(store, &on_disk, &md5)?;
-                }
+                self.cache_output(&on_disk, &md5, true)?;
             }
             cached.push(CachedOut {
                 path: stage.path_from_root(&out.path),
@@ -606,6 +600,38 @@ impl StageRunner<'_> {
             })?;
         }
         super::record_stage(self.pipeline, &stage.name, entry)
+    }
+
+    /// Puts a cached output into the store's cache (`to_store`) and, in a DVC project, into
+    /// DVC's own cache (where `dvc status` looks).
+    fn cache_output(&self, on_disk: &Path, md5: &str, to_store: bool) -> Result<()> {
+        let dvc_cache = cache::dvc_cache_dir(&self.pipeline.root);
+        if !to_store && dvc_cache.is_none() {
+            return Ok(());
+        }
+        let store = self.ctx.store;
+        if md5.ends_with(".dir") {
+            let entries = self.tree_entries(on_disk)?;
+            let pairs: Vec<(&str, &str)> = entries
+                .iter()
+                .map(|(r, m)| (r.as_str(), m.as_str()))
+                .collect();
+            let listing = hash::dir_listing(&pairs);
+            if to_store {
+                cache::push_tree(store, on_disk, &entries, &listing, md5)?;
+            }
+            if let Some(dvc_cache) = dvc_cache {
+                cache::commit_to_dvc(&dvc_cache, on_disk, md5, Some((&entries, &listing)))?;
+            }
+        } else {
+            if to_store {
+                cache::push_file(store, on_disk, md5)?;
+            }
+            if let Some(dvc_cache) = dvc_cache {
+                cache::commit_to_dvc(&dvc_cache, on_disk, md5, None)?;
+            }
+        }
+        Ok(())
     }
 
     /// A directory's files (relpath, md5), sorted by relpath as its `.dir` listing has them.
