@@ -424,7 +424,7 @@ stages:
     outs: [slow.txt]
 "#,
     );
-    let mut child = p
+    let child = p
         .cmd(&["repro", "--format", "json"])
         .env("KIROKU_STORE", p.store_dir())
         .stdout(std::process::Stdio::piped())

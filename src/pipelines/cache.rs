@@ -147,7 +147,7 @@ pub fn commit_to_dvc(
 /// Whether the store holds everything needed to restore `out` (a directory's files too).
 pub fn can_restore(store: &dyn Store, out: &CachedOut) -> Result<bool> {
     if !out.md5.ends_with(".dir") {
-        return Ok(store.has_objects(&[out.md5.clone()])?[0]);
+        return Ok(store.has_objects(std::slice::from_ref(&out.md5))?[0]);
     }
     let Some(entries) = read_listing(store, &out.md5)? else {
         return Ok(false);
