@@ -105,14 +105,25 @@ pub fn dvc_cache_dir(root: &Path) -> Option<PathBuf> {
 }
 
 /// Puts an output into DVC's own cache as `dvc commit` would (`files/md5/ab/cdef…`, a
-/// directory's listing as `….dir`, read-only copies), so that DVC finds it cached. `tree`:
-/// a directory's files (relpath, md5) and its listing text.
+/// directory's listing as `….dir`, read-only), so that DVC finds it cached. `tree`: a
+/// directory's files (relpath, md5) and its listing text. An object the store keeps as a file
+/// on this machine (`store`'s `object_file`) is hard-linked from there (both caches are
+/// immutable, content-addressed files), anything else copied.
 pub fn commit_to_dvc(
+    store: &dyn Store,
     dvc_cache: &Path,
     on_disk: &Path,
     md5: &str,
     tree: Option<(&[(String, String)], &str)>,
 ) -> Result<()> {
+    let copy_or_link = |id: &str, src: &Path, tmp: &Path| -> std::io::Result<()> {
+        if let Ok(Some(object)) = store.object_file(id) {
+            if std::fs::hard_link(&object, tmp).is_ok() {
+                return Ok(());
+            }
+        }
+        std::fs::copy(src, tmp).map(|_| ())
+    };
     let object = |id: &str| dvc_cache.join("files/md5").join(&id[..2]).join(&id[2..]);
     let place = |id: &str, write: &dyn Fn(&Path) -> std::io::Result<()>| -> Result<()> {
         let dest = object(id);
@@ -133,11 +144,11 @@ pub fn commit_to_dvc(
         done.map_err(io)
     };
     match tree {
-        None => place(md5, &|tmp| std::fs::copy(on_disk, tmp).map(|_| ())),
+        None => place(md5, &|tmp| copy_or_link(md5, on_disk, tmp)),
         Some((entries, listing)) => {
             for (rel, file_md5) in entries {
                 let src = on_disk.join(rel);
-                place(file_md5, &|tmp| std::fs::copy(&src, tmp).map(|_| ()))?;
+                place(file_md5, &|tmp| copy_or_link(file_md5, &src, tmp))?;
             }
             place(md5, &|tmp| std::fs::write(tmp, listing))
         }

@@ -621,14 +621,14 @@ impl StageRunner<'_> {
                 cache::push_tree(store, on_disk, &entries, &listing, md5)?;
             }
             if let Some(dvc_cache) = dvc_cache {
-                cache::commit_to_dvc(&dvc_cache, on_disk, md5, Some((&entries, &listing)))?;
+                cache::commit_to_dvc(store, &dvc_cache, on_disk, md5, Some((&entries, &listing)))?;
             }
         } else {
             if to_store {
                 cache::push_file(store, on_disk, md5)?;
             }
             if let Some(dvc_cache) = dvc_cache {
-                cache::commit_to_dvc(&dvc_cache, on_disk, md5, None)?;
+                cache::commit_to_dvc(store, &dvc_cache, on_disk, md5, None)?;
             }
         }
         Ok(())
