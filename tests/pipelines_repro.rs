@@ -543,3 +543,50 @@ stages:
         set(&["prep@a", "prep@b", "join"])
     );
 }
+
+#[test]
+fn a_stage_on_another_target_goes_through_the_queue() {
+    let p = Project::new();
+    write(
+        p.path(),
+        "kiroku.toml",
+        "[targets.box]\nkind = \"local\"\nmax_parallel = 2\n",
+    );
+    write(
+        p.path(),
+        "dvc.yaml",
+        r#"
+stages:
+  here:
+    cmd: echo here > here.txt
+    outs: [here.txt]
+  queued:
+    cmd: cat here.txt here.txt > queued.txt
+    deps: [here.txt]
+    outs: [queued.txt]
+    meta:
+      kiroku:
+        target: box
+"#,
+    );
+    let (code, report) = repro(&p, &[]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(read(p.path(), "queued.txt"), "here\nhere\n");
+    let jobs = p.json(&["jobs", "ls"]);
+    let job = |name: &str| {
+        jobs["jobs"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|j| j["name"] == name)
+            .unwrap()
+            .clone()
+    };
+    assert_eq!(job("here")["target"], "local");
+    assert_eq!(job("queued")["target"], "box");
+    assert_eq!(job("queued")["status"], "finished");
+    // The queue's supervisor made its run, a child of the pipeline run all the same.
+    let run = p.json(&["show", job("queued")["run_id"].as_str().unwrap()]);
+    assert_eq!(run["run"]["parent_id"], report["pipeline_run"]);
+    assert!(read(p.path(), "dvc.lock").contains("queued:"));
+}

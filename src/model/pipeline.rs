@@ -5,6 +5,10 @@
 use super::Millis;
 use serde::{Deserialize, Serialize};
 
+/// The job tag naming the pipeline run a queued stage belongs to: the job's supervisor makes
+/// the stage's run a child of it.
+pub const PIPELINE_RUN_TAG: &str = "kiroku.pipeline.run";
+
 /// One output of a stage execution as the run-cache restores it.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct CachedOut {

@@ -144,6 +144,11 @@ pub fn plan(
 
 /// Runs `kiroku repro` on the pipeline in `root`.
 pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproReport> {
+    // Absolute, so that a stage's working directory means the same to a queued job's
+    // supervisor, which runs elsewhere.
+    let root = &root
+        .canonicalize()
+        .map_err(|e| KirokuError::io(format!("opening {}", root.display()), e))?;
     let pipeline = super::load(root)?;
     let dag = Dag::build(&pipeline)?;
     let mut stat_cache = env.stat_cache;
@@ -175,13 +180,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
         status: Some(RunStatus::Running),
         start_time: Some(now_ms()),
         tags: vec![
-            (
-                "kiroku.pipeline".into(),
-                root.canonicalize()
-                    .unwrap_or_else(|_| root.to_path_buf())
-                    .display()
-                    .to_string(),
-            ),
+            ("kiroku.pipeline".into(), root.display().to_string()),
             (
                 "kiroku.pipeline.stages".into(),
                 to_run
@@ -320,9 +319,8 @@ const MIN_SLOTS: usize = 4;
 
 /// The project folder's name, for the pipeline run's name.
 fn project_name(root: &Path) -> String {
-    root.canonicalize()
-        .ok()
-        .and_then(|p| p.file_name().map(|n| n.to_string_lossy().into_owned()))
+    root.file_name()
+        .map(|n| n.to_string_lossy().into_owned())
         .unwrap_or_else(|| "pipeline".into())
 }
 

@@ -15,6 +15,7 @@
 use crate::config::Config;
 use crate::error::{KirokuError, Result};
 use crate::jobs::submit;
+use crate::model::pipeline::PIPELINE_RUN_TAG;
 use crate::model::{now_ms, JobId, JobStatus, JobUpdate, NewJob, NewRun, RunStatus};
 use crate::store::Store;
 use std::collections::HashMap;
@@ -114,7 +115,7 @@ impl Running {
 fn new_job(ctx: &RunContext, stage: &StageCommand) -> NewJob {
     let mut tags = vec![("kiroku.pipeline.stage".to_string(), stage.stage.clone())];
     if let Some(parent) = &ctx.pipeline_run {
-        tags.push(("kiroku.pipeline.run".into(), parent.clone()));
+        tags.push((PIPELINE_RUN_TAG.into(), parent.clone()));
     }
     tags.extend(stage.tags.iter().cloned());
     NewJob {

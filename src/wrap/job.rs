@@ -394,7 +394,12 @@ fn run_spec<'a>(
         user: job.user.clone(),
         tags,
         params,
-        parent_id: None,
+        // A pipeline's stage (`kiroku repro` through the queue) is a child of the pipeline run.
+        parent_id: job
+            .tags
+            .iter()
+            .find(|(k, _)| k == crate::model::pipeline::PIPELINE_RUN_TAG)
+            .map(|(_, run)| run.clone()),
         cwd: Path::new(&job.workdir),
         command: &job.command,
         environment: source::capture_environment_of(vars, &opts.config.run.env),
