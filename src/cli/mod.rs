@@ -12,6 +12,7 @@ pub mod job_exec;
 pub mod jobs;
 pub mod log;
 pub mod output;
+pub mod pipelines;
 pub mod repro;
 pub mod review;
 pub mod runs;
@@ -165,6 +166,10 @@ pub enum Command {
     Data(data::DataCommand),
     /// Approve, waive or reject a check run's failed or warned results.
     Review(review::ReviewArgs),
+    /// Which stages of the pipeline (`dvc.yaml`) would rerun, and why.
+    Status(pipelines::StatusArgs),
+    /// The pipeline's stage graph: an indented tree, `--json` or `--dot`.
+    Dag(pipelines::DagArgs),
     /// Run a dvc.yaml pipeline's stale stages as jobs and runs: `kiroku repro [STAGE…] [-f] [-j N]`.
     Repro(repro::ReproArgs),
 }
@@ -254,6 +259,12 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
     match command {
         Command::Completions(args) => return completions::completions(args),
         Command::Man(args) => return completions::man(args),
+        Command::Dag(args) => return pipelines::dag(args, cli.format),
+        Command::Status(args) => {
+            // Only the stat cache's place is needed, not the store or the configuration.
+            let location = resolve_location(cli.store.as_deref()).ok();
+            return pipelines::status(location.as_ref(), args, cli.format);
+        }
         _ => {}
     }
     let mut ctx = Context::new(&cli)?;
@@ -282,7 +293,11 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Serve(args) => serve::serve(&mut ctx, args),
         Command::Token(cmd) => token::token(&mut ctx, cmd),
         Command::JobExec { id } => job_exec::job_exec_command(&mut ctx, *id),
-        Command::Demo(_) | Command::Completions(_) | Command::Man(_) => {
+        Command::Demo(_)
+        | Command::Completions(_)
+        | Command::Man(_)
+        | Command::Dag(_)
+        | Command::Status(_) => {
             unreachable!("handled above")
         }
         Command::Submit(args) => jobs::submit(&mut ctx, args, cli.format),

@@ -97,64 +97,6 @@ pub fn push_tree(
     Ok(())
 }
 
-/// The project's DVC cache (`.dvc/cache`) when the pipeline is a DVC project (`.dvc/`
-/// exists), where `dvc status` looks for outputs.
-pub fn dvc_cache_dir(root: &Path) -> Option<PathBuf> {
-    let dvc = root.join(".dvc");
-    dvc.is_dir().then(|| dvc.join("cache"))
-}
-
-/// Puts an output into DVC's own cache as `dvc commit` would (`files/md5/ab/cdef…`, a
-/// directory's listing as `….dir`, read-only), so that DVC finds it cached. `tree`: a
-/// directory's files (relpath, md5) and its listing text. An object the store keeps as a file
-/// on this machine (`store`'s `object_file`) is hard-linked from there (both caches are
-/// immutable, content-addressed files), anything else copied.
-pub fn commit_to_dvc(
-    store: &dyn Store,
-    dvc_cache: &Path,
-    on_disk: &Path,
-    md5: &str,
-    tree: Option<(&[(String, String)], &str)>,
-) -> Result<()> {
-    let copy_or_link = |id: &str, src: &Path, tmp: &Path| -> std::io::Result<()> {
-        if let Ok(Some(object)) = store.object_file(id) {
-            if std::fs::hard_link(&object, tmp).is_ok() {
-                return Ok(());
-            }
-        }
-        std::fs::copy(src, tmp).map(|_| ())
-    };
-    let object = |id: &str| dvc_cache.join("files/md5").join(&id[..2]).join(&id[2..]);
-    let place = |id: &str, write: &dyn Fn(&Path) -> std::io::Result<()>| -> Result<()> {
-        let dest = object(id);
-        if dest.is_file() {
-            return Ok(());
-        }
-        let io = |e| KirokuError::io(format!("adding {} to DVC's cache", on_disk.display()), e);
-        std::fs::create_dir_all(dest.parent().expect("objects live in a folder")).map_err(io)?;
-        let tmp = dest.with_extension(format!("kiroku-tmp{}", std::process::id()));
-        let done = write(&tmp).and_then(|()| {
-            use std::os::unix::fs::PermissionsExt;
-            std::fs::set_permissions(&tmp, std::fs::Permissions::from_mode(0o444))?;
-            std::fs::rename(&tmp, &dest)
-        });
-        if done.is_err() {
-            let _ = std::fs::remove_file(&tmp);
-        }
-        done.map_err(io)
-    };
-    match tree {
-        None => place(md5, &|tmp| copy_or_link(md5, on_disk, tmp)),
-        Some((entries, listing)) => {
-            for (rel, file_md5) in entries {
-                let src = on_disk.join(rel);
-                place(file_md5, &|tmp| copy_or_link(file_md5, &src, tmp))?;
-            }
-            place(md5, &|tmp| std::fs::write(tmp, listing))
-        }
-    }
-}
-
 /// Whether the store holds everything needed to restore `out` (a directory's files too).
 pub fn can_restore(store: &dyn Store, out: &CachedOut) -> Result<bool> {
     if !out.md5.ends_with(".dir") {

@@ -87,8 +87,8 @@ impl Emitter {
             Json::Null => self.text.push('\n'),
             other => {
                 self.text.push(' ');
-                let continuation = if in_sequence { indent + 2 } else { indent + 2 };
-                let text = scalar(other, self.column(), continuation);
+                // Folded lines continue two columns in from the key or the dash.
+                let text = scalar(other, self.column(), indent + 2);
                 self.text.push_str(&text);
                 self.text.push('\n');
             }
@@ -168,32 +168,26 @@ fn fold(text: &str, start_column: usize, indent: usize, quoted: bool) -> String 
     out
 }
 
-/// Whether a plain scalar would read back as something other than this string.
+/// Whether a plain scalar would read back as something other than this string under YAML
+/// 1.2's core schema as ruamel resolves it (booleans, nulls, ints, floats, timestamps).
 fn resolves_to_non_string(s: &str) -> bool {
-    let lower = s.to_ascii_lowercase();
-    if matches!(
-        lower.as_str(),
-        "true" | "false" | "null" | "~" | "yes" | "no" | "on" | "off" | "y" | "n"
-    ) || matches!(lower.as_str(), ".inf" | "-.inf" | "+.inf" | ".nan")
-    {
-        return true;
-    }
-    let digits = s.strip_prefix(['-', '+']).unwrap_or(s);
-    if digits.is_empty() {
-        return false;
-    }
-    if digits.starts_with("0x") || digits.starts_with("0o") || digits.starts_with("0b") {
-        return true;
-    }
-    let cleaned = digits.replace('_', "");
-    cleaned.parse::<f64>().is_ok()
-        && cleaned
-            .chars()
-            .next()
-            .is_some_and(|c| c.is_ascii_digit() || c == '.')
-        || s.contains(':')
-            && s.split(':')
-                .all(|p| !p.is_empty() && p.chars().all(|c| c.is_ascii_digit()))
+    static PATTERN: std::sync::OnceLock<regex::Regex> = std::sync::OnceLock::new();
+    let pattern = PATTERN.get_or_init(|| {
+        regex::Regex::new(
+            r"(?x)^(?:
+              true|True|TRUE|false|False|FALSE
+            | ~|null|Null|NULL
+            | [-+]?0b[0-1_]+ | [-+]?0o?[0-7_]+ | [-+]?[0-9_]+ | [-+]?0x[0-9a-fA-F_]+
+            | [-+]?(?:[0-9][0-9_]*)\.[0-9_]*(?:[eE][-+]?[0-9]+)?
+            | [-+]?(?:[0-9][0-9_]*)(?:[eE][-+]?[0-9]+)
+            | \.[0-9_]+(?:[eE][-+][0-9]+)?
+            | [-+]?\.(?:inf|Inf|INF) | \.(?:nan|NaN|NAN)
+            | [0-9][0-9][0-9][0-9]-[0-9][0-9]?-[0-9][0-9]?(?:(?:[Tt]|[\ \t]+)[0-9][0-9]?:[0-9][0-9]:[0-9][0-9](?:\.[0-9]*)?(?:[\ \t]*(?:Z|[-+][0-9][0-9]?(?::[0-9][0-9])?))?)?
+            )$",
+        )
+        .expect("the YAML 1.2 scalar pattern")
+    });
+    pattern.is_match(s)
 }
 
 fn style(s: &str) -> Style {
@@ -267,7 +261,7 @@ mod tests {
     fn scalars_are_quoted_only_when_needed_and_read_back() {
         let value = json!({
             "schema": "2.0", "a": "plain text", "b": "x: y", "c": "- x", "d": "it's", "e": "",
-            "f": "true", "g": "1e3", "h": "line\nbreak", "i": 1e-5, "j": 0.5, "k": [], "l": {},
+            "f": "true", "g": "1e3", "h": "line\nbreak", "q": "0b1ff", "r": "0b101", "t": "no", "i": 1e-5, "j": 0.5, "k": [], "l": {},
             "m": "#no", "n": "a #b", "o": "12:30", "p": " lead",
         });
         let text = to_yaml(&value);

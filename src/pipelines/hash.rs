@@ -155,8 +155,18 @@ fn md5_many(paths: &[PathBuf]) -> Result<Vec<String>> {
         .collect()
 }
 
-/// A directory's `.dir` hash, size and file count.
-fn hash_dir(dir: &Path, cache: &mut StatCache) -> Result<PathHash> {
+/// One file of a directory: its path relative to the directory (`/`-separated), on disk,
+/// its size and md5.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct DirFile {
+    pub relpath: String,
+    pub path: PathBuf,
+    pub size: u64,
+    pub md5: String,
+}
+
+/// Every file under `dir`, sorted by relpath, with md5s from the stat cache or read afresh.
+pub fn dir_files(dir: &Path, cache: &mut StatCache) -> Result<Vec<DirFile>> {
     let files = walk(dir)?;
     let mut md5s: Vec<Option<String>> = files
         .iter()
@@ -173,16 +183,34 @@ fn hash_dir(dir: &Path, cache: &mut StatCache) -> Result<PathHash> {
         }
         cache.put(&rows)?;
     }
+    Ok(files
+        .into_iter()
+        .zip(md5s)
+        .map(|((relpath, path, stat), md5)| DirFile {
+            relpath,
+            path,
+            size: stat.size,
+            md5: md5.unwrap_or_default(),
+        })
+        .collect())
+}
+
+/// The `.dir` listing of a directory's files (as [`dir_files`] returns them).
+pub fn listing_of(files: &[DirFile]) -> String {
     let entries: Vec<(&str, &str)> = files
         .iter()
-        .zip(&md5s)
-        .map(|((rel, _, _), md5)| (rel.as_str(), md5.as_deref().unwrap_or_default()))
+        .map(|f| (f.relpath.as_str(), f.md5.as_str()))
         .collect();
-    let listing = dir_listing(&entries);
-    let md5 = format!("{}.dir", hex(&Md5::digest(listing.as_bytes())));
+    dir_listing(&entries)
+}
+
+/// A directory's `.dir` hash, size and file count.
+fn hash_dir(dir: &Path, cache: &mut StatCache) -> Result<PathHash> {
+    let files = dir_files(dir, cache)?;
+    let md5 = format!("{}.dir", hex(&Md5::digest(listing_of(&files).as_bytes())));
     Ok(PathHash {
         md5,
-        size: files.iter().map(|(_, _, s)| s.size).sum(),
+        size: files.iter().map(|f| f.size).sum(),
         nfiles: Some(files.len() as u64),
         is_dir: true,
     })

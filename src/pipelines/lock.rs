@@ -29,7 +29,7 @@
 use super::definition::{ParamKeys, Pipeline, Stage};
 use super::emit;
 use super::hash::{hash_path_opt, PathHash};
-use super::params::{lookup, read_params_file};
+use super::params::{lookup, read_params_file, DEFAULT_PARAMS_FILE};
 use super::stat_cache::StatCache;
 use super::yaml::{self, Kind};
 use crate::error::{KirokuError, Result};
@@ -295,8 +295,8 @@ fn is_exec(path: &Path, hash: &PathHash) -> bool {
     !hash.is_dir && std::fs::metadata(path).is_ok_and(|m| m.permissions().mode() & 0o111 != 0)
 }
 
-/// The current values of a stage's params, per file, as the lock records them. A missing
-/// file or key is an error naming it.
+/// The current values of a stage's params, per file, as the lock records them (files and
+/// keys in DVC's order). A missing file or key is an error naming it.
 pub fn current_params(root: &Path, stage: &Stage) -> Result<Vec<(String, Map<String, Json>)>> {
     let mut out = Vec::new();
     for param in &stage.params {
@@ -318,8 +318,13 @@ pub fn current_params(root: &Path, stage: &Stage) -> Result<Vec<(String, Map<Str
                 selected
             }
         };
-        out.push((param.file.clone(), selected));
+        // DVC sorts the keys (the top level only).
+        let mut keys: Vec<(String, Json)> = selected.into_iter().collect();
+        keys.sort_by(|a, b| a.0.cmp(&b.0));
+        out.push((param.file.clone(), keys.into_iter().collect()));
     }
+    // DVC's order: the default params file first, then the others by path.
+    out.sort_by(|a, b| (a.0 != DEFAULT_PARAMS_FILE, &a.0).cmp(&(b.0 != DEFAULT_PARAMS_FILE, &b.0)));
     Ok(out)
 }
 

@@ -11,6 +11,7 @@
 //! | `definition` | `dvc.yaml` → [`Pipeline`] of expanded [`Stage`]s |
 //! | `hash`, `stat_cache` | DVC 3's md5 of files and `.dir` listings; the stat cache |
 //! | `emit`, `lock` | ruamel-style YAML writing; `dvc.lock` read and written |
+//! | `dvc_cache` | DVC's own cache filled with kiroku's outputs, so `dvc status` agrees |
 //! | `dag` | the graph, DVC's graph errors, topological order, `repro` selection |
 //! | `status` | fresh / stale (why) / frozen per stage |
 //!
@@ -26,6 +27,7 @@
 pub mod cache;
 pub mod dag;
 pub mod definition;
+pub mod dvc_cache;
 pub mod emit;
 pub mod executor;
 pub mod hash;

@@ -521,11 +521,8 @@ impl StageRunner<'_> {
         for out in &entry.outs {
             cache::restore_output(store, out, &root.join(&out.path))?;
         }
-        let recorded = super::record_current(self.pipeline, stage, &mut self.cache())?;
-        for out in &recorded.outs {
-            let on_disk = stage.path_on_disk(root, &out.path);
-            self.cache_output(&on_disk, out.md5.as_deref().unwrap_or_default(), false)?;
-        }
+        super::record_current(self.pipeline, stage, &mut self.cache())?;
+        super::dvc_cache::commit_outputs(root, stage, &mut self.cache())?;
         let by = match &entry.run_id {
             Some(run) => format!("run {} by {}", crate::ids::short(run), entry.user),
             None => format!("an execution by {}", entry.user),
@@ -557,7 +554,7 @@ impl StageRunner<'_> {
                 })?;
             let md5 = locked.md5.clone().unwrap_or_default();
             if out.cache {
-                self.cache_output(&on_disk, &md5, true)?;
+                self.cache_output(&on_disk, &md5)?;
             }
             cached.push(CachedOut {
                 path: stage.path_from_root(&out.path),
@@ -597,48 +594,23 @@ impl StageRunner<'_> {
                 created_at: 0,
             })?;
         }
-        super::record_stage(self.pipeline, &stage.name, entry)
+        super::record_stage(self.pipeline, &stage.name, entry)?;
+        super::dvc_cache::commit_outputs(root, stage, &mut self.cache())
     }
 
-    /// Puts a cached output into the store's cache (`to_store`) and, in a DVC project, into
-    /// DVC's own cache (where `dvc status` looks).
-    fn cache_output(&self, on_disk: &Path, md5: &str, to_store: bool) -> Result<()> {
-        let dvc_cache = cache::dvc_cache_dir(&self.pipeline.root);
-        if !to_store && dvc_cache.is_none() {
-            return Ok(());
-        }
+    /// Puts a cached output into the store's cache.
+    fn cache_output(&self, on_disk: &Path, md5: &str) -> Result<()> {
         let store = self.ctx.store;
         if md5.ends_with(".dir") {
-            let entries = self.tree_entries(on_disk)?;
-            let pairs: Vec<(&str, &str)> = entries
+            let files = hash::dir_files(on_disk, &mut self.cache())?;
+            let entries: Vec<(String, String)> = files
                 .iter()
-                .map(|(r, m)| (r.as_str(), m.as_str()))
+                .map(|f| (f.relpath.clone(), f.md5.clone()))
                 .collect();
-            let listing = hash::dir_listing(&pairs);
-            if to_store {
-                cache::push_tree(store, on_disk, &entries, &listing, md5)?;
-            }
-            if let Some(dvc_cache) = dvc_cache {
-                cache::commit_to_dvc(store, &dvc_cache, on_disk, md5, Some((&entries, &listing)))?;
-            }
+            cache::push_tree(store, on_disk, &entries, &hash::listing_of(&files), md5)
         } else {
-            if to_store {
-                cache::push_file(store, on_disk, md5)?;
-            }
-            if let Some(dvc_cache) = dvc_cache {
-                cache::commit_to_dvc(store, &dvc_cache, on_disk, md5, None)?;
-            }
+            cache::push_file(store, on_disk, md5)
         }
-        Ok(())
-    }
-
-    /// A directory's files (relpath, md5), sorted by relpath as its `.dir` listing has them.
-    fn tree_entries(&self, dir: &Path) -> Result<Vec<(String, String)>> {
-        let mut cache = self.cache();
-        hash::walk(dir)?
-            .into_iter()
-            .map(|(rel, path, _)| Ok((rel, hash::hash_path(&path, &mut cache)?.md5)))
-            .collect()
     }
 }
 

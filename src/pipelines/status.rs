@@ -352,18 +352,58 @@ fn param_reasons(
                 (Some(a), Some(b)) if !same_value(a, b) => Some(Change::Modified),
                 _ => None,
             };
-            if let Some(change) = change {
-                reasons.push(Reason::Param {
+            match (change, &old, &new) {
+                (Some(Change::Modified), Some(Json::Object(a)), Some(Json::Object(b))) => {
+                    // A mapping param: name the leaves that changed (`train.lr`), not the whole.
+                    leaf_changes(&param.file, &key, a, b, reasons)
+                }
+                (Some(change), _, _) => reasons.push(Reason::Param {
                     file: param.file.clone(),
                     key: Some(key),
                     change,
                     old,
                     new,
-                });
+                }),
+                (None, _, _) => {}
             }
         }
     }
     Ok(())
+}
+
+/// The changed leaves between two mappings of a param, as dotted keys under `prefix`.
+fn leaf_changes(
+    file: &str,
+    prefix: &str,
+    old: &Map<String, Json>,
+    new: &Map<String, Json>,
+    reasons: &mut Vec<Reason>,
+) {
+    let mut keys: Vec<&String> = old.keys().collect();
+    keys.extend(new.keys().filter(|k| !old.contains_key(*k)));
+    for k in keys {
+        let dotted = format!("{prefix}.{k}");
+        match (old.get(k), new.get(k)) {
+            (Some(Json::Object(a)), Some(Json::Object(b))) => {
+                leaf_changes(file, &dotted, a, b, reasons)
+            }
+            (a, b) => {
+                let change = match (a, b) {
+                    (None, Some(_)) => Change::New,
+                    (Some(_), None) => Change::Deleted,
+                    (Some(x), Some(y)) if !same_value(x, y) => Change::Modified,
+                    _ => continue,
+                };
+                reasons.push(Reason::Param {
+                    file: file.to_string(),
+                    key: Some(dotted),
+                    change,
+                    old: a.cloned(),
+                    new: b.cloned(),
+                });
+            }
+        }
+    }
 }
 
 /// Values compare as DVC compares them after loading: `1` and `1.0` are equal.

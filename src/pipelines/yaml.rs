@@ -120,6 +120,8 @@ pub fn parse(text: &str) -> Result<Node, String> {
     let mut options = Options::default();
     options.budget = Some(budget());
     options.duplicate_keys = DuplicateKeyPolicy::Error;
+    // YAML 1.2 as DVC's ruamel reads it: `n`, `yes`, `off` are strings, not booleans.
+    options.strict_booleans = true;
     options.with_snippet = false;
     let parsed: Option<Node> = serde_saphyr::from_str_with_options(text, options).map_err(|e| {
         let message = e.without_snippet().to_string();
@@ -254,6 +256,16 @@ mod tests {
         assert_eq!(doc.get("b").unwrap().kind, Kind::Float(0.5));
         assert_eq!(doc.get("c").unwrap().kind, Kind::Str("x".into()));
         assert_eq!(doc.get("d").unwrap().kind, Kind::Null);
+        assert_eq!(doc.get("e").unwrap().kind, Kind::Str("yes".into()));
+        let keys = parse(
+            "n: 1
+y: 2
+on: 3
+",
+        )
+        .unwrap();
+        assert_eq!(keys.get("n").unwrap().kind, Kind::Int(1));
+        assert_eq!(keys.get("on").unwrap().kind, Kind::Int(3));
     }
 
     #[test]

@@ -11,6 +11,7 @@ pub mod format;
 pub mod key_hints;
 pub mod number;
 pub mod pairs;
+pub mod pipelines;
 pub mod plain;
 pub mod shell;
 pub mod time;

@@ -3,6 +3,7 @@
 pub mod checks;
 pub mod raw_http;
 pub mod requires;
+pub mod rng;
 pub mod sshd;
 
 use std::path::{Path, PathBuf};
