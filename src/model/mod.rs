@@ -5,6 +5,7 @@ pub mod data;
 mod jobs;
 pub use data::*;
 pub use jobs::*;
+pub mod promotions;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

@@ -17,6 +17,7 @@ mod experiments;
 mod jobs;
 mod metrics;
 mod notes;
+mod promotions;
 mod runs;
 mod supervision;
 
@@ -27,5 +28,6 @@ pub use experiments::ExperimentStore;
 pub use jobs::JobStore;
 pub use metrics::MetricStore;
 pub use notes::NoteStore;
+pub use promotions::PromotionStore;
 pub use runs::RunStore;
 pub use supervision::SupervisionStore;

@@ -17,6 +17,7 @@ mod experiments;
 mod jobs;
 mod metrics;
 mod notes;
+mod promotions;
 mod runs;
 mod supervision;
 

@@ -19,6 +19,7 @@ mod jobs;
 pub mod metrics;
 mod migrations;
 mod notes;
+mod promotions;
 mod run_rows;
 mod runs;
 pub mod search_sql;
