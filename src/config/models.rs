@@ -23,8 +23,9 @@
 //!
 //! `better_than_current` names a metric; a leading `-` means lower is better (the same sign
 //! `kiroku runs --sort -metric` would read). Each `require` is a filter of the run query
-//! language (`crate::query`), checked when the file is read. A fault names the file, the line
-//! (where the file says it) and the key.
+//! language (`crate::query`, a module of this layer, so `models::settings` checks their syntax
+//! when a `kiroku model` command reads them); everything else is checked when the file is read.
+//! A fault names the file, the line (where the file says it) and the key.
 use super::line_and_column;
 use crate::error::{KirokuError, Result};
 use crate::model::{excerpt, EXCERPT_CHARS};
@@ -189,15 +190,6 @@ fn models_fault(
                     "an alias is letters, digits, `_` and `-` (not `latest` or `vN`, which MLflow reserves)".into(),
                 ));
             }
-            for (i, condition) in policy.require.iter().enumerate() {
-                if let Err(e) = crate::query::parse_filter(condition) {
-                    return Some((
-                        at(&format!("aliases.{alias}.require[{i}]")),
-                        Some(condition.clone()),
-                        format!("`{}`: {e}", excerpt(condition, EXCERPT_CHARS)),
-                    ));
-                }
-            }
             if let Some(better) = policy.better_metric() {
                 if better.metric.is_empty() {
                     return Some((
@@ -283,22 +275,34 @@ pub(super) fn check_models(
     text: &str,
     path: &Path,
 ) -> Result<()> {
-    let Some((key, needle, message)) = models_fault(models) else {
-        return Ok(());
-    };
+    match models_fault(models) {
+        None => Ok(()),
+        Some((key, needle, message)) => Err(fault_at(text, path, &key, needle, &message)),
+    }
+}
+
+/// The error for a fault at `key` (`models.NAME....`) of the file `path` holding `text`: its
+/// line is where `needle` first appears, else where the model's table starts.
+pub fn fault_at(
+    text: &str,
+    path: &Path,
+    key: &str,
+    needle: Option<String>,
+    message: &str,
+) -> KirokuError {
     let name = key.split('.').nth(1).unwrap_or_default();
     let offset = needle
         .and_then(|n| text.find(&n))
         .or_else(|| text.find(&format!("[models.{name}")))
         .or_else(|| text.find(&format!("models.{name}")));
-    Err(KirokuError::Invalid(match offset {
+    KirokuError::Invalid(match offset {
         Some(offset) => format!(
             "{}: line {}: {key}: {message}",
             path.display(),
             line_and_column(text, offset).0
         ),
         None => format!("{}: {key}: {message}", path.display()),
-    }))
+    })
 }
 
 #[cfg(test)]
@@ -350,11 +354,6 @@ secret_env = "HOOK_SECRET"
     #[test]
     fn broken_sections_name_file_line_and_key() {
         for (text, key, line) in [
-            (
-                "[models.m.aliases.production]\nrequire = [\"metrics.acc >>= 1\"]\n",
-                "models.m.aliases.production.require[0]",
-                2,
-            ),
             (
                 "[models.m]\n[[models.m.hooks]]\non = [\"moved\"]\nurl = \"http://x\"\n",
                 "models.m.hooks[0].on",

@@ -4,4 +4,5 @@
 //! `outbox`: at-least-once delivery with retries).
 pub mod facts;
 pub mod policy;
+pub mod settings;
 pub mod webhook;
