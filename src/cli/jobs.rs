@@ -556,6 +556,21 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
         ctx.location.project_dir(),
         ctx.config.clone(),
     )?;
+    // Model deploy hooks due for delivery (or a retry) go out from this loop too.
+    let hooks = crate::models::Submitter {
+        store: ctx.store()?,
+        config: ctx.config.clone(),
+        store_location: ctx.location_text(),
+        user: ctx.user.clone(),
+        host: host(),
+        workdir: current_dir()?,
+        queue_directly: true,
+    };
+    let scheduler = scheduler.with_pass_hook(Box::new(move |config| {
+        let mut hooks = hooks.clone();
+        hooks.config = config.clone();
+        crate::models::outbox::scheduler_pass(&hooks)
+    }));
     let scheduler = match launcher {
         Ok(launcher) => scheduler.with_launcher(launcher),
         Err(e) => {
