@@ -18,6 +18,7 @@ pub mod synthetic;
 use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
+pub use domains::ModelStore;
 pub use domains::{
     ArtifactStore, DataStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore,
     RunStore, SupervisionStore,
@@ -50,6 +51,7 @@ pub trait Store:
     + SupervisionStore
     + JobStore
     + DataStore
+    + ModelStore
     + EventStore
     + Send
     + Sync
