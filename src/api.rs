@@ -6,6 +6,8 @@
 //! checks) add their own routes and types beside these without changing them. Errors travel as `ApiError`, the same
 //! `{"error_code", "message"}` shape MLflow uses, plus what kiroku needs to rebuild the exact
 //! `KirokuError` on the client.
+pub mod models;
+
 use crate::error::KirokuError;
 use crate::model::{
     CheckRunId, CheckRunQuery, CheckStatus, Job, JobQuery, JobStatus, KeyedPoint, Lease, Millis,

@@ -3,9 +3,11 @@
 //! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
 pub mod data;
 mod jobs;
+pub mod registry;
 pub use data::*;
 pub use jobs::*;
 pub mod promotions;
+pub use registry::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

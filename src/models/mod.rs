@@ -7,7 +7,9 @@ pub mod facts;
 pub mod gate;
 pub mod hooks;
 pub mod outbox;
+pub mod overview;
 pub mod policy;
+pub mod promote;
 pub mod settings;
 pub mod webhook;
 

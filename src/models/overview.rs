@@ -68,7 +68,9 @@ pub fn model_view(
         let evaluation = evaluation::latest(&evaluations, name, &key).cloned();
         let mut gates = Vec::new();
         for alias in settings.aliases.keys() {
-            gates.push(promote::verdict(store, settings, name, alias, &version, now)?);
+            gates.push(promote::verdict(
+                store, settings, name, alias, &version, now,
+            )?);
         }
         versions.push(VersionView {
             evaluation_metrics: evaluation_metrics(store, evaluation.as_ref()),

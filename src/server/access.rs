@@ -86,6 +86,8 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("GET", "/api/v1/checks/{id}", Read),
     ("GET", "/api/v1/reviews", Read),
     ("POST", "/api/v1/reviews", Write),
+    ("POST", "/api/v1/models/query", Read),
+    ("POST", "/api/v1/models/change", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

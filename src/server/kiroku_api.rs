@@ -142,6 +142,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/checks/{id}", get(check_run))
         .route("/api/v1/reviews", get(reviews).post(add_review))
         .merge(promotion_routes())
+        .route("/api/v1/models/query", post(models_query))
+        .route("/api/v1/models/change", post(models_change))
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
@@ -807,6 +809,35 @@ async fn deliveries(State(st): St, Q(q): Q<ModelListQuery>) -> Answer<Vec<HookDe
     let limit = q.limit.unwrap_or(100).min(MAX_DELIVERIES_LISTED);
     Ok(Json(
         st.call(move |s| s.deliveries(q.model.as_deref(), limit))
+            .await?,
+    ))
+}
+
+// The models domain: one request type (`api::models::ModelCall`) on two routes, reads and
+// writes; `store::http::models::serve` runs it. Acting users come from the token when it names one.
+
+async fn models_query(State(st): St, body: Body) -> Answer<serde_json::Value> {
+    let call: crate::api::models::ModelCall = parse_body(body)?;
+    if !call.is_read() {
+        return Err(ApiError::from(&crate::store::http::models::not_a_read()));
+    }
+    Ok(Json(
+        st.call(move |s| crate::store::http::models::serve(s, call))
+            .await?,
+    ))
+}
+
+async fn models_change(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<serde_json::Value> {
+    let mut call: crate::api::models::ModelCall = parse_body(body)?;
+    if let Some(user) = call.user_mut() {
+        *user = c.user_or(user);
+    }
+    Ok(Json(
+        st.write(move |s| crate::store::http::models::serve(s, call))
             .await?,
     ))
 }

@@ -18,6 +18,7 @@ pub mod synthetic;
 use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
+pub use domains::ModelStore;
 pub use domains::PromotionStore;
 pub use domains::{
     ArtifactStore, DataStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore,
@@ -51,6 +52,7 @@ pub trait Store:
     + SupervisionStore
     + JobStore
     + DataStore
+    + ModelStore
     + EventStore
     + PromotionStore
     + Send

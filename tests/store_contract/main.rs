@@ -66,6 +66,7 @@ mod events;
 mod experiments;
 mod jobs;
 mod metrics;
+mod models;
 mod notes;
 mod promotions;
 mod runs;

@@ -16,6 +16,7 @@ mod events;
 mod experiments;
 mod jobs;
 mod metrics;
+pub mod models;
 mod notes;
 mod promotions;
 mod runs;

@@ -1,5 +1,5 @@
 //! `PromotionStore` in SQLite: `model_approvals`, `model_evaluations` and `hook_deliveries`
-//! (schema v8). Approvals and evaluation submissions record an activity event in the same
+//! (schema v9). Approvals and evaluation submissions record an activity event in the same
 //! transaction. Claiming deliveries moves their due time forward in one write transaction, so
 //! two drainers (the scheduler and `kiroku model hooks deliver`) do not take the same one at
 //! once; a drainer that dies holding one leaves it due again when the hold runs out.
