@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod job_exec;
 pub mod jobs;
 pub mod log;
+pub mod model;
 pub mod output;
 pub mod review;
 pub mod runs;
@@ -164,6 +165,9 @@ pub enum Command {
     Data(data::DataCommand),
     /// Approve, waive or reject a check run's failed or warned results.
     Review(review::ReviewArgs),
+    /// The model registry: versions, gated aliases, history, rollback, approvals, deploy hooks.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -289,6 +293,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Check(args) => check::check(&mut ctx, args, cli.format),
         Command::Data(cmd) => data::data(&mut ctx, cmd),
         Command::Review(args) => review::review(&mut ctx, args),
+        Command::Model(cmd) => model::model(&mut ctx, cmd),
     }
 }
 

@@ -134,7 +134,8 @@ pub struct HookConfig {
     /// Events it fires on (`HOOK_EVENTS`; default: all).
     #[serde(default)]
     pub on: Vec<String>,
-    /// Aliases it fires for (default: all).
+    /// Aliases it fires for (default: all); a hook naming aliases fires on no event without
+    /// one (`version_created`).
     #[serde(default)]
     pub aliases: Vec<String>,
     /// A shell command line run as a job.
@@ -162,9 +163,10 @@ impl HookConfig {
     /// Whether it fires on `event` for `alias` (None: an event of no alias).
     pub fn fires_on(&self, event: &str, alias: Option<&str>) -> bool {
         let event_ok = self.on.is_empty() || self.on.iter().any(|e| e == event);
+        // A hook for some aliases fires only on those aliases' events.
         let alias_ok = match alias {
             Some(alias) => self.aliases.is_empty() || self.aliases.iter().any(|a| a == alias),
-            None => true,
+            None => self.aliases.is_empty(),
         };
         event_ok && alias_ok
     }
@@ -348,6 +350,8 @@ secret_env = "HOOK_SECRET"
         assert!(model.hooks[0].fires_on("alias_moved", Some("production")));
         assert!(!model.hooks[0].fires_on("alias_moved", Some("staging")));
         assert!(!model.hooks[0].fires_on("version_created", None));
+        let any = HookConfig::default();
+        assert!(any.fires_on("version_created", None));
         assert_eq!(model.hooks[0].display_name(0), "hooks[0]");
     }
 
