@@ -283,7 +283,7 @@ fn show(ctx: &mut Context, target: &str) -> Result<i32> {
         emit("model", &view)?;
         return Ok(0);
     }
-    let mut out = format!("{}", view.model.name);
+    let mut out = view.model.name.clone();
     if !view.model.aliases.is_empty() {
         let aliases: Vec<String> = view
             .model
