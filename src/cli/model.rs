@@ -390,6 +390,8 @@ fn alias(ctx: &mut Context, args: &AliasArgs) -> Result<i32> {
     let (name, alias) = split_alias(&args.target)?;
     let settings = model_settings(ctx, name)?;
     let submitter = submitter(ctx)?;
+    let version = submitter.store.model_version(name, args.version)?;
+    evaluate_missing(&submitter, &settings, name, &[version])?;
     let promotion = promote::promote(
         &submitter,
         &settings,
