@@ -557,19 +557,23 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
         ctx.config.clone(),
     )?;
     // Model deploy hooks due for delivery (or a retry) go out from this loop too.
-    let hooks = crate::models::Submitter {
-        store: ctx.store()?,
-        config: ctx.config.clone(),
-        store_location: ctx.location_text(),
-        user: ctx.user.clone(),
-        host: host(),
-        workdir: current_dir()?,
-        queue_directly: true,
-    };
+    let hooks_store = ctx.store()?;
+    let (location, user, host, workdir) = (
+        ctx.location_text(),
+        ctx.user.clone(),
+        host(),
+        current_dir()?,
+    );
     let scheduler = scheduler.with_pass_hook(Box::new(move |config| {
-        let mut hooks = hooks.clone();
-        hooks.config = config.clone();
-        crate::models::outbox::scheduler_pass(&hooks)
+        crate::models::outbox::scheduler_pass(&crate::models::Submitter {
+            store: hooks_store.as_ref(),
+            config: config.clone(),
+            store_location: location.clone(),
+            user: user.clone(),
+            host: host.clone(),
+            workdir: workdir.clone(),
+            queue_directly: true,
+        })
     }));
     let scheduler = match launcher {
         Ok(launcher) => scheduler.with_launcher(launcher),

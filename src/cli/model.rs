@@ -153,9 +153,9 @@ fn split_version(target: &str, need_version: bool) -> Result<(&str, Option<i64>)
     }
 }
 
-fn submitter(ctx: &mut Context) -> Result<Submitter> {
+fn submitter<'a>(ctx: &Context, store: &'a dyn crate::store::Store) -> Result<Submitter<'a>> {
     Ok(Submitter {
-        store: ctx.store()?,
+        store,
         config: ctx.config.clone(),
         store_location: ctx.location_text(),
         user: ctx.user.clone(),
@@ -186,7 +186,7 @@ fn text(out: &str) -> Result<()> {
 
 /// Submits the evaluations of the model's versions that have none, saying so on stderr.
 fn evaluate_missing(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     name: &str,
     versions: &[ModelVersion],
@@ -275,10 +275,11 @@ fn ls(ctx: &mut Context) -> Result<i32> {
 fn show(ctx: &mut Context, target: &str) -> Result<i32> {
     let (name, only) = split_version(target, false)?;
     let settings = model_settings(ctx, name)?;
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let versions = submitter.store.model_versions(name)?;
     evaluate_missing(&submitter, &settings, name, &versions)?;
-    let view = overview::model_view(submitter.store.as_ref(), &settings, name, only, now_ms())?;
+    let view = overview::model_view(submitter.store, &settings, name, only, now_ms())?;
     if json(ctx) {
         emit("model", &view)?;
         return Ok(0);
@@ -362,7 +363,8 @@ fn show(ctx: &mut Context, target: &str) -> Result<i32> {
 
 fn register(ctx: &mut Context, run: &str, name: &str) -> Result<i32> {
     let settings = model_settings(ctx, name)?;
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let (run_ref, path) = match run.split_once('/') {
         Some((r, p)) if !p.is_empty() => (r, p.trim_matches('/')),
         Some((r, _)) => (r, "model"),
@@ -389,7 +391,8 @@ fn register(ctx: &mut Context, run: &str, name: &str) -> Result<i32> {
 fn alias(ctx: &mut Context, args: &AliasArgs) -> Result<i32> {
     let (name, alias) = split_alias(&args.target)?;
     let settings = model_settings(ctx, name)?;
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let version = submitter.store.model_version(name, args.version)?;
     evaluate_missing(&submitter, &settings, name, &[version])?;
     let promotion = promote::promote(
@@ -507,7 +510,8 @@ fn history(ctx: &mut Context, name: &str, alias: Option<&str>, at: Option<&str>)
 fn rollback(ctx: &mut Context, target: &str, message: &str) -> Result<i32> {
     let (name, alias) = split_alias(target)?;
     let settings = model_settings(ctx, name)?;
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let (step, deliveries) = promote::rollback(&submitter, &settings, name, alias, message)?;
     if json(ctx) {
         emit(
@@ -638,7 +642,8 @@ fn hooks_test(ctx: &mut Context, name: &str) -> Result<i32> {
             "{name} has no hooks to test ([[models.{name}.hooks]] in kiroku.toml)"
         )));
     }
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let event = ModelEvent {
         event: "test".into(),
         model: name.into(),
@@ -671,7 +676,8 @@ fn hooks_test(ctx: &mut Context, name: &str) -> Result<i32> {
 }
 
 fn hooks_deliver(ctx: &mut Context, name: Option<&str>, now: bool) -> Result<i32> {
-    let submitter = submitter(ctx)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
     let take = if now {
         let pending: Vec<String> = submitter
             .store

@@ -30,7 +30,7 @@ pub struct VersionToEvaluate {
 
 /// Submits the evaluation job of `version` and records it.
 pub fn submit(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     evaluate: &EvaluateConfig,
     version: &VersionToEvaluate,
 ) -> Result<Evaluation> {

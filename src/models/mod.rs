@@ -17,13 +17,12 @@ use crate::config::Config;
 use crate::error::Result;
 use crate::model::{Job, NewJob};
 use crate::store::Store;
-use std::sync::Arc;
 
 /// What submitting a job on behalf of a model needs (an evaluation, a hook's command): the
 /// store, the configuration, where the store is (for a scheduler to find it), who and where.
 #[derive(Clone)]
-pub struct Submitter {
-    pub store: Arc<dyn Store>,
+pub struct Submitter<'a> {
+    pub store: &'a dyn Store,
     pub config: Config,
     pub store_location: String,
     pub user: String,
@@ -35,7 +34,7 @@ pub struct Submitter {
     pub queue_directly: bool,
 }
 
-impl Submitter {
+impl Submitter<'_> {
     /// A job running `command` through `sh -c` on `target` (default: `default_target`, else
     /// `local`) in `experiment`, with `env`.
     pub fn new_job(
@@ -70,9 +69,9 @@ impl Submitter {
     /// Queues `new` and makes sure a scheduler runs it.
     pub fn submit(&self, new: &NewJob) -> Result<Job> {
         if self.queue_directly {
-            return crate::jobs::submit::queue(self.store.as_ref(), &self.config, new);
+            return crate::jobs::submit::queue(self.store, &self.config, new);
         }
-        let store = Arc::clone(&self.store);
+        let store = self.store;
         crate::jobs::submit::submit(move || Ok(store), &self.config, &self.store_location, new)
     }
 

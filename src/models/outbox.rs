@@ -40,7 +40,7 @@ struct Tried {
 
 /// Makes one attempt at `delivery`.
 fn attempt(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     client: &reqwest::blocking::Client,
     delivery: &HookDelivery,
     now: Millis,
@@ -155,8 +155,8 @@ pub enum Take {
 }
 
 /// Claims and attempts deliveries; returns them as recorded after the attempt.
-pub fn drain(submitter: &Submitter, take: &Take) -> Result<Vec<HookDelivery>> {
-    let store: &dyn Store = submitter.store.as_ref();
+pub fn drain(submitter: &Submitter<'_>, take: &Take) -> Result<Vec<HookDelivery>> {
+    let store: &dyn Store = submitter.store;
     let now = now_ms();
     let ids = match take {
         Take::Due => None,
@@ -193,11 +193,11 @@ pub fn next_due(store: &dyn Store) -> Result<Option<Millis>> {
 
 /// One turn of the job scheduler's loop (`jobs::scheduler::PassHook`): drains what is due and
 /// answers how soon the next pending delivery is due. Errors are reported, never fatal.
-pub fn scheduler_pass(submitter: &Submitter) -> Option<std::time::Duration> {
+pub fn scheduler_pass(submitter: &Submitter<'_>) -> Option<std::time::Duration> {
     if let Err(e) = drain(submitter, &Take::Due) {
         eprintln!("kiroku scheduler: delivering model hooks: {e}");
     }
-    match next_due(submitter.store.as_ref()) {
+    match next_due(submitter.store) {
         Ok(Some(due)) => Some(std::time::Duration::from_millis(
             due.saturating_sub(now_ms()).max(0) as u64,
         )),

@@ -67,7 +67,7 @@ pub struct Promotion {
 /// forced); refuses otherwise (`moved` None), listing every failing condition in the verdict.
 #[allow(clippy::too_many_arguments)]
 pub fn promote(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     model: &str,
     alias: &str,
@@ -75,7 +75,7 @@ pub fn promote(
     reason: &str,
     force: bool,
 ) -> Result<Promotion> {
-    let store = submitter.store.as_ref();
+    let store = submitter.store;
     let target = store.model_version(model, version)?;
     let verdict = verdict(store, settings, model, alias, &target, now_ms())?;
     if !verdict.passes() && !force {
@@ -127,13 +127,13 @@ pub fn is_rollback(step: &AliasMove) -> bool {
 /// Moves `alias` back to the version it held before its last move, recorded as a rollback
 /// (gates are not asked: the version held the alias before), and fires the hooks.
 pub fn rollback(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     model: &str,
     alias: &str,
     why: &str,
 ) -> Result<(AliasMove, Vec<HookDelivery>)> {
-    let store = submitter.store.as_ref();
+    let store = submitter.store;
     let history = store.alias_history(model, Some(alias))?;
     let Some(last) = history.last() else {
         return Err(KirokuError::NotFound(format!(
@@ -174,7 +174,7 @@ pub fn rollback(
 
 /// Enqueues and delivers the hooks of one alias move.
 fn fire_move(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     moved: &AliasMove,
     target: &ModelVersion,
@@ -200,7 +200,7 @@ fn fire_move(
 
 /// Puts the deliveries `event` fires in the outbox and makes the first attempt at each.
 pub fn fire(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     event: &ModelEvent,
 ) -> Result<Vec<HookDelivery>> {
@@ -236,13 +236,13 @@ pub struct Registered {
 /// when it is new), submits its evaluation when the model has one configured, and fires the
 /// `version_created` hooks.
 pub fn register(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     model: &str,
     run_id: Option<&str>,
     source: &str,
 ) -> Result<Registered> {
-    let store = submitter.store.as_ref();
+    let store = submitter.store;
     match store.registered_model(model) {
         Ok(_) => {}
         Err(KirokuError::NotFound(_)) => {
@@ -301,7 +301,7 @@ pub fn to_evaluate(version: &ModelVersion) -> VersionToEvaluate {
 /// through the MLflow API, or before `evaluate` was configured), when the model has an
 /// evaluation configured; returns those submitted.
 pub fn evaluate_missing(
-    submitter: &Submitter,
+    submitter: &Submitter<'_>,
     settings: &ModelConfig,
     model: &str,
     versions: &[ModelVersion],
