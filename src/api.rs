@@ -6,6 +6,8 @@
 //! checks) add their own routes and types beside these without changing them. Errors travel as `ApiError`, the same
 //! `{"error_code", "message"}` shape MLflow uses, plus what kiroku needs to rebuild the exact
 //! `KirokuError` on the client.
+pub mod models;
+
 use crate::error::KirokuError;
 use crate::model::{
     CheckRunId, CheckRunQuery, CheckStatus, Job, JobQuery, JobStatus, KeyedPoint, Lease, Millis,
@@ -541,6 +543,59 @@ pub struct ObjectStored {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunCacheKeyQuery {
     pub key: String,
+// The promotions domain (`store::PromotionStore`): approvals, evaluations, the hook outbox,
+// under `/api/v1/promotions/...`.
+
+/// `GET /api/v1/promotions/approvals?model=M&version=V`: `Store::approvals`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ApprovalListQuery {
+    pub model: String,
+    #[serde(default)]
+    pub version: Option<String>,
+}
+
+/// `POST /api/v1/promotions/evaluations`: `Store::add_evaluation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationRequest {
+    pub model: String,
+    pub version: String,
+    pub job_id: crate::model::JobId,
+    pub user: String,
+}
+
+/// `POST /api/v1/promotions/evaluations/update`: `Store::update_evaluation`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct EvaluationUpdateRequest {
+    pub job_id: crate::model::JobId,
+    #[serde(default)]
+    pub run_id: Option<String>,
+    pub status: crate::model::promotions::EvaluationStatus,
+}
+
+/// `GET /api/v1/promotions/evaluations?model=M` and `GET /api/v1/promotions/deliveries?model=M&limit=N`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ModelListQuery {
+    #[serde(default)]
+    pub model: Option<String>,
+    #[serde(default)]
+    pub limit: Option<u32>,
+}
+
+/// `POST /api/v1/promotions/deliveries/claim`: `Store::claim_deliveries`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClaimRequest {
+    pub now: Millis,
+    pub hold_ms: i64,
+    pub limit: u32,
+    #[serde(default)]
+    pub ids: Option<Vec<String>>,
+}
+
+/// `POST /api/v1/promotions/deliveries/attempt`: `Store::record_attempt`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AttemptRequest {
+    pub id: String,
+    pub outcome: crate::model::promotions::AttemptOutcome,
 }
 
 #[cfg(test)]

@@ -8,6 +8,8 @@ use std::path::{Path, PathBuf};
 
 mod target_checks;
 pub use target_checks::{slurm_time_seconds, LOCAL_TARGET};
+pub mod models;
+pub use models::ModelConfig;
 
 #[derive(Debug, Clone, Default, Deserialize, PartialEq)]
 #[serde(deny_unknown_fields)]
@@ -26,6 +28,9 @@ pub struct Config {
     pub targets: std::collections::BTreeMap<String, TargetConfig>,
     #[serde(default)]
     pub jobs: JobsConfig,
+    /// `[models.NAME]`: evaluation, alias gates and deploy hooks of a registered model.
+    #[serde(default)]
+    pub models: std::collections::BTreeMap<String, ModelConfig>,
 }
 
 /// The kind of a job target.
@@ -151,6 +156,7 @@ impl Config {
             }
         }
         target_checks::check_targets(&config, text, path)?;
+        models::check_models(&config.models, text, path)?;
         Ok(config)
     }
 
@@ -201,6 +207,7 @@ impl Config {
             .gpu_free_memory_mb
             .or(self.jobs.gpu_free_memory_mb);
         self.jobs.cancel_grace_s = over.jobs.cancel_grace_s.or(self.jobs.cancel_grace_s);
+        self.models.extend(over.models);
     }
 }
 

@@ -12,8 +12,8 @@
 //! | command line   | `cli`                                              | one file per command; opens the UI (the only import of `tui`) |
 //! | terminal UI    | `tui`                                              | the interactive workbench |
 //! | presentation   | `present`                                          | formatting and columns shared by `cli` and `tui` |
-//! | run wrapper    | `wrap`, *`mcp`*, `pipelines`                       | `kiroku run` (may start a background `server` for `--mlflow`) |
-//! | services       | `server`, `supervise`, `jobs`, *`models`*, `checks`   | the HTTP server; lost-run recovery; the job queue; the data checks engine |
+//! | run wrapper    | `wrap`, *`mcp`*, `pipelines`, `models`             | `kiroku run` (may start a background `server` for `--mlflow`); pipelines; the model registry's gates and hooks |
+//! | services       | `server`, `supervise`, `jobs`, `checks`              | the HTTP server; lost-run recovery; the job queue; the data checks engine |
 //! | ingest         | `ingest`                                           | output scalars, the metrics file, MLflow stores, files attached to runs |
 //! | store          | `store`                                            | `trait Store`: SQLite and the HTTP client; store discovery |
 //! | domain logic   | `api`, `config`, `query`, `compare`, `demo_model`, `ids` | wire types, configuration, the query language, comparison, run ids |
@@ -35,6 +35,7 @@ pub mod jobs;
 pub mod limits;
 pub mod mlflow_names;
 pub mod model;
+pub mod models;
 pub mod pipelines;
 pub mod present;
 pub mod process;

@@ -28,12 +28,9 @@ const LAYERS: &[(&str, &[&str])] = &[
     ("presentation", &["present"]),
     // Programs that drive the core: `kiroku run` (which may start a background server for
     // `--mlflow`), the MCP tools, pipelines.
-    ("run wrapper", &["wrap", "mcp", "pipelines"]),
+    ("run wrapper", &["wrap", "mcp", "pipelines", "models"]),
     // The HTTP server; lost-run recovery; the planned job queue, model registry and data checks.
-    (
-        "services",
-        &["server", "supervise", "jobs", "models", "checks"],
-    ),
+    ("services", &["server", "supervise", "jobs", "checks"]),
     // Bringing outside records in: output scalars, the metrics file, MLflow stores.
     ("ingest", &["ingest"]),
     // Storage behind one trait: SQLite and the HTTP client.

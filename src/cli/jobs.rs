@@ -556,6 +556,25 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
         ctx.location.project_dir(),
         ctx.config.clone(),
     )?;
+    // Model deploy hooks due for delivery (or a retry) go out from this loop too.
+    let hooks_store = ctx.store()?;
+    let (location, user, host, workdir) = (
+        ctx.location_text(),
+        ctx.user.clone(),
+        host(),
+        current_dir()?,
+    );
+    let scheduler = scheduler.with_pass_hook(Box::new(move |config| {
+        crate::models::outbox::scheduler_pass(&crate::models::Submitter {
+            store: hooks_store.as_ref(),
+            config: config.clone(),
+            store_location: location.clone(),
+            user: user.clone(),
+            host: host.clone(),
+            workdir: workdir.clone(),
+            queue_directly: true,
+        })
+    }));
     let scheduler = match launcher {
         Ok(launcher) => scheduler.with_launcher(launcher),
         Err(e) => {

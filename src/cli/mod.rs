@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod job_exec;
 pub mod jobs;
 pub mod log;
+pub mod model;
 pub mod output;
 pub mod pipelines;
 pub mod repro;
@@ -172,6 +173,9 @@ pub enum Command {
     Dag(pipelines::DagArgs),
     /// Run a dvc.yaml pipeline's stale stages as jobs and runs: `kiroku repro [STAGE…] [-f] [-j N]`.
     Repro(repro::ReproArgs),
+    /// The model registry: versions, gated aliases, history, rollback, approvals, deploy hooks.
+    #[command(subcommand)]
+    Model(model::ModelCommand),
 }
 
 #[derive(Debug, Subcommand)]
@@ -308,6 +312,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Data(cmd) => data::data(&mut ctx, cmd),
         Command::Review(args) => review::review(&mut ctx, args),
         Command::Repro(args) => repro::repro_command(&mut ctx, args, cli.format),
+        Command::Model(cmd) => model::model(&mut ctx, cmd),
     }
 }
 

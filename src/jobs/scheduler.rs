@@ -292,7 +292,14 @@ pub struct Scheduler {
     launcher: Option<Launcher>,
     /// When the configuration files last changed, as last read (`config_stamp`).
     config_stamp: Vec<Option<std::time::SystemTime>>,
+    /// Work of a higher layer done once per wake (the model hook outbox); see `PassHook`.
+    pass_hook: Option<PassHook>,
 }
+
+/// Work a higher layer has the scheduler's loop do once per wake (draining the model hook
+/// outbox: `models::outbox`), given the configuration in force; it answers how soon it wants
+/// to run again, which shortens the wait (it does not keep an idle scheduler alive).
+pub type PassHook = Box<dyn FnMut(&Config) -> Option<Duration> + Send>;
 
 impl Scheduler {
     pub fn new(
@@ -313,6 +320,7 @@ impl Scheduler {
             started: Vec::new(),
             launcher: None,
             config_stamp: config_stamp(project_dir_for_stamp.as_deref()),
+            pass_hook: None,
         })
     }
 
@@ -320,6 +328,12 @@ impl Scheduler {
     /// `kiroku job-exec` processes.
     pub fn with_launcher(mut self, launcher: Launcher) -> Scheduler {
         self.launcher = Some(launcher);
+        self
+    }
+
+    /// Has the loop run `hook` once per wake (see `PassHook`).
+    pub fn with_pass_hook(mut self, hook: PassHook) -> Scheduler {
+        self.pass_hook = Some(hook);
         self
     }
 
@@ -406,6 +420,11 @@ impl Scheduler {
             }
             if outcome.waits_on_outside_gpus {
                 timeout = timeout.min(OUTSIDE_GPU_RECHECK);
+            }
+            if let Some(hook) = self.pass_hook.as_mut() {
+                if let Some(again) = hook(&self.config) {
+                    timeout = timeout.min(again);
+                }
             }
             self.wait(socket, submissions, timeout);
         }

@@ -4,8 +4,11 @@
 pub mod data;
 mod jobs;
 pub mod pipeline;
+pub mod registry;
 pub use data::*;
 pub use jobs::*;
+pub mod promotions;
+pub use registry::*;
 
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;

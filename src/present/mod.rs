@@ -9,6 +9,7 @@ pub mod columns;
 pub mod datasets;
 pub mod format;
 pub mod key_hints;
+pub mod models;
 pub mod number;
 pub mod pairs;
 pub mod pipelines;

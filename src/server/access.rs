@@ -91,6 +91,8 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("PUT", "/api/v1/pipelines/objects/{id}", Write),
     ("GET", "/api/v1/pipelines/run-cache", Read),
     ("POST", "/api/v1/pipelines/run-cache", Write),
+    ("POST", "/api/v1/models/query", Read),
+    ("POST", "/api/v1/models/change", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

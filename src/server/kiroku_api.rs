@@ -11,6 +11,7 @@ use crate::api::*;
 use crate::error::KirokuError;
 use crate::limits;
 use crate::model::data::{DatasetVersion, RunInput as DataRunInput};
+use crate::model::promotions::{Approval, Evaluation, HookDelivery, NewApproval, NewDelivery};
 use crate::model::{
     AddedVersion, Artifact, CheckRun, CheckRunId, DatasetSummary, EventQuery, JobId, JobUpdate,
     LoggedInput, NewCheckRun, NewJob, NewNote, NewReview, NewRun, Review, RunQuery, RunSource,
@@ -140,6 +141,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/checks", get(check_runs).post(record_check_run))
         .route("/api/v1/checks/{id}", get(check_run))
         .route("/api/v1/reviews", get(reviews).post(add_review))
+        .merge(promotion_routes())
+        .route("/api/v1/models/query", post(models_query))
+        .route("/api/v1/models/change", post(models_change))
         .method_not_allowed_fallback(super::errors::method_not_allowed)
 }
 
@@ -696,6 +700,144 @@ async fn add_review(State(st): St, Extension(c): Extension<Caller>, body: Body) 
 async fn reviews(State(st): St, Q(q): Q<ReviewListQuery>) -> Answer<Vec<Review>> {
     Ok(Json(
         st.call(move |s| s.reviews(q.check_run, q.result.as_deref()))
+            .await?,
+    ))
+}
+
+// The promotions domain: approvals, evaluations, the hook outbox. The reviewer of an approval
+// and the submitter of an evaluation come from the token when it names one.
+
+fn promotion_routes() -> Router<Arc<AppState>> {
+    Router::new()
+        .route(
+            "/api/v1/promotions/approvals",
+            get(approvals).post(add_approval),
+        )
+        .route(
+            "/api/v1/promotions/evaluations",
+            get(evaluations).post(add_evaluation),
+        )
+        .route(
+            "/api/v1/promotions/evaluations/update",
+            post(update_evaluation),
+        )
+        .route(
+            "/api/v1/promotions/deliveries",
+            get(deliveries).post(enqueue_deliveries),
+        )
+        .route(
+            "/api/v1/promotions/deliveries/claim",
+            post(claim_deliveries),
+        )
+        .route(
+            "/api/v1/promotions/deliveries/attempt",
+            post(record_attempt),
+        )
+}
+
+async fn add_approval(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Approval> {
+    let mut approval: NewApproval = parse_body(body)?;
+    approval.reviewer = c.user_or(&approval.reviewer);
+    Ok(Json(st.write(move |s| s.add_approval(&approval)).await?))
+}
+
+async fn approvals(State(st): St, Q(q): Q<ApprovalListQuery>) -> Answer<Vec<Approval>> {
+    Ok(Json(
+        st.call(move |s| s.approvals(&q.model, q.version.as_deref()))
+            .await?,
+    ))
+}
+
+async fn add_evaluation(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Evaluation> {
+    let b: EvaluationRequest = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    Ok(Json(
+        st.write(move |s| s.add_evaluation(&b.model, &b.version, b.job_id, &user))
+            .await?,
+    ))
+}
+
+async fn update_evaluation(State(st): St, body: Body) -> Answer<Evaluation> {
+    let b: EvaluationUpdateRequest = parse_body(body)?;
+    Ok(Json(
+        st.write(move |s| s.update_evaluation(b.job_id, b.run_id.as_deref(), b.status))
+            .await?,
+    ))
+}
+
+async fn evaluations(State(st): St, Q(q): Q<ModelListQuery>) -> Answer<Vec<Evaluation>> {
+    Ok(Json(
+        st.call(move |s| s.evaluations(q.model.as_deref())).await?,
+    ))
+}
+
+async fn enqueue_deliveries(State(st): St, body: Body) -> Answer<Vec<HookDelivery>> {
+    let deliveries: Vec<NewDelivery> = parse_body(body)?;
+    Ok(Json(
+        st.write(move |s| s.enqueue_deliveries(&deliveries)).await?,
+    ))
+}
+
+async fn claim_deliveries(State(st): St, body: Body) -> Answer<Vec<HookDelivery>> {
+    let b: ClaimRequest = parse_body(body)?;
+    Ok(Json(
+        st.write(move |s| s.claim_deliveries(b.now, b.hold_ms, b.limit, b.ids.as_deref()))
+            .await?,
+    ))
+}
+
+async fn record_attempt(State(st): St, body: Body) -> Answer<HookDelivery> {
+    let b: AttemptRequest = parse_body(body)?;
+    Ok(Json(
+        st.write(move |s| s.record_attempt(&b.id, &b.outcome))
+            .await?,
+    ))
+}
+
+/// The most deliveries one listing returns.
+const MAX_DELIVERIES_LISTED: u32 = 1000;
+
+async fn deliveries(State(st): St, Q(q): Q<ModelListQuery>) -> Answer<Vec<HookDelivery>> {
+    let limit = q.limit.unwrap_or(100).min(MAX_DELIVERIES_LISTED);
+    Ok(Json(
+        st.call(move |s| s.deliveries(q.model.as_deref(), limit))
+            .await?,
+    ))
+}
+
+// The models domain: one request type (`api::models::ModelCall`) on two routes, reads and
+// writes; `store::http::models::serve` runs it. Acting users come from the token when it names one.
+
+async fn models_query(State(st): St, body: Body) -> Answer<serde_json::Value> {
+    let call: crate::api::models::ModelCall = parse_body(body)?;
+    if !call.is_read() {
+        return Err(ApiError::from(&crate::store::http::models::not_a_read()));
+    }
+    Ok(Json(
+        st.call(move |s| crate::store::http::models::serve(s, call))
+            .await?,
+    ))
+}
+
+async fn models_change(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<serde_json::Value> {
+    let mut call: crate::api::models::ModelCall = parse_body(body)?;
+    if let Some(user) = call.user_mut() {
+        *user = c.user_or(user);
+    }
+    Ok(Json(
+        st.write(move |s| crate::store::http::models::serve(s, call))
             .await?,
     ))
 }

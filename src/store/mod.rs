@@ -19,6 +19,8 @@ use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
 pub use domains::PipelineStore;
+pub use domains::ModelStore;
+pub use domains::PromotionStore;
 pub use domains::{
     ArtifactStore, DataStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore,
     RunStore, SupervisionStore,
@@ -51,8 +53,10 @@ pub trait Store:
     + SupervisionStore
     + JobStore
     + DataStore
+    + ModelStore
     + EventStore
     + PipelineStore
+    + PromotionStore
     + Send
     + Sync
 {

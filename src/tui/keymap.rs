@@ -8,8 +8,8 @@ use std::collections::BTreeMap;
 const DEFAULTS: &str = include_str!("keymap.toml");
 
 /// Sections, most specific first when looking a key up (`runs` then `global`).
-pub const SECTIONS: [&str; 7] = [
-    "global", "runs", "run", "compare", "activity", "jobs", "checks",
+pub const SECTIONS: [&str; 8] = [
+    "global", "runs", "run", "compare", "activity", "jobs", "checks", "models",
 ];
 
 /// Defines `Cmd` (every action a key can name) with its name in keymap files and its help text,
@@ -83,7 +83,10 @@ commands! {
     Checks = "checks": "check runs: waiting for review, history per dataset",
     Approve = "approve": "approve the selected result (comment, asks first)",
     Waive = "waive": "waive the selected result (reason required, asks first)",
-    Reject = "reject": "reject the selected result (comment, asks first)",
+    Reject = "reject": "reject the selected result or model version (comment, asks first)",
+    Models = "models": "model registry: versions, gates, approvals, alias history, hooks",
+    Promote = "promote": "move an alias to the selected version (shows the gate, asks first)",
+    Rollback = "rollback": "move the selected version's alias back (asks first)",
 }
 
 impl Cmd {

@@ -65,6 +65,30 @@ pub enum Write {
     },
     /// A verdict on one check result, as `kiroku review RUN/RESULT` records it.
     Review(NewReview),
+    /// Move an alias through its gate (`force`: past it, recorded), as `kiroku model alias`.
+    Promote {
+        model: String,
+        alias: String,
+        version: i64,
+        force: bool,
+        who: Box<ModelActor>,
+    },
+    /// Move an alias back, as `kiroku model rollback`.
+    Rollback {
+        model: String,
+        alias: String,
+        who: Box<ModelActor>,
+    },
+    /// A reviewer's verdict on a model version, as `kiroku model approve|reject`.
+    Approval(crate::model::promotions::NewApproval),
+}
+
+/// Who moves an alias, from where, with which configuration (hooks submit jobs).
+#[derive(Debug, Clone, PartialEq)]
+pub struct ModelActor {
+    pub user: String,
+    pub host: String,
+    pub context: JobsContext,
 }
 
 /// The tag a job's run carries: the job's id (convention shared with `kiroku job-exec`).
@@ -162,6 +186,13 @@ pub enum Request {
     RunInputs {
         run_id: String,
     },
+    /// The registered models (the Models screen's list).
+    Models,
+    /// One model with its versions, evaluations, gates, approvals, history, deliveries.
+    Model {
+        name: String,
+        config: Box<crate::config::Config>,
+    },
     Write(Write),
 }
 
@@ -193,6 +224,8 @@ pub enum RequestKind {
     CheckRuns,
     CheckRun,
     RunInputs,
+    Models,
+    Model,
     Write,
 }
 
@@ -230,6 +263,8 @@ impl Request {
             Request::CheckRuns { .. } => RequestKind::CheckRuns,
             Request::CheckRun { .. } => RequestKind::CheckRun,
             Request::RunInputs { .. } => RequestKind::RunInputs,
+            Request::Models => RequestKind::Models,
+            Request::Model { .. } => RequestKind::Model,
             Request::Write(_) => RequestKind::Write,
         }
     }
@@ -325,6 +360,10 @@ pub enum Response {
         run_id: String,
         inputs: Vec<InputCheck>,
     },
+    /// The registered models, by name.
+    Models(Vec<crate::model::registry::RegisteredModel>),
+    /// One model as the Models screen shows it.
+    Model(Box<crate::models::overview::ModelView>),
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -351,6 +390,8 @@ impl Response {
             Response::CheckRuns { .. } => RequestKind::CheckRuns,
             Response::CheckRun { .. } => RequestKind::CheckRun,
             Response::RunInputs { .. } => RequestKind::RunInputs,
+            Response::Models(_) => RequestKind::Models,
+            Response::Model(_) => RequestKind::Model,
             Response::Written(_) => RequestKind::Write,
             Response::Error(_) => return None,
         })
@@ -661,6 +702,24 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     .collect();
                 Response::RunInputs { run_id, inputs }
             }
+            Request::Models => Response::Models(
+                store
+                    .search_registered_models(&crate::model::registry::RegistrySearch {
+                        max_results: Some(1000),
+                        ..Default::default()
+                    })?
+                    .models,
+            ),
+            Request::Model { name, config } => {
+                let settings = crate::models::settings::model_settings(&config, None, &name)?;
+                Response::Model(Box::new(crate::models::overview::model_view(
+                    store,
+                    &settings,
+                    &name,
+                    None,
+                    crate::model::now_ms(),
+                )?))
+            }
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();
@@ -743,7 +802,68 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
                 r.review.verdict, r.review.check_run, r.review.result_id, r.status_reviewed
             )
         }
+        Write::Promote {
+            model,
+            alias,
+            version,
+            force,
+            who,
+        } => {
+            let settings =
+                crate::models::settings::model_settings(&who.context.config, None, &model)?;
+            let submitter = model_submitter(store, &who);
+            let done = crate::models::promote::promote(
+                &submitter, &settings, &model, &alias, version, "", force,
+            )?;
+            match done.moved {
+                Some(step) => format!(
+                    "{model}@{alias} → {version}{}",
+                    if step.forced { " (forced)" } else { "" }
+                ),
+                None => {
+                    return Err(crate::error::KirokuError::Invalid(
+                        done.verdict
+                            .refusal(&model)
+                            .unwrap_or_default()
+                            .replace('\n', " "),
+                    ))
+                }
+            }
+        }
+        Write::Rollback { model, alias, who } => {
+            let settings =
+                crate::models::settings::model_settings(&who.context.config, None, &model)?;
+            let submitter = model_submitter(store, &who);
+            let (step, _) =
+                crate::models::promote::rollback(&submitter, &settings, &model, &alias, "")?;
+            format!(
+                "{model}@{alias} rolled back to {}",
+                step.to_version.map_or("none".into(), |v| v.to_string())
+            )
+        }
+        Write::Approval(approval) => {
+            let a = store.add_approval(&approval)?;
+            format!(
+                "{} {}/{} by {}",
+                a.approval.verdict, a.approval.model, a.approval.version, a.approval.reviewer
+            )
+        }
     })
+}
+
+/// What promoting or rolling back from the UI submits hook jobs as.
+fn model_submitter<'a>(store: &'a dyn Store, who: &ModelActor) -> crate::models::Submitter<'a> {
+    crate::models::Submitter {
+        store,
+        config: who.context.config.clone(),
+        store_location: who.context.store_location.clone(),
+        user: who.user.clone(),
+        host: who.host.clone(),
+        workdir: std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .unwrap_or_else(|_| ".".into()),
+        queue_directly: false,
+    }
 }
 
 /// Queues `job` on its target (checked against the configuration first), as `kiroku submit`.

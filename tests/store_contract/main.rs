@@ -66,8 +66,10 @@ mod events;
 mod experiments;
 mod jobs;
 mod metrics;
+mod models;
 mod notes;
 mod pipelines;
+mod promotions;
 mod runs;
 mod supervision;
 

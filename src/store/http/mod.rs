@@ -16,8 +16,10 @@ mod events;
 mod experiments;
 mod jobs;
 mod metrics;
+pub mod models;
 mod notes;
 mod pipelines;
+mod promotions;
 mod runs;
 mod supervision;
 

@@ -18,6 +18,8 @@ const MIGRATIONS: &[&str] = &[
     include_str!("schema_v7.sql"),
     include_str!("schema_v8.sql"),
     include_str!("schema_v9.sql"),
+    include_str!("schema_v10.sql"),
+    include_str!("schema_v11.sql"),
 ];
 
 /// The schema version this build writes.

@@ -1,4 +1,4 @@
--- Migration 9 (8 when alone): the pipelines' run-cache (issue 11). The content objects themselves are files in
+-- Migration 9: the pipelines' run-cache (issue 11). The content objects themselves are files in
 -- the store folder's `cache/files/md5/<2 hex>/<30 hex>` (DVC 3's layout), not rows.
 --
 -- One entry per run-cache key (sha256 over a stage's command, dependencies, params and output

@@ -31,6 +31,17 @@ pub enum Confirm {
     },
     /// Record this verdict on a check result.
     Review(crate::model::data::NewReview),
+    /// Move an alias, the gate's verdict shown (yes forces a refusing gate).
+    Promote(super::models::PromotionAsk),
+    /// Record this verdict on a model version.
+    ModelApproval(crate::model::promotions::NewApproval),
+    /// Move `alias` (on version `from`) back to version `to`.
+    Rollback {
+        model: String,
+        alias: String,
+        from: i64,
+        to: i64,
+    },
     /// Closing the editor would lose a draft; "no" goes back to it.
     DiscardDraft {
         kind: InputKind,
@@ -86,9 +97,36 @@ impl Layer for ConfirmLayer {
                     format!("\"{}\"", r.comment)
                 }
             ),
+            Confirm::Promote(ask) => ask.text(),
+            Confirm::ModelApproval(a) => format!(
+                "{} {}/{} as {}?\n{}",
+                if a.verdict == crate::model::promotions::ApprovalVerdict::Approved {
+                    "Approve"
+                } else {
+                    "Reject"
+                },
+                a.model,
+                a.version,
+                a.reviewer,
+                if a.comment.is_empty() {
+                    "(no comment)".to_string()
+                } else {
+                    format!("\"{}\"", a.comment)
+                }
+            ),
+            Confirm::Rollback {
+                model,
+                alias,
+                from,
+                to,
+            } => format!("Roll {model}@{alias} back from version {from} to {to}? (the hooks fire)"),
             Confirm::DiscardDraft { .. } => "Discard the draft?".into(),
         };
-        let r = centered(area, 60, 5);
+        // A promotion lists the gate's conditions: wider and as tall as they need.
+        let r = match c {
+            Confirm::Promote(_) => centered(area, 90, text.lines().count() as u16 + 3),
+            _ => centered(area, 60, 5),
+        };
         frame.render_widget(Clear, r);
         let b = super::block(
             state,
@@ -146,6 +184,9 @@ fn on_answer(state: &mut State, yes: bool) -> Vec<Effect> {
             }))]
         }
         Confirm::Review(review) => vec![state.request(Request::Write(Write::Review(review)))],
+        Confirm::Promote(ask) => super::models::promote(state, ask),
+        Confirm::ModelApproval(a) => vec![state.request(Request::Write(Write::Approval(a)))],
+        Confirm::Rollback { model, alias, .. } => super::models::rollback(state, model, alias),
         Confirm::DiscardDraft { .. } => {
             state.info("draft discarded");
             vec![]

@@ -32,6 +32,17 @@ pub enum InputKind {
         verdict: crate::model::data::ReviewVerdict,
         what: String,
     },
+    /// The alias to move to version `version` of `model` (the Models screen's promote).
+    ModelAlias {
+        model: String,
+        version: i64,
+    },
+    /// The comment of a verdict on a model version.
+    ModelApproval {
+        model: String,
+        version: i64,
+        verdict: crate::model::promotions::ApprovalVerdict,
+    },
 }
 
 pub struct InputLayer;
@@ -105,6 +116,24 @@ impl Layer for InputLayer {
                     super::checks::verb_title(*verdict)
                 ),
                 if *verdict == crate::model::data::ReviewVerdict::Waived {
+                    "the reason (required) · enter: next · esc cancels"
+                } else {
+                    "a comment (optional) · enter: next · esc cancels"
+                },
+                5,
+            ),
+            InputKind::ModelAlias { model, version } => (
+                format!(" Promote {model}/{version}: which alias? "),
+                "the alias · enter: see the gate · esc cancels",
+                5,
+            ),
+            InputKind::ModelApproval {
+                model,
+                version,
+                verdict,
+            } => (
+                format!(" {} {model}/{version} ", verdict.as_str()),
+                if *verdict == crate::model::promotions::ApprovalVerdict::Rejected {
                     "the reason (required) · enter: next · esc cancels"
                 } else {
                     "a comment (optional) · enter: next · esc cancels"
@@ -195,6 +224,14 @@ fn submit_input(state: &mut State, kind: InputKind, editor: Editor) -> Vec<Effec
             verdict,
             what,
         } => super::checks::submit_review(state, check_run, result_id, verdict, editor, what),
+        InputKind::ModelAlias { model, version } => {
+            super::models::submit_alias(state, model, version, text)
+        }
+        InputKind::ModelApproval {
+            model,
+            version,
+            verdict,
+        } => super::models::submit_approval(state, model, version, verdict, editor),
         InputKind::Note { run_id, reply_to } => {
             if text.trim().is_empty() {
                 state.info("empty note not saved");

@@ -27,6 +27,7 @@ pub mod help;
 pub mod input;
 pub mod jobs;
 pub mod launch;
+pub mod models;
 pub mod overlays;
 pub mod palette;
 pub mod run;
@@ -134,6 +135,8 @@ screens! {
     Jobs => jobs::JobsScreen,
     /// Check runs waiting for review, then history per dataset; the selected run's results.
     Checks => checks::ChecksScreen,
+    /// Registered models: versions, evaluations, gates, approvals, alias history, hooks.
+    Models => models::ModelsScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).

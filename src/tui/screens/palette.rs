@@ -1,4 +1,4 @@
-//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:jobs`, `:checks`, `:launch`,
+//! The command palette (`:`): `:runs`, `:exp NAME`, `:activity`, `:jobs`, `:checks`, `:models`, `:launch`,
 //! `:theme NAME`, `:columns`, `:compare`, `:help`, `:quit`, with completion (tab) of commands,
 //! experiments and themes.
 use super::overlays::{Layer, Overlay};
@@ -22,6 +22,10 @@ pub const PALETTE: &[(&str, &str)] = &[
     (
         "checks",
         "check runs waiting for review, history per dataset",
+    ),
+    (
+        "models",
+        "registered models: versions, gates, approvals, history, hooks",
     ),
     ("launch", "launch a job (the form)"),
     ("theme", "switch theme: :theme NAME"),
@@ -150,6 +154,7 @@ fn run_palette(state: &mut State, line: &str) -> Vec<Effect> {
         "activity" => on_cmd(state, Cmd::Activity),
         "jobs" => on_cmd(state, Cmd::Jobs),
         "checks" => on_cmd(state, Cmd::Checks),
+        "models" => on_cmd(state, Cmd::Models),
         "launch" => {
             super::launch::open_empty(state);
             vec![]

@@ -1,0 +1,85 @@
+//! kiroku's own side of the model registry: gated promotion (`policy`, over plain inputs, and
+//! `gate`, which gathers them from the store), evaluation on registration (`evaluation`), and
+//! deploy hooks (`hooks`: which fire and what they carry; `webhook`: MLflow 3's signature;
+//! `outbox`: at-least-once delivery with retries). `settings` reads a model's `[models.NAME]`.
+pub mod evaluation;
+pub mod facts;
+pub mod gate;
+pub mod hooks;
+pub mod outbox;
+pub mod overview;
+pub mod policy;
+pub mod promote;
+pub mod settings;
+pub mod webhook;
+
+use crate::config::Config;
+use crate::error::Result;
+use crate::model::{Job, NewJob};
+use crate::store::Store;
+
+/// What submitting a job on behalf of a model needs (an evaluation, a hook's command): the
+/// store, the configuration, where the store is (for a scheduler to find it), who and where.
+#[derive(Clone)]
+pub struct Submitter<'a> {
+    pub store: &'a dyn Store,
+    pub config: Config,
+    pub store_location: String,
+    pub user: String,
+    pub host: String,
+    /// Where the command runs (the directory the command was given in).
+    pub workdir: String,
+    /// Queue jobs straight into the store rather than through `jobs::submit` (the scheduler's
+    /// own loop submitting: it places them on its next pass).
+    pub queue_directly: bool,
+}
+
+impl Submitter<'_> {
+    /// A job running `command` through `sh -c` on `target` (default: `default_target`, else
+    /// `local`) in `experiment`, with `env`.
+    pub fn new_job(
+        &self,
+        name: &str,
+        experiment: &str,
+        command: &str,
+        target: Option<&str>,
+        env: Vec<(String, String)>,
+    ) -> Result<NewJob> {
+        let target = crate::jobs::targets::resolve(&self.config, target)?;
+        Ok(NewJob {
+            name: Some(name.into()),
+            experiment: experiment.into(),
+            target: target.name,
+            command: vec!["sh".into(), "-c".into(), command.into()],
+            workdir: self.workdir.clone(),
+            env,
+            gpus: 0,
+            gpu_memory_mb: None,
+            after: Vec::new(),
+            params: Vec::new(),
+            tags: Vec::new(),
+            rerun_of: None,
+            retry_of: None,
+            time_limit_s: None,
+            user: self.user.clone(),
+            host: self.host.clone(),
+        })
+    }
+
+    /// Queues `new` and makes sure a scheduler runs it.
+    pub fn submit(&self, new: &NewJob) -> Result<Job> {
+        if self.queue_directly {
+            return crate::jobs::submit::queue(self.store, &self.config, new);
+        }
+        let store = self.store;
+        crate::jobs::submit::submit(move || Ok(store), &self.config, &self.store_location, new)
+    }
+
+    /// `MLFLOW_TRACKING_URI` for a job's command when the store is a server (a local store has
+    /// no MLflow endpoint of its own).
+    pub fn tracking_uri(&self) -> Option<String> {
+        let location = &self.store_location;
+        (location.starts_with("http://") || location.starts_with("https://"))
+            .then(|| location.clone())
+    }
+}

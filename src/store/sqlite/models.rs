@@ -1,0 +1,1181 @@
+//! `ModelStore` in SQLite (schema v8): `logged_models` with their tags and params, the registry
+//! (`registered_models`, `model_versions`, their tag tables, `model_aliases`) and the
+//! append-only `alias_moves`.
+//!
+//! Every registering write and every alias move is one write transaction that records its
+//! activity event (`model.registered`, `model.version_created`, `model.alias_set`,
+//! `model.alias_deleted`, `model.renamed`, `model.deleted`, `model.version_deleted`) and, for an
+//! alias, appends its move to the history. Numbering a version takes the model's `next_version`
+//! in the same transaction, so concurrent registrations never share a number. Searches are one SQL
+//! query each (`registry_filter` turns MLflow's filter into its condition), paged by offset.
+use super::events::record_event;
+use super::registry_filter::{next_page, page_offset, Field, Grammar};
+use super::SqliteStore;
+use crate::error::{KirokuError, Result};
+use crate::limits;
+use crate::model::now_ms;
+use crate::model::registry::*;
+use crate::store::ModelStore;
+use rusqlite::types::Value;
+use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::path::PathBuf;
+
+/// MLflow's page sizes: registered models default to 100 (at most 1,000), versions to 10,000
+/// (at most 200,000), logged models to 100.
+const MODELS_PAGE: u32 = 100;
+const MODELS_PAGE_MAX: u32 = 1000;
+const VERSIONS_PAGE: u32 = 10_000;
+const VERSIONS_PAGE_MAX: u32 = 200_000;
+const LOGGED_PAGE: u32 = 100;
+const LOGGED_PAGE_MAX: u32 = 1000;
+
+const MODEL_GRAMMAR: Grammar = Grammar {
+    what: "registered models",
+    fields: &[
+        Field {
+            name: "name",
+            aliases: &[],
+            column: "m.name",
+            numeric: false,
+        },
+        Field {
+            name: "creation_timestamp",
+            aliases: &["creation_time"],
+            column: "m.created_ms",
+            numeric: true,
+        },
+        Field {
+            name: "last_updated_timestamp",
+            aliases: &["last_updated_time", "timestamp"],
+            column: "m.updated_ms",
+            numeric: true,
+        },
+    ],
+    tag_exists: Some(
+        "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.mid = m.mid AND t.key = ? AND {op})",
+    ),
+};
+
+const VERSION_GRAMMAR: Grammar = Grammar {
+    what: "model versions",
+    fields: &[
+        Field {
+            name: "name",
+            aliases: &[],
+            column: "m.name",
+            numeric: false,
+        },
+        Field {
+            name: "version_number",
+            aliases: &["version"],
+            column: "v.version",
+            numeric: true,
+        },
+        Field {
+            name: "run_id",
+            aliases: &[],
+            column: "v.run_id",
+            numeric: false,
+        },
+        Field {
+            name: "source_path",
+            aliases: &["source"],
+            column: "v.source",
+            numeric: false,
+        },
+        Field {
+            name: "model_id",
+            aliases: &[],
+            column: "v.model_id",
+            numeric: false,
+        },
+        Field {
+            name: "current_stage",
+            aliases: &[],
+            column: "v.stage",
+            numeric: false,
+        },
+        Field {
+            name: "creation_timestamp",
+            aliases: &["creation_time"],
+            column: "v.created_ms",
+            numeric: true,
+        },
+        Field {
+            name: "last_updated_timestamp",
+            aliases: &["last_updated_time", "timestamp"],
+            column: "v.updated_ms",
+            numeric: true,
+        },
+    ],
+    tag_exists: Some(
+        "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.vid = v.vid AND t.key = ? AND {op})",
+    ),
+};
+
+const LOGGED_GRAMMAR: Grammar = Grammar {
+    what: "logged models",
+    fields: &[
+        Field {
+            name: "name",
+            aliases: &[],
+            column: "l.name",
+            numeric: false,
+        },
+        Field {
+            name: "model_id",
+            aliases: &[],
+            column: "l.model_id",
+            numeric: false,
+        },
+        Field {
+            name: "source_run_id",
+            aliases: &[],
+            column: "l.source_run_id",
+            numeric: false,
+        },
+        Field {
+            name: "model_type",
+            aliases: &[],
+            column: "l.model_type",
+            numeric: false,
+        },
+        Field {
+            name: "status",
+            aliases: &[],
+            column: "l.status",
+            numeric: false,
+        },
+        Field {
+            name: "creation_timestamp",
+            aliases: &["creation_time", "creation_timestamp_ms"],
+            column: "l.created_ms",
+            numeric: true,
+        },
+        Field {
+            name: "last_updated_timestamp",
+            aliases: &["last_updated_timestamp_ms"],
+            column: "l.updated_ms",
+            numeric: true,
+        },
+    ],
+    tag_exists: Some(
+        "EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ? AND {op})",
+    ),
+};
+
+fn model_missing(name: &str) -> KirokuError {
+    KirokuError::NotFound(format!("Registered Model with name={name} not found"))
+}
+
+fn version_missing(name: &str, version: i64) -> KirokuError {
+    KirokuError::NotFound(format!(
+        "Model Version (name={name}, version={version}) not found"
+    ))
+}
+
+fn logged_missing(model_id: &str) -> KirokuError {
+    KirokuError::NotFound(format!("Logged model with ID '{model_id}' not found."))
+}
+
+/// A registered model's name: not blank, at most 256 characters, no `/` (MLflow's rule; it
+/// would break `models:/NAME/VERSION`).
+fn check_model_name(name: &str) -> Result<()> {
+    if name.trim().is_empty() {
+        return Err(KirokuError::Invalid(
+            "Registered model name cannot be empty.".into(),
+        ));
+    }
+    if name.contains('/') {
+        return Err(KirokuError::Invalid(format!(
+            "Invalid model name: '{name}'. Names cannot contain '/'."
+        )));
+    }
+    if name.chars().count() > 256 {
+        return Err(KirokuError::Invalid(format!(
+            "Registered model name '{}…' is longer than 256 characters.",
+            name.chars().take(40).collect::<String>()
+        )));
+    }
+    Ok(())
+}
+
+fn check_alias(alias: &str) -> Result<()> {
+    match alias_name_problem(alias) {
+        Some(problem) => Err(KirokuError::Invalid(problem)),
+        None => Ok(()),
+    }
+}
+
+fn check_tag(key: &str, value: &str) -> Result<()> {
+    if key.is_empty() {
+        return Err(KirokuError::Invalid("a tag key cannot be empty".into()));
+    }
+    limits::tag_value(key, value)
+}
+
+/// The internal id of a registered model.
+fn mid_of(conn: &Connection, name: &str) -> Result<i64> {
+    conn.prepare_cached("SELECT mid FROM registered_models WHERE name = ?1")?
+        .query_row([name], |r| r.get(0))
+        .optional()?
+        .ok_or_else(|| model_missing(name))
+}
+
+/// The internal ids of a model and one of its versions.
+fn vid_of(conn: &Connection, name: &str, version: i64) -> Result<(i64, i64)> {
+    conn.prepare_cached(
+        "SELECT m.mid, v.vid FROM registered_models m JOIN model_versions v ON v.mid = m.mid
+         WHERE m.name = ?1 AND v.version = ?2",
+    )?
+    .query_row(params![name, version], |r| Ok((r.get(0)?, r.get(1)?)))
+    .optional()?
+    .ok_or_else(|| version_missing(name, version))
+}
+
+/// A run's row id and experiment, for the events that name it (`None` for unknown runs).
+fn run_of(conn: &Connection, run_id: Option<&str>) -> Result<(Option<i64>, Option<i64>)> {
+    let Some(id) = run_id else {
+        return Ok((None, None));
+    };
+    let found = conn
+        .prepare_cached("SELECT rid, experiment_id FROM runs WHERE id = ?1")?
+        .query_row([id], |r| Ok((r.get(0)?, r.get(1)?)))
+        .optional()?;
+    Ok(found.map_or((None, None), |(rid, exp)| (Some(rid), Some(exp))))
+}
+
+/// Key/value rows of a tag or param table for one owner.
+fn pairs(
+    conn: &Connection,
+    table: &str,
+    owner: &str,
+    id: &Value,
+) -> Result<BTreeMap<String, String>> {
+    let sql = format!("SELECT key, value FROM {table} WHERE {owner} = ?1");
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map([id], |r| Ok((r.get(0)?, r.get(1)?)))?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+// ---------------------------------------------------------------------------------------------
+// logged models
+
+const LOGGED_COLUMNS: &str = "l.model_id, l.experiment_id, l.name, l.source_run_id, l.status,
+    l.status_message, l.model_type, l.user, l.created_ms, l.updated_ms, l.deleted_ms";
+
+fn logged_of_row(r: &Row) -> rusqlite::Result<LoggedModel> {
+    let model_id: String = r.get(0)?;
+    let experiment_id: i64 = r.get(1)?;
+    let status: String = r.get(4)?;
+    Ok(LoggedModel {
+        artifact_location: format!("mlflow-artifacts:/{experiment_id}/models/{model_id}/artifacts"),
+        model_id,
+        experiment_id,
+        name: r.get(2)?,
+        source_run_id: r.get(3)?,
+        status: status
+            .parse()
+            .map_err(|e: String| super::jobs::conversion_failure(4, e))?,
+        status_message: r.get(5)?,
+        model_type: r.get(6)?,
+        user: r.get(7)?,
+        created_at: r.get(8)?,
+        updated_at: r.get(9)?,
+        deleted: r.get::<_, Option<i64>>(10)?.is_some(),
+        tags: BTreeMap::new(),
+        params: BTreeMap::new(),
+    })
+}
+
+fn with_logged_pairs(conn: &Connection, mut model: LoggedModel) -> Result<LoggedModel> {
+    let id = Value::Text(model.model_id.clone());
+    model.tags = pairs(conn, "logged_model_tags", "model_id", &id)?;
+    model.params = pairs(conn, "logged_model_params", "model_id", &id)?;
+    Ok(model)
+}
+
+fn read_logged(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+    let sql = format!("SELECT {LOGGED_COLUMNS} FROM logged_models l WHERE l.model_id = ?1");
+    let model = conn
+        .prepare_cached(&sql)?
+        .query_row([model_id], logged_of_row)
+        .optional()?
+        .filter(|m| allow_deleted || !m.deleted)
+        .ok_or_else(|| logged_missing(model_id))?;
+    with_logged_pairs(conn, model)
+}
+
+/// A logged model that may take writes (exists, not deleted).
+fn live_logged(conn: &Connection, model_id: &str) -> Result<()> {
+    read_logged(conn, model_id, false).map(|_| ())
+}
+
+fn touch_logged(conn: &Connection, model_id: &str) -> Result<()> {
+    conn.prepare_cached("UPDATE logged_models SET updated_ms = ?1 WHERE model_id = ?2")?
+        .execute(params![now_ms(), model_id])?;
+    Ok(())
+}
+
+fn write_logged_params(
+    conn: &Connection,
+    model_id: &str,
+    params: &BTreeMap<String, String>,
+) -> Result<()> {
+    for (key, value) in params {
+        if key.is_empty() {
+            return Err(KirokuError::Invalid("a param key cannot be empty".into()));
+        }
+        limits::param_value(key, value)?;
+        let existing: Option<String> = conn
+            .prepare_cached(
+                "SELECT value FROM logged_model_params WHERE model_id = ?1 AND key = ?2",
+            )?
+            .query_row(params![model_id, key], |r| r.get(0))
+            .optional()?;
+        match existing {
+            Some(old) if &old == value => {}
+            Some(old) => {
+                return Err(KirokuError::Conflict(format!(
+                    "Changing param values is not allowed. Param with key='{key}' was already logged with value='{old}' for logged model ID='{model_id}'. Attempted logging new value '{value}'."
+                )))
+            }
+            None => {
+                conn.prepare_cached(
+                    "INSERT INTO logged_model_params (model_id, key, value) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![model_id, key, value])?;
+            }
+        }
+    }
+    Ok(())
+}
+
+fn write_logged_tags(
+    conn: &Connection,
+    model_id: &str,
+    tags: &BTreeMap<String, String>,
+) -> Result<()> {
+    for (key, value) in tags {
+        check_tag(key, value)?;
+        conn.prepare_cached(
+            "INSERT OR REPLACE INTO logged_model_tags (model_id, key, value) VALUES (?1, ?2, ?3)",
+        )?
+        .execute(params![model_id, key, value])?;
+    }
+    Ok(())
+}
+
+/// A logged model's name when none is given: MLflow's style of two words and a number.
+fn generated_name(model_id: &str) -> String {
+    crate::ids::friendly_name(model_id.trim_start_matches("m-"))
+}
+
+fn search_logged(conn: &Connection, q: &LoggedModelQuery) -> Result<LoggedModelPage> {
+    let condition = LOGGED_GRAMMAR.condition(q.filter.as_deref())?;
+    let order = q
+        .order_by
+        .iter()
+        .map(|k| format!("{} {}", k.field, if k.ascending { "ASC" } else { "DESC" }))
+        .collect::<Vec<_>>();
+    let order = LOGGED_GRAMMAR.order(&order, "l.created_ms DESC", "l.model_id")?;
+    let limit = page_limit(q.max_results, LOGGED_PAGE, LOGGED_PAGE_MAX, "logged models")?;
+    let offset = page_offset(q.page_token.as_deref())?;
+    let mut args = condition.args;
+    let experiments = if q.experiment_ids.is_empty() {
+        "1".to_string()
+    } else {
+        args.extend(q.experiment_ids.iter().map(|e| Value::Integer(*e)));
+        format!(
+            "l.experiment_id IN ({})",
+            vec!["?"; q.experiment_ids.len()].join(", ")
+        )
+    };
+    args.push(Value::Integer(limit + 1));
+    args.push(Value::Integer(offset));
+    let sql = format!(
+        "SELECT {LOGGED_COLUMNS} FROM logged_models l
+         WHERE l.deleted_ms IS NULL AND ({}) AND {experiments}
+         ORDER BY {order} LIMIT ? OFFSET ?",
+        condition.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), logged_of_row)?;
+    let mut models = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    let next_page_token = next_page(&mut models, offset, limit);
+    let models = models
+        .into_iter()
+        .map(|m| with_logged_pairs(conn, m))
+        .collect::<Result<_>>()?;
+    Ok(LoggedModelPage {
+        models,
+        next_page_token,
+    })
+}
+
+/// A page size within bounds: the default when none is asked, `Invalid` beyond the maximum.
+fn page_limit(asked: Option<u32>, default: u32, max: u32, what: &str) -> Result<i64> {
+    match asked {
+        None | Some(0) => Ok(default as i64),
+        Some(n) if n > max => Err(KirokuError::Invalid(format!(
+            "Invalid value {n} for parameter 'max_results' supplied: searching {what} returns at most {max} per page."
+        ))),
+        Some(n) => Ok(n as i64),
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// versions
+
+const VERSION_COLUMNS: &str = "v.vid, v.mid, m.name, v.version, v.source, v.run_id, v.model_id,
+    v.status, v.status_message, v.description, v.stage, v.run_link, v.user, v.created_ms, v.updated_ms";
+
+/// A version row with its internal ids (for the tag and alias reads that complete it).
+struct VersionRow {
+    vid: i64,
+    mid: i64,
+    version: ModelVersion,
+}
+
+fn version_of_row(r: &Row) -> rusqlite::Result<VersionRow> {
+    let status: String = r.get(7)?;
+    Ok(VersionRow {
+        vid: r.get(0)?,
+        mid: r.get(1)?,
+        version: ModelVersion {
+            name: r.get(2)?,
+            version: r.get(3)?,
+            source: r.get(4)?,
+            run_id: r.get(5)?,
+            model_id: r.get(6)?,
+            status: status
+                .parse()
+                .map_err(|e: String| super::jobs::conversion_failure(7, e))?,
+            status_message: r.get(8)?,
+            description: r.get(9)?,
+            stage: r.get(10)?,
+            run_link: r.get(11)?,
+            user: r.get(12)?,
+            created_at: r.get(13)?,
+            updated_at: r.get(14)?,
+            tags: BTreeMap::new(),
+            aliases: Vec::new(),
+        },
+    })
+}
+
+fn complete_version(conn: &Connection, row: VersionRow) -> Result<ModelVersion> {
+    let mut version = row.version;
+    version.tags = pairs(conn, "model_version_tags", "vid", &Value::Integer(row.vid))?;
+    let mut stmt = conn.prepare_cached(
+        "SELECT alias FROM model_aliases WHERE mid = ?1 AND version = ?2 ORDER BY alias",
+    )?;
+    version.aliases = stmt
+        .query_map(params![row.mid, version.version], |r| r.get(0))?
+        .collect::<rusqlite::Result<_>>()?;
+    Ok(version)
+}
+
+fn select_versions(conn: &Connection, filter: &str, args: Vec<Value>) -> Result<Vec<ModelVersion>> {
+    let sql = format!(
+        "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m ON m.mid = v.mid WHERE {filter}"
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let rows = stmt.query_map(params_from_iter(args), version_of_row)?;
+    let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
+    rows.into_iter()
+        .map(|r| complete_version(conn, r))
+        .collect()
+}
+
+fn read_version(conn: &Connection, name: &str, version: i64) -> Result<ModelVersion> {
+    let (_, vid) = vid_of(conn, name, version)?;
+    select_versions(conn, "v.vid = ?", vec![Value::Integer(vid)])?
+        .pop()
+        .ok_or_else(|| version_missing(name, version))
+}
+
+fn touch_version(conn: &Connection, vid: i64, mid: i64) -> Result<()> {
+    let now = now_ms();
+    conn.prepare_cached("UPDATE model_versions SET updated_ms = ?1 WHERE vid = ?2")?
+        .execute(params![now, vid])?;
+    touch_model(conn, mid, now)
+}
+
+fn touch_model(conn: &Connection, mid: i64, now: i64) -> Result<()> {
+    conn.prepare_cached("UPDATE registered_models SET updated_ms = ?1 WHERE mid = ?2")?
+        .execute(params![now, mid])?;
+    Ok(())
+}
+
+fn search_versions(conn: &Connection, s: &RegistrySearch) -> Result<ModelVersionPage> {
+    let condition = VERSION_GRAMMAR.condition(s.filter.as_deref())?;
+    let order = VERSION_GRAMMAR.order(&s.order_by, "m.name ASC, v.version DESC", "v.vid")?;
+    let limit = page_limit(
+        s.max_results,
+        VERSIONS_PAGE,
+        VERSIONS_PAGE_MAX,
+        "model versions",
+    )?;
+    let offset = page_offset(s.page_token.as_deref())?;
+    let mut args = condition.args;
+    args.push(Value::Integer(limit + 1));
+    args.push(Value::Integer(offset));
+    let filter = format!("{} ORDER BY {order} LIMIT ? OFFSET ?", condition.sql);
+    let mut versions = select_versions(conn, &filter, args)?;
+    let next_page_token = next_page(&mut versions, offset, limit);
+    Ok(ModelVersionPage {
+        versions,
+        next_page_token,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// registered models
+
+fn read_model_by_mid(conn: &Connection, mid: i64) -> Result<RegisteredModel> {
+    let (name, description, user, created_at, updated_at) = conn
+        .prepare_cached(
+            "SELECT name, description, user, created_ms, updated_ms FROM registered_models WHERE mid = ?1",
+        )?
+        .query_row([mid], |r| {
+            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+        })?;
+    let tags = pairs(conn, "registered_model_tags", "mid", &Value::Integer(mid))?;
+    let mut stmt =
+        conn.prepare_cached("SELECT alias, version FROM model_aliases WHERE mid = ?1")?;
+    let aliases = stmt
+        .query_map([mid], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    let latest_versions = select_versions(
+        conn,
+        "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid = ? AND w.version =
+            (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
+         ORDER BY v.version",
+        vec![Value::Integer(mid)],
+    )?;
+    Ok(RegisteredModel {
+        name,
+        description,
+        tags,
+        aliases,
+        latest_versions,
+        user,
+        created_at,
+        updated_at,
+    })
+}
+
+fn read_model(conn: &Connection, name: &str) -> Result<RegisteredModel> {
+    let mid = mid_of(conn, name)?;
+    read_model_by_mid(conn, mid)
+}
+
+fn search_models(conn: &Connection, s: &RegistrySearch) -> Result<RegisteredModelPage> {
+    let condition = MODEL_GRAMMAR.condition(s.filter.as_deref())?;
+    let order = MODEL_GRAMMAR.order(&s.order_by, "m.name ASC", "m.mid")?;
+    let limit = page_limit(
+        s.max_results,
+        MODELS_PAGE,
+        MODELS_PAGE_MAX,
+        "registered models",
+    )?;
+    let offset = page_offset(s.page_token.as_deref())?;
+    let mut args = condition.args;
+    args.push(Value::Integer(limit + 1));
+    args.push(Value::Integer(offset));
+    let sql = format!(
+        "SELECT m.mid FROM registered_models m WHERE {} ORDER BY {order} LIMIT ? OFFSET ?",
+        condition.sql
+    );
+    let mut stmt = conn.prepare_cached(&sql)?;
+    let mut mids = stmt
+        .query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let next_page_token = next_page(&mut mids, offset, limit);
+    let models = mids
+        .into_iter()
+        .map(|mid| read_model_by_mid(conn, mid))
+        .collect::<Result<_>>()?;
+    Ok(RegisteredModelPage {
+        models,
+        next_page_token,
+    })
+}
+
+// ---------------------------------------------------------------------------------------------
+// aliases
+
+fn alias_target(conn: &Connection, mid: i64, alias: &str) -> Result<Option<i64>> {
+    Ok(conn
+        .prepare_cached("SELECT version FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
+        .query_row(params![mid, alias], |r| r.get(0))
+        .optional()?)
+}
+
+/// Appends one move to the alias history and records its event; returns the move.
+fn record_move(
+    conn: &Connection,
+    model: &str,
+    alias: &str,
+    from_version: Option<i64>,
+    to_version: Option<i64>,
+    why: &AliasReason,
+) -> Result<AliasMove> {
+    limits::user_name(&why.user)?;
+    let time = now_ms();
+    conn.prepare_cached(
+        "INSERT INTO alias_moves (model, alias, from_version, to_version, user, ts_ms, reason, forced)
+         VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+    )?
+    .execute(params![
+        model,
+        alias,
+        from_version,
+        to_version,
+        why.user,
+        time,
+        why.reason,
+        why.forced
+    ])?;
+    let id = conn.last_insert_rowid();
+    let kind = if to_version.is_some() {
+        "model.alias_set"
+    } else {
+        "model.alias_deleted"
+    };
+    record_event(
+        conn,
+        kind,
+        &why.user,
+        None,
+        None,
+        Some(json!({
+            "model": model, "alias": alias, "from_version": from_version,
+            "to_version": to_version, "reason": why.reason, "forced": why.forced,
+        })),
+    )?;
+    Ok(AliasMove {
+        id,
+        model: model.to_string(),
+        alias: alias.to_string(),
+        from_version,
+        to_version,
+        user: why.user.clone(),
+        time,
+        reason: why.reason.clone(),
+        forced: why.forced,
+    })
+}
+
+/// Removes the aliases on one version (or on every version of the model when `None`), each
+/// recorded as a move to nothing.
+fn drop_aliases(
+    conn: &Connection,
+    mid: i64,
+    name: &str,
+    version: Option<i64>,
+    why: &AliasReason,
+) -> Result<()> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT alias, version FROM model_aliases WHERE mid = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY alias",
+    )?;
+    let held: Vec<(String, i64)> = stmt
+        .query_map(params![mid, version], |r| Ok((r.get(0)?, r.get(1)?)))?
+        .collect::<rusqlite::Result<_>>()?;
+    for (alias, on) in held {
+        conn.prepare_cached("DELETE FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
+            .execute(params![mid, alias])?;
+        record_move(conn, name, &alias, Some(on), None, why)?;
+    }
+    Ok(())
+}
+
+fn read_history(conn: &Connection, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT id, model, alias, from_version, to_version, user, ts_ms, reason, forced
+         FROM alias_moves WHERE model = ?1 AND (?2 IS NULL OR alias = ?2) ORDER BY id",
+    )?;
+    let rows = stmt.query_map(params![name, alias], |r| {
+        Ok(AliasMove {
+            id: r.get(0)?,
+            model: r.get(1)?,
+            alias: r.get(2)?,
+            from_version: r.get(3)?,
+            to_version: r.get(4)?,
+            user: r.get(5)?,
+            time: r.get(6)?,
+            reason: r.get(7)?,
+            forced: r.get(8)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+impl ModelStore for SqliteStore {
+    fn create_logged_model(&self, new: &NewLoggedModel) -> Result<LoggedModel> {
+        limits::user_name(&new.user)?;
+        let model_id = format!("m-{}", crate::ids::new_run_id());
+        let name = match new.name.as_deref().map(str::trim) {
+            Some(n) if !n.is_empty() => n.to_string(),
+            _ => generated_name(&model_id),
+        };
+        self.write(|tx| {
+            let exists: bool = tx
+                .prepare_cached("SELECT count(*) FROM experiments WHERE id = ?1")?
+                .query_row([new.experiment_id], |r| r.get::<_, i64>(0))?
+                > 0;
+            if !exists {
+                return Err(KirokuError::NotFound(format!(
+                    "No Experiment with id={} exists",
+                    new.experiment_id
+                )));
+            }
+            if let Some(run) = &new.source_run_id {
+                super::rid_of(tx, run)?;
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, status, model_type, user, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, 'pending', ?5, ?6, ?7, ?7)",
+            )?
+            .execute(params![model_id, new.experiment_id, name, new.source_run_id, new.model_type, new.user, now])?;
+            write_logged_tags(tx, &model_id, &new.tags)?;
+            write_logged_params(tx, &model_id, &new.params)?;
+            let (rid, _) = run_of(tx, new.source_run_id.as_deref())?;
+            record_event(
+                tx,
+                "model.logged",
+                &new.user,
+                rid,
+                Some(new.experiment_id),
+                Some(json!({"model_id": model_id, "name": name})),
+            )?;
+            read_logged(tx, &model_id, false)
+        })
+    }
+
+    fn logged_model(&self, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
+        self.read(|c| read_logged(c, model_id, allow_deleted))
+    }
+
+    fn search_logged_models(&self, query: &LoggedModelQuery) -> Result<LoggedModelPage> {
+        self.read(|c| search_logged(c, query))
+    }
+
+    fn finalize_logged_model(
+        &self,
+        model_id: &str,
+        status: LoggedModelStatus,
+    ) -> Result<LoggedModel> {
+        self.write(|tx| {
+            live_logged(tx, model_id)?;
+            tx.prepare_cached(
+                "UPDATE logged_models SET status = ?1, updated_ms = ?2 WHERE model_id = ?3",
+            )?
+            .execute(params![status.as_str(), now_ms(), model_id])?;
+            read_logged(tx, model_id, false)
+        })
+    }
+
+    fn delete_logged_model(&self, model_id: &str) -> Result<()> {
+        self.write(|tx| {
+            live_logged(tx, model_id)?;
+            tx.prepare_cached("UPDATE logged_models SET deleted_ms = ?1 WHERE model_id = ?2")?
+                .execute(params![now_ms(), model_id])?;
+            Ok(())
+        })
+    }
+
+    fn set_logged_model_tags(&self, model_id: &str, tags: &BTreeMap<String, String>) -> Result<()> {
+        self.write(|tx| {
+            live_logged(tx, model_id)?;
+            write_logged_tags(tx, model_id, tags)?;
+            touch_logged(tx, model_id)
+        })
+    }
+
+    fn delete_logged_model_tag(&self, model_id: &str, key: &str) -> Result<()> {
+        self.write(|tx| {
+            live_logged(tx, model_id)?;
+            let n = tx
+                .prepare_cached("DELETE FROM logged_model_tags WHERE model_id = ?1 AND key = ?2")?
+                .execute(params![model_id, key])?;
+            if n == 0 {
+                return Err(KirokuError::NotFound(format!(
+                    "No tag with key '{key}' found for logged model with ID '{model_id}'."
+                )));
+            }
+            touch_logged(tx, model_id)
+        })
+    }
+
+    fn log_logged_model_params(
+        &self,
+        model_id: &str,
+        params: &BTreeMap<String, String>,
+    ) -> Result<()> {
+        self.write(|tx| {
+            live_logged(tx, model_id)?;
+            write_logged_params(tx, model_id, params)?;
+            touch_logged(tx, model_id)
+        })
+    }
+
+    fn logged_model_dir(&self, model_id: &str) -> Option<PathBuf> {
+        Some(self.dir().join("models").join(model_id))
+    }
+
+    fn create_registered_model(&self, new: &NewRegisteredModel) -> Result<RegisteredModel> {
+        check_model_name(&new.name)?;
+        limits::user_name(&new.user)?;
+        for (k, v) in &new.tags {
+            check_tag(k, v)?;
+        }
+        self.write(|tx| {
+            let taken = tx
+                .prepare_cached("SELECT 1 FROM registered_models WHERE name = ?1")?
+                .query_row([&new.name], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Err(KirokuError::Conflict(format!(
+                    "Registered Model (name={}) already exists.",
+                    new.name
+                )));
+            }
+            let now = now_ms();
+            tx.prepare_cached(
+                "INSERT INTO registered_models (name, description, user, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4, ?4)",
+            )?
+            .execute(params![new.name, new.description, new.user, now])?;
+            let mid = tx.last_insert_rowid();
+            for (k, v) in &new.tags {
+                tx.prepare_cached(
+                    "INSERT INTO registered_model_tags (mid, key, value) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![mid, k, v])?;
+            }
+            record_event(
+                tx,
+                "model.registered",
+                &new.user,
+                None,
+                None,
+                Some(json!({"model": new.name})),
+            )?;
+            read_model_by_mid(tx, mid)
+        })
+    }
+
+    fn registered_model(&self, name: &str) -> Result<RegisteredModel> {
+        self.read(|c| read_model(c, name))
+    }
+
+    fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel> {
+        check_model_name(new_name)?;
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            if name != new_name {
+                let taken = tx
+                    .prepare_cached("SELECT 1 FROM registered_models WHERE name = ?1")?
+                    .query_row([new_name], |_| Ok(()))
+                    .optional()?
+                    .is_some();
+                if taken {
+                    return Err(KirokuError::Conflict(format!(
+                        "Registered Model (name={new_name}) already exists."
+                    )));
+                }
+            }
+            tx.prepare_cached(
+                "UPDATE registered_models SET name = ?1, updated_ms = ?2 WHERE mid = ?3",
+            )?
+            .execute(params![new_name, now_ms(), mid])?;
+            tx.prepare_cached("UPDATE alias_moves SET model = ?1 WHERE model = ?2")?
+                .execute(params![new_name, name])?;
+            record_event(
+                tx,
+                "model.renamed",
+                "",
+                None,
+                None,
+                Some(json!({"model": new_name, "from": name})),
+            )?;
+            read_model_by_mid(tx, mid)
+        })
+    }
+
+    fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel> {
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            tx.prepare_cached(
+                "UPDATE registered_models SET description = ?1, updated_ms = ?2 WHERE mid = ?3",
+            )?
+            .execute(params![description, now_ms(), mid])?;
+            read_model_by_mid(tx, mid)
+        })
+    }
+
+    fn delete_registered_model(&self, name: &str, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            let why = AliasReason {
+                user: user.to_string(),
+                reason: "model deleted".into(),
+                forced: false,
+            };
+            drop_aliases(tx, mid, name, None, &why)?;
+            tx.prepare_cached("DELETE FROM registered_models WHERE mid = ?1")?
+                .execute([mid])?;
+            record_event(
+                tx,
+                "model.deleted",
+                user,
+                None,
+                None,
+                Some(json!({"model": name})),
+            )
+        })
+    }
+
+    fn search_registered_models(&self, search: &RegistrySearch) -> Result<RegisteredModelPage> {
+        self.read(|c| search_models(c, search))
+    }
+
+    fn set_registered_model_tag(&self, name: &str, key: &str, value: &str) -> Result<()> {
+        check_tag(key, value)?;
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO registered_model_tags (mid, key, value) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![mid, key, value])?;
+            touch_model(tx, mid, now_ms())
+        })
+    }
+
+    fn delete_registered_model_tag(&self, name: &str, key: &str) -> Result<()> {
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            tx.prepare_cached("DELETE FROM registered_model_tags WHERE mid = ?1 AND key = ?2")?
+                .execute(params![mid, key])?;
+            touch_model(tx, mid, now_ms())
+        })
+    }
+
+    fn create_model_version(&self, new: &NewModelVersion) -> Result<ModelVersion> {
+        limits::user_name(&new.user)?;
+        if new.source.trim().is_empty() {
+            return Err(KirokuError::Invalid(
+                "a model version needs a source (where its files are)".into(),
+            ));
+        }
+        for (k, v) in &new.tags {
+            check_tag(k, v)?;
+        }
+        self.write(|tx| {
+            let mid = mid_of(tx, &new.name)?;
+            let version: i64 = tx
+                .prepare_cached("SELECT next_version FROM registered_models WHERE mid = ?1")?
+                .query_row([mid], |r| r.get(0))?;
+            let now = now_ms();
+            tx.prepare_cached("UPDATE registered_models SET next_version = ?1, updated_ms = ?2 WHERE mid = ?3")?
+                .execute(params![version + 1, now, mid])?;
+            tx.prepare_cached(
+                "INSERT INTO model_versions (mid, version, source, run_id, model_id, status, description, run_link, user, created_ms, updated_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, 'ready', ?6, ?7, ?8, ?9, ?9)",
+            )?
+            .execute(params![mid, version, new.source, new.run_id, new.model_id, new.description, new.run_link, new.user, now])?;
+            let vid = tx.last_insert_rowid();
+            for (k, v) in &new.tags {
+                tx.prepare_cached(
+                    "INSERT INTO model_version_tags (vid, key, value) VALUES (?1, ?2, ?3)",
+                )?
+                .execute(params![vid, k, v])?;
+            }
+            let (rid, experiment) = run_of(tx, new.run_id.as_deref())?;
+            record_event(
+                tx,
+                "model.version_created",
+                &new.user,
+                rid,
+                experiment,
+                Some(json!({"model": new.name, "version": version, "source": new.source, "model_id": new.model_id})),
+            )?;
+            read_version(tx, &new.name, version)
+        })
+    }
+
+    fn model_version(&self, name: &str, version: i64) -> Result<ModelVersion> {
+        self.read(|c| read_version(c, name, version))
+    }
+
+    fn model_versions(&self, name: &str) -> Result<Vec<ModelVersion>> {
+        self.read(|c| {
+            let mid = mid_of(c, name)?;
+            select_versions(c, "v.mid = ? ORDER BY v.version", vec![Value::Integer(mid)])
+        })
+    }
+
+    fn update_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        description: &str,
+    ) -> Result<ModelVersion> {
+        self.write(|tx| {
+            let (mid, vid) = vid_of(tx, name, version)?;
+            tx.prepare_cached("UPDATE model_versions SET description = ?1 WHERE vid = ?2")?
+                .execute(params![description, vid])?;
+            touch_version(tx, vid, mid)?;
+            read_version(tx, name, version)
+        })
+    }
+
+    fn transition_model_version_stage(
+        &self,
+        name: &str,
+        version: i64,
+        stage: &str,
+        archive_existing: bool,
+    ) -> Result<ModelVersion> {
+        let stage = canonical_stage(stage).map_err(KirokuError::Invalid)?;
+        self.write(|tx| {
+            let (mid, vid) = vid_of(tx, name, version)?;
+            let now = now_ms();
+            if archive_existing && matches!(stage, "Staging" | "Production") {
+                tx.prepare_cached(
+                    "UPDATE model_versions SET stage = 'Archived', updated_ms = ?1 WHERE mid = ?2 AND stage = ?3 AND vid != ?4",
+                )?
+                .execute(params![now, mid, stage, vid])?;
+            }
+            tx.prepare_cached("UPDATE model_versions SET stage = ?1 WHERE vid = ?2")?
+                .execute(params![stage, vid])?;
+            touch_version(tx, vid, mid)?;
+            read_version(tx, name, version)
+        })
+    }
+
+    fn delete_model_version(&self, name: &str, version: i64, user: &str) -> Result<()> {
+        self.write(|tx| {
+            let (mid, vid) = vid_of(tx, name, version)?;
+            let why = AliasReason {
+                user: user.to_string(),
+                reason: format!("version {version} deleted"),
+                forced: false,
+            };
+            drop_aliases(tx, mid, name, Some(version), &why)?;
+            tx.prepare_cached("DELETE FROM model_versions WHERE vid = ?1")?
+                .execute([vid])?;
+            touch_model(tx, mid, now_ms())?;
+            record_event(
+                tx,
+                "model.version_deleted",
+                user,
+                None,
+                None,
+                Some(json!({"model": name, "version": version})),
+            )
+        })
+    }
+
+    fn search_model_versions(&self, search: &RegistrySearch) -> Result<ModelVersionPage> {
+        self.read(|c| search_versions(c, search))
+    }
+
+    fn latest_model_versions(&self, name: &str, stages: &[String]) -> Result<Vec<ModelVersion>> {
+        let stages = stages
+            .iter()
+            .map(|s| canonical_stage(s).map_err(KirokuError::Invalid))
+            .collect::<Result<Vec<_>>>()?;
+        self.read(|c| {
+            let model = read_model(c, name)?;
+            Ok(model
+                .latest_versions
+                .into_iter()
+                .filter(|v| stages.is_empty() || stages.contains(&v.stage.as_str()))
+                .collect())
+        })
+    }
+
+    fn set_model_version_tag(
+        &self,
+        name: &str,
+        version: i64,
+        key: &str,
+        value: &str,
+    ) -> Result<()> {
+        check_tag(key, value)?;
+        self.write(|tx| {
+            let (mid, vid) = vid_of(tx, name, version)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO model_version_tags (vid, key, value) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![vid, key, value])?;
+            touch_version(tx, vid, mid)
+        })
+    }
+
+    fn delete_model_version_tag(&self, name: &str, version: i64, key: &str) -> Result<()> {
+        self.write(|tx| {
+            let (mid, vid) = vid_of(tx, name, version)?;
+            tx.prepare_cached("DELETE FROM model_version_tags WHERE vid = ?1 AND key = ?2")?
+                .execute(params![vid, key])?;
+            touch_version(tx, vid, mid)
+        })
+    }
+
+    fn set_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        version: i64,
+        why: &AliasReason,
+    ) -> Result<AliasMove> {
+        check_alias(alias)?;
+        self.write(|tx| {
+            let (mid, _) = vid_of(tx, name, version)?;
+            let from = alias_target(tx, mid, alias)?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO model_aliases (mid, alias, version) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![mid, alias, version])?;
+            touch_model(tx, mid, now_ms())?;
+            record_move(tx, name, alias, from, Some(version), why)
+        })
+    }
+
+    fn delete_alias(&self, name: &str, alias: &str, why: &AliasReason) -> Result<AliasMove> {
+        self.write(|tx| {
+            let mid = mid_of(tx, name)?;
+            let from = alias_target(tx, mid, alias)?.ok_or_else(|| {
+                KirokuError::NotFound(format!(
+                    "Registered model alias {alias} not found for model {name}."
+                ))
+            })?;
+            tx.prepare_cached("DELETE FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
+                .execute(params![mid, alias])?;
+            touch_model(tx, mid, now_ms())?;
+            record_move(tx, name, alias, Some(from), None, why)
+        })
+    }
+
+    fn version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
+        self.read(|c| {
+            let mid = mid_of(c, name)?;
+            let version = alias_target(c, mid, alias)?.ok_or_else(|| {
+                KirokuError::NotFound(format!(
+                    "Registered model alias {alias} not found for model {name}."
+                ))
+            })?;
+            read_version(c, name, version)
+        })
+    }
+
+    fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>> {
+        self.read(|c| read_history(c, name, alias))
+    }
+}

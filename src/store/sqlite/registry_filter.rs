@@ -1,0 +1,493 @@
+//! MLflow's registry search grammar, turned into SQL: the `filter` of `search_registered_models`,
+//! `search_model_versions` and `search_logged_models` (`name = 'x' AND tags.k LIKE 'a%'`,
+//! `run_id IN ('a', 'b')`, `version_number > 2`), and their `order_by` (`name ASC`,
+//! `version_number DESC`).
+//!
+//! Each search names the fields it accepts (`Field`: the filter's name, its SQL column, whether it
+//! is a number) and its tag table; a clause on anything else is `Invalid`, naming the field and
+//! what is accepted. Clauses are joined with `AND` (MLflow's grammar has no `OR`). Values travel as
+//! SQL parameters, never spliced.
+use crate::error::{KirokuError, Result};
+use rusqlite::types::Value;
+
+/// One filterable (and sortable) field of a search.
+pub(super) struct Field {
+    /// As the filter names it (`name`, `version_number`, `run_id`); `aliases` also accepted.
+    pub name: &'static str,
+    pub aliases: &'static [&'static str],
+    /// The SQL expression it reads.
+    pub column: &'static str,
+    pub numeric: bool,
+}
+
+/// What one search accepts.
+pub(super) struct Grammar {
+    /// For messages: `registered models`, `model versions`, `logged models`.
+    pub what: &'static str,
+    pub fields: &'static [Field],
+    /// `EXISTS (…)` over the tag table with `{op}` where the comparison goes and two parameters
+    /// (key, value) in that order; `None` when tags cannot be filtered on.
+    pub tag_exists: Option<&'static str>,
+}
+
+/// A filter as SQL: `sql` (a condition, `1` for no filter) with its `args` in order.
+pub(super) struct Condition {
+    pub sql: String,
+    pub args: Vec<Value>,
+}
+
+#[derive(Debug, Clone, PartialEq)]
+enum Token {
+    Word(String),
+    Str(String),
+    Num(String),
+    Op(String),
+    Open,
+    Close,
+    Comma,
+}
+
+fn bad(what: &str, filter: &str, why: impl std::fmt::Display) -> KirokuError {
+    KirokuError::Invalid(format!(
+        "Invalid filter string for {what}: '{filter}': {why}"
+    ))
+}
+
+fn tokenize(what: &str, filter: &str) -> Result<Vec<Token>> {
+    let chars: Vec<char> = filter.chars().collect();
+    let mut out = Vec::new();
+    let mut i = 0;
+    while i < chars.len() {
+        let c = chars[i];
+        match c {
+            c if c.is_whitespace() => i += 1,
+            '(' => {
+                out.push(Token::Open);
+                i += 1
+            }
+            ')' => {
+                out.push(Token::Close);
+                i += 1
+            }
+            ',' => {
+                out.push(Token::Comma);
+                i += 1
+            }
+            '\'' | '"' => {
+                let mut text = String::new();
+                i += 1;
+                loop {
+                    match chars.get(i) {
+                        None => return Err(bad(what, filter, "a quoted value is not closed")),
+                        Some(&q) if q == c => {
+                            // A doubled quote stands for itself.
+                            if chars.get(i + 1) == Some(&c) {
+                                text.push(c);
+                                i += 2;
+                            } else {
+                                i += 1;
+                                break;
+                            }
+                        }
+                        Some(&ch) => {
+                            text.push(ch);
+                            i += 1
+                        }
+                    }
+                }
+                out.push(Token::Str(text));
+            }
+            '`' => {
+                // A backquoted tag key: part of the word before it (`tags.` + key).
+                let end = chars[i + 1..]
+                    .iter()
+                    .position(|&ch| ch == '`')
+                    .ok_or_else(|| bad(what, filter, "a backquoted name is not closed"))?;
+                let key: String = chars[i + 1..i + 1 + end].iter().collect();
+                match out.last_mut() {
+                    Some(Token::Word(w)) if w.ends_with('.') => w.push_str(&key),
+                    _ => out.push(Token::Word(key)),
+                }
+                i += end + 2;
+            }
+            '=' | '!' | '<' | '>' => {
+                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
+                if matches!(two.as_str(), "!=" | "<=" | ">=" | "==") {
+                    out.push(Token::Op(if two == "==" { "=".into() } else { two }));
+                    i += 2;
+                } else if c == '!' {
+                    return Err(bad(what, filter, "'!' must be followed by '='"));
+                } else {
+                    out.push(Token::Op(c.to_string()));
+                    i += 1;
+                }
+            }
+            c if c.is_ascii_digit() || c == '-' => {
+                let start = i;
+                i += 1;
+                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
+                    i += 1;
+                }
+                out.push(Token::Num(chars[start..i].iter().collect()));
+            }
+            c if c.is_alphanumeric() || c == '_' => {
+                let start = i;
+                while i < chars.len()
+                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '-'))
+                {
+                    i += 1;
+                }
+                out.push(Token::Word(chars[start..i].iter().collect()));
+            }
+            other => return Err(bad(what, filter, format!("unexpected '{other}'"))),
+        }
+    }
+    Ok(out)
+}
+
+/// The SQL comparison for a filter operator.
+fn sql_op(op: &str) -> &'static str {
+    match op {
+        "=" => "=",
+        "!=" => "!=",
+        "<" => "<",
+        "<=" => "<=",
+        ">" => ">",
+        ">=" => ">=",
+        "LIKE" => "LIKE",
+        _ => "ILIKE",
+    }
+}
+
+impl Grammar {
+    fn field(&self, name: &str) -> Option<&Field> {
+        let bare = name
+            .strip_prefix("attributes.")
+            .or_else(|| name.strip_prefix("attribute."))
+            .unwrap_or(name);
+        self.fields
+            .iter()
+            .find(|f| f.name == bare || f.aliases.contains(&bare))
+    }
+
+    fn accepted(&self) -> String {
+        let mut names: Vec<&str> = self.fields.iter().map(|f| f.name).collect();
+        if self.tag_exists.is_some() {
+            names.push("tags.<key>");
+        }
+        names.join(", ")
+    }
+
+    /// The filter as one SQL condition.
+    pub fn condition(&self, filter: Option<&str>) -> Result<Condition> {
+        let Some(filter) = filter.map(str::trim).filter(|f| !f.is_empty()) else {
+            return Ok(Condition {
+                sql: "1".into(),
+                args: Vec::new(),
+            });
+        };
+        let what = self.what;
+        let tokens = tokenize(what, filter)?;
+        let mut clauses = Vec::new();
+        let mut args = Vec::new();
+        let mut i = 0;
+        loop {
+            let Some(Token::Word(name)) = tokens.get(i) else {
+                return Err(bad(what, filter, "expected a field name"));
+            };
+            i += 1;
+            // The operator: a symbol, LIKE, ILIKE, IN, NOT IN.
+            let op = match tokens.get(i) {
+                Some(Token::Op(op)) => op.clone(),
+                Some(Token::Word(w)) if w.eq_ignore_ascii_case("not") => {
+                    i += 1;
+                    match tokens.get(i) {
+                        Some(Token::Word(w)) if w.eq_ignore_ascii_case("in") => "NOT IN".into(),
+                        _ => return Err(bad(what, filter, "expected IN after NOT")),
+                    }
+                }
+                Some(Token::Word(w))
+                    if ["like", "ilike", "in"].contains(&w.to_ascii_lowercase().as_str()) =>
+                {
+                    w.to_ascii_uppercase()
+                }
+                _ => {
+                    return Err(bad(
+                        what,
+                        filter,
+                        format!("expected an operator after '{name}'"),
+                    ))
+                }
+            };
+            i += 1;
+            // The value: one, or a parenthesised list for IN.
+            let mut values = Vec::new();
+            if op.ends_with("IN") {
+                if tokens.get(i) != Some(&Token::Open) {
+                    return Err(bad(what, filter, "IN needs a list such as ('a', 'b')"));
+                }
+                i += 1;
+                loop {
+                    match tokens.get(i) {
+                        Some(Token::Str(s)) | Some(Token::Num(s)) => values.push(s.clone()),
+                        _ => return Err(bad(what, filter, "expected a value in the IN list")),
+                    }
+                    i += 1;
+                    match tokens.get(i) {
+                        Some(Token::Comma) => i += 1,
+                        Some(Token::Close) => {
+                            i += 1;
+                            break;
+                        }
+                        _ => return Err(bad(what, filter, "expected ',' or ')' in the IN list")),
+                    }
+                }
+            } else {
+                match tokens.get(i) {
+                    Some(Token::Str(s)) | Some(Token::Num(s)) => values.push(s.clone()),
+                    _ => {
+                        return Err(bad(
+                            what,
+                            filter,
+                            format!("expected a value after '{name} {op}'"),
+                        ))
+                    }
+                }
+                i += 1;
+            }
+            clauses.push(self.clause(filter, name, &op, values, &mut args)?);
+            match tokens.get(i) {
+                None => break,
+                Some(Token::Word(w)) if w.eq_ignore_ascii_case("and") => i += 1,
+                Some(_) => {
+                    return Err(bad(
+                        what,
+                        filter,
+                        "clauses are joined with AND (OR is not supported)",
+                    ))
+                }
+            }
+        }
+        Ok(Condition {
+            sql: clauses.join(" AND "),
+            args,
+        })
+    }
+
+    fn clause(
+        &self,
+        filter: &str,
+        name: &str,
+        op: &str,
+        values: Vec<String>,
+        args: &mut Vec<Value>,
+    ) -> Result<String> {
+        let what = self.what;
+        let tag_key = name
+            .strip_prefix("tags.")
+            .or_else(|| name.strip_prefix("tag."));
+        if let Some(key) = tag_key {
+            let Some(template) = self.tag_exists else {
+                return Err(bad(what, filter, "tags cannot be filtered on here"));
+            };
+            if op.ends_with("IN") || !matches!(op, "=" | "!=" | "LIKE" | "ILIKE") {
+                return Err(bad(
+                    what,
+                    filter,
+                    format!("tags take =, !=, LIKE or ILIKE, not {op}"),
+                ));
+            }
+            args.push(Value::Text(key.to_string()));
+            args.push(Value::Text(values.into_iter().next().unwrap_or_default()));
+            let sql = template.replace("{op}", &comparison(op, "t.value"));
+            return Ok(sql);
+        }
+        let field = self.field(name).ok_or_else(|| {
+            bad(
+                what,
+                filter,
+                format!("unknown field '{name}' (accepted: {})", self.accepted()),
+            )
+        })?;
+        let mut typed = Vec::new();
+        for v in values {
+            typed.push(if field.numeric {
+                Value::Integer(v.parse::<i64>().map_err(|_| {
+                    bad(
+                        what,
+                        filter,
+                        format!("'{}' needs a whole number, not '{v}'", field.name),
+                    )
+                })?)
+            } else {
+                Value::Text(v)
+            });
+        }
+        if op.ends_with("IN") {
+            let marks = vec!["?"; typed.len()].join(", ");
+            args.extend(typed);
+            return Ok(format!("{} {op} ({marks})", field.column));
+        }
+        if field.numeric && matches!(op, "LIKE" | "ILIKE") {
+            return Err(bad(
+                what,
+                filter,
+                format!("'{}' cannot be compared with {op}", field.name),
+            ));
+        }
+        args.extend(typed);
+        Ok(comparison(op, field.column))
+    }
+
+    /// `ORDER BY` terms for MLflow's `order_by` strings (`name`, `name DESC`,
+    /// `attributes.version_number ASC`), then `tiebreak`.
+    pub fn order(&self, order_by: &[String], default: &str, tiebreak: &str) -> Result<String> {
+        let mut terms = Vec::new();
+        for key in order_by {
+            let mut parts = key.split_whitespace();
+            let name = parts.next().unwrap_or("");
+            let direction = match parts.next().map(str::to_ascii_uppercase).as_deref() {
+                None | Some("ASC") => "ASC",
+                Some("DESC") => "DESC",
+                Some(other) => {
+                    return Err(KirokuError::Invalid(format!(
+                        "Invalid order_by clause '{key}': '{other}' is neither ASC nor DESC"
+                    )))
+                }
+            };
+            let field = self.field(name).ok_or_else(|| {
+                KirokuError::Invalid(format!(
+                    "Invalid order_by clause '{key}': cannot order {} by '{name}' (accepted: {})",
+                    self.what,
+                    self.fields
+                        .iter()
+                        .map(|f| f.name)
+                        .collect::<Vec<_>>()
+                        .join(", ")
+                ))
+            })?;
+            terms.push(format!("{} {direction}", field.column));
+        }
+        if terms.is_empty() {
+            terms.push(default.to_string());
+        }
+        terms.push(tiebreak.to_string());
+        Ok(terms.join(", "))
+    }
+}
+
+/// `column OP ?`, with ILIKE as a case-insensitive LIKE (the store turns `case_sensitive_like`
+/// on, so LIKE itself is case-sensitive as MLflow's).
+fn comparison(op: &str, column: &str) -> String {
+    match sql_op(op) {
+        "ILIKE" => format!("lower({column}) LIKE lower(?)"),
+        op => format!("{column} {op} ?"),
+    }
+}
+
+/// A page token: the offset of the page's first row, as text. Anything else is `Invalid`.
+pub(super) fn page_offset(token: Option<&str>) -> Result<i64> {
+    match token.map(str::trim).filter(|t| !t.is_empty()) {
+        None => Ok(0),
+        Some(t) => t
+            .parse::<i64>()
+            .ok()
+            .filter(|n| *n >= 0)
+            .ok_or_else(|| KirokuError::Invalid(format!("Invalid page token '{t}'"))),
+    }
+}
+
+/// The next page's token when more rows than `limit` came back (the query asks for one more),
+/// dropping that extra row.
+pub(super) fn next_page<T>(rows: &mut Vec<T>, offset: i64, limit: i64) -> Option<String> {
+    if rows.len() as i64 > limit {
+        rows.truncate(limit as usize);
+        Some((offset + limit).to_string())
+    } else {
+        None
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    const GRAMMAR: Grammar = Grammar {
+        what: "model versions",
+        fields: &[
+            Field {
+                name: "name",
+                aliases: &[],
+                column: "m.name",
+                numeric: false,
+            },
+            Field {
+                name: "version_number",
+                aliases: &["version"],
+                column: "v.version",
+                numeric: true,
+            },
+            Field {
+                name: "run_id",
+                aliases: &[],
+                column: "v.run_id",
+                numeric: false,
+            },
+        ],
+        tag_exists: Some("EXISTS (SELECT 1 FROM t WHERE t.key = ? AND {op})"),
+    };
+
+    #[test]
+    fn clauses_become_parameterised_sql() {
+        let c = GRAMMAR
+            .condition(Some("name = 'a''b' AND version_number >= 2 AND run_id IN ('x', \"y\") and tags.`k 1` ILIKE '%Z%'"))
+            .unwrap();
+        assert_eq!(
+            c.sql,
+            "m.name = ? AND v.version >= ? AND v.run_id IN (?, ?) AND EXISTS (SELECT 1 FROM t WHERE t.key = ? AND lower(t.value) LIKE lower(?))"
+        );
+        assert_eq!(
+            c.args,
+            vec![
+                Value::Text("a'b".into()),
+                Value::Integer(2),
+                Value::Text("x".into()),
+                Value::Text("y".into()),
+                Value::Text("k 1".into()),
+                Value::Text("%Z%".into())
+            ]
+        );
+        assert_eq!(GRAMMAR.condition(None).unwrap().sql, "1");
+    }
+
+    #[test]
+    fn bad_filters_say_what_is_wrong() {
+        for (filter, says) in [
+            ("nme = 'a'", "unknown field 'nme'"),
+            ("name = 'a' OR name = 'b'", "OR is not supported"),
+            ("version_number = 'x'", "whole number"),
+            ("name = 'a", "not closed"),
+            ("name", "expected an operator"),
+            ("tags.k > 'a'", "tags take"),
+        ] {
+            let e = GRAMMAR.condition(Some(filter)).err().unwrap().to_string();
+            assert!(e.contains(says), "{filter}: {e}");
+        }
+        assert!(GRAMMAR.order(&["nope".into()], "x", "y").is_err());
+        assert_eq!(
+            GRAMMAR
+                .order(&["version_number DESC".into()], "m.name", "v.vid")
+                .unwrap(),
+            "v.version DESC, v.vid"
+        );
+    }
+
+    #[test]
+    fn page_tokens_are_offsets() {
+        let mut rows = vec![1, 2, 3];
+        assert_eq!(next_page(&mut rows, 4, 2).as_deref(), Some("6"));
+        assert_eq!(rows, vec![1, 2]);
+        assert_eq!(page_offset(Some("6")).unwrap(), 6);
+        assert!(page_offset(Some("abc")).is_err());
+    }
+}
