@@ -543,6 +543,8 @@ pub struct ObjectStored {
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RunCacheKeyQuery {
     pub key: String,
+}
+
 // The promotions domain (`store::PromotionStore`): approvals, evaluations, the hook outbox,
 // under `/api/v1/promotions/...`.
 
