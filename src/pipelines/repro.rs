@@ -172,7 +172,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
             interrupted: false,
         });
     }
-    let pipeline_run = env.store.create_run(&NewRun {
+    let pipeline_run = NewRun {
         experiment: env.experiment.clone(),
         name: Some(format!("pipeline {}", project_name(root))),
         user: env.user.clone(),
@@ -191,7 +191,17 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
             ),
         ],
         ..Default::default()
-    })?;
+    };
+    // Supervised by this process (no metrics file of its own), so that a repro that dies
+    // leaves a run that anyone's next look marks lost rather than running for ever.
+    let no_metrics =
+        std::env::temp_dir().join(format!("kiroku-pipeline-{}.jsonl", std::process::id()));
+    let pipeline_run = match crate::supervise::supervisor_for(&no_metrics) {
+        Some(supervisor) => env
+            .store
+            .create_supervised_run(&pipeline_run, &supervisor)?,
+        None => env.store.create_run(&pipeline_run)?,
+    };
     // Each stage waits for the stages it (transitively) depends on among those that run.
     let position: std::collections::HashMap<usize, usize> = to_run
         .iter()
