@@ -44,6 +44,7 @@ pub use super::screens::jobs::{GpuPanel, JobLog, JobsView};
 pub use super::screens::launch::LaunchForm;
 pub use super::screens::overlays::Overlay;
 pub use super::screens::palette::{palette_completions, PALETTE};
+pub use super::screens::pipelines::PipelinesView;
 pub use super::screens::run::{highlight_requests, RunTab, RunView};
 pub use super::screens::runs::{
     auto_columns, half_typed_keyword, query_key, sort_field, MetricStat, RunsFocus, RunsView,
@@ -106,6 +107,7 @@ pub struct State {
     pub activity: ActivityView,
     pub jobs: JobsView,
     pub checks: ChecksView,
+    pub pipelines: PipelinesView,
     pub message: Option<Message>,
     /// Kinds of requests awaiting an answer (besides the runs page, which counts by seq).
     pub pending: BTreeSet<RequestKind>,
@@ -190,6 +192,7 @@ impl State {
             activity: ActivityView::default(),
             jobs: JobsView::default(),
             checks: ChecksView::default(),
+            pipelines: PipelinesView::default(),
             message: None,
             pending: BTreeSet::new(),
             now,
@@ -371,7 +374,7 @@ fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
 
 /// Commands: the global ones here, the rest to the current screen.
 pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
-    use super::screens::{activity, checks, compare, help, jobs, launch, palette};
+    use super::screens::{activity, checks, compare, help, jobs, launch, palette, pipelines};
     match cmd {
         Cmd::Quit => {
             state.quit = true;
@@ -389,6 +392,7 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::Activity => activity::open(state),
         Cmd::Jobs => jobs::open(state),
         Cmd::Checks => checks::open(state),
+        Cmd::Pipelines => pipelines::open(state),
         Cmd::Rerun => launch::open_rerun(state),
         Cmd::Back if state.overlay.is_some() => {
             state.overlay = None;

@@ -8,8 +8,15 @@ use std::collections::BTreeMap;
 const DEFAULTS: &str = include_str!("keymap.toml");
 
 /// Sections, most specific first when looking a key up (`runs` then `global`).
-pub const SECTIONS: [&str; 7] = [
-    "global", "runs", "run", "compare", "activity", "jobs", "checks",
+pub const SECTIONS: [&str; 8] = [
+    "global",
+    "runs",
+    "run",
+    "compare",
+    "activity",
+    "jobs",
+    "checks",
+    "pipelines",
 ];
 
 /// Defines `Cmd` (every action a key can name) with its name in keymap files and its help text,
@@ -84,6 +91,9 @@ commands! {
     Approve = "approve": "approve the selected result (comment, asks first)",
     Waive = "waive": "waive the selected result (reason required, asks first)",
     Reject = "reject": "reject the selected result (comment, asks first)",
+    Pipelines = "pipelines": "the pipeline's stages (dvc.yaml): fresh, stale and why, frozen",
+    RunStage = "run_stage": "run the selected stage in the background (kiroku repro STAGE)",
+    ForceStage = "force_stage": "run the selected stage even if fresh (kiroku repro STAGE -f)",
 }
 
 impl Cmd {

@@ -162,6 +162,11 @@ pub enum Request {
     RunInputs {
         run_id: String,
     },
+    /// The pipeline in `root` (its `dvc.yaml`), its graph and each stage's status (the
+    /// Pipelines screen; files, not the store).
+    PipelineStatus {
+        root: std::path::PathBuf,
+    },
     Write(Write),
 }
 
@@ -193,6 +198,7 @@ pub enum RequestKind {
     CheckRuns,
     CheckRun,
     RunInputs,
+    PipelineStatus,
     Write,
 }
 
@@ -230,6 +236,7 @@ impl Request {
             Request::CheckRuns { .. } => RequestKind::CheckRuns,
             Request::CheckRun { .. } => RequestKind::CheckRun,
             Request::RunInputs { .. } => RequestKind::RunInputs,
+            Request::PipelineStatus { .. } => RequestKind::PipelineStatus,
             Request::Write(_) => RequestKind::Write,
         }
     }
@@ -325,6 +332,8 @@ pub enum Response {
         run_id: String,
         inputs: Vec<InputCheck>,
     },
+    /// The pipeline's stages and their status, or why it could not be read.
+    PipelineStatus(Box<Result<crate::pipelines::Snapshot, String>>),
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -351,6 +360,7 @@ impl Response {
             Response::CheckRuns { .. } => RequestKind::CheckRuns,
             Response::CheckRun { .. } => RequestKind::CheckRun,
             Response::RunInputs { .. } => RequestKind::RunInputs,
+            Response::PipelineStatus(_) => RequestKind::PipelineStatus,
             Response::Written(_) => RequestKind::Write,
             Response::Error(_) => return None,
         })
@@ -661,6 +671,9 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     .collect();
                 Response::RunInputs { run_id, inputs }
             }
+            Request::PipelineStatus { root } => Response::PipelineStatus(Box::new(
+                crate::pipelines::snapshot(&root).map_err(|e| e.to_string()),
+            )),
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();

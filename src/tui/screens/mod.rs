@@ -29,6 +29,7 @@ pub mod jobs;
 pub mod launch;
 pub mod overlays;
 pub mod palette;
+pub mod pipelines;
 pub mod run;
 pub mod runs;
 pub mod writes;
@@ -134,6 +135,8 @@ screens! {
     Jobs => jobs::JobsScreen,
     /// Check runs waiting for review, then history per dataset; the selected run's results.
     Checks => checks::ChecksScreen,
+    /// The pipeline's stages as a tree with their status; the selected stage's details.
+    Pipelines => pipelines::PipelinesScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).
