@@ -324,7 +324,7 @@ fn independent_stages_run_at_the_same_time() {
     let p = Project::new();
     let stage = |n: u32| {
         format!(
-            "  s{n}:\n    cmd: python3 -c \"import time; a=time.time(); time.sleep(1); open('s{n}.txt','w').write(f'{{a}} {{time.time()}}')\"\n    outs: [s{n}.txt]\n"
+            "  s{n}:\n    cmd: python3 -c \"import time; a=time.time(); time.sleep(1.5); open('s{n}.txt','w').write(f'{{a}} {{time.time()}}')\"\n    outs: [s{n}.txt]\n"
         )
     };
     let yaml = format!("stages:\n{}", (1..=4).map(stage).collect::<String>());

@@ -501,3 +501,77 @@ fn checks_after_waiving_every_result() {
 fn run_inputs_tab() {
     check_with_checks("run_inputs", &["<enter>", "["]);
 }
+
+/// A pipeline with a foreach group, a frozen stage and kiroku settings; prep and train ran and
+/// were recorded, then a param changed, so train is stale with a reason and eval never ran.
+fn pipelines_project() -> tempfile::TempDir {
+    use kiroku::pipelines::{self, StatCache};
+    let dir = tempfile::tempdir().unwrap();
+    let root = dir.path();
+    let put = |p: &str, text: &str| {
+        let path = root.join(p);
+        std::fs::create_dir_all(path.parent().unwrap()).unwrap();
+        std::fs::write(path, text).unwrap();
+    };
+    put(
+        "dvc.yaml",
+        "stages:
+  prep:
+    foreach: [a, b]
+    do:
+      cmd: cp raw/${item}.txt prep-${item}.txt
+      deps:
+      - raw/${item}.txt
+      outs:
+      - prep-${item}.txt
+  train:
+    desc: fits the model
+    cmd: cat prep-a.txt prep-b.txt > model.bin
+    deps: [prep-a.txt, prep-b.txt]
+    params: [train.lr]
+    outs: [model.bin]
+    meta: {kiroku: {target: gpu01, gpus: 1, require_checks: [raw]}}
+  eval:
+    cmd: wc -c model.bin > eval.txt
+    deps: [model.bin]
+    metrics: [eval.txt: {cache: false}]
+  publish:
+    cmd: cp eval.txt published.txt
+    deps: [eval.txt]
+    outs: [published.txt]
+    frozen: true
+",
+    );
+    put("params.yaml", "train:\n  lr: 0.1\n");
+    put("raw/a.txt", "alpha\n");
+    put("raw/b.txt", "beta\n");
+    put("prep-a.txt", "alpha\n");
+    put("prep-b.txt", "beta\n");
+    put("model.bin", "alpha\nbeta\n");
+    let pipeline = pipelines::load(root).unwrap();
+    let mut cache = StatCache::in_memory().unwrap();
+    for name in ["prep@a", "prep@b", "train"] {
+        pipelines::record_current(&pipeline, pipeline.stage(name).unwrap(), &mut cache).unwrap();
+    }
+    put("params.yaml", "train:\n  lr: 0.01\n");
+    dir
+}
+
+#[test]
+fn pipelines_tree_and_selected_stage() {
+    let f = fixture();
+    let project = pipelines_project();
+    for (w, h) in SIZES {
+        let mut s: State = state(w, h);
+        s.pipelines.root = Some(project.path().to_path_buf());
+        render_to_string(&mut s, w, h);
+        let effects = s.start();
+        settle(&mut s, &f.store, effects);
+        for k in ["P", "j", "j"] {
+            play(&mut s, &f, k);
+        }
+        s.message = s.message.filter(|m| m.error);
+        let text = render_to_string(&mut s, w, h);
+        insta::assert_snapshot!(format!("pipelines_{w}x{h}"), text);
+    }
+}

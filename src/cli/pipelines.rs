@@ -5,13 +5,12 @@
 //! opens the store: `status` only uses its stat cache (the store's own SQLite file when local,
 //! else a machine-local file), so it stays quick. Text unless `--format json` is asked for.
 use crate::error::{KirokuError, Result};
-use crate::pipelines::definition::DVC_YAML;
 use crate::pipelines::{self, Dag, LockFile, Pipeline, StageState, StageStatus, StatCache};
 use crate::present::pipelines::{dag_dot, dag_json, dag_tree, status_text};
 use crate::present::Format;
 use crate::store::StoreLocation;
 use clap::Args;
-use std::path::{Path, PathBuf};
+use std::path::PathBuf;
 
 #[derive(Debug, Args)]
 pub struct StatusArgs {
@@ -31,25 +30,10 @@ pub struct DagArgs {
     pub stages: Vec<String>,
 }
 
-/// The folder holding the nearest `dvc.yaml` at or above `start`.
-pub fn find_root(start: &Path) -> Result<PathBuf> {
-    let mut dir = Some(start);
-    while let Some(d) = dir {
-        if d.join(DVC_YAML).is_file() {
-            return Ok(d.to_path_buf());
-        }
-        dir = d.parent();
-    }
-    Err(KirokuError::NotFound(format!(
-        "no {DVC_YAML} in {} or any folder above it",
-        start.display()
-    )))
-}
-
 fn current_root() -> Result<PathBuf> {
     let cwd =
         std::env::current_dir().map_err(|e| KirokuError::io("reading the current directory", e))?;
-    find_root(&cwd)
+    pipelines::find_root(&cwd)
 }
 
 fn load() -> Result<(Pipeline, Dag)> {

@@ -180,6 +180,21 @@ fn top_err(file: &str, line: u64, why: impl std::fmt::Display) -> KirokuError {
     KirokuError::Invalid(format!("{file}, line {line}: {why}"))
 }
 
+/// The folder holding the nearest `dvc.yaml` at or above `start`.
+pub fn find_root(start: &Path) -> Result<PathBuf> {
+    let mut dir = Some(start);
+    while let Some(d) = dir {
+        if d.join(DVC_YAML).is_file() {
+            return Ok(d.to_path_buf());
+        }
+        dir = d.parent();
+    }
+    Err(KirokuError::NotFound(format!(
+        "no {DVC_YAML} in {} or any folder above it",
+        start.display()
+    )))
+}
+
 /// Loads `ROOT/dvc.yaml`.
 pub fn load(root: &Path) -> Result<Pipeline> {
     let path = root.join(DVC_YAML);

@@ -43,9 +43,33 @@ pub mod yaml;
 
 pub use dag::Dag;
 pub use definition::{
-    load, Dep, Output, OutputKind, ParamKeys, ParamRef, Pipeline, Stage, StageSettings,
+    find_root, load, Dep, Output, OutputKind, ParamKeys, ParamRef, Pipeline, Stage, StageSettings,
 };
 pub use hash::{hash_path, hash_path_opt, PathHash};
 pub use lock::{record_current, record_stage, LockEntry, LockFile, LockPath};
 pub use stat_cache::StatCache;
 pub use status::{status, Change, Reason, StageState, StageStatus};
+
+/// A pipeline with its graph and every stage's status, read in one go (what the Pipelines
+/// screen shows).
+#[derive(Debug, Clone)]
+pub struct Snapshot {
+    pub pipeline: Pipeline,
+    pub dag: Dag,
+    pub statuses: Vec<StageStatus>,
+}
+
+/// Reads `ROOT/dvc.yaml` and `dvc.lock` and takes every stage's status, hashing through the
+/// machine-local stat cache.
+pub fn snapshot(root: &std::path::Path) -> crate::error::Result<Snapshot> {
+    let pipeline = load(root)?;
+    let dag = Dag::build(&pipeline)?;
+    let lock = LockFile::read(root)?;
+    let mut cache = StatCache::for_store(None)?;
+    let statuses = status(&pipeline, &dag, &lock, &mut cache)?;
+    Ok(Snapshot {
+        pipeline,
+        dag,
+        statuses,
+    })
+}

@@ -16,6 +16,7 @@ use super::cache::{self, run_cache_key};
 use super::executor::{self, Event, Outcome, Task, TaskRunner};
 use super::progress::Progress;
 use super::stage_job::{self, Ended, RunContext, Running, StageCommand, StageRecords};
+use super::stat_cache::FileStat;
 use super::{hash, status, Dag, LockEntry, LockFile, OutputKind, Pipeline, Stage, StatCache};
 use crate::error::{KirokuError, Result};
 use crate::model::pipeline::{CachedOut, RunCacheEntry};
@@ -172,7 +173,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
             interrupted: false,
         });
     }
-    let pipeline_run = env.store.create_run(&NewRun {
+    let pipeline_run = NewRun {
         experiment: env.experiment.clone(),
         name: Some(format!("pipeline {}", project_name(root))),
         user: env.user.clone(),
@@ -191,7 +192,17 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
             ),
         ],
         ..Default::default()
-    })?;
+    };
+    // Supervised by this process (no metrics file of its own), so that a repro that dies
+    // leaves a run that anyone's next look marks lost rather than running for ever.
+    let no_metrics =
+        std::env::temp_dir().join(format!("kiroku-pipeline-{}.jsonl", std::process::id()));
+    let pipeline_run = match crate::supervise::supervisor_for(&no_metrics) {
+        Some(supervisor) => env
+            .store
+            .create_supervised_run(&pipeline_run, &supervisor)?,
+        None => env.store.create_run(&pipeline_run)?,
+    };
     // Each stage waits for the stages it (transitively) depends on among those that run.
     let position: std::collections::HashMap<usize, usize> = to_run
         .iter()
@@ -458,6 +469,33 @@ impl StageRunner<'_> {
         })
     }
 
+    /// Hashes the files at `path` (a file, or every file under a folder) that the stat cache
+    /// does not know yet, outside its lock, so that stages finishing at once hash their
+    /// outputs in parallel; the hashing under the lock that follows finds them all known.
+    fn warm(&self, path: &Path) -> Result<()> {
+        let files: Vec<(std::path::PathBuf, FileStat)> = match std::fs::metadata(path) {
+            Err(_) => return Ok(()),
+            Ok(meta) if meta.is_dir() => hash::walk(path)?
+                .into_iter()
+                .map(|(_, file, stat)| (file, stat))
+                .collect(),
+            Ok(meta) => vec![(path.to_path_buf(), FileStat::of(&meta))],
+        };
+        let unknown: Vec<(std::path::PathBuf, FileStat)> = {
+            let mut cache = self.cache();
+            files
+                .into_iter()
+                .filter(|(file, stat)| cache.get(file, stat).is_none())
+                .collect()
+        };
+        let mut rows = Vec::with_capacity(unknown.len());
+        for (file, stat) in unknown {
+            let md5 = hash::md5_file(&file)?;
+            rows.push((file, stat, md5));
+        }
+        self.cache().put(&rows)
+    }
+
     /// Whether `stage` has no reason of its own to run, against `dvc.lock` as it is now.
     fn fresh_now(&self, stage: &Stage) -> Result<bool> {
         let lock = LockFile::read(&self.pipeline.root)?;
@@ -481,6 +519,7 @@ impl StageRunner<'_> {
         let mut deps = Vec::with_capacity(stage.deps.len());
         for dep in &stage.deps {
             let on_disk = stage.path_on_disk(root, &dep.path);
+            self.warm(&on_disk)?;
             let hash = hash::hash_path_opt(&on_disk, &mut self.cache())?.ok_or_else(|| {
                 KirokuError::NotFound(format!(
                     "stage '{}': dependency '{}' does not exist",
@@ -521,6 +560,9 @@ impl StageRunner<'_> {
         for out in &entry.outs {
             cache::restore_output(store, out, &root.join(&out.path))?;
         }
+        for out in &stage.outs {
+            self.warm(&stage.path_on_disk(root, &out.path))?;
+        }
         super::record_current(self.pipeline, stage, &mut self.cache())?;
         super::dvc_cache::commit_outputs(root, stage, &mut self.cache())?;
         let by = match &entry.run_id {
@@ -541,6 +583,14 @@ impl StageRunner<'_> {
     ) -> Result<()> {
         let root = &self.pipeline.root;
         let store = self.ctx.store;
+        for path in stage
+            .deps
+            .iter()
+            .map(|d| &d.path)
+            .chain(stage.outs.iter().map(|o| &o.path))
+        {
+            self.warm(&stage.path_on_disk(root, path))?;
+        }
         let entry: LockEntry = LockEntry::compute(root, stage, &mut self.cache())?;
         let mut cached = Vec::new();
         for out in &stage.outs {

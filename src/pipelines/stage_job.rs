@@ -152,13 +152,14 @@ pub fn run_stage(
         std::process::id(),
         job.id
     ));
+    let supervisor = crate::supervise::supervisor_for(&metrics_file);
     let taken = ctx.store.update_job(
         job.id,
         &JobUpdate {
             status: Some(JobStatus::Running),
             reason: Some(String::new()),
             started_at: Some(now_ms()),
-            supervisor: crate::supervise::supervisor_for(&metrics_file),
+            supervisor: supervisor.clone(),
             ..JobUpdate::from(&[JobStatus::Queued])
         },
     )?;
@@ -166,7 +167,7 @@ pub fn run_stage(
         // This host's scheduler took it first: it runs through the queue after all.
         return wait_for_job(ctx, stage, job.id, running, stop, on_start);
     }
-    let run = ctx.store.create_run(&NewRun {
+    let new_run = NewRun {
         experiment: ctx.experiment.clone(),
         name: Some(stage.stage.clone()),
         user: ctx.user.clone(),
@@ -186,7 +187,13 @@ pub fn run_stage(
             .collect(),
         params: stage.params.clone(),
         ..Default::default()
-    });
+    };
+    // Supervised by this process, as the job is: should it die, anyone's next look marks both
+    // lost.
+    let run = match &supervisor {
+        Some(supervisor) => ctx.store.create_supervised_run(&new_run, supervisor),
+        None => ctx.store.create_run(&new_run),
+    };
     let run = match run {
         Ok(run) => run,
         Err(e) => {

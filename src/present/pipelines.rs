@@ -62,47 +62,53 @@ pub fn status_text(stages: &[StageStatus]) -> String {
     out
 }
 
-/// The stages of `selected` as trees from the ones with no upstream stage among them; a stage
-/// reached again under another parent is shown as `name (above)`.
-pub fn dag_tree(pipeline: &Pipeline, dag: &Dag, selected: &[usize]) -> String {
+/// One line of the stage tree: which stage, the tree drawing before its name, and whether it
+/// was drawn before (under another parent).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TreeRow {
+    pub stage: usize,
+    pub prefix: String,
+    pub repeat: bool,
+}
+
+/// The stages of `selected` as trees from the ones with no upstream stage among them, children
+/// in dependency order; a stage reached again under another parent is a repeat (not expanded).
+pub fn tree_rows(dag: &Dag, selected: &[usize]) -> Vec<TreeRow> {
     let chosen: BTreeSet<usize> = selected.iter().copied().collect();
     let mut shown = BTreeSet::new();
-    let mut out = String::new();
+    let mut rows = Vec::new();
     for &i in selected {
         if dag.upstream(i).iter().any(|u| chosen.contains(u)) {
             continue;
         }
-        tree_lines(pipeline, dag, &chosen, i, "", None, &mut shown, &mut out);
+        tree_walk(dag, &chosen, i, "", None, &mut shown, &mut rows);
     }
-    out
+    rows
 }
 
-#[allow(clippy::too_many_arguments)]
-fn tree_lines(
-    pipeline: &Pipeline,
+fn tree_walk(
     dag: &Dag,
     chosen: &BTreeSet<usize>,
     i: usize,
     prefix: &str,
     last: Option<bool>,
     shown: &mut BTreeSet<usize>,
-    out: &mut String,
+    rows: &mut Vec<TreeRow>,
 ) {
-    let stage = &pipeline.stages[i];
     let branch = match last {
         None => "",
         Some(true) => "└── ",
         Some(false) => "├── ",
     };
-    let mut label = stage.name.clone();
-    if stage.frozen {
-        label.push_str(" (frozen)");
-    }
-    if !shown.insert(i) {
-        out.push_str(&format!("{prefix}{branch}{label} (above)\n"));
+    let repeat = !shown.insert(i);
+    rows.push(TreeRow {
+        stage: i,
+        prefix: format!("{prefix}{branch}"),
+        repeat,
+    });
+    if repeat {
         return;
     }
-    out.push_str(&format!("{prefix}{branch}{label}\n"));
     let children: Vec<usize> = dag
         .order()
         .iter()
@@ -116,17 +122,26 @@ fn tree_lines(
     };
     for (n, &c) in children.iter().enumerate() {
         let is_last = n + 1 == children.len();
-        tree_lines(
-            pipeline,
-            dag,
-            chosen,
-            c,
-            &child_prefix,
-            Some(is_last),
-            shown,
-            out,
-        );
+        tree_walk(dag, chosen, c, &child_prefix, Some(is_last), shown, rows);
     }
+}
+
+/// The stage tree as text: `name`, `name (frozen)`, `name (above)` for a repeat.
+pub fn dag_tree(pipeline: &Pipeline, dag: &Dag, selected: &[usize]) -> String {
+    let mut out = String::new();
+    for row in tree_rows(dag, selected) {
+        let stage = &pipeline.stages[row.stage];
+        out.push_str(&row.prefix);
+        out.push_str(&stage.name);
+        if stage.frozen {
+            out.push_str(" (frozen)");
+        }
+        if row.repeat {
+            out.push_str(" (above)");
+        }
+        out.push('\n');
+    }
+    out
 }
 
 /// The graph as JSON: stages in dependency order with their command, paths and neighbours.

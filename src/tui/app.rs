@@ -45,6 +45,7 @@ pub use super::screens::launch::LaunchForm;
 pub use super::screens::models::{ModelsFocus, ModelsView};
 pub use super::screens::overlays::Overlay;
 pub use super::screens::palette::{palette_completions, PALETTE};
+pub use super::screens::pipelines::PipelinesView;
 pub use super::screens::run::{highlight_requests, RunTab, RunView};
 pub use super::screens::runs::{
     auto_columns, half_typed_keyword, query_key, sort_field, MetricStat, RunsFocus, RunsView,
@@ -108,6 +109,7 @@ pub struct State {
     pub jobs: JobsView,
     pub checks: ChecksView,
     pub models: ModelsView,
+    pub pipelines: PipelinesView,
     pub message: Option<Message>,
     /// Kinds of requests awaiting an answer (besides the runs page, which counts by seq).
     pub pending: BTreeSet<RequestKind>,
@@ -193,6 +195,7 @@ impl State {
             jobs: JobsView::default(),
             checks: ChecksView::default(),
             models: ModelsView::default(),
+            pipelines: PipelinesView::default(),
             message: None,
             pending: BTreeSet::new(),
             now,
@@ -374,7 +377,9 @@ fn on_field_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
 
 /// Commands: the global ones here, the rest to the current screen.
 pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
-    use super::screens::{activity, checks, compare, help, jobs, launch, models, palette};
+    use super::screens::{
+        activity, checks, compare, help, jobs, launch, models, palette, pipelines,
+    };
     match cmd {
         Cmd::Quit => {
             state.quit = true;
@@ -393,6 +398,7 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         Cmd::Jobs => jobs::open(state),
         Cmd::Checks => checks::open(state),
         Cmd::Models => models::open(state),
+        Cmd::Pipelines => pipelines::open(state),
         Cmd::Rerun => launch::open_rerun(state),
         Cmd::Back if state.overlay.is_some() => {
             state.overlay = None;

@@ -8,8 +8,16 @@ use std::collections::BTreeMap;
 const DEFAULTS: &str = include_str!("keymap.toml");
 
 /// Sections, most specific first when looking a key up (`runs` then `global`).
-pub const SECTIONS: [&str; 8] = [
-    "global", "runs", "run", "compare", "activity", "jobs", "checks", "models",
+pub const SECTIONS: [&str; 9] = [
+    "global",
+    "runs",
+    "run",
+    "compare",
+    "activity",
+    "jobs",
+    "checks",
+    "models",
+    "pipelines",
 ];
 
 /// Defines `Cmd` (every action a key can name) with its name in keymap files and its help text,
@@ -87,6 +95,9 @@ commands! {
     Models = "models": "model registry: versions, gates, approvals, alias history, hooks",
     Promote = "promote": "move an alias to the selected version (shows the gate, asks first)",
     Rollback = "rollback": "move the selected version's alias back (asks first)",
+    Pipelines = "pipelines": "the pipeline's stages (dvc.yaml): fresh, stale and why, frozen",
+    RunStage = "run_stage": "run the selected stage in the background (kiroku repro STAGE)",
+    ForceStage = "force_stage": "run the selected stage even if fresh (kiroku repro STAGE -f)",
 }
 
 impl Cmd {

@@ -193,6 +193,11 @@ pub enum Request {
         name: String,
         config: Box<crate::config::Config>,
     },
+    /// The pipeline in `root` (its `dvc.yaml`), its graph and each stage's status (the
+    /// Pipelines screen; files, not the store).
+    PipelineStatus {
+        root: std::path::PathBuf,
+    },
     Write(Write),
 }
 
@@ -226,6 +231,7 @@ pub enum RequestKind {
     RunInputs,
     Models,
     Model,
+    PipelineStatus,
     Write,
 }
 
@@ -265,6 +271,7 @@ impl Request {
             Request::RunInputs { .. } => RequestKind::RunInputs,
             Request::Models => RequestKind::Models,
             Request::Model { .. } => RequestKind::Model,
+            Request::PipelineStatus { .. } => RequestKind::PipelineStatus,
             Request::Write(_) => RequestKind::Write,
         }
     }
@@ -364,6 +371,8 @@ pub enum Response {
     Models(Vec<crate::model::registry::RegisteredModel>),
     /// One model as the Models screen shows it.
     Model(Box<crate::models::overview::ModelView>),
+    /// The pipeline's stages and their status, or why it could not be read.
+    PipelineStatus(Box<Result<crate::pipelines::Snapshot, String>>),
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -392,6 +401,7 @@ impl Response {
             Response::RunInputs { .. } => RequestKind::RunInputs,
             Response::Models(_) => RequestKind::Models,
             Response::Model(_) => RequestKind::Model,
+            Response::PipelineStatus(_) => RequestKind::PipelineStatus,
             Response::Written(_) => RequestKind::Write,
             Response::Error(_) => return None,
         })
@@ -720,6 +730,9 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     crate::model::now_ms(),
                 )?))
             }
+            Request::PipelineStatus { root } => Response::PipelineStatus(Box::new(
+                crate::pipelines::snapshot(&root).map_err(|e| e.to_string()),
+            )),
             Request::Write(w) => Response::Written(write(store, w)?),
         })
     })();

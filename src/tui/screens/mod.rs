@@ -30,6 +30,7 @@ pub mod launch;
 pub mod models;
 pub mod overlays;
 pub mod palette;
+pub mod pipelines;
 pub mod run;
 pub mod runs;
 pub mod writes;
@@ -137,6 +138,8 @@ screens! {
     Checks => checks::ChecksScreen,
     /// Registered models: versions, evaluations, gates, approvals, alias history, hooks.
     Models => models::ModelsScreen,
+    /// The pipeline's stages as a tree with their status; the selected stage's details.
+    Pipelines => pipelines::PipelinesScreen,
 }
 
 /// Moves a list cursor by a motion command (`page`: rows per page).

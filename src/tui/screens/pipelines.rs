@@ -1,0 +1,436 @@
+//! The Pipelines screen (`P`, `:pipelines`): the stages of the `dvc.yaml` nearest the working
+//! folder as an indented tree (upstream first, a stage reached twice shown once more as
+//! `(above)`), each with its state — fresh, stale and the first reason why, frozen, running,
+//! failed — and beside (or below) it the selected stage's command, paths, params, kiroku
+//! settings and every reason. `r` runs the selected stage and `f` forces it: both start
+//! `kiroku repro STAGE [-f]` in the background (its output discarded: the stage's run is in the
+//! store) and the statuses are read again when it ends.
+//!
+//! The statuses are computed by the worker (`Request::PipelineStatus`: hashing may read files),
+//! with the same rules as `kiroku status`.
+use super::{block, fit, is_motion, move_cursor, Screen, ScreenBehaviour};
+use crate::pipelines::{Snapshot, Stage, StageState, StageStatus};
+use crate::present::pipelines::{reason_lines, state_word, tree_rows, TreeRow};
+use crate::tui::app::{Effect, State};
+use crate::tui::keymap::Cmd;
+use crate::tui::worker::{Request, Response};
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::{Paragraph, Wrap};
+use ratatui::Frame;
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::time::Duration;
+
+/// From this width on, the tree sits beside the details.
+const SIDE_BY_SIDE_W: u16 = 110;
+
+/// A `kiroku repro` this screen started.
+pub struct Started {
+    pub stage: String,
+    pub child: Child,
+}
+
+#[derive(Default)]
+pub struct PipelinesView {
+    /// The pipeline's folder; None: found from the working folder when the screen opens.
+    pub root: Option<PathBuf>,
+    /// The last answer: the pipeline with its statuses, or why it could not be read.
+    pub snapshot: Option<Result<Snapshot, String>>,
+    /// The selected line of the tree.
+    pub cursor: usize,
+    /// Stages being run from here.
+    pub started: Vec<Started>,
+    /// Stages whose last run from here failed (cleared when one succeeds).
+    pub failed: Vec<String>,
+}
+
+impl PipelinesView {
+    /// The tree's lines (empty until read).
+    pub fn rows(&self) -> Vec<TreeRow> {
+        match &self.snapshot {
+            Some(Ok(s)) => tree_rows(&s.dag, s.dag.order()),
+            _ => Vec::new(),
+        }
+    }
+
+    /// The selected stage with its status.
+    pub fn selected(&self) -> Option<(&Stage, &StageStatus)> {
+        let Some(Ok(s)) = &self.snapshot else {
+            return None;
+        };
+        let row = self.rows().get(self.cursor)?.stage;
+        Some((&s.pipeline.stages[row], &s.statuses[row]))
+    }
+
+    fn is_running(&self, stage: &str) -> bool {
+        self.started.iter().any(|s| s.stage == stage)
+    }
+
+    /// How a stage stands, in a word, and its role in the theme.
+    pub fn label(&self, status: &StageStatus) -> (String, &'static str) {
+        if self.is_running(&status.name) {
+            return ("running".into(), "status.running");
+        }
+        if self.failed.contains(&status.name) {
+            return ("failed".into(), "status.failed");
+        }
+        let role = match status.state {
+            StageState::Fresh => "status.finished",
+            StageState::Stale(_) => "status.killed",
+            StageState::Frozen(_) => "status.lost",
+        };
+        let mut word = state_word(&status.state).to_string();
+        if let Some(first) = reason_lines(&status.state).first() {
+            word = format!("{word}: {first}");
+        }
+        (word, role)
+    }
+}
+
+fn status_request(state: &mut State) -> Vec<Effect> {
+    let root = match &state.pipelines.root {
+        Some(root) => root.clone(),
+        None => match std::env::current_dir()
+            .map_err(|e| e.to_string())
+            .and_then(|cwd| crate::pipelines::find_root(&cwd).map_err(|e| e.to_string()))
+        {
+            Ok(root) => {
+                state.pipelines.root = Some(root.clone());
+                root
+            }
+            Err(e) => {
+                state.pipelines.snapshot = Some(Err(e));
+                return vec![];
+            }
+        },
+    };
+    vec![state.request(Request::PipelineStatus { root })]
+}
+
+/// Opens the Pipelines screen.
+pub fn open(state: &mut State) -> Vec<Effect> {
+    state.go(Screen::Pipelines);
+    status_request(state)
+}
+
+/// The kiroku binary to start `repro` with: this program, when it is kiroku (not a test).
+fn kiroku_program() -> Option<PathBuf> {
+    let exe = std::env::current_exe().ok()?;
+    let name = exe.file_name()?.to_str()?;
+    (name == "kiroku").then_some(exe)
+}
+
+/// Starts `kiroku repro STAGE [-f]` in the pipeline's folder, in the background.
+fn run_selected(state: &mut State, force: bool) -> Vec<Effect> {
+    let Some((stage, _)) = state.pipelines.selected() else {
+        state.info("no stage selected");
+        return vec![];
+    };
+    let name = stage.name.clone();
+    if state.pipelines.is_running(&name) {
+        state.info(format!("{name} is already running"));
+        return vec![];
+    }
+    let (Some(root), Some(program)) = (state.pipelines.root.clone(), kiroku_program()) else {
+        state.error("cannot start kiroku repro from here");
+        return vec![];
+    };
+    let mut cmd = Command::new(program);
+    cmd.arg("repro").arg(&name);
+    if force {
+        cmd.arg("-f");
+    }
+    let started = cmd
+        .current_dir(&root)
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::null())
+        .spawn();
+    match started {
+        Ok(child) => {
+            state.pipelines.failed.retain(|s| *s != name);
+            state.pipelines.started.push(Started {
+                stage: name.clone(),
+                child,
+            });
+            let how = if force {
+                "kiroku repro -f"
+            } else {
+                "kiroku repro"
+            };
+            state.info(format!("{how} {name} started"));
+        }
+        Err(e) => state.error(format!("starting kiroku repro {name}: {e}")),
+    }
+    vec![]
+}
+
+pub struct PipelinesScreen;
+
+impl ScreenBehaviour for PipelinesScreen {
+    fn section(&self) -> &'static str {
+        "pipelines"
+    }
+
+    fn header(&self, state: &State) -> String {
+        match &state.pipelines.snapshot {
+            Some(Ok(s)) => {
+                let stale = s.statuses.iter().filter(|s| s.is_stale()).count();
+                format!("pipelines · {} stages · {stale} stale", s.statuses.len())
+            }
+            _ => "pipelines".into(),
+        }
+    }
+
+    fn hints(&self) -> &'static [(Cmd, &'static str)] {
+        &[
+            (Cmd::RunStage, "run"),
+            (Cmd::ForceStage, "force"),
+            (Cmd::Refresh, "refresh"),
+            (Cmd::Back, "back"),
+            (Cmd::Palette, "command"),
+            (Cmd::Quit, "quit"),
+        ]
+    }
+
+    fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
+        match cmd {
+            c if is_motion(c) => {
+                let len = state.pipelines.rows().len();
+                state.pipelines.cursor = move_cursor(state.pipelines.cursor, len, c, 10);
+                vec![]
+            }
+            Cmd::RunStage => run_selected(state, false),
+            Cmd::ForceStage => run_selected(state, true),
+            _ => vec![],
+        }
+    }
+
+    fn on_response(&self, state: &mut State, resp: Response) -> Result<Vec<Effect>, Response> {
+        match resp {
+            Response::PipelineStatus(answer) => {
+                let v = &mut state.pipelines;
+                v.snapshot = Some(*answer);
+                v.cursor = v.cursor.min(v.rows().len().saturating_sub(1));
+                Ok(vec![])
+            }
+            other => Err(other),
+        }
+    }
+
+    fn on_change(&self, state: &mut State, _store: bool, _file: bool) -> Vec<Effect> {
+        if state.screen == Screen::Pipelines {
+            status_request(state)
+        } else {
+            vec![]
+        }
+    }
+
+    fn tick_every(&self, state: &State) -> Option<Duration> {
+        (!state.pipelines.started.is_empty()).then_some(Duration::from_millis(500))
+    }
+
+    /// A started `repro` that ended: failed or not, then the statuses again.
+    fn on_tick(&self, state: &mut State) -> Vec<Effect> {
+        let mut ended = Vec::new();
+        state
+            .pipelines
+            .started
+            .retain_mut(|s| match s.child.try_wait() {
+                Ok(Some(status)) => {
+                    ended.push((s.stage.clone(), status.success()));
+                    false
+                }
+                Ok(None) => true,
+                Err(_) => {
+                    ended.push((s.stage.clone(), false));
+                    false
+                }
+            });
+        if ended.is_empty() {
+            return vec![];
+        }
+        for (stage, ok) in ended {
+            if ok {
+                state.info(format!("{stage} done"));
+            } else {
+                state.error(format!("{stage} failed (kiroku repro {stage})"));
+                state.pipelines.failed.push(stage);
+            }
+        }
+        status_request(state)
+    }
+
+    fn draw(&self, frame: &mut Frame, area: Rect, state: &mut State) {
+        if area.width >= SIDE_BY_SIDE_W {
+            let tree_w = (area.width * 11 / 20).clamp(50, 96);
+            let [tree, details] =
+                Layout::horizontal([Constraint::Length(tree_w), Constraint::Min(20)]).areas(area);
+            draw_tree(frame, tree, state);
+            draw_details(frame, details, state);
+        } else {
+            let details_h = (area.height / 2).max(6);
+            let [tree, details] =
+                Layout::vertical([Constraint::Min(4), Constraint::Length(details_h)]).areas(area);
+            draw_tree(frame, tree, state);
+            draw_details(frame, details, state);
+        }
+    }
+}
+
+fn draw_tree(frame: &mut Frame, area: Rect, state: &mut State) {
+    let v = &state.pipelines;
+    let b = block(
+        state,
+        Span::styled(" Stages ", state.theme.style("title")),
+        true,
+    );
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let dim = state.theme.style("text.dim");
+    let snapshot = match &v.snapshot {
+        None => {
+            frame.render_widget(
+                Paragraph::new(Line::styled("reading dvc.yaml…", dim)),
+                inner,
+            );
+            return;
+        }
+        Some(Err(e)) => {
+            let text = vec![
+                Line::styled(e.clone(), state.theme.style("status.failed")),
+                Line::styled("a pipeline is a dvc.yaml: see kiroku status", dim),
+            ];
+            frame.render_widget(Paragraph::new(text).wrap(Wrap { trim: false }), inner);
+            return;
+        }
+        Some(Ok(s)) => s,
+    };
+    let rows = v.rows();
+    let h = inner.height as usize;
+    let first = v.cursor.saturating_sub(h.saturating_sub(1));
+    let width = inner.width as usize;
+    let mut lines = Vec::new();
+    for (n, row) in rows.iter().enumerate().skip(first).take(h) {
+        let stage = &snapshot.pipeline.stages[row.stage];
+        let status = &snapshot.statuses[row.stage];
+        let (word, role) = v.label(status);
+        let name = if row.repeat {
+            format!("{} (above)", stage.name)
+        } else {
+            stage.name.clone()
+        };
+        let left = format!("{}{name}", row.prefix);
+        let left_w = crate::present::display_width(&left).min(width.saturating_sub(8));
+        let left = fit(&left, left_w, false);
+        let right = fit(&format!("  {word}"), width.saturating_sub(left_w), false);
+        let mut line = Line::from(vec![
+            Span::raw(left),
+            Span::styled(right, state.theme.style(role)),
+        ]);
+        if n == v.cursor {
+            line = line.style(state.theme.style("table.selected"));
+        }
+        lines.push(line);
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+fn draw_details(frame: &mut Frame, area: Rect, state: &mut State) {
+    let v = &state.pipelines;
+    let title = match v.selected() {
+        Some((stage, _)) => format!(" {} ", stage.name),
+        None => " Stage ".into(),
+    };
+    let b = block(
+        state,
+        Span::styled(title, state.theme.style("title")),
+        false,
+    );
+    let inner = b.inner(area);
+    frame.render_widget(b, area);
+    let Some((stage, status)) = v.selected() else {
+        return;
+    };
+    let dim = state.theme.style("text.dim");
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<8}"), dim),
+            Span::raw(value),
+        ])
+    };
+    let (word, role) = v.label(status);
+    let mut lines = vec![Line::from(vec![
+        Span::styled(format!("{:<8}", "state"), dim),
+        Span::styled(
+            word.split(':').next().unwrap_or_default().to_string(),
+            state.theme.style(role),
+        ),
+    ])];
+    for reason in reason_lines(&status.state) {
+        lines.push(Line::raw(format!("        {reason}")));
+    }
+    if let Some(desc) = &stage.desc {
+        lines.push(field("desc", desc.clone()));
+    }
+    for (i, cmd) in stage.cmd.iter().enumerate() {
+        lines.push(field(if i == 0 { "cmd" } else { "" }, cmd.clone()));
+    }
+    if !stage.wdir.is_empty() {
+        lines.push(field("wdir", stage.wdir.clone()));
+    }
+    let list = |items: Vec<String>| items.join(", ");
+    if !stage.deps.is_empty() {
+        lines.push(field(
+            "deps",
+            list(stage.deps.iter().map(|d| d.path.clone()).collect()),
+        ));
+    }
+    for p in &stage.params {
+        let keys = match &p.keys {
+            crate::pipelines::ParamKeys::All => "(all)".to_string(),
+            crate::pipelines::ParamKeys::Keys(k) => k.join(", "),
+        };
+        lines.push(field("params", format!("{}: {keys}", p.file)));
+    }
+    if !stage.outs.is_empty() {
+        let outs = stage
+            .outs
+            .iter()
+            .map(|o| {
+                let mut flags = Vec::new();
+                if !o.cache {
+                    flags.push("no cache");
+                }
+                if o.persist {
+                    flags.push("persist");
+                }
+                if flags.is_empty() {
+                    o.path.clone()
+                } else {
+                    format!("{} ({})", o.path, flags.join(", "))
+                }
+            })
+            .collect();
+        lines.push(field("outs", list(outs)));
+    }
+    let s = &stage.settings;
+    let mut settings = Vec::new();
+    if let Some(t) = &s.target {
+        settings.push(format!("target {t}"));
+    }
+    if let Some(g) = s.gpus {
+        settings.push(format!("{g} GPU{}", if g == 1 { "" } else { "s" }));
+    }
+    if !s.require_checks.is_empty() {
+        settings.push(format!(
+            "requires checks of {}",
+            s.require_checks.join(", ")
+        ));
+    }
+    if !settings.is_empty() {
+        lines.push(field("kiroku", settings.join(" · ")));
+    }
+    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+}
