@@ -976,8 +976,24 @@ impl ModelStore for SqliteStore {
         for (k, v) in &new.tags {
             check_tag(k, v)?;
         }
+        // A version from a logged model names it and its run, as MLflow's store fills them in.
+        let model_id = new.model_id.clone().or_else(|| {
+            new.source
+                .strip_prefix("models:/")
+                .filter(|id| id.starts_with("m-") && !id.contains('/'))
+                .map(str::to_string)
+        });
         self.write(|tx| {
             let mid = mid_of(tx, &new.name)?;
+            let run_id = match (&new.run_id, &model_id) {
+                (Some(run), _) => Some(run.clone()),
+                (None, Some(id)) => tx
+                    .prepare_cached("SELECT source_run_id FROM logged_models WHERE model_id = ?1")?
+                    .query_row([id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten(),
+                (None, None) => None,
+            };
             let version: i64 = tx
                 .prepare_cached("SELECT next_version FROM registered_models WHERE mid = ?1")?
                 .query_row([mid], |r| r.get(0))?;
@@ -988,7 +1004,7 @@ impl ModelStore for SqliteStore {
                 "INSERT INTO model_versions (mid, version, source, run_id, model_id, status, description, run_link, user, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'ready', ?6, ?7, ?8, ?9, ?9)",
             )?
-            .execute(params![mid, version, new.source, new.run_id, new.model_id, new.description, new.run_link, new.user, now])?;
+            .execute(params![mid, version, new.source, run_id, model_id, new.description, new.run_link, new.user, now])?;
             let vid = tx.last_insert_rowid();
             for (k, v) in &new.tags {
                 tx.prepare_cached(
@@ -996,14 +1012,14 @@ impl ModelStore for SqliteStore {
                 )?
                 .execute(params![vid, k, v])?;
             }
-            let (rid, experiment) = run_of(tx, new.run_id.as_deref())?;
+            let (rid, experiment) = run_of(tx, run_id.as_deref())?;
             record_event(
                 tx,
                 "model.version_created",
                 &new.user,
                 rid,
                 experiment,
-                Some(json!({"model": new.name, "version": version, "source": new.source, "model_id": new.model_id})),
+                Some(json!({"model": new.name, "version": version, "source": new.source, "model_id": model_id})),
             )?;
             read_version(tx, &new.name, version)
         })
