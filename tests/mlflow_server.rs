@@ -2,8 +2,7 @@
 //! on the same store; and the zero-change path (`kiroku run --mlflow`).
 mod common;
 use common::requires::require_python_module;
-use common::{assert_ok, python, Project, Server};
-use serde_json::Value;
+use common::{assert_ok, python_findings, Project, Server};
 
 #[test]
 fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
@@ -12,14 +11,7 @@ fn mlflow_client_logs_searches_and_reads_back_through_kiroku_serve() {
     }
     let project = Project::new();
     let server = Server::start(&project, &[]).unwrap();
-    let out = python("mlflow_client_compat.py")
-        .arg(&server.url)
-        .output()
-        .unwrap();
-    let stderr = String::from_utf8_lossy(&out.stderr);
-    assert!(out.status.success(), "{stderr}");
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let got: Value = serde_json::from_str(stdout.lines().last().unwrap()).unwrap();
+    let got = python_findings("mlflow_client_compat.py", &server.url);
 
     assert_eq!(got["param_change"], "INVALID_PARAMETER_VALUE");
     assert_eq!(

@@ -563,3 +563,65 @@ fn a_reviewer_waives_a_failed_check_from_the_checks_screen_and_the_cli_agrees() 
     assert_ne!(code, Some(0));
     assert!(err.contains("already reviewed"), "{err}");
 }
+
+#[test]
+fn a_reviewer_approves_and_promotes_a_model_version_from_the_models_screen() {
+    let Some((dir, project)) = scratch() else {
+        return;
+    };
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("kiroku.toml"),
+        "[models.churn.aliases.production]\nrequire = [\"metrics.acc >= 0.9\"]\napprovals = 1\n",
+    )
+    .unwrap();
+    let store = project.join(".kiroku");
+    let run = |args: &[&str]| {
+        let (code, out, err) = kiroku_status(&store, &project, args);
+        assert_eq!(code, Some(0), "kiroku {args:?}: {err}");
+        out
+    };
+    run(&["init"]);
+    run(&["run", "--name", "good", "--", "sh", "-c", "echo acc: 0.95"]);
+    run(&["model", "register", "good", "churn"]);
+
+    let tmux = Tmux::open("e2e-models", dir.path(), &store, &project);
+    tmux.wait_for("live");
+    tmux.keys(&["M"]);
+    tmux.wait_for("churn");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("gate @production: blocked (1)");
+    assert!(s.contains("0 of 1 approval"), "{s}");
+    // Approve with a comment, confirmed.
+    tmux.keys(&["a"]);
+    tmux.wait_for("Approve churn/1");
+    tmux.type_text("numbers check out");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Approve churn/1 as tester?");
+    tmux.keys(&["y"]);
+    tmux.wait_for("gate @production: passed");
+    // Promote: the alias, then the gate's verdict before confirming.
+    tmux.keys(&["p"]);
+    // The alias the gate is configured for is filled in.
+    let s = tmux.wait_for("which alias?");
+    assert!(s.contains("production"), "{s}");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("Move churn@production to version 1?");
+    assert!(
+        s.contains("approvals >= 1  (1 of 1 approval (tester))"),
+        "{s}"
+    );
+    assert!(!s.contains("FORCES"), "{s}");
+    tmux.keys(&["y"]);
+    tmux.wait_for("@production→1");
+    tmux.keys(&["q"]);
+
+    // The CLI agrees: production holds version 1, moved by tester, not forced.
+    let history = run(&["model", "history", "churn", "--format", "json"]);
+    let history: serde_json::Value = serde_json::from_str(&history).unwrap();
+    let moves = history["result"].as_array().unwrap();
+    assert_eq!(moves.len(), 1);
+    assert_eq!(moves[0]["to_version"], 1);
+    assert_eq!(moves[0]["user"], "tester");
+    assert_eq!(moves[0]["forced"], false);
+}

@@ -575,3 +575,86 @@ fn pipelines_tree_and_selected_stage() {
         insta::assert_snapshot!(format!("pipelines_{w}x{h}"), text);
     }
 }
+
+/// The fixture with a registered model `churn` whose versions are fixture runs 1 and 2, its
+/// `production` alias moved to 1, then 2, then forced back to 1, and an approval of version 2.
+fn add_model(f: &Fixture) {
+    use kiroku::model::promotions::{ApprovalVerdict, NewApproval};
+    use kiroku::model::registry::{AliasReason, NewModelVersion, NewRegisteredModel};
+    use kiroku::store::prelude::*;
+    let s = &f.store;
+    s.create_registered_model(&NewRegisteredModel {
+        name: "churn".into(),
+        user: "alice".into(),
+        ..Default::default()
+    })
+    .unwrap();
+    for i in [1, 2] {
+        s.create_model_version(&NewModelVersion {
+            name: "churn".into(),
+            source: format!("runs:/{}/model", tui_fixture::run_id(i)),
+            run_id: Some(tui_fixture::run_id(i)),
+            user: "alice".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    }
+    for (version, forced) in [(1, false), (2, false), (1, true)] {
+        let why = AliasReason {
+            user: "alice".into(),
+            reason: if forced {
+                "hotfix".into()
+            } else {
+                "ship".into()
+            },
+            forced,
+        };
+        s.set_alias("churn", "production", version, &why).unwrap();
+    }
+    s.add_approval(&NewApproval {
+        model: "churn".into(),
+        version: "2".into(),
+        alias: Some("production".into()),
+        verdict: ApprovalVerdict::Approved,
+        comment: "numbers look right".into(),
+        reviewer: "bob".into(),
+    })
+    .unwrap();
+}
+
+/// Absolute times (alias moves and versions are stamped by the store's clock) as `<time>`.
+fn without_times(text: &str) -> String {
+    regex::Regex::new(r"\d{4}-\d{2}-\d{2} \d{2}:\d{2}(:\d{2})?")
+        .unwrap()
+        .replace_all(text, "<time>")
+        .into_owned()
+}
+
+#[test]
+fn models_versions_gates_history() {
+    let config = kiroku::config::Config::parse(
+        "[models.churn.aliases.production]\nrequire = ['metrics.val/acc >= 0.9']\napprovals = 1\n",
+        std::path::Path::new("kiroku.toml"),
+    )
+    .unwrap();
+    for (w, h) in SIZES {
+        let f = fixture();
+        add_model(&f);
+        let mut s: State = state(w, h);
+        s.jobs.context.config = config.clone();
+        render_to_string(&mut s, w, h);
+        let effects = s.start();
+        settle(&mut s, &f.store, effects);
+        for k in ["M", "<enter>", "j"] {
+            play(&mut s, &f, k);
+        }
+        let text = without_times(&render_to_string(&mut s, w, h));
+        insta::assert_snapshot!(format!("models_versions_{w}x{h}"), text);
+        // The promotion's confirmation shows the gate before anything moves.
+        play(&mut s, &f, "k");
+        play(&mut s, &f, "p");
+        play(&mut s, &f, "<enter>");
+        let text = without_times(&render_to_string(&mut s, w, h));
+        insta::assert_snapshot!(format!("models_promote_confirm_{w}x{h}"), text);
+    }
+}

@@ -132,6 +132,15 @@ pub enum ModelCall {
         name: String,
         alias: Option<String>,
     },
+    ImportRegisteredModel {
+        model: RegisteredModel,
+        versions: Vec<ModelVersion>,
+        next_version: i64,
+        why: AliasReason,
+    },
+    ImportLoggedModel {
+        model: LoggedModel,
+    },
 }
 
 impl ModelCall {

@@ -128,8 +128,19 @@ pub fn metric_values(metrics: &BTreeMap<String, MetricSummary>) -> BTreeMap<Stri
     metrics.iter().map(|(k, m)| (k.clone(), m.last)).collect()
 }
 
+/// A metric value for messages: at most four decimals, trailing zeros dropped (`0.93`,
+/// `0.8787`); very large or small values in exponent form.
 fn format_value(v: f64) -> String {
-    format!("{v}")
+    if v != 0.0 && (v.abs() < 1e-3 || v.abs() >= 1e9) || !v.is_finite() {
+        return format!("{v:e}");
+    }
+    let text = format!("{v:.4}");
+    let text = text.trim_end_matches('0').trim_end_matches('.');
+    if text == "-0" {
+        "0".into()
+    } else {
+        text.into()
+    }
 }
 
 /// Judges `policy` for `alias` over `inputs`.

@@ -43,54 +43,95 @@ pub fn routes(max_artifact: usize) -> Router<Arc<AppState>> {
         .nest("/ajax-api/2.0/mlflow-artifacts", proxy)
 }
 
-/// A proxy path split into the run and the path inside its artifacts.
+/// Whose files a proxy path names: a run's, or a logged model's.
+#[derive(Debug, Clone, PartialEq)]
+enum Owner {
+    Run(String),
+    Model(String),
+}
+
+/// A proxy path split into its owner and the path inside the owner's artifacts.
 struct Target {
-    run_id: String,
-    /// Relative to the run's `artifacts/` folder; empty for the folder itself.
+    owner: Owner,
+    /// Relative to the owner's `artifacts/` folder; empty for the folder itself.
     rel: PathBuf,
 }
 
+/// Whether `s` is a logged model id (`m-` and 32 hex digits).
+fn is_model_id(s: &str) -> bool {
+    s.strip_prefix("m-").is_some_and(crate::ids::is_full_run_id)
+}
+
+/// `<exp>/<run>/artifacts/<path>` or `<exp>/models/<model id>/artifacts/<path>`.
 fn parse_target(path: &str) -> Result<Target, ApiError> {
     if path.contains('\0') || path.starts_with('/') || path.contains('\\') {
         return Err(invalid(format!("Invalid artifact path: '{path}'")));
     }
-    let mut parts = path.trim_end_matches('/').splitn(4, '/');
-    let (_exp, run, folder) = (parts.next(), parts.next(), parts.next());
-    let rest = parts.next().unwrap_or("");
-    match (run, folder) {
-        (Some(run), Some("artifacts")) if crate::ids::is_full_run_id(run) => {
-            let rel = if rest.is_empty() {
-                PathBuf::new()
-            } else {
-                safe_relative(rest).map_err(ApiError::from)?
+    let parts: Vec<&str> = path.trim_end_matches('/').splitn(5, '/').collect();
+    let (owner, rest) = match parts.as_slice() {
+        [_exp, "models", model, "artifacts", rest @ ..] if is_model_id(model) => (
+            Owner::Model(model.to_ascii_lowercase()),
+            rest.first().copied().unwrap_or(""),
+        ),
+        [_exp, run, "artifacts", rest @ ..] if crate::ids::is_full_run_id(run) => {
+            let rest = match rest {
+                [] => String::new(),
+                more => more.join("/"),
             };
-            Ok(Target {
-                run_id: run.to_ascii_lowercase(),
-                rel,
-            })
+            return Ok(Target {
+                owner: Owner::Run(run.to_ascii_lowercase()),
+                rel: relative(&rest)?,
+            });
         }
-        _ => Err(invalid(format!(
-            "Invalid artifact path: '{path}' (expected <experiment>/<run>/artifacts/<path>)"
-        ))),
+        _ => {
+            return Err(invalid(format!(
+                "Invalid artifact path: '{path}' (expected <experiment>/<run>/artifacts/<path> or <experiment>/models/<model id>/artifacts/<path>)"
+            )))
+        }
+    };
+    Ok(Target {
+        owner,
+        rel: relative(rest)?,
+    })
+}
+
+fn relative(rest: &str) -> Result<PathBuf, ApiError> {
+    if rest.is_empty() {
+        Ok(PathBuf::new())
+    } else {
+        safe_relative(rest).map_err(ApiError::from)
     }
 }
 
-/// The run's folder on this server; 404 for unknown runs.
-async fn run_dir(st: &Arc<AppState>, run_id: &str) -> Result<PathBuf, ApiError> {
-    let id = run_id.to_string();
-    let dir = st
-        .call(move |s| {
-            s.run(&id)?;
-            Ok(s.run_dir(&id))
-        })
-        .await
-        .map_err(|e| {
-            if e.status() == 404 {
-                not_found(format!("Run with id={run_id} not found"))
-            } else {
-                e
-            }
-        })?;
+/// The folder of the owner's files on this server (its `artifacts/` is below); 404 in MLflow's
+/// words for an unknown run or logged model. A deleted logged model's files are still served
+/// (MLflow's `allow_deleted` reads).
+async fn owner_dir(st: &Arc<AppState>, owner: &Owner) -> Result<PathBuf, ApiError> {
+    let (missing, looked_up) = match owner.clone() {
+        Owner::Run(id) => (
+            format!("Run with id={id} not found"),
+            st.call(move |s| {
+                s.run(&id)?;
+                Ok(s.run_dir(&id))
+            })
+            .await,
+        ),
+        Owner::Model(id) => (
+            format!("Logged model with ID '{id}' not found."),
+            st.call(move |s| {
+                s.logged_model(&id, true)?;
+                Ok(s.logged_model_dir(&id))
+            })
+            .await,
+        ),
+    };
+    let dir = looked_up.map_err(|e| {
+        if e.status() == 404 {
+            not_found(missing)
+        } else {
+            e
+        }
+    })?;
     dir.ok_or_else(|| ApiError::new("NOT_IMPLEMENTED", "this store keeps no artifact files"))
 }
 
@@ -146,8 +187,8 @@ async fn upload(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large(max));
     }
-    // Unknown runs are refused before a byte is read (MLflow's message).
-    run_dir(&st, &target.run_id).await?;
+    // Unknown owners are refused before a byte is read (MLflow's message).
+    let dir = owner_dir(&st, &target.owner).await?;
     let _slot = UPLOAD_SLOTS
         .acquire()
         .await
@@ -155,10 +196,16 @@ async fn upload(
     let rel_text = target.rel.to_string_lossy().replace('\\', "/");
     let (tx, rx) = tokio::sync::mpsc::channel::<Piece>(8);
     let store = Arc::clone(&st.store);
-    let run_id = target.run_id.clone();
+    let owner = target.owner.clone();
+    let rel = target.rel.clone();
     let stored = tokio::task::spawn_blocking(move || {
         let reader = Box::new(ChannelReader::new(rx));
-        store.upload_artifact(&run_id, &rel_text, reader, q.location.as_deref())
+        match owner {
+            Owner::Run(run_id) => store
+                .upload_artifact(&run_id, &rel_text, reader, q.location.as_deref())
+                .map(|_| ()),
+            Owner::Model(_) => store_model_file(&dir, &rel, &rel_text, reader),
+        }
     });
     let fed = feed(body, &tx, max).await;
     drop(tx);
@@ -173,6 +220,34 @@ async fn upload(
     stored?;
     st.changed.notify_waiters();
     Ok(Json(json!({})))
+}
+
+/// Streams a logged model's file into `dir/artifacts/<rel>`: a unique temporary beside it,
+/// synced, then renamed into place (as a run's artifacts, without their records: a logged
+/// model's files are listed from its folder).
+fn store_model_file(
+    dir: &std::path::Path,
+    rel: &std::path::Path,
+    rel_text: &str,
+    mut data: Box<dyn std::io::Read + Send>,
+) -> crate::error::Result<()> {
+    use crate::error::KirokuError;
+    std::fs::create_dir_all(dir)
+        .map_err(|e| KirokuError::io("creating the logged model's folder", e))?;
+    let files = RunFiles::open(dir, "artifacts", true)
+        .map_err(|e| run_files::artifact_error(e, rel_text))?;
+    let mut partial = files
+        .create_partial(rel)
+        .map_err(|e| run_files::artifact_error(e, rel_text))?;
+    crate::fsutil::copy_hashing(&mut data, Some(partial.file() as &mut dyn std::io::Write))
+        .map_err(|e| KirokuError::io(format!("storing artifact '{rel_text}'"), e))?;
+    partial
+        .file()
+        .sync_data()
+        .map_err(|e| KirokuError::io(format!("storing artifact '{rel_text}'"), e))?;
+    partial
+        .commit()
+        .map_err(|e| run_files::artifact_error(e, rel_text))
 }
 
 /// How feeding an upload's body ended.
@@ -273,7 +348,7 @@ impl std::io::Read for ChannelReader {
 /// without following links, are served.
 async fn download(State(st): St, Path(path): Path<String>) -> Result<Response, ApiError> {
     let target = parse_target(&path)?;
-    let dir = run_dir(&st, &target.run_id).await?;
+    let dir = owner_dir(&st, &target.owner).await?;
     let rel = target.rel.clone();
     let opened = on_disk(move || {
         let file = RunFiles::open(&dir, "artifacts", false)?.open_file(&rel)?;
@@ -312,16 +387,30 @@ async fn remove(State(st): St, Path(path): Path<String>) -> Result<Json<Value>, 
         return Err(invalid("refusing to delete a run's whole artifacts folder"));
     }
     let rel_text = target.rel.to_string_lossy().replace('\\', "/");
-    let run_id = target.run_id.clone();
-    st.write(move |s| s.delete_artifact(&run_id, &rel_text))
-        .await
-        .map_err(|e| {
-            if e.status() == 404 {
-                not_found(format!("No artifact at '{path}'"))
-            } else {
-                e
-            }
-        })?;
+    let removed = match target.owner.clone() {
+        Owner::Run(run_id) => {
+            st.write(move |s| s.delete_artifact(&run_id, &rel_text))
+                .await
+        }
+        owner @ Owner::Model(_) => {
+            let dir = owner_dir(&st, &owner).await?;
+            let rel = target.rel.clone();
+            on_disk(move || {
+                RunFiles::open(&dir, "artifacts", false)
+                    .and_then(|f| f.remove(&rel))
+                    .map_err(|e| crate::error::KirokuError::NotFound(e.to_string()))
+            })
+            .await?
+            .map_err(ApiError::from)
+        }
+    };
+    removed.map_err(|e| {
+        if e.status() == 404 {
+            not_found(format!("No artifact at '{path}'"))
+        } else {
+            e
+        }
+    })?;
     Ok(Json(json!({})))
 }
 
@@ -332,19 +421,19 @@ struct ListQuery {
 }
 
 async fn list(State(st): St, Q(q): Q<ListQuery>) -> Result<Json<Value>, ApiError> {
-    if q.path
+    let segments: Vec<&str> = q
+        .path
         .trim_matches('/')
         .split('/')
         .filter(|s| !s.is_empty())
-        .count()
-        < 3
-    {
+        .collect();
+    if segments.len() < 3 || (segments[1] == "models" && segments.len() < 4) {
         // Above a run's artifacts folder there is nothing to list through this proxy.
         parse_target(&q.path).ok();
         return Ok(Json(json!({"files": []})));
     }
     let target = parse_target(&q.path)?;
-    let dir = run_dir(&st, &target.run_id).await?;
+    let dir = owner_dir(&st, &target.owner).await?;
     let files = on_disk(move || read_listing(&dir, &target.rel, "")).await?;
     Ok(Json(json!({"files": files})))
 }
@@ -386,6 +475,26 @@ pub async fn list_run_artifacts(
     root_uri: String,
     path: Option<&str>,
 ) -> Result<Json<Value>, ApiError> {
+    list_folder(st, Owner::Run(run_id.to_string()), root_uri, path).await
+}
+
+/// MLflow's `logged-models/{id}/artifacts/directories`: one folder of a logged model's files,
+/// as `list_run_artifacts` answers for a run.
+pub async fn list_model_artifacts(
+    st: &Arc<AppState>,
+    model_id: &str,
+    root_uri: String,
+    path: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
+    list_folder(st, Owner::Model(model_id.to_string()), root_uri, path).await
+}
+
+async fn list_folder(
+    st: &Arc<AppState>,
+    owner: Owner,
+    root_uri: String,
+    path: Option<&str>,
+) -> Result<Json<Value>, ApiError> {
     let rel = match path
         .map(|p| p.trim_end_matches('/'))
         .filter(|p| !p.is_empty())
@@ -396,7 +505,7 @@ pub async fn list_run_artifacts(
         Some(p) => Some(safe_relative(p).map_err(ApiError::from)?),
         None => None,
     };
-    let dir = run_dir(st, run_id).await?;
+    let dir = owner_dir(st, &owner).await?;
     let prefix = match &rel {
         Some(rel) => format!("{}/", rel.to_string_lossy().replace('\\', "/")),
         None => String::new(),
@@ -415,6 +524,12 @@ mod tests {
         let run = "0123456789abcdef0123456789abcdef";
         let ok = parse_target(&format!("1/{run}/artifacts/model/m.pkl")).unwrap();
         assert_eq!(ok.rel, PathBuf::from("model/m.pkl"));
+        assert_eq!(ok.owner, Owner::Run(run.into()));
+        let model = parse_target(&format!("1/models/m-{run}/artifacts/sub/MLmodel")).unwrap();
+        assert_eq!(model.owner, Owner::Model(format!("m-{run}")));
+        assert_eq!(model.rel, PathBuf::from("sub/MLmodel"));
+        assert!(parse_target(&format!("1/models/m-{run}/artifacts/../x")).is_err());
+        assert!(parse_target(&format!("1/models/{run}/artifacts/x")).is_err());
         for bad in [
             format!("1/{run}/artifacts/../../etc/passwd"),
             format!("1/{run}/artifacts/a/../../x"),

@@ -179,6 +179,19 @@ pub fn python(script: &str) -> Command {
     c
 }
 
+/// Runs a test script (`python(script)`) against a server and reads the one JSON line of
+/// findings it prints last; fails with the script's stderr when it fails.
+pub fn python_findings(script: &str, url: &str) -> serde_json::Value {
+    let out = python(script).arg(url).output().unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
 /// Asserts that a finished command succeeded, showing its stderr otherwise.
 pub fn assert_ok(out: &Output) {
     assert!(

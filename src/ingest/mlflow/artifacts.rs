@@ -26,8 +26,16 @@ impl ArtifactSources<'_> {
         &self,
         run: &SourceRun,
     ) -> (Option<PathBuf>, Option<(SkipReason, String)>) {
+        self.locate_among(&run.artifact_dirs)
+    }
+
+    /// The first of `candidates` that may be copied (see `locate`).
+    pub(super) fn locate_among(
+        &self,
+        candidates: &[PathBuf],
+    ) -> (Option<PathBuf>, Option<(SkipReason, String)>) {
         let mut refused = None;
-        for candidate in &run.artifact_dirs {
+        for candidate in candidates {
             if candidate.components().any(|c| c == Component::ParentDir) {
                 refused.get_or_insert((
                     SkipReason::ArtifactsOutsideTree,

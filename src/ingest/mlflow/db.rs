@@ -96,7 +96,12 @@ impl MlflowDb {
         Ok(db)
     }
 
-    fn columns(&self, table: &str) -> Result<HashSet<String>> {
+    /// The open database, for the readers of other tables (`registry`).
+    pub(super) fn connection(&self) -> &Connection {
+        &self.conn
+    }
+
+    pub(super) fn columns(&self, table: &str) -> Result<HashSet<String>> {
         let mut stmt = self
             .conn
             .prepare(&format!("PRAGMA table_info(\"{table}\")"))?;
@@ -106,7 +111,7 @@ impl MlflowDb {
         Ok(names)
     }
 
-    fn err(&self, e: rusqlite::Error) -> KirokuError {
+    pub(super) fn err(&self, e: rusqlite::Error) -> KirokuError {
         if e.sqlite_error_code() == Some(rusqlite::ErrorCode::TooBig) {
             return KirokuError::Invalid(format!(
                 "{} holds a value longer than {MAX_VALUE_BYTES} bytes, which MLflow never writes; not imported",

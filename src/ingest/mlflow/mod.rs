@@ -4,7 +4,7 @@
 //! `mlflow.db` SQLite file. `source` finds which; `files` (with `yaml` for `meta.yaml`) and `db`
 //! read the two formats into the same [`SourceExperiment`]/[`SourceRun`] shape; `experiments`,
 //! `runs` and `artifacts` write them through the [`Store`] trait only, and `report` counts what
-//! happened. Runs keep their MLflow ids, so importing the same source again skips every run
+//! happened; `registry` brings an `mlflow.db`'s model registry and logged models along. Runs keep their MLflow ids, so importing the same source again skips every run
 //! that is already there and adds nothing twice.
 //!
 //! The source is untrusted: the import reads nothing outside the source tree (see [`tree`]
@@ -18,6 +18,7 @@ pub mod datasets;
 mod db;
 mod experiments;
 mod files;
+mod registry;
 mod report;
 mod runs;
 mod source;
@@ -97,6 +98,9 @@ pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<Impor
             user,
             &mut report,
         )?;
+        if let Reader::Db(db) = &reader {
+            registry::import_models(store, db, &found.base, &mut artifacts, user, &mut report)?;
+        }
     }
     Ok(report)
 }

@@ -88,6 +88,12 @@ pub struct ImportReport {
     pub artifacts_referenced: u64,
     /// Bytes of artifacts copied.
     pub artifact_bytes: u64,
+    /// Registered models imported from `mlflow.db` (with their versions, tags and aliases).
+    pub registered_models: u64,
+    pub model_versions: u64,
+    /// MLflow 3 logged models imported, and their files copied.
+    pub logged_models: u64,
+    pub logged_model_files: u64,
     /// Entries left out, by reason (each one also has a warning naming it).
     pub skipped: BTreeMap<SkipReason, u64>,
     /// Param and tag values longer than MLflow allows (6,000 and 8,000 characters; 20,000 for
@@ -144,6 +150,16 @@ impl std::fmt::Display for ImportReport {
             self.artifacts_copied,
             self.artifacts_referenced
         )?;
+        if self.registered_models + self.logged_models > 0 {
+            write!(
+                f,
+                "\n  models: {} registered with {} versions, {} logged ({} files)",
+                self.registered_models,
+                self.model_versions,
+                self.logged_models,
+                self.logged_model_files
+            )?;
+        }
         if !self.skipped.is_empty() {
             let reasons: Vec<String> = self
                 .skipped

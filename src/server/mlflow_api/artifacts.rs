@@ -1,13 +1,10 @@
-//! MLflow's `artifacts/list` for a run, and the empty `logged-models/search` MLflow's client
-//! asks for while listing a run's artifacts.
+//! MLflow's `artifacts/list` for a run.
 //!
 //! The listing itself (and the artifact proxy, `mlflow-artifacts/*`) is `server::artifacts`;
 //! this file only finds the run and its `mlflow-artifacts:` root as MLflow names it.
 use super::wire::{run_info, Input};
 use super::{get_run, Answer, St};
 use axum::extract::State;
-use axum::Json;
-use serde_json::json;
 
 pub(super) async fn list_artifacts(State(st): St, input: Input) -> Answer {
     let id = input.run_id()?;
@@ -15,9 +12,4 @@ pub(super) async fn list_artifacts(State(st): St, input: Input) -> Answer {
     let root_uri = run_info(&run).artifact_uri;
     let path = input.text("path");
     crate::server::artifacts::list_run_artifacts(&st, &run.id, root_uri, path.as_deref()).await
-}
-
-/// kiroku keeps no MLflow LoggedModels; the client asks while listing a run's artifacts.
-pub(super) async fn search_logged_models() -> Answer {
-    Ok(Json(json!({"models": []})))
 }

@@ -21,15 +21,18 @@
 //! - `runs`: a run's life (`runs/create|get|update|delete|restore|search`, `metrics/get-history`);
 //! - `logging`: what a run records (`runs/log-metric|log-parameter|log-batch|set-tag|delete-tag|log-inputs`);
 //! - `artifacts`: `artifacts/list` (MLflow's artifact proxy itself is `server::artifacts`);
+//! - `logged_models`: MLflow 3's `logged-models/*` and `runs/outputs`;
+//! - `registry`: the model registry, `registered-models/*` and `model-versions/*`;
 //! - `wire`: the request fields (`Input`) and the MLflow JSON shapes every family answers with.
 //!
-//! The model registry (`registered-models/*`, `model-versions/*`) will be a file of its own here,
-//! `registry.rs`, with its routes added to `routes` below. Every route is registered in `routes`,
+//! Every route is registered in `routes`,
 //! in this file only: the access table (`server::access`, checked by `tests/server_routes.rs`)
 //! is read against this one router.
 mod artifacts;
 mod experiments;
+mod logged_models;
 mod logging;
+mod registry;
 mod runs;
 mod wire;
 
@@ -40,7 +43,7 @@ use crate::model::Run;
 use axum::extract::State;
 use axum::http::header;
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, post};
+use axum::routing::{delete, get, patch, post};
 use axum::{Json, Router};
 use serde::Serialize;
 use serde_json::{json, Value};
@@ -98,6 +101,16 @@ async fn get_run(st: &Arc<AppState>, id: &str) -> Result<Run, ApiError> {
         .map_err(run_not_found(id))
 }
 
+/// A search's answer: `{field: items}` plus `next_page_token` when there is a next page.
+fn paged(field: &str, items: Vec<Value>, next_page_token: Option<String>) -> Answer {
+    let mut out = serde_json::Map::new();
+    out.insert(field.into(), Value::Array(items));
+    if let Some(token) = next_page_token {
+        out.insert("next_page_token".into(), Value::String(token));
+    }
+    Ok(Json(Value::Object(out)))
+}
+
 fn ok() -> Answer {
     Ok(Json(json!({})))
 }
@@ -142,9 +155,75 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/runs/search", post(runs::search_runs))
         .route("/metrics/get-history", get(runs::get_history))
         .route("/artifacts/list", get(artifacts::list_artifacts))
+        .route("/runs/outputs", post(logged_models::log_outputs))
+        .route("/logged-models", post(logged_models::create))
+        .route("/logged-models/search", post(logged_models::search))
         .route(
-            "/logged-models/search",
-            post(artifacts::search_logged_models),
+            "/logged-models/{model_id}",
+            get(logged_models::get)
+                .patch(logged_models::finalize)
+                .delete(logged_models::delete),
+        )
+        .route(
+            "/logged-models/{model_id}/tags",
+            patch(logged_models::set_tags),
+        )
+        .route(
+            "/logged-models/{model_id}/tags/{tag_key}",
+            delete(logged_models::delete_tag),
+        )
+        .route(
+            "/logged-models/{model_id}/params",
+            post(logged_models::log_params),
+        )
+        .route(
+            "/logged-models/{model_id}/artifacts/directories",
+            get(logged_models::list_artifacts),
+        )
+        .route("/registered-models/create", post(registry::create_model))
+        .route("/registered-models/get", get(registry::get_model))
+        .route("/registered-models/rename", post(registry::rename_model))
+        .route("/registered-models/update", patch(registry::update_model))
+        .route("/registered-models/delete", delete(registry::delete_model))
+        .route(
+            "/registered-models/search",
+            get(registry::search_models).post(registry::search_models),
+        )
+        .route(
+            "/registered-models/get-latest-versions",
+            get(registry::latest_versions).post(registry::latest_versions),
+        )
+        .route("/registered-models/set-tag", post(registry::set_model_tag))
+        .route(
+            "/registered-models/delete-tag",
+            delete(registry::delete_model_tag),
+        )
+        .route(
+            "/registered-models/alias",
+            get(registry::get_by_alias)
+                .post(registry::set_alias)
+                .delete(registry::delete_alias),
+        )
+        .route("/model-versions/create", post(registry::create_version))
+        .route("/model-versions/get", get(registry::get_version))
+        .route("/model-versions/update", patch(registry::update_version))
+        .route(
+            "/model-versions/transition-stage",
+            post(registry::transition_stage),
+        )
+        .route("/model-versions/delete", delete(registry::delete_version))
+        .route(
+            "/model-versions/search",
+            get(registry::search_versions).post(registry::search_versions),
+        )
+        .route(
+            "/model-versions/get-download-uri",
+            get(registry::download_uri),
+        )
+        .route("/model-versions/set-tag", post(registry::set_version_tag))
+        .route(
+            "/model-versions/delete-tag",
+            delete(registry::delete_version_tag),
         )
         .method_not_allowed_fallback(super::errors::method_not_allowed);
     Router::new()

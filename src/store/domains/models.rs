@@ -116,4 +116,21 @@ pub trait ModelStore {
     fn version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
     /// The moves of one alias of a model (of all its aliases when `None`), oldest first.
     fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>>;
+
+    // ---- import ----
+    /// Writes a registered model as another registry holds it (`kiroku import mlflow`): its
+    /// versions keep their numbers, stages, statuses, users and times; tags and aliases come
+    /// along (each alias recorded as a move by `why`); the next new version follows the highest
+    /// of `next_version` and the numbers given. Returns `false`, writing nothing, when a model of
+    /// that name exists.
+    fn import_registered_model(
+        &self,
+        model: &RegisteredModel,
+        versions: &[ModelVersion],
+        next_version: i64,
+        why: &AliasReason,
+    ) -> Result<bool>;
+    /// Writes a logged model as another store holds it, keeping its id, status and times (its
+    /// experiment must exist); `false`, writing nothing, when the id is taken.
+    fn import_logged_model(&self, model: &LoggedModel) -> Result<bool>;
 }

@@ -238,6 +238,25 @@ impl ModelStore for HttpStore {
             alias: alias.map(str::to_string),
         })
     }
+    fn import_registered_model(
+        &self,
+        model: &RegisteredModel,
+        versions: &[ModelVersion],
+        next_version: i64,
+        why: &AliasReason,
+    ) -> Result<bool> {
+        self.model_call(ModelCall::ImportRegisteredModel {
+            model: model.clone(),
+            versions: versions.to_vec(),
+            next_version,
+            why: why.clone(),
+        })
+    }
+    fn import_logged_model(&self, model: &LoggedModel) -> Result<bool> {
+        self.model_call(ModelCall::ImportLoggedModel {
+            model: model.clone(),
+        })
+    }
 }
 
 fn json<T: serde::Serialize>(value: Result<T>) -> Result<Value> {
@@ -328,6 +347,13 @@ pub fn serve(store: &dyn Store, call: ModelCall) -> Result<Value> {
         C::DeleteAlias { name, alias, why } => json(store.delete_alias(&name, &alias, &why)),
         C::VersionByAlias { name, alias } => json(store.version_by_alias(&name, &alias)),
         C::AliasHistory { name, alias } => json(store.alias_history(&name, alias.as_deref())),
+        C::ImportRegisteredModel {
+            model,
+            versions,
+            next_version,
+            why,
+        } => json(store.import_registered_model(&model, &versions, next_version, &why)),
+        C::ImportLoggedModel { model } => json(store.import_logged_model(&model)),
     }
 }
 

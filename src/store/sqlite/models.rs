@@ -976,8 +976,24 @@ impl ModelStore for SqliteStore {
         for (k, v) in &new.tags {
             check_tag(k, v)?;
         }
+        // A version from a logged model names it and its run, as MLflow's store fills them in.
+        let model_id = new.model_id.clone().or_else(|| {
+            new.source
+                .strip_prefix("models:/")
+                .filter(|id| id.starts_with("m-") && !id.contains('/'))
+                .map(str::to_string)
+        });
         self.write(|tx| {
             let mid = mid_of(tx, &new.name)?;
+            let run_id = match (&new.run_id, &model_id) {
+                (Some(run), _) => Some(run.clone()),
+                (None, Some(id)) => tx
+                    .prepare_cached("SELECT source_run_id FROM logged_models WHERE model_id = ?1")?
+                    .query_row([id], |r| r.get::<_, Option<String>>(0))
+                    .optional()?
+                    .flatten(),
+                (None, None) => None,
+            };
             let version: i64 = tx
                 .prepare_cached("SELECT next_version FROM registered_models WHERE mid = ?1")?
                 .query_row([mid], |r| r.get(0))?;
@@ -988,7 +1004,7 @@ impl ModelStore for SqliteStore {
                 "INSERT INTO model_versions (mid, version, source, run_id, model_id, status, description, run_link, user, created_ms, updated_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, 'ready', ?6, ?7, ?8, ?9, ?9)",
             )?
-            .execute(params![mid, version, new.source, new.run_id, new.model_id, new.description, new.run_link, new.user, now])?;
+            .execute(params![mid, version, new.source, run_id, model_id, new.description, new.run_link, new.user, now])?;
             let vid = tx.last_insert_rowid();
             for (k, v) in &new.tags {
                 tx.prepare_cached(
@@ -996,14 +1012,14 @@ impl ModelStore for SqliteStore {
                 )?
                 .execute(params![vid, k, v])?;
             }
-            let (rid, experiment) = run_of(tx, new.run_id.as_deref())?;
+            let (rid, experiment) = run_of(tx, run_id.as_deref())?;
             record_event(
                 tx,
                 "model.version_created",
                 &new.user,
                 rid,
                 experiment,
-                Some(json!({"model": new.name, "version": version, "source": new.source, "model_id": new.model_id})),
+                Some(json!({"model": new.name, "version": version, "source": new.source, "model_id": model_id})),
             )?;
             read_version(tx, &new.name, version)
         })
@@ -1177,5 +1193,93 @@ impl ModelStore for SqliteStore {
 
     fn alias_history(&self, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>> {
         self.read(|c| read_history(c, name, alias))
+    }
+
+    fn import_registered_model(
+        &self,
+        model: &RegisteredModel,
+        versions: &[ModelVersion],
+        next_version: i64,
+        why: &AliasReason,
+    ) -> Result<bool> {
+        check_model_name(&model.name)?;
+        for alias in model.aliases.keys() {
+            check_alias(alias)?;
+        }
+        self.write(|tx| {
+            if mid_of(tx, &model.name).is_ok() {
+                return Ok(false);
+            }
+            let next = versions
+                .iter()
+                .map(|v| v.version + 1)
+                .max()
+                .unwrap_or(1)
+                .max(next_version);
+            tx.prepare_cached(
+                "INSERT INTO registered_models (name, description, user, created_ms, updated_ms, next_version) VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+            )?
+            .execute(params![model.name, model.description, model.user, model.created_at, model.updated_at, next])?;
+            let mid = tx.last_insert_rowid();
+            for (k, v) in &model.tags {
+                tx.prepare_cached("INSERT INTO registered_model_tags (mid, key, value) VALUES (?1, ?2, ?3)")?
+                    .execute(params![mid, k, v])?;
+            }
+            for v in versions {
+                let stage = canonical_stage(&v.stage).unwrap_or("None");
+                tx.prepare_cached(
+                    "INSERT INTO model_versions (mid, version, source, run_id, model_id, status, status_message, description, stage, run_link, user, created_ms, updated_ms)
+                     VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11, ?12, ?13)",
+                )?
+                .execute(params![mid, v.version, v.source, v.run_id, v.model_id, v.status.as_str(), v.status_message, v.description, stage, v.run_link, v.user, v.created_at, v.updated_at])?;
+                let vid = tx.last_insert_rowid();
+                for (k, value) in &v.tags {
+                    tx.prepare_cached("INSERT INTO model_version_tags (vid, key, value) VALUES (?1, ?2, ?3)")?
+                        .execute(params![vid, k, value])?;
+                }
+            }
+            for (alias, version) in &model.aliases {
+                if !versions.iter().any(|v| v.version == *version) {
+                    continue;
+                }
+                tx.prepare_cached("INSERT INTO model_aliases (mid, alias, version) VALUES (?1, ?2, ?3)")?
+                    .execute(params![mid, alias, version])?;
+                record_move(tx, &model.name, alias, None, Some(*version), why)?;
+            }
+            record_event(tx, "model.registered", &why.user, None, None, Some(json!({"model": model.name, "imported": true})))?;
+            Ok(true)
+        })
+    }
+
+    fn import_logged_model(&self, model: &LoggedModel) -> Result<bool> {
+        limits::user_name(&model.user)?;
+        self.write(|tx| {
+            let taken = tx
+                .prepare_cached("SELECT 1 FROM logged_models WHERE model_id = ?1")?
+                .query_row([&model.model_id], |_| Ok(()))
+                .optional()?
+                .is_some();
+            if taken {
+                return Ok(false);
+            }
+            tx.prepare_cached(
+                "INSERT INTO logged_models (model_id, experiment_id, name, source_run_id, status, status_message, model_type, user, created_ms, updated_ms, deleted_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9, ?10, ?11)",
+            )?
+            .execute(params![
+                model.model_id, model.experiment_id, model.name, model.source_run_id, model.status.as_str(),
+                model.status_message, model.model_type, model.user, model.created_at, model.updated_at,
+                model.deleted.then_some(model.updated_at)
+            ])?;
+            for (k, v) in &model.tags {
+                tx.prepare_cached("INSERT INTO logged_model_tags (model_id, key, value) VALUES (?1, ?2, ?3)")?
+                    .execute(params![model.model_id, k, v])?;
+            }
+            for (k, v) in &model.params {
+                tx.prepare_cached("INSERT INTO logged_model_params (model_id, key, value) VALUES (?1, ?2, ?3)")?
+                    .execute(params![model.model_id, k, v])?;
+            }
+            Ok(true)
+        })
     }
 }

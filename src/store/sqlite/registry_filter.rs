@@ -299,8 +299,12 @@ impl Grammar {
             }
             args.push(Value::Text(key.to_string()));
             args.push(Value::Text(values.into_iter().next().unwrap_or_default()));
-            let sql = template.replace("{op}", &comparison(op, "t.value"));
-            return Ok(sql);
+            // `!=` matches those without the tag too (the client filters prompts out of model
+            // searches with `tag.mlflow.prompt.is_prompt != 'true'`).
+            if op == "!=" {
+                return Ok(format!("NOT {}", template.replace("{op}", "t.value = ?")));
+            }
+            return Ok(template.replace("{op}", &comparison(op, "t.value")));
         }
         let field = self.field(name).ok_or_else(|| {
             bad(
@@ -458,6 +462,11 @@ mod tests {
             ]
         );
         assert_eq!(GRAMMAR.condition(None).unwrap().sql, "1");
+        let c = GRAMMAR.condition(Some("tag.`a.b` != 'true'")).unwrap();
+        assert_eq!(
+            c.sql,
+            "NOT EXISTS (SELECT 1 FROM t WHERE t.key = ? AND t.value = ?)"
+        );
     }
 
     #[test]
@@ -469,6 +478,7 @@ mod tests {
             ("name = 'a", "not closed"),
             ("name", "expected an operator"),
             ("tags.k > 'a'", "tags take"),
+            ("tags.k IN ('a')", "tags take"),
         ] {
             let e = GRAMMAR.condition(Some(filter)).err().unwrap().to_string();
             assert!(e.contains(says), "{filter}: {e}");

@@ -132,7 +132,14 @@ impl Layer for InputLayer {
                 version,
                 verdict,
             } => (
-                format!(" {} {model}/{version} ", verdict.as_str()),
+                format!(
+                    " {} {model}/{version} ",
+                    if *verdict == crate::model::promotions::ApprovalVerdict::Approved {
+                        "Approve"
+                    } else {
+                        "Reject"
+                    }
+                ),
                 if *verdict == crate::model::promotions::ApprovalVerdict::Rejected {
                     "the reason (required) · enter: next · esc cancels"
                 } else {

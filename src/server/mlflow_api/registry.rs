@@ -1,0 +1,404 @@
+//! MLflow's model registry (`registered-models/*`, `model-versions/*`), over `ModelStore`.
+//!
+//! Versions are numbers in the store and strings on the wire. Errors are MLflow's: an unknown
+//! model or version is `RESOURCE_DOES_NOT_EXIST` with MLflow's message, a name taken is
+//! `RESOURCE_ALREADY_EXISTS`, a reserved alias (`latest`, `v<N>`) `INVALID_PARAMETER_VALUE`.
+//! Aliases are filled in every answer that carries versions, searches included (MLflow's own
+//! server leaves them out of `model-versions/search`, mlflow#9783). An alias set through this API
+//! is recorded in the alias history with the reason `via MLflow API`; gates on promotion are
+//! `kiroku model alias`'s and do not apply here.
+use super::logged_models::key_values;
+use super::wire::{int_of, text_of, Input};
+use super::{ok, paged, Answer, St};
+use crate::api::ApiError;
+use crate::model::registry::*;
+use crate::server::auth::Caller;
+use crate::server::errors::invalid;
+use axum::extract::State;
+use axum::{Extension, Json};
+use serde_json::{json, Map, Value};
+use std::collections::BTreeMap;
+
+/// The reason recorded for alias moves made through MLflow's API.
+pub const MLFLOW_ALIAS_REASON: &str = "via MLflow API";
+
+/// A name taken (the store's `Conflict`) as MLflow answers it.
+fn already_exists(e: ApiError) -> ApiError {
+    if e.kind.as_deref() == Some("conflict") {
+        ApiError::new("RESOURCE_ALREADY_EXISTS", e.message)
+    } else {
+        e
+    }
+}
+
+/// A version as MLflow's `ModelVersion` message (empty optional fields left out).
+pub(super) fn version_json(v: &ModelVersion) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(v.name));
+    out.insert("version".into(), json!(v.version.to_string()));
+    out.insert("creation_timestamp".into(), json!(v.created_at));
+    out.insert("last_updated_timestamp".into(), json!(v.updated_at));
+    if !v.user.is_empty() {
+        out.insert("user_id".into(), json!(v.user));
+    }
+    out.insert("current_stage".into(), json!(v.stage));
+    out.insert("description".into(), json!(v.description));
+    out.insert("source".into(), json!(v.source));
+    if let Some(run) = &v.run_id {
+        out.insert("run_id".into(), json!(run));
+    }
+    out.insert("status".into(), json!(v.status.mlflow_name()));
+    if let Some(message) = &v.status_message {
+        out.insert("status_message".into(), json!(message));
+    }
+    if !v.tags.is_empty() {
+        out.insert("tags".into(), key_values(&v.tags));
+    }
+    out.insert("run_link".into(), json!(v.run_link));
+    if !v.aliases.is_empty() {
+        out.insert("aliases".into(), json!(v.aliases));
+    }
+    if let Some(model_id) = &v.model_id {
+        out.insert("model_id".into(), json!(model_id));
+    }
+    Value::Object(out)
+}
+
+/// A registered model as MLflow's `RegisteredModel` message.
+fn model_json(m: &RegisteredModel) -> Value {
+    let mut out = Map::new();
+    out.insert("name".into(), json!(m.name));
+    out.insert("creation_timestamp".into(), json!(m.created_at));
+    out.insert("last_updated_timestamp".into(), json!(m.updated_at));
+    if !m.user.is_empty() {
+        out.insert("user_id".into(), json!(m.user));
+    }
+    if !m.description.is_empty() {
+        out.insert("description".into(), json!(m.description));
+    }
+    if !m.latest_versions.is_empty() {
+        let latest: Vec<Value> = m.latest_versions.iter().map(version_json).collect();
+        out.insert("latest_versions".into(), Value::Array(latest));
+    }
+    if !m.tags.is_empty() {
+        out.insert("tags".into(), key_values(&m.tags));
+    }
+    if !m.aliases.is_empty() {
+        let aliases: Vec<Value> = m
+            .aliases
+            .iter()
+            .map(|(alias, v)| json!({"alias": alias, "version": v.to_string()}))
+            .collect();
+        out.insert("aliases".into(), Value::Array(aliases));
+    }
+    Value::Object(out)
+}
+
+fn model_answer(m: &RegisteredModel) -> Answer {
+    Ok(Json(json!({"registered_model": model_json(m)})))
+}
+
+fn version_answer(v: &ModelVersion) -> Answer {
+    Ok(Json(json!({"model_version": version_json(v)})))
+}
+
+/// The version number a request names (MLflow sends a string).
+fn version_of(input: &Input) -> Result<i64, ApiError> {
+    let text = input.required("version")?;
+    text.trim().parse::<i64>().map_err(|_| {
+        invalid(format!(
+            "Parameter 'version' must be an integer, got '{text}'."
+        ))
+    })
+}
+
+fn tags_of(input: &Input) -> Result<BTreeMap<String, String>, ApiError> {
+    let mut out = BTreeMap::new();
+    for item in input.list("tags").iter() {
+        let key = item.get("key").and_then(text_of).unwrap_or_default();
+        if key.is_empty() {
+            return Err(invalid("Missing value for required parameter 'tags.key'."));
+        }
+        out.insert(key, item.get("value").and_then(text_of).unwrap_or_default());
+    }
+    Ok(out)
+}
+
+/// `filter`, `order_by` (repeated), `max_results`, `page_token` of a registry search.
+fn search_of(input: &Input) -> Result<RegistrySearch, ApiError> {
+    let max_results = match input.0.get("max_results") {
+        Some(v) => match int_of(v, "max_results")? {
+            Some(n) if n < 1 => {
+                return Err(invalid(format!(
+                    "Invalid value {n} for parameter 'max_results' supplied. It must be a positive integer"
+                )))
+            }
+            other => other.map(|n| n.min(u32::MAX as i64) as u32),
+        },
+        None => None,
+    };
+    Ok(RegistrySearch {
+        filter: input.text("filter").filter(|f| !f.trim().is_empty()),
+        order_by: input.list("order_by").iter().filter_map(text_of).collect(),
+        max_results,
+        page_token: input.text("page_token").filter(|t| !t.is_empty()),
+    })
+}
+
+fn alias_reason(c: &Caller) -> AliasReason {
+    AliasReason {
+        user: c.user_or(""),
+        reason: MLFLOW_ALIAS_REASON.into(),
+        forced: false,
+    }
+}
+
+// ---- registered models ----
+
+pub(super) async fn create_model(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let new = NewRegisteredModel {
+        name: input.required("name")?,
+        description: input.text("description").unwrap_or_default(),
+        tags: tags_of(&input)?,
+        user: c.user_or(""),
+    };
+    let model = st
+        .write(move |s| s.create_registered_model(&new))
+        .await
+        .map_err(already_exists)?;
+    model_answer(&model)
+}
+
+pub(super) async fn get_model(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    model_answer(&st.call(move |s| s.registered_model(&name)).await?)
+}
+
+pub(super) async fn rename_model(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let new_name = input.required("new_name")?;
+    let model = st
+        .write(move |s| s.rename_registered_model(&name, &new_name))
+        .await
+        .map_err(already_exists)?;
+    model_answer(&model)
+}
+
+pub(super) async fn update_model(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let description = input.text("description").unwrap_or_default();
+    model_answer(
+        &st.write(move |s| s.update_registered_model(&name, &description))
+            .await?,
+    )
+}
+
+pub(super) async fn delete_model(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let name = input.required("name")?;
+    let user = c.user_or("");
+    st.write(move |s| s.delete_registered_model(&name, &user))
+        .await?;
+    ok()
+}
+
+pub(super) async fn search_models(State(st): St, input: Input) -> Answer {
+    let search = search_of(&input)?;
+    let page = st
+        .call(move |s| s.search_registered_models(&search))
+        .await?;
+    let models = page.models.iter().map(model_json).collect();
+    paged("registered_models", models, page.next_page_token)
+}
+
+pub(super) async fn latest_versions(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let stages: Vec<String> = input.list("stages").iter().filter_map(text_of).collect();
+    let versions = st
+        .call(move |s| s.latest_model_versions(&name, &stages))
+        .await?;
+    let versions: Vec<Value> = versions.iter().map(version_json).collect();
+    Ok(Json(json!({"model_versions": versions})))
+}
+
+pub(super) async fn set_model_tag(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let key = input.required("key")?;
+    let value = input.text("value").unwrap_or_default();
+    st.write(move |s| s.set_registered_model_tag(&name, &key, &value))
+        .await?;
+    ok()
+}
+
+pub(super) async fn delete_model_tag(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let key = input.required("key")?;
+    st.write(move |s| s.delete_registered_model_tag(&name, &key))
+        .await?;
+    ok()
+}
+
+// ---- aliases ----
+
+pub(super) async fn set_alias(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let name = input.required("name")?;
+    let alias = input.required("alias")?;
+    let version = version_of(&input)?;
+    let why = alias_reason(&c);
+    st.write(move |s| s.set_alias(&name, &alias, version, &why))
+        .await?;
+    ok()
+}
+
+pub(super) async fn delete_alias(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let name = input.required("name")?;
+    let alias = input.required("alias")?;
+    let why = alias_reason(&c);
+    st.write(move |s| s.delete_alias(&name, &alias, &why))
+        .await?;
+    ok()
+}
+
+pub(super) async fn get_by_alias(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let alias = input.required("alias")?;
+    version_answer(&st.call(move |s| s.version_by_alias(&name, &alias)).await?)
+}
+
+// ---- versions ----
+
+pub(super) async fn create_version(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let new = NewModelVersion {
+        name: input.required("name")?,
+        source: input.required("source")?,
+        run_id: input.text("run_id").filter(|r| !r.is_empty()),
+        model_id: input.text("model_id").filter(|m| !m.is_empty()),
+        tags: tags_of(&input)?,
+        run_link: input.text("run_link").unwrap_or_default(),
+        description: input.text("description").unwrap_or_default(),
+        user: c.user_or(""),
+    };
+    version_answer(&st.write(move |s| s.create_model_version(&new)).await?)
+}
+
+pub(super) async fn get_version(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    version_answer(&st.call(move |s| s.model_version(&name, version)).await?)
+}
+
+pub(super) async fn update_version(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let description = input.text("description").unwrap_or_default();
+    version_answer(
+        &st.write(move |s| s.update_model_version(&name, version, &description))
+            .await?,
+    )
+}
+
+pub(super) async fn transition_stage(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let stage = input.required("stage")?;
+    let archive = input.text("archive_existing_versions").as_deref() == Some("true");
+    version_answer(
+        &st.write(move |s| s.transition_model_version_stage(&name, version, &stage, archive))
+            .await?,
+    )
+}
+
+pub(super) async fn delete_version(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    input: Input,
+) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let user = c.user_or("");
+    st.write(move |s| s.delete_model_version(&name, version, &user))
+        .await?;
+    ok()
+}
+
+pub(super) async fn search_versions(State(st): St, input: Input) -> Answer {
+    let search = search_of(&input)?;
+    let page = st.call(move |s| s.search_model_versions(&search)).await?;
+    let versions = page.versions.iter().map(version_json).collect();
+    paged("model_versions", versions, page.next_page_token)
+}
+
+pub(super) async fn set_version_tag(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let key = input.required("key")?;
+    let value = input.text("value").unwrap_or_default();
+    st.write(move |s| s.set_model_version_tag(&name, version, &key, &value))
+        .await?;
+    ok()
+}
+
+pub(super) async fn delete_version_tag(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let key = input.required("key")?;
+    st.write(move |s| s.delete_model_version_tag(&name, version, &key))
+        .await?;
+    ok()
+}
+
+/// Where a version's files are, as a URI the client's artifact repositories read:
+/// `models:/<model id>` becomes the logged model's `mlflow-artifacts:` location,
+/// `runs:/<run>/<path>` the run's; anything else is the source itself.
+pub(super) async fn download_uri(State(st): St, input: Input) -> Answer {
+    let name = input.required("name")?;
+    let version = version_of(&input)?;
+    let found = st.call(move |s| s.model_version(&name, version)).await?;
+    let uri = resolve_source(&st, &found).await?;
+    Ok(Json(json!({"artifact_uri": uri})))
+}
+
+async fn resolve_source(
+    st: &std::sync::Arc<crate::server::AppState>,
+    v: &ModelVersion,
+) -> Result<String, ApiError> {
+    if let Some(model_id) = v
+        .source
+        .strip_prefix("models:/")
+        .filter(|id| id.starts_with("m-") && !id.contains('/'))
+    {
+        let id = model_id.to_string();
+        let model = st.call(move |s| s.logged_model(&id, true)).await?;
+        return Ok(model.artifact_location);
+    }
+    if let Some(rest) = v.source.strip_prefix("runs:/") {
+        let (run_id, path) = rest.split_once('/').unwrap_or((rest, ""));
+        let run = super::get_run(st, run_id).await?;
+        let root = super::wire::run_info(&run).artifact_uri;
+        return Ok(if path.is_empty() {
+            root
+        } else {
+            format!("{root}/{path}")
+        });
+    }
+    Ok(v.source.clone())
+}

@@ -1,0 +1,116 @@
+//! The real mlflow client's model APIs against a live `kiroku serve` (`mlflow_models.py`):
+//! sklearn and pyfunc models logged, registered, aliased, loaded by alias, version, model id and
+//! runs URI and used to predict; registry search with filter, order and paging; rename, delete;
+//! MLflow's error codes. Then the store itself: the files landed under the store, and every
+//! alias move made through MLflow's API is in the alias history.
+mod common;
+use common::requires::require_python_module;
+use common::{python_findings, Project, Server};
+use kiroku::store::{ModelStore, SqliteStore};
+use serde_json::json;
+
+#[test]
+fn mlflow_client_logs_registers_aliases_and_loads_models_through_kiroku_serve() {
+    if !require_python_module("mlflow") || !require_python_module("sklearn") {
+        return;
+    }
+    let project = Project::new();
+    let server = Server::start(&project, &[]).unwrap();
+    let got = python_findings("mlflow_models.py", &server.url);
+
+    assert_eq!(got["registered_version"], "1");
+    assert_eq!(got["model_id_form"], true);
+    assert_eq!(got["adder_version"], "1");
+    assert_eq!(got["adder_source_is_model"], true);
+    assert_eq!(
+        got["loads_match"], true,
+        "every way of loading predicts alike"
+    );
+    assert_eq!(got["adder_predicts"], json!([4.0, 5.0]));
+    assert_eq!(got["champion"], json!(["2", ["champion"]]));
+    assert_eq!(
+        got["model_aliases"],
+        json!({"challenger": "1", "champion": "2"})
+    );
+    assert_eq!(got["version_aliases"], json!(["challenger"]));
+    assert_eq!(got["after_delete_alias"], json!(["champion"]));
+    assert_eq!(got["version_tags"], json!({"validated": "yes"}));
+    assert_eq!(got["model_description"], "classifier");
+    assert_eq!(got["latest_production"], json!(["2"]));
+    assert!(got["download_uri"].as_str().unwrap().ends_with(&format!(
+        "/models/{}/artifacts",
+        got["model_id"].as_str().unwrap()
+    )));
+    let five: Vec<String> = (0..5).map(|i| format!("search-{i}")).collect();
+    let mut reversed = five.clone();
+    reversed.reverse();
+    assert_eq!(got["search_like"], json!(five));
+    assert_eq!(got["search_desc"], json!(reversed));
+    assert_eq!(got["search_tag"], json!(["search-3"]));
+    assert_eq!(
+        got["search_pages"],
+        json!([["search-0", "search-1"], ["search-2", "search-3"], true])
+    );
+    // Aliases are filled in search results too (MLflow's server leaves them out).
+    assert_eq!(
+        got["versions"],
+        json!([["1", true, []], ["2", null, ["champion"]]])
+    );
+    assert_eq!(got["versions_by_run"], json!(["1"]));
+    assert_eq!(got["logged_named_model"], 2);
+    assert_eq!(got["logged_status"], "READY");
+    assert_eq!(got["logged_run"], true);
+    assert_eq!(got["bare"], json!(["READY", {"alpha": "1", "beta": "2"}]));
+    assert_eq!(got["deleted_logged"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(got["mlmodel_has_sklearn"], true);
+    let listed = got["listed"].as_array().unwrap();
+    assert!(listed.contains(&json!("MLmodel")) && listed.contains(&json!("model.skops")));
+    assert_eq!(
+        got["errors"],
+        json!({
+            "exists": "RESOURCE_ALREADY_EXISTS",
+            "missing_model": "RESOURCE_DOES_NOT_EXIST",
+            "missing_version": "RESOURCE_DOES_NOT_EXIST",
+            "latest": "INVALID_PARAMETER_VALUE",
+            "v3": "INVALID_PARAMETER_VALUE",
+            "missing_alias": "RESOURCE_DOES_NOT_EXIST",
+            "bad_filter": "INVALID_PARAMETER_VALUE",
+            "rename_taken": "RESOURCE_ALREADY_EXISTS",
+        })
+    );
+    assert_eq!(got["renamed_alias"], "2");
+    assert_eq!(got["old_name"], "RESOURCE_DOES_NOT_EXIST");
+    assert_eq!(got["after_version_delete"], json!(["2"]));
+    assert_eq!(got["after_delete"], "RESOURCE_DOES_NOT_EXIST");
+    drop(server);
+
+    // The store: the model's files are on disk, the alias moves are history.
+    let model_id = got["model_id"].as_str().unwrap();
+    let files = project
+        .store_dir()
+        .join("models")
+        .join(model_id)
+        .join("artifacts");
+    assert!(files.join("MLmodel").is_file(), "{}", files.display());
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    let history = store.alias_history("classifier", None).unwrap();
+    let moves: Vec<(&str, Option<i64>, Option<i64>)> = history
+        .iter()
+        .map(|m| (m.alias.as_str(), m.from_version, m.to_version))
+        .collect();
+    assert_eq!(
+        moves,
+        vec![
+            ("champion", None, Some(1)),
+            ("champion", Some(1), Some(2)),
+            ("challenger", None, Some(1)),
+            ("challenger", Some(1), None),
+            ("champion", Some(2), None),
+        ],
+        "set, moved, set, deleted, and champion gone with the model"
+    );
+    assert!(history[..4]
+        .iter()
+        .all(|m| m.reason == "via MLflow API" && !m.forced));
+    assert_eq!(history[4].reason, "model deleted");
+}
