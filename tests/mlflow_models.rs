@@ -73,7 +73,7 @@ fn mlflow_client_logs_registers_aliases_and_loads_models_through_kiroku_serve() 
             "missing_version": "RESOURCE_DOES_NOT_EXIST",
             "latest": "INVALID_PARAMETER_VALUE",
             "v3": "INVALID_PARAMETER_VALUE",
-            "missing_alias": "RESOURCE_DOES_NOT_EXIST",
+            "missing_alias": "INVALID_PARAMETER_VALUE",
             "bad_filter": "INVALID_PARAMETER_VALUE",
             "rename_taken": "RESOURCE_ALREADY_EXISTS",
         })

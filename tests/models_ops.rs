@@ -653,3 +653,52 @@ fn the_job_scheduler_retries_due_deliveries() {
             .any(|d| d["hook"] == "notify" && d["state"] == "delivered")
     });
 }
+
+#[test]
+fn a_version_registered_through_the_mlflow_api_is_evaluated_by_the_next_model_command() {
+    let p = Project::new();
+    write(
+        &p,
+        "kiroku.toml",
+        "[models.churn]\nevaluate = { command = \"echo eval_acc: 0.88\" }\n",
+    );
+    let run = train(&p, "r1", &[("acc", 0.9)], &[]);
+    let server = common::Server::start(&p, &[]).unwrap();
+    let client = reqwest::blocking::Client::new();
+    let post = |path: &str, body: Value| {
+        let response = client
+            .post(format!("{}/api/2.0/mlflow/{path}", server.url))
+            .json(&body)
+            .send()
+            .unwrap();
+        assert!(
+            response.status().is_success(),
+            "{path}: {}",
+            response.text().unwrap()
+        );
+    };
+    post(
+        "registered-models/create",
+        serde_json::json!({"name": "churn"}),
+    );
+    post(
+        "model-versions/create",
+        serde_json::json!({"name": "churn", "source": format!("runs:/{run}/model"), "run_id": run}),
+    );
+    drop(server);
+    // No evaluation yet: the registry's API knows nothing of kiroku.toml.
+    let evaluations = |p: &Project| {
+        let (_, shown, _) = model_json(p, &["show", "churn/1"]);
+        shown["result"]["versions"][0]["evaluation"].clone()
+    };
+    let out = p.kiroku(&["model", "ls", "--format", "json"]);
+    assert!(out.status.success());
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert!(err.contains("evaluating churn/1"), "{err}");
+    assert!(evaluations(&p)["job_id"].is_i64());
+    let v1 = evaluated(&p, "churn", 1);
+    assert_eq!(v1["evaluation_metrics"]["eval_acc"], 0.88);
+    // Evaluated once: the next command submits nothing more.
+    let out = p.kiroku(&["model", "ls", "--format", "json"]);
+    assert!(!String::from_utf8_lossy(&out.stderr).contains("evaluating"));
+}

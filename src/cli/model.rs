@@ -13,8 +13,8 @@
 //! - `approve|reject NAME/VERSION [--alias A] -m TEXT`: a reviewer's verdict.
 //! - `hooks ls NAME`, `hooks test NAME`, `hooks deliver [NAME] [--now]`.
 //!
-//! Every command that reads a model's versions first submits the evaluations of versions
-//! that have none (those that came through the MLflow API), when the model has one configured.
+//! `ls`, `show`, `alias` and `gate` first submit the evaluations of the versions they meet that
+//! have none (those that came through the MLflow API), when the model has one configured.
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::config::models::ModelConfig;
@@ -238,6 +238,18 @@ fn ls(ctx: &mut Context) -> Result<i32> {
             None => break,
         }
     }
+    // Versions that came another way (the MLflow API) get their evaluation now.
+    settings::check_conditions(&ctx.config, ctx.location.project_dir().as_deref())?;
+    let submitter = submitter(ctx, store.as_ref())?;
+    for m in models.iter().filter(|m| {
+        ctx.config
+            .models
+            .get(&m.name)
+            .is_some_and(|c| c.evaluate.is_some())
+    }) {
+        let versions = store.model_versions(&m.name)?;
+        evaluate_missing(&submitter, &ctx.config.models[&m.name], &m.name, &versions)?;
+    }
     if json(ctx) {
         emit("models", &models)?;
         return Ok(0);
@@ -444,6 +456,12 @@ fn gate(ctx: &mut Context, target: &str, version: i64) -> Result<i32> {
     let settings = model_settings(ctx, name)?;
     let store = ctx.store()?;
     let v = store.model_version(name, version)?;
+    evaluate_missing(
+        &submitter(ctx, store.as_ref())?,
+        &settings,
+        name,
+        std::slice::from_ref(&v),
+    )?;
     let verdict = promote::verdict(store.as_ref(), &settings, name, alias, &v, now_ms())?;
     if json(ctx) {
         emit("verdict", &verdict)?;

@@ -181,39 +181,48 @@ fn in_list(
     run: &Run,
     inputs: &[LoggedInput],
 ) -> bool {
-    let any_equal = |present: bool, eq: &dyn Fn(&Literal) -> bool| {
-        present && (values.iter().any(eq) != negated)
-    };
+    let listed = |hit: bool| hit != negated;
     match field {
         RunField::Metric(k) => match run.metrics.get(k) {
-            Some(m) => any_equal(true, &|v| finite(v) == Some(m.last)),
             None => false,
-        },
-        RunField::Param(k) | RunField::Tag(k) => {
-            let map = if matches!(field, RunField::Param(_)) {
-                &run.params
-            } else {
-                &run.tags
-            };
-            match map.get(k) {
-                Some(t) => any_equal(true, &|v| v.as_text() == t),
-                None => false,
+            // A NaN latest value is in a list holding NaN, and never in a `not in`.
+            Some(m) if m.last.is_nan() => {
+                !negated
+                    && values
+                        .iter()
+                        .any(|v| v.as_number().is_some_and(f64::is_nan))
             }
-        }
+            Some(m) => listed(values.iter().any(|v| finite(v) == Some(m.last))),
+        },
+        // A number (quoted or not) is compared with the param's number, text with its text.
+        RunField::Param(k) => match run.params.get(k) {
+            None => false,
+            Some(text) => {
+                let number = crate::query::parse_decimal(text).filter(|n| n.is_finite());
+                listed(values.iter().any(|v| match finite(v) {
+                    Some(n) => number == Some(n),
+                    None => v.as_text() == text,
+                }))
+            }
+        },
+        RunField::Tag(k) => match run.tags.get(k) {
+            None => false,
+            Some(text) => listed(values.iter().any(|v| v.as_text() == text)),
+        },
         RunField::Attribute(a) => match attribute(*a, run) {
             None => false,
-            Some(AttrValue::Number(n)) => any_equal(true, &|v| finite(v) == Some(n)),
-            Some(AttrValue::Text(t)) => any_equal(true, &|v| {
+            Some(AttrValue::Number(n)) => listed(values.iter().any(|v| finite(v) == Some(n))),
+            Some(AttrValue::Text(t)) => listed(values.iter().any(|v| {
                 if ignores_case(*a) {
-                    v.as_text().eq_ignore_ascii_case(&t)
+                    v.as_text().to_lowercase() == t.to_lowercase()
                 } else {
                     v.as_text() == t
                 }
-            }),
+            })),
         },
         RunField::Dataset(d) => dataset_values(*d, inputs)
             .iter()
-            .any(|t| values.iter().any(|v| v.as_text() == t) != negated),
+            .any(|t| listed(values.iter().any(|v| v.as_text() == t))),
     }
 }
 

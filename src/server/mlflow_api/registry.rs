@@ -277,7 +277,19 @@ pub(super) async fn delete_alias(
 pub(super) async fn get_by_alias(State(st): St, input: Input) -> Answer {
     let name = input.required("name")?;
     let alias = input.required("alias")?;
-    version_answer(&st.call(move |s| s.version_by_alias(&name, &alias)).await?)
+    // MLflow answers an alias that is not set with INVALID_PARAMETER_VALUE (an unknown model
+    // stays RESOURCE_DOES_NOT_EXIST).
+    let found = st
+        .call(move |s| s.version_by_alias(&name, &alias))
+        .await
+        .map_err(|e| {
+            if e.status() == 404 && e.message.starts_with("Registered model alias") {
+                invalid(e.message)
+            } else {
+                e
+            }
+        })?;
+    version_answer(&found)
 }
 
 // ---- versions ----

@@ -281,25 +281,27 @@ impl PromotionStore for SqliteStore {
         limit: u32,
         ids: Option<&[String]>,
     ) -> Result<Vec<HookDelivery>> {
+        let mut args = vec![Value::Integer(now), Value::Integer(limit as i64)];
+        let named = match ids {
+            Some(ids) if !ids.is_empty() => {
+                let marks: Vec<String> = (0..ids.len()).map(|i| format!("?{}", i + 3)).collect();
+                args.extend(ids.iter().map(|id| Value::Text(id.clone())));
+                format!(" OR id IN ({})", marks.join(", "))
+            }
+            _ => String::new(),
+        };
+        let tail =
+            format!("WHERE state = 'pending' AND (next_ms <= ?1{named}) ORDER BY seq LIMIT ?2");
+        // Looked for first without the write lock: a drainer with nothing to do (the
+        // scheduler, every wake) writes nothing and wakes no watcher.
+        if self
+            .read(|c| select_deliveries(c, &tail, &args))?
+            .is_empty()
+        {
+            return Ok(Vec::new());
+        }
         self.write(|tx| {
-            let mut args = vec![Value::Integer(now), Value::Integer(limit as i64)];
-            let named = match ids {
-                Some(ids) if !ids.is_empty() => {
-                    let marks: Vec<String> =
-                        (0..ids.len()).map(|i| format!("?{}", i + 3)).collect();
-                    let marks = marks.join(", ");
-                    args.extend(ids.iter().map(|id| Value::Text(id.clone())));
-                    format!(" OR id IN ({marks})")
-                }
-                _ => String::new(),
-            };
-            let claimed = select_deliveries(
-                tx,
-                &format!(
-                    "WHERE state = 'pending' AND (next_ms <= ?1{named}) ORDER BY seq LIMIT ?2"
-                ),
-                &args,
-            )?;
+            let claimed = select_deliveries(tx, &tail, &args)?;
             let until = now.saturating_add(hold_ms);
             for d in &claimed {
                 tx.prepare_cached("UPDATE hook_deliveries SET next_ms = ?2 WHERE id = ?1")?
