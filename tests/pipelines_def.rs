@@ -732,6 +732,7 @@ fn status_project(root: &Path, rng: &mut Rng) {
     write(&root.join("conf.toml"), "[opt]\nbeta = 0.9\n");
     // The frozen stage's output, made by hand (DVC's repro checks that it is there).
     write(&root.join("archive.txt"), "by hand\n");
+    fs::create_dir_all(root.join("reports")).unwrap();
     write(
         &root.join("dvc.yaml"),
         r#"stages:
@@ -766,13 +767,18 @@ fn status_project(root: &Path, rng: &mut Rng) {
     frozen: true
   ping:
     cmd: echo ping
+  report:
+    wdir: reports
+    cmd: cat ../eval.txt ../model/weights.bin > report.txt
+    deps: [../eval.txt, ../model]
+    outs: [report.txt]
 "#,
     );
 }
 
 /// One seeded edit of a project DVC reproduced; returns what it did.
 fn random_edit(rng: &mut Rng, root: &Path) -> String {
-    let edit = rng.below(12);
+    let edit = rng.below(13);
     match edit {
         0 => {
             let i = rng.below(3);
@@ -825,6 +831,10 @@ fn random_edit(rng: &mut Rng, root: &Path) -> String {
         9 => {
             fs::remove_file(root.join("archive.txt")).ok();
             "the frozen stage's output deleted".into()
+        }
+        12 => {
+            fs::remove_file(root.join("reports/report.txt")).ok();
+            "the output of the stage in a wdir deleted".into()
         }
         10 => {
             let text = fs::read_to_string(root.join("dvc.yaml")).unwrap();
