@@ -531,10 +531,17 @@ fn generated_definition(rng: &mut Rng, root: &Path) {
             }
             _ => {
                 stages.push_str(&format!(
-                    "  c{n}:\n    cmd: ${{name}} ${{d}}\n    desc: plain ${{n}}\n    params:\n      - extra.yaml:\n      - train\n"
+                    "  c{n}:\n    vars:\n      - local{n}: {{x: {n}, y: [p, q]}}\n    cmd: ${{name}} ${{d}} ${{local{n}.x}} ${{local{n}.y[1]}}\n    desc: plain ${{n}}\n    params:\n      - extra.yaml:\n      - train\n"
                 ));
             }
         }
+    }
+    // Now and then a file DVC refuses, which kiroku must refuse too.
+    match rng.below(12) {
+        0 => stages.push_str("  broken:\n    cmd: echo ${nope.x}\n"),
+        1 => stages.push_str("  broken:\n    foreach: ${n}\n    do:\n      cmd: echo ${item}\n"),
+        2 => vars.push_str("  - name: again\n"),
+        _ => {}
     }
     write(&root.join("dvc.yaml"), format!("{vars}{stages}"));
     fs::create_dir_all(root.join("sub")).unwrap();
@@ -557,10 +564,12 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
         .collect();
     let oracle = probe("resolve", &dirs);
     let mut compared = 0;
+    let mut refused = 0;
     for dir in &dirs {
         let theirs = &oracle[&key(dir)];
         let ours = pipelines::load(dir);
         let Some(stages) = theirs.get("stages") else {
+            refused += 1;
             assert!(
                 ours.is_err(),
                 "{}: DVC refused ({}) but kiroku read it",
@@ -620,6 +629,7 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
         compared += ours.len();
     }
     assert!(compared > 150, "only {compared} stages compared");
+    assert!(refused >= 3, "only {refused} files refused by DVC");
 }
 
 /// Hundreds of files (empty, binary, unicode and odd names, executable) in nested folders,
