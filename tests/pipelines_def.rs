@@ -224,6 +224,7 @@ fn foreach_and_matrix_expand_as_dvc_names_them_into_one_dag() {
     assert!(dot.contains("\"prep@a\" -> \"train@cnn-a\";"), "{dot}");
     let (_, json_text, _) = kiroku(root, &["dag", "--format", "json"]);
     let graph: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(graph["schema"], "kiroku.dag/v1");
     assert_eq!(graph["stages"].as_array().unwrap().len(), 10);
 }
 
@@ -293,7 +294,12 @@ fn params_in_yaml_and_toml_a_frozen_stage_and_the_status_command() {
     assert!(!text.contains("prep@a"), "{text}");
     let (_, json_text, _) = kiroku(root, &["status", "train@xgb-a", "--format", "json"]);
     let listed: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(listed["schema"], "kiroku.pipeline_status/v1");
+    let listed = &listed["stages"];
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["name"], "train@xgb-a");
+    assert_eq!(listed[0]["state"], "stale");
+    assert_eq!(listed[0]["reasons"][0]["kind"], "param");
     assert_eq!(listed[0]["reasons"][0]["key"], "train.lr");
 
     // A dep's content: its stage and everything downstream; a touch without a change: nothing.
