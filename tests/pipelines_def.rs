@@ -224,6 +224,7 @@ fn foreach_and_matrix_expand_as_dvc_names_them_into_one_dag() {
     assert!(dot.contains("\"prep@a\" -> \"train@cnn-a\";"), "{dot}");
     let (_, json_text, _) = kiroku(root, &["dag", "--format", "json"]);
     let graph: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(graph["schema"], "kiroku.dag/v1");
     assert_eq!(graph["stages"].as_array().unwrap().len(), 10);
 }
 
@@ -293,7 +294,12 @@ fn params_in_yaml_and_toml_a_frozen_stage_and_the_status_command() {
     assert!(!text.contains("prep@a"), "{text}");
     let (_, json_text, _) = kiroku(root, &["status", "train@xgb-a", "--format", "json"]);
     let listed: Value = serde_json::from_str(&json_text).unwrap();
+    assert_eq!(listed["schema"], "kiroku.pipeline_status/v1");
+    let listed = &listed["stages"];
     assert_eq!(listed.as_array().unwrap().len(), 1, "{listed}");
+    assert_eq!(listed[0]["name"], "train@xgb-a");
+    assert_eq!(listed[0]["state"], "stale");
+    assert_eq!(listed[0]["reasons"][0]["kind"], "param");
     assert_eq!(listed[0]["reasons"][0]["key"], "train.lr");
 
     // A dep's content: its stage and everything downstream; a touch without a change: nothing.
@@ -531,10 +537,17 @@ fn generated_definition(rng: &mut Rng, root: &Path) {
             }
             _ => {
                 stages.push_str(&format!(
-                    "  c{n}:\n    cmd: ${{name}} ${{d}}\n    desc: plain ${{n}}\n    params:\n      - extra.yaml:\n      - train\n"
+                    "  c{n}:\n    vars:\n      - local{n}: {{x: {n}, y: [p, q]}}\n    cmd: ${{name}} ${{d}} ${{local{n}.x}} ${{local{n}.y[1]}}\n    desc: plain ${{n}}\n    params:\n      - extra.yaml:\n      - train\n"
                 ));
             }
         }
+    }
+    // Now and then a file DVC refuses, which kiroku must refuse too.
+    match rng.below(12) {
+        0 => stages.push_str("  broken:\n    cmd: echo ${nope.x}\n"),
+        1 => stages.push_str("  broken:\n    foreach: ${n}\n    do:\n      cmd: echo ${item}\n"),
+        2 => vars.push_str("  - name: again\n"),
+        _ => {}
     }
     write(&root.join("dvc.yaml"), format!("{vars}{stages}"));
     fs::create_dir_all(root.join("sub")).unwrap();
@@ -557,10 +570,12 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
         .collect();
     let oracle = probe("resolve", &dirs);
     let mut compared = 0;
+    let mut refused = 0;
     for dir in &dirs {
         let theirs = &oracle[&key(dir)];
         let ours = pipelines::load(dir);
         let Some(stages) = theirs.get("stages") else {
+            refused += 1;
             assert!(
                 ours.is_err(),
                 "{}: DVC refused ({}) but kiroku read it",
@@ -620,6 +635,7 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
         compared += ours.len();
     }
     assert!(compared > 150, "only {compared} stages compared");
+    assert!(refused >= 3, "only {refused} files refused by DVC");
 }
 
 /// Hundreds of files (empty, binary, unicode and odd names, executable) in nested folders,
@@ -732,6 +748,7 @@ fn status_project(root: &Path, rng: &mut Rng) {
     write(&root.join("conf.toml"), "[opt]\nbeta = 0.9\n");
     // The frozen stage's output, made by hand (DVC's repro checks that it is there).
     write(&root.join("archive.txt"), "by hand\n");
+    fs::create_dir_all(root.join("reports")).unwrap();
     write(
         &root.join("dvc.yaml"),
         r#"stages:
@@ -766,13 +783,18 @@ fn status_project(root: &Path, rng: &mut Rng) {
     frozen: true
   ping:
     cmd: echo ping
+  report:
+    wdir: reports
+    cmd: cat ../eval.txt ../model/weights.bin > report.txt
+    deps: [../eval.txt, ../model]
+    outs: [report.txt]
 "#,
     );
 }
 
 /// One seeded edit of a project DVC reproduced; returns what it did.
 fn random_edit(rng: &mut Rng, root: &Path) -> String {
-    let edit = rng.below(12);
+    let edit = rng.below(13);
     match edit {
         0 => {
             let i = rng.below(3);
@@ -825,6 +847,10 @@ fn random_edit(rng: &mut Rng, root: &Path) -> String {
         9 => {
             fs::remove_file(root.join("archive.txt")).ok();
             "the frozen stage's output deleted".into()
+        }
+        12 => {
+            fs::remove_file(root.join("reports/report.txt")).ok();
+            "the output of the stage in a wdir deleted".into()
         }
         10 => {
             let text = fs::read_to_string(root.join("dvc.yaml")).unwrap();

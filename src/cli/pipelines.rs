@@ -12,6 +12,8 @@ use crate::store::StoreLocation;
 use clap::Args;
 use std::path::PathBuf;
 
+const STATUS_SCHEMA: &str = "kiroku.pipeline_status/v1";
+
 #[derive(Debug, Args)]
 pub struct StatusArgs {
     /// Only these stages (a `foreach`/`matrix` group's name means all its members).
@@ -71,7 +73,8 @@ pub fn status(
         })
         .collect();
     if format == Some(Format::Json) {
-        crate::cli::output::print_json(&shown).map_err(crate::cli::output::output_error)?;
+        let body = serde_json::json!({"schema": STATUS_SCHEMA, "stages": shown});
+        crate::cli::output::print_json(&body).map_err(crate::cli::output::output_error)?;
     } else {
         crate::cli::output::print_text(&status_text(&shown))
             .map_err(crate::cli::output::output_error)?;

@@ -456,6 +456,36 @@ stages:
 ";
 
     #[test]
+    fn stages_recorded_at_once_all_land_in_dvc_yaml_order() {
+        let dir = tempfile::tempdir().unwrap();
+        let names: Vec<String> = (0..8).map(|i| format!("s{i}")).collect();
+        let yaml: String = names
+            .iter()
+            .rev()
+            .map(|n| format!("  {n}:\n    cmd: echo {n} > {n}.txt\n    outs: [{n}.txt]\n"))
+            .collect();
+        std::fs::write(dir.path().join("dvc.yaml"), format!("stages:\n{yaml}")).unwrap();
+        for n in &names {
+            std::fs::write(dir.path().join(format!("{n}.txt")), n).unwrap();
+        }
+        let pipeline = crate::pipelines::load(dir.path()).unwrap();
+        std::thread::scope(|scope| {
+            for stage in &pipeline.stages {
+                let pipeline = &pipeline;
+                scope.spawn(move || {
+                    let mut cache = StatCache::in_memory().unwrap();
+                    record_current(pipeline, stage, &mut cache).unwrap();
+                });
+            }
+        });
+        let lock = LockFile::read(dir.path()).unwrap();
+        let recorded: Vec<&str> = lock.stages.iter().map(|(n, _)| n.as_str()).collect();
+        let expected: Vec<&str> = names.iter().rev().map(String::as_str).collect();
+        assert_eq!(recorded, expected);
+        assert_eq!(lock.entry("s3").unwrap().outs[0].size, Some(2));
+    }
+
+    #[test]
     fn a_lock_dvc_wrote_reads_and_writes_back_byte_for_byte() {
         let lock = LockFile::parse(DVC_WRITTEN).unwrap();
         assert_eq!(lock.stages.len(), 2);

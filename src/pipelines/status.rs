@@ -47,6 +47,7 @@ pub enum Reason {
     AlwaysChanged,
     /// Neither deps nor outputs: DVC runs such a stage every time.
     NoDepsOrOuts,
+    /// `path` from the pipeline's root (as `dvc status` shows it), not from the stage's wdir.
     Dep {
         path: String,
         change: Change,
@@ -59,6 +60,7 @@ pub enum Reason {
         old: Option<Json>,
         new: Option<Json>,
     },
+    /// `path` from the pipeline's root.
     Out {
         path: String,
         change: Change,
@@ -258,7 +260,7 @@ fn own_reasons(stage: &Stage, entry: Option<&LockEntry>, probe: &mut Probe) -> R
                 Change::Deleted
             };
             reasons.push(Reason::Out {
-                path: out.path.clone(),
+                path: stage.path_from_root(&out.path),
                 change,
             });
         }
@@ -270,7 +272,7 @@ fn own_reasons(stage: &Stage, entry: Option<&LockEntry>, probe: &mut Probe) -> R
     for dep in &stage.deps {
         if let Some(change) = path_change(stage, &dep.path, &entry.deps, probe)? {
             reasons.push(Reason::Dep {
-                path: dep.path.clone(),
+                path: stage.path_from_root(&dep.path),
                 change,
             });
         }
@@ -279,7 +281,7 @@ fn own_reasons(stage: &Stage, entry: Option<&LockEntry>, probe: &mut Probe) -> R
     for out in &stage.outs {
         if let Some(change) = path_change(stage, &out.path, &entry.outs, probe)? {
             reasons.push(Reason::Out {
-                path: out.path.clone(),
+                path: stage.path_from_root(&out.path),
                 change,
             });
         }

@@ -168,7 +168,7 @@ pub fn dag_json(pipeline: &Pipeline, dag: &Dag, selected: &[usize]) -> Json {
             })
         })
         .collect();
-    json!({ "stages": stages })
+    json!({ "schema": "kiroku.dag/v1", "stages": stages })
 }
 
 /// The graph in Graphviz dot (edges from a stage to the stages that depend on it).
