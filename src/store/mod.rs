@@ -18,8 +18,8 @@ pub mod synthetic;
 use std::path::PathBuf;
 
 pub use discover::{open_store, resolve_location, StoreLocation};
-pub use domains::PipelineStore;
 pub use domains::ModelStore;
+pub use domains::PipelineStore;
 pub use domains::PromotionStore;
 pub use domains::{
     ArtifactStore, DataStore, EventStore, ExperimentStore, JobStore, MetricStore, NoteStore,
