@@ -114,3 +114,103 @@ fn mlflow_client_logs_registers_aliases_and_loads_models_through_kiroku_serve() 
         .all(|m| m.reason == "via MLflow API" && !m.forced));
     assert_eq!(history[4].reason, "model deleted");
 }
+
+/// A logged model's files through the artifact proxy, by hand: upload, download, listing,
+/// delete; unknown models are 404, paths out of the folder 400, bodies over the limit 413.
+#[test]
+fn logged_model_files_go_through_the_artifact_proxy_and_stay_in_their_folder() {
+    let project = Project::new();
+    let server = Server::start(&project, &["--max-artifact-mb", "1"]).unwrap();
+    let http = reqwest::blocking::Client::new();
+    let api = format!("{}/api/2.0/mlflow", server.url);
+    let exp: serde_json::Value = http
+        .post(format!("{api}/experiments/create"))
+        .json(&json!({"name": "files"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let exp_id = exp["experiment_id"].as_str().unwrap();
+    let made: serde_json::Value = http
+        .post(format!("{api}/logged-models"))
+        .json(&json!({"experiment_id": exp_id, "name": "m"}))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    let id = made["model"]["info"]["model_id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let root = made["model"]["info"]["artifact_uri"].as_str().unwrap();
+    assert_eq!(
+        root,
+        format!("mlflow-artifacts:/{exp_id}/models/{id}/artifacts")
+    );
+    let proxy = format!(
+        "{}/api/2.0/mlflow-artifacts/artifacts/{exp_id}/models/{id}/artifacts",
+        server.url
+    );
+    let put = |path: &str, body: Vec<u8>| {
+        http.put(format!("{proxy}/{path}"))
+            .body(body)
+            .send()
+            .unwrap()
+            .status()
+            .as_u16()
+    };
+    assert_eq!(put("sub/weights.bin", vec![7u8; 300_000]), 200);
+    assert_eq!(put("MLmodel", b"flavors: {}\n".to_vec()), 200);
+    let got = http.get(format!("{proxy}/sub/weights.bin")).send().unwrap();
+    assert_eq!(got.status().as_u16(), 200);
+    assert_eq!(got.bytes().unwrap().len(), 300_000);
+    let listed: serde_json::Value = http
+        .get(format!("{api}/logged-models/{id}/artifacts/directories"))
+        .send()
+        .unwrap()
+        .json()
+        .unwrap();
+    assert_eq!(
+        listed["files"],
+        json!([{"path": "MLmodel", "is_dir": false, "file_size": 12}, {"path": "sub", "is_dir": true}])
+    );
+    assert_eq!(put("big.bin", vec![0u8; 2 << 20]), 413);
+    assert_eq!(put("../../escape", b"x".to_vec()), 400);
+    let unknown = format!(
+        "{}/api/2.0/mlflow-artifacts/artifacts/{exp_id}/models/m-{}/artifacts/x",
+        server.url,
+        "0".repeat(32)
+    );
+    assert_eq!(
+        http.put(unknown)
+            .body("x")
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    assert_eq!(
+        http.delete(format!("{proxy}/sub"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        200
+    );
+    assert_eq!(
+        http.get(format!("{proxy}/sub/weights.bin"))
+            .send()
+            .unwrap()
+            .status()
+            .as_u16(),
+        404
+    );
+    let files = project
+        .store_dir()
+        .join("models")
+        .join(&id)
+        .join("artifacts");
+    assert!(files.join("MLmodel").is_file());
+    assert!(!files.join("big.bin").exists() && !files.join("sub").exists());
+}

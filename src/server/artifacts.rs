@@ -395,10 +395,17 @@ async fn remove(State(st): St, Path(path): Path<String>) -> Result<Json<Value>, 
         owner @ Owner::Model(_) => {
             let dir = owner_dir(&st, &owner).await?;
             let rel = target.rel.clone();
+            let shown = path.clone();
             on_disk(move || {
                 RunFiles::open(&dir, "artifacts", false)
                     .and_then(|f| f.remove(&rel))
-                    .map_err(|e| crate::error::KirokuError::NotFound(e.to_string()))
+                    .map_err(|e| {
+                        if run_files::is_absent(&e) {
+                            crate::error::KirokuError::NotFound(format!("no artifact at '{shown}'"))
+                        } else {
+                            run_files::artifact_error(e, &shown)
+                        }
+                    })
             })
             .await?
             .map_err(ApiError::from)

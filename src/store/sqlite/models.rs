@@ -19,7 +19,7 @@ use crate::store::ModelStore;
 use rusqlite::types::Value;
 use rusqlite::{params, params_from_iter, Connection, OptionalExtension, Row};
 use serde_json::json;
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::path::PathBuf;
 
 /// MLflow's page sizes: registered models default to 100 (at most 1,000), versions to 10,000
@@ -466,16 +466,60 @@ fn version_of_row(r: &Row) -> rusqlite::Result<VersionRow> {
     })
 }
 
-fn complete_version(conn: &Connection, row: VersionRow) -> Result<ModelVersion> {
-    let mut version = row.version;
-    version.tags = pairs(conn, "model_version_tags", "vid", &Value::Integer(row.vid))?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT alias FROM model_aliases WHERE mid = ?1 AND version = ?2 ORDER BY alias",
-    )?;
-    version.aliases = stmt
-        .query_map(params![row.mid, version.version], |r| r.get(0))?
-        .collect::<rusqlite::Result<_>>()?;
-    Ok(version)
+/// Fills in the tags and aliases of version rows: one query per table for a chunk of rows,
+/// not one per row (searches return thousands).
+fn complete_versions(conn: &Connection, rows: Vec<VersionRow>) -> Result<Vec<ModelVersion>> {
+    const CHUNK: usize = 500;
+    let mut tags: HashMap<i64, BTreeMap<String, String>> = HashMap::new();
+    let mut aliases: HashMap<(i64, i64), Vec<String>> = HashMap::new();
+    for chunk in rows.chunks(CHUNK) {
+        let vids: Vec<Value> = chunk.iter().map(|r| Value::Integer(r.vid)).collect();
+        let marks = vec!["?"; vids.len()].join(", ");
+        let mut stmt = conn.prepare(&format!(
+            "SELECT vid, key, value FROM model_version_tags WHERE vid IN ({marks})"
+        ))?;
+        let found = stmt.query_map(params_from_iter(vids), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, String>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in found {
+            let (vid, key, value) = row?;
+            tags.entry(vid).or_default().insert(key, value);
+        }
+        let mut mids: Vec<i64> = chunk.iter().map(|r| r.mid).collect();
+        mids.sort_unstable();
+        mids.dedup();
+        let marks = vec!["?"; mids.len()].join(", ");
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, version, alias FROM model_aliases WHERE mid IN ({marks}) ORDER BY alias"
+        ))?;
+        let found = stmt.query_map(params_from_iter(mids), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                r.get::<_, i64>(1)?,
+                r.get::<_, String>(2)?,
+            ))
+        })?;
+        for row in found {
+            let (mid, version, alias) = row?;
+            aliases.entry((mid, version)).or_default().push(alias);
+        }
+    }
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let mut version = row.version;
+            version.tags = tags.remove(&row.vid).unwrap_or_default();
+            version.aliases = aliases
+                .get(&(row.mid, version.version))
+                .cloned()
+                .unwrap_or_default();
+            version
+        })
+        .collect())
 }
 
 fn select_versions(conn: &Connection, filter: &str, args: Vec<Value>) -> Result<Vec<ModelVersion>> {
@@ -485,9 +529,7 @@ fn select_versions(conn: &Connection, filter: &str, args: Vec<Value>) -> Result<
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), version_of_row)?;
     let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    rows.into_iter()
-        .map(|r| complete_version(conn, r))
-        .collect()
+    complete_versions(conn, rows)
 }
 
 fn read_version(conn: &Connection, name: &str, version: i64) -> Result<ModelVersion> {

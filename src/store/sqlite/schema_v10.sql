@@ -71,6 +71,8 @@ CREATE TABLE model_versions (
     UNIQUE (mid, version)
 );
 CREATE INDEX model_versions_by_run ON model_versions(run_id);
+-- A model's newest version per stage (`latest_versions`, in every registered model answer).
+CREATE INDEX model_versions_by_stage ON model_versions(mid, stage, version);
 
 CREATE TABLE model_version_tags (
     vid   INTEGER NOT NULL REFERENCES model_versions(vid) ON DELETE CASCADE,
