@@ -13,7 +13,7 @@
 //!   up to date.
 mod common;
 
-use common::requires::require_python_module;
+use common::requires::{dvc_python, require_dvc};
 use common::rng::Rng;
 use kiroku::pipelines::{
     self, dvc_cache, Dag, LockEntry, LockFile, Reason, StageState, StageStatus, StatCache,
@@ -412,7 +412,7 @@ fn errors_name_the_file_the_stage_the_key_and_the_line() {
 
 fn probe(what: &str, dirs: &[PathBuf]) -> BTreeMap<String, Value> {
     let script = Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/dvc_probe.py");
-    let out = Command::new("python3")
+    let out = Command::new(dvc_python())
         .arg(script)
         .arg(what)
         .args(dirs)
@@ -555,7 +555,7 @@ fn generated_definition(rng: &mut Rng, root: &Path) {
 
 #[test]
 fn generated_definitions_resolve_as_dvc_resolves_them() {
-    if !require_python_module("dvc") {
+    if !require_dvc() {
         return;
     }
     let mut rng = Rng(SEED);
@@ -694,7 +694,7 @@ fn generated_tree(rng: &mut Rng, root: &Path) -> Vec<String> {
 
 #[test]
 fn hashes_and_the_lock_text_are_dvcs() {
-    if !require_python_module("dvc") {
+    if !require_dvc() {
         return;
     }
     let mut rng = Rng(SEED ^ 1);
@@ -934,7 +934,7 @@ fn kiroku_changes(all: &[StageStatus]) -> BTreeSet<(String, String, String)> {
 
 #[test]
 fn status_agrees_with_dvc_after_repro_and_after_random_edits() {
-    if !require_python_module("dvc") {
+    if !require_dvc() {
         return;
     }
     let mut rng = Rng(SEED ^ 2);
@@ -995,7 +995,7 @@ fn status_agrees_with_dvc_after_repro_and_after_random_edits() {
 
 #[test]
 fn a_lock_kiroku_wrote_satisfies_dvc_status() {
-    if !require_python_module("dvc") {
+    if !require_dvc() {
         return;
     }
     let mut rng = Rng(SEED ^ 3);

@@ -93,6 +93,15 @@ const KIROKU: &[(&str, &str, Access)] = &[
     ("POST", "/api/v1/pipelines/run-cache", Write),
     ("POST", "/api/v1/models/query", Read),
     ("POST", "/api/v1/models/change", Write),
+    ("GET", "/api/v1/promotions/approvals", Read),
+    ("POST", "/api/v1/promotions/approvals", Write),
+    ("GET", "/api/v1/promotions/evaluations", Read),
+    ("POST", "/api/v1/promotions/evaluations", Write),
+    ("POST", "/api/v1/promotions/evaluations/update", Write),
+    ("GET", "/api/v1/promotions/deliveries", Read),
+    ("POST", "/api/v1/promotions/deliveries", Write),
+    ("POST", "/api/v1/promotions/deliveries/claim", Write),
+    ("POST", "/api/v1/promotions/deliveries/attempt", Write),
 ];
 
 /// Where the MLflow tracking API is mounted (the REST API and the web UI's copy).

@@ -31,6 +31,37 @@ pub fn require_python_module(module: &str) -> bool {
     ok || missing(&format!("python3 with the `{module}` package"), &hint)
 }
 
+/// The Python interpreter the `dvc` command runs on: DVC lives in a virtualenv of its own
+/// (`.ci/run` puts it in `/opt/kiroku-dvc`; its pins clash with soda-core's), so the scripts
+/// that import `dvc` must run there. Read from the `dvc` script's `#!` line; `python3` when
+/// `dvc` is not a Python script on PATH.
+pub fn dvc_python() -> String {
+    let script = std::env::var_os("PATH").and_then(|paths| {
+        std::env::split_paths(&paths)
+            .map(|dir| dir.join("dvc"))
+            .find(|p| p.is_file())
+    });
+    script
+        .and_then(|p| std::fs::read_to_string(p).ok())
+        .and_then(|text| {
+            let first = text.lines().next()?.strip_prefix("#!")?.trim().to_string();
+            first.contains("python").then_some(first)
+        })
+        .unwrap_or_else(|| "python3".to_string())
+}
+
+/// Whether DVC's Python package imports on `dvc_python()`; when not, as `require_tool`.
+pub fn require_dvc() -> bool {
+    let ok = Command::new(dvc_python())
+        .args(["-c", "import dvc.repo"])
+        .output()
+        .is_ok_and(|o| o.status.success());
+    ok || missing(
+        "DVC 3.67 (the `dvc` command and its Python package)",
+        "python3 -m venv /opt/kiroku-dvc && /opt/kiroku-dvc/bin/pip install 'dvc==3.67.*' && ln -s /opt/kiroku-dvc/bin/dvc /usr/local/bin/dvc",
+    )
+}
+
 /// `ok`, or (when not) as `require_tool` for a missing `what` (with a `hint` to get it).
 pub fn require(ok: bool, what: &str, hint: &str) -> bool {
     ok || missing(what, hint)
