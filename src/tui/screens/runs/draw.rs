@@ -164,13 +164,23 @@ fn draw_sidebar(frame: &mut Frame, area: Rect, state: &mut State) {
         .iter()
         .filter(|e| e.id > state.activity.seen_before && state.activity.loaded)
         .count();
-    if inner.height as usize > lines.len() + 4 {
-        while lines.len() + 3 < inner.height as usize {
+    if inner.height as usize > lines.len() + 6 {
+        while lines.len() + 5 < inner.height as usize {
             lines.push(Line::raw(""));
         }
         lines.pop();
         lines.push(jobs_line(state));
         lines.push(checks_line(state));
+        lines.push(screen_line(
+            state,
+            "Pipelines",
+            crate::tui::keymap::Cmd::Pipelines,
+        ));
+        lines.push(screen_line(
+            state,
+            "Models",
+            crate::tui::keymap::Cmd::Models,
+        ));
         let key = state
             .keymap
             .key_for("runs", crate::tui::keymap::Cmd::Activity)
@@ -210,6 +220,12 @@ fn jobs_line(state: &State) -> Line<'static> {
         Span::styled(format!(" Jobs ({key}) "), state.theme.style("text.dim")),
         Span::styled(what, state.theme.style(role)),
     ])
+}
+
+/// The sidebar's way to a screen that has no count to show: its name and key.
+fn screen_line(state: &State, name: &str, cmd: crate::tui::keymap::Cmd) -> Line<'static> {
+    let key = state.keymap.key_for("runs", cmd).unwrap_or_default();
+    Line::styled(format!(" {name} ({key}) "), state.theme.style("text.dim"))
 }
 
 /// The sidebar's way to the Checks screen, with how many check runs wait for a review.
