@@ -520,7 +520,7 @@ fn generated_definition(rng: &mut Rng, root: &Path) {
                 ]);
                 let out = body.rsplit("> ").next().unwrap();
                 stages.push_str(&format!(
-                    "  g{n}:\n    foreach: {data}\n    do:\n      cmd: {body}\n      deps: [params.yaml]\n      outs:\n      - g{n}/{out}\n      always_changed: {}\n",
+                    "  g{n}:\n    foreach: {data}\n    do:\n      cmd: {body}\n      deps: [params.yaml]\n      outs:\n      - g{n}/{out}\n      metrics:\n      - g{n}/m-{out}.json:\n          cache: false\n      always_changed: {}\n",
                     rng.chance(20)
                 ));
             }

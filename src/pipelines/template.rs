@@ -269,7 +269,8 @@ pub fn resolve_str(text: &str, ctx: &Context, in_cmd: bool) -> Result<Json, Stri
     Ok(Json::String(out.replace("\\${", "${")))
 }
 
-/// Resolves every string in a node tree (keys are left alone, as DVC does). `in_cmd` marks
+/// Resolves every string in a node tree, mapping keys included (as DVC's `recurse` does, so
+/// `outs: [- metrics-${item}.json: {cache: false}]` names one file per item). `in_cmd` marks
 /// the `cmd` subtree. Errors carry the line of the string that failed.
 pub fn resolve_node(node: &Node, ctx: &Context, in_cmd: bool) -> Result<Node, (u64, String)> {
     let kind = match &node.kind {
@@ -286,7 +287,15 @@ pub fn resolve_node(node: &Node, ctx: &Context, in_cmd: bool) -> Result<Node, (u
         Kind::Map(entries) => Kind::Map(
             entries
                 .iter()
-                .map(|(k, v)| Ok((k.clone(), resolve_node(v, ctx, in_cmd || k == "cmd")?)))
+                .map(|(k, v)| {
+                    let key = if has_interpolation(k) || k.contains("\\${") {
+                        let value = resolve_str(k, ctx, false).map_err(|e| (node.line, e))?;
+                        to_str(&value, false).map_err(|e| (node.line, e))?
+                    } else {
+                        k.clone()
+                    };
+                    Ok((key, resolve_node(v, ctx, in_cmd || k == "cmd")?))
+                })
                 .collect::<Result<_, _>>()?,
         ),
         other => other.clone(),
@@ -338,6 +347,17 @@ mod tests {
             json!("train --lr 0.1 --fast --name 'a b' --l 1 2")
         );
         assert!(resolve_str("x ${args}", &c, false).is_err());
+    }
+
+    #[test]
+    fn mapping_keys_interpolate_too() {
+        let ctx = ctx(json!({"item": "a"}));
+        let node = Node::from_json(&json!({"metrics-${item}.json": {"cache": false}}), 1);
+        let resolved = resolve_node(&node, &ctx, false).unwrap();
+        let Kind::Map(entries) = &resolved.kind else {
+            panic!("a map stays a map")
+        };
+        assert_eq!(entries[0].0, "metrics-a.json");
     }
 
     #[test]
