@@ -418,7 +418,9 @@ fn a_user_follows_cancels_launches_and_reruns_jobs_in_a_real_terminal() {
     tmux.wait_for("─ running (1)");
     tmux.wait_for(&format!("after job {long}"));
     // The GPU panel: this box's GPUs, or a clean "no GPUs".
-    let s = tmux.wait_for("GPUs ·");
+    tmux.wait_for("GPUs ·");
+    // The panel says "looking for GPUs…" until the discovery answers (slow on a busy machine).
+    let s = tmux.wait_gone("looking for GPUs");
     assert!(s.contains("no GPUs") || s.contains(" on "), "{s}");
     // The running job's output follows as it grows.
     tmux.wait_for("(following)");
@@ -536,7 +538,8 @@ fn a_reviewer_waives_a_failed_check_from_the_checks_screen_and_the_cli_agrees() 
         s.contains("u-17") && s.contains("131"),
         "the failing row: {s}"
     );
-    assert!(s.contains("awaiting review"), "{s}");
+    // The result's reviews load after the result itself ("reading reviews…" until then).
+    tmux.wait_for("awaiting review");
     // A waiver needs a reason: an empty one is refused and the form stays.
     tmux.keys(&["w"]);
     tmux.wait_for("Waive 1/age-range");
