@@ -466,6 +466,11 @@ fn a_killed_scheduler_is_replaced_at_once_by_the_next_submit() {
         ],
     );
     wait_until("a scheduler", || !scheduler_processes(&p).is_empty());
+    // The first job's supervisor has taken it over: a scheduler killed in the middle of a
+    // launch leaves that job lost (which `jobs_exec` covers), not what this test is about.
+    wait_until("the first job running", || {
+        job(&p, first)["status"] == "running"
+    });
     let old = scheduler_processes(&p);
     for pid in &old {
         // SAFETY: kill takes a pid and a signal.
