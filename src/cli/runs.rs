@@ -161,6 +161,7 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         include_deleted: args.all,
         only_deleted: args.deleted,
         reverse: false,
+        dialect: crate::model::QueryDialect::Kiroku,
     };
     let page = match store.search_runs(&query) {
         Err(KirokuError::Query { message, caret }) => {

@@ -278,6 +278,21 @@ pub struct RunQuery {
     /// A window near the end of a long result is then read with a small offset.
     #[serde(default)]
     pub reverse: bool,
+    /// Which query language `filter` and `sort` are written in (kiroku's unless the search
+    /// came through the MLflow API; see `crate::query::dialect`).
+    #[serde(default)]
+    pub dialect: QueryDialect,
+}
+
+/// The two dialects of the run query language: kiroku's own (the CLI, the TUI, `/api/v1`) and
+/// MLflow's (`/api/2.0/mlflow/*`, `/ajax-api/*`). Where and how they differ is written down
+/// once, in `crate::query::dialect`.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum QueryDialect {
+    #[default]
+    Kiroku,
+    Mlflow,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -9,7 +9,7 @@
 //! metrics laid over the run's own (`models::policy`); `tests` check the evaluator against the
 //! SQL search on generated runs.
 use crate::model::{LoggedInput, Run};
-use crate::query::{Attribute, CmpOp, DatasetField, Expr, Literal, RunField};
+use crate::query::{Attribute, CmpOp, DatasetField, Dialect, Expr, Literal, RunField};
 
 /// Whether `expr` holds for `run` (whose dataset inputs are `inputs`).
 pub fn holds(expr: &Expr, run: &Run, inputs: &[LoggedInput]) -> bool {
@@ -64,11 +64,23 @@ fn attribute(a: Attribute, run: &Run) -> Option<AttrValue> {
         Attribute::RunName => text(&run.name),
         Attribute::User => text(&run.user),
         Attribute::Status => text(run.status.as_str()),
+        Attribute::ArtifactUri => text(&format!(
+            "mlflow-artifacts:/{}/{}/artifacts",
+            run.experiment_id, run.id
+        )),
         Attribute::StartTime => Some(AttrValue::Number(run.start_time as f64)),
         Attribute::EndTime => run.end_time.map(|t| AttrValue::Number(t as f64)),
         Attribute::Experiment => text(&run.experiment),
         Attribute::Host => run.host.as_deref().and_then(text),
         Attribute::ParentId => run.parent_id.as_deref().and_then(text),
+    }
+}
+
+/// A value compared with attribute `a` (a status by kiroku's name: `SCHEDULED` is `queued`).
+fn attr_value(a: Attribute, value: &Literal) -> String {
+    match a {
+        Attribute::Status => Dialect::Kiroku.status_value(value.as_text()),
+        _ => value.as_text().to_string(),
     }
 }
 
@@ -134,9 +146,10 @@ fn compare(
             };
             let last = metric.last;
             if v.is_nan() || last.is_nan() {
+                // `!=` is the complement of `=` among runs holding the metric.
                 return match op {
                     CmpOp::Eq => v.is_nan() && last.is_nan(),
-                    CmpOp::Ne => v.is_nan() && !last.is_nan(),
+                    CmpOp::Ne => v.is_nan() != last.is_nan(),
                     _ => false,
                 };
             }
@@ -164,7 +177,7 @@ fn compare(
             Some(AttrValue::Text(t)) if ignores_case(*a) => ordered(
                 t.to_lowercase().as_str(),
                 op,
-                value.as_text().to_lowercase().as_str(),
+                attr_value(*a, value).to_lowercase().as_str(),
             ),
             Some(AttrValue::Text(t)) => ordered(t.as_str(), op, value.as_text()),
         },
@@ -185,13 +198,12 @@ fn in_list(
     match field {
         RunField::Metric(k) => match run.metrics.get(k) {
             None => false,
-            // A NaN latest value is in a list holding NaN, and never in a `not in`.
-            Some(m) if m.last.is_nan() => {
-                !negated
-                    && values
-                        .iter()
-                        .any(|v| v.as_number().is_some_and(f64::is_nan))
-            }
+            // A NaN latest value is in a list holding NaN (and `not in` is the complement).
+            Some(m) if m.last.is_nan() => listed(
+                values
+                    .iter()
+                    .any(|v| v.as_number().is_some_and(f64::is_nan)),
+            ),
             Some(m) => listed(values.iter().any(|v| finite(v) == Some(m.last))),
         },
         // A number (quoted or not) is compared with the param's number, text with its text.
@@ -214,7 +226,7 @@ fn in_list(
             Some(AttrValue::Number(n)) => listed(values.iter().any(|v| finite(v) == Some(n))),
             Some(AttrValue::Text(t)) => listed(values.iter().any(|v| {
                 if ignores_case(*a) {
-                    v.as_text().to_lowercase() == t.to_lowercase()
+                    attr_value(*a, v).to_lowercase() == t.to_lowercase()
                 } else {
                     v.as_text() == t
                 }

@@ -215,11 +215,14 @@ pub enum Attribute {
     Host,
     /// `parent_id`: the parent run's 32-hex id; missing for top-level runs.
     ParentId,
+    /// `artifact_uri`: where the run's artifacts live, as the MLflow API shows it
+    /// (`mlflow-artifacts:/<experiment id>/<run id>/artifacts`).
+    ArtifactUri,
 }
 
 impl Attribute {
     /// Every attribute, in the order used in help and error messages.
-    pub const ALL: [Attribute; 9] = [
+    pub const ALL: [Attribute; 10] = [
         Attribute::RunId,
         Attribute::RunName,
         Attribute::User,
@@ -229,6 +232,7 @@ impl Attribute {
         Attribute::Experiment,
         Attribute::Host,
         Attribute::ParentId,
+        Attribute::ArtifactUri,
     ];
 
     /// The canonical name.
@@ -243,14 +247,16 @@ impl Attribute {
             Attribute::Experiment => "experiment",
             Attribute::Host => "host",
             Attribute::ParentId => "parent_id",
+            Attribute::ArtifactUri => "artifact_uri",
         }
     }
 
-    /// Looks an attribute up by name or alias, ignoring ASCII case.
+    /// Looks an attribute up by name or alias (`id`, `name`, `run name`, `user`, `created`),
+    /// ignoring ASCII case.
     pub fn from_name(name: &str) -> Option<Attribute> {
         let a = match name.to_ascii_lowercase().as_str() {
             "run_id" | "id" => Attribute::RunId,
-            "run_name" | "name" => Attribute::RunName,
+            "run_name" | "name" | "run name" => Attribute::RunName,
             "user_id" | "user" => Attribute::User,
             "status" => Attribute::Status,
             "start_time" | "created" => Attribute::StartTime,
@@ -258,6 +264,7 @@ impl Attribute {
             "experiment" => Attribute::Experiment,
             "host" => Attribute::Host,
             "parent_id" => Attribute::ParentId,
+            "artifact_uri" => Attribute::ArtifactUri,
             _ => return None,
         };
         Some(a)

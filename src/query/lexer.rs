@@ -1,7 +1,7 @@
 //! Splits query text into tokens, tracking character columns for error messages.
 
 use super::ast::{decimal_len, is_word_char, CmpOp};
-use super::QueryError;
+use super::{Dialect, QueryError};
 
 /// The kinds of token.
 #[derive(Debug, Clone, PartialEq)]
@@ -42,7 +42,8 @@ impl Token {
 }
 
 /// Tokenises `input`; the last token is always `Eof`, placed one past the last character.
-pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
+/// The dialect decides what a quote inside a quoted string means (`Dialect::quotes_escape`).
+pub(crate) fn lex(input: &str, dialect: Dialect) -> Result<Vec<Token>, QueryError> {
     let chars: Vec<char> = input.chars().collect();
     let mut out = Vec::new();
     let mut i = 0;
@@ -108,12 +109,22 @@ pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
                 }
             }
             '\'' | '"' | '`' => {
-                let (text, next) = read_quoted(&chars, i)?;
+                let (text, next) = read_quoted(&chars, i, dialect)?;
                 i = next;
-                if c == '`' {
-                    Tok::Quoted(text)
-                } else {
+                if c != '`' {
                     Tok::Str(text)
+                } else if chars.get(i) == Some(&'.') && chars.get(i + 1) != Some(&'.') {
+                    // A quoted type: `` `metrics`.acc `` reads as `metrics.acc`, and
+                    // `` `tags`.`a b` `` as `tags.` followed by the quoted key.
+                    i += 1;
+                    let key_start = i;
+                    while i < chars.len() && is_word_char(chars[i]) {
+                        i += 1;
+                    }
+                    let key: String = chars[key_start..i].iter().collect();
+                    Tok::Word(format!("{text}.{key}"))
+                } else {
+                    Tok::Quoted(text)
                 }
             }
             _ if c.is_alphabetic() || c == '_' => {
@@ -167,9 +178,18 @@ pub(crate) fn lex(input: &str) -> Result<Vec<Token>, QueryError> {
     Ok(out)
 }
 
-/// Reads a quoted string or name starting at the quote `chars[start]`; a doubled quote stands
-/// for one quote character. Returns the contents and the index after the closing quote.
-fn read_quoted(chars: &[char], start: usize) -> Result<(String, usize), QueryError> {
+/// Reads a quoted string or name starting at the quote `chars[start]`. Returns the contents
+/// and the index after the closing quote. In kiroku's dialect a doubled quote stands for one
+/// quote character; in MLflow's the contents are kept as written (see
+/// `Dialect::quotes_escape`).
+fn read_quoted(
+    chars: &[char],
+    start: usize,
+    dialect: Dialect,
+) -> Result<(String, usize), QueryError> {
+    if !dialect.quotes_escape() {
+        return read_quoted_verbatim(chars, start);
+    }
     let q = chars[start];
     let mut text = String::new();
     let mut i = start + 1;
@@ -196,6 +216,41 @@ fn read_quoted(chars: &[char], start: usize) -> Result<(String, usize), QueryErr
                 i += 1;
             }
         }
+    }
+}
+
+/// A quoted string as MLflow's tokenizer (sqlparse) delimits it: `''` and (for `'` and `"`)
+/// a backslash before the quote continue the string, and the contents are kept verbatim
+/// (`'it''s'` is the text `it''s`). When the greedy reading runs off the end, the string ends
+/// at the last quote seen, as the backtracking regular expression would.
+fn read_quoted_verbatim(chars: &[char], start: usize) -> Result<(String, usize), QueryError> {
+    let q = chars[start];
+    let mut i = start + 1;
+    let mut last_quote = None;
+    while i < chars.len() {
+        let c = chars[i];
+        if c == q && chars.get(i + 1) == Some(&q) {
+            last_quote = Some(i);
+            i += 2;
+        } else if c == '\\' && q != '`' && chars.get(i + 1) == Some(&q) {
+            last_quote = Some(i + 1);
+            i += 2;
+        } else if c == q {
+            return Ok((chars[start + 1..i].iter().collect(), i + 1));
+        } else {
+            i += 1;
+        }
+    }
+    match last_quote {
+        Some(end) => Ok((chars[start + 1..end].iter().collect(), end + 1)),
+        None => Err(QueryError::new(
+            start + 1,
+            if q == '`' {
+                "unterminated quoted name"
+            } else {
+                "unterminated string"
+            },
+        )),
     }
 }
 
@@ -227,7 +282,11 @@ mod tests {
     use super::*;
 
     fn kinds(input: &str) -> Vec<Tok> {
-        lex(input).unwrap().into_iter().map(|t| t.tok).collect()
+        lex(input, Dialect::Kiroku)
+            .unwrap()
+            .into_iter()
+            .map(|t| t.tok)
+            .collect()
     }
 
     fn word(s: &str) -> Tok {
@@ -322,7 +381,7 @@ mod tests {
 
     #[test]
     fn columns_count_characters() {
-        let toks = lex("é = 'ü' x").unwrap();
+        let toks = lex("é = 'ü' x", Dialect::Kiroku).unwrap();
         let cols: Vec<usize> = toks.iter().map(|t| t.column()).collect();
         assert_eq!(cols, vec![1, 3, 5, 9, 10]);
         assert_eq!(toks[2].text, "'ü'");
@@ -330,20 +389,20 @@ mod tests {
 
     #[test]
     fn errors() {
-        let e = lex("name = 'abc").unwrap_err();
+        let e = lex("name = 'abc", Dialect::Kiroku).unwrap_err();
         assert_eq!((e.column, e.message.as_str()), (8, "unterminated string"));
-        let e = lex("tags.`abc = 1").unwrap_err();
+        let e = lex("tags.`abc = 1", Dialect::Kiroku).unwrap_err();
         assert_eq!(
             (e.column, e.message.as_str()),
             (6, "unterminated quoted name")
         );
-        let e = lex("a ! b").unwrap_err();
+        let e = lex("a ! b", Dialect::Kiroku).unwrap_err();
         assert_eq!(e.column, 3);
-        let e = lex("a = @").unwrap_err();
+        let e = lex("a = @", Dialect::Kiroku).unwrap_err();
         assert_eq!((e.column, e.message.as_str()), (5, "unexpected '@'"));
-        let e = lex("a = -x").unwrap_err();
+        let e = lex("a = -x", Dialect::Kiroku).unwrap_err();
         assert_eq!((e.column, e.message.as_str()), (5, "unexpected '-'"));
-        let e = lex("a . b").unwrap_err();
+        let e = lex("a . b", Dialect::Kiroku).unwrap_err();
         assert_eq!((e.column, e.message.as_str()), (3, "unexpected '.'"));
     }
 }

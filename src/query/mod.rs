@@ -48,12 +48,14 @@
 //! [`QueryError::render_caret`] draws the input with a caret under the column.
 
 mod ast;
+pub mod dialect;
 mod lexer;
 mod parser;
 pub mod time;
 
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
+pub use dialect::Dialect;
 pub use parser::{MAX_CONDITIONS, MAX_LIST_VALUES, MAX_ORDER_KEYS, MAX_PATTERN_BYTES};
 
 /// The longest error message (quotes of the input are cut to fit).
@@ -112,9 +114,15 @@ impl QueryError {
     }
 }
 
-/// Parses a filter. An empty or whitespace-only filter is `Ok(None)` (no filter).
+/// Parses a filter in kiroku's dialect. An empty or whitespace-only filter is `Ok(None)` (no
+/// filter).
 pub fn parse_filter(input: &str) -> Result<Option<Expr>, QueryError> {
-    parser::parse_filter(input)
+    parser::parse_filter(input, Dialect::Kiroku)
+}
+
+/// Parses a filter in the given dialect (see [`dialect`]).
+pub fn parse_filter_in(input: &str, dialect: Dialect) -> Result<Option<Expr>, QueryError> {
+    parser::parse_filter(input, dialect)
 }
 
 /// The filter with its quoted times (`start_time > '2026-11-01'`) pinned to ms since the epoch,
@@ -136,7 +144,12 @@ pub fn pin_times(input: &str) -> String {
 /// An empty order is an empty list (the store then sorts newest first). A field may appear
 /// only once.
 pub fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
-    parser::parse_order(input)
+    parser::parse_order(input, Dialect::Kiroku)
+}
+
+/// Parses a sort order in the given dialect (see [`dialect`]).
+pub fn parse_order_in(input: &str, dialect: Dialect) -> Result<Vec<OrderKey>, QueryError> {
+    parser::parse_order(input, dialect)
 }
 
 #[cfg(test)]

@@ -18,7 +18,7 @@
 
 use super::ast::{Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 use super::lexer::{is_infinity_word, lex, Tok, Token};
-use super::QueryError;
+use super::{Dialect, QueryError};
 
 /// Deepest nesting of parentheses and `not` accepted (keeps recursion bounded).
 const MAX_DEPTH: usize = 64;
@@ -34,18 +34,24 @@ pub const MAX_PATTERN_BYTES: usize = 50_000;
 /// Most keys in one sort order (each is a join; SQLite joins at most 64 tables).
 pub const MAX_ORDER_KEYS: usize = 16;
 
-pub(crate) fn parse_filter(input: &str) -> Result<Option<Expr>, QueryError> {
+pub(crate) fn parse_filter(input: &str, dialect: Dialect) -> Result<Option<Expr>, QueryError> {
     if input.trim().is_empty() {
         return Ok(None);
     }
-    let mut p = Parser::new(input)?;
+    let mut p = Parser::new(input, dialect)?;
+    if dialect.ignores_stray_and() {
+        p.drop_stray_ands();
+        if p.peek().tok == Tok::Eof {
+            return Ok(None);
+        }
+    }
     let e = p.parse_or(0)?;
     p.expect_end()?;
     Ok(Some(e))
 }
 
-pub(crate) fn parse_order(input: &str) -> Result<Vec<OrderKey>, QueryError> {
-    let mut p = Parser::new(input)?;
+pub(crate) fn parse_order(input: &str, dialect: Dialect) -> Result<Vec<OrderKey>, QueryError> {
+    let mut p = Parser::new(input, dialect)?;
     let mut keys: Vec<OrderKey> = Vec::new();
     if p.peek().tok == Tok::Eof {
         return Ok(keys);
@@ -198,13 +204,31 @@ enum OpKind {
 }
 
 impl Parser {
-    fn new(input: &str) -> Result<Parser, QueryError> {
+    fn new(input: &str, dialect: Dialect) -> Result<Parser, QueryError> {
         Ok(Parser {
-            toks: lex(input)?,
+            toks: lex(input, dialect)?,
             pos: 0,
             conditions: 0,
             list_values: 0,
         })
+    }
+
+    /// Removes `and`s that join nothing: at the start, at the end, or right after another
+    /// `and` (`Dialect::ignores_stray_and`).
+    fn drop_stray_ands(&mut self) {
+        let is_and = |t: &Token| is_kw(t, "and");
+        let mut kept: Vec<Token> = Vec::with_capacity(self.toks.len());
+        for t in self.toks.drain(..) {
+            let joins_nothing = is_and(&t) && kept.last().is_none_or(is_and);
+            if !joins_nothing {
+                kept.push(t);
+            }
+        }
+        // `kept` ends with Eof; an `and` before it joins nothing either.
+        while kept.len() >= 2 && is_and(&kept[kept.len() - 2]) {
+            kept.remove(kept.len() - 2);
+        }
+        self.toks = kept;
     }
 
     fn peek(&self) -> &Token {
@@ -471,7 +495,10 @@ impl Parser {
                 Tok::Str(s) | Tok::Quoted(s) => s.clone(),
                 _ => unreachable!("field_len checked the key token"),
             };
-            let prefix = &t.text[..t.text.len() - 1];
+            let Tok::Word(w) = &t.tok else {
+                unreachable!("field_len checked the type token")
+            };
+            let prefix = &w[..w.len() - 1];
             let kind = prefix_kind(prefix).ok_or_else(|| unknown_prefix(prefix, column))?;
             let field = make_field(kind, &key, k.column())?;
             return Ok(ParsedField {
@@ -1061,6 +1088,66 @@ mod tests {
         }
     }
 
+    /// What only MLflow's dialect reads differently (`super::super::dialect`), and the aliases
+    /// both read alike.
+    #[test]
+    fn dialects() {
+        use super::super::{parse_filter_in, parse_order_in, Dialect::*};
+        use CmpOp::{Eq, Gt};
+        let one = |input: &str, d| match parse_filter_in(input, d) {
+            Ok(Some(e)) => e,
+            other => panic!("{input:?} -> {other:?}"),
+        };
+        // Quotes: kiroku undoes doubled quotes, MLflow keeps the text as written.
+        assert_eq!(one("tags.x = 'it''s'", Kiroku), cmp(t("x"), Eq, s("it's")));
+        assert_eq!(one("tags.x = 'it''s'", Mlflow), cmp(t("x"), Eq, s("it''s")));
+        assert_eq!(one(r"tags.x = 'a\'b'", Mlflow), cmp(t("x"), Eq, s(r"a\'b")));
+        assert_eq!(
+            one(r#"tags.`a``b` = "q""""#, Mlflow),
+            cmp(t("a``b"), Eq, s(r#"q"""#))
+        );
+        // Stray ANDs: ignored by MLflow only.
+        for input in [
+            "and metrics.a > 1",
+            "metrics.a > 1 AND",
+            "metrics.a > 1 and and and",
+        ] {
+            assert_eq!(one(input, Mlflow), cmp(m("a"), Gt, n("1")), "{input}");
+            assert!(parse_filter_in(input, Kiroku).is_err(), "{input}");
+        }
+        assert_eq!(parse_filter_in(" AND ", Mlflow).unwrap(), None);
+        // Aliases, in both.
+        for d in [Kiroku, Mlflow] {
+            assert_eq!(one("`metrics`.acc > 1", d), cmp(m("acc"), Gt, n("1")));
+            assert_eq!(one("`tags`.`a b` = 'x'", d), cmp(t("a b"), Eq, s("x")));
+            let by_name = cmp(a(Attribute::RunName), Eq, s("x"));
+            assert_eq!(one("attributes.`run name` = 'x'", d), by_name);
+            assert_eq!(one("`Run Name` = 'x'", d), by_name);
+            assert_eq!(
+                one("attributes.artifact_uri like 'x%'", d),
+                Expr::Like {
+                    field: a(Attribute::ArtifactUri),
+                    pattern: "x%".into(),
+                    case_insensitive: false,
+                    negated: false,
+                }
+            );
+            assert_eq!(
+                parse_order_in("`params`.lr DESC, attributes.artifact_uri", d).unwrap(),
+                vec![
+                    OrderKey {
+                        field: p("lr"),
+                        descending: true
+                    },
+                    OrderKey {
+                        field: a(Attribute::ArtifactUri),
+                        descending: false
+                    }
+                ]
+            );
+        }
+    }
+
     #[test]
     fn empty_filter_is_none() {
         assert_eq!(parse_filter("").unwrap(), None);
@@ -1079,12 +1166,12 @@ mod tests {
             (
                 "foo = 1",
                 1,
-                "unknown attribute 'foo' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id)",
+                "unknown attribute 'foo' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id, artifact_uri)",
             ),
             (
                 "attributes.foo = 1",
                 12,
-                "unknown attribute 'foo' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id)",
+                "unknown attribute 'foo' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id, artifact_uri)",
             ),
             (
                 "metric.a > 1 and bogus.x = 1",
@@ -1248,7 +1335,7 @@ mod tests {
             (
                 "bogus",
                 1,
-                "unknown attribute 'bogus' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id)",
+                "unknown attribute 'bogus' (known: run_id, run_name, user_id, status, start_time, end_time, experiment, host, parent_id, artifact_uri)",
             ),
             ("tags.`x", 6, "unterminated quoted name"),
             ("'x'", 1, "expected a field, got ''x''"),

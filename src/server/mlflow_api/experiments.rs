@@ -95,6 +95,8 @@ pub(super) async fn experiment_by_id(
 /// The names of the experiments a search names by MLflow id: repeats count once, at most
 /// `MAX_EXPERIMENTS_PER_SEARCH`, all looked up in one listing (an unmade `Default` is kept
 /// by name: it matches no run).
+/// The names of the experiments `ids` name, for a run search: as MLflow does, an id naming no
+/// experiment is skipped (a malformed id is still a 400).
 pub(super) async fn experiment_names(
     st: &Arc<AppState>,
     ids: Vec<String>,
@@ -104,13 +106,15 @@ pub(super) async fn experiment_names(
         return Ok(Vec::new());
     }
     let all = st.call(|s| s.experiments(true)).await?;
-    ids.iter()
-        .map(|id| match find_experiment(&all, id)? {
-            Some(e) => Ok(e.name),
-            None if id.trim().parse::<i64>() == Ok(0) => Ok(DEFAULT_EXPERIMENT.to_string()),
-            None => Err(not_found(format!("No Experiment with id={id} exists"))),
-        })
-        .collect()
+    let mut names = Vec::with_capacity(ids.len());
+    for id in &ids {
+        match find_experiment(&all, id)? {
+            Some(e) => names.push(e.name),
+            None if id.trim().parse::<i64>() == Ok(0) => names.push(DEFAULT_EXPERIMENT.to_string()),
+            None => {}
+        }
+    }
+    Ok(names)
 }
 
 pub(super) async fn create_experiment(

@@ -2,7 +2,7 @@
 //! metric's history (`metrics/get-history`).
 //!
 //! Creating a run reads MLflow's special tags (name, user, parent, note) into the kiroku run;
-//! searches run kiroku's query language, a superset of MLflow's filter grammar.
+//! searches run the query language in its MLflow dialect (`crate::query::dialect`).
 use super::experiments::{experiment_by_id, experiment_names, DefaultUse};
 use super::wire::{
     decode_token, encode_token, max_results, order_by, pairs_of, parse_status, run_info, run_out,
@@ -183,12 +183,21 @@ pub(super) async fn search_runs(State(st): St, input: Input) -> Typed {
     let (include_deleted, only_deleted) = view_type(&input, "run_view_type")?;
     let limit = max_results(&input)?;
     let offset = decode_token(&input)?;
-    let ids = input
+    let ids: Vec<String> = input
         .list("experiment_ids")
         .iter()
         .filter_map(text_of)
         .collect();
+    let asked_for_some = !ids.is_empty();
     let experiments = experiment_names(&st, ids).await?;
+    if asked_for_some && experiments.is_empty() {
+        // Every id named no experiment: MLflow answers an empty page (no names would mean
+        // every experiment to the store).
+        return typed(&RunsPage {
+            runs: Vec::new(),
+            next_page_token: None,
+        });
+    }
     let orders = order_by(&input)?;
     let query = RunQuery {
         experiments,
@@ -203,6 +212,7 @@ pub(super) async fn search_runs(State(st): St, input: Input) -> Typed {
         include_deleted,
         only_deleted,
         reverse: false,
+        dialect: crate::model::QueryDialect::Mlflow,
     };
     let page = st.call(move |s| s.search_runs(&query)).await?;
     let next = offset.saturating_add(limit);

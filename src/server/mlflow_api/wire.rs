@@ -474,18 +474,34 @@ pub(super) fn encode_token(offset: u64) -> String {
     base64::engine::general_purpose::STANDARD.encode(format!("{{\"offset\": {offset}}}"))
 }
 
+/// The offset a page token holds, read as MLflow reads it: base64 of a JSON object whose
+/// `offset` is a non-zero integer, or a string or float that `int()` takes (`"5"`, `5.0`).
+/// What MLflow refuses (an `offset` of 0 or missing) is a 400 here as well; where MLflow
+/// fails with a 500 (a token that is not a JSON object) or reads a negative offset, this is
+/// a 400 too.
 pub(super) fn decode_token(input: &Input) -> Result<u64, ApiError> {
     let Some(token) = input.text("page_token").filter(|t| !t.is_empty()) else {
         return Ok(0);
     };
     let bad = || invalid(format!("Invalid page token '{token}'"));
+    // Python's b64decode drops characters outside the alphabet before decoding.
+    let kept: String = token
+        .chars()
+        .filter(|c| c.is_ascii_alphanumeric() || matches!(c, '+' | '/' | '='))
+        .collect();
     let raw = base64::engine::general_purpose::STANDARD
-        .decode(token.as_bytes())
+        .decode(kept.as_bytes())
         .map_err(|_| bad())?;
     let v: Value = serde_json::from_slice(&raw).map_err(|_| bad())?;
-    v.get("offset")
-        .and_then(Value::as_u64)
-        .filter(|o| *o <= i64::MAX as u64)
+    let offset = match v.get("offset") {
+        Some(Value::Number(n)) => n
+            .as_u64()
+            .or_else(|| n.as_f64().filter(|f| *f >= 1.0).map(|f| f as u64)),
+        Some(Value::String(s)) => s.trim().parse::<u64>().ok(),
+        _ => None,
+    };
+    offset
+        .filter(|o| *o > 0 && *o <= i64::MAX as u64)
         .ok_or_else(bad)
 }
 

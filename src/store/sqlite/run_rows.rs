@@ -261,6 +261,7 @@ fn list_plan_filter(
     conn: &Connection,
     compiled: &search_sql::CompiledSearch,
     filter: Option<&query::Expr>,
+    dialect: query::Dialect,
 ) -> Result<String> {
     let Some(expr) = filter else {
         return Ok(compiled.where_sql.clone());
@@ -281,7 +282,7 @@ fn list_plan_filter(
         small.push(n <= SMALL_LIST);
     }
     if small.iter().any(|s| *s) && small.iter().any(|s| !*s) {
-        Ok(search_sql::compile_mixed_filter(expr, &small))
+        Ok(search_sql::compile_mixed_filter(expr, &small, dialect))
     } else {
         Ok(compiled.where_sql.clone())
     }
@@ -327,10 +328,12 @@ fn search_with_budget(
     probe_budget: i32,
 ) -> Result<RunPage> {
     let filter_text = q.filter.as_deref().unwrap_or("");
-    let filter = query::parse_filter(filter_text).map_err(|e| query_error(filter_text, e))?;
+    let filter =
+        query::parse_filter_in(filter_text, q.dialect).map_err(|e| query_error(filter_text, e))?;
     let sort_text = q.sort.as_deref().unwrap_or("");
-    let order = query::parse_order(sort_text).map_err(|e| query_error(sort_text, e))?;
-    let compiled = search_sql::compile(filter.as_ref(), &order);
+    let order =
+        query::parse_order_in(sort_text, q.dialect).map_err(|e| query_error(sort_text, e))?;
+    let compiled = search_sql::compile_in(filter.as_ref(), &order, q.dialect);
 
     let mut store_conditions: Vec<String> = Vec::new();
     let mut extra: Vec<Value> = Vec::new();
@@ -432,7 +435,7 @@ fn search_with_budget(
                 return finish(page(
                     "1",
                     &[],
-                    &list_plan_filter(conn, &compiled, filter.as_ref())?,
+                    &list_plan_filter(conn, &compiled, filter.as_ref(), q.dialect)?,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
                     offset,
@@ -468,7 +471,7 @@ fn search_with_budget(
                 None => page(
                     "1",
                     &[],
-                    &list_plan_filter(conn, &compiled, filter.as_ref())?,
+                    &list_plan_filter(conn, &compiled, filter.as_ref(), q.dialect)?,
                     &compiled.order_sql,
                     limit.min(i64::MAX as u64) as i64,
                     offset,

@@ -22,11 +22,14 @@
 //!   `(key, value)` indexes; a run lacking the key never matches a comparison, `!=` included.
 //!   Every condition is two-valued (never SQL NULL), so `not` is a plain complement.
 //! * Metrics compare `metric_summary.last`; a NaN latest value (`last IS NULL AND last_nan = 1`)
-//!   matches only `= NaN` and `!= <number>` never matches it.
-//! * Params compare `params.num` when the literal is numeric (`'1e-2' = 0.01`), else text;
-//!   `!= <number>` also matches non-numeric values.
-//! * `status`, `run_id` and `parent_id` ignore case; `LIKE` is case-sensitive (the store sets
-//!   `PRAGMA case_sensitive_like = ON`), `ILIKE` compares `lower()` of both sides.
+//!   matches `= NaN` and `!= <number>` (as in MLflow: `!=` is the complement of `=` among the
+//!   runs that hold the key).
+//! * Where the two dialects differ (`crate::query::dialect`): in kiroku's, params compare
+//!   `params.num` when the literal is numeric (`'1e-2' = 0.01`), else text (`!= <number>` also
+//!   matches non-numeric values), and `status`, `run_id` and `parent_id` ignore case; in
+//!   MLflow's, params are text and those attributes compare exactly, `status` by MLflow's names.
+//!   `LIKE` is case-sensitive (the store sets `PRAGMA case_sensitive_like = ON`), `ILIKE`
+//!   compares `lower()` of both sides.
 //! * A bare word matches when the run name, or a tag key or value, contains it (`instr` on
 //!   `lower()`ed text, so `%` and `_` in the word are literal characters).
 //! * Sorting puts runs missing the key last in both directions; for metrics a NaN latest
@@ -35,7 +38,8 @@
 
 use rusqlite::types::Value;
 
-use crate::query::{Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
+use crate::model::RunStatus;
+use crate::query::{Attribute, CmpOp, DatasetField, Dialect, Expr, Literal, OrderKey, RunField};
 
 /// SQL fragments and parameters for one search.
 #[derive(Debug, Clone, PartialEq)]
@@ -87,18 +91,25 @@ pub struct PresentFirst {
 /// The tie-break appended to every order (and the whole order when none is given).
 pub const TIE_BREAK: &str = "r.start_ms DESC, r.id ASC";
 
-/// Compiles a filter and a sort order into SQL fragments (see the module docs).
+/// Compiles a filter and a sort order of kiroku's dialect into SQL fragments (see the module
+/// docs).
 pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
+    compile_in(filter, order, Dialect::Kiroku)
+}
+
+/// Compiles a filter and a sort order parsed in `dialect` into SQL fragments.
+pub fn compile_in(filter: Option<&Expr>, order: &[OrderKey], dialect: Dialect) -> CompiledSearch {
     let mut joins = String::new();
     let mut params = Vec::new();
     let mut terms: Vec<String> = Vec::new();
     for (i, key) in order.iter().enumerate() {
-        order_terms(i, key, &mut joins, &mut params, &mut terms);
+        order_terms(i, key, dialect, &mut joins, &mut params, &mut terms);
     }
     terms.extend(TIE_BREAK.split(", ").map(str::to_string));
     let join_param_count = params.len();
     let mut w = Sql {
         params,
+        dialect,
         correlated: false,
         forms: None,
         terms: Vec::new(),
@@ -109,6 +120,7 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
     };
     let mut c = Sql {
         params: Vec::new(),
+        dialect,
         correlated: true,
         forms: None,
         terms: Vec::new(),
@@ -155,9 +167,10 @@ pub fn compile(filter: Option<&Expr>, order: &[OrderKey]) -> CompiledSearch {
 
 /// The filter with each keyed term (in `CompiledSearch::keyed_terms` order) as an `IN` list
 /// (`use_list[i]`) or a correlated `EXISTS` probe. Every form takes the same parameters.
-pub fn compile_mixed_filter(filter: &Expr, use_list: &[bool]) -> String {
+pub fn compile_mixed_filter(filter: &Expr, use_list: &[bool], dialect: Dialect) -> String {
     let mut m = Sql {
         params: Vec::new(),
+        dialect,
         correlated: false,
         forms: Some(use_list.to_vec()),
         terms: Vec::new(),
@@ -187,6 +200,7 @@ fn reversed(terms: &[String]) -> String {
 fn order_terms(
     i: usize,
     key: &OrderKey,
+    dialect: Dialect,
     joins: &mut String,
     params: &mut Vec<Value>,
     terms: &mut Vec<String>,
@@ -209,8 +223,10 @@ fn order_terms(
         RunField::Param(k) => {
             keyed_join("params", k);
             terms.push(format!("{o}.rid IS NULL"));
-            terms.push(format!("{o}.num IS NULL"));
-            terms.push(format!("{o}.num {dir}"));
+            if dialect.params_are_numbers() {
+                terms.push(format!("{o}.num IS NULL"));
+                terms.push(format!("{o}.num {dir}"));
+            }
             terms.push(format!("{o}.value {dir}"));
         }
         RunField::Tag(k) => {
@@ -225,14 +241,15 @@ fn order_terms(
         }
         RunField::Attribute(a) => {
             let col = match a {
-                Attribute::RunId => "r.id",
-                Attribute::RunName => "r.name",
-                Attribute::User => "r.user",
-                Attribute::Status => "r.status",
-                Attribute::StartTime => "r.start_ms",
-                Attribute::EndTime => "r.end_ms",
-                Attribute::Experiment => "e.name",
-                Attribute::Host => "r.host",
+                Attribute::RunId => "r.id".to_string(),
+                Attribute::RunName => "r.name".into(),
+                Attribute::User => "r.user".into(),
+                Attribute::Status => status_sql(dialect),
+                Attribute::StartTime => "r.start_ms".into(),
+                Attribute::EndTime => "r.end_ms".into(),
+                Attribute::Experiment => "e.name".into(),
+                Attribute::Host => "r.host".into(),
+                Attribute::ArtifactUri => ARTIFACT_URI_SQL.into(),
                 Attribute::ParentId => unreachable!("handled above"),
             };
             if a.is_nullable() {
@@ -280,29 +297,51 @@ fn finite_number(lit: &Literal) -> Option<Value> {
     v.is_finite().then(|| number_value(v, lit.as_text()))
 }
 
+/// A run's status under the name `dialect` searches and sorts it by (`Dialect::status_name`).
+fn status_sql(dialect: Dialect) -> String {
+    let arms: String = RunStatus::ALL
+        .iter()
+        .map(|s| format!(" WHEN '{}' THEN '{}'", s.as_str(), dialect.status_name(*s)))
+        .collect();
+    format!("(CASE r.status{arms} END)")
+}
+
+/// The run's `artifact_uri` as the MLflow API shows it (`server::mlflow_api::wire::run_info`).
+const ARTIFACT_URI_SQL: &str =
+    "('mlflow-artifacts:/' || r.experiment_id || '/' || r.id || '/artifacts')";
+
 /// How an attribute appears in SQL.
 struct AttrSql {
-    expr: &'static str,
+    expr: String,
     /// Placeholder for a value compared with `expr` (`lower(?)` where case is ignored).
     ph: &'static str,
     nullable: bool,
     numeric: bool,
 }
 
-fn attr_sql(a: Attribute) -> AttrSql {
+fn attr_sql(a: Attribute, dialect: Dialect) -> AttrSql {
+    let id_ph = if dialect.ids_ignore_case() {
+        "lower(?)"
+    } else {
+        "?"
+    };
     let (expr, ph) = match a {
-        Attribute::RunId => ("r.id", "lower(?)"),
-        Attribute::RunName => ("r.name", "?"),
-        Attribute::User => ("r.user", "?"),
-        Attribute::Status => ("lower(r.status)", "lower(?)"),
-        Attribute::StartTime => ("r.start_ms", "?"),
-        Attribute::EndTime => ("r.end_ms", "?"),
-        Attribute::Experiment => ("e.name", "?"),
-        Attribute::Host => ("r.host", "?"),
+        Attribute::RunId => ("r.id".to_string(), id_ph),
+        Attribute::RunName => ("r.name".into(), "?"),
+        Attribute::User => ("r.user".into(), "?"),
+        Attribute::Status if dialect.status_ignores_case() => {
+            ("lower(r.status)".into(), "lower(?)")
+        }
+        Attribute::Status => (status_sql(dialect), "?"),
+        Attribute::StartTime => ("r.start_ms".into(), "?"),
+        Attribute::EndTime => ("r.end_ms".into(), "?"),
+        Attribute::Experiment => ("e.name".into(), "?"),
+        Attribute::Host => ("r.host".into(), "?"),
         Attribute::ParentId => (
-            "(SELECT pr.id FROM runs pr WHERE pr.rid = r.parent_rid)",
-            "lower(?)",
+            "(SELECT pr.id FROM runs pr WHERE pr.rid = r.parent_rid)".into(),
+            id_ph,
         ),
+        Attribute::ArtifactUri => (ARTIFACT_URI_SQL.into(), "?"),
     };
     AttrSql {
         expr,
@@ -356,6 +395,8 @@ impl Keyed {
 /// Builds the WHERE expression, collecting parameters in textual order.
 struct Sql {
     params: Vec<Value>,
+    /// The dialect the filter was written in (`crate::query::dialect`).
+    dialect: Dialect,
     /// Emit correlated `EXISTS` probes instead of `IN` lists.
     correlated: bool,
     /// Per keyed term (in textual order), `IN` (true) or `EXISTS` (false); overrides
@@ -377,6 +418,14 @@ pub struct KeyedTerm {
 impl Sql {
     fn text(&mut self, s: &str) {
         self.params.push(Value::Text(s.to_string()));
+    }
+
+    /// A value compared with attribute `a` (a status named as the dialect names it).
+    fn attr_text(&self, a: Attribute, value: &str) -> Value {
+        Value::Text(match a {
+            Attribute::Status => self.dialect.status_value(value),
+            _ => value.to_string(),
+        })
     }
 
     fn expr(&mut self, e: &Expr) -> String {
@@ -467,7 +516,17 @@ impl Sql {
                 }
                 self.keyed(Keyed::Metric, k, |s, m| {
                     s.params.push(Value::Real(v));
-                    format!("{m}.last {sop} ?")
+                    match op {
+                        // A NaN latest value differs from every number.
+                        CmpOp::Ne => format!("({m}.last {sop} ? OR {m}.last_nan = 1)"),
+                        _ => format!("{m}.last {sop} ?"),
+                    }
+                })
+            }
+            RunField::Param(k) if !self.dialect.params_are_numbers() => {
+                self.keyed(Keyed::Param, k, |s, p| {
+                    s.text(value.as_text());
+                    format!("{p}.value {sop} ?")
                 })
             }
             RunField::Param(k) => self.keyed(Keyed::Param, k, |s, p| match finite_number(value) {
@@ -488,14 +547,15 @@ impl Sql {
                 format!("{t}.value {sop} ?")
             }),
             RunField::Attribute(a) => {
-                let at = attr_sql(*a);
+                let at = attr_sql(*a, self.dialect);
                 if at.numeric {
                     let Some(n) = finite_number(value) else {
                         return "0".into();
                     };
                     self.params.push(n);
                 } else {
-                    self.text(value.as_text());
+                    let v = self.attr_text(*a, value.as_text());
+                    self.params.push(v);
                 }
                 not_null(format!("{} {sop} {}", at.expr, at.ph), at.nullable)
             }
@@ -526,12 +586,12 @@ impl Sql {
                 like(&format!("{t}.value"), "?")
             }),
             RunField::Attribute(a) => {
-                let at = attr_sql(*a);
+                let at = attr_sql(*a, self.dialect);
                 if at.numeric {
                     return "0".into();
                 }
                 self.text(pattern);
-                not_null(like(at.expr, at.ph), at.nullable)
+                not_null(like(&at.expr, at.ph), at.nullable)
             }
             RunField::Dataset(d) => {
                 self.text(pattern);
@@ -563,13 +623,19 @@ impl Sql {
                     .any(|v| v.as_number().is_some_and(f64::is_nan));
                 self.keyed(Keyed::Metric, k, |s, m| {
                     let list = s.list(nums, "?");
-                    if negated {
-                        format!("{m}.last IS NOT NULL AND {m}.last NOT IN {list}")
-                    } else if has_nan {
-                        format!("({m}.last IN {list} OR {m}.last_nan = 1)")
+                    // `not in` is the complement of `in` among the runs holding the metric.
+                    let listed = if has_nan {
+                        format!("(coalesce({m}.last IN {list}, 0) OR {m}.last_nan = 1)")
                     } else {
-                        format!("{m}.last IN {list}")
-                    }
+                        format!("coalesce({m}.last IN {list}, 0)")
+                    };
+                    format!("{not}{listed}")
+                })
+            }
+            RunField::Param(k) if !self.dialect.params_are_numbers() => {
+                let vals = texts();
+                self.keyed(Keyed::Param, k, |s, p| {
+                    format!("{p}.value {not}IN {}", s.list(vals, "?"))
                 })
             }
             RunField::Param(k) => {
@@ -602,11 +668,14 @@ impl Sql {
                 })
             }
             RunField::Attribute(a) => {
-                let at = attr_sql(*a);
+                let at = attr_sql(*a, self.dialect);
                 let vals: Vec<Value> = if at.numeric {
                     values.iter().filter_map(finite_number).collect()
                 } else {
-                    texts()
+                    values
+                        .iter()
+                        .map(|v| self.attr_text(*a, v.as_text()))
+                        .collect()
                 };
                 if vals.is_empty() {
                     let present = if at.nullable {
@@ -641,7 +710,7 @@ impl Sql {
             RunField::Tag(k) => keyed(self, Keyed::Tag, k),
             RunField::Attribute(Attribute::ParentId) => format!("r.parent_rid {is}"),
             RunField::Attribute(a) => {
-                let at = attr_sql(*a);
+                let at = attr_sql(*a, self.dialect);
                 if at.nullable {
                     format!("{} {is}", at.expr)
                 } else if negated {
@@ -863,9 +932,16 @@ mod tests {
 
     /// Run numbers (1-based rids) matching `filter` in `order`.
     fn search(c: &Connection, filter: &str, order: &str) -> Vec<i64> {
-        let f = parse_filter(filter).unwrap_or_else(|e| panic!("{filter}: {e}"));
-        let o = parse_order(order).unwrap_or_else(|e| panic!("{order}: {e}"));
-        let q = compile(f.as_ref(), &o);
+        search_in(c, filter, order, Dialect::Kiroku)
+    }
+
+    /// Run numbers matching `filter` in `order`, both written in `dialect`.
+    fn search_in(c: &Connection, filter: &str, order: &str, dialect: Dialect) -> Vec<i64> {
+        let f = crate::query::parse_filter_in(filter, dialect)
+            .unwrap_or_else(|e| panic!("{filter}: {e}"));
+        let o =
+            crate::query::parse_order_in(order, dialect).unwrap_or_else(|e| panic!("{order}: {e}"));
+        let q = compile_in(f.as_ref(), &o, dialect);
         let sql = format!(
             "SELECT r.rid FROM runs r JOIN experiments e ON e.id = r.experiment_id{} WHERE ({}) ORDER BY {}",
             q.joins, q.where_sql, q.order_sql
@@ -911,7 +987,7 @@ mod tests {
             for mask in 0..(1u32 << n) {
                 let use_list: Vec<bool> = (0..n).map(|i| mask & (1 << i) != 0).collect();
                 assert_eq!(
-                    run(&compile_mixed_filter(&f, &use_list)),
+                    run(&compile_mixed_filter(&f, &use_list, Dialect::Kiroku)),
                     want,
                     "{filter} {use_list:?}"
                 );
@@ -943,7 +1019,8 @@ mod tests {
             ("metrics.val/acc > -inf", vec![8, 7, 4, 3, 2, 1]),
             ("metrics.val/acc = NaN", vec![6]),
             ("metrics.loss > 0", vec![5, 4, 1]),
-            ("metrics.loss != 0.3", vec![5, 4]),
+            // A NaN latest value (2) differs from every number, as in MLflow.
+            ("metrics.loss != 0.3", vec![5, 4, 2]),
             ("metrics.loss = nan", vec![2]),
             ("metrics.loss != nan", vec![5, 4, 1]),
             ("metrics.loss < nan", vec![]),
@@ -953,7 +1030,7 @@ mod tests {
             ("metrics.\"my metric\" >= 5", vec![5]),
             ("metrics.`my metric` = '5'", vec![5]),
             ("metrics.val/acc in (0.5, -1)", vec![8, 3]),
-            ("metrics.val/acc not in (0.5, -1)", vec![7, 4, 2, 1]),
+            ("metrics.val/acc not in (0.5, -1)", vec![7, 6, 4, 2, 1]),
             ("params.optimizer = 'adam'", vec![1]),
             ("params.optimizer ilike 'adam'", vec![8, 3, 1]),
             ("params.optimizer like 'adam%'", vec![4, 1]),
@@ -1040,6 +1117,94 @@ mod tests {
         ];
         for (filter, want) in cases {
             assert_eq!(search(&c, filter, ""), want, "{filter}");
+        }
+    }
+
+    /// The rules `crate::query::dialect` lists, each tested in both dialects: (filter, order,
+    /// kiroku's answer, MLflow's answer; `None` where the dialect refuses the filter).
+    #[test]
+    fn the_dialects_differ_only_where_documented() {
+        let c = db();
+        let i4 = "abcdef00000000000000000000000004";
+        c.execute("UPDATE runs SET id = ? WHERE rid = 4", [i4])
+            .unwrap();
+        let by_upper_id = format!("run_id = '{}'", i4.to_uppercase());
+        let by_id = format!("attributes.run_id = '{i4}'");
+        type Answer = Option<Vec<i64>>;
+        let cases: Vec<(&str, &str, Answer, Answer)> = vec![
+            // Params are text in MLflow: '1e-2' is not '0.01'.
+            ("params.lr = '0.01'", "", Some(vec![2, 1]), Some(vec![1])),
+            ("params.lr = '1e-2'", "", Some(vec![2, 1]), Some(vec![2])),
+            ("params.epochs < '9'", "", Some(vec![]), Some(vec![2, 1])),
+            // Status: kiroku ignores case and takes MLflow's names; MLflow is exact.
+            ("status = 'SCHEDULED'", "", Some(vec![6]), Some(vec![6])),
+            ("status = 'queued'", "", Some(vec![6]), Some(vec![])),
+            ("status = 'finished'", "", Some(vec![8, 2, 1]), Some(vec![])),
+            ("status = 'FAILED'", "", Some(vec![3]), Some(vec![7, 3])),
+            (
+                "status in ('SCHEDULED', 'KILLED')",
+                "",
+                Some(vec![6, 5]),
+                Some(vec![6, 5]),
+            ),
+            // Ids: case ignored in kiroku only.
+            (&by_upper_id, "", Some(vec![4]), Some(vec![])),
+            (&by_id, "", Some(vec![4]), Some(vec![4])),
+            // Stray ANDs: MLflow ignores them.
+            (
+                " AND status = 'FINISHED' and ",
+                "",
+                None,
+                Some(vec![8, 2, 1]),
+            ),
+            ("and", "", None, Some(vec![8, 7, 6, 5, 4, 3, 2, 1])),
+            // Shared: NaN differs from every number; artifact_uri is an attribute.
+            (
+                "metrics.loss != 0.3",
+                "",
+                Some(vec![5, 4, 2]),
+                Some(vec![5, 4, 2]),
+            ),
+            (
+                "attributes.artifact_uri LIKE 'mlflow-artifacts:/2/%'",
+                "",
+                Some(vec![6, 5, 4]),
+                Some(vec![6, 5, 4]),
+            ),
+            (
+                "`attributes`.`run name` = 'bert-base'",
+                "",
+                Some(vec![4]),
+                Some(vec![4]),
+            ),
+            // Orders: MLflow sorts status by its own names, params as text.
+            (
+                "",
+                "status",
+                Some(vec![3, 8, 2, 1, 5, 7, 6, 4]),
+                Some(vec![7, 3, 8, 2, 1, 5, 4, 6]),
+            ),
+            (
+                "",
+                "params.lr",
+                Some(vec![5, 4, 1, 2, 3, 7, 8, 6]),
+                Some(vec![4, 1, 3, 2, 5, 7, 8, 6]),
+            ),
+        ];
+        for (filter, order, kiroku, mlflow) in cases {
+            for (dialect, want) in [(Dialect::Kiroku, kiroku), (Dialect::Mlflow, mlflow)] {
+                match want {
+                    Some(want) => assert_eq!(
+                        search_in(&c, filter, order, dialect),
+                        want,
+                        "{dialect:?}: {filter} / {order}"
+                    ),
+                    None => assert!(
+                        crate::query::parse_filter_in(filter, dialect).is_err(),
+                        "{dialect:?} accepts {filter}"
+                    ),
+                }
+            }
         }
     }
 

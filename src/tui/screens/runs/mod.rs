@@ -141,6 +141,7 @@ impl State {
             include_deleted: self.runs.show_deleted,
             only_deleted: false,
             reverse: false,
+            dialect: crate::model::QueryDialect::Kiroku,
         }
     }
 
