@@ -76,3 +76,40 @@ mod tests {
         assert_eq!(best(&v, false), Some(0.2));
     }
 }
+
+/// The comparison as `kiroku diff --format json` and the MCP `compare_runs` tool give it
+/// (`kiroku.diff/v1`): params side by side (only those that differ unless `all`), and each
+/// metric's last value per run with its delta against the baseline, `runs[0]`.
+pub fn diff_document(runs: &[Run], all: bool) -> serde_json::Value {
+    use crate::model::json_float;
+    let refs: Vec<&Run> = runs.iter().collect();
+    let Some(base) = runs.first() else {
+        return serde_json::json!({"schema": "kiroku.diff/v1", "baseline": null, "runs": [], "params": [], "metrics": []});
+    };
+    let params: Vec<_> = param_rows(&refs, all)
+        .iter()
+        .map(|row| serde_json::json!({"key": row.key, "values": row.values}))
+        .collect();
+    let metrics: Vec<_> = metric_keys(&refs)
+        .iter()
+        .map(|k| {
+            let values: Vec<_> = runs
+                .iter()
+                .map(|r| r.metrics.get(k).map(|m| json_float::to_value(m.last)))
+                .collect();
+            let deltas: Vec<_> = runs
+                .iter()
+                .map(|r| match (base.metrics.get(k), r.metrics.get(k)) {
+                    (Some(b), Some(m)) => Some(json_float::to_value(m.last - b.last)),
+                    _ => None,
+                })
+                .collect();
+            serde_json::json!({"key": k, "values": values, "deltas": deltas})
+        })
+        .collect();
+    let ids: Vec<_> = runs
+        .iter()
+        .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
+        .collect();
+    serde_json::json!({"schema": "kiroku.diff/v1", "baseline": base.id, "runs": ids, "params": params, "metrics": metrics})
+}

@@ -11,8 +11,9 @@
 //! |----------------|----------------------------------------------------|------------------|
 //! | command line   | `cli`                                              | one file per command; opens the UI (the only import of `tui`) |
 //! | terminal UI    | `tui`                                              | the interactive workbench |
+//! | agent interface | `mcp`                                             | kiroku as an MCP server: tools and resources for agents (stdio, and `/mcp` for `kiroku serve`) |
 //! | presentation   | `present`                                          | formatting and columns shared by `cli` and `tui` |
-//! | run wrapper    | `wrap`, *`mcp`*, `pipelines`, `models`             | `kiroku run` (may start a background `server` for `--mlflow`); pipelines; the model registry's gates and hooks |
+//! | run wrapper    | `wrap`, `pipelines`, `models`                      | `kiroku run` (may start a background `server` for `--mlflow`); pipelines; the model registry's gates and hooks |
 //! | services       | `server`, `supervise`, `jobs`, `checks`              | the HTTP server; lost-run recovery; the job queue; the data checks engine |
 //! | ingest         | `ingest`                                           | output scalars, the metrics file, MLflow stores, files attached to runs |
 //! | store          | `store`                                            | `trait Store`: SQLite and the HTTP client; store discovery |
@@ -33,6 +34,7 @@ pub mod ids;
 pub mod ingest;
 pub mod jobs;
 pub mod limits;
+pub mod mcp;
 pub mod mlflow_names;
 pub mod model;
 pub mod models;

@@ -24,11 +24,14 @@ const LAYERS: &[(&str, &[&str])] = &[
     // `tui`; nothing else may import either (only `main.rs`).
     ("command line", &["cli"]),
     ("terminal UI", &["tui"]),
+    // kiroku as an MCP server: tools over the core for agents. `cli` starts it (`kiroku mcp`,
+    // and `/mcp` of `kiroku serve --mcp`); it uses `present`'s query hints and `models`' gates.
+    ("agent interface", &["mcp"]),
     // Formatting and column choice shared by both front ends.
     ("presentation", &["present"]),
     // Programs that drive the core: `kiroku run` (which may start a background server for
-    // `--mlflow`), the MCP tools, pipelines.
-    ("run wrapper", &["wrap", "mcp", "pipelines", "models"]),
+    // `--mlflow`), pipelines, the model registry's gates and hooks.
+    ("run wrapper", &["wrap", "pipelines", "models"]),
     // The HTTP server; lost-run recovery; the planned job queue, model registry and data checks.
     ("services", &["server", "supervise", "jobs", "checks"]),
     // Bringing outside records in: output scalars, the metrics file, MLflow stores.

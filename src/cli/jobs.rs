@@ -173,15 +173,18 @@ pub fn submit(ctx: &mut Context, args: &SubmitArgs, explicit: Option<Format>) ->
 pub fn rerun_run(ctx: &mut Context, args: &RerunArgs, explicit: Option<Format>) -> Result<i32> {
     let store = ctx.store()?;
     let run_id = store.resolve_run(&args.run)?;
-    let detail = store.run(&run_id)?;
-    if detail.source.command.is_empty() {
-        return Err(KirokuError::Invalid(format!(
-            "run {run_id} has no recorded command (only runs of `kiroku run` and of jobs can be rerun)"
-        )));
-    }
     let sets = parse_pairs(&args.sets, "--set")?;
-    let rewritten = rerun::rewrite_flags(&detail.source.command, &sets);
-    for key in &rewritten.appended {
+    let request = rerun::RerunRequest {
+        run_id,
+        sets: sets.clone(),
+        target: args.target.clone(),
+        gpus: args.gpus,
+        user: ctx.user.clone(),
+        host: host(),
+        fallback_workdir: current_dir()?,
+    };
+    let (new, appended) = rerun::rerun_job(store.as_ref(), &ctx.config, &request)?;
+    for key in &appended {
         let value = &sets
             .iter()
             .rev()
@@ -190,44 +193,6 @@ pub fn rerun_run(ctx: &mut Context, args: &RerunArgs, explicit: Option<Format>) 
             .1;
         eprintln!("kiroku: the command had no --{key} flag; appended `--{key} {value}`");
     }
-    // A run that came from a job reruns with that job's resources unless told otherwise.
-    let origin: Option<Job> = detail
-        .run
-        .tags
-        .get("kiroku.job")
-        .and_then(|id| id.parse::<JobId>().ok())
-        .and_then(|id| store.job(id).ok());
-    let target_name = args
-        .target
-        .clone()
-        .or_else(|| origin.as_ref().map(|j| j.target.clone()));
-    let target = targets::resolve(&ctx.config, target_name.as_deref())?;
-    let workdir = match (&detail.source.cwd, &origin) {
-        (Some(cwd), _) => cwd.clone(),
-        (None, Some(job)) => job.workdir.clone(),
-        (None, None) => current_dir()?,
-    };
-    let new = NewJob {
-        name: Some(detail.run.name.clone()),
-        experiment: detail.run.experiment.clone(),
-        target: target.name,
-        command: rewritten.command,
-        workdir,
-        env: origin.as_ref().map(|j| j.env.clone()).unwrap_or_default(),
-        gpus: args
-            .gpus
-            .or_else(|| origin.as_ref().map(|j| j.gpus))
-            .unwrap_or(0),
-        gpu_memory_mb: origin.as_ref().and_then(|j| j.gpu_memory_mb),
-        after: Vec::new(),
-        params: Vec::new(),
-        tags: vec![("kiroku.rerun_of".into(), run_id.clone())],
-        rerun_of: Some(run_id),
-        retry_of: None,
-        time_limit_s: origin.as_ref().and_then(|j| j.time_limit_s),
-        user: ctx.user.clone(),
-        host: host(),
-    };
     submit_and_print(ctx, &new, explicit)
 }
 

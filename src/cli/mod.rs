@@ -11,6 +11,7 @@ pub mod experiments;
 pub mod job_exec;
 pub mod jobs;
 pub mod log;
+pub mod mcp;
 pub mod model;
 pub mod output;
 pub mod pipelines;
@@ -176,6 +177,8 @@ pub enum Command {
     /// The model registry: versions, gated aliases, history, rollback, approvals, deploy hooks.
     #[command(subcommand)]
     Model(model::ModelCommand),
+    /// Serve this store to an agent over the Model Context Protocol on stdin/stdout.
+    Mcp(mcp::McpArgs),
 }
 
 #[derive(Debug, Subcommand)]
@@ -313,6 +316,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Review(args) => review::review(&mut ctx, args),
         Command::Repro(args) => repro::repro_command(&mut ctx, args, cli.format),
         Command::Model(cmd) => model::model(&mut ctx, cmd),
+        Command::Mcp(args) => mcp::mcp(&mut ctx, args),
     }
 }
 

@@ -2,15 +2,13 @@
 //! overview printed by a bare `kiroku`.
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
-use crate::error::{KirokuError, Result};
+use crate::error::Result;
 use crate::model::{json_float, now_ms, Run, RunQuery};
 use crate::present::key_hints;
 use crate::present::{
     default_columns, format_duration, format_relative, format_timestamp, format_value,
     format_value_as, parse_pairs, Column, Format,
 };
-use crate::query::RunField;
-use crate::store::Store;
 use crate::wrap::{run_wrapped, WrapOptions};
 use clap::{Args, Subcommand};
 
@@ -163,35 +161,10 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
         reverse: false,
         dialect: crate::model::QueryDialect::Kiroku,
     };
-    let page = match store.search_runs(&query) {
-        Err(KirokuError::Query { message, caret }) => {
-            let hint = key_hints::attribute_hint(&message, &known_keys(store.as_ref(), &query));
-            return Err(KirokuError::Query {
-                message: match hint {
-                    Some(hint) => format!("{message}; {hint}"),
-                    None => message,
-                },
-                caret,
-            });
-        }
-        other => other?,
-    };
-    if page.total == 0 && (query.filter.is_some() || query.sort.is_some()) {
+    let page = key_hints::search_runs_explained(store.as_ref(), &query)?;
+    if page.total == 0 {
         // Nothing matched: say so when the query names keys no run has (a typo, usually).
-        let fields: Vec<RunField> = query
-            .filter
-            .as_deref()
-            .and_then(|f| crate::query::parse_filter(f).ok().flatten())
-            .map(|e| e.fields().into_iter().cloned().collect())
-            .unwrap_or_default();
-        let order = query
-            .sort
-            .as_deref()
-            .and_then(|s| crate::query::parse_order(s).ok())
-            .unwrap_or_default();
-        let known = known_keys(store.as_ref(), &query);
-        let all = fields.iter().chain(order.iter().map(|k| &k.field));
-        for hint in key_hints::unknown_key_hints(all, &known) {
+        for hint in key_hints::no_match_hints(store.as_ref(), &query) {
             eprintln!("kiroku: no runs match: {hint}");
         }
     }
@@ -215,20 +188,6 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     }
     print_text(&text).map_err(output_error)?;
     Ok(0)
-}
-
-/// The keys of the newest runs the query looks at (its experiments, deleted or not as asked).
-fn known_keys(store: &dyn Store, query: &RunQuery) -> key_hints::KnownKeys {
-    let sample = store.search_runs_uncounted(&RunQuery {
-        experiments: query.experiments.clone(),
-        limit: Some(2000),
-        include_deleted: query.include_deleted,
-        only_deleted: query.only_deleted,
-        ..Default::default()
-    });
-    sample
-        .map(|page| key_hints::KnownKeys::of_runs(&page.runs))
-        .unwrap_or_default()
 }
 
 pub fn runs_table(runs: &[Run], columns: &[Column], format: Format) -> Table {
@@ -418,33 +377,7 @@ pub fn diff(ctx: &mut Context, refs: &[String], all: bool) -> Result<i32> {
     let metric_keys = crate::compare::metric_keys(&refs);
     let base = &runs[0];
     if ctx.format == Format::Json {
-        let params: Vec<_> = param_rows
-            .iter()
-            .map(|(k, v)| serde_json::json!({"key": k, "values": v}))
-            .collect();
-        let metrics: Vec<_> = metric_keys
-            .iter()
-            .map(|k| {
-                let values: Vec<_> = runs
-                    .iter()
-                    .map(|r| r.metrics.get(k).map(|m| json_float::to_value(m.last)))
-                    .collect();
-                let deltas: Vec<_> = runs
-                    .iter()
-                    .map(|r| match (base.metrics.get(k), r.metrics.get(k)) {
-                        (Some(b), Some(m)) => Some(json_float::to_value(m.last - b.last)),
-                        _ => None,
-                    })
-                    .collect();
-                serde_json::json!({"key": k, "values": values, "deltas": deltas})
-            })
-            .collect();
-        let ids: Vec<_> = runs
-            .iter()
-            .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
-            .collect();
-        print_json(&serde_json::json!({"schema": "kiroku.diff/v1", "baseline": base.id, "runs": ids, "params": params, "metrics": metrics}))
-            .map_err(output_error)?;
+        print_json(&crate::compare::diff_document(&runs, all)).map_err(output_error)?;
         return Ok(0);
     }
     let headers = |first: &str| {

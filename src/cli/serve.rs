@@ -30,6 +30,10 @@ pub struct ServeArgs {
     /// requests, and for a TLS handshake) before it is closed.
     #[arg(long, default_value_t = 10, value_name = "SECS")]
     pub header_timeout: u64,
+    /// Also serve the Model Context Protocol (streamable HTTP) at /mcp, behind the same tokens;
+    /// a read-only token gets only the reading tools.
+    #[arg(long)]
+    pub mcp: bool,
 }
 
 /// The local store folder a server can serve (a server cannot front another server).
@@ -72,6 +76,21 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         ..Limits::default()
     };
     let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);
+    let extra = if args.mcp {
+        // The server's own store, so MCP writes are the server's writes.
+        let host = Arc::new(crate::mcp::Host {
+            store: Arc::clone(&store),
+            config: ctx.config.clone(),
+            location: ctx.location_text(),
+            user: ctx.user.clone(),
+            read_only: false,
+        });
+        let service = crate::mcp::transport::http_service(host, has_tokens);
+        axum::Router::new().route_service("/mcp", service)
+    } else {
+        axum::Router::new()
+    };
+    let router = crate::server::router_with(Arc::clone(&state), extra);
     // Runs whose `kiroku run` died on this host are recovered and marked lost while serving.
     let _lost_runs =
         crate::supervise::LostRunWatch::start(Arc::clone(&store), LOST_RUN_CHECK_EVERY);
@@ -88,17 +107,19 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             "no tokens: loopback clients only"
         };
         print_text(&format!(
-            "kiroku serving {} on {scheme}://{addr} ({auth})\n  kiroku:  --store {scheme}://{addr}\n  MLflow:  MLFLOW_TRACKING_URI={scheme}://{addr}\n",
-            store.describe()
+            "kiroku serving {} on {scheme}://{addr} ({auth})\n  kiroku:  --store {scheme}://{addr}\n  MLflow:  MLFLOW_TRACKING_URI={scheme}://{addr}\n{}",
+            store.describe(),
+            if args.mcp {
+                format!("  MCP:     {scheme}://{addr}/mcp\n")
+            } else {
+                String::new()
+            }
         ))
         .map_err(output_error)?;
         let shutdown = async {
             let _ = tokio::signal::ctrl_c().await;
         };
-        let served = match tls {
-            Some(acceptor) => crate::server::serve_tls(listener, acceptor, state, shutdown).await,
-            None => crate::server::serve(listener, state, shutdown).await,
-        };
+        let served = crate::server::serve_router(listener, tls, state, router, shutdown).await;
         served.map_err(|e| KirokuError::io("serving", e))
     })?;
     Ok(0)

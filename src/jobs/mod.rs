@@ -26,6 +26,7 @@ pub mod job_processes;
 pub mod launcher;
 pub mod lost;
 pub mod placement;
+pub mod preview;
 pub mod remote_shell;
 pub mod rerun;
 pub mod scheduler;

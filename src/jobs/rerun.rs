@@ -4,6 +4,83 @@
 //! Flags are read as `wrap::source::flag_params` reads them into params: up to a bare `--`,
 //! a flag followed by another flag (or nothing) being a switch.
 
+use crate::config::Config;
+use crate::error::{KirokuError, Result};
+use crate::model::{Job, JobId, NewJob};
+use crate::store::Store;
+
+/// What to rerun and how (`kiroku rerun`, MCP's `rerun_run`).
+#[derive(Debug, Clone, Default)]
+pub struct RerunRequest {
+    /// The run's id (already resolved).
+    pub run_id: String,
+    pub sets: Vec<(String, String)>,
+    /// The target (default: the original job's, else as `submit`).
+    pub target: Option<String>,
+    /// GPUs (default: the original job's, else none).
+    pub gpus: Option<u32>,
+    pub user: String,
+    pub host: String,
+    /// The folder to run in when the run recorded none and came from no job.
+    pub fallback_workdir: String,
+}
+
+/// The job that reruns a run's recorded command with `sets` applied, and the keys that had no
+/// flag and were appended. Refused for a run with no recorded command.
+pub fn rerun_job(
+    store: &dyn Store,
+    config: &Config,
+    request: &RerunRequest,
+) -> Result<(NewJob, Vec<String>)> {
+    let run_id = &request.run_id;
+    let detail = store.run(run_id)?;
+    if detail.source.command.is_empty() {
+        return Err(KirokuError::Invalid(format!(
+            "run {run_id} has no recorded command (only runs of `kiroku run` and of jobs can be rerun)"
+        )));
+    }
+    let rewritten = rewrite_flags(&detail.source.command, &request.sets);
+    // A run that came from a job reruns with that job's resources unless told otherwise.
+    let origin: Option<Job> = detail
+        .run
+        .tags
+        .get("kiroku.job")
+        .and_then(|id| id.parse::<JobId>().ok())
+        .and_then(|id| store.job(id).ok());
+    let target_name = request
+        .target
+        .clone()
+        .or_else(|| origin.as_ref().map(|j| j.target.clone()));
+    let target = super::targets::resolve(config, target_name.as_deref())?;
+    let workdir = match (&detail.source.cwd, &origin) {
+        (Some(cwd), _) => cwd.clone(),
+        (None, Some(job)) => job.workdir.clone(),
+        (None, None) => request.fallback_workdir.clone(),
+    };
+    let new = NewJob {
+        name: Some(detail.run.name.clone()),
+        experiment: detail.run.experiment.clone(),
+        target: target.name,
+        command: rewritten.command,
+        workdir,
+        env: origin.as_ref().map(|j| j.env.clone()).unwrap_or_default(),
+        gpus: request
+            .gpus
+            .or_else(|| origin.as_ref().map(|j| j.gpus))
+            .unwrap_or(0),
+        gpu_memory_mb: origin.as_ref().and_then(|j| j.gpu_memory_mb),
+        after: Vec::new(),
+        params: Vec::new(),
+        tags: vec![("kiroku.rerun_of".into(), run_id.clone())],
+        rerun_of: Some(run_id.clone()),
+        retry_of: None,
+        time_limit_s: origin.as_ref().and_then(|j| j.time_limit_s),
+        user: request.user.clone(),
+        host: request.host.clone(),
+    };
+    Ok((new, rewritten.appended))
+}
+
 /// A rewritten command line.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Rewritten {

@@ -40,7 +40,8 @@ pub fn queue(store: &dyn Store, config: &Config, new: &NewJob) -> Result<Job> {
     store.submit_job(new)
 }
 
-fn validate(store: &dyn Store, config: &Config, new: &NewJob) -> Result<()> {
+/// Refuses what cannot be queued (see `submit`).
+pub fn validate(store: &dyn Store, config: &Config, new: &NewJob) -> Result<()> {
     if new.command.is_empty() {
         return Err(KirokuError::Invalid("a job needs a command".into()));
     }

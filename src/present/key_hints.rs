@@ -133,3 +133,64 @@ mod tests {
         assert_eq!(attribute_hint("something else", &known()), None);
     }
 }
+
+/// The keys of the newest runs a query looks at (its experiments, deleted or not as asked).
+pub fn known_keys(store: &dyn crate::store::Store, query: &crate::model::RunQuery) -> KnownKeys {
+    let sample = store.search_runs_uncounted(&crate::model::RunQuery {
+        experiments: query.experiments.clone(),
+        limit: Some(2000),
+        include_deleted: query.include_deleted,
+        only_deleted: query.only_deleted,
+        ..Default::default()
+    });
+    sample
+        .map(|page| KnownKeys::of_runs(&page.runs))
+        .unwrap_or_default()
+}
+
+/// Searches runs; a query error gets the hint `attribute_hint` finds (the run keys a word taken
+/// for an unknown attribute probably meant) appended to its message. What `kiroku runs ls` and
+/// the MCP `search_runs` tool both answer.
+pub fn search_runs_explained(
+    store: &dyn crate::store::Store,
+    query: &crate::model::RunQuery,
+) -> crate::error::Result<crate::model::RunPage> {
+    match store.search_runs(query) {
+        Err(crate::error::KirokuError::Query { message, caret }) => {
+            let hint = attribute_hint(&message, &known_keys(store, query));
+            Err(crate::error::KirokuError::Query {
+                message: match hint {
+                    Some(hint) => format!("{message}; {hint}"),
+                    None => message,
+                },
+                caret,
+            })
+        }
+        other => other,
+    }
+}
+
+/// Why a query that matched nothing found nothing: the keys it names that no run has (empty
+/// when the query names none, or only keys that exist).
+pub fn no_match_hints(
+    store: &dyn crate::store::Store,
+    query: &crate::model::RunQuery,
+) -> Vec<String> {
+    if query.filter.is_none() && query.sort.is_none() {
+        return Vec::new();
+    }
+    let fields: Vec<RunField> = query
+        .filter
+        .as_deref()
+        .and_then(|f| crate::query::parse_filter(f).ok().flatten())
+        .map(|e| e.fields().into_iter().cloned().collect())
+        .unwrap_or_default();
+    let order = query
+        .sort
+        .as_deref()
+        .and_then(|s| crate::query::parse_order(s).ok())
+        .unwrap_or_default();
+    let known = known_keys(store, query);
+    let all = fields.iter().chain(order.iter().map(|k| &k.field));
+    unknown_key_hints(all, &known)
+}

@@ -187,6 +187,15 @@ const ARTIFACTS: &[(&str, &str, Access)] = &[
     ("DELETE", "/artifacts/{*path}", Write),
 ];
 
+/// Routes mounted from above the server by `kiroku serve` when asked (`--mcp`: the MCP
+/// endpoint, whose every method needs any token; which tools a read-only token may call is
+/// decided per tool behind it). Not part of `routes()`, so listed apart from `table()`.
+pub const OPTIONAL: &[(&str, &str, Access)] = &[
+    ("POST", "/mcp", Read),
+    ("GET", "/mcp", Read),
+    ("DELETE", "/mcp", Read),
+];
+
 /// One row of the table, its template expanded to the full path axum matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RouteAccess {
@@ -223,7 +232,12 @@ fn by_template() -> &'static ByTemplate {
     static MAP: OnceLock<ByTemplate> = OnceLock::new();
     MAP.get_or_init(|| {
         let mut map = ByTemplate::new();
-        for row in table() {
+        let optional = OPTIONAL.iter().map(|(m, t, a)| RouteAccess {
+            method: Method::from_bytes(m.as_bytes()).expect("a valid method"),
+            template: t.to_string(),
+            access: *a,
+        });
+        for row in table().into_iter().chain(optional) {
             map.entry(row.template)
                 .or_default()
                 .push((row.method, row.access));

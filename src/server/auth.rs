@@ -28,6 +28,9 @@ pub struct Caller {
     pub user: Option<String>,
     /// Whether the caller is bound to a token (its user cannot be overridden by the request).
     pub authenticated: bool,
+    /// Whether the caller's token is read-only (what `/mcp` checks per tool, since one route
+    /// serves reading and writing tools alike).
+    pub read_only: bool,
 }
 
 impl Caller {
@@ -130,6 +133,7 @@ pub async fn authenticate(
         Caller {
             user,
             authenticated: false,
+            read_only: false,
         }
     } else {
         let Some(token) = bearer(&req) else {
@@ -152,6 +156,7 @@ pub async fn authenticate(
         Caller {
             user: Some(info.user.clone()),
             authenticated: true,
+            read_only: info.read_only,
         }
     };
     req.extensions_mut().insert(caller);
@@ -167,11 +172,13 @@ mod tests {
         let c = Caller {
             user: Some("alice".into()),
             authenticated: true,
+            read_only: false,
         };
         assert_eq!(c.user_or("mallory"), "alice");
         let open = Caller {
             user: Some("bob".into()),
             authenticated: false,
+            read_only: false,
         };
         assert_eq!(open.user_or("carol"), "carol");
         assert_eq!(open.user_or(""), "bob");

@@ -120,10 +120,17 @@ impl AppState {
 /// the route template each request matched (`access` classifies by it), and on the fallback,
 /// which matched none.
 pub fn router(state: Arc<AppState>) -> Router {
+    router_with(state, Router::new())
+}
+
+/// `router` plus `extra` routes behind the same authentication (`access::OPTIONAL` classifies
+/// them): how `kiroku serve --mcp` mounts `/mcp`, which lives in a layer above the server.
+pub fn router_with(state: Arc<AppState>, extra: Router<Arc<AppState>>) -> Router {
     let limits = state.limits;
     let authenticate =
         || axum::middleware::from_fn_with_state(Arc::clone(&state), auth::authenticate);
     routes(limits)
+        .merge(extra)
         .route_layer(authenticate())
         .fallback(errors::endpoint_not_found.layer(authenticate()))
         .layer(DefaultBodyLimit::max(limits.max_body))
@@ -177,6 +184,20 @@ pub async fn serve(
 async fn stop_then(state: Arc<AppState>, shutdown: impl Future<Output = ()>) {
     shutdown.await;
     state.stop();
+}
+
+/// Serves `router` (from `router_with`), over TLS when `acceptor` is given, until `shutdown`
+/// completes.
+pub async fn serve_router(
+    listener: tokio::net::TcpListener,
+    acceptor: Option<tokio_rustls::TlsAcceptor>,
+    state: Arc<AppState>,
+    router: Router,
+    shutdown: impl Future<Output = ()> + Send + 'static,
+) -> std::io::Result<()> {
+    let limits = state.limits.connections;
+    let shutdown = stop_then(state, shutdown);
+    conn::serve_connections(listener, acceptor, router, limits, shutdown).await
 }
 
 /// Serves TLS connections on `listener` until `shutdown` completes.

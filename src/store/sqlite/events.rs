@@ -1,5 +1,6 @@
 //! The activity log (`events`) in SQLite: every write records who did what through
-//! `record_event`, in the writer's transaction; and the store's change counter.
+//! `record_event`, in the writer's transaction (marked with `store::origin`'s `via` when set);
+//! and the store's change counter.
 use super::SqliteStore;
 use crate::error::Result;
 use crate::limits;
@@ -19,7 +20,7 @@ pub(super) fn record_event(
 ) -> Result<()> {
     limits::user_name(user)?;
     conn.prepare_cached("INSERT INTO events (ts_ms, kind, user, rid, experiment_id, detail) VALUES (?1, ?2, ?3, ?4, ?5, ?6)")?
-        .execute(params![now_ms(), kind, user, rid, experiment_id, detail.map(|d| d.to_string())])?;
+        .execute(params![now_ms(), kind, user, rid, experiment_id, crate::store::origin::mark(detail).map(|d| d.to_string())])?;
     Ok(())
 }
 

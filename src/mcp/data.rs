@@ -1,0 +1,4 @@
+//! data tools.
+use super::tools::ToolDef;
+
+pub static TOOLS: &[ToolDef] = &[];

@@ -1,0 +1,4 @@
+//! models tools.
+use super::tools::ToolDef;
+
+pub static TOOLS: &[ToolDef] = &[];
