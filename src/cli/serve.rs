@@ -42,6 +42,15 @@ pub fn local_store(ctx: &Context) -> Result<Arc<SqliteStore>> {
     }
 }
 
+/// Where jobs submitted on the registry's behalf run: the project folder (the store's parent).
+fn served_workdir(ctx: &Context) -> String {
+    ctx.location
+        .project_dir()
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+        .display()
+        .to_string()
+}
+
 /// How often `kiroku serve` looks for runs whose supervisor died.
 const LOST_RUN_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -71,7 +80,20 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         },
         ..Limits::default()
     };
-    let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);
+    // `[models]` of the project's kiroku.toml beside the store (over the user's): the gates and
+    // hooks of alias moves made through MLflow's API, and evaluations of versions it registers.
+    let registry = crate::models::serving::start(
+        crate::models::serving::ServedStore {
+            store: Arc::clone(&store),
+            config: ctx.config.clone(),
+            location: ctx.location_text(),
+            user: ctx.user.clone(),
+            host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
+            workdir: served_workdir(ctx),
+        },
+        ctx.location.project_dir().as_deref(),
+    )?;
+    let state = AppState::with_registry(Arc::clone(&store), Some(sqlite), limits, registry);
     // Runs whose `kiroku run` died on this host are recovered and marked lost while serving.
     let _lost_runs =
         crate::supervise::LostRunWatch::start(Arc::clone(&store), LOST_RUN_CHECK_EVERY);
