@@ -5,6 +5,7 @@
 //! failing condition and moves nothing; an allowed move and a deletion are in the alias history
 //! with their deliveries queued, which the server's drainer delivers to a receiver here; each
 //! version registered through the API has its evaluation job from the start, and the job runs.
+//! A `kiroku model` command against the server reads its own project's `kiroku.toml`.
 mod common;
 use common::hook_receiver::receiver;
 use common::requires::require_python_module;
@@ -121,5 +122,23 @@ url = "{url}"
         lines.sort();
         lines == ["1", "2"]
     });
+
+    // A `kiroku model` command against the server reads the [models] of the project it runs in
+    // (its kiroku.toml, not only the user's file): here `staging` needs an approval.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(
+        elsewhere.path().join("kiroku.toml"),
+        "[models.gated.aliases.staging]\napprovals = 1\n",
+    )
+    .unwrap();
+    let out = project
+        .cmd(&["--store", &server.url, "model", "alias", "gated@staging", "2"])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("approvals"), "{err}");
+    assert_eq!(store.version_by_alias("gated", "staging").unwrap().version, 1);
     drop(server);
 }
