@@ -132,13 +132,23 @@ url = "{url}"
     )
     .unwrap();
     let out = project
-        .cmd(&["--store", &server.url, "model", "alias", "gated@staging", "2"])
+        .cmd(&[
+            "--store",
+            &server.url,
+            "model",
+            "alias",
+            "gated@staging",
+            "2",
+        ])
         .current_dir(elsewhere.path())
         .output()
         .unwrap();
     let err = String::from_utf8_lossy(&out.stderr);
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("approvals"), "{err}");
-    assert_eq!(store.version_by_alias("gated", "staging").unwrap().version, 1);
+    assert_eq!(
+        store.version_by_alias("gated", "staging").unwrap().version,
+        1
+    );
     drop(server);
 }
