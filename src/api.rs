@@ -44,6 +44,8 @@ impl ApiError {
     pub fn status_of(code: &str) -> u16 {
         match code {
             "INVALID_PARAMETER_VALUE" | "BAD_REQUEST" | "RESOURCE_ALREADY_EXISTS" => 400,
+            // A model version an alias's gate refuses (MLflow answers its own with 400 too).
+            "INVALID_STATE" => 400,
             "CUSTOMER_UNAUTHORIZED" | "UNAUTHENTICATED" => 401,
             "PERMISSION_DENIED" => 403,
             "RESOURCE_DOES_NOT_EXIST" | "NOT_FOUND" | "ENDPOINT_NOT_FOUND" => 404,

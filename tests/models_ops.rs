@@ -8,25 +8,12 @@
 //! delivery so the retry is seen, by `hooks deliver` and by the job scheduler's loop.
 mod common;
 
-use common::Project;
+use common::hook_receiver::receiver;
+use common::{wait_for, Project};
 use serde_json::Value;
-use std::io::{BufRead, BufReader, Read, Write};
-use std::net::TcpListener;
+use std::io::Write;
 use std::path::Path;
-use std::sync::{Arc, Mutex};
-use std::time::{Duration, Instant};
-
-/// Waits for `cond` (up to a minute), failing with `what`.
-fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
-    let start = Instant::now();
-    while !cond() {
-        assert!(
-            start.elapsed() < Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
-        std::thread::sleep(Duration::from_millis(100));
-    }
-}
+use std::time::Duration;
 
 fn write(p: &Project, name: &str, text: &str) -> String {
     let path = p.path().join(name);
@@ -359,72 +346,6 @@ fn history_answers_what_an_alias_held_and_rollback_undoes_the_last_move() {
     assert_eq!(again["result"]["move"]["to_version"], 3);
 }
 
-/// One request a receiver got.
-#[derive(Debug, Clone)]
-struct Received {
-    headers: Vec<(String, String)>,
-    body: Vec<u8>,
-}
-
-impl Received {
-    fn header(&self, name: &str) -> &str {
-        self.headers
-            .iter()
-            .find(|(k, _)| k.eq_ignore_ascii_case(name))
-            .map(|(_, v)| v.as_str())
-            .unwrap_or_default()
-    }
-}
-
-/// A webhook receiver on a loopback port: answers 503 to the first `fail_first` requests, then
-/// 200; keeps every request.
-fn receiver(fail_first: usize) -> (String, Arc<Mutex<Vec<Received>>>) {
-    let listener = TcpListener::bind("127.0.0.1:0").unwrap();
-    let url = format!("http://{}/hook", listener.local_addr().unwrap());
-    let got = Arc::new(Mutex::new(Vec::new()));
-    let seen = Arc::clone(&got);
-    std::thread::spawn(move || {
-        for stream in listener.incoming() {
-            let Ok(mut stream) = stream else { continue };
-            let mut reader = BufReader::new(stream.try_clone().unwrap());
-            let mut line = String::new();
-            reader.read_line(&mut line).unwrap();
-            let mut headers = Vec::new();
-            loop {
-                let mut h = String::new();
-                reader.read_line(&mut h).unwrap();
-                let h = h.trim_end();
-                if h.is_empty() {
-                    break;
-                }
-                let (k, v) = h.split_once(':').unwrap();
-                headers.push((k.trim().to_string(), v.trim().to_string()));
-            }
-            let length: usize = headers
-                .iter()
-                .find(|(k, _)| k.eq_ignore_ascii_case("content-length"))
-                .map_or(0, |(_, v)| v.parse().unwrap());
-            let mut body = vec![0; length];
-            reader.read_exact(&mut body).unwrap();
-            let n = {
-                let mut all = seen.lock().unwrap();
-                all.push(Received { headers, body });
-                all.len()
-            };
-            let status = if n <= fail_first {
-                "503 Service Unavailable"
-            } else {
-                "200 OK"
-            };
-            let _ = write!(
-                stream,
-                "HTTP/1.1 {status}\r\nContent-Length: 0\r\nConnection: close\r\n\r\n"
-            );
-        }
-    });
-    (url, got)
-}
-
 /// `v1,<base64 HMAC-SHA256(secret, "{id}.{timestamp}.{body}")>`, computed here with the
 /// `hmac` crate and Python's standard library as a second opinion.
 fn expected_signature(secret: &str, id: &str, timestamp: &str, body: &[u8]) -> String {
@@ -655,13 +576,11 @@ fn the_job_scheduler_retries_due_deliveries() {
 }
 
 #[test]
-fn a_version_registered_through_the_mlflow_api_is_evaluated_by_the_next_model_command() {
+fn a_version_registered_before_its_evaluation_was_configured_is_evaluated_by_the_next_model_command(
+) {
+    // (One registered through the MLflow API while `evaluate` is configured is evaluated as it
+    // is created: tests/mlflow_model_gates.rs.)
     let p = Project::new();
-    write(
-        &p,
-        "kiroku.toml",
-        "[models.churn]\nevaluate = { command = \"echo eval_acc: 0.88\" }\n",
-    );
     let run = train(&p, "r1", &[("acc", 0.9)], &[]);
     let server = common::Server::start(&p, &[]).unwrap();
     let client = reqwest::blocking::Client::new();
@@ -686,7 +605,11 @@ fn a_version_registered_through_the_mlflow_api_is_evaluated_by_the_next_model_co
         serde_json::json!({"name": "churn", "source": format!("runs:/{run}/model"), "run_id": run}),
     );
     drop(server);
-    // No evaluation yet: the registry's API knows nothing of kiroku.toml.
+    write(
+        &p,
+        "kiroku.toml",
+        "[models.churn]\nevaluate = { command = \"echo eval_acc: 0.88\" }\n",
+    );
     let evaluations = |p: &Project| {
         let (_, shown, _) = model_json(p, &["show", "churn/1"]);
         shown["result"]["versions"][0]["evaluation"].clone()

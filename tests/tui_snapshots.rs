@@ -609,7 +609,8 @@ fn add_model(f: &Fixture) {
             },
             forced,
         };
-        s.set_alias("churn", "production", version, &why).unwrap();
+        s.set_alias("churn", "production", version, &why, &[])
+            .unwrap();
     }
     s.add_approval(&NewApproval {
         model: "churn".into(),

@@ -3,6 +3,7 @@
 //! (reads, any token) or `POST /api/v1/models/change` (writes). One enum rather than thirty
 //! routes keeps the client (`store::http::models`) and the server's dispatch (beside it) two short
 //! mirrors of one list; `is_read` is what the server checks the route against.
+use crate::model::promotions::NewDelivery;
 use crate::model::registry::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -118,11 +119,16 @@ pub enum ModelCall {
         alias: String,
         version: i64,
         why: AliasReason,
+        /// The move's hook deliveries, queued in its transaction.
+        #[serde(default)]
+        hooks: Vec<NewDelivery>,
     },
     DeleteAlias {
         name: String,
         alias: String,
         why: AliasReason,
+        #[serde(default)]
+        hooks: Vec<NewDelivery>,
     },
     VersionByAlias {
         name: String,

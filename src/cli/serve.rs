@@ -46,6 +46,15 @@ pub fn local_store(ctx: &Context) -> Result<Arc<SqliteStore>> {
     }
 }
 
+/// Where jobs submitted on the registry's behalf run: the project folder (the store's parent).
+fn served_workdir(ctx: &Context) -> String {
+    ctx.location
+        .project_dir()
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+        .display()
+        .to_string()
+}
+
 /// How often `kiroku serve` looks for runs whose supervisor died.
 const LOST_RUN_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -75,7 +84,20 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         },
         ..Limits::default()
     };
-    let state = AppState::new(Arc::clone(&store), Some(sqlite), limits);
+    // `[models]` of the project's kiroku.toml beside the store (over the user's): the gates and
+    // hooks of alias moves made through MLflow's API, and evaluations of versions it registers.
+    let registry = crate::models::serving::start(
+        crate::models::serving::ServedStore {
+            store: Arc::clone(&store),
+            config: ctx.config.clone(),
+            location: ctx.location_text(),
+            user: ctx.user.clone(),
+            host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
+            workdir: served_workdir(ctx),
+        },
+        ctx.location.project_dir().as_deref(),
+    )?;
+    let state = AppState::with_registry(Arc::clone(&store), Some(sqlite), limits, registry);
     let extra = if args.mcp {
         // The server's own store, so MCP writes are the server's writes.
         let host = Arc::new(crate::mcp::Host {

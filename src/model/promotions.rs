@@ -133,6 +133,29 @@ pub struct NewDelivery {
     pub payload: serde_json::Value,
 }
 
+impl NewDelivery {
+    /// The delivery of alias move `moved` that this template stands for. An alias move's hooks
+    /// are decided before the move is made but written in its transaction
+    /// (`ModelStore::set_alias`), where the move gets its id: a template's `id` is the hook's
+    /// part (`0-webhook`), and the delivery is `move-<move id>-<that>`, its payload's
+    /// `timestamp` and `data.{move_id, version, previous_version}` those of the move.
+    pub fn of_move(&self, moved: &super::registry::AliasMove) -> NewDelivery {
+        let mut payload = self.payload.clone();
+        payload["timestamp"] = moved.time.into();
+        let version = |v: Option<i64>| v.map_or(serde_json::Value::Null, |v| v.to_string().into());
+        if let Some(data) = payload.get_mut("data").and_then(|d| d.as_object_mut()) {
+            data.insert("move_id".into(), moved.id.into());
+            data.insert("version".into(), version(moved.to_version));
+            data.insert("previous_version".into(), version(moved.from_version));
+        }
+        NewDelivery {
+            id: format!("move-{}-{}", moved.id, self.id),
+            payload,
+            ..self.clone()
+        }
+    }
+}
+
 /// Where a delivery is.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "lowercase")]

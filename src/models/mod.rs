@@ -2,16 +2,18 @@
 //! `gate`, which gathers them from the store), evaluation on registration (`evaluation`), and
 //! deploy hooks (`hooks`: which fire and what they carry; `webhook`: MLflow 3's signature;
 //! `outbox`: at-least-once delivery with retries). `settings` reads a model's `[models.NAME]`.
+//! The gate (`policy`, `facts`, `gate`), the hooks an event fires (`hooks`) and the alias move
+//! itself live in `store::model_gate` (the server moves aliases too); they are re-exported here.
 pub mod evaluation;
-pub mod facts;
-pub mod gate;
-pub mod hooks;
 pub mod outbox;
 pub mod overview;
-pub mod policy;
 pub mod promote;
+pub mod serving;
 pub mod settings;
 pub mod webhook;
+
+pub use crate::store::model_gate::gather as gate;
+pub use crate::store::model_gate::{facts, hooks, policy};
 
 use crate::config::Config;
 use crate::error::Result;

@@ -4,53 +4,24 @@
 //! force recorded), roll an alias back to the version it held before its last move, and fire an
 //! event's hooks.
 //!
-//! Hooks are put in the outbox right after the alias move is recorded (the move is the registry's
-//! transaction, `ModelStore::set_alias`; the outbox is this domain's), then the command that
-//! moved the alias delivers them at once; what fails is retried by the scheduler's loop and
-//! `kiroku model hooks deliver`. Delivery ids derive from the move's id, so a move's hooks are
-//! never enqueued twice.
+//! The move itself (gate, history, hooks queued in the move's transaction) is
+//! `store::model_gate::alias_move`'s, the one path every alias move takes, MLflow's alias routes
+//! included; here the command that moved the alias then delivers the hooks at once; what fails
+//! is retried by the scheduler's loop, `kiroku serve`'s drainer and `kiroku model hooks
+//! deliver`. Delivery ids derive from the move's id, so a move's hooks are never enqueued twice.
 use super::evaluation::{self, VersionToEvaluate};
-use super::gate::{self, VersionFacts};
 use super::hooks::{self, ModelEvent};
 use super::outbox::{self, Take};
-use super::policy::{self, Verdict};
+use super::policy::Verdict;
 use super::Submitter;
 use crate::config::models::ModelConfig;
 use crate::error::{KirokuError, Result};
 use crate::model::promotions::{Evaluation, HookDelivery};
-use crate::model::registry::{
-    AliasMove, AliasReason, ModelVersion, NewModelVersion, NewRegisteredModel,
-};
-use crate::model::{now_ms, Millis};
-use crate::store::Store;
+use crate::model::registry::{AliasMove, ModelVersion, NewModelVersion, NewRegisteredModel};
+use crate::model::Millis;
+use crate::store::model_gate::alias_move;
 
-/// A version as the gate sees it.
-pub fn facts(version: &ModelVersion) -> VersionFacts {
-    VersionFacts {
-        version: version.version.to_string(),
-        run_id: version.run_id.clone(),
-    }
-}
-
-/// The gate's verdict on moving `alias` of `model` to `version` (an alias with no policy has
-/// no conditions, and passes).
-pub fn verdict(
-    store: &dyn Store,
-    settings: &ModelConfig,
-    model: &str,
-    alias: &str,
-    version: &ModelVersion,
-    now: Millis,
-) -> Result<Verdict> {
-    let policy = settings.aliases.get(alias).cloned().unwrap_or_default();
-    let holder = match store.version_by_alias(model, alias) {
-        Ok(v) => Some(facts(&v)),
-        Err(KirokuError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    let inputs = gate::gather(store, model, &facts(version), holder.as_ref(), now)?;
-    Ok(policy::judge(alias, &policy, &inputs))
-}
+pub use crate::store::model_gate::alias_move::{facts, is_rollback, verdict, ROLLBACK_REASON};
 
 /// What became of a request to move an alias.
 #[derive(Debug, Clone, serde::Serialize)]
@@ -63,9 +34,15 @@ pub struct Promotion {
     pub deliveries: Vec<HookDelivery>,
 }
 
-/// Moves `alias` of `model` to `version` when its gate passes, or when `force` (recorded as
-/// forced); refuses otherwise (`moved` None), listing every failing condition in the verdict.
-#[allow(clippy::too_many_arguments)]
+fn asked(submitter: &Submitter<'_>, reason: &str) -> alias_move::Asked {
+    alias_move::Asked {
+        user: submitter.user.clone(),
+        reason: reason.to_string(),
+    }
+}
+
+/// Moves `alias` of `model` to `version` through its gate (`store::model_gate::alias_move`),
+/// then makes the first attempt at the hook deliveries queued with the move.
 pub fn promote(
     submitter: &Submitter<'_>,
     settings: &ModelConfig,
@@ -75,53 +52,21 @@ pub fn promote(
     reason: &str,
     force: bool,
 ) -> Result<Promotion> {
-    let store = submitter.store;
-    let target = store.model_version(model, version)?;
-    let verdict = verdict(store, settings, model, alias, &target, now_ms())?;
-    if !verdict.passes() && !force {
-        return Ok(Promotion {
-            verdict,
-            moved: None,
-            deliveries: Vec::new(),
-        });
-    }
-    let forced = force && !verdict.passes();
-    let reason = if forced && reason.is_empty() {
-        format!(
-            "forced past: {}",
-            verdict
-                .failing()
-                .map(|c| c.condition.as_str())
-                .collect::<Vec<_>>()
-                .join("; ")
-        )
-    } else {
-        reason.to_string()
-    };
-    let moved = store.set_alias(
+    let made = alias_move::promote(
+        submitter.store,
+        settings,
         model,
         alias,
         version,
-        &AliasReason {
-            user: submitter.user.clone(),
-            reason,
-            forced,
-        },
+        &asked(submitter, reason),
+        force,
     )?;
-    let deliveries = fire_move(submitter, settings, &moved, &target, false)?;
+    let deliveries = deliver_now(submitter, model, made.delivery_ids)?;
     Ok(Promotion {
-        verdict,
-        moved: Some(moved),
+        verdict: made.verdict,
+        moved: made.moved,
         deliveries,
     })
-}
-
-/// The word a rollback's reason starts with, so the history shows it as one.
-pub const ROLLBACK_REASON: &str = "rollback";
-
-/// Whether a move was a rollback.
-pub fn is_rollback(step: &AliasMove) -> bool {
-    step.reason.starts_with(ROLLBACK_REASON)
 }
 
 /// Moves `alias` back to the version it held before its last move, recorded as a rollback
@@ -133,69 +78,38 @@ pub fn rollback(
     alias: &str,
     why: &str,
 ) -> Result<(AliasMove, Vec<HookDelivery>)> {
-    let store = submitter.store;
-    let history = store.alias_history(model, Some(alias))?;
-    let Some(last) = history.last() else {
-        return Err(KirokuError::NotFound(format!(
-            "{model}@{alias} has never been set: nothing to roll back"
-        )));
-    };
-    let Some(previous) = last.from_version else {
-        return Err(KirokuError::Invalid(format!(
-            "{model}@{alias} held no version before its last move (move {}, to version {}): nothing to roll back to",
-            last.id,
-            last.to_version.map_or("none".into(), |v| v.to_string())
-        )));
-    };
-    let target = store.model_version(model, previous)?;
-    let reason = format!(
-        "{ROLLBACK_REASON} of move {} (version {} back to {previous}){}",
-        last.id,
-        last.to_version.map_or("none".into(), |v| v.to_string()),
-        if why.is_empty() {
-            String::new()
-        } else {
-            format!(": {why}")
-        }
-    );
-    let moved = store.set_alias(
+    let (moved, ids) = alias_move::rollback(
+        submitter.store,
+        settings,
         model,
         alias,
-        previous,
-        &AliasReason {
-            user: submitter.user.clone(),
-            reason,
-            forced: false,
-        },
+        &asked(submitter, why),
     )?;
-    let deliveries = fire_move(submitter, settings, &moved, &target, true)?;
-    Ok((moved, deliveries))
+    Ok((moved, deliver_now(submitter, model, ids)?))
 }
 
-/// Enqueues and delivers the hooks of one alias move.
-fn fire_move(
+/// Makes the first attempt at deliveries `ids` (queued with an alias move), returning them as
+/// they stand after it (those another drainer holds, as the outbox has them).
+fn deliver_now(
     submitter: &Submitter<'_>,
-    settings: &ModelConfig,
-    moved: &AliasMove,
-    target: &ModelVersion,
-    rollback: bool,
+    model: &str,
+    ids: Vec<String>,
 ) -> Result<Vec<HookDelivery>> {
-    let event = ModelEvent {
-        event: "alias_moved".into(),
-        model: moved.model.clone(),
-        alias: Some(moved.alias.clone()),
-        version: moved.to_version.map(|v| v.to_string()),
-        previous_version: moved.from_version.map(|v| v.to_string()),
-        source: Some(target.source.clone()),
-        run_id: target.run_id.clone(),
-        user: moved.user.clone(),
-        reason: moved.reason.clone(),
-        forced: moved.forced,
-        rollback,
-        move_id: Some(moved.id),
-        time: moved.time,
-    };
-    fire(submitter, settings, &event)
+    if ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let attempted = outbox::drain(submitter, &Take::These(ids.clone()))?;
+    let held = submitter.store.deliveries(Some(model), 1000)?;
+    Ok(ids
+        .iter()
+        .filter_map(|id| {
+            attempted
+                .iter()
+                .chain(held.iter())
+                .find(|d| &d.delivery.id == id)
+                .cloned()
+        })
+        .collect())
 }
 
 /// Puts the deliveries `event` fires in the outbox and makes the first attempt at each.
@@ -261,27 +175,57 @@ pub fn register(
         user: submitter.user.clone(),
         ..Default::default()
     })?;
-    let evaluation = match &settings.evaluate {
-        Some(evaluate) => Some(evaluation::submit(
-            submitter,
-            evaluate,
-            &to_evaluate(&version),
-        )?),
-        None => None,
-    };
-    let event = ModelEvent {
+    let evaluation = evaluate(submitter, settings, &version)?;
+    let deliveries = fire(submitter, settings, &created_event(&version))?;
+    Ok(Registered {
+        version,
+        evaluation,
+        deliveries,
+    })
+}
+
+/// Submits the evaluation of `version` when the model has one configured.
+fn evaluate(
+    submitter: &Submitter<'_>,
+    settings: &ModelConfig,
+    version: &ModelVersion,
+) -> Result<Option<Evaluation>> {
+    settings
+        .evaluate
+        .as_ref()
+        .map(|evaluate| evaluation::submit(submitter, evaluate, &to_evaluate(version)))
+        .transpose()
+}
+
+/// The `version_created` event of `version`.
+fn created_event(version: &ModelVersion) -> ModelEvent {
+    ModelEvent {
         event: "version_created".into(),
-        model: model.into(),
+        model: version.name.clone(),
         version: Some(version.version.to_string()),
         source: Some(version.source.clone()),
         run_id: version.run_id.clone(),
-        user: submitter.user.clone(),
+        user: version.user.clone(),
         time: version.created_at,
         ..Default::default()
-    };
-    let deliveries = fire(submitter, settings, &event)?;
+    }
+}
+
+/// What follows a version registered another way (MLflow's API, through `kiroku serve`): its
+/// evaluation is submitted when the model has one configured, and its `version_created` hooks
+/// are queued (the caller's drainer delivers them, so the registering client does not wait on
+/// a webhook).
+pub fn after_registration(
+    submitter: &Submitter<'_>,
+    settings: &ModelConfig,
+    version: &ModelVersion,
+) -> Result<Registered> {
+    let evaluation = evaluate(submitter, settings, version)?;
+    let deliveries = submitter
+        .store
+        .enqueue_deliveries(&hooks::deliveries_for(settings, &created_event(version)))?;
     Ok(Registered {
-        version,
+        version: version.clone(),
         evaluation,
         deliveries,
     })

@@ -60,6 +60,31 @@ pub struct AppState {
     /// instead of holding the graceful shutdown for their whole timeout.
     pub stopping: std::sync::atomic::AtomicBool,
     pub(crate) token_cache: auth::TokenCache,
+    /// The model registry's settings and what follows its changes (MLflow's API).
+    pub registry: RegistrySettings,
+}
+
+/// What `kiroku serve` brings to the model registry beyond the store: `[models]` of the
+/// project's `kiroku.toml` beside the store (each alias's gate, the hooks), and what happens
+/// after MLflow's API registers a version or queues hook deliveries. The two callbacks are set
+/// by `cli::serve`, which may submit jobs (an evaluation) and deliver the outbox; the server's
+/// layer may not.
+#[derive(Default)]
+pub struct RegistrySettings {
+    pub models: std::collections::BTreeMap<String, crate::config::models::ModelConfig>,
+    /// After a version is created through MLflow's API (submits its evaluation, queues its
+    /// `version_created` hooks). Errors are logged, never the client's.
+    #[allow(clippy::type_complexity)]
+    pub version_created: Option<Box<dyn Fn(&crate::model::registry::ModelVersion) + Send + Sync>>,
+    /// After an alias move queued hook deliveries (wakes the outbox drainer).
+    pub hooks_queued: Option<Box<dyn Fn() + Send + Sync>>,
+}
+
+impl RegistrySettings {
+    /// The settings of model `name` (empty when it has none).
+    pub fn model(&self, name: &str) -> crate::config::models::ModelConfig {
+        self.models.get(name).cloned().unwrap_or_default()
+    }
 }
 
 impl AppState {
@@ -68,6 +93,16 @@ impl AppState {
         tokens: Option<Arc<SqliteStore>>,
         limits: Limits,
     ) -> Arc<Self> {
+        Self::with_registry(store, tokens, limits, RegistrySettings::default())
+    }
+
+    /// A state whose model registry has `registry`'s settings (`kiroku serve`).
+    pub fn with_registry(
+        store: Arc<dyn Store>,
+        tokens: Option<Arc<SqliteStore>>,
+        limits: Limits,
+        registry: RegistrySettings,
+    ) -> Arc<Self> {
         Arc::new(AppState {
             store,
             tokens,
@@ -75,6 +110,7 @@ impl AppState {
             changed: Notify::new(),
             stopping: std::sync::atomic::AtomicBool::new(false),
             token_cache: auth::TokenCache::default(),
+            registry,
         })
     }
 

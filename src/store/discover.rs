@@ -18,11 +18,18 @@ pub enum StoreLocation {
 }
 
 impl StoreLocation {
-    /// The project folder holding `.kiroku` (where `kiroku.toml` lives), for local stores.
+    /// The project folder, where `kiroku.toml` lives: the one holding `.kiroku` for a local
+    /// store; for a server, the nearest folder up from the current one holding a `kiroku.toml`
+    /// (the project a command is given in: its `[models]`, targets and the rest apply to what
+    /// it does on the server).
     pub fn project_dir(&self) -> Option<PathBuf> {
         match self {
             StoreLocation::Local(p) => p.parent().map(Path::to_path_buf),
-            StoreLocation::Remote(_) => None,
+            StoreLocation::Remote(_) => std::env::current_dir().ok().and_then(|cwd| {
+                cwd.ancestors()
+                    .find(|dir| dir.join("kiroku.toml").is_file())
+                    .map(Path::to_path_buf)
+            }),
         }
     }
 }

@@ -11,6 +11,7 @@ pub mod checks_gate;
 pub mod discover;
 pub mod domains;
 pub mod http;
+pub mod model_gate;
 pub mod origin;
 pub mod run_files;
 pub mod sqlite;

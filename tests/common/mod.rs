@@ -1,6 +1,7 @@
 //! Helpers shared by the integration tests: a temporary project and the real binary.
 #![allow(dead_code)]
 pub mod checks;
+pub mod hook_receiver;
 pub mod raw_http;
 pub mod requires;
 pub mod rng;
@@ -200,4 +201,16 @@ pub fn assert_ok(out: &Output) {
         out.status.code(),
         String::from_utf8_lossy(&out.stderr)
     );
+}
+
+/// Waits for `cond` (up to a minute, looking every 100 ms), failing with `what`.
+pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+    let start = std::time::Instant::now();
+    while !cond() {
+        assert!(
+            start.elapsed() < std::time::Duration::from_secs(60),
+            "timed out waiting for {what}"
+        );
+        std::thread::sleep(std::time::Duration::from_millis(100));
+    }
 }

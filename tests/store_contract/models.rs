@@ -8,6 +8,7 @@ use std::collections::BTreeMap;
 contract!(
     registered_models_versions_and_names,
     aliases_move_and_every_move_is_kept,
+    an_alias_move_queues_its_hooks_with_it,
     searches_filter_order_and_page,
     logged_models_live_from_pending_to_ready,
 );
@@ -153,22 +154,104 @@ fn registered_models_versions_and_names(store: &dyn Store) {
     }
 }
 
+/// A hook delivery template as `store::model_gate::hooks::move_templates` makes them.
+fn template(hook: &str) -> kiroku::model::promotions::NewDelivery {
+    kiroku::model::promotions::NewDelivery {
+        id: format!("{hook}-webhook"),
+        model: "clf".into(),
+        hook: hook.into(),
+        action: kiroku::model::promotions::HookAction::Webhook {
+            url: "http://127.0.0.1:9/hook".into(),
+            secret_env: None,
+        },
+        payload: serde_json::json!({"entity": "model_version_alias", "data": {"name": "clf"}}),
+    }
+}
+
+fn an_alias_move_queues_its_hooks_with_it(store: &dyn Store) {
+    register(store, "clf");
+    version(store, "clf", None, "src");
+    version(store, "clf", None, "src");
+    store
+        .set_alias("clf", "champion", 1, &why("alice", "", false), &[])
+        .unwrap();
+    let moved = store
+        .set_alias(
+            "clf",
+            "champion",
+            2,
+            &why("bob", "", false),
+            &[template("0")],
+        )
+        .unwrap();
+    let deleted = store
+        .delete_alias(
+            "clf",
+            "champion",
+            &why("carol", "", false),
+            &[template("1")],
+        )
+        .unwrap();
+    let mut queued = store.deliveries(Some("clf"), 10).unwrap();
+    queued.sort_by(|a, b| a.delivery.id.cmp(&b.delivery.id));
+    let ids: Vec<&str> = queued.iter().map(|d| d.delivery.id.as_str()).collect();
+    assert_eq!(
+        ids,
+        [
+            format!("move-{}-0-webhook", moved.id),
+            format!("move-{}-1-webhook", deleted.id)
+        ]
+    );
+    let data = &queued[0].delivery.payload["data"];
+    assert_eq!(
+        (
+            &data["move_id"],
+            &data["version"],
+            &data["previous_version"]
+        ),
+        (
+            &serde_json::json!(moved.id),
+            &serde_json::json!("2"),
+            &serde_json::json!("1")
+        )
+    );
+    assert_eq!(
+        queued[1].delivery.payload["data"]["version"],
+        serde_json::Value::Null
+    );
+    assert_eq!(
+        queued[0].state,
+        kiroku::model::promotions::DeliveryState::Pending
+    );
+    // A move refused by the store (no such version) queues nothing.
+    assert!(store
+        .set_alias(
+            "clf",
+            "champion",
+            9,
+            &why("bob", "", false),
+            &[template("2")]
+        )
+        .is_err());
+    assert_eq!(store.deliveries(Some("clf"), 10).unwrap().len(), 2);
+}
+
 fn aliases_move_and_every_move_is_kept(store: &dyn Store) {
     register(store, "clf");
     for _ in 0..3 {
         version(store, "clf", None, "src");
     }
     let first = store
-        .set_alias("clf", "champion", 1, &why("alice", "first", false))
+        .set_alias("clf", "champion", 1, &why("alice", "first", false), &[])
         .unwrap();
     assert_eq!((first.from_version, first.to_version), (None, Some(1)));
     let moved = store
-        .set_alias("clf", "champion", 2, &why("bob", "better auc", true))
+        .set_alias("clf", "champion", 2, &why("bob", "better auc", true), &[])
         .unwrap();
     assert_eq!((moved.from_version, moved.to_version), (Some(1), Some(2)));
     assert!(moved.forced);
     store
-        .set_alias("clf", "staging", 3, &why("bob", "", false))
+        .set_alias("clf", "staging", 3, &why("bob", "", false), &[])
         .unwrap();
     assert_eq!(
         store.version_by_alias("clf", "champion").unwrap().version,
@@ -186,18 +269,18 @@ fn aliases_move_and_every_move_is_kept(store: &dyn Store) {
     for reserved in ["latest", "LATEST", "v3", "V10", "bad name"] {
         assert!(
             matches!(
-                store.set_alias("clf", reserved, 1, &why("a", "", false)),
+                store.set_alias("clf", reserved, 1, &why("a", "", false), &[]),
                 Err(KirokuError::Invalid(_))
             ),
             "{reserved}"
         );
     }
     assert!(matches!(
-        store.set_alias("clf", "x", 9, &why("a", "", false)),
+        store.set_alias("clf", "x", 9, &why("a", "", false), &[]),
         Err(KirokuError::NotFound(_))
     ));
     let deleted = store
-        .delete_alias("clf", "staging", &why("carol", "retired", false))
+        .delete_alias("clf", "staging", &why("carol", "retired", false), &[])
         .unwrap();
     assert_eq!((deleted.from_version, deleted.to_version), (Some(3), None));
     assert!(matches!(
@@ -205,7 +288,7 @@ fn aliases_move_and_every_move_is_kept(store: &dyn Store) {
         Err(KirokuError::NotFound(_))
     ));
     assert!(store
-        .delete_alias("clf", "staging", &why("carol", "", false))
+        .delete_alias("clf", "staging", &why("carol", "", false), &[])
         .is_err());
     // Deleting the version under an alias removes the alias, recorded as a move.
     store.delete_model_version("clf", 2, "dave").unwrap();

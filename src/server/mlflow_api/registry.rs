@@ -4,9 +4,15 @@
 //! model or version is `RESOURCE_DOES_NOT_EXIST` with MLflow's message, a name taken is
 //! `RESOURCE_ALREADY_EXISTS`, a reserved alias (`latest`, `v<N>`) `INVALID_PARAMETER_VALUE`.
 //! Aliases are filled in every answer that carries versions, searches included (MLflow's own
-//! server leaves them out of `model-versions/search`, mlflow#9783). An alias set through this API
-//! is recorded in the alias history with the reason `via MLflow API`; gates on promotion are
-//! `kiroku model alias`'s and do not apply here.
+//! server leaves them out of `model-versions/search`, mlflow#9783).
+//!
+//! An alias moved through this API takes the one path every move takes
+//! (`store::model_gate::alias_move`) with the settings `kiroku serve` read (`[models]` of the
+//! project's `kiroku.toml` beside the store): the alias's gate is judged, a refusal is
+//! `INVALID_STATE` (400) listing every failing condition, and an allowed move (or a deletion) is
+//! recorded in the alias history with the reason `via MLflow API` and its hook deliveries queued
+//! in the same transaction (the server's drainer delivers them). A version created here gets its
+//! evaluation and `version_created` hooks from `RegistrySettings::version_created`.
 use super::logged_models::key_values;
 use super::wire::{int_of, text_of, Input};
 use super::{ok, paged, Answer, St};
@@ -14,6 +20,7 @@ use crate::api::ApiError;
 use crate::model::registry::*;
 use crate::server::auth::Caller;
 use crate::server::errors::invalid;
+use crate::store::model_gate::alias_move;
 use axum::extract::State;
 use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
@@ -145,11 +152,10 @@ fn search_of(input: &Input) -> Result<RegistrySearch, ApiError> {
     })
 }
 
-fn alias_reason(c: &Caller) -> AliasReason {
-    AliasReason {
+fn asked(c: &Caller) -> alias_move::Asked {
+    alias_move::Asked {
         user: c.user_or(""),
         reason: MLFLOW_ALIAS_REASON.into(),
-        forced: false,
     }
 }
 
@@ -255,9 +261,16 @@ pub(super) async fn set_alias(
     let name = input.required("name")?;
     let alias = input.required("alias")?;
     let version = version_of(&input)?;
-    let why = alias_reason(&c);
-    st.write(move |s| s.set_alias(&name, &alias, version, &why))
+    let settings = st.registry.model(&name);
+    let asked = asked(&c);
+    let model = name.clone();
+    let made = st
+        .write(move |s| alias_move::promote(s, &settings, &name, &alias, version, &asked, false))
         .await?;
+    if let Some(refusal) = made.verdict.refusal(&model) {
+        return Err(ApiError::new("INVALID_STATE", refusal));
+    }
+    hooks_queued(&st, &made.delivery_ids);
     ok()
 }
 
@@ -268,10 +281,20 @@ pub(super) async fn delete_alias(
 ) -> Answer {
     let name = input.required("name")?;
     let alias = input.required("alias")?;
-    let why = alias_reason(&c);
-    st.write(move |s| s.delete_alias(&name, &alias, &why))
+    let settings = st.registry.model(&name);
+    let asked = asked(&c);
+    let (_, ids) = st
+        .write(move |s| alias_move::delete(s, &settings, &name, &alias, &asked))
         .await?;
+    hooks_queued(&st, &ids);
     ok()
+}
+
+/// Wakes the outbox drainer when a move queued deliveries.
+fn hooks_queued(st: &crate::server::AppState, ids: &[String]) {
+    if let (false, Some(wake)) = (ids.is_empty(), &st.registry.hooks_queued) {
+        wake();
+    }
 }
 
 pub(super) async fn get_by_alias(State(st): St, input: Input) -> Answer {
@@ -309,7 +332,12 @@ pub(super) async fn create_version(
         description: input.text("description").unwrap_or_default(),
         user: c.user_or(""),
     };
-    version_answer(&st.write(move |s| s.create_model_version(&new)).await?)
+    let created = st.write(move |s| s.create_model_version(&new)).await?;
+    if let Some(registered) = &st.registry.version_created {
+        // It may submit a job: off the reactor, as store calls are.
+        tokio::task::block_in_place(|| registered(&created));
+    }
+    version_answer(&created)
 }
 
 pub(super) async fn get_version(State(st): St, input: Input) -> Answer {

@@ -9,6 +9,7 @@
 //! version) or move an alias record an activity event in the same transaction
 //! (`model.registered`, `model.version_created`, `model.alias_set`, `model.alias_deleted`, …).
 use crate::error::Result;
+use crate::model::promotions::NewDelivery;
 use crate::model::registry::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -101,17 +102,28 @@ pub trait ModelStore {
 
     // ---- aliases ----
     /// Points `alias` of model `name` at `version` (which must exist), appending the move (from
-    /// the version it held, if any) to the alias history with `why`, in one transaction.
-    /// Setting an alias to the version it already holds is still recorded.
+    /// the version it held, if any) to the alias history with `why`, and putting the move's
+    /// hook deliveries (`hooks`: templates, `NewDelivery::of_move`) in the outbox, all in one
+    /// transaction: a move is never kept without its deliveries. Setting an alias to the
+    /// version it already holds is still recorded. Gates are `store::model_gate`'s, the one path
+    /// every alias move takes.
     fn set_alias(
         &self,
         name: &str,
         alias: &str,
         version: i64,
         why: &AliasReason,
+        hooks: &[NewDelivery],
     ) -> Result<AliasMove>;
-    /// Deletes an alias (recorded as a move to `None`); `NotFound` when it is not set.
-    fn delete_alias(&self, name: &str, alias: &str, why: &AliasReason) -> Result<AliasMove>;
+    /// Deletes an alias (recorded as a move to `None`, its `hooks` queued with it as by
+    /// `set_alias`); `NotFound` when it is not set.
+    fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        why: &AliasReason,
+        hooks: &[NewDelivery],
+    ) -> Result<AliasMove>;
     /// The version an alias points at.
     fn version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion>;
     /// The moves of one alias of a model (of all its aliases when `None`), oldest first.

@@ -5,6 +5,7 @@
 use super::HttpStore;
 use crate::api::models::ModelCall;
 use crate::error::{KirokuError, Result};
+use crate::model::promotions::NewDelivery;
 use crate::model::registry::*;
 use crate::store::{ModelStore, Store};
 use serde::de::DeserializeOwned;
@@ -211,19 +212,28 @@ impl ModelStore for HttpStore {
         alias: &str,
         version: i64,
         why: &AliasReason,
+        hooks: &[NewDelivery],
     ) -> Result<AliasMove> {
         self.model_call(ModelCall::SetAlias {
             name: name.into(),
             alias: alias.into(),
             version,
             why: why.clone(),
+            hooks: hooks.to_vec(),
         })
     }
-    fn delete_alias(&self, name: &str, alias: &str, why: &AliasReason) -> Result<AliasMove> {
+    fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        why: &AliasReason,
+        hooks: &[NewDelivery],
+    ) -> Result<AliasMove> {
         self.model_call(ModelCall::DeleteAlias {
             name: name.into(),
             alias: alias.into(),
             why: why.clone(),
+            hooks: hooks.to_vec(),
         })
     }
     fn version_by_alias(&self, name: &str, alias: &str) -> Result<ModelVersion> {
@@ -343,8 +353,14 @@ pub fn serve(store: &dyn Store, call: ModelCall) -> Result<Value> {
             alias,
             version,
             why,
-        } => json(store.set_alias(&name, &alias, version, &why)),
-        C::DeleteAlias { name, alias, why } => json(store.delete_alias(&name, &alias, &why)),
+            hooks,
+        } => json(store.set_alias(&name, &alias, version, &why, &hooks)),
+        C::DeleteAlias {
+            name,
+            alias,
+            why,
+            hooks,
+        } => json(store.delete_alias(&name, &alias, &why, &hooks)),
         C::VersionByAlias { name, alias } => json(store.version_by_alias(&name, &alias)),
         C::AliasHistory { name, alias } => json(store.alias_history(&name, alias.as_deref())),
         C::ImportRegisteredModel {

@@ -14,6 +14,7 @@ use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
 use crate::model::now_ms;
+use crate::model::promotions::NewDelivery;
 use crate::model::registry::*;
 use crate::store::ModelStore;
 use rusqlite::types::Value;
@@ -658,6 +659,12 @@ fn alias_target(conn: &Connection, mid: i64, alias: &str) -> Result<Option<i64>>
 }
 
 /// Appends one move to the alias history and records its event; returns the move.
+/// Queues the deliveries of move `moved` from their templates, in the move's transaction.
+fn queue_hooks(tx: &Connection, moved: &AliasMove, hooks: &[NewDelivery]) -> Result<()> {
+    let deliveries: Vec<NewDelivery> = hooks.iter().map(|h| h.of_move(moved)).collect();
+    super::promotions::enqueue(tx, &deliveries).map(drop)
+}
+
 fn record_move(
     conn: &Connection,
     model: &str,
@@ -1192,8 +1199,10 @@ impl ModelStore for SqliteStore {
         alias: &str,
         version: i64,
         why: &AliasReason,
+        hooks: &[NewDelivery],
     ) -> Result<AliasMove> {
         check_alias(alias)?;
+        super::promotions::check_deliveries(hooks)?;
         self.write(|tx| {
             let (mid, _) = vid_of(tx, name, version)?;
             let from = alias_target(tx, mid, alias)?;
@@ -1202,11 +1211,20 @@ impl ModelStore for SqliteStore {
             )?
             .execute(params![mid, alias, version])?;
             touch_model(tx, mid, now_ms())?;
-            record_move(tx, name, alias, from, Some(version), why)
+            let moved = record_move(tx, name, alias, from, Some(version), why)?;
+            queue_hooks(tx, &moved, hooks)?;
+            Ok(moved)
         })
     }
 
-    fn delete_alias(&self, name: &str, alias: &str, why: &AliasReason) -> Result<AliasMove> {
+    fn delete_alias(
+        &self,
+        name: &str,
+        alias: &str,
+        why: &AliasReason,
+        hooks: &[NewDelivery],
+    ) -> Result<AliasMove> {
+        super::promotions::check_deliveries(hooks)?;
         self.write(|tx| {
             let mid = mid_of(tx, name)?;
             let from = alias_target(tx, mid, alias)?.ok_or_else(|| {
@@ -1217,7 +1235,9 @@ impl ModelStore for SqliteStore {
             tx.prepare_cached("DELETE FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
                 .execute(params![mid, alias])?;
             touch_model(tx, mid, now_ms())?;
-            record_move(tx, name, alias, Some(from), None, why)
+            let moved = record_move(tx, name, alias, Some(from), None, why)?;
+            queue_hooks(tx, &moved, hooks)?;
+            Ok(moved)
         })
     }
 

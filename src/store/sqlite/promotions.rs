@@ -247,31 +247,8 @@ impl PromotionStore for SqliteStore {
     }
 
     fn enqueue_deliveries(&self, deliveries: &[NewDelivery]) -> Result<Vec<HookDelivery>> {
-        for d in deliveries {
-            check_name("delivery id", &d.id)?;
-            check_name("model name", &d.model)?;
-            check_name("hook name", &d.hook)?;
-        }
-        self.write(|tx| {
-            let now = now_ms();
-            let mut out = Vec::with_capacity(deliveries.len());
-            for d in deliveries {
-                tx.prepare_cached(
-                    "INSERT INTO hook_deliveries (id, model, hook, action, payload, state, created_ms, next_ms)
-                     VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (id) DO NOTHING",
-                )?
-                .execute(params![
-                    d.id,
-                    d.model,
-                    d.hook,
-                    to_json(&d.action),
-                    to_json(&d.payload),
-                    now
-                ])?;
-                out.push(read_delivery(tx, &d.id)?);
-            }
-            Ok(out)
-        })
+        check_deliveries(deliveries)?;
+        self.write(|tx| enqueue(tx, deliveries))
     }
 
     fn claim_deliveries(
@@ -342,4 +319,37 @@ impl PromotionStore for SqliteStore {
             )
         })
     }
+}
+
+/// Refuses deliveries with a bad id, model or hook name (before any write).
+pub(super) fn check_deliveries(deliveries: &[NewDelivery]) -> Result<()> {
+    for d in deliveries {
+        check_name("delivery id", &d.id)?;
+        check_name("model name", &d.model)?;
+        check_name("hook name", &d.hook)?;
+    }
+    Ok(())
+}
+
+/// Puts `deliveries` in the outbox within the caller's transaction (an alias move's, so the
+/// move and its hooks are written together or not at all); ids already there are left alone.
+pub(super) fn enqueue(tx: &Connection, deliveries: &[NewDelivery]) -> Result<Vec<HookDelivery>> {
+    let now = now_ms();
+    let mut out = Vec::with_capacity(deliveries.len());
+    for d in deliveries {
+        tx.prepare_cached(
+            "INSERT INTO hook_deliveries (id, model, hook, action, payload, state, created_ms, next_ms)
+             VALUES (?1, ?2, ?3, ?4, ?5, 'pending', ?6, ?6) ON CONFLICT (id) DO NOTHING",
+        )?
+        .execute(params![
+            d.id,
+            d.model,
+            d.hook,
+            to_json(&d.action),
+            to_json(&d.payload),
+            now
+        ])?;
+        out.push(read_delivery(tx, &d.id)?);
+    }
+    Ok(out)
 }

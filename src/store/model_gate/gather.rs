@@ -4,7 +4,7 @@
 //! run read stands with its checks (`store::checks_gate`, the data issue's one judge), and the
 //! approvals of the candidate. Versions are given by what the registry holds of them (the run
 //! id), so this needs no registry of its own.
-use super::evaluation;
+use super::evaluations as evaluation;
 use super::policy::{metric_values, Candidate, DataStanding, GateInputs, Holder};
 use crate::error::{KirokuError, Result};
 use crate::model::promotions::{Evaluation, EvaluationStatus};

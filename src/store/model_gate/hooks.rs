@@ -6,7 +6,10 @@
 //! environment (`command_env`).
 //!
 //! Delivery ids are derived from what fired them (`move-<alias move id>-<hook index>`), so
-//! enqueueing the deliveries of one move twice changes nothing; a test's ids are fresh.
+//! enqueueing the deliveries of one move twice changes nothing; a test's ids are fresh. A move's
+//! deliveries are decided before the move (`move_templates`) and completed by the store in the
+//! move's transaction (`NewDelivery::of_move`), which gives the move its id. This lives in the
+//! store layer because the server moves aliases too (MLflow's alias routes).
 use crate::config::models::ModelConfig;
 use crate::model::promotions::{HookAction, NewDelivery};
 use crate::model::Millis;
@@ -80,6 +83,21 @@ impl ModelEvent {
 
 /// The deliveries `event` fires among the hooks of `settings` (every hook for a test).
 pub fn deliveries_for(settings: &ModelConfig, event: &ModelEvent) -> Vec<NewDelivery> {
+    let key = match (event.move_id, event.event == "test") {
+        (Some(id), false) => format!("move-{id}-"),
+        _ => format!("{}-{}-", event.event, crate::ids::new_run_id()),
+    };
+    keyed(settings, event, &key)
+}
+
+/// The templates of the deliveries an alias move fires (`event`: the move as requested, before
+/// it has an id): ids are the hooks' parts (`0-webhook`), completed by `NewDelivery::of_move`.
+pub fn move_templates(settings: &ModelConfig, event: &ModelEvent) -> Vec<NewDelivery> {
+    keyed(settings, event, "")
+}
+
+/// The deliveries of `event`, each id `<key><hook index>-<command|webhook>`.
+fn keyed(settings: &ModelConfig, event: &ModelEvent, key: &str) -> Vec<NewDelivery> {
     let test = event.event == "test";
     let payload = event.payload();
     let mut out = Vec::new();
@@ -88,13 +106,9 @@ pub fn deliveries_for(settings: &ModelConfig, event: &ModelEvent) -> Vec<NewDeli
             continue;
         }
         let name = hook.display_name(index);
-        let key = match (event.move_id, test) {
-            (Some(id), false) => format!("move-{id}"),
-            _ => format!("{}-{}", event.event, crate::ids::new_run_id()),
-        };
         let mut push = |suffix: &str, action: HookAction| {
             out.push(NewDelivery {
-                id: format!("{key}-{index}{suffix}"),
+                id: format!("{key}{index}{suffix}"),
                 model: event.model.clone(),
                 hook: name.clone(),
                 action,

@@ -118,7 +118,7 @@ impl Verdict {
         for c in self.failing() {
             text.push_str(&format!("  ✗ {}  ({})\n", c.condition, c.found));
         }
-        text.push_str("(--force moves it anyway, recorded as forced)");
+        text.push_str("(`kiroku model alias --force` moves it anyway, recorded as forced)");
         Some(text)
     }
 }

@@ -1,0 +1,97 @@
+//! The model registry as `kiroku serve` runs it: the `[models]` settings it judges MLflow-API
+//! alias moves by (read from the project's `kiroku.toml` beside the served store, over the
+//! user's file), what follows a version registered through MLflow's API (its evaluation job,
+//! submitted at once, and its `version_created` hooks), and an outbox drainer thread that
+//! delivers hook deliveries as moves queue them (woken by each), and retries when they are due.
+use super::{outbox, promote, settings, Submitter};
+use crate::config::Config;
+use crate::error::Result;
+use crate::model::registry::ModelVersion;
+use crate::server::RegistrySettings;
+use crate::store::Store;
+use std::path::Path;
+use std::sync::mpsc;
+use std::sync::Arc;
+use std::time::Duration;
+
+/// The longest the drainer sleeps without being woken (a delivery queued by another process,
+/// `kiroku model alias` against this store, is noticed within it).
+const DRAIN_AT_LEAST_EVERY: Duration = Duration::from_secs(5);
+
+/// Who and where jobs submitted on the registry's behalf (evaluations, command hooks) come
+/// from.
+#[derive(Clone)]
+pub struct ServedStore {
+    pub store: Arc<dyn Store>,
+    pub config: Config,
+    /// How a spawned scheduler finds the store (the store folder).
+    pub location: String,
+    pub user: String,
+    pub host: String,
+    /// Where jobs run (the project folder).
+    pub workdir: String,
+}
+
+impl ServedStore {
+    fn submitter(&self) -> Submitter<'_> {
+        Submitter {
+            store: self.store.as_ref(),
+            config: self.config.clone(),
+            store_location: self.location.clone(),
+            user: self.user.clone(),
+            host: self.host.clone(),
+            workdir: self.workdir.clone(),
+            queue_directly: false,
+        }
+    }
+}
+
+/// The registry settings of a server of `served` (its `[models]` conditions checked first: a
+/// bad one is an error naming the file, line and key), with the outbox drainer started.
+pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<RegistrySettings> {
+    settings::check_conditions(&served.config, project_dir)?;
+    let (wake, woken) = mpsc::channel::<()>();
+    let drainer = served.clone();
+    std::thread::Builder::new()
+        .name("kiroku-hooks".into())
+        .spawn(move || drain_forever(&drainer, &woken))
+        .map_err(|e| crate::error::KirokuError::io("starting the hook drainer", e))?;
+    let models = served.config.models.clone();
+    let wake_after_registration = wake.clone();
+    let version_created = move |version: &ModelVersion| {
+        let Some(settings) = served.config.models.get(&version.name) else {
+            return;
+        };
+        match promote::after_registration(&served.submitter(), settings, version) {
+            Ok(made) if !made.deliveries.is_empty() => {
+                let _ = wake_after_registration.send(());
+            }
+            Ok(_) => {}
+            Err(e) => eprintln!(
+                "kiroku serve: after registering {} version {}: {e}",
+                version.name, version.version
+            ),
+        }
+    };
+    Ok(RegistrySettings {
+        models,
+        version_created: Some(Box::new(version_created)),
+        hooks_queued: Some(Box::new(move || {
+            let _ = wake.send(());
+        })),
+    })
+}
+
+/// Delivers what is due, then sleeps until woken, the next delivery is due, or
+/// `DRAIN_AT_LEAST_EVERY`; ends when the server drops its settings.
+fn drain_forever(served: &ServedStore, woken: &mpsc::Receiver<()>) {
+    loop {
+        let next = outbox::scheduler_pass(&served.submitter());
+        let wait = next.map_or(DRAIN_AT_LEAST_EVERY, |d| d.min(DRAIN_AT_LEAST_EVERY));
+        match woken.recv_timeout(wait) {
+            Ok(()) => while woken.try_recv().is_ok() {},
+            Err(mpsc::RecvTimeoutError::Timeout) => {}
+            Err(mpsc::RecvTimeoutError::Disconnected) => return,
+        }
+    }
+}

@@ -1,0 +1,154 @@
+//! Alias moves through MLflow's API take kiroku's one path (`store::model_gate::alias_move`):
+//! the real mlflow client (`mlflow_model_gates.py`) against `kiroku serve`, whose project
+//! `kiroku.toml` (beside the store) gates `production` of `gated` on a metric, evaluates each
+//! version and has a webhook on `production`. A refused move is `INVALID_STATE` naming the
+//! failing condition and moves nothing; an allowed move and a deletion are in the alias history
+//! with their deliveries queued, which the server's drainer delivers to a receiver here; each
+//! version registered through the API has its evaluation job from the start, and the job runs.
+//! A `kiroku model` command against the server reads its own project's `kiroku.toml`.
+mod common;
+use common::hook_receiver::receiver;
+use common::requires::require_python_module;
+use common::{python_findings, wait_for, Project, Server};
+use kiroku::model::promotions::DeliveryState;
+use kiroku::store::{ModelStore, PromotionStore, SqliteStore};
+use serde_json::{json, Value};
+
+#[test]
+fn mlflow_alias_moves_are_gated_and_fire_hooks_and_versions_are_evaluated() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let project = Project::new();
+    let (url, got) = receiver(0);
+    let evaluated = project.path().join("evaluated.txt");
+    std::fs::write(
+        project.path().join("kiroku.toml"),
+        format!(
+            r#"
+[models.gated]
+evaluate = {{ command = "echo $KIROKU_MODEL_VERSION >> {evaluated}" }}
+
+[models.gated.aliases.production]
+require = ["metrics.acc >= 0.9"]
+
+[[models.gated.hooks]]
+name = "notify"
+aliases = ["production"]
+url = "{url}"
+"#,
+            evaluated = evaluated.display()
+        ),
+    )
+    .unwrap();
+    let server = Server::start(&project, &[]).unwrap();
+    let found = python_findings("mlflow_model_gates.py", &server.url);
+
+    assert_eq!(found["versions"], json!(["1", "2"]));
+    let refused = found["weak_to_production"].as_array().expect("refused");
+    assert_eq!(refused[0], "INVALID_STATE");
+    let message = refused[1].as_str().unwrap();
+    assert!(
+        message.contains("gated@production") && message.contains("metrics.acc >= 0.9"),
+        "{message}"
+    );
+    assert!(message.contains("acc = 0.5"), "what was found: {message}");
+    assert_eq!(found["after_refusal"], json!({}));
+    assert_eq!(found["strong_to_production"], Value::Null);
+    assert_eq!(found["weak_to_staging"], Value::Null);
+    assert_eq!(found["aliases"], json!({"production": "2", "staging": "1"}));
+    assert_eq!(found["by_alias"], "2");
+    assert_eq!(found["after_delete"], json!({"staging": "1"}));
+
+    // The history has the two allowed moves and the deletion, no trace of the refused one.
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    let history = store.alias_history("gated", None).unwrap();
+    let moves: Vec<_> = history
+        .iter()
+        .map(|m| (m.alias.as_str(), m.from_version, m.to_version))
+        .collect();
+    assert_eq!(
+        moves,
+        [
+            ("production", None, Some(2)),
+            ("staging", None, Some(1)),
+            ("production", Some(2), None)
+        ]
+    );
+    // The hook on production fired for its move and its deletion (not staging's), delivered by
+    // the server's drainer.
+    let expected: Vec<String> = [history[0].id, history[2].id]
+        .iter()
+        .map(|id| format!("move-{id}-0-webhook"))
+        .collect();
+    wait_for("both deliveries", || {
+        store
+            .deliveries(Some("gated"), 10)
+            .unwrap()
+            .iter()
+            .filter(|d| d.state == DeliveryState::Delivered)
+            .count()
+            == 2
+    });
+    let mut ids: Vec<String> = store
+        .deliveries(Some("gated"), 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.delivery.id)
+        .collect();
+    ids.sort();
+    assert_eq!(ids, expected);
+    let bodies: Vec<Value> = got
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|r| serde_json::from_slice(&r.body).unwrap())
+        .collect();
+    let actions: Vec<(&str, &Value)> = bodies
+        .iter()
+        .map(|b| (b["action"].as_str().unwrap(), &b["data"]["version"]))
+        .collect();
+    assert!(actions.contains(&("created", &json!("2"))), "{bodies:?}");
+    assert!(actions.contains(&("deleted", &Value::Null)), "{bodies:?}");
+
+    // Each version registered through the API got its evaluation as it was created, and the
+    // evaluation jobs ran with the version in their environment.
+    let evaluations = store.evaluations(Some("gated")).unwrap();
+    let versions: Vec<&str> = evaluations.iter().map(|e| e.version.as_str()).collect();
+    assert_eq!(versions, ["1", "2"]);
+    wait_for("the evaluation jobs", || {
+        let text = std::fs::read_to_string(&evaluated).unwrap_or_default();
+        let mut lines: Vec<&str> = text.lines().collect();
+        lines.sort();
+        lines == ["1", "2"]
+    });
+
+    // A `kiroku model` command against the server reads the [models] of the project it runs in
+    // (its kiroku.toml, not only the user's file): here `staging` needs an approval.
+    let elsewhere = tempfile::tempdir().unwrap();
+    std::fs::write(
+        elsewhere.path().join("kiroku.toml"),
+        "[models.gated.aliases.staging]\napprovals = 1\n",
+    )
+    .unwrap();
+    let out = project
+        .cmd(&[
+            "--store",
+            &server.url,
+            "model",
+            "alias",
+            "gated@staging",
+            "2",
+        ])
+        .current_dir(elsewhere.path())
+        .output()
+        .unwrap();
+    let err = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(1), "{err}");
+    assert!(err.contains("approvals"), "{err}");
+    assert_eq!(
+        store.version_by_alias("gated", "staging").unwrap().version,
+        1
+    );
+    drop(server);
+}
