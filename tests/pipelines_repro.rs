@@ -171,6 +171,66 @@ fn rerun_sets_follow_each_kind_of_change() {
     write(p.path(), "params.yaml", "scale: 2\nlr: 0.1\n");
     let (_, back) = repro(&p, &[]);
     assert!(with_outcome(&back, "restored").contains("train"), "{back}");
+    // The restored stage has a run of its own under the pipeline run: finished, tagged
+    // restored, naming the run it came from (after_dep's train, the same inputs) and carrying
+    // the hashes and the metrics file's metrics.
+    let stage_field = |report: &Value, name: &str, field: &str| -> String {
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap()[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}.{field} in {report}"))
+            .to_string()
+    };
+    let restored_run = stage_field(&back, "train", "run_id");
+    let source_run = stage_field(&after_dep, "train", "run_id");
+    assert_eq!(stage_field(&back, "train", "restored_from"), source_run);
+    let shown = p.json(&["show", &restored_run]);
+    let run = &shown["run"];
+    assert_eq!(run["parent_id"], back["pipeline_run"], "{shown}");
+    assert_eq!(run["status"], "finished", "{shown}");
+    assert_eq!(run["tags"]["kiroku.pipeline.restored"], "true");
+    assert_eq!(run["tags"]["kiroku.pipeline.restored_from"], source_run);
+    assert!(run["tags"]["dvc.out.model.txt"].is_string(), "{shown}");
+    assert!(run["tags"]["kiroku.pipeline.run_cache_key"].is_string());
+    assert_eq!(run["metrics"]["acc"]["last"], 0.5);
+    assert_eq!(run["params"]["lr"], "0.1");
+    // Users can find restored stage runs with a filter.
+    let found = p.json(&[
+        "runs",
+        "ls",
+        "--filter",
+        "tags.`kiroku.pipeline.restored` = 'true'",
+    ]);
+    let found: BTreeSet<String> = found["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(found.contains(&restored_run), "{found:?}");
+    assert!(!found.contains(&source_run));
+    // And the summary says which stages were restored, from which run.
+    write(p.path(), "params.yaml", "scale: 2\nlr: 0.01\n");
+    let out = p
+        .cmd(&["repro"])
+        .env("KIROKU_STORE", p.store_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("restored train from run"),
+        "no restored line in:\n{text}"
+    );
+    write(p.path(), "params.yaml", "scale: 2\nlr: 0.1\n");
+    let (_, again) = repro(&p, &[]);
+    assert!(
+        with_outcome(&again, "restored").contains("train"),
+        "{again}"
+    );
 
     // Forced: every stage runs (`-f`), one alone with `-s`, downstream with `--downstream`.
     let (_, forced) = repro(&p, &["-f"]);
