@@ -650,3 +650,104 @@ stages:
     assert_eq!(run["run"]["parent_id"], report["pipeline_run"]);
     assert!(read(p.path(), "dvc.lock").contains("queued:"));
 }
+
+#[test]
+fn a_stage_on_the_ssh_target_works_like_a_local_one() {
+    let Some(sshd) = common::sshd::require_sshd() else {
+        return;
+    };
+    let p = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    write(
+        p.path(),
+        "kiroku.toml",
+        &format!(
+            "{}\n[jobs]\ncancel_grace_s = 1\n",
+            sshd.target_toml("box", remote.path())
+        ),
+    );
+    write(
+        p.path(),
+        "dvc.yaml",
+        r#"
+stages:
+  far:
+    cmd:
+    - mkdir -p model/sub && tr a-z A-Z < data/in.txt > model/up.txt
+    - echo "$(cat params.yaml)" > model/sub/params.txt && pwd > where.txt
+    deps: [data/in.txt]
+    params: [lr]
+    outs: [model, where.txt]
+    meta: {kiroku: {target: box}}
+  near:
+    cmd: cat model/up.txt model/sub/params.txt > final.txt
+    deps: [model]
+    outs: [final.txt]
+"#,
+    );
+    write(p.path(), "data/in.txt", "hello\n");
+    write(p.path(), "params.yaml", "lr: 0.5\n");
+    let (code, first) = repro(&p, &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(
+        with_outcome(&first, "ran"),
+        set(&["far", "near"]),
+        "{first}"
+    );
+    // It ran on the host, in the project's copy under the target's workdir...
+    let ran_in = read(p.path(), "where.txt");
+    let remote_root = remote.path().canonicalize().unwrap();
+    assert!(
+        ran_in
+            .trim()
+            .starts_with(&remote_root.join(".kiroku/pipelines").display().to_string()),
+        "{ran_in}"
+    );
+    // ...and its outputs came back: the local stage after it read them.
+    assert_eq!(read(p.path(), "model/up.txt"), "HELLO\n");
+    assert_eq!(read(p.path(), "final.txt"), "HELLO\nlr: 0.5\n");
+    // Hashed into dvc.lock: nothing is stale, and the same input does not run again.
+    let lock = read(p.path(), "dvc.lock");
+    assert!(
+        lock.contains("path: model\n") && lock.contains(".dir"),
+        "{lock}"
+    );
+    let (code, again) = repro(&p, &[]);
+    assert_eq!(code, 0);
+    assert!(again["stages"].as_array().unwrap().is_empty(), "{again}");
+    // Cached: deleted here, they come back from the run-cache without going to the host.
+    std::fs::remove_dir_all(p.path().join("model")).unwrap();
+    std::fs::remove_file(p.path().join("where.txt")).unwrap();
+    let (code, restored) = repro(&p, &[]);
+    assert_eq!(code, 0, "{restored}");
+    assert_eq!(
+        with_outcome(&restored, "restored"),
+        set(&["far"]),
+        "{restored}"
+    );
+    assert_eq!(read(p.path(), "model/up.txt"), "HELLO\n");
+    // A changed dependency goes to the host again.
+    write(p.path(), "data/in.txt", "again\n");
+    let (code, changed) = repro(&p, &[]);
+    assert_eq!(code, 0, "{changed}");
+    assert_eq!(with_outcome(&changed, "ran"), set(&["far", "near"]));
+    assert_eq!(read(p.path(), "final.txt"), "AGAIN\nlr: 0.5\n");
+    // An output the command did not write fails the stage, naming it.
+    write(
+        p.path(),
+        "dvc.yaml",
+        &read(p.path(), "dvc.yaml").replace(
+            "outs: [model, where.txt]",
+            "outs: [model, where.txt, never.txt]",
+        ),
+    );
+    let (code, failed) = repro(&p, &["far"]);
+    assert_eq!(code, 1, "{failed}");
+    assert!(
+        failed["stages"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("never.txt"),
+        "{failed}"
+    );
+}

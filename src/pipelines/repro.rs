@@ -447,6 +447,13 @@ impl StageRunner<'_> {
                 )]
             },
         };
+        let mut command = command;
+        let remote =
+            super::remote::RemoteProject::for_target(self.ctx.config, &command.target, root)?;
+        if let Some(remote) = &remote {
+            remote.push(root, stage)?;
+            command.commands.insert(0, remote.cd_command(stage)?);
+        }
         let (ended, records) =
             stage_job::run_stage(&self.ctx, &command, &self.running, stop, &|r| {
                 self.records.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(r.clone());
@@ -455,7 +462,11 @@ impl StageRunner<'_> {
             })?;
         self.records.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(records.clone());
         let ended = match ended {
-            Ended::Succeeded => match self.record_success(stage, key.as_deref(), &records) {
+            Ended::Succeeded => match remote
+                .as_ref()
+                .map_or(Ok(()), |r| r.fetch(root, stage))
+                .and_then(|()| self.record_success(stage, key.as_deref(), &records))
+            {
                 Ok(()) => Ended::Succeeded,
                 Err(e) => Ended::Failed(e.to_string()),
             },
