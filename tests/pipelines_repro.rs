@@ -171,6 +171,66 @@ fn rerun_sets_follow_each_kind_of_change() {
     write(p.path(), "params.yaml", "scale: 2\nlr: 0.1\n");
     let (_, back) = repro(&p, &[]);
     assert!(with_outcome(&back, "restored").contains("train"), "{back}");
+    // The restored stage has a run of its own under the pipeline run: finished, tagged
+    // restored, naming the run it came from (after_dep's train, the same inputs) and carrying
+    // the hashes and the metrics file's metrics.
+    let stage_field = |report: &Value, name: &str, field: &str| -> String {
+        report["stages"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|s| s["stage"] == name)
+            .unwrap()[field]
+            .as_str()
+            .unwrap_or_else(|| panic!("{name}.{field} in {report}"))
+            .to_string()
+    };
+    let restored_run = stage_field(&back, "train", "run_id");
+    let source_run = stage_field(&after_dep, "train", "run_id");
+    assert_eq!(stage_field(&back, "train", "restored_from"), source_run);
+    let shown = p.json(&["show", &restored_run]);
+    let run = &shown["run"];
+    assert_eq!(run["parent_id"], back["pipeline_run"], "{shown}");
+    assert_eq!(run["status"], "finished", "{shown}");
+    assert_eq!(run["tags"]["kiroku.pipeline.restored"], "true");
+    assert_eq!(run["tags"]["kiroku.pipeline.restored_from"], source_run);
+    assert!(run["tags"]["dvc.out.model.txt"].is_string(), "{shown}");
+    assert!(run["tags"]["kiroku.pipeline.run_cache_key"].is_string());
+    assert_eq!(run["metrics"]["acc"]["last"], 0.5);
+    assert_eq!(run["params"]["lr"], "0.1");
+    // Users can find restored stage runs with a filter.
+    let found = p.json(&[
+        "runs",
+        "ls",
+        "--filter",
+        "tags.`kiroku.pipeline.restored` = 'true'",
+    ]);
+    let found: BTreeSet<String> = found["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_str().unwrap().to_string())
+        .collect();
+    assert!(found.contains(&restored_run), "{found:?}");
+    assert!(!found.contains(&source_run));
+    // And the summary says which stages were restored, from which run.
+    write(p.path(), "params.yaml", "scale: 2\nlr: 0.01\n");
+    let out = p
+        .cmd(&["repro"])
+        .env("KIROKU_STORE", p.store_dir())
+        .output()
+        .unwrap();
+    let text = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        text.contains("restored train from run"),
+        "no restored line in:\n{text}"
+    );
+    write(p.path(), "params.yaml", "scale: 2\nlr: 0.1\n");
+    let (_, again) = repro(&p, &[]);
+    assert!(
+        with_outcome(&again, "restored").contains("train"),
+        "{again}"
+    );
 
     // Forced: every stage runs (`-f`), one alone with `-s`, downstream with `--downstream`.
     let (_, forced) = repro(&p, &["-f"]);
@@ -589,4 +649,105 @@ stages:
     let run = p.json(&["show", job("queued")["run_id"].as_str().unwrap()]);
     assert_eq!(run["run"]["parent_id"], report["pipeline_run"]);
     assert!(read(p.path(), "dvc.lock").contains("queued:"));
+}
+
+#[test]
+fn a_stage_on_the_ssh_target_works_like_a_local_one() {
+    let Some(sshd) = common::sshd::require_sshd() else {
+        return;
+    };
+    let p = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    write(
+        p.path(),
+        "kiroku.toml",
+        &format!(
+            "{}\n[jobs]\ncancel_grace_s = 1\n",
+            sshd.target_toml("box", remote.path())
+        ),
+    );
+    write(
+        p.path(),
+        "dvc.yaml",
+        r#"
+stages:
+  far:
+    cmd:
+    - mkdir -p model/sub && tr a-z A-Z < data/in.txt > model/up.txt
+    - echo "$(cat params.yaml)" > model/sub/params.txt && pwd > where.txt
+    deps: [data/in.txt]
+    params: [lr]
+    outs: [model, where.txt]
+    meta: {kiroku: {target: box}}
+  near:
+    cmd: cat model/up.txt model/sub/params.txt > final.txt
+    deps: [model]
+    outs: [final.txt]
+"#,
+    );
+    write(p.path(), "data/in.txt", "hello\n");
+    write(p.path(), "params.yaml", "lr: 0.5\n");
+    let (code, first) = repro(&p, &[]);
+    assert_eq!(code, 0, "{first}");
+    assert_eq!(
+        with_outcome(&first, "ran"),
+        set(&["far", "near"]),
+        "{first}"
+    );
+    // It ran on the host, in the project's copy under the target's workdir...
+    let ran_in = read(p.path(), "where.txt");
+    let remote_root = remote.path().canonicalize().unwrap();
+    assert!(
+        ran_in
+            .trim()
+            .starts_with(&remote_root.join(".kiroku/pipelines").display().to_string()),
+        "{ran_in}"
+    );
+    // ...and its outputs came back: the local stage after it read them.
+    assert_eq!(read(p.path(), "model/up.txt"), "HELLO\n");
+    assert_eq!(read(p.path(), "final.txt"), "HELLO\nlr: 0.5\n");
+    // Hashed into dvc.lock: nothing is stale, and the same input does not run again.
+    let lock = read(p.path(), "dvc.lock");
+    assert!(
+        lock.contains("path: model\n") && lock.contains(".dir"),
+        "{lock}"
+    );
+    let (code, again) = repro(&p, &[]);
+    assert_eq!(code, 0);
+    assert!(again["stages"].as_array().unwrap().is_empty(), "{again}");
+    // Cached: deleted here, they come back from the run-cache without going to the host.
+    std::fs::remove_dir_all(p.path().join("model")).unwrap();
+    std::fs::remove_file(p.path().join("where.txt")).unwrap();
+    let (code, restored) = repro(&p, &[]);
+    assert_eq!(code, 0, "{restored}");
+    assert_eq!(
+        with_outcome(&restored, "restored"),
+        set(&["far"]),
+        "{restored}"
+    );
+    assert_eq!(read(p.path(), "model/up.txt"), "HELLO\n");
+    // A changed dependency goes to the host again.
+    write(p.path(), "data/in.txt", "again\n");
+    let (code, changed) = repro(&p, &[]);
+    assert_eq!(code, 0, "{changed}");
+    assert_eq!(with_outcome(&changed, "ran"), set(&["far", "near"]));
+    assert_eq!(read(p.path(), "final.txt"), "AGAIN\nlr: 0.5\n");
+    // An output the command did not write fails the stage, naming it.
+    write(
+        p.path(),
+        "dvc.yaml",
+        &read(p.path(), "dvc.yaml").replace(
+            "outs: [model, where.txt]",
+            "outs: [model, where.txt, never.txt]",
+        ),
+    );
+    let (code, failed) = repro(&p, &["far"]);
+    assert_eq!(code, 1, "{failed}");
+    assert!(
+        failed["stages"][0]["detail"]
+            .as_str()
+            .unwrap_or_default()
+            .contains("never.txt"),
+        "{failed}"
+    );
 }

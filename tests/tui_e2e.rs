@@ -628,3 +628,68 @@ fn a_reviewer_approves_and_promotes_a_model_version_from_the_models_screen() {
     assert_eq!(moves[0]["user"], "tester");
     assert_eq!(moves[0]["forced"], false);
 }
+
+#[test]
+fn a_user_sees_a_restored_stage_and_forces_it_from_the_pipelines_screen() {
+    let Some((dir, project)) = scratch() else {
+        return;
+    };
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(
+        project.join("dvc.yaml"),
+        "stages:\n  make:\n    cmd: echo made from $(cat in.txt) > made.txt && echo making done\n    deps: [in.txt]\n    outs: [made.txt]\n  use:\n    cmd: cat made.txt > used.txt\n    deps: [made.txt]\n    outs: [used.txt]\n",
+    )
+    .unwrap();
+    std::fs::write(project.join("in.txt"), "input").unwrap();
+    let store = project.join(".kiroku");
+    let (code, _, err) = kiroku_status(&store, &project, &["init"]);
+    assert_eq!(code, Some(0), "{err}");
+    let (code, _, err) = kiroku_status(&store, &project, &["repro"]);
+    assert_eq!(code, Some(0), "{err}");
+    // make's output deleted: the next repro restores it from the run-cache.
+    std::fs::remove_file(project.join("made.txt")).unwrap();
+    let (code, _, err) = kiroku_status(&store, &project, &["repro"]);
+    assert_eq!(code, Some(0), "{err}");
+    assert!(err.contains("restored make from run"), "{err}");
+
+    let tmux = Tmux::open("e2e-pipelines", dir.path(), &store, &project);
+    tmux.wait_for("live");
+    tmux.keys(&["P"]);
+    // make (the first line) restored, with its run and where it came from, its output cached.
+    let s = tmux.wait_for("from run ");
+    assert!(s.contains("make  restored from cache"), "{s}");
+    assert!(s.contains("made.txt · "), "{s}");
+    assert!(s.contains("· cached"), "{s}");
+    // The other stage ran: its run is finished, its log shown.
+    tmux.keys(&["j"]);
+    tmux.wait_for("used.txt · ");
+    // Forcing make from here runs it: no longer restored, its log shows what it printed.
+    tmux.keys(&["k"]);
+    tmux.wait_for("from run ");
+    tmux.keys(&["f"]);
+    tmux.wait_for("make done");
+    let s = tmux.wait_gone("restored from cache");
+    assert!(s.contains("making done"), "{s}");
+    tmux.keys(&["q"]);
+    // The CLI agrees: make's newest run is a run, not a restore.
+    let runs = kiroku(
+        &store,
+        &[
+            "runs",
+            "ls",
+            "--format",
+            "json",
+            "--filter",
+            "tags.`kiroku.pipeline.stage` = 'make'",
+        ],
+    );
+    let runs: serde_json::Value = serde_json::from_str(&runs).unwrap();
+    let restored = runs["runs"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|r| r["tags"]["kiroku.pipeline.restored"] == "true")
+        .count();
+    assert_eq!(restored, 1, "{runs}");
+    assert_eq!(runs["runs"].as_array().unwrap().len(), 3, "{runs}");
+}

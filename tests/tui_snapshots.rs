@@ -557,17 +557,92 @@ fn pipelines_project() -> tempfile::TempDir {
     dir
 }
 
+/// The store's side of the pipeline: one pipeline run of the project with its stage runs —
+/// prep@a restored from the run-cache, prep@b run, train run with metrics and a log — and
+/// train's model.bin in the content cache.
+fn add_pipeline_runs(f: &Fixture, root: &std::path::Path) {
+    use kiroku::model::{KeyedPoint, NewRun, RunStatus};
+    use kiroku::store::prelude::*;
+    let s = &f.store;
+    let start = tui_fixture::NOW - 30 * 60_000;
+    let model = std::fs::read(root.join("model.bin")).unwrap();
+    let md5 = kiroku::pipelines::hash::md5_file(&root.join("model.bin")).unwrap();
+    let root = root.canonicalize().unwrap().display().to_string();
+    let pipeline = s
+        .create_run(&NewRun {
+            id: Some("9a".repeat(16)),
+            experiment: "pipelines".into(),
+            name: Some("pipeline proj".into()),
+            user: "alice".into(),
+            status: Some(RunStatus::Finished),
+            start_time: Some(start),
+            end_time: Some(start + 70_000),
+            tags: vec![("kiroku.pipeline".into(), root)],
+            ..Default::default()
+        })
+        .unwrap();
+    let stage = |id: &str, name: &str, took: i64, extra: &[(&str, &str)]| {
+        let mut tags = vec![
+            ("kiroku.pipeline.stage".to_string(), name.to_string()),
+            ("kiroku.pipeline.run".to_string(), pipeline.id.clone()),
+        ];
+        tags.extend(extra.iter().map(|(k, v)| (k.to_string(), v.to_string())));
+        s.create_run(&NewRun {
+            id: Some(id.repeat(16)),
+            experiment: "pipelines".into(),
+            name: Some(name.into()),
+            user: "alice".into(),
+            status: Some(RunStatus::Finished),
+            start_time: Some(start),
+            end_time: Some(start + took),
+            parent_id: Some(pipeline.id.clone()),
+            tags,
+            ..Default::default()
+        })
+        .unwrap()
+    };
+    stage(
+        "a1",
+        "prep@a",
+        0,
+        &[
+            ("kiroku.pipeline.restored", "true"),
+            ("kiroku.pipeline.restored_from", &"5e".repeat(16)),
+        ],
+    );
+    stage("b2", "prep@b", 2_000, &[]);
+    let train = stage("c3", "train", 65_000, &[]);
+    s.log_metrics(
+        &train.id,
+        &[KeyedPoint {
+            key: "acc".into(),
+            step: 0,
+            timestamp: start,
+            value: 0.93,
+        }],
+    )
+    .unwrap();
+    std::fs::write(
+        s.run_dir(&train.id).unwrap().join("output.log"),
+        "loading prep-a.txt prep-b.txt\nepoch 1 loss 0.52\nepoch 2 loss 0.31\nsaved model.bin\n",
+    )
+    .unwrap();
+    s.put_object(&md5, Box::new(std::io::Cursor::new(model)))
+        .unwrap();
+}
+
 #[test]
 fn pipelines_tree_and_selected_stage() {
     let f = fixture();
     let project = pipelines_project();
+    add_pipeline_runs(&f, project.path());
     for (w, h) in SIZES {
         let mut s: State = state(w, h);
         s.pipelines.root = Some(project.path().to_path_buf());
         render_to_string(&mut s, w, h);
         let effects = s.start();
         settle(&mut s, &f.store, effects);
-        for k in ["P", "j", "j"] {
+        for k in ["P", "j"] {
             play(&mut s, &f, k);
         }
         s.message = s.message.filter(|m| m.error);

@@ -137,6 +137,15 @@ fn print_summary(report: &ReproReport, dry: bool) {
         format!(" · pipeline run {}", crate::ids::short(r))
     });
     eprintln!("{}{run}", parts.join(" · "));
+    for stage in report.stages.iter().filter(|s| s.outcome == "restored") {
+        let own = stage.run_id.as_deref().map_or(String::new(), |r| {
+            format!(" as run {}", crate::ids::short(r))
+        });
+        let from = stage.restored_from.as_deref().map_or(String::new(), |r| {
+            format!(" from run {}", crate::ids::short(r))
+        });
+        eprintln!("  restored {}{from}{own}", stage.stage);
+    }
     if report.interrupted {
         eprintln!("interrupted: the running stages were killed, nothing of them recorded");
     }

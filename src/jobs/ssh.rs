@@ -79,6 +79,16 @@ struct Launched {
 /// How long a cancelled job whose runner is gone waits for the watcher's exit code.
 const CANCEL_CODE_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
 
+/// A target's workdir as a shell word: `~/…` is the remote home; a relative one is under the
+/// remote home (where `ssh` starts), written `./…` so it never reads as an option.
+pub fn workdir_word(workdir: &str) -> Result<String> {
+    if workdir.starts_with('/') || workdir == "~" || workdir.starts_with("~/") {
+        quote_path(workdir)
+    } else {
+        quote(&format!("./{workdir}"))
+    }
+}
+
 /// Runs jobs of one ssh target.
 pub struct SshBackend {
     target: String,
@@ -122,15 +132,8 @@ impl SshBackend {
         })
     }
 
-    /// The workdir as a shell word: `~/…` is the remote home; a relative one is under the
-    /// remote home (where `ssh` starts), written `./…` so it never reads as an option.
     fn workdir_word(&self) -> Result<String> {
-        let w = self.workdir.as_str();
-        if w.starts_with('/') || w == "~" || w.starts_with("~/") {
-            quote_path(w)
-        } else {
-            quote(&format!("./{w}"))
-        }
+        workdir_word(&self.workdir)
     }
 
     fn launched(&self) -> Result<&Launched> {

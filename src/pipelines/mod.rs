@@ -24,6 +24,8 @@
 //! | `stage_job` | one stage as a job and a run: local process group or the queue |
 //! | `cache` | outputs into and out of the store's content cache; the run-cache key |
 //! | `progress` | live progress on a terminal, plain lines when piped |
+//! | `remote` | a stage on an ssh target: its files sent to the host, its outputs fetched back |
+//! | `overview` | each stage's latest run, log tail and cached outputs (the Pipelines screen) |
 pub mod cache;
 pub mod dag;
 pub mod definition;
@@ -32,8 +34,10 @@ pub mod emit;
 pub mod executor;
 pub mod hash;
 pub mod lock;
+pub mod overview;
 pub mod params;
 pub mod progress;
+pub mod remote;
 pub mod repro;
 pub mod stage_job;
 pub mod stat_cache;

@@ -19,7 +19,7 @@ use super::stage_job::{self, Ended, RunContext, Running, StageCommand, StageReco
 use super::stat_cache::FileStat;
 use super::{hash, status, Dag, LockEntry, LockFile, OutputKind, Pipeline, Stage, StatCache};
 use crate::error::{KirokuError, Result};
-use crate::model::pipeline::{CachedOut, RunCacheEntry};
+use crate::model::pipeline::{CachedOut, RunCacheEntry, PIPELINE_RUN_TAG};
 use crate::model::{now_ms, NewRun, RunStatus};
 use crate::store::Store;
 use serde_json::{Map, Value as Json};
@@ -56,6 +56,9 @@ pub struct StageReport {
     pub detail: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub run_id: Option<String>,
+    /// A restored stage: the run whose outputs it got.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub restored_from: Option<String>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub job: Option<crate::model::JobId>,
     pub seconds: f64,
@@ -165,6 +168,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
                     outcome: "would run".into(),
                     detail: None,
                     run_id: None,
+                    restored_from: None,
                     job: None,
                     seconds: 0.0,
                 })
@@ -279,7 +283,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
         .map(|(t, (planned, outcome))| {
             let (word, detail) = match outcome {
                 Outcome::Ran => ("ran", None),
-                Outcome::Restored => ("restored", details[t].clone()),
+                Outcome::Restored => ("restored", details[t].as_ref().map(|r| r.note.clone())),
                 Outcome::UpToDate => ("up to date", None),
                 Outcome::Failed(why) => ("failed", Some(why)),
                 Outcome::Killed => ("killed", None),
@@ -291,7 +295,10 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
                 reasons: planned.reasons,
                 outcome: word.into(),
                 detail,
-                run_id: record.and_then(|r| r.run_id.clone()),
+                run_id: record
+                    .and_then(|r| r.run_id.clone())
+                    .or_else(|| details[t].as_ref().and_then(|r| r.run_id.clone())),
+                restored_from: details[t].as_ref().and_then(|r| r.from_run.clone()),
                 job: record.map(|r| r.job),
                 seconds: seconds[t],
             }
@@ -368,8 +375,8 @@ struct StageRunner<'a> {
     stat_cache: Mutex<StatCache>,
     running: Running,
     records: Mutex<Vec<Option<StageRecords>>>,
-    /// A restored stage's note (which run produced the outputs).
-    details: Mutex<Vec<Option<String>>>,
+    /// A restored stage's note (which run produced the outputs) and its own run.
+    details: Mutex<Vec<Option<Restored>>>,
     default_target: Option<String>,
     run_cache: bool,
     progress: &'a Progress,
@@ -407,8 +414,8 @@ impl StageRunner<'_> {
         }
         let key = self.run_cache_key(stage)?;
         if let Some(key) = &key {
-            if let Some(from) = self.try_restore(stage, key)? {
-                self.details.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(from);
+            if let Some(restored) = self.try_restore(stage, key)? {
+                self.details.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(restored);
                 return Ok(Outcome::Restored);
             }
         }
@@ -440,6 +447,13 @@ impl StageRunner<'_> {
                 )]
             },
         };
+        let mut command = command;
+        let remote =
+            super::remote::RemoteProject::for_target(self.ctx.config, &command.target, root)?;
+        if let Some(remote) = &remote {
+            remote.push(root, stage)?;
+            command.commands.insert(0, remote.cd_command(stage)?);
+        }
         let (ended, records) =
             stage_job::run_stage(&self.ctx, &command, &self.running, stop, &|r| {
                 self.records.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(r.clone());
@@ -448,7 +462,11 @@ impl StageRunner<'_> {
             })?;
         self.records.lock().unwrap_or_else(|p| p.into_inner())[task] = Some(records.clone());
         let ended = match ended {
-            Ended::Succeeded => match self.record_success(stage, key.as_deref(), &records) {
+            Ended::Succeeded => match remote
+                .as_ref()
+                .map_or(Ok(()), |r| r.fetch(root, stage))
+                .and_then(|()| self.record_success(stage, key.as_deref(), &records))
+            {
                 Ok(()) => Ended::Succeeded,
                 Err(e) => Ended::Failed(e.to_string()),
             },
@@ -544,9 +562,9 @@ impl StageRunner<'_> {
     }
 
     /// Restores the stage's outputs from the run-cache entry under `key`, when there is one
-    /// whose objects are all in the cache; records the lock entry. Returns what it restored
-    /// from, or None (the stage must run).
-    fn try_restore(&self, stage: &Stage, key: &str) -> Result<Option<String>> {
+    /// whose objects are all in the cache; records the lock entry and the stage's own run
+    /// (finished, tagged restored). Returns what it restored, or None (the stage must run).
+    fn try_restore(&self, stage: &Stage, key: &str) -> Result<Option<Restored>> {
         let store = self.ctx.store;
         let Some(entry) = store.run_cache_entry(key)? else {
             return Ok(None);
@@ -556,6 +574,7 @@ impl StageRunner<'_> {
                 return Ok(None);
             }
         }
+        let started = now_ms();
         let root = &self.pipeline.root;
         for out in &entry.outs {
             cache::restore_output(store, out, &root.join(&out.path))?;
@@ -569,8 +588,61 @@ impl StageRunner<'_> {
             Some(run) => format!("run {} by {}", crate::ids::short(run), entry.user),
             None => format!("an execution by {}", entry.user),
         };
+        let run_id = self.record_restored_run(stage, key, &entry, started)?;
         self.progress.restored(&stage.name, &by);
-        Ok(Some(format!("restored from the run-cache ({by})")))
+        Ok(Some(Restored {
+            note: format!("restored from the run-cache ({by})"),
+            run_id: Some(run_id),
+            from_run: entry.run_id.clone(),
+        }))
+    }
+
+    /// A restored stage's run: a finished child of the pipeline run with the stage's params,
+    /// the hashes of its deps and outputs (`dvc.dep.PATH`, `dvc.out.PATH`), its metrics files
+    /// as metrics, and `kiroku.pipeline.restored` = `true` with the run-cache key and the run
+    /// it was restored from (`kiroku.pipeline.restored_from`).
+    fn record_restored_run(
+        &self,
+        stage: &Stage,
+        key: &str,
+        entry: &RunCacheEntry,
+        started: crate::model::Millis,
+    ) -> Result<String> {
+        let root = &self.pipeline.root;
+        let store = self.ctx.store;
+        let lock = LockEntry::compute(root, stage, &mut self.cache())?;
+        let mut tags: Vec<(String, String)> = vec![
+            ("kiroku.pipeline.stage".into(), stage.name.clone()),
+            (RESTORED_TAG.into(), "true".into()),
+            ("kiroku.pipeline.run_cache_key".into(), key.to_string()),
+            ("kiroku.command".into(), stage.cmd.join(" && ")),
+        ];
+        if let Some(parent) = &self.ctx.pipeline_run {
+            tags.push((PIPELINE_RUN_TAG.into(), parent.clone()));
+        }
+        if let Some(from) = &entry.run_id {
+            tags.push((RESTORED_FROM_TAG.into(), from.clone()));
+        }
+        tags.extend(hash_tags(&lock));
+        let run = store.create_run(&NewRun {
+            experiment: self.ctx.experiment.clone(),
+            name: Some(stage.name.clone()),
+            user: self.ctx.user.clone(),
+            host: Some(self.ctx.host.clone()),
+            status: Some(RunStatus::Finished),
+            start_time: Some(started),
+            end_time: Some(now_ms().max(started)),
+            parent_id: self.ctx.pipeline_run.clone(),
+            tags,
+            params: stage_params(root, stage)?,
+            ..Default::default()
+        })?;
+        for out in &stage.outs {
+            if out.kind == OutputKind::Metric {
+                log_metrics_file(store, &run.id, &stage.path_on_disk(root, &out.path));
+            }
+        }
+        Ok(run.id)
     }
 
     /// After a stage succeeded: its outputs hashed and cached, its metrics logged, its
@@ -619,20 +691,7 @@ impl StageRunner<'_> {
             }
         }
         if let Some(run_id) = &records.run_id {
-            let mut tags: Vec<(String, String)> = Vec::new();
-            for dep in &entry.deps {
-                tags.push((
-                    format!("dvc.dep.{}", dep.path),
-                    dep.md5.clone().unwrap_or_default(),
-                ));
-            }
-            for out in &entry.outs {
-                tags.push((
-                    format!("dvc.out.{}", out.path),
-                    out.md5.clone().unwrap_or_default(),
-                ));
-            }
-            let _ = store.set_tags(run_id, &tags, "");
+            let _ = store.set_tags(run_id, &hash_tags(&entry), "");
         }
         if let Some(key) = key {
             store.record_run_cache(&RunCacheEntry {
@@ -662,6 +721,33 @@ impl StageRunner<'_> {
             cache::push_file(store, on_disk, md5)
         }
     }
+}
+
+/// A restored stage's record: the note for the report, its run, the run it came from.
+#[derive(Debug, Clone)]
+struct Restored {
+    note: String,
+    run_id: Option<String>,
+    from_run: Option<String>,
+}
+
+/// The tag (`true`) on the run of a stage restored from the run-cache rather than run.
+pub const RESTORED_TAG: &str = "kiroku.pipeline.restored";
+/// The tag naming the run whose outputs a restored stage got.
+pub const RESTORED_FROM_TAG: &str = "kiroku.pipeline.restored_from";
+
+/// The `dvc.dep.PATH` / `dvc.out.PATH` tags: the hashes of a stage's deps and outputs.
+fn hash_tags(entry: &LockEntry) -> Vec<(String, String)> {
+    let deps = entry.deps.iter().map(|d| ("dep", d));
+    let outs = entry.outs.iter().map(|o| ("out", o));
+    deps.chain(outs)
+        .map(|(kind, p)| {
+            (
+                format!("dvc.{kind}.{}", p.path),
+                p.md5.clone().unwrap_or_default(),
+            )
+        })
+        .collect()
 }
 
 /// The stage's tracked params as run params (`key` = value, as text).

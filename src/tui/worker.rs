@@ -372,7 +372,19 @@ pub enum Response {
     /// One model as the Models screen shows it.
     Model(Box<crate::models::overview::ModelView>),
     /// The pipeline's stages and their status, or why it could not be read.
-    PipelineStatus(Box<Result<crate::pipelines::Snapshot, String>>),
+    /// The pipeline with its statuses, and what the store knows of its stages (runs, logs,
+    /// cached outputs; empty when the store could not say).
+    PipelineStatus(
+        Box<
+            Result<
+                (
+                    crate::pipelines::Snapshot,
+                    crate::pipelines::overview::Overview,
+                ),
+                String,
+            >,
+        >,
+    ),
     /// A write went through: the message to show.
     Written(String),
     /// Any failure, as words for the message line.
@@ -731,7 +743,14 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                 )?))
             }
             Request::PipelineStatus { root } => Response::PipelineStatus(Box::new(
-                crate::pipelines::snapshot(&root).map_err(|e| e.to_string()),
+                crate::pipelines::snapshot(&root)
+                    .map(|snapshot| {
+                        let overview =
+                            crate::pipelines::overview::overview(store, &snapshot.pipeline)
+                                .unwrap_or_default();
+                        (snapshot, overview)
+                    })
+                    .map_err(|e| e.to_string()),
             )),
             Request::Write(w) => Response::Written(write(store, w)?),
         })

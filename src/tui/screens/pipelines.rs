@@ -1,14 +1,18 @@
 //! The Pipelines screen (`P`, `:pipelines`): the stages of the `dvc.yaml` nearest the working
 //! folder as an indented tree (upstream first, a stage reached twice shown once more as
 //! `(above)`), each with its state — fresh, stale and the first reason why, frozen, running,
-//! failed — and beside (or below) it the selected stage's command, paths, params, kiroku
-//! settings and every reason. `r` runs the selected stage and `f` forces it: both start
+//! failed, restored from cache — and beside (or below) it the selected stage's command, paths,
+//! params, kiroku settings and every reason, then its latest run from the store (id, status,
+//! duration, metrics; restored from which run), its outputs as `dvc.lock` records them (size,
+//! hash, whether the store's cache holds them) and the tail of its log. `r` runs the selected stage and `f` forces it: both start
 //! `kiroku repro STAGE [-f]` in the background (its output discarded: the stage's run is in the
 //! store) and the statuses are read again when it ends.
 //!
 //! The statuses are computed by the worker (`Request::PipelineStatus`: hashing may read files),
-//! with the same rules as `kiroku status`.
+//! with the same rules as `kiroku status`; the runs and outputs are `pipelines::overview`'s.
 use super::{block, fit, is_motion, move_cursor, Screen, ScreenBehaviour};
+use crate::model::RunStatus;
+use crate::pipelines::overview::{Overview, StageRun};
 use crate::pipelines::{Snapshot, Stage, StageState, StageStatus};
 use crate::present::pipelines::{reason_lines, state_word, tree_rows, TreeRow};
 use crate::tui::app::{Effect, State};
@@ -43,6 +47,8 @@ pub struct PipelinesView {
     pub started: Vec<Started>,
     /// Stages whose last run from here failed (cleared when one succeeds).
     pub failed: Vec<String>,
+    /// What the store knows of the stages: latest runs, logs, cached outputs.
+    pub overview: Overview,
 }
 
 impl PipelinesView {
@@ -67,13 +73,27 @@ impl PipelinesView {
         self.started.iter().any(|s| s.stage == stage)
     }
 
-    /// How a stage stands, in a word, and its role in the theme.
+    /// The stage's latest run in the store.
+    pub fn latest_run(&self, stage: &str) -> Option<&StageRun> {
+        self.overview.runs.get(stage)
+    }
+
+    /// How a stage stands, in a word, and its role in the theme: running (from here or its
+    /// latest run), failed (from here, or its latest run while it is stale), restored from
+    /// cache (fresh, and its latest run was restored), else its status.
     pub fn label(&self, status: &StageStatus) -> (String, &'static str) {
-        if self.is_running(&status.name) {
+        let latest = self.latest_run(&status.name);
+        let latest_status = latest.map(|r| r.run.status);
+        if self.is_running(&status.name) || latest_status == Some(RunStatus::Running) {
             return ("running".into(), "status.running");
         }
-        if self.failed.contains(&status.name) {
+        let stale = matches!(status.state, StageState::Stale(_));
+        if self.failed.contains(&status.name) || (stale && latest_status == Some(RunStatus::Failed))
+        {
             return ("failed".into(), "status.failed");
+        }
+        if status.state == StageState::Fresh && latest.is_some_and(|r| r.restored) {
+            return ("restored from cache".into(), "status.finished");
         }
         let role = match status.state {
             StageState::Fresh => "status.finished",
@@ -211,7 +231,12 @@ impl ScreenBehaviour for PipelinesScreen {
         match resp {
             Response::PipelineStatus(answer) => {
                 let v = &mut state.pipelines;
-                v.snapshot = Some(*answer);
+                let (snapshot, overview) = match *answer {
+                    Ok((snapshot, overview)) => (Ok(snapshot), overview),
+                    Err(e) => (Err(e), Overview::default()),
+                };
+                v.snapshot = Some(snapshot);
+                v.overview = overview;
                 v.cursor = v.cursor.min(v.rows().len().saturating_sub(1));
                 Ok(vec![])
             }
@@ -432,5 +457,89 @@ fn draw_details(frame: &mut Frame, area: Rect, state: &mut State) {
     if !settings.is_empty() {
         lines.push(field("kiroku", settings.join(" · ")));
     }
-    frame.render_widget(Paragraph::new(lines).wrap(Wrap { trim: false }), inner);
+    lines.extend(store_lines(state, &stage.name));
+    // The log's tail fills what is left, its last lines kept.
+    let room = (inner.height as usize).saturating_sub(lines.len() + 1);
+    if let Some(run) = v.latest_run(&stage.name) {
+        let log: Vec<&str> = run.log_tail.lines().collect();
+        if room > 0 && !log.is_empty() {
+            lines.push(Line::styled("log", dim));
+            let width = inner.width as usize;
+            for line in &log[log.len().saturating_sub(room - 1)..] {
+                lines.push(Line::raw(fit(&format!("  {line}"), width, false)));
+            }
+        }
+    }
+    frame.render_widget(Paragraph::new(lines), inner);
+}
+
+/// The stage's latest run (id, status, duration, metrics; where a restored one came from) and
+/// its outputs (size, hash, cached or not).
+fn store_lines(state: &State, stage: &str) -> Vec<Line<'static>> {
+    let v = &state.pipelines;
+    let dim = state.theme.style("text.dim");
+    let field = |name: &str, value: String| {
+        Line::from(vec![
+            Span::styled(format!("{name:<8}"), dim),
+            Span::raw(value),
+        ])
+    };
+    let mut lines = Vec::new();
+    match v.latest_run(stage) {
+        None => lines.push(field("run", "none yet".into())),
+        Some(latest) => {
+            let run = &latest.run;
+            let took = crate::present::time::format_run_duration(
+                run.status,
+                run.start_time,
+                run.end_time,
+                crate::model::now_ms(),
+            );
+            let status = if latest.restored {
+                "restored from cache".to_string()
+            } else {
+                run.status.to_string()
+            };
+            let role = if latest.restored {
+                "status.finished".to_string()
+            } else {
+                format!("status.{}", run.status)
+            };
+            lines.push(Line::from(vec![
+                Span::styled(format!("{:<8}", "run"), dim),
+                Span::raw(format!("{} ", crate::ids::short(&run.id))),
+                Span::styled(status, state.theme.style(&role)),
+                Span::raw(format!(" · {took}")),
+            ]));
+            if let Some(from) = &latest.restored_from {
+                lines.push(field("", format!("from run {}", crate::ids::short(from))));
+            }
+            if !run.metrics.is_empty() {
+                let metrics: Vec<String> = run
+                    .metrics
+                    .iter()
+                    .map(|(k, m)| format!("{k} {}", crate::present::number::format_value(m.last)))
+                    .collect();
+                lines.push(field("metrics", metrics.join(" · ")));
+            }
+        }
+    }
+    if let Some(outs) = v.overview.outputs.get(stage) {
+        for (i, out) in outs.iter().enumerate() {
+            let size = out
+                .size
+                .map_or("?".to_string(), crate::present::datasets::format_bytes);
+            let files = out.nfiles.map_or(String::new(), |n| format!(", {n} files"));
+            let hash = out
+                .md5
+                .as_deref()
+                .map_or("no hash".to_string(), |m| m.chars().take(8).collect());
+            let cached = if out.cached { "cached" } else { "not cached" };
+            lines.push(field(
+                if i == 0 { "outputs" } else { "" },
+                format!("{} · {size}{files} · {hash} · {cached}", out.path),
+            ));
+        }
+    }
+    lines
 }
