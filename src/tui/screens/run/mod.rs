@@ -11,13 +11,14 @@ use super::charts::{x_extent, ChartSettings};
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
 use crate::model::RunDetail;
 use crate::series::SampledSeries;
-use crate::tui::app::{contains, Effect, State, TextField};
+use crate::tui::app::{contains, Action, Effect, State, TextField};
 use crate::tui::artifact_tree::{self, TreeRow};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
 use crate::tui::worker::{
     ArtifactEntry, Chart, Highlighted, InputCheck, Request, RequestKind, Response,
 };
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
@@ -334,6 +335,20 @@ impl ScreenBehaviour for RunScreen {
         ]
     }
 
+    /// In Logs with a search in force, `note` (n) is the next match, as in less.
+    fn handle_key(&self, state: &State, key: KeyEvent) -> Option<Action> {
+        let cmd = state.keymap.lookup(self.section(), &key)?;
+        if cmd == Cmd::Note && log::log_search_active(state) {
+            return Some(Action::Cmd(Cmd::SearchNext));
+        }
+        Some(Action::Cmd(cmd))
+    }
+
+    /// `back` with a search in force (Params, Logs) clears it first.
+    fn on_back(&self, state: &mut State) -> Option<Vec<Effect>> {
+        log::clear_search(state).then(Vec::new)
+    }
+
     fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
         let Some(rv) = state.run.as_mut() else {
             return vec![];
@@ -367,8 +382,14 @@ impl ScreenBehaviour for RunScreen {
             }
             Cmd::Filter => {
                 match tab {
-                    RunTab::Params => state.field = Some(TextField::ParamSearch),
-                    RunTab::Logs => state.field = Some(TextField::LogSearch),
+                    RunTab::Params => {
+                        let before = rv.param_search.text.clone();
+                        state.open_field(TextField::ParamSearch, before);
+                    }
+                    RunTab::Logs => {
+                        let before = rv.log_search.text.clone();
+                        state.open_field(TextField::LogSearch, before);
+                    }
                     _ => {}
                 }
                 return vec![];
@@ -679,7 +700,50 @@ mod tests {
         assert!(!rv.follow, "a search stops following");
         press(&mut s, KeyCode::Esc);
         assert!(s.field.is_none());
-        assert_eq!(s.run.as_ref().unwrap().log_search.text, "", "esc clears it");
+        assert_eq!(
+            s.run.as_ref().unwrap().log_search.text,
+            "",
+            "esc puts back the search before `/`: none"
+        );
+    }
+
+    #[test]
+    fn in_logs_n_and_shift_n_move_between_matches_and_esc_restores_then_clears() {
+        let mut s = opened("r1");
+        answer(
+            &mut s,
+            Response::Log {
+                run_id: "r1".into(),
+                text: "a nan\nb\nc nan\nd\ne nan\n".into(),
+                end: 10,
+                appended: false,
+            },
+        );
+        s.run.as_mut().unwrap().tab = RunTab::Logs;
+        typed(&mut s, "/nan");
+        press(&mut s, KeyCode::Enter);
+        let at = |s: &State| s.run.as_ref().unwrap().scroll_of(RunTab::Logs);
+        assert_eq!(at(&s), 0);
+        typed(&mut s, "n");
+        assert!(s.overlay.is_none(), "n is the next match, not a note");
+        assert_eq!(at(&s), 2);
+        typed(&mut s, "n");
+        assert_eq!(at(&s), 4);
+        typed(&mut s, "N");
+        assert_eq!(at(&s), 2);
+        // Esc in the search bar puts back the search as it was before `/`.
+        typed(&mut s, "/");
+        press(&mut s, KeyCode::Backspace);
+        typed(&mut s, "X");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.field.is_none());
+        assert_eq!(s.run.as_ref().unwrap().log_search.text, "nan");
+        // Esc on the tab clears the search and stays on the run; n is a note again.
+        press(&mut s, KeyCode::Esc);
+        assert_eq!(s.screen, Screen::Run);
+        assert_eq!(s.run.as_ref().unwrap().log_search.text, "");
+        typed(&mut s, "n");
+        assert!(matches!(s.overlay, Some(Overlay::Input { .. })));
     }
 
     #[test]
