@@ -368,7 +368,9 @@ impl ScreenBehaviour for RunScreen {
             Cmd::Star | Cmd::Tag | Cmd::Note => return writes::run_write_cmd(state, cmd),
             Cmd::Reply => {
                 let Some(d) = &rv.detail else { return vec![] };
-                let Some(note) = d.notes.get(rv.notes_cursor) else {
+                // The cursor walks the notes in thread order, as they are drawn.
+                let order = crate::present::thread_order(&d.notes);
+                let Some(note) = order.get(rv.notes_cursor).map(|(i, _)| &d.notes[*i]) else {
                     return vec![];
                 };
                 state.overlay = Some(Overlay::Input {
@@ -744,6 +746,40 @@ mod tests {
         assert_eq!(s.run.as_ref().unwrap().log_search.text, "");
         typed(&mut s, "n");
         assert!(matches!(s.overlay, Some(Overlay::Input { .. })));
+    }
+
+    #[test]
+    fn replies_are_drawn_under_their_note_and_r_answers_the_note_shown_at_the_cursor() {
+        let mut s = state();
+        s.open_run("r1".into());
+        let mut d = detail("r1");
+        let note = |id: i64, reply_to: Option<i64>| crate::model::Note {
+            id,
+            run_id: "r1".into(),
+            author: "alice".into(),
+            created_ms: test_support::NOW - 1000 + id,
+            updated_ms: 0,
+            body: format!("body of {id}"),
+            reply_to,
+            anchor: None,
+        };
+        // #1, then #2 (a note of its own), then a reply to #1 (#3).
+        d.notes = vec![note(1, None), note(2, None), note(3, Some(1))];
+        answer(&mut s, Response::Run(Box::new(d), vec![]));
+        s.run.as_mut().unwrap().tab = RunTab::Notes;
+        let text = crate::tui::render_to_string(&mut s, 80, 24);
+        let row = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap();
+        assert!(row("#1 alice") < row("#3 alice") && row("#3 alice") < row("#2 alice"));
+        assert!(text.contains("    #3 alice"), "{text}");
+        // The cursor walks the notes as drawn: the second is #3.
+        typed(&mut s, "jr");
+        match &s.overlay {
+            Some(Overlay::Input {
+                kind: InputKind::Note { reply_to, .. },
+                ..
+            }) => assert_eq!(*reply_to, Some(3)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]
