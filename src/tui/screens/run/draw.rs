@@ -448,15 +448,7 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 slot == rv.chart_selected,
             );
             if let (Some(x), true) = (cx, slot == rv.chart_selected) {
-                let vals = chart::cursor_values(&lines, &rv.charts, x);
-                cursor_text = format!(
-                    " · cursor {}: {}",
-                    format_value(x),
-                    vals.iter()
-                        .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
-                        .collect::<Vec<_>>()
-                        .join("  ")
-                );
+                cursor_text = chart::cursor_text(&lines, &rv.charts, x);
             }
         }
     }
