@@ -297,7 +297,7 @@ fn column_choices_hide_move_and_show_per_experiment() {
     press(&mut s, &f, KeyCode::Char(' '));
     press(&mut s, &f, KeyCode::Esc);
     assert!(s.columns().iter().any(|c| c.spec() == "params.optimizer"));
-    assert!(s.ui.columns.contains_key("*"));
+    assert!(s.ui.columns_by_store[&s.store_name].contains_key("*"));
 }
 
 #[test]

@@ -188,10 +188,19 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.wait_for("expected a condition after 'and'");
     tmux.keys(&["BSpace", "BSpace", "BSpace", "BSpace"]);
     tmux.wait_for("2 matching");
-    tmux.keys(&["Escape"]);
-    let s = tmux.wait_gone("esc: done");
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("(esc clears)");
     assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
     assert!(!s.contains("lr0.5-s1"), "{s}");
+    // Esc in the filter bar puts back the filter as it was before `/` (as k9s, less, vim).
+    tmux.keys(&["/", "C-u"]);
+    tmux.wait_for("7 runs");
+    tmux.type_text("params.lr = 0.5");
+    tmux.wait_for("lr0.5-s1");
+    tmux.keys(&["Escape"]);
+    let s = tmux.wait_gone("lr0.5-s1");
+    assert!(s.contains("params.lr = 0.1   (esc clears)"), "{s}");
+    assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
 
     // Open the first match, look at its metrics and logs, write a note.
     tmux.keys(&["Enter"]);
@@ -208,13 +217,12 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.keys(&["C-s"]);
     tmux.wait_for("saved on");
 
-    // Back to the table, clear the filter, mark two runs, compare.
+    // Back to the table (the filter still applied), Esc clears it; mark two runs, compare.
     tmux.keys(&["Escape"]);
-    tmux.wait_for("/ filter:");
-    tmux.keys(&["/", "C-u"]);
+    tmux.wait_for("(esc clears)");
+    tmux.keys(&["Escape"]);
     tmux.wait_for("7 runs");
-    tmux.keys(&["Escape"]);
-    tmux.wait_gone("esc: done");
+    tmux.wait_gone("(esc clears)");
     tmux.keys(&["Space", "Space"]);
     tmux.wait_for("2 marked");
     tmux.keys(&["c"]);

@@ -15,6 +15,7 @@ pub mod pairs;
 pub mod pipelines;
 pub mod plain;
 pub mod shell;
+pub mod threads;
 pub mod time;
 pub mod width;
 
@@ -24,6 +25,7 @@ pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
 pub use plain::{count_of, event_detail, plain_one_line};
 pub use shell::{shell_words, split_shell_words};
+pub use threads::thread_order;
 pub use time::{
     format_duration, format_relative, format_run_duration, format_timestamp, format_timestamp_in,
 };

@@ -100,6 +100,8 @@ pub struct State {
     pub history: Vec<Screen>,
     pub overlay: Option<Overlay>,
     pub field: Option<TextField>,
+    /// The text the field held when it took the keyboard: Esc in the field puts it back.
+    pub field_before: String,
     pub experiments: Vec<Experiment>,
     // One field per screen that keeps state between visits.
     pub runs: RunsView,
@@ -187,6 +189,7 @@ impl State {
             history: Vec::new(),
             overlay: None,
             field: None,
+            field_before: String::new(),
             experiments: Vec::new(),
             runs: RunsView::default(),
             run: None,
@@ -252,6 +255,12 @@ impl State {
     /// The runs a run-level command applies to (the marked ones, else the selected one).
     pub(crate) fn targets(&self) -> Vec<String> {
         self.screen.behaviour().targets(self)
+    }
+
+    /// Gives `field` the keyboard; Esc in it puts back `before`, the text it held.
+    pub(crate) fn open_field(&mut self, field: TextField, before: String) {
+        self.field = Some(field);
+        self.field_before = before;
     }
 
     /// Opens `screen` over the current one (`back` returns).
@@ -405,6 +414,10 @@ pub(crate) fn on_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
             vec![]
         }
         Cmd::Back => {
+            // Esc first undoes what the screen has applied (a filter, a search).
+            if let Some(out) = state.screen.behaviour().on_back(state) {
+                return out;
+            }
             let last = state.history.is_empty();
             state.screen.behaviour().on_leave(state, last);
             if let Some(prev) = state.history.pop() {

@@ -217,12 +217,12 @@ fn run_effects(
                 }
             }
             Effect::SaveUiState => {
-                if let Err(e) = state.ui.save() {
+                if let Err(e) = state.ui.save_for_store(&state.store_name) {
                     state.error(format!("saving UI state: {e}"));
                 }
             }
             Effect::Quit => {
-                let _ = state.ui.save();
+                let _ = state.ui.save_for_store(&state.store_name);
                 return true;
             }
         }

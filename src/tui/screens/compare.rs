@@ -460,15 +460,7 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             i == 0,
         );
         if let (Some(x), 0) = (cx, i) {
-            cursor = format!(
-                " · cursor {}: {}",
-                format_value(x),
-                chart::cursor_values(&lines, &cv.charts, x)
-                    .iter()
-                    .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
-                    .collect::<Vec<_>>()
-                    .join("  ")
-            );
+            cursor = chart::cursor_text(&lines, &cv.charts, x);
         }
     }
     frame.render_widget(

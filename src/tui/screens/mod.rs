@@ -79,6 +79,11 @@ pub trait ScreenBehaviour: Sync {
     }
     /// A request failed: stop waiting for what this screen tracks itself.
     fn on_failure(&self, _state: &mut State) {}
+    /// `back` on this screen, before it leaves: a screen that has something to undo first (an
+    /// applied filter or search) does it and returns its effects; None leaves the screen.
+    fn on_back(&self, _state: &mut State) -> Option<Vec<Effect>> {
+        None
+    }
     /// `back` on this screen; `last` when there is no screen to go back to.
     fn on_leave(&self, _state: &mut State, _last: bool) {}
     /// Coming back to this screen with `back`: by default no log is followed any more.

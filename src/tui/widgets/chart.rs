@@ -88,12 +88,68 @@ pub fn smoothed_points(line: &ChartLine, s: &ChartSettings) -> Vec<(f64, f64)> {
     out
 }
 
-fn x_label(x: f64, mode: XMode) -> String {
+/// An x position as the axis counts it: a whole step, a time of day, or time since the start.
+pub fn x_label(x: f64, mode: XMode) -> String {
     match mode {
         XMode::Step => format_value(x.round()),
-        XMode::Time => format_timestamp(x as i64)[11..].to_string(),
+        XMode::Time => {
+            let t = format_timestamp(x as i64);
+            t.get(11..).unwrap_or(&t).to_string()
+        }
         XMode::Relative => format_duration((x * 1000.0) as i64),
     }
+}
+
+/// The y range to draw `lo..=hi` in: a flat (or one-point) series gets room around its value
+/// relative to it (`lr=0.001` from 0.0009 to 0.0011, not from -0.499 to 0.501); a log axis a
+/// tenth of a decade either side.
+pub fn y_bounds(lo: f64, hi: f64, log_y: bool) -> (f64, f64) {
+    if !lo.is_finite() || !hi.is_finite() {
+        return (0.0, 1.0);
+    }
+    if hi > lo {
+        return (lo, hi);
+    }
+    let pad = if log_y {
+        0.1
+    } else if lo != 0.0 {
+        lo.abs() * 0.1
+    } else {
+        1.0
+    };
+    (lo - pad, hi + pad)
+}
+
+/// The x of the real point nearest to `x` among the lines (where a bucket's last value sits),
+/// so the cursor reads values that were logged, at a step that exists.
+pub fn snap_x(lines: &[ChartLine], mode: XMode, x: f64) -> Option<f64> {
+    lines
+        .iter()
+        .flat_map(|l| {
+            l.series
+                .buckets
+                .iter()
+                .map(move |b| x_value(b.x_hi, mode, l.start_ms))
+        })
+        .min_by(|a, b| (a - x).abs().total_cmp(&(b - x).abs()))
+}
+
+/// The status text of a cursor at `x`: ` · cursor step 18: loss 0.062  acc 0.92`.
+pub fn cursor_text(lines: &[ChartLine], s: &ChartSettings, x: f64) -> String {
+    let what = match s.x {
+        XMode::Step => "step ",
+        XMode::Time => "",
+        XMode::Relative => "+",
+    };
+    format!(
+        " · cursor {what}{}: {}",
+        x_label(x, s.x),
+        cursor_values(lines, s, x)
+            .iter()
+            .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
+            .collect::<Vec<_>>()
+            .join("  ")
+    )
 }
 
 fn y_label(y: f64, log_y: bool) -> String {
@@ -153,7 +209,7 @@ pub fn x_range(lines: &[ChartLine], mode: XMode) -> Option<(f64, f64)> {
 }
 
 /// Draws a chart with a border titled `title`; `focused` brightens the border. Returns the
-/// cursor's x when there is one.
+/// cursor's x (snapped to a real point) when there is one.
 pub fn draw_chart(
     frame: &mut Frame,
     area: Rect,
@@ -184,20 +240,16 @@ pub fn draw_chart(
     if x1 <= x0 {
         x1 = x0 + 1.0;
     }
-    let (mut y0, mut y1) = raw
+    let (lo, hi) = raw
         .iter()
         .flatten()
         .fold((f64::INFINITY, f64::NEG_INFINITY), |(lo, hi), p| {
             (lo.min(p.1), hi.max(p.1))
         });
-    if !y0.is_finite() {
-        (y0, y1) = (0.0, 1.0);
-    }
-    if y1 <= y0 {
-        y0 -= 0.5;
-        y1 += 0.5;
-    }
-    let cursor_x = s.cursor.map(|c| x0 + (x1 - x0) * c);
+    let (y0, y1) = y_bounds(lo, hi, s.log_y);
+    let cursor_x = s
+        .cursor
+        .and_then(|c| snap_x(lines, s.x, x0 + (x1 - x0) * c));
     let cursor_line: Vec<(f64, f64)> = cursor_x
         .map(|x| {
             (0..=20)
@@ -348,5 +400,63 @@ mod tests {
         // Debiased EMA starts at the first value rather than at a tenth of it.
         assert!((sm[0].1 - 1.0).abs() < 1e-9);
         assert_eq!(sparkline(&series, 10).chars().count(), 10);
+    }
+
+    #[test]
+    fn a_flat_series_is_padded_relative_to_its_value() {
+        assert_eq!(y_bounds(0.001, 0.001, false), (0.0009, 0.0011));
+        assert_eq!(y_bounds(-50.0, -50.0, false), (-55.0, -45.0));
+        assert_eq!(y_bounds(0.0, 0.0, false), (-1.0, 1.0));
+        assert_eq!(y_bounds(0.2, 0.9, false), (0.2, 0.9));
+        assert_eq!(
+            y_bounds(f64::INFINITY, f64::NEG_INFINITY, false),
+            (0.0, 1.0)
+        );
+    }
+
+    #[test]
+    fn the_cursor_snaps_to_logged_points_and_reads_times_as_times() {
+        let pts: Vec<MetricPoint> = (0..30)
+            .map(|i| MetricPoint {
+                step: i * 10,
+                timestamp: 1_796_000_000_000 + i * 60_000,
+                value: i as f64,
+            })
+            .collect();
+        let by_step = downsample("loss", &pts, &SeriesQuery::default());
+        let line = |series| ChartLine {
+            label: "loss".into(),
+            style: Style::default(),
+            series,
+            start_ms: 1_796_000_000_000,
+        };
+        let s = ChartSettings::default();
+        let lines = [line(&by_step)];
+        assert_eq!(snap_x(&lines, s.x, 181.3), Some(180.0));
+        assert_eq!(
+            cursor_text(&lines, &s, 180.0),
+            " · cursor step 180: loss 18"
+        );
+        let by_time = downsample(
+            "loss",
+            &pts,
+            &SeriesQuery {
+                x: crate::series::XAxis::Time,
+                ..Default::default()
+            },
+        );
+        let lines = [line(&by_time)];
+        let s = ChartSettings {
+            x: XMode::Time,
+            ..s
+        };
+        let x = snap_x(&lines, s.x, 1_796_000_000_000.0 + 121_000.0).unwrap();
+        assert_eq!(x, 1_796_000_120_000.0);
+        let text = cursor_text(&lines, &s, x);
+        assert!(
+            !text.contains("e12") && text.ends_with(": loss 2"),
+            "{text}"
+        );
+        assert_eq!(text.matches(':').count(), 3, "a time of day: {text}");
     }
 }

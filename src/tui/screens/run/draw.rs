@@ -257,7 +257,14 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(lines), area);
 }
 
-fn search_bar(state: &State, label: &str, text: &str, editing: bool) -> Line<'static> {
+/// The `/` search bar; `idle_hint`: say that esc clears a search in force (where there is room).
+fn search_bar(
+    state: &State,
+    label: &str,
+    text: &str,
+    editing: bool,
+    idle_hint: bool,
+) -> Line<'static> {
     let mut spans = vec![Span::styled(
         format!("/ {label}: "),
         state
@@ -265,9 +272,15 @@ fn search_bar(state: &State, label: &str, text: &str, editing: bool) -> Line<'st
             .style(if editing { "text.accent" } else { "text.dim" }),
     )];
     spans.push(Span::styled(text.to_string(), state.theme.style("input")));
-    if editing {
+    let hint = if editing {
         spans.push(Span::styled(" ", state.theme.style("input.cursor")));
-    }
+        "   (enter: apply · esc: cancel)"
+    } else if idle_hint && !text.is_empty() {
+        "   (esc clears)"
+    } else {
+        ""
+    };
+    spans.push(Span::styled(hint, state.theme.style("text.dim")));
     Line::from(spans)
 }
 
@@ -282,6 +295,7 @@ fn draw_params(frame: &mut Frame, area: Rect, state: &State) {
             "search",
             &rv.param_search.text,
             state.field == Some(TextField::ParamSearch),
+            true,
         )),
         bar,
     );
@@ -434,15 +448,7 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 slot == rv.chart_selected,
             );
             if let (Some(x), true) = (cx, slot == rv.chart_selected) {
-                let vals = chart::cursor_values(&lines, &rv.charts, x);
-                cursor_text = format!(
-                    " · cursor {}: {}",
-                    format_value(x),
-                    vals.iter()
-                        .map(|(l, v)| format!("{l} {}", v.map(format_value).unwrap_or("—".into())))
-                        .collect::<Vec<_>>()
-                        .join("  ")
-                );
+                cursor_text = chart::cursor_text(&lines, &rv.charts, x);
             }
         }
     }
@@ -486,10 +492,15 @@ fn draw_logs(frame: &mut Frame, area: Rect, state: &mut State) {
         "colours stripped"
     };
     let Some(rv) = state.run.as_ref() else { return };
-    let mut spans = search_bar(state, "search", &rv.log_search.text, editing).spans;
+    let mut spans = search_bar(state, "search", &rv.log_search.text, editing, false).spans;
+    let matches = if rv.log_search.text.is_empty() {
+        ""
+    } else {
+        " · n/N match"
+    };
     spans.push(Span::styled(
         format!(
-            "   lines {}-{} of {total} · {follow} · {ansi}",
+            "   lines {}-{} of {total} · {follow} · {ansi}{matches}",
             top + 1,
             (top + h).min(total)
         ),

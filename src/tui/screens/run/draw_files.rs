@@ -245,8 +245,12 @@ pub(super) fn draw_notes(frame: &mut Frame, area: Rect, state: &mut State) {
     // Oldest first (newest last), replies under what they answer.
     let mut lines: Vec<Line> = Vec::new();
     let mut selected_line = 0;
-    for (i, n) in d.notes.iter().enumerate() {
-        let indent = if n.reply_to.is_some() { "    " } else { "" };
+    for (i, (at, depth)) in crate::present::thread_order(&d.notes)
+        .into_iter()
+        .enumerate()
+    {
+        let n = &d.notes[at];
+        let indent = "    ".repeat(depth.min(4));
         if i == rv.notes_cursor {
             selected_line = lines.len();
         }

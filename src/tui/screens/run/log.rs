@@ -62,8 +62,9 @@ pub(crate) fn on_search_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
     };
     match key {
         EditKey::Submit => state.field = None,
+        // Esc puts back the search as it was before `/` (Enter keeps what is typed).
         EditKey::Cancel => {
-            editor.apply(EditKey::Clear);
+            *editor = crate::tui::editor::Editor::with_text(&state.field_before);
             state.field = None;
         }
         k => {
@@ -105,4 +106,30 @@ pub(crate) fn jump_to_match(state: &mut State, forward: bool, include_current: b
             state.info(text);
         }
     }
+}
+
+/// Clears the search of the current tab (Params or Logs); whether there was one.
+pub(crate) fn clear_search(state: &mut State) -> bool {
+    let Some(rv) = state.run.as_mut() else {
+        return false;
+    };
+    let editor = match rv.tab {
+        RunTab::Params => &mut rv.param_search,
+        RunTab::Logs => &mut rv.log_search,
+        _ => return false,
+    };
+    if editor.text.is_empty() {
+        return false;
+    }
+    *editor = crate::tui::editor::Editor::default();
+    state.info("search cleared");
+    true
+}
+
+/// Whether the Logs tab is shown with a search in force (`n`/`N` then move between matches).
+pub(crate) fn log_search_active(state: &State) -> bool {
+    state
+        .run
+        .as_ref()
+        .is_some_and(|rv| rv.tab == RunTab::Logs && !rv.log_search.text.is_empty())
 }

@@ -11,13 +11,14 @@ use super::charts::{x_extent, ChartSettings};
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
 use crate::model::RunDetail;
 use crate::series::SampledSeries;
-use crate::tui::app::{contains, Effect, State, TextField};
+use crate::tui::app::{contains, Action, Effect, State, TextField};
 use crate::tui::artifact_tree::{self, TreeRow};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
 use crate::tui::worker::{
     ArtifactEntry, Chart, Highlighted, InputCheck, Request, RequestKind, Response,
 };
+use crossterm::event::KeyEvent;
 use ratatui::layout::Rect;
 use ratatui::Frame;
 use std::collections::{BTreeMap, BTreeSet};
@@ -334,6 +335,20 @@ impl ScreenBehaviour for RunScreen {
         ]
     }
 
+    /// In Logs with a search in force, `note` (n) is the next match, as in less.
+    fn handle_key(&self, state: &State, key: KeyEvent) -> Option<Action> {
+        let cmd = state.keymap.lookup(self.section(), &key)?;
+        if cmd == Cmd::Note && log::log_search_active(state) {
+            return Some(Action::Cmd(Cmd::SearchNext));
+        }
+        Some(Action::Cmd(cmd))
+    }
+
+    /// `back` with a search in force (Params, Logs) clears it first.
+    fn on_back(&self, state: &mut State) -> Option<Vec<Effect>> {
+        log::clear_search(state).then(Vec::new)
+    }
+
     fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
         let Some(rv) = state.run.as_mut() else {
             return vec![];
@@ -353,7 +368,9 @@ impl ScreenBehaviour for RunScreen {
             Cmd::Star | Cmd::Tag | Cmd::Note => return writes::run_write_cmd(state, cmd),
             Cmd::Reply => {
                 let Some(d) = &rv.detail else { return vec![] };
-                let Some(note) = d.notes.get(rv.notes_cursor) else {
+                // The cursor walks the notes in thread order, as they are drawn.
+                let order = crate::present::thread_order(&d.notes);
+                let Some(note) = order.get(rv.notes_cursor).map(|(i, _)| &d.notes[*i]) else {
                     return vec![];
                 };
                 state.overlay = Some(Overlay::Input {
@@ -367,8 +384,14 @@ impl ScreenBehaviour for RunScreen {
             }
             Cmd::Filter => {
                 match tab {
-                    RunTab::Params => state.field = Some(TextField::ParamSearch),
-                    RunTab::Logs => state.field = Some(TextField::LogSearch),
+                    RunTab::Params => {
+                        let before = rv.param_search.text.clone();
+                        state.open_field(TextField::ParamSearch, before);
+                    }
+                    RunTab::Logs => {
+                        let before = rv.log_search.text.clone();
+                        state.open_field(TextField::LogSearch, before);
+                    }
                     _ => {}
                 }
                 return vec![];
@@ -679,7 +702,84 @@ mod tests {
         assert!(!rv.follow, "a search stops following");
         press(&mut s, KeyCode::Esc);
         assert!(s.field.is_none());
-        assert_eq!(s.run.as_ref().unwrap().log_search.text, "", "esc clears it");
+        assert_eq!(
+            s.run.as_ref().unwrap().log_search.text,
+            "",
+            "esc puts back the search before `/`: none"
+        );
+    }
+
+    #[test]
+    fn in_logs_n_and_shift_n_move_between_matches_and_esc_restores_then_clears() {
+        let mut s = opened("r1");
+        answer(
+            &mut s,
+            Response::Log {
+                run_id: "r1".into(),
+                text: "a nan\nb\nc nan\nd\ne nan\n".into(),
+                end: 10,
+                appended: false,
+            },
+        );
+        s.run.as_mut().unwrap().tab = RunTab::Logs;
+        typed(&mut s, "/nan");
+        press(&mut s, KeyCode::Enter);
+        let at = |s: &State| s.run.as_ref().unwrap().scroll_of(RunTab::Logs);
+        assert_eq!(at(&s), 0);
+        typed(&mut s, "n");
+        assert!(s.overlay.is_none(), "n is the next match, not a note");
+        assert_eq!(at(&s), 2);
+        typed(&mut s, "n");
+        assert_eq!(at(&s), 4);
+        typed(&mut s, "N");
+        assert_eq!(at(&s), 2);
+        // Esc in the search bar puts back the search as it was before `/`.
+        typed(&mut s, "/");
+        press(&mut s, KeyCode::Backspace);
+        typed(&mut s, "X");
+        press(&mut s, KeyCode::Esc);
+        assert!(s.field.is_none());
+        assert_eq!(s.run.as_ref().unwrap().log_search.text, "nan");
+        // Esc on the tab clears the search and stays on the run; n is a note again.
+        press(&mut s, KeyCode::Esc);
+        assert_eq!(s.screen, Screen::Run);
+        assert_eq!(s.run.as_ref().unwrap().log_search.text, "");
+        typed(&mut s, "n");
+        assert!(matches!(s.overlay, Some(Overlay::Input { .. })));
+    }
+
+    #[test]
+    fn replies_are_drawn_under_their_note_and_r_answers_the_note_shown_at_the_cursor() {
+        let mut s = state();
+        s.open_run("r1".into());
+        let mut d = detail("r1");
+        let note = |id: i64, reply_to: Option<i64>| crate::model::Note {
+            id,
+            run_id: "r1".into(),
+            author: "alice".into(),
+            created_ms: test_support::NOW - 1000 + id,
+            updated_ms: 0,
+            body: format!("body of {id}"),
+            reply_to,
+            anchor: None,
+        };
+        // #1, then #2 (a note of its own), then a reply to #1 (#3).
+        d.notes = vec![note(1, None), note(2, None), note(3, Some(1))];
+        answer(&mut s, Response::Run(Box::new(d), vec![]));
+        s.run.as_mut().unwrap().tab = RunTab::Notes;
+        let text = crate::tui::render_to_string(&mut s, 80, 24);
+        let row = |needle: &str| text.lines().position(|l| l.contains(needle)).unwrap();
+        assert!(row("#1 alice") < row("#3 alice") && row("#3 alice") < row("#2 alice"));
+        assert!(text.contains("    #3 alice"), "{text}");
+        // The cursor walks the notes as drawn: the second is #3.
+        typed(&mut s, "jr");
+        match &s.overlay {
+            Some(Overlay::Input {
+                kind: InputKind::Note { reply_to, .. },
+                ..
+            }) => assert_eq!(*reply_to, Some(3)),
+            other => panic!("{other:?}"),
+        }
     }
 
     #[test]

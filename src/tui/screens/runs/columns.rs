@@ -67,10 +67,12 @@ impl State {
         self.runs.experiment.clone().unwrap_or_else(|| "*".into())
     }
 
+    /// The column choices for this store and the experiment shown.
     pub fn column_prefs(&self) -> ColumnPrefs {
         self.ui
-            .columns
-            .get(&self.exp_key())
+            .columns_by_store
+            .get(&self.store_name)
+            .and_then(|by_exp| by_exp.get(&self.exp_key()))
             .cloned()
             .unwrap_or_default()
     }
@@ -146,10 +148,15 @@ impl State {
     }
 }
 
-/// Keeps the column choices of the current experiment (and saves them).
+/// Keeps the column choices of this store's current experiment (and saves them).
 pub(crate) fn save_prefs(state: &mut State, prefs: ColumnPrefs) -> Vec<Effect> {
     let key = state.exp_key();
-    state.ui.columns.insert(key, prefs);
+    state
+        .ui
+        .columns_by_store
+        .entry(state.store_name.clone())
+        .or_default()
+        .insert(key, prefs);
     vec![Effect::SaveUiState]
 }
 
@@ -289,8 +296,26 @@ mod tests {
         }
         assert_eq!(press(&mut s, KeyCode::Char(' ')), vec![Effect::SaveUiState]);
         assert!(s.columns().contains(&Column::Host));
-        assert_eq!(s.ui.columns["*"].shown, ["host"]);
+        assert_eq!(s.ui.columns_by_store["proj/.kiroku"]["*"].shown, ["host"]);
         press(&mut s, KeyCode::Esc);
         assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn column_choices_belong_to_one_store_and_one_experiment() {
+        let mut s = with_runs(2);
+        let first = s.columns()[0].clone();
+        typed(&mut s, "x");
+        assert!(!s.columns().contains(&first));
+        // Another experiment of the same store keeps its columns.
+        s.runs.experiment = Some("other".into());
+        assert!(s.columns().contains(&first));
+        s.runs.experiment = None;
+        assert!(!s.columns().contains(&first));
+        // Another store, with the same saved UI state, keeps its columns.
+        let mut other = with_runs(2);
+        other.store_name = "elsewhere/.kiroku".into();
+        other.ui = s.ui.clone();
+        assert!(other.columns().contains(&first));
     }
 }

@@ -472,7 +472,12 @@ fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) 
     }
     if editing {
         spans.push(Span::styled(
-            "   (enter or esc: done)",
+            "   (enter: apply · esc: cancel)",
+            state.theme.style("text.dim"),
+        ));
+    } else if !text.is_empty() {
+        spans.push(Span::styled(
+            "   (esc clears)",
             state.theme.style("text.dim"),
         ));
     }

@@ -49,7 +49,13 @@ pub fn half_typed_keyword(filter: &str) -> bool {
 pub(crate) fn on_filter_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
     let submit = matches!(key, EditKey::Submit);
     match key {
-        EditKey::Submit | EditKey::Cancel | EditKey::Down => state.field = None,
+        // Esc puts back the filter as it was before `/` (Enter applies what is typed).
+        EditKey::Cancel => {
+            state.field = None;
+            let before = std::mem::take(&mut state.field_before);
+            return set_filter(state, before);
+        }
+        EditKey::Submit | EditKey::Down => state.field = None,
         k => {
             if !state.runs.filter.apply(k) {
                 return vec![];
@@ -76,4 +82,16 @@ pub(crate) fn on_filter_edit(state: &mut State, key: EditKey) -> Vec<Effect> {
         }
     }
     vec![]
+}
+
+/// Shows the runs matching `text` (already valid: it was applied before), text and rows both.
+pub(crate) fn set_filter(state: &mut State, text: String) -> Vec<Effect> {
+    state.runs.filter = crate::tui::editor::Editor::with_text(&text);
+    state.runs.filter_error = None;
+    state.runs.filter_deferred = false;
+    if text.trim() == state.runs.applied_filter.trim() {
+        return vec![];
+    }
+    state.runs.applied_filter = text;
+    vec![state.reload_runs()]
 }

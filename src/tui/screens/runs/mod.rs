@@ -322,7 +322,8 @@ impl ScreenBehaviour for RunsScreen {
                 vec![]
             }
             Cmd::Filter => {
-                state.field = Some(TextField::Filter);
+                let before = state.runs.applied_filter.clone();
+                state.open_field(TextField::Filter, before);
                 vec![]
             }
             Cmd::Open => match state.runs.selected() {
@@ -525,6 +526,15 @@ impl ScreenBehaviour for RunsScreen {
         state.runs.seq_got = state.runs.seq_sent;
     }
 
+    /// `back` with a filter applied clears it (the marks stay).
+    fn on_back(&self, state: &mut State) -> Option<Vec<Effect>> {
+        if state.runs.applied_filter.trim().is_empty() && state.runs.filter.text.is_empty() {
+            return None;
+        }
+        state.info("filter cleared");
+        Some(filter::set_filter(state, String::new()))
+    }
+
     /// `back` at the bottom of the stack clears the marks.
     fn on_leave(&self, state: &mut State, last: bool) {
         if last && !state.runs.marked.is_empty() {
@@ -600,6 +610,44 @@ mod tests {
         assert_eq!(s.runs.applied_filter, "bert");
         press(&mut s, KeyCode::Esc);
         assert!(s.field.is_none());
+    }
+
+    fn filter_of(effects: &[Effect]) -> Option<Option<String>> {
+        match requests(effects)[..] {
+            [Request::Runs { ref query, .. }] => Some(query.filter.clone()),
+            _ => None,
+        }
+    }
+
+    #[test]
+    fn esc_in_the_filter_bar_restores_the_filter_and_esc_on_the_table_clears_it() {
+        let mut s = with_runs(5);
+        typed(&mut s, "/bert");
+        press(&mut s, KeyCode::Enter);
+        assert_eq!(s.runs.applied_filter, "bert");
+        press(&mut s, KeyCode::Char(' '));
+        assert_eq!(s.runs.marked, ["r0"]);
+        // Typing queries as you go; Esc puts back the filter as it was before `/`.
+        typed(&mut s, "/");
+        press(&mut s, KeyCode::Backspace);
+        let effects = typed(&mut s, "ts");
+        assert_eq!(filter_of(&effects), Some(Some("berts".into())));
+        let effects = press(&mut s, KeyCode::Esc);
+        assert!(s.field.is_none());
+        assert_eq!(s.runs.filter.text, "bert");
+        assert_eq!(s.runs.applied_filter, "bert");
+        assert_eq!(filter_of(&effects), Some(Some("bert".into())));
+        // Esc on the table clears the applied filter; the marks stay.
+        let effects = press(&mut s, KeyCode::Esc);
+        assert_eq!(filter_of(&effects), Some(None));
+        assert_eq!(
+            (s.runs.filter.text.as_str(), s.runs.applied_filter.as_str()),
+            ("", "")
+        );
+        assert_eq!(s.runs.marked, ["r0"]);
+        // With no filter, Esc is back (at the bottom: clears the marks).
+        press(&mut s, KeyCode::Esc);
+        assert!(s.runs.marked.is_empty());
     }
 
     #[test]
