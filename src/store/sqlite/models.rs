@@ -288,6 +288,7 @@ fn logged_of_row(r: &Row) -> rusqlite::Result<LoggedModel> {
         deleted: r.get::<_, Option<i64>>(10)?.is_some(),
         tags: BTreeMap::new(),
         params: BTreeMap::new(),
+        metrics: Vec::new(),
     })
 }
 
@@ -295,7 +296,54 @@ fn with_logged_pairs(conn: &Connection, mut model: LoggedModel) -> Result<Logged
     let id = Value::Text(model.model_id.clone());
     model.tags = pairs(conn, "logged_model_tags", "model_id", &id)?;
     model.params = pairs(conn, "logged_model_params", "model_id", &id)?;
+    model.metrics = logged_metrics(conn, &model.model_id)?;
     Ok(model)
+}
+
+/// The metrics logged against a logged model, in the order logged.
+fn logged_metrics(conn: &Connection, model_id: &str) -> Result<Vec<LoggedModelMetric>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value, ts_ms, step, run_id, dataset_name, dataset_digest
+         FROM logged_model_metrics WHERE model_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([model_id], |r| {
+        Ok(LoggedModelMetric {
+            model_id: model_id.to_string(),
+            key: r.get(0)?,
+            value: r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
+            timestamp: r.get(2)?,
+            step: r.get(3)?,
+            run_id: r.get(4)?,
+            dataset_name: r.get(5)?,
+            dataset_digest: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Appends metric values to logged models (each must exist and not be deleted).
+fn write_logged_metrics(conn: &Connection, metrics: &[LoggedModelMetric]) -> Result<()> {
+    for m in metrics {
+        if m.key.is_empty() {
+            return Err(KirokuError::Invalid("a metric key cannot be empty".into()));
+        }
+        conn.prepare_cached(
+            "INSERT INTO logged_model_metrics (model_id, key, value, ts_ms, step, run_id, dataset_name, dataset_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            m.model_id,
+            m.key,
+            // SQLite keeps no NaN (it reads back as NULL, and NULL back as NaN).
+            (!m.value.is_nan()).then_some(m.value),
+            m.timestamp,
+            m.step,
+            m.run_id,
+            m.dataset_name,
+            m.dataset_digest
+        ])?;
+    }
+    Ok(())
 }
 
 fn read_logged(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
@@ -873,6 +921,24 @@ impl ModelStore for SqliteStore {
         })
     }
 
+    fn log_logged_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let ids: std::collections::BTreeSet<&str> =
+                metrics.iter().map(|m| m.model_id.as_str()).collect();
+            for id in &ids {
+                live_logged(tx, id)?;
+            }
+            write_logged_metrics(tx, metrics)?;
+            for id in ids {
+                touch_logged(tx, id)?;
+            }
+            Ok(())
+        })
+    }
+
     fn logged_model_dir(&self, model_id: &str) -> Option<PathBuf> {
         Some(self.dir().join("models").join(model_id))
     }
@@ -1341,6 +1407,7 @@ impl ModelStore for SqliteStore {
                 tx.prepare_cached("INSERT INTO logged_model_params (model_id, key, value) VALUES (?1, ?2, ?3)")?
                     .execute(params![model.model_id, k, v])?;
             }
+            write_logged_metrics(tx, &model.metrics)?;
             Ok(true)
         })
     }
