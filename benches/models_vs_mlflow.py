@@ -18,7 +18,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -28,7 +27,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mlflow_server import free_port, start_printing_url, wait_healthy  # noqa: E402
+from mlflow_server import start_mlflow_server, start_printing_url, stop_all, wait_healthy  # noqa: E402
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -146,13 +145,7 @@ def main():
         subprocess.run([kiroku, "--store", store, "import", "mlflow", seed_db], check=True, stdout=subprocess.DEVNULL)
         print(f"  imported into kiroku in {time.time() - t:.1f}s", flush=True)
 
-        port = free_port()
-        mlflow_url = f"http://127.0.0.1:{port}"
-        mlflow_proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{mlflow_db}",
-             "--artifacts-destination", os.path.join(work, "mlart"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        mlflow_proc, mlflow_url = start_mlflow_server(mlflow_db, os.path.join(work, "mlart"))
         procs.append(mlflow_proc)
         kiroku_proc, kiroku_url = start_printing_url([kiroku, "--store", store, "serve", "--bind", "127.0.0.1:0"])
         procs.append(kiroku_proc)
@@ -207,16 +200,7 @@ def main():
                 json.dump({"results": results, "ratios": ratios}, f, indent=1)
         return 0 if ok else 1
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM) if p is procs[0] else p.terminate()
-                except OSError:
-                    pass
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 
