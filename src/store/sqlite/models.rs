@@ -572,13 +572,29 @@ fn complete_versions(conn: &Connection, rows: Vec<VersionRow>) -> Result<Vec<Mod
 }
 
 fn select_versions(conn: &Connection, filter: &str, args: Vec<Value>) -> Result<Vec<ModelVersion>> {
+    Ok(select_versions_with_mids(conn, filter, args)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// `select_versions`, each version with its model's internal id.
+fn select_versions_with_mids(
+    conn: &Connection,
+    filter: &str,
+    args: Vec<Value>,
+) -> Result<Vec<(i64, ModelVersion)>> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m ON m.mid = v.mid WHERE {filter}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), version_of_row)?;
     let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    complete_versions(conn, rows)
+    let mids: Vec<i64> = rows.iter().map(|r| r.mid).collect();
+    Ok(mids
+        .into_iter()
+        .zip(complete_versions(conn, rows)?)
+        .collect())
 }
 
 fn read_version(conn: &Connection, name: &str, version: i64) -> Result<ModelVersion> {
@@ -627,36 +643,90 @@ fn search_versions(conn: &Connection, s: &RegistrySearch) -> Result<ModelVersion
 // registered models
 
 fn read_model_by_mid(conn: &Connection, mid: i64) -> Result<RegisteredModel> {
-    let (name, description, user, created_at, updated_at) = conn
-        .prepare_cached(
-            "SELECT name, description, user, created_ms, updated_ms FROM registered_models WHERE mid = ?1",
-        )?
-        .query_row([mid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    read_models_by_mid(conn, &[mid])?
+        .pop()
+        .ok_or_else(|| KirokuError::NotFound(format!("no registered model {mid}")))
+}
+
+/// `?, ?, …` for `n` values, and the values, of an `IN (…)` over ids.
+fn id_list(ids: &[i64]) -> (String, Vec<Value>) {
+    (
+        vec!["?"; ids.len()].join(", "),
+        ids.iter().map(|&id| Value::Integer(id)).collect(),
+    )
+}
+
+/// Registered models with their tags, aliases and latest version per stage, in the order of
+/// `mids`: four queries for the lot (a search's page), none per model.
+fn read_models_by_mid(conn: &Connection, mids: &[i64]) -> Result<Vec<RegisteredModel>> {
+    const CHUNK: usize = 500;
+    let mut out = Vec::with_capacity(mids.len());
+    for chunk in mids.chunks(CHUNK) {
+        let (marks, ids) = id_list(chunk);
+        let mut models: HashMap<i64, RegisteredModel> = HashMap::new();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, name, description, user, created_ms, updated_ms FROM registered_models WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                RegisteredModel {
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    user: r.get(3)?,
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                    tags: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
+                    latest_versions: Vec::new(),
+                },
+            ))
         })?;
-    let tags = pairs(conn, "registered_model_tags", "mid", &Value::Integer(mid))?;
-    let mut stmt =
-        conn.prepare_cached("SELECT alias, version FROM model_aliases WHERE mid = ?1")?;
-    let aliases = stmt
-        .query_map([mid], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let latest_versions = select_versions(
-        conn,
-        "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid = ? AND w.version =
-            (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
-         ORDER BY v.version",
-        vec![Value::Integer(mid)],
-    )?;
-    Ok(RegisteredModel {
-        name,
-        description,
-        tags,
-        aliases,
-        latest_versions,
-        user,
-        created_at,
-        updated_at,
-    })
+        for row in rows {
+            let (mid, model) = row?;
+            models.insert(mid, model);
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, key, value FROM registered_model_tags WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (mid, key, value) = row?;
+            if let Some(m) = models.get_mut(&mid) {
+                m.tags.insert(key, value);
+            }
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, alias, version FROM model_aliases WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (mid, alias, version) = row?;
+            if let Some(m) = models.get_mut(&mid) {
+                m.aliases.insert(alias, version);
+            }
+        }
+        let latest = select_versions_with_mids(
+            conn,
+            &format!(
+                "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid IN ({marks}) AND w.version =
+                    (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
+                 ORDER BY v.version"
+            ),
+            ids,
+        )?;
+        for (mid, version) in latest {
+            if let Some(m) = models.get_mut(&mid) {
+                m.latest_versions.push(version);
+            }
+        }
+        out.extend(chunk.iter().filter_map(|mid| models.remove(mid)));
+    }
+    Ok(out)
 }
 
 fn read_model(conn: &Connection, name: &str) -> Result<RegisteredModel> {
@@ -686,10 +756,7 @@ fn search_models(conn: &Connection, s: &RegistrySearch) -> Result<RegisteredMode
         .query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next_page_token = next_page(&mut mids, offset, limit);
-    let models = mids
-        .into_iter()
-        .map(|mid| read_model_by_mid(conn, mid))
-        .collect::<Result<_>>()?;
+    let models = read_models_by_mid(conn, &mids)?;
     Ok(RegisteredModelPage {
         models,
         next_page_token,
@@ -706,13 +773,13 @@ fn alias_target(conn: &Connection, mid: i64, alias: &str) -> Result<Option<i64>>
         .optional()?)
 }
 
-/// Appends one move to the alias history and records its event; returns the move.
 /// Queues the deliveries of move `moved` from their templates, in the move's transaction.
 fn queue_hooks(tx: &Connection, moved: &AliasMove, hooks: &[NewDelivery]) -> Result<()> {
     let deliveries: Vec<NewDelivery> = hooks.iter().map(|h| h.of_move(moved)).collect();
     super::promotions::enqueue(tx, &deliveries).map(drop)
 }
 
+/// Appends one move to the alias history and records its event; returns the move.
 fn record_move(
     conn: &Connection,
     model: &str,
