@@ -75,6 +75,32 @@ def start_printing_url(cmd, env=None):
     return proc, line[at:].split()[0]
 
 
+def start_mlflow_server(db_path, artifacts):
+    """MLflow's own server (SQLite backend, 1 worker) on a free loopback port, in a session of
+    its own (its workers go with it in `stop_all`); returns (process, URL)."""
+    port = free_port()
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
+         "--backend-store-uri", f"sqlite:///{db_path}",
+         "--artifacts-destination", artifacts, "--workers", "1"],
+        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+    return proc, f"http://127.0.0.1:{port}"
+
+
+def stop_all(procs):
+    """Stops the servers started (MLflow's, first, with its whole session)."""
+    for p in procs:
+        if p.poll() is None:
+            try:
+                os.killpg(p.pid, signal.SIGTERM) if p is procs[0] else p.terminate()
+            except OSError:
+                pass
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                p.kill()
+
+
 def seed(db_path):
     """The shared data set: 2,000 runs with metric `acc` and param `opt`; one run with a
     100,000-point series `loss`. Written through MLflow's own SQLAlchemy store."""
@@ -205,13 +231,7 @@ def main():
         subprocess.run([kiroku, "--store", store, "init"], check=True, stdout=subprocess.DEVNULL)
         subprocess.run([kiroku, "--store", store, "import", "mlflow", seed_db], check=True, stdout=subprocess.DEVNULL)
 
-        port = free_port()
-        mlflow_url = f"http://127.0.0.1:{port}"
-        mlflow_proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{mlflow_db}",
-             "--artifacts-destination", os.path.join(work, "mlart"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        mlflow_proc, mlflow_url = start_mlflow_server(mlflow_db, os.path.join(work, "mlart"))
         procs.append(mlflow_proc)
         null_proc, null_url = start_printing_url([kiroku, "dev", "null-mlflow", "--bind", "127.0.0.1:0"])
         procs.append(null_proc)
@@ -274,16 +294,7 @@ def main():
                 json.dump({"results": results, "ratios": ratios}, f, indent=1)
         return 0 if ok else 1
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM) if p is procs[0] else p.terminate()
-                except OSError:
-                    pass
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

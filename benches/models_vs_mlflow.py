@@ -8,9 +8,11 @@ server`, SQLite backend, 1 worker) in one go:
   * registry searches over 10,000 model versions (100 models x 100 versions, seeded straight
     into MLflow's schema, then imported into kiroku with `kiroku import mlflow`): every version
     through `search_model_versions` paging, one model's versions by name, and registered models
-    with a LIKE filter; best of REPEATS; target: kiroku >= 5x faster. The same requests from a
-    bare HTTP client are timed too: end to end, the client's own parsing of 10,000 versions
-    (over a second) is a floor no server goes below.
+    with a LIKE filter; best of REPEATS; target: kiroku >= 5x faster. Each case is broken down:
+    the same request from a bare HTTP client (the server's own time), the answer's size, and the
+    MLflow client's parsing of that answer alone (json.loads, its parse_dict into the response
+    message, entities): end to end, that parsing (over a second for 10,000 versions, alike for
+    both servers' answers) is a floor no server goes below.
 
     cargo build --release && python3 benches/models_vs_mlflow.py [--kiroku target/release/kiroku]
 """
@@ -18,7 +20,6 @@ import argparse
 import json
 import os
 import shutil
-import signal
 import sqlite3
 import statistics
 import subprocess
@@ -28,7 +29,7 @@ import time
 import warnings
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-from mlflow_server import free_port, start_printing_url, wait_healthy  # noqa: E402
+from mlflow_server import start_mlflow_server, start_printing_url, stop_all, wait_healthy  # noqa: E402
 
 warnings.filterwarnings("ignore")
 os.environ.setdefault("MLFLOW_DISABLE_TELEMETRY", "true")
@@ -96,17 +97,35 @@ def searches(url):
     out["models_like_s"], n = best_of(lambda: len(client.search_registered_models("name LIKE 'model-0%'", max_results=1000)))
     out["models_like"] = n
     # The same requests from a bare HTTP client: the servers' own time, without the MLflow
-    # client's protobuf parsing (over a second for 10,000 versions, whichever server answers).
+    # client's protobuf parsing; and that parsing alone, on each server's own answer (json.loads,
+    # the client's parse_dict into the response message, entities), with the answer's size.
     import urllib.request
+
+    from mlflow.entities.model_registry import ModelVersion, RegisteredModel
+    from mlflow.protos.model_registry_pb2 import SearchModelVersions, SearchRegisteredModels
+    from mlflow.utils.proto_json_utils import parse_dict
 
     def fetch(path):
         with urllib.request.urlopen(f"{url}/api/2.0/mlflow/{path}") as r:
-            return len(r.read())
+            return r.read()
 
-    out["raw_all_versions_s"], _ = best_of(lambda: fetch("model-versions/search?max_results=10000"))
-    out["raw_one_model_s"], _ = best_of(lambda: fetch("model-versions/search?filter=name%3D%27model-042%27"))
-    out["raw_models_like_s"], _ = best_of(
-        lambda: fetch("registered-models/search?filter=name+LIKE+%27model-0%25%27&max_results=1000"))
+    def parse(body, response, field, entity):
+        message = response()
+        parse_dict(json.loads(body), message)
+        return len([entity.from_proto(p) for p in getattr(message, field)])
+
+    cases = {
+        "all_versions": ("model-versions/search?max_results=10000",
+                         SearchModelVersions.Response, "model_versions", ModelVersion),
+        "one_model": ("model-versions/search?filter=name%3D%27model-042%27",
+                      SearchModelVersions.Response, "model_versions", ModelVersion),
+        "models_like": ("registered-models/search?filter=name+LIKE+%27model-0%25%27&max_results=1000",
+                        SearchRegisteredModels.Response, "registered_models", RegisteredModel),
+    }
+    for key, (path, response, field, entity) in cases.items():
+        out[f"raw_{key}_s"], body = best_of(lambda: fetch(path))
+        out[f"bytes_{key}"] = len(body)
+        out[f"parse_{key}_s"], _ = best_of(lambda: parse(body, response, field, entity))
     return out
 
 
@@ -146,13 +165,7 @@ def main():
         subprocess.run([kiroku, "--store", store, "import", "mlflow", seed_db], check=True, stdout=subprocess.DEVNULL)
         print(f"  imported into kiroku in {time.time() - t:.1f}s", flush=True)
 
-        port = free_port()
-        mlflow_url = f"http://127.0.0.1:{port}"
-        mlflow_proc = subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{mlflow_db}",
-             "--artifacts-destination", os.path.join(work, "mlart"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        mlflow_proc, mlflow_url = start_mlflow_server(mlflow_db, os.path.join(work, "mlart"))
         procs.append(mlflow_proc)
         kiroku_proc, kiroku_url = start_printing_url([kiroku, "--store", store, "serve", "--bind", "127.0.0.1:0"])
         procs.append(kiroku_proc)
@@ -195,7 +208,9 @@ def main():
         print(f"{'search_model_versions one model s':36}{k['one_model_s']:10.3f}{m['one_model_s']:10.3f}")
         print(f"{'search_registered_models LIKE s':36}{k['models_like_s']:10.3f}{m['models_like_s']:10.3f}")
         for key in ("all_versions", "one_model", "models_like"):
-            print(f"{'  raw REST ' + key + ' s':36}{k['raw_' + key + '_s']:10.3f}{m['raw_' + key + '_s']:10.3f}")
+            print(f"{'  ' + key + ': server (raw REST) s':36}{k['raw_' + key + '_s']:10.3f}{m['raw_' + key + '_s']:10.3f}")
+            print(f"{'  ' + key + ': answer bytes':36}{k['bytes_' + key]:10d}{m['bytes_' + key]:10d}")
+            print(f"{'  ' + key + ': client parse s':36}{k['parse_' + key + '_s']:10.3f}{m['parse_' + key + '_s']:10.3f}")
         print()
         ok = True
         for key, value in ratios.items():
@@ -207,16 +222,7 @@ def main():
                 json.dump({"results": results, "ratios": ratios}, f, indent=1)
         return 0 if ok else 1
     finally:
-        for p in procs:
-            if p.poll() is None:
-                try:
-                    os.killpg(p.pid, signal.SIGTERM) if p is procs[0] else p.terminate()
-                except OSError:
-                    pass
-                try:
-                    p.wait(timeout=10)
-                except subprocess.TimeoutExpired:
-                    p.kill()
+        stop_all(procs)
         shutil.rmtree(work, ignore_errors=True)
 
 

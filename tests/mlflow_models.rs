@@ -2,7 +2,8 @@
 //! sklearn and pyfunc models logged, registered, aliased, loaded by alias, version, model id and
 //! runs URI and used to predict; registry search with filter, order and paging; rename, delete;
 //! MLflow's error codes. Then the store itself: the files landed under the store, and every
-//! alias move made through MLflow's API is in the alias history.
+//! alias move made through MLflow's API is in the alias history. Metrics logged against logged
+//! models come back with them as MLflow's server returns them.
 mod common;
 use common::requires::require_python_module;
 use common::{python_findings, Project, Server};
@@ -223,4 +224,43 @@ fn logged_model_files_go_through_the_artifact_proxy_and_stay_in_their_folder() {
         .join("artifacts");
     assert!(files.join("MLmodel").is_file());
     assert!(!files.join("big.bin").exists() && !files.join("sub").exists());
+}
+
+#[test]
+fn metrics_logged_against_a_logged_model_come_back_with_it() {
+    if !require_python_module("mlflow") || !require_python_module("pandas") {
+        return;
+    }
+    let project = Project::new();
+    let server = Server::start(&project, &[]).unwrap();
+    let got = python_findings("mlflow_logged_model_metrics.py", &server.url);
+    drop(server);
+    // What MLflow 3.17's own server answers to the same script (run by hand against
+    // `mlflow server --backend-store-uri sqlite:///…`): every value logged against the model, with
+    // its step, dataset and run; the run keeps the latest of each; a model logged after the
+    // metrics gets the run's latest (the client links them), without their datasets.
+    let adder = json!([
+        ["acc", 0.9, 1, true, null, true],
+        ["acc", 0.95, 2, true, null, true],
+        ["f1", 0.8, 0, true, "holdout", true],
+        ["implicit", 7.0, 0, true, null, true],
+        ["loss", 0.25, 0, true, "holdout", true]
+    ]);
+    assert_eq!(got["get"], adder);
+    assert_eq!(
+        got["search"],
+        json!({
+            "adder": adder,
+            "other": [
+                ["f1", 0.8, 0, true, null, true],
+                ["implicit", 7.0, 0, true, null, true],
+                ["loss", 0.25, 0, true, null, true]
+            ]
+        })
+    );
+    assert_eq!(
+        got["run_metrics"],
+        json!({"acc": 0.95, "f1": 0.8, "implicit": 7.0, "loss": 0.25})
+    );
+    assert_eq!(got["other_has_none"], false);
 }

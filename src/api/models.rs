@@ -144,6 +144,9 @@ pub enum ModelCall {
         next_version: i64,
         why: AliasReason,
     },
+    LogLoggedModelMetrics {
+        metrics: Vec<LoggedModelMetric>,
+    },
     ImportLoggedModel {
         model: LoggedModel,
     },

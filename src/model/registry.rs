@@ -85,11 +85,35 @@ pub struct LoggedModel {
     pub tags: BTreeMap<String, String>,
     #[serde(default)]
     pub params: BTreeMap<String, String>,
+    /// Every metric value logged against it (MLflow 3's `log_metric(..., model_id=…)`), in the
+    /// order logged.
+    #[serde(default)]
+    pub metrics: Vec<LoggedModelMetric>,
     pub user: String,
     pub created_at: Millis,
     pub updated_at: Millis,
     #[serde(default)]
     pub deleted: bool,
+}
+
+/// One metric value logged against a logged model (MLflow's `Metric` with its `model_id`): by a
+/// run, optionally on a dataset.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct LoggedModelMetric {
+    pub model_id: String,
+    pub key: String,
+    #[serde(with = "super::json_float")]
+    pub value: f64,
+    pub timestamp: Millis,
+    #[serde(default)]
+    pub step: i64,
+    /// The run that logged it.
+    #[serde(default)]
+    pub run_id: Option<String>,
+    #[serde(default)]
+    pub dataset_name: Option<String>,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
 }
 
 /// What `create_logged_model` is given; the store assigns the id (and a name when none).

@@ -457,6 +457,33 @@ fn logged_models_live_from_pending_to_ready(store: &dyn Store) {
     store
         .log_logged_model_params(&id, &BTreeMap::from([("beta".into(), "1".into())]))
         .unwrap();
+    // Metric values logged against it come back with it, in the order logged (NaN included).
+    let metric = |key: &str, value: f64, step: i64, dataset: Option<&str>| LoggedModelMetric {
+        model_id: id.clone(),
+        key: key.into(),
+        value,
+        timestamp: 1_000 + step,
+        step,
+        run_id: Some(run.id.clone()),
+        dataset_name: dataset.map(str::to_string),
+        dataset_digest: dataset.map(|_| "d1".to_string()),
+    };
+    let logged = vec![
+        metric("acc", 0.9, 1, None),
+        metric("acc", 0.95, 2, None),
+        metric("loss", f64::NAN, 0, Some("holdout")),
+    ];
+    store.log_logged_model_metrics(&logged).unwrap();
+    let back = store.logged_model(&id, false).unwrap().metrics;
+    assert_eq!(back[..2], logged[..2]);
+    assert!(back[2].value.is_nan() && back[2].dataset_name.as_deref() == Some("holdout"));
+    let mut stray = metric("acc", 1.0, 3, None);
+    stray.model_id = "m-0123456789abcdef0123456789abcdef".into();
+    assert!(matches!(
+        store.log_logged_model_metrics(&[metric("acc", 1.0, 3, None), stray]),
+        Err(KirokuError::NotFound(_))
+    ));
+    assert_eq!(store.logged_model(&id, false).unwrap().metrics.len(), 3);
     assert!(matches!(
         store.log_logged_model_params(&id, &BTreeMap::from([("beta".into(), "2".into())])),
         Err(KirokuError::Conflict(_))

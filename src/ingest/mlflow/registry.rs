@@ -158,6 +158,7 @@ fn import_logged_models(
                 .unwrap_or_else(|| user.to_string()),
             tags: model_tags,
             params: params.get(&model_id).cloned().unwrap_or_default(),
+            metrics: Vec::new(),
             created_at: created,
             updated_at: updated,
             deleted: stage.as_deref() == Some("deleted"),

@@ -6,7 +6,9 @@
 //!
 //! The files themselves go through the artifact proxy (`server::artifacts`), at the model's
 //! `artifact_uri`, `mlflow-artifacts:/<experiment>/models/<model id>/artifacts`. Shapes follow
-//! `mlflow.protos.service_pb2.LoggedModel`: `{"model": {"info": {…}, "data": {"params": […]}}}`,
+//! `mlflow.protos.service_pb2.LoggedModel`: `{"model": {"info": {…}, "data": {"params": […],
+//! "metrics": […]}}}` (metrics: every value logged against the model, `runs/log-metric` and
+//! `runs/log-batch` with a `model_id`),
 //! with empty fields left out as MLflow's protobuf JSON leaves them.
 use super::experiments::{experiment_by_id, DefaultUse};
 use super::wire::{int_of, text_of, Input};
@@ -22,6 +24,28 @@ use axum::{Extension, Json};
 use serde_json::{json, Map, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
+
+/// A logged model's metric value as MLflow's `Metric` message (empty optional fields left out).
+fn metric_json(m: &LoggedModelMetric) -> Value {
+    let mut out = Map::new();
+    out.insert("key".into(), json!(m.key));
+    let value = crate::model::json_float::serialize(&m.value, serde_json::value::Serializer)
+        .unwrap_or(Value::Null);
+    out.insert("value".into(), value);
+    out.insert("timestamp".into(), json!(m.timestamp));
+    out.insert("step".into(), json!(m.step));
+    out.insert("model_id".into(), json!(m.model_id));
+    for (field, value) in [
+        ("dataset_name", &m.dataset_name),
+        ("dataset_digest", &m.dataset_digest),
+        ("run_id", &m.run_id),
+    ] {
+        if let Some(v) = value {
+            out.insert(field.into(), json!(v));
+        }
+    }
+    Value::Object(out)
+}
 
 /// `[{key, value}]` as MLflow lists tags and params; the empty list is left out by callers.
 pub(super) fn key_values(map: &BTreeMap<String, String>) -> Value {
@@ -56,6 +80,12 @@ pub(super) fn logged_model_json(m: &LoggedModel) -> Value {
         info.insert("tags".into(), key_values(&m.tags));
     }
     let mut data = Map::new();
+    if !m.metrics.is_empty() {
+        data.insert(
+            "metrics".into(),
+            m.metrics.iter().map(metric_json).collect(),
+        );
+    }
     if !m.params.is_empty() {
         data.insert("params".into(), key_values(&m.params));
     }
@@ -180,7 +210,7 @@ pub(super) async fn search(State(st): St, input: Input) -> Answer {
         let field = key.get("field_name").and_then(text_of).unwrap_or_default();
         if key.get("dataset_name").is_some() || field.starts_with("metrics.") {
             return Err(invalid(format!(
-                "Ordering logged models by '{field}' is not supported: kiroku keeps no metrics on logged models"
+                "Ordering logged models by '{field}' is not supported: kiroku returns a logged model's metrics but does not order by them"
             )));
         }
         let ascending = key
@@ -191,7 +221,7 @@ pub(super) async fn search(State(st): St, input: Input) -> Answer {
     }
     if !input.list("datasets").is_empty() {
         return Err(invalid(
-            "Filtering logged models by dataset is not supported: kiroku keeps no metrics on logged models",
+            "Filtering logged models by dataset is not supported: kiroku returns a logged model's metrics but does not search by them",
         ));
     }
     let max_results = match input.0.get("max_results") {

@@ -4,6 +4,9 @@
 //! become dataset versions bound to the run: `ingest::mlflow::datasets`; model inputs are
 //! accepted and not kept).
 //!
+//! A metric sent with a `model_id` (MLflow 3's `log_metric(..., model_id=…)`) is the run's and
+//! is also kept on that logged model (with its dataset, if named), as MLflow keeps it.
+//!
 //! Setting `mlflow.runName` renames the run and `mlflow.note.content` adds a note, as when a run
 //! is created with them.
 use super::wire::{float_of, int_of, pairs_of, text_of, validate_mlflow_key, Input};
@@ -15,6 +18,7 @@ use crate::limits::{
     MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH,
 };
 use crate::mlflow_names::{NOTE_TAG, RUN_NAME_TAG};
+use crate::model::registry::LoggedModelMetric;
 use crate::model::{KeyedPoint, NewNote, RunBatch};
 use crate::server::auth::Caller;
 use crate::server::errors::{invalid, not_found};
@@ -50,13 +54,58 @@ fn metric_of(item: &Value) -> Result<KeyedPoint, ApiError> {
     })
 }
 
+/// The metric values among `items` logged against a logged model (MLflow 3: a metric with a
+/// `model_id` is the run's and the model's), as the model keeps them.
+fn model_metrics_of(
+    items: &[Value],
+    points: &[KeyedPoint],
+    run_id: &str,
+) -> Vec<LoggedModelMetric> {
+    let text = |item: &Value, key: &str| item.get(key).and_then(text_of).filter(|t| !t.is_empty());
+    items
+        .iter()
+        .zip(points)
+        .filter_map(|(item, point)| {
+            Some(LoggedModelMetric {
+                model_id: text(item, "model_id")?,
+                key: point.key.clone(),
+                value: point.value,
+                timestamp: point.timestamp,
+                step: point.step,
+                run_id: Some(run_id.to_string()),
+                dataset_name: text(item, "dataset_name"),
+                dataset_digest: text(item, "dataset_digest"),
+            })
+        })
+        .collect()
+}
+
+/// Keeps the values of `model_metrics` on their logged models (after the run has them).
+async fn log_model_metrics(
+    st: &std::sync::Arc<crate::server::AppState>,
+    model_metrics: Vec<LoggedModelMetric>,
+) -> Result<(), ApiError> {
+    if model_metrics.is_empty() {
+        return Ok(());
+    }
+    st.write(move |s| s.log_logged_model_metrics(&model_metrics))
+        .await
+}
+
 pub(super) async fn log_metric(State(st): St, input: Input) -> Answer {
     let id = input.run_id()?;
-    let point = metric_of(&Value::Object(input.0.clone()))?;
+    let item = Value::Object(input.0.clone());
+    let point = metric_of(&item)?;
+    let model_metrics = model_metrics_of(
+        std::slice::from_ref(&item),
+        std::slice::from_ref(&point),
+        &id,
+    );
     let q = id.clone();
     st.write(move |s| s.log_metrics(&q, &[point]))
         .await
         .map_err(run_not_found(&id))?;
+    log_model_metrics(&st, model_metrics).await?;
     ok()
 }
 
@@ -185,6 +234,7 @@ pub(super) async fn log_batch(
         // Nothing to write, but MLflow still answers for the run (unknown, deleted).
         return ensure_active(&get_run(&st, &id).await?).and_then(|()| ok());
     }
+    let model_metrics = model_metrics_of(&metrics, &points, &id);
     let user = c.user_or("");
     let q = id.clone();
     let batch = RunBatch {
@@ -197,6 +247,7 @@ pub(super) async fn log_batch(
     st.write(move |s| s.log_batch(&q, &batch, &user))
         .await
         .map_err(run_not_found(&id))?;
+    log_model_metrics(&st, model_metrics).await?;
     ok()
 }
 

@@ -13,9 +13,8 @@
 //! recorded in the alias history with the reason `via MLflow API` and its hook deliveries queued
 //! in the same transaction (the server's drainer delivers them). A version created here gets its
 //! evaluation and `version_created` hooks from `RegistrySettings::version_created`.
-use super::logged_models::key_values;
 use super::wire::{int_of, text_of, Input};
-use super::{ok, paged, Answer, St};
+use super::{ok, typed, Answer, St, Typed};
 use crate::api::ApiError;
 use crate::model::registry::*;
 use crate::server::auth::Caller;
@@ -23,7 +22,8 @@ use crate::server::errors::invalid;
 use crate::store::model_gate::alias_move;
 use axum::extract::State;
 use axum::{Extension, Json};
-use serde_json::{json, Map, Value};
+use serde::Serialize;
+use serde_json::json;
 use std::collections::BTreeMap;
 
 /// The reason recorded for alias moves made through MLflow's API.
@@ -38,75 +38,152 @@ fn already_exists(e: ApiError) -> ApiError {
     }
 }
 
-/// A version as MLflow's `ModelVersion` message (empty optional fields left out).
-pub(super) fn version_json(v: &ModelVersion) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), json!(v.name));
-    out.insert("version".into(), json!(v.version.to_string()));
-    out.insert("creation_timestamp".into(), json!(v.created_at));
-    out.insert("last_updated_timestamp".into(), json!(v.updated_at));
-    if !v.user.is_empty() {
-        out.insert("user_id".into(), json!(v.user));
+/// `[{key, value}]`, as MLflow lists tags.
+#[derive(Serialize)]
+struct TagOut<'a> {
+    key: &'a str,
+    value: &'a str,
+}
+
+fn tags_out(tags: &BTreeMap<String, String>) -> Vec<TagOut<'_>> {
+    tags.iter()
+        .map(|(key, value)| TagOut { key, value })
+        .collect()
+}
+
+/// A version as MLflow's `ModelVersion` message, the fields MLflow's server fills (empty
+/// optional ones left out), serialised straight from the record (no JSON tree is built: a
+/// search answers 10,000 of them).
+#[derive(Serialize)]
+pub(super) struct VersionOut<'a> {
+    name: &'a str,
+    version: String,
+    creation_timestamp: i64,
+    last_updated_timestamp: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    user_id: &'a str,
+    current_stage: &'a str,
+    description: &'a str,
+    source: &'a str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    run_id: Option<&'a str>,
+    status: &'static str,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    status_message: Option<&'a str>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagOut<'a>>,
+    run_link: &'a str,
+    #[serde(skip_serializing_if = "<[String]>::is_empty")]
+    aliases: &'a [String],
+    #[serde(skip_serializing_if = "Option::is_none")]
+    model_id: Option<&'a str>,
+}
+
+pub(super) fn version_out(v: &ModelVersion) -> VersionOut<'_> {
+    VersionOut {
+        name: &v.name,
+        version: v.version.to_string(),
+        creation_timestamp: v.created_at,
+        last_updated_timestamp: v.updated_at,
+        user_id: &v.user,
+        current_stage: &v.stage,
+        description: &v.description,
+        source: &v.source,
+        run_id: v.run_id.as_deref(),
+        status: v.status.mlflow_name(),
+        status_message: v.status_message.as_deref(),
+        tags: tags_out(&v.tags),
+        run_link: &v.run_link,
+        aliases: &v.aliases,
+        model_id: v.model_id.as_deref(),
     }
-    out.insert("current_stage".into(), json!(v.stage));
-    out.insert("description".into(), json!(v.description));
-    out.insert("source".into(), json!(v.source));
-    if let Some(run) = &v.run_id {
-        out.insert("run_id".into(), json!(run));
-    }
-    out.insert("status".into(), json!(v.status.mlflow_name()));
-    if let Some(message) = &v.status_message {
-        out.insert("status_message".into(), json!(message));
-    }
-    if !v.tags.is_empty() {
-        out.insert("tags".into(), key_values(&v.tags));
-    }
-    out.insert("run_link".into(), json!(v.run_link));
-    if !v.aliases.is_empty() {
-        out.insert("aliases".into(), json!(v.aliases));
-    }
-    if let Some(model_id) = &v.model_id {
-        out.insert("model_id".into(), json!(model_id));
-    }
-    Value::Object(out)
+}
+
+/// `{alias, version}`, as a registered model lists its aliases.
+#[derive(Serialize)]
+struct AliasOut<'a> {
+    alias: &'a str,
+    version: String,
 }
 
 /// A registered model as MLflow's `RegisteredModel` message.
-fn model_json(m: &RegisteredModel) -> Value {
-    let mut out = Map::new();
-    out.insert("name".into(), json!(m.name));
-    out.insert("creation_timestamp".into(), json!(m.created_at));
-    out.insert("last_updated_timestamp".into(), json!(m.updated_at));
-    if !m.user.is_empty() {
-        out.insert("user_id".into(), json!(m.user));
-    }
-    if !m.description.is_empty() {
-        out.insert("description".into(), json!(m.description));
-    }
-    if !m.latest_versions.is_empty() {
-        let latest: Vec<Value> = m.latest_versions.iter().map(version_json).collect();
-        out.insert("latest_versions".into(), Value::Array(latest));
-    }
-    if !m.tags.is_empty() {
-        out.insert("tags".into(), key_values(&m.tags));
-    }
-    if !m.aliases.is_empty() {
-        let aliases: Vec<Value> = m
+#[derive(Serialize)]
+struct ModelOut<'a> {
+    name: &'a str,
+    creation_timestamp: i64,
+    last_updated_timestamp: i64,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    user_id: &'a str,
+    #[serde(skip_serializing_if = "str::is_empty")]
+    description: &'a str,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    latest_versions: Vec<VersionOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    tags: Vec<TagOut<'a>>,
+    #[serde(skip_serializing_if = "Vec::is_empty")]
+    aliases: Vec<AliasOut<'a>>,
+}
+
+fn model_out(m: &RegisteredModel) -> ModelOut<'_> {
+    ModelOut {
+        name: &m.name,
+        creation_timestamp: m.created_at,
+        last_updated_timestamp: m.updated_at,
+        user_id: &m.user,
+        description: &m.description,
+        latest_versions: m.latest_versions.iter().map(version_out).collect(),
+        tags: tags_out(&m.tags),
+        aliases: m
             .aliases
             .iter()
-            .map(|(alias, v)| json!({"alias": alias, "version": v.to_string()}))
-            .collect();
-        out.insert("aliases".into(), Value::Array(aliases));
+            .map(|(alias, v)| AliasOut {
+                alias,
+                version: v.to_string(),
+            })
+            .collect(),
     }
-    Value::Object(out)
 }
 
-fn model_answer(m: &RegisteredModel) -> Answer {
-    Ok(Json(json!({"registered_model": model_json(m)})))
+#[derive(Serialize)]
+struct OneModel<'a> {
+    registered_model: ModelOut<'a>,
 }
 
-fn version_answer(v: &ModelVersion) -> Answer {
-    Ok(Json(json!({"model_version": version_json(v)})))
+#[derive(Serialize)]
+struct OneVersion<'a> {
+    model_version: VersionOut<'a>,
+}
+
+/// A page of a registry search: `{field: items}` plus `next_page_token` when there is one.
+#[derive(Serialize)]
+struct Page<T> {
+    #[serde(flatten)]
+    items: BTreeMap<&'static str, Vec<T>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    next_page_token: Option<String>,
+}
+
+fn search_page<T: Serialize>(
+    field: &'static str,
+    items: Vec<T>,
+    next_page_token: Option<String>,
+) -> Typed {
+    typed(&Page {
+        items: BTreeMap::from([(field, items)]),
+        next_page_token,
+    })
+}
+
+fn model_answer(m: &RegisteredModel) -> Typed {
+    typed(&OneModel {
+        registered_model: model_out(m),
+    })
+}
+
+fn version_answer(v: &ModelVersion) -> Typed {
+    typed(&OneVersion {
+        model_version: version_out(v),
+    })
 }
 
 /// The version number a request names (MLflow sends a string).
@@ -165,7 +242,7 @@ pub(super) async fn create_model(
     State(st): St,
     Extension(c): Extension<Caller>,
     input: Input,
-) -> Answer {
+) -> Typed {
     let new = NewRegisteredModel {
         name: input.required("name")?,
         description: input.text("description").unwrap_or_default(),
@@ -179,12 +256,12 @@ pub(super) async fn create_model(
     model_answer(&model)
 }
 
-pub(super) async fn get_model(State(st): St, input: Input) -> Answer {
+pub(super) async fn get_model(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     model_answer(&st.call(move |s| s.registered_model(&name)).await?)
 }
 
-pub(super) async fn rename_model(State(st): St, input: Input) -> Answer {
+pub(super) async fn rename_model(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let new_name = input.required("new_name")?;
     let model = st
@@ -194,7 +271,7 @@ pub(super) async fn rename_model(State(st): St, input: Input) -> Answer {
     model_answer(&model)
 }
 
-pub(super) async fn update_model(State(st): St, input: Input) -> Answer {
+pub(super) async fn update_model(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let description = input.text("description").unwrap_or_default();
     model_answer(
@@ -215,23 +292,26 @@ pub(super) async fn delete_model(
     ok()
 }
 
-pub(super) async fn search_models(State(st): St, input: Input) -> Answer {
+pub(super) async fn search_models(State(st): St, input: Input) -> Typed {
     let search = search_of(&input)?;
     let page = st
         .call(move |s| s.search_registered_models(&search))
         .await?;
-    let models = page.models.iter().map(model_json).collect();
-    paged("registered_models", models, page.next_page_token)
+    let models = page.models.iter().map(model_out).collect();
+    search_page("registered_models", models, page.next_page_token)
 }
 
-pub(super) async fn latest_versions(State(st): St, input: Input) -> Answer {
+pub(super) async fn latest_versions(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let stages: Vec<String> = input.list("stages").iter().filter_map(text_of).collect();
     let versions = st
         .call(move |s| s.latest_model_versions(&name, &stages))
         .await?;
-    let versions: Vec<Value> = versions.iter().map(version_json).collect();
-    Ok(Json(json!({"model_versions": versions})))
+    search_page(
+        "model_versions",
+        versions.iter().map(version_out).collect(),
+        None,
+    )
 }
 
 pub(super) async fn set_model_tag(State(st): St, input: Input) -> Answer {
@@ -297,7 +377,7 @@ fn hooks_queued(st: &crate::server::AppState, ids: &[String]) {
     }
 }
 
-pub(super) async fn get_by_alias(State(st): St, input: Input) -> Answer {
+pub(super) async fn get_by_alias(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let alias = input.required("alias")?;
     // MLflow answers an alias that is not set with INVALID_PARAMETER_VALUE (an unknown model
@@ -321,7 +401,7 @@ pub(super) async fn create_version(
     State(st): St,
     Extension(c): Extension<Caller>,
     input: Input,
-) -> Answer {
+) -> Typed {
     let new = NewModelVersion {
         name: input.required("name")?,
         source: input.required("source")?,
@@ -340,13 +420,13 @@ pub(super) async fn create_version(
     version_answer(&created)
 }
 
-pub(super) async fn get_version(State(st): St, input: Input) -> Answer {
+pub(super) async fn get_version(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let version = version_of(&input)?;
     version_answer(&st.call(move |s| s.model_version(&name, version)).await?)
 }
 
-pub(super) async fn update_version(State(st): St, input: Input) -> Answer {
+pub(super) async fn update_version(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let version = version_of(&input)?;
     let description = input.text("description").unwrap_or_default();
@@ -356,7 +436,7 @@ pub(super) async fn update_version(State(st): St, input: Input) -> Answer {
     )
 }
 
-pub(super) async fn transition_stage(State(st): St, input: Input) -> Answer {
+pub(super) async fn transition_stage(State(st): St, input: Input) -> Typed {
     let name = input.required("name")?;
     let version = version_of(&input)?;
     let stage = input.required("stage")?;
@@ -380,11 +460,11 @@ pub(super) async fn delete_version(
     ok()
 }
 
-pub(super) async fn search_versions(State(st): St, input: Input) -> Answer {
+pub(super) async fn search_versions(State(st): St, input: Input) -> Typed {
     let search = search_of(&input)?;
     let page = st.call(move |s| s.search_model_versions(&search)).await?;
-    let versions = page.versions.iter().map(version_json).collect();
-    paged("model_versions", versions, page.next_page_token)
+    let versions = page.versions.iter().map(version_out).collect();
+    search_page("model_versions", versions, page.next_page_token)
 }
 
 pub(super) async fn set_version_tag(State(st): St, input: Input) -> Answer {

@@ -42,6 +42,9 @@ pub trait ModelStore {
         model_id: &str,
         params: &BTreeMap<String, String>,
     ) -> Result<()>;
+    /// Appends metric values to logged models (each named by its `model_id`, which must exist
+    /// and not be deleted: else `NotFound`, nothing written), in one transaction.
+    fn log_logged_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()>;
     /// The folder holding a logged model's files (`models/<id>/` in a local store), for the
     /// artifact proxy; `None` for stores that keep no files here (HTTP).
     fn logged_model_dir(&self, model_id: &str) -> Option<PathBuf>;

@@ -84,6 +84,11 @@ impl ModelStore for HttpStore {
             params: owned(params),
         })
     }
+    fn log_logged_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        self.model_change(ModelCall::LogLoggedModelMetrics {
+            metrics: metrics.to_vec(),
+        })
+    }
     fn logged_model_dir(&self, _model_id: &str) -> Option<PathBuf> {
         None
     }
@@ -369,6 +374,7 @@ pub fn serve(store: &dyn Store, call: ModelCall) -> Result<Value> {
             next_version,
             why,
         } => json(store.import_registered_model(&model, &versions, next_version, &why)),
+        C::LogLoggedModelMetrics { metrics } => unit(store.log_logged_model_metrics(&metrics)),
         C::ImportLoggedModel { model } => json(store.import_logged_model(&model)),
     }
 }

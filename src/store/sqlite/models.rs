@@ -288,6 +288,7 @@ fn logged_of_row(r: &Row) -> rusqlite::Result<LoggedModel> {
         deleted: r.get::<_, Option<i64>>(10)?.is_some(),
         tags: BTreeMap::new(),
         params: BTreeMap::new(),
+        metrics: Vec::new(),
     })
 }
 
@@ -295,7 +296,54 @@ fn with_logged_pairs(conn: &Connection, mut model: LoggedModel) -> Result<Logged
     let id = Value::Text(model.model_id.clone());
     model.tags = pairs(conn, "logged_model_tags", "model_id", &id)?;
     model.params = pairs(conn, "logged_model_params", "model_id", &id)?;
+    model.metrics = logged_metrics(conn, &model.model_id)?;
     Ok(model)
+}
+
+/// The metrics logged against a logged model, in the order logged.
+fn logged_metrics(conn: &Connection, model_id: &str) -> Result<Vec<LoggedModelMetric>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT key, value, ts_ms, step, run_id, dataset_name, dataset_digest
+         FROM logged_model_metrics WHERE model_id = ?1 ORDER BY seq",
+    )?;
+    let rows = stmt.query_map([model_id], |r| {
+        Ok(LoggedModelMetric {
+            model_id: model_id.to_string(),
+            key: r.get(0)?,
+            value: r.get::<_, Option<f64>>(1)?.unwrap_or(f64::NAN),
+            timestamp: r.get(2)?,
+            step: r.get(3)?,
+            run_id: r.get(4)?,
+            dataset_name: r.get(5)?,
+            dataset_digest: r.get(6)?,
+        })
+    })?;
+    Ok(rows.collect::<rusqlite::Result<_>>()?)
+}
+
+/// Appends metric values to logged models (each must exist and not be deleted).
+fn write_logged_metrics(conn: &Connection, metrics: &[LoggedModelMetric]) -> Result<()> {
+    for m in metrics {
+        if m.key.is_empty() {
+            return Err(KirokuError::Invalid("a metric key cannot be empty".into()));
+        }
+        conn.prepare_cached(
+            "INSERT INTO logged_model_metrics (model_id, key, value, ts_ms, step, run_id, dataset_name, dataset_digest)
+             VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+        )?
+        .execute(params![
+            m.model_id,
+            m.key,
+            // SQLite keeps no NaN (it reads back as NULL, and NULL back as NaN).
+            (!m.value.is_nan()).then_some(m.value),
+            m.timestamp,
+            m.step,
+            m.run_id,
+            m.dataset_name,
+            m.dataset_digest
+        ])?;
+    }
+    Ok(())
 }
 
 fn read_logged(conn: &Connection, model_id: &str, allow_deleted: bool) -> Result<LoggedModel> {
@@ -524,13 +572,29 @@ fn complete_versions(conn: &Connection, rows: Vec<VersionRow>) -> Result<Vec<Mod
 }
 
 fn select_versions(conn: &Connection, filter: &str, args: Vec<Value>) -> Result<Vec<ModelVersion>> {
+    Ok(select_versions_with_mids(conn, filter, args)?
+        .into_iter()
+        .map(|(_, v)| v)
+        .collect())
+}
+
+/// `select_versions`, each version with its model's internal id.
+fn select_versions_with_mids(
+    conn: &Connection,
+    filter: &str,
+    args: Vec<Value>,
+) -> Result<Vec<(i64, ModelVersion)>> {
     let sql = format!(
         "SELECT {VERSION_COLUMNS} FROM model_versions v JOIN registered_models m ON m.mid = v.mid WHERE {filter}"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), version_of_row)?;
     let rows = rows.collect::<rusqlite::Result<Vec<_>>>()?;
-    complete_versions(conn, rows)
+    let mids: Vec<i64> = rows.iter().map(|r| r.mid).collect();
+    Ok(mids
+        .into_iter()
+        .zip(complete_versions(conn, rows)?)
+        .collect())
 }
 
 fn read_version(conn: &Connection, name: &str, version: i64) -> Result<ModelVersion> {
@@ -579,36 +643,90 @@ fn search_versions(conn: &Connection, s: &RegistrySearch) -> Result<ModelVersion
 // registered models
 
 fn read_model_by_mid(conn: &Connection, mid: i64) -> Result<RegisteredModel> {
-    let (name, description, user, created_at, updated_at) = conn
-        .prepare_cached(
-            "SELECT name, description, user, created_ms, updated_ms FROM registered_models WHERE mid = ?1",
-        )?
-        .query_row([mid], |r| {
-            Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?, r.get(4)?))
+    read_models_by_mid(conn, &[mid])?
+        .pop()
+        .ok_or_else(|| KirokuError::NotFound(format!("no registered model {mid}")))
+}
+
+/// `?, ?, …` for `n` values, and the values, of an `IN (…)` over ids.
+fn id_list(ids: &[i64]) -> (String, Vec<Value>) {
+    (
+        vec!["?"; ids.len()].join(", "),
+        ids.iter().map(|&id| Value::Integer(id)).collect(),
+    )
+}
+
+/// Registered models with their tags, aliases and latest version per stage, in the order of
+/// `mids`: four queries for the lot (a search's page), none per model.
+fn read_models_by_mid(conn: &Connection, mids: &[i64]) -> Result<Vec<RegisteredModel>> {
+    const CHUNK: usize = 500;
+    let mut out = Vec::with_capacity(mids.len());
+    for chunk in mids.chunks(CHUNK) {
+        let (marks, ids) = id_list(chunk);
+        let mut models: HashMap<i64, RegisteredModel> = HashMap::new();
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, name, description, user, created_ms, updated_ms FROM registered_models WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((
+                r.get::<_, i64>(0)?,
+                RegisteredModel {
+                    name: r.get(1)?,
+                    description: r.get(2)?,
+                    user: r.get(3)?,
+                    created_at: r.get(4)?,
+                    updated_at: r.get(5)?,
+                    tags: BTreeMap::new(),
+                    aliases: BTreeMap::new(),
+                    latest_versions: Vec::new(),
+                },
+            ))
         })?;
-    let tags = pairs(conn, "registered_model_tags", "mid", &Value::Integer(mid))?;
-    let mut stmt =
-        conn.prepare_cached("SELECT alias, version FROM model_aliases WHERE mid = ?1")?;
-    let aliases = stmt
-        .query_map([mid], |r| Ok((r.get(0)?, r.get(1)?)))?
-        .collect::<rusqlite::Result<_>>()?;
-    let latest_versions = select_versions(
-        conn,
-        "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid = ? AND w.version =
-            (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
-         ORDER BY v.version",
-        vec![Value::Integer(mid)],
-    )?;
-    Ok(RegisteredModel {
-        name,
-        description,
-        tags,
-        aliases,
-        latest_versions,
-        user,
-        created_at,
-        updated_at,
-    })
+        for row in rows {
+            let (mid, model) = row?;
+            models.insert(mid, model);
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, key, value FROM registered_model_tags WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (mid, key, value) = row?;
+            if let Some(m) = models.get_mut(&mid) {
+                m.tags.insert(key, value);
+            }
+        }
+        let mut stmt = conn.prepare(&format!(
+            "SELECT mid, alias, version FROM model_aliases WHERE mid IN ({marks})"
+        ))?;
+        let rows = stmt.query_map(params_from_iter(ids.clone()), |r| {
+            Ok((r.get::<_, i64>(0)?, r.get(1)?, r.get(2)?))
+        })?;
+        for row in rows {
+            let (mid, alias, version) = row?;
+            if let Some(m) = models.get_mut(&mid) {
+                m.aliases.insert(alias, version);
+            }
+        }
+        let latest = select_versions_with_mids(
+            conn,
+            &format!(
+                "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid IN ({marks}) AND w.version =
+                    (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
+                 ORDER BY v.version"
+            ),
+            ids,
+        )?;
+        for (mid, version) in latest {
+            if let Some(m) = models.get_mut(&mid) {
+                m.latest_versions.push(version);
+            }
+        }
+        out.extend(chunk.iter().filter_map(|mid| models.remove(mid)));
+    }
+    Ok(out)
 }
 
 fn read_model(conn: &Connection, name: &str) -> Result<RegisteredModel> {
@@ -638,10 +756,7 @@ fn search_models(conn: &Connection, s: &RegistrySearch) -> Result<RegisteredMode
         .query_map(params_from_iter(args), |r| r.get::<_, i64>(0))?
         .collect::<rusqlite::Result<Vec<_>>>()?;
     let next_page_token = next_page(&mut mids, offset, limit);
-    let models = mids
-        .into_iter()
-        .map(|mid| read_model_by_mid(conn, mid))
-        .collect::<Result<_>>()?;
+    let models = read_models_by_mid(conn, &mids)?;
     Ok(RegisteredModelPage {
         models,
         next_page_token,
@@ -658,13 +773,13 @@ fn alias_target(conn: &Connection, mid: i64, alias: &str) -> Result<Option<i64>>
         .optional()?)
 }
 
-/// Appends one move to the alias history and records its event; returns the move.
 /// Queues the deliveries of move `moved` from their templates, in the move's transaction.
 fn queue_hooks(tx: &Connection, moved: &AliasMove, hooks: &[NewDelivery]) -> Result<()> {
     let deliveries: Vec<NewDelivery> = hooks.iter().map(|h| h.of_move(moved)).collect();
     super::promotions::enqueue(tx, &deliveries).map(drop)
 }
 
+/// Appends one move to the alias history and records its event; returns the move.
 fn record_move(
     conn: &Connection,
     model: &str,
@@ -870,6 +985,24 @@ impl ModelStore for SqliteStore {
             live_logged(tx, model_id)?;
             write_logged_params(tx, model_id, params)?;
             touch_logged(tx, model_id)
+        })
+    }
+
+    fn log_logged_model_metrics(&self, metrics: &[LoggedModelMetric]) -> Result<()> {
+        if metrics.is_empty() {
+            return Ok(());
+        }
+        self.write(|tx| {
+            let ids: std::collections::BTreeSet<&str> =
+                metrics.iter().map(|m| m.model_id.as_str()).collect();
+            for id in &ids {
+                live_logged(tx, id)?;
+            }
+            write_logged_metrics(tx, metrics)?;
+            for id in ids {
+                touch_logged(tx, id)?;
+            }
+            Ok(())
         })
     }
 
@@ -1341,6 +1474,7 @@ impl ModelStore for SqliteStore {
                 tx.prepare_cached("INSERT INTO logged_model_params (model_id, key, value) VALUES (?1, ?2, ?3)")?
                     .execute(params![model.model_id, k, v])?;
             }
+            write_logged_metrics(tx, &model.metrics)?;
             Ok(true)
         })
     }
