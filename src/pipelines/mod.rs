@@ -9,6 +9,7 @@
 //! | `template` | `${…}` interpolation and the variables context |
 //! | `params` | params files (YAML, JSON, TOML) and dotted keys |
 //! | `definition` | `dvc.yaml` → [`Pipeline`] of expanded [`Stage`]s |
+//! | `sections` | the top-level `params`, `metrics`, `plots`, `artifacts`, checked as DVC does |
 //! | `hash`, `stat_cache` | DVC 3's md5 of files and `.dir` listings; the stat cache |
 //! | `emit`, `lock` | ruamel-style YAML writing; `dvc.lock` read and written |
 //! | `dvc_cache` | DVC's own cache filled with kiroku's outputs, so `dvc status` agrees |
@@ -39,6 +40,7 @@ pub mod params;
 pub mod progress;
 pub mod remote;
 pub mod repro;
+pub mod sections;
 pub mod stage_job;
 pub mod stat_cache;
 pub mod status;
