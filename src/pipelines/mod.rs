@@ -25,6 +25,7 @@
 //! | `stage_job` | one stage as a job and a run: local process group or the queue |
 //! | `cache` | outputs into and out of the store's content cache; the run-cache key |
 //! | `progress` | live progress on a terminal, plain lines when piped |
+//! | `gc` | `kiroku gc`: cache objects no current lock or recent pipeline run refers to |
 //! | `remote` | a stage on an ssh target: its files sent to the host, its outputs fetched back |
 //! | `overview` | each stage's latest run, log tail and cached outputs (the Pipelines screen) |
 pub mod cache;
@@ -33,6 +34,7 @@ pub mod definition;
 pub mod dvc_cache;
 pub mod emit;
 pub mod executor;
+pub mod gc;
 pub mod hash;
 pub mod lock;
 pub mod overview;
