@@ -854,6 +854,143 @@ fn hashes_and_the_lock_text_are_dvcs() {
     assert_eq!(ours.to_yaml(), dvc_lock);
 }
 
+/// Folders of files that a root `.dvcignore` and a nested `data/.dvcignore`, drawn from
+/// gitignore's features, partly ignore; the stage's deps are the folders.
+fn generated_ignored_trees(rng: &mut Rng, root: &Path) -> usize {
+    let root_patterns = [
+        "*.tmp",
+        "!keep.tmp",
+        "/top.log",
+        "logs/",
+        "**/cache/**",
+        "data/t*/deep/**/b",
+        "[ab]*.txt",
+        "[!a-c]x.txt",
+        "?x.bin",
+        "build",
+        "*.bak  ",
+        "sub/*.csv",
+        "\\#hash",
+        "# a comment",
+        "",
+        "data/t0/c.txt",
+        "*/inner/",
+        "!logs/",
+    ];
+    let nested_patterns = [
+        "*.csv",
+        "!sub/q.csv",
+        "t1/sub/",
+        "/t2/zx.bin",
+        "deep/",
+        "**/b1.txt",
+        "!a.tmp",
+        "m/",
+    ];
+    let files = [
+        "always.txt",
+        "a.tmp",
+        "keep.tmp",
+        "top.log",
+        "x.bak",
+        "b1.txt",
+        "c.txt",
+        "dx.txt",
+        "zx.bin",
+        "#hash",
+        "build",
+        "logs/inner.txt",
+        "cache/obj",
+        "sub/q.csv",
+        "sub/r.csv",
+        "deep/a/m/b",
+        "deep/b",
+        "n/inner/f",
+        "n/build/g",
+    ];
+    let mut text = String::new();
+    for p in root_patterns {
+        if rng.chance(45) {
+            text.push_str(p);
+            text.push('\n');
+        }
+    }
+    write(&root.join(".dvcignore"), &text);
+    if rng.chance(70) {
+        let mut nested = String::new();
+        for p in nested_patterns {
+            if rng.chance(40) {
+                nested.push_str(p);
+                nested.push('\n');
+            }
+        }
+        write(&root.join("data/.dvcignore"), &nested);
+    }
+    let trees = 3 + rng.below(3) as usize;
+    for t in 0..trees {
+        for f in files {
+            if f == "always.txt" || rng.chance(55) {
+                let size = rng.below(300) as usize;
+                write(&root.join(format!("data/t{t}/{f}")), rng.bytes(size));
+            }
+        }
+    }
+    let deps: Vec<String> = (0..trees).map(|t| format!("data/t{t}")).collect();
+    write(
+        &root.join("dvc.yaml"),
+        format!(
+            "stages:\n  hashall:\n    cmd: echo\n    deps: [{}]\n",
+            deps.join(", ")
+        ),
+    );
+    trees
+}
+
+#[test]
+fn dvcignore_leaves_out_of_folder_hashes_what_dvc_leaves_out() {
+    if !require_dvc() {
+        return;
+    }
+    let mut rng = Rng(SEED ^ 7);
+    let base = tempfile::tempdir().unwrap();
+    let mut trees = 0;
+    let dirs: Vec<PathBuf> = (0..16)
+        .map(|i| {
+            let dir = base.path().join(format!("ign{i}"));
+            trees += generated_ignored_trees(&mut rng, &dir);
+            dir
+        })
+        .collect();
+    let locks = probe("repro", &dirs);
+    let mut differing_from_unignored = 0;
+    for dir in &dirs {
+        let theirs = LockFile::parse(locks[&key(dir)].as_str().unwrap()).unwrap();
+        let theirs = theirs.entry("hashall").unwrap();
+        let pipeline = pipelines::load(dir).unwrap();
+        let mut cache = StatCache::in_memory().unwrap();
+        let ours = LockEntry::compute(dir, &pipeline.stages[0], &mut cache).unwrap();
+        assert_eq!(
+            ours.deps,
+            theirs.deps,
+            "{}:\n.dvcignore:\n{}\ndata/.dvcignore:\n{}",
+            dir.display(),
+            fs::read_to_string(dir.join(".dvcignore")).unwrap(),
+            fs::read_to_string(dir.join("data/.dvcignore")).unwrap_or_default()
+        );
+        // The ignore files mattered: without them some folder hashes differ.
+        fs::remove_file(dir.join(".dvcignore")).unwrap();
+        let _ = fs::remove_file(dir.join("data/.dvcignore"));
+        let mut cache = StatCache::in_memory().unwrap();
+        let bare = LockEntry::compute(dir, &pipeline.stages[0], &mut cache).unwrap();
+        differing_from_unignored += usize::from(bare.deps != ours.deps);
+    }
+    assert!(trees >= 48, "{trees} trees");
+    assert!(
+        differing_from_unignored >= 12,
+        "only {differing_from_unignored} projects where .dvcignore changed a hash"
+    );
+}
+
 /// A pipeline with a foreach, a folder dep and output, params in YAML and TOML, a metrics
 /// file, a frozen stage and a stage with neither deps nor outputs.
 fn status_project(root: &Path, rng: &mut Rng) {

@@ -10,6 +10,7 @@
 //! | `params` | params files (YAML, JSON, TOML) and dotted keys |
 //! | `definition` | `dvc.yaml` → [`Pipeline`] of expanded [`Stage`]s |
 //! | `sections` | the top-level `params`, `metrics`, `plots`, `artifacts`, checked as DVC does |
+//! | `dvcignore` | `.dvcignore` as DVC reads it, for folder hashes |
 //! | `hash`, `stat_cache` | DVC 3's md5 of files and `.dir` listings; the stat cache |
 //! | `emit`, `lock` | ruamel-style YAML writing; `dvc.lock` read and written |
 //! | `dvc_cache` | DVC's own cache filled with kiroku's outputs, so `dvc status` agrees |
@@ -32,6 +33,7 @@ pub mod cache;
 pub mod dag;
 pub mod definition;
 pub mod dvc_cache;
+pub mod dvcignore;
 pub mod emit;
 pub mod executor;
 pub mod gc;
