@@ -850,3 +850,36 @@ fn walk_files(dir: &Path) -> Vec<std::path::PathBuf> {
     }
     files
 }
+
+#[test]
+fn stages_waiting_for_a_busy_ssh_target_leave_their_slots_to_local_stages() {
+    let Some(sshd) = common::sshd::require_sshd() else {
+        return;
+    };
+    let p = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    // The box holds one job at once (no max_parallel); -j 2.
+    write(
+        p.path(),
+        "kiroku.toml",
+        &sshd.target_toml("box", remote.path()),
+    );
+    let stamp = "python3 -c 'import time; print(time.time())'";
+    write(
+        p.path(),
+        "dvc.yaml",
+        &format!(
+            "stages:\n  far1:\n    cmd: {stamp} > far1.txt && sleep 1\n    outs: [far1.txt]\n    meta: {{kiroku: {{target: box}}}}\n  far2:\n    cmd: {stamp} > far2.txt && sleep 1\n    outs: [far2.txt]\n    meta: {{kiroku: {{target: box}}}}\n  near:\n    cmd: {stamp} > near.txt\n    outs: [near.txt]\n"
+        ),
+    );
+    let (code, report) = repro(&p, &["-j", "2"]);
+    assert_eq!(code, 0, "{report}");
+    assert_eq!(with_outcome(&report, "ran"), set(&["far1", "far2", "near"]));
+    let at = |name: &str| -> f64 { read(p.path(), name).trim().parse().unwrap() };
+    let (far1, far2) = (at("far1.txt"), at("far2.txt"));
+    // One at a time on the box...
+    assert!((far1 - far2).abs() >= 0.9, "far1 {far1}, far2 {far2}");
+    // ...and the local stage did not wait behind the second (which would have held the other
+    // slot until the first ended, a second later): it ran while the first slept.
+    assert!(at("near.txt") < far1.min(far2) + 0.9, "{report}");
+}
