@@ -2,7 +2,8 @@
 to import): `python3 dvc_probe.py resolve|repro|status DIR...` prints one JSON object keyed by DIR.
 
 resolve: each stage DVC expands from DIR/dvc.yaml (name, cmd, wdir, deps, params, outs, frozen,
-always_changed), or {"error": message} when DVC refuses the file.
+always_changed) and the file's top-level params, metrics, plots and artifacts, or {"error":
+message} when DVC refuses the file.
 repro: `dvc repro` there; the dvc.lock it wrote.
 status: what `dvc status` reports for DIR (its --json shape).
 """
@@ -58,8 +59,17 @@ def resolve(root):
                     "always_changed": bool(s.always_changed),
                 }
             )
+        from dvc.dvcfile import load_file
+
+        project = load_file(repo, os.path.join(root, "dvc.yaml"))
+        sections = {
+            "params": project.params,
+            "metrics": project.metrics,
+            "plots": project.plots,
+            "artifacts": project.artifacts,
+        }
         repo.close()
-        return {"stages": stages}
+        return {"stages": stages, "sections": sections}
     except Exception as e:  # the message is compared loosely: DVC refused the file
         return {"error": f"{type(e).__name__}: {e}"}
 

@@ -549,8 +549,89 @@ fn generated_definition(rng: &mut Rng, root: &Path) {
         2 => vars.push_str("  - name: again\n"),
         _ => {}
     }
-    write(&root.join("dvc.yaml"), format!("{vars}{stages}"));
+    let sections = generated_sections(rng);
+    write(&root.join("dvc.yaml"), format!("{vars}{sections}{stages}"));
     fs::create_dir_all(root.join("sub")).unwrap();
+}
+
+/// DVC 3's top-level `params`, `metrics`, `plots` and `artifacts`, drawn at random, now and
+/// then in a shape DVC's schema refuses.
+fn generated_sections(rng: &mut Rng) -> String {
+    let mut text = String::new();
+    if rng.chance(40) {
+        text.push_str(rng.pick::<&str>(&[
+            "metrics: [m.json, '${name}.json', eval/scores.yaml]
+",
+            "metrics: []
+",
+            "params: [extra.yaml, conf.toml]
+",
+        ]));
+    }
+    if rng.chance(40) {
+        text.push_str(
+            "plots:
+",
+        );
+        for _ in 0..1 + rng.below(3) {
+            text.push_str(rng.pick::<&str>(&[
+                "- p.csv
+",
+                "- q.csv: {x: step, y: [a, b], title: Q}
+",
+                "- Loss:
+    y: {l.csv: loss, v.csv: [val, 'x y']}
+    x: {l.csv: step}
+    template: linear
+",
+                "- r.csv:
+",
+                "- s.csv: {y: acc, x_label: epoch, y_label: score}
+  t.json:
+",
+            ]));
+        }
+    }
+    if rng.chance(40) {
+        text.push_str(&format!(
+            "artifacts:
+  model-{}:
+    path: models/m.pkl
+    type: model
+    desc: the model
+    labels: [a, b]
+    meta: {{k: 1, nested: [x]}}
+  data:
+    path: data.csv
+",
+            rng.below(9)
+        ));
+    }
+    if rng.chance(10) {
+        text.push_str(rng.pick::<&str>(&[
+            "metrics: m.json
+",
+            "params: [5]
+",
+            "plots: {a: b}
+",
+            "plots:
+- a.csv: {x: 1}
+",
+            "plots:
+- a.csv: {colour: red}
+",
+            "artifacts:
+  m: {type: model}
+",
+            "artifacts:
+  m: {path: x, extra: 1}
+",
+            "artifacts: [m]
+",
+        ]));
+    }
+    text
 }
 
 #[test]
@@ -571,6 +652,7 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
     let oracle = probe("resolve", &dirs);
     let mut compared = 0;
     let mut refused = 0;
+    let mut sections_seen = 0;
     for dir in &dirs {
         let theirs = &oracle[&key(dir)];
         let ours = pipelines::load(dir);
@@ -591,6 +673,7 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
                 fs::read_to_string(dir.join("dvc.yaml")).unwrap()
             )
         });
+        let our_sections = ours.sections.clone();
         let ours: Vec<Value> = ours
             .stages
             .iter()
@@ -619,6 +702,44 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
                 })
             })
             .collect();
+        // The top-level sections read as DVC reads them.
+        let sections = &theirs["sections"];
+        let their_plots: Vec<(String, Value)> = sections["plots"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .flat_map(|p| match p {
+                Value::String(path) => vec![(path.clone(), Value::Null)],
+                Value::Object(defs) => defs.iter().map(|(k, v)| (k.clone(), v.clone())).collect(),
+                other => panic!("plot {other}"),
+            })
+            .collect();
+        let their_artifacts: Vec<(String, String)> = sections["artifacts"]
+            .as_object()
+            .unwrap()
+            .iter()
+            .map(|(name, a)| (name.clone(), a["path"].as_str().unwrap().to_string()))
+            .collect();
+        assert_eq!(
+            json!(our_sections.metrics),
+            sections["metrics"],
+            "{}",
+            dir.display()
+        );
+        assert_eq!(
+            json!(our_sections.params),
+            sections["params"],
+            "{}",
+            dir.display()
+        );
+        assert_eq!(our_sections.plots, their_plots, "{}", dir.display());
+        let our_artifacts: Vec<(String, String)> = our_sections
+            .artifacts
+            .iter()
+            .map(|a| (a.name.clone(), a.path.clone()))
+            .collect();
+        assert_eq!(our_artifacts, their_artifacts, "{}", dir.display());
+        sections_seen += usize::from(!their_plots.is_empty() || !their_artifacts.is_empty());
         let mut theirs: Vec<Value> = stages.as_array().unwrap().clone();
         for stage in &mut theirs {
             let mut outs = stage["outs"].as_array().unwrap().clone();
@@ -636,6 +757,10 @@ fn generated_definitions_resolve_as_dvc_resolves_them() {
     }
     assert!(compared > 150, "only {compared} stages compared");
     assert!(refused >= 3, "only {refused} files refused by DVC");
+    assert!(
+        sections_seen >= 10,
+        "only {sections_seen} files with plots or artifacts"
+    );
 }
 
 /// Hundreds of files (empty, binary, unicode and odd names, executable) in nested folders,
@@ -727,6 +852,143 @@ fn hashes_and_the_lock_text_are_dvcs() {
         stages: vec![("hashall".into(), entry)],
     };
     assert_eq!(ours.to_yaml(), dvc_lock);
+}
+
+/// Folders of files that a root `.dvcignore` and a nested `data/.dvcignore`, drawn from
+/// gitignore's features, partly ignore; the stage's deps are the folders.
+fn generated_ignored_trees(rng: &mut Rng, root: &Path) -> usize {
+    let root_patterns = [
+        "*.tmp",
+        "!keep.tmp",
+        "/top.log",
+        "logs/",
+        "**/cache/**",
+        "data/t*/deep/**/b",
+        "[ab]*.txt",
+        "[!a-c]x.txt",
+        "?x.bin",
+        "build",
+        "*.bak  ",
+        "sub/*.csv",
+        "\\#hash",
+        "# a comment",
+        "",
+        "data/t0/c.txt",
+        "*/inner/",
+        "!logs/",
+    ];
+    let nested_patterns = [
+        "*.csv",
+        "!sub/q.csv",
+        "t1/sub/",
+        "/t2/zx.bin",
+        "deep/",
+        "**/b1.txt",
+        "!a.tmp",
+        "m/",
+    ];
+    let files = [
+        "always.txt",
+        "a.tmp",
+        "keep.tmp",
+        "top.log",
+        "x.bak",
+        "b1.txt",
+        "c.txt",
+        "dx.txt",
+        "zx.bin",
+        "#hash",
+        "build",
+        "logs/inner.txt",
+        "cache/obj",
+        "sub/q.csv",
+        "sub/r.csv",
+        "deep/a/m/b",
+        "deep/b",
+        "n/inner/f",
+        "n/build/g",
+    ];
+    let mut text = String::new();
+    for p in root_patterns {
+        if rng.chance(45) {
+            text.push_str(p);
+            text.push('\n');
+        }
+    }
+    write(&root.join(".dvcignore"), &text);
+    if rng.chance(70) {
+        let mut nested = String::new();
+        for p in nested_patterns {
+            if rng.chance(40) {
+                nested.push_str(p);
+                nested.push('\n');
+            }
+        }
+        write(&root.join("data/.dvcignore"), &nested);
+    }
+    let trees = 3 + rng.below(3) as usize;
+    for t in 0..trees {
+        for f in files {
+            if f == "always.txt" || rng.chance(55) {
+                let size = rng.below(300) as usize;
+                write(&root.join(format!("data/t{t}/{f}")), rng.bytes(size));
+            }
+        }
+    }
+    let deps: Vec<String> = (0..trees).map(|t| format!("data/t{t}")).collect();
+    write(
+        &root.join("dvc.yaml"),
+        format!(
+            "stages:\n  hashall:\n    cmd: echo\n    deps: [{}]\n",
+            deps.join(", ")
+        ),
+    );
+    trees
+}
+
+#[test]
+fn dvcignore_leaves_out_of_folder_hashes_what_dvc_leaves_out() {
+    if !require_dvc() {
+        return;
+    }
+    let mut rng = Rng(SEED ^ 7);
+    let base = tempfile::tempdir().unwrap();
+    let mut trees = 0;
+    let dirs: Vec<PathBuf> = (0..16)
+        .map(|i| {
+            let dir = base.path().join(format!("ign{i}"));
+            trees += generated_ignored_trees(&mut rng, &dir);
+            dir
+        })
+        .collect();
+    let locks = probe("repro", &dirs);
+    let mut differing_from_unignored = 0;
+    for dir in &dirs {
+        let theirs = LockFile::parse(locks[&key(dir)].as_str().unwrap()).unwrap();
+        let theirs = theirs.entry("hashall").unwrap();
+        let pipeline = pipelines::load(dir).unwrap();
+        let mut cache = StatCache::in_memory().unwrap();
+        let ours = LockEntry::compute(dir, &pipeline.stages[0], &mut cache).unwrap();
+        assert_eq!(
+            ours.deps,
+            theirs.deps,
+            "{}:\n.dvcignore:\n{}\ndata/.dvcignore:\n{}",
+            dir.display(),
+            fs::read_to_string(dir.join(".dvcignore")).unwrap(),
+            fs::read_to_string(dir.join("data/.dvcignore")).unwrap_or_default()
+        );
+        // The ignore files mattered: without them some folder hashes differ.
+        fs::remove_file(dir.join(".dvcignore")).unwrap();
+        let _ = fs::remove_file(dir.join("data/.dvcignore"));
+        let mut cache = StatCache::in_memory().unwrap();
+        let bare = LockEntry::compute(dir, &pipeline.stages[0], &mut cache).unwrap();
+        differing_from_unignored += usize::from(bare.deps != ours.deps);
+    }
+    assert!(trees >= 48, "{trees} trees");
+    assert!(
+        differing_from_unignored >= 12,
+        "only {differing_from_unignored} projects where .dvcignore changed a hash"
+    );
 }
 
 /// A pipeline with a foreach, a folder dep and output, params in YAML and TOML, a metrics

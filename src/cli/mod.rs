@@ -8,6 +8,7 @@ pub mod data;
 pub mod demo;
 pub mod dev;
 pub mod experiments;
+pub mod gc;
 pub mod job_exec;
 pub mod jobs;
 pub mod log;
@@ -174,6 +175,8 @@ pub enum Command {
     Dag(pipelines::DagArgs),
     /// Run a dvc.yaml pipeline's stale stages as jobs and runs: `kiroku repro [STAGE…] [-f] [-j N]`.
     Repro(repro::ReproArgs),
+    /// Free the pipelines' content cache of what the current dvc.lock and recent pipeline runs do not use.
+    Gc(gc::GcArgs),
     /// The model registry: versions, gated aliases, history, rollback, approvals, deploy hooks.
     #[command(subcommand)]
     Model(model::ModelCommand),
@@ -315,6 +318,7 @@ pub fn dispatch(cli: Cli) -> Result<i32> {
         Command::Data(cmd) => data::data(&mut ctx, cmd),
         Command::Review(args) => review::review(&mut ctx, args),
         Command::Repro(args) => repro::repro_command(&mut ctx, args, cli.format),
+        Command::Gc(args) => gc::gc_command(&mut ctx, args, cli.format),
         Command::Model(cmd) => model::model(&mut ctx, cmd),
         Command::Mcp(args) => mcp::mcp(&mut ctx, args),
     }

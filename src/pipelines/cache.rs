@@ -20,8 +20,8 @@ use std::path::{Path, PathBuf};
 
 /// One entry of a `.dir` listing.
 #[derive(Debug, Deserialize)]
-struct ListingEntry {
-    md5: String,
+pub(super) struct ListingEntry {
+    pub(super) md5: String,
     relpath: String,
 }
 
@@ -110,7 +110,7 @@ pub fn can_restore(store: &dyn Store, out: &CachedOut) -> Result<bool> {
 }
 
 /// A directory object's listing, None when the store lacks it.
-fn read_listing(store: &dyn Store, dir_md5: &str) -> Result<Option<Vec<ListingEntry>>> {
+pub(super) fn read_listing(store: &dyn Store, dir_md5: &str) -> Result<Option<Vec<ListingEntry>>> {
     let mut reader = match store.open_object(dir_md5) {
         Ok(reader) => reader,
         Err(KirokuError::NotFound(_)) => return Ok(None),

@@ -22,6 +22,8 @@ pub struct Pipeline {
     pub root: PathBuf,
     /// Expanded stages in file order (a `foreach`/`matrix` group's members in DVC's order).
     pub stages: Vec<Stage>,
+    /// The top-level `params`, `metrics`, `plots` and `artifacts`.
+    pub sections: super::sections::Sections,
 }
 
 impl Pipeline {
@@ -252,6 +254,8 @@ pub fn load_text(root: &Path, text: &str) -> Result<Pipeline> {
             ));
         }
     }
+    // Checked as written (DVC's schema sees the file before its templates are resolved).
+    super::sections::read(&doc).map_err(|(line, why)| top_err(file, line, why))?;
     let mut ctx = Context::default();
     if root.join(DEFAULT_PARAMS_FILE).is_file() {
         let params = read_params_file(&root.join(DEFAULT_PARAMS_FILE))?;
@@ -263,6 +267,16 @@ pub fn load_text(root: &Path, text: &str) -> Result<Pipeline> {
             top_err(file, line, format!("key 'vars': {why}"))
         })?;
     }
+    // Then read with `${…}` resolved against the file's vars, as DVC reads them.
+    let written: Vec<(String, yaml::Node)> = entries
+        .iter()
+        .filter(|(key, _)| super::sections::KEYS.contains(&key.as_str()))
+        .cloned()
+        .collect();
+    let sections =
+        template::resolve_node(&yaml::Node::new(Kind::Map(written), doc.line), &ctx, false)
+            .and_then(|resolved| super::sections::read(&resolved))
+            .map_err(|(line, why)| top_err(file, line, why))?;
     let mut stages = Vec::new();
     if let Some(node) = doc.get("stages") {
         let defs = match &node.kind {
@@ -293,6 +307,7 @@ pub fn load_text(root: &Path, text: &str) -> Result<Pipeline> {
     Ok(Pipeline {
         root: root.to_path_buf(),
         stages,
+        sections,
     })
 }
 

@@ -16,6 +16,9 @@ use std::time::{Duration, Instant};
 pub struct Task {
     pub name: String,
     pub needs: Vec<usize>,
+    /// The capacity pool it counts against (an index into `execute`'s `pool_limits`: a target
+    /// that holds only so many jobs at once), besides the global slots.
+    pub pool: Option<usize>,
 }
 
 /// How a task ended.
@@ -66,12 +69,14 @@ pub trait TaskRunner: Sync {
 }
 
 /// Runs every task in `tasks` (whose `needs` point at lower or higher indices alike, but
-/// must not form a circle) on up to `slots` threads. `interrupted` is polled about ten times
+/// must not form a circle) on up to `slots` threads, and at most `pool_limits[p]` tasks of
+/// pool `p` at once. `interrupted` is polled about ten times
 /// a second; once it answers true, running tasks are interrupted and no new one starts.
 /// `on_event` sees each start and end; `on_tick` runs between. Returns each task's outcome.
 pub fn execute(
     tasks: &[Task],
     slots: usize,
+    pool_limits: &[usize],
     runner: &dyn TaskRunner,
     interrupted: &dyn Fn() -> bool,
     on_event: &mut dyn FnMut(&Event),
@@ -81,6 +86,11 @@ pub fn execute(
     let mut outcomes: Vec<Option<Outcome>> = vec![None; tasks.len()];
     let mut waiting: BTreeSet<usize> = (0..tasks.len()).collect();
     let mut running = 0usize;
+    let mut in_pool = vec![0usize; pool_limits.len()];
+    let pool_free = |in_pool: &[usize], task: &Task| {
+        task.pool
+            .is_none_or(|p| in_pool[p] < pool_limits.get(p).copied().unwrap_or(usize::MAX).max(1))
+    };
     let stop = AtomicBool::new(false);
     let (tx, rx) = mpsc::channel::<(usize, Outcome, Duration)>();
     std::thread::scope(|scope| loop {
@@ -110,9 +120,16 @@ pub fn execute(
                     .needs
                     .iter()
                     .all(|&n| outcomes[n].as_ref().is_some_and(Outcome::succeeded));
-                if ready && running < slots && !stop.load(Ordering::SeqCst) {
+                if ready
+                    && running < slots
+                    && pool_free(&in_pool, &tasks[index])
+                    && !stop.load(Ordering::SeqCst)
+                {
                     waiting.remove(&index);
                     running += 1;
+                    if let Some(p) = tasks[index].pool {
+                        in_pool[p] += 1;
+                    }
                     on_event(&Event::Started { task: index });
                     let tx = tx.clone();
                     let stop = &stop;
@@ -145,6 +162,9 @@ pub fn execute(
         match rx.recv_timeout(Duration::from_millis(100)) {
             Ok((index, outcome, elapsed)) => {
                 running -= 1;
+                if let Some(p) = tasks[index].pool {
+                    in_pool[p] -= 1;
+                }
                 on_event(&Event::Ended {
                     task: index,
                     outcome: outcome.clone(),
@@ -196,6 +216,56 @@ mod tests {
         Task {
             name: name.into(),
             needs: needs.to_vec(),
+            pool: None,
+        }
+    }
+
+    /// Counts how many tasks of pool 0 run at once.
+    struct Counting {
+        tasks: Vec<Task>,
+        now: std::sync::atomic::AtomicUsize,
+        most: std::sync::atomic::AtomicUsize,
+    }
+
+    impl TaskRunner for Counting {
+        fn run(&self, index: usize, _stop: &AtomicBool) -> Outcome {
+            let pooled = self.tasks[index].pool.is_some();
+            if pooled {
+                let now = self.now.fetch_add(1, Ordering::SeqCst) + 1;
+                self.most.fetch_max(now, Ordering::SeqCst);
+            }
+            std::thread::sleep(Duration::from_millis(20));
+            if pooled {
+                self.now.fetch_sub(1, Ordering::SeqCst);
+            }
+            Outcome::Ran
+        }
+        fn interrupt(&self) {}
+    }
+
+    #[test]
+    fn a_pool_holds_no_more_tasks_at_once_than_its_limit() {
+        for limit in [1, 2] {
+            let mut tasks: Vec<Task> = (0..6).map(|i| task(&format!("t{i}"), &[])).collect();
+            for t in tasks.iter_mut().take(5) {
+                t.pool = Some(0);
+            }
+            let runner = Counting {
+                tasks: tasks.clone(),
+                now: Default::default(),
+                most: Default::default(),
+            };
+            let outcomes = execute(
+                &tasks,
+                8,
+                &[limit],
+                &runner,
+                &|| false,
+                &mut |_| {},
+                &mut || {},
+            );
+            assert!(outcomes.iter().all(|o| *o == Outcome::Ran));
+            assert!(runner.most.load(Ordering::SeqCst) <= limit);
         }
     }
 
@@ -214,7 +284,7 @@ mod tests {
             tasks: tasks.clone(),
             started: Mutex::new(Vec::new()),
         };
-        let outcomes = execute(&tasks, 2, &script, &|| false, &mut |_| {}, &mut || {});
+        let outcomes = execute(&tasks, 2, &[], &script, &|| false, &mut |_| {}, &mut || {});
         assert_eq!(
             outcomes,
             vec![
@@ -239,7 +309,7 @@ mod tests {
             tasks: tasks.clone(),
             started: Mutex::new(Vec::new()),
         };
-        let outcomes = execute(&tasks, 4, &script, &|| false, &mut |_| {}, &mut || {});
+        let outcomes = execute(&tasks, 4, &[], &script, &|| false, &mut |_| {}, &mut || {});
         assert_eq!(outcomes[2], Outcome::Ran);
         assert!(matches!(outcomes[0], Outcome::Skipped(_)));
     }

@@ -5,8 +5,8 @@
 //!   sort_keys=True)` writes: `[{"md5": "…", "relpath": "a/b.txt"}, …]` sorted by `relpath`,
 //!   with `", "` and `": "` separators and non-ASCII escaped as `\uXXXX`; the hash gets the
 //!   suffix `.dir`, the size is the sum of the files' sizes and `nfiles` their count. Only
-//!   files count (empty folders are not listed); DVC's own folders (`.git`, `.dvc`, `.hg`) are
-//!   skipped.
+//!   files count (empty folders are not listed); DVC's own folders (`.git`, `.dvc`, `.hg`) and
+//!   what `.dvcignore` ignores (`super::dvcignore`) are left out.
 //!
 //! Files are looked up in a [`StatCache`] first (path, size, mtime, inode → md5), so an
 //! unchanged tree is not read again; the files that must be read are hashed on all cores.
@@ -89,8 +89,11 @@ fn hex(bytes: &[u8]) -> String {
     bytes.iter().map(|b| format!("{b:02x}")).collect()
 }
 
-/// Every file under `dir` (following links, as DVC does): (relpath with `/`, path, stat).
+/// Every file under `dir` (following links, as DVC does) that `.dvcignore` does not leave out:
+/// (relpath with `/`, path, stat).
 pub fn walk(dir: &Path) -> Result<Vec<(String, PathBuf, FileStat)>> {
+    let ignore = super::dvcignore::Ignore::for_dir(dir)?;
+    let base = dir.canonicalize().unwrap_or_else(|_| dir.to_path_buf());
     let mut files = Vec::new();
     let mut pending = vec![(dir.to_path_buf(), String::new())];
     while let Some((folder, prefix)) = pending.pop() {
@@ -108,16 +111,19 @@ pub fn walk(dir: &Path) -> Result<Vec<(String, PathBuf, FileStat)>> {
             } else {
                 format!("{prefix}/{name}")
             };
+            let ignored = ignore.ignored(&base.join(&rel), meta.is_dir());
             if meta.is_dir() {
-                if !SKIPPED_DIRS.contains(&name.as_str()) {
+                if !SKIPPED_DIRS.contains(&name.as_str()) && !ignored {
                     pending.push((path, rel));
                 }
-            } else {
+            } else if !ignored {
                 files.push((rel, path, FileStat::of(&meta)));
             }
         }
     }
     files.sort_by(|a, b| a.0.cmp(&b.0));
+    let relpaths: Vec<&str> = files.iter().map(|f| f.0.as_str()).collect();
+    super::dvcignore::refuse_inner_ignore(dir, &relpaths)?;
     Ok(files)
 }
 

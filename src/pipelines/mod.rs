@@ -9,6 +9,8 @@
 //! | `template` | `${…}` interpolation and the variables context |
 //! | `params` | params files (YAML, JSON, TOML) and dotted keys |
 //! | `definition` | `dvc.yaml` → [`Pipeline`] of expanded [`Stage`]s |
+//! | `sections` | the top-level `params`, `metrics`, `plots`, `artifacts`, checked as DVC does |
+//! | `dvcignore` | `.dvcignore` as DVC reads it, for folder hashes |
 //! | `hash`, `stat_cache` | DVC 3's md5 of files and `.dir` listings; the stat cache |
 //! | `emit`, `lock` | ruamel-style YAML writing; `dvc.lock` read and written |
 //! | `dvc_cache` | DVC's own cache filled with kiroku's outputs, so `dvc status` agrees |
@@ -24,14 +26,17 @@
 //! | `stage_job` | one stage as a job and a run: local process group or the queue |
 //! | `cache` | outputs into and out of the store's content cache; the run-cache key |
 //! | `progress` | live progress on a terminal, plain lines when piped |
+//! | `gc` | `kiroku gc`: cache objects no current lock or recent pipeline run refers to |
 //! | `remote` | a stage on an ssh target: its files sent to the host, its outputs fetched back |
 //! | `overview` | each stage's latest run, log tail and cached outputs (the Pipelines screen) |
 pub mod cache;
 pub mod dag;
 pub mod definition;
 pub mod dvc_cache;
+pub mod dvcignore;
 pub mod emit;
 pub mod executor;
+pub mod gc;
 pub mod hash;
 pub mod lock;
 pub mod overview;
@@ -39,6 +44,7 @@ pub mod params;
 pub mod progress;
 pub mod remote;
 pub mod repro;
+pub mod sections;
 pub mod stage_job;
 pub mod stat_cache;
 pub mod status;

@@ -213,17 +213,26 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
         .enumerate()
         .map(|(t, p)| (p.index, t))
         .collect();
-    let tasks: Vec<Task> = to_run
-        .iter()
-        .map(|p| Task {
-            name: pipeline.stages[p.index].name.clone(),
+    let mut pools = TargetPools::default();
+    let mut tasks: Vec<Task> = Vec::with_capacity(to_run.len());
+    for p in &to_run {
+        let stage = &pipeline.stages[p.index];
+        let target = stage
+            .settings
+            .target
+            .as_deref()
+            .or(opts.target.as_deref())
+            .unwrap_or("local");
+        tasks.push(Task {
+            name: stage.name.clone(),
             needs: dag
                 .ancestors(p.index)
                 .into_iter()
                 .filter_map(|a| position.get(&a).copied())
                 .collect(),
-        })
-        .collect();
+            pool: pools.pool_of(env.config, target)?,
+        });
+    }
     let slots = opts.jobs.unwrap_or_else(|| default_slots(env.config));
     let runner = StageRunner {
         pipeline: &pipeline,
@@ -256,6 +265,7 @@ pub fn repro(root: &Path, env: ReproEnv, opts: &ReproOptions) -> Result<ReproRep
     let outcomes = executor::execute(
         &tasks,
         slots,
+        &pools.limits,
         &runner,
         &|| env.interrupted.load(Ordering::SeqCst),
         &mut |event| {
@@ -329,6 +339,35 @@ fn default_slots(config: &crate::config::Config) -> usize {
     match crate::jobs::targets::resolve(config, Some("local")) {
         Ok(target) if target.config.max_parallel.is_some() => target.max_parallel(0),
         _ => cpus.max(MIN_SLOTS),
+    }
+}
+
+/// The targets that hold only so many jobs at once, as capacity pools for the executor: an
+/// ssh target its `max_parallel` (1 when unset), as the job queue places them, so stages
+/// waiting for a busy box do not hold `-j` slots that local stages could use. Local stages
+/// count against `-j` alone (GPU stages are booked by the queue); Slurm queues on its own.
+#[derive(Default)]
+struct TargetPools {
+    names: Vec<String>,
+    limits: Vec<usize>,
+}
+
+impl TargetPools {
+    fn pool_of(&mut self, config: &crate::config::Config, target: &str) -> Result<Option<usize>> {
+        if let Some(i) = self.names.iter().position(|n| n == target) {
+            return Ok(Some(i));
+        }
+        if target == "local" {
+            return Ok(None);
+        }
+        let resolved = crate::jobs::targets::resolve(config, Some(target))?;
+        if resolved.config.kind != crate::config::TargetKind::Ssh {
+            return Ok(None);
+        }
+        self.names.push(target.to_string());
+        self.limits
+            .push(resolved.config.max_parallel.unwrap_or(1).max(1) as usize);
+        Ok(Some(self.names.len() - 1))
     }
 }
 

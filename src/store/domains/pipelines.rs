@@ -24,4 +24,18 @@ pub trait PipelineStore {
     fn record_run_cache(&self, entry: &RunCacheEntry) -> Result<()>;
     /// The entry under `key`, if any.
     fn run_cache_entry(&self, key: &str) -> Result<Option<RunCacheEntry>>;
+    /// Every object the cache holds, with its size (for `kiroku gc`). A store that keeps its
+    /// objects elsewhere says so.
+    fn list_objects(&self) -> Result<Vec<(String, u64)>> {
+        Err(crate::error::KirokuError::Invalid(
+            "this store cannot list its cache: run kiroku gc on the machine that holds the store's folder".into(),
+        ))
+    }
+    /// Deletes objects `ids` (those missing are skipped); returns the bytes freed.
+    fn delete_objects(&self, ids: &[String]) -> Result<u64> {
+        let _ = ids;
+        Err(crate::error::KirokuError::Invalid(
+            "this store cannot delete from its cache: run kiroku gc on the machine that holds the store's folder".into(),
+        ))
+    }
 }

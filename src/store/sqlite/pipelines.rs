@@ -145,6 +145,53 @@ impl PipelineStore for SqliteStore {
         Ok(Some(path))
     }
 
+    fn list_objects(&self) -> Result<Vec<(String, u64)>> {
+        let root = self.cache_folder().join("files/md5");
+        let io = |e| KirokuError::io(format!("listing {}", root.display()), e);
+        let mut objects = Vec::new();
+        let prefixes = match std::fs::read_dir(&root) {
+            Ok(entries) => entries,
+            Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(objects),
+            Err(e) => return Err(io(e)),
+        };
+        for prefix in prefixes {
+            let prefix = prefix.map_err(io)?;
+            let head = prefix.file_name().to_string_lossy().into_owned();
+            if !prefix.file_type().map_err(io)?.is_dir() {
+                continue;
+            }
+            for object in std::fs::read_dir(prefix.path()).map_err(io)? {
+                let object = object.map_err(io)?;
+                let id = format!("{head}{}", object.file_name().to_string_lossy());
+                let meta = object.metadata().map_err(io)?;
+                if meta.is_file() && is_object_id(&id) {
+                    objects.push((id, meta.len()));
+                }
+            }
+        }
+        objects.sort();
+        Ok(objects)
+    }
+
+    fn delete_objects(&self, ids: &[String]) -> Result<u64> {
+        let mut freed = 0;
+        for id in ids {
+            check_object_id(id)?;
+            let path = self.object_path(id);
+            let size = match std::fs::metadata(&path) {
+                Ok(meta) => meta.len(),
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => continue,
+                Err(e) => return Err(KirokuError::io(format!("reading {}", path.display()), e)),
+            };
+            match std::fs::remove_file(&path) {
+                Ok(()) => freed += size,
+                Err(e) if e.kind() == std::io::ErrorKind::NotFound => {}
+                Err(e) => return Err(KirokuError::io(format!("removing {}", path.display()), e)),
+            }
+        }
+        Ok(freed)
+    }
+
     fn record_run_cache(&self, entry: &RunCacheEntry) -> Result<()> {
         check_key(&entry.key)?;
         for out in &entry.outs {
