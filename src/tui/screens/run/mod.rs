@@ -323,13 +323,13 @@ impl ScreenBehaviour for RunScreen {
     fn hints(&self) -> &'static [(Cmd, &'static str)] {
         &[
             (Cmd::NextTab, "next tab"),
-            (Cmd::Note, "note"),
-            (Cmd::Filter, "search"),
             (Cmd::SmoothMore, "smooth"),
             (Cmd::LogY, "log-y"),
             (Cmd::XAxis, "x axis"),
             (Cmd::ZoomIn, "zoom"),
             (Cmd::ChartMode, "grid/list"),
+            (Cmd::Right, "cursor"),
+            (Cmd::Note, "note"),
             (Cmd::Back, "back"),
             (Cmd::Quit, "quit"),
         ]
@@ -347,6 +347,51 @@ impl ScreenBehaviour for RunScreen {
     /// `back` with a search in force (Params, Logs) clears it first.
     fn on_back(&self, state: &mut State) -> Option<Vec<Effect>> {
         log::clear_search(state).then(Vec::new)
+    }
+
+    /// Each tab's own keys.
+    fn current_hints(&self, state: &State) -> &'static [(Cmd, &'static str)] {
+        match state.run.as_ref().map(|r| r.tab) {
+            Some(RunTab::Metrics) => self.hints(),
+            // While a search is in force `n` is the next match (see `handle_key`).
+            Some(RunTab::Logs) => &[
+                (Cmd::Filter, "search"),
+                (Cmd::Follow, "follow"),
+                (Cmd::Ansi, "colours"),
+                (Cmd::SearchPrev, "prev match"),
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Params) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Filter, "search"),
+                (Cmd::Note, "note"),
+                (Cmd::Tag, "tag"),
+                (Cmd::Rerun, "rerun"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Notes) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Reply, "reply"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Artifacts) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Open, "open/close"),
+                (Cmd::Note, "note"),
+                (Cmd::Back, "back"),
+            ],
+            _ => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Tag, "tag"),
+                (Cmd::Star, "star"),
+                (Cmd::Rerun, "rerun"),
+                (Cmd::Back, "back"),
+            ],
+        }
     }
 
     fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
@@ -780,6 +825,31 @@ mod tests {
             }) => assert_eq!(*reply_to, Some(3)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_footer_shows_the_tabs_own_keys_and_keeps_help_and_quit_at_80_columns() {
+        let mut s = opened("r1");
+        let footer = |s: &mut State| {
+            let text = crate::tui::render_to_string(s, 80, 24);
+            text.lines().last().unwrap().to_string()
+        };
+        s.run.as_mut().unwrap().tab = RunTab::Logs;
+        let logs = footer(&mut s);
+        for want in ["f follow", "A colours", "? help", "q quit"] {
+            assert!(logs.contains(want), "{want:?} in {logs:?}");
+        }
+        assert!(!logs.contains("smooth"), "{logs:?}");
+        s.run.as_mut().unwrap().tab = RunTab::Metrics;
+        let metrics = footer(&mut s);
+        assert!(
+            metrics.contains("e smooth") && metrics.trim_end().ends_with("q quit"),
+            "{metrics:?}"
+        );
+        // A long message leaves room for help and quit.
+        s.error("x".repeat(200));
+        let with_message = footer(&mut s);
+        assert!(with_message.contains("? help  q quit"), "{with_message:?}");
     }
 
     #[test]
