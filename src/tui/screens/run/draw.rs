@@ -159,6 +159,19 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
                 .unwrap_or_default(),
         ),
     ])];
+    // Why it failed: the exit code is above, the last error line of its output here.
+    if r.status == crate::model::RunStatus::Failed {
+        let why = match rv.log.as_deref() {
+            Some(log) => crate::present::last_error_line(log)
+                .unwrap_or("(the log is empty)")
+                .to_string(),
+            None => "reading the log…".into(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(fit("error", w, false), state.theme.style("text.dim")),
+            Span::styled(why, state.theme.style("status.failed")),
+        ]));
+    }
     lines.push(kv(state, "id", r.id.clone(), w));
     lines.push(kv(state, "experiment", r.experiment.clone(), w));
     lines.push(kv(

@@ -553,9 +553,18 @@ impl ScreenBehaviour for RunScreen {
                     rv.detail = Some(*detail);
                     rv.artifacts = artifacts;
                     if first {
+                        let failed = rv
+                            .detail
+                            .as_ref()
+                            .is_some_and(|d| d.run.status == crate::model::RunStatus::Failed);
                         match rv.tab {
                             RunTab::Metrics => out.extend(state.run_series_requests()),
                             RunTab::Logs => out.extend(state.log_effects()),
+                            // A failed run's overview says why, from the end of its log.
+                            RunTab::Overview if failed => {
+                                let run_id = rv.id.clone();
+                                out.push(state.request(Request::Log { run_id, from: 0 }));
+                            }
                             _ => {}
                         }
                     }
@@ -850,6 +859,37 @@ mod tests {
         s.error("x".repeat(200));
         let with_message = footer(&mut s);
         assert!(with_message.contains("? help  q quit"), "{with_message:?}");
+    }
+
+    #[test]
+    fn a_failed_runs_overview_shows_its_exit_code_and_last_error_line() {
+        let mut s = state();
+        s.open_run("r1".into());
+        let mut d = detail("r1");
+        d.run.status = crate::model::RunStatus::Failed;
+        d.run.exit_code = Some(1);
+        let effects = answer(&mut s, Response::Run(Box::new(d), vec![]));
+        assert!(
+            requests(&effects)
+                .iter()
+                .any(|r| matches!(r, Request::Log { run_id, from: 0 } if run_id == "r1")),
+            "the log is read for the overview"
+        );
+        answer(
+            &mut s,
+            Response::Log {
+                run_id: "r1".into(),
+                text: "epoch 3 loss=inf\nTraceback (most recent call last):\n  File \"t.py\"\nFloatingPointError: loss is nan at epoch 4\n\n".into(),
+                end: 10,
+                appended: false,
+            },
+        );
+        let text = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(text.contains("failed (exit 1)"), "{text}");
+        assert!(
+            text.contains("error       FloatingPointError: loss is nan at epoch 4"),
+            "{text}"
+        );
     }
 
     #[test]
