@@ -478,6 +478,11 @@ impl ScreenBehaviour for RunScreen {
                 };
                 return vec![];
             }
+            // Enter on a metric of the list opens its chart (the grid, at that chart).
+            if cmd == Cmd::Open && rv.chart_list {
+                rv.chart_list = false;
+                return vec![];
+            }
             let range = x_extent(rv.series.values());
             if rv.charts.apply(cmd, range) {
                 rv.series.clear();
@@ -890,6 +895,22 @@ mod tests {
             text.contains("error       FloatingPointError: loss is nan at epoch 4"),
             "{text}"
         );
+    }
+
+    #[test]
+    fn enter_on_a_metric_of_the_list_opens_its_chart_marked_as_selected() {
+        let mut s = opened("r1");
+        typed(&mut s, "]]");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Metrics);
+        typed(&mut s, "v");
+        typed(&mut s, "j");
+        let list = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(list.contains("▸val/acc"), "{list}");
+        press(&mut s, KeyCode::Enter);
+        let rv = s.run.as_ref().unwrap();
+        assert!(!rv.chart_list && rv.chart_selected == 1);
+        let grid = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(grid.contains("▸ val/acc"), "{grid}");
     }
 
     #[test]
