@@ -156,11 +156,12 @@ pub fn default_columns(runs: &[Run], only_changed: bool) -> Vec<Column> {
                 .len()
                 > 1
         });
+    // Params stay together: those that vary, then (unless only changed ones) the constant ones.
     cols.extend(varying.into_iter().map(|k| Column::Param(k.clone())));
-    let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
-    cols.extend(metric_keys.into_iter().map(|k| Column::Metric(k.clone())));
     if !only_changed {
         cols.extend(constant.into_iter().map(|k| Column::Param(k.clone())));
     }
+    let metric_keys: BTreeSet<&String> = runs.iter().flat_map(|r| r.metrics.keys()).collect();
+    cols.extend(metric_keys.into_iter().map(|k| Column::Metric(k.clone())));
     cols
 }

@@ -23,7 +23,7 @@ pub use columns::{default_columns, Column};
 pub use format::Format;
 pub use number::{format_value, format_value_as};
 pub use pairs::parse_pairs;
-pub use plain::{count_of, event_detail, plain_one_line};
+pub use plain::{count_of, event_detail, last_error_line, plain_one_line, runs_named};
 pub use shell::{shell_words, split_shell_words};
 pub use threads::thread_order;
 pub use time::{

@@ -12,6 +12,58 @@ pub fn count_of(n: impl Into<u64>, noun: &str) -> String {
     }
 }
 
+/// Runs named for a message: `run lr0.1-s1 (3f2a91c0)`, `3 runs: a, b, c`, or the first
+/// three of many and how many more (`labels`: one per run, as the caller names them).
+pub fn runs_named(labels: &[String]) -> String {
+    const SHOWN: usize = 3;
+    match labels {
+        [one] => format!("run {one}"),
+        _ => {
+            let mut text = format!("{}: {}", count_of(labels.len() as u64, "run"), {
+                labels
+                    .iter()
+                    .take(SHOWN)
+                    .cloned()
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            });
+            if labels.len() > SHOWN {
+                text.push_str(&format!(" and {} more", labels.len() - SHOWN));
+            }
+            text
+        }
+    }
+}
+
+/// Why a failed run failed, as its output says: the last line that names an error or
+/// exception (`FloatingPointError: loss is nan`), else the last line that is not blank.
+pub fn last_error_line(log: &str) -> Option<&str> {
+    let lines = log
+        .lines()
+        .map(str::trim_end)
+        .filter(|l| !l.trim().is_empty());
+    let names_error = |l: &&str| {
+        let lower = l.to_ascii_lowercase();
+        [
+            "error",
+            "exception",
+            "traceback",
+            "fatal",
+            "panicked",
+            "killed",
+        ]
+        .iter()
+        .any(|w| lower.contains(w))
+    };
+    // The last error line, unless it is a traceback's header (the line after says more).
+    let all: Vec<&str> = lines.collect();
+    all.iter()
+        .rev()
+        .find(|l| names_error(l) && !l.starts_with("Traceback"))
+        .or(all.last())
+        .map(|l| l.trim())
+}
+
 /// `text` (markdown) as one plain line.
 pub fn plain_one_line(text: &str) -> String {
     let words: Vec<String> = text
@@ -63,6 +115,22 @@ pub fn event_detail(e: &crate::model::Event) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_last_error_line_is_the_one_that_says_why() {
+        let log = "epoch 1\nTraceback (most recent call last):\n  x\nValueError: bad\nbye\n";
+        assert_eq!(last_error_line(log), Some("ValueError: bad"));
+        assert_eq!(last_error_line("a\nlast words  \n\n"), Some("last words"));
+        assert_eq!(last_error_line("\n \n"), None);
+    }
+
+    #[test]
+    fn runs_are_named_up_to_three() {
+        let l = |n: usize| (0..n).map(|i| format!("r{i}")).collect::<Vec<_>>();
+        assert_eq!(runs_named(&l(1)), "run r0");
+        assert_eq!(runs_named(&l(2)), "2 runs: r0, r1");
+        assert_eq!(runs_named(&l(5)), "5 runs: r0, r1, r2 and 2 more");
+    }
 
     #[test]
     fn counts_are_singular_for_one() {

@@ -36,7 +36,7 @@ pub enum Write {
         on: bool,
     },
     Tags {
-        run_id: String,
+        run_ids: Vec<String>,
         set: Vec<(String, String)>,
         remove: Vec<String>,
         user: String,
@@ -773,18 +773,33 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
             )
         }
         Write::Tags {
-            run_id,
+            run_ids,
             set,
             remove,
             user,
         } => {
-            if !set.is_empty() {
-                store.set_tags(&run_id, &set, &user)?;
+            for run_id in &run_ids {
+                if !set.is_empty() {
+                    store.set_tags(run_id, &set, &user)?;
+                }
+                if !remove.is_empty() {
+                    store.remove_tags(run_id, &remove, &user)?;
+                }
             }
-            if !remove.is_empty() {
-                store.remove_tags(&run_id, &remove, &user)?;
-            }
-            format!("tags updated on {}", crate::ids::short(&run_id))
+            let what: Vec<String> = set
+                .iter()
+                .map(|(k, v)| format!("{k}={v}"))
+                .chain(remove.iter().map(|k| format!("-{k}")))
+                .collect();
+            let ids: Vec<String> = run_ids
+                .iter()
+                .map(|id| crate::ids::short(id).to_string())
+                .collect();
+            format!(
+                "tags {} on {}",
+                what.join(" "),
+                crate::present::runs_named(&ids)
+            )
         }
         Write::Delete {
             run_ids,
@@ -794,11 +809,14 @@ fn write(store: &dyn Store, w: Write) -> crate::error::Result<String> {
             for id in &run_ids {
                 store.set_deleted(id, deleted, &user)?;
             }
+            let ids: Vec<String> = run_ids
+                .iter()
+                .map(|id| crate::ids::short(id).to_string())
+                .collect();
             format!(
-                "{} {} run{}",
+                "{} {}",
                 if deleted { "deleted" } else { "restored" },
-                run_ids.len(),
-                if run_ids.len() == 1 { "" } else { "s" }
+                crate::present::runs_named(&ids)
             )
         }
         Write::SubmitJob { job, context } => {

@@ -350,13 +350,22 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
             .map(|r| r.metrics.get(k).map(|m| m.last))
             .collect();
         let best = crate::compare::best(&vals, higher);
+        // The selected metric (what B flips, what the charts show) is marked in text too, so
+        // it shows in every theme.
+        let selected = i == cv.metric_cursor;
         let mut spans = vec![Span::styled(
             fit(
-                &format!("{k} {}", if higher { "↑" } else { "↓" }),
+                &format!(
+                    "{}{k} {}",
+                    if selected { "▸" } else { " " },
+                    if higher { "↑" } else { "↓" }
+                ),
                 mkey_w,
                 false,
             ),
-            state.theme.style("text.dim"),
+            state
+                .theme
+                .style(if selected { "text.accent" } else { "text.dim" }),
         )];
         let b = vals[base];
         for (j, v) in vals.iter().enumerate() {

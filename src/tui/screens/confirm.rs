@@ -75,10 +75,9 @@ impl Layer for ConfirmLayer {
         };
         let text = match c {
             Confirm::Delete { run_ids, deleted } => format!(
-                "{} {} run{}? (kiroku {} undoes it)",
+                "{} {}?\n(kiroku {} undoes it)",
                 if *deleted { "Delete" } else { "Restore" },
-                run_ids.len(),
-                if run_ids.len() == 1 { "" } else { "s" },
+                crate::present::runs_named(&super::writes::run_labels(state, run_ids)),
                 if *deleted { "restore" } else { "rm" },
             ),
             Confirm::CancelJob { id, name } => format!("Cancel job {id} ({name})?"),
@@ -125,6 +124,7 @@ impl Layer for ConfirmLayer {
         // A promotion lists the gate's conditions: wider and as tall as they need.
         let r = match c {
             Confirm::Promote(_) => centered(area, 90, text.lines().count() as u16 + 3),
+            Confirm::Delete { .. } => centered(area, 90, 5),
             _ => centered(area, 60, 5),
         };
         frame.render_widget(Clear, r);
@@ -213,11 +213,24 @@ mod tests {
         assert!(typed(&mut s, "n").is_empty());
         assert!(s.overlay.is_none());
         typed(&mut s, "d");
+        let text = crate::tui::render_to_string(&mut s, 120, 30);
+        assert!(text.contains("Delete run run-0 (r0)?"), "{text}");
         let effects = typed(&mut s, "y");
         assert!(matches!(
             requests(&effects)[..],
             [Request::Write(Write::Delete { deleted: true, .. })]
         ));
         assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn deleting_marked_runs_names_them() {
+        let mut s = with_runs(5);
+        typed(&mut s, "    d");
+        let text = crate::tui::render_to_string(&mut s, 160, 30);
+        assert!(
+            text.contains("Delete 4 runs: run-0 (r0), run-1 (r1), run-2 (r2) and 1 more?"),
+            "{text}"
+        );
     }
 }

@@ -254,22 +254,23 @@ fn submit_input(state: &mut State, kind: InputKind, editor: Editor) -> Vec<Effec
             vec![state.request(Request::Write(Write::Note { run_id, note }))]
         }
         InputKind::Tag { run_ids } => match parse_tag_edit(&text) {
+            // One write for every run, so the message names them all.
             Ok((set, remove)) => {
                 let user = state.user.clone();
-                run_ids
-                    .into_iter()
-                    .map(|run_id| {
-                        state.request(Request::Write(Write::Tags {
-                            run_id,
-                            set: set.clone(),
-                            remove: remove.clone(),
-                            user: user.clone(),
-                        }))
-                    })
-                    .collect()
+                vec![state.request(Request::Write(Write::Tags {
+                    run_ids,
+                    set,
+                    remove,
+                    user,
+                }))]
             }
+            // The box stays open with what was typed, the error below it.
             Err(e) => {
                 state.error(e);
+                state.overlay = Some(Overlay::Input {
+                    kind: InputKind::Tag { run_ids },
+                    editor,
+                });
                 vec![]
             }
         },
@@ -297,14 +298,29 @@ mod tests {
         typed(&mut s, "  t");
         typed(&mut s, "stage=eval");
         let effects = press(&mut s, KeyCode::Enter);
-        let tagged: Vec<&str> = requests(&effects)
-            .iter()
-            .filter_map(|r| match r {
-                Request::Write(Write::Tags { run_id, .. }) => Some(run_id.as_str()),
-                _ => None,
-            })
-            .collect();
-        assert_eq!(tagged, ["r0", "r1"]);
+        match requests(&effects)[..] {
+            [Request::Write(Write::Tags { run_ids, .. })] => assert_eq!(run_ids, &["r0", "r1"]),
+            ref other => panic!("one write for both runs: {other:?}"),
+        }
+        assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn a_bad_tag_keeps_the_box_open_with_the_text_and_says_why() {
+        let mut s = with_runs(2);
+        typed(&mut s, "t");
+        typed(&mut s, "stage");
+        let effects = press(&mut s, KeyCode::Enter);
+        assert!(requests(&effects).is_empty());
+        assert!(
+            matches!(&s.overlay, Some(Overlay::Input { kind: InputKind::Tag { .. }, editor }) if editor.text == "stage")
+        );
+        let m = s.message.as_ref().unwrap();
+        assert!(m.error && m.text.contains("stage"), "{m:?}");
+        // Fixing it saves.
+        typed(&mut s, "=eval");
+        let effects = press(&mut s, KeyCode::Enter);
+        assert_eq!(requests(&effects).len(), 1);
         assert!(s.overlay.is_none());
     }
 

@@ -55,6 +55,10 @@ pub trait ScreenBehaviour: Sync {
     fn header(&self, state: &State) -> String;
     /// The footer's key hints, in order of importance.
     fn hints(&self) -> &'static [(Cmd, &'static str)];
+    /// The hints for what is shown now (a screen with tabs: the current tab's keys).
+    fn current_hints(&self, _state: &State) -> &'static [(Cmd, &'static str)] {
+        self.hints()
+    }
     /// Keys → action when no overlay or text field has the keyboard.
     fn handle_key(&self, state: &State, key: KeyEvent) -> Option<Action> {
         state.keymap.lookup(self.section(), &key).map(Action::Cmd)
@@ -278,11 +282,17 @@ fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
     frame.render_widget(Paragraph::new(Line::styled(text, style)).style(style), area);
 }
 
-/// The footer's key hints for the current screen, from the keymap.
+/// The keys the footer always shows, last: however narrow the terminal, `?` and `q` stay.
+const ALWAYS_SHOWN: [(Cmd, &str); 2] = [(Cmd::Help, "help"), (Cmd::Quit, "quit")];
+
+/// The footer's key hints for the current screen (its current tab), from the keymap; help
+/// and quit come last (see `ALWAYS_SHOWN`).
 pub fn hints(state: &State) -> Vec<(String, &'static str)> {
-    let cmds = state.screen.behaviour().hints();
+    let cmds = state.screen.behaviour().current_hints(state);
     let section = state.section();
     cmds.iter()
+        .filter(|(c, _)| !ALWAYS_SHOWN.iter().any(|(a, _)| a == c))
+        .chain(ALWAYS_SHOWN.iter())
         .filter_map(|(c, label)| {
             let mut key = state.keymap.key_for(section, *c)?;
             if *c == Cmd::Compare && !state.runs.marked.is_empty() {
@@ -300,20 +310,30 @@ fn draw_footer(frame: &mut Frame, area: Rect, state: &State) {
         .message
         .as_ref()
         .filter(|m| m.error || state.now - m.at < MESSAGE_MS);
+    let all = hints(state);
+    let width = |(key, label): &(String, &str)| key.chars().count() + label.chars().count() + 3;
+    // The last hints (help, quit) always fit; the others while there is room.
+    let (rest, last) = all.split_at(all.len().saturating_sub(ALWAYS_SHOWN.len()));
+    let last_w: usize = last.iter().map(width).sum();
     let msg_w = msg
         .map(|m| crate::present::display_width(&m.text) + 2)
         .unwrap_or(0)
-        .min(area.width as usize / 2 + 10);
+        .min(area.width as usize / 2 + 10)
+        .min((area.width as usize).saturating_sub(1 + last_w));
     let mut spans = vec![Span::raw(" ")];
-    let mut used = 1;
-    for (key, label) in hints(state) {
-        let w = key.chars().count() + label.chars().count() + 3;
+    let mut used = 1 + last_w;
+    let mut shown: Vec<&(String, &str)> = Vec::new();
+    for h in rest {
+        let w = width(h);
         if used + w + msg_w > area.width as usize {
             break;
         }
-        spans.push(Span::styled(key, key_style));
-        spans.push(Span::styled(format!(" {label}  "), text_style));
+        shown.push(h);
         used += w;
+    }
+    for (key, label) in shown.into_iter().chain(last) {
+        spans.push(Span::styled(key.clone(), key_style));
+        spans.push(Span::styled(format!(" {label}  "), text_style));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), area);
     if let Some(m) = msg {

@@ -79,3 +79,27 @@ pub(crate) fn run_write_cmd(state: &mut State, cmd: Cmd) -> Vec<Effect> {
         _ => vec![],
     }
 }
+
+/// Runs as a message names them: `lr0.1-s1 (3f2a91c0)` where the name is known (the runs
+/// table, the open run), else the short id.
+pub(crate) fn run_labels(state: &State, ids: &[String]) -> Vec<String> {
+    ids.iter()
+        .map(|id| {
+            let in_run = state
+                .run
+                .as_ref()
+                .and_then(|r| r.detail.as_ref())
+                .filter(|d| &d.run.id == id)
+                .map(|d| &d.run);
+            let name = in_run
+                .or_else(|| state.runs.rows.iter().find(|r| &r.id == id))
+                .map(|r| r.name.as_str())
+                .filter(|n| !n.is_empty());
+            let short = crate::ids::short(id);
+            match name {
+                Some(n) => format!("{n} ({short})"),
+                None => short.to_string(),
+            }
+        })
+        .collect()
+}

@@ -159,6 +159,19 @@ fn draw_overview(frame: &mut Frame, area: Rect, state: &State) {
                 .unwrap_or_default(),
         ),
     ])];
+    // Why it failed: the exit code is above, the last error line of its output here.
+    if r.status == crate::model::RunStatus::Failed {
+        let why = match rv.log.as_deref() {
+            Some(log) => crate::present::last_error_line(log)
+                .unwrap_or("(the log is empty)")
+                .to_string(),
+            None => "reading the log…".into(),
+        };
+        lines.push(Line::from(vec![
+            Span::styled(fit("error", w, false), state.theme.style("text.dim")),
+            Span::styled(why, state.theme.style("status.failed")),
+        ]));
+    }
     lines.push(kv(state, "id", r.id.clone(), w));
     lines.push(kv(state, "experiment", r.experiment.clone(), w));
     lines.push(kv(
@@ -369,7 +382,7 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
         let mut lines = vec![Line::styled(
             format!(
                 "{}{}{}{}{}  trend",
-                fit("metric", kw, false),
+                fit(" metric", kw, false),
                 fit("last", 12, true),
                 fit("min", 12, true),
                 fit("max", 12, true),
@@ -384,8 +397,9 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 .get(k)
                 .map(|s| chart::sparkline(s, spark_w))
                 .unwrap_or_default();
+            let marker = if i == rv.chart_selected { "▸" } else { " " };
             let mut line = Line::from(vec![
-                Span::raw(fit(k, kw, false)),
+                Span::raw(fit(&format!("{marker}{k}"), kw, false)),
                 Span::raw(fit(&format_value(m.last), 12, true)),
                 Span::raw(fit(&m.min.map(format_value).unwrap_or_default(), 12, true)),
                 Span::raw(fit(&m.max.map(format_value).unwrap_or_default(), 12, true)),
@@ -427,8 +441,14 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 width: w,
                 height: chart_h,
             };
+            let marker = if slot == rv.chart_selected {
+                "▸ "
+            } else {
+                ""
+            };
             let Some(series) = rv.series.get(k) else {
-                frame.render_widget(block(state, format!(" {k} "), slot == rv.chart_selected), r);
+                let title = format!(" {marker}{k} ");
+                frame.render_widget(block(state, title, slot == rv.chart_selected), r);
                 continue;
             };
             let lines = [ChartLine {
@@ -437,7 +457,10 @@ fn draw_metrics(frame: &mut Frame, area: Rect, state: &mut State) {
                 series,
                 start_ms: start,
             }];
-            let title = format!("{k} · {}", crate::present::count_of(series.points, "point"));
+            let title = format!(
+                "{marker}{k} · {}",
+                crate::present::count_of(series.points, "point")
+            );
             let cx = chart::draw_chart(
                 frame,
                 r,

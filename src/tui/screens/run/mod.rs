@@ -323,13 +323,13 @@ impl ScreenBehaviour for RunScreen {
     fn hints(&self) -> &'static [(Cmd, &'static str)] {
         &[
             (Cmd::NextTab, "next tab"),
-            (Cmd::Note, "note"),
-            (Cmd::Filter, "search"),
             (Cmd::SmoothMore, "smooth"),
             (Cmd::LogY, "log-y"),
             (Cmd::XAxis, "x axis"),
             (Cmd::ZoomIn, "zoom"),
             (Cmd::ChartMode, "grid/list"),
+            (Cmd::Right, "cursor"),
+            (Cmd::Note, "note"),
             (Cmd::Back, "back"),
             (Cmd::Quit, "quit"),
         ]
@@ -347,6 +347,51 @@ impl ScreenBehaviour for RunScreen {
     /// `back` with a search in force (Params, Logs) clears it first.
     fn on_back(&self, state: &mut State) -> Option<Vec<Effect>> {
         log::clear_search(state).then(Vec::new)
+    }
+
+    /// Each tab's own keys.
+    fn current_hints(&self, state: &State) -> &'static [(Cmd, &'static str)] {
+        match state.run.as_ref().map(|r| r.tab) {
+            Some(RunTab::Metrics) => self.hints(),
+            // While a search is in force `n` is the next match (see `handle_key`).
+            Some(RunTab::Logs) => &[
+                (Cmd::Filter, "search"),
+                (Cmd::Follow, "follow"),
+                (Cmd::Ansi, "colours"),
+                (Cmd::SearchPrev, "prev match"),
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Params) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Filter, "search"),
+                (Cmd::Note, "note"),
+                (Cmd::Tag, "tag"),
+                (Cmd::Rerun, "rerun"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Notes) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Reply, "reply"),
+                (Cmd::Back, "back"),
+            ],
+            Some(RunTab::Artifacts) => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Open, "open/close"),
+                (Cmd::Note, "note"),
+                (Cmd::Back, "back"),
+            ],
+            _ => &[
+                (Cmd::NextTab, "next tab"),
+                (Cmd::Note, "note"),
+                (Cmd::Tag, "tag"),
+                (Cmd::Star, "star"),
+                (Cmd::Rerun, "rerun"),
+                (Cmd::Back, "back"),
+            ],
+        }
     }
 
     fn update(&self, state: &mut State, cmd: Cmd) -> Vec<Effect> {
@@ -433,6 +478,11 @@ impl ScreenBehaviour for RunScreen {
                 };
                 return vec![];
             }
+            // Enter on a metric of the list opens its chart (the grid, at that chart).
+            if cmd == Cmd::Open && rv.chart_list {
+                rv.chart_list = false;
+                return vec![];
+            }
             let range = x_extent(rv.series.values());
             if rv.charts.apply(cmd, range) {
                 rv.series.clear();
@@ -508,9 +558,18 @@ impl ScreenBehaviour for RunScreen {
                     rv.detail = Some(*detail);
                     rv.artifacts = artifacts;
                     if first {
+                        let failed = rv
+                            .detail
+                            .as_ref()
+                            .is_some_and(|d| d.run.status == crate::model::RunStatus::Failed);
                         match rv.tab {
                             RunTab::Metrics => out.extend(state.run_series_requests()),
                             RunTab::Logs => out.extend(state.log_effects()),
+                            // A failed run's overview says why, from the end of its log.
+                            RunTab::Overview if failed => {
+                                let run_id = rv.id.clone();
+                                out.push(state.request(Request::Log { run_id, from: 0 }));
+                            }
                             _ => {}
                         }
                     }
@@ -780,6 +839,78 @@ mod tests {
             }) => assert_eq!(*reply_to, Some(3)),
             other => panic!("{other:?}"),
         }
+    }
+
+    #[test]
+    fn the_footer_shows_the_tabs_own_keys_and_keeps_help_and_quit_at_80_columns() {
+        let mut s = opened("r1");
+        let footer = |s: &mut State| {
+            let text = crate::tui::render_to_string(s, 80, 24);
+            text.lines().last().unwrap().to_string()
+        };
+        s.run.as_mut().unwrap().tab = RunTab::Logs;
+        let logs = footer(&mut s);
+        for want in ["f follow", "A colours", "? help", "q quit"] {
+            assert!(logs.contains(want), "{want:?} in {logs:?}");
+        }
+        assert!(!logs.contains("smooth"), "{logs:?}");
+        s.run.as_mut().unwrap().tab = RunTab::Metrics;
+        let metrics = footer(&mut s);
+        assert!(
+            metrics.contains("e smooth") && metrics.trim_end().ends_with("q quit"),
+            "{metrics:?}"
+        );
+        // A long message leaves room for help and quit.
+        s.error("x".repeat(200));
+        let with_message = footer(&mut s);
+        assert!(with_message.contains("? help  q quit"), "{with_message:?}");
+    }
+
+    #[test]
+    fn a_failed_runs_overview_shows_its_exit_code_and_last_error_line() {
+        let mut s = state();
+        s.open_run("r1".into());
+        let mut d = detail("r1");
+        d.run.status = crate::model::RunStatus::Failed;
+        d.run.exit_code = Some(1);
+        let effects = answer(&mut s, Response::Run(Box::new(d), vec![]));
+        assert!(
+            requests(&effects)
+                .iter()
+                .any(|r| matches!(r, Request::Log { run_id, from: 0 } if run_id == "r1")),
+            "the log is read for the overview"
+        );
+        answer(
+            &mut s,
+            Response::Log {
+                run_id: "r1".into(),
+                text: "epoch 3 loss=inf\nTraceback (most recent call last):\n  File \"t.py\"\nFloatingPointError: loss is nan at epoch 4\n\n".into(),
+                end: 10,
+                appended: false,
+            },
+        );
+        let text = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(text.contains("failed (exit 1)"), "{text}");
+        assert!(
+            text.contains("error       FloatingPointError: loss is nan at epoch 4"),
+            "{text}"
+        );
+    }
+
+    #[test]
+    fn enter_on_a_metric_of_the_list_opens_its_chart_marked_as_selected() {
+        let mut s = opened("r1");
+        typed(&mut s, "]]");
+        assert_eq!(s.run.as_ref().unwrap().tab, RunTab::Metrics);
+        typed(&mut s, "v");
+        typed(&mut s, "j");
+        let list = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(list.contains("▸val/acc"), "{list}");
+        press(&mut s, KeyCode::Enter);
+        let rv = s.run.as_ref().unwrap();
+        assert!(!rv.chart_list && rv.chart_selected == 1);
+        let grid = crate::tui::render_to_string(&mut s, 100, 30);
+        assert!(grid.contains("▸ val/acc"), "{grid}");
     }
 
     #[test]

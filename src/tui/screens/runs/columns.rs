@@ -96,21 +96,7 @@ impl State {
             }
         }
         cols.retain(|c| !prefs.hidden.contains(&c.spec()));
-        // Stable sort by the user's order; unknown columns keep their place after known ones.
-        let pos = |c: &Column| {
-            prefs
-                .order
-                .iter()
-                .position(|s| *s == c.spec())
-                .unwrap_or(usize::MAX)
-        };
-        let mut indexed: Vec<(usize, usize, Column)> = cols
-            .into_iter()
-            .enumerate()
-            .map(|(i, c)| (pos(&c), i, c))
-            .collect();
-        indexed.sort_by_key(|(p, i, _)| (*p, *i));
-        indexed.into_iter().map(|(_, _, c)| c).collect()
+        in_user_order(cols, &prefs.order)
     }
 
     /// Every column the user could show (for `:columns`).
@@ -146,6 +132,38 @@ impl State {
         );
         cols
     }
+}
+
+/// Which group a column belongs to: run attributes, params, metrics, tags.
+fn group(c: &Column) -> u8 {
+    match c {
+        Column::Param(_) => 1,
+        Column::Metric(_) => 2,
+        Column::Tag(_) => 3,
+        _ => 0,
+    }
+}
+
+/// `cols` in the user's `order`; a column the order does not list (a param first seen in a
+/// later run) joins its own group, after the last listed column of that group (or where the
+/// group begins), so params stay with params and metrics with metrics.
+fn in_user_order(cols: Vec<Column>, order: &[String]) -> Vec<Column> {
+    let pos = |c: &Column| order.iter().position(|s| *s == c.spec());
+    let (mut listed, unlisted): (Vec<Column>, Vec<Column>) =
+        cols.into_iter().partition(|c| pos(c).is_some());
+    listed.sort_by_key(|c| pos(c));
+    for c in unlisted {
+        let g = group(&c);
+        let at = match listed.iter().rposition(|l| group(l) == g) {
+            Some(last) => last + 1,
+            None => listed
+                .iter()
+                .position(|l| group(l) > g)
+                .unwrap_or(listed.len()),
+        };
+        listed.insert(at, c);
+    }
+    listed
 }
 
 /// Keeps the column choices of this store's current experiment (and saves them).
@@ -299,6 +317,28 @@ mod tests {
         assert_eq!(s.ui.columns_by_store["proj/.kiroku"]["*"].shown, ["host"]);
         press(&mut s, KeyCode::Esc);
         assert!(s.overlay.is_none());
+    }
+
+    #[test]
+    fn a_param_first_seen_later_joins_the_params_not_the_end() {
+        let p = |k: &str| Column::Param(k.into());
+        let m = |k: &str| Column::Metric(k.into());
+        // The user moved columns when the runs had lr and acc; a later run brings `seed`.
+        let order: Vec<String> = [Column::Name, p("lr"), m("acc")]
+            .iter()
+            .map(Column::spec)
+            .collect();
+        let cols = vec![Column::Name, p("lr"), p("seed"), m("acc"), m("loss")];
+        assert_eq!(
+            in_user_order(cols, &order),
+            [Column::Name, p("lr"), p("seed"), m("acc"), m("loss")]
+        );
+        // No param listed: a new one goes where the params begin (before the metrics).
+        let order: Vec<String> = [Column::Name, m("acc")].iter().map(Column::spec).collect();
+        assert_eq!(
+            in_user_order(vec![Column::Name, p("seed"), m("acc")], &order),
+            [Column::Name, p("seed"), m("acc")]
+        );
     }
 
     #[test]

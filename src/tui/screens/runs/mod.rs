@@ -222,8 +222,15 @@ fn sort_by(state: &mut State, col: Column, reverse: bool) -> Vec<Effect> {
     let desc = match &state.runs.sort {
         // Sorting by the sorted column again flips it.
         Some((c, d)) if *c == col => !*d,
-        // Numbers and times read best largest first.
-        _ => reverse != matches!(col, Column::Metric(_) | Column::Started | Column::Duration),
+        // A metric reads best first (loss ascending, accuracy descending); times latest first.
+        _ => {
+            let largest_first = match &col {
+                Column::Metric(k) => crate::compare::higher_is_better(k),
+                Column::Started | Column::Duration => true,
+                _ => false,
+            };
+            reverse != largest_first
+        }
     };
     state.runs.sort = Some((col, desc));
     vec![state.reload_runs()]
@@ -648,6 +655,32 @@ mod tests {
         // With no filter, Esc is back (at the bottom: clears the marks).
         press(&mut s, KeyCode::Esc);
         assert!(s.runs.marked.is_empty());
+    }
+
+    #[test]
+    fn sorting_a_metric_puts_its_best_first() {
+        let mut s = with_runs(2);
+        let metric = |k: &str| Column::Metric(k.into());
+        sort_by(&mut s, metric("train/loss"), false);
+        assert_eq!(
+            s.runs.sort,
+            Some((metric("train/loss"), false)),
+            "loss ascending"
+        );
+        sort_by(&mut s, metric("val/acc"), false);
+        assert_eq!(
+            s.runs.sort,
+            Some((metric("val/acc"), true)),
+            "accuracy descending"
+        );
+        sort_by(&mut s, metric("val/acc"), false);
+        assert_eq!(s.runs.sort, Some((metric("val/acc"), false)), "again flips");
+        sort_by(&mut s, metric("train/loss"), true);
+        assert_eq!(
+            s.runs.sort,
+            Some((metric("train/loss"), true)),
+            "S reverses"
+        );
     }
 
     #[test]
