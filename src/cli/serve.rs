@@ -82,6 +82,7 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             store: Arc::clone(&store),
             config: ctx.config.clone(),
             location: ctx.location_text(),
+            project_dir: ctx.location.project_dir(),
             user: ctx.user.clone(),
             read_only: false,
         });
