@@ -5,7 +5,6 @@
 use super::tools::{confirm, integer, object_schema, string, Call, Effect, Reply, ToolDef};
 use crate::error::{KirokuError, Result};
 use crate::model::now_ms;
-use crate::model::registry::RegistrySearch;
 use crate::models::{overview, promote, settings, Submitter};
 use serde_json::json;
 
@@ -87,20 +86,7 @@ fn list_models(call: &Call) -> Result<Reply> {
             document,
         ));
     }
-    let mut models = Vec::new();
-    let mut token = None;
-    loop {
-        let page = store.search_registered_models(&RegistrySearch {
-            max_results: Some(1000),
-            page_token: token.take(),
-            ..Default::default()
-        })?;
-        models.extend(page.models);
-        match page.next_page_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+    let models = overview::all_models(store)?;
     let mut summary = format!("{} models", models.len());
     for m in &models {
         let aliases = m
