@@ -498,3 +498,35 @@ fn data_reviews_and_model_promotions_through_mcp_act_as_the_command_line_does() 
         results[9]
     );
 }
+
+#[test]
+fn stdio_on_a_served_store_marks_the_servers_activity_log_too() {
+    if !require_python_module("mcp") {
+        return;
+    }
+    let p = demo_project();
+    let server = Server::start(&p, &[]).unwrap();
+    let results = client(
+        &[
+            "stdio",
+            env!("CARGO_BIN_EXE_kiroku"),
+            &server.url,
+            "--as",
+            "agent-ana",
+        ],
+        p.path(),
+        json!([
+            {"op": "call", "name": "add_note", "args": {"run": "lr400-s1", "body": "through a server"}},
+        ]),
+    );
+    assert_eq!(results[0]["is_error"], false, "{:#}", results[0]);
+    assert_eq!(results[0]["structured"]["note"]["author"], "agent-ana");
+    let events = p.json(&["events", "--run", "lr400-s1"]);
+    let note = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["user"] == "agent-ana")
+        .expect("the note's event");
+    assert_eq!(note["detail"]["via"], "mcp", "{note:#}");
+}
