@@ -2,13 +2,31 @@
 //! review (approve, waive, reject, with a reason) recorded as the connected user. What
 //! awaits a review and what a review covers is `store::checks_gate`'s decision, as for
 //! `kiroku review` and `--require-checks`.
-use super::tools::{integer, object_schema, string, Call, Effect, Reply, ToolDef};
+use super::tools::{boolean, integer, object_schema, pairs, string, Call, Effect, Reply, ToolDef};
 use crate::error::{KirokuError, Result};
 use crate::model::{now_ms, CheckRunQuery, NewReview, ReviewVerdict};
 use crate::store::checks_gate::{self, Standing};
 use serde_json::json;
 
 pub static TOOLS: &[ToolDef] = &[
+    ToolDef {
+        name: "run_check_suite",
+        title: "Run a data-check suite",
+        description: "Check datasets against a suite (a kiroku TOML suite or a Great Expectations JSON suite) as a job: `kiroku check SUITE --data NAME=PATH…` on the local target. The check run is recorded against each dataset version (registered if new); follow the job with job_status, then see pending_reviews for results to review. The job fails when a check fails.",
+        schema: || {
+            object_schema(
+                &[
+                    ("suite", string("The suite file (path relative to `workdir`, or absolute).")),
+                    ("data", pairs("Dataset name → path (a CSV or Parquet file or a folder of them), e.g. {\"train\": \"data/train.csv\"}.")),
+                    ("fail_on_warn", boolean("Fail the job on warnings too.")),
+                    ("workdir", string("Folder to run in (default: where the MCP server runs).")),
+                ],
+                &["suite", "data"],
+            )
+        },
+        effect: Effect::Write,
+        run: run_check_suite,
+    },
     ToolDef {
         name: "list_datasets",
         title: "List datasets",
@@ -199,5 +217,65 @@ fn review_check(call: &Call) -> Result<Reply> {
     Ok(Reply::new(
         summary,
         json!({"schema": "kiroku.reviews/v1", "reviews": recorded}),
+    ))
+}
+
+fn run_check_suite(call: &Call) -> Result<Reply> {
+    let a = &call.args;
+    let data = a.pairs("data")?;
+    if data.is_empty() {
+        return Err(KirokuError::Invalid(
+            "argument 'data' names no dataset (name → path)".into(),
+        ));
+    }
+    let exe =
+        std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku program", e))?;
+    let mut command = vec![
+        exe.display().to_string(),
+        "--store".to_string(),
+        call.host.location.clone(),
+        "check".to_string(),
+        a.text("suite")?,
+    ];
+    for (name, path) in &data {
+        command.extend(["--data".to_string(), format!("{name}={path}")]);
+    }
+    if a.flag("fail_on_warn")? {
+        command.push("--fail-on-warn".into());
+    }
+    let workdir = match a.opt_text("workdir")? {
+        Some(dir) => dir,
+        None => std::env::current_dir()
+            .map(|d| d.display().to_string())
+            .map_err(|e| KirokuError::io("reading the current directory", e))?,
+    };
+    let config = &call.host.config;
+    let new = crate::model::NewJob {
+        name: Some(format!("check {}", a.text("suite")?)),
+        experiment: config
+            .run
+            .experiment
+            .clone()
+            .unwrap_or_else(|| "Default".into()),
+        target: crate::jobs::targets::resolve(config, Some("local"))?.name,
+        command,
+        workdir,
+        user: call.user().to_string(),
+        host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
+        ..Default::default()
+    };
+    let store = std::sync::Arc::clone(&call.host.store);
+    let job = crate::jobs::submit::submit(|| Ok(store), config, &call.host.location, &new)?;
+    Ok(Reply::new(
+        format!(
+            "queued job {} checking {} with {}; follow it with job_status",
+            job.id,
+            data.iter()
+                .map(|(n, _)| n.as_str())
+                .collect::<Vec<_>>()
+                .join(", "),
+            a.text("suite")?
+        ),
+        json!({"schema": "kiroku.job/v1", "job": job}),
     ))
 }
