@@ -23,6 +23,10 @@ pub const PREFIX: &str = "/api/v1";
 /// With tokens, the token's user wins.
 pub const USER_HEADER: &str = "x-kiroku-user";
 
+/// The header saying through what a request's writes are made (`mcp`: an agent through
+/// `kiroku mcp` on a remote store), so the server's activity log marks them (`store::origin`).
+pub const VIA_HEADER: &str = "x-kiroku-via";
+
 /// An error answer: MLflow's shape (`error_code`, `message`) plus kiroku's own details.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ApiError {

@@ -381,3 +381,152 @@ fn a_job_submitted_through_mcp_runs_and_its_status_is_read_back() {
         .unwrap()
         .contains("already ended"));
 }
+
+#[test]
+fn data_reviews_and_model_promotions_through_mcp_act_as_the_command_line_does() {
+    if !require_python_module("mcp") {
+        return;
+    }
+    let p = Project::new();
+    std::fs::write(p.path().join("train.csv"), "id,age\n1,34\n2,\n3,51\n").unwrap();
+    std::fs::write(
+        p.path().join("suite.toml"),
+        "[suite]\nname = \"s\"\n\n[[check]]\nid = \"age-known\"\ntype = \"not_null\"\ncolumn = \"age\"\n",
+    )
+    .unwrap();
+    let out = p.kiroku(&[
+        "check",
+        "suite.toml",
+        "--data",
+        "train=train.csv",
+        "--format",
+        "json",
+    ]);
+    assert_eq!(out.status.code(), Some(1), "the null age fails the check");
+    let check_run = serde_json::from_slice::<Value>(&out.stdout).unwrap()["id"].clone();
+    // Two runs to register: one good enough for production, one not.
+    std::fs::write(
+        p.path().join("kiroku.toml"),
+        "[models.churn.aliases.production]\nrequire = [\"metrics.acc >= 0.9\"]\n",
+    )
+    .unwrap();
+    let mut runs = Vec::new();
+    for acc in ["0.97", "0.5"] {
+        p.ok(&[
+            "run",
+            "--name",
+            &format!("acc-{acc}"),
+            "--",
+            "echo",
+            &format!("acc: {acc}"),
+        ]);
+        runs.push(
+            p.json(&["runs", "ls", "--filter", &format!("name = 'acc-{acc}'")])["runs"][0]["id"]
+                .clone(),
+        );
+    }
+    for run in &runs {
+        p.ok(&["model", "register", run.as_str().unwrap(), "churn"]);
+    }
+    let refused_by_gate = p.kiroku(&["run", "--require-checks", "train", "--", "true"]);
+    assert_eq!(refused_by_gate.status.code(), Some(1));
+    let results = stdio(
+        &p,
+        &["--as", "agent-ana"],
+        json!([
+            {"op": "call", "name": "list_datasets", "args": {}},
+            {"op": "call", "name": "pending_reviews", "args": {}},
+            {"op": "call", "name": "review_check", "args": {"check_run": check_run, "verdict": "maybe"}},
+            {"op": "call", "name": "review_check", "args": {"check_run": check_run, "verdict": "waive", "reason": "imputed later"}},
+            {"op": "call", "name": "pending_reviews", "args": {}},
+            {"op": "call", "name": "gate_verdict", "args": {"model": "churn", "alias": "production", "version": 2}},
+            {"op": "call", "name": "promote_model", "args": {"model": "churn", "alias": "production", "version": 2, "confirm": true}},
+            {"op": "call", "name": "promote_model", "args": {"model": "churn", "alias": "production", "version": 1}},
+            {"op": "call", "name": "promote_model", "args": {"model": "churn", "alias": "production", "version": 1, "confirm": true, "reason": "best acc"}},
+            {"op": "call", "name": "list_models", "args": {}},
+        ]),
+    );
+    assert_eq!(results[0]["structured"]["datasets"][0]["name"], "train");
+    let pending = results[1]["structured"]["pending"].as_array().unwrap();
+    assert_eq!(pending.len(), 1, "{:#}", results[1]);
+    assert_eq!(pending[0]["result"], "age-known");
+    assert_eq!(pending[0]["check_run"], check_run);
+    assert_eq!(results[2]["is_error"], true);
+    assert!(results[2]["text"].as_str().unwrap().contains("'maybe'"));
+    let review = &results[3]["structured"]["reviews"][0];
+    assert_eq!(review["reviewer"], "agent-ana", "{:#}", results[3]);
+    assert_eq!(review["verdict"], "waived");
+    assert_eq!(results[4]["structured"]["pending"], json!([]));
+    // The waiver recorded through MCP lifts the command line's gate.
+    p.ok(&["run", "--require-checks", "train", "--", "true"]);
+    // The gate refuses version 2 (acc 0.5), through the verdict and the promotion alike.
+    let conditions = results[5]["structured"]["result"]["conditions"]
+        .as_array()
+        .unwrap();
+    assert!(
+        conditions.iter().any(|c| c["passed"] == false),
+        "{:#}",
+        results[5]
+    );
+    assert!(
+        results[6]["structured"]["result"]["move"].is_null(),
+        "{:#}",
+        results[6]
+    );
+    assert!(results[6]["text"].as_str().unwrap().starts_with("refused"));
+    // Without confirm: a preview, nothing moved.
+    assert_eq!(results[7]["structured"]["result"]["preview"], true);
+    assert!(
+        results[7]["text"]
+            .as_str()
+            .unwrap()
+            .contains("is not set now"),
+        "{:#}",
+        results[7]
+    );
+    let moved = &results[8]["structured"]["result"]["move"];
+    assert_eq!(moved["to_version"], 1, "{:#}", results[8]);
+    assert_eq!(moved["user"], "agent-ana");
+    let history = p.json(&["model", "history", "churn"]);
+    assert!(history.to_string().contains("best acc"), "{history:#}");
+    assert!(
+        results[9]["text"]
+            .as_str()
+            .unwrap()
+            .contains("production→1"),
+        "{:#}",
+        results[9]
+    );
+}
+
+#[test]
+fn stdio_on_a_served_store_marks_the_servers_activity_log_too() {
+    if !require_python_module("mcp") {
+        return;
+    }
+    let p = demo_project();
+    let server = Server::start(&p, &[]).unwrap();
+    let results = client(
+        &[
+            "stdio",
+            env!("CARGO_BIN_EXE_kiroku"),
+            &server.url,
+            "--as",
+            "agent-ana",
+        ],
+        p.path(),
+        json!([
+            {"op": "call", "name": "add_note", "args": {"run": "lr400-s1", "body": "through a server"}},
+        ]),
+    );
+    assert_eq!(results[0]["is_error"], false, "{:#}", results[0]);
+    assert_eq!(results[0]["structured"]["note"]["author"], "agent-ana");
+    let events = p.json(&["events", "--run", "lr400-s1"]);
+    let note = events["events"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["user"] == "agent-ana")
+        .expect("the note's event");
+    assert_eq!(note["detail"]["via"], "mcp", "{note:#}");
+}

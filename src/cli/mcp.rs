@@ -30,6 +30,7 @@ pub fn host(ctx: &mut Context, read_only: bool, as_user: Option<&str>) -> Result
         store: ctx.store()?,
         config: ctx.config.clone(),
         location: ctx.location_text(),
+        project_dir: ctx.location.project_dir(),
         user,
         read_only,
     })

@@ -224,20 +224,7 @@ pub fn model(ctx: &mut Context, command: &ModelCommand) -> Result<i32> {
 
 fn ls(ctx: &mut Context) -> Result<i32> {
     let store = ctx.store()?;
-    let mut models = Vec::new();
-    let mut token = None;
-    loop {
-        let page = store.search_registered_models(&crate::model::registry::RegistrySearch {
-            max_results: Some(1000),
-            page_token: token.take(),
-            ..Default::default()
-        })?;
-        models.extend(page.models);
-        match page.next_page_token {
-            Some(next) => token = Some(next),
-            None => break,
-        }
-    }
+    let models = crate::models::overview::all_models(store.as_ref())?;
     // Versions that came another way (the MLflow API) get their evaluation now.
     settings::check_conditions(&ctx.config, ctx.location.project_dir().as_deref())?;
     let submitter = submitter(ctx, store.as_ref())?;

@@ -8,7 +8,7 @@ use super::Context;
 use crate::error::{KirokuError, Result};
 use crate::model::{now_ms, CheckRunId, Millis, NewReview, Review, ReviewVerdict};
 use crate::present::Format;
-use crate::store::checks_gate::{self, Standing};
+use crate::store::checks_gate;
 use clap::{ArgGroup, Args};
 
 /// The JSON schema of the reviews `kiroku review` recorded.
@@ -68,23 +68,8 @@ fn parse_target(target: &str) -> Result<(CheckRunId, Option<String>)> {
     Ok((id, result))
 }
 
-/// `--until`: a span from `now` (`12h`, `7d`) or a time in the reader's zone.
 fn parse_until(text: &str, now: Millis) -> Result<Millis> {
-    let t = text.trim();
-    let is_span = t.len() > 1
-        && t.ends_with(|c: char| c.is_ascii_alphabetic())
-        && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit());
-    if is_span {
-        let seconds = crate::jobs::submit::parse_time_limit(t).map_err(|_| bad_until(text))?;
-        return Ok(now.saturating_add((seconds as i64).saturating_mul(1000)));
-    }
-    crate::query::time::parse_local_time_ms(t).ok_or_else(|| bad_until(text))
-}
-
-fn bad_until(text: &str) -> KirokuError {
-    KirokuError::Invalid(format!(
-        "--until '{text}': expected a time (2026-12-31, 2026-12-31 18:00) or a span from now (30m, 12h, 7d)"
-    ))
+    crate::present::time::parse_until(text, now, "--until")
 }
 
 /// `kiroku review`.
@@ -97,34 +82,7 @@ pub fn review(ctx: &mut Context, args: &ReviewArgs) -> Result<i32> {
         .map(|t| parse_until(t, now))
         .transpose()?;
     let store = ctx.store()?;
-    let run = store.check_run(check_run)?;
-    let results: Vec<String> = match result {
-        Some(one) => vec![one],
-        None => {
-            let reviews = store.reviews(check_run, None)?;
-            checks_gate::standings(&run, &reviews, now)
-                .into_iter()
-                .filter(|(_, standing)| matches!(standing, Standing::Awaiting { .. }))
-                .map(|(result, _)| result.id.clone())
-                .collect()
-        }
-    };
-    if results.is_empty() {
-        let needing = run
-            .run
-            .results
-            .iter()
-            .filter(|r| r.status.needs_review())
-            .count();
-        let why = if needing == 0 {
-            format!("check run {check_run} has no warned, failed or errored result to review")
-        } else {
-            format!(
-                "every warned, failed or errored result of check run {check_run} is already reviewed; name one (kiroku review {check_run}/CHECK …) to review it again"
-            )
-        };
-        return Err(KirokuError::Invalid(why));
-    }
+    let results = checks_gate::results_to_review(store.as_ref(), check_run, result, now)?;
     let mut recorded: Vec<Review> = Vec::new();
     for result_id in results {
         recorded.push(store.add_review(&NewReview {

@@ -98,16 +98,19 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         ctx.location.project_dir().as_deref(),
     )?;
     let state = AppState::with_registry(Arc::clone(&store), Some(sqlite), limits, registry);
+    // Cancelled at shutdown: MCP sessions hold event streams open.
+    let mcp_sessions = tokio_util::sync::CancellationToken::new();
     let extra = if args.mcp {
         // The server's own store, so MCP writes are the server's writes.
         let host = Arc::new(crate::mcp::Host {
             store: Arc::clone(&store),
             config: ctx.config.clone(),
             location: ctx.location_text(),
+            project_dir: ctx.location.project_dir(),
             user: ctx.user.clone(),
             read_only: false,
         });
-        let service = crate::mcp::transport::http_service(host, has_tokens);
+        let service = crate::mcp::transport::http_service(host, has_tokens, mcp_sessions.clone());
         axum::Router::new().route_service("/mcp", service)
     } else {
         axum::Router::new()
@@ -138,8 +141,9 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             }
         ))
         .map_err(output_error)?;
-        let shutdown = async {
+        let shutdown = async move {
             let _ = tokio::signal::ctrl_c().await;
+            mcp_sessions.cancel();
         };
         let served = crate::server::serve_router(listener, tls, state, router, shutdown).await;
         served.map_err(|e| KirokuError::io("serving", e))

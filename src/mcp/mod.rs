@@ -39,6 +39,8 @@ pub struct Host {
     pub config: Config,
     /// The store as a job's `KIROKU_STORE` names it (a folder or a server URL).
     pub location: String,
+    /// The project folder holding the store, when local (`[models.NAME]` settings files).
+    pub project_dir: Option<std::path::PathBuf>,
     /// The acting user when the transport names none (stdio: `--as`, else the usual user).
     pub user: String,
     /// Offer only the tools that read (`kiroku mcp --read-only`).

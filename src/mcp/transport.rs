@@ -34,11 +34,14 @@ pub fn serve_stdio(host: Host) -> Result<()> {
 
 /// The `/mcp` service. `any_host`: accept any `Host` header (the server requires tokens, which
 /// a DNS-rebinding page cannot send); otherwise only loopback names, as rmcp defaults to.
+/// Cancelling `stop` ends every session (and its open event streams), so the server's graceful
+/// shutdown does not wait on them.
 pub fn http_service(
     host: Arc<Host>,
     any_host: bool,
+    stop: tokio_util::sync::CancellationToken,
 ) -> StreamableHttpService<KirokuMcp, LocalSessionManager> {
-    let mut config = StreamableHttpServerConfig::default();
+    let mut config = StreamableHttpServerConfig::default().with_cancellation_token(stop);
     if any_host {
         config = config.with_allowed_hosts(Vec::<String>::new());
     }

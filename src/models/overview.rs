@@ -87,3 +87,21 @@ pub fn model_view(
         versions,
     })
 }
+
+/// Every registered model, read page by page (`kiroku model ls`, MCP's `list_models`).
+pub fn all_models(store: &dyn Store) -> Result<Vec<crate::model::registry::RegisteredModel>> {
+    let mut models = Vec::new();
+    let mut token = None;
+    loop {
+        let page = store.search_registered_models(&crate::model::registry::RegistrySearch {
+            max_results: Some(1000),
+            page_token: token.take(),
+            ..Default::default()
+        })?;
+        models.extend(page.models);
+        match page.next_page_token {
+            Some(next) => token = Some(next),
+            None => return Ok(models),
+        }
+    }
+}

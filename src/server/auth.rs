@@ -21,6 +21,12 @@ use std::time::{Duration, Instant};
 
 const CACHE_TTL: Duration = Duration::from_secs(2);
 
+tokio::task_local! {
+    /// Through what the request's writes are made (its `x-kiroku-via`, when a known origin):
+    /// `AppState::call` marks its store calls with it.
+    pub static REQUEST_VIA: Option<&'static str>;
+}
+
 /// The caller of a request, put into the request's extensions for handlers.
 #[derive(Debug, Clone, Default)]
 pub struct Caller {
@@ -160,7 +166,12 @@ pub async fn authenticate(
         }
     };
     req.extensions_mut().insert(caller);
-    next.run(req).await
+    let via = req
+        .headers()
+        .get(crate::api::VIA_HEADER)
+        .and_then(|v| v.to_str().ok())
+        .and_then(crate::store::origin::known);
+    REQUEST_VIA.scope(via, next.run(req)).await
 }
 
 #[cfg(test)]

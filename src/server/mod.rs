@@ -124,7 +124,12 @@ impl AppState {
         f: impl FnOnce(&dyn Store) -> Result<T> + Send + 'static,
     ) -> std::result::Result<T, ApiError> {
         let store = Arc::clone(&self.store);
-        tokio::task::block_in_place(move || f(store.as_ref())).map_err(ApiError::from)
+        let via = auth::REQUEST_VIA.try_with(|v| *v).ok().flatten();
+        tokio::task::block_in_place(move || match via {
+            Some(via) => crate::store::origin::through(via, || f(store.as_ref())),
+            None => f(store.as_ref()),
+        })
+        .map_err(ApiError::from)
     }
 
     /// Whether the server is shutting down.

@@ -21,6 +21,12 @@ pub fn through<T>(via: &'static str, f: impl FnOnce() -> T) -> T {
     f()
 }
 
+/// The origins writes may be marked with, as a request names them (`x-kiroku-via`); any other
+/// name is ignored.
+pub fn known(name: &str) -> Option<&'static str> {
+    ["mcp"].into_iter().find(|k| *k == name)
+}
+
 /// What writes on this thread are made through now, if set.
 pub fn current() -> Option<&'static str> {
     VIA.with(|v| v.get())

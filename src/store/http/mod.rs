@@ -97,6 +97,11 @@ impl HttpStore {
             Some(t) => req.bearer_auth(t),
             None => req,
         };
+        // Writes made through MCP here are marked so by the server too.
+        let req = match crate::store::origin::current() {
+            Some(via) => req.header(crate::api::VIA_HEADER, via),
+            None => req,
+        };
         let resp = req
             .send()
             .map_err(|e| KirokuError::NoStore(format!("{}: {e}", self.base)))?;
