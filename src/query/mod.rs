@@ -49,6 +49,7 @@
 
 mod ast;
 pub mod dialect;
+mod experiment_filter;
 mod lexer;
 mod parser;
 pub mod time;
@@ -56,6 +57,9 @@ pub mod time;
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 pub use dialect::Dialect;
+pub use experiment_filter::{
+    parse_experiment_filter, ExperimentCondition, ExperimentField, ExperimentTest, ExperimentValue,
+};
 pub use parser::{MAX_CONDITIONS, MAX_LIST_VALUES, MAX_ORDER_KEYS, MAX_PATTERN_BYTES};
 
 /// The longest error message (quotes of the input are cut to fit).
