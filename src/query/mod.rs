@@ -1,7 +1,10 @@
 //! The run query language: filters and sort orders, parsed into a syntax tree.
 //!
 //! This layer is pure Rust (no SQL, no I/O); `store::sqlite::search_sql` compiles the tree to
-//! SQL. The language is a superset of MLflow's `search_runs` syntax.
+//! SQL. The language is a superset of MLflow's `search_runs` syntax, read in one of two
+//! dialects ([`dialect`]): kiroku's (described below) or MLflow's, for the MLflow routes, which
+//! differs only in the rules `dialect` lists. `experiments/search` filters are read by the same
+//! lexer ([`parse_experiment_filter`]).
 //!
 //! # Filters
 //!
