@@ -75,6 +75,18 @@ pub enum CmpOp {
 }
 
 impl CmpOp {
+    /// Whether `left <op> right` holds.
+    pub fn holds<T: PartialOrd + ?Sized>(self, left: &T, right: &T) -> bool {
+        match self {
+            CmpOp::Eq => left == right,
+            CmpOp::Ne => left != right,
+            CmpOp::Lt => left < right,
+            CmpOp::Le => left <= right,
+            CmpOp::Gt => left > right,
+            CmpOp::Ge => left >= right,
+        }
+    }
+
     /// The operator as SQL (and query) text.
     pub fn as_str(self) -> &'static str {
         match self {

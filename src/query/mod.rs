@@ -1,7 +1,10 @@
 //! The run query language: filters and sort orders, parsed into a syntax tree.
 //!
 //! This layer is pure Rust (no SQL, no I/O); `store::sqlite::search_sql` compiles the tree to
-//! SQL. The language is a superset of MLflow's `search_runs` syntax.
+//! SQL. The language is a superset of MLflow's `search_runs` syntax, read in one of two
+//! dialects ([`dialect`]): kiroku's (described below) or MLflow's, for the MLflow routes, which
+//! differs only in the rules `dialect` lists. `experiments/search` filters are read by the same
+//! lexer ([`parse_experiment_filter`]).
 //!
 //! # Filters
 //!
@@ -49,6 +52,7 @@
 
 mod ast;
 pub mod dialect;
+mod experiment_filter;
 mod lexer;
 mod parser;
 pub mod time;
@@ -56,6 +60,9 @@ pub mod time;
 pub(crate) use ast::decimal_len;
 pub use ast::{parse_decimal, Attribute, CmpOp, DatasetField, Expr, Literal, OrderKey, RunField};
 pub use dialect::Dialect;
+pub use experiment_filter::{
+    parse_experiment_filter, ExperimentCondition, ExperimentField, ExperimentTest, ExperimentValue,
+};
 pub use parser::{MAX_CONDITIONS, MAX_LIST_VALUES, MAX_ORDER_KEYS, MAX_PATTERN_BYTES};
 
 /// The longest error message (quotes of the input are cut to fit).

@@ -3,8 +3,8 @@
 //!
 //! MLflow ids are kiroku's integer ids as strings; `"0"` is the `Default` experiment, made by
 //! the first write that needs it and only shown (never made) by reads. Experiment filters are
-//! MLflow's small grammar (`name LIKE 'x%' AND tags.team = 'nlp'`), not kiroku's run query
-//! language, so they are parsed here.
+//! MLflow's small grammar (`name LIKE 'x%' AND tags.team = 'nlp'`), read by the query
+//! language's lexer in MLflow's dialect (`crate::query::parse_experiment_filter`).
 use super::wire::{
     decode_token, encode_token, experiment_json, max_results, order_by, text_of,
     validate_mlflow_key, view_type, Input,
@@ -15,6 +15,7 @@ use crate::error::KirokuError;
 use crate::limits::MAX_EXPERIMENT_TAG_VALUE_LENGTH;
 use crate::mlflow_names::DEFAULT_EXPERIMENT;
 use crate::model::Experiment;
+use crate::query::{ExperimentCondition, ExperimentField, ExperimentTest, ExperimentValue};
 use crate::server::auth::Caller;
 use crate::server::errors::{invalid, not_found};
 use crate::server::AppState;
@@ -94,9 +95,8 @@ pub(super) async fn experiment_by_id(
 
 /// The names of the experiments a search names by MLflow id: repeats count once, at most
 /// `MAX_EXPERIMENTS_PER_SEARCH`, all looked up in one listing (an unmade `Default` is kept
-/// by name: it matches no run).
-/// The names of the experiments `ids` name, for a run search: as MLflow does, an id naming no
-/// experiment is skipped (a malformed id is still a 400).
+/// by name: it matches no run). As MLflow does, an id naming no experiment is skipped (a
+/// malformed id is still a 400).
 pub(super) async fn experiment_names(
     st: &Arc<AppState>,
     ids: Vec<String>,
@@ -216,8 +216,10 @@ pub(super) async fn get_experiment_by_name(State(st): St, input: Input) -> Answe
 
 /// SQL `LIKE` (`%`, `_`) as a regex, case-sensitive unless `ci`; built once per clause, not
 /// once per experiment.
-fn like_regex(pattern: &str, ci: bool) -> Result<regex::Regex, ApiError> {
-    let mut re = String::from(if ci { "(?si)^" } else { "(?s)^" });
+/// A `LIKE` pattern as a regular expression over the whole text (`%` any run, `_` one
+/// character). `ILIKE` compares ASCII-lowercased text, as SQLite's `lower()` does for MLflow.
+fn like_regex(pattern: &str) -> Result<regex::Regex, ApiError> {
+    let mut re = String::from("(?s)^");
     for c in pattern.chars() {
         match c {
             '%' => re.push_str(".*"),
@@ -229,152 +231,88 @@ fn like_regex(pattern: &str, ci: bool) -> Result<regex::Regex, ApiError> {
     regex::Regex::new(&re).map_err(|_| invalid("Invalid LIKE pattern: too large or malformed"))
 }
 
-/// One clause of an `experiments/search` filter: `name|experiment_id|creation_time|
-/// last_update_time op value` or `tags.<key> op 'value'`, joined by AND.
-struct ExperimentClause {
-    /// The tag key for a `tags.<key>` clause (the field is then `tag`).
-    tag: Option<String>,
-    field: String,
-    op: String,
-    value: String,
-    /// The pattern of a `LIKE`/`ILIKE` clause.
-    like: Option<regex::Regex>,
+/// A parsed condition, its `LIKE` pattern compiled.
+struct Clause {
+    condition: ExperimentCondition,
+    like: Option<(regex::Regex, bool)>,
 }
 
-fn parse_experiment_filter(filter: &str) -> Result<Vec<ExperimentClause>, ApiError> {
-    let internal = |e: regex::Error| ApiError::new("INTERNAL_ERROR", e.to_string());
-    let clause_re = regex::Regex::new(
-        r#"^\s*(?:[Tt][Aa][Gg][Ss]?\.(?:`([^`]+)`|"([^"]+)"|([\w.]+))|(?:attributes\.)?([A-Za-z_]+))\s*(=|!=|>=|<=|>|<|[Ii]?[Ll][Ii][Kk][Ee])\s*(?:'([^']*)'|"([^"]*)"|(-?[0-9]+))\s*$"#,
-    )
-    .map_err(internal)?;
-    let split_re = regex::Regex::new(r"\s+[Aa][Nn][Dd]\s+").map_err(internal)?;
-    let clauses: Vec<&str> = split_re
-        .split(filter)
-        .filter(|c| !c.trim().is_empty())
-        .collect();
-    crate::limits::list_len(
-        "experiment filter clauses",
-        clauses.len(),
-        crate::query::MAX_CONDITIONS,
-    )?;
-    clauses
+/// Reads a filter with the query language's experiment grammar in MLflow's dialect.
+fn parse_filter(filter: &str) -> Result<Vec<Clause>, ApiError> {
+    let conditions = crate::query::parse_experiment_filter(filter, crate::query::Dialect::Mlflow)
+        .map_err(|e| invalid(format!("Invalid experiment filter '{filter}': {e}")))?;
+    conditions
         .into_iter()
-        .map(|clause| {
-            let caps = clause_re
-                .captures(clause)
-                .ok_or_else(|| invalid(format!("Invalid experiment filter clause '{clause}'")))?;
-            let value = caps
-                .get(6)
-                .or_else(|| caps.get(7))
-                .or_else(|| caps.get(8))
-                .map_or("", |m| m.as_str());
-            let tag = caps
-                .get(1)
-                .or_else(|| caps.get(2))
-                .or_else(|| caps.get(3))
-                .map(|m| m.as_str().to_string());
-            let field = match (&tag, caps.get(4)) {
-                (Some(_), _) => "tag".to_string(),
-                (None, Some(m)) => m.as_str().to_ascii_lowercase(),
-                (None, None) => String::new(),
-            };
-            let op = caps[5].to_ascii_uppercase();
-            let like = match op.as_str() {
-                "LIKE" => Some(like_regex(value, false)?),
-                "ILIKE" => Some(like_regex(value, true)?),
+        .map(|condition| {
+            let like = match &condition.test {
+                ExperimentTest::Like {
+                    pattern,
+                    case_insensitive,
+                } => {
+                    let pattern = if *case_insensitive {
+                        pattern.to_ascii_lowercase()
+                    } else {
+                        pattern.clone()
+                    };
+                    Some((like_regex(&pattern)?, *case_insensitive))
+                }
                 _ => None,
             };
-            Ok(ExperimentClause {
-                tag,
-                field,
-                op,
-                value: value.to_string(),
-                like,
-            })
+            Ok(Clause { condition, like })
         })
         .collect()
 }
 
-fn experiment_matches(e: &Experiment, clauses: &[ExperimentClause]) -> Result<bool, ApiError> {
-    for ExperimentClause {
-        tag,
-        field,
-        op,
-        value,
-        like,
-    } in clauses
-    {
-        let like_matches = |text: &str| like.as_ref().is_some_and(|r| r.is_match(text));
-        let ok = match field.as_str() {
-            // As MLflow's SQL join: an experiment without the tag matches no tag clause.
-            "tag" => {
-                if !matches!(op.as_str(), "=" | "!=" | "LIKE" | "ILIKE") {
-                    return Err(invalid(format!("Invalid operator '{op}' for a tag")));
-                }
-                let have = tag.as_ref().and_then(|k| e.tags.get(k));
-                match (op.as_str(), have) {
-                    (_, None) => false,
-                    ("=", Some(h)) => h == value,
-                    ("!=", Some(h)) => h != value,
-                    ("LIKE" | "ILIKE", Some(h)) => like_matches(h),
-                    _ => false,
-                }
-            }
-            "name" => match op.as_str() {
-                "=" => &e.name == value,
-                "!=" => &e.name != value,
-                "LIKE" | "ILIKE" => like_matches(&e.name),
-                _ => return Err(invalid(format!("Invalid operator '{op}' for name"))),
-            },
-            "experiment_id" | "creation_time" | "last_update_time" => {
-                let have = match field.as_str() {
-                    "experiment_id" => e.id,
-                    "creation_time" => e.created_ms,
-                    _ => e.updated_ms,
-                };
-                let want: i64 = value
-                    .parse()
-                    .map_err(|_| invalid(format!("Invalid value '{value}' for {field}")))?;
-                match op.as_str() {
-                    "=" => have == want,
-                    "!=" => have != want,
-                    ">" => have > want,
-                    ">=" => have >= want,
-                    "<" => have < want,
-                    "<=" => have <= want,
-                    _ => return Err(invalid(format!("Invalid operator '{op}' for {field}"))),
-                }
-            }
-            other => {
-                return Err(invalid(format!(
-                    "Invalid attribute key '{other}' in experiment filter"
-                )))
-            }
+/// Whether `e` satisfies every clause, with the semantics of MLflow's SQL store: an
+/// experiment without the tag matches no tag comparison.
+fn experiment_matches(e: &Experiment, clauses: &[Clause]) -> bool {
+    clauses.iter().all(|c| {
+        let id = e.id.to_string();
+        let text: Option<&str> = match &c.condition.field {
+            ExperimentField::Name => Some(&e.name),
+            ExperimentField::ExperimentId => Some(&id),
+            ExperimentField::Tag(k) => e.tags.get(k).map(String::as_str),
+            ExperimentField::CreationTime | ExperimentField::LastUpdateTime => None,
         };
-        if !ok {
-            return Ok(false);
+        let number = match c.condition.field {
+            ExperimentField::CreationTime => Some(e.created_ms),
+            ExperimentField::LastUpdateTime => Some(e.updated_ms),
+            _ => None,
+        };
+        match &c.condition.test {
+            ExperimentTest::IsNull { negated } => text.is_some() == *negated,
+            ExperimentTest::Like { .. } => match (text, &c.like) {
+                (Some(t), Some((re, true))) => re.is_match(&t.to_ascii_lowercase()),
+                (Some(t), Some((re, false))) => re.is_match(t),
+                _ => false,
+            },
+            ExperimentTest::In { values, negated } => {
+                text.is_some_and(|t| values.iter().any(|v| v == t) != *negated)
+            }
+            ExperimentTest::Compare { op, value } => match (value, text, number) {
+                (ExperimentValue::Text(v), Some(t), _) => op.holds(t, v.as_str()),
+                (ExperimentValue::Number(v), _, Some(n)) => op.holds(&n, v),
+                _ => false,
+            },
         }
-    }
-    Ok(true)
+    })
 }
 
 pub(super) async fn search_experiments(State(st): St, input: Input) -> Answer {
     let (include_deleted, only_deleted) = view_type(&input, "view_type")?;
     let limit = max_results(&input)? as usize;
     let offset = decode_token(&input)? as usize;
-    let clauses = parse_experiment_filter(&input.text("filter").unwrap_or_default())?;
+    let clauses = parse_filter(&input.text("filter").unwrap_or_default())?;
     let mut all: Vec<Experiment> = st
         .call(move |s| s.experiments(include_deleted))
         .await?
         .into_iter()
         .filter(|e| !only_deleted || e.deleted)
         .collect();
-    let mut keep = Vec::with_capacity(all.len());
-    for e in all.drain(..) {
-        if experiment_matches(&e, &clauses)? {
-            keep.push(e);
-        }
-    }
+    let mut keep: Vec<Experiment> = all
+        .drain(..)
+        .filter(|e| experiment_matches(e, &clauses))
+        .collect();
     let orders = order_by(&input)?;
     keep.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
     for order in orders.iter().rev() {
@@ -383,6 +321,7 @@ pub(super) async fn search_experiments(State(st): St, input: Input) -> Answer {
             .next()
             .unwrap_or("")
             .trim_start_matches("attributes.")
+            .trim_start_matches("attribute.")
             .to_ascii_lowercase();
         let desc = words.next().is_some_and(|w| w.eq_ignore_ascii_case("desc"));
         let key = |e: &Experiment| -> (i64, String) {

@@ -118,14 +118,7 @@ fn texts(field: &RunField, run: &Run, inputs: &[LoggedInput]) -> Vec<String> {
 }
 
 fn ordered<T: PartialOrd>(left: T, op: CmpOp, right: T) -> bool {
-    match op {
-        CmpOp::Eq => left == right,
-        CmpOp::Ne => left != right,
-        CmpOp::Lt => left < right,
-        CmpOp::Le => left <= right,
-        CmpOp::Gt => left > right,
-        CmpOp::Ge => left >= right,
-    }
+    op.holds(&left, &right)
 }
 
 fn finite(value: &Literal) -> Option<f64> {

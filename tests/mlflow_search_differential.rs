@@ -1,0 +1,48 @@
+//! The MLflow search dialect against MLflow's own server: `mlflow_search_differential.py` writes
+//! a few hundred edge-case runs through `mlflow server` (SQLite), imports its database into a
+//! kiroku store, serves it, and sends the same generated searches (`runs/search` and
+//! `experiments/search`, filters and orders from MLflow's grammar, pages, run views, page
+//! tokens) to both through the mlflow client. Every answer must match, except where a query
+//! uses one of the extensions the README's dialect table documents.
+mod common;
+use common::python;
+use common::requires::require_python_module;
+
+#[test]
+fn mlflow_routes_search_exactly_like_mlflow() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let work = tempfile::tempdir().unwrap();
+    let out = python("mlflow_search_differential.py")
+        .arg(env!("CARGO_BIN_EXE_kiroku"))
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "the differential script failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    let tally: serde_json::Value =
+        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    eprintln!(
+        "queries {}, differences {}, same errors {}, extensions {}, seconds {}",
+        tally["queries"],
+        tally["differences"],
+        tally["same_errors"],
+        tally["extensions"],
+        tally["seconds"]
+    );
+    assert!(
+        tally["queries"].as_u64().unwrap() >= 600,
+        "too few queries: {tally}"
+    );
+    assert_eq!(
+        tally["differences"].as_u64(),
+        Some(0),
+        "kiroku answered differently from MLflow:\n{}",
+        serde_json::to_string_pretty(&tally["examples"]).unwrap()
+    );
+}
