@@ -367,7 +367,10 @@ impl Keymap {
 
     /// `(section, keys, action, description)` rows for the help screen, keys of one action
     /// joined.
+    /// An action the defaults bind in a section but the user's file left without a key (its
+    /// key rebound) stays listed as `(unbound)`, so it does not vanish silently.
     pub fn help_rows(&self) -> Vec<(String, String, String, &'static str)> {
+        let defaults = Keymap::defaults();
         let mut out = Vec::new();
         for section in SECTIONS {
             let Some(m) = self.sections.get(section) else {
@@ -379,17 +382,22 @@ impl Keymap {
                     by_action.entry(a.as_str()).or_default().push(k.as_str());
                 }
             }
+            let default_actions: Vec<&String> = defaults
+                .sections
+                .get(section)
+                .map(|d| d.values().collect())
+                .unwrap_or_default();
             for (_, action, description) in Cmd::ALL {
-                if let Some(keys) = by_action.get(action) {
-                    let mut keys = keys.clone();
-                    keys.sort_by_key(|k| (k.chars().count(), k.to_string()));
-                    out.push((
-                        section.to_string(),
-                        keys.join(" "),
-                        action.to_string(),
-                        *description,
-                    ));
-                }
+                let keys = match by_action.get(action) {
+                    Some(keys) => {
+                        let mut keys = keys.clone();
+                        keys.sort_by_key(|k| (k.chars().count(), k.to_string()));
+                        keys.join(" ")
+                    }
+                    None if default_actions.iter().any(|a| a == action) => "(unbound)".into(),
+                    None => continue,
+                };
+                out.push((section.to_string(), keys, action.to_string(), *description));
             }
         }
         out
@@ -415,6 +423,20 @@ mod tests {
             Some(Cmd::PageDown)
         );
         assert!(k.help_rows().iter().any(|r| r.2 == "compare"));
+    }
+
+    #[test]
+    fn rebinding_a_key_keeps_its_old_action_in_the_help() {
+        let mut k = Keymap::defaults();
+        k.merge(Keymap::parse("[runs]\n\"m\" = \"star\"\n").unwrap());
+        let rows = k.help_rows();
+        let row = |action: &str| {
+            rows.iter()
+                .find(|r| r.0 == "runs" && r.2 == action)
+                .map(|r| r.1.clone())
+        };
+        assert_eq!(row("metric_stat").as_deref(), Some("(unbound)"));
+        assert_eq!(row("star").as_deref(), Some("* m"));
     }
 
     #[test]

@@ -241,6 +241,30 @@ pub fn draw(frame: &mut Frame, state: &mut State) {
     state.screen.behaviour().draw(frame, body, state);
     draw_footer(frame, footer, state);
     overlays::draw(frame, area, state);
+    paint_background(frame, state);
+}
+
+/// A theme with a `background` role (the light one) paints it wherever nothing else set a
+/// colour, overlays included: on a dark terminal its dark text and light selection would
+/// otherwise sit on the terminal's own dark background.
+fn paint_background(frame: &mut Frame, state: &State) {
+    let bg = state.theme.style("background");
+    if bg == Style::default() {
+        return;
+    }
+    let area = frame.area();
+    let buf = frame.buffer_mut();
+    for y in area.top()..area.bottom() {
+        for x in area.left()..area.right() {
+            let cell = &mut buf[(x, y)];
+            if let (ratatui::style::Color::Reset, Some(c)) = (cell.bg, bg.bg) {
+                cell.set_bg(c);
+            }
+            if let (ratatui::style::Color::Reset, Some(c)) = (cell.fg, bg.fg) {
+                cell.set_fg(c);
+            }
+        }
+    }
 }
 
 fn draw_header(frame: &mut Frame, area: Rect, state: &State) {
@@ -542,5 +566,38 @@ pub(crate) mod test_support {
             },
         );
         s
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::test_support::with_runs;
+    use crate::tui::theme::Theme;
+    use ratatui::style::Color;
+
+    #[test]
+    fn the_light_theme_paints_its_background_so_it_reads_on_a_dark_terminal() {
+        let mut s = with_runs(3);
+        s.theme = Theme::builtin("light").unwrap();
+        let backend = ratatui::backend::TestBackend::new(100, 20);
+        let mut terminal = ratatui::Terminal::new(backend).unwrap();
+        terminal.draw(|f| super::draw(f, &mut s)).unwrap();
+        let buf = terminal.backend().buffer();
+        let unpainted = buf
+            .content()
+            .iter()
+            .filter(|c| c.bg == Color::Reset)
+            .count();
+        assert_eq!(unpainted, 0, "every cell has a background");
+        // The selected row keeps its own (light) colour, with dark text.
+        let at = (0..20)
+            .flat_map(|y| (0..99).map(move |x| (x, y)))
+            .find(|&(x, y)| buf[(x, y)].symbol() == "r" && buf[(x + 1, y)].symbol() == "0")
+            .unwrap();
+        let cell = &buf[at];
+        assert_eq!(
+            (cell.fg, cell.bg),
+            (Color::Black, Color::Rgb(0xdd, 0xe6, 0xf5))
+        );
     }
 }

@@ -340,10 +340,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     for (k, (ci, w)) in fitted.iter().enumerate() {
         let c = &cols[*ci];
         let sorted = state.runs.sort.as_ref().filter(|(s, _)| s == c);
-        let mut h = header(c, stat);
-        if let Some((_, desc)) = sorted {
-            h.push_str(if *desc { " ▼" } else { " ▲" });
-        }
+        let h = sorted_header(&header(c, stat), sorted.map(|(_, d)| *d), *w);
         let mut style = state.theme.style(if sorted.is_some() {
             "table.header.sorted"
         } else {
@@ -442,6 +439,20 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     frame.render_widget(Paragraph::new(lines), body);
 }
 
+/// A header cut to `w` cells; a sorted column keeps its arrow (the name is cut instead).
+fn sorted_header(name: &str, desc: Option<bool>, w: usize) -> String {
+    match desc {
+        None => name.to_string(),
+        Some(desc) => {
+            let arrow = if desc { " ▼" } else { " ▲" };
+            format!(
+                "{}{arrow}",
+                crate::present::truncate(name, w.saturating_sub(2))
+            )
+        }
+    }
+}
+
 fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) {
     let label = Span::styled(
         "/ filter: ",
@@ -497,4 +508,21 @@ fn draw_filter_bar(frame: &mut Frame, area: Rect, state: &State, editing: bool) 
         ]));
     }
     frame.render_widget(Paragraph::new(lines), area);
+}
+
+#[cfg(test)]
+mod tests {
+    #[test]
+    fn a_cut_header_keeps_its_sort_arrow() {
+        let h = super::sorted_header("val/accuracy", Some(true), 8);
+        assert!(
+            h.ends_with(" ▼") && crate::present::display_width(&h) <= 8,
+            "{h}"
+        );
+        assert_eq!(super::sorted_header("lr", Some(false), 8), "lr ▲");
+        assert_eq!(
+            super::sorted_header("val/accuracy", None, 8),
+            "val/accuracy"
+        );
+    }
 }
