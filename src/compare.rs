@@ -61,22 +61,6 @@ pub fn best(values: &[Option<f64>], higher: bool) -> Option<f64> {
         .reduce(|a, b| if (b > a) == higher { b } else { a })
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn directions_and_best() {
-        assert!(!higher_is_better("val/loss"));
-        assert!(!higher_is_better("test_error"));
-        assert!(higher_is_better("val/acc"));
-        assert!(higher_is_better("f1"));
-        let v = [Some(0.2), None, Some(f64::NAN), Some(0.5)];
-        assert_eq!(best(&v, true), Some(0.5));
-        assert_eq!(best(&v, false), Some(0.2));
-    }
-}
-
 /// The comparison as `kiroku diff --format json` and the MCP `compare_runs` tool give it
 /// (`kiroku.diff/v1`): params side by side (only those that differ unless `all`), and each
 /// metric's last value per run with its delta against the baseline, `runs[0]`.
@@ -112,4 +96,20 @@ pub fn diff_document(runs: &[Run], all: bool) -> serde_json::Value {
         .map(|r| serde_json::json!({"id": r.id, "name": r.name}))
         .collect();
     serde_json::json!({"schema": "kiroku.diff/v1", "baseline": base.id, "runs": ids, "params": params, "metrics": metrics})
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn directions_and_best() {
+        assert!(!higher_is_better("val/loss"));
+        assert!(!higher_is_better("test_error"));
+        assert!(higher_is_better("val/acc"));
+        assert!(higher_is_better("f1"));
+        let v = [Some(0.2), None, Some(f64::NAN), Some(0.5)];
+        assert_eq!(best(&v, true), Some(0.5));
+        assert_eq!(best(&v, false), Some(0.2));
+    }
 }

@@ -90,50 +90,6 @@ pub fn attribute_hint(error: &str, known: &KnownKeys) -> Option<String> {
     (!close.is_empty()).then(|| format!("did you mean {}?", close.join(" or ")))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-    use crate::query::parse_filter;
-
-    fn known() -> KnownKeys {
-        KnownKeys {
-            qualified: [
-                "metrics.val/acc",
-                "metrics.val/loss",
-                "params.lr",
-                "tags.stage",
-            ]
-            .into_iter()
-            .map(String::from)
-            .collect(),
-        }
-    }
-
-    #[test]
-    fn a_key_no_run_has_is_named_with_close_ones() {
-        let filter = parse_filter("metrics.acc > 0.5 and params.lr = 0.1 and metrics.zzzz > 1")
-            .unwrap()
-            .unwrap();
-        assert_eq!(
-            unknown_key_hints(filter.fields(), &known()),
-            [
-                "metrics.acc is not a key of any run (close: metrics.val/acc)",
-                "metrics.zzzz is not a key of any run",
-            ]
-        );
-    }
-
-    #[test]
-    fn a_bare_word_taken_for_an_attribute_suggests_run_keys() {
-        let error = "error at column 1: unknown attribute 'val/acc' (known: run_id, status)";
-        assert_eq!(
-            attribute_hint(error, &known()).as_deref(),
-            Some("did you mean metrics.val/acc?")
-        );
-        assert_eq!(attribute_hint("something else", &known()), None);
-    }
-}
-
 /// The keys of the newest runs a query looks at (its experiments, deleted or not as asked).
 pub fn known_keys(store: &dyn crate::store::Store, query: &crate::model::RunQuery) -> KnownKeys {
     let sample = store.search_runs_uncounted(&crate::model::RunQuery {
@@ -193,4 +149,48 @@ pub fn no_match_hints(
     let known = known_keys(store, query);
     let all = fields.iter().chain(order.iter().map(|k| &k.field));
     unknown_key_hints(all, &known)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::query::parse_filter;
+
+    fn known() -> KnownKeys {
+        KnownKeys {
+            qualified: [
+                "metrics.val/acc",
+                "metrics.val/loss",
+                "params.lr",
+                "tags.stage",
+            ]
+            .into_iter()
+            .map(String::from)
+            .collect(),
+        }
+    }
+
+    #[test]
+    fn a_key_no_run_has_is_named_with_close_ones() {
+        let filter = parse_filter("metrics.acc > 0.5 and params.lr = 0.1 and metrics.zzzz > 1")
+            .unwrap()
+            .unwrap();
+        assert_eq!(
+            unknown_key_hints(filter.fields(), &known()),
+            [
+                "metrics.acc is not a key of any run (close: metrics.val/acc)",
+                "metrics.zzzz is not a key of any run",
+            ]
+        );
+    }
+
+    #[test]
+    fn a_bare_word_taken_for_an_attribute_suggests_run_keys() {
+        let error = "error at column 1: unknown attribute 'val/acc' (known: run_id, status)";
+        assert_eq!(
+            attribute_hint(error, &known()).as_deref(),
+            Some("did you mean metrics.val/acc?")
+        );
+        assert_eq!(attribute_hint("something else", &known()), None);
+    }
 }

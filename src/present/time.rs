@@ -73,6 +73,25 @@ pub fn format_timestamp_in(ms: Millis, zone: &TimeZone) -> String {
     }
 }
 
+/// When something lapses (a waiver's `--until`): a span from `now` (`12h`, `7d`) or a time in
+/// the reader's zone. `what` names the argument in the error (`--until`, `argument 'until'`).
+pub fn parse_until(text: &str, now: Millis, what: &str) -> crate::error::Result<Millis> {
+    let t = text.trim();
+    let bad = || {
+        crate::error::KirokuError::Invalid(format!(
+            "{what} '{text}': expected a time (2026-12-31, 2026-12-31 18:00) or a span from now (30m, 12h, 7d)"
+        ))
+    };
+    let is_span = t.len() > 1
+        && t.ends_with(|c: char| c.is_ascii_alphabetic())
+        && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit());
+    if is_span {
+        let seconds = crate::jobs::submit::parse_time_limit(t).map_err(|_| bad())?;
+        return Ok(now.saturating_add((seconds as i64).saturating_mul(1000)));
+    }
+    crate::query::time::parse_local_time_ms(t).ok_or_else(bad)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -165,23 +184,4 @@ mod tests {
         assert_eq!(format_relative(now - 2 * 86_400_000, now), "2d ago");
         assert!(format_relative(now - 40 * 86_400_000, now).starts_with("2023-10-0"));
     }
-}
-
-/// When something lapses (a waiver's `--until`): a span from `now` (`12h`, `7d`) or a time in
-/// the reader's zone. `what` names the argument in the error (`--until`, `argument 'until'`).
-pub fn parse_until(text: &str, now: Millis, what: &str) -> crate::error::Result<Millis> {
-    let t = text.trim();
-    let bad = || {
-        crate::error::KirokuError::Invalid(format!(
-            "{what} '{text}': expected a time (2026-12-31, 2026-12-31 18:00) or a span from now (30m, 12h, 7d)"
-        ))
-    };
-    let is_span = t.len() > 1
-        && t.ends_with(|c: char| c.is_ascii_alphabetic())
-        && t[..t.len() - 1].bytes().all(|b| b.is_ascii_digit());
-    if is_span {
-        let seconds = crate::jobs::submit::parse_time_limit(t).map_err(|_| bad())?;
-        return Ok(now.saturating_add((seconds as i64).saturating_mul(1000)));
-    }
-    crate::query::time::parse_local_time_ms(t).ok_or_else(bad)
 }

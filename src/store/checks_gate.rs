@@ -293,6 +293,43 @@ pub fn require_checks(
     )))
 }
 
+/// The results of `check_run` a review addresses: the one named, else each result that awaits a
+/// review now. Refused when that leaves none (nothing warned, failed or errored; or all of it
+/// already reviewed), saying which. What `kiroku review` and MCP's `review_check` record.
+pub fn results_to_review(
+    store: &dyn Store,
+    check_run: crate::model::CheckRunId,
+    result: Option<String>,
+    now: Millis,
+) -> Result<Vec<String>> {
+    let run = store.check_run(check_run)?;
+    if let Some(one) = result {
+        return Ok(vec![one]);
+    }
+    let reviews = store.reviews(check_run, None)?;
+    let results: Vec<String> = standings(&run, &reviews, now)
+        .into_iter()
+        .filter(|(_, standing)| matches!(standing, Standing::Awaiting { .. }))
+        .map(|(result, _)| result.id.clone())
+        .collect();
+    if !results.is_empty() {
+        return Ok(results);
+    }
+    let needing = run
+        .run
+        .results
+        .iter()
+        .filter(|r| r.status.needs_review())
+        .count();
+    Err(KirokuError::Invalid(if needing == 0 {
+        format!("check run {check_run} has no warned, failed or errored result to review")
+    } else {
+        format!(
+            "every warned, failed or errored result of check run {check_run} is already reviewed; name one (kiroku review {check_run}/CHECK …) to review it again"
+        )
+    }))
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -481,41 +518,4 @@ mod tests {
         named.dataset = Some("test".into());
         assert_eq!(r.version_of(&named), "v9");
     }
-}
-
-/// The results of `check_run` a review addresses: the one named, else each result that awaits a
-/// review now. Refused when that leaves none (nothing warned, failed or errored; or all of it
-/// already reviewed), saying which. What `kiroku review` and MCP's `review_check` record.
-pub fn results_to_review(
-    store: &dyn Store,
-    check_run: crate::model::CheckRunId,
-    result: Option<String>,
-    now: Millis,
-) -> Result<Vec<String>> {
-    let run = store.check_run(check_run)?;
-    if let Some(one) = result {
-        return Ok(vec![one]);
-    }
-    let reviews = store.reviews(check_run, None)?;
-    let results: Vec<String> = standings(&run, &reviews, now)
-        .into_iter()
-        .filter(|(_, standing)| matches!(standing, Standing::Awaiting { .. }))
-        .map(|(result, _)| result.id.clone())
-        .collect();
-    if !results.is_empty() {
-        return Ok(results);
-    }
-    let needing = run
-        .run
-        .results
-        .iter()
-        .filter(|r| r.status.needs_review())
-        .count();
-    Err(KirokuError::Invalid(if needing == 0 {
-        format!("check run {check_run} has no warned, failed or errored result to review")
-    } else {
-        format!(
-            "every warned, failed or errored result of check run {check_run} is already reviewed; name one (kiroku review {check_run}/CHECK …) to review it again"
-        )
-    }))
 }
