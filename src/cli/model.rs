@@ -254,12 +254,7 @@ fn ls(ctx: &mut Context) -> Result<i32> {
             .map(|v| v.version)
             .max()
             .map_or("—".into(), |v| v.to_string());
-        let aliases = m
-            .aliases
-            .iter()
-            .map(|(a, v)| format!("{a}→{v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let aliases = crate::present::models::aliases_text(&m.aliases);
         table.push(vec![
             m.name.clone(),
             latest,

@@ -89,12 +89,7 @@ fn list_models(call: &Call) -> Result<Reply> {
     let models = overview::all_models(store)?;
     let mut summary = format!("{} models", models.len());
     for m in &models {
-        let aliases = m
-            .aliases
-            .iter()
-            .map(|(a, v)| format!("{a}→{v}"))
-            .collect::<Vec<_>>()
-            .join(" ");
+        let aliases = crate::present::models::aliases_text(&m.aliases);
         summary.push_str(&format!("\n{} {aliases}", m.name));
     }
     Ok(Reply::new(

@@ -7,6 +7,15 @@ use crate::model::registry::AliasMove;
 use crate::models::policy::Verdict;
 use std::collections::BTreeMap;
 
+/// A model's aliases on one line: `production→3 staging→4`.
+pub fn aliases_text(aliases: &BTreeMap<String, i64>) -> String {
+    aliases
+        .iter()
+        .map(|(alias, version)| format!("{alias}→{version}"))
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
 /// `✓ metrics.val/acc >= 0.95  (val/acc = 0.96)`, one line per condition, indented by `indent`.
 pub fn verdict_lines(verdict: &Verdict, indent: &str) -> String {
     if verdict.conditions.is_empty() {
