@@ -5,24 +5,7 @@ mod common;
 fn demo_trains_real_runs_and_annotates_the_best() {
     let dir = tempfile::tempdir().unwrap();
     let project = dir.path().join("proj");
-    let out = std::process::Command::new(env!("CARGO_BIN_EXE_kiroku"))
-        .args([
-            "demo",
-            project.to_str().unwrap(),
-            "--no-ui",
-            "--epochs",
-            "8",
-        ])
-        .env("KIROKU_USER", "tester")
-        .env_remove("KIROKU_STORE")
-        .output()
-        .unwrap();
-    let stdout = String::from_utf8_lossy(&out.stdout);
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    let stdout = common::run_demo(&project, 8);
     assert!(stdout.contains("Look at it:"), "{stdout}");
 
     let store = project.join(".kiroku");

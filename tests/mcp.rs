@@ -16,23 +16,7 @@ use std::process::{Command, Stdio};
 /// A project made by `kiroku demo` (seven real trainings, one diverging at lr=400).
 fn demo_project() -> Project {
     let dir = tempfile::tempdir().unwrap();
-    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
-        .args([
-            "demo",
-            dir.path().to_str().unwrap(),
-            "--no-ui",
-            "--epochs",
-            "4",
-        ])
-        .env("KIROKU_USER", "tester")
-        .env_remove("KIROKU_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_demo(dir.path(), 4);
     Project { dir }
 }
 

@@ -159,23 +159,7 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     let Some((dir, project)) = scratch() else {
         return;
     };
-    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
-        .args([
-            "demo",
-            project.to_str().unwrap(),
-            "--no-ui",
-            "--epochs",
-            "8",
-        ])
-        .env("KIROKU_USER", "tester")
-        .env_remove("KIROKU_STORE")
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::run_demo(&project, 8);
     let store = project.join(".kiroku");
     let tmux = Tmux::open("e2e", dir.path(), &store, &project);
 

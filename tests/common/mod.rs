@@ -10,6 +10,25 @@ pub mod sshd;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Output};
 
+/// Runs `kiroku demo DIR --no-ui --epochs EPOCHS` as user `tester` on DIR's own store, asserts
+/// it succeeded and returns what it printed.
+pub fn run_demo(dir: &Path, epochs: u32) -> String {
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .args(["demo", dir.to_str().unwrap(), "--no-ui", "--epochs"])
+        .arg(epochs.to_string())
+        .env("KIROKU_USER", "tester")
+        .env_remove("KIROKU_STORE")
+        .output()
+        .unwrap();
+    let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
+    assert!(
+        out.status.success(),
+        "{stdout}\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    stdout
+}
+
 pub struct Project {
     pub dir: tempfile::TempDir,
 }
