@@ -51,14 +51,10 @@ pub fn higher_is_better(key: &str) -> bool {
     .any(|w| k.contains(w))
 }
 
-/// The best finite value in the given direction.
+/// The best value in the given direction: never NaN or an infinity
+/// (`model::metric_order`, the order every metric sort follows).
 pub fn best(values: &[Option<f64>], higher: bool) -> Option<f64> {
-    values
-        .iter()
-        .flatten()
-        .filter(|v| v.is_finite())
-        .copied()
-        .reduce(|a, b| if (b > a) == higher { b } else { a })
+    crate::model::metric_order::best_metric_value(values, higher)
 }
 
 /// The comparison as `kiroku diff --format json` and the MCP `compare_runs` tool give it
@@ -108,8 +104,16 @@ mod tests {
         assert!(!higher_is_better("test_error"));
         assert!(higher_is_better("val/acc"));
         assert!(higher_is_better("f1"));
-        let v = [Some(0.2), None, Some(f64::NAN), Some(0.5)];
+        let v = [
+            Some(0.2),
+            None,
+            Some(f64::NAN),
+            Some(0.5),
+            Some(f64::INFINITY),
+        ];
         assert_eq!(best(&v, true), Some(0.5));
         assert_eq!(best(&v, false), Some(0.2));
+        let diverged = [Some(f64::NEG_INFINITY), Some(0.3)];
+        assert_eq!(best(&diverged, false), Some(0.3), "-inf is no best loss");
     }
 }

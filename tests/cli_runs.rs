@@ -8,14 +8,14 @@ fn run_records_output_scalars_metrics_file_params_and_exit_status() {
     let p = Project::new();
     let script = p.script(
         "train.sh",
-        r#"echo "epoch 1 loss=0.5 acc: 0.7"
-echo "epoch 2 loss=0.25 acc: 0.8"
+        r#"echo "epoch 1 loss=0.5 acc: 0.7 scale=2"
+echo "epoch 2 loss=0.25 acc: 0.8 scale=4"
 echo "warning: grad_norm=7" >&2
 printf '{"step": 5, "val/acc": 0.9, "val": {"loss": "NaN"}}\n{"params": {"batch": 64}, "tags": {"stage": "dev"}}\nnot json\n{"step": 6, "big": 1e300, "neg": "-Infinity"}\n' >> "$KIROKU_METRICS_FILE"
 kiroku_bin="$1"; shift
 "$kiroku_bin" log metric manual 3.5 --step 7
 "$kiroku_bin" log tag via shell
-printf 'bad byte: \377\376 loss=9\n'
+printf 'bad byte: \377\376 scale=9\n'
 exit 0
 "#,
     );
@@ -47,6 +47,8 @@ exit 0
     );
     let stderr = String::from_utf8_lossy(&out.stderr);
     assert!(stderr.contains("warning: grad_norm=7"));
+    // Every path counts: output scalars, the metrics file and `kiroku log metric`.
+    assert!(stderr.contains("finished · 9 points"), "{stderr}");
     assert!(
         stderr.contains("metrics file line 3: invalid JSON"),
         "bad line reported with its number: {stderr}"
@@ -67,11 +69,13 @@ exit 0
     assert_eq!(run["tags"]["via"], "shell");
     let m = &run["metrics"];
     assert_eq!(
-        m["loss"]["count"], 3,
+        m["scale"]["count"], 3,
         "two lines plus the non-UTF-8 one: {m}"
     );
-    assert_eq!(m["loss"]["last"], 9.0);
-    assert_eq!(m["acc"]["last"], 0.8);
+    assert_eq!(m["scale"]["last"], 9.0);
+    // The metrics file wins: its val/acc and val/loss cover the output's acc and loss, printed
+    // just before the file's line was written.
+    assert!(m.get("acc").is_none() && m.get("loss").is_none(), "{m}");
     assert_eq!(m["val/acc"]["last"], 0.9);
     assert_eq!(m["val/acc"]["step"], 5);
     assert_eq!(m["val/loss"]["last"], "NaN");
@@ -93,7 +97,7 @@ exit 0
     )
     .unwrap();
     assert!(
-        log.windows(4).any(|w| w == b"\xff\xfe l"),
+        log.windows(4).any(|w| w == b"\xff\xfe s"),
         "raw bytes kept in the log"
     );
 

@@ -143,6 +143,9 @@ fn mlflow_script_under_kiroku_run_mlflow_lands_in_that_run() {
             .output()
             .unwrap();
         assert_ok(&out);
+        // The points logged through the MLflow API count in the summary line.
+        let stderr = String::from_utf8_lossy(&out.stderr);
+        assert!(stderr.contains("finished · 3 points"), "{stderr}");
     };
     run_script(&[
         "run", "--mlflow", "--exp", "zero", "--name", "wrapped", "--",

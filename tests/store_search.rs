@@ -29,6 +29,8 @@ fn store_with_runs() -> (tempfile::TempDir, SqliteStore) {
         let value = match i % 10 {
             3 => Some(f64::NAN),
             7 => None,
+            9 if i % 20 == 9 => Some(f64::INFINITY),
+            9 => Some(f64::NEG_INFINITY),
             _ => Some(((i * 37) % 11) as f64 / 10.0),
         };
         if let Some(v) = value {
@@ -111,40 +113,44 @@ fn pages_are_slices_of_the_full_order_for_every_plan() {
 }
 
 #[test]
-fn metric_order_puts_nan_after_numbers_and_missing_last() {
+fn metric_order_is_the_shared_order_numbers_then_infinities_nan_and_missing() {
+    use kiroku::model::metric_order::cmp_metric_values;
+    use std::cmp::Ordering;
     let (_dir, store) = store_with_runs();
-    for sort in ["metrics.acc desc", "metrics.acc asc"] {
-        let page = store
+    for (sort, descending) in [("metrics.acc desc", true), ("metrics.acc asc", false)] {
+        for limit in [None, Some(3), Some(25)] {
+            let page = store
+                .search_runs(&RunQuery {
+                    sort: Some(sort.into()),
+                    limit,
+                    ..Default::default()
+                })
+                .unwrap();
+            let values: Vec<Option<f64>> = page
+                .runs
+                .iter()
+                .map(|r| r.metrics.get("acc").map(|m| m.last))
+                .collect();
+            assert!(
+                values
+                    .windows(2)
+                    .all(|w| cmp_metric_values(w[0], w[1], descending) != Ordering::Greater),
+                "{sort} limit {limit:?}: {values:?}"
+            );
+        }
+        // The infinities are there, after the numbers: a diverged value is never first.
+        let all = store
             .search_runs(&RunQuery {
                 sort: Some(sort.into()),
                 ..Default::default()
             })
             .unwrap();
-        let kinds: Vec<u8> = page
+        let first = all.runs[0].metrics["acc"].last;
+        assert!(first.is_finite(), "{sort}: {first}");
+        assert!(all
             .runs
             .iter()
-            .map(|r| match r.metrics.get("acc") {
-                Some(m) if m.last.is_nan() => 1,
-                Some(_) => 0,
-                None => 2,
-            })
-            .collect();
-        assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{sort}: {kinds:?}");
-        let values: Vec<f64> = page
-            .runs
-            .iter()
-            .filter_map(|r| r.metrics.get("acc"))
-            .map(|m| m.last)
-            .filter(|v| !v.is_nan())
-            .collect();
-        let sorted = values.windows(2).all(|w| {
-            if sort.ends_with("desc") {
-                w[0] >= w[1]
-            } else {
-                w[0] <= w[1]
-            }
-        });
-        assert!(sorted, "{sort}: {values:?}");
+            .any(|r| r.metrics.get("acc").is_some_and(|m| m.last.is_infinite())));
     }
 }
 
@@ -213,6 +219,8 @@ fn store_with_ties() -> (tempfile::TempDir, SqliteStore) {
         let value = match i % 6 {
             1 => Some(f64::NAN),
             4 => None,
+            5 if i % 12 == 5 => Some(f64::INFINITY),
+            5 => Some(f64::NEG_INFINITY),
             _ => Some((i % 3) as f64),
         };
         if let Some(v) = value {
@@ -310,7 +318,8 @@ fn reversed_pages_are_slices_of_the_full_order_backwards() {
             }
         }
     }
-    // For a metric, reversed means missing first, then NaN, then the numbers backwards.
+    // For a metric, reversed means missing first, then NaN, then the infinities, then the
+    // numbers backwards.
     let page = store
         .search_runs(&RunQuery {
             sort: Some("metrics.acc desc".into()),
@@ -324,15 +333,17 @@ fn reversed_pages_are_slices_of_the_full_order_backwards() {
         .map(|r| match r.metrics.get("acc") {
             None => 0,
             Some(m) if m.last.is_nan() => 1,
-            Some(_) => 2,
+            Some(m) if m.last.is_infinite() => 2,
+            Some(_) => 3,
         })
         .collect();
     assert!(kinds.windows(2).all(|w| w[0] <= w[1]), "{kinds:?}");
+    assert!(kinds.contains(&2), "{kinds:?}");
     let numbers: Vec<f64> = page
         .runs
         .iter()
         .filter_map(|r| r.metrics.get("acc").map(|m| m.last))
-        .filter(|v| !v.is_nan())
+        .filter(|v| v.is_finite())
         .collect();
     assert!(numbers.windows(2).all(|w| w[0] <= w[1]), "{numbers:?}");
     assert_eq!(kinds.iter().filter(|k| **k == 0).count(), 6);

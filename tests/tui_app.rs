@@ -702,3 +702,56 @@ fn rerun_opens_the_launch_form_filled_from_the_run_and_its_job() {
     let d = s.run.as_ref().unwrap().detail.as_ref().unwrap();
     assert_eq!(d.run.tags.get("kiroku.job").map(String::as_str), Some("3"));
 }
+
+/// The runs table sorts a metric as the CLI does (`model::metric_order`): numbers first, then
+/// infinities, then NaN, in both directions, so a diverged loss is never the best row.
+#[test]
+fn a_metric_sort_puts_inf_and_nan_after_every_number_both_ways() {
+    use kiroku::model::metric_order::cmp_metric_values;
+    use kiroku::model::KeyedPoint;
+    use std::cmp::Ordering;
+    let f = fixture();
+    // lr1e-3-s1 diverged: its loss ends at inf. lr1e-2-s1's ends at NaN (the fixture's).
+    f.store
+        .log_metrics(
+            &run_id(4),
+            &[KeyedPoint {
+                key: "train/loss".into(),
+                step: 10_000,
+                timestamp: 0,
+                value: f64::INFINITY,
+            }],
+        )
+        .unwrap();
+    let mut s = started(&f);
+    let col = s
+        .columns()
+        .iter()
+        .position(|c| c.spec() == "metrics.train/loss")
+        .unwrap();
+    for _ in 0..col {
+        press(&mut s, &f, KeyCode::Char('l'));
+    }
+    for descending in [false, true] {
+        press(&mut s, &f, KeyCode::Char('s'));
+        let losses: Vec<Option<f64>> = s
+            .runs
+            .rows
+            .iter()
+            .map(|r| r.metrics.get("train/loss").map(|m| m.last))
+            .collect();
+        assert!(
+            losses
+                .windows(2)
+                .all(|w| cmp_metric_values(w[0], w[1], descending) != Ordering::Greater),
+            "descending {descending}: {losses:?}"
+        );
+        assert!(losses[0].unwrap().is_finite(), "{losses:?}");
+        let names: Vec<&str> = s.runs.rows.iter().map(|r| r.name.as_str()).collect();
+        assert_eq!(
+            &names[names.len() - 2..],
+            ["lr1e-3-s1", "lr1e-2-s1"],
+            "inf, then NaN, last (descending {descending})"
+        );
+    }
+}

@@ -174,17 +174,17 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.wait_for("2 matching");
     tmux.keys(&["Enter"]);
     let s = tmux.wait_for("(esc clears)");
-    assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
-    assert!(!s.contains("lr0.5-s1"), "{s}");
+    assert!(s.contains("lr0.1-s3") && s.contains("lr0.1-s4"), "{s}");
+    assert!(!s.contains("lr0.5-s2"), "{s}");
     // Esc in the filter bar puts back the filter as it was before `/` (as k9s, less, vim).
     tmux.keys(&["/", "C-u"]);
     tmux.wait_for("7 runs");
     tmux.type_text("params.lr = 0.5");
-    tmux.wait_for("lr0.5-s1");
+    tmux.wait_for("lr0.5-s2");
     tmux.keys(&["Escape"]);
-    let s = tmux.wait_gone("lr0.5-s1");
+    let s = tmux.wait_gone("lr0.5-s2");
     assert!(s.contains("params.lr = 0.1   (esc clears)"), "{s}");
-    assert!(s.contains("lr0.1-s1") && s.contains("lr0.1-s2"), "{s}");
+    assert!(s.contains("lr0.1-s3") && s.contains("lr0.1-s4"), "{s}");
 
     // Open the first match, look at its metrics and logs, write a note.
     tmux.keys(&["Enter"]);
@@ -192,7 +192,7 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
     tmux.keys(&["Tab", "Tab"]);
     tmux.wait_for("smoothing");
     tmux.keys(&["Tab"]);
-    tmux.wait_for("epoch 1 ");
+    tmux.wait_for("epoch 1/8 ");
     tmux.keys(&["n"]);
     tmux.wait_for("ctrl-s saves");
     tmux.type_text("written in tmux");
@@ -252,6 +252,28 @@ fn a_user_filters_opens_notes_marks_and_compares_in_a_real_terminal() {
             .any(|(b, a)| b == "written in tmux\nsecond line" && a == "tester"),
         "{bodies:?}"
     );
+}
+
+/// On a terminal `kiroku demo` shows a progress bar while its trainings run (piped, it prints
+/// plain lines: `tests/demo.rs`).
+#[test]
+fn the_demo_shows_progress_on_a_terminal() {
+    let Some((dir, project)) = scratch() else {
+        return;
+    };
+    let command = format!(
+        "env KIROKU_USER=tester {} demo {} --no-ui --epochs 30; sleep 30",
+        env!("CARGO_BIN_EXE_kiroku"),
+        project.display()
+    );
+    let tmux = Tmux::start("progress", 120, 30, &command);
+    let s = tmux.wait_for("training [");
+    assert!(s.contains("/7"), "{s}");
+    // Finished lines print above the bar; at the end the bar is cleared.
+    let s = tmux.wait_for("Look at it:");
+    assert!(s.contains("trained lr400-s1"), "{s}");
+    assert!(!s.contains("training ["), "{s}");
+    drop(dir);
 }
 
 /// A panic inside the UI gives the terminal back: the panic hook leaves the alternate screen

@@ -10,6 +10,10 @@ use clap::Subcommand;
 use std::io::Write;
 use std::time::Instant;
 
+/// The demo trainer's pause per epoch: 30 epochs last about three seconds, like a small real
+/// training (the demo runs its trainings side by side).
+const DEMO_EPOCH_PAUSE_MS: u64 = 100;
+
 #[derive(Debug, Subcommand)]
 pub enum DevCommand {
     /// Train the demo model (logistic regression on the bundled dataset).
@@ -24,6 +28,9 @@ pub enum DevCommand {
         batch_size: usize,
         #[arg(long, default_value_t = 0.0)]
         l2: f64,
+        /// Save `model.json` and `confusion_matrix.txt` here at the end.
+        #[arg(long)]
+        out: Option<std::path::PathBuf>,
     },
     /// Fill the store with synthetic runs and points (for benchmarks).
     GenStore {
@@ -75,6 +82,7 @@ pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
             epochs,
             batch_size,
             l2,
+            out,
         } => {
             if *batch_size == 0 || *epochs == 0 {
                 return Err(KirokuError::Invalid(
@@ -87,6 +95,8 @@ pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
                 epochs: *epochs,
                 batch_size: *batch_size,
                 l2: *l2,
+                epoch_pause_ms: DEMO_EPOCH_PAUSE_MS,
+                out: out.clone(),
             }))
         }
         DevCommand::GenStore {

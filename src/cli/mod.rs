@@ -239,7 +239,11 @@ impl Context {
         if let Some(s) = &self.store {
             return Ok(Arc::clone(s));
         }
-        let s = open_store(&self.location, false)?;
+        // A first open after an upgrade migrates the store, which takes seconds on a big one.
+        let opening = crate::present::progress::slow_work("opening the store");
+        let s = open_store(&self.location, false);
+        drop(opening);
+        let s = s?;
         self.store = Some(Arc::clone(&s));
         Ok(s)
     }

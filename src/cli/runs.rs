@@ -510,7 +510,14 @@ pub fn metrics(
 
 pub fn import_mlflow(ctx: &mut Context, path: &std::path::Path) -> Result<i32> {
     let store = ctx.store()?;
-    let report = crate::ingest::mlflow::import_mlflow(store.as_ref(), path, &ctx.user)?;
+    let bar = crate::present::progress::progress_bar(0, "importing runs");
+    let report =
+        crate::ingest::mlflow::import_mlflow_with_progress(store.as_ref(), path, &ctx.user, &|p| {
+            bar.set_length(p.runs);
+            bar.set_position(p.runs_done);
+        });
+    bar.finish_and_clear();
+    let report = report?;
     for w in &report.warnings {
         eprintln!("kiroku: warning: {w}");
     }

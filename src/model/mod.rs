@@ -3,6 +3,7 @@
 //! No I/O here. Everything is serde-serialisable so the HTTP store can reuse the same types.
 pub mod data;
 mod jobs;
+pub mod metric_order;
 pub mod pipeline;
 pub mod registry;
 pub use data::*;

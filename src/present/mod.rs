@@ -14,6 +14,7 @@ pub mod number;
 pub mod pairs;
 pub mod pipelines;
 pub mod plain;
+pub mod progress;
 pub mod shell;
 pub mod threads;
 pub mod time;

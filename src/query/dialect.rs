@@ -11,6 +11,7 @@
 //! | `run_id`, `parent_id` ([`ids_ignore_case`](Dialect::ids_ignore_case)) | ignore case | case-sensitive (`LIKE 'A%'` finds no lowercase id) |
 //! | `status` ([`status_name`](Dialect::status_name)) | kiroku's names (`queued running finished failed killed lost`), case ignored, MLflow's names accepted (`SCHEDULED` is `queued`); sorts by kiroku's name | MLflow's names (`SCHEDULED RUNNING FINISHED FAILED KILLED`, `lost` shows as `FAILED`), case-sensitive; sorts by MLflow's name |
 //! | stray `AND` ([`ignores_stray_and`](Dialect::ignores_stray_and)) | an error | ignored at either end (and doubled), as MLflow does |
+//! | metric infinities in a sort ([`infinities_sort_after_numbers`](Dialect::infinities_sort_after_numbers)) | after every number, before NaN, in both directions (`model::metric_order`: a diverged loss is never first) | numbers like any other (largest and smallest) |
 //!
 //! Both dialects share the rest, MLflow's rules among them: a metric whose latest value is NaN
 //! satisfies `!= v` for every number `v` (`!=` is the complement of `=` among runs that hold
@@ -39,6 +40,12 @@ impl Dialect {
     /// Whether params compare and sort as numbers when they hold numbers (kiroku), or always as
     /// text (MLflow).
     pub fn params_are_numbers(self) -> bool {
+        self == Dialect::Kiroku
+    }
+
+    /// Whether a metric's ±inf sorts after every number, in both directions (kiroku's
+    /// `model::metric_order`), or as the largest and smallest numbers (MLflow).
+    pub fn infinities_sort_after_numbers(self) -> bool {
         self == Dialect::Kiroku
     }
 

@@ -12,6 +12,7 @@
 //! are appended to the local `metrics.jsonl` that the tail reads).
 use crate::config::Config;
 use crate::error::{KirokuError, Result};
+use crate::ingest::duplicates::{HeldScalars, MetricsFileKeys};
 use crate::ingest::metrics_file::{Ingested, MetricsFileTail};
 use crate::ingest::scalars::ScalarParser;
 use crate::model::{now_ms, KeyedPoint, RunBatch};
@@ -305,6 +306,7 @@ fn scan_line(line: &[u8], parser: &Mutex<ScalarParser>, out: &mut Vec<KeyedPoint
 }
 
 /// Gathers scalars and metrics-file lines and writes them in batches until the command ends.
+/// Output scalars that the metrics file duplicates are not logged (`ingest::duplicates`).
 fn ingest_loop(
     store: &dyn Store,
     run_id: &str,
@@ -315,27 +317,31 @@ fn ingest_loop(
     let mut tail = MetricsFileTail::new(metrics_path);
     let mut checkpoint = 0u64;
     let mut pending = Ingested::default();
+    let mut file_keys = MetricsFileKeys::default();
+    let mut held = HeldScalars::default();
     let mut written = 0u64;
     let mut warnings = Vec::new();
     let mut last_flush = Instant::now();
     loop {
         let done = match rx.recv_timeout(FLUSH_EVERY) {
             Ok(IngestMessage::Scalars(points)) => {
-                pending.points.extend(points);
+                held.push(points);
                 false
             }
             Ok(IngestMessage::CommandEnded) | Err(RecvTimeoutError::Disconnected) => true,
             Err(RecvTimeoutError::Timeout) => false,
         };
         // At the end, a file that grew faster than one poll reads takes several flushes.
-        let mut flush_now =
-            done || last_flush.elapsed() >= FLUSH_EVERY || pending.points.len() >= FLUSH_POINTS;
+        let mut flush_now = done
+            || last_flush.elapsed() >= FLUSH_EVERY
+            || pending.points.len() + held.len() >= FLUSH_POINTS;
         while flush_now {
             let polled = tail.poll(done);
             // A file that cannot be read now will not be read by trying again at once.
             let read_more = polled.is_ok() && !tail.caught_up();
             match polled {
                 Ok(more) => {
+                    more.points.iter().for_each(|p| file_keys.note(&p.key));
                     pending.points.extend(more.points);
                     pending.params.extend(more.params);
                     pending.tags.extend(more.tags);
@@ -349,6 +355,9 @@ fn ingest_loop(
                     format!("reading {}: {e}", metrics_path.display()),
                 ),
             }
+            pending
+                .points
+                .extend(held.release(&file_keys, done && !read_more));
             let offset = tail.consumed_offset();
             if offset != checkpoint || !pending.is_empty() {
                 let batch = Batch {

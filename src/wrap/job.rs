@@ -484,6 +484,7 @@ fn finish(
         );
     }
     started.upload_spooled_log(run.store, &mut warnings);
+    let points = started.points_logged(run.store, points);
     let update = JobUpdate {
         status: Some(ending.status),
         reason: Some(ending.reason.clone()),

@@ -220,6 +220,7 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     }
     drop(mlflow);
     started.upload_spooled_log(store.as_ref(), &mut warnings);
+    let points = started.points_logged(store.as_ref(), points);
     Ok(WrapOutcome {
         run_id: run.id.clone(),
         run_name: run.name.clone(),

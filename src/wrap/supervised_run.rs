@@ -83,6 +83,16 @@ pub fn start_supervised_run(store: &dyn Store, spec: &RunSpec) -> Result<Started
 }
 
 impl StartedRun {
+    /// The metric points the run holds once its command has ended, whichever way they came:
+    /// output scalars and the metrics file (`captured`, the fallback when the store cannot be
+    /// read), `kiroku log metric` calls and MLflow API calls (`--mlflow`).
+    pub fn points_logged(&self, store: &dyn Store, captured: u64) -> u64 {
+        store
+            .run(&self.run.id)
+            .map(|detail| detail.run.metrics.values().map(|m| m.count).sum::<u64>())
+            .map_or(captured, |held| held.max(captured))
+    }
+
     /// For a spooled run, once the capture has finished: uploads `output.log` as the run's
     /// artifact and removes the spool folder (kept, with a warning, when the upload fails).
     pub fn upload_spooled_log(&self, store: &dyn Store, warnings: &mut Vec<String>) {

@@ -13,6 +13,11 @@ use std::process::{Command, Output};
 /// Runs `kiroku demo DIR --no-ui --epochs EPOCHS` as user `tester` on DIR's own store, asserts
 /// it succeeded and returns what it printed.
 pub fn run_demo(dir: &Path, epochs: u32) -> String {
+    run_demo_output(dir, epochs).0
+}
+
+/// `run_demo`, with its stdout and stderr.
+pub fn run_demo_output(dir: &Path, epochs: u32) -> (String, String) {
     let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
         .args(["demo", dir.to_str().unwrap(), "--no-ui", "--epochs"])
         .arg(epochs.to_string())
@@ -21,12 +26,9 @@ pub fn run_demo(dir: &Path, epochs: u32) -> String {
         .output()
         .unwrap();
     let stdout = String::from_utf8_lossy(&out.stdout).into_owned();
-    assert!(
-        out.status.success(),
-        "{stdout}\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    stdout
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert!(out.status.success(), "{stdout}\n{stderr}");
+    (stdout, stderr)
 }
 
 pub struct Project {

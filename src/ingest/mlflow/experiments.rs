@@ -1,7 +1,7 @@
 //! Experiments: each MLflow experiment becomes (or joins) the kiroku experiment of its name,
 //! with its tags, then its runs go in; a deleted MLflow experiment is deleted once they are.
 use super::artifacts::ArtifactSources;
-use super::report::ImportReport;
+use super::report::{ImportProgress, ImportReport};
 use super::runs::{import_run, parents_first, RunContext};
 use super::source::{Reader, SourceExperiment, SourceRun};
 use crate::error::{KirokuError, Result};
@@ -23,6 +23,7 @@ pub(super) fn import_experiments(
     artifacts: &mut ArtifactSources,
     user: &str,
     report: &mut ImportReport,
+    progress: &dyn Fn(ImportProgress),
 ) -> Result<()> {
     report.experiments += experiments.len() as u64;
     let mut plans: HashMap<String, ExperimentPlan> = HashMap::new();
@@ -46,7 +47,12 @@ pub(super) fn import_experiments(
     let order = parents_first(&runs, &mut report.warnings);
     let in_source: HashSet<String> = runs.iter().map(|(_, _, r)| r.id.clone()).collect();
     let mut present: HashSet<String> = HashSet::new();
-    for index in order {
+    let total = order.len() as u64;
+    progress(ImportProgress {
+        runs_done: 0,
+        runs: total,
+    });
+    for (done, index) in (1u64..).zip(order) {
         let (experiment, experiment_deleted, run) = &runs[index];
         let plan = &plans[experiment];
         let ctx = RunContext {
@@ -65,6 +71,10 @@ pub(super) fn import_experiments(
             &mut present,
             report,
         )?;
+        progress(ImportProgress {
+            runs_done: done,
+            runs: total,
+        });
     }
 
     for (name, plan) in &plans {

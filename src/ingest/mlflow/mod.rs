@@ -25,7 +25,7 @@ mod source;
 mod tree;
 mod yaml;
 
-pub use report::{ImportReport, SkipReason};
+pub use report::{ImportProgress, ImportReport, SkipReason};
 
 use crate::error::Result;
 use crate::store::Store;
@@ -71,6 +71,16 @@ pub(crate) fn cut_to_chars(value: &mut String, max_chars: usize) -> bool {
 /// parent that is missing) become warnings in the report; only failures of the store itself,
 /// or a PATH that holds no MLflow store, are errors.
 pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<ImportReport> {
+    import_mlflow_with_progress(store, path, user, &|_| {})
+}
+
+/// `import_mlflow`, telling `progress` how far it is after each run.
+pub fn import_mlflow_with_progress(
+    store: &dyn Store,
+    path: &Path,
+    user: &str,
+    progress: &dyn Fn(ImportProgress),
+) -> Result<ImportReport> {
     let mut report = ImportReport::default();
     let found = detect(path, &mut report)?;
     let mut artifacts = ArtifactSources {
@@ -97,6 +107,7 @@ pub fn import_mlflow(store: &dyn Store, path: &Path, user: &str) -> Result<Impor
             &mut artifacts,
             user,
             &mut report,
+            progress,
         )?;
         if let Reader::Db(db) = &reader {
             registry::import_models(store, db, &found.base, &mut artifacts, user, &mut report)?;

@@ -62,6 +62,15 @@ impl SkipReason {
     }
 }
 
+/// How far an import is, reported after each run of a source (for a progress bar).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct ImportProgress {
+    /// Runs of the current source done (imported, skipped or failed).
+    pub runs_done: u64,
+    /// Runs the current source holds.
+    pub runs: u64,
+}
+
 /// What an import did. Serialised for `--json` output.
 #[derive(Debug, Clone, Default, PartialEq, Serialize)]
 pub struct ImportReport {

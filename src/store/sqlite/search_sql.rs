@@ -33,7 +33,8 @@
 //! * A bare word matches when the run name, or a tag key or value, contains it (`instr` on
 //!   `lower()`ed text, so `%` and `_` in the word are literal characters).
 //! * Sorting puts runs missing the key last in both directions; for metrics a NaN latest
-//!   value sorts after numbers and before missing; params sort numeric values (by number)
+//!   value sorts after numbers and before missing, and in kiroku's dialect ±inf sorts after
+//!   numbers and before NaN (`model::metric_order`); params sort numeric values (by number)
 //!   before text values (by text). The order always ends with `r.start_ms DESC, r.id ASC`.
 
 use rusqlite::types::Value;
@@ -88,6 +89,9 @@ pub struct PresentFirst {
     pub rest_list_params: Vec<Value>,
 }
 
+/// Infinity in SQLite's SQL (a literal past the largest double reads as +inf).
+const INFINITY_SQL: &str = "9e999";
+
 /// The tie-break appended to every order (and the whole order when none is given).
 pub const TIE_BREAK: &str = "r.start_ms DESC, r.id ASC";
 
@@ -135,18 +139,35 @@ pub fn compile_in(filter: Option<&Expr>, order: &[OrderKey], dialect: Dialect) -
             descending,
         }) => {
             let dir = if *descending { "DESC" } else { "ASC" };
-            // terms[0..3] are the first metric's: missing, NaN, value.
+            // The first metric's terms: missing, NaN, (infinite,) value.
+            let first_terms = if dialect.infinities_sort_after_numbers() {
+                4
+            } else {
+                3
+            };
             let rest: Vec<String> = std::iter::once(format!("o0.last {dir}"))
-                .chain(terms[3..].iter().cloned())
+                .chain(terms[first_terms..].iter().cloned())
                 .collect();
+            // The segment holds the values the metric's index orders by value: the numbers,
+            // with or without the infinities.
+            let (segment, outside) = if dialect.infinities_sort_after_numbers() {
+                (
+                    format!("o0.last > -{INFINITY_SQL} AND o0.last < {INFINITY_SQL}"),
+                    format!("(o0.last IS NULL OR abs(o0.last) = {INFINITY_SQL})"),
+                )
+            } else {
+                ("o0.last IS NOT NULL".into(), "o0.last IS NULL".into())
+            };
+            let rest_list_where = outside.replace("o0.", "xm.");
             Some(PresentFirst {
-                condition: "o0.last IS NOT NULL".into(),
+                condition: segment,
                 order_sql: rest.join(", "),
                 reversed_order_sql: reversed(&rest),
-                rest_condition: "o0.last IS NULL".into(),
-                rest_list: "r.rid IN (SELECT x.rid FROM runs x LEFT JOIN metric_summary xm \
-                            ON xm.rid = x.rid AND xm.key = ? WHERE xm.last IS NULL)"
-                    .into(),
+                rest_condition: outside,
+                rest_list: format!(
+                    "r.rid IN (SELECT x.rid FROM runs x LEFT JOIN metric_summary xm \
+                     ON xm.rid = x.rid AND xm.key = ? WHERE {rest_list_where})"
+                ),
                 rest_list_params: vec![Value::Text(key.clone())],
             })
         }
@@ -218,6 +239,9 @@ fn order_terms(
             keyed_join("metric_summary", k);
             terms.push(format!("{o}.rid IS NULL"));
             terms.push(format!("{o}.last IS NULL"));
+            if dialect.infinities_sort_after_numbers() {
+                terms.push(format!("abs({o}.last) = {INFINITY_SQL}"));
+            }
             terms.push(format!("{o}.last {dir}"));
         }
         RunField::Param(k) => {
@@ -1311,12 +1335,14 @@ mod tests {
         );
         assert_eq!(
             q.order_sql,
-            "o0.rid IS NULL, o0.last IS NULL, o0.last DESC, r.start_ms DESC, r.id ASC"
+            "o0.rid IS NULL, o0.last IS NULL, abs(o0.last) = 9e999, o0.last DESC, r.start_ms DESC, r.id ASC"
         );
-        // Reversed, every term flips: missing first, then NaN, then numbers ascending.
+        // Reversed, every term flips: missing first, then NaN, then the infinities, then
+        // numbers ascending.
         assert_eq!(
             q.reversed_order_sql,
-            "o0.rid IS NULL DESC, o0.last IS NULL DESC, o0.last ASC, r.start_ms ASC, r.id DESC"
+            "o0.rid IS NULL DESC, o0.last IS NULL DESC, abs(o0.last) = 9e999 DESC, o0.last ASC, \
+             r.start_ms ASC, r.id DESC"
         );
         assert_eq!(
             q.params,
