@@ -153,3 +153,41 @@ fn demo_trains_a_real_sweep_in_a_git_project_and_annotates_it() {
     );
     assert_eq!(failed_run["run"]["exit_code"], 1);
 }
+
+/// The demo never overwrites a user's files: a folder with its own `train.sh` is refused
+/// before anything is made, and an existing README is kept.
+#[test]
+fn demo_refuses_a_folder_whose_train_sh_is_not_its_own() {
+    let dir = tempfile::tempdir().unwrap();
+    let project = dir.path().join("proj");
+    std::fs::create_dir_all(&project).unwrap();
+    std::fs::write(project.join("train.sh"), "python my_real_training.py\n").unwrap();
+    std::fs::write(project.join("README.md"), "# my project\n").unwrap();
+    let out = Command::new(env!("CARGO_BIN_EXE_kiroku"))
+        .args([
+            "demo",
+            project.to_str().unwrap(),
+            "--no-ui",
+            "--epochs",
+            "2",
+        ])
+        .env("KIROKU_USER", "tester")
+        .env_remove("KIROKU_STORE")
+        .output()
+        .unwrap();
+    assert!(!out.status.success());
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert!(
+        stderr.contains("train.sh exists and is not the demo's"),
+        "{stderr}"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("train.sh")).unwrap(),
+        "python my_real_training.py\n"
+    );
+    assert_eq!(
+        std::fs::read_to_string(project.join("README.md")).unwrap(),
+        "# my project\n"
+    );
+    assert!(!project.join(".kiroku").exists(), "no store made");
+}

@@ -124,6 +124,20 @@ fn write(path: &Path, text: &str) -> Result<()> {
         .map_err(|e| KirokuError::io(format!("writing {}", path.display()), e))
 }
 
+/// Writes a project file unless the folder already has one: a user's own `README.md` or
+/// `.gitignore` is left as it is, and a `train.sh` that is not the demo's stops the demo
+/// (its runs would execute it).
+fn write_new(path: &Path, text: &str) -> Result<()> {
+    match std::fs::read_to_string(path) {
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => write(path, text),
+        Ok(existing) if !path.ends_with("train.sh") || existing.starts_with(TRAIN_SH) => Ok(()),
+        _ => Err(KirokuError::Invalid(format!(
+            "{} exists and is not the demo's training script; run the demo in an empty folder",
+            path.display()
+        ))),
+    }
+}
+
 /// Runs git in `dir` as the demo's author; None when git is missing or fails.
 fn git(dir: &Path, args: &[&str]) -> Option<String> {
     let out = Command::new("git")
@@ -150,14 +164,14 @@ fn git(dir: &Path, args: &[&str]) -> Option<String> {
 /// repository, commits them and leaves one uncommitted change. Returns what the runs' code
 /// version will be, for the summary.
 fn make_project(dir: &Path) -> Result<String> {
-    write(&dir.join("train.sh"), TRAIN_SH)?;
-    write(&dir.join("README.md"), README)?;
-    write(
+    write_new(&dir.join("train.sh"), TRAIN_SH)?;
+    write_new(&dir.join("README.md"), README)?;
+    write_new(
         &dir.join(".gitignore"),
         &format!("{STORE_DIR}/\noutputs/\n"),
     )?;
     if git(dir, &["rev-parse", "--git-dir"]).is_some() {
-        return Ok("the enclosing git repository's".into());
+        return Ok("from the git repository already there".into());
     }
     let committed = git(dir, &["init", "-q"]).is_some()
         && git(dir, &["add", "train.sh", "README.md", ".gitignore"]).is_some()
@@ -203,12 +217,12 @@ pub fn demo(cli: &Cli, args: &DemoArgs) -> Result<i32> {
             dir
         }
     };
+    let version = make_project(&project)?;
     let store = open_store(&ctx.location, true)?;
     let exe =
         std::env::current_exe().map_err(|e| KirokuError::io("finding the kiroku binary", e))?;
     eprintln!("kiroku demo: project {}", project.display());
     eprintln!("kiroku demo: store {}", store.describe());
-    let version = make_project(&project)?;
     eprintln!("kiroku demo: code version {version}");
     // The runs execute the project's script from the project, as a user's would.
     std::env::set_current_dir(&project)
