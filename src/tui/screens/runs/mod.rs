@@ -30,6 +30,37 @@ pub enum MetricStat {
     Max,
 }
 
+impl MetricStat {
+    /// The next statistic `m` shows: from the last value to the best one for the metric's
+    /// direction (min for a loss, max for an accuracy), then the worst, then back.
+    pub fn next(self, higher_is_better: bool) -> MetricStat {
+        let (best, worst) = if higher_is_better {
+            (MetricStat::Max, MetricStat::Min)
+        } else {
+            (MetricStat::Min, MetricStat::Max)
+        };
+        match self {
+            MetricStat::Last => best,
+            s if s == best => worst,
+            _ => MetricStat::Last,
+        }
+    }
+}
+
+/// The metric whose direction `m` follows: the one under the column cursor, else the sorted
+/// one, else the first metric column.
+fn stat_metric(state: &State) -> Option<String> {
+    let cols = state.columns();
+    let metric = |c: &Column| match c {
+        Column::Metric(k) => Some(k.clone()),
+        _ => None,
+    };
+    cols.get(state.runs.col_cursor)
+        .and_then(metric)
+        .or_else(|| state.runs.sort.as_ref().and_then(|(c, _)| metric(c)))
+        .or_else(|| cols.iter().find_map(metric))
+}
+
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum RunsFocus {
     Sidebar,
@@ -366,11 +397,10 @@ impl ScreenBehaviour for RunsScreen {
                 sort_by(state, col, cmd == Cmd::SortReverse)
             }
             Cmd::MetricStat => {
-                state.runs.metric_stat = match state.runs.metric_stat {
-                    MetricStat::Last => MetricStat::Min,
-                    MetricStat::Min => MetricStat::Max,
-                    MetricStat::Max => MetricStat::Last,
-                };
+                let higher = stat_metric(state)
+                    .map(|k| crate::compare::higher_is_better(&k))
+                    .unwrap_or(true);
+                state.runs.metric_stat = state.runs.metric_stat.next(higher);
                 vec![]
             }
             Cmd::HideColumn => {
@@ -681,6 +711,44 @@ mod tests {
             Some((metric("train/loss"), true)),
             "S reverses"
         );
+    }
+
+    #[test]
+    fn m_starts_from_the_best_statistic_of_the_metric_under_the_cursor() {
+        let mut s = with_runs(2);
+        for k in ["train/loss", "val/acc"] {
+            s.runs.auto_columns.push(Column::Metric(k.into()));
+        }
+        let cols = s.columns();
+        let at = |k: &str| {
+            cols.iter()
+                .position(|c| *c == Column::Metric(k.into()))
+                .unwrap()
+        };
+        // A loss: min first, then max, then back to the last value.
+        s.runs.col_cursor = at("train/loss");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            typed(&mut s, "m");
+            seen.push(s.runs.metric_stat);
+        }
+        assert_eq!(
+            seen,
+            [MetricStat::Min, MetricStat::Max, MetricStat::Last],
+            "lower is better"
+        );
+        // An accuracy: max first.
+        s.runs.col_cursor = at("val/acc");
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Max, "higher is better");
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Min);
+        // Off the metrics (on the name), the sorted metric decides.
+        s.runs.col_cursor = cols.iter().position(|c| *c == Column::Name).unwrap();
+        s.runs.metric_stat = MetricStat::Last;
+        s.runs.sort = Some((Column::Metric("train/loss".into()), false));
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Min, "the sorted loss");
     }
 
     #[test]
