@@ -169,6 +169,28 @@ fn runs_marked_and_sorted() {
     check("runs_marked", &["j", " ", " ", "lll", "s"]);
 }
 
+/// `l` walks past the last column in view: the table scrolls, `← N+` says what went left.
+#[test]
+fn runs_scrolled_to_the_last_column() {
+    check("runs_scrolled_right", &["llllllllll"]);
+}
+
+/// Sorted by the last metric and filtered on a param: both stay in view at 80 columns.
+#[test]
+fn runs_keep_sorted_and_filtered_columns() {
+    check(
+        "runs_sorted_filtered",
+        &[
+            "/params.seed > 0",
+            "<enter>",
+            "llllllllll",
+            "s",
+            "gg",
+            "hhhhhhhhhh",
+        ],
+    );
+}
+
 #[test]
 fn runs_sidebar_focused() {
     check("runs_sidebar", &["<tab>", "j"]);

@@ -7,7 +7,7 @@ mod draw;
 pub mod filter;
 
 pub use columns::{auto_columns, query_key, sort_field};
-pub use draw::{cell, fit_columns};
+pub use draw::{cell, fit_columns, FitFor, Fitted};
 pub use filter::half_typed_keyword;
 
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
