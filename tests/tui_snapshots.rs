@@ -297,6 +297,38 @@ fn compare() {
     check("compare", &["jj", " ", " ", " ", "c"]);
 }
 
+/// Five metrics: the grid charts them all at 160x48 (the selected one marked ▸) and pages
+/// them one at a time at 80x24 (`j` twice: the third metric). A run without a metric is left
+/// out of its chart, quietly.
+#[test]
+fn compare_grid_of_every_metric() {
+    use kiroku::model::KeyedPoint;
+    use kiroku::store::prelude::*;
+    let f = fixture();
+    // Every run but the first (bert-base, compared too) logs them.
+    for i in 0..5 {
+        let id = tui_fixture::run_id(i);
+        let points: Vec<KeyedPoint> = (0..50i64)
+            .flat_map(|step| {
+                let t = step as f64 / 50.0;
+                [
+                    ("val/f1", 0.8 * (1.0 - (-4.0 * t).exp()) + i as f64 * 0.01),
+                    ("lr", 1e-3 * (1.0 - t) / i as f64),
+                    ("epoch_time", 60.0 + (step % 7) as f64 + i as f64),
+                ]
+                .map(|(key, value)| KeyedPoint {
+                    key: key.into(),
+                    step,
+                    timestamp: tui_fixture::NOW + step * 1000,
+                    value,
+                })
+            })
+            .collect();
+        f.store.log_metrics(&id, &points).unwrap();
+    }
+    check_on(&f, "compare_grid", &[" ", "j", " ", " ", " ", "c", "jj"]);
+}
+
 #[test]
 fn activity() {
     check("activity", &["a"]);
