@@ -70,6 +70,8 @@ const MORE_W: usize = 6;
 /// the filter and sort name, kept in view) and the `sorted` one (its header has an arrow).
 pub struct FitFor<'a> {
     pub cursor: usize,
+    /// Cells a metric column adds for its sparkline (0: none).
+    pub spark_w: usize,
     pub queried: &'a [Column],
     pub sorted: Option<&'a Column>,
 }
@@ -85,6 +87,7 @@ pub fn fit_columns(
 ) -> Fitted {
     let FitFor {
         cursor,
+        spark_w,
         queried,
         sorted,
     } = fit_for;
@@ -92,11 +95,16 @@ pub fn fit_columns(
         .iter()
         .map(|c| {
             let arrow = if sorted == Some(c) { 2 } else { 0 };
+            let spark = if matches!(c, Column::Metric(_)) && spark_w > 0 {
+                spark_w + 1
+            } else {
+                0
+            };
             let mut w = crate::present::display_width(&header(c, cols, stat)) + 1 + arrow;
             for r in rows {
                 w = w.max(crate::present::display_width(&cell(c, r, stat, now)));
             }
-            w.min(max_width(c).max(6))
+            w.min(max_width(c).max(6)) + spark
         })
         .collect();
     let ranks: Vec<u8> = cols
@@ -330,6 +338,11 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     let gutter = 5usize; // mark/star (2) + status glyph (2) + space
     let glyph_w = if state.theme.text_glyphs { 5 } else { 2 };
     let avail = (body.width as usize).saturating_sub(gutter + glyph_w - 2);
+    let spark_w = if state.size.0 >= super::SPARK_MIN_WIDTH {
+        super::SPARK_W
+    } else {
+        0
+    };
     let queried = column_fit::queried_columns(
         Some(state.runs.applied_filter.as_str()),
         state.run_query(0, 0).sort.as_deref(),
@@ -346,6 +359,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
         avail,
         FitFor {
             cursor: state.runs.col_cursor,
+            spark_w,
             queried: &queried,
             sorted: state.runs.sort.as_ref().map(|(c, _)| c),
         },
@@ -384,7 +398,17 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     for (k, (ci, w)) in fitted.iter().enumerate() {
         let c = &cols[*ci];
         let sorted = state.runs.sort.as_ref().filter(|(s, _)| s == c);
-        let h = sorted_header(&header(c, &cols, stat), sorted.map(|(_, d)| *d), *w);
+        // Over a metric's value, not its sparkline.
+        let spark = if matches!(c, Column::Metric(_)) && spark_w > 0 {
+            spark_w + 1
+        } else {
+            0
+        };
+        let h = sorted_header(
+            &header(c, &cols, stat),
+            sorted.map(|(_, d)| *d),
+            w.saturating_sub(spark),
+        ) + &" ".repeat(spark);
         let mut style = state.theme.style(if sorted.is_some() {
             "table.header.sorted"
         } else {
@@ -448,6 +472,16 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             let mut text = cell(c, run, stat, now);
             if run.deleted && *c == Column::Name {
                 text = format!("(deleted) {text}");
+            }
+            if let (Column::Metric(k), true) = (c, spark_w > 0) {
+                // The value, then its history (blank until read, so columns do not jump).
+                let spark = state
+                    .runs
+                    .sparks
+                    .get(&(run.id.clone(), k.clone()))
+                    .map(|(_, s)| crate::tui::widgets::chart::sparkline(s, spark_w))
+                    .unwrap_or_default();
+                text = format!("{text} {}", fit(&spark, spark_w, false));
             }
             let style = if run.deleted {
                 state.theme.style("text.dim")
