@@ -707,3 +707,95 @@ fn a_user_sees_a_restored_stage_and_forces_it_from_the_pipelines_screen() {
     assert_eq!(restored, 1, "{runs}");
     assert_eq!(runs["runs"].as_array().unwrap().len(), 3, "{runs}");
 }
+
+/// A store of four runs with what crowds a narrow table: long params the same in every run, a
+/// param `lr` and a metric `lr` (the schedule), and the metrics a user sorts on.
+fn crowded_store(dir: &Path) -> std::path::PathBuf {
+    use kiroku::model::{KeyedPoint, NewRun};
+    use kiroku::store::prelude::*;
+    let path = dir.join(".kiroku");
+    let store = kiroku::store::SqliteStore::open(&path, false).unwrap();
+    for (i, lr) in ["0.1", "0.01", "0.001", "0.0001"].iter().enumerate() {
+        let id = store
+            .create_run(&NewRun {
+                experiment: "sweep".into(),
+                name: Some(format!("sweep-lr{lr}")),
+                user: "alice".into(),
+                status: Some(kiroku::model::RunStatus::Finished),
+                start_time: Some(1_000_000_000_000 + i as i64 * 60_000),
+                end_time: Some(1_000_000_000_000 + i as i64 * 60_000 + 30_000),
+                params: vec![
+                    ("lr".into(), lr.to_string()),
+                    ("dataset".into(), "imagenet-1k-train-full".into()),
+                    ("architecture".into(), "resnet50-wide".into()),
+                    ("optimizer".into(), "adamw-decoupled".into()),
+                    ("scheduler".into(), "cosine-with-warmup".into()),
+                ],
+                ..Default::default()
+            })
+            .unwrap()
+            .id;
+        let point = |key: &str, value: f64| KeyedPoint {
+            key: key.into(),
+            step: 1,
+            timestamp: 1,
+            value,
+        };
+        store
+            .log_metrics(
+                &id,
+                &[
+                    point("lr", 0.5 / (i + 1) as f64),
+                    point("train/loss", 0.1 * (i + 1) as f64),
+                    point("val/acc", 0.9 - 0.01 * i as f64),
+                ],
+            )
+            .unwrap();
+    }
+    path
+}
+
+#[test]
+fn runs_ls_in_a_narrow_terminal_keeps_the_sorted_metric_and_says_what_it_left_out() {
+    let Some((dir, _)) = scratch() else {
+        return;
+    };
+    let store = crowded_store(dir.path());
+    let tmux = Tmux::start("e2e-runs-ls", 100, 30, "env PS1='ready$ ' sh");
+    tmux.wait_for("ready$");
+    tmux.type_text(&format!(
+        "KIROKU_USER=tester {} --store {} runs ls --sort 'metrics.val/acc desc'; echo ls-done-$((1+1))",
+        env!("CARGO_BIN_EXE_kiroku"),
+        store.display()
+    ));
+    tmux.keys(&["Enter"]);
+    let s = tmux.wait_for("ls-done-2");
+    let table: Vec<&str> = s
+        .lines()
+        .skip_while(|l| !l.contains("NAME"))
+        .take_while(|l| !l.contains("ls-done-2"))
+        .collect();
+    let header = table[0];
+    // The sorted metric stays; the constant params go before anything else.
+    assert!(header.contains("val/acc"), "{s}");
+    for constant in ["dataset", "architecture", "optimizer", "scheduler"] {
+        assert!(!header.contains(constant), "{constant} shown:\n{s}");
+    }
+    // The param lr and the metric lr are told apart.
+    assert!(
+        header.contains("params.lr") && header.contains("metrics.lr"),
+        "{s}"
+    );
+    assert!(table.iter().all(|l| l.chars().count() <= 100), "{s}");
+    let (note, names) = (table[table.len() - 2], table[table.len() - 1]);
+    assert!(
+        note.contains("6 more columns hidden") && note.contains("--columns"),
+        "{s}"
+    );
+    assert!(
+        names.starts_with("(hidden: USER, DUR, architecture, dataset"),
+        "the note names them: {s}"
+    );
+    // Rows are in val/acc order, best first.
+    assert!(table[1].contains("sweep-lr0.1 "), "{s}");
+}

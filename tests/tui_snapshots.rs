@@ -169,6 +169,28 @@ fn runs_marked_and_sorted() {
     check("runs_marked", &["j", " ", " ", "lll", "s"]);
 }
 
+/// `l` walks past the last column in view: the table scrolls, `← N+` says what went left.
+#[test]
+fn runs_scrolled_to_the_last_column() {
+    check("runs_scrolled_right", &["llllllllll"]);
+}
+
+/// Sorted by the last metric and filtered on a param: both stay in view at 80 columns.
+#[test]
+fn runs_keep_sorted_and_filtered_columns() {
+    check(
+        "runs_sorted_filtered",
+        &[
+            "/params.seed > 0",
+            "<enter>",
+            "llllllllll",
+            "s",
+            "gg",
+            "hhhhhhhhhh",
+        ],
+    );
+}
+
 #[test]
 fn runs_sidebar_focused() {
     check("runs_sidebar", &["<tab>", "j"]);
@@ -273,6 +295,38 @@ fn note_editor() {
 #[test]
 fn compare() {
     check("compare", &["jj", " ", " ", " ", "c"]);
+}
+
+/// Five metrics: the grid charts them all at 160x48 (the selected one marked ▸) and pages
+/// them one at a time at 80x24 (`j` twice: the third metric). A run without a metric is left
+/// out of its chart, quietly.
+#[test]
+fn compare_grid_of_every_metric() {
+    use kiroku::model::KeyedPoint;
+    use kiroku::store::prelude::*;
+    let f = fixture();
+    // Every run but the first (bert-base, compared too) logs them.
+    for i in 0..5 {
+        let id = tui_fixture::run_id(i);
+        let points: Vec<KeyedPoint> = (0..50i64)
+            .flat_map(|step| {
+                let t = step as f64 / 50.0;
+                [
+                    ("val/f1", 0.8 * (1.0 - (-4.0 * t).exp()) + i as f64 * 0.01),
+                    ("lr", 1e-3 * (1.0 - t) / i as f64),
+                    ("epoch_time", 60.0 + (step % 7) as f64 + i as f64),
+                ]
+                .map(|(key, value)| KeyedPoint {
+                    key: key.into(),
+                    step,
+                    timestamp: tui_fixture::NOW + step * 1000,
+                    value,
+                })
+            })
+            .collect();
+        f.store.log_metrics(&id, &points).unwrap();
+    }
+    check_on(&f, "compare_grid", &[" ", "j", " ", " ", " ", "c", "jj"]);
 }
 
 #[test]

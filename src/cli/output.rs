@@ -15,6 +15,9 @@ pub struct Table {
     pub droppable_from: usize,
     /// Right-align these columns (numbers).
     pub numeric: Vec<bool>,
+    /// When set, which columns a narrow terminal drops instead of `droppable_from`: the
+    /// highest rank first (`present::column_fit`), never rank 0.
+    pub keep_rank: Vec<u8>,
 }
 
 impl Table {
@@ -25,6 +28,7 @@ impl Table {
             rows: Vec::new(),
             droppable_from: n,
             numeric: vec![false; n],
+            keep_rank: Vec::new(),
         }
     }
 
@@ -54,35 +58,45 @@ impl Table {
 
     pub fn render_aligned(&self, max_width: Option<usize>) -> String {
         let mut widths = self.widths();
-        let mut shown = widths.len();
+        let n = widths.len();
+        let mut shown: Vec<usize> = (0..n).collect();
         if let Some(max) = max_width {
-            let total =
-                |ws: &[usize], n: usize| ws[..n].iter().sum::<usize>() + 2 * n.saturating_sub(1);
-            while shown > self.droppable_from.max(1) && total(&widths, shown) > max {
-                shown -= 1;
+            let total = |ws: &[usize], shown: &[usize]| {
+                shown.iter().map(|i| ws[*i]).sum::<usize>() + 2 * shown.len().saturating_sub(1)
+            };
+            if self.keep_rank.len() == n {
+                shown = crate::present::column_fit::fit_by_rank(
+                    &widths,
+                    &self.keep_rank,
+                    2,
+                    max + 2,
+                    None,
+                );
+            } else {
+                while shown.len() > self.droppable_from.max(1) && total(&widths, &shown) > max {
+                    shown.pop();
+                }
             }
             // Still too wide: shrink the widest columns, keeping at least 8 characters.
-            while total(&widths, shown) > max {
-                let (i, w) = widths[..shown]
-                    .iter()
-                    .enumerate()
-                    .max_by_key(|(_, w)| **w)
-                    .map(|(i, w)| (i, *w))
-                    .unwrap_or((0, 0));
-                if w <= 8 {
+            while total(&widths, &shown) > max {
+                let Some(&i) = shown.iter().max_by_key(|i| widths[**i]) else {
+                    break;
+                };
+                if widths[i] <= 8 {
                     break;
                 }
-                widths[i] = w - 1;
+                widths[i] -= 1;
             }
         }
         let mut out = String::new();
         let line = |cells: &[String], out: &mut String| {
             let mut parts = Vec::new();
-            for (i, &width) in widths.iter().enumerate().take(shown) {
+            for (k, &i) in shown.iter().enumerate() {
+                let width = widths[i];
                 let cell = cells.get(i).map(String::as_str).unwrap_or("");
                 let cell = truncate(cell, width);
                 let pad = width.saturating_sub(display_width(&cell));
-                let last = i + 1 == shown;
+                let last = k + 1 == shown.len();
                 if self.numeric.get(i).copied().unwrap_or(false) {
                     parts.push(format!("{}{}", " ".repeat(pad), cell));
                 } else if last {
@@ -98,16 +112,25 @@ impl Table {
         for row in &self.rows {
             line(row, &mut out);
         }
-        if shown < self.headers.len() {
+        let hidden: Vec<&str> = (0..n)
+            .filter(|i| !shown.contains(i))
+            .map(|i| self.headers[i].as_str())
+            .collect();
+        if !hidden.is_empty() {
             out.push_str(&format!(
                 "({} more column{} hidden to fit the terminal; use --columns or --format json)\n",
-                self.headers.len() - shown,
-                if self.headers.len() - shown == 1 {
-                    ""
-                } else {
-                    "s"
-                }
+                hidden.len(),
+                if hidden.len() == 1 { "" } else { "s" },
             ));
+            let names = format!("(hidden: {})", hidden.join(", "));
+            let names = match max_width {
+                Some(max) if display_width(&names) > max => {
+                    format!("{})", truncate(&names, max.saturating_sub(1)))
+                }
+                _ => names,
+            };
+            out.push_str(&names);
+            out.push('\n');
         }
         out
     }

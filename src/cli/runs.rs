@@ -4,7 +4,7 @@ use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::Result;
 use crate::model::{json_float, now_ms, Run, RunQuery};
-use crate::present::key_hints;
+use crate::present::{column_fit, key_hints};
 use crate::present::{
     default_columns, format_duration, format_relative, format_timestamp, format_value,
     format_value_as, parse_pairs, Column, Format,
@@ -177,7 +177,8 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     } else {
         chosen
     };
-    let table = runs_table(&page.runs, &columns, ctx.format);
+    let queried = column_fit::queried_columns(args.filter.as_deref(), args.sort.as_deref());
+    let table = runs_table(&page.runs, &columns, &queried, ctx.format);
     let mut text = table.render(ctx.format);
     if ctx.format == Format::Table && (page.runs.len() as u64) < page.total {
         text.push_str(&format!(
@@ -190,14 +191,22 @@ pub fn runs(ctx: &mut Context, cmd: &RunsCommand) -> Result<i32> {
     Ok(0)
 }
 
-pub fn runs_table(runs: &[Run], columns: &[Column], format: Format) -> Table {
-    let mut t = Table::new(columns.iter().map(Column::header).collect());
+/// The runs as a table of `columns`; a narrow terminal keeps the id, the name and the
+/// `queried` columns (what the query filters and sorts on) and drops constant params first
+/// (`present::column_fit`). A param and a metric of the same key are labelled apart.
+pub fn runs_table(runs: &[Run], columns: &[Column], queried: &[Column], format: Format) -> Table {
+    let mut t = Table::new(
+        columns
+            .iter()
+            .map(|c| column_fit::distinct_header(c, columns))
+            .collect(),
+    );
     t.numeric = columns.iter().map(Column::is_numeric).collect();
-    t.droppable_from = columns
+    let listed: Vec<&Run> = runs.iter().collect();
+    t.keep_rank = columns
         .iter()
-        .position(|c| matches!(c, Column::Param(_) | Column::Metric(_) | Column::Tag(_)))
-        .unwrap_or(columns.len())
-        .min(4);
+        .map(|c| column_fit::keep_rank(c, &listed, queried))
+        .collect();
     let now = now_ms();
     for run in runs {
         t.push(columns.iter().map(|c| c.cell(run, format, now)).collect());
@@ -558,7 +567,7 @@ pub fn overview(ctx: &mut Context) -> Result<i32> {
             Column::Duration,
         ];
         s.push_str(
-            &runs_table(&recent.runs, &cols, Format::Table)
+            &runs_table(&recent.runs, &cols, &[], Format::Table)
                 .render_aligned(super::output::terminal_width()),
         );
         s.push_str(

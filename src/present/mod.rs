@@ -5,6 +5,7 @@
 //! them. Keeping them here (and not in either front end) means the two show a run the same
 //! way and neither imports the other. Nothing here writes to a terminal or a file.
 pub mod checks;
+pub mod column_fit;
 pub mod columns;
 pub mod datasets;
 pub mod format;

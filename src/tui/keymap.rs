@@ -61,7 +61,7 @@ commands! {
     Compare = "compare": "compare marked runs",
     Sort = "sort": "sort by the selected column",
     SortReverse = "sort_reverse": "reverse the sort",
-    MetricStat = "metric_stat": "metric cells: last, min, max",
+    MetricStat = "metric_stat": "metric cells: last, best, worst",
     HideColumn = "hide_column": "hide the selected column",
     MoveColumnLeft = "move_column_left": "move the column left",
     MoveColumnRight = "move_column_right": "move the column right",

@@ -130,6 +130,12 @@ pub enum Request {
     RunsById {
         ids: Vec<String>,
     },
+    /// The runs table's sparklines: (run id, metric key) cells, each series reduced to
+    /// `buckets` values (cells whose run lacks the metric are left out of the answer).
+    Sparks {
+        cells: Vec<(String, String)>,
+        buckets: usize,
+    },
     Series {
         run_id: String,
         key: String,
@@ -218,6 +224,7 @@ pub enum RequestKind {
     Count,
     Run,
     RunsById,
+    Sparks,
     Series,
     Log,
     Events,
@@ -258,6 +265,7 @@ impl Request {
             Request::Count { .. } => RequestKind::Count,
             Request::Run { .. } => RequestKind::Run,
             Request::RunsById { .. } => RequestKind::RunsById,
+            Request::Sparks { .. } => RequestKind::Sparks,
             Request::Series { .. } => RequestKind::Series,
             Request::Log { .. } => RequestKind::Log,
             Request::Events { .. } => RequestKind::Events,
@@ -313,6 +321,8 @@ pub enum Response {
     /// A run, with its artifacts looked up on disk (off the UI thread).
     Run(Box<RunDetail>, Vec<ArtifactEntry>),
     RunsById(Vec<RunDetail>),
+    /// (run id, metric key, reduced series) for the runs table's sparklines.
+    Sparks(Vec<(String, String, SampledSeries)>),
     Series {
         run_id: String,
         chart: Chart,
@@ -400,6 +410,7 @@ impl Response {
             Response::Count { .. } => RequestKind::Count,
             Response::Run(..) => RequestKind::Run,
             Response::RunsById(_) => RequestKind::RunsById,
+            Response::Sparks(_) => RequestKind::Sparks,
             Response::Series { .. } => RequestKind::Series,
             Response::Log { .. } => RequestKind::Log,
             Response::Events(_) => RequestKind::Events,
@@ -607,6 +618,21 @@ pub fn execute(store: &dyn Store, request: Request) -> Response {
                     .map(|id| store.run(id))
                     .collect::<crate::error::Result<Vec<_>>>()?,
             ),
+            Request::Sparks { cells, buckets } => {
+                let query = SeriesQuery {
+                    buckets,
+                    ..Default::default()
+                };
+                Response::Sparks(
+                    cells
+                        .into_iter()
+                        .filter_map(|(run, key)| {
+                            let series = store.metric_series_sampled(&run, &key, &query).ok()?;
+                            Some((run, key, series))
+                        })
+                        .collect(),
+                )
+            }
             Request::Series {
                 run_id,
                 key,

@@ -1,6 +1,8 @@
 //! Compare 2 to 20 runs: params side by side (only those that differ, or all), metric
 //! summaries with deltas against a baseline and the best value marked (direction inferred from
-//! the name, switchable), and the selected metric's charts overlaid, one stable colour per run.
+//! the name, switchable), and every metric charted in a grid, the runs overlaid in their stable
+//! colours; the grid holds as many charts as the terminal fits (one on 80x24, six on 160x48)
+//! and pages with the metric cursor.
 use super::charts::{x_extent, ChartSettings};
 use super::{fit, is_motion, move_cursor, Screen, ScreenBehaviour};
 use crate::model::RunDetail;
@@ -45,33 +47,66 @@ impl CompareView {
     }
 }
 
+/// Charts of the grid: (columns, rows) for a terminal of `size`. A chart wants about 50
+/// cells by 9 lines; the charts get what the tables above them leave (as `draw` lays out).
+pub fn chart_grid(size: (u16, u16)) -> (usize, usize) {
+    let (w, h) = (size.0 as usize, size.1 as usize);
+    let inner_h = h.saturating_sub(4);
+    let tables_h = (inner_h / 2).max(6);
+    let charts_h = inner_h.saturating_sub(tables_h + 2);
+    (
+        (w.saturating_sub(2) / 50).clamp(1, 4),
+        (charts_h / 9).max(1),
+    )
+}
+
 impl State {
-    /// How many metrics the compare screen charts side by side.
+    /// How many metrics the compare screen charts at once.
     pub fn compare_charts(&self) -> usize {
-        if self.size.0 >= 120 {
-            2
-        } else {
-            1
-        }
+        let (cols, rows) = chart_grid(self.size);
+        cols * rows
     }
 
-    /// Series for the compare charts: the selected metric (and the next on wide terminals),
-    /// every run.
+    /// The metrics on the grid's current page: the page that holds the metric cursor.
+    pub(crate) fn charted_keys(&self) -> Vec<String> {
+        let Some(cv) = &self.compare else {
+            return vec![];
+        };
+        let per_page = self.compare_charts().max(1);
+        let page = cv.metric_cursor / per_page;
+        cv.metric_keys()
+            .into_iter()
+            .skip(page * per_page)
+            .take(per_page)
+            .collect()
+    }
+
+    /// Series for the compare charts: every metric on the grid's page, every run.
     pub(crate) fn compare_series_requests(&mut self) -> Vec<Effect> {
         let Some(cv) = &self.compare else {
             return vec![];
         };
-        let keys: Vec<String> = cv
-            .metric_keys()
-            .into_iter()
-            .skip(cv.metric_cursor)
-            .take(self.compare_charts())
-            .collect();
+        let keys = self.charted_keys();
         let q = cv.charts.series_query(self.chart_buckets());
-        let ids = cv.ids.clone();
+        // A run without the metric has no series to ask for (once the runs are known).
+        let has: Vec<(String, Option<Vec<String>>)> = cv
+            .ids
+            .iter()
+            .map(|id| {
+                let keys = cv
+                    .runs
+                    .iter()
+                    .find(|d| d.run.id == *id)
+                    .map(|d| d.run.metrics.keys().cloned().collect());
+                (id.clone(), keys)
+            })
+            .collect();
         let mut out = Vec::new();
         for key in keys {
-            for id in &ids {
+            for (id, run_keys) in &has {
+                if run_keys.as_ref().is_some_and(|k| !k.contains(&key)) {
+                    continue;
+                }
                 out.push(self.request(Request::Series {
                     run_id: id.clone(),
                     key: key.clone(),
@@ -81,6 +116,25 @@ impl State {
             }
         }
         out
+    }
+
+    /// Moves the metric cursor to `to`; the charts follow when it leaves the grid's page.
+    fn select_metric(&mut self, to: usize) -> Vec<Effect> {
+        let before = self.charted_keys();
+        let Some(cv) = self.compare.as_mut() else {
+            return vec![];
+        };
+        if cv.metric_cursor == to {
+            return vec![];
+        }
+        cv.metric_cursor = to;
+        if self.charted_keys() == before {
+            return vec![];
+        }
+        let cv = self.compare.as_mut().expect("checked above");
+        cv.series.clear();
+        cv.charts.zoom = None;
+        self.compare_series_requests()
     }
 }
 
@@ -143,13 +197,8 @@ impl ScreenBehaviour for CompareScreen {
         let keys = cv.metric_keys();
         match cmd {
             c if is_motion(c) => {
-                let before = cv.metric_cursor;
-                cv.metric_cursor = move_cursor(cv.metric_cursor, keys.len(), c, 10);
-                if cv.metric_cursor != before {
-                    cv.series.clear();
-                    cv.charts.zoom = None;
-                    return state.compare_series_requests();
-                }
+                let to = move_cursor(cv.metric_cursor, keys.len(), c, 10);
+                return state.select_metric(to);
             }
             Cmd::ToggleAll => cv.show_all_params = !cv.show_all_params,
             Cmd::Baseline => cv.baseline = (cv.baseline + 1) % cv.runs.len().max(1),
@@ -183,12 +232,12 @@ impl ScreenBehaviour for CompareScreen {
         };
         if contains(r, x, y) {
             let i = first + (y - r.y) as usize;
-            if let Some(cv) = &mut state.compare {
-                if i < cv.metric_keys().len() && cv.metric_cursor != i {
-                    cv.metric_cursor = i;
-                    cv.series.clear();
-                    return state.compare_series_requests();
-                }
+            if state
+                .compare
+                .as_ref()
+                .is_some_and(|cv| i < cv.metric_keys().len())
+            {
+                return state.select_metric(i);
             }
         }
         vec![]
@@ -413,22 +462,33 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
     }
     frame.render_widget(Paragraph::new(lines), metrics_area);
 
-    // The selected metric (and the next on wide terminals), each with every run overlaid.
-    let keys: Vec<&String> = metric_keys
-        .iter()
-        .skip(cv.metric_cursor)
-        .take(state.compare_charts())
-        .collect();
+    // The grid: every metric of the page, each with every run overlaid.
+    let keys = state.charted_keys();
     if keys.is_empty() {
         return;
     }
-    let [legend, chart_row, status] = Layout::vertical([
+    let (grid_cols, grid_rows) = chart_grid(state.size);
+    let [legend, chart_area, status] = Layout::vertical([
         Constraint::Length(1),
         Constraint::Min(3),
         Constraint::Length(1),
     ])
     .areas(charts);
-    let mut legend_spans = vec![Span::styled("runs  ", state.theme.style("title"))];
+    let per_page = grid_cols * grid_rows;
+    let first = (cv.metric_cursor / per_page.max(1)) * per_page;
+    let mut legend_spans = vec![Span::styled(
+        if metric_keys.len() > per_page {
+            format!(
+                "charts {}–{} of {} (j/k page)  ",
+                first + 1,
+                first + keys.len(),
+                metric_keys.len()
+            )
+        } else {
+            "runs  ".to_string()
+        },
+        state.theme.style("title"),
+    )];
     for d in &cv.runs {
         legend_spans.push(Span::styled(
             format!("── {} {}  ", crate::ids::short(&d.run.id), d.run.name),
@@ -436,15 +496,25 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         ));
     }
     frame.render_widget(Paragraph::new(Line::from(legend_spans)), legend);
-    let areas = Layout::horizontal(vec![Constraint::Ratio(1, keys.len() as u32); keys.len()])
-        .split(chart_row);
+    // Only as many rows as the page fills.
+    let rows_used = keys.len().div_ceil(grid_cols).min(grid_rows).max(1);
+    let row_areas =
+        Layout::vertical(vec![Constraint::Ratio(1, rows_used as u32); rows_used]).split(chart_area);
+    let cols_used = keys.len().min(grid_cols);
     let mut cursor = String::new();
-    for (i, key) in keys.iter().enumerate() {
+    for (n, key) in keys.iter().enumerate() {
+        let row = n / grid_cols;
+        let Some(row_area) = row_areas.get(row) else {
+            break;
+        };
+        let cells = Layout::horizontal(vec![Constraint::Ratio(1, cols_used as u32); cols_used])
+            .split(*row_area);
+        let area = cells[n % grid_cols];
         let lines: Vec<ChartLine> = cv
             .runs
             .iter()
             .filter_map(|d| {
-                let s = cv.series.get(&(d.run.id.clone(), (*key).clone()))?;
+                let s = cv.series.get(&(d.run.id.clone(), key.clone()))?;
                 Some(ChartLine {
                     label: crate::ids::short(&d.run.id).to_string(),
                     style: state.theme.series(run_color_index(&d.run.id)),
@@ -458,17 +528,19 @@ fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
         } else {
             "↓"
         };
-        let title = format!("{key} {arrow}");
+        // The selected metric's chart is marked (and carries the cursor readout).
+        let selected = first + n == cv.metric_cursor;
+        let title = format!("{}{key} {arrow}", if selected { "▸ " } else { "" });
         let cx = chart::draw_chart(
             frame,
-            areas[i],
+            area,
             &state.theme,
             &title,
             &lines,
             &cv.charts,
-            i == 0,
+            selected,
         );
-        if let (Some(x), 0) = (cx, i) {
+        if let (Some(x), true) = (cx, selected) {
             cursor = chart::cursor_text(&lines, &cv.charts, x);
         }
     }
@@ -517,8 +589,35 @@ mod tests {
         let mut s = with_runs(3);
         typed(&mut s, "  c");
         let effects = answer(&mut s, Response::RunsById(vec![detail("r0"), detail("r1")]));
-        // 160 columns: two metrics side by side, one series per run each.
-        let series: Vec<(&str, &str)> = requests(&effects)
+        // 160x48: a grid of six charts holds all three metrics, one series per run each.
+        assert_eq!(chart_grid(s.size), (3, 2));
+        assert_eq!(
+            charted(&effects),
+            [
+                ("r0", "train/loss"),
+                ("r1", "train/loss"),
+                ("r0", "val/acc"),
+                ("r1", "val/acc"),
+                ("r0", "val/f1"),
+                ("r1", "val/f1")
+            ]
+        );
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 1);
+        typed(&mut s, "b");
+        assert_eq!(s.compare.as_ref().unwrap().baseline, 0, "wraps round");
+        let effects = typed(&mut s, "j");
+        assert_eq!(s.compare.as_ref().unwrap().metric_cursor, 1);
+        assert!(
+            requests(&effects).is_empty(),
+            "the metric is charted already"
+        );
+        typed(&mut s, "B");
+        assert!(!s.compare.as_ref().unwrap().higher_is_better("val/acc"));
+    }
+
+    fn charted(effects: &[Effect]) -> Vec<(&str, &str)> {
+        requests(effects)
             .iter()
             .filter_map(|r| match r {
                 Request::Series {
@@ -529,24 +628,22 @@ mod tests {
                 } => Some((run_id.as_str(), key.as_str())),
                 _ => None,
             })
-            .collect();
+            .collect()
+    }
+
+    #[test]
+    fn a_small_terminal_pages_the_grid_with_the_metric_cursor() {
+        let mut s = with_runs(3);
+        s.size = (80, 24);
+        assert_eq!(chart_grid(s.size), (1, 1));
+        typed(&mut s, "  c");
+        let effects = answer(&mut s, Response::RunsById(vec![detail("r0"), detail("r1")]));
         assert_eq!(
-            series,
-            [
-                ("r0", "train/loss"),
-                ("r1", "train/loss"),
-                ("r0", "val/acc"),
-                ("r1", "val/acc")
-            ]
+            charted(&effects),
+            [("r0", "train/loss"), ("r1", "train/loss")]
         );
-        typed(&mut s, "b");
-        assert_eq!(s.compare.as_ref().unwrap().baseline, 1);
-        typed(&mut s, "b");
-        assert_eq!(s.compare.as_ref().unwrap().baseline, 0, "wraps round");
         let effects = typed(&mut s, "j");
-        assert_eq!(s.compare.as_ref().unwrap().metric_cursor, 1);
-        assert_eq!(requests(&effects).len(), 4, "the charts follow the cursor");
-        typed(&mut s, "B");
-        assert!(!s.compare.as_ref().unwrap().higher_is_better("val/acc"));
+        assert_eq!(charted(&effects), [("r0", "val/acc"), ("r1", "val/acc")]);
+        assert_eq!(s.charted_keys(), ["val/acc"]);
     }
 }

@@ -1,31 +1,18 @@
 //! The runs screen: experiments on the left, the filter bar, and the runs table. Only the
-//! visible rows are drawn, from the fetched window; columns that do not fit are dropped by
-//! priority (params and tags before metrics, metrics before the name).
+//! visible rows are drawn, from the fetched window; columns that do not fit are dropped as
+//! `present::column_fit` ranks them (the id, the name and what the filter and sort name stay;
+//! constant params go first; then the columns farthest from the column cursor), and the header
+//! says how many are out of view on each side (`← 2+`, `+3 →`): `h`/`l` walk onto them.
 use super::super::{block, fit, status_glyph};
 use super::{MetricStat, RunsFocus};
 use crate::model::Run;
-use crate::present::Column;
-use crate::present::{format_value, Format};
+use crate::present::{column_fit, format_value, Column, Format};
 use crate::tui::app::{State, TextField};
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::style::Modifier;
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
-
-/// Lower numbers survive narrow terminals longer; among equals the rightmost goes first, so
-/// the varying params and the first metrics (what tells runs apart) stay.
-fn priority(c: &Column) -> u8 {
-    match c {
-        Column::Id | Column::Name => 0,
-        Column::Param(_) | Column::Metric(_) => 1,
-        Column::Started => 2,
-        Column::Duration => 3,
-        Column::User => 4,
-        Column::Experiment => 5,
-        _ => 6,
-    }
-}
 
 fn max_width(c: &Column) -> usize {
     match c {
@@ -56,12 +43,37 @@ pub fn cell(c: &Column, run: &Run, stat: MetricStat, now: i64) -> String {
     }
 }
 
-fn header(c: &Column, stat: MetricStat) -> String {
+/// A column's header among `cols` (a param and a metric of one key told apart), with the
+/// statistic the metric cells show.
+fn header(c: &Column, cols: &[Column], stat: MetricStat) -> String {
+    let h = column_fit::distinct_header(c, cols);
     match (c, stat) {
-        (Column::Metric(k), MetricStat::Min) => format!("{k} min"),
-        (Column::Metric(k), MetricStat::Max) => format!("{k} max"),
-        _ => c.header(),
+        (Column::Metric(_), MetricStat::Min) => format!("{h} min"),
+        (Column::Metric(_), MetricStat::Max) => format!("{h} max"),
+        _ => h,
     }
+}
+
+/// What the table shows of its columns: indices and widths, and how many columns are out of
+/// view left and right of the column cursor.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Fitted {
+    pub shown: Vec<(usize, usize)>,
+    pub hidden_left: usize,
+    pub hidden_right: usize,
+}
+
+/// The cells `+N →` takes at the right end of the header when columns are out of view.
+const MORE_W: usize = 6;
+
+/// What the table fits its columns to: the column under the cursor, the `queried` ones (what
+/// the filter and sort name, kept in view) and the `sorted` one (its header has an arrow).
+pub struct FitFor<'a> {
+    pub cursor: usize,
+    /// Cells a metric column adds for its sparkline (0: none).
+    pub spark_w: usize,
+    pub queried: &'a [Column],
+    pub sorted: Option<&'a Column>,
 }
 
 /// Column indices and widths that fit `width` cells (2-cell gaps).
@@ -71,39 +83,42 @@ pub fn fit_columns(
     stat: MetricStat,
     now: i64,
     width: usize,
-) -> Vec<(usize, usize)> {
+    fit_for: FitFor,
+) -> Fitted {
+    let FitFor {
+        cursor,
+        spark_w,
+        queried,
+        sorted,
+    } = fit_for;
     let mut widths: Vec<usize> = cols
         .iter()
         .map(|c| {
-            let mut w = crate::present::display_width(&header(c, stat)) + 1;
+            let arrow = if sorted == Some(c) { 2 } else { 0 };
+            let spark = if matches!(c, Column::Metric(_)) && spark_w > 0 {
+                spark_w + 1
+            } else {
+                0
+            };
+            let mut w = crate::present::display_width(&header(c, cols, stat)) + 1 + arrow;
             for r in rows {
                 w = w.max(crate::present::display_width(&cell(c, r, stat, now)));
             }
-            w.min(max_width(c).max(6))
+            w.min(max_width(c).max(6)) + spark
         })
         .collect();
-    let mut shown: Vec<usize> = (0..cols.len()).collect();
+    let ranks: Vec<u8> = cols
+        .iter()
+        .map(|c| column_fit::keep_rank(c, rows, queried))
+        .collect();
+    let focus = Some(cursor).filter(|c| *c < cols.len());
+    let mut shown = column_fit::fit_by_rank(&widths, &ranks, 2, width, focus);
+    if shown.len() < cols.len() {
+        // Leave room for the `+N →` that says so.
+        shown = column_fit::fit_by_rank(&widths, &ranks, 2, width.saturating_sub(MORE_W), focus);
+    }
     let total =
         |shown: &[usize], widths: &[usize]| -> usize { shown.iter().map(|i| widths[*i] + 2).sum() };
-    while total(&shown, &widths) > width && shown.len() > 1 {
-        // Drop the lowest-priority column, rightmost first.
-        let (pos, _) = shown
-            .iter()
-            .enumerate()
-            .max_by_key(|(p, i)| (priority(&cols[**i]), *p))
-            .expect("shown is not empty");
-        if priority(&cols[shown[pos]]) == 0 {
-            break;
-        }
-        shown.remove(pos);
-    }
-    // Dropping a wide column may leave room for a narrower one dropped before it.
-    for i in 0..cols.len() {
-        if !shown.contains(&i) && total(&shown, &widths) + widths[i] + 2 <= width {
-            let at = shown.iter().position(|j| *j > i).unwrap_or(shown.len());
-            shown.insert(at, i);
-        }
-    }
     // Still too wide (only names left): shrink the name.
     let over = total(&shown, &widths).saturating_sub(width);
     if over > 0 {
@@ -111,7 +126,17 @@ pub fn fit_columns(
             widths[*i] = widths[*i].saturating_sub(over).max(4);
         }
     }
-    shown.into_iter().map(|i| (i, widths[i])).collect()
+    let hidden = |keep: &dyn Fn(usize) -> bool| {
+        (0..cols.len())
+            .filter(|i| keep(*i) && !shown.contains(i))
+            .count()
+    };
+    let edge = focus.unwrap_or(0);
+    Fitted {
+        hidden_left: hidden(&|i| i < edge),
+        hidden_right: hidden(&|i| i > edge),
+        shown: shown.into_iter().map(|i| (i, widths[i])).collect(),
+    }
 }
 
 pub fn draw(frame: &mut Frame, area: Rect, state: &mut State) {
@@ -250,6 +275,7 @@ fn checks_line(state: &State) -> Line<'static> {
 
 fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     let focused = state.runs.focus == RunsFocus::Table;
+    let cols = state.columns();
     let sort_text = state
         .runs
         .sort
@@ -257,7 +283,7 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
         .map(|(c, d)| {
             format!(
                 " · {} {}",
-                header(c, state.runs.metric_stat),
+                header(c, &cols, state.runs.metric_stat),
                 if *d { "↓" } else { "↑" }
             )
         })
@@ -306,14 +332,38 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
     }
     let now = state.now;
     let stat = state.runs.metric_stat;
-    let cols = state.columns();
     let first = state.runs.scroll;
     let last = (first + body.height as u64).min(state.runs.total);
     let visible: Vec<&Run> = (first..last).filter_map(|i| state.runs.row(i)).collect();
     let gutter = 5usize; // mark/star (2) + status glyph (2) + space
     let glyph_w = if state.theme.text_glyphs { 5 } else { 2 };
     let avail = (body.width as usize).saturating_sub(gutter + glyph_w - 2);
-    let fitted = fit_columns(&cols, &visible, stat, now, avail);
+    let spark_w = if state.size.0 >= super::SPARK_MIN_WIDTH {
+        super::SPARK_W
+    } else {
+        0
+    };
+    let queried = column_fit::queried_columns(
+        Some(state.runs.applied_filter.as_str()),
+        state.run_query(0, 0).sort.as_deref(),
+    );
+    let Fitted {
+        shown: fitted,
+        hidden_left,
+        hidden_right,
+    } = fit_columns(
+        &cols,
+        &visible,
+        stat,
+        now,
+        avail,
+        FitFor {
+            cursor: state.runs.col_cursor,
+            spark_w,
+            queried: &queried,
+            sorted: state.runs.sort.as_ref().map(|(c, _)| c),
+        },
+    );
 
     // The gap after each column: a rule between the params and the metrics, as in the sketch.
     let gaps: Vec<&str> = (0..fitted.len())
@@ -332,15 +382,33 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
 
     // Header.
     let mut x = head.x + (gutter + glyph_w - 2) as u16;
-    let mut spans = vec![Span::styled(
-        fit("ST", gutter + glyph_w - 2, false),
-        state.theme.style("table.header"),
-    )];
+    // Columns out of view to the left take the place of `ST`: `← 2+`.
+    let mut spans = vec![if hidden_left > 0 {
+        Span::styled(
+            fit(&format!("← {hidden_left}+"), gutter + glyph_w - 2, false),
+            state.theme.style("text.accent"),
+        )
+    } else {
+        Span::styled(
+            fit("ST", gutter + glyph_w - 2, false),
+            state.theme.style("table.header"),
+        )
+    }];
     let mut header_cells = Vec::new();
     for (k, (ci, w)) in fitted.iter().enumerate() {
         let c = &cols[*ci];
         let sorted = state.runs.sort.as_ref().filter(|(s, _)| s == c);
-        let h = sorted_header(&header(c, stat), sorted.map(|(_, d)| *d), *w);
+        // Over a metric's value, not its sparkline.
+        let spark = if matches!(c, Column::Metric(_)) && spark_w > 0 {
+            spark_w + 1
+        } else {
+            0
+        };
+        let h = sorted_header(
+            &header(c, &cols, stat),
+            sorted.map(|(_, d)| *d),
+            w.saturating_sub(spark),
+        ) + &" ".repeat(spark);
         let mut style = state.theme.style(if sorted.is_some() {
             "table.header.sorted"
         } else {
@@ -361,6 +429,14 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             *ci,
         ));
         x += *w as u16 + 2;
+    }
+    if hidden_right > 0 {
+        // Right-aligned at the table's edge.
+        let used: usize = spans.iter().map(|s| s.width()).sum();
+        let more = format!("+{hidden_right} →");
+        let pad = (head.width as usize).saturating_sub(used + crate::present::display_width(&more));
+        spans.push(Span::raw(" ".repeat(pad)));
+        spans.push(Span::styled(more, state.theme.style("text.accent")));
     }
     frame.render_widget(Paragraph::new(Line::from(spans)), head);
     state.areas.header_cells = header_cells;
@@ -396,6 +472,16 @@ fn draw_table(frame: &mut Frame, area: Rect, state: &mut State) {
             let mut text = cell(c, run, stat, now);
             if run.deleted && *c == Column::Name {
                 text = format!("(deleted) {text}");
+            }
+            if let (Column::Metric(k), true) = (c, spark_w > 0) {
+                // The value, then its history (blank until read, so columns do not jump).
+                let spark = state
+                    .runs
+                    .sparks
+                    .get(&(run.id.clone(), k.clone()))
+                    .map(|(_, s)| crate::tui::widgets::chart::sparkline(s, spark_w))
+                    .unwrap_or_default();
+                text = format!("{text} {}", fit(&spark, spark_w, false));
             }
             let style = if run.deleted {
                 state.theme.style("text.dim")

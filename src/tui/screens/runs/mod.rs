@@ -7,7 +7,7 @@ mod draw;
 pub mod filter;
 
 pub use columns::{auto_columns, query_key, sort_field};
-pub use draw::{cell, fit_columns};
+pub use draw::{cell, fit_columns, FitFor, Fitted};
 pub use filter::half_typed_keyword;
 
 use super::{is_motion, move_cursor, writes, Screen, ScreenBehaviour};
@@ -15,6 +15,7 @@ use crate::model::{Run, RunQuery, RunStatus};
 use crate::present::key_hints::KnownKeys;
 use crate::present::Column;
 use crate::query::QueryError;
+use crate::series::SampledSeries;
 use crate::tui::app::{contains, Effect, State, TextField};
 use crate::tui::editor::Editor;
 use crate::tui::keymap::Cmd;
@@ -22,12 +23,55 @@ use crate::tui::worker::{Request, Response};
 use columns::save_prefs;
 use ratatui::layout::Rect;
 use ratatui::Frame;
+use std::collections::BTreeMap;
+
+/// Cells of a metric's sparkline in the runs table.
+pub const SPARK_W: usize = 6;
+/// The narrowest table that shows sparklines (narrower ones keep the room for columns).
+pub const SPARK_MIN_WIDTH: u16 = 120;
+/// Longer histories get no sparkline: reading them would slow the table (the count is in the
+/// run's summary, so this costs nothing to check).
+const SPARK_MAX_POINTS: u64 = 200_000;
+/// The most cells one sparkline request reads, and the most the cache keeps.
+const SPARK_MAX_CELLS: usize = 600;
+const SPARK_CACHE: usize = 20_000;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum MetricStat {
     Last,
     Min,
     Max,
+}
+
+impl MetricStat {
+    /// The next statistic `m` shows: from the last value to the best one for the metric's
+    /// direction (min for a loss, max for an accuracy), then the worst, then back.
+    pub fn next(self, higher_is_better: bool) -> MetricStat {
+        let (best, worst) = if higher_is_better {
+            (MetricStat::Max, MetricStat::Min)
+        } else {
+            (MetricStat::Min, MetricStat::Max)
+        };
+        match self {
+            MetricStat::Last => best,
+            s if s == best => worst,
+            _ => MetricStat::Last,
+        }
+    }
+}
+
+/// The metric whose direction `m` follows: the one under the column cursor, else the sorted
+/// one, else the first metric column.
+fn stat_metric(state: &State) -> Option<String> {
+    let cols = state.columns();
+    let metric = |c: &Column| match c {
+        Column::Metric(k) => Some(k.clone()),
+        _ => None,
+    };
+    cols.get(state.runs.col_cursor)
+        .and_then(metric)
+        .or_else(|| state.runs.sort.as_ref().and_then(|(c, _)| metric(c)))
+        .or_else(|| cols.iter().find_map(metric))
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -74,6 +118,9 @@ pub struct RunsView {
     /// The metric, param and tag keys of the last rows shown, so a filter that matches nothing
     /// can say which of its keys no run has (`present::key_hints`).
     pub known_keys: KnownKeys,
+    /// (run id, metric key) → the metric's history reduced to a sparkline's few values, with
+    /// the point count it was read at (a run that logs more is read again).
+    pub sparks: BTreeMap<(String, String), (u64, SampledSeries)>,
 }
 
 impl Default for RunsView {
@@ -103,6 +150,7 @@ impl Default for RunsView {
             metric_stat: MetricStat::Last,
             auto_columns: Vec::new(),
             known_keys: KnownKeys::default(),
+            sparks: BTreeMap::new(),
         }
     }
 }
@@ -181,6 +229,45 @@ impl State {
             query,
             total,
         })
+    }
+
+    /// Sparklines for the window's metric cells not read yet (or read before the run logged
+    /// more); none on a terminal too narrow to show them.
+    pub(crate) fn spark_requests(&mut self) -> Vec<Effect> {
+        if self.size.0 < SPARK_MIN_WIDTH {
+            return vec![];
+        }
+        let keys: Vec<String> = self
+            .columns()
+            .into_iter()
+            .filter_map(|c| match c {
+                Column::Metric(k) => Some(k),
+                _ => None,
+            })
+            .collect();
+        let mut cells = Vec::new();
+        for run in &self.runs.rows {
+            for key in &keys {
+                let Some(m) = run.metrics.get(key) else {
+                    continue;
+                };
+                let cached = self.runs.sparks.get(&(run.id.clone(), key.clone()));
+                if m.count >= 2
+                    && m.count <= SPARK_MAX_POINTS
+                    && cached.is_none_or(|(n, _)| *n != m.count)
+                {
+                    cells.push((run.id.clone(), key.clone()));
+                }
+            }
+        }
+        if cells.is_empty() {
+            return vec![];
+        }
+        cells.truncate(SPARK_MAX_CELLS);
+        vec![self.request(Request::Sparks {
+            cells,
+            buckets: SPARK_W,
+        })]
     }
 
     /// Fetches a new window when the visible rows are not all in the current one.
@@ -366,11 +453,10 @@ impl ScreenBehaviour for RunsScreen {
                 sort_by(state, col, cmd == Cmd::SortReverse)
             }
             Cmd::MetricStat => {
-                state.runs.metric_stat = match state.runs.metric_stat {
-                    MetricStat::Last => MetricStat::Min,
-                    MetricStat::Min => MetricStat::Max,
-                    MetricStat::Max => MetricStat::Last,
-                };
+                let higher = stat_metric(state)
+                    .map(|k| crate::compare::higher_is_better(&k))
+                    .unwrap_or(true);
+                state.runs.metric_stat = state.runs.metric_stat.next(higher);
                 vec![]
             }
             Cmd::HideColumn => {
@@ -506,7 +592,19 @@ impl ScreenBehaviour for RunsScreen {
                     state.runs.col_cursor = n.saturating_sub(1);
                 }
                 out.extend(state.ensure_window());
+                out.extend(state.spark_requests());
                 return Ok(out);
+            }
+            Response::Sparks(sparks) => {
+                if state.runs.sparks.len() > SPARK_CACHE {
+                    state.runs.sparks.clear();
+                }
+                for (run, key, series) in sparks {
+                    state
+                        .runs
+                        .sparks
+                        .insert((run, key), (series.points, series));
+                }
             }
             Response::Count { seq, total } => {
                 // Only the count of the query shown now applies.
@@ -681,6 +779,106 @@ mod tests {
             Some((metric("train/loss"), true)),
             "S reverses"
         );
+    }
+
+    #[test]
+    fn m_starts_from_the_best_statistic_of_the_metric_under_the_cursor() {
+        let mut s = with_runs(2);
+        for k in ["train/loss", "val/acc"] {
+            s.runs.auto_columns.push(Column::Metric(k.into()));
+        }
+        let cols = s.columns();
+        let at = |k: &str| {
+            cols.iter()
+                .position(|c| *c == Column::Metric(k.into()))
+                .unwrap()
+        };
+        // A loss: min first, then max, then back to the last value.
+        s.runs.col_cursor = at("train/loss");
+        let mut seen = Vec::new();
+        for _ in 0..3 {
+            typed(&mut s, "m");
+            seen.push(s.runs.metric_stat);
+        }
+        assert_eq!(
+            seen,
+            [MetricStat::Min, MetricStat::Max, MetricStat::Last],
+            "lower is better"
+        );
+        // An accuracy: max first.
+        s.runs.col_cursor = at("val/acc");
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Max, "higher is better");
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Min);
+        // Off the metrics (on the name), the sorted metric decides.
+        s.runs.col_cursor = cols.iter().position(|c| *c == Column::Name).unwrap();
+        s.runs.metric_stat = MetricStat::Last;
+        s.runs.sort = Some((Column::Metric("train/loss".into()), false));
+        typed(&mut s, "m");
+        assert_eq!(s.runs.metric_stat, MetricStat::Min, "the sorted loss");
+    }
+
+    #[test]
+    fn a_page_asks_for_the_sparklines_it_lacks_and_no_more() {
+        use crate::model::MetricSummary;
+        use crate::series::SampledSeries;
+        let mut s = with_runs(1);
+        s.size = (160, 48);
+        let summary = |count| MetricSummary {
+            last: 1.0,
+            min: None,
+            max: None,
+            count,
+            step: 1,
+            timestamp: 0,
+        };
+        let mut r = crate::tui::screens::test_support::run("r9", "x");
+        r.metrics.insert("loss".into(), summary(5));
+        r.metrics
+            .insert("huge".into(), summary(SPARK_MAX_POINTS + 1));
+        r.metrics.insert("one".into(), summary(1));
+        let effects = typed(&mut s, "D");
+        let Request::Runs { seq, query, .. } = requests(&effects)[0].clone() else {
+            panic!("a new page");
+        };
+        let page = |seq| Response::Runs {
+            seq,
+            query: query.clone(),
+            page: RunPage {
+                runs: vec![r.clone()],
+                total: 1,
+            },
+        };
+        let effects = answer(&mut s, page(seq));
+        let sparks: Vec<_> = requests(&effects)
+            .into_iter()
+            .filter_map(|r| match r {
+                Request::Sparks { cells, buckets } => Some((cells.clone(), *buckets)),
+                _ => None,
+            })
+            .collect();
+        // Only the history short enough to read and long enough to draw.
+        assert_eq!(sparks, [(vec![("r9".into(), "loss".into())], SPARK_W)]);
+        let series = SampledSeries {
+            key: "loss".into(),
+            points: 5,
+            x: Default::default(),
+            buckets: vec![],
+        };
+        answer(
+            &mut s,
+            Response::Sparks(vec![("r9".into(), "loss".into(), series)]),
+        );
+        // Read once: the same page again asks for nothing; more points ask again.
+        assert!(s.spark_requests().is_empty());
+        r.metrics.insert("loss".into(), summary(6));
+        s.runs.rows = vec![r.clone()];
+        assert_eq!(s.spark_requests().len(), 1);
+        // A narrow terminal asks for none.
+        s.size = (80, 24);
+        s.runs.sparks.clear();
+        assert!(s.spark_requests().is_empty());
     }
 
     #[test]
