@@ -104,6 +104,21 @@ pub struct Experiment {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An experiment as an import's source (MLflow) kept it: `ExperimentStore::import_experiment`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportedExperiment {
+    pub name: String,
+    /// The source's id, kept when no experiment holds it.
+    #[serde(default)]
+    pub id: Option<i64>,
+    /// When absent, now.
+    #[serde(default)]
+    pub created_ms: Option<Millis>,
+    /// When absent, the creation time.
+    #[serde(default)]
+    pub updated_ms: Option<Millis>,
+}
+
 /// Summary of one metric key of one run, kept up to date on every insert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSummary {

@@ -83,6 +83,8 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/experiments/rename", post(rename_experiment))
         .route("/api/v1/experiments/delete", post(delete_experiment))
         .route("/api/v1/experiments/restore", post(restore_experiment))
+        .route("/api/v1/experiments/import", post(import_experiment))
+        .route("/api/v1/experiments/delete-at", post(delete_experiment_at))
         .route("/api/v1/experiments/tags", post(set_experiment_tags))
         .route(
             "/api/v1/experiments/tags/remove",
@@ -255,6 +257,30 @@ async fn delete_experiment(
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentChange| {
         s.delete_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn import_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Experiment> {
+    let b: ImportExperiment = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    Ok(Json(
+        st.write(move |s| s.import_experiment(&b.experiment, &user))
+            .await?,
+    ))
+}
+
+async fn delete_experiment_at(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: DeleteExperimentAt| {
+        s.delete_experiment_at(&b.reference, b.at, &c.user_or(&b.user))
     })
     .await
 }

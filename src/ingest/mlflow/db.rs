@@ -229,17 +229,40 @@ impl MlflowDb {
         let mut experiments: BTreeMap<i64, SourceExperiment> = BTreeMap::new();
         let mut order_key: HashMap<String, i64> = HashMap::new();
         {
+            // `creation_time` and `last_update_time` came with MLflow 2.2.
+            let columns = self.columns("experiments")?;
+            let time = |column: &str| {
+                if columns.contains(column) {
+                    column.to_string()
+                } else {
+                    "NULL".to_string()
+                }
+            };
             let mut stmt = self
                 .conn
-                .prepare("SELECT experiment_id, name, lifecycle_stage FROM experiments ORDER BY experiment_id")
+                .prepare(&format!(
+                    "SELECT experiment_id, name, lifecycle_stage, {}, {} FROM experiments ORDER BY experiment_id",
+                    time("creation_time"),
+                    time("last_update_time")
+                ))
                 .map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((text(r.get(0)?), text(r.get(1)?), text(r.get(2)?)))
+                    Ok((
+                        text(r.get(0)?),
+                        text(r.get(1)?),
+                        text(r.get(2)?),
+                        r.get::<_, Value>(3)?,
+                        r.get::<_, Value>(4)?,
+                    ))
                 })
                 .map_err(|e| self.err(e))?;
+            let millis = |v: Value| match v {
+                Value::Integer(i) => Some(i),
+                _ => None,
+            };
             for (n, row) in rows.enumerate() {
-                let (id, name, stage) = row.map_err(|e| self.err(e))?;
+                let (id, name, stage, created, updated) = row.map_err(|e| self.err(e))?;
                 let (Some(id), Some(name)) = (id, name) else {
                     continue;
                 };
@@ -252,6 +275,8 @@ impl MlflowDb {
                         id,
                         name,
                         deleted: stage.as_deref() == Some("deleted"),
+                        created_ms: millis(created),
+                        updated_ms: millis(updated),
                         runs: Vec::new(),
                     },
                 );

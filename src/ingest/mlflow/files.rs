@@ -215,6 +215,8 @@ fn read_experiment(
         id,
         name,
         deleted,
+        created_ms: meta.int("creation_time"),
+        updated_ms: meta.int("last_update_time"),
         tags,
         runs,
     })
