@@ -223,6 +223,12 @@ pub struct DeleteExperimentAt {
     pub at: crate::model::Millis,
 }
 
+/// Runs by id (`RunStore::logged_inputs`: at most `MAX_ENTITIES_PER_BATCH`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunIds {
+    pub ids: Vec<String>,
+}
+
 /// Set (`pairs`) or remove (`keys`) an experiment's tags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentTags {
