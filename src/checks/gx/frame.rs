@@ -641,6 +641,22 @@ impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn a_read_with_progress_counts_every_byte_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let text = "a,b\n1,x\n2,\"y\"\n3,z\n";
+        std::fs::write(&path, text).unwrap();
+        let progress = Arc::new(ReadProgress::default());
+        let frame = Frame::read_csv_with_progress(&path, None, Some(&progress)).unwrap();
+        assert_eq!(frame.rows, 3);
+        let read = |counter: &std::sync::atomic::AtomicU64| {
+            counter.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(read(&progress.bytes), text.len() as u64);
+        assert_eq!(read(&progress.rows), 4);
+    }
+
     fn frame(text: &str) -> Frame {
         Frame::from_reader(text.as_bytes(), "test.csv", None).unwrap()
     }
