@@ -207,6 +207,28 @@ pub struct ExperimentChange {
     pub new_name: Option<String>,
 }
 
+/// Create an experiment as an import's source kept it (`ExperimentStore::import_experiment`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ImportExperiment {
+    pub experiment: crate::model::ImportedExperiment,
+    pub user: String,
+}
+
+/// Delete an experiment as of a time (`ExperimentStore::delete_experiment_at`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct DeleteExperimentAt {
+    #[serde(rename = "ref")]
+    pub reference: String,
+    pub user: String,
+    pub at: crate::model::Millis,
+}
+
+/// Runs by id (`RunStore::logged_inputs`: at most `MAX_ENTITIES_PER_BATCH`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct RunIds {
+    pub ids: Vec<String>,
+}
+
 /// Set (`pairs`) or remove (`keys`) an experiment's tags.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ExperimentTags {

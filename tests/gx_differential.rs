@@ -11,7 +11,7 @@ mod common;
 
 use common::requires::require_python_module;
 use kiroku::checks::gx::frame::Frame;
-use kiroku::checks::gx::{parse_suite, run_expectations, GxOutcome};
+use kiroku::checks::gx::{parse_suite, run_expectations, GxOutcome, SAMPLE_LIMIT};
 use kiroku::model::CheckStatus;
 use serde_json::{json, Value};
 use std::path::{Path, PathBuf};
@@ -649,7 +649,7 @@ fn kiroku_runs_gx_suites_as_great_expectations_does() {
             }
         };
         for (frame, format) in [(&frame, "csv"), (&parquet, "parquet")] {
-            let outcomes = run_expectations(&suite, frame, None);
+            let outcomes = run_expectations(&suite, frame, None, SAMPLE_LIMIT);
             for (index, (outcome, expectation)) in
                 outcomes.iter().zip(&suite.expectations).enumerate()
             {

@@ -156,3 +156,38 @@ fn a_broken_gx_suite_is_exit_2_naming_where_and_an_unsupported_only_suite_passes
         .contains("'nope'"));
     assert_eq!(code, 2);
 }
+
+#[test]
+fn a_gx_suite_keeps_as_many_failing_rows_as_samples_says_like_a_toml_suite() {
+    let project = Project::new();
+    // 30 ages out of range: more than GX's 20 partial unexpected rows.
+    let mut data = String::from("id,age\n");
+    for i in 0..40 {
+        data.push_str(&format!("{i},{}\n", if i < 30 { 200 + i } else { 30 }));
+    }
+    std::fs::write(project.path().join("ages.csv"), data).unwrap();
+    std::fs::write(
+        project.path().join("suite.json"),
+        r#"{"name": "ages", "expectations": [
+            {"type": "expect_column_values_to_be_between", "kwargs": {"column": "age", "min_value": 0, "max_value": 120}}
+        ]}"#,
+    )
+    .unwrap();
+    let samples = |extra: &[&str]| -> Vec<u64> {
+        let mut args = vec!["suite.json", "--data", "ages=ages.csv", "--no-record"];
+        args.extend(extra);
+        let (code, json) = check_json(&project, &args);
+        assert_eq!(code, 1, "{json:#}");
+        let age = result(&json, "expect_column_values_to_be_between:age");
+        assert_eq!(age["unexpected_count"].as_u64(), Some(30));
+        age["samples"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|s| s["row"].as_u64().unwrap())
+            .collect()
+    };
+    assert_eq!(samples(&[]), (0..20).collect::<Vec<u64>>());
+    assert_eq!(samples(&["--samples", "3"]), vec![0, 1, 2]);
+    assert_eq!(samples(&["--samples", "25"]), (0..25).collect::<Vec<u64>>());
+}

@@ -368,15 +368,15 @@ fn a_folder_with_both_stores_imports_both() {
     assert_eq!(report.sources.len(), 2, "{:?}", report.sources);
     assert_eq!(report.runs_imported, 62);
     assert_eq!(report.experiments, 8);
-    // Same experiment names in both: three kiroku experiments (MLflow's empty Default is not copied).
-    assert_eq!(report.experiments_created, 3);
+    // Same experiment names in both: four kiroku experiments (MLflow's empty Default too).
+    assert_eq!(report.experiments_created, 4);
     let names: Vec<String> = store
         .experiments(true)
         .unwrap()
         .into_iter()
         .map(|e| e.name)
         .collect();
-    assert_eq!(names.len(), 3, "{names:?}");
+    assert_eq!(names.len(), 4, "{names:?}");
     assert_matches_expected(&store, &load_json(&fixture("expected-mlruns.json")));
     assert_matches_expected(&store, &load_json(&fixture("expected-mlflow-db.json")));
 }
@@ -772,4 +772,136 @@ fn a_store_written_by_the_mlflow_python_package_imports_exactly() {
         );
         assert!(again.warnings.is_empty(), "{source}: {:#?}", again.warnings);
     }
+}
+
+/// The experiments MLflow wrote into a fixture, as it reports them: (id, name, creation time,
+/// last update time), from the `mlruns` experiments' `meta.yaml` or the `mlflow.db` table.
+fn mlflow_experiments(source: &str) -> Vec<(i64, String, i64, i64)> {
+    let mut out = Vec::new();
+    if source == "mlflow.db" {
+        let db = rusqlite::Connection::open_with_flags(
+            fixture(source),
+            rusqlite::OpenFlags::SQLITE_OPEN_READ_ONLY,
+        )
+        .unwrap();
+        let mut stmt = db
+            .prepare("SELECT experiment_id, name, creation_time, last_update_time FROM experiments")
+            .unwrap();
+        let rows = stmt
+            .query_map([], |r| Ok((r.get(0)?, r.get(1)?, r.get(2)?, r.get(3)?)))
+            .unwrap();
+        out.extend(rows.map(Result::unwrap));
+    } else {
+        for entry in fs::read_dir(fixture(source)).unwrap() {
+            let meta = fs::read_to_string(entry.unwrap().path().join("meta.yaml")).unwrap();
+            let field = |key: &str| -> String {
+                meta.lines()
+                    .find_map(|l| l.strip_prefix(&format!("{key}: ")))
+                    .unwrap_or_else(|| panic!("{key} in {meta}"))
+                    .trim_matches('\'')
+                    .to_string()
+            };
+            out.push((
+                field("experiment_id").parse().unwrap(),
+                field("name"),
+                field("creation_time").parse().unwrap(),
+                field("last_update_time").parse().unwrap(),
+            ));
+        }
+    }
+    out.sort();
+    assert_eq!(out.len(), 4, "{out:?}");
+    out
+}
+
+/// Every experiment of the store as (id, name, creation time, last update time).
+fn kiroku_experiments(store: &dyn Store) -> Vec<(i64, String, i64, i64)> {
+    let mut out: Vec<_> = store
+        .experiments(true)
+        .unwrap()
+        .into_iter()
+        .map(|e| (e.id, e.name, e.created_ms, e.updated_ms))
+        .collect();
+    out.sort();
+    out
+}
+
+#[test]
+fn experiments_keep_mlflow_ids_and_times_and_default_is_imported() {
+    for source in ["mlruns", "mlflow.db"] {
+        let expected = mlflow_experiments(source);
+        assert_eq!((expected[0].0, expected[0].1.as_str()), (0, "Default"));
+        let tmp = tempfile::tempdir().unwrap();
+        let store = new_store(&tmp);
+        let report = import_mlflow(&store, &fixture(source), "importer").unwrap();
+        assert_eq!(report.experiments_created, 4, "{source}");
+        assert!(
+            report.warnings.is_empty(),
+            "{source}: {:?}",
+            report.warnings
+        );
+        assert_eq!(kiroku_experiments(&store), expected, "{source}");
+
+        // A second import adds no experiment and changes none.
+        let again = import_mlflow(&store, &fixture(source), "importer").unwrap();
+        assert_eq!(again.experiments_created, 0, "{source}");
+        assert!(again.warnings.is_empty(), "{source}: {:?}", again.warnings);
+        assert_eq!(kiroku_experiments(&store), expected, "{source}");
+    }
+}
+
+#[test]
+fn kiroku_s_own_default_is_mlflow_s_experiment_0_so_ids_line_up_after_import() {
+    let tmp = tempfile::tempdir().unwrap();
+    let store = new_store(&tmp);
+    // A run without an experiment makes kiroku's Default.
+    let run = store
+        .create_run(&kiroku::model::NewRun {
+            user: "ana".into(),
+            ..Default::default()
+        })
+        .unwrap();
+    let default = store.experiment("Default").unwrap();
+    assert_eq!(default.id, 0);
+    let report = import_mlflow(&store, &fixture("mlflow.db"), "importer").unwrap();
+    assert!(report.warnings.is_empty(), "{:?}", report.warnings);
+    assert_eq!(report.experiments_created, 3);
+    let got: Vec<(i64, String)> = kiroku_experiments(&store)
+        .into_iter()
+        .map(|(id, name, _, _)| (id, name))
+        .collect();
+    let want: Vec<(i64, String)> = mlflow_experiments("mlflow.db")
+        .into_iter()
+        .map(|(id, name, _, _)| (id, name))
+        .collect();
+    assert_eq!(got, want);
+    // kiroku's Default keeps its own times and its run.
+    let after = store.experiment("0").unwrap();
+    assert_eq!(
+        (after.name.as_str(), after.created_ms),
+        ("Default", default.created_ms)
+    );
+    assert_eq!(store.run(&run.id).unwrap().run.experiment, "Default");
+
+    // An id another experiment holds is not kept: that experiment gets a new id after the
+    // others, with a warning, and the free ids still line up.
+    let tmp = tempfile::tempdir().unwrap();
+    let store = new_store(&tmp);
+    store.create_experiment("mine", "ana").unwrap(); // id 1, MLflow's `baseline`
+    let report = import_mlflow(&store, &fixture("mlflow.db"), "importer").unwrap();
+    assert_eq!(report.warnings.len(), 1, "{:?}", report.warnings);
+    assert!(
+        report.warnings[0].contains("'baseline'"),
+        "{:?}",
+        report.warnings
+    );
+    let ids: BTreeMap<String, i64> = kiroku_experiments(&store)
+        .into_iter()
+        .map(|(id, name, _, _)| (name, id))
+        .collect();
+    assert_eq!(ids["Default"], 0);
+    assert_eq!(ids["mine"], 1);
+    assert_eq!(ids["sweep-lr"], 2);
+    assert_eq!(ids["ablation ünïcode/名前"], 3);
+    assert_eq!(ids["baseline"], 4);
 }

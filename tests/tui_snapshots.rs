@@ -535,19 +535,41 @@ fn checks_waive_form_and_confirm() {
         "checks_waive_form",
         &["C", "<enter>", "w", "known outliers"],
     );
+    // Then when it lapses, read as `kiroku review --until` reads it.
+    check_with_checks(
+        "checks_waive_until",
+        &[
+            "C",
+            "<enter>",
+            "w",
+            "known outliers",
+            "<enter>",
+            "2030-01-01",
+        ],
+    );
     check_with_checks(
         "checks_waive_confirm",
-        &["C", "<enter>", "w", "known outliers", "<enter>"],
+        &[
+            "C",
+            "<enter>",
+            "w",
+            "known outliers",
+            "<enter>",
+            "2030-01-01",
+            "<enter>",
+        ],
     );
 }
 
 #[test]
 fn checks_after_waiving_every_result() {
-    // Each waiting result waived in turn: the run leaves "waiting for review".
+    // Each waiting result waived in turn (the last until a time, shown in its result view):
+    // the run leaves "waiting for review".
     let mut keys = vec!["C", "<enter>"];
-    for _ in 0..3 {
-        keys.extend(["w", "ok for now", "<enter>", "y", "j"]);
+    for until in ["", "", "2030-01-01"] {
+        keys.extend(["w", "ok for now", "<enter>", until, "<enter>", "y", "j"]);
     }
+    keys.push("k");
     check_with_checks("checks_after_waive", &keys);
 }
 

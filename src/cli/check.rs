@@ -176,7 +176,9 @@ fn run_check(ctx: &mut Context, args: &RunCheckArgs, format: Option<Format>) -> 
     let total_bytes: u64 = inputs.iter().map(|i| path_size(&i.path)).sum();
     let outcome = with_progress(&progress, total_bytes, || match &loaded {
         LoadedSuite::Kiroku(suite) => run_suite_with(suite, &inputs, &options),
-        LoadedSuite::Gx(gx) => crate::checks::gx::run_gx_suite(&gx.suite, &gx.hash, &inputs),
+        LoadedSuite::Gx(gx) => {
+            crate::checks::gx::run_gx_suite(&gx.suite, &gx.hash, &inputs, &options)
+        }
     })?;
     let ended_at = now_millis();
     let id = match &store {

@@ -101,11 +101,7 @@ pub fn review(ctx: &mut Context, args: &ReviewArgs) -> Result<i32> {
     }
     let mut text = String::new();
     for review in &recorded {
-        let until = review
-            .review
-            .expires_at
-            .map(|t| format!(" until {}", crate::present::format_timestamp(t)))
-            .unwrap_or_default();
+        let until = crate::present::time::until_text(review.review.expires_at);
         text.push_str(&format!(
             "{} {}/{} ({}){until}\n",
             review.review.verdict, check_run, review.review.result_id, review.status_reviewed

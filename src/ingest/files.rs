@@ -175,6 +175,7 @@ pub fn log_input(
             schema,
         },
         context: context.to_string(),
+        mlflow: None,
     };
     store.add_input(run_id, &input)?;
     Ok(input)

@@ -105,6 +105,21 @@ pub struct Experiment {
     pub tags: BTreeMap<String, String>,
 }
 
+/// An experiment as an import's source (MLflow) kept it: `ExperimentStore::import_experiment`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct ImportedExperiment {
+    pub name: String,
+    /// The source's id, kept when no experiment holds it.
+    #[serde(default)]
+    pub id: Option<i64>,
+    /// When absent, now.
+    #[serde(default)]
+    pub created_ms: Option<Millis>,
+    /// When absent, the creation time.
+    #[serde(default)]
+    pub updated_ms: Option<Millis>,
+}
+
 /// Summary of one metric key of one run, kept up to date on every insert.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MetricSummary {
@@ -213,6 +228,40 @@ pub struct LoggedDataset {
 pub struct LoggedInput {
     pub dataset: LoggedDataset,
     pub context: String,
+    /// The input as MLflow logged it (`log_input`, or imported), so that MLflow's API answers
+    /// with it as MLflow does; absent for kiroku's own inputs.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub mlflow: Option<MlflowDataset>,
+}
+
+/// One MLflow dataset input of a run, as MLflow stores it (its `DatasetInput`: the dataset's
+/// JSON fields as text, and the input's tags).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct MlflowDataset {
+    pub name: String,
+    pub digest: String,
+    pub source_type: String,
+    pub source: String,
+    #[serde(default)]
+    pub schema: Option<String>,
+    #[serde(default)]
+    pub profile: Option<String>,
+    /// The input's tags (`mlflow.data.context` and any other), as logged.
+    #[serde(default)]
+    pub tags: Vec<(String, String)>,
+}
+
+impl MlflowDataset {
+    /// The tag naming how a run used the dataset (`training`).
+    pub const CONTEXT_TAG: &'static str = "mlflow.data.context";
+
+    /// The input's `mlflow.data.context` tag.
+    pub fn context(&self) -> Option<&str> {
+        self.tags
+            .iter()
+            .find(|(k, _)| k == Self::CONTEXT_TAG)
+            .map(|(_, v)| v.as_str())
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -73,6 +73,14 @@ pub fn format_timestamp_in(ms: Millis, zone: &TimeZone) -> String {
     }
 }
 
+/// ` until 2026-12-31 00:00:00` for a waiver that lapses (its `expires_at`), nothing for one
+/// that does not: how `kiroku review` and the TUI's Checks screen say it.
+pub fn until_text(expires_at: Option<Millis>) -> String {
+    expires_at
+        .map(|t| format!(" until {}", format_timestamp(t)))
+        .unwrap_or_default()
+}
+
 /// When something lapses (a waiver's `--until`): a span from `now` (`12h`, `7d`) or a time in
 /// the reader's zone. `what` names the argument in the error (`--until`, `argument 'until'`).
 pub fn parse_until(text: &str, now: Millis, what: &str) -> crate::error::Result<Millis> {

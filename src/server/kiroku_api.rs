@@ -83,6 +83,9 @@ pub fn routes() -> Router<Arc<AppState>> {
         .route("/api/v1/experiments/rename", post(rename_experiment))
         .route("/api/v1/experiments/delete", post(delete_experiment))
         .route("/api/v1/experiments/restore", post(restore_experiment))
+        .route("/api/v1/experiments/import", post(import_experiment))
+        .route("/api/v1/experiments/delete-at", post(delete_experiment_at))
+        .route("/api/v1/logged-inputs", post(logged_inputs))
         .route("/api/v1/experiments/tags", post(set_experiment_tags))
         .route(
             "/api/v1/experiments/tags/remove",
@@ -255,6 +258,30 @@ async fn delete_experiment(
 ) -> Answer<Empty> {
     apply(&st, body, move |s, b: ExperimentChange| {
         s.delete_experiment(&b.reference, &c.user_or(&b.user))
+    })
+    .await
+}
+
+async fn import_experiment(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<crate::model::Experiment> {
+    let b: ImportExperiment = parse_body(body)?;
+    let user = c.user_or(&b.user);
+    Ok(Json(
+        st.write(move |s| s.import_experiment(&b.experiment, &user))
+            .await?,
+    ))
+}
+
+async fn delete_experiment_at(
+    State(st): St,
+    Extension(c): Extension<Caller>,
+    body: Body,
+) -> Answer<Empty> {
+    apply(&st, body, move |s, b: DeleteExperimentAt| {
+        s.delete_experiment_at(&b.reference, b.at, &c.user_or(&b.user))
     })
     .await
 }
@@ -503,6 +530,12 @@ async fn set_environment(State(st): St, P(id): P<String>, body: Body) -> Answer<
 
 async fn add_artifact(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {
     apply(&st, body, move |s, b: Artifact| s.add_artifact(&id, &b)).await
+}
+
+async fn logged_inputs(State(st): St, body: Body) -> Answer<Vec<Vec<LoggedInput>>> {
+    let b: RunIds = parse_body(body)?;
+    limits::list_len("run ids", b.ids.len(), limits::MAX_ENTITIES_PER_BATCH)?;
+    Ok(Json(st.call(move |s| s.logged_inputs(&b.ids)).await?))
 }
 
 async fn add_input(State(st): St, P(id): P<String>, body: Body) -> Answer<Empty> {

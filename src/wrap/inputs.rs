@@ -146,6 +146,7 @@ fn mlflow_style_input(input: &PreparedInput) -> crate::model::LoggedInput {
         } else {
             input.name.clone()
         },
+        mlflow: None,
     }
 }
 

@@ -5,6 +5,7 @@ use super::*;
 contract!(
     experiments_create_rename_delete_restore,
     experiment_tags_set_list_remove_and_describe,
+    experiments_imported_keep_their_ids_and_times,
 );
 
 fn experiments_create_rename_delete_restore(store: &dyn Store) {
@@ -102,4 +103,39 @@ fn experiment_tags_set_list_remove_and_describe(store: &dyn Store) {
     store.restore_experiment("tagged", "alice").unwrap();
     let got = store.experiment("tagged").unwrap();
     assert_eq!(got.tags.get("team").map(String::as_str), Some("nlp"));
+}
+
+fn experiments_imported_keep_their_ids_and_times(store: &dyn Store) {
+    let imported = |name: &str, id: i64| kiroku::model::ImportedExperiment {
+        name: name.into(),
+        id: Some(id),
+        created_ms: Some(1_000),
+        updated_ms: Some(2_000),
+    };
+    let e = store
+        .import_experiment(&imported("old", 4242), "alice")
+        .unwrap();
+    assert_eq!((e.id, e.created_ms, e.updated_ms), (4242, 1_000, 2_000));
+    // A held id is not taken twice; a name in use is a conflict.
+    let other = store
+        .import_experiment(&imported("other", 4242), "alice")
+        .unwrap();
+    assert_ne!(other.id, 4242);
+    assert!(matches!(
+        store.import_experiment(&imported("old", 7), "alice"),
+        Err(KirokuError::Conflict(_))
+    ));
+    // kiroku's own Default is MLflow's experiment 0.
+    let run = new_run(store, "", "in-default");
+    assert_eq!(store.experiment("Default").unwrap().id, 0);
+    assert_eq!(run.experiment, "Default");
+
+    let r = new_run(store, "old", "a");
+    store.delete_experiment_at("old", 3_000, "alice").unwrap();
+    let gone = store.experiment("old").unwrap();
+    assert!(gone.deleted);
+    assert_eq!((gone.created_ms, gone.updated_ms), (1_000, 3_000));
+    assert!(store.run(&r.id).unwrap().run.deleted);
+    store.restore_experiment("old", "alice").unwrap();
+    assert!(!store.run(&r.id).unwrap().run.deleted);
 }

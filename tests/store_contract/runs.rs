@@ -206,6 +206,7 @@ fn source_environment_artifacts_inputs(store: &dyn Store) {
             schema: None,
         },
         context: "training".into(),
+        mlflow: None,
     };
     store.add_input(&r.id, &input).unwrap();
     let d = store.run(&r.id).unwrap();

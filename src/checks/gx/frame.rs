@@ -19,9 +19,11 @@
 //! `uint64` or Python ints); a row with more fields than the header is an error here (pandas
 //! errors too unless every row has one more, when it makes the first column the index);
 //! bytes that are not UTF-8 are an error (as they are for pandas' default encoding).
+use crate::checks::dataset::ReadProgress;
 use crate::error::{KirokuError, Result};
 use std::collections::HashMap;
 use std::path::Path;
+use std::sync::Arc;
 
 /// pandas' default strings read as null (`pandas._libs.parsers.STR_NA_VALUES`).
 pub const PANDAS_NA_STRINGS: [&str; 19] = [
@@ -224,12 +226,24 @@ impl Frame {
     /// Reads `path`, keeping the cells of the columns in `wanted` (all when `None`); names in
     /// `wanted` the file lacks are left out (`column` then answers `None`).
     pub fn read_csv(path: &Path, wanted: Option<&[String]>) -> Result<Frame> {
+        Frame::read_csv_with_progress(path, wanted, None)
+    }
+
+    /// `read_csv`, counting the bytes and lines read in `progress` (a progress display's).
+    pub fn read_csv_with_progress(
+        path: &Path,
+        wanted: Option<&[String]>,
+        progress: Option<&Arc<ReadProgress>>,
+    ) -> Result<Frame> {
         let file = std::fs::File::open(path).map_err(|source| KirokuError::Io {
             context: format!("cannot read {}", path.display()),
             source,
         })?;
         Frame::from_reader(
-            std::io::BufReader::new(file),
+            std::io::BufReader::new(Counted {
+                inner: file,
+                progress: progress.map(|p| &**p),
+            }),
             &path.display().to_string(),
             wanted,
         )
@@ -333,6 +347,15 @@ impl Frame {
     /// booleans with a null Python objects, strings stay strings: no null spellings), NaN is
     /// null. Dates and timestamps read as ISO text (pandas would make them datetimes).
     pub fn read_parquet(path: &Path, wanted: &[String]) -> Result<Frame> {
+        Frame::read_parquet_with_progress(path, wanted, None)
+    }
+
+    /// `read_parquet`, counting the bytes and rows read in `progress`.
+    pub fn read_parquet_with_progress(
+        path: &Path,
+        wanted: &[String],
+        progress: Option<&Arc<ReadProgress>>,
+    ) -> Result<Frame> {
         let dataset = crate::checks::dataset::Dataset::open(path)?;
         let positions: Vec<usize> = wanted
             .iter()
@@ -342,7 +365,7 @@ impl Frame {
         let options = crate::checks::dataset::ReadOptions {
             columns: positions.clone(),
             hash: false,
-            progress: None,
+            progress: progress.cloned(),
         };
         let summary = crate::checks::dataset::read(&dataset, &options, |chunk| {
             for (slot, column) in built.iter_mut().enumerate() {
@@ -596,9 +619,43 @@ fn typed_column(texts: Texts, inference: Inference) -> Column {
     }
 }
 
+/// A reader that counts what passes through it in a progress display's [`ReadProgress`]: bytes,
+/// and lines as rows (a quoted field's line breaks count too: it is a display's estimate).
+struct Counted<'a, R> {
+    inner: R,
+    progress: Option<&'a ReadProgress>,
+}
+
+impl<R: std::io::Read> std::io::Read for Counted<'_, R> {
+    fn read(&mut self, buf: &mut [u8]) -> std::io::Result<usize> {
+        let n = self.inner.read(buf)?;
+        if let Some(progress) = self.progress {
+            let lines = buf[..n].iter().filter(|&&b| b == b'\n').count();
+            progress.add(n as u64, lines as u64);
+        }
+        Ok(n)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_read_with_progress_counts_every_byte_and_line() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("d.csv");
+        let text = "a,b\n1,x\n2,\"y\"\n3,z\n";
+        std::fs::write(&path, text).unwrap();
+        let progress = Arc::new(ReadProgress::default());
+        let frame = Frame::read_csv_with_progress(&path, None, Some(&progress)).unwrap();
+        assert_eq!(frame.rows, 3);
+        let read = |counter: &std::sync::atomic::AtomicU64| {
+            counter.load(std::sync::atomic::Ordering::Relaxed)
+        };
+        assert_eq!(read(&progress.bytes), text.len() as u64);
+        assert_eq!(read(&progress.rows), 4);
+    }
 
     fn frame(text: &str) -> Frame {
         Frame::from_reader(text.as_bytes(), "test.csv", None).unwrap()

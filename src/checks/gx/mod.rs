@@ -30,7 +30,8 @@ use std::collections::HashMap;
 use std::path::Path;
 pub use suite::{looks_like_gx_suite, parse_suite, GxExpectation, GxSuite, Parsed};
 
-/// Failing rows kept per result, as GX's `partial_unexpected_count`.
+/// Failing rows kept per result unless `--samples` says (`RunOptions::sample_limit`), as GX's
+/// `partial_unexpected_count`.
 pub const SAMPLE_LIMIT: usize = 20;
 
 /// A GX suite read from its file, with the file's hash (reviews bind to it).
@@ -76,11 +77,16 @@ pub struct GxOutcome {
 /// Runs `suite` (whose file hashed to `suite_hash`) over every input: each input is one GX
 /// batch, so a suite over two inputs gives two results per expectation, their ids prefixed with
 /// the input's name.
+///
+/// `options` as for kiroku's own suites (`checks::run_suite_with`): `sample_limit` failing rows
+/// kept per result (else [`SAMPLE_LIMIT`]) and `progress` counting the bytes and rows read.
 pub fn run_gx_suite(
     suite: &GxSuite,
     suite_hash: &str,
     inputs: &[DataInput],
+    options: &crate::checks::RunOptions<'_>,
 ) -> Result<SuiteOutcome> {
+    let sample_limit = options.sample_limit.unwrap_or(SAMPLE_LIMIT);
     if inputs.is_empty() {
         return Err(KirokuError::Invalid(
             "a GX suite needs data to check: --data NAME=PATH".to_string(),
@@ -89,7 +95,7 @@ pub fn run_gx_suite(
     let mut datasets = Vec::new();
     let mut results = Vec::new();
     for input in inputs {
-        let frame = read_input(input, suite)?;
+        let frame = read_input(input, suite, options.progress.as_ref())?;
         // The version's content hash, as `kiroku data add` computes it.
         let files = crate::checks::dataset::Dataset::open(&input.path)?.files;
         let digests = files
@@ -111,7 +117,7 @@ pub fn run_gx_suite(
         // (`train.expect_column_values_to_be_unique:id`), so ids stay unique in the run.
         let dataset = (inputs.len() > 1).then_some(input.name.as_str());
         results.extend(
-            run_expectations(suite, &frame, dataset)
+            run_expectations(suite, &frame, dataset, sample_limit)
                 .into_iter()
                 .map(|outcome| {
                     let mut result = outcome.result;
@@ -133,8 +139,13 @@ pub fn run_gx_suite(
 }
 
 /// Reads one input as pandas would (`read_csv`, or `read_parquet` for Parquet files and
-/// folders), keeping only the columns the suite's expectations read.
-pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
+/// folders), keeping only the columns the suite's expectations read; `progress` counts what
+/// was read.
+pub fn read_input(
+    input: &DataInput,
+    suite: &GxSuite,
+    progress: Option<&std::sync::Arc<crate::checks::dataset::ReadProgress>>,
+) -> Result<Frame> {
     let mut wanted: Vec<String> = suite
         .expectations
         .iter()
@@ -152,11 +163,13 @@ pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
         .and_then(|extension| extension.to_str())
         .is_some_and(|extension| extension.eq_ignore_ascii_case("csv"));
     if is_csv && input.path.is_file() {
-        return Frame::read_csv(&input.path, Some(&wanted));
+        return Frame::read_csv_with_progress(&input.path, Some(&wanted), progress);
     }
     let dataset = crate::checks::dataset::Dataset::open(&input.path)?;
     match dataset.format {
-        crate::model::DataFormat::Parquet => Frame::read_parquet(&input.path, &wanted),
+        crate::model::DataFormat::Parquet => {
+            Frame::read_parquet_with_progress(&input.path, &wanted, progress)
+        }
         crate::model::DataFormat::Csv => Err(KirokuError::Invalid(format!(
             "{}: a GX suite reads one CSV file per --data (pandas' read_csv), not a folder of them",
             input.path.display()
@@ -165,13 +178,19 @@ pub fn read_input(input: &DataInput, suite: &GxSuite) -> Result<Frame> {
 }
 
 /// Runs every expectation of `suite` on `frame`, one outcome each, in suite order; `dataset`
-/// names the input on each result when a run has several.
-pub fn run_expectations(suite: &GxSuite, frame: &Frame, dataset: Option<&str>) -> Vec<GxOutcome> {
+/// names the input on each result when a run has several; each result keeps up to
+/// `sample_limit` failing rows.
+pub fn run_expectations(
+    suite: &GxSuite,
+    frame: &Frame,
+    dataset: Option<&str>,
+    sample_limit: usize,
+) -> Vec<GxOutcome> {
     let mut outcomes: Vec<GxOutcome> = suite
         .expectations
         .iter()
         .map(|expectation| {
-            let mut outcome = outcome(expectation, frame);
+            let mut outcome = outcome(expectation, frame, sample_limit);
             outcome.result.dataset = dataset.map(str::to_string);
             outcome
         })
@@ -287,7 +306,7 @@ pub fn observed_of(
     }
 }
 
-fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
+fn outcome(expectation: &GxExpectation, frame: &Frame, sample_limit: usize) -> GxOutcome {
     let mut result = gx_result(&expectation.type_name, &expectation.kwargs);
     let parsed = match &expectation.parsed {
         Parsed::Unsupported(reason) => {
@@ -341,7 +360,7 @@ fn outcome(expectation: &GxExpectation, frame: &Frame) -> GxOutcome {
     result.samples = evaluation
         .unexpected_rows
         .iter()
-        .take(SAMPLE_LIMIT)
+        .take(sample_limit)
         .map(|&row| Sample {
             row,
             values: checked

@@ -11,28 +11,18 @@
 //! A name kiroku would refuse (`@`, `:`, control characters) has those characters replaced by
 //! `-`. The input's name in the run is its `mlflow.data.context` tag (`training`), else the
 //! dataset's name. Each input is also recorded as the run's MLflow-style input, as `kiroku log
-//! input` does.
+//! input` does, with the dataset and the input's tags exactly as MLflow logged them (MLflow's
+//! API answers `runs/get` and `runs/search` with them).
 use crate::error::{KirokuError, Result};
 use crate::model::data::{DatasetVersion, RunInput};
 use crate::model::{ColumnSchema, ColumnType, DataFormat};
 use crate::store::Store;
 use serde_json::Value;
 
-/// The tag naming how a run used a dataset.
-pub const CONTEXT_TAG: &str = "mlflow.data.context";
+pub use crate::model::MlflowDataset;
 
-/// One MLflow dataset input of a run, as MLflow stores it (JSON fields as text).
-#[derive(Debug, Clone, Default, PartialEq)]
-pub struct MlflowDataset {
-    pub name: String,
-    pub digest: String,
-    pub source_type: String,
-    pub source: String,
-    pub schema: Option<String>,
-    pub profile: Option<String>,
-    /// The input's `mlflow.data.context` tag.
-    pub context: Option<String>,
-}
+/// The tag naming how a run used a dataset.
+pub const CONTEXT_TAG: &str = MlflowDataset::CONTEXT_TAG;
 
 /// The name as a kiroku dataset name: `@`, `:` and control characters become `-`, surrounding
 /// spaces go, an empty name is `dataset`.
@@ -158,10 +148,9 @@ pub fn record_inputs(
             .add_dataset_version(&version_of(dataset, user)?)?
             .version;
         let name = dataset
-            .context
-            .clone()
+            .context()
             .filter(|c| !c.trim().is_empty())
-            .unwrap_or_else(|| version.dataset.clone());
+            .map_or_else(|| version.dataset.clone(), str::to_string);
         store.add_input(
             run_id,
             &crate::model::LoggedInput {
@@ -176,7 +165,8 @@ pub fn record_inputs(
                         .as_deref()
                         .and_then(|s| serde_json::from_str(s).ok()),
                 },
-                context: dataset.context.clone().unwrap_or_default(),
+                context: dataset.context().unwrap_or_default().to_string(),
+                mlflow: Some(dataset.clone()),
             },
         )?;
         bound.push(RunInput {
@@ -207,7 +197,7 @@ mod tests {
                     .into(),
             ),
             profile: Some(r#"{"num_rows": 3, "num_elements": 9}"#.into()),
-            context: Some("training".into()),
+            tags: vec![(CONTEXT_TAG.into(), "training".into())],
         };
         let v = version_of(&dataset, "ana").unwrap();
         assert_eq!(v.id, "mlflow:a6d8c71e");

@@ -161,19 +161,34 @@ impl MlflowDb {
         if self.columns("inputs")?.is_empty() || self.columns("datasets")?.is_empty() {
             return Ok(HashMap::new());
         }
-        let context = if self.columns("input_tags")?.is_empty() {
-            "NULL"
-        } else {
-            "(SELECT value FROM input_tags t WHERE t.input_uuid = i.input_uuid AND t.name = 'mlflow.data.context')"
-        };
-        let sql = format!(
+        let mut tags: HashMap<String, Vec<(String, String)>> = HashMap::new();
+        if !self.columns("input_tags")?.is_empty() {
+            let mut stmt = self
+                .conn
+                .prepare(
+                    "SELECT input_uuid, name, value FROM input_tags ORDER BY input_uuid, rowid",
+                )
+                .map_err(|e| self.err(e))?;
+            let rows = stmt
+                .query_map([], |r| {
+                    Ok((text(r.get(0)?), text(r.get(1)?), text(r.get(2)?)))
+                })
+                .map_err(|e| self.err(e))?;
+            for row in rows {
+                if let (Some(input), Some(name), value) = row.map_err(|e| self.err(e))? {
+                    tags.entry(input)
+                        .or_default()
+                        .push((name, value.unwrap_or_default()));
+                }
+            }
+        }
+        let sql =
             "SELECT i.destination_id, d.name, d.digest, d.dataset_source_type, d.dataset_source,
-                d.dataset_schema, d.dataset_profile, {context}
+                d.dataset_schema, d.dataset_profile, i.input_uuid
              FROM inputs i JOIN datasets d ON d.dataset_uuid = i.source_id
              WHERE i.source_type = 'DATASET' AND i.destination_type = 'RUN'
-             ORDER BY i.destination_id, i.rowid"
-        );
-        let mut stmt = self.conn.prepare(&sql).map_err(|e| self.err(e))?;
+             ORDER BY i.destination_id, i.rowid";
+        let mut stmt = self.conn.prepare(sql).map_err(|e| self.err(e))?;
         let rows = stmt
             .query_map([], |r| {
                 Ok((
@@ -185,7 +200,9 @@ impl MlflowDb {
                         source: text(r.get(4)?).unwrap_or_default(),
                         schema: text(r.get(5)?),
                         profile: text(r.get(6)?),
-                        context: text(r.get(7)?),
+                        tags: text(r.get(7)?)
+                            .and_then(|input| tags.get(&input).cloned())
+                            .unwrap_or_default(),
                     },
                 ))
             })
@@ -229,17 +246,40 @@ impl MlflowDb {
         let mut experiments: BTreeMap<i64, SourceExperiment> = BTreeMap::new();
         let mut order_key: HashMap<String, i64> = HashMap::new();
         {
+            // `creation_time` and `last_update_time` came with MLflow 2.2.
+            let columns = self.columns("experiments")?;
+            let time = |column: &str| {
+                if columns.contains(column) {
+                    column.to_string()
+                } else {
+                    "NULL".to_string()
+                }
+            };
             let mut stmt = self
                 .conn
-                .prepare("SELECT experiment_id, name, lifecycle_stage FROM experiments ORDER BY experiment_id")
+                .prepare(&format!(
+                    "SELECT experiment_id, name, lifecycle_stage, {}, {} FROM experiments ORDER BY experiment_id",
+                    time("creation_time"),
+                    time("last_update_time")
+                ))
                 .map_err(|e| self.err(e))?;
             let rows = stmt
                 .query_map([], |r| {
-                    Ok((text(r.get(0)?), text(r.get(1)?), text(r.get(2)?)))
+                    Ok((
+                        text(r.get(0)?),
+                        text(r.get(1)?),
+                        text(r.get(2)?),
+                        r.get::<_, Value>(3)?,
+                        r.get::<_, Value>(4)?,
+                    ))
                 })
                 .map_err(|e| self.err(e))?;
+            let millis = |v: Value| match v {
+                Value::Integer(i) => Some(i),
+                _ => None,
+            };
             for (n, row) in rows.enumerate() {
-                let (id, name, stage) = row.map_err(|e| self.err(e))?;
+                let (id, name, stage, created, updated) = row.map_err(|e| self.err(e))?;
                 let (Some(id), Some(name)) = (id, name) else {
                     continue;
                 };
@@ -252,6 +292,8 @@ impl MlflowDb {
                         id,
                         name,
                         deleted: stage.as_deref() == Some("deleted"),
+                        created_ms: millis(created),
+                        updated_ms: millis(updated),
                         runs: Vec::new(),
                     },
                 );

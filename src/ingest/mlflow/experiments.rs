@@ -1,10 +1,20 @@
 //! Experiments: each MLflow experiment becomes (or joins) the kiroku experiment of its name,
 //! with its tags, then its runs go in; a deleted MLflow experiment is deleted once they are.
+//!
+//! A new experiment keeps MLflow's id and its `creation_time` and `last_update_time` (a
+//! deleted one is deleted as of its `last_update_time`), so that the MLflow API answers with
+//! the ids and times MLflow did. MLflow's `Default` (`"0"`) is imported like any other: it
+//! joins kiroku's own `Default`, which kiroku makes with id 0 too. An id another kiroku
+//! experiment holds cannot be kept: those experiments are created last (so they take no id
+//! that a later one could keep) with a new id, and a warning says so. An experiment that
+//! joins one of the same name keeps the kiroku one's id and times (a warning names a
+//! different id), which is also why importing a store twice changes nothing.
 use super::artifacts::ArtifactSources;
 use super::report::{ImportProgress, ImportReport};
 use super::runs::{import_run, parents_first, RunContext};
 use super::source::{Reader, SourceExperiment, SourceRun};
 use crate::error::{KirokuError, Result};
+use crate::model::{Experiment, ImportedExperiment, Millis};
 use crate::store::Store;
 use std::collections::{HashMap, HashSet};
 
@@ -12,6 +22,8 @@ use std::collections::{HashMap, HashSet};
 pub(super) struct ExperimentPlan {
     /// The MLflow experiment is deleted and this import created the kiroku one: delete it after.
     pub(super) delete_after: bool,
+    /// When MLflow deleted it (its last update time).
+    pub(super) deleted_at: Option<Millis>,
     /// Runs cannot go in (the reason is already a warning).
     pub(super) blocked: Option<String>,
 }
@@ -26,6 +38,15 @@ pub(super) fn import_experiments(
     progress: &dyn Fn(ImportProgress),
 ) -> Result<()> {
     report.experiments += experiments.len() as u64;
+    let existing = store.experiments(true)?;
+    let taken: HashSet<i64> = existing.iter().map(|e| e.id).collect();
+    // Experiments whose MLflow id is free come first, so that they keep it.
+    let mut experiments = experiments;
+    experiments.sort_by_key(|exp| {
+        let keeps = mlflow_id(exp).is_some_and(|id| !taken.contains(&id))
+            || existing.iter().any(|e| e.name == exp.name);
+        !keeps
+    });
     let mut plans: HashMap<String, ExperimentPlan> = HashMap::new();
     let mut runs: Vec<(String, bool, SourceRun)> = Vec::new();
     for exp in experiments {
@@ -35,7 +56,8 @@ pub(super) fn import_experiments(
                 exp.name
             ));
         } else {
-            let plan = plan_experiment(store, &exp, user, report)?;
+            let same_name = existing.iter().find(|e| e.name == exp.name);
+            let plan = plan_experiment(store, &exp, same_name, user, report)?;
             plans.insert(exp.name.clone(), plan);
         }
         import_experiment_tags(store, &exp, user, report)?;
@@ -78,11 +100,18 @@ pub(super) fn import_experiments(
     }
 
     for (name, plan) in &plans {
-        if plan.delete_after {
-            store.delete_experiment(name, user)?;
+        match (plan.delete_after, plan.deleted_at) {
+            (true, Some(at)) => store.delete_experiment_at(name, at, user)?,
+            (true, None) => store.delete_experiment(name, user)?,
+            (false, _) => {}
         }
     }
     Ok(())
+}
+
+/// MLflow's id of `exp` as kiroku's integer id, when it is one.
+fn mlflow_id(exp: &SourceExperiment) -> Option<i64> {
+    exp.id.trim().parse::<i64>().ok().filter(|id| *id >= 0)
 }
 
 /// Puts the MLflow experiment's tags (its description is `mlflow.note.content`) on the kiroku
@@ -144,37 +173,48 @@ pub(super) fn import_experiment_tags(
 pub(super) fn plan_experiment(
     store: &dyn Store,
     exp: &SourceExperiment,
+    same_name: Option<&Experiment>,
     user: &str,
     report: &mut ImportReport,
 ) -> Result<ExperimentPlan> {
     let mut plan = ExperimentPlan {
         delete_after: false,
+        deleted_at: None,
         blocked: None,
     };
-    let existing = match store.experiment(&exp.name) {
-        Ok(e) if e.name == exp.name => Some(e),
-        // `Store::experiment` also takes numeric ids: another experiment's id is no match.
-        Ok(_) => None,
-        Err(KirokuError::NotFound(_)) => None,
-        Err(e) => return Err(e),
-    };
-    match existing {
+    let wanted = mlflow_id(exp);
+    match same_name {
         Some(e) if e.deleted => {
             plan.blocked = Some(format!(
                 "experiment '{}' is deleted in kiroku; restore it to import its runs",
                 exp.name
             ));
         }
-        Some(_) => {}
-        None => {
-            // MLflow's automatic Default experiment is only worth creating when it has runs, and
-            // a deleted experiment only for the runs it brings.
-            let nothing_to_bring = exp.runs.is_empty() && (exp.id == "0" || exp.deleted);
-            if !nothing_to_bring {
-                store.create_experiment(&exp.name, user)?;
-                report.experiments_created += 1;
-                plan.delete_after = exp.deleted;
+        Some(e) => {
+            if wanted.is_some_and(|id| id != e.id) {
+                report.warnings.push(format!(
+                    "MLflow experiment {} '{}' joins kiroku's experiment of that name, whose id is {}",
+                    exp.id, exp.name, e.id
+                ));
             }
+        }
+        None => {
+            let new = ImportedExperiment {
+                name: exp.name.clone(),
+                id: wanted,
+                created_ms: exp.created_ms,
+                updated_ms: exp.updated_ms,
+            };
+            let created = store.import_experiment(&new, user)?;
+            if wanted.is_some_and(|id| id != created.id) {
+                report.warnings.push(format!(
+                    "MLflow experiment {} '{}' is kiroku experiment {}: another experiment holds id {}",
+                    exp.id, exp.name, created.id, exp.id
+                ));
+            }
+            report.experiments_created += 1;
+            plan.delete_after = exp.deleted;
+            plan.deleted_at = exp.updated_ms;
         }
     }
     Ok(plan)

@@ -215,6 +215,8 @@ fn read_experiment(
         id,
         name,
         deleted,
+        created_ms: meta.int("creation_time"),
+        updated_ms: meta.int("last_update_time"),
         tags,
         runs,
     })
@@ -249,7 +251,7 @@ fn read_datasets(
                 source: meta.source.unwrap_or_default(),
                 schema: meta.schema.filter(|s| !s.is_empty()),
                 profile: meta.profile.filter(|p| !p.is_empty()),
-                context: None,
+                tags: Vec::new(),
             },
         );
     }
@@ -301,15 +303,12 @@ fn read_run_inputs(
             ));
             continue;
         };
-        let context = match meta.get("tags") {
-            Some(yaml::Value::Map(tags)) => tags
-                .iter()
-                .find(|(k, _)| k == super::datasets::CONTEXT_TAG)
-                .map(|(_, v)| v.clone()),
-            _ => None,
+        let tags = match meta.get("tags") {
+            Some(yaml::Value::Map(tags)) => tags.clone(),
+            _ => Vec::new(),
         };
         out.push(MlflowDataset {
-            context,
+            tags,
             ..dataset.clone()
         });
     }

@@ -261,7 +261,9 @@ pub(super) fn import_run(
 
     import_artifacts(store, &id, run, artifacts, report)
         .map_err(|e| partly(&id, "artifacts", e))?;
-    if run.deleted || ctx.experiment_deleted {
+    // A run of an experiment this import deletes is deleted with it, at its instant (so that
+    // restoring the experiment brings it back, as MLflow's restore does).
+    if (run.deleted || ctx.experiment_deleted) && !plan.delete_after {
         store
             .set_deleted(&id, true, &user)
             .map_err(|e| partly(&id, "deletion", e))?;

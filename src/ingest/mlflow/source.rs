@@ -19,6 +19,9 @@ pub(crate) struct SourceExperiment {
     pub id: String,
     pub name: String,
     pub deleted: bool,
+    /// MLflow's `creation_time` and `last_update_time` (absent in stores older than MLflow 2.2).
+    pub created_ms: Option<Millis>,
+    pub updated_ms: Option<Millis>,
     pub tags: Vec<(String, String)>,
     pub runs: Vec<SourceRun>,
 }

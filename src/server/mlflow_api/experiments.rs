@@ -47,7 +47,8 @@ fn unmade_default() -> Experiment {
     }
 }
 
-/// The experiment an MLflow id names, among `all`; `"0"` is the `Default` experiment.
+/// The experiment an MLflow id names, among `all`; `"0"` is the `Default` experiment (kiroku
+/// makes it with id 0; a store made before that has it under another id, found by name).
 fn find_experiment(all: &[Experiment], id: &str) -> Result<Option<Experiment>, ApiError> {
     let n: i64 = id
         .trim()
@@ -55,13 +56,8 @@ fn find_experiment(all: &[Experiment], id: &str) -> Result<Option<Experiment>, A
         .map_err(|_| invalid(format!("Invalid experiment id '{id}': must be an integer")))?;
     Ok(all
         .iter()
-        .find(|e| {
-            if n == 0 {
-                e.name == DEFAULT_EXPERIMENT
-            } else {
-                e.id == n
-            }
-        })
+        .find(|e| e.id == n)
+        .or_else(|| all.iter().find(|e| n == 0 && e.name == DEFAULT_EXPERIMENT))
         .cloned())
 }
 
@@ -314,7 +310,12 @@ pub(super) async fn search_experiments(State(st): St, input: Input) -> Answer {
         .filter(|e| experiment_matches(e, &clauses))
         .collect();
     let orders = order_by(&input)?;
-    keep.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+    // MLflow's order: the keys asked for (else newest first), then the id.
+    if orders.is_empty() {
+        keep.sort_by(|a, b| b.created_ms.cmp(&a.created_ms).then(a.id.cmp(&b.id)));
+    } else {
+        keep.sort_by_key(|e| e.id);
+    }
     for order in orders.iter().rev() {
         let mut words = order.split_whitespace();
         let field = words

@@ -12,7 +12,7 @@
 use super::wire::{float_of, int_of, pairs_of, text_of, validate_mlflow_key, Input};
 use super::{ensure_active, get_run, ok, run_not_found, Answer, St};
 use crate::api::ApiError;
-use crate::ingest::mlflow::datasets::{record_inputs, MlflowDataset, CONTEXT_TAG};
+use crate::ingest::mlflow::datasets::{record_inputs, MlflowDataset};
 use crate::limits::{
     MAX_ENTITIES_PER_BATCH, MAX_METRICS_PER_BATCH, MAX_PARAMS_TAGS_PER_BATCH,
     MAX_PARAM_VALUE_LENGTH, MAX_TAG_VALUE_LENGTH,
@@ -278,13 +278,16 @@ fn dataset_input_of(item: &Value) -> Result<MlflowDataset, ApiError> {
             "Dataset digest exceeds the maximum length of {MAX_DATASET_DIGEST_CHARS}"
         )));
     }
-    let context = item
+    let tags = item
         .get("tags")
         .and_then(Value::as_array)
         .into_iter()
         .flatten()
-        .find(|tag| tag.get("key").and_then(text_of).as_deref() == Some(CONTEXT_TAG))
-        .and_then(|tag| tag.get("value").and_then(text_of));
+        .filter_map(|tag| {
+            let key = tag.get("key").and_then(text_of)?;
+            Some((key, tag.get("value").and_then(text_of).unwrap_or_default()))
+        })
+        .collect();
     Ok(MlflowDataset {
         name,
         digest,
@@ -292,7 +295,7 @@ fn dataset_input_of(item: &Value) -> Result<MlflowDataset, ApiError> {
         source: required("source")?,
         schema: field("schema"),
         profile: field("profile"),
-        context,
+        tags,
     })
 }
 

@@ -214,11 +214,24 @@ pub(super) async fn search_runs(State(st): St, input: Input) -> Typed {
         reverse: false,
         dialect: crate::model::QueryDialect::Mlflow,
     };
-    let page = st.call(move |s| s.search_runs(&query)).await?;
+    // MLflow answers with every run's dataset inputs.
+    let (page, inputs) = st
+        .call(move |s| {
+            let page = s.search_runs(&query)?;
+            let ids: Vec<String> = page.runs.iter().map(|r| r.id.clone()).collect();
+            let inputs = s.logged_inputs(&ids)?;
+            Ok((page, inputs))
+        })
+        .await?;
     let next = offset.saturating_add(limit);
     let next_page_token = (next < page.total).then(|| encode_token(next));
     typed(&RunsPage {
-        runs: page.runs.iter().map(run_out).collect(),
+        runs: page
+            .runs
+            .iter()
+            .zip(&inputs)
+            .map(|(run, inputs)| run_out(run).with_inputs(inputs))
+            .collect(),
         next_page_token,
     })
 }

@@ -264,14 +264,14 @@ pub struct RunDataOut<'a> {
 pub struct EmptyOut {}
 
 /// MLflow's `RunInputs`: the run's dataset inputs (`{}` when there are none, as MLflow writes
-/// an empty list; runs in search pages carry none).
+/// an empty list).
 #[derive(Serialize, Default)]
 pub struct InputsOut {
     #[serde(skip_serializing_if = "Vec::is_empty")]
     dataset_inputs: Vec<DatasetInputOut>,
 }
 
-/// MLflow's `DatasetInput`: the dataset and its tags (the context).
+/// MLflow's `DatasetInput`: the dataset and the input's tags.
 #[derive(Serialize)]
 struct DatasetInputOut {
     #[serde(skip_serializing_if = "Vec::is_empty")]
@@ -285,13 +285,12 @@ struct OwnedKeyValueOut {
     value: String,
 }
 
-/// MLflow's `Dataset`, from the run's recorded input: its name, its hash as the digest, its
-/// location as a `local` source, its schema and row count.
+/// MLflow's `Dataset`.
 #[derive(Serialize)]
 struct DatasetOut {
     name: String,
     digest: String,
-    source_type: &'static str,
+    source_type: String,
     source: String,
     #[serde(skip_serializing_if = "Option::is_none")]
     schema: Option<String>,
@@ -299,36 +298,66 @@ struct DatasetOut {
     profile: Option<String>,
 }
 
+impl DatasetInputOut {
+    /// An input as MLflow logged it (`log_input`, or imported): every field as it was.
+    fn logged_by_mlflow(m: &crate::model::MlflowDataset) -> Self {
+        DatasetInputOut {
+            tags: m
+                .tags
+                .iter()
+                .map(|(key, value)| OwnedKeyValueOut {
+                    key: key.clone(),
+                    value: value.clone(),
+                })
+                .collect(),
+            dataset: DatasetOut {
+                name: m.name.clone(),
+                digest: m.digest.clone(),
+                source_type: m.source_type.clone(),
+                source: m.source.clone(),
+                schema: m.schema.clone(),
+                profile: m.profile.clone(),
+            },
+        }
+    }
+
+    /// kiroku's own input (`kiroku run --input`, `kiroku log input`): its name, its hash as
+    /// the digest, its location as a `local` source, its schema and row count, its context.
+    fn logged_by_kiroku(input: &crate::model::LoggedInput) -> Self {
+        let d = &input.dataset;
+        let tags = if input.context.is_empty() {
+            Vec::new()
+        } else {
+            vec![OwnedKeyValueOut {
+                key: crate::model::MlflowDataset::CONTEXT_TAG.into(),
+                value: input.context.clone(),
+            }]
+        };
+        DatasetInputOut {
+            tags,
+            dataset: DatasetOut {
+                name: d.name.clone(),
+                digest: d.hash.clone(),
+                source_type: "local".into(),
+                source: serde_json::json!({ "uri": d.location.clone().unwrap_or_default() })
+                    .to_string(),
+                schema: d.schema.as_ref().map(|s| s.to_string()),
+                profile: d
+                    .rows
+                    .map(|n| serde_json::json!({ "num_rows": n }).to_string()),
+            },
+        }
+    }
+}
+
 impl InputsOut {
     /// The run's recorded inputs as MLflow dataset inputs.
     pub fn of(inputs: &[crate::model::LoggedInput]) -> Self {
         let dataset_inputs = inputs
             .iter()
-            .map(|input| {
-                let d = &input.dataset;
-                let tags = if input.context.is_empty() {
-                    Vec::new()
-                } else {
-                    vec![OwnedKeyValueOut {
-                        key: crate::ingest::mlflow::datasets::CONTEXT_TAG.into(),
-                        value: input.context.clone(),
-                    }]
-                };
-                DatasetInputOut {
-                    tags,
-                    dataset: DatasetOut {
-                        name: d.name.clone(),
-                        digest: d.hash.clone(),
-                        source_type: "local",
-                        source:
-                            serde_json::json!({ "uri": d.location.clone().unwrap_or_default() })
-                                .to_string(),
-                        schema: d.schema.as_ref().map(|s| s.to_string()),
-                        profile: d
-                            .rows
-                            .map(|n| serde_json::json!({ "num_rows": n }).to_string()),
-                    },
-                }
+            .map(|input| match &input.mlflow {
+                Some(m) => DatasetInputOut::logged_by_mlflow(m),
+                None => DatasetInputOut::logged_by_kiroku(input),
             })
             .collect();
         InputsOut { dataset_inputs }
@@ -345,7 +374,7 @@ pub struct RunOut<'a> {
 }
 
 impl RunOut<'_> {
-    /// The run with its dataset inputs (`runs/get`).
+    /// The run with its dataset inputs (`runs/get`, `runs/search`).
     pub fn with_inputs(mut self, inputs: &[crate::model::LoggedInput]) -> Self {
         self.inputs = InputsOut::of(inputs);
         self

@@ -47,4 +47,7 @@ pub trait RunStore {
     /// Secret-looking names are dropped here too, whatever the caller sent.
     fn set_environment(&self, id: &str, env: &[(String, String)]) -> Result<()>;
     fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()>;
+    /// The MLflow-style inputs of each run of `ids`, in that order (none for an unknown id):
+    /// MLflow's `runs/search` answers with every run's inputs.
+    fn logged_inputs(&self, ids: &[String]) -> Result<Vec<Vec<LoggedInput>>>;
 }

@@ -41,6 +41,23 @@ impl ExperimentStore for HttpStore {
         self.post_unit("/experiments/delete", &body)
     }
 
+    fn delete_experiment_at(&self, name_or_id: &str, at: Millis, user: &str) -> Result<()> {
+        let body = DeleteExperimentAt {
+            reference: name_or_id.into(),
+            user: user.into(),
+            at,
+        };
+        self.post_unit("/experiments/delete-at", &body)
+    }
+
+    fn import_experiment(&self, new: &ImportedExperiment, user: &str) -> Result<Experiment> {
+        let body = ImportExperiment {
+            experiment: new.clone(),
+            user: user.into(),
+        };
+        self.post("/experiments/import", &body)
+    }
+
     fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()> {
         let body = ExperimentChange {
             reference: name_or_id.into(),

@@ -103,4 +103,15 @@ impl RunStore for HttpStore {
     fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()> {
         self.post_unit(&Self::run_path(id, "/inputs"), input)
     }
+
+    fn logged_inputs(&self, ids: &[String]) -> Result<Vec<Vec<LoggedInput>>> {
+        let mut out = Vec::with_capacity(ids.len());
+        for chunk in ids.chunks(crate::limits::MAX_ENTITIES_PER_BATCH) {
+            let body = RunIds {
+                ids: chunk.to_vec(),
+            };
+            out.extend(self.post::<_, Vec<Vec<LoggedInput>>>("/logged-inputs", &body)?);
+        }
+        Ok(out)
+    }
 }

@@ -4,7 +4,7 @@ use super::events::record_event;
 use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
-use crate::mlflow_names::NOTE_TAG as EXPERIMENT_DESCRIPTION_TAG;
+use crate::mlflow_names::{DEFAULT_EXPERIMENT, NOTE_TAG as EXPERIMENT_DESCRIPTION_TAG};
 use crate::model::*;
 use crate::store::ExperimentStore;
 use rusqlite::{params, Connection, OptionalExtension, ToSql};
@@ -101,14 +101,43 @@ pub(super) fn get_or_create_experiment(conn: &Connection, name: &str, user: &str
     insert_experiment(conn, name, user)
 }
 
-/// Creates the experiment `name` (trimmed, checked) and records who did.
+/// Creates the experiment `name` (trimmed, checked) now and records who did. `Default` takes
+/// MLflow's id 0 when it is free, so that kiroku's own `Default` is MLflow's `"0"` and an
+/// imported MLflow store's ids line up with kiroku's.
 fn insert_experiment(conn: &Connection, name: &str, user: &str) -> Result<i64> {
+    let now = now_ms();
+    let id = (name.trim() == DEFAULT_EXPERIMENT).then_some(0);
+    insert_experiment_as(conn, name, id, now, now, user)
+}
+
+/// Whether an experiment holds the id `id`.
+fn id_taken(conn: &Connection, id: i64) -> Result<bool> {
+    Ok(conn
+        .prepare_cached("SELECT 1 FROM experiments WHERE id = ?1")?
+        .query_row([id], |_| Ok(()))
+        .optional()?
+        .is_some())
+}
+
+/// Creates the experiment `name` with the id `wanted` when no experiment holds it (else the
+/// next free one) and the given times, and records who did.
+fn insert_experiment_as(
+    conn: &Connection,
+    name: &str,
+    wanted: Option<i64>,
+    created_ms: Millis,
+    updated_ms: Millis,
+    user: &str,
+) -> Result<i64> {
     let name = name.trim();
     limits::experiment_name(name)?;
-    let now = now_ms();
+    let id = match wanted {
+        Some(id) if id >= 0 && !id_taken(conn, id)? => Some(id),
+        _ => None,
+    };
     conn.execute(
-        "INSERT INTO experiments (name, created_ms, updated_ms) VALUES (?1, ?2, ?2)",
-        params![name, now],
+        "INSERT INTO experiments (id, name, created_ms, updated_ms) VALUES (?1, ?2, ?3, ?4)",
+        params![id, name, created_ms, updated_ms],
     )?;
     let id = conn.last_insert_rowid();
     record_event(
@@ -190,17 +219,45 @@ impl ExperimentStore for SqliteStore {
     }
 
     fn delete_experiment(&self, name_or_id: &str, user: &str) -> Result<()> {
+        self.delete_experiment_at(name_or_id, now_ms(), user)
+    }
+
+    fn delete_experiment_at(&self, name_or_id: &str, at: Millis, user: &str) -> Result<()> {
         self.write(|tx| {
             let e = experiment_by_ref(tx, name_or_id)?
                 .ok_or_else(|| KirokuError::NotFound(format!("no experiment named '{name_or_id}'")))?;
-            let now = now_ms();
-            tx.execute("UPDATE experiments SET deleted = 1, updated_ms = ?1 WHERE id = ?2", params![now, e.id])?;
+            tx.execute("UPDATE experiments SET deleted = 1, updated_ms = ?1 WHERE id = ?2", params![at, e.id])?;
+            // Deleted at the experiment's instant: `restore_experiment` brings back these runs.
             tx.execute(
-                "UPDATE runs SET deleted_ms = ?1, updated_ms = ?1 WHERE experiment_id = ?2 AND deleted_ms IS NULL",
-                params![now, e.id],
+                "UPDATE runs SET deleted_ms = ?1, updated_ms = ?2 WHERE experiment_id = ?3 AND deleted_ms IS NULL",
+                params![at, now_ms(), e.id],
             )?;
             record_event(tx, "experiment.deleted", user, None, Some(e.id), Some(serde_json::json!({"name": e.name})))
         })
+    }
+
+    fn import_experiment(&self, new: &ImportedExperiment, user: &str) -> Result<Experiment> {
+        let id = self.write(|tx| {
+            if experiment_id_by_name(tx, new.name.trim())?.is_some() {
+                return Err(KirokuError::Conflict(format!(
+                    "experiment '{}' already exists",
+                    new.name
+                )));
+            }
+            let now = now_ms();
+            let created = new.created_ms.unwrap_or(now);
+            insert_experiment_as(
+                tx,
+                &new.name,
+                new.id,
+                created,
+                new.updated_ms.unwrap_or(created),
+                user,
+            )
+        })?;
+        self.read(|c| read_experiments(c, "e.id = ?1", &[&id]))?
+            .pop()
+            .ok_or_else(|| KirokuError::Database(format!("experiment {id} vanished after insert")))
     }
 
     fn restore_experiment(&self, name_or_id: &str, user: &str) -> Result<()> {

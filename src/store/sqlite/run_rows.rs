@@ -187,26 +187,7 @@ pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
         .query_map([rid], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<BTreeMap<String, String>>>()?;
     let notes = read_notes(conn, rid, &run.id)?;
-    let mut stmt = conn.prepare_cached(
-        "SELECT d.name, d.location, d.hash, d.size, d.rows, d.schema_json, i.context
-         FROM run_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.rid = ?1 ORDER BY d.name",
-    )?;
-    let inputs = stmt
-        .query_map([rid], |r| {
-            let schema: Option<String> = r.get(5)?;
-            Ok(LoggedInput {
-                dataset: LoggedDataset {
-                    name: r.get(0)?,
-                    location: r.get(1)?,
-                    hash: r.get(2)?,
-                    size: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
-                    rows: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
-                    schema: schema.and_then(|s| serde_json::from_str(&s).ok()),
-                },
-                context: r.get(6)?,
-            })
-        })?
-        .collect::<rusqlite::Result<Vec<_>>>()?;
+    let inputs = read_logged_inputs(conn, rid)?;
     let mut stmt = conn.prepare_cached(
         "SELECT path, size, hash, stored, location FROM artifacts WHERE rid = ?1 ORDER BY path",
     )?;
@@ -576,6 +557,33 @@ fn reversed_page(
         };
     }
     lists()
+}
+
+/// The MLflow-style inputs of the run `rid`, by dataset name (with MLflow's record of each).
+pub(super) fn read_logged_inputs(conn: &Connection, rid: i64) -> Result<Vec<LoggedInput>> {
+    let mut stmt = conn.prepare_cached(
+        "SELECT d.name, d.location, d.hash, d.size, d.rows, d.schema_json, i.context, i.mlflow_json
+         FROM run_inputs i JOIN datasets d ON d.id = i.dataset_id WHERE i.rid = ?1 ORDER BY d.name",
+    )?;
+    let inputs = stmt
+        .query_map([rid], |r| {
+            let schema: Option<String> = r.get(5)?;
+            let mlflow: Option<String> = r.get(7)?;
+            Ok(LoggedInput {
+                dataset: LoggedDataset {
+                    name: r.get(0)?,
+                    location: r.get(1)?,
+                    hash: r.get(2)?,
+                    size: r.get::<_, Option<i64>>(3)?.map(|v| v as u64),
+                    rows: r.get::<_, Option<i64>>(4)?.map(|v| v as u64),
+                    schema: schema.and_then(|s| serde_json::from_str(&s).ok()),
+                },
+                context: r.get(6)?,
+                mlflow: mlflow.and_then(|m| serde_json::from_str(&m).ok()),
+            })
+        })?
+        .collect::<rusqlite::Result<Vec<_>>>()?;
+    Ok(inputs)
 }
 
 #[cfg(test)]

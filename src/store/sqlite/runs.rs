@@ -346,6 +346,21 @@ impl RunStore for SqliteStore {
         })
     }
 
+    fn logged_inputs(&self, ids: &[String]) -> Result<Vec<Vec<LoggedInput>>> {
+        self.read(|conn| {
+            let any: bool = conn
+                .prepare_cached("SELECT EXISTS (SELECT 1 FROM run_inputs)")?
+                .query_row([], |r| r.get(0))?;
+            ids.iter()
+                .map(|id| match rid_of(conn, id) {
+                    Ok(rid) if any => run_rows::read_logged_inputs(conn, rid),
+                    Ok(_) | Err(KirokuError::NotFound(_)) => Ok(Vec::new()),
+                    Err(e) => Err(e),
+                })
+                .collect()
+        })
+    }
+
     fn add_input(&self, id: &str, input: &LoggedInput) -> Result<()> {
         self.write(|tx| {
             let rid = rid_of(tx, id)?;
@@ -357,9 +372,10 @@ impl RunStore for SqliteStore {
             )?;
             let dataset_id: i64 =
                 tx.query_row("SELECT id FROM datasets WHERE name = ?1 AND hash = ?2", params![d.name, d.hash], |r| r.get(0))?;
+            let mlflow = input.mlflow.as_ref().map(|m| serde_json::json!(m).to_string());
             tx.execute(
-                "INSERT OR IGNORE INTO run_inputs (rid, dataset_id, context) VALUES (?1, ?2, ?3)",
-                params![rid, dataset_id, input.context],
+                "INSERT OR IGNORE INTO run_inputs (rid, dataset_id, context, mlflow_json) VALUES (?1, ?2, ?3, ?4)",
+                params![rid, dataset_id, input.context, mlflow],
             )?;
             Ok(())
         })

@@ -85,11 +85,12 @@ impl Layer for ConfirmLayer {
                 format!("Queue job {id} ({name}) again, as a new job?")
             }
             Confirm::Review(r) => format!(
-                "{} {}/{} as {}?\n{}",
+                "{} {}/{} as {}{}?\n{}",
                 super::checks::verb_title(r.verdict),
                 r.check_run,
                 r.result_id,
                 r.reviewer,
+                crate::present::time::until_text(r.expires_at),
                 if r.comment.is_empty() {
                     "(no comment)".to_string()
                 } else {

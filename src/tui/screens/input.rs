@@ -1,6 +1,7 @@
 //! The tag and note editors: `t` tags the marked (or selected) runs with `k=v -k`, `n` and
 //! `r` write a note or a reply (markdown, several lines, ctrl-s saves); on the Checks screen
-//! `a`, `w` and `r` take the comment of a review (one line; a waiver's reason is required).
+//! `a`, `w` and `r` take the comment of a review (one line; a waiver's reason is required, then
+//! when it lapses).
 //! Leaving with a draft asks first (`confirm`).
 use super::confirm::Confirm;
 use super::overlays::{centered, Layer, Overlay};
@@ -30,6 +31,14 @@ pub enum InputKind {
         check_run: crate::model::data::CheckRunId,
         result_id: String,
         verdict: crate::model::data::ReviewVerdict,
+        what: String,
+    },
+    /// When the waiver with `reason` on result `result_id` of check run `check_run` lapses
+    /// (blank: never), read as `kiroku review --until` reads it (`present::time::parse_until`).
+    WaiverExpiry {
+        check_run: crate::model::data::CheckRunId,
+        result_id: String,
+        reason: String,
         what: String,
     },
     /// The alias to move to version `version` of `model` (the Models screen's promote).
@@ -120,6 +129,16 @@ impl Layer for InputLayer {
                 } else {
                     "a comment (optional) · enter: next · esc cancels"
                 },
+                5,
+            ),
+            InputKind::WaiverExpiry {
+                check_run,
+                result_id,
+                what,
+                ..
+            } => (
+                format!(" Waive {check_run}/{result_id} ({what}) until? "),
+                "a time (2026-12-31) or a span (7d) · blank: never · enter: next · esc cancels",
                 5,
             ),
             InputKind::ModelAlias { model, version } => (
@@ -231,6 +250,12 @@ fn submit_input(state: &mut State, kind: InputKind, editor: Editor) -> Vec<Effec
             verdict,
             what,
         } => super::checks::submit_review(state, check_run, result_id, verdict, editor, what),
+        InputKind::WaiverExpiry {
+            check_run,
+            result_id,
+            reason,
+            what,
+        } => super::checks::submit_waiver_expiry(state, check_run, result_id, reason, editor, what),
         InputKind::ModelAlias { model, version } => {
             super::models::submit_alias(state, model, version, text)
         }

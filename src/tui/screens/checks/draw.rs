@@ -349,10 +349,11 @@ fn review_text(standing: Option<&Standing>, now: crate::model::Millis) -> (Strin
             format!(": \"{}\"", r.review.comment)
         };
         format!(
-            "{} by {} {}{comment}",
+            "{} by {} {}{}{comment}",
             r.review.verdict,
             r.review.reviewer,
-            format_relative(r.created_at, now)
+            format_relative(r.created_at, now),
+            crate::present::time::until_text(r.review.expires_at)
         )
     };
     match standing {

@@ -262,8 +262,8 @@ fn start_review(state: &mut State, verdict: ReviewVerdict) -> Vec<Effect> {
     vec![]
 }
 
-/// The comment form was submitted: a waiver without a reason is refused (the form stays);
-/// otherwise the review is shown for confirmation.
+/// The comment form was submitted: a waiver without a reason is refused (the form stays), a
+/// waiver with one asks when it lapses next; otherwise the review is shown for confirmation.
 pub(crate) fn submit_review(
     state: &mut State,
     check_run: CheckRunId,
@@ -286,13 +286,79 @@ pub(crate) fn submit_review(
         });
         return vec![];
     }
+    if verdict == ReviewVerdict::Waived {
+        state.overlay = Some(Overlay::Input {
+            kind: InputKind::WaiverExpiry {
+                check_run,
+                result_id,
+                reason: comment,
+                what,
+            },
+            editor: Editor::default(),
+        });
+        return vec![];
+    }
+    confirm_review(state, check_run, result_id, verdict, comment, None)
+}
+
+/// The expiry form of a waiver was submitted: blank is a waiver that never lapses, otherwise
+/// the time or span as `kiroku review --until` reads it; one it cannot read is refused with
+/// the reason (the form stays).
+pub(crate) fn submit_waiver_expiry(
+    state: &mut State,
+    check_run: CheckRunId,
+    result_id: String,
+    reason: String,
+    editor: Editor,
+    what: String,
+) -> Vec<Effect> {
+    let text = editor.text.trim();
+    let expires_at = if text.is_empty() {
+        None
+    } else {
+        match crate::present::time::parse_until(text, state.now, "the expiry") {
+            Ok(at) => Some(at),
+            Err(e) => {
+                state.error(e.to_string());
+                state.overlay = Some(Overlay::Input {
+                    kind: InputKind::WaiverExpiry {
+                        check_run,
+                        result_id,
+                        reason,
+                        what,
+                    },
+                    editor,
+                });
+                return vec![];
+            }
+        }
+    };
+    confirm_review(
+        state,
+        check_run,
+        result_id,
+        ReviewVerdict::Waived,
+        reason,
+        expires_at,
+    )
+}
+
+/// Asks to confirm the review.
+fn confirm_review(
+    state: &mut State,
+    check_run: CheckRunId,
+    result_id: String,
+    verdict: ReviewVerdict,
+    comment: String,
+    expires_at: Option<crate::model::Millis>,
+) -> Vec<Effect> {
     state.overlay = Some(Overlay::Confirm(Confirm::Review(NewReview {
         check_run,
         result_id,
         verdict,
         comment,
         reviewer: state.user.clone(),
-        expires_at: None,
+        expires_at,
     })));
     vec![]
 }

@@ -200,6 +200,12 @@ fn a_waiver_needs_a_reason_then_asks_and_writes_the_review() {
     assert!(matches!(s.overlay, Some(Overlay::Input { .. })));
     typed(&mut s, "known outliers");
     press(&mut s, KeyCode::Enter);
+    // Then when it lapses: blank is never.
+    assert!(matches!(
+        &s.overlay,
+        Some(Overlay::Input { kind: InputKind::WaiverExpiry { reason, .. }, .. }) if reason == "known outliers"
+    ));
+    press(&mut s, KeyCode::Enter);
     assert!(matches!(
         s.overlay,
         Some(Overlay::Confirm(Confirm::Review(_)))
@@ -212,8 +218,8 @@ fn a_waiver_needs_a_reason_then_asks_and_writes_the_review() {
                 (1, "plan", ReviewVerdict::Waived)
             );
             assert_eq!(
-                (r.comment.as_str(), r.reviewer.as_str()),
-                ("known outliers", "alice")
+                (r.comment.as_str(), r.reviewer.as_str(), r.expires_at),
+                ("known outliers", "alice", None)
             );
         }
         ref other => panic!("{other:?}"),
@@ -250,3 +256,46 @@ fn approve_takes_no_comment_and_a_passed_result_has_nothing_to_review() {
 }
 
 use crate::tui::worker::RequestKind;
+
+#[test]
+fn a_waiver_can_lapse_at_a_time_read_as_review_until_reads_it() {
+    let mut s = opened(vec![failed(1, "train")], &[1]);
+    press(&mut s, KeyCode::Enter);
+    typed(&mut s, "w");
+    typed(&mut s, "known outliers");
+    press(&mut s, KeyCode::Enter);
+    // What `--until` refuses is refused here too, with its reason; the form stays.
+    typed(&mut s, "soon");
+    assert!(press(&mut s, KeyCode::Enter).is_empty());
+    assert!(s
+        .message
+        .as_ref()
+        .is_some_and(|m| m.error && m.text.contains("30m, 12h, 7d")));
+    assert!(matches!(
+        s.overlay,
+        Some(Overlay::Input {
+            kind: InputKind::WaiverExpiry { .. },
+            ..
+        })
+    ));
+    for _ in 0.."soon".len() {
+        press(&mut s, KeyCode::Backspace);
+    }
+    typed(&mut s, "7d");
+    press(&mut s, KeyCode::Enter);
+    let until = s.now + 7 * 86_400_000;
+    assert!(matches!(
+        &s.overlay,
+        Some(Overlay::Confirm(Confirm::Review(r))) if r.expires_at == Some(until)
+    ));
+    let effects = typed(&mut s, "y");
+    match requests(&effects)[..] {
+        [Request::Write(Write::Review(r))] => {
+            assert_eq!(
+                (r.verdict, r.comment.as_str(), r.expires_at),
+                (ReviewVerdict::Waived, "known outliers", Some(until))
+            );
+        }
+        ref other => panic!("{other:?}"),
+    }
+}
