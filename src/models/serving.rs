@@ -30,6 +30,9 @@ pub struct ServedStore {
     pub host: String,
     /// Where jobs run (the project folder).
     pub workdir: String,
+    /// The server's own URL (`http://127.0.0.1:PORT` when it listens on every address): the
+    /// `MLFLOW_TRACKING_URI` of the evaluations it submits.
+    pub url: String,
 }
 
 impl ServedStore {
@@ -42,6 +45,7 @@ impl ServedStore {
             host: self.host.clone(),
             workdir: self.workdir.clone(),
             queue_directly: false,
+            server_url: Some(self.url.clone()),
         }
     }
 }

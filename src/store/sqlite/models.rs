@@ -14,7 +14,7 @@ use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
 use crate::model::now_ms;
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::*;
 use crate::store::ModelStore;
 use rusqlite::types::Value;
@@ -835,26 +835,39 @@ fn record_move(
 }
 
 /// Removes the aliases on one version (or on every version of the model when `None`), each
-/// recorded as a move to nothing.
+/// recorded as a move to nothing with its hooks queued (`hooks` must name every alias removed:
+/// one missing was set after the caller read the aliases, and the deletion is refused).
 fn drop_aliases(
     conn: &Connection,
     mid: i64,
     name: &str,
     version: Option<i64>,
     why: &AliasReason,
-) -> Result<()> {
+    hooks: &RemovalHooks,
+) -> Result<Vec<AliasMove>> {
+    for templates in hooks.values() {
+        super::promotions::check_deliveries(templates)?;
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT alias, version FROM model_aliases WHERE mid = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY alias",
     )?;
     let held: Vec<(String, i64)> = stmt
         .query_map(params![mid, version], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    let mut moves = Vec::with_capacity(held.len());
     for (alias, on) in held {
+        let templates = hooks.get(&alias).ok_or_else(|| {
+            KirokuError::Conflict(format!(
+                "alias {alias} of model {name} was set while the deletion was prepared; try again"
+            ))
+        })?;
         conn.prepare_cached("DELETE FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
             .execute(params![mid, alias])?;
-        record_move(conn, name, &alias, Some(on), None, why)?;
+        let moved = record_move(conn, name, &alias, Some(on), None, why)?;
+        queue_hooks(conn, &moved, templates)?;
+        moves.push(moved);
     }
-    Ok(())
+    Ok(moves)
 }
 
 fn read_history(conn: &Connection, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>> {
@@ -1101,25 +1114,27 @@ impl ModelStore for SqliteStore {
         })
     }
 
-    fn delete_registered_model(&self, name: &str, user: &str) -> Result<()> {
+    fn delete_registered_model(
+        &self,
+        name: &str,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        limits::user_name(&why.user)?;
         self.write(|tx| {
             let mid = mid_of(tx, name)?;
-            let why = AliasReason {
-                user: user.to_string(),
-                reason: "model deleted".into(),
-                forced: false,
-            };
-            drop_aliases(tx, mid, name, None, &why)?;
+            let moves = drop_aliases(tx, mid, name, None, why, hooks)?;
             tx.prepare_cached("DELETE FROM registered_models WHERE mid = ?1")?
                 .execute([mid])?;
             record_event(
                 tx,
                 "model.deleted",
-                user,
+                &why.user,
                 None,
                 None,
                 Some(json!({"model": name})),
-            )
+            )?;
+            Ok(moves)
         })
     }
 
@@ -1257,26 +1272,29 @@ impl ModelStore for SqliteStore {
         })
     }
 
-    fn delete_model_version(&self, name: &str, version: i64, user: &str) -> Result<()> {
+    fn delete_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        limits::user_name(&why.user)?;
         self.write(|tx| {
             let (mid, vid) = vid_of(tx, name, version)?;
-            let why = AliasReason {
-                user: user.to_string(),
-                reason: format!("version {version} deleted"),
-                forced: false,
-            };
-            drop_aliases(tx, mid, name, Some(version), &why)?;
+            let moves = drop_aliases(tx, mid, name, Some(version), why, hooks)?;
             tx.prepare_cached("DELETE FROM model_versions WHERE vid = ?1")?
                 .execute([vid])?;
             touch_model(tx, mid, now_ms())?;
             record_event(
                 tx,
                 "model.version_deleted",
-                user,
+                &why.user,
                 None,
                 None,
                 Some(json!({"model": name, "version": version})),
-            )
+            )?;
+            Ok(moves)
         })
     }
 
