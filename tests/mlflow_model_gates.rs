@@ -8,6 +8,8 @@
 //! version registered through the API has its evaluation job from the start, and the job runs
 //! an mlflow-using script (`mlflow_evaluation.py`) that logs to the server into its own run.
 //! A `kiroku model` command against the server reads its own project's `kiroku.toml`.
+//! An edit of `[models]` while the server runs is read at the next write that needs it; a
+//! broken edit is refused naming its file, line and key, and the server serves on.
 mod common;
 use common::hook_receiver::receiver;
 use common::requires::require_python_module;
@@ -227,4 +229,98 @@ url = "{url}"
         1
     );
     drop(server);
+}
+
+/// Posts `body` to MLflow's `path` on `url`: the status and the JSON answer.
+fn mlflow_post(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/2.0/mlflow/{path}"))
+        .json(&body)
+        .send()
+        .unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_named() {
+    let project = Project::new();
+    let toml = project.path().join("kiroku.toml");
+    // Each text differs in length from the last, so the edit shows whatever the clock's grain.
+    let edit = |text: &str, pad: usize| {
+        std::fs::write(&toml, format!("{text}{}", "\n".repeat(pad))).unwrap();
+    };
+    edit("[models.live.aliases.staging]\napprovals = 0\n", 0);
+    let server = Server::start(&project, &[]).unwrap();
+    let url = server.url.trim_end_matches('/');
+    let set_alias = || {
+        mlflow_post(
+            url,
+            "registered-models/alias",
+            json!({"name": "live", "alias": "production", "version": "1"}),
+        )
+    };
+    assert_eq!(
+        mlflow_post(url, "registered-models/create", json!({"name": "live"})).0,
+        200
+    );
+    assert_eq!(
+        mlflow_post(
+            url,
+            "model-versions/create",
+            json!({"name": "live", "source": "models:/m-1"})
+        )
+        .0,
+        200
+    );
+    assert_eq!(set_alias().0, 200, "no gate on production yet");
+
+    // A gate added while the server runs is judged at the next move.
+    edit("[models.live.aliases.production]\napprovals = 1\n", 1);
+    let (status, refused) = set_alias();
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error_code"], "INVALID_STATE", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("approval"),
+        "{refused}"
+    );
+
+    // A broken edit: the move is refused naming the file, line and key; the server serves on.
+    edit(
+        "[models.live.aliases.production]\napprovals = 1\nrequire = [\"metrics.acc >>= 1\"]\n",
+        2,
+    );
+    let (status, broken) = set_alias();
+    assert_ne!(status, 200, "{broken}");
+    let message = broken["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("kiroku.toml: line 3: models.live.aliases.production.require[0]"),
+        "{broken}"
+    );
+    let alive = reqwest::blocking::get(format!(
+        "{url}/api/2.0/mlflow/registered-models/get?name=live"
+    ))
+    .unwrap();
+    assert_eq!(alive.status().as_u16(), 200);
+    assert!(
+        server
+            .stderr_text()
+            .contains("models.live.aliases.production.require[0]"),
+        "the server says so too: {}",
+        server.stderr_text()
+    );
+
+    // Fixed: read again, and the move goes through.
+    edit("[models.live.aliases.staging]\napprovals = 1\n", 3);
+    assert_eq!(set_alias().0, 200);
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    assert_eq!(
+        store
+            .alias_history("live", Some("production"))
+            .unwrap()
+            .len(),
+        2
+    );
 }

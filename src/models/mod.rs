@@ -5,6 +5,7 @@
 //! The gate (`policy`, `facts`, `gate`), the hooks an event fires (`hooks`) and the alias move
 //! itself live in `store::model_gate` (the server moves aliases too); they are re-exported here.
 pub mod evaluation;
+pub mod live_settings;
 pub mod outbox;
 pub mod overview;
 pub mod promote;
