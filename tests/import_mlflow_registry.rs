@@ -1,7 +1,8 @@
 //! `kiroku import mlflow` brings an `mlflow.db`'s model registry and logged models along: a
 //! store written by the real `mlflow` package (`tests/mlflow_registry_gen.py`) imports with its
 //! models, versions (numbers kept, a deleted one left out and never reused), stages, tags,
-//! aliases (each a move in the alias history) and logged models with their files; a second
+//! aliases (each a move in the alias history) and logged models with their metrics (steps,
+//! runs, datasets) and files; a second
 //! import adds nothing.
 mod common;
 use common::requires::require_python_module;
@@ -88,6 +89,25 @@ fn an_mlflow_registry_imports_with_its_versions_aliases_and_logged_models() {
         assert_eq!(json!(got.source_run_id), logged["source_run_id"]);
         assert_eq!(json!(got.params), logged["params"]);
         assert_eq!(json!(got.tags), logged["tags"]);
+        let mut metrics: Vec<Value> = got
+            .metrics
+            .iter()
+            .map(|m| {
+                json!({
+                    "key": m.key, "value": m.value, "step": m.step, "timestamp": m.timestamp,
+                    "run_id": m.run_id, "dataset_name": m.dataset_name,
+                    "dataset_digest": m.dataset_digest,
+                })
+            })
+            .collect();
+        metrics.sort_by_key(|m| {
+            (
+                m["key"].as_str().unwrap().to_string(),
+                m["step"].as_i64(),
+                m["timestamp"].as_i64(),
+            )
+        });
+        assert_eq!(json!(metrics), logged["metrics"], "{id}");
         assert_eq!(
             got.experiment_id,
             store.experiment("gen-models").unwrap().id

@@ -49,4 +49,15 @@ out["aliases"] = client.get_registered_model("gated").aliases
 out["by_alias"] = client.get_model_version_by_alias("gated", "production").version
 client.delete_registered_model_alias("gated", "production")
 out["after_delete"] = client.get_registered_model("gated").aliases
+
+# Deleting a version, then the model, removes the aliases they held: each removal fires the
+# `doomed` model's alias_deleted hook.
+client.create_registered_model("doomed")
+first = client.create_model_version("doomed", "runs:/%s/model" % runs["weak"], runs["weak"])
+second = client.create_model_version("doomed", "runs:/%s/model" % runs["strong"], runs["strong"])
+for alias, version in [("a", first.version), ("b", second.version), ("c", second.version)]:
+    client.set_registered_model_alias("doomed", alias, version)
+client.delete_model_version("doomed", first.version)
+out["doomed_after_version_delete"] = client.get_registered_model("doomed").aliases
+client.delete_registered_model("doomed")
 print(json.dumps(out))

@@ -3,15 +3,19 @@
 //! `kiroku.toml` (beside the store) gates `production` of `gated` on a metric, evaluates each
 //! version and has a webhook on `production`. A refused move is `INVALID_STATE` naming the
 //! failing condition and moves nothing; an allowed move and a deletion are in the alias history
-//! with their deliveries queued, which the server's drainer delivers to a receiver here; each
-//! version registered through the API has its evaluation job from the start, and the job runs.
+//! with their deliveries queued, which the server's drainer delivers to a receiver here, and so
+//! are the alias removals that deleting a version or a model causes; each
+//! version registered through the API has its evaluation job from the start, and the job runs
+//! an mlflow-using script (`mlflow_evaluation.py`) that logs to the server into its own run.
 //! A `kiroku model` command against the server reads its own project's `kiroku.toml`.
+//! An edit of `[models]` while the server runs is read at the next write that needs it; a
+//! broken edit is refused naming its file, line and key, and the server serves on.
 mod common;
 use common::hook_receiver::receiver;
 use common::requires::require_python_module;
 use common::{python_findings, wait_for, Project, Server};
 use kiroku::model::promotions::DeliveryState;
-use kiroku::store::{ModelStore, PromotionStore, SqliteStore};
+use kiroku::store::{JobStore, MetricStore, ModelStore, PromotionStore, SqliteStore};
 use serde_json::{json, Value};
 
 #[test]
@@ -27,7 +31,7 @@ fn mlflow_alias_moves_are_gated_and_fire_hooks_and_versions_are_evaluated() {
         format!(
             r#"
 [models.gated]
-evaluate = {{ command = "echo $KIROKU_MODEL_VERSION >> {evaluated}" }}
+evaluate = {{ command = "python3 {script} {evaluated}" }}
 
 [models.gated.aliases.production]
 require = ["metrics.acc >= 0.9"]
@@ -36,8 +40,16 @@ require = ["metrics.acc >= 0.9"]
 name = "notify"
 aliases = ["production"]
 url = "{url}"
+
+[[models.doomed.hooks]]
+name = "gone"
+on = ["alias_deleted"]
+url = "{url}"
 "#,
-            evaluated = evaluated.display()
+            evaluated = evaluated.display(),
+            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/mlflow_evaluation.py")
+                .display(),
         ),
     )
     .unwrap();
@@ -59,6 +71,10 @@ url = "{url}"
     assert_eq!(found["aliases"], json!({"production": "2", "staging": "1"}));
     assert_eq!(found["by_alias"], "2");
     assert_eq!(found["after_delete"], json!({"staging": "1"}));
+    assert_eq!(
+        found["doomed_after_version_delete"],
+        json!({"b": "2", "c": "2"})
+    );
 
     // The history has the two allowed moves and the deletion, no trace of the refused one.
     let store = SqliteStore::open(&project.store_dir(), false).unwrap();
@@ -98,6 +114,36 @@ url = "{url}"
         .collect();
     ids.sort();
     assert_eq!(ids, expected);
+    // Deleting `doomed`'s version 1 removed `a`; deleting the model removed `b` and `c`: three
+    // moves to nothing in the history that outlives the model, each with its hook delivered.
+    let removals: Vec<_> = store
+        .alias_history("doomed", None)
+        .unwrap()
+        .into_iter()
+        .filter(|m| m.to_version.is_none())
+        .map(|m| (m.alias, m.from_version, m.reason))
+        .collect();
+    assert_eq!(
+        removals,
+        [
+            (
+                "a".into(),
+                Some(1),
+                "version 1 deleted: via MLflow API".into()
+            ),
+            ("b".into(), Some(2), "model deleted: via MLflow API".into()),
+            ("c".into(), Some(2), "model deleted: via MLflow API".into()),
+        ]
+    );
+    wait_for("the three removals' deliveries", || {
+        store
+            .deliveries(Some("doomed"), 10)
+            .unwrap()
+            .iter()
+            .filter(|d| d.state == DeliveryState::Delivered)
+            .count()
+            == 3
+    });
     let bodies: Vec<Value> = got
         .lock()
         .unwrap()
@@ -110,18 +156,50 @@ url = "{url}"
         .collect();
     assert!(actions.contains(&("created", &json!("2"))), "{bodies:?}");
     assert!(actions.contains(&("deleted", &Value::Null)), "{bodies:?}");
+    let mut gone: Vec<(&str, &str)> = bodies
+        .iter()
+        .filter(|b| b["data"]["name"] == "doomed")
+        .map(|b| {
+            (
+                b["data"]["alias"].as_str().unwrap(),
+                b["data"]["previous_version"].as_str().unwrap(),
+            )
+        })
+        .collect();
+    gone.sort();
+    assert_eq!(gone, [("a", "1"), ("b", "2"), ("c", "2")]);
 
     // Each version registered through the API got its evaluation as it was created, and the
     // evaluation jobs ran with the version in their environment.
     let evaluations = store.evaluations(Some("gated")).unwrap();
     let versions: Vec<&str> = evaluations.iter().map(|e| e.version.as_str()).collect();
     assert_eq!(versions, ["1", "2"]);
-    wait_for("the evaluation jobs", || {
+    // Each evaluation's mlflow client found the server in MLFLOW_TRACKING_URI, and logged its
+    // metric into the evaluation's own run.
+    let lines = || {
         let text = std::fs::read_to_string(&evaluated).unwrap_or_default();
-        let mut lines: Vec<&str> = text.lines().collect();
+        let mut lines: Vec<Vec<String>> = text
+            .lines()
+            .map(|l| l.split(' ').map(str::to_string).collect())
+            .collect();
         lines.sort();
-        lines == ["1", "2"]
-    });
+        lines
+    };
+    wait_for("the evaluation jobs", || lines().len() == 2);
+    let evaluations = store.evaluations(Some("gated")).unwrap();
+    for (line, version) in lines().iter().zip(["1", "2"]) {
+        assert_eq!(line[0], version, "{line:?}");
+        assert_eq!(line[1], server.url.trim_end_matches('/'), "{line:?}");
+        let job = evaluations
+            .iter()
+            .find(|e| e.version == version)
+            .unwrap()
+            .job_id;
+        let run = store.job(job).unwrap().run_id;
+        assert_eq!(Some(&line[2]), run.as_ref(), "the evaluation's own run");
+        let score = store.metric_series(&line[2], "eval_score").unwrap();
+        assert_eq!(score.len(), 1, "{line:?}");
+    }
 
     // A `kiroku model` command against the server reads the [models] of the project it runs in
     // (its kiroku.toml, not only the user's file): here `staging` needs an approval.
@@ -151,4 +229,98 @@ url = "{url}"
         1
     );
     drop(server);
+}
+
+/// Posts `body` to MLflow's `path` on `url`: the status and the JSON answer.
+fn mlflow_post(url: &str, path: &str, body: Value) -> (u16, Value) {
+    let answer = reqwest::blocking::Client::new()
+        .post(format!("{url}/api/2.0/mlflow/{path}"))
+        .json(&body)
+        .send()
+        .unwrap();
+    (
+        answer.status().as_u16(),
+        answer.json().unwrap_or(Value::Null),
+    )
+}
+
+#[test]
+fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_named() {
+    let project = Project::new();
+    let toml = project.path().join("kiroku.toml");
+    // Each text differs in length from the last, so the edit shows whatever the clock's grain.
+    let edit = |text: &str, pad: usize| {
+        std::fs::write(&toml, format!("{text}{}", "\n".repeat(pad))).unwrap();
+    };
+    edit("[models.live.aliases.staging]\napprovals = 0\n", 0);
+    let server = Server::start(&project, &[]).unwrap();
+    let url = server.url.trim_end_matches('/');
+    let set_alias = || {
+        mlflow_post(
+            url,
+            "registered-models/alias",
+            json!({"name": "live", "alias": "production", "version": "1"}),
+        )
+    };
+    assert_eq!(
+        mlflow_post(url, "registered-models/create", json!({"name": "live"})).0,
+        200
+    );
+    assert_eq!(
+        mlflow_post(
+            url,
+            "model-versions/create",
+            json!({"name": "live", "source": "models:/m-1"})
+        )
+        .0,
+        200
+    );
+    assert_eq!(set_alias().0, 200, "no gate on production yet");
+
+    // A gate added while the server runs is judged at the next move.
+    edit("[models.live.aliases.production]\napprovals = 1\n", 1);
+    let (status, refused) = set_alias();
+    assert_eq!(status, 400, "{refused}");
+    assert_eq!(refused["error_code"], "INVALID_STATE", "{refused}");
+    assert!(
+        refused["message"].as_str().unwrap().contains("approval"),
+        "{refused}"
+    );
+
+    // A broken edit: the move is refused naming the file, line and key; the server serves on.
+    edit(
+        "[models.live.aliases.production]\napprovals = 1\nrequire = [\"metrics.acc >>= 1\"]\n",
+        2,
+    );
+    let (status, broken) = set_alias();
+    assert_ne!(status, 200, "{broken}");
+    let message = broken["message"].as_str().unwrap_or_default();
+    assert!(
+        message.contains("kiroku.toml: line 3: models.live.aliases.production.require[0]"),
+        "{broken}"
+    );
+    let alive = reqwest::blocking::get(format!(
+        "{url}/api/2.0/mlflow/registered-models/get?name=live"
+    ))
+    .unwrap();
+    assert_eq!(alive.status().as_u16(), 200);
+    assert!(
+        server
+            .stderr_text()
+            .contains("models.live.aliases.production.require[0]"),
+        "the server says so too: {}",
+        server.stderr_text()
+    );
+
+    // Fixed: read again, and the move goes through.
+    edit("[models.live.aliases.staging]\napprovals = 1\n", 3);
+    assert_eq!(set_alias().0, 200);
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    assert_eq!(
+        store
+            .alias_history("live", Some("production"))
+            .unwrap()
+            .len(),
+        2
+    );
 }

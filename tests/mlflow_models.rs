@@ -113,7 +113,7 @@ fn mlflow_client_logs_registers_aliases_and_loads_models_through_kiroku_serve() 
     assert!(history[..4]
         .iter()
         .all(|m| m.reason == "via MLflow API" && !m.forced));
-    assert_eq!(history[4].reason, "model deleted");
+    assert_eq!(history[4].reason, "model deleted: via MLflow API");
 }
 
 /// A logged model's files through the artifact proxy, by hand: upload, download, listing,

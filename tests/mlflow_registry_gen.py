@@ -7,7 +7,8 @@ Usage: python3 tests/mlflow_registry_gen.py OUT_DIR
 Creates OUT_DIR/mlflow.db (artifacts under OUT_DIR/mlruns, MLflow's default root) and
 OUT_DIR/expected.json: {"registered_models": [{name, description, tags, aliases, versions:
 [{version, source, run_id, stage, description, tags, status}]}], "logged_models": [{model_id,
-name, experiment, status, source_run_id, params, tags}]}. Used by tests/import_mlflow_registry.rs.
+name, experiment, status, source_run_id, params, tags, metrics: [{key, value, step, timestamp,
+run_id, dataset_name, dataset_digest}]}]}. Used by tests/import_mlflow_registry.rs.
 """
 import json, os, sys, warnings
 
@@ -33,10 +34,15 @@ client = MlflowClient(uri, uri)
 X = np.array([[0.0], [1.0], [2.0], [3.0]])
 y = np.array([0, 0, 1, 1])
 mlflow.set_experiment("gen-models")
+holdout = mlflow.data.from_numpy(X, name="holdout")
 for c in (1.0, 0.5, 0.25):
     with mlflow.start_run():
-        mlflow.sklearn.log_model(LogisticRegression(C=c).fit(X, y), name="model", registered_model_name="clf",
-                                 params={"C": str(c)})
+        info = mlflow.sklearn.log_model(LogisticRegression(C=c).fit(X, y), name="model",
+                                        registered_model_name="clf", params={"C": str(c)})
+        # Metrics of the logged model: plain, at steps, and on a dataset.
+        mlflow.log_metric("acc", 1 - c / 4, step=1, model_id=info.model_id)
+        mlflow.log_metric("acc", 1 - c / 8, step=2, model_id=info.model_id)
+        mlflow.log_metric("loss", c, model_id=info.model_id, dataset=holdout)
 with mlflow.start_run():
     mlflow.sklearn.log_model(LogisticRegression().fit(X, y), name="unregistered")
 client.delete_model_version("clf", "2")
@@ -68,6 +74,10 @@ for m in sorted(mlflow.search_logged_models(experiment_ids=[exp.experiment_id], 
     expected["logged_models"].append({
         "model_id": m.model_id, "name": m.name, "experiment": "gen-models", "status": str(m.status),
         "source_run_id": m.source_run_id, "params": m.params, "tags": m.tags,
+        "metrics": sorted(({
+            "key": x.key, "value": x.value, "step": x.step, "timestamp": x.timestamp, "run_id": x.run_id,
+            "dataset_name": x.dataset_name, "dataset_digest": x.dataset_digest,
+        } for x in (m.metrics or [])), key=lambda x: (x["key"], x["step"], x["timestamp"])),
     })
 with open(os.path.join(out, "expected.json"), "w") as f:
     json.dump(expected, f, indent=1)

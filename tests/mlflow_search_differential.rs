@@ -4,29 +4,34 @@
 //! `experiments/search`, filters and orders from MLflow's grammar, pages, run views, page
 //! tokens) to both through the mlflow client. Every answer must match, except where a query
 //! uses one of the extensions the README's dialect table documents.
+//! Logged-model searches by metrics are compared the same way (`mlflow_logged_model_search.py`).
 mod common;
 use common::python;
 use common::requires::require_python_module;
 
-#[test]
-fn mlflow_routes_search_exactly_like_mlflow() {
-    if !require_python_module("mlflow") {
-        return;
-    }
+/// Runs differential `script` (given kiroku and a work folder): the tally its last line prints.
+fn tally_of(script: &str) -> serde_json::Value {
     let work = tempfile::tempdir().unwrap();
-    let out = python("mlflow_search_differential.py")
+    let out = python(script)
         .arg(env!("CARGO_BIN_EXE_kiroku"))
         .arg(work.path())
         .output()
         .unwrap();
     assert!(
         out.status.success(),
-        "the differential script failed:\n{}",
+        "{script} failed:\n{}",
         String::from_utf8_lossy(&out.stderr)
     );
     let stdout = String::from_utf8(out.stdout).unwrap();
-    let tally: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
+
+#[test]
+fn mlflow_routes_search_exactly_like_mlflow() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let tally = tally_of("mlflow_search_differential.py");
     eprintln!(
         "queries {}, differences {}, same errors {}, extensions {}, seconds {}",
         tally["queries"],
@@ -39,6 +44,24 @@ fn mlflow_routes_search_exactly_like_mlflow() {
         tally["queries"].as_u64().unwrap() >= 600,
         "too few queries: {tally}"
     );
+    assert_eq!(
+        tally["differences"].as_u64(),
+        Some(0),
+        "kiroku answered differently from MLflow:\n{}",
+        serde_json::to_string_pretty(&tally["examples"]).unwrap()
+    );
+}
+
+/// Logged-model search by metrics (`metrics.x > v`, `datasets`, `order_by` on metrics with a
+/// dataset) against MLflow's own server: `mlflow_logged_model_search.py` writes the same logged
+/// models and metrics into both and compares every page of the same generated searches.
+#[test]
+fn logged_model_searches_by_metrics_answer_like_mlflow() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let tally = tally_of("mlflow_logged_model_search.py");
+    assert!(tally["queries"].as_u64().unwrap() >= 150, "{tally}");
     assert_eq!(
         tally["differences"].as_u64(),
         Some(0),

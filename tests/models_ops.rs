@@ -549,6 +549,29 @@ fn a_hook_command_runs_as_a_job_with_the_event_in_its_environment() {
     assert!(env_file(&file)
         .iter()
         .any(|l| l == "KIROKU_MODEL_PREVIOUS_VERSION=2"));
+    // Deleting the version production holds removes the alias: a move to nothing in the
+    // history, and the hook hears it (no version now, the previous one given).
+    let (code, deleted, err) = model_json(&p, &["delete", "churn/1", "-m", "retired"]);
+    assert_eq!(code, 0, "{err}");
+    assert_eq!(deleted["result"]["moves"][0]["alias"], "production");
+    assert_eq!(deleted["result"]["moves"][0]["to_version"], Value::Null);
+    assert_eq!(delivery(&deleted, "deploy")["state"], "delivered");
+    let file = p.path().join("hook-.txt");
+    wait_for("the deletion's hook job", || !env_file(&file).is_empty());
+    let env = env_file(&file);
+    for line in [
+        "KIROKU_HOOK_EVENT=alias_deleted",
+        "KIROKU_MODEL_ALIAS=production",
+        "KIROKU_MODEL_PREVIOUS_VERSION=1",
+    ] {
+        assert!(env.iter().any(|l| l == line), "{line} in {env:?}");
+    }
+    let (_, history, _) = model_json(&p, &["history", "churn"]);
+    let last = history["result"]
+        .as_array()
+        .and_then(|m| m.last().cloned())
+        .unwrap_or_else(|| panic!("moves in {history}"));
+    assert_eq!(last["reason"], "version 1 deleted: retired", "{history}");
 }
 
 #[test]

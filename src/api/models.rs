@@ -3,7 +3,7 @@
 //! (reads, any token) or `POST /api/v1/models/change` (writes). One enum rather than thirty
 //! routes keeps the client (`store::http::models`) and the server's dispatch (beside it) two short
 //! mirrors of one list; `is_read` is what the server checks the route against.
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::*;
 use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
@@ -56,7 +56,8 @@ pub enum ModelCall {
     },
     DeleteRegisteredModel {
         name: String,
-        user: String,
+        why: AliasReason,
+        hooks: RemovalHooks,
     },
     SearchRegisteredModels {
         search: RegistrySearch,
@@ -94,7 +95,8 @@ pub enum ModelCall {
     DeleteModelVersion {
         name: String,
         version: i64,
-        user: String,
+        why: AliasReason,
+        hooks: RemovalHooks,
     },
     SearchModelVersions {
         search: RegistrySearch,
@@ -176,11 +178,10 @@ impl ModelCall {
             ModelCall::CreateLoggedModel { new } => Some(&mut new.user),
             ModelCall::CreateRegisteredModel { new } => Some(&mut new.user),
             ModelCall::CreateModelVersion { new } => Some(&mut new.user),
-            ModelCall::DeleteRegisteredModel { user, .. }
-            | ModelCall::DeleteModelVersion { user, .. } => Some(user),
-            ModelCall::SetAlias { why, .. } | ModelCall::DeleteAlias { why, .. } => {
-                Some(&mut why.user)
-            }
+            ModelCall::SetAlias { why, .. }
+            | ModelCall::DeleteAlias { why, .. }
+            | ModelCall::DeleteRegisteredModel { why, .. }
+            | ModelCall::DeleteModelVersion { why, .. } => Some(&mut why.user),
             _ => None,
         }
     }

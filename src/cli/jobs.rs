@@ -538,6 +538,7 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
             host: host.clone(),
             workdir: workdir.clone(),
             queue_directly: true,
+            server_url: None,
         })
     }));
     let scheduler = match launcher {

@@ -10,6 +10,8 @@
 //! - `gate NAME@ALIAS VERSION`: the gate's verdict alone.
 //! - `history NAME [--alias A] [--at TIME]`: every move, or what each alias held at a time.
 //! - `rollback NAME@ALIAS [-m REASON]`: back to the version it held before its last move.
+//! - `delete NAME[/VERSION] [-m REASON]`: deletes a version or a whole model; each alias it
+//!   held is removed as a move in the history, firing its `alias_deleted` hooks.
 //! - `approve|reject NAME/VERSION [--alias A] -m TEXT`: a reviewer's verdict.
 //! - `hooks ls NAME`, `hooks test NAME`, `hooks deliver [NAME] [--now]`.
 //!
@@ -69,6 +71,14 @@ pub enum ModelCommand {
     /// Moves an alias back to the version it held before its last move.
     Rollback {
         /// `NAME@ALIAS`.
+        target: String,
+        #[arg(long, short = 'm', value_name = "REASON", default_value = "")]
+        message: String,
+    },
+    /// Deletes a version (`NAME/VERSION`) or a whole model (`NAME`); the aliases it held are
+    /// removed, each recorded in the history and firing its hooks.
+    Delete {
+        /// `NAME` or `NAME/VERSION`.
         target: String,
         #[arg(long, short = 'm', value_name = "REASON", default_value = "")]
         message: String,
@@ -164,6 +174,7 @@ fn submitter<'a>(ctx: &Context, store: &'a dyn crate::store::Store) -> Result<Su
             .map(|d| d.display().to_string())
             .map_err(|e| KirokuError::io("reading the current directory", e))?,
         queue_directly: false,
+        server_url: None,
     })
 }
 
@@ -212,6 +223,7 @@ pub fn model(ctx: &mut Context, command: &ModelCommand) -> Result<i32> {
             history(ctx, name, alias.as_deref(), at.as_deref())
         }
         ModelCommand::Rollback { target, message } => rollback(ctx, target, message),
+        ModelCommand::Delete { target, message } => delete(ctx, target, message),
         ModelCommand::Approve(args) => approve(ctx, args, ApprovalVerdict::Approved),
         ModelCommand::Reject(args) => approve(ctx, args, ApprovalVerdict::Rejected),
         ModelCommand::Hooks(HooksCommand::Ls { name }) => hooks_ls(ctx, name),
@@ -419,14 +431,7 @@ fn alias(ctx: &mut Context, args: &AliasArgs) -> Result<i32> {
                 out.push_str("forced past the gate:\n");
                 out.push_str(&verdict_lines(&promotion.verdict, "  "));
             }
-            for d in &promotion.deliveries {
-                out.push_str(&format!(
-                    "hook {}: {}  {}\n",
-                    d.delivery.hook,
-                    delivery_target(d),
-                    delivery_status(d)
-                ));
-            }
+            out.push_str(&deliveries_lines(&promotion.deliveries));
             text(&out)?;
         }
     }
@@ -521,14 +526,47 @@ fn rollback(ctx: &mut Context, target: &str, message: &str) -> Result<i32> {
         return Ok(0);
     }
     let mut out = format!("{name}@{alias}: {}\n", move_line(&step));
-    for d in &deliveries {
-        out.push_str(&format!(
-            "hook {}: {}  {}\n",
-            d.delivery.hook,
-            delivery_target(d),
-            delivery_status(d)
-        ));
+    out.push_str(&deliveries_lines(&deliveries));
+    text(&out)?;
+    Ok(0)
+}
+
+/// One line per hook delivery a command made: its hook, where it goes, how it stands.
+fn deliveries_lines(deliveries: &[crate::model::promotions::HookDelivery]) -> String {
+    deliveries
+        .iter()
+        .map(|d| {
+            format!(
+                "hook {}: {}  {}\n",
+                d.delivery.hook,
+                delivery_target(d),
+                delivery_status(d)
+            )
+        })
+        .collect()
+}
+
+fn delete(ctx: &mut Context, target: &str, message: &str) -> Result<i32> {
+    let (name, version) = split_version(target, false)?;
+    let settings = model_settings(ctx, name)?;
+    let store = ctx.store()?;
+    let submitter = submitter(ctx, store.as_ref())?;
+    let (moves, deliveries) = promote::delete(&submitter, &settings, name, version, message)?;
+    if json(ctx) {
+        emit(
+            "delete",
+            &serde_json::json!({"model": name, "version": version, "moves": moves, "deliveries": deliveries}),
+        )?;
+        return Ok(0);
     }
+    let mut out = match version {
+        Some(v) => format!("deleted {name}/{v}\n"),
+        None => format!("deleted {name}\n"),
+    };
+    for step in &moves {
+        out.push_str(&format!("{name}: {}\n", move_line(step)));
+    }
+    out.push_str(&deliveries_lines(&deliveries));
     text(&out)?;
     Ok(0)
 }

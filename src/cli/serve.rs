@@ -55,6 +55,17 @@ fn served_workdir(ctx: &Context) -> String {
         .to_string()
 }
 
+/// The URL this server's own jobs reach it at: its address, loopback when it listens on every
+/// address.
+fn own_url(scheme: &str, addr: SocketAddr) -> String {
+    let ip = match addr.ip() {
+        std::net::IpAddr::V4(ip) if ip.is_unspecified() => std::net::Ipv4Addr::LOCALHOST.into(),
+        std::net::IpAddr::V6(ip) if ip.is_unspecified() => std::net::Ipv6Addr::LOCALHOST.into(),
+        ip => ip,
+    };
+    format!("{scheme}://{}", SocketAddr::new(ip, addr.port()))
+}
+
 /// How often `kiroku serve` looks for runs whose supervisor died.
 const LOST_RUN_CHECK_EVERY: std::time::Duration = std::time::Duration::from_secs(2);
 
@@ -84,6 +95,13 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
         },
         ..Limits::default()
     };
+    // Bound before the registry starts, which needs the server's own URL (port 0 picks one).
+    let listener = std::net::TcpListener::bind(args.bind)
+        .and_then(|l| l.set_nonblocking(true).map(|()| l))
+        .map_err(|e| KirokuError::io(format!("listening on {}", args.bind), e))?;
+    let addr = listener
+        .local_addr()
+        .map_err(|e| KirokuError::io("reading the listening address", e))?;
     // `[models]` of the project's kiroku.toml beside the store (over the user's): the gates and
     // hooks of alias moves made through MLflow's API, and evaluations of versions it registers.
     let registry = crate::models::serving::start(
@@ -94,6 +112,7 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             user: ctx.user.clone(),
             host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
             workdir: served_workdir(ctx),
+            url: own_url(scheme, addr),
         },
         ctx.location.project_dir().as_deref(),
     )?;
@@ -120,12 +139,8 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
     let _lost_runs =
         crate::supervise::LostRunWatch::start(Arc::clone(&store), LOST_RUN_CHECK_EVERY);
     runtime.block_on(async move {
-        let listener = tokio::net::TcpListener::bind(args.bind)
-            .await
+        let listener = tokio::net::TcpListener::from_std(listener)
             .map_err(|e| KirokuError::io(format!("listening on {}", args.bind), e))?;
-        let addr = listener
-            .local_addr()
-            .map_err(|e| KirokuError::io("reading the listening address", e))?;
         let auth = if has_tokens {
             "tokens required"
         } else {

@@ -155,6 +155,7 @@ fn promote_model(call: &Call) -> Result<Reply> {
             .map(|d| d.display().to_string())
             .map_err(|e| KirokuError::io("reading the current directory", e))?,
         queue_directly: false,
+        server_url: None,
     };
     let reason = call.args.opt_text("reason")?.unwrap_or_default();
     let promotion = promote::promote(

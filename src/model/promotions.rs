@@ -120,6 +120,11 @@ pub enum HookAction {
     },
 }
 
+/// The hook templates of the alias removals a deletion (of a version, or of a whole model)
+/// causes, one entry per alias it removes (an alias no hook fires on maps to no templates); each
+/// removal is a move to no version, its templates completed by `NewDelivery::of_move`.
+pub type RemovalHooks = std::collections::BTreeMap<String, Vec<NewDelivery>>;
+
 /// What `enqueue_deliveries` is given: one hook's delivery of one event.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct NewDelivery {

@@ -136,6 +136,20 @@ pub struct NewLoggedModel {
 pub struct OrderKey {
     pub field: String,
     pub ascending: bool,
+    /// For `metrics.<key>` of logged models: the value on this dataset only.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_name: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub dataset_digest: Option<String>,
+}
+
+/// A dataset a logged-model search limits its metric clauses to (MLflow's `datasets`): by
+/// name, and digest when given.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DatasetScope {
+    pub dataset_name: String,
+    #[serde(default)]
+    pub dataset_digest: Option<String>,
 }
 
 /// A search of logged models: MLflow's `SearchLoggedModels` (experiments, a filter such as
@@ -144,6 +158,10 @@ pub struct OrderKey {
 pub struct LoggedModelQuery {
     #[serde(default)]
     pub experiment_ids: Vec<i64>,
+    /// The datasets metric clauses (`metrics.x > 1`) are limited to; with no metric clause, the
+    /// models with a metric on one of them.
+    #[serde(default)]
+    pub datasets: Vec<DatasetScope>,
     pub filter: Option<String>,
     #[serde(default)]
     pub order_by: Vec<OrderKey>,

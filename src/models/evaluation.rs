@@ -1,7 +1,9 @@
 //! Evaluation on registration: each new version of a model whose `[models.NAME]` names an
 //! `evaluate` command gets a job running it, with the version in its environment
 //! (`KIROKU_MODEL_NAME`, `KIROKU_MODEL_VERSION`, `KIROKU_MODEL_SOURCE`, `KIROKU_MODEL_RUN_ID`,
-//! and `MLFLOW_TRACKING_URI` when the store is a server). The job's run is the evaluation run:
+//! and, when there is a server to log to (`kiroku serve` submitting, or a store that is a
+//! server), `MLFLOW_TRACKING_URI` with `MLFLOW_RUN_ID` the job's own run, so that an
+//! evaluation script using mlflow logs into it unchanged). The job's run is the evaluation run:
 //! the metrics it logs (printed `key: value` lines, `KIROKU_METRICS_FILE`, or MLflow) are the
 //! version's evaluation metrics, laid over its training run's in gates and listings.
 //!
@@ -19,6 +21,10 @@ pub use crate::store::model_gate::evaluations::{latest, missing, refresh, Versio
 /// The experiment evaluation runs go to unless `evaluate.experiment` says otherwise.
 pub const DEFAULT_EXPERIMENT: &str = "model-eval";
 
+/// What an evaluation's command starts with when it has a server to log to: MLflow's run is the
+/// job's own.
+const MLFLOW_RUN_OF_JOB: &str = "export MLFLOW_RUN_ID=\"$KIROKU_RUN_ID\"; ";
+
 /// Submits the evaluation job of `version` and records it.
 pub fn submit(
     submitter: &Submitter<'_>,
@@ -34,13 +40,16 @@ pub fn submit(
             version.run_id.clone().unwrap_or_default(),
         ),
     ];
+    let mut command = evaluate.command.clone();
     if let Some(uri) = submitter.tracking_uri() {
         env.push(("MLFLOW_TRACKING_URI".to_string(), uri));
+        // The job's run exists only once it starts: its id comes from the job's environment.
+        command = format!("{MLFLOW_RUN_OF_JOB}{command}");
     }
     let job = submitter.new_job(
         &format!("eval {}/{}", version.model, version.version),
         evaluate.experiment.as_deref().unwrap_or(DEFAULT_EXPERIMENT),
-        &evaluate.command,
+        &command,
         evaluate.target.as_deref(),
         env,
     )?;

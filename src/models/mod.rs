@@ -5,6 +5,7 @@
 //! The gate (`policy`, `facts`, `gate`), the hooks an event fires (`hooks`) and the alias move
 //! itself live in `store::model_gate` (the server moves aliases too); they are re-exported here.
 pub mod evaluation;
+pub mod live_settings;
 pub mod outbox;
 pub mod overview;
 pub mod promote;
@@ -34,6 +35,9 @@ pub struct Submitter<'a> {
     /// Queue jobs straight into the store rather than through `jobs::submit` (the scheduler's
     /// own loop submitting: it places them on its next pass).
     pub queue_directly: bool,
+    /// The URL of the `kiroku serve` this submits from (None elsewhere): its jobs' MLflow
+    /// clients log to it.
+    pub server_url: Option<String>,
 }
 
 impl Submitter<'_> {
@@ -77,11 +81,14 @@ impl Submitter<'_> {
         crate::jobs::submit::submit(move || Ok(store), &self.config, &self.store_location, new)
     }
 
-    /// `MLFLOW_TRACKING_URI` for a job's command when the store is a server (a local store has
-    /// no MLflow endpoint of its own).
+    /// `MLFLOW_TRACKING_URI` for a job's command: the server it is submitted from
+    /// (`kiroku serve`), else the store when it is a server (a local store has no MLflow
+    /// endpoint of its own).
     pub fn tracking_uri(&self) -> Option<String> {
         let location = &self.store_location;
-        (location.starts_with("http://") || location.starts_with("https://"))
-            .then(|| location.clone())
+        self.server_url.clone().or_else(|| {
+            (location.starts_with("http://") || location.starts_with("https://"))
+                .then(|| location.clone())
+        })
     }
 }

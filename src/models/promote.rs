@@ -88,6 +88,26 @@ pub fn rollback(
     Ok((moved, deliver_now(submitter, model, ids)?))
 }
 
+/// Deletes `model`, or its version `version`, removing the aliases it held (each a move to no
+/// version, in the history), and fires their `alias_deleted` hooks.
+pub fn delete(
+    submitter: &Submitter<'_>,
+    settings: &ModelConfig,
+    model: &str,
+    version: Option<i64>,
+    why: &str,
+) -> Result<(Vec<AliasMove>, Vec<HookDelivery>)> {
+    let asked = asked(submitter, why);
+    let removed = match version {
+        Some(v) => alias_move::delete_version(submitter.store, settings, model, v, &asked)?,
+        None => alias_move::delete_model(submitter.store, settings, model, &asked)?,
+    };
+    Ok((
+        removed.moves,
+        deliver_now(submitter, model, removed.delivery_ids)?,
+    ))
+}
+
 /// Makes the first attempt at deliveries `ids` (queued with an alias move), returning them as
 /// they stand after it (those another drainer holds, as the outbox has them).
 fn deliver_now(

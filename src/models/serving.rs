@@ -1,9 +1,10 @@
 //! The model registry as `kiroku serve` runs it: the `[models]` settings it judges MLflow-API
 //! alias moves by (read from the project's `kiroku.toml` beside the served store, over the
-//! user's file), what follows a version registered through MLflow's API (its evaluation job,
+//! user's file, and read again when they change: `live_settings`), what follows a version registered through MLflow's API (its evaluation job,
 //! submitted at once, and its `version_created` hooks), and an outbox drainer thread that
 //! delivers hook deliveries as moves queue them (woken by each), and retries when they are due.
-use super::{outbox, promote, settings, Submitter};
+use super::live_settings::LiveModels;
+use super::{outbox, promote, Submitter};
 use crate::config::Config;
 use crate::error::Result;
 use crate::model::registry::ModelVersion;
@@ -30,6 +31,9 @@ pub struct ServedStore {
     pub host: String,
     /// Where jobs run (the project folder).
     pub workdir: String,
+    /// The server's own URL (`http://127.0.0.1:PORT` when it listens on every address): the
+    /// `MLFLOW_TRACKING_URI` of the evaluations it submits.
+    pub url: String,
 }
 
 impl ServedStore {
@@ -42,27 +46,39 @@ impl ServedStore {
             host: self.host.clone(),
             workdir: self.workdir.clone(),
             queue_directly: false,
+            server_url: Some(self.url.clone()),
         }
     }
 }
 
 /// The registry settings of a server of `served` (its `[models]` conditions checked first: a
-/// bad one is an error naming the file, line and key), with the outbox drainer started.
+/// bad one is an error naming the file, line and key; later edits are picked up, and a broken
+/// one refuses the writes that need it, naming the same), with the outbox drainer started.
 pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<RegistrySettings> {
-    settings::check_conditions(&served.config, project_dir)?;
+    let live = Arc::new(LiveModels::new(&served.config, project_dir)?);
     let (wake, woken) = mpsc::channel::<()>();
     let drainer = served.clone();
     std::thread::Builder::new()
         .name("kiroku-hooks".into())
         .spawn(move || drain_forever(&drainer, &woken))
         .map_err(|e| crate::error::KirokuError::io("starting the hook drainer", e))?;
-    let models = served.config.models.clone();
     let wake_after_registration = wake.clone();
+    let live_for_registration = Arc::clone(&live);
     let version_created = move |version: &ModelVersion| {
-        let Some(settings) = served.config.models.get(&version.name) else {
-            return;
+        let settings = match live_for_registration.models() {
+            Ok(models) => match models.get(&version.name) {
+                Some(settings) => settings.clone(),
+                None => return,
+            },
+            Err(e) => {
+                eprintln!(
+                    "kiroku serve: after registering {} version {}: {e}",
+                    version.name, version.version
+                );
+                return;
+            }
         };
-        match promote::after_registration(&served.submitter(), settings, version) {
+        match promote::after_registration(&served.submitter(), &settings, version) {
             Ok(made) if !made.deliveries.is_empty() => {
                 let _ = wake_after_registration.send(());
             }
@@ -74,7 +90,7 @@ pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<Registry
         }
     };
     Ok(RegistrySettings {
-        models,
+        models: Some(Box::new(move |name: &str| live.model(name))),
         version_created: Some(Box::new(version_created)),
         hooks_queued: Some(Box::new(move || {
             let _ = wake.send(());

@@ -9,7 +9,7 @@ use crate::error::Result;
 use std::path::{Path, PathBuf};
 
 /// The configuration files a model's settings may come from, project last.
-fn config_files(project_dir: Option<&Path>) -> Vec<PathBuf> {
+pub(super) fn config_files(project_dir: Option<&Path>) -> Vec<PathBuf> {
     [
         crate::config::user_config_path(),
         project_dir.map(|dir| dir.join("kiroku.toml")),

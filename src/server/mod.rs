@@ -71,7 +71,13 @@ pub struct AppState {
 /// layer may not.
 #[derive(Default)]
 pub struct RegistrySettings {
-    pub models: std::collections::BTreeMap<String, crate::config::models::ModelConfig>,
+    /// The settings of a model as the configuration files say now (`models::live_settings`:
+    /// re-read when they change; an error names the file, line and key of a broken edit).
+    /// None: no model has settings.
+    #[allow(clippy::type_complexity)]
+    pub models: Option<
+        Box<dyn Fn(&str) -> crate::error::Result<crate::config::models::ModelConfig> + Send + Sync>,
+    >,
     /// After a version is created through MLflow's API (submits its evaluation, queues its
     /// `version_created` hooks). Errors are logged, never the client's.
     #[allow(clippy::type_complexity)]
@@ -82,8 +88,11 @@ pub struct RegistrySettings {
 
 impl RegistrySettings {
     /// The settings of model `name` (empty when it has none).
-    pub fn model(&self, name: &str) -> crate::config::models::ModelConfig {
-        self.models.get(name).cloned().unwrap_or_default()
+    pub fn model(&self, name: &str) -> crate::error::Result<crate::config::models::ModelConfig> {
+        match &self.models {
+            Some(models) => models(name),
+            None => Ok(Default::default()),
+        }
     }
 }
 

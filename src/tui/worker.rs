@@ -939,6 +939,7 @@ fn model_submitter<'a>(store: &'a dyn Store, who: &ModelActor) -> crate::models:
             .map(|d| d.display().to_string())
             .unwrap_or_else(|_| ".".into()),
         queue_directly: false,
+        server_url: None,
     }
 }
 

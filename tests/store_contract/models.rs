@@ -9,6 +9,7 @@ contract!(
     registered_models_versions_and_names,
     aliases_move_and_every_move_is_kept,
     an_alias_move_queues_its_hooks_with_it,
+    deleting_a_version_or_model_removes_its_aliases_with_their_hooks,
     searches_filter_order_and_page,
     logged_models_live_from_pending_to_ready,
 );
@@ -63,7 +64,9 @@ fn registered_models_versions_and_names(store: &dyn Store) {
     assert_eq!(v1.status, ModelVersionStatus::Ready);
     assert_eq!(v1.stage, "None");
     // A deleted version's number is never reused.
-    store.delete_model_version("clf", 2, "alice").unwrap();
+    store
+        .delete_model_version("clf", 2, &why("alice", "", false), &BTreeMap::new())
+        .unwrap();
     assert_eq!(version(store, "clf", None, "s3").version, 3);
     let listed: Vec<i64> = store
         .model_versions("clf")
@@ -135,7 +138,9 @@ fn registered_models_versions_and_names(store: &dyn Store) {
         }),
         Err(KirokuError::Invalid(_))
     ));
-    store.delete_registered_model("other", "alice").unwrap();
+    store
+        .delete_registered_model("other", &why("alice", "", false), &BTreeMap::new())
+        .unwrap();
     assert!(store.registered_model("other").is_err());
     let kinds: Vec<String> = store
         .events(&EventQuery::default())
@@ -236,6 +241,101 @@ fn an_alias_move_queues_its_hooks_with_it(store: &dyn Store) {
     assert_eq!(store.deliveries(Some("clf"), 10).unwrap().len(), 2);
 }
 
+fn deleting_a_version_or_model_removes_its_aliases_with_their_hooks(store: &dyn Store) {
+    register(store, "clf");
+    for _ in 0..3 {
+        version(store, "clf", None, "src");
+    }
+    for (alias, v) in [("champion", 1), ("canary", 1), ("staging", 2), ("dev", 3)] {
+        store
+            .set_alias("clf", alias, v, &why("alice", "", false), &[])
+            .unwrap();
+    }
+    // Hooks that miss an alias the version holds: refused whole (the alias was set since the
+    // caller read them), nothing deleted.
+    let only_champion = BTreeMap::from([("champion".to_string(), vec![template("0")])]);
+    assert!(matches!(
+        store.delete_model_version("clf", 1, &why("bob", "", false), &only_champion),
+        Err(KirokuError::Conflict(m)) if m.contains("canary")
+    ));
+    assert!(store.model_version("clf", 1).is_ok());
+    assert!(store.deliveries(Some("clf"), 10).unwrap().is_empty());
+    let hooks = BTreeMap::from([
+        ("champion".to_string(), vec![template("0")]),
+        ("canary".to_string(), Vec::new()),
+    ]);
+    let moves = store
+        .delete_model_version("clf", 1, &why("bob", "version 1 deleted", false), &hooks)
+        .unwrap();
+    let moved: Vec<_> = moves
+        .iter()
+        .map(|m| (m.alias.as_str(), m.from_version, m.to_version))
+        .collect();
+    assert_eq!(
+        moved,
+        [("canary", Some(1), None), ("champion", Some(1), None)]
+    );
+    let champion = &moves[1];
+    let queued = store.deliveries(Some("clf"), 10).unwrap();
+    assert_eq!(queued.len(), 1);
+    assert_eq!(
+        queued[0].delivery.id,
+        format!("move-{}-0-webhook", champion.id)
+    );
+    assert_eq!(
+        queued[0].delivery.payload["data"]["previous_version"],
+        serde_json::json!("1")
+    );
+    // Deleting the model removes every alias left, each with its hooks.
+    let hooks = BTreeMap::from([
+        ("staging".to_string(), vec![template("1")]),
+        ("dev".to_string(), vec![template("2")]),
+    ]);
+    let moves = store
+        .delete_registered_model("clf", &why("carol", "model deleted", false), &hooks)
+        .unwrap();
+    assert_eq!(moves.len(), 2);
+    assert!(moves
+        .iter()
+        .all(|m| m.to_version.is_none() && m.user == "carol"));
+    // The history outlives the model, each removal in it.
+    let history = store.alias_history("clf", None).unwrap();
+    let removals: Vec<_> = history
+        .iter()
+        .filter(|m| m.to_version.is_none())
+        .map(|m| (m.alias.as_str(), m.reason.as_str()))
+        .collect();
+    assert_eq!(
+        removals,
+        [
+            ("canary", "version 1 deleted"),
+            ("champion", "version 1 deleted"),
+            ("dev", "model deleted"),
+            ("staging", "model deleted")
+        ]
+    );
+    let mut ids: Vec<String> = store
+        .deliveries(Some("clf"), 10)
+        .unwrap()
+        .into_iter()
+        .map(|d| d.delivery.id)
+        .collect();
+    ids.sort();
+    let mut expected: Vec<String> = moves
+        .iter()
+        .map(|m| {
+            format!(
+                "move-{}-{}-webhook",
+                m.id,
+                if m.alias == "dev" { 2 } else { 1 }
+            )
+        })
+        .chain([format!("move-{}-0-webhook", champion.id)])
+        .collect();
+    expected.sort();
+    assert_eq!(ids, expected);
+}
+
 fn aliases_move_and_every_move_is_kept(store: &dyn Store) {
     register(store, "clf");
     for _ in 0..3 {
@@ -291,7 +391,14 @@ fn aliases_move_and_every_move_is_kept(store: &dyn Store) {
         .delete_alias("clf", "staging", &why("carol", "", false), &[])
         .is_err());
     // Deleting the version under an alias removes the alias, recorded as a move.
-    store.delete_model_version("clf", 2, "dave").unwrap();
+    store
+        .delete_model_version(
+            "clf",
+            2,
+            &why("dave", "version 2 deleted", false),
+            &BTreeMap::from([("champion".to_string(), Vec::new())]),
+        )
+        .unwrap();
     let history = store.alias_history("clf", Some("champion")).unwrap();
     let moves: Vec<_> = history
         .iter()

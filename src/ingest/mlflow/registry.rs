@@ -1,11 +1,13 @@
 //! MLflow's model registry and MLflow 3's logged models from an `mlflow.db`: tables
 //! `registered_models`, `registered_model_tags`, `model_versions`, `model_version_tags`,
-//! `registered_model_aliases`, `logged_models`, `logged_model_tags`, `logged_model_params`.
+//! `registered_model_aliases`, `logged_models`, `logged_model_tags`, `logged_model_params`,
+//! `logged_model_metrics`.
 //!
 //! Registered models keep their names, versions their numbers (MLflow's deleted versions, stage
 //! `Deleted_Internal`, are left out but their numbers are not reused), stages, times and tags;
 //! each alias comes in as a move in the alias history (`imported from MLflow`). Logged models
-//! keep their ids and join the kiroku experiment of their MLflow experiment's name; their files
+//! keep their ids and join the kiroku experiment of their MLflow experiment's name, with their
+//! metrics (value, step, time, the run that logged each, its dataset's name and digest); their files
 //! are copied when they lie inside the imported tree (as runs' artifacts are). A model or logged
 //! model already in the store is left as it is, so a re-import adds nothing. A store without
 //! these tables (MLflow before 1.x's registry, or before 3.0's logged models) has none to import.
@@ -38,6 +40,43 @@ pub(super) fn import_models(
         import_registry(store, db, user, report)?;
     }
     Ok(())
+}
+
+/// The metrics logged against each logged model, in the order MLflow wrote them (none when the
+/// store predates the table).
+fn logged_metrics(db: &MlflowDb) -> Result<HashMap<String, Vec<LoggedModelMetric>>> {
+    let mut out: HashMap<String, Vec<LoggedModelMetric>> = HashMap::new();
+    if db.columns("logged_model_metrics")?.is_empty() {
+        return Ok(out);
+    }
+    let mut stmt = db
+        .connection()
+        .prepare(
+            "SELECT model_id, metric_name, metric_value, metric_timestamp_ms, metric_step, run_id,
+                    dataset_name, dataset_digest
+             FROM logged_model_metrics ORDER BY metric_timestamp_ms, rowid",
+        )
+        .map_err(|e| db.err(e))?;
+    let rows = stmt
+        .query_map([], |r| {
+            Ok(LoggedModelMetric {
+                model_id: r.get(0)?,
+                key: r.get(1)?,
+                // MLflow keeps NaN as NULL.
+                value: r.get::<_, Option<f64>>(2)?.unwrap_or(f64::NAN),
+                timestamp: r.get::<_, Option<i64>>(3)?.unwrap_or(0),
+                step: r.get::<_, Option<i64>>(4)?.unwrap_or(0),
+                run_id: r.get::<_, Option<String>>(5)?.filter(|r| !r.is_empty()),
+                dataset_name: r.get::<_, Option<String>>(6)?.filter(|d| !d.is_empty()),
+                dataset_digest: r.get::<_, Option<String>>(7)?.filter(|d| !d.is_empty()),
+            })
+        })
+        .map_err(|e| db.err(e))?;
+    for row in rows {
+        let metric = row.map_err(|e| db.err(e))?;
+        out.entry(metric.model_id.clone()).or_default().push(metric);
+    }
+    Ok(out)
 }
 
 /// `(owner, key, value)` rows grouped by owner.
@@ -76,6 +115,7 @@ fn import_logged_models(
         db,
         "SELECT model_id, param_key, param_value FROM logged_model_params",
     )?;
+    let mut metrics = logged_metrics(db)?;
     let conn = db.connection();
     let mut stmt = conn
         .prepare(
@@ -158,7 +198,7 @@ fn import_logged_models(
                 .unwrap_or_else(|| user.to_string()),
             tags: model_tags,
             params: params.get(&model_id).cloned().unwrap_or_default(),
-            metrics: Vec::new(),
+            metrics: metrics.remove(&model_id).unwrap_or_default(),
             created_at: created,
             updated_at: updated,
             deleted: stage.as_deref() == Some("deleted"),

@@ -205,31 +205,35 @@ pub(super) async fn search(State(st): St, input: Input) -> Answer {
     for id in input.list("experiment_ids").iter().filter_map(text_of) {
         experiment_ids.push(experiment_by_id(&st, &id, "", DefaultUse::Show).await?.id);
     }
-    let mut order_by = Vec::new();
-    for key in input.list("order_by").iter() {
-        let field = key.get("field_name").and_then(text_of).unwrap_or_default();
-        if key.get("dataset_name").is_some() || field.starts_with("metrics.") {
-            return Err(invalid(format!(
-                "Ordering logged models by '{field}' is not supported: kiroku returns a logged model's metrics but does not order by them"
-            )));
-        }
-        let ascending = key
-            .get("ascending")
-            .and_then(Value::as_bool)
-            .unwrap_or(true);
-        order_by.push(OrderKey { field, ascending });
-    }
-    if !input.list("datasets").is_empty() {
-        return Err(invalid(
-            "Filtering logged models by dataset is not supported: kiroku returns a logged model's metrics but does not search by them",
-        ));
-    }
+    let text = |v: &Value, key: &str| v.get(key).and_then(text_of).filter(|t| !t.is_empty());
+    let order_by = input
+        .list("order_by")
+        .iter()
+        .map(|key| OrderKey {
+            field: text(key, "field_name").unwrap_or_default(),
+            ascending: key
+                .get("ascending")
+                .and_then(Value::as_bool)
+                .unwrap_or(true),
+            dataset_name: text(key, "dataset_name"),
+            dataset_digest: text(key, "dataset_digest"),
+        })
+        .collect();
+    let datasets = input
+        .list("datasets")
+        .iter()
+        .map(|d| DatasetScope {
+            dataset_name: text(d, "dataset_name").unwrap_or_default(),
+            dataset_digest: text(d, "dataset_digest"),
+        })
+        .collect();
     let max_results = match input.0.get("max_results") {
         Some(v) => int_of(v, "max_results")?.map(|n| n.clamp(0, u32::MAX as i64) as u32),
         None => None,
     };
     let query = LoggedModelQuery {
         experiment_ids,
+        datasets,
         filter: input.text("filter").filter(|f| !f.trim().is_empty()),
         order_by,
         max_results,

@@ -286,9 +286,12 @@ pub(super) async fn delete_model(
     input: Input,
 ) -> Answer {
     let name = input.required("name")?;
-    let user = c.user_or("");
-    st.write(move |s| s.delete_registered_model(&name, &user))
+    let settings = st.registry.model(&name)?;
+    let asked = asked(&c);
+    let removed = st
+        .write(move |s| alias_move::delete_model(s, &settings, &name, &asked))
         .await?;
+    hooks_queued(&st, &removed.delivery_ids);
     ok()
 }
 
@@ -341,7 +344,7 @@ pub(super) async fn set_alias(
     let name = input.required("name")?;
     let alias = input.required("alias")?;
     let version = version_of(&input)?;
-    let settings = st.registry.model(&name);
+    let settings = st.registry.model(&name)?;
     let asked = asked(&c);
     let model = name.clone();
     let made = st
@@ -361,7 +364,7 @@ pub(super) async fn delete_alias(
 ) -> Answer {
     let name = input.required("name")?;
     let alias = input.required("alias")?;
-    let settings = st.registry.model(&name);
+    let settings = st.registry.model(&name)?;
     let asked = asked(&c);
     let (_, ids) = st
         .write(move |s| alias_move::delete(s, &settings, &name, &alias, &asked))
@@ -454,9 +457,12 @@ pub(super) async fn delete_version(
 ) -> Answer {
     let name = input.required("name")?;
     let version = version_of(&input)?;
-    let user = c.user_or("");
-    st.write(move |s| s.delete_model_version(&name, version, &user))
+    let settings = st.registry.model(&name)?;
+    let asked = asked(&c);
+    let removed = st
+        .write(move |s| alias_move::delete_version(s, &settings, &name, version, &asked))
         .await?;
+    hooks_queued(&st, &removed.delivery_ids);
     ok()
 }
 

@@ -9,7 +9,7 @@
 //! version) or move an alias record an activity event in the same transaction
 //! (`model.registered`, `model.version_created`, `model.alias_set`, `model.alias_deleted`, …).
 use crate::error::Result;
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::*;
 use std::collections::BTreeMap;
 use std::path::PathBuf;
@@ -57,9 +57,16 @@ pub trait ModelStore {
     fn rename_registered_model(&self, name: &str, new_name: &str) -> Result<RegisteredModel>;
     /// Sets a model's description.
     fn update_registered_model(&self, name: &str, description: &str) -> Result<RegisteredModel>;
-    /// Deletes a model with its versions, tags and aliases (the alias history stays; each
-    /// alias removed is recorded as a move to nothing by `user`).
-    fn delete_registered_model(&self, name: &str, user: &str) -> Result<()>;
+    /// Deletes a model with its versions, tags and aliases (the alias history stays): each
+    /// alias removed is a move to nothing by `why`, with its `hooks` queued in the same
+    /// transaction, as `delete_alias` does. `hooks` must name every alias removed (`Conflict`
+    /// when one was set since the caller read them). Returns the moves.
+    fn delete_registered_model(
+        &self,
+        name: &str,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>>;
     /// Registered models matching MLflow's filter (`name`, `tags.<key>` with `=`, `!=`, `LIKE`,
     /// `ILIKE`), ordered (`name`, `creation_timestamp`, `last_updated_timestamp`; by name by
     /// default), a page at a time.
@@ -90,8 +97,15 @@ pub trait ModelStore {
         stage: &str,
         archive_existing: bool,
     ) -> Result<ModelVersion>;
-    /// Deletes a version; the aliases on it go too, each recorded as a move to nothing.
-    fn delete_model_version(&self, name: &str, version: i64, user: &str) -> Result<()>;
+    /// Deletes a version; the aliases on it go too, each a move to nothing with its hooks, as
+    /// by `delete_registered_model`. Returns the moves.
+    fn delete_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>>;
     /// Versions matching MLflow's filter (`name`, `version_number`, `run_id` (also `IN (…)`),
     /// `source_path`, `tags.<key>`), ordered (`version_number`, `name`, `creation_timestamp`,
     /// `last_updated_timestamp`; newest version first by default), a page at a time. Each

@@ -5,7 +5,7 @@
 use super::HttpStore;
 use crate::api::models::ModelCall;
 use crate::error::{KirokuError, Result};
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::*;
 use crate::store::{ModelStore, Store};
 use serde::de::DeserializeOwned;
@@ -110,10 +110,16 @@ impl ModelStore for HttpStore {
             description: description.into(),
         })
     }
-    fn delete_registered_model(&self, name: &str, user: &str) -> Result<()> {
-        self.model_change(ModelCall::DeleteRegisteredModel {
+    fn delete_registered_model(
+        &self,
+        name: &str,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        self.model_call(ModelCall::DeleteRegisteredModel {
             name: name.into(),
-            user: user.into(),
+            why: why.clone(),
+            hooks: hooks.clone(),
         })
     }
     fn search_registered_models(&self, search: &RegistrySearch) -> Result<RegisteredModelPage> {
@@ -172,11 +178,18 @@ impl ModelStore for HttpStore {
             archive_existing,
         })
     }
-    fn delete_model_version(&self, name: &str, version: i64, user: &str) -> Result<()> {
-        self.model_change(ModelCall::DeleteModelVersion {
+    fn delete_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        self.model_call(ModelCall::DeleteModelVersion {
             name: name.into(),
             version,
-            user: user.into(),
+            why: why.clone(),
+            hooks: hooks.clone(),
         })
     }
     fn search_model_versions(&self, search: &RegistrySearch) -> Result<ModelVersionPage> {
@@ -311,8 +324,8 @@ pub fn serve(store: &dyn Store, call: ModelCall) -> Result<Value> {
         C::UpdateRegisteredModel { name, description } => {
             json(store.update_registered_model(&name, &description))
         }
-        C::DeleteRegisteredModel { name, user } => {
-            unit(store.delete_registered_model(&name, &user))
+        C::DeleteRegisteredModel { name, why, hooks } => {
+            json(store.delete_registered_model(&name, &why, &hooks))
         }
         C::SearchRegisteredModels { search } => json(store.search_registered_models(&search)),
         C::SetRegisteredModelTag { name, key, value } => {
@@ -338,8 +351,9 @@ pub fn serve(store: &dyn Store, call: ModelCall) -> Result<Value> {
         C::DeleteModelVersion {
             name,
             version,
-            user,
-        } => unit(store.delete_model_version(&name, version, &user)),
+            why,
+            hooks,
+        } => json(store.delete_model_version(&name, version, &why, &hooks)),
         C::SearchModelVersions { search } => json(store.search_model_versions(&search)),
         C::LatestModelVersions { name, stages } => {
             json(store.latest_model_versions(&name, &stages))

@@ -1,7 +1,8 @@
 //! An alias move, whoever asks for it: `promote` judges the alias's gate and refuses (listing
 //! every failing condition) unless it passes or the move is forced (recorded as forced);
 //! `rollback` moves an alias back to the version it held before its last move (no gate: that
-//! version held it before); `delete` removes an alias. Each writes the move, its history row and
+//! version held it before); `delete` removes an alias, and `delete_version`/`delete_model`
+//! remove the aliases a deleted version or model held. Each writes the move, its history row and
 //! its hook deliveries in one transaction (`ModelStore::set_alias`); delivering them is the
 //! caller's (`models::promote` drains them at once; `kiroku serve` leaves them to its outbox
 //! drainer).
@@ -10,7 +11,7 @@ use super::hooks::{self, ModelEvent};
 use super::policy::{self, Verdict};
 use crate::config::models::ModelConfig;
 use crate::error::{KirokuError, Result};
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::{AliasMove, AliasReason, ModelVersion};
 use crate::model::{now_ms, Millis};
 use crate::store::Store;
@@ -225,6 +226,87 @@ pub fn delete(
     let moved = store.delete_alias(model, alias, &why, &templates)?;
     let ids = ids_of(&templates, &moved);
     Ok((moved, ids))
+}
+
+/// The hook templates of removing each of `aliases` of `model` (`alias_deleted` events).
+fn removal_hooks<'a>(
+    settings: &ModelConfig,
+    model: &str,
+    aliases: impl IntoIterator<Item = &'a String>,
+    why: &AliasReason,
+) -> RemovalHooks {
+    aliases
+        .into_iter()
+        .map(|alias| {
+            let event = move_event(model, alias, None, why);
+            (alias.clone(), hooks::move_templates(settings, &event))
+        })
+        .collect()
+}
+
+/// The ids of the deliveries `moves` queued from `hooks`.
+fn removal_ids(hooks: &RemovalHooks, moves: &[AliasMove]) -> Vec<String> {
+    moves
+        .iter()
+        .flat_map(|m| ids_of(hooks.get(&m.alias).map_or(&[][..], Vec::as_slice), m))
+        .collect()
+}
+
+/// What deleting a version or a model did to its aliases: the moves (to no version) and the ids
+/// of the hook deliveries they queued.
+#[derive(Debug, Clone, Default)]
+pub struct Removed {
+    pub moves: Vec<AliasMove>,
+    pub delivery_ids: Vec<String>,
+}
+
+/// Deletes version `version` of `model`; each alias it held is removed as `delete` removes one
+/// (history row, `alias_deleted` hooks), in the deletion's transaction.
+pub fn delete_version(
+    store: &dyn Store,
+    settings: &ModelConfig,
+    model: &str,
+    version: i64,
+    asked: &Asked,
+) -> Result<Removed> {
+    let held = store.model_version(model, version)?.aliases;
+    let why = removal_reason(asked, &format!("version {version} deleted"));
+    let hooks = removal_hooks(settings, model, &held, &why);
+    let moves = store.delete_model_version(model, version, &why, &hooks)?;
+    Ok(Removed {
+        delivery_ids: removal_ids(&hooks, &moves),
+        moves,
+    })
+}
+
+/// Deletes `model` with its versions; each alias it held is removed as `delete` removes one.
+pub fn delete_model(
+    store: &dyn Store,
+    settings: &ModelConfig,
+    model: &str,
+    asked: &Asked,
+) -> Result<Removed> {
+    let held = store.registered_model(model)?.aliases;
+    let why = removal_reason(asked, "model deleted");
+    let hooks = removal_hooks(settings, model, held.keys(), &why);
+    let moves = store.delete_registered_model(model, &why, &hooks)?;
+    Ok(Removed {
+        delivery_ids: removal_ids(&hooks, &moves),
+        moves,
+    })
+}
+
+/// The reason a removal by deletion is recorded with: what was deleted, and the asker's reason.
+fn removal_reason(asked: &Asked, what: &str) -> AliasReason {
+    AliasReason {
+        user: asked.user.clone(),
+        reason: if asked.reason.is_empty() {
+            what.to_string()
+        } else {
+            format!("{what}: {}", asked.reason)
+        },
+        forced: false,
+    }
 }
 
 #[cfg(test)]

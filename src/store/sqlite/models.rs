@@ -14,7 +14,7 @@ use super::SqliteStore;
 use crate::error::{KirokuError, Result};
 use crate::limits;
 use crate::model::now_ms;
-use crate::model::promotions::NewDelivery;
+use crate::model::promotions::{NewDelivery, RemovalHooks};
 use crate::model::registry::*;
 use crate::store::ModelStore;
 use rusqlite::types::Value;
@@ -57,6 +57,7 @@ const MODEL_GRAMMAR: Grammar = Grammar {
     tag_exists: Some(
         "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.mid = m.mid AND t.key = ? AND {op})",
     ),
+    metric_exists: None,
 };
 
 const VERSION_GRAMMAR: Grammar = Grammar {
@@ -114,7 +115,13 @@ const VERSION_GRAMMAR: Grammar = Grammar {
     tag_exists: Some(
         "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.vid = v.vid AND t.key = ? AND {op})",
     ),
+    metric_exists: None,
 };
+
+/// A logged model has a value of a metric matching `{op}` (any step, run or dataset; only on the
+/// datasets of the search's `metric_scope`, when it names some): MLflow's semantics, as its
+/// server applies them: a dataset given without a digest matches values logged without one.
+const LOGGED_METRIC_EXISTS: &str = "EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = l.model_id AND m.key = ? AND {op} AND (NOT EXISTS (SELECT 1 FROM metric_scope) OR EXISTS (SELECT 1 FROM metric_scope s WHERE s.name = m.dataset_name AND m.dataset_digest IS s.digest)))";
 
 const LOGGED_GRAMMAR: Grammar = Grammar {
     what: "logged models",
@@ -165,6 +172,7 @@ const LOGGED_GRAMMAR: Grammar = Grammar {
     tag_exists: Some(
         "EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ? AND {op})",
     ),
+    metric_exists: Some(LOGGED_METRIC_EXISTS),
 };
 
 fn model_missing(name: &str) -> KirokuError {
@@ -424,15 +432,18 @@ fn generated_name(model_id: &str) -> String {
 
 fn search_logged(conn: &Connection, q: &LoggedModelQuery) -> Result<LoggedModelPage> {
     let condition = LOGGED_GRAMMAR.condition(q.filter.as_deref())?;
-    let order = q
-        .order_by
-        .iter()
-        .map(|k| format!("{} {}", k.field, if k.ascending { "ASC" } else { "DESC" }))
-        .collect::<Vec<_>>();
-    let order = LOGGED_GRAMMAR.order(&order, "l.created_ms DESC", "l.model_id")?;
     let limit = page_limit(q.max_results, LOGGED_PAGE, LOGGED_PAGE_MAX, "logged models")?;
     let offset = page_offset(q.page_token.as_deref())?;
-    let mut args = condition.args;
+    // The datasets metric clauses are limited to, as a table the clauses read.
+    let (scope, mut args) = metric_scope(&q.datasets)?;
+    let mut condition_sql = condition.sql;
+    if !q.datasets.is_empty() && !condition.on_metrics {
+        // Datasets but no metric clause: the models with a metric on one of them.
+        condition_sql = format!(
+            "({condition_sql}) AND EXISTS (SELECT 1 FROM logged_model_metrics m JOIN metric_scope s ON s.name = m.dataset_name AND m.dataset_digest IS s.digest WHERE m.model_id = l.model_id)"
+        );
+    }
+    args.extend(condition.args);
     let experiments = if q.experiment_ids.is_empty() {
         "1".to_string()
     } else {
@@ -442,13 +453,14 @@ fn search_logged(conn: &Connection, q: &LoggedModelQuery) -> Result<LoggedModelP
             vec!["?"; q.experiment_ids.len()].join(", ")
         )
     };
+    let order = logged_order(&q.order_by, &mut args)?;
     args.push(Value::Integer(limit + 1));
     args.push(Value::Integer(offset));
     let sql = format!(
-        "SELECT {LOGGED_COLUMNS} FROM logged_models l
-         WHERE l.deleted_ms IS NULL AND ({}) AND {experiments}
-         ORDER BY {order} LIMIT ? OFFSET ?",
-        condition.sql
+        "WITH metric_scope(name, digest) AS ({scope})
+         SELECT {LOGGED_COLUMNS} FROM logged_models l
+         WHERE l.deleted_ms IS NULL AND ({condition_sql}) AND {experiments}
+         ORDER BY {order} LIMIT ? OFFSET ?"
     );
     let mut stmt = conn.prepare_cached(&sql)?;
     let rows = stmt.query_map(params_from_iter(args), logged_of_row)?;
@@ -462,6 +474,76 @@ fn search_logged(conn: &Connection, q: &LoggedModelQuery) -> Result<LoggedModelP
         models,
         next_page_token,
     })
+}
+
+/// The rows of the `metric_scope` table (dataset name, digest or NULL) with their parameters;
+/// no rows for no datasets. A dataset must have a name (MLflow's rule).
+fn metric_scope(datasets: &[DatasetScope]) -> Result<(String, Vec<Value>)> {
+    if datasets.is_empty() {
+        return Ok(("SELECT NULL, NULL WHERE 0".into(), Vec::new()));
+    }
+    let mut args = Vec::new();
+    for d in datasets {
+        if d.dataset_name.is_empty() {
+            return Err(KirokuError::Invalid(
+                "`dataset_name` in the `datasets` clause must be specified.".into(),
+            ));
+        }
+        args.push(Value::Text(d.dataset_name.clone()));
+        args.push(d.dataset_digest.clone().map_or(Value::Null, Value::Text));
+    }
+    let rows = vec!["(?, ?)"; datasets.len()].join(", ");
+    Ok((format!("VALUES {rows}"), args))
+}
+
+/// MLflow's order of logged models: each key in turn (an attribute, or `metrics.<key>`: the
+/// model's latest value of it, by time, then step, then run id, on the key's dataset when it
+/// names one), models without a value last; then newest first and by id unless a key was
+/// those.
+fn logged_order(keys: &[OrderKey], args: &mut Vec<Value>) -> Result<String> {
+    let mut terms = Vec::new();
+    let (mut by_created, mut by_id) = (false, false);
+    for key in keys {
+        let direction = if key.ascending { "ASC" } else { "DESC" };
+        let column = match key.field.strip_prefix("metrics.") {
+            Some(metric) => {
+                let mut latest = "(SELECT m.value FROM logged_model_metrics m WHERE m.model_id = l.model_id AND m.key = ?".to_string();
+                let mut these = vec![Value::Text(metric.to_string())];
+                if let Some(name) = &key.dataset_name {
+                    latest.push_str(" AND m.dataset_name = ?");
+                    these.push(Value::Text(name.clone()));
+                }
+                if let Some(digest) = &key.dataset_digest {
+                    latest.push_str(" AND m.dataset_digest = ?");
+                    these.push(Value::Text(digest.clone()));
+                }
+                latest.push_str(" ORDER BY m.ts_ms DESC, m.step DESC, m.run_id ASC LIMIT 1)");
+                // Once for the nulls-last term, once for the value.
+                args.extend(these.iter().cloned());
+                args.extend(these);
+                terms.push(format!("{latest} IS NULL ASC"));
+                terms.push(format!("{latest} {direction}"));
+                continue;
+            }
+            None if key.field.contains('.') && !key.field.starts_with("attribute") => {
+                return Err(KirokuError::Invalid(format!(
+                    "Invalid order by field name: {}. Only metrics are supported.",
+                    key.field
+                )))
+            }
+            None => LOGGED_GRAMMAR.order_column(&key.field, &key.field)?,
+        };
+        by_created |= column == "l.created_ms";
+        by_id |= column == "l.model_id";
+        terms.push(format!("{column} IS NULL ASC, {column} {direction}"));
+    }
+    if !by_created {
+        terms.push("l.created_ms DESC".into());
+    }
+    if !by_id {
+        terms.push("l.model_id ASC".into());
+    }
+    Ok(terms.join(", "))
 }
 
 /// A page size within bounds: the default when none is asked, `Invalid` beyond the maximum.
@@ -835,26 +917,39 @@ fn record_move(
 }
 
 /// Removes the aliases on one version (or on every version of the model when `None`), each
-/// recorded as a move to nothing.
+/// recorded as a move to nothing with its hooks queued (`hooks` must name every alias removed:
+/// one missing was set after the caller read the aliases, and the deletion is refused).
 fn drop_aliases(
     conn: &Connection,
     mid: i64,
     name: &str,
     version: Option<i64>,
     why: &AliasReason,
-) -> Result<()> {
+    hooks: &RemovalHooks,
+) -> Result<Vec<AliasMove>> {
+    for templates in hooks.values() {
+        super::promotions::check_deliveries(templates)?;
+    }
     let mut stmt = conn.prepare_cached(
         "SELECT alias, version FROM model_aliases WHERE mid = ?1 AND (?2 IS NULL OR version = ?2) ORDER BY alias",
     )?;
     let held: Vec<(String, i64)> = stmt
         .query_map(params![mid, version], |r| Ok((r.get(0)?, r.get(1)?)))?
         .collect::<rusqlite::Result<_>>()?;
+    let mut moves = Vec::with_capacity(held.len());
     for (alias, on) in held {
+        let templates = hooks.get(&alias).ok_or_else(|| {
+            KirokuError::Conflict(format!(
+                "alias {alias} of model {name} was set while the deletion was prepared; try again"
+            ))
+        })?;
         conn.prepare_cached("DELETE FROM model_aliases WHERE mid = ?1 AND alias = ?2")?
             .execute(params![mid, alias])?;
-        record_move(conn, name, &alias, Some(on), None, why)?;
+        let moved = record_move(conn, name, &alias, Some(on), None, why)?;
+        queue_hooks(conn, &moved, templates)?;
+        moves.push(moved);
     }
-    Ok(())
+    Ok(moves)
 }
 
 fn read_history(conn: &Connection, name: &str, alias: Option<&str>) -> Result<Vec<AliasMove>> {
@@ -1101,25 +1196,27 @@ impl ModelStore for SqliteStore {
         })
     }
 
-    fn delete_registered_model(&self, name: &str, user: &str) -> Result<()> {
+    fn delete_registered_model(
+        &self,
+        name: &str,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        limits::user_name(&why.user)?;
         self.write(|tx| {
             let mid = mid_of(tx, name)?;
-            let why = AliasReason {
-                user: user.to_string(),
-                reason: "model deleted".into(),
-                forced: false,
-            };
-            drop_aliases(tx, mid, name, None, &why)?;
+            let moves = drop_aliases(tx, mid, name, None, why, hooks)?;
             tx.prepare_cached("DELETE FROM registered_models WHERE mid = ?1")?
                 .execute([mid])?;
             record_event(
                 tx,
                 "model.deleted",
-                user,
+                &why.user,
                 None,
                 None,
                 Some(json!({"model": name})),
-            )
+            )?;
+            Ok(moves)
         })
     }
 
@@ -1257,26 +1354,29 @@ impl ModelStore for SqliteStore {
         })
     }
 
-    fn delete_model_version(&self, name: &str, version: i64, user: &str) -> Result<()> {
+    fn delete_model_version(
+        &self,
+        name: &str,
+        version: i64,
+        why: &AliasReason,
+        hooks: &RemovalHooks,
+    ) -> Result<Vec<AliasMove>> {
+        limits::user_name(&why.user)?;
         self.write(|tx| {
             let (mid, vid) = vid_of(tx, name, version)?;
-            let why = AliasReason {
-                user: user.to_string(),
-                reason: format!("version {version} deleted"),
-                forced: false,
-            };
-            drop_aliases(tx, mid, name, Some(version), &why)?;
+            let moves = drop_aliases(tx, mid, name, Some(version), why, hooks)?;
             tx.prepare_cached("DELETE FROM model_versions WHERE vid = ?1")?
                 .execute([vid])?;
             touch_model(tx, mid, now_ms())?;
             record_event(
                 tx,
                 "model.version_deleted",
-                user,
+                &why.user,
                 None,
                 None,
                 Some(json!({"model": name, "version": version})),
-            )
+            )?;
+            Ok(moves)
         })
     }
 

@@ -28,12 +28,18 @@ pub(super) struct Grammar {
     /// `EXISTS (…)` over the tag table with `{op}` where the comparison goes and two parameters
     /// (key, value) in that order; `None` when tags cannot be filtered on.
     pub tag_exists: Option<&'static str>,
+    /// `EXISTS (…)` over the metric table with `{op}` where the value's comparison goes and one
+    /// parameter (the key) before it (`metrics.<key> > 0.9`: numbers, `=`, `!=`, `<`, `<=`,
+    /// `>`, `>=`); `None` when metrics cannot be filtered on.
+    pub metric_exists: Option<&'static str>,
 }
 
 /// A filter as SQL: `sql` (a condition, `1` for no filter) with its `args` in order.
 pub(super) struct Condition {
     pub sql: String,
     pub args: Vec<Value>,
+    /// Whether a clause is on a metric.
+    pub on_metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,6 +181,9 @@ impl Grammar {
         if self.tag_exists.is_some() {
             names.push("tags.<key>");
         }
+        if self.metric_exists.is_some() {
+            names.push("metrics.<key>");
+        }
         names.join(", ")
     }
 
@@ -184,12 +193,14 @@ impl Grammar {
             return Ok(Condition {
                 sql: "1".into(),
                 args: Vec::new(),
+                on_metrics: false,
             });
         };
         let what = self.what;
         let tokens = tokenize(what, filter)?;
         let mut clauses = Vec::new();
         let mut args = Vec::new();
+        let mut on_metrics = false;
         let mut i = 0;
         loop {
             let Some(Token::Word(name)) = tokens.get(i) else {
@@ -255,6 +266,7 @@ impl Grammar {
                 }
                 i += 1;
             }
+            on_metrics |= self.metric_exists.is_some() && name.starts_with("metrics.");
             clauses.push(self.clause(filter, name, &op, values, &mut args)?);
             match tokens.get(i) {
                 None => break,
@@ -271,6 +283,7 @@ impl Grammar {
         Ok(Condition {
             sql: clauses.join(" AND "),
             args,
+            on_metrics,
         })
     }
 
@@ -305,6 +318,26 @@ impl Grammar {
                 return Ok(format!("NOT {}", template.replace("{op}", "t.value = ?")));
             }
             return Ok(template.replace("{op}", &comparison(op, "t.value")));
+        }
+        if let (Some(key), Some(template)) = (name.strip_prefix("metrics."), self.metric_exists) {
+            if !matches!(op, "=" | "!=" | "<" | "<=" | ">" | ">=") {
+                return Err(bad(
+                    what,
+                    filter,
+                    format!("metrics take =, !=, <, <=, > or >=, not {op}"),
+                ));
+            }
+            let value = values.into_iter().next().unwrap_or_default();
+            let number = value.parse::<f64>().map_err(|_| {
+                bad(
+                    what,
+                    filter,
+                    format!("'{name}' is compared with a number, not '{value}'"),
+                )
+            })?;
+            args.push(Value::Text(key.to_string()));
+            args.push(Value::Real(number));
+            return Ok(template.replace("{op}", &comparison(op, "m.value")));
         }
         let field = self.field(name).ok_or_else(|| {
             bad(
@@ -359,24 +392,29 @@ impl Grammar {
                     )))
                 }
             };
-            let field = self.field(name).ok_or_else(|| {
-                KirokuError::Invalid(format!(
-                    "Invalid order_by clause '{key}': cannot order {} by '{name}' (accepted: {})",
-                    self.what,
-                    self.fields
-                        .iter()
-                        .map(|f| f.name)
-                        .collect::<Vec<_>>()
-                        .join(", ")
-                ))
-            })?;
-            terms.push(format!("{} {direction}", field.column));
+            terms.push(format!("{} {direction}", self.order_column(key, name)?));
         }
         if terms.is_empty() {
             terms.push(default.to_string());
         }
         terms.push(tiebreak.to_string());
         Ok(terms.join(", "))
+    }
+
+    /// The column field `name` of order clause `key` sorts by.
+    pub fn order_column(&self, key: &str, name: &str) -> Result<&'static str> {
+        let field = self.field(name).ok_or_else(|| {
+            KirokuError::Invalid(format!(
+                "Invalid order_by clause '{key}': cannot order {} by '{name}' (accepted: {})",
+                self.what,
+                self.fields
+                    .iter()
+                    .map(|f| f.name)
+                    .collect::<Vec<_>>()
+                    .join(", ")
+            ))
+        })?;
+        Ok(field.column)
     }
 }
 
@@ -439,6 +477,7 @@ mod tests {
             },
         ],
         tag_exists: Some("EXISTS (SELECT 1 FROM t WHERE t.key = ? AND {op})"),
+        metric_exists: Some("EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND {op})"),
     };
 
     #[test]
@@ -461,7 +500,21 @@ mod tests {
                 Value::Text("%Z%".into())
             ]
         );
+        assert!(!c.on_metrics);
         assert_eq!(GRAMMAR.condition(None).unwrap().sql, "1");
+        let c = GRAMMAR
+            .condition(Some("metrics.acc >= 0.9 AND metrics.`val loss` < -1"))
+            .unwrap();
+        assert_eq!(
+            c.sql,
+            "EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND m.value >= ?) AND EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND m.value < ?)"
+        );
+        assert_eq!(c.args[1], Value::Real(0.9));
+        assert_eq!(c.args[2], Value::Text("val loss".into()));
+        assert!(c.on_metrics);
+        for bad in ["metrics.acc LIKE '1'", "metrics.acc > 'high'"] {
+            assert!(GRAMMAR.condition(Some(bad)).is_err(), "{bad}");
+        }
         let c = GRAMMAR.condition(Some("tag.`a.b` != 'true'")).unwrap();
         assert_eq!(
             c.sql,
