@@ -1,13 +1,12 @@
 //! The `kiroku` binary: parse the command line, run it, and map errors to exit codes
 //! (2 for usage and input errors, 1 for failures). A closed pipe (`| head`) exits quietly.
-use clap::Parser;
-use kiroku::cli::{dispatch, Cli, Command};
+use kiroku::cli::{dispatch, quick_parse, Command};
 
 fn main() {
     // A shell asking for completions (`kiroku completions SHELL` registered this) is answered
     // here, before anything else runs or prints.
     kiroku::cli::completions::complete_if_asked();
-    let cli = match Cli::try_parse() {
+    let cli = match quick_parse::parse() {
         Ok(cli) => cli,
         Err(e) => {
             let code = if e.use_stderr() { 2 } else { 0 };

@@ -129,14 +129,18 @@ fn submit_and_print(ctx: &mut Context, new: &NewJob, explicit: Option<Format>) -
 
 /// `kiroku submit`.
 pub fn submit(ctx: &mut Context, args: &SubmitArgs, explicit: Option<Format>) -> Result<i32> {
-    if let Some(refusal) = crate::store::checks_gate::require_checks(
-        ctx.store()?.as_ref(),
-        &args.require_checks,
-        &[],
-        now_ms(),
-    )? {
-        eprintln!("kiroku: {refusal}");
-        return Ok(1);
+    // The store is opened here only for `--require-checks`: a plain submission is handed to
+    // the running scheduler without opening it (`submit::submit`).
+    if !args.require_checks.is_empty() {
+        if let Some(refusal) = crate::store::checks_gate::require_checks(
+            ctx.store()?.as_ref(),
+            &args.require_checks,
+            &[],
+            now_ms(),
+        )? {
+            eprintln!("kiroku: {refusal}");
+            return Ok(1);
+        }
     }
     let target = targets::resolve(&ctx.config, args.target.as_deref())?;
     let new = NewJob {

@@ -16,6 +16,7 @@ pub mod mcp;
 pub mod model;
 pub mod output;
 pub mod pipelines;
+pub mod quick_parse;
 pub mod repro;
 pub mod review;
 pub mod runs;

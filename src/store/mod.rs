@@ -66,4 +66,30 @@ pub trait Store:
     fn describe(&self) -> String;
     /// The folder holding a run's logs and copied artifacts, when the store is local.
     fn run_dir(&self, run_id: &str) -> Option<PathBuf>;
+    /// Runs `f`, whose writes through this store from this thread land together: for a local
+    /// store in one transaction (all of them or, when `f` fails, none; one commit instead of one
+    /// per write, while other threads' reads and writes wait), for a remote one each as it is
+    /// made. See `together` for a closure that returns a value.
+    fn together_dyn(
+        &self,
+        f: &mut dyn FnMut() -> crate::error::Result<()>,
+    ) -> crate::error::Result<()> {
+        f()
+    }
+}
+
+/// `Store::together_dyn` for a closure that returns a value: `f`'s writes to `store` land
+/// together (one transaction on a local store).
+pub fn together<T>(
+    store: &dyn Store,
+    f: impl FnOnce() -> crate::error::Result<T>,
+) -> crate::error::Result<T> {
+    let mut f = Some(f);
+    let mut out = None;
+    store.together_dyn(&mut || {
+        let f = f.take().expect("together runs its closure once");
+        out = Some(f()?);
+        Ok(())
+    })?;
+    Ok(out.expect("the closure ran"))
 }

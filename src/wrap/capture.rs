@@ -61,6 +61,8 @@ pub struct Capture {
     tx: mpsc::Sender<IngestMessage>,
     ingest: std::thread::JoinHandle<(u64, Vec<String>)>,
     pumps: Vec<std::thread::JoinHandle<()>>,
+    /// Each pump thread says here when its stream has ended (so `finish` waits without polling).
+    pump_done: (mpsc::Sender<()>, mpsc::Receiver<()>),
     /// Output pushed in by the caller (`push_output`).
     pushed: OutputSink,
     /// The metrics file, opened for appending once the caller first pushes metrics bytes.
@@ -112,6 +114,7 @@ impl Capture {
             tx,
             ingest,
             pumps: Vec::new(),
+            pump_done: mpsc::channel(),
             pushed,
             metrics_out: None,
         })
@@ -136,6 +139,7 @@ impl Capture {
             tx: self.tx.clone(),
             line: Vec::new(),
         };
+        let done = self.pump_done.0.clone();
         self.pumps.push(std::thread::spawn(move || {
             let mut stream = stream;
             let mut buf = vec![0u8; 64 * 1024];
@@ -148,6 +152,7 @@ impl Capture {
                 }
             }
             sink.finish();
+            let _ = done.send(());
         }));
     }
 
@@ -193,10 +198,19 @@ impl Capture {
             }),
             Some(wait) => {
                 let deadline = Instant::now() + wait;
-                while self.pumps.iter().any(|p| !p.is_finished()) && Instant::now() < deadline {
-                    std::thread::sleep(Duration::from_millis(10));
+                let mut ended = 0;
+                while ended < self.pumps.len() {
+                    let left = deadline.saturating_duration_since(Instant::now());
+                    match self.pump_done.1.recv_timeout(left) {
+                        Ok(()) => ended += 1,
+                        Err(_) => break,
+                    }
                 }
-                if self.pumps.iter().any(|p| !p.is_finished()) {
+                if ended == self.pumps.len() {
+                    self.pumps.drain(..).for_each(|p| {
+                        let _ = p.join();
+                    });
+                } else {
                     report(
                         &mut warnings,
                         "a process outside the command's group still holds its output open; \

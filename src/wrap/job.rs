@@ -237,29 +237,39 @@ fn supervise(
     }
     let local = matches!(executor, Executor::Local);
     let command_env = command_environment(&job, local);
-    let started =
-        match start_supervised_run(store.as_ref(), &run_spec(&job, opts, &command_env, local)) {
-            Ok(started) => started,
-            Err(e) => {
-                fail_unstarted(
-                    store.as_ref(),
-                    &job,
-                    format!("could not create its run: {e}"),
-                );
-                return Err(e);
-            }
+    // The run (with its source and environment) and the job's move to `running` land in one
+    // transaction: a single commit before the command starts, and never one without the other.
+    let mut run_made = false;
+    let created = crate::store::together(store.as_ref(), || {
+        let started =
+            start_supervised_run(store.as_ref(), &run_spec(&job, opts, &command_env, local))?;
+        run_made = true;
+        let running = JobUpdate {
+            status: Some(JobStatus::Running),
+            // A canceller's reason (who asked) stays for the end.
+            reason: (!job.reason.starts_with("cancelled")).then(String::new),
+            run_id: Some(started.run.id.clone()),
+            started_at: Some(now_ms()),
+            supervisor: started.supervisor.clone(),
+            ..JobUpdate::from(&[JobStatus::Starting])
         };
-    let run_id = started.run.id.clone();
-    let running = JobUpdate {
-        status: Some(JobStatus::Running),
-        // A canceller's reason (who asked) stays for the end.
-        reason: (!job.reason.starts_with("cancelled")).then(String::new),
-        run_id: Some(run_id.clone()),
-        started_at: Some(now_ms()),
-        supervisor: started.supervisor.clone(),
-        ..JobUpdate::from(&[JobStatus::Starting])
+        let now = store.update_job(job.id, &running)?;
+        Ok((started, now))
+    });
+    let (started, now) = match created {
+        Ok(created) => created,
+        Err(e) if !run_made => {
+            fail_unstarted(
+                store.as_ref(),
+                &job,
+                format!("could not create its run: {e}"),
+            );
+            return Err(e);
+        }
+        Err(e) => return Err(e),
     };
-    let Some(job) = store.update_job(job.id, &running)? else {
+    let run_id = started.run.id.clone();
+    let Some(job) = now else {
         // Moved on while the run was being made (cancelled, or judged lost).
         let _ = store.set_status(&run_id, RunStatus::Killed, None, None);
         let now = store.job(job.id)?;
@@ -474,15 +484,7 @@ fn finish(
     } else {
         ending.exit_code
     };
-    if let Err(e) = run
-        .store
-        .set_status(&run.run_id, ending.run_status(), run_code, Some(now_ms()))
-    {
-        report(
-            &mut warnings,
-            format!("could not record the run's end: {e}"),
-        );
-    }
+    // A spooled log goes up before the run ends (the run holds everything by then).
     started.upload_spooled_log(run.store, &mut warnings);
     let points = started.points_logged(run.store, points);
     let update = JobUpdate {
@@ -492,7 +494,20 @@ fn finish(
         exit_code: ending.exit_code,
         ..JobUpdate::from(&[JobStatus::Running])
     };
-    let job = match run.store.update_job(run.job.id, &update)? {
+    // The run's end and the job's in one transaction (one commit).
+    let ended = crate::store::together(run.store, || {
+        if let Err(e) =
+            run.store
+                .set_status(&run.run_id, ending.run_status(), run_code, Some(now_ms()))
+        {
+            report(
+                &mut warnings,
+                format!("could not record the run's end: {e}"),
+            );
+        }
+        run.store.update_job(run.job.id, &update)
+    })?;
+    let job = match ended {
         Some(job) => job,
         None => {
             let job = run.store.job(run.job.id)?;

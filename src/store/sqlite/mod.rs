@@ -33,9 +33,10 @@ pub mod tokens;
 use crate::error::{KirokuError, Result};
 use crate::model::*;
 use crate::store::Store;
-use rusqlite::{params, Connection, OptionalExtension, Transaction, TransactionBehavior};
+use rusqlite::{params, Connection, OptionalExtension, TransactionBehavior};
 use std::path::{Path, PathBuf};
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Condvar, Mutex, MutexGuard};
+use std::thread::ThreadId;
 use std::time::{Duration, Instant};
 
 pub use migrations::SCHEMA_VERSION;
@@ -50,6 +51,10 @@ const BUSY_GIVE_UP: Duration = Duration::from_secs(120);
 pub struct SqliteStore {
     dir: PathBuf,
     conn: Mutex<Connection>,
+    /// The thread whose `together` holds a transaction open on `conn`, if any: other threads
+    /// wait for it to end before they use the connection (`lock`).
+    together_owner: Mutex<Option<ThreadId>>,
+    together_ended: Condvar,
 }
 
 impl SqliteStore {
@@ -76,6 +81,8 @@ impl SqliteStore {
         Ok(SqliteStore {
             dir: dir.to_path_buf(),
             conn: Mutex::new(conn),
+            together_owner: Mutex::new(None),
+            together_ended: Condvar::new(),
         })
     }
 
@@ -83,9 +90,34 @@ impl SqliteStore {
         &self.dir
     }
 
+    /// The connection, once no other thread's `together` holds a transaction open on it.
     fn lock(&self) -> MutexGuard<'_, Connection> {
-        // A panic while holding the lock leaves SQLite consistent (transactions roll back on drop).
-        self.conn
+        let me = std::thread::current().id();
+        loop {
+            // A panic while holding the lock leaves SQLite consistent (transactions roll back
+            // on drop).
+            let conn = self
+                .conn
+                .lock()
+                .unwrap_or_else(|poisoned| poisoned.into_inner());
+            // Looked at with the connection held, so a `together` that starts later waits for
+            // this caller to be done with it.
+            if self.owner_guard().is_none_or(|t| t == me) {
+                return conn;
+            }
+            drop(conn);
+            let mut gate = self.owner_guard();
+            while gate.is_some_and(|t| t != me) {
+                gate = self
+                    .together_ended
+                    .wait(gate)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+        }
+    }
+
+    fn owner_guard(&self) -> MutexGuard<'_, Option<ThreadId>> {
+        self.together_owner
             .lock()
             .unwrap_or_else(|poisoned| poisoned.into_inner())
     }
@@ -93,23 +125,34 @@ impl SqliteStore {
     /// Runs `f` in a write transaction, retrying the whole transaction while the database is
     /// busy (another process writing) for up to two minutes. The store's change counter moves
     /// with it.
-    pub fn write<T>(&self, f: impl FnMut(&Transaction) -> Result<T>) -> Result<T> {
+    pub fn write<T>(&self, f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         self.write_counted(true, f)
     }
 
     /// A write that nothing a watcher shows depends on (a scheduler renewing its lease): as
     /// `write`, but the change counter stays, so it wakes no watcher (the renewing scheduler
     /// included).
-    fn write_unwatched<T>(&self, f: impl FnMut(&Transaction) -> Result<T>) -> Result<T> {
+    fn write_unwatched<T>(&self, f: impl FnMut(&Connection) -> Result<T>) -> Result<T> {
         self.write_counted(false, f)
     }
 
     fn write_counted<T>(
         &self,
         counted: bool,
-        mut f: impl FnMut(&Transaction) -> Result<T>,
+        mut f: impl FnMut(&Connection) -> Result<T>,
     ) -> Result<T> {
         let mut conn = self.lock();
+        if !conn.is_autocommit() {
+            // Inside this thread's `together`: a savepoint of its transaction, so a write that
+            // fails leaves the others (its caller may go on).
+            let savepoint = conn.savepoint()?;
+            let out = f(&savepoint)?;
+            if counted {
+                bump_version(&savepoint)?;
+            }
+            savepoint.commit()?;
+            return Ok(out);
+        }
         let started = Instant::now();
         let mut pause = Duration::from_millis(2);
         loop {
@@ -117,10 +160,7 @@ impl SqliteStore {
                 let tx = conn.transaction_with_behavior(TransactionBehavior::Immediate)?;
                 let out = f(&tx)?;
                 if counted {
-                    tx.prepare_cached(
-                        "UPDATE store_meta SET value = value + 1 WHERE key = 'version'",
-                    )?
-                    .execute([])?;
+                    bump_version(&tx)?;
                 }
                 tx.commit()?;
                 Ok(out)
@@ -137,11 +177,91 @@ impl SqliteStore {
         }
     }
 
+    /// `Store::together_dyn`: `f`'s writes (from this thread) in one `BEGIN IMMEDIATE`
+    /// transaction, committed when `f` succeeds and rolled back when it fails; other threads
+    /// wait meanwhile. Nested calls join the outer one.
+    fn together_in_one_transaction(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        let me = std::thread::current().id();
+        {
+            let mut gate = self.owner_guard();
+            if *gate == Some(me) {
+                drop(gate);
+                return f();
+            }
+            while gate.is_some() {
+                gate = self
+                    .together_ended
+                    .wait(gate)
+                    .unwrap_or_else(|poisoned| poisoned.into_inner());
+            }
+            *gate = Some(me);
+        }
+        let _open = TogetherOpen(self);
+        self.begin_immediate()?;
+        let outcome = f();
+        let conn = self.lock();
+        match outcome {
+            Ok(()) => conn.execute_batch("COMMIT").map_err(|e| {
+                let _ = conn.execute_batch("ROLLBACK");
+                KirokuError::from(e)
+            }),
+            Err(e) => {
+                let _ = conn.execute_batch("ROLLBACK");
+                Err(e)
+            }
+        }
+    }
+
+    /// Opens the write transaction of a `together`, retrying while another process writes.
+    fn begin_immediate(&self) -> Result<()> {
+        let conn = self.lock();
+        let started = Instant::now();
+        let mut pause = Duration::from_millis(2);
+        loop {
+            match conn.execute_batch("BEGIN IMMEDIATE") {
+                Ok(()) => return Ok(()),
+                Err(e) => match KirokuError::from(e) {
+                    KirokuError::Database(msg)
+                        if is_busy(&msg) && started.elapsed() < BUSY_GIVE_UP =>
+                    {
+                        std::thread::sleep(pause);
+                        pause = (pause * 2).min(Duration::from_millis(100));
+                    }
+                    other => return Err(other),
+                },
+            }
+        }
+    }
+
     /// Runs `f` over a consistent snapshot.
     pub fn read<T>(&self, f: impl FnOnce(&Connection) -> Result<T>) -> Result<T> {
         let conn = self.lock();
         f(&conn)
     }
+}
+
+/// Ends a `together` however it ends (a panic included): other threads may use the
+/// connection again.
+struct TogetherOpen<'a>(&'a SqliteStore);
+
+impl Drop for TogetherOpen<'_> {
+    fn drop(&mut self) {
+        let conn = self.0.conn.lock().unwrap_or_else(|p| p.into_inner());
+        if !conn.is_autocommit() {
+            // Only after a panic in `f`: what it wrote does not stay half done.
+            let _ = conn.execute_batch("ROLLBACK");
+        }
+        drop(conn);
+        *self.0.owner_guard() = None;
+        self.0.together_ended.notify_all();
+    }
+}
+
+/// Moves the store's change counter (what watchers wait on).
+fn bump_version(conn: &Connection) -> Result<()> {
+    conn.prepare_cached("UPDATE store_meta SET value = value + 1 WHERE key = 'version'")?
+        .execute([])?;
+    Ok(())
 }
 
 fn is_busy(msg: &str) -> bool {
@@ -229,5 +349,86 @@ impl Store for SqliteStore {
 
     fn run_dir(&self, run_id: &str) -> Option<PathBuf> {
         Some(self.dir.join("runs").join(run_id))
+    }
+
+    fn together_dyn(&self, f: &mut dyn FnMut() -> Result<()>) -> Result<()> {
+        self.together_in_one_transaction(f)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::store::prelude::*;
+    use crate::store::together;
+    use std::sync::Arc;
+
+    fn new_run(name: &str) -> NewRun {
+        NewRun {
+            experiment: "e".into(),
+            name: Some(name.into()),
+            user: "ana".into(),
+            ..Default::default()
+        }
+    }
+
+    fn open(dir: &Path) -> SqliteStore {
+        SqliteStore::open(&dir.join(".kiroku"), false).unwrap()
+    }
+
+    #[test]
+    fn writes_together_land_in_one_transaction_or_not_at_all() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = open(dir.path());
+        let other = open(dir.path());
+        let id = together(&store, || {
+            let run = store.create_run(&new_run("a"))?;
+            assert!(
+                other.resolve_run(&run.id).is_err(),
+                "another connection sees nothing before the end"
+            );
+            // A write that fails leaves the others in place.
+            assert!(store
+                .set_status(
+                    "0123456789abcdef0123456789abcdef",
+                    RunStatus::Failed,
+                    None,
+                    None
+                )
+                .is_err());
+            store.set_status(&run.id, RunStatus::Finished, Some(0), None)?;
+            Ok(run.id)
+        })
+        .unwrap();
+        assert_eq!(other.run(&id).unwrap().run.status, RunStatus::Finished);
+
+        let mut made = None;
+        let failed = together(&store, || {
+            made = Some(store.create_run(&new_run("b"))?.id);
+            Err::<(), _>(KirokuError::Invalid("stop".into()))
+        });
+        assert!(matches!(failed, Err(KirokuError::Invalid(_))));
+        let made = made.expect("the run was made inside");
+        assert!(other.resolve_run(&made).is_err(), "rolled back");
+        assert!(store.resolve_run(&made).is_err(), "rolled back here too");
+        // The store takes ordinary writes again.
+        store.create_run(&new_run("c")).unwrap();
+    }
+
+    #[test]
+    fn other_threads_wait_for_a_together_to_end() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        let waiting = together(store.as_ref(), || {
+            store.create_run(&new_run("a"))?;
+            let s = Arc::clone(&store);
+            let waiting = std::thread::spawn(move || s.create_run(&new_run("b")).map(|r| r.id));
+            std::thread::sleep(Duration::from_millis(100));
+            assert!(!waiting.is_finished(), "the other thread waits");
+            Ok(waiting)
+        })
+        .unwrap();
+        let b = waiting.join().unwrap().unwrap();
+        assert!(open(dir.path()).resolve_run(&b).is_ok());
     }
 }

@@ -85,22 +85,29 @@ pub(super) fn run_local(
 
 /// Records the command on the run (for the lost-run recovery) and on the job's supervisor
 /// record (for the lost-job recovery, which kills its group).
+/// Both in one transaction (one commit).
 fn record_command(run: &JobRun, pid: u32) {
-    let Some(child) = record_child(run.store, &run.run_id, pid) else {
-        return;
-    };
-    let Some(supervisor) = &run.supervisor else {
-        return;
-    };
-    let update = JobUpdate {
-        supervisor: Some(Supervisor {
-            child: Some(child),
-            ..supervisor.clone()
-        }),
-        ..JobUpdate::from(&[JobStatus::Running])
-    };
-    if let Err(e) = run.store.update_job(run.job.id, &update) {
-        eprintln!("kiroku: could not record the command's process on the job: {e}");
+    let recorded = crate::store::together(run.store, || {
+        let Some(child) = record_child(run.store, &run.run_id, pid) else {
+            return Ok(());
+        };
+        let Some(supervisor) = &run.supervisor else {
+            return Ok(());
+        };
+        let update = JobUpdate {
+            supervisor: Some(Supervisor {
+                child: Some(child),
+                ..supervisor.clone()
+            }),
+            ..JobUpdate::from(&[JobStatus::Running])
+        };
+        if let Err(e) = run.store.update_job(run.job.id, &update) {
+            eprintln!("kiroku: could not record the command's process on the job: {e}");
+        }
+        Ok(())
+    });
+    if let Err(e) = recorded {
+        eprintln!("kiroku: could not record the command's process: {e}");
     }
 }
 
