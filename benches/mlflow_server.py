@@ -75,15 +75,18 @@ def start_printing_url(cmd, env=None):
     return proc, line[at:].split()[0]
 
 
-def start_mlflow_server(db_path, artifacts):
+def start_mlflow_server(db_path, artifacts, log_path=None):
     """MLflow's own server (SQLite backend, 1 worker) on a free loopback port, in a session of
-    its own (its workers go with it in `stop_all`); returns (process, URL)."""
+    its own (its workers go with it in `stop_all`), its stderr into `log_path` when given;
+    returns (process, URL)."""
     port = free_port()
     proc = subprocess.Popen(
         [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
          "--backend-store-uri", f"sqlite:///{db_path}",
          "--artifacts-destination", artifacts, "--workers", "1"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+        stdout=subprocess.DEVNULL,
+        stderr=open(log_path, "w") if log_path else subprocess.DEVNULL,
+        start_new_session=True)
     return proc, f"http://127.0.0.1:{port}"
 
 

@@ -34,7 +34,7 @@ import mlflow  # noqa: E402
 from mlflow import MlflowClient  # noqa: E402
 
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benches"))
-from mlflow_server import free_port, wait_healthy  # noqa: E402
+from mlflow_server import start_mlflow_server, wait_healthy  # noqa: E402
 
 
 def log_runs(uri, data_dir):
@@ -119,14 +119,9 @@ def main():
         data_dir = os.path.join(work, "data")
         os.makedirs(data_dir, exist_ok=True)
         db = os.path.join(work, "mlflow.db")
-        port = free_port()
-        mlflow_url = f"http://127.0.0.1:{port}"
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination",
-             os.path.join(work, "mlart"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "mlflow.log"), "w"),
-            start_new_session=True))
+        mlflow_proc, mlflow_url = start_mlflow_server(
+            db, os.path.join(work, "mlart"), os.path.join(work, "mlflow.log"))
+        procs.append(mlflow_proc)
         wait_healthy(mlflow_url, procs[-1])
 
         live = os.path.join(work, "kiroku-live")

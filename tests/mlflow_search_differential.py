@@ -39,7 +39,7 @@ from mlflow import MlflowClient  # noqa: E402
 
 # Starting servers and waiting for them: shared with the server benchmark.
 sys.path.insert(0, os.path.join(os.path.dirname(os.path.abspath(__file__)), "..", "benches"))
-from mlflow_server import free_port, wait_healthy  # noqa: E402
+from mlflow_server import start_mlflow_server, wait_healthy  # noqa: E402
 from mlflow.entities import Metric, Param, RunTag, ViewType  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
@@ -380,14 +380,9 @@ def main():
     procs = []
     try:
         db = os.path.join(work, "mlflow.db")
-        port = free_port()
-        mlflow_url = f"http://127.0.0.1:{port}"
-        procs.append(subprocess.Popen(
-            [sys.executable, "-m", "mlflow", "server", "--host", "127.0.0.1", "--port", str(port),
-             "--backend-store-uri", f"sqlite:///{db}", "--artifacts-destination",
-             os.path.join(work, "mlart"), "--workers", "1"],
-            stdout=subprocess.DEVNULL, stderr=open(os.path.join(work, "mlflow.log"), "w"),
-            start_new_session=True))
+        mlflow_proc, mlflow_url = start_mlflow_server(
+            db, os.path.join(work, "mlart"), os.path.join(work, "mlflow.log"))
+        procs.append(mlflow_proc)
         wait_healthy(mlflow_url, procs[-1])
         ml = MlflowClient(tracking_uri=mlflow_url)
         t0 = time.time()
