@@ -2,8 +2,10 @@
 //! (one pass per reference), then one pass over the dataset feeding every check's accumulator,
 //! reading only the columns the checks need; then thresholds turn observations into results.
 //!
-//! The reader runs on its own thread (CSV parsing or Parquet decoding) and the checks on the
-//! calling thread, so a run uses two cores. A check that cannot run (a missing column, an
+//! The reader runs on threads of its own (CSV: two parsing threads; Parquet: decoding beside
+//! the file's hashing) and the checks on the calling thread and one more, so a run keeps two
+//! cores busy. A unique check that spilled its keys past its memory budget may ask for a
+//! second read of the rows its samples need (`revisit_rows`). A check that cannot run (a missing column, an
 //! unreadable reference, an unknown input) gets an `error` result; the others still run. Data
 //! that cannot be read at all is an error of the whole run.
 use super::dataset::{read, version_hash, Dataset, ReadOptions, ReadProgress};

@@ -5,6 +5,7 @@ use super::chunk::{parse_number, Chunk, Value};
 use super::evaluate::{Observation, RowObservation};
 use super::infer::{is_bool, parse_date, parse_timestamp};
 use super::json_number;
+use super::key_table::KeyTable;
 use super::spec::{CompareOp, DuplicateRows, Literal, SkipRows};
 use super::spill::HashPartitions;
 use super::tally::{hash_values, HashKeyed, Sampler, Tally, ValueHasher};
@@ -349,8 +350,9 @@ pub struct Unique {
     pub rule: DuplicateRows,
     pub tally: Tally,
     /// key hash → first row (low 40 bits) and count (high 24 bits): 16 bytes an entry. A
-    /// count reaching its maximum is spilled.
-    seen: HashKeyed<u64>,
+    /// count reaching its maximum is spilled and the entry reset to 0 (the next row with the
+    /// key starts it again).
+    seen: KeyTable,
     /// First rows of repeated keys (every-occurrence mode), the smallest kept, with the
     /// checked values of a repeat (the same values).
     first_rows: BinaryHeap<FirstRow>,
@@ -373,6 +375,8 @@ struct MergedKeys {
 }
 
 const FIRST_ROW_MASK: u64 = (1 << 40) - 1;
+/// How many rows ahead a unique check asks for a key's bucket.
+const PREFETCH_ROWS: usize = 16;
 const COUNT_MAX: u64 = (1 << 24) - 1;
 
 struct FirstRow(u64, Sample);
@@ -408,7 +412,7 @@ impl Unique {
             skip,
             rule,
             tally,
-            seen: HashKeyed::default(),
+            seen: KeyTable::default(),
             first_rows: BinaryHeap::new(),
             budget: budget.max(1),
             spill: HashPartitions::new("unique", 3),
@@ -432,10 +436,10 @@ impl Unique {
 
     fn spill_table(&mut self) {
         let table = std::mem::take(&mut self.seen);
-        for (hash, entry) in &table {
-            self.spill_key(*hash, *entry);
+        for (hash, entry) in table.iter().filter(|(_, entry)| *entry >> 40 > 0) {
+            self.spill_key(hash, entry);
         }
-        // Keep the table's allocation for the next keys.
+        // Keep the table's memory for the next keys.
         let mut table = table;
         table.clear();
         self.seen = table;
@@ -512,25 +516,34 @@ impl Accumulator for Unique {
     fn add(&mut self, chunk: &Chunk) {
         let columns: Vec<_> = self.columns.iter().map(|&c| chunk.column(c)).collect();
         self.tally.element_count += chunk.rows as u64;
-        for row in 0..chunk.rows {
-            let nulls = columns.iter().filter(|c| c.is_null(row)).count();
-            if skipped(self.skip, nulls, columns.len()) {
+        // The rows' key hashes first (`None`: a row skipped for its nulls), so that each key's
+        // bucket is fetched from memory some rows ahead of its lookup.
+        let hashes: Vec<Option<u64>> = (0..chunk.rows)
+            .map(|row| {
+                let nulls = columns.iter().filter(|c| c.is_null(row)).count();
+                (!skipped(self.skip, nulls, columns.len()))
+                    .then(|| hash_values(columns.iter().map(|c| c.value(row))))
+            })
+            .collect();
+        for (row, hash) in hashes.iter().enumerate() {
+            if let Some(Some(ahead)) = hashes.get(row + PREFETCH_ROWS) {
+                self.seen.prefetch(*ahead);
+            }
+            let Some(hash) = *hash else {
                 self.tally.missing_count += 1;
                 continue;
-            }
-            let hash = hash_values(columns.iter().map(|c| c.value(row)));
+            };
             let dataset_row = chunk.first_row + row as u64;
-            let entry = self
-                .seen
-                .entry(hash)
-                .or_insert(dataset_row & FIRST_ROW_MASK);
+            let entry = self.seen.entry(hash, 0);
+            if *entry >> 40 == 0 {
+                *entry = dataset_row & FIRST_ROW_MASK;
+            }
             *entry += 1 << 40;
             let (first_row, count) = (*entry & FIRST_ROW_MASK, *entry >> 40);
             if count == COUNT_MAX {
                 // A count about to overflow: the key's table-so-far goes to the spill.
-                let entry = *entry;
-                self.seen.remove(&hash);
-                self.spill_key(hash, entry);
+                let full = std::mem::take(entry);
+                self.spill_key(hash, full);
             } else if self.seen.len() >= self.budget {
                 self.spill_table();
             }
@@ -623,7 +636,11 @@ impl Accumulator for Unique {
             let observed = json!({"duplicated_keys": merged.duplicated_keys, "distinct_keys": merged.distinct});
             return Observation::Rows(tally.into_rows(observed, Json::Null));
         }
-        let duplicated_keys = self.seen.values().filter(|entry| *entry >> 40 > 1).count() as u64;
+        let duplicated_keys = self
+            .seen
+            .iter()
+            .filter(|(_, entry)| *entry >> 40 > 1)
+            .count() as u64;
         let distinct = self.seen.len() as u64;
         let limit = self.tally.sampler.limit;
         let mut tally = self.tally;
