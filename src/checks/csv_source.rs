@@ -91,7 +91,7 @@ impl<R: Read> Read for CountingReader<R> {
 }
 
 /// Bytes per block handed to a parsing thread.
-const BLOCK_BYTES: usize = 2 << 20;
+const BLOCK_BYTES: usize = 1 << 20;
 
 /// Blocks read ahead of the one next in order (bounds the memory of a read).
 const BLOCKS_IN_FLIGHT: usize = 4;
@@ -303,18 +303,21 @@ impl InOrder<'_> {
     }
 }
 
-/// Reads until `buffer` is full or the reader ends; the bytes read.
-fn read_full(reader: &mut impl Read, buffer: &mut [u8]) -> std::io::Result<usize> {
-    let mut filled = 0;
-    while filled < buffer.len() {
-        match reader.read(&mut buffer[filled..]) {
-            Ok(0) => break,
-            Ok(n) => filled += n,
-            Err(e) if e.kind() == std::io::ErrorKind::Interrupted => {}
-            Err(e) => return Err(e),
-        }
+/// Appends up to `block_bytes` more bytes of `file` to `pending` (hashing them); whether the
+/// file ended.
+fn read_block(
+    file: &mut std::fs::File,
+    pending: &mut Vec<u8>,
+    block_bytes: usize,
+    hasher: &mut Option<Sha256>,
+) -> std::io::Result<bool> {
+    let start = pending.len();
+    pending.reserve(block_bytes);
+    let n = file.take(block_bytes as u64).read_to_end(pending)?;
+    if let Some(hasher) = hasher {
+        hasher.update(&pending[start..]);
     }
-    Ok(filled)
+    Ok(n < block_bytes)
 }
 
 /// Reads `file`'s columns `names` (absent ones read as null) into chunks sent to `sink`.
@@ -347,14 +350,8 @@ fn read_file_in_blocks(
     let mut pending: Vec<u8> = Vec::new();
     let mut at_end;
     let (header, header_bytes) = loop {
-        let start = pending.len();
-        pending.resize(start + block_bytes, 0);
-        let n = read_full(&mut handle, &mut pending[start..]).map_err(|e| cannot_read(path, e))?;
-        pending.truncate(start + n);
-        if let Some(hasher) = &mut hasher {
-            hasher.update(&pending[start..]);
-        }
-        at_end = n < block_bytes;
+        at_end = read_block(&mut handle, &mut pending, block_bytes, &mut hasher)
+            .map_err(|e| cannot_read(path, e))?;
         let mut reader = reader_builder(path).from_reader(&pending[..]);
         let mut record = csv::ByteRecord::new();
         let found = reader
@@ -436,15 +433,8 @@ fn read_file_in_blocks(
             if at_end {
                 break;
             }
-            let start = pending.len();
-            pending.resize(start + block_bytes, 0);
-            let n =
-                read_full(&mut handle, &mut pending[start..]).map_err(|e| cannot_read(path, e))?;
-            pending.truncate(start + n);
-            if let Some(hasher) = &mut hasher {
-                hasher.update(&pending[start..]);
-            }
-            at_end = n < block_bytes;
+            at_end = read_block(&mut handle, &mut pending, block_bytes, &mut hasher)
+                .map_err(|e| cannot_read(path, e))?;
         }
         drop(jobs);
         while in_order.done < sent {
