@@ -88,11 +88,9 @@ impl KeyTable {
         let mask = self.buckets.len() - 1;
         let mut index = self.home(key);
         loop {
-            let bucket = &self.buckets[index];
-            for slot in 0..SLOTS {
-                if bucket.keys[slot] == key || bucket.keys[slot] == 0 {
-                    return (index, slot);
-                }
+            let keys = &self.buckets[index].keys;
+            if let Some(slot) = keys.iter().position(|k| *k == key || *k == 0) {
+                return (index, slot);
             }
             index = (index + 1) & mask;
         }
@@ -102,12 +100,11 @@ impl KeyTable {
         let buckets = (self.buckets.len() * 2).max(16);
         let old = std::mem::replace(&mut self.buckets, vec![Bucket::default(); buckets]);
         for bucket in &old {
-            for slot in 0..SLOTS {
-                let key = bucket.keys[slot];
+            for (&key, &value) in bucket.keys.iter().zip(&bucket.values) {
                 if key != 0 {
                     let (index, free) = self.find(key);
                     self.buckets[index].keys[free] = key;
-                    self.buckets[index].values[free] = bucket.values[slot];
+                    self.buckets[index].values[free] = value;
                 }
             }
         }
