@@ -29,9 +29,30 @@ pub const NULL_TOKENS: [&[u8]; 19] = [
     b"null",
 ];
 
-/// Whether a CSV cell's bytes are one of the null tokens.
+/// Whether a CSV cell's bytes are one of the [`NULL_TOKENS`] (a match on the length, then
+/// the bytes: this runs for every cell read).
 pub fn is_null_token(cell: &[u8]) -> bool {
-    cell.len() <= 8 && NULL_TOKENS.contains(&cell)
+    matches!(
+        cell,
+        b"" | b"#N/A"
+            | b"#N/A N/A"
+            | b"#NA"
+            | b"-1.#IND"
+            | b"-1.#QNAN"
+            | b"-NaN"
+            | b"-nan"
+            | b"1.#IND"
+            | b"1.#QNAN"
+            | b"<NA>"
+            | b"N/A"
+            | b"NA"
+            | b"NULL"
+            | b"NaN"
+            | b"None"
+            | b"n/a"
+            | b"nan"
+            | b"null"
+    )
 }
 
 /// One cell as a check sees it.
@@ -323,7 +344,13 @@ mod tests {
         ] {
             assert!(is_null_token(token.as_bytes()), "{token:?}");
         }
-        for text in [" ", "na", "none", "Null", "0", "NA "] {
+        for token in NULL_TOKENS {
+            assert!(is_null_token(token), "{token:?}");
+            let mut longer = token.to_vec();
+            longer.push(b'x');
+            assert!(!is_null_token(&longer), "{longer:?}");
+        }
+        for text in [" ", "na", "none", "Null", "0", "NA ", "1.#INF", "#N/B"] {
             assert!(!is_null_token(text.as_bytes()), "{text:?}");
         }
     }

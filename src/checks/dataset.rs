@@ -1,9 +1,9 @@
 //! A dataset on disk: one CSV or Parquet file, or a folder of files of one format read as one
 //! dataset (files in path order, rows numbered across them), and the streaming read of it.
 //!
-//! `read` runs the format's reader on a thread of its own (parsing and decoding on one core)
-//! and hands chunks of [`CHUNK_ROWS`] rows to the caller on the calling thread (the checks on
-//! the other core) through a channel of two chunks, so memory stays bounded whatever the size.
+//! `read` runs the format's reader on a thread of its own (which may start more: CSV parses
+//! on two) and hands chunks of up to [`CHUNK_ROWS`] rows to the caller on the calling thread
+//! (the checks) through a channel of two chunks, so memory stays bounded whatever the size.
 use super::chunk::Chunk;
 use super::{csv_source, parquet_source};
 use crate::error::{KirokuError, Result};

@@ -2,8 +2,10 @@
 //! (one pass per reference), then one pass over the dataset feeding every check's accumulator,
 //! reading only the columns the checks need; then thresholds turn observations into results.
 //!
-//! The reader runs on its own thread (CSV parsing or Parquet decoding) and the checks on the
-//! calling thread, so a run uses two cores. A check that cannot run (a missing column, an
+//! The reader runs on threads of its own (CSV: two parsing threads; Parquet: decoding beside
+//! the file's hashing) and the checks on the calling thread and one more, so a run keeps two
+//! cores busy. A unique check that spilled its keys past its memory budget may ask for a
+//! second read of the rows its samples need (`revisit_rows`). A check that cannot run (a missing column, an
 //! unreadable reference, an unknown input) gets an `error` result; the others still run. Data
 //! that cannot be read at all is an error of the whole run.
 use super::dataset::{read, version_hash, Dataset, ReadOptions, ReadProgress};
@@ -16,6 +18,7 @@ use super::rowcheck::{
     ValueCheck, ValueSet, ValueTest,
 };
 use super::spec::{Check, CheckKind, Operand, SchemaSpec, Suite};
+use super::spill::KEYS_IN_MEMORY;
 use super::stats::{Freshness, StatAccumulator};
 use super::tally::{Sampler, Tally};
 use super::{DataInput, SuiteOutcome};
@@ -51,6 +54,17 @@ pub fn run_suite_with(
     suite: &Suite,
     inputs: &[DataInput],
     options: &RunOptions<'_>,
+) -> Result<SuiteOutcome> {
+    run_suite_keeping(suite, inputs, options, KEYS_IN_MEMORY)
+}
+
+/// [`run_suite_with`] where unique checks and distinct counts keep at most `keys_in_memory`
+/// keys in memory each before spilling (tests make them spill on small data).
+pub(crate) fn run_suite_keeping(
+    suite: &Suite,
+    inputs: &[DataInput],
+    options: &RunOptions<'_>,
+    keys_in_memory: usize,
 ) -> Result<SuiteOutcome> {
     if inputs.is_empty() {
         return Err(KirokuError::Invalid(
@@ -101,6 +115,7 @@ pub fn run_suite_with(
             dataset,
             options,
             now_seconds,
+            keys_in_memory,
         };
         let (dataset_results, checked_dataset, dataset_notes) = run.run(&by_input[position])?;
         for (index, result) in dataset_results {
@@ -134,6 +149,7 @@ struct DatasetRun<'a> {
     dataset: &'a Dataset,
     options: &'a RunOptions<'a>,
     now_seconds: f64,
+    keys_in_memory: usize,
 }
 
 /// What a check becomes before the pass.
@@ -221,6 +237,7 @@ impl DatasetRun<'_> {
             progress: self.options.progress.clone(),
         };
         let summary = read_into_plans(self.dataset, &options, &mut plans)?;
+        revisit_rows(self.dataset, &options, &mut plans)?;
         let rows = summary.rows;
         let name = self.input.name.as_str();
         let results = plans
@@ -364,7 +381,7 @@ impl DatasetRun<'_> {
                 column: first,
                 tally: self.tally(check, keys, &own, false),
             })),
-            CheckKind::Unique { .. } => Plan::Stream(Box::new(Unique::new(
+            CheckKind::Unique { .. } => Plan::Stream(Box::new(Unique::with_budget(
                 own.iter().map(|(_, p)| *p).collect(),
                 if own.len() == 1 {
                     super::spec::SkipRows::AnyNull
@@ -373,6 +390,7 @@ impl DatasetRun<'_> {
                 },
                 semantics.duplicates,
                 self.tally(check, keys, &own, false),
+                self.keys_in_memory,
             ))),
             CheckKind::Between {
                 min,
@@ -416,11 +434,10 @@ impl DatasetRun<'_> {
                 },
                 true,
             ),
-            CheckKind::Stat { stat, .. } => Plan::Stream(Box::new(StatAccumulator::new(
-                first,
-                *stat,
-                semantics.quantile,
-            ))),
+            CheckKind::Stat { stat, .. } => Plan::Stream(Box::new(
+                StatAccumulator::new(first, *stat, semantics.quantile)
+                    .keeping_keys(self.keys_in_memory),
+            )),
             CheckKind::Compare { right, op, .. } => Plan::Stream(Box::new(Compare {
                 left: first,
                 right: match right {
@@ -688,6 +705,49 @@ fn read_into_plans(
     plans.extend(theirs);
     plans.sort_by_key(|(index, _)| *index);
     summary
+}
+
+/// The second read some checks ask for after the pass (a spilled unique check's sample rows):
+/// the same columns, up to the last row asked for.
+fn revisit_rows(
+    dataset: &Dataset,
+    options: &ReadOptions,
+    plans: &mut [(usize, Plan)],
+) -> Result<()> {
+    let mut last = None;
+    let mut revisiting = Vec::new();
+    for (_, plan) in plans.iter_mut() {
+        if let Plan::Stream(accumulator) = plan {
+            if let Some(row) = accumulator.rows_to_revisit().last() {
+                last = last.max(Some(*row));
+                revisiting.push(accumulator);
+            }
+        }
+    }
+    let Some(last) = last else {
+        return Ok(());
+    };
+    let options = ReadOptions {
+        columns: options.columns.clone(),
+        hash: false,
+        progress: None,
+    };
+    let mut done = false;
+    let outcome = read(dataset, &options, |chunk| {
+        if done {
+            // Past the last row asked for: stop the reader.
+            return Err(KirokuError::Invalid(String::new()));
+        }
+        for accumulator in revisiting.iter_mut() {
+            accumulator.revisit(&chunk);
+        }
+        done = chunk.first_row + chunk.rows as u64 > last;
+        Ok(())
+    });
+    match outcome {
+        Err(_) if done => Ok(()),
+        other => other.map(|_| ()),
+    }
 }
 
 fn metric(value: f64) -> Observation {
@@ -1005,6 +1065,77 @@ mod run_tests {
         assert_eq!(results[0].samples[0].values["k"], serde_json::json!("3"));
         assert_eq!(results[1].samples[0].values.get("k"), None);
         assert_eq!(results[1].samples[0].values["a"], serde_json::json!("x"));
+    }
+
+    #[test]
+    fn unique_checks_and_distinct_counts_past_their_memory_budget_answer_as_within_it() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("many.csv");
+        let mut csv = String::from("k,a,b\n");
+        let mut state = 3u64;
+        for row in 0..4000 {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            let a = (state >> 33) % 1500;
+            let a = if a == 0 { String::new() } else { a.to_string() };
+            csv.push_str(&format!("{row},{a},{}\n", (state >> 20) % 4));
+        }
+        std::fs::write(&path, csv).unwrap();
+        let mut suite = Suite::new("t", "sha256:0", CheckSource::Kiroku);
+        suite.key = vec!["k".into()];
+        let unique = |columns: Vec<&str>, semantics| {
+            let mut check = Check::new(
+                "u",
+                "unique",
+                CheckKind::Unique {
+                    columns: columns.into_iter().map(String::from).collect(),
+                },
+            );
+            check.semantics = semantics;
+            check
+        };
+        let stat = |stat| {
+            Check::new(
+                "s",
+                "stat",
+                CheckKind::Stat {
+                    column: "a".into(),
+                    stat,
+                },
+            )
+        };
+        suite.checks = vec![
+            unique(vec!["a"], Semantics::KIROKU),
+            unique(vec!["a"], Semantics::GX),
+            unique(vec!["a", "b"], Semantics::KIROKU),
+            unique(vec!["a", "b"], Semantics::GX),
+            stat(crate::checks::spec::Statistic::DistinctCount),
+            stat(crate::checks::spec::Statistic::UniqueProportion),
+        ];
+        let inputs = [DataInput {
+            name: "d".into(),
+            path,
+        }];
+        let within = run_suite(&suite, &inputs).unwrap().results;
+        let past = run_suite_keeping(&suite, &inputs, &RunOptions::default(), 50)
+            .unwrap()
+            .results;
+        assert!(within[0].unexpected_count.unwrap() > 1000);
+        for (within, past) in within.iter().zip(&past) {
+            assert_eq!(past.status, within.status, "{:?}", within.check_type);
+            assert_eq!(past.observed, within.observed);
+            assert_eq!(past.unexpected_count, within.unexpected_count);
+            assert_eq!(past.missing_count, within.missing_count);
+            assert_eq!(rows(past), rows(within));
+            for (p, w) in past.samples.iter().zip(&within.samples) {
+                // A GX first occurrence read back in the second pass also has its key.
+                for (column, value) in &w.values {
+                    assert_eq!(p.values.get(column), Some(value), "row {}", w.row);
+                }
+            }
+        }
+        assert_eq!(past[0].samples, within[0].samples);
     }
 
     #[test]

@@ -3,9 +3,8 @@
 //! value) and the k-th smallest is found exactly by radix selection, 16 bits of the value's
 //! order-preserving key per pass over the file, until the values left fit in memory (two or
 //! three passes).
-use std::fs::File;
-use std::io::{BufReader, BufWriter, Read, Seek, Write};
-use std::path::PathBuf;
+use super::spill::TempFile;
+use std::io::Read;
 
 /// Values held in memory before spilling.
 pub const IN_MEMORY_VALUES: usize = 4 << 20;
@@ -13,21 +12,9 @@ pub const IN_MEMORY_VALUES: usize = 4 << 20;
 /// The kept values of one column.
 pub struct KeptValues {
     memory: Vec<f64>,
-    spill: Option<Spill>,
+    spill: Option<TempFile>,
     spilled: u64,
     budget: usize,
-}
-
-struct Spill {
-    path: PathBuf,
-    writer: Option<BufWriter<File>>,
-}
-
-impl Drop for Spill {
-    fn drop(&mut self) {
-        self.writer.take();
-        let _ = std::fs::remove_file(&self.path);
-    }
 }
 
 impl Default for KeptValues {
@@ -84,25 +71,9 @@ impl KeptValues {
 
     fn spill_memory(&mut self) -> std::io::Result<()> {
         if self.spill.is_none() {
-            static COUNTER: std::sync::atomic::AtomicU64 = std::sync::atomic::AtomicU64::new(0);
-            let n = COUNTER.fetch_add(1, std::sync::atomic::Ordering::Relaxed);
-            let path =
-                std::env::temp_dir().join(format!("kiroku-values-{}-{n}.f64", std::process::id()));
-            let file = File::options()
-                .read(true)
-                .write(true)
-                .create_new(true)
-                .open(&path)?;
-            self.spill = Some(Spill {
-                path,
-                writer: Some(BufWriter::with_capacity(1 << 20, file)),
-            });
+            self.spill = Some(TempFile::create("values", 1 << 20)?);
         }
-        let writer = self
-            .spill
-            .as_mut()
-            .and_then(|s| s.writer.as_mut())
-            .expect("the spill file is open");
+        let writer = self.spill.as_mut().expect("the spill file is open");
         for value in &self.memory {
             writer.write_all(&value.to_le_bytes())?;
         }
@@ -114,11 +85,7 @@ impl KeptValues {
     /// Calls `visit` with every kept value (the spilled ones read back, then those in memory).
     fn scan(&mut self, mut visit: impl FnMut(f64)) -> std::io::Result<()> {
         if let Some(spill) = &mut self.spill {
-            let writer = spill.writer.as_mut().expect("the spill file is open");
-            writer.flush()?;
-            let mut file = writer.get_ref().try_clone()?;
-            file.rewind()?;
-            let mut reader = BufReader::with_capacity(1 << 20, file);
+            let mut reader = spill.reader()?;
             let mut buffer = vec![0u8; 8 * 8192];
             let mut left = self.spilled * 8;
             while left > 0 {
@@ -235,7 +202,7 @@ mod tests {
             same.push(-3.25).unwrap();
         }
         assert_eq!(same.kth(49).unwrap(), -3.25);
-        let path = spilled.spill.as_ref().unwrap().path.clone();
+        let path = spilled.spill.as_ref().unwrap().path().to_path_buf();
         drop(spilled);
         assert!(!path.exists(), "the spill file is removed");
     }

@@ -7,6 +7,9 @@
 //! - `infer`: CSV column types; `profile`: a dataset version's hash, size, rows and schema.
 //! - `engine`: `run_suite`, the entry point: one pass per dataset feeding `rowcheck`, `stats`
 //!   and `drift` accumulators; `evaluate` turns observations into `model::CheckResult`s.
+//! - `kept`, `spill`: what accumulators keep past their memory budget, in temporary files
+//!   (a median's numbers; unique keys and distinct hashes in hash partitions); `key_table`:
+//!   the unique checks' table of key hashes.
 //! - `gx`: Great Expectations expectation suites, run with GX's own (pandas) semantics.
 //! - `import`: GX validation results and Soda scan results read into kiroku's results.
 use crate::model::{CheckResult, CheckStatus, CheckedDataset};
@@ -22,10 +25,12 @@ pub mod gx;
 pub mod import;
 pub mod infer;
 pub mod kept;
+pub mod key_table;
 pub mod parquet_source;
 pub mod profile;
 pub mod rowcheck;
 pub mod spec;
+pub mod spill;
 pub mod stats;
 pub mod tally;
 pub mod toml_suite;

@@ -76,7 +76,23 @@ pub(crate) fn read_file(
     sink: &mut Sink<'_>,
 ) -> Result<(Option<String>, bool)> {
     let path = &file.path;
-    let digest = if hash { Some(sha256_file(path)?) } else { None };
+    // The digest on a thread of its own while the columns decode here.
+    std::thread::scope(|scope| {
+        let digest = hash.then(|| scope.spawn(|| sha256_file(path)));
+        let stopped = decode(file, names, sink)?;
+        let digest = match digest {
+            Some(thread) => Some(thread.join().map_err(|_| {
+                KirokuError::Invalid(format!("hashing {} failed", path.display()))
+            })??),
+            None => None,
+        };
+        Ok((if stopped { None } else { digest }, stopped))
+    })
+}
+
+/// Decodes `file`'s columns `names` into chunks sent to `sink`; whether the consumer stopped.
+fn decode(file: &DatasetFile, names: &[&str], sink: &mut Sink<'_>) -> Result<bool> {
+    let path = &file.path;
     let builder = builder(path)?;
     let fields = builder.schema().fields().clone();
     let roots: Vec<usize> = names
@@ -112,14 +128,14 @@ pub(crate) fn read_file(
         // Progress in bytes: the file's share read so far.
         let bytes_now = (file.size as f64 * rows_read as f64 / total_rows.max(1) as f64) as u64;
         if !sink.send(chunk, bytes_now.saturating_sub(bytes_sent)) {
-            return Ok((None, true));
+            return Ok(true);
         }
         bytes_sent = bytes_now;
     }
     if let Some(progress) = sink.progress {
         progress.add(file.size.saturating_sub(bytes_sent), 0);
     }
-    Ok((digest, false))
+    Ok(false)
 }
 
 fn nulls_of(array: &dyn Array) -> Vec<bool> {

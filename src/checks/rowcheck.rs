@@ -5,8 +5,10 @@ use super::chunk::{parse_number, Chunk, Value};
 use super::evaluate::{Observation, RowObservation};
 use super::infer::{is_bool, parse_date, parse_timestamp};
 use super::json_number;
+use super::key_table::KeyTable;
 use super::spec::{CompareOp, DuplicateRows, Literal, SkipRows};
-use super::tally::{hash_values, HashKeyed, Sampler, Tally};
+use super::spill::HashPartitions;
+use super::tally::{hash_values, HashKeyed, Sampler, Tally, ValueHasher};
 use crate::model::{ColumnType, Sample};
 use serde_json::{json, Value as Json};
 use std::collections::{BinaryHeap, HashSet};
@@ -19,6 +21,14 @@ pub trait Accumulator: Send {
     fn weight(&self) -> u32 {
         1
     }
+    /// After the pass: the dataset rows (ascending) whose values the check still needs for its
+    /// samples (a unique check that spilled its keys learns which rows repeat only at the
+    /// end); the engine then reads the data again and hands every chunk to `revisit`.
+    fn rows_to_revisit(&mut self) -> Vec<u64> {
+        Vec::new()
+    }
+    /// A chunk of the second read asked for by `rows_to_revisit`.
+    fn revisit(&mut self, _chunk: &Chunk) {}
     /// `rows`: the dataset's row count.
     fn finish(self: Box<Self>, rows: u64) -> Observation;
 }
@@ -48,13 +58,16 @@ impl Accumulator for NotNull {
     }
 }
 
-/// A set of literals, matched as [`Literal`] says.
+/// A set of literals, matched as [`Literal`] says (looked up for every value checked: a fast
+/// hasher, not SipHash).
 #[derive(Debug, Clone, Default)]
 pub struct ValueSet {
-    numbers: HashSet<u64>,
-    texts: HashSet<Vec<u8>>,
+    numbers: HashSet<u64, FastHash>,
+    texts: HashSet<Vec<u8>, FastHash>,
     bools: [bool; 2],
 }
+
+type FastHash = std::hash::BuildHasherDefault<ValueHasher>;
 
 fn number_key(number: f64) -> u64 {
     if number == 0.0 {
@@ -319,24 +332,51 @@ fn skipped(rule: SkipRows, nulls: usize, columns: usize) -> bool {
     }
 }
 
-/// Rows whose value or key tuple repeats. Memory: one 16-byte entry per distinct key.
+/// Rows whose value or key tuple repeats. Memory: one 16-byte entry per distinct key, up to
+/// a budget ([`super::spill::KEYS_IN_MEMORY`] keys, 32 MB, in a suite run).
 ///
 /// Keys are 64-bit hashes of the values (equal numbers equal whatever their spelling); two
 /// different keys share a hash with a chance of about n²/2⁶⁵ (3·10⁻⁸ for a million keys).
+///
+/// Past the budget the keys spill: each full table is written to hash partitions as (key, its
+/// first row in the table, its count in the table) and emptied. Rows repeating a key of the
+/// same table are counted and sampled as they come; at the end each partition is sorted by key
+/// and row, which gives every key's total count and first row exactly, so the counts are those
+/// of an unbounded table. Sample rows only known then (a key's first rows in earlier tables)
+/// are read back in a second pass over the data.
 pub struct Unique {
     pub columns: Vec<usize>,
     pub skip: SkipRows,
     pub rule: DuplicateRows,
     pub tally: Tally,
-    /// key hash → first row (low 40 bits) and count (high 24 bits, saturating): 16 bytes an
-    /// entry.
-    seen: HashKeyed<u64>,
+    /// key hash → first row (low 40 bits) and count (high 24 bits): 16 bytes an entry. A
+    /// count reaching its maximum is spilled and the entry reset to 0 (the next row with the
+    /// key starts it again).
+    seen: KeyTable,
     /// First rows of repeated keys (every-occurrence mode), the smallest kept, with the
     /// checked values of a repeat (the same values).
     first_rows: BinaryHeap<FirstRow>,
+    budget: usize,
+    spill: HashPartitions,
+    spill_error: Option<String>,
+    merged: Option<MergedKeys>,
+}
+
+/// A spilled unique check's totals, from its partitions.
+struct MergedKeys {
+    unexpected: u64,
+    duplicated_keys: u64,
+    distinct: u64,
+    /// The samples: rows repeating a key of their own table (taken while streaming), then those
+    /// read back.
+    samples: Vec<Sample>,
+    /// Sample rows whose values are read back, ascending.
+    revisit: Vec<u64>,
 }
 
 const FIRST_ROW_MASK: u64 = (1 << 40) - 1;
+/// How many rows ahead a unique check asks for a key's bucket.
+const PREFETCH_ROWS: usize = 16;
 const COUNT_MAX: u64 = (1 << 24) - 1;
 
 struct FirstRow(u64, Sample);
@@ -359,15 +399,112 @@ impl Ord for FirstRow {
 }
 
 impl Unique {
-    pub fn new(columns: Vec<usize>, skip: SkipRows, rule: DuplicateRows, tally: Tally) -> Self {
+    /// A unique check holding at most `budget` keys in memory.
+    pub fn with_budget(
+        columns: Vec<usize>,
+        skip: SkipRows,
+        rule: DuplicateRows,
+        tally: Tally,
+        budget: usize,
+    ) -> Self {
         Unique {
             columns,
             skip,
             rule,
             tally,
-            seen: HashKeyed::default(),
+            seen: KeyTable::default(),
             first_rows: BinaryHeap::new(),
+            budget: budget.max(1),
+            spill: HashPartitions::new("unique", 3),
+            spill_error: None,
+            merged: None,
         }
+    }
+
+    fn spill_key(&mut self, hash: u64, entry: u64) {
+        if self.spill_error.is_none() {
+            if let Err(e) = self
+                .spill
+                .push(&[hash, entry & FIRST_ROW_MASK, entry >> 40])
+            {
+                self.spill_error = Some(format!(
+                    "cannot spill the check's keys to a temporary file: {e}"
+                ));
+            }
+        }
+    }
+
+    fn spill_table(&mut self) {
+        let table = std::mem::take(&mut self.seen);
+        for (hash, entry) in table.iter().filter(|(_, entry)| *entry >> 40 > 0) {
+            self.spill_key(hash, entry);
+        }
+        // Keep the table's memory for the next keys.
+        let mut table = table;
+        table.clear();
+        self.seen = table;
+    }
+
+    /// Totals from the spilled partitions (with the table's last keys written too).
+    fn merge(&mut self) -> std::result::Result<MergedKeys, String> {
+        self.spill_table();
+        if let Some(message) = self.spill_error.take() {
+            return Err(message);
+        }
+        let limit = self.tally.sampler.limit;
+        let every = self.rule == DuplicateRows::EveryOccurrence;
+        let (mut unexpected, mut duplicated_keys, mut distinct) = (0u64, 0u64, 0u64);
+        // The smallest `limit` rows that are some key's first row in a table and unexpected.
+        let mut table_firsts: BinaryHeap<u64> = BinaryHeap::new();
+        let mut records: Vec<[u64; 3]> = Vec::new();
+        self.spill
+            .for_each_partition(|words| {
+                records.clear();
+                records.extend(words.chunks_exact(3).map(|r| [r[0], r[1], r[2]]));
+                records.sort_unstable();
+                for key in records.chunk_by(|a, b| a[0] == b[0]) {
+                    distinct += 1;
+                    let total: u64 = key.iter().map(|r| r[2]).sum();
+                    if total < 2 {
+                        continue;
+                    }
+                    duplicated_keys += 1;
+                    unexpected += if every { total } else { total - 1 };
+                    let skip = if every { 0 } else { 1 };
+                    for record in &key[skip..] {
+                        if table_firsts.len() < limit {
+                            table_firsts.push(record[1]);
+                        } else if table_firsts.peek().is_some_and(|top| *top > record[1]) {
+                            table_firsts.pop();
+                            table_firsts.push(record[1]);
+                        }
+                    }
+                }
+            })
+            .map_err(|e| format!("cannot read back the check's spilled keys: {e}"))?;
+        let mut samples = std::mem::take(&mut self.tally.sampler.samples);
+        let mut revisit = table_firsts.into_sorted_vec();
+        // The smallest `limit` of both kinds of unexpected row.
+        let mut rows: Vec<u64> = samples
+            .iter()
+            .map(|s| s.row)
+            .chain(revisit.iter().copied())
+            .collect();
+        rows.sort_unstable();
+        let cutoff = rows
+            .get(limit.saturating_sub(1))
+            .copied()
+            .unwrap_or(u64::MAX);
+        let keep = |row: u64| limit > 0 && row <= cutoff;
+        samples.retain(|s| keep(s.row));
+        revisit.retain(|row| keep(*row));
+        Ok(MergedKeys {
+            unexpected,
+            duplicated_keys,
+            distinct,
+            samples,
+            revisit,
+        })
     }
 }
 
@@ -379,22 +516,37 @@ impl Accumulator for Unique {
     fn add(&mut self, chunk: &Chunk) {
         let columns: Vec<_> = self.columns.iter().map(|&c| chunk.column(c)).collect();
         self.tally.element_count += chunk.rows as u64;
-        for row in 0..chunk.rows {
-            let nulls = columns.iter().filter(|c| c.is_null(row)).count();
-            if skipped(self.skip, nulls, columns.len()) {
+        // The rows' key hashes first (`None`: a row skipped for its nulls), so that each key's
+        // bucket is fetched from memory some rows ahead of its lookup.
+        let hashes: Vec<Option<u64>> = (0..chunk.rows)
+            .map(|row| {
+                let nulls = columns.iter().filter(|c| c.is_null(row)).count();
+                (!skipped(self.skip, nulls, columns.len()))
+                    .then(|| hash_values(columns.iter().map(|c| c.value(row))))
+            })
+            .collect();
+        for (row, hash) in hashes.iter().enumerate() {
+            if let Some(Some(ahead)) = hashes.get(row + PREFETCH_ROWS) {
+                self.seen.prefetch(*ahead);
+            }
+            let Some(hash) = *hash else {
                 self.tally.missing_count += 1;
                 continue;
-            }
-            let hash = hash_values(columns.iter().map(|c| c.value(row)));
+            };
             let dataset_row = chunk.first_row + row as u64;
-            let entry = self
-                .seen
-                .entry(hash)
-                .or_insert(dataset_row & FIRST_ROW_MASK);
-            if *entry >> 40 < COUNT_MAX {
-                *entry += 1 << 40;
+            let entry = self.seen.entry(hash, 0);
+            if *entry >> 40 == 0 {
+                *entry = dataset_row & FIRST_ROW_MASK;
             }
+            *entry += 1 << 40;
             let (first_row, count) = (*entry & FIRST_ROW_MASK, *entry >> 40);
+            if count == COUNT_MAX {
+                // A count about to overflow: the key's table-so-far goes to the spill.
+                let full = std::mem::take(entry);
+                self.spill_key(hash, full);
+            } else if self.seen.len() >= self.budget {
+                self.spill_table();
+            }
             if count < 2 {
                 continue;
             }
@@ -434,8 +586,61 @@ impl Accumulator for Unique {
         }
     }
 
-    fn finish(self: Box<Self>, _rows: u64) -> Observation {
-        let duplicated_keys = self.seen.values().filter(|entry| *entry >> 40 > 1).count() as u64;
+    fn rows_to_revisit(&mut self) -> Vec<u64> {
+        if self.spill.is_empty() && self.spill_error.is_none() {
+            return Vec::new();
+        }
+        match self.merge() {
+            Ok(merged) => {
+                let rows = merged.revisit.clone();
+                self.merged = Some(merged);
+                rows
+            }
+            Err(message) => {
+                self.spill_error = Some(message);
+                Vec::new()
+            }
+        }
+    }
+
+    fn revisit(&mut self, chunk: &Chunk) {
+        let Some(merged) = &mut self.merged else {
+            return;
+        };
+        let end = chunk.first_row + chunk.rows as u64;
+        let start = merged.revisit.partition_point(|row| *row < chunk.first_row);
+        for &row in merged.revisit[start..].iter().take_while(|row| **row < end) {
+            merged.samples.push(
+                self.tally
+                    .sampler
+                    .sample(chunk, (row - chunk.first_row) as usize),
+            );
+        }
+    }
+
+    fn finish(mut self: Box<Self>, _rows: u64) -> Observation {
+        if self.merged.is_none() && !(self.spill.is_empty() && self.spill_error.is_none()) {
+            // Spilled, but nobody asked for the rows to revisit: merge now (samples read back
+            // are then left out).
+            self.rows_to_revisit();
+        }
+        if let Some(message) = self.spill_error.take() {
+            return Observation::Error(message);
+        }
+        if let Some(merged) = self.merged.take() {
+            let mut tally = self.tally;
+            tally.unexpected_count = merged.unexpected;
+            let mut samples = merged.samples;
+            samples.sort_by_key(|s| s.row);
+            tally.sampler.samples = samples;
+            let observed = json!({"duplicated_keys": merged.duplicated_keys, "distinct_keys": merged.distinct});
+            return Observation::Rows(tally.into_rows(observed, Json::Null));
+        }
+        let duplicated_keys = self
+            .seen
+            .iter()
+            .filter(|(_, entry)| *entry >> 40 > 1)
+            .count() as u64;
         let distinct = self.seen.len() as u64;
         let limit = self.tally.sampler.limit;
         let mut tally = self.tally;
@@ -699,5 +904,82 @@ impl Accumulator for CategoryShares {
             observed: json!({"shares": Json::Object(details), "categories": shares.len(), "rows": self.nonnull}),
             details: Json::Null,
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::checks::chunk::ColumnData;
+
+    /// Chunks of 100 rows of two text columns: a key among `distinct` values (some null) and a
+    /// second key column.
+    fn chunks(rows: usize, distinct: u64) -> Vec<Chunk> {
+        let mut state = 42u64;
+        let mut out = Vec::new();
+        for first in (0..rows).step_by(100) {
+            let mut a = ColumnData::text_with_capacity(100);
+            let mut b = ColumnData::text_with_capacity(100);
+            for _ in first..(first + 100).min(rows) {
+                state = state
+                    .wrapping_mul(6364136223846793005)
+                    .wrapping_add(1442695040888963407);
+                let value = (state >> 33) % distinct;
+                let text = if value == 7 {
+                    String::new()
+                } else {
+                    format!("k{value}")
+                };
+                a.push_text(text.as_bytes());
+                b.push_text(format!("{}", (state >> 20) % 3).as_bytes());
+            }
+            out.push(Chunk {
+                first_row: first as u64,
+                rows: (first + 100).min(rows) - first,
+                columns: vec![a, b],
+            });
+        }
+        out
+    }
+
+    fn run(unique: Unique, chunks: &[Chunk]) -> RowObservation {
+        let mut unique: Box<dyn Accumulator> = Box::new(unique);
+        for chunk in chunks {
+            unique.add(chunk);
+        }
+        if !unique.rows_to_revisit().is_empty() {
+            for chunk in chunks {
+                unique.revisit(chunk);
+            }
+        }
+        match unique.finish(0) {
+            Observation::Rows(rows) => rows,
+            _ => panic!("a unique check observes rows"),
+        }
+    }
+
+    #[test]
+    fn a_spilled_unique_check_counts_and_samples_as_an_unbounded_one() {
+        for (distinct, columns) in [(900, vec![0]), (5000, vec![0]), (400, vec![0, 1])] {
+            let data = chunks(3000, distinct);
+            for rule in [DuplicateRows::EveryOccurrence, DuplicateRows::Repeats] {
+                let make = |budget| {
+                    let own: Vec<(String, usize)> =
+                        columns.iter().map(|&c| (format!("c{c}"), c)).collect();
+                    let tally = Tally::new(Sampler::new(20, &[], &own), false);
+                    Unique::with_budget(columns.clone(), SkipRows::AnyNull, rule, tally, budget)
+                };
+                let exact = run(make(usize::MAX), &data);
+                let spilled_unique = make(37);
+                let spilled = run(spilled_unique, &data);
+                assert!(exact.unexpected_count > 0);
+                assert_eq!(spilled.unexpected_count, exact.unexpected_count, "{rule:?}");
+                assert_eq!(spilled.missing_count, exact.missing_count);
+                assert_eq!(spilled.observed, exact.observed);
+                let rows = |o: &RowObservation| o.samples.iter().map(|s| s.row).collect::<Vec<_>>();
+                assert_eq!(rows(&spilled), rows(&exact), "{rule:?} {distinct}");
+                assert_eq!(spilled.samples, exact.samples);
+            }
+        }
     }
 }

@@ -1,6 +1,7 @@
 //! Column statistics as streaming accumulators: mean, sample standard deviation, sum, min, max
 //! (one pass, compensated sums), exact median and quantiles (the column's numbers are kept:
-//! 8 bytes a value), distinct counts (a set of 64-bit value hashes), null fraction, and
+//! 8 bytes a value, spilled past 32 MB), distinct counts (64-bit value hashes, spilled to hash
+//! partitions past their budget), null fraction, and
 //! freshness (the newest timestamp's age).
 use super::chunk::{Chunk, Value};
 use super::evaluate::Observation;
@@ -9,10 +10,9 @@ use super::json_number;
 use super::kept::KeptValues;
 use super::rowcheck::Accumulator;
 use super::spec::{QuantileInterpolation, Statistic};
-use super::tally::{hash_values, PassThroughHasher};
+use super::spill::DistinctHashes;
+use super::tally::hash_values;
 use serde_json::{json, Value as Json};
-use std::collections::HashSet;
-use std::hash::BuildHasherDefault;
 
 /// A Neumaier-compensated sum (as exact as numpy's pairwise summation, or better).
 #[derive(Debug, Default, Clone, Copy)]
@@ -112,7 +112,7 @@ pub struct StatAccumulator {
     max: f64,
     values: KeptValues,
     spill_error: Option<String>,
-    distinct: HashSet<u64, BuildHasherDefault<PassThroughHasher>>,
+    distinct: DistinctHashes,
 }
 
 impl StatAccumulator {
@@ -132,8 +132,14 @@ impl StatAccumulator {
             max: f64::NEG_INFINITY,
             values: KeptValues::default(),
             spill_error: None,
-            distinct: HashSet::default(),
+            distinct: DistinctHashes::default(),
         }
+    }
+
+    /// The statistic with distinct counts keeping at most `keys` hashes in memory.
+    pub fn keeping_keys(mut self, keys: usize) -> Self {
+        self.distinct = DistinctHashes::with_budget(keys);
+        self
     }
 
     fn numeric(&self) -> bool {
@@ -236,8 +242,16 @@ impl Accumulator for StatAccumulator {
                 }
                 value
             }
-            Statistic::DistinctCount => Some(self.distinct.len() as f64),
-            Statistic::UniqueProportion => (n > 0).then(|| self.distinct.len() as f64 / n as f64),
+            Statistic::DistinctCount | Statistic::UniqueProportion => {
+                let distinct = match std::mem::take(&mut self.distinct).count() {
+                    Ok(distinct) => distinct as f64,
+                    Err(message) => return Observation::Error(message),
+                };
+                match self.stat {
+                    Statistic::DistinctCount => Some(distinct),
+                    _ => (n > 0).then(|| distinct / n as f64),
+                }
+            }
             Statistic::NullFraction => Some(if rows == 0 {
                 0.0
             } else {

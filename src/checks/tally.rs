@@ -34,6 +34,9 @@ impl Hasher for PassThroughHasher {
 /// A map keyed by 64-bit hashes.
 pub type HashKeyed<V> = HashMap<u64, V, BuildHasherDefault<PassThroughHasher>>;
 
+/// A set of 64-bit hashes.
+pub type HashKeyedSet = std::collections::HashSet<u64, BuildHasherDefault<PassThroughHasher>>;
+
 /// A fast 64-bit hasher for value identities: words folded in FxHash's way (rotate, xor,
 /// multiply), bytes eight at a time, and murmur3's 64-bit finalizer at the end so that low
 /// and high bits both mix (a hash table indexes by the low bits, tags by the high ones).
