@@ -53,7 +53,7 @@
 mod ast;
 pub mod dialect;
 mod experiment_filter;
-mod lexer;
+pub(crate) mod lexer;
 mod parser;
 pub mod time;
 

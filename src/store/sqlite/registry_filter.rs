@@ -5,9 +5,14 @@
 //!
 //! Each search names the fields it accepts (`Field`: the filter's name, its SQL column, whether it
 //! is a number) and its tag table; a clause on anything else is `Invalid`, naming the field and
-//! what is accepted. Clauses are joined with `AND` (MLflow's grammar has no `OR`). Values travel as
-//! SQL parameters, never spliced.
+//! what is accepted. Clauses are joined with `AND` (MLflow's grammar has no `OR`; a stray `AND`
+//! at either end, or doubled, is ignored as MLflow does). Values travel as SQL parameters, never
+//! spliced. The text is read by the run query language's lexer in MLflow's dialect
+//! ([`Dialect::Mlflow`]): one lexer for every MLflow search, so `'it''s'` is searched as written
+//! there as in `runs/search`.
 use crate::error::{KirokuError, Result};
+use crate::query::lexer::{lex, Tok};
+use crate::query::Dialect;
 use rusqlite::types::Value;
 
 /// One filterable (and sortable) field of a search.
@@ -59,94 +64,38 @@ fn bad(what: &str, filter: &str, why: impl std::fmt::Display) -> KirokuError {
     ))
 }
 
+/// The filter's tokens, read by the run query language's lexer in MLflow's dialect (so quotes,
+/// backquoted keys and numbers follow the same rules as `runs/search`), in the shapes the
+/// registry grammar reads: a backquoted key after `tags.` joins its word, and operators are
+/// spelled as SQL.
 fn tokenize(what: &str, filter: &str) -> Result<Vec<Token>> {
-    let chars: Vec<char> = filter.chars().collect();
-    let mut out = Vec::new();
-    let mut i = 0;
-    while i < chars.len() {
-        let c = chars[i];
-        match c {
-            c if c.is_whitespace() => i += 1,
-            '(' => {
-                out.push(Token::Open);
-                i += 1
-            }
-            ')' => {
-                out.push(Token::Close);
-                i += 1
-            }
-            ',' => {
-                out.push(Token::Comma);
-                i += 1
-            }
-            '\'' | '"' => {
-                let mut text = String::new();
-                i += 1;
-                loop {
-                    match chars.get(i) {
-                        None => return Err(bad(what, filter, "a quoted value is not closed")),
-                        Some(&q) if q == c => {
-                            // A doubled quote stands for itself.
-                            if chars.get(i + 1) == Some(&c) {
-                                text.push(c);
-                                i += 2;
-                            } else {
-                                i += 1;
-                                break;
-                            }
-                        }
-                        Some(&ch) => {
-                            text.push(ch);
-                            i += 1
-                        }
-                    }
+    let lexed = lex(filter, Dialect::Mlflow).map_err(|e| {
+        bad(
+            what,
+            filter,
+            format_args!("{} (at column {})", e.message, e.column),
+        )
+    })?;
+    let mut out: Vec<Token> = Vec::with_capacity(lexed.len());
+    for token in lexed {
+        let next = match token.tok {
+            Tok::Eof => break,
+            Tok::Word(w) => Token::Word(w),
+            Tok::Quoted(key) => match out.last_mut() {
+                Some(Token::Word(w)) if w.ends_with('.') => {
+                    w.push_str(&key);
+                    continue;
                 }
-                out.push(Token::Str(text));
-            }
-            '`' => {
-                // A backquoted tag key: part of the word before it (`tags.` + key).
-                let end = chars[i + 1..]
-                    .iter()
-                    .position(|&ch| ch == '`')
-                    .ok_or_else(|| bad(what, filter, "a backquoted name is not closed"))?;
-                let key: String = chars[i + 1..i + 1 + end].iter().collect();
-                match out.last_mut() {
-                    Some(Token::Word(w)) if w.ends_with('.') => w.push_str(&key),
-                    _ => out.push(Token::Word(key)),
-                }
-                i += end + 2;
-            }
-            '=' | '!' | '<' | '>' => {
-                let two: String = chars[i..(i + 2).min(chars.len())].iter().collect();
-                if matches!(two.as_str(), "!=" | "<=" | ">=" | "==") {
-                    out.push(Token::Op(if two == "==" { "=".into() } else { two }));
-                    i += 2;
-                } else if c == '!' {
-                    return Err(bad(what, filter, "'!' must be followed by '='"));
-                } else {
-                    out.push(Token::Op(c.to_string()));
-                    i += 1;
-                }
-            }
-            c if c.is_ascii_digit() || c == '-' => {
-                let start = i;
-                i += 1;
-                while i < chars.len() && (chars[i].is_ascii_digit() || chars[i] == '.') {
-                    i += 1;
-                }
-                out.push(Token::Num(chars[start..i].iter().collect()));
-            }
-            c if c.is_alphanumeric() || c == '_' => {
-                let start = i;
-                while i < chars.len()
-                    && (chars[i].is_alphanumeric() || matches!(chars[i], '_' | '.' | '-'))
-                {
-                    i += 1;
-                }
-                out.push(Token::Word(chars[start..i].iter().collect()));
-            }
-            other => return Err(bad(what, filter, format!("unexpected '{other}'"))),
-        }
+                _ => Token::Word(key),
+            },
+            Tok::Str(text) => Token::Str(text),
+            Tok::Number(text) => Token::Num(text),
+            Tok::Op(op) => Token::Op(op.as_str().to_string()),
+            Tok::LParen => Token::Open,
+            Tok::RParen => Token::Close,
+            Tok::Comma => Token::Comma,
+        };
+        out.push(next);
     }
     Ok(out)
 }
@@ -201,8 +150,19 @@ impl Grammar {
         let mut clauses = Vec::new();
         let mut args = Vec::new();
         let mut on_metrics = false;
+        let is_and =
+            |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case("and"));
         let mut i = 0;
         loop {
+            // MLflow's dialect ignores a stray `AND` at either end, or doubled.
+            if Dialect::Mlflow.ignores_stray_and() {
+                while is_and(tokens.get(i)) {
+                    i += 1;
+                }
+                if i == tokens.len() {
+                    break;
+                }
+            }
             let Some(Token::Word(name)) = tokens.get(i) else {
                 return Err(bad(what, filter, "expected a field name"));
             };
@@ -279,6 +239,9 @@ impl Grammar {
                     ))
                 }
             }
+        }
+        if clauses.is_empty() {
+            clauses.push("1".to_string());
         }
         Ok(Condition {
             sql: clauses.join(" AND "),
@@ -481,6 +444,28 @@ mod tests {
     };
 
     #[test]
+    fn stray_ands_are_ignored_as_mlflow_does() {
+        // MLflow's registry parser (`SearchModelVersionUtils.parse_search_filter`) drops every
+        // `AND` keyword token, so these read as the filter without them.
+        for filter in ["name = 'a' AND", "AND name = 'a'", "and name = 'a' AND AND"] {
+            let c = GRAMMAR.condition(Some(filter)).unwrap();
+            assert_eq!(c.sql, "m.name = ?", "{filter}");
+            assert_eq!(c.args, vec![Value::Text("a".into())], "{filter}");
+        }
+        let doubled = GRAMMAR
+            .condition(Some("name = 'a' AND AND run_id = 'r'"))
+            .unwrap();
+        assert_eq!(doubled.sql, "m.name = ? AND v.run_id = ?");
+        assert_eq!(GRAMMAR.condition(Some("AND")).unwrap().sql, "1");
+        // An error from the shared lexer names where it is.
+        let Err(err) = GRAMMAR.condition(Some("name = 'open")) else {
+            panic!("an unterminated string must be refused");
+        };
+        let err = err.to_string();
+        assert!(err.contains("unterminated string (at column 8)"), "{err}");
+    }
+
+    #[test]
     fn clauses_become_parameterised_sql() {
         let c = GRAMMAR
             .condition(Some("name = 'a''b' AND version_number >= 2 AND run_id IN ('x', \"y\") and tags.`k 1` ILIKE '%Z%'"))
@@ -492,7 +477,8 @@ mod tests {
         assert_eq!(
             c.args,
             vec![
-                Value::Text("a'b".into()),
+                // MLflow's dialect: no escape inside quotes, searched as written.
+                Value::Text("a''b".into()),
                 Value::Integer(2),
                 Value::Text("x".into()),
                 Value::Text("y".into()),
@@ -528,7 +514,7 @@ mod tests {
             ("nme = 'a'", "unknown field 'nme'"),
             ("name = 'a' OR name = 'b'", "OR is not supported"),
             ("version_number = 'x'", "whole number"),
-            ("name = 'a", "not closed"),
+            ("name = 'a", "unterminated string"),
             ("name", "expected an operator"),
             ("tags.k > 'a'", "tags take"),
             ("tags.k IN ('a')", "tags take"),
