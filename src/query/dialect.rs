@@ -2,7 +2,9 @@
 //!
 //! One lexer, one parser and one SQL compiler serve both; each place where the dialects part
 //! asks one of the methods below, so this file is the whole list of differences (the README's
-//! query-language section carries the same table):
+//! query-language section carries the same table). The registry's searches
+//! (`store::sqlite::registry_filter`) read their filters with the same lexer in MLflow's
+//! dialect:
 //!
 //! | rule | kiroku (CLI, TUI, `/api/v1`) | MLflow (`/api/2.0/mlflow/*`, `/ajax-api/*`) |
 //! |---|---|---|
