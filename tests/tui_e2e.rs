@@ -561,7 +561,11 @@ fn a_reviewer_waives_a_failed_check_from_the_checks_screen_and_the_cli_agrees() 
     tmux.wait_for("a waiver needs a reason");
     tmux.type_text("known outliers in the export");
     tmux.keys(&["Enter"]);
-    tmux.wait_for("Waive 1/age-range as tester?");
+    // Then when it lapses: a span, read like `kiroku review --until`.
+    tmux.wait_for("until?");
+    tmux.type_text("30d");
+    tmux.keys(&["Enter"]);
+    tmux.wait_for("Waive 1/age-range as tester until");
     tmux.keys(&["y"]);
     let s = tmux.wait_for("waived · tester");
     tmux.wait_for("0 waiting for review");

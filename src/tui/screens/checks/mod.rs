@@ -287,6 +287,8 @@ pub(crate) fn submit_review(
         return vec![];
     }
     if verdict == ReviewVerdict::Waived {
+        // The reason is given now: an earlier "needs a reason" no longer applies.
+        state.message = None;
         state.overlay = Some(Overlay::Input {
             kind: InputKind::WaiverExpiry {
                 check_run,
