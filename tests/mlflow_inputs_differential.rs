@@ -4,7 +4,7 @@
 //! written by the client, and compares every run's `inputs.dataset_inputs` (name, digest,
 //! source type, source, schema, profile, input tags) from `runs/get` and `runs/search`.
 mod common;
-use common::python;
+use common::differential_tally;
 use common::requires::require_python_module;
 
 #[test]
@@ -12,20 +12,10 @@ fn runs_get_and_search_return_dataset_inputs_as_mlflow_does() {
     if !require_python_module("mlflow") {
         return;
     }
-    let work = tempfile::tempdir().unwrap();
-    let out = python("mlflow_inputs_differential.py")
-        .arg(env!("CARGO_BIN_EXE_kiroku"))
-        .arg(work.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "the differential script failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
+    let tally = differential_tally(
+        "mlflow_inputs_differential.py",
+        env!("CARGO_BIN_EXE_kiroku"),
     );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    let tally: serde_json::Value =
-        serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap();
     eprintln!(
         "runs compared {}, inputs {}, differences {}",
         tally["runs"], tally["inputs"], tally["differences"]

@@ -6,32 +6,18 @@
 //! uses one of the extensions the README's dialect table documents.
 //! Logged-model searches by metrics are compared the same way (`mlflow_logged_model_search.py`).
 mod common;
-use common::python;
+use common::differential_tally;
 use common::requires::require_python_module;
-
-/// Runs differential `script` (given kiroku and a work folder): the tally its last line prints.
-fn tally_of(script: &str) -> serde_json::Value {
-    let work = tempfile::tempdir().unwrap();
-    let out = python(script)
-        .arg(env!("CARGO_BIN_EXE_kiroku"))
-        .arg(work.path())
-        .output()
-        .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
-}
 
 #[test]
 fn mlflow_routes_search_exactly_like_mlflow() {
     if !require_python_module("mlflow") {
         return;
     }
-    let tally = tally_of("mlflow_search_differential.py");
+    let tally = differential_tally(
+        "mlflow_search_differential.py",
+        env!("CARGO_BIN_EXE_kiroku"),
+    );
     eprintln!(
         "queries {}, differences {}, same errors {}, extensions {}, seconds {}",
         tally["queries"],
@@ -60,7 +46,10 @@ fn logged_model_searches_by_metrics_answer_like_mlflow() {
     if !require_python_module("mlflow") {
         return;
     }
-    let tally = tally_of("mlflow_logged_model_search.py");
+    let tally = differential_tally(
+        "mlflow_logged_model_search.py",
+        env!("CARGO_BIN_EXE_kiroku"),
+    );
     assert!(tally["queries"].as_u64().unwrap() >= 150, "{tally}");
     assert_eq!(
         tally["differences"].as_u64(),

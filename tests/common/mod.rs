@@ -235,3 +235,21 @@ pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
+
+/// Runs a differential script (`python(script)` given the kiroku binary and a fresh work
+/// folder) and reads the JSON tally it prints last; fails with the script's stderr when it fails.
+pub fn differential_tally(script: &str, kiroku: &str) -> serde_json::Value {
+    let work = tempfile::tempdir().unwrap();
+    let out = python(script)
+        .arg(kiroku)
+        .arg(work.path())
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{script} failed:\n{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let stdout = String::from_utf8(out.stdout).unwrap();
+    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+}
