@@ -3,8 +3,21 @@
 use super::Context;
 use crate::error::Result;
 use crate::model::JobId;
+use crate::store::{open_store, Store, StoreLocation};
 use crate::wrap::job::{job_exec, JobExecOptions};
 use std::sync::Arc;
+
+/// A local store opened ahead of a job, its schema read (None for a remote store, or when it
+/// cannot be opened now: the supervisor then opens it itself, and reports why it cannot).
+pub fn prepared_store(location: &StoreLocation) -> Option<Arc<dyn Store>> {
+    if !matches!(location, StoreLocation::Local(_)) {
+        return None;
+    }
+    let store = open_store(location, false).ok()?;
+    // Any query reads the schema; job 0 never exists.
+    let _ = store.job(0);
+    Some(store)
+}
 
 pub fn job_exec_command(ctx: &mut Context, id: JobId) -> Result<i32> {
     let store = ctx.store()?;

@@ -510,12 +510,24 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
     // job supervisors (each then runs what `kiroku job-exec ID` would).
     let location = ctx.location.clone();
     let explicit_store = ctx.explicit_store;
-    let launcher = Launcher::start(Box::new(move |id| {
-        let outcome = Context::for_location(location.clone(), explicit_store)
-            .and_then(|mut job_ctx| super::job_exec::job_exec_command(&mut job_ctx, id));
-        outcome.unwrap_or_else(|e| {
-            eprintln!("kiroku: error: {e}");
-            e.exit_code()
+    let launcher = Launcher::start(Box::new(move || {
+        // Ahead of the job (in a spare supervisor): a local store is opened and its schema
+        // read. Not a remote one, whose client starts threads (the supervisor must block its
+        // signals before any thread starts). The configuration is read when the job comes.
+        let store = super::job_exec::prepared_store(&location);
+        let location = location.clone();
+        Box::new(move |id| {
+            let outcome =
+                Context::for_location(location, explicit_store).and_then(|mut job_ctx| {
+                    if let Some(store) = store {
+                        job_ctx.use_store(store);
+                    }
+                    super::job_exec::job_exec_command(&mut job_ctx, id)
+                });
+            outcome.unwrap_or_else(|e| {
+                eprintln!("kiroku: error: {e}");
+                e.exit_code()
+            })
         })
     }));
     let store = ctx.store()?;

@@ -249,6 +249,11 @@ impl Context {
         Ok(s)
     }
 
+    /// Uses `store`, opened already for this context's location, rather than opening it.
+    pub fn use_store(&mut self, store: Arc<dyn Store>) {
+        self.store = Some(store);
+    }
+
     /// How to name this store to a child process (`KIROKU_STORE`).
     pub fn location_text(&self) -> String {
         match &self.location {

@@ -10,6 +10,15 @@
 //! ignored (as `kiroku job-exec` has them), and calls the supervising function with the job id.
 //! The supervisor exits with what that returns.
 //!
+//! **A spare ready before the job.** The launcher keeps one supervisor forked ahead of need
+//! (`Spare`): it has set itself up as above (bar its log) and run the preparing half of the
+//! supervising function (opening the store), and waits on a socket pair of its own. A `launch`
+//! hands it the job id and the log's descriptor (`SCM_RIGHTS`) and answers with its pid; the next
+//! spare is forked after the answer, off the job's path. A spare that died meanwhile refuses the
+//! hand-over (its end is closed) and the job's supervisor is forked afresh. A spare names
+//! itself `kiroku-spare` (`kiroku … supervisor-spare` in `ps`) until it takes a job; it records
+//! itself on the job as any supervisor does, so lost-job detection is unchanged.
+//!
 //! The scheduler opens a pidfd on each supervisor from its pid: a supervisor is the launcher's
 //! child, and the launcher reaps its exited children only when the next request comes (by then
 //! the scheduler holds a pidfd on every earlier one), so a pid is never reused under it. An
@@ -33,8 +42,10 @@ pub const UNINHERITED_VARIABLES: [&str; 3] =
 /// The largest request: a job id and a log path.
 const MAX_REQUEST: usize = 8 + 4096;
 
-/// What a supervisor runs: the job id in, its exit code out.
-pub type Supervise = Box<dyn Fn(JobId) -> i32>;
+/// What a supervisor runs, in two halves: the outer call prepares (in a spare, before any job
+/// is handed to it; it must start no thread), and what it returns supervises the job: the
+/// job id in, its exit code out.
+pub type Supervise = Box<dyn Fn() -> Box<dyn FnOnce(JobId) -> i32>>;
 
 /// The scheduler's handle on its launcher.
 pub struct Launcher {
@@ -49,22 +60,7 @@ fn last_error() -> std::io::Error {
 impl Launcher {
     /// Forks the launcher. Call it while this process has one thread and no store connection.
     pub fn start(supervise: Supervise) -> std::io::Result<Launcher> {
-        let mut fds = [0 as RawFd; 2];
-        // SAFETY: socketpair fills the two-element array on success.
-        if unsafe {
-            libc::socketpair(
-                libc::AF_UNIX,
-                libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
-                0,
-                fds.as_mut_ptr(),
-            )
-        } != 0
-        {
-            return Err(last_error());
-        }
-        // SAFETY: both descriptors were just created and are owned here.
-        let (ours, theirs) =
-            unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) };
+        let (ours, theirs) = socket_pair()?;
         // SAFETY: the caller promises one thread, so the child's memory is consistent.
         match unsafe { libc::fork() } {
             -1 => Err(last_error()),
@@ -133,6 +129,8 @@ impl Drop for Launcher {
 fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
     // SAFETY: naming this thread (`ps -o comm`, `top`); the name is a NUL-terminated literal.
     unsafe { libc::prctl(libc::PR_SET_NAME, c"kiroku-launcher".as_ptr()) };
+    let command_line = command_line_prefix();
+    let mut spare = Spare::start(&socket, &supervise, &command_line);
     let mut request = vec![0u8; MAX_REQUEST];
     loop {
         // SAFETY: the buffer is valid for its length.
@@ -148,7 +146,7 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
             continue;
         }
         if got < 8 {
-            // The scheduler closed its end or died.
+            // The scheduler closed its end or died (the spare sees its own end close).
             // SAFETY: ending this process without running the scheduler's exit handlers twice.
             unsafe { libc::_exit(0) };
         }
@@ -157,11 +155,14 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
         let log = std::ffi::OsStr::from_bytes(&request[8..got as usize]);
         let reply = match open_log(Path::new(log)) {
             Err(e) => -e.raw_os_error().unwrap_or(libc::EIO),
-            // SAFETY: this process has one thread (it was forked from one that had).
-            Ok(log) => match unsafe { libc::fork() } {
-                -1 => -last_error().raw_os_error().unwrap_or(libc::EAGAIN),
-                0 => become_supervisor(&socket, log, job, &supervise),
-                pid => pid,
+            Ok(log) => match spare.take().and_then(|s| s.hand(job, &log)) {
+                Some(pid) => pid,
+                // SAFETY: this process has one thread (it was forked from one that had).
+                None => match unsafe { libc::fork() } {
+                    -1 => -last_error().raw_os_error().unwrap_or(libc::EAGAIN),
+                    0 => become_supervisor(&socket, log, job, &supervise, &command_line),
+                    pid => pid,
+                },
             },
         };
         let reply = reply.to_le_bytes();
@@ -174,6 +175,134 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
                 libc::MSG_NOSIGNAL,
             )
         };
+        if spare.is_none() {
+            spare = Spare::start(&socket, &supervise, &command_line);
+        }
+    }
+}
+
+/// A supervisor forked ahead of its job, prepared, waiting on its socket for the job.
+struct Spare {
+    pid: libc::pid_t,
+    /// The launcher's end.
+    socket: OwnedFd,
+}
+
+impl Spare {
+    /// Forks a spare (None when that fails: jobs' supervisors are then forked afresh).
+    fn start(
+        launcher_socket: &OwnedFd,
+        supervise: &Supervise,
+        command_line: &[String],
+    ) -> Option<Spare> {
+        let (ours, theirs) = socket_pair().ok()?;
+        // SAFETY: this process has one thread (it was forked from one that had).
+        match unsafe { libc::fork() } {
+            -1 => None,
+            0 => {
+                // SAFETY: closing descriptors of the launcher this process does not use.
+                unsafe { libc::close(launcher_socket.as_raw_fd()) };
+                drop(ours);
+                become_spare(theirs, supervise, command_line)
+            }
+            pid => Some(Spare { pid, socket: ours }),
+        }
+    }
+
+    /// Hands `job` and its log to the spare; its pid, or None when it is gone.
+    fn hand(self, job: JobId, log: &OwnedFd) -> Option<libc::pid_t> {
+        send_with_fd(&self.socket, &job.to_le_bytes(), log.as_raw_fd())
+            .ok()
+            .map(|()| self.pid)
+    }
+}
+
+fn socket_pair() -> std::io::Result<(OwnedFd, OwnedFd)> {
+    let mut fds = [0 as RawFd; 2];
+    // SAFETY: socketpair fills the two-element array on success.
+    if unsafe {
+        libc::socketpair(
+            libc::AF_UNIX,
+            libc::SOCK_SEQPACKET | libc::SOCK_CLOEXEC,
+            0,
+            fds.as_mut_ptr(),
+        )
+    } != 0
+    {
+        return Err(last_error());
+    }
+    // SAFETY: both descriptors were just created and are owned here.
+    Ok(unsafe { (OwnedFd::from_raw_fd(fds[0]), OwnedFd::from_raw_fd(fds[1])) })
+}
+
+/// The space a control message carrying one descriptor takes.
+fn fd_message_space() -> usize {
+    // SAFETY: CMSG_SPACE only computes a size.
+    unsafe { libc::CMSG_SPACE(std::mem::size_of::<RawFd>() as u32) as usize }
+}
+
+/// A message of the one buffer `iov` with the control buffer `control`.
+fn message_of(iov: &mut libc::iovec, control: &mut [u8]) -> libc::msghdr {
+    // SAFETY: a zeroed msghdr is a valid empty message.
+    let mut message: libc::msghdr = unsafe { std::mem::zeroed() };
+    message.msg_iov = iov;
+    message.msg_iovlen = 1;
+    message.msg_control = control.as_mut_ptr().cast();
+    message.msg_controllen = control.len() as _;
+    message
+}
+
+/// Sends `body` with a copy of the descriptor `fd` attached.
+fn send_with_fd(socket: &OwnedFd, body: &[u8], fd: RawFd) -> std::io::Result<()> {
+    let mut control = vec![0u8; fd_message_space()];
+    let mut iov = libc::iovec {
+        iov_base: body.as_ptr() as *mut libc::c_void,
+        iov_len: body.len(),
+    };
+    let message = message_of(&mut iov, &mut control);
+    // SAFETY: the message's buffers outlive the call, and the control buffer has room for one
+    // header and one descriptor.
+    unsafe {
+        let header = libc::CMSG_FIRSTHDR(&message);
+        (*header).cmsg_level = libc::SOL_SOCKET;
+        (*header).cmsg_type = libc::SCM_RIGHTS;
+        (*header).cmsg_len = libc::CMSG_LEN(std::mem::size_of::<RawFd>() as u32) as _;
+        std::ptr::write_unaligned(libc::CMSG_DATA(header).cast::<RawFd>(), fd);
+        if libc::sendmsg(socket.as_raw_fd(), &message, libc::MSG_NOSIGNAL) != body.len() as isize {
+            return Err(last_error());
+        }
+    }
+    Ok(())
+}
+
+/// Receives a job id with the descriptor attached (`send_with_fd`); None when the other end
+/// closed.
+fn receive_job(socket: &OwnedFd) -> Option<(JobId, OwnedFd)> {
+    let mut body = [0u8; 8];
+    let mut control = vec![0u8; fd_message_space()];
+    loop {
+        let mut iov = libc::iovec {
+            iov_base: body.as_mut_ptr().cast(),
+            iov_len: body.len(),
+        };
+        let mut message = message_of(&mut iov, &mut control);
+        // SAFETY: as in `send_with_fd`; a descriptor received is owned from here on.
+        unsafe {
+            let got = libc::recvmsg(socket.as_raw_fd(), &mut message, libc::MSG_CMSG_CLOEXEC);
+            if got < 0 && last_error().kind() == std::io::ErrorKind::Interrupted {
+                continue;
+            }
+            let header = libc::CMSG_FIRSTHDR(&message);
+            if got != 8
+                || header.is_null()
+                || (*header).cmsg_level != libc::SOL_SOCKET
+                || (*header).cmsg_type != libc::SCM_RIGHTS
+            {
+                return None;
+            }
+            let fd = std::ptr::read_unaligned(libc::CMSG_DATA(header).cast::<RawFd>());
+            return Some((JobId::from_le_bytes(body), OwnedFd::from_raw_fd(fd)));
+        }
     }
 }
 
@@ -194,61 +323,100 @@ fn open_log(log: &Path) -> std::io::Result<OwnedFd> {
     Ok(file.into())
 }
 
-/// In the forked child: detach, set up the standard streams, run the supervisor, exit.
-fn become_supervisor(socket: &OwnedFd, log: OwnedFd, job: JobId, supervise: &Supervise) -> ! {
+/// In a forked child: detach from the scheduler's session and folder, stdin from `/dev/null`,
+/// the signal dispositions and variables of a supervisor (see the module's notes).
+fn detach_as_supervisor() {
     let devnull = CString::new("/dev/null").expect("no NUL");
     let root = CString::new("/").expect("no NUL");
     // SAFETY: plain system calls on descriptors this process owns; one thread.
     unsafe {
-        libc::close(socket.as_raw_fd());
-        // Named apart from the scheduler it was forked from, in `ps` and `top`.
-        libc::prctl(libc::PR_SET_NAME, c"kiroku-job".as_ptr());
         libc::setsid();
         let null = libc::open(devnull.as_ptr(), libc::O_RDONLY);
         if null >= 0 {
             libc::dup2(null, 0);
             libc::close(null);
         }
-        libc::dup2(log.as_raw_fd(), 1);
-        libc::dup2(log.as_raw_fd(), 2);
         libc::chdir(root.as_ptr());
         libc::signal(libc::SIGCHLD, libc::SIG_DFL);
         libc::signal(libc::SIGPIPE, libc::SIG_IGN);
     }
-    drop(log);
-    name_command_line(job);
     for name in UNINHERITED_VARIABLES {
         // The process has one thread: nothing reads the environment concurrently.
         std::env::remove_var(name);
     }
-    let code = supervise(job);
+}
+
+/// Sends stdout and stderr to the job's log and names the process after its job.
+fn take_job(log: OwnedFd, job: JobId, command_line: &[String]) {
+    // SAFETY: plain system calls on descriptors this process owns.
+    unsafe {
+        // Named apart from the scheduler it was forked from, in `ps` and `top`.
+        libc::prctl(libc::PR_SET_NAME, c"kiroku-job".as_ptr());
+        libc::dup2(log.as_raw_fd(), 1);
+        libc::dup2(log.as_raw_fd(), 2);
+    }
+    drop(log);
+    let id = job.to_string();
+    name_command_line(command_line, &["job-exec", &id]);
+}
+
+/// In the forked child: detach, set up the standard streams, run the supervisor, exit.
+fn become_supervisor(
+    socket: &OwnedFd,
+    log: OwnedFd,
+    job: JobId,
+    supervise: &Supervise,
+    command_line: &[String],
+) -> ! {
+    // SAFETY: closing the launcher's socket, which this process does not use.
+    unsafe { libc::close(socket.as_raw_fd()) };
+    detach_as_supervisor();
+    take_job(log, job, command_line);
+    let code = supervise()(job);
     std::process::exit(code)
 }
 
-/// Shows the supervisor as `kiroku --store LOC job-exec ID` (as the process it replaces) rather
-/// than as the scheduler it was forked from: `kiroku` for the executable's path makes room
-/// for the id; without `--store LOC` when even that does not fit.
-fn name_command_line(job: JobId) {
-    let Ok(current) = std::fs::read("/proc/self/cmdline") else {
-        return;
+/// In a forked spare: set up and prepare, wait for the job, supervise it, exit. Exits quietly
+/// when the launcher goes away first.
+fn become_spare(socket: OwnedFd, supervise: &Supervise, command_line: &[String]) -> ! {
+    // SAFETY: naming this thread; the name is a NUL-terminated literal.
+    unsafe { libc::prctl(libc::PR_SET_NAME, c"kiroku-spare".as_ptr()) };
+    detach_as_supervisor();
+    name_command_line(command_line, &["supervisor-spare"]);
+    let run = supervise();
+    let Some((job, log)) = receive_job(&socket) else {
+        // SAFETY: leaving without the scheduler's exit handlers (this is a fork of it).
+        unsafe { libc::_exit(0) }
     };
+    drop(socket);
+    take_job(log, job, command_line);
+    std::process::exit(run(job))
+}
+
+/// The scheduler's command line up to `scheduler` with `kiroku` for the executable's path
+/// (`kiroku --store LOC`), which its supervisors' command lines start with.
+fn command_line_prefix() -> Vec<String> {
+    let current = std::fs::read("/proc/self/cmdline").unwrap_or_default();
     let current: Vec<String> = current
         .split(|b| *b == 0)
         .filter(|a| !a.is_empty())
         .map(|a| String::from_utf8_lossy(a).into_owned())
         .collect();
-    let id = job.to_string();
-    let mut args: Vec<&str> = vec!["kiroku"];
-    args.extend(
-        current
-            .iter()
-            .skip(1)
-            .map(String::as_str)
-            .take_while(|a| *a != "scheduler"),
-    );
-    args.extend(["job-exec", &id]);
+    std::iter::once("kiroku".to_string())
+        .chain(current.into_iter().skip(1).take_while(|a| a != "scheduler"))
+        .collect()
+}
+
+/// Shows this process as `PREFIX… REST…` (a supervisor as `kiroku --store LOC job-exec ID`, as
+/// the process it replaces, rather than as the scheduler it was forked from); without the
+/// prefix's options when even that does not fit.
+fn name_command_line(prefix: &[String], rest: &[&str]) {
+    let mut args: Vec<&str> = prefix.iter().map(String::as_str).collect();
+    args.extend(rest);
     if !crate::process::set_command_line(&args) {
-        crate::process::set_command_line(&["kiroku", "job-exec", &id]);
+        let mut short = vec!["kiroku"];
+        short.extend(rest);
+        crate::process::set_command_line(&short);
     }
 }
 
@@ -272,13 +440,16 @@ mod tests {
         let outcome = in_single_threaded_child(move || {
             std::env::set_var("KIROKU_RUN_ID", "inherited");
             let script = script.clone();
-            let launcher = Launcher::start(Box::new(move |job| {
-                let status = std::process::Command::new("sh")
-                    .args(["-c", &script])
-                    .env("JOB", job.to_string())
-                    .status()
-                    .unwrap();
-                status.code().unwrap_or(1)
+            let launcher = Launcher::start(Box::new(move || {
+                let script = script.clone();
+                Box::new(move |job| {
+                    let status = std::process::Command::new("sh")
+                        .args(["-c", &script])
+                        .env("JOB", job.to_string())
+                        .status()
+                        .unwrap();
+                    status.code().unwrap_or(1)
+                })
             }))
             .unwrap();
             let pid = launcher.launch(7, &log_c).unwrap();
@@ -314,7 +485,7 @@ mod tests {
         let good = dir.path().join("good.log");
         let good_c = good.clone();
         let ok = in_single_threaded_child(move || {
-            let launcher = Launcher::start(Box::new(|_| 0)).unwrap();
+            let launcher = Launcher::start(Box::new(|| Box::new(|_| 0))).unwrap();
             assert!(launcher
                 .launch(1, &blocker.join("under-a-file.log"))
                 .is_err());
@@ -322,6 +493,61 @@ mod tests {
         });
         assert!(ok);
         assert!(good.exists());
+    }
+
+    /// Each job goes to a spare that prepared before the job was launched (its preparation
+    /// is done by the time the launch asks), and a new spare replaces the one taken.
+    #[test]
+    fn jobs_go_to_spares_prepared_before_their_launch() {
+        let dir = tempfile::tempdir().unwrap();
+        let (root, root_c) = (dir.path().to_path_buf(), dir.path().to_path_buf());
+        let ok = in_single_threaded_child(move || {
+            let prepared = root_c.clone();
+            let launcher = Launcher::start(Box::new(move || {
+                // SAFETY: getpid cannot fail.
+                let me = unsafe { libc::getpid() };
+                std::fs::write(prepared.join(format!("prepared-{me}")), "").unwrap();
+                let ran = prepared.clone();
+                Box::new(move |job| {
+                    // SAFETY: getpid cannot fail.
+                    let me = unsafe { libc::getpid() };
+                    std::fs::write(ran.join(format!("ran-{job}")), me.to_string()).unwrap();
+                    0
+                })
+            }))
+            .unwrap();
+            for job in [1, 2] {
+                let deadline = Instant::now() + Duration::from_secs(10);
+                let spare_ready = || {
+                    std::fs::read_dir(&root_c)
+                        .unwrap()
+                        .flatten()
+                        .filter(|e| e.file_name().to_string_lossy().starts_with("prepared-"))
+                        .count()
+                        >= job as usize
+                };
+                while !spare_ready() && Instant::now() < deadline {
+                    std::thread::sleep(Duration::from_millis(10));
+                }
+                let pid = launcher.launch(job, &root_c.join("job.log")).unwrap();
+                assert!(
+                    root_c.join(format!("prepared-{pid}")).exists(),
+                    "job {job} went to a prepared spare"
+                );
+                std::fs::write(root_c.join(format!("launched-{job}")), pid.to_string()).unwrap();
+            }
+        });
+        assert!(ok, "the child that started the launcher failed");
+        for job in [1, 2] {
+            let launched = std::fs::read_to_string(root.join(format!("launched-{job}"))).unwrap();
+            let path = root.join(format!("ran-{job}"));
+            let deadline = Instant::now() + Duration::from_secs(10);
+            while !path.exists() && Instant::now() < deadline {
+                std::thread::sleep(Duration::from_millis(10));
+            }
+            let ran = std::fs::read_to_string(&path).unwrap_or_default();
+            assert_eq!(ran, launched, "job {job} ran in the spare launched for it");
+        }
     }
 
     /// Runs `body` in a forked child that execs nothing: the child has only the forking
