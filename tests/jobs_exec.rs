@@ -258,6 +258,28 @@ fn a_failing_or_missing_command_fails_the_job_with_its_code() {
     assert!(supervisor_log(&p, failing).contains("is not starting"));
 }
 
+/// The supervisor waits for signals it blocks; the command it starts must not inherit that
+/// mask (a program started without a shell, which would not clear it, sees SIGTERM and SIGINT).
+#[test]
+fn a_command_starts_with_no_signal_blocked() {
+    let p = Project::new();
+    let store = open(&p);
+    let id = starting_job(
+        &store,
+        &p,
+        &["grep", "^SigBlk", "/proc/self/status"],
+        &[],
+        None,
+    );
+    start_supervisor(&p, id).wait().unwrap();
+    let job = wait_for_end(&store, id, Duration::from_secs(30));
+    assert_eq!(job.status, JobStatus::Finished, "{}", job.reason);
+    let run = store.run(job.run_id.as_ref().unwrap()).unwrap();
+    let log = std::fs::read_to_string(Path::new(run.run_dir.as_ref().unwrap()).join("output.log"))
+        .unwrap();
+    assert_eq!(log.trim(), "SigBlk:\t0000000000000000", "{log}");
+}
+
 #[test]
 fn cancel_stops_a_command_that_ignores_sigterm_children_included() {
     let p = Project::new();

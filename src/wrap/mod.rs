@@ -274,13 +274,23 @@ pub fn record_child(store: &dyn Store, run_id: &str, pid: u32) -> Option<ChildPr
 /// Makes the child get SIGTERM when the thread that spawns it ends, which is when this process
 /// dies (it waits for the child on that thread), so a `kiroku run` killed outright leaves no
 /// orphan running unobserved. A child that ignores SIGTERM is on its own.
+///
+/// The child starts with no signal blocked: a job's supervisor blocks the signals it waits
+/// for (`job::wakeup`), a mask survives `exec`, and a command started with SIGTERM and SIGINT
+/// blocked would see neither (a cancel would reach it only as SIGKILL after the grace).
 pub(crate) fn die_with_this_thread(command: &mut Command) {
     use std::os::unix::process::CommandExt;
     // SAFETY: getpid is always safe.
     let parent = unsafe { libc::getpid() };
-    // SAFETY: the closure only calls async-signal-safe functions (prctl, getppid, raise).
+    // SAFETY: the closure only calls async-signal-safe functions (sigemptyset, sigprocmask,
+    // prctl, getppid, raise).
     unsafe {
         command.pre_exec(move || {
+            let mut none: libc::sigset_t = std::mem::zeroed();
+            libc::sigemptyset(&mut none);
+            if libc::sigprocmask(libc::SIG_SETMASK, &none, std::ptr::null_mut()) != 0 {
+                return Err(std::io::Error::last_os_error());
+            }
             if libc::prctl(libc::PR_SET_PDEATHSIG, libc::SIGTERM) != 0 {
                 return Err(std::io::Error::last_os_error());
             }
