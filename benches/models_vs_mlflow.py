@@ -25,6 +25,7 @@ client (the server's own time).
     cargo build --release && python3 benches/models_vs_mlflow.py [--kiroku target/release/kiroku]
 """
 import argparse
+import gc
 import json
 import os
 import shutil
@@ -51,6 +52,9 @@ ROUNDS = int(os.environ.get("BENCH_ROUNDS", 5))
 # Repeats of each search (median): the big ones fewer times.
 REPEATS_BIG = int(os.environ.get("BENCH_REPEATS_BIG", 3))
 REPEATS_SMALL = int(os.environ.get("BENCH_REPEATS_SMALL", 15))
+# BENCH_COMPARE=counts compares only how many entries each server answered (to measure an
+# older kiroku whose order differed from MLflow's); by default the entries and their order.
+COMPARE_ORDER = os.environ.get("BENCH_COMPARE", "order") != "counts"
 TARGET = 5.0
 FLOOR_SLACK = 1.15
 NOW = 1_700_000_000_000
@@ -92,40 +96,57 @@ def seed(db_path):
 def median_of(fn, repeats):
     times, result = [], None
     for _ in range(repeats):
-        t = time.perf_counter()
-        result = fn()
-        times.append(time.perf_counter() - t)
+        took, result = timed_call(fn)
+        times.append(took)
     return statistics.median(times), result
 
 
+def version_keys(versions):
+    return [(v.name, int(v.version)) for v in versions]
+
+
 def all_versions(client, page_size):
-    n, token = 0, None
+    keys, token = [], None
     while True:
         page = client.search_model_versions(max_results=page_size, page_token=token)
-        n += len(page)
+        keys += version_keys(page)
         token = page.token
         if not token:
-            return n
+            return keys
 
 
-# name -> (big?, what the client does). Each returns how many entities it read.
+# name -> (big?, what the client does). Each returns what it read, in order ((name, version)
+# of versions, names of models), so both servers' answers can be compared entry by entry.
 QUERIES = {
     "all_versions": (True, lambda c: all_versions(c, 10_000)),
     "all_versions_pages_1000": (True, lambda c: all_versions(c, 1000)),
-    "versions_one_model": (False, lambda c: len(c.search_model_versions("name = 'model-042'"))),
-    "versions_by_run_id": (False, lambda c: len(c.search_model_versions(f"run_id = '{run_id_of(42, 7)}'"))),
-    "versions_by_tag": (False, lambda c: len(c.search_model_versions("tags.validated = 'yes'"))),
-    "versions_name_like": (False, lambda c: len(c.search_model_versions("name LIKE 'model-04%'"))),
-    "versions_by_number": (False, lambda c: len(c.search_model_versions("version_number = 42"))),
-    "versions_by_source": (False, lambda c: len(c.search_model_versions("source_path = 's3://bucket/model-042/42'"))),
-    "versions_ordered_page": (False, lambda c: len(c.search_model_versions(
+    "versions_one_model": (False, lambda c: version_keys(c.search_model_versions("name = 'model-042'"))),
+    "versions_by_run_id": (False, lambda c: version_keys(c.search_model_versions(f"run_id = '{run_id_of(42, 7)}'"))),
+    "versions_by_tag": (False, lambda c: version_keys(c.search_model_versions("tags.validated = 'yes'"))),
+    "versions_name_like": (False, lambda c: version_keys(c.search_model_versions("name LIKE 'model-04%'"))),
+    "versions_by_number": (False, lambda c: version_keys(c.search_model_versions("version_number = 42"))),
+    "versions_by_source": (False, lambda c: version_keys(c.search_model_versions("source_path = 's3://bucket/model-042/42'"))),
+    "versions_ordered_page": (False, lambda c: version_keys(c.search_model_versions(
         "tags.dataset = 'd7'", order_by=["creation_timestamp DESC"], max_results=50))),
-    "versions_small_page": (False, lambda c: len(c.search_model_versions(max_results=10))),
-    "models_like": (False, lambda c: len(c.search_registered_models("name LIKE 'model-0%'", max_results=1000))),
-    "models_by_tag": (False, lambda c: len(c.search_registered_models("tags.team = 'team-3'"))),
-    "models_ordered_page": (False, lambda c: len(c.search_registered_models(
-        order_by=["last_updated_timestamp DESC"], max_results=10))),
+    "versions_small_page": (False, lambda c: version_keys(c.search_model_versions(max_results=10))),
+    "models_like": (False, lambda c: [m.name for m in c.search_registered_models("name LIKE 'model-0%'", max_results=1000)]),
+    "models_by_tag": (False, lambda c: [m.name for m in c.search_registered_models("tags.team = 'team-3'")]),
+    "models_ordered_page": (False, lambda c: [m.name for m in c.search_registered_models(
+        order_by=["last_updated_timestamp DESC"], max_results=10)]),
 }
+
+
+def timed_call(fn):
+    """One call's seconds, the garbage collector held off during it (as `timeit` does), so a
+    collection of an earlier call's garbage is not charged to whichever server comes next."""
+    gc.collect()
+    gc.disable()
+    try:
+        t = time.perf_counter()
+        result = fn()
+        return time.perf_counter() - t, result
+    finally:
+        gc.enable()
 
 
 class Recorder:
@@ -157,53 +178,57 @@ class Recorder:
 
         requests.Session.request = self.original
 
-    def write(self, path):
-        with open(path, "w") as f:
-            for (method, uri, body), answer in self.exchanges.items():
-                f.write(json.dumps({"method": method, "uri": uri, "body": body, "answer": answer.decode()}) + "\n")
 
 
-def searches(url, recorder=None):
-    """Every query through the MLflow client (median), its count, and, through a bare keep-alive
-    HTTP client, the same requests (the server's own time) and the answers' size."""
+def record(urls):
+    """Each query once through the MLflow client against each server: what it read, and the
+    exact requests it sent with the answers' bytes (kiroku's go to the canned server)."""
     from mlflow import MlflowClient
 
-    import requests
-
-    out = {}
-    for name, (big, query) in QUERIES.items():
+    out = {name: {} for name in urls}
+    for server, url in urls.items():
         client = MlflowClient(tracking_uri=url, registry_uri=url)
-        query(client)  # warm-up (connection, caches)
-        local = Recorder()
-        with local:
-            count = query(client)
-        if recorder is not None:
-            recorder.exchanges.update(local.exchanges)
-        repeats = REPEATS_BIG if big else REPEATS_SMALL
-        out[f"{name}_s"], again = median_of(lambda: query(client), repeats)
-        assert again == count, (name, again, count)
-        out[name] = count
-        session = requests.Session()
-
-        def raw():
-            return sum(len(session.request(m, url + uri, data=body or None).content)
-                       for (m, uri, body) in local.exchanges)
-
-        raw()
-        out[f"raw_{name}_s"], out[f"bytes_{name}"] = median_of(raw, repeats)
-        out[f"requests_{name}"] = len(local.exchanges)
+        for query_name, (_, query) in QUERIES.items():
+            query(client)  # warm-up (connection, caches)
+            recorder = Recorder()
+            with recorder:
+                out[server][query_name] = query(client)
+            out[server][f"exchanges_{query_name}"] = recorder.exchanges
     return out
 
 
-def floor(url):
-    """The client's time for each query against the canned server replaying kiroku's answers."""
+def timed(urls, recorded):
+    """Each query through the MLflow client, the servers interleaved round by round so machine
+    noise hits them alike (median of the rounds); then the same requests from a bare keep-alive
+    HTTP client (the server's own time) and the answers' size."""
+    import requests
     from mlflow import MlflowClient
 
-    out = {}
-    for name, (big, query) in QUERIES.items():
-        client = MlflowClient(tracking_uri=url, registry_uri=url)
-        query(client)
-        out[f"{name}_s"], out[name] = median_of(lambda: query(client), REPEATS_BIG if big else REPEATS_SMALL)
+    clients = {name: MlflowClient(tracking_uri=url, registry_uri=url) for name, url in urls.items()}
+    sessions = {name: requests.Session() for name in urls}
+    out = {name: {} for name in urls}
+    for query_name, (big, query) in QUERIES.items():
+        times = {name: [] for name in urls}
+        for _ in range(REPEATS_BIG if big else REPEATS_SMALL):
+            for name, client in clients.items():
+                took, found = timed_call(lambda: query(client))
+                times[name].append(took)
+                assert len(found) == len(recorded["kiroku"][query_name]), (name, query_name, len(found))
+        for name in urls:
+            out[name][f"{query_name}_s"] = statistics.median(times[name])
+            out[name][query_name] = len(recorded["kiroku"][query_name])
+        for name in ("kiroku", "mlflow"):
+            exchanges = recorded[name][f"exchanges_{query_name}"]
+            session, url = sessions[name], urls[name]
+
+            def raw():
+                return sum(len(session.request(m, url + uri, data=body or None).content)
+                           for (m, uri, body) in exchanges)
+
+            raw()
+            out[name][f"raw_{query_name}_s"], out[name][f"bytes_{query_name}"] = median_of(
+                raw, REPEATS_BIG if big else REPEATS_SMALL)
+            out[name][f"requests_{query_name}"] = len(exchanges)
     return out
 
 
@@ -221,25 +246,6 @@ def log_model_once(url, experiment):
         t = time.perf_counter()
         mlflow.sklearn.log_model(model, name="model", pip_requirements=["scikit-learn"])
         return time.perf_counter() - t
-
-
-def wait_healthy_canned(url, proc, seconds=30):
-    """The canned server answers only what was recorded: it is up once it answers at all."""
-    import urllib.error
-    import urllib.request
-
-    deadline = time.time() + seconds
-    while time.time() < deadline:
-        if proc.poll() is not None:
-            raise RuntimeError(f"canned server exited with {proc.returncode}")
-        try:
-            urllib.request.urlopen(url + "/health", timeout=2)
-            return
-        except urllib.error.HTTPError:
-            return
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"{url} did not come up in {seconds}s")
 
 
 def main():
@@ -278,22 +284,34 @@ def main():
             for name, url in servers.items():
                 times[name].append(log_model_once(url, "log-model"))
         results = {name: {"log_model_s": statistics.median(t)} for name, t in times.items()}
-        recorder = Recorder()
-        for name, url in servers.items():
-            print(f"registry searches against {name} ...", flush=True)
-            results[name].update(searches(url, recorder if name == "kiroku" else None))
+        print("registry searches: recording each query's requests and answers ...", flush=True)
+        recorded = record(servers)
+        for key in QUERIES:
+            # The same entries in the same order, page after page: MLflow's semantics.
+            k_found, m_found = recorded["kiroku"][key], recorded["mlflow"][key]
+            if COMPARE_ORDER:
+                assert k_found == m_found, (key, len(k_found), len(m_found), k_found[:5], m_found[:5])
+            else:
+                assert len(k_found) == len(m_found), (key, len(k_found), len(m_found))
         replay_file = os.path.join(work, "kiroku-answers.jsonl")
-        recorder.write(replay_file)
+        with open(replay_file, "w") as fh:
+            # `/health` too, so that the canned server is waited for like the others.
+            fh.write(json.dumps({"method": "GET", "uri": "/health", "body": "", "answer": "OK"}) + "\n")
+            for key in QUERIES:
+                for (method, uri, body), answer in recorded["kiroku"][f"exchanges_{key}"].items():
+                    fh.write(json.dumps({"method": method, "uri": uri, "body": body, "answer": answer.decode()}) + "\n")
         canned_proc, canned_url = start_printing_url([kiroku, "dev", "null-mlflow", "--bind", "127.0.0.1:0", "--replay", replay_file])
         procs.append(canned_proc)
-        wait_healthy_canned(canned_url, canned_proc)
-        print("registry searches against the canned server (the client's floor) ...", flush=True)
-        results["floor"] = floor(canned_url)
-        print(json.dumps(results), flush=True)
+        wait_healthy(canned_url, canned_proc)
+        print("registry searches: kiroku, MLflow and the canned server (the client's floor), interleaved ...", flush=True)
+        searched = timed({**servers, "floor": canned_url}, recorded)
+        for name in ("kiroku", "mlflow"):
+            results[name].update(searched[name])
+        results["floor"] = searched["floor"]
+        printable = {name: {k: v for k, v in r.items() if not k.startswith("exchanges_")} for name, r in results.items()}
+        print(json.dumps(printable), flush=True)
 
         k, m, f = results["kiroku"], results["mlflow"], results["floor"]
-        for key in QUERIES:
-            assert k[key] == m[key] == f[key], (key, k[key], m[key], f[key])
         print()
         print(f"load: {os.getloadavg()[0]:.2f} (1-minute average)")
         print(f"{'log_model (sklearn) s, median':32}{'kiroku':>9}{'mlflow':>9}  ratio {m['log_model_s'] / k['log_model_s']:.2f} (target >= 1.0)")
@@ -321,7 +339,7 @@ def main():
               " server could reach; srv = the same requests from a bare HTTP client)")
         if args.json:
             with open(args.json, "w") as fh:
-                json.dump({"results": results, "ratios": ratios}, fh, indent=1)
+                json.dump({"results": printable, "ratios": ratios}, fh, indent=1)
         return 0 if ok else 1
     finally:
         stop_all(procs)
