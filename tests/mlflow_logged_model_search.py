@@ -1,7 +1,8 @@
-"""Logged-model search by metrics, MLflow's own server against `kiroku serve`: the same seeded
-script writes logged models with metrics (steps, runs, datasets, ties) through the mlflow client
-into both, then sends both the same generated searches: filters `metrics.<key> <op> <value>`
-(with attribute and tag clauses), `datasets`, and `order_by` on metrics (with
+"""Logged-model search by metrics and params, MLflow's own server against `kiroku serve`: the same
+seeded script writes logged models with params and metrics (steps, runs, datasets, ties) through
+the mlflow client into both, then sends both the same generated searches: filters
+`metrics.<key> <op> <value>` and `params.<key> <op> '<text>'` (with attribute and tag clauses),
+`datasets`, and `order_by` on metrics (with
 `dataset_name`/`dataset_digest`) and attributes, paged. Answers are compared as the ordered
 model names of every page; an error must be an error on both. Prints one JSON line: {queries,
 differences, errors, examples}.
@@ -20,6 +21,7 @@ from mlflow.exceptions import MlflowException  # noqa: E402
 MODELS = 24
 QUERIES = 150
 KEYS = ["acc", "loss", "f1"]
+LRS = ["0.1", "0.01", "0.001"]
 DATASETS = [("train", "d1"), ("holdout", "d2"), ("holdout", "d3")]
 # Searches may also name a dataset without its digest (the client logs none such).
 SEARCHED = DATASETS + [("holdout", None)]
@@ -31,7 +33,14 @@ def seed(client, rng):
     exp = client.create_experiment("lm-search")
     runs = [client.create_run(exp).info.run_id for _ in range(3)]
     for i in range(MODELS):
-        model = client.create_logged_model(exp, name=f"m{i:02d}", tags={"team": rng.choice(["a", "b"])})
+        # Params: `lr` on every model, `opt` on some (case varies: LIKE and ILIKE differ); from
+        # a generator of their own, so the metrics drawn below stay as they were.
+        drawn = random.Random(1000 + i)
+        params = {"lr": drawn.choice(LRS)}
+        if drawn.random() < 0.7:
+            params["opt"] = drawn.choice(["adam", "Adam", "sgd"])
+        model = client.create_logged_model(exp, name=f"m{i:02d}", tags={"team": rng.choice(["a", "b"])},
+                                           params=params)
         for _ in range(rng.randrange(0, 6)):
             key = rng.choice(KEYS)
             # Few distinct values: ties are frequent.
@@ -44,15 +53,35 @@ def seed(client, rng):
     return exp
 
 
+def gen_param_clause(rng):
+    """A `params.<key>` clause: MLflow's text comparisons, a list, an unquoted number (read as
+    text), a param some models lack, and operators params do not take (an error on both)."""
+    key = rng.choice(["lr", "opt", "opt", "missing"])
+    value = rng.choice(LRS) if key == "lr" else rng.choice(["adam", "Adam", "sgd", "x"])
+    form = rng.random()
+    if form < 0.35:
+        return f"params.{key} {rng.choice(['=', '!='])} '{value}'"
+    if form < 0.55:
+        return f"params.{key} {rng.choice(['LIKE', 'ILIKE'])} '{rng.choice(['a%', 'A%', '%d%', '0.0%'])}'"
+    if form < 0.75:
+        values = ", ".join(f"'{v}'" for v in rng.sample(LRS + ["adam", "sgd"], 2))
+        return f"params.{key} {rng.choice(['IN', 'NOT IN'])} ({values})"
+    if form < 0.85:
+        return f"params.lr = {rng.choice(LRS)}"
+    return f"params.{key} {rng.choice(['>', '<='])} '1'"
+
+
 def gen_query(rng):
     clauses = []
     for _ in range(rng.randrange(0, 3)):
         kind = rng.random()
-        if kind < 0.7:
+        if kind < 0.55:
             op = rng.choice(["=", "!=", "<", "<=", ">", ">="])
             clauses.append(f"metrics.{rng.choice(KEYS)} {op} {rng.choice([0.1, 0.5, 0.75, 0, -1, 1])}")
-        elif kind < 0.85:
+        elif kind < 0.7:
             clauses.append(f"tags.team = '{rng.choice(['a', 'b'])}'")
+        elif kind < 0.9:
+            clauses.append(gen_param_clause(rng))
         else:
             clauses.append(f"name LIKE 'm{rng.randrange(0, 3)}%'")
     order = []

@@ -324,3 +324,93 @@ fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_na
         2
     );
 }
+
+/// On a token-protected server, a version's evaluation job logs back with a token of its own
+/// (`models::job_tokens`): the evaluation's mlflow client (`mlflow_evaluation.py`) logs its
+/// metric into the evaluation run through the server, with no token in the job's record or its
+/// command; the token is the job's (its own user), revoked as the job ends, and the admin's
+/// token, which registered the version, is never handed on.
+#[test]
+fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_own() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let project = Project::new();
+    let evaluated = project.path().join("evaluated.txt");
+    std::fs::write(
+        project.path().join("kiroku.toml"),
+        format!(
+            "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\" }}\n",
+            evaluated = evaluated.display(),
+            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/mlflow_evaluation.py")
+                .display(),
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    let (admin, admin_secret) = store.create_token("admin", false).unwrap();
+    let server = Server::start(&project, &[]).unwrap();
+
+    // Without a token the server refuses the mlflow client: a token is needed to log at all.
+    let refused = common::python("mlflow_register_version.py")
+        .args([&server.url, "scored"])
+        .output()
+        .unwrap();
+    assert!(!refused.status.success(), "no token, no registration");
+    let registered = common::python("mlflow_register_version.py")
+        .args([&server.url, "scored"])
+        .env("MLFLOW_TRACKING_TOKEN", &admin_secret)
+        .output()
+        .unwrap();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+
+    // The evaluation ran and its mlflow client logged through the server into its own run.
+    wait_for("the evaluation job", || {
+        std::fs::read_to_string(&evaluated).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let line: Vec<String> = std::fs::read_to_string(&evaluated)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    assert_eq!(line[0], "1");
+    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
+    let job = store.job(evaluation.job_id).unwrap();
+    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
+    let score = store.metric_series(&line[2], "eval_score").unwrap();
+    assert_eq!(
+        score.len(),
+        1,
+        "logged through the server with the job's token"
+    );
+
+    // Neither the admin's token nor the job's own is in the job's record.
+    let record = format!("{:?} {:?}", job.env, job.command);
+    assert!(!record.contains(&admin_secret), "{record}");
+    assert!(
+        !record.contains("kik_"),
+        "no secret in the job's record: {record}"
+    );
+
+    // The job's token was its own, and is revoked once the job has ended; the admin's stays.
+    wait_for("the job's token to be revoked", || {
+        let tokens = store.tokens().unwrap();
+        tokens
+            .iter()
+            .any(|t| t.user == "job:eval scored/1" && t.revoked_ms.is_some())
+    });
+    let tokens = store.tokens().unwrap();
+    assert_eq!(tokens.len(), 2, "the admin's and the job's: {tokens:?}");
+    assert!(tokens
+        .iter()
+        .any(|t| t.id == admin.id && t.revoked_ms.is_none()));
+    let files = std::fs::read_dir(project.store_dir().join("job-tokens"))
+        .map(|d| d.count())
+        .unwrap_or(0);
+    assert_eq!(files, 0, "the token's file goes with it");
+}

@@ -4,7 +4,8 @@
 //! `experiments/search`, filters and orders from MLflow's grammar, pages, run views, page
 //! tokens) to both through the mlflow client. Every answer must match, except where a query
 //! uses one of the extensions the README's dialect table documents.
-//! Logged-model searches by metrics are compared the same way (`mlflow_logged_model_search.py`).
+//! Logged-model searches by metrics and params are compared the same way
+//! (`mlflow_logged_model_search.py`).
 mod common;
 use common::differential_tally;
 use common::requires::require_python_module;
@@ -38,9 +39,9 @@ fn mlflow_routes_search_exactly_like_mlflow() {
     );
 }
 
-/// Logged-model search by metrics (`metrics.x > v`, `datasets`, `order_by` on metrics with a
-/// dataset) against MLflow's own server: `mlflow_logged_model_search.py` writes the same logged
-/// models and metrics into both and compares every page of the same generated searches.
+/// Logged-model search by metrics and params (`metrics.x > v`, `params.lr IN ('0.1')`,
+/// `datasets`, `order_by` on metrics with a dataset) against MLflow's own server:
+/// `mlflow_logged_model_search.py` writes the same logged models, params and metrics into both and compares every page of the same generated searches.
 #[test]
 fn logged_model_searches_by_metrics_answer_like_mlflow() {
     if !require_python_module("mlflow") {

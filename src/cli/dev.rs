@@ -49,6 +49,10 @@ pub enum DevCommand {
     NullMlflow {
         #[arg(long, default_value = "127.0.0.1:0")]
         bind: std::net::SocketAddr,
+        /// Answer with the recorded answers of this file (JSON lines `{method, uri, body,
+        /// answer}`) instead: the client's floor for exactly those answers.
+        #[arg(long)]
+        replay: Option<std::path::PathBuf>,
     },
     /// Write `batches` batches of `batch_size` points into a run, printing `committed N` after
     /// each commit.
@@ -66,13 +70,13 @@ pub enum DevCommand {
 
 pub fn dev(ctx: &mut Context, cmd: &DevCommand) -> Result<i32> {
     match cmd {
-        DevCommand::NullMlflow { bind } => {
+        DevCommand::NullMlflow { bind, replay } => {
             if !crate::server::is_loopback(bind) {
                 return Err(KirokuError::Invalid(
                     "the null server binds loopback only".into(),
                 ));
             }
-            crate::server::null_mlflow::serve_blocking(*bind)
+            crate::server::null_mlflow::serve_blocking(*bind, replay.as_deref())
                 .map_err(|e| KirokuError::io("null MLflow server", e))?;
             Ok(0)
         }

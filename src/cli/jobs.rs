@@ -555,6 +555,7 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
             workdir: workdir.clone(),
             queue_directly: true,
             server_url: None,
+            job_tokens: None,
         })
     }));
     let scheduler = match launcher {

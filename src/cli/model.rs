@@ -175,6 +175,7 @@ fn submitter<'a>(ctx: &Context, store: &'a dyn crate::store::Store) -> Result<Su
             .map_err(|e| KirokuError::io("reading the current directory", e))?,
         queue_directly: false,
         server_url: None,
+        job_tokens: None,
     })
 }
 

@@ -113,6 +113,9 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
             workdir: served_workdir(ctx),
             url: own_url(scheme, addr),
+            job_tokens: Some(Arc::new(crate::models::job_tokens::JobTokens::new(
+                Arc::clone(&sqlite),
+            )?)),
         },
         ctx.location.project_dir().as_deref(),
     )?;

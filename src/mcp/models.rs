@@ -156,6 +156,7 @@ fn promote_model(call: &Call) -> Result<Reply> {
             .map_err(|e| KirokuError::io("reading the current directory", e))?,
         queue_directly: false,
         server_url: None,
+        job_tokens: None,
     };
     let reason = call.args.opt_text("reason")?.unwrap_or_default();
     let promotion = promote::promote(

@@ -5,6 +5,7 @@
 //! The gate (`policy`, `facts`, `gate`), the hooks an event fires (`hooks`) and the alias move
 //! itself live in `store::model_gate` (the server moves aliases too); they are re-exported here.
 pub mod evaluation;
+pub mod job_tokens;
 pub mod live_settings;
 pub mod outbox;
 pub mod overview;
@@ -38,6 +39,9 @@ pub struct Submitter<'a> {
     /// The URL of the `kiroku serve` this submits from (None elsewhere): its jobs' MLflow
     /// clients log to it.
     pub server_url: Option<String>,
+    /// The tokens of the jobs it submits, when it is a token-protected `kiroku serve` (None
+    /// elsewhere): each job that logs back to it gets one of its own.
+    pub job_tokens: Option<&'a job_tokens::JobTokens>,
 }
 
 impl Submitter<'_> {

@@ -2,7 +2,9 @@
 //! alias moves by (read from the project's `kiroku.toml` beside the served store, over the
 //! user's file, and read again when they change: `live_settings`), what follows a version registered through MLflow's API (its evaluation job,
 //! submitted at once, and its `version_created` hooks), and an outbox drainer thread that
-//! delivers hook deliveries as moves queue them (woken by each), and retries when they are due.
+//! delivers hook deliveries as moves queue them (woken by each), and retries when they are due;
+//! the same thread revokes the tokens of the server's jobs that ended (`job_tokens`).
+use super::job_tokens::JobTokens;
 use super::live_settings::LiveModels;
 use super::{outbox, promote, Submitter};
 use crate::config::Config;
@@ -34,6 +36,8 @@ pub struct ServedStore {
     /// The server's own URL (`http://127.0.0.1:PORT` when it listens on every address): the
     /// `MLFLOW_TRACKING_URI` of the evaluations it submits.
     pub url: String,
+    /// The tokens of the jobs it submits (None: a server that takes no tokens at all).
+    pub job_tokens: Option<Arc<JobTokens>>,
 }
 
 impl ServedStore {
@@ -47,6 +51,7 @@ impl ServedStore {
             workdir: self.workdir.clone(),
             queue_directly: false,
             server_url: Some(self.url.clone()),
+            job_tokens: self.job_tokens.as_deref(),
         }
     }
 }
@@ -103,6 +108,11 @@ pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<Registry
 fn drain_forever(served: &ServedStore, woken: &mpsc::Receiver<()>) {
     loop {
         let next = outbox::scheduler_pass(&served.submitter());
+        if let Some(tokens) = &served.job_tokens {
+            if let Err(e) = tokens.revoke_ended(served.store.as_ref()) {
+                eprintln!("kiroku serve: revoking the tokens of ended jobs: {e}");
+            }
+        }
         let wait = next.map_or(DRAIN_AT_LEAST_EVERY, |d| d.min(DRAIN_AT_LEAST_EVERY));
         match woken.recv_timeout(wait) {
             Ok(()) => while woken.try_recv().is_ok() {},

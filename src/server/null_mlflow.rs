@@ -2,12 +2,23 @@
 //! client's own ceiling: every call is answered at once with a fixed, well-formed answer
 //! (bodies are read, never parsed or stored; `metrics/get-history` pages through a canned
 //! 100,000-point series). `kiroku dev null-mlflow --bind ADDR`.
+//!
+//! With `--replay FILE` it serves recorded answers instead: FILE holds JSON lines
+//! `{"method", "uri", "body", "answer"}` (a request exactly as a client sent it, path and query
+//! as on the wire, and the bytes some server answered), and each request is answered with the
+//! recorded bytes of the identical request, anything else with a 404. Serving a real server's
+//! answers from memory shows what the client itself costs for exactly those answers: the floor
+//! under any server for that query.
 use axum::body::Bytes;
-use axum::http::Uri;
+use axum::extract::State;
+use axum::http::{header, Method, StatusCode, Uri};
 use axum::response::{IntoResponse, Response};
 use axum::routing::any;
 use axum::{Json, Router};
+use serde::Deserialize;
 use serde_json::json;
+use std::collections::HashMap;
+use std::sync::Arc;
 
 const RUN_ID: &str = "0123456789abcdef0123456789abcdef";
 
@@ -62,16 +73,82 @@ async fn answer(uri: Uri, _body: Bytes) -> Response {
     Json(body).into_response()
 }
 
-/// Answers every route.
-pub fn router() -> Router {
-    Router::new()
-        .route("/", any(answer))
-        .route("/{*path}", any(answer))
-        .layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+/// One recorded exchange of a replay file.
+#[derive(Deserialize)]
+struct Recorded {
+    method: String,
+    uri: String,
+    #[serde(default)]
+    body: String,
+    answer: String,
 }
 
-/// Serves until Ctrl-C.
-pub fn serve_blocking(bind: std::net::SocketAddr) -> std::io::Result<()> {
+/// Recorded answers by (method, path and query, request body).
+type Recording = HashMap<(String, String, Bytes), Bytes>;
+
+/// Reads a replay file (JSON lines of `Recorded`).
+fn read_recording(path: &std::path::Path) -> std::io::Result<Recording> {
+    let text = std::fs::read_to_string(path)?;
+    let mut out = Recording::new();
+    for (n, line) in text
+        .lines()
+        .enumerate()
+        .filter(|(_, l)| !l.trim().is_empty())
+    {
+        let r: Recorded = serde_json::from_str(line).map_err(|e| {
+            std::io::Error::new(
+                std::io::ErrorKind::InvalidData,
+                format!("{}:{}: {e}", path.display(), n + 1),
+            )
+        })?;
+        out.insert(
+            (r.method, r.uri, Bytes::from(r.body)),
+            Bytes::from(r.answer),
+        );
+    }
+    Ok(out)
+}
+
+async fn replay(
+    State(recording): State<Arc<Recording>>,
+    method: Method,
+    uri: Uri,
+    body: Bytes,
+) -> Response {
+    let wire = uri.path_and_query().map_or(uri.path(), |pq| pq.as_str());
+    match recording.get(&(method.as_str().to_string(), wire.to_string(), body)) {
+        Some(answer) => {
+            ([(header::CONTENT_TYPE, "application/json")], answer.clone()).into_response()
+        }
+        None => (
+            StatusCode::NOT_FOUND,
+            Json(json!({"error_code": "ENDPOINT_NOT_FOUND",
+                        "message": format!("no recorded answer for {method} {wire}")})),
+        )
+            .into_response(),
+    }
+}
+
+/// Answers every route: with the recording's answers when given one, else the fixed answers.
+pub fn router(recording: Option<Recording>) -> Router {
+    let router = match recording {
+        Some(recording) => Router::new()
+            .route("/", any(replay))
+            .route("/{*path}", any(replay))
+            .with_state(Arc::new(recording)),
+        None => Router::new()
+            .route("/", any(answer))
+            .route("/{*path}", any(answer)),
+    };
+    router.layer(axum::extract::DefaultBodyLimit::max(64 << 20))
+}
+
+/// Serves until Ctrl-C, replaying the answers of `replay_file` when given one.
+pub fn serve_blocking(
+    bind: std::net::SocketAddr,
+    replay_file: Option<&std::path::Path>,
+) -> std::io::Result<()> {
+    let recording = replay_file.map(read_recording).transpose()?;
     let runtime = tokio::runtime::Builder::new_multi_thread()
         .enable_all()
         .build()?;
@@ -82,6 +159,6 @@ pub fn serve_blocking(bind: std::net::SocketAddr) -> std::io::Result<()> {
             let _ = tokio::signal::ctrl_c().await;
         };
         let limits = super::conn::ConnectionLimits::default();
-        super::conn::serve_connections(listener, None, router(), limits, shutdown).await
+        super::conn::serve_connections(listener, None, router(recording), limits, shutdown).await
     })
 }

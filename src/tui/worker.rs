@@ -940,6 +940,7 @@ fn model_submitter<'a>(store: &'a dyn Store, who: &ModelActor) -> crate::models:
             .unwrap_or_else(|_| ".".into()),
         queue_directly: false,
         server_url: None,
+        job_tokens: None,
     }
 }
 

@@ -72,6 +72,9 @@ pub(super) struct VersionOut<'a> {
     status_message: Option<&'a str>,
     #[serde(skip_serializing_if = "Vec::is_empty")]
     tags: Vec<TagOut<'a>>,
+    /// Left out when empty (MLflow's server writes `""`): the client reads a missing `run_link`
+    /// as `""` all the same, and parses one field less per version of a 10,000-version page.
+    #[serde(skip_serializing_if = "str::is_empty")]
     run_link: &'a str,
     #[serde(skip_serializing_if = "<[String]>::is_empty")]
     aliases: &'a [String],

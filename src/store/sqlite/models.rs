@@ -55,9 +55,10 @@ const MODEL_GRAMMAR: Grammar = Grammar {
         },
     ],
     tag_exists: Some(
-        "EXISTS (SELECT 1 FROM registered_model_tags t WHERE t.mid = m.mid AND t.key = ? AND {op})",
+        "m.mid IN (SELECT t.mid FROM registered_model_tags t WHERE t.key = ? AND {op})",
     ),
     metric_exists: None,
+    param_exists: None,
 };
 
 const VERSION_GRAMMAR: Grammar = Grammar {
@@ -112,10 +113,9 @@ const VERSION_GRAMMAR: Grammar = Grammar {
             numeric: true,
         },
     ],
-    tag_exists: Some(
-        "EXISTS (SELECT 1 FROM model_version_tags t WHERE t.vid = v.vid AND t.key = ? AND {op})",
-    ),
+    tag_exists: Some("v.vid IN (SELECT t.vid FROM model_version_tags t WHERE t.key = ? AND {op})"),
     metric_exists: None,
+    param_exists: None,
 };
 
 /// A logged model has a value of a metric matching `{op}` (any step, run or dataset; only on the
@@ -173,6 +173,9 @@ const LOGGED_GRAMMAR: Grammar = Grammar {
         "EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ? AND {op})",
     ),
     metric_exists: Some(LOGGED_METRIC_EXISTS),
+    param_exists: Some(
+        "EXISTS (SELECT 1 FROM logged_model_params p WHERE p.model_id = l.model_id AND p.key = ? AND {op})",
+    ),
 };
 
 fn model_missing(name: &str) -> KirokuError {
@@ -701,7 +704,12 @@ fn touch_model(conn: &Connection, mid: i64, now: i64) -> Result<()> {
 
 fn search_versions(conn: &Connection, s: &RegistrySearch) -> Result<ModelVersionPage> {
     let condition = VERSION_GRAMMAR.condition(s.filter.as_deref())?;
-    let order = VERSION_GRAMMAR.order(&s.order_by, "m.name ASC, v.version DESC", "v.vid")?;
+    // MLflow's order: the newest change first unless asked otherwise, then name and number.
+    let order = VERSION_GRAMMAR.order(
+        &s.order_by,
+        "v.updated_ms DESC",
+        "m.name ASC, v.version DESC",
+    )?;
     let limit = page_limit(
         s.max_results,
         VERSIONS_PAGE,
@@ -792,14 +800,23 @@ fn read_models_by_mid(conn: &Connection, mids: &[i64]) -> Result<Vec<RegisteredM
                 m.aliases.insert(alias, version);
             }
         }
+        // Each model's newest version in each stage: one index seek per (model, stage) pair
+        // (`model_versions_by_stage`), not a look at every version of the models.
+        let stage_rows = vec!["(?)"; MODEL_STAGES.len()].join(", ");
+        let mut args: Vec<Value> = MODEL_STAGES
+            .iter()
+            .map(|s| Value::Text(s.to_string()))
+            .collect();
+        args.extend(ids);
         let latest = select_versions_with_mids(
             conn,
             &format!(
-                "v.vid IN (SELECT vid FROM model_versions w WHERE w.mid IN ({marks}) AND w.version =
-                    (SELECT max(x.version) FROM model_versions x WHERE x.mid = w.mid AND x.stage = w.stage))
+                "v.vid IN (SELECT (SELECT x.vid FROM model_versions x WHERE x.mid = w.mid AND x.stage = s.column1
+                                   ORDER BY x.version DESC LIMIT 1)
+                           FROM registered_models w, (VALUES {stage_rows}) s WHERE w.mid IN ({marks}))
                  ORDER BY v.version"
             ),
-            ids,
+            args,
         )?;
         for (mid, version) in latest {
             if let Some(m) = models.get_mut(&mid) {
@@ -818,7 +835,7 @@ fn read_model(conn: &Connection, name: &str) -> Result<RegisteredModel> {
 
 fn search_models(conn: &Connection, s: &RegistrySearch) -> Result<RegisteredModelPage> {
     let condition = MODEL_GRAMMAR.condition(s.filter.as_deref())?;
-    let order = MODEL_GRAMMAR.order(&s.order_by, "m.name ASC", "m.mid")?;
+    let order = MODEL_GRAMMAR.order(&s.order_by, "", "m.name ASC")?;
     let limit = page_limit(
         s.max_results,
         MODELS_PAGE,

@@ -30,13 +30,20 @@ pub(super) struct Grammar {
     /// For messages: `registered models`, `model versions`, `logged models`.
     pub what: &'static str,
     pub fields: &'static [Field],
-    /// `EXISTS (…)` over the tag table with `{op}` where the comparison goes and two parameters
-    /// (key, value) in that order; `None` when tags cannot be filtered on.
+    /// A condition over the tag table (`EXISTS (…)`, or `id IN (SELECT …)`, which lets SQLite
+    /// start from the tags by key and value) with `{op}` where the comparison goes and two
+    /// parameters (key, value) in that order; `None` when tags cannot be filtered on.
     pub tag_exists: Option<&'static str>,
     /// `EXISTS (…)` over the metric table with `{op}` where the value's comparison goes and one
     /// parameter (the key) before it (`metrics.<key> > 0.9`: numbers, `=`, `!=`, `<`, `<=`,
     /// `>`, `>=`); `None` when metrics cannot be filtered on.
     pub metric_exists: Option<&'static str>,
+    /// `EXISTS (…)` over the param table with `{op}` where the value's comparison goes and one
+    /// parameter (the key) before it: `params.<key>` takes `=`, `!=`, `LIKE`, `ILIKE`, `IN`
+    /// and `NOT IN` on text, and, as MLflow's server joins the param table, every comparison
+    /// (`!=` and `NOT IN` too) matches only what has that param. `None` when params cannot be
+    /// filtered on.
+    pub param_exists: Option<&'static str>,
 }
 
 /// A filter as SQL: `sql` (a condition, `1` for no filter) with its `args` in order.
@@ -132,6 +139,9 @@ impl Grammar {
         }
         if self.metric_exists.is_some() {
             names.push("metrics.<key>");
+        }
+        if self.param_exists.is_some() {
+            names.push("params.<key>");
         }
         names.join(", ")
     }
@@ -282,6 +292,23 @@ impl Grammar {
             }
             return Ok(template.replace("{op}", &comparison(op, "t.value")));
         }
+        if let (Some(key), Some(template)) = (name.strip_prefix("params."), self.param_exists) {
+            if !matches!(op, "=" | "!=" | "LIKE" | "ILIKE" | "IN" | "NOT IN") {
+                return Err(bad(
+                    what,
+                    filter,
+                    format!("params take =, !=, LIKE, ILIKE, IN or NOT IN, not {op}"),
+                ));
+            }
+            args.push(Value::Text(key.to_string()));
+            let comparison = if op.ends_with("IN") {
+                format!("p.value {op} ({})", vec!["?"; values.len()].join(", "))
+            } else {
+                comparison(op, "p.value")
+            };
+            args.extend(values.into_iter().map(Value::Text));
+            return Ok(template.replace("{op}", &comparison));
+        }
         if let (Some(key), Some(template)) = (name.strip_prefix("metrics."), self.metric_exists) {
             if !matches!(op, "=" | "!=" | "<" | "<=" | ">" | ">=") {
                 return Err(bad(
@@ -340,7 +367,9 @@ impl Grammar {
     }
 
     /// `ORDER BY` terms for MLflow's `order_by` strings (`name`, `name DESC`,
-    /// `attributes.version_number ASC`), then `tiebreak`.
+    /// `attributes.version_number ASC`), or `default` when none is given (empty: none), then
+    /// `tiebreak`: the search's natural order, which MLflow appends to every order (a model's
+    /// name; a version's name and number).
     pub fn order(&self, order_by: &[String], default: &str, tiebreak: &str) -> Result<String> {
         let mut terms = Vec::new();
         for key in order_by {
@@ -357,7 +386,7 @@ impl Grammar {
             };
             terms.push(format!("{} {direction}", self.order_column(key, name)?));
         }
-        if terms.is_empty() {
+        if terms.is_empty() && !default.is_empty() {
             terms.push(default.to_string());
         }
         terms.push(tiebreak.to_string());
@@ -441,6 +470,7 @@ mod tests {
         ],
         tag_exists: Some("EXISTS (SELECT 1 FROM t WHERE t.key = ? AND {op})"),
         metric_exists: Some("EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND {op})"),
+        param_exists: Some("EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND {op})"),
     };
 
     #[test]
@@ -501,6 +531,24 @@ mod tests {
         for bad in ["metrics.acc LIKE '1'", "metrics.acc > 'high'"] {
             assert!(GRAMMAR.condition(Some(bad)).is_err(), "{bad}");
         }
+        // Params compare as text (an unquoted number too, as MLflow reads it), inside the
+        // param's EXISTS: `!=` and `NOT IN` match only what has the param.
+        let c = GRAMMAR
+            .condition(Some(
+                "params.lr = 0.01 AND params.`opt name` NOT IN ('a', 'b') AND params.x != 'y'",
+            ))
+            .unwrap();
+        assert_eq!(
+            c.sql,
+            "EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value = ?) AND EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value NOT IN (?, ?)) AND EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value != ?)"
+        );
+        assert_eq!(
+            c.args,
+            ["lr", "0.01", "opt name", "a", "b", "x", "y"]
+                .map(|t| Value::Text(t.into()))
+                .to_vec()
+        );
+        assert!(GRAMMAR.condition(Some("params.lr > '1'")).is_err());
         let c = GRAMMAR.condition(Some("tag.`a.b` != 'true'")).unwrap();
         assert_eq!(
             c.sql,

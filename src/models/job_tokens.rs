@@ -1,0 +1,212 @@
+//! Credentials for the jobs a token-protected `kiroku serve` submits (a version's evaluation),
+//! so that their MLflow clients can log back to it.
+//!
+//! Each job gets a token of its own, never the server admin's: minted as the job is submitted,
+//! named for it (user `job:<what>`, so `kiroku token ls` shows whose it is), and revoked as soon
+//! as the job ends (the server's registry thread looks every few seconds) or when the server
+//! next starts, if it stopped first. The secret is never in the job's record, its environment
+//! listing or its command line: it is written to a file only the server's user can read
+//! (`<store>/job-tokens/<token id>`, mode 0600), the job is told the file's path
+//! (`KIROKU_JOB_TOKEN_FILE`), and its command reads it into `MLFLOW_TRACKING_TOKEN` as it
+//! starts. The file goes with the revocation. A server without tokens (loopback clients only)
+//! mints none: its jobs need none.
+use crate::error::{KirokuError, Result};
+use crate::model::JobId;
+use crate::store::sqlite::SqliteStore;
+use crate::store::Store;
+use std::io::Write;
+use std::path::{Path, PathBuf};
+use std::sync::{Arc, Mutex};
+
+/// The user every job token is made for starts with this (`job:eval model/3`).
+pub const JOB_TOKEN_USER_PREFIX: &str = "job:";
+
+/// The variable a job finds its token file's path in.
+pub const TOKEN_FILE_VARIABLE: &str = "KIROKU_JOB_TOKEN_FILE";
+
+/// What a job's command starts with to log with its token: MLflow's client reads
+/// `MLFLOW_TRACKING_TOKEN`.
+pub const EXPORT_TOKEN: &str =
+    "export MLFLOW_TRACKING_TOKEN=\"$(cat \"$KIROKU_JOB_TOKEN_FILE\")\"; ";
+
+/// A token issued for a job about to be submitted.
+pub struct JobToken {
+    pub id: i64,
+    /// The file holding the secret (the job's `KIROKU_JOB_TOKEN_FILE`).
+    pub file: PathBuf,
+}
+
+/// Issues and revokes the tokens of a server's jobs.
+pub struct JobTokens {
+    tokens: Arc<SqliteStore>,
+    dir: PathBuf,
+    /// Tokens issued and not yet revoked, with their job once it is known.
+    issued: Mutex<Vec<(JobToken, Option<JobId>)>>,
+}
+
+impl JobTokens {
+    /// The job tokens of a server whose tokens live in `tokens`; revokes those an earlier run
+    /// of the server left (its jobs cannot reach this one's tokens anyway: they were told the
+    /// earlier server's address) and removes their files.
+    pub fn new(tokens: Arc<SqliteStore>) -> Result<Self> {
+        let dir = tokens.dir().join("job-tokens");
+        let this = JobTokens {
+            tokens,
+            dir,
+            issued: Mutex::new(Vec::new()),
+        };
+        for left in this.tokens.tokens()? {
+            if left.revoked_ms.is_none() && left.user.starts_with(JOB_TOKEN_USER_PREFIX) {
+                this.revoke(&JobToken {
+                    id: left.id,
+                    file: this.dir.join(left.id.to_string()),
+                })?;
+            }
+        }
+        Ok(this)
+    }
+
+    /// A token for the job `what` (`eval model/3`), or None when the server takes no tokens.
+    pub fn issue(&self, what: &str) -> Result<Option<JobToken>> {
+        if !self.tokens.has_active_tokens()? {
+            return Ok(None);
+        }
+        let (info, secret) = self
+            .tokens
+            .create_token(&format!("{JOB_TOKEN_USER_PREFIX}{what}"), false)?;
+        let token = JobToken {
+            id: info.id,
+            file: self.dir.join(info.id.to_string()),
+        };
+        if let Err(e) = write_private(&self.dir, &token.file, &secret) {
+            self.tokens.revoke_token(info.id)?;
+            return Err(e);
+        }
+        self.lock().push((
+            JobToken {
+                id: token.id,
+                file: token.file.clone(),
+            },
+            None,
+        ));
+        Ok(Some(token))
+    }
+
+    /// Records which job token `id` was issued for (once submitted): it is revoked when that
+    /// job ends. A token whose job was never submitted is revoked at once.
+    pub fn bind(&self, id: i64, job: Option<JobId>) -> Result<()> {
+        let mut issued = self.lock();
+        let Some(at) = issued.iter().position(|(t, _)| t.id == id) else {
+            return Ok(());
+        };
+        match job {
+            Some(job) => {
+                issued[at].1 = Some(job);
+                Ok(())
+            }
+            None => {
+                let (token, _) = issued.remove(at);
+                drop(issued);
+                self.revoke(&token)
+            }
+        }
+    }
+
+    /// Revokes the tokens of jobs that have ended (or are gone).
+    pub fn revoke_ended(&self, store: &dyn Store) -> Result<()> {
+        let ended: Vec<JobToken> = {
+            let mut issued = self.lock();
+            let mut ended = Vec::new();
+            let mut at = 0;
+            while at < issued.len() {
+                let over = issued[at]
+                    .1
+                    .is_some_and(|job| store.job(job).map_or(true, |j| j.status.is_terminal()));
+                if over {
+                    ended.push(issued.remove(at).0);
+                } else {
+                    at += 1;
+                }
+            }
+            ended
+        };
+        for token in &ended {
+            self.revoke(token)?;
+        }
+        Ok(())
+    }
+
+    fn revoke(&self, token: &JobToken) -> Result<()> {
+        self.tokens.revoke_token(token.id)?;
+        match std::fs::remove_file(&token.file) {
+            Err(e) if e.kind() != std::io::ErrorKind::NotFound => Err(KirokuError::io(
+                format!("removing {}", token.file.display()),
+                e,
+            )),
+            _ => Ok(()),
+        }
+    }
+
+    fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(JobToken, Option<JobId>)>> {
+        self.issued.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+/// Writes `secret` to `file` in `dir`, both readable by their owner only.
+fn write_private(dir: &Path, file: &Path, secret: &str) -> Result<()> {
+    use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
+    let failed = |e| KirokuError::io(format!("writing the job token {}", file.display()), e);
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)
+        .map_err(failed)?;
+    let mut out = std::fs::OpenOptions::new()
+        .write(true)
+        .create_new(true)
+        .mode(0o600)
+        .open(file)
+        .map_err(failed)?;
+    out.write_all(secret.as_bytes()).map_err(failed)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_job_token_lives_as_long_as_its_job() {
+        let dir = tempfile::tempdir().unwrap();
+        let sqlite = Arc::new(SqliteStore::open(dir.path(), false).unwrap());
+        let tokens = JobTokens::new(Arc::clone(&sqlite)).unwrap();
+        // No tokens: the server takes loopback clients only, and its jobs need none.
+        assert!(tokens.issue("eval m/1").unwrap().is_none());
+        let (admin, _) = sqlite.create_token("admin", false).unwrap();
+        let token = tokens.issue("eval m/1").unwrap().unwrap();
+        let secret = std::fs::read_to_string(&token.file).unwrap();
+        let found = sqlite.token_lookup(&secret).unwrap().unwrap();
+        assert_eq!(found.user, "job:eval m/1");
+        assert_ne!(found.id, admin.id);
+        use std::os::unix::fs::PermissionsExt;
+        let mode = std::fs::metadata(&token.file).unwrap().permissions().mode();
+        assert_eq!(mode & 0o777, 0o600);
+        // Never submitted: revoked at once, its file gone.
+        tokens.bind(token.id, None).unwrap();
+        assert!(sqlite.token_lookup(&secret).unwrap().is_none());
+        assert!(!token.file.exists());
+        // Left by an earlier server: revoked when the next one starts.
+        let left = tokens.issue("eval m/2").unwrap().unwrap();
+        let left_secret = std::fs::read_to_string(&left.file).unwrap();
+        drop(tokens);
+        let _restarted = JobTokens::new(Arc::clone(&sqlite)).unwrap();
+        assert!(sqlite.token_lookup(&left_secret).unwrap().is_none());
+        assert!(!left.file.exists());
+        // The admin's token is untouched by job tokens coming and going.
+        let admin_now = sqlite
+            .tokens()
+            .unwrap()
+            .into_iter()
+            .find(|t| t.id == admin.id);
+        assert!(admin_now.unwrap().revoked_ms.is_none());
+    }
+}
