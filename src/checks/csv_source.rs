@@ -355,17 +355,23 @@ fn read_file_in_blocks(
         width: header.len(),
     };
     let (jobs, job_queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(BLOCKS_IN_FLIGHT);
+    // Split blocks come back to be read into again (fresh buffers cost page faults).
+    let (spare_blocks, returned_blocks) = mpsc::channel::<Vec<u8>>();
     let job_queue = Mutex::new(job_queue);
     let quoted = std::thread::scope(|scope| -> Result<Option<Vec<u8>>> {
         let (results, parsed) = mpsc::channel::<(u64, ParsedBlock)>();
         for _ in 0..2 {
             let (job_queue, results, parser) = (&job_queue, results.clone(), &parser);
+            let spare_blocks = spare_blocks.clone();
             scope.spawn(move || loop {
                 let job = job_queue.lock().map(|queue| queue.recv());
                 let Ok(Ok((index, block))) = job else {
                     return;
                 };
-                if results.send((index, parser.split_block(&block))).is_err() {
+                let parsed = parser.split_block(&block);
+                // Cannot fail: the receiver outlives these threads.
+                let _ = spare_blocks.send(block);
+                if results.send((index, parsed)).is_err() {
                     return;
                 }
             });
@@ -398,7 +404,10 @@ fn read_file_in_blocks(
                 }
             };
             if cut > 0 {
-                let rest = pending.split_off(cut);
+                let mut rest = returned_blocks.try_recv().unwrap_or_default();
+                rest.clear();
+                rest.extend_from_slice(&pending[cut..]);
+                pending.truncate(cut);
                 let block = std::mem::replace(&mut pending, rest);
                 jobs.send((sent, block))
                     .map_err(|_| KirokuError::Invalid("the CSV parsing threads stopped".into()))?;
