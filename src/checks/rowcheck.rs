@@ -497,11 +497,11 @@ impl Unique {
         let (mut unexpected, mut duplicated_keys, mut distinct) = (0u64, 0u64, 0u64);
         // The smallest `limit` rows that are some key's first row in a table and unexpected.
         let mut table_firsts: BinaryHeap<u64> = BinaryHeap::new();
-        let mut records: Vec<[u64; 3]> = Vec::new();
+        // The table's memory goes back before the partitions are read in.
+        self.seen = KeyTable::default();
         self.spill
             .for_each_partition(|words| {
-                records.clear();
-                records.extend(words.chunks_exact(3).map(|r| [r[0], r[1], r[2]]));
+                let (records, _) = words.as_chunks_mut::<3>();
                 records.sort_unstable();
                 for key in records.chunk_by(|a, b| a[0] == b[0]) {
                     distinct += 1;
