@@ -29,30 +29,31 @@ pub const NULL_TOKENS: [&[u8]; 19] = [
     b"null",
 ];
 
-/// Whether a CSV cell's bytes are one of the [`NULL_TOKENS`] (a match on the length, then
-/// the bytes: this runs for every cell read).
+/// Whether a CSV cell's bytes are one of the [`NULL_TOKENS`] (none is longer than 8 bytes;
+/// then a match on the bytes: this runs for every cell read).
 pub fn is_null_token(cell: &[u8]) -> bool {
-    matches!(
-        cell,
-        b"" | b"#N/A"
-            | b"#N/A N/A"
-            | b"#NA"
-            | b"-1.#IND"
-            | b"-1.#QNAN"
-            | b"-NaN"
-            | b"-nan"
-            | b"1.#IND"
-            | b"1.#QNAN"
-            | b"<NA>"
-            | b"N/A"
-            | b"NA"
-            | b"NULL"
-            | b"NaN"
-            | b"None"
-            | b"n/a"
-            | b"nan"
-            | b"null"
-    )
+    cell.len() <= 8
+        && matches!(
+            cell,
+            b"" | b"#N/A"
+                | b"#N/A N/A"
+                | b"#NA"
+                | b"-1.#IND"
+                | b"-1.#QNAN"
+                | b"-NaN"
+                | b"-nan"
+                | b"1.#IND"
+                | b"1.#QNAN"
+                | b"<NA>"
+                | b"N/A"
+                | b"NA"
+                | b"NULL"
+                | b"NaN"
+                | b"None"
+                | b"n/a"
+                | b"nan"
+                | b"null"
+        )
 }
 
 /// One cell as a check sees it.

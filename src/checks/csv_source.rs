@@ -9,6 +9,7 @@
 //! Column names follow pandas so a GX suite names the same columns: an empty name becomes
 //! `Unnamed: I`, a repeated name `NAME.1`, `NAME.2`, ….
 use super::chunk::{Chunk, ColumnData};
+use super::csv_scan;
 use super::dataset::{digest_text, DatasetFile, Sink, CHUNK_ROWS};
 use crate::error::{KirokuError, Result};
 use sha2::{Digest, Sha256};
@@ -168,14 +169,11 @@ impl RowParser<'_> {
 
     /// A block of whole records without a quote, split into chunks numbered from 0.
     ///
-    /// Without quotes a CSV record is a run of bytes up to a `\n` or `\r` (runs of them, blank
-    /// lines, separate records and are skipped, as the csv crate skips them) and its fields are
-    /// the runs between delimiters, so a block is split in one pass over its bytes, giving
-    /// the csv crate's records (`blocks_cut_at_newlines_read_as_one_csv_reader_does` checks
-    /// that) at a fraction of its cost.
+    /// Without quotes the records and fields are found by [`csv_scan::for_each_record`], which
+    /// gives the csv crate's records (`blocks_cut_at_newlines_read_as_one_csv_reader_does`
+    /// checks that) at a fraction of its cost.
     fn split_block(&self, block: &[u8]) -> ParsedBlock {
         debug_assert!(!block.contains(&b'"'));
-        let delimiter = delimiter_of(self.path);
         let mut parsed = ParsedBlock {
             chunks: Vec::new(),
             ragged: Vec::new(),
@@ -184,27 +182,7 @@ impl RowParser<'_> {
         };
         let mut columns = self.new_columns();
         let mut rows = 0usize;
-        // Each field's start in the record, then one past the record's end.
-        let mut bounds: Vec<usize> = Vec::with_capacity(64);
-        let mut at = 0;
-        while at < block.len() {
-            if matches!(block[at], b'\n' | b'\r') {
-                at += 1;
-                continue;
-            }
-            bounds.clear();
-            bounds.push(at);
-            let mut end = at;
-            while end < block.len() {
-                let byte = block[end];
-                if byte == delimiter {
-                    bounds.push(end + 1);
-                } else if byte == b'\n' || byte == b'\r' {
-                    break;
-                }
-                end += 1;
-            }
-            bounds.push(end + 1);
+        csv_scan::for_each_record(block, delimiter_of(self.path), |bounds| {
             let fields = bounds.len() - 1;
             if fields != self.width {
                 parsed.ragged.push(parsed.rows + rows as u64);
@@ -217,8 +195,7 @@ impl RowParser<'_> {
                 parsed.push(std::mem::replace(&mut columns, self.new_columns()), rows);
                 rows = 0;
             }
-            at = end;
-        }
+        });
         if rows > 0 {
             parsed.push(columns, rows);
         }
@@ -378,17 +355,23 @@ fn read_file_in_blocks(
         width: header.len(),
     };
     let (jobs, job_queue) = mpsc::sync_channel::<(u64, Vec<u8>)>(BLOCKS_IN_FLIGHT);
+    // Split blocks come back to be read into again (fresh buffers cost page faults).
+    let (spare_blocks, returned_blocks) = mpsc::channel::<Vec<u8>>();
     let job_queue = Mutex::new(job_queue);
     let quoted = std::thread::scope(|scope| -> Result<Option<Vec<u8>>> {
         let (results, parsed) = mpsc::channel::<(u64, ParsedBlock)>();
         for _ in 0..2 {
             let (job_queue, results, parser) = (&job_queue, results.clone(), &parser);
+            let spare_blocks = spare_blocks.clone();
             scope.spawn(move || loop {
                 let job = job_queue.lock().map(|queue| queue.recv());
                 let Ok(Ok((index, block))) = job else {
                     return;
                 };
-                if results.send((index, parser.split_block(&block))).is_err() {
+                let parsed = parser.split_block(&block);
+                // Cannot fail: the receiver outlives these threads.
+                let _ = spare_blocks.send(block);
+                if results.send((index, parsed)).is_err() {
                     return;
                 }
             });
@@ -410,7 +393,7 @@ fn read_file_in_blocks(
             let cut = if at_end {
                 pending.len()
             } else {
-                match pending.iter().rposition(|b| *b == b'\n') {
+                match memchr::memrchr(b'\n', &pending) {
                     Some(newline) => newline + 1,
                     // No record end in a whole block: lines this long are left to one thread.
                     None if pending.len() >= 8 * block_bytes => {
@@ -421,7 +404,10 @@ fn read_file_in_blocks(
                 }
             };
             if cut > 0 {
-                let rest = pending.split_off(cut);
+                let mut rest = returned_blocks.try_recv().unwrap_or_default();
+                rest.clear();
+                rest.extend_from_slice(&pending[cut..]);
+                pending.truncate(cut);
                 let block = std::mem::replace(&mut pending, rest);
                 jobs.send((sent, block))
                     .map_err(|_| KirokuError::Invalid("the CSV parsing threads stopped".into()))?;
@@ -496,7 +482,7 @@ fn read_file_in_blocks(
 
 /// Whether `bytes` hold a double quote.
 fn memchr_quote(bytes: &[u8]) -> bool {
-    bytes.contains(&b'"')
+    memchr::memchr(b'"', bytes).is_some()
 }
 
 #[cfg(test)]

@@ -1,13 +1,14 @@
 //! A column's numbers kept for an exact median or quantile, in bounded memory: up to
-//! [`IN_MEMORY_VALUES`] in memory (32 MB); past that they spill to a temporary file (8 bytes a
+//! [`IN_MEMORY_VALUES`] in memory (8 MB); past that they spill to a temporary file (8 bytes a
 //! value) and the k-th smallest is found exactly by radix selection, 16 bits of the value's
 //! order-preserving key per pass over the file, until the values left fit in memory (two or
 //! three passes).
 use super::spill::TempFile;
 use std::io::Read;
 
-/// Values held in memory before spilling.
-pub const IN_MEMORY_VALUES: usize = 4 << 20;
+/// Values held in memory before spilling: 2²⁰, so that the memory a median takes is the same
+/// for a million rows and for a billion (a larger budget only grows the peak with the file).
+pub const IN_MEMORY_VALUES: usize = 1 << 20;
 
 /// The kept values of one column.
 pub struct KeptValues {

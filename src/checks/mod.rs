@@ -16,6 +16,7 @@ use crate::model::{CheckResult, CheckStatus, CheckedDataset};
 use std::path::PathBuf;
 
 pub mod chunk;
+pub mod csv_scan;
 pub mod csv_source;
 pub mod dataset;
 pub mod drift;

@@ -63,11 +63,51 @@ impl Accumulator for NotNull {
 #[derive(Debug, Clone, Default)]
 pub struct ValueSet {
     numbers: HashSet<u64, FastHash>,
-    texts: HashSet<Vec<u8>, FastHash>,
+    texts: TextSet,
     bools: [bool; 2],
 }
 
 type FastHash = std::hash::BuildHasherDefault<ValueHasher>;
+
+/// Text members: a few are compared one by one (cheaper than hashing the cell), more hashed.
+#[derive(Debug, Clone)]
+enum TextSet {
+    Few(Vec<Vec<u8>>),
+    Many(HashSet<Vec<u8>, FastHash>),
+}
+
+/// Members a [`TextSet`] compares one by one.
+const FEW_TEXTS: usize = 8;
+
+impl Default for TextSet {
+    fn default() -> Self {
+        TextSet::Few(Vec::new())
+    }
+}
+
+impl TextSet {
+    fn insert(&mut self, text: &[u8]) {
+        match self {
+            TextSet::Few(texts) if texts.iter().any(|t| t == text) => {}
+            TextSet::Few(texts) if texts.len() < FEW_TEXTS => texts.push(text.to_vec()),
+            TextSet::Few(texts) => {
+                let mut many: HashSet<Vec<u8>, FastHash> = texts.drain(..).collect();
+                many.insert(text.to_vec());
+                *self = TextSet::Many(many);
+            }
+            TextSet::Many(texts) => {
+                texts.insert(text.to_vec());
+            }
+        }
+    }
+
+    fn contains(&self, text: &[u8]) -> bool {
+        match self {
+            TextSet::Few(texts) => texts.iter().any(|t| t == text),
+            TextSet::Many(texts) => texts.contains(text),
+        }
+    }
+}
 
 fn number_key(number: f64) -> u64 {
     if number == 0.0 {
@@ -86,7 +126,7 @@ impl ValueSet {
                     set.numbers.insert(number_key(*n));
                 }
                 Literal::Text(text) => {
-                    set.texts.insert(text.as_bytes().to_vec());
+                    set.texts.insert(text.as_bytes());
                     if let Some(n) = parse_number(text.as_bytes()) {
                         // A set written as strings of numbers still matches numeric cells.
                         set.numbers.insert(number_key(n));
@@ -197,6 +237,7 @@ fn text_of(value: Value<'_>) -> String {
 /// Length in characters (bytes, for text that is not UTF-8).
 pub fn length_of(value: Value<'_>) -> u64 {
     match value {
+        Value::Text(bytes) if bytes.is_ascii() => bytes.len() as u64,
         Value::Text(bytes) => match std::str::from_utf8(bytes) {
             Ok(text) => text.chars().count() as u64,
             Err(_) => bytes.len() as u64,
@@ -456,11 +497,11 @@ impl Unique {
         let (mut unexpected, mut duplicated_keys, mut distinct) = (0u64, 0u64, 0u64);
         // The smallest `limit` rows that are some key's first row in a table and unexpected.
         let mut table_firsts: BinaryHeap<u64> = BinaryHeap::new();
-        let mut records: Vec<[u64; 3]> = Vec::new();
+        // The table's memory goes back before the partitions are read in.
+        self.seen = KeyTable::default();
         self.spill
             .for_each_partition(|words| {
-                records.clear();
-                records.extend(words.chunks_exact(3).map(|r| [r[0], r[1], r[2]]));
+                let (records, _) = words.as_chunks_mut::<3>();
                 records.sort_unstable();
                 for key in records.chunk_by(|a, b| a[0] == b[0]) {
                     distinct += 1;
@@ -911,6 +952,29 @@ impl Accumulator for CategoryShares {
 mod tests {
     use super::*;
     use crate::checks::chunk::ColumnData;
+
+    #[test]
+    fn value_sets_of_few_and_many_texts_hold_the_same_members() {
+        for size in [0, 1, FEW_TEXTS, FEW_TEXTS + 1, 40] {
+            let mut literals: Vec<Literal> =
+                (0..size).map(|i| Literal::Text(format!("t{i}"))).collect();
+            // A repeated member and a numeric string.
+            literals.extend([Literal::Text("t0".into()), Literal::Text("7.50".into())]);
+            let set = ValueSet::new(&literals);
+            for i in 0..size {
+                let text = format!("t{i}");
+                assert!(
+                    set.contains(Value::Text(text.as_bytes()), None),
+                    "{size}: {text}"
+                );
+            }
+            assert!(!set.contains(Value::Text(format!("t{}", size.max(1)).as_bytes()), None));
+            assert!(!set.contains(Value::Text(b"t"), None));
+            assert!(set.contains(Value::Text(b"7.5"), Some(7.5)));
+            assert!(set.contains(Value::Float(7.5), Some(7.5)));
+            assert!(!set.contains(Value::Null, None));
+        }
+    }
 
     /// Chunks of 100 rows of two text columns: a key among `distinct` values (some null) and a
     /// second key column.

@@ -12,6 +12,9 @@ use std::path::PathBuf;
 /// Hash partitions of a spill (the key hash's top 6 bits).
 pub const PARTITIONS: usize = 64;
 
+/// Write buffer of each partition file (1 MB over the 64 of a spill).
+const PARTITION_BUFFER: usize = 16 << 10;
+
 /// A temporary file opened for writing and reading, removed when dropped.
 pub struct TempFile {
     path: PathBuf,
@@ -93,7 +96,8 @@ impl HashPartitions {
         debug_assert_eq!(record.len(), self.words);
         if self.files.is_empty() {
             for _ in 0..PARTITIONS {
-                self.files.push(TempFile::create(self.purpose, 64 << 10)?);
+                self.files
+                    .push(TempFile::create(self.purpose, PARTITION_BUFFER)?);
             }
         }
         let partition = (record[0] >> (64 - PARTITIONS.trailing_zeros())) as usize;
