@@ -304,13 +304,12 @@ fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_na
     ))
     .unwrap();
     assert_eq!(alive.status().as_u16(), 200);
-    assert!(
+    // The server says so too (its stderr is read by a thread of the test: wait for the line).
+    wait_for("the server's word on the broken edit", || {
         server
             .stderr_text()
-            .contains("models.live.aliases.production.require[0]"),
-        "the server says so too: {}",
-        server.stderr_text()
-    );
+            .contains("models.live.aliases.production.require[0]")
+    });
 
     // Fixed: read again, and the move goes through.
     edit("[models.live.aliases.staging]\napprovals = 1\n", 3);

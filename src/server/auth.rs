@@ -2,7 +2,9 @@
 //! token, loopback clients only.
 //!
 //! The token table is re-read at most every `CACHE_TTL` (revocation takes effect within that),
-//! so authentication costs no store call on the hot logging path. A token's user is the
+//! so authentication costs no store call on the hot logging path. A token the cache does not
+//! know is looked up in the table (one indexed read), so a token made a moment ago (`kiroku
+//! token create`, an evaluation job's own) works at once. A token's user is the
 //! caller's identity for notes, stars and everything else attributed to a user; read-only
 //! tokens may only read. What a request needs (nothing, read, write) comes from the route it
 //! matched and its method, through `access::classify`; `GET /health` needs nothing.
@@ -93,6 +95,19 @@ async fn active_tokens(state: &Arc<AppState>) -> Result<TokensByHash, ApiError> 
     Ok(map)
 }
 
+/// A token the cache does not know, looked up in the table: made since the cache was read, or
+/// unknown (None).
+async fn newer_token(state: &Arc<AppState>, token: &str) -> Result<Option<TokenInfo>, ApiError> {
+    let Some(tokens) = state.tokens.clone() else {
+        return Ok(None);
+    };
+    let token = token.to_string();
+    tokio::task::spawn_blocking(move || tokens.token_lookup(&token))
+        .await
+        .map_err(|e| ApiError::new("INTERNAL_ERROR", format!("reading tokens: {e}")))?
+        .map_err(ApiError::from)
+}
+
 fn bearer(req: &Request) -> Option<&str> {
     let value = req.headers().get(header::AUTHORIZATION)?.to_str().ok()?;
     let (scheme, token) = value.split_once(' ')?;
@@ -149,8 +164,16 @@ pub async fn authenticate(
             )
             .into_response();
         };
-        let Some(info) = tokens.get(&token_hash(token)) else {
-            return ApiError::new("UNAUTHENTICATED", "unknown or revoked token").into_response();
+        let info = match tokens.get(&token_hash(token)) {
+            Some(info) => info.clone(),
+            None => match newer_token(&state, token).await {
+                Ok(Some(info)) => info,
+                Ok(None) => {
+                    return ApiError::new("UNAUTHENTICATED", "unknown or revoked token")
+                        .into_response()
+                }
+                Err(e) => return e.into_response(),
+            },
         };
         if info.read_only && access == Access::Write {
             return ApiError::new(
