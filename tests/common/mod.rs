@@ -204,7 +204,11 @@ pub fn python(script: &str) -> Command {
 /// Runs a test script (`python(script)`) against a server and reads the one JSON line of
 /// findings it prints last; fails with the script's stderr when it fails.
 pub fn python_findings(script: &str, url: &str) -> serde_json::Value {
-    let out = python(script).arg(url).output().unwrap();
+    last_json_line(script, python(script).arg(url).output().unwrap())
+}
+
+/// The JSON on the last line `script` printed; fails with its stderr when it failed.
+fn last_json_line(script: &str, out: Output) -> serde_json::Value {
     assert!(
         out.status.success(),
         "{script} failed:\n{}",
@@ -245,11 +249,5 @@ pub fn differential_tally(script: &str, kiroku: &str) -> serde_json::Value {
         .arg(work.path())
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{script} failed:\n{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
-    let stdout = String::from_utf8(out.stdout).unwrap();
-    serde_json::from_str(stdout.lines().last().unwrap_or_default()).unwrap()
+    last_json_line(script, out)
 }
