@@ -9,6 +9,8 @@
 #      cold (no scheduler process: the submit starts one).
 #   2. drain: 200 `true` jobs, 2 slots, submitted one command at a time; time from the first
 #      submission until every job has ended.
+#      Beside it the floor of that drain: the tool's client started DRAIN_JOBS times doing
+#      nothing (its ratio, to tsp's drain, is the lowest a drain driven this way could reach).
 #   3. `kiroku jobs ls` with 1,000 jobs in the store (median of 10, table and JSON).
 #   4. the idle scheduler's CPU: ticks used while a job runs and nothing else happens, and
 #      whether any scheduler process is left once the queue is empty.
@@ -99,6 +101,19 @@ echo "measuring the drain of $DRAIN_JOBS jobs with 2 slots..." >&2
 tsp_drain=$(drain tsp)
 kiroku_drain=$(drain kiroku)
 
+# The floor under any drain driven this way: starting each tool's client DRAIN_JOBS times,
+# one after another, doing nothing (`--version`, `-V`). A drain can be no faster than this.
+starts() {
+    local t0 t1 i
+    t0=$(now_us)
+    for i in $(seq "$DRAIN_JOBS"); do "$@" >/dev/null; done
+    t1=$(now_us)
+    echo "scale=3; ($t1 - $t0) / 1000000" | bc
+}
+echo "measuring $DRAIN_JOBS bare starts of each client..." >&2
+tsp_starts=$(starts tsp -V)
+kiroku_starts=$(starts "$KIROKU" --version)
+
 echo "filling the store to 1,000 jobs..." >&2
 have=$("$KIROKU" jobs ls --format json | grep -o '"id":' | wc -l)
 for i in $(seq $((1000 - have))); do kiroku_submit true; done
@@ -139,6 +154,8 @@ printf '%-46s %12s %12s %8s\n' "idle submit-to-start, median (ms)" \
 printf '%-46s %12s %12s %8s\n' "  cold, no scheduler running (ms)" "-" \
     "$(echo "scale=2; $kiroku_cold / 1000" | bc)" "-"
 printf '%-46s %12s %12s %8s\n' "drain $DRAIN_JOBS true jobs, 2 slots (s)" "$tsp_drain" "$kiroku_drain" "$drain_ratio"
+printf '%-46s %12s %12s %8s\n' "  floor: $DRAIN_JOBS bare client starts (s)" "$tsp_starts" "$kiroku_starts" \
+    "$(ratio "$kiroku_starts" "$tsp_drain")"
 printf '%-46s %12s %12s\n' "jobs ls, $jobs_count jobs, table / json (ms)" "-" "$ls_table / $ls_json"
 printf '%-46s %12s %12s\n' "idle scheduler CPU over 2 s (ticks)" "-" "$busy_ticks"
 printf '%-46s %12s %12s\n' "scheduler processes left when idle" "-" "$left"

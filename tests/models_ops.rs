@@ -9,7 +9,7 @@
 mod common;
 
 use common::hook_receiver::receiver;
-use common::{wait_for, Project};
+use common::{wait_for, wait_for_explained, Project};
 use serde_json::Value;
 use std::io::Write;
 use std::path::Path;
@@ -517,7 +517,11 @@ fn a_hook_command_runs_as_a_job_with_the_event_in_its_environment() {
     assert_eq!(deploy["state"], "delivered");
     let job = deploy["attempts"][0]["job_id"].as_i64().unwrap();
     let file = p.path().join("hook-2.txt");
-    wait_for("the deploy hook's job", || !env_file(&file).is_empty());
+    wait_for_explained(
+        "the deploy hook's job",
+        || !env_file(&file).is_empty(),
+        || p.jobs_state(),
+    );
     let env = env_file(&file);
     for line in [
         "KIROKU_MODEL_NAME=churn",
@@ -541,11 +545,15 @@ fn a_hook_command_runs_as_a_job_with_the_event_in_its_environment() {
     let (code, _, _) = model_json(&p, &["rollback", "churn@production"]);
     assert_eq!(code, 0);
     let file = p.path().join("hook-1.txt");
-    wait_for("the rollback's hook job", || {
-        env_file(&file)
-            .iter()
-            .any(|l| l == "KIROKU_MODEL_ROLLBACK=true")
-    });
+    wait_for_explained(
+        "the rollback's hook job",
+        || {
+            env_file(&file)
+                .iter()
+                .any(|l| l == "KIROKU_MODEL_ROLLBACK=true")
+        },
+        || p.jobs_state(),
+    );
     assert!(env_file(&file)
         .iter()
         .any(|l| l == "KIROKU_MODEL_PREVIOUS_VERSION=2"));
@@ -557,7 +565,11 @@ fn a_hook_command_runs_as_a_job_with_the_event_in_its_environment() {
     assert_eq!(deleted["result"]["moves"][0]["to_version"], Value::Null);
     assert_eq!(delivery(&deleted, "deploy")["state"], "delivered");
     let file = p.path().join("hook-.txt");
-    wait_for("the deletion's hook job", || !env_file(&file).is_empty());
+    wait_for_explained(
+        "the deletion's hook job",
+        || !env_file(&file).is_empty(),
+        || p.jobs_state(),
+    );
     let env = env_file(&file);
     for line in [
         "KIROKU_HOOK_EVENT=alias_deleted",

@@ -170,9 +170,7 @@ fn submitter<'a>(ctx: &Context, store: &'a dyn crate::store::Store) -> Result<Su
         store_location: ctx.location_text(),
         user: ctx.user.clone(),
         host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
-        workdir: std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .map_err(|e| KirokuError::io("reading the current directory", e))?,
+        workdir: crate::models::workdir_for(&ctx.location_text()),
         queue_directly: false,
         server_url: None,
         job_tokens: None,

@@ -46,15 +46,6 @@ pub fn local_store(ctx: &Context) -> Result<Arc<SqliteStore>> {
     }
 }
 
-/// Where jobs submitted on the registry's behalf run: the project folder (the store's parent).
-fn served_workdir(ctx: &Context) -> String {
-    ctx.location
-        .project_dir()
-        .unwrap_or_else(|| std::path::PathBuf::from("."))
-        .display()
-        .to_string()
-}
-
 /// The URL this server's own jobs reach it at: its address, loopback when it listens on every
 /// address.
 fn own_url(scheme: &str, addr: SocketAddr) -> String {
@@ -111,7 +102,7 @@ pub fn serve(ctx: &mut Context, args: &ServeArgs) -> Result<i32> {
             location: ctx.location_text(),
             user: ctx.user.clone(),
             host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
-            workdir: served_workdir(ctx),
+            workdir: crate::models::workdir_for(&ctx.location_text()),
             url: own_url(scheme, addr),
             job_tokens: Some(Arc::new(crate::models::job_tokens::JobTokens::new(
                 Arc::clone(&sqlite),

@@ -151,9 +151,7 @@ fn promote_model(call: &Call) -> Result<Reply> {
         store_location: call.host.location.clone(),
         user: call.user().to_string(),
         host: crate::process::host_name().unwrap_or_else(|| "localhost".into()),
-        workdir: std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .map_err(|e| KirokuError::io("reading the current directory", e))?,
+        workdir: crate::models::workdir_for(&call.host.location),
         queue_directly: false,
         server_url: None,
         job_tokens: None,

@@ -31,7 +31,7 @@ pub struct Submitter<'a> {
     pub store_location: String,
     pub user: String,
     pub host: String,
-    /// Where the command runs (the directory the command was given in).
+    /// Where the command runs (`workdir_for`: the project folder).
     pub workdir: String,
     /// Queue jobs straight into the store rather than through `jobs::submit` (the scheduler's
     /// own loop submitting: it places them on its next pass).
@@ -42,6 +42,20 @@ pub struct Submitter<'a> {
     /// The tokens of the jobs it submits, when it is a token-protected `kiroku serve` (None
     /// elsewhere): each job that logs back to it gets one of its own.
     pub job_tokens: Option<&'a job_tokens::JobTokens>,
+}
+
+/// Where the jobs submitted on a model's behalf (evaluations, hook commands) run, whoever
+/// submits them (a command, the TUI, the MCP server, `kiroku serve`, or the scheduler retrying a
+/// hook from its own `/`): the project folder, the one whose `kiroku.toml` declares them (the
+/// store's parent; with a server's store, the nearest folder above the current one holding a
+/// `kiroku.toml`), else the current folder.
+pub fn workdir_for(store_location: &str) -> String {
+    crate::store::discover::location_from_arg(store_location)
+        .project_dir()
+        .or_else(|| std::env::current_dir().ok())
+        .unwrap_or_else(|| std::path::PathBuf::from("."))
+        .display()
+        .to_string()
 }
 
 impl Submitter<'_> {
@@ -94,5 +108,21 @@ impl Submitter<'_> {
             (location.starts_with("http://") || location.starts_with("https://"))
                 .then(|| location.clone())
         })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::workdir_for;
+
+    #[test]
+    fn a_models_jobs_run_in_the_project_folder_whoever_submits_them() {
+        // The scheduler retries hooks from `/`; the store's folder decides, not the caller's.
+        let project = tempfile::tempdir().unwrap();
+        let store = project.path().join(".kiroku");
+        assert_eq!(
+            workdir_for(&store.display().to_string()),
+            project.path().display().to_string()
+        );
     }
 }

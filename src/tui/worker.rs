@@ -935,9 +935,7 @@ fn model_submitter<'a>(store: &'a dyn Store, who: &ModelActor) -> crate::models:
         store_location: who.context.store_location.clone(),
         user: who.user.clone(),
         host: who.host.clone(),
-        workdir: std::env::current_dir()
-            .map(|d| d.display().to_string())
-            .unwrap_or_else(|_| ".".into()),
+        workdir: crate::models::workdir_for(&who.context.store_location),
         queue_directly: false,
         server_url: None,
         job_tokens: None,

@@ -96,6 +96,24 @@ impl Project {
         serde_json::from_str(&self.ok(&all)).unwrap()
     }
 
+    /// The queue as the store has it and the scheduler's and supervisors' own logs: what a
+    /// job that never showed its effect needs to be understood.
+    pub fn jobs_state(&self) -> String {
+        let listed = self.kiroku(&["jobs", "ls", "--format", "json"]);
+        let mut text = format!(
+            "jobs: {}{}",
+            String::from_utf8_lossy(&listed.stdout),
+            String::from_utf8_lossy(&listed.stderr)
+        );
+        let logs = self.store_dir().join("scheduler");
+        for entry in std::fs::read_dir(&logs).into_iter().flatten().flatten() {
+            let content = std::fs::read_to_string(entry.path()).unwrap_or_default();
+            let tail = &content[content.len().saturating_sub(4000)..];
+            text.push_str(&format!("\n== {}\n{tail}", entry.path().display()));
+        }
+        text
+    }
+
     /// Writes an executable shell script in the project and returns its path.
     pub fn script(&self, name: &str, body: &str) -> String {
         let path = self.path().join(name);
@@ -229,13 +247,22 @@ pub fn assert_ok(out: &Output) {
 }
 
 /// Waits for `cond` (up to a minute, looking every 100 ms), failing with `what`.
-pub fn wait_for(what: &str, mut cond: impl FnMut() -> bool) {
+pub fn wait_for(what: &str, cond: impl FnMut() -> bool) {
+    wait_for_explained(what, cond, String::new)
+}
+
+/// `wait_for`, with what `explain` says then added to the failure (the state behind a timeout,
+/// e.g. `Project::jobs_state`).
+pub fn wait_for_explained(
+    what: &str,
+    mut cond: impl FnMut() -> bool,
+    explain: impl FnOnce() -> String,
+) {
     let start = std::time::Instant::now();
     while !cond() {
-        assert!(
-            start.elapsed() < std::time::Duration::from_secs(60),
-            "timed out waiting for {what}"
-        );
+        if start.elapsed() >= std::time::Duration::from_secs(60) {
+            panic!("timed out waiting for {what}\n{}", explain());
+        }
         std::thread::sleep(std::time::Duration::from_millis(100));
     }
 }
