@@ -328,7 +328,10 @@ fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_na
 /// (`models::job_tokens`): the evaluation's mlflow client (`mlflow_evaluation.py`) logs its
 /// metric into the evaluation run through the server, with no token in the job's record or its
 /// command; the token is the job's (its own user), revoked as the job ends, and the admin's
-/// token, which registered the version, is never handed on.
+/// token, which registered the version, is never handed on. The job's token writes only into
+/// its run (`server::job_scope`): tags, params, files and a logged model of its own run go
+/// through; a metric or a file on the version's training run, a new run, a registered model and
+/// a logged model of no run are `PERMISSION_DENIED`; reading the training run is fine.
 #[test]
 fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_own() {
     if !require_python_module("mlflow") {
@@ -336,11 +339,13 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
     }
     let project = Project::new();
     let evaluated = project.path().join("evaluated.txt");
+    let probed = project.path().join("probed.json");
     std::fs::write(
         project.path().join("kiroku.toml"),
         format!(
-            "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\" }}\n",
+            "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated} {probed}\" }}\n",
             evaluated = evaluated.display(),
+            probed = probed.display(),
             script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
                 .join("tests/mlflow_evaluation.py")
                 .display(),
@@ -386,6 +391,47 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
         score.len(),
         1,
         "logged through the server with the job's token"
+    );
+
+    // What the job's token could write: its own run, and nothing else.
+    let probed: Value = serde_json::from_str(&std::fs::read_to_string(&probed).unwrap()).unwrap();
+    for own in [
+        "own_tag",
+        "own_param",
+        "own_file",
+        "own_logged_model",
+        "read_training_run",
+    ] {
+        assert_eq!(probed[own], "ok", "{own}: {probed}");
+    }
+    for refused in [
+        "training_run_metric",
+        "new_run",
+        "register_model",
+        "unowned_logged_model",
+    ] {
+        assert_eq!(probed[refused], "PERMISSION_DENIED", "{refused}: {probed}");
+    }
+    assert_eq!(probed["training_run_file"], "HTTP 403", "{probed}");
+    let trained = store
+        .model_version("scored", 1)
+        .unwrap()
+        .run_id
+        .expect("the version's run");
+    let acc = store.metric_series(&trained, "acc").unwrap();
+    assert_eq!(acc.len(), 1, "the training run is as it was: {acc:?}");
+    assert!(store.registered_model("sneaky").is_err());
+    let logged = store
+        .search_logged_models(&kiroku::model::registry::LoggedModelQuery {
+            filter: Some(format!("source_run_id = '{}'", line[2])),
+            ..Default::default()
+        })
+        .unwrap()
+        .models;
+    assert_eq!(logged.len(), 1, "the evaluation's own logged model");
+    assert_eq!(
+        logged[0].tags.get("by").map(String::as_str),
+        Some("evaluation")
     );
 
     // Neither the admin's token nor the job's own is in the job's record.

@@ -10,6 +10,12 @@
 //! (`KIROKU_JOB_TOKEN_FILE`), and its command reads it into `MLFLOW_TRACKING_TOKEN` as it
 //! starts. The file goes with the revocation. A server without tokens (loopback clients only)
 //! mints none: its jobs need none.
+//!
+//! A job's token may read anything but write only into its job's run (`server::job_scope`): the
+//! run the job's supervisor creates as it starts, recorded on the job (`Job::run_id`) before the
+//! command runs, which for an evaluation is the evaluation run its metrics come from. The token
+//! is minted before the job exists, so it is bound to the job (`bind`), and the server finds the
+//! run through the job (`job_of`) when the token writes: no run id has to be known at minting.
 use crate::error::{KirokuError, Result};
 use crate::model::JobId;
 use crate::store::sqlite::SqliteStore;
@@ -112,6 +118,15 @@ impl JobTokens {
         }
     }
 
+    /// The job token `id` was issued for, once it is submitted (None: not a job token of this
+    /// server's, or its job not submitted yet).
+    pub fn job_of(&self, id: i64) -> Option<JobId> {
+        self.lock()
+            .iter()
+            .find(|(token, _)| token.id == id)
+            .and_then(|(_, job)| *job)
+    }
+
     /// Revokes the tokens of jobs that have ended (or are gone).
     pub fn revoke_ended(&self, store: &dyn Store) -> Result<()> {
         let ended: Vec<JobToken> = {
@@ -190,6 +205,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&token.file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Its job is known once submitted (the server scopes its writes by it).
+        assert_eq!(tokens.job_of(token.id), None);
         // Never submitted: revoked at once, its file gone.
         tokens.bind(token.id, None).unwrap();
         assert!(sqlite.token_lookup(&secret).unwrap().is_none());

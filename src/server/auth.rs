@@ -6,11 +6,13 @@
 //! know is looked up in the table (one indexed read), so a token made a moment ago (`kiroku
 //! token create`, an evaluation job's own) works at once. A token's user is the
 //! caller's identity for notes, stars and everything else attributed to a user; read-only
-//! tokens may only read. What a request needs (nothing, read, write) comes from the route it
+//! tokens may only read, and a job's own token may write only into its job's run (`job_scope`).
+//! What a request needs (nothing, read, write) comes from the route it
 //! matched and its method, through `access::classify`; `GET /health` needs nothing.
 use super::access::{classify, Access};
-use super::AppState;
+use super::{job_scope, AppState};
 use crate::api::{ApiError, USER_HEADER};
+use crate::models::job_tokens::JOB_TOKEN_USER_PREFIX;
 use crate::store::sqlite::tokens::{token_hash, TokenInfo};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;
@@ -181,6 +183,13 @@ pub async fn authenticate(
                 format!("the token of '{}' is read-only", info.user),
             )
             .into_response();
+        }
+        if access == Access::Write && info.user.starts_with(JOB_TOKEN_USER_PREFIX) {
+            let template = template.map(str::to_string);
+            req = match job_scope::admit(&state, &info, template.as_deref(), req).await {
+                Ok(req) => req,
+                Err(e) => return e.into_response(),
+            };
         }
         Caller {
             user: Some(info.user.clone()),
