@@ -1,7 +1,7 @@
 """An evaluation command that logs with mlflow, as a user's would: run by the evaluation job
 `kiroku serve` submits for each new version (tests/mlflow_model_gates.rs), it finds the server
 in MLFLOW_TRACKING_URI and its evaluation run in MLFLOW_RUN_ID, logs `eval_score`, and appends
-`VERSION TRACKING_URI RUN_ID` to the file named by its argument.
+`VERSION TRACKING_URI RUN_ID TOKEN_FILE` to the file named by its argument (`-` for no token).
 
 With a second argument it also tries, with the same credentials, what an evaluation may write
 (into its own run: a tag, a param, a file, a logged model from the run with a tag and its
@@ -62,4 +62,5 @@ with mlflow.start_run() as run:
     if len(sys.argv) > 2:
         probe(run, sys.argv[2])
 with open(sys.argv[1], "a") as out:
-    out.write("%s %s %s\n" % (version, os.environ.get("MLFLOW_TRACKING_URI", ""), run.info.run_id))
+    out.write("%s %s %s %s\n" % (version, os.environ.get("MLFLOW_TRACKING_URI", ""), run.info.run_id,
+                                  os.environ.get("KIROKU_JOB_TOKEN_FILE", "-")))

@@ -459,3 +459,76 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
         .unwrap_or(0);
     assert_eq!(files, 0, "the token's file goes with it");
 }
+
+/// On an ssh target, a token-protected server's evaluation job finds its token where it runs
+/// (`jobs::ssh`): a 0600 file in the job's folder on the host, the secret sent on ssh's standard
+/// input, so its mlflow client logs back into the evaluation run; the file is gone once the
+/// command ended. (The host is this box through the test sshd.)
+#[test]
+fn evaluation_jobs_on_an_ssh_target_log_back_with_a_token_from_a_file_there() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let Some(sshd) = common::sshd::require_sshd() else {
+        return;
+    };
+    let project = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    let evaluated = project.path().join("evaluated.txt");
+    std::fs::write(
+        project.path().join("kiroku.toml"),
+        format!(
+            "{target}\n[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\", target = \"box\" }}\n",
+            target = sshd.target_toml("box", remote.path()),
+            evaluated = evaluated.display(),
+            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+                .join("tests/mlflow_evaluation.py")
+                .display(),
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    let (_, admin_secret) = store.create_token("admin", false).unwrap();
+    let server = Server::start(&project, &[]).unwrap();
+    let registered = common::python("mlflow_register_version.py")
+        .args([&server.url, "scored"])
+        .env("MLFLOW_TRACKING_TOKEN", &admin_secret)
+        .output()
+        .unwrap();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    wait_for("the evaluation job on the ssh target", || {
+        std::fs::read_to_string(&evaluated).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let line: Vec<String> = std::fs::read_to_string(&evaluated)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
+    let job = store.job(evaluation.job_id).unwrap();
+    assert_eq!(job.target, "box");
+    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
+    let token_file = std::path::PathBuf::from(&line[3]);
+    assert_eq!(
+        token_file,
+        remote
+            .path()
+            .join(".kiroku/jobs")
+            .join(&line[2])
+            .join("token"),
+        "the token's file is the host's, in the job's folder"
+    );
+    let score = store.metric_series(&line[2], "eval_score").unwrap();
+    assert_eq!(
+        score.len(),
+        1,
+        "logged through the server with the job's token"
+    );
+    wait_for("the token's file to go with the command", || {
+        !token_file.exists()
+    });
+}

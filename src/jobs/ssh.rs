@@ -27,7 +27,7 @@ use super::targets::Target;
 use crate::config::TargetKind;
 use crate::error::{KirokuError, Result};
 use crate::model::JobStatus;
-use crate::models::job_tokens::TOKEN_FILE_VARIABLE;
+use crate::models::job_tokens::{self, TOKEN_FILE_VARIABLE};
 use std::time::Duration;
 
 /// At most this many bytes of each file come back from one poll (the rest on the next).
@@ -304,32 +304,6 @@ fn remote_env(spec: &LaunchSpec) -> Vec<(String, String)> {
     env
 }
 
-/// The secret of the job's token (`KIROKU_JOB_TOKEN_FILE` names its file on this box), when it
-/// was given one. A token is one word of letters, digits, `_` and `-` (anything else could end
-/// the here-document that carries it).
-fn job_token(spec: &LaunchSpec) -> Result<Option<String>> {
-    let Some((_, file)) = spec
-        .env
-        .iter()
-        .find(|(name, _)| name == TOKEN_FILE_VARIABLE)
-    else {
-        return Ok(None);
-    };
-    let secret = std::fs::read_to_string(file)
-        .map_err(|e| KirokuError::io(format!("reading the job's token {file}"), e))?;
-    let secret = secret.trim();
-    if secret.is_empty()
-        || !secret
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(KirokuError::Invalid(format!(
-            "the job's token in {file} is not a token"
-        )));
-    }
-    Ok(Some(secret.to_string()))
-}
-
 /// A run id as a folder name: letters, digits, `-`, `_` and `.` (not `..`).
 fn check_run_id(run_id: &str) -> Result<()> {
     let ok = !run_id.is_empty()
@@ -361,7 +335,7 @@ impl Backend for SshBackend {
             self.workdir_word()?,
             quote(spec.run_id)?
         );
-        let token = job_token(spec)?;
+        let token = job_tokens::secret_of_job(&spec.env)?;
         let runner = self
             .runner(&remote_env(spec), &spec.job.command, token.is_some())
             .map_err(|e| KirokuError::Invalid(format!("job {}: {e}", spec.job.id)))?;

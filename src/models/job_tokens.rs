@@ -8,8 +8,10 @@
 //! listing or its command line: it is written to a file only the server's user can read
 //! (`<store>/job-tokens/<token id>`, mode 0600), the job is told the file's path
 //! (`KIROKU_JOB_TOKEN_FILE`), and its command reads it into `MLFLOW_TRACKING_TOKEN` as it
-//! starts. The file goes with the revocation. A server without tokens (loopback clients only)
-//! mints none: its jobs need none.
+//! starts. The file goes with the revocation. A job on an ssh or Slurm target gets the secret
+//! in a file of the same kind where it runs (`secret_of_job`; the backends say where and how it
+//! travels, never on a command line), removed as its command ends. A server without tokens
+//! (loopback clients only) mints none: its jobs need none.
 //!
 //! A job's token may read anything but write only into its job's run (`server::job_scope`): the
 //! run the job's supervisor creates as it starts, recorded on the job (`Job::run_id`) before the
@@ -165,6 +167,30 @@ impl JobTokens {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(JobToken, Option<JobId>)>> {
         self.issued.lock().unwrap_or_else(|p| p.into_inner())
     }
+}
+
+/// The secret of a job's token, read from the file its environment names
+/// (`KIROKU_JOB_TOKEN_FILE`, on the box that launches it), when it was given one: what a
+/// backend that runs the job elsewhere (ssh, Slurm) puts in a private file there. A token is one
+/// word of letters, digits, `_` and `-` (anything else could end the here-document that carries
+/// it to an ssh host).
+pub fn secret_of_job(env: &[(String, String)]) -> Result<Option<String>> {
+    let Some((_, file)) = env.iter().find(|(name, _)| name == TOKEN_FILE_VARIABLE) else {
+        return Ok(None);
+    };
+    let secret = std::fs::read_to_string(file)
+        .map_err(|e| KirokuError::io(format!("reading the job's token {file}"), e))?;
+    let secret = secret.trim();
+    if secret.is_empty()
+        || !secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(KirokuError::Invalid(format!(
+            "the job's token in {file} is not a token"
+        )));
+    }
+    Ok(Some(secret.to_string()))
 }
 
 /// Writes `secret` to `file` in `dir`, both readable by their owner only.
