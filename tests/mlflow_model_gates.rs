@@ -47,9 +47,7 @@ on = ["alias_deleted"]
 url = "{url}"
 "#,
             evaluated = evaluated.display(),
-            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/mlflow_evaluation.py")
-                .display(),
+            script = evaluation_script(),
         ),
     )
     .unwrap();
@@ -346,9 +344,7 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
             "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated} {probed}\" }}\n",
             evaluated = evaluated.display(),
             probed = probed.display(),
-            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/mlflow_evaluation.py")
-                .display(),
+            script = evaluation_script(),
         ),
     )
     .unwrap();
@@ -362,36 +358,9 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
         .output()
         .unwrap();
     assert!(!refused.status.success(), "no token, no registration");
-    let registered = common::python("mlflow_register_version.py")
-        .args([&server.url, "scored"])
-        .env("MLFLOW_TRACKING_TOKEN", &admin_secret)
-        .output()
-        .unwrap();
-    assert!(
-        registered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&registered.stderr)
-    );
-
     // The evaluation ran and its mlflow client logged through the server into its own run.
-    wait_for("the evaluation job", || {
-        std::fs::read_to_string(&evaluated).is_ok_and(|t| t.lines().count() == 1)
-    });
-    let line: Vec<String> = std::fs::read_to_string(&evaluated)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let (line, job) = evaluated_with_token(&store, &server, &admin_secret, &evaluated);
     assert_eq!(line[0], "1");
-    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
-    let job = store.job(evaluation.job_id).unwrap();
-    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
-    let score = store.metric_series(&line[2], "eval_score").unwrap();
-    assert_eq!(
-        score.len(),
-        1,
-        "logged through the server with the job's token"
-    );
 
     // What the job's token could write: its own run, and nothing else.
     let probed: Value = serde_json::from_str(&std::fs::read_to_string(&probed).unwrap()).unwrap();
@@ -481,37 +450,15 @@ fn evaluation_jobs_on_an_ssh_target_log_back_with_a_token_from_a_file_there() {
             "{target}\n[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\", target = \"box\" }}\n",
             target = sshd.target_toml("box", remote.path()),
             evaluated = evaluated.display(),
-            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/mlflow_evaluation.py")
-                .display(),
+            script = evaluation_script(),
         ),
     )
     .unwrap();
     let store = SqliteStore::open(&project.store_dir(), false).unwrap();
     let (_, admin_secret) = store.create_token("admin", false).unwrap();
     let server = Server::start(&project, &[]).unwrap();
-    let registered = common::python("mlflow_register_version.py")
-        .args([&server.url, "scored"])
-        .env("MLFLOW_TRACKING_TOKEN", &admin_secret)
-        .output()
-        .unwrap();
-    assert!(
-        registered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&registered.stderr)
-    );
-    wait_for("the evaluation job on the ssh target", || {
-        std::fs::read_to_string(&evaluated).is_ok_and(|t| t.lines().count() == 1)
-    });
-    let line: Vec<String> = std::fs::read_to_string(&evaluated)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
-    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
-    let job = store.job(evaluation.job_id).unwrap();
+    let (line, job) = evaluated_with_token(&store, &server, &admin_secret, &evaluated);
     assert_eq!(job.target, "box");
-    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
     let token_file = std::path::PathBuf::from(&line[3]);
     assert_eq!(
         token_file,
@@ -522,13 +469,55 @@ fn evaluation_jobs_on_an_ssh_target_log_back_with_a_token_from_a_file_there() {
             .join("token"),
         "the token's file is the host's, in the job's folder"
     );
+    wait_for("the token's file to go with the command", || {
+        !token_file.exists()
+    });
+}
+
+/// Registers version 1 of `scored` through the mlflow client with the admin's token, waits for
+/// its evaluation job (`mlflow_evaluation.py`) to write its line to `evaluated`, and checks the
+/// job's mlflow client logged `eval_score` through the server into the job's own run. Returns
+/// the line's fields (version, tracking URI, run, token file) and the job.
+fn evaluated_with_token(
+    store: &SqliteStore,
+    server: &Server,
+    admin_secret: &str,
+    evaluated: &std::path::Path,
+) -> (Vec<String>, kiroku::model::Job) {
+    let registered = common::python("mlflow_register_version.py")
+        .args([&server.url, "scored"])
+        .env("MLFLOW_TRACKING_TOKEN", admin_secret)
+        .output()
+        .unwrap();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    wait_for("the evaluation job", || {
+        std::fs::read_to_string(evaluated).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let line: Vec<String> = std::fs::read_to_string(evaluated)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
+    let job = store.job(evaluation.job_id).unwrap();
+    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
     let score = store.metric_series(&line[2], "eval_score").unwrap();
     assert_eq!(
         score.len(),
         1,
         "logged through the server with the job's token"
     );
-    wait_for("the token's file to go with the command", || {
-        !token_file.exists()
-    });
+    (line, job)
+}
+
+/// The evaluation command's script (`mlflow_evaluation.py`), as a path for `kiroku.toml`.
+fn evaluation_script() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mlflow_evaluation.py")
+        .display()
+        .to_string()
 }
