@@ -6,8 +6,11 @@
 //! params, tags, inputs and outputs to it, updating or ending it (MLflow's `runs/*` calls with
 //! that `run_id`, kiroku's `/api/v1/runs/{id}/*`), its artifacts, and logged models whose source
 //! run it is (created with it as `source_run_id`, then finalized, tagged, given params or files).
+//! A metric it logs against a logged model (`model_id` with its run's id, as an evaluation
+//! records its scores on the model it evaluated) is its run's write and goes through.
 //! Anything else is MLflow's `PERMISSION_DENIED` (403): another run, a new run or experiment,
-//! the registry, tokens, jobs. A job token whose job is not known to this server (a token
+//! the registry, tokens, jobs. A body that names two runs (`run_id` and `run_uuid`
+//! differing) is refused, whichever the handler would take. A job token whose job is not known to this server (a token
 //! someone named `job:…`, or minted by an earlier server) may write nothing.
 use super::access::{ARTIFACT_PREFIXES, MLFLOW_PREFIXES};
 use super::artifacts::{parse_target, Owner};
@@ -153,13 +156,13 @@ async fn what_it_writes(
     if let Some(route) = strip_any(template, &MLFLOW_PREFIXES) {
         if RUN_IN_BODY.contains(&route) || route == "/logged-models" {
             let (req, body) = json_body(state, req).await?;
-            let field = |name: &str| body.get(name).and_then(Value::as_str).map(str::to_string);
-            let writes = if route == "/logged-models" {
-                Writes::NewLoggedModel(field("source_run_id").filter(|r| !r.is_empty()))
-            } else {
-                field("run_id")
-                    .or_else(|| field("run_uuid"))
-                    .map_or(Writes::Elsewhere, Writes::Run)
+            let writes = match route {
+                "/logged-models" => named_run(&body, &["source_run_id"])
+                    .map_or(Writes::Elsewhere, Writes::NewLoggedModel),
+                _ => match named_run(&body, &["run_id", "run_uuid"]) {
+                    Some(Some(run)) => Writes::Run(run),
+                    _ => Writes::Elsewhere,
+                },
             };
             return Ok((req, writes));
         }
@@ -174,6 +177,26 @@ async fn what_it_writes(
         }
     }
     Ok((req, Writes::Elsewhere))
+}
+
+/// The one run a body's `keys` name (an empty one names none, as the handlers read them:
+/// `run_id`, else `run_uuid`): None when they name different runs or are not text, which
+/// reads as a write elsewhere.
+fn named_run(body: &Value, keys: &[&str]) -> Option<Option<String>> {
+    let mut named: Option<String> = None;
+    for value in keys.iter().filter_map(|k| body.get(k)) {
+        let run = match value {
+            Value::Null => continue,
+            Value::String(run) if run.is_empty() => continue,
+            Value::String(run) => run,
+            _ => return None,
+        };
+        match &named {
+            Some(seen) if !seen.eq_ignore_ascii_case(run) => return None,
+            _ => named = Some(run.clone()),
+        }
+    }
+    Some(named)
 }
 
 /// `text` without whichever of `prefixes` it starts with.
@@ -195,6 +218,31 @@ async fn json_body(state: &Arc<AppState>, req: Request) -> Result<(Request, Valu
 #[cfg(test)]
 mod tests {
     use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn a_body_names_one_run_or_reads_as_elsewhere() {
+        let own = "0123456789abcdef0123456789abcdef";
+        let other = "fedcba9876543210fedcba9876543210";
+        let keys = ["run_id", "run_uuid"];
+        assert_eq!(
+            named_run(&json!({"run_id": own, "run_uuid": own}), &keys),
+            Some(Some(own.to_string()))
+        );
+        // The handlers take `run_uuid` when `run_id` is empty.
+        assert_eq!(
+            named_run(&json!({"run_id": "", "run_uuid": other}), &keys),
+            Some(Some(other.to_string()))
+        );
+        // Two runs, or a run that is not text: no way to tell which the handler writes.
+        assert_eq!(
+            named_run(&json!({"run_id": own, "run_uuid": other}), &keys),
+            None
+        );
+        assert_eq!(named_run(&json!({"run_id": 12}), &keys), None);
+        assert_eq!(named_run(&json!({}), &keys), Some(None));
+        assert_eq!(named_run(&Value::Null, &keys), Some(None));
+    }
 
     #[test]
     fn every_route_it_lets_write_is_a_write_route_the_server_has() {
