@@ -184,7 +184,8 @@ pub async fn authenticate(
             )
             .into_response();
         }
-        if access == Access::Write && info.user.starts_with(JOB_TOKEN_USER_PREFIX) {
+        let job_token = info.user.starts_with(JOB_TOKEN_USER_PREFIX);
+        if access == Access::Write && job_token {
             let template = template.map(str::to_string);
             req = match job_scope::admit(&state, &info, template.as_deref(), req).await {
                 Ok(req) => req,
@@ -194,7 +195,9 @@ pub async fn authenticate(
         Caller {
             user: Some(info.user.clone()),
             authenticated: true,
-            read_only: info.read_only,
+            // A job's token writes only into its job's run (`job_scope`): on `/mcp`, whose one
+            // route serves every tool, it is read-only.
+            read_only: info.read_only || job_token,
         }
     };
     req.extensions_mut().insert(caller);
