@@ -173,13 +173,23 @@ impl JobTokens {
 /// (`KIROKU_JOB_TOKEN_FILE`, on the box that launches it), when it was given one: what a
 /// backend that runs the job elsewhere (ssh, Slurm) puts in a private file there. A token is one
 /// word of letters, digits, `_` and `-` (anything else could end the here-document that carries
-/// it to an ssh host).
+/// it to an ssh host). A file that is gone (its token revoked with the job a rerun copied the
+/// environment of) gives none.
 pub fn secret_of_job(env: &[(String, String)]) -> Result<Option<String>> {
     let Some((_, file)) = env.iter().find(|(name, _)| name == TOKEN_FILE_VARIABLE) else {
         return Ok(None);
     };
-    let secret = std::fs::read_to_string(file)
-        .map_err(|e| KirokuError::io(format!("reading the job's token {file}"), e))?;
+    let secret = match std::fs::read_to_string(file) {
+        Ok(secret) => secret,
+        // Revoked with its job (a rerun's copy of the environment): no token to give.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(KirokuError::io(
+                format!("reading the job's token {file}"),
+                e,
+            ))
+        }
+    };
     let secret = secret.trim();
     if secret.is_empty()
         || !secret
@@ -241,9 +251,19 @@ mod tests {
         let left = tokens.issue("eval m/2").unwrap().unwrap();
         let left_secret = std::fs::read_to_string(&left.file).unwrap();
         drop(tokens);
-        let _restarted = JobTokens::new(Arc::clone(&sqlite)).unwrap();
+        let restarted = JobTokens::new(Arc::clone(&sqlite)).unwrap();
         assert!(sqlite.token_lookup(&left_secret).unwrap().is_none());
         assert!(!left.file.exists());
+        // What a backend running the job elsewhere reads: the secret, none once revoked.
+        let env = |file: &Path| vec![(TOKEN_FILE_VARIABLE.to_string(), file.display().to_string())];
+        let live = restarted.issue("eval m/3").unwrap().unwrap();
+        let live_secret = std::fs::read_to_string(&live.file).unwrap();
+        assert_eq!(secret_of_job(&env(&live.file)).unwrap(), Some(live_secret));
+        restarted.bind(live.id, None).unwrap();
+        assert_eq!(secret_of_job(&env(&live.file)).unwrap(), None);
+        assert_eq!(secret_of_job(&[]).unwrap(), None);
+        std::fs::write(dir.path().join("odd"), "not a\ntoken").unwrap();
+        assert!(secret_of_job(&env(&dir.path().join("odd"))).is_err());
         // The admin's token is untouched by job tokens coming and going.
         let admin_now = sqlite
             .tokens()
