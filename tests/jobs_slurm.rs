@@ -81,6 +81,17 @@ fn launch(name: &str, gpus: u32, time: Option<&str>, command: &[&str]) -> Launch
 }
 
 fn launch_on(target: &Target, name: &str, gpus: u32, command: &[&str]) -> Launched {
+    launch_with_env(target, name, gpus, command, &[])
+}
+
+/// `launch_on` with `extra` in the job's environment.
+fn launch_with_env(
+    target: &Target,
+    name: &str,
+    gpus: u32,
+    command: &[&str],
+    extra: &[(&str, &str)],
+) -> Launched {
     // Spaces in both folders: the script must quote them.
     let workdir = tempfile::Builder::new()
         .prefix("slurm work ")
@@ -137,11 +148,15 @@ fn launch_on(target: &Target, name: &str, gpus: u32, command: &[&str]) -> Launch
             job: &job,
             run_id: &run_id,
             run_dir: &run_dir,
-            env: vec![
-                ("KIROKU_RUN_ID".into(), "r1".into()),
-                ("KIROKU_STORE".into(), "/nowhere".into()),
-                ("NOTE".into(), "a,b 'c' $d".into()),
-            ],
+            env: [
+                ("KIROKU_RUN_ID", "r1"),
+                ("KIROKU_STORE", "/nowhere"),
+                ("NOTE", "a,b 'c' $d"),
+            ]
+            .iter()
+            .chain(extra)
+            .map(|(k, v)| (k.to_string(), v.to_string()))
+            .collect(),
         })
         .unwrap();
     assert!(id.parse::<u64>().is_ok(), "handle {id}");
@@ -373,6 +388,63 @@ fn cancel_ends_a_running_job_as_killed() {
 
 fn job_output_empty(run_dir: &Path) -> bool {
     std::fs::metadata(run_dir.join("slurm-output.log")).map_or(true, |m| m.len() == 0)
+}
+
+/// A job given a token to log back with (`KIROKU_JOB_TOKEN_FILE`, a 0600 file on the submitting
+/// box, as `kiroku serve` gives its evaluations) finds its secret in a 0600 `token` beside the
+/// job's other files (the run's folder here; `~/.kiroku/slurm/RUN_ID` through a login node,
+/// sent on ssh's standard input), in no batch script, and the file is gone once the command
+/// ended.
+#[test]
+fn a_job_token_is_a_private_file_beside_the_job_and_goes_when_it_ends() {
+    let Some(_cluster) = slurm_running() else {
+        return;
+    };
+    let here = tempfile::tempdir().unwrap();
+    let local = here.path().join("9");
+    let secret = "kik_fedcba9876543210fedcba9876543210";
+    std::fs::write(&local, secret).unwrap();
+    let body = "printf '%s\\n' \"$(cat \"$KIROKU_JOB_TOKEN_FILE\")\" \"$KIROKU_JOB_TOKEN_FILE\"; \
+                stat -c %a \"$KIROKU_JOB_TOKEN_FILE\"";
+    let mut targets = vec![target(None)];
+    if let Some(sshd) = require_sshd() {
+        let mut login = target(None);
+        login.config.ssh_host = Some(sshd.host.clone());
+        login.config.ssh_options = sshd.options();
+        targets.push(login);
+    }
+    for target in &targets {
+        let local = local.display().to_string();
+        let mut job = launch_with_env(
+            target,
+            "token",
+            0,
+            &["sh", "-c", body],
+            &[("KIROKU_JOB_TOKEN_FILE", &local)],
+        );
+        assert_eq!(
+            job.until_ended(MINUTE),
+            ended(JobStatus::Finished, Some(0), "exit code 0")
+        );
+        let output = job.output_text();
+        let lines: Vec<&str> = output.lines().collect();
+        assert_eq!(lines[0], secret, "{output}");
+        assert!(
+            lines[1].ends_with("/token") && lines[1] != local,
+            "{output}"
+        );
+        assert_eq!(lines[2], "600", "{output}");
+        let token = Path::new(lines[1]);
+        assert!(
+            !token.exists(),
+            "the token's file goes when the command ends"
+        );
+        let script = std::fs::read_to_string(token.with_file_name("slurm-job.sh")).unwrap();
+        assert!(
+            !script.contains(secret),
+            "not in the batch script: {script}"
+        );
+    }
 }
 
 #[test]

@@ -240,6 +240,51 @@ fn a_job_that_exits_zero_finishes_and_setup_runs_first_in_the_workdir() {
     assert_eq!(text(&job.output), want);
 }
 
+/// A job given a token to log back with (`KIROKU_JOB_TOKEN_FILE`, a 0600 file on the
+/// submitting box, as `kiroku serve` gives its evaluations) finds it on the host: its secret in
+/// the job folder's `token`, mode 0600, sent on ssh's standard input and on no command line;
+/// the file is gone once the command ended.
+#[test]
+fn a_job_token_reaches_the_host_in_a_private_file_and_goes_with_the_job() {
+    let Some(sshd) = require_sshd() else { return };
+    let workdir = tempfile::tempdir().unwrap();
+    let target = ssh_target(&sshd, workdir.path(), None);
+    let here = tempfile::tempdir().unwrap();
+    let local_token = here.path().join("17");
+    let secret = "kik_0123456789abcdef0123456789abcdef";
+    std::fs::write(&local_token, secret).unwrap();
+    let mut job = Started::launch(
+        &target,
+        &job_of(&[
+            "sh",
+            "-c",
+            "printf '%s\\n' \"$(cat \"$KIROKU_JOB_TOKEN_FILE\")\" \"$KIROKU_JOB_TOKEN_FILE\"; stat -c %a \"$KIROKU_JOB_TOKEN_FILE\"; ps -eo args",
+        ]),
+        "run-tok",
+        &[("KIROKU_JOB_TOKEN_FILE", &local_token.display().to_string())],
+    );
+    let (status, code, _) = job.until_ended();
+    assert_eq!((status, code), (JobStatus::Finished, Some(0)));
+    let output = text(&job.output);
+    let mut lines = output.lines();
+    assert_eq!(lines.next(), Some(secret));
+    let remote = workdir.path().join(".kiroku/jobs/run-tok/token");
+    assert_eq!(lines.next(), Some(remote.display().to_string().as_str()));
+    assert_eq!(lines.next(), Some("600"));
+    // No process's command line carried it while the job ran (the listing's own line aside).
+    assert!(
+        lines.all(|l| !l.contains(secret)),
+        "the secret on a command line: {output}"
+    );
+    assert!(
+        !remote.exists(),
+        "the token's file goes when the command ends"
+    );
+    let runner =
+        std::fs::read_to_string(workdir.path().join(".kiroku/jobs/run-tok/run.sh")).unwrap();
+    assert!(!runner.contains(secret), "not in the runner either");
+}
+
 #[test]
 fn a_failing_setup_fails_the_job_with_its_reason() {
     let Some(sshd) = require_sshd() else { return };

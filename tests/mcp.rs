@@ -275,6 +275,9 @@ fn serve_mcp_over_http_follows_the_tokens() {
     let writer = token(&p, "alice", false);
     let reader = token(&p, "bob", true);
     let server = Server::start(&p, &["--mcp"]).unwrap();
+    // A job's token (`job:…`) writes only into its job's run: no writing tool. (Made after the
+    // server started, which revokes those an earlier server left.)
+    let job = token(&p, "job:eval m/1", false);
     let url = format!("{}/mcp", server.url);
     let run = p.json(&["runs", "ls", "--filter", "params.lr = '400'"])["runs"][0]["id"]
         .as_str()
@@ -289,6 +292,9 @@ fn serve_mcp_over_http_follows_the_tokens() {
     assert_eq!(as_writer[1]["structured"]["runs"][0]["id"], json!(run));
     assert_eq!(as_writer[2]["is_error"], false, "{:#}", as_writer[2]);
     assert_eq!(as_writer[2]["structured"]["note"]["author"], "alice");
+    let as_job = client(&["http", &url, &job], p.path(), plan.clone());
+    assert_eq!(as_job[1]["structured"]["total"], 1);
+    assert_eq!(as_job[2]["is_error"], true, "{:#}", as_job[2]);
     let as_reader = client(&["http", &url, &reader], p.path(), plan);
     let tools = tool_names(&as_reader[0]);
     assert!(tools.contains(&"search_runs".to_string()));

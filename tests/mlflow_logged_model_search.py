@@ -1,7 +1,8 @@
 """Logged-model search by metrics and params, MLflow's own server against `kiroku serve`: the same
 seeded script writes logged models with params and metrics (steps, runs, datasets, ties) through
 the mlflow client into both, then sends both the same generated searches: filters
-`metrics.<key> <op> <value>` and `params.<key> <op> '<text>'` (with attribute and tag clauses),
+`metrics.<key> <op> <value>`, `params.<key> <op> '<text>'`, `tags.<key> <op> ...` (IN and NOT IN
+lists too) and attribute clauses, what MLflow refuses among them,
 `datasets`, and `order_by` on metrics (with
 `dataset_name`/`dataset_digest`) and attributes, paged. Answers are compared as the ordered
 model names of every page; an error must be an error on both. Prints one JSON line: {queries,
@@ -19,7 +20,7 @@ from mlflow import MlflowClient  # noqa: E402
 from mlflow.exceptions import MlflowException  # noqa: E402
 
 MODELS = 24
-QUERIES = 150
+QUERIES = 250
 KEYS = ["acc", "loss", "f1"]
 LRS = ["0.1", "0.01", "0.001"]
 DATASETS = [("train", "d1"), ("holdout", "d2"), ("holdout", "d3")]
@@ -39,8 +40,16 @@ def seed(client, rng):
         params = {"lr": drawn.choice(LRS)}
         if drawn.random() < 0.7:
             params["opt"] = drawn.choice(["adam", "Adam", "sgd"])
-        model = client.create_logged_model(exp, name=f"m{i:02d}", tags={"team": rng.choice(["a", "b"])},
-                                           params=params)
+        # Tags: `team` (left off some models: a tag clause never matches a model without the
+        # key) and `stage` on some; a few models finalized (status filters).
+        tags = {"team": rng.choice(["a", "b"])}
+        if drawn.random() < 0.2:
+            del tags["team"]
+        if drawn.random() < 0.5:
+            tags["stage"] = drawn.choice(["dev", "Prod", "prod"])
+        model = client.create_logged_model(exp, name=f"m{i:02d}", tags=tags, params=params)
+        if drawn.random() < 0.3:
+            client.finalize_logged_model(model.model_id, drawn.choice(["READY", "FAILED"]))
         for _ in range(rng.randrange(0, 6)):
             key = rng.choice(KEYS)
             # Few distinct values: ties are frequent.
@@ -53,22 +62,71 @@ def seed(client, rng):
     return exp
 
 
+def text_clause(rng, field, values, patterns, listed):
+    """`field` compared as text: `=` or `!=` a value, `LIKE` or `ILIKE` a pattern, or `IN` or
+    `NOT IN` the list `listed` (its inside)."""
+    form = rng.random()
+    if form < 0.35:
+        return f"{field} {rng.choice(['=', '!='])} '{rng.choice(values)}'"
+    if form < 0.55:
+        return f"{field} {rng.choice(['LIKE', 'ILIKE', 'like'])} '{rng.choice(patterns)}'"
+    return f"{field} {rng.choice(['IN', 'NOT IN', 'in', 'not in'])} ({listed})"
+
+
 def gen_param_clause(rng):
     """A `params.<key>` clause: MLflow's text comparisons, a list, an unquoted number (read as
     text), a param some models lack, and operators params do not take (an error on both)."""
     key = rng.choice(["lr", "opt", "opt", "missing"])
-    value = rng.choice(LRS) if key == "lr" else rng.choice(["adam", "Adam", "sgd", "x"])
     form = rng.random()
-    if form < 0.35:
-        return f"params.{key} {rng.choice(['=', '!='])} '{value}'"
-    if form < 0.55:
-        return f"params.{key} {rng.choice(['LIKE', 'ILIKE'])} '{rng.choice(['a%', 'A%', '%d%', '0.0%'])}'"
     if form < 0.75:
-        values = ", ".join(f"'{v}'" for v in rng.sample(LRS + ["adam", "sgd"], 2))
-        return f"params.{key} {rng.choice(['IN', 'NOT IN'])} ({values})"
+        values = LRS if key == "lr" else ["adam", "Adam", "sgd", "x"]
+        listed = ", ".join(f"'{v}'" for v in rng.sample(LRS + ["adam", "sgd"], 2))
+        return text_clause(rng, f"params.{key}", values, ["a%", "A%", "%d%", "0.0%"], listed)
     if form < 0.85:
         return f"params.lr = {rng.choice(LRS)}"
     return f"params.{key} {rng.choice(['>', '<='])} '1'"
+
+
+def in_list(rng, values):
+    """The inside of an IN list as MLflow reads it (a Python literal): one value or several, in
+    either quotes, a trailing comma, numbers, or nothing."""
+    listed = [rng.choice(["'{}'", '"{}"']).format(v) for v in rng.sample(values, rng.randrange(1, 4))]
+    if rng.random() < 0.1:
+        listed = ["1", "2"]
+    inside = ", ".join(listed)
+    if len(listed) == 1 or rng.random() < 0.2:
+        inside += ","
+    return "" if rng.random() < 0.05 else inside
+
+
+def gen_tag_clause(rng):
+    """A `tags.<key>` clause: every text operator MLflow takes (IN and NOT IN lists of every
+    shape), a key some models lack, a backquoted key, and what MLflow refuses (`tag.`, an order
+    comparison, IN without a list)."""
+    key = rng.choice(["team", "stage", "stage", "`stage`", "missing"])
+    values = ["a", "b", "dev", "prod", "Prod", "x"]
+    if rng.random() < 0.8:
+        return text_clause(rng, f"tags.{key}", values, ["p%", "P%", "%o%", "a"], in_list(rng, values))
+    refused = [f"tag.{key} = 'a'", f"tags.{key} {rng.choice(['<', '>='])} 'b'", f"tags.{key} IN '{rng.choice(values)}'"]
+    return rng.choice(refused)
+
+
+def gen_attribute_clause(rng):
+    """An attribute clause: names, MLflow's numeric status, unset run and type, lists, timestamps,
+    and operators an attribute does not take."""
+    return rng.choice([
+        f"name LIKE 'm{rng.randrange(0, 3)}%'",
+        f"name {rng.choice(['IN', 'NOT IN'])} ('m01', 'm02', 'm1{rng.randrange(0, 9)}')",
+        f"status {rng.choice(['=', '!='])} {rng.choice([1, 2, 3])}",
+        f"status IN ('2', 3)",
+        "status = 'READY'",
+        f"source_run_id {rng.choice(['=', '!='])} ''",
+        "model_type NOT IN ('x')",
+        f"creation_timestamp {rng.choice(['>', '<=', '!='])} 0",
+        "creation_time IN (1, 2)",
+        "name > 'm1'",
+        "attributes.name ILIKE 'M0%'",
+    ])
 
 
 def gen_query(rng):
@@ -78,12 +136,12 @@ def gen_query(rng):
         if kind < 0.55:
             op = rng.choice(["=", "!=", "<", "<=", ">", ">="])
             clauses.append(f"metrics.{rng.choice(KEYS)} {op} {rng.choice([0.1, 0.5, 0.75, 0, -1, 1])}")
-        elif kind < 0.7:
-            clauses.append(f"tags.team = '{rng.choice(['a', 'b'])}'")
+        elif kind < 0.75:
+            clauses.append(gen_tag_clause(rng))
         elif kind < 0.9:
             clauses.append(gen_param_clause(rng))
         else:
-            clauses.append(f"name LIKE 'm{rng.randrange(0, 3)}%'")
+            clauses.append(gen_attribute_clause(rng))
     order = []
     for _ in range(rng.randrange(0, 3)):
         if rng.random() < 0.7:

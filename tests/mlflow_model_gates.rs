@@ -47,9 +47,7 @@ on = ["alias_deleted"]
 url = "{url}"
 "#,
             evaluated = evaluated.display(),
-            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/mlflow_evaluation.py")
-                .display(),
+            script = evaluation_script(),
         ),
     )
     .unwrap();
@@ -328,7 +326,10 @@ fn an_edited_models_table_is_read_again_without_a_restart_and_a_broken_one_is_na
 /// (`models::job_tokens`): the evaluation's mlflow client (`mlflow_evaluation.py`) logs its
 /// metric into the evaluation run through the server, with no token in the job's record or its
 /// command; the token is the job's (its own user), revoked as the job ends, and the admin's
-/// token, which registered the version, is never handed on.
+/// token, which registered the version, is never handed on. The job's token writes only into
+/// its run (`server::job_scope`): tags, params, files and a logged model of its own run go
+/// through; a metric or a file on the version's training run, a new run, a registered model and
+/// a logged model of no run are `PERMISSION_DENIED`; reading the training run is fine.
 #[test]
 fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_own() {
     if !require_python_module("mlflow") {
@@ -336,14 +337,14 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
     }
     let project = Project::new();
     let evaluated = project.path().join("evaluated.txt");
+    let probed = project.path().join("probed.json");
     std::fs::write(
         project.path().join("kiroku.toml"),
         format!(
-            "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\" }}\n",
+            "[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated} {probed}\" }}\n",
             evaluated = evaluated.display(),
-            script = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
-                .join("tests/mlflow_evaluation.py")
-                .display(),
+            probed = probed.display(),
+            script = evaluation_script(),
         ),
     )
     .unwrap();
@@ -357,35 +358,49 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
         .output()
         .unwrap();
     assert!(!refused.status.success(), "no token, no registration");
-    let registered = common::python("mlflow_register_version.py")
-        .args([&server.url, "scored"])
-        .env("MLFLOW_TRACKING_TOKEN", &admin_secret)
-        .output()
-        .unwrap();
-    assert!(
-        registered.status.success(),
-        "{}",
-        String::from_utf8_lossy(&registered.stderr)
-    );
-
     // The evaluation ran and its mlflow client logged through the server into its own run.
-    wait_for("the evaluation job", || {
-        std::fs::read_to_string(&evaluated).is_ok_and(|t| t.lines().count() == 1)
-    });
-    let line: Vec<String> = std::fs::read_to_string(&evaluated)
-        .unwrap()
-        .split_whitespace()
-        .map(str::to_string)
-        .collect();
+    let (line, job) = evaluated_with_token(&store, &server, &admin_secret, &evaluated);
     assert_eq!(line[0], "1");
-    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
-    let job = store.job(evaluation.job_id).unwrap();
-    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
-    let score = store.metric_series(&line[2], "eval_score").unwrap();
+
+    // What the job's token could write: its own run, and nothing else.
+    let probed: Value = serde_json::from_str(&std::fs::read_to_string(&probed).unwrap()).unwrap();
+    for own in [
+        "own_tag",
+        "own_param",
+        "own_file",
+        "own_logged_model",
+        "read_training_run",
+    ] {
+        assert_eq!(probed[own], "ok", "{own}: {probed}");
+    }
+    for refused in [
+        "training_run_metric",
+        "new_run",
+        "register_model",
+        "unowned_logged_model",
+    ] {
+        assert_eq!(probed[refused], "PERMISSION_DENIED", "{refused}: {probed}");
+    }
+    assert_eq!(probed["training_run_file"], "HTTP 403", "{probed}");
+    let trained = store
+        .model_version("scored", 1)
+        .unwrap()
+        .run_id
+        .expect("the version's run");
+    let acc = store.metric_series(&trained, "acc").unwrap();
+    assert_eq!(acc.len(), 1, "the training run is as it was: {acc:?}");
+    assert!(store.registered_model("sneaky").is_err());
+    let logged = store
+        .search_logged_models(&kiroku::model::registry::LoggedModelQuery {
+            filter: Some(format!("source_run_id = '{}'", line[2])),
+            ..Default::default()
+        })
+        .unwrap()
+        .models;
+    assert_eq!(logged.len(), 1, "the evaluation's own logged model");
     assert_eq!(
-        score.len(),
-        1,
-        "logged through the server with the job's token"
+        logged[0].tags.get("by").map(String::as_str),
+        Some("evaluation")
     );
 
     // Neither the admin's token nor the job's own is in the job's record.
@@ -412,4 +427,97 @@ fn evaluation_jobs_of_a_token_protected_server_log_back_with_a_token_of_their_ow
         .map(|d| d.count())
         .unwrap_or(0);
     assert_eq!(files, 0, "the token's file goes with it");
+}
+
+/// On an ssh target, a token-protected server's evaluation job finds its token where it runs
+/// (`jobs::ssh`): a 0600 file in the job's folder on the host, the secret sent on ssh's standard
+/// input, so its mlflow client logs back into the evaluation run; the file is gone once the
+/// command ended. (The host is this box through the test sshd.)
+#[test]
+fn evaluation_jobs_on_an_ssh_target_log_back_with_a_token_from_a_file_there() {
+    if !require_python_module("mlflow") {
+        return;
+    }
+    let Some(sshd) = common::sshd::require_sshd() else {
+        return;
+    };
+    let project = Project::new();
+    let remote = tempfile::tempdir().unwrap();
+    let evaluated = project.path().join("evaluated.txt");
+    std::fs::write(
+        project.path().join("kiroku.toml"),
+        format!(
+            "{target}\n[models.scored]\nevaluate = {{ command = \"python3 {script} {evaluated}\", target = \"box\" }}\n",
+            target = sshd.target_toml("box", remote.path()),
+            evaluated = evaluated.display(),
+            script = evaluation_script(),
+        ),
+    )
+    .unwrap();
+    let store = SqliteStore::open(&project.store_dir(), false).unwrap();
+    let (_, admin_secret) = store.create_token("admin", false).unwrap();
+    let server = Server::start(&project, &[]).unwrap();
+    let (line, job) = evaluated_with_token(&store, &server, &admin_secret, &evaluated);
+    assert_eq!(job.target, "box");
+    let token_file = std::path::PathBuf::from(&line[3]);
+    assert_eq!(
+        token_file,
+        remote
+            .path()
+            .join(".kiroku/jobs")
+            .join(&line[2])
+            .join("token"),
+        "the token's file is the host's, in the job's folder"
+    );
+    wait_for("the token's file to go with the command", || {
+        !token_file.exists()
+    });
+}
+
+/// Registers version 1 of `scored` through the mlflow client with the admin's token, waits for
+/// its evaluation job (`mlflow_evaluation.py`) to write its line to `evaluated`, and checks the
+/// job's mlflow client logged `eval_score` through the server into the job's own run. Returns
+/// the line's fields (version, tracking URI, run, token file) and the job.
+fn evaluated_with_token(
+    store: &SqliteStore,
+    server: &Server,
+    admin_secret: &str,
+    evaluated: &std::path::Path,
+) -> (Vec<String>, kiroku::model::Job) {
+    let registered = common::python("mlflow_register_version.py")
+        .args([&server.url, "scored"])
+        .env("MLFLOW_TRACKING_TOKEN", admin_secret)
+        .output()
+        .unwrap();
+    assert!(
+        registered.status.success(),
+        "{}",
+        String::from_utf8_lossy(&registered.stderr)
+    );
+    wait_for("the evaluation job", || {
+        std::fs::read_to_string(evaluated).is_ok_and(|t| t.lines().count() == 1)
+    });
+    let line: Vec<String> = std::fs::read_to_string(evaluated)
+        .unwrap()
+        .split_whitespace()
+        .map(str::to_string)
+        .collect();
+    let evaluation = store.evaluations(Some("scored")).unwrap().remove(0);
+    let job = store.job(evaluation.job_id).unwrap();
+    assert_eq!(job.run_id.as_ref(), Some(&line[2]), "the evaluation's run");
+    let score = store.metric_series(&line[2], "eval_score").unwrap();
+    assert_eq!(
+        score.len(),
+        1,
+        "logged through the server with the job's token"
+    );
+    (line, job)
+}
+
+/// The evaluation command's script (`mlflow_evaluation.py`), as a path for `kiroku.toml`.
+fn evaluation_script() -> String {
+    std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join("tests/mlflow_evaluation.py")
+        .display()
+        .to_string()
 }

@@ -14,7 +14,10 @@
 //! files live in `~/.kiroku/slurm/RUN_ID` there, and its output and metrics file are pulled
 //! back through ssh; `workdir` must exist on the cluster (a shared home, as clusters have).
 //! Without it, the Slurm tools run here and the job writes its output and metrics straight into
-//! the run's folder (a filesystem this box shares with the compute nodes).
+//! the run's folder (a filesystem this box shares with the compute nodes). A job given a token
+//! to log back with (`models::job_tokens`) finds it in `token` (mode 0600) among those files,
+//! written there before `sbatch` (through ssh's standard input for a login node) and removed
+//! by the batch script as the command returns; the script only names the file.
 mod runner;
 pub mod script;
 pub mod state;
@@ -24,6 +27,7 @@ use crate::jobs::backend::{Backend, LaunchSpec, Pulled, RemoteState};
 use crate::jobs::remote_shell::Ssh;
 use crate::jobs::targets::Target;
 use crate::model::JobStatus;
+use crate::models::job_tokens::{self, TOKEN_FILE_VARIABLE};
 use runner::Runner;
 use script::{BatchOptions, JobFiles};
 use state::SlurmJobState;
@@ -266,13 +270,27 @@ impl Backend for SlurmBackend {
             qos: self.qos.clone(),
         };
         // Slurm gives the job its GPUs in CUDA_VISIBLE_DEVICES; the metrics file is the job's.
+        // A job's token, from its file here to a private one beside the job's other files.
+        let token = job_tokens::secret_of_job(&spec.env)?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()
-            .filter(|(name, _)| name != "CUDA_VISIBLE_DEVICES" && name != "KIROKU_METRICS_FILE")
+            .filter(|(name, _)| {
+                ![
+                    "CUDA_VISIBLE_DEVICES",
+                    "KIROKU_METRICS_FILE",
+                    TOKEN_FILE_VARIABLE,
+                ]
+                .contains(&name.as_str())
+            })
             .cloned()
             .collect();
         env.push(("KIROKU_METRICS_FILE".into(), files.metrics.clone()));
+        if let Some(secret) = &token {
+            self.runner
+                .write_private_file(&files.dir, &files.token, secret.as_bytes())?;
+            env.push((TOKEN_FILE_VARIABLE.into(), files.token.clone()));
+        }
         let text = script::batch_script(&options, &files, &env, &job.command)
             .map_err(|e| KirokuError::Invalid(format!("target '{}': {e}", self.target)))?;
         self.runner

@@ -10,7 +10,11 @@
 //!   command (quoted once, so it gets its arguments exactly as given), and records `exit_code`
 //!   (written to a temporary file and renamed, so it is whole when it is there);
 //! - `output.log`: the command's stdout and stderr;
-//! - `metrics.jsonl`: the command's metrics file (`KIROKU_METRICS_FILE` points there).
+//! - `metrics.jsonl`: the command's metrics file (`KIROKU_METRICS_FILE` points there);
+//! - `token`: when the job was given a token to log back with (`KIROKU_JOB_TOKEN_FILE`, a file on
+//!   this box: `models::job_tokens`), its secret, written mode 0600 by the launch script, which
+//!   reaches the host on ssh's standard input (never a command line); the command's
+//!   `KIROKU_JOB_TOKEN_FILE` points there, and the runner removes it as the command ends.
 //!
 //! `poll` is one `ssh` call: the state (runner alive → running; `exit_code` there → ended with
 //! it; neither → lost) and the bytes of both files past what was pulled, each framed by its
@@ -23,6 +27,7 @@ use super::targets::Target;
 use crate::config::TargetKind;
 use crate::error::{KirokuError, Result};
 use crate::model::JobStatus;
+use crate::models::job_tokens::{self, TOKEN_FILE_VARIABLE};
 use std::time::Duration;
 
 /// At most this many bytes of each file come back from one poll (the rest on the next).
@@ -166,8 +171,16 @@ impl SshBackend {
 
     /// The script that sets up the job folder and starts the runner detached; it prints
     /// `KIROKU-LAUNCHED PID TICKS BOOT` once the runner recorded itself.
-    fn launch_script(&self, job_dir: &str, runner: &str) -> Result<String> {
+    fn launch_script(&self, job_dir: &str, runner: &str, token: Option<&str>) -> Result<String> {
         let workdir = self.workdir_word()?;
+        // The secret in a here-document of the script ssh feeds to `sh -s` on its standard
+        // input: on no command line, here or there.
+        let token = match token {
+            Some(secret) => format!(
+                "(umask 077 && cat > token <<'KIROKU_JOB_TOKEN_END'\n{secret}\nKIROKU_JOB_TOKEN_END\n) || exit {SCRIPT_FAILED}\n"
+            ),
+            None => String::new(),
+        };
         Ok(format!(
             r#"set -f
 kiroku_workdir={workdir}
@@ -175,7 +188,7 @@ kiroku_workdir={workdir}
 d={job_dir}
 mkdir -p "$d" && cd "$d" || exit {SCRIPT_FAILED}
 if [ -e pid ] || [ -e run.sh ]; then echo "kiroku: the job folder $PWD is in use already" >&2; exit {SCRIPT_FAILED}; fi
-printf '%s' {runner} > run.sh || exit {SCRIPT_FAILED}
+{token}printf '%s' {runner} > run.sh || exit {SCRIPT_FAILED}
 if command -v bash >/dev/null 2>&1; then kiroku_sh=bash; else kiroku_sh=sh; fi
 kiroku_syntax=$("$kiroku_sh" -n run.sh 2>&1) || {{ echo "kiroku: the target's setup line does not parse: $kiroku_syntax" >&2; exit {SCRIPT_FAILED}; }}
 command -v setsid >/dev/null 2>&1 || {{ echo "kiroku: setsid (util-linux) is not installed on this host" >&2; exit {SCRIPT_FAILED}; }}
@@ -197,7 +210,12 @@ printf 'KIROKU-LAUNCHED %s\n' "$(cat pid)"
     /// The runner: records itself, runs setup and the command in `workdir` with `env`, records
     /// the exit code. A TERM (cancel) is caught by the runner only, so it outlives the command
     /// to record its code.
-    fn runner(&self, env: &[(String, String)], command: &[String]) -> Result<String> {
+    fn runner(
+        &self,
+        env: &[(String, String)],
+        command: &[String],
+        has_token: bool,
+    ) -> Result<String> {
         let workdir = self.workdir_word()?;
         let mut exports = String::new();
         for (name, value) in env {
@@ -223,6 +241,14 @@ printf 'KIROKU-LAUNCHED %s\n' "$(cat pid)"
             return Err(KirokuError::Invalid("the job has no command".into()));
         }
         let command = join(command)?;
+        let (token, forget_token) = if has_token {
+            (
+                format!("export {TOKEN_FILE_VARIABLE}=\"$kiroku_dir/token\"\n"),
+                "rm -f \"$kiroku_dir/token\"; ",
+            )
+        } else {
+            (String::new(), "")
+        };
         Ok(format!(
             r#"trap 'kiroku_term=1' TERM INT HUP
 kiroku_s=$(cat /proc/$$/stat)
@@ -230,11 +256,11 @@ kiroku_r=${{kiroku_s##*\)}}
 set -- $kiroku_r
 printf '%s %s %s\n' "$$" "${{20}}" "$(cat /proc/sys/kernel/random/boot_id)" > pid.tmp && mv pid.tmp pid
 set --
-kiroku_done() {{ printf '%s\n' "$1" > "$kiroku_dir/exit_code.tmp" && mv "$kiroku_dir/exit_code.tmp" "$kiroku_dir/exit_code"; exit "$1"; }}
+kiroku_done() {{ {forget_token}printf '%s\n' "$1" > "$kiroku_dir/exit_code.tmp" && mv "$kiroku_dir/exit_code.tmp" "$kiroku_dir/exit_code"; exit "$1"; }}
 kiroku_dir=$(pwd)
 cd {workdir} || kiroku_done 126
 export KIROKU_METRICS_FILE="$kiroku_dir/metrics.jsonl"
-{exports}{setup}{command}
+{token}{exports}{setup}{command}
 kiroku_done $?
 "#
         ))
@@ -251,7 +277,8 @@ fn is_variable_name(name: &str) -> bool {
 }
 
 /// The command's environment on the host: the supervisor's, less what names this box
-/// (`KIROKU_METRICS_FILE`, which the runner points at the job folder; a store path, which
+/// (`KIROKU_METRICS_FILE` and a job token's file, which the runner points at the job folder; a
+/// store path, which
 /// means nothing there: a `http(s)://` store is kept), plus the booked GPUs when the
 /// supervisor did not set them.
 fn remote_env(spec: &LaunchSpec) -> Vec<(String, String)> {
@@ -259,7 +286,7 @@ fn remote_env(spec: &LaunchSpec) -> Vec<(String, String)> {
         .env
         .iter()
         .filter(|(name, value)| match name.as_str() {
-            "KIROKU_METRICS_FILE" => false,
+            "KIROKU_METRICS_FILE" | TOKEN_FILE_VARIABLE => false,
             "KIROKU_STORE" => value.starts_with("http://") || value.starts_with("https://"),
             _ => true,
         })
@@ -308,10 +335,11 @@ impl Backend for SshBackend {
             self.workdir_word()?,
             quote(spec.run_id)?
         );
+        let token = job_tokens::secret_of_job(&spec.env)?;
         let runner = self
-            .runner(&remote_env(spec), &spec.job.command)
+            .runner(&remote_env(spec), &spec.job.command, token.is_some())
             .map_err(|e| KirokuError::Invalid(format!("job {}: {e}", spec.job.id)))?;
-        let script = self.launch_script(&job_dir, &quote(&runner)?)?;
+        let script = self.launch_script(&job_dir, &quote(&runner)?, token.as_deref())?;
         let stdout = self.run_script("starting the job", &script)?;
         let (pid, _ticks) = parse_launched(&stdout).ok_or_else(|| {
             KirokuError::Invalid(format!(

@@ -8,8 +8,16 @@
 //! listing or its command line: it is written to a file only the server's user can read
 //! (`<store>/job-tokens/<token id>`, mode 0600), the job is told the file's path
 //! (`KIROKU_JOB_TOKEN_FILE`), and its command reads it into `MLFLOW_TRACKING_TOKEN` as it
-//! starts. The file goes with the revocation. A server without tokens (loopback clients only)
-//! mints none: its jobs need none.
+//! starts. The file goes with the revocation. A job on an ssh or Slurm target gets the secret
+//! in a file of the same kind where it runs (`secret_of_job`; the backends say where and how it
+//! travels, never on a command line), removed as its command ends. A server without tokens
+//! (loopback clients only) mints none: its jobs need none.
+//!
+//! A job's token may read anything but write only into its job's run (`server::job_scope`): the
+//! run the job's supervisor creates as it starts, recorded on the job (`Job::run_id`) before the
+//! command runs, which for an evaluation is the evaluation run its metrics come from. The token
+//! is minted before the job exists, so it is bound to the job (`bind`), and the server finds the
+//! run through the job (`job_of`) when the token writes: no run id has to be known at minting.
 use crate::error::{KirokuError, Result};
 use crate::model::JobId;
 use crate::store::sqlite::SqliteStore;
@@ -112,6 +120,15 @@ impl JobTokens {
         }
     }
 
+    /// The job token `id` was issued for, once it is submitted (None: not a job token of this
+    /// server's, or its job not submitted yet).
+    pub fn job_of(&self, id: i64) -> Option<JobId> {
+        self.lock()
+            .iter()
+            .find(|(token, _)| token.id == id)
+            .and_then(|(_, job)| *job)
+    }
+
     /// Revokes the tokens of jobs that have ended (or are gone).
     pub fn revoke_ended(&self, store: &dyn Store) -> Result<()> {
         let ended: Vec<JobToken> = {
@@ -152,6 +169,40 @@ impl JobTokens {
     }
 }
 
+/// The secret of a job's token, read from the file its environment names
+/// (`KIROKU_JOB_TOKEN_FILE`, on the box that launches it), when it was given one: what a
+/// backend that runs the job elsewhere (ssh, Slurm) puts in a private file there. A token is one
+/// word of letters, digits, `_` and `-` (anything else could end the here-document that carries
+/// it to an ssh host). A file that is gone (its token revoked with the job a rerun copied the
+/// environment of) gives none.
+pub fn secret_of_job(env: &[(String, String)]) -> Result<Option<String>> {
+    let Some((_, file)) = env.iter().find(|(name, _)| name == TOKEN_FILE_VARIABLE) else {
+        return Ok(None);
+    };
+    let secret = match std::fs::read_to_string(file) {
+        Ok(secret) => secret,
+        // Revoked with its job (a rerun's copy of the environment): no token to give.
+        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
+        Err(e) => {
+            return Err(KirokuError::io(
+                format!("reading the job's token {file}"),
+                e,
+            ))
+        }
+    };
+    let secret = secret.trim();
+    if secret.is_empty()
+        || !secret
+            .chars()
+            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
+    {
+        return Err(KirokuError::Invalid(format!(
+            "the job's token in {file} is not a token"
+        )));
+    }
+    Ok(Some(secret.to_string()))
+}
+
 /// Writes `secret` to `file` in `dir`, both readable by their owner only.
 fn write_private(dir: &Path, file: &Path, secret: &str) -> Result<()> {
     use std::os::unix::fs::{DirBuilderExt, OpenOptionsExt};
@@ -190,6 +241,8 @@ mod tests {
         use std::os::unix::fs::PermissionsExt;
         let mode = std::fs::metadata(&token.file).unwrap().permissions().mode();
         assert_eq!(mode & 0o777, 0o600);
+        // Its job is known once submitted (the server scopes its writes by it).
+        assert_eq!(tokens.job_of(token.id), None);
         // Never submitted: revoked at once, its file gone.
         tokens.bind(token.id, None).unwrap();
         assert!(sqlite.token_lookup(&secret).unwrap().is_none());
@@ -198,9 +251,19 @@ mod tests {
         let left = tokens.issue("eval m/2").unwrap().unwrap();
         let left_secret = std::fs::read_to_string(&left.file).unwrap();
         drop(tokens);
-        let _restarted = JobTokens::new(Arc::clone(&sqlite)).unwrap();
+        let restarted = JobTokens::new(Arc::clone(&sqlite)).unwrap();
         assert!(sqlite.token_lookup(&left_secret).unwrap().is_none());
         assert!(!left.file.exists());
+        // What a backend running the job elsewhere reads: the secret, none once revoked.
+        let env = |file: &Path| vec![(TOKEN_FILE_VARIABLE.to_string(), file.display().to_string())];
+        let live = restarted.issue("eval m/3").unwrap().unwrap();
+        let live_secret = std::fs::read_to_string(&live.file).unwrap();
+        assert_eq!(secret_of_job(&env(&live.file)).unwrap(), Some(live_secret));
+        restarted.bind(live.id, None).unwrap();
+        assert_eq!(secret_of_job(&env(&live.file)).unwrap(), None);
+        assert_eq!(secret_of_job(&[]).unwrap(), None);
+        std::fs::write(dir.path().join("odd"), "not a\ntoken").unwrap();
+        assert!(secret_of_job(&env(&dir.path().join("odd"))).is_err());
         // The admin's token is untouched by job tokens coming and going.
         let admin_now = sqlite
             .tokens()

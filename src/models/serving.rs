@@ -67,6 +67,9 @@ pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<Registry
         .name("kiroku-hooks".into())
         .spawn(move || drain_forever(&drainer, &woken))
         .map_err(|e| crate::error::KirokuError::io("starting the hook drainer", e))?;
+    let job_of_token = served.job_tokens.clone().map(|tokens| {
+        Box::new(move |id: i64| tokens.job_of(id)) as Box<dyn Fn(i64) -> _ + Send + Sync>
+    });
     let wake_after_registration = wake.clone();
     let live_for_registration = Arc::clone(&live);
     let version_created = move |version: &ModelVersion| {
@@ -100,6 +103,7 @@ pub fn start(served: ServedStore, project_dir: Option<&Path>) -> Result<Registry
         hooks_queued: Some(Box::new(move || {
             let _ = wake.send(());
         })),
+        job_of_token,
     })
 }
 

@@ -45,14 +45,14 @@ pub fn routes(max_artifact: usize) -> Router<Arc<AppState>> {
 
 /// Whose files a proxy path names: a run's, or a logged model's.
 #[derive(Debug, Clone, PartialEq)]
-enum Owner {
+pub(super) enum Owner {
     Run(String),
     Model(String),
 }
 
 /// A proxy path split into its owner and the path inside the owner's artifacts.
-struct Target {
-    owner: Owner,
+pub(super) struct Target {
+    pub owner: Owner,
     /// Relative to the owner's `artifacts/` folder; empty for the folder itself.
     rel: PathBuf,
 }
@@ -63,7 +63,7 @@ fn is_model_id(s: &str) -> bool {
 }
 
 /// `<exp>/<run>/artifacts/<path>` or `<exp>/models/<model id>/artifacts/<path>`.
-fn parse_target(path: &str) -> Result<Target, ApiError> {
+pub(super) fn parse_target(path: &str) -> Result<Target, ApiError> {
     if path.contains('\0') || path.starts_with('/') || path.contains('\\') {
         return Err(invalid(format!("Invalid artifact path: '{path}'")));
     }

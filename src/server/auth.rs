@@ -6,11 +6,13 @@
 //! know is looked up in the table (one indexed read), so a token made a moment ago (`kiroku
 //! token create`, an evaluation job's own) works at once. A token's user is the
 //! caller's identity for notes, stars and everything else attributed to a user; read-only
-//! tokens may only read. What a request needs (nothing, read, write) comes from the route it
+//! tokens may only read, and a job's own token may write only into its job's run (`job_scope`).
+//! What a request needs (nothing, read, write) comes from the route it
 //! matched and its method, through `access::classify`; `GET /health` needs nothing.
 use super::access::{classify, Access};
-use super::AppState;
+use super::{job_scope, AppState};
 use crate::api::{ApiError, USER_HEADER};
+use crate::models::job_tokens::JOB_TOKEN_USER_PREFIX;
 use crate::store::sqlite::tokens::{token_hash, TokenInfo};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;
@@ -182,10 +184,20 @@ pub async fn authenticate(
             )
             .into_response();
         }
+        let job_token = info.user.starts_with(JOB_TOKEN_USER_PREFIX);
+        if access == Access::Write && job_token {
+            let template = template.map(str::to_string);
+            req = match job_scope::admit(&state, &info, template.as_deref(), req).await {
+                Ok(req) => req,
+                Err(e) => return e.into_response(),
+            };
+        }
         Caller {
             user: Some(info.user.clone()),
             authenticated: true,
-            read_only: info.read_only,
+            // A job's token writes only into its job's run (`job_scope`): on `/mcp`, whose one
+            // route serves every tool, it is read-only.
+            read_only: info.read_only || job_token,
         }
     };
     req.extensions_mut().insert(caller);

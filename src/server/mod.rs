@@ -10,6 +10,7 @@ pub mod artifacts;
 pub mod auth;
 pub mod conn;
 pub mod errors;
+pub mod job_scope;
 pub mod kiroku_api;
 pub mod mlflow_api;
 pub mod null_mlflow;
@@ -84,6 +85,10 @@ pub struct RegistrySettings {
     pub version_created: Option<Box<dyn Fn(&crate::model::registry::ModelVersion) + Send + Sync>>,
     /// After an alias move queued hook deliveries (wakes the outbox drainer).
     pub hooks_queued: Option<Box<dyn Fn() + Send + Sync>>,
+    /// The job a job token (`models::job_tokens`) was issued for, by the token's id: its
+    /// writes are limited to that job's run (`job_scope`). None: the server issues no job tokens.
+    #[allow(clippy::type_complexity)]
+    pub job_of_token: Option<Box<dyn Fn(i64) -> Option<crate::model::JobId> + Send + Sync>>,
 }
 
 impl RegistrySettings {

@@ -126,6 +126,41 @@ impl Runner {
         }
     }
 
+    /// Creates `path` (and its folder) with `secret` in it, readable by its owner only (the
+    /// secret travels on ssh's standard input, never a command line).
+    pub fn write_private_file(&self, dir: &str, path: &str, secret: &[u8]) -> Result<()> {
+        match self {
+            Runner::Local => {
+                use std::io::Write;
+                use std::os::unix::fs::OpenOptionsExt;
+                std::fs::create_dir_all(dir)
+                    .and_then(|()| {
+                        std::fs::OpenOptions::new()
+                            .write(true)
+                            .create(true)
+                            .truncate(true)
+                            .mode(0o600)
+                            .open(path)
+                    })
+                    .and_then(|mut file| file.write_all(secret))
+                    .map_err(|e| KirokuError::io(format!("writing {path}"), e))
+            }
+            Runner::Ssh(_) => self
+                .run_ok(
+                    &[
+                        "sh",
+                        "-c",
+                        "umask 077 && mkdir -p -- \"$1\" && cat > \"$2\"",
+                        "sh",
+                        dir,
+                        path,
+                    ],
+                    Some(secret),
+                )
+                .map(drop),
+        }
+    }
+
     /// Up to `max` bytes of `path` from byte `offset` on; nothing when it does not exist (yet).
     pub fn read_from(&self, path: &str, offset: u64, max: u64) -> Result<Vec<u8>> {
         match self {

@@ -2,9 +2,11 @@
 //! directory, one output file without `%` patterns for stdout and stderr, GPUs, time limit,
 //! partition, account, qos, `--no-requeue`), `export NAME='value'` lines for the environment
 //! (`--export` cannot carry commas), then the command quoted exactly once, and a line that keeps
-//! its exit status in a file for when Slurm has forgotten the job.
+//! its exit status in a file for when Slurm has forgotten the job (and removes the job's token
+//! file, when it has one).
 use crate::error::{KirokuError, Result};
 use crate::jobs::remote_shell::{join, quote};
+use crate::models::job_tokens::TOKEN_FILE_VARIABLE;
 
 /// Where the job's files are on the machine that runs it (absolute paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -17,6 +19,9 @@ pub struct JobFiles {
     pub metrics: String,
     /// The command's exit status, written by the script when the command returns.
     pub exit_status: String,
+    /// The job's token, when it has one (`KIROKU_JOB_TOKEN_FILE`), mode 0600; the script
+    /// removes it when the command returns.
+    pub token: String,
 }
 
 impl JobFiles {
@@ -28,6 +33,7 @@ impl JobFiles {
             output: file("slurm-output.log"),
             metrics: file("metrics.jsonl"),
             exit_status: file("slurm-exit-status"),
+            token: file("token"),
         }
     }
 }
@@ -95,6 +101,9 @@ pub fn batch_script(
     }
     lines.push(join(command)?);
     lines.push("status=$?".into());
+    if env.iter().any(|(name, _)| name == TOKEN_FILE_VARIABLE) {
+        lines.push(format!("rm -f -- \"${TOKEN_FILE_VARIABLE}\""));
+    }
     lines.push(format!(
         "printf '%s\\n' \"$status\" > {}",
         quote(&files.exit_status)?

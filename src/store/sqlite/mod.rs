@@ -22,6 +22,7 @@ mod models;
 mod notes;
 mod pipelines;
 pub(crate) use pipelines::check_object_id;
+mod logged_model_filter;
 mod promotions;
 mod registry_filter;
 mod run_rows;

@@ -9,6 +9,7 @@
 //! in the same transaction, so concurrent registrations never share a number. Searches are one SQL
 //! query each (`registry_filter` turns MLflow's filter into its condition), paged by offset.
 use super::events::record_event;
+use super::logged_model_filter;
 use super::registry_filter::{next_page, page_offset, Field, Grammar};
 use super::SqliteStore;
 use crate::error::{KirokuError, Result};
@@ -57,8 +58,6 @@ const MODEL_GRAMMAR: Grammar = Grammar {
     tag_exists: Some(
         "m.mid IN (SELECT t.mid FROM registered_model_tags t WHERE t.key = ? AND {op})",
     ),
-    metric_exists: None,
-    param_exists: None,
 };
 
 const VERSION_GRAMMAR: Grammar = Grammar {
@@ -114,15 +113,9 @@ const VERSION_GRAMMAR: Grammar = Grammar {
         },
     ],
     tag_exists: Some("v.vid IN (SELECT t.vid FROM model_version_tags t WHERE t.key = ? AND {op})"),
-    metric_exists: None,
-    param_exists: None,
 };
 
-/// A logged model has a value of a metric matching `{op}` (any step, run or dataset; only on the
-/// datasets of the search's `metric_scope`, when it names some): MLflow's semantics, as its
-/// server applies them: a dataset given without a digest matches values logged without one.
-const LOGGED_METRIC_EXISTS: &str = "EXISTS (SELECT 1 FROM logged_model_metrics m WHERE m.model_id = l.model_id AND m.key = ? AND {op} AND (NOT EXISTS (SELECT 1 FROM metric_scope) OR EXISTS (SELECT 1 FROM metric_scope s WHERE s.name = m.dataset_name AND m.dataset_digest IS s.digest)))";
-
+/// Logged models' attributes, for their `order_by` (their filter is `logged_model_filter`'s).
 const LOGGED_GRAMMAR: Grammar = Grammar {
     what: "logged models",
     fields: &[
@@ -169,13 +162,7 @@ const LOGGED_GRAMMAR: Grammar = Grammar {
             numeric: true,
         },
     ],
-    tag_exists: Some(
-        "EXISTS (SELECT 1 FROM logged_model_tags t WHERE t.model_id = l.model_id AND t.key = ? AND {op})",
-    ),
-    metric_exists: Some(LOGGED_METRIC_EXISTS),
-    param_exists: Some(
-        "EXISTS (SELECT 1 FROM logged_model_params p WHERE p.model_id = l.model_id AND p.key = ? AND {op})",
-    ),
+    tag_exists: None,
 };
 
 fn model_missing(name: &str) -> KirokuError {
@@ -434,7 +421,7 @@ fn generated_name(model_id: &str) -> String {
 }
 
 fn search_logged(conn: &Connection, q: &LoggedModelQuery) -> Result<LoggedModelPage> {
-    let condition = LOGGED_GRAMMAR.condition(q.filter.as_deref())?;
+    let condition = logged_model_filter::condition(q.filter.as_deref())?;
     let limit = page_limit(q.max_results, LOGGED_PAGE, LOGGED_PAGE_MAX, "logged models")?;
     let offset = page_offset(q.page_token.as_deref())?;
     // The datasets metric clauses are limited to, as a table the clauses read.

@@ -1,7 +1,7 @@
-//! MLflow's registry search grammar, turned into SQL: the `filter` of `search_registered_models`,
-//! `search_model_versions` and `search_logged_models` (`name = 'x' AND tags.k LIKE 'a%'`,
-//! `run_id IN ('a', 'b')`, `version_number > 2`), and their `order_by` (`name ASC`,
-//! `version_number DESC`).
+//! MLflow's registry search grammar, turned into SQL: the `filter` of `search_registered_models`
+//! and `search_model_versions` (`name = 'x' AND tags.k LIKE 'a%'`, `run_id IN ('a', 'b')`,
+//! `version_number > 2`), and their `order_by` (`name ASC`, `version_number DESC`), which
+//! `search_logged_models` shares (its filter has a grammar of its own, `logged_model_filter`).
 //!
 //! Each search names the fields it accepts (`Field`: the filter's name, its SQL column, whether it
 //! is a number) and its tag table; a clause on anything else is `Invalid`, naming the field and
@@ -34,24 +34,12 @@ pub(super) struct Grammar {
     /// start from the tags by key and value) with `{op}` where the comparison goes and two
     /// parameters (key, value) in that order; `None` when tags cannot be filtered on.
     pub tag_exists: Option<&'static str>,
-    /// `EXISTS (…)` over the metric table with `{op}` where the value's comparison goes and one
-    /// parameter (the key) before it (`metrics.<key> > 0.9`: numbers, `=`, `!=`, `<`, `<=`,
-    /// `>`, `>=`); `None` when metrics cannot be filtered on.
-    pub metric_exists: Option<&'static str>,
-    /// `EXISTS (…)` over the param table with `{op}` where the value's comparison goes and one
-    /// parameter (the key) before it: `params.<key>` takes `=`, `!=`, `LIKE`, `ILIKE`, `IN`
-    /// and `NOT IN` on text, and, as MLflow's server joins the param table, every comparison
-    /// (`!=` and `NOT IN` too) matches only what has that param. `None` when params cannot be
-    /// filtered on.
-    pub param_exists: Option<&'static str>,
 }
 
 /// A filter as SQL: `sql` (a condition, `1` for no filter) with its `args` in order.
 pub(super) struct Condition {
     pub sql: String,
     pub args: Vec<Value>,
-    /// Whether a clause is on a metric.
-    pub on_metrics: bool,
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -137,12 +125,6 @@ impl Grammar {
         if self.tag_exists.is_some() {
             names.push("tags.<key>");
         }
-        if self.metric_exists.is_some() {
-            names.push("metrics.<key>");
-        }
-        if self.param_exists.is_some() {
-            names.push("params.<key>");
-        }
         names.join(", ")
     }
 
@@ -152,14 +134,12 @@ impl Grammar {
             return Ok(Condition {
                 sql: "1".into(),
                 args: Vec::new(),
-                on_metrics: false,
             });
         };
         let what = self.what;
         let tokens = tokenize(what, filter)?;
         let mut clauses = Vec::new();
         let mut args = Vec::new();
-        let mut on_metrics = false;
         let is_and =
             |t: Option<&Token>| matches!(t, Some(Token::Word(w)) if w.eq_ignore_ascii_case("and"));
         let mut i = 0;
@@ -236,7 +216,6 @@ impl Grammar {
                 }
                 i += 1;
             }
-            on_metrics |= self.metric_exists.is_some() && name.starts_with("metrics.");
             clauses.push(self.clause(filter, name, &op, values, &mut args)?);
             match tokens.get(i) {
                 None => break,
@@ -256,7 +235,6 @@ impl Grammar {
         Ok(Condition {
             sql: clauses.join(" AND "),
             args,
-            on_metrics,
         })
     }
 
@@ -291,43 +269,6 @@ impl Grammar {
                 return Ok(format!("NOT {}", template.replace("{op}", "t.value = ?")));
             }
             return Ok(template.replace("{op}", &comparison(op, "t.value")));
-        }
-        if let (Some(key), Some(template)) = (name.strip_prefix("params."), self.param_exists) {
-            if !matches!(op, "=" | "!=" | "LIKE" | "ILIKE" | "IN" | "NOT IN") {
-                return Err(bad(
-                    what,
-                    filter,
-                    format!("params take =, !=, LIKE, ILIKE, IN or NOT IN, not {op}"),
-                ));
-            }
-            args.push(Value::Text(key.to_string()));
-            let comparison = if op.ends_with("IN") {
-                format!("p.value {op} ({})", vec!["?"; values.len()].join(", "))
-            } else {
-                comparison(op, "p.value")
-            };
-            args.extend(values.into_iter().map(Value::Text));
-            return Ok(template.replace("{op}", &comparison));
-        }
-        if let (Some(key), Some(template)) = (name.strip_prefix("metrics."), self.metric_exists) {
-            if !matches!(op, "=" | "!=" | "<" | "<=" | ">" | ">=") {
-                return Err(bad(
-                    what,
-                    filter,
-                    format!("metrics take =, !=, <, <=, > or >=, not {op}"),
-                ));
-            }
-            let value = values.into_iter().next().unwrap_or_default();
-            let number = value.parse::<f64>().map_err(|_| {
-                bad(
-                    what,
-                    filter,
-                    format!("'{name}' is compared with a number, not '{value}'"),
-                )
-            })?;
-            args.push(Value::Text(key.to_string()));
-            args.push(Value::Real(number));
-            return Ok(template.replace("{op}", &comparison(op, "m.value")));
         }
         let field = self.field(name).ok_or_else(|| {
             bad(
@@ -469,8 +410,6 @@ mod tests {
             },
         ],
         tag_exists: Some("EXISTS (SELECT 1 FROM t WHERE t.key = ? AND {op})"),
-        metric_exists: Some("EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND {op})"),
-        param_exists: Some("EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND {op})"),
     };
 
     #[test]
@@ -516,39 +455,7 @@ mod tests {
                 Value::Text("%Z%".into())
             ]
         );
-        assert!(!c.on_metrics);
         assert_eq!(GRAMMAR.condition(None).unwrap().sql, "1");
-        let c = GRAMMAR
-            .condition(Some("metrics.acc >= 0.9 AND metrics.`val loss` < -1"))
-            .unwrap();
-        assert_eq!(
-            c.sql,
-            "EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND m.value >= ?) AND EXISTS (SELECT 1 FROM mt m WHERE m.key = ? AND m.value < ?)"
-        );
-        assert_eq!(c.args[1], Value::Real(0.9));
-        assert_eq!(c.args[2], Value::Text("val loss".into()));
-        assert!(c.on_metrics);
-        for bad in ["metrics.acc LIKE '1'", "metrics.acc > 'high'"] {
-            assert!(GRAMMAR.condition(Some(bad)).is_err(), "{bad}");
-        }
-        // Params compare as text (an unquoted number too, as MLflow reads it), inside the
-        // param's EXISTS: `!=` and `NOT IN` match only what has the param.
-        let c = GRAMMAR
-            .condition(Some(
-                "params.lr = 0.01 AND params.`opt name` NOT IN ('a', 'b') AND params.x != 'y'",
-            ))
-            .unwrap();
-        assert_eq!(
-            c.sql,
-            "EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value = ?) AND EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value NOT IN (?, ?)) AND EXISTS (SELECT 1 FROM pt p WHERE p.key = ? AND p.value != ?)"
-        );
-        assert_eq!(
-            c.args,
-            ["lr", "0.01", "opt name", "a", "b", "x", "y"]
-                .map(|t| Value::Text(t.into()))
-                .to_vec()
-        );
-        assert!(GRAMMAR.condition(Some("params.lr > '1'")).is_err());
         let c = GRAMMAR.condition(Some("tag.`a.b` != 'true'")).unwrap();
         assert_eq!(
             c.sql,
