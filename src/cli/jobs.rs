@@ -541,12 +541,13 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
     )?;
     // Model deploy hooks due for delivery (or a retry) go out from this loop too.
     let hooks_store = ctx.store()?;
-    let (location, user, host, workdir) = (
-        ctx.location_text(),
-        ctx.user.clone(),
-        host(),
-        current_dir()?,
-    );
+    // A hook's job runs in the project (the store's folder), as one a command delivers does:
+    // this process runs in `/`.
+    let workdir = match ctx.location.project_dir() {
+        Some(dir) => dir.display().to_string(),
+        None => current_dir()?,
+    };
+    let (location, user, host) = (ctx.location_text(), ctx.user.clone(), host());
     let scheduler = scheduler.with_pass_hook(Box::new(move |config| {
         crate::models::outbox::scheduler_pass(&crate::models::Submitter {
             store: hooks_store.as_ref(),
