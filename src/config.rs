@@ -291,6 +291,32 @@ pub fn user_config_path() -> Option<PathBuf> {
     UserDir::Config.path().map(|dir| dir.join("config.toml"))
 }
 
+/// What the configuration files `Config::load` reads looked like (per file: its modification
+/// time, size and inode, or None when absent), so a long-lived process (the scheduler, a spare
+/// supervisor prepared ahead of its job) reads them again only after an edit. Take the stamp
+/// before reading: an edit made meanwhile then shows as a change.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConfigStamp(Vec<Option<(std::time::SystemTime, u64, u64)>>);
+
+impl ConfigStamp {
+    /// The stamp of the files `Config::load(project_dir)` reads, now.
+    pub fn of(project_dir: Option<&Path>) -> ConfigStamp {
+        use std::os::unix::fs::MetadataExt;
+        ConfigStamp(
+            [
+                user_config_path(),
+                project_dir.map(|dir| dir.join("kiroku.toml")),
+            ]
+            .into_iter()
+            .map(|path| {
+                let meta = std::fs::metadata(path?).ok()?;
+                Some((meta.modified().ok()?, meta.len(), meta.ino()))
+            })
+            .collect(),
+        )
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

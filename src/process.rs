@@ -4,6 +4,8 @@
 //! same host and boot can later tell whether that very process still lives. Used for `kiroku
 //! run` (lost runs) and job supervisors (lost jobs), and for signalling exactly that process.
 use std::path::Path;
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::OnceLock;
 
 /// One process, named so that no other process (now or after a reboot) can pass for it.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -37,7 +39,7 @@ impl ProcessIdentity {
             // Unreadable in some sandboxes: then every process here shares the empty name.
             pid_namespace: pid_namespace().unwrap_or_default(),
             pid,
-            start_ticks: start_ticks(pid)?,
+            start_ticks: own_start_ticks(pid)?,
         })
     }
 
@@ -74,19 +76,46 @@ pub fn host_name() -> Option<String> {
     Some(String::from_utf8_lossy(&buf[..end]).into_owned())
 }
 
-/// The id of the current boot (changes at every reboot).
+/// The id of the current boot (changes at every reboot), read once per process: it cannot
+/// change while the process lives.
 pub fn boot_id() -> Option<String> {
-    std::fs::read_to_string("/proc/sys/kernel/random/boot_id")
-        .ok()
-        .map(|s| s.trim().to_string())
-        .filter(|s| !s.is_empty())
+    static BOOT_ID: OnceLock<Option<String>> = OnceLock::new();
+    let read = || {
+        let text = std::fs::read_to_string("/proc/sys/kernel/random/boot_id").ok()?;
+        Some(text.trim().to_string()).filter(|s| !s.is_empty())
+    };
+    BOOT_ID.get_or_init(read).clone()
 }
 
-/// The pid namespace of this process (`pid:[INODE]`).
+/// The pid namespace of this process (`pid:[INODE]`), read once per process: a process never
+/// changes its own pid namespace (a forked child shares its parent's).
 pub fn pid_namespace() -> Option<String> {
-    std::fs::read_link("/proc/self/ns/pid")
-        .ok()
-        .map(|p| p.display().to_string())
+    static PID_NAMESPACE: OnceLock<Option<String>> = OnceLock::new();
+    let read = || {
+        Some(
+            std::fs::read_link("/proc/self/ns/pid")
+                .ok()?
+                .display()
+                .to_string(),
+        )
+    };
+    PID_NAMESPACE.get_or_init(read).clone()
+}
+
+/// The start time of this process (`pid`, its own pid), read once: a forked child, whose pid
+/// differs from the one the value was read for, reads its own.
+fn own_start_ticks(pid: u32) -> Option<u64> {
+    // Written ticks first, then the pid they belong to; within one process every writer writes
+    // the same pair.
+    static FOR_PID: AtomicU32 = AtomicU32::new(0);
+    static TICKS: AtomicU64 = AtomicU64::new(0);
+    if FOR_PID.load(Ordering::Acquire) == pid {
+        return Some(TICKS.load(Ordering::Relaxed));
+    }
+    let ticks = start_ticks(pid)?;
+    TICKS.store(ticks, Ordering::Relaxed);
+    FOR_PID.store(pid, Ordering::Release);
+    Some(ticks)
 }
 
 /// A process's start time in clock ticks after boot, if it exists.

@@ -512,18 +512,20 @@ pub fn run_scheduler(ctx: &mut Context) -> Result<i32> {
     let explicit_store = ctx.explicit_store;
     let launcher = Launcher::start(Box::new(move || {
         // Ahead of the job (in a spare supervisor): a local store is opened and its schema
-        // read. Not a remote one, whose client starts threads (the supervisor must block its
-        // signals before any thread starts). The configuration is read when the job comes.
+        // read (not a remote one, whose client starts threads: the supervisor must block its
+        // signals before any thread starts), the configuration read (again when the job comes
+        // if a file changed meanwhile), and this process's identity, which the job's run
+        // records as its supervisor, looked up.
         let store = super::job_exec::prepared_store(&location);
-        let location = location.clone();
+        let prepared = super::job_exec::PreparedContext::new(location.clone(), explicit_store);
+        let _ = crate::process::ProcessIdentity::current();
         Box::new(move |id| {
-            let outcome =
-                Context::for_location(location, explicit_store).and_then(|mut job_ctx| {
-                    if let Some(store) = store {
-                        job_ctx.use_store(store);
-                    }
-                    super::job_exec::job_exec_command(&mut job_ctx, id)
-                });
+            let outcome = prepared.into_current().and_then(|mut job_ctx| {
+                if let Some(store) = store {
+                    job_ctx.use_store(store);
+                }
+                super::job_exec::job_exec_command(&mut job_ctx, id)
+            });
             outcome.unwrap_or_else(|e| {
                 eprintln!("kiroku: error: {e}");
                 e.exit_code()

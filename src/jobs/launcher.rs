@@ -14,7 +14,9 @@
 //! (`Spare`): it has set itself up as above (bar its log) and run the preparing half of the
 //! supervising function (opening the store), and waits on a socket pair of its own. A `launch`
 //! hands it the job id and the log's descriptor (`SCM_RIGHTS`) and answers with its pid; the next
-//! spare is forked after the answer, off the job's path. A spare that died meanwhile refuses the
+//! spare is forked once that one has started its job's command (`command_started`: it closes
+//! its end of its socket), so its preparation does not slow the start down, or at a request
+//! that comes first. A spare that died meanwhile refuses the
 //! hand-over (its end is closed) and the job's supervisor is forked afresh. A spare names
 //! itself `kiroku-spare` (`kiroku … supervisor-spare` in `ps`) until it takes a job; it records
 //! itself on the job as any supervisor does, so lost-job detection is unchanged.
@@ -30,9 +32,10 @@
 //! meanwhile is used from the scheduler's next start.
 use crate::model::JobId;
 use std::ffi::CString;
-use std::os::fd::{AsRawFd, FromRawFd, OwnedFd, RawFd};
+use std::os::fd::{AsRawFd, FromRawFd, IntoRawFd, OwnedFd, RawFd};
 use std::os::unix::ffi::OsStrExt;
 use std::path::Path;
+use std::sync::atomic::{AtomicI32, Ordering};
 
 /// Variables a supervisor must not inherit from the scheduler: a scheduler started from inside
 /// a run (a `submit` in a training script) would hand them down to every job.
@@ -131,8 +134,20 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
     unsafe { libc::prctl(libc::PR_SET_NAME, c"kiroku-launcher".as_ptr()) };
     let command_line = command_line_prefix();
     let mut spare = Spare::start(&socket, &supervise, &command_line);
+    // Our end of the socket of the spare last handed a job, until its command has started.
+    let mut handed: Option<OwnedFd> = None;
     let mut request = vec![0u8; MAX_REQUEST];
     loop {
+        if spare.is_none() {
+            // The next spare prepares once the last one's command has started (its preparation
+            // would slow that start down), unless a request comes first.
+            let request_first = handed
+                .take()
+                .is_some_and(|handed| request_before_start(&socket, &handed));
+            if !request_first {
+                spare = Spare::start(&socket, &supervise, &command_line);
+            }
+        }
         // SAFETY: the buffer is valid for its length.
         let got = unsafe {
             libc::recv(
@@ -156,7 +171,10 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
         let reply = match open_log(Path::new(log)) {
             Err(e) => -e.raw_os_error().unwrap_or(libc::EIO),
             Ok(log) => match spare.take().and_then(|s| s.hand(job, &log)) {
-                Some(pid) => pid,
+                Some((pid, spare_socket)) => {
+                    handed = Some(spare_socket);
+                    pid
+                }
                 // SAFETY: this process has one thread (it was forked from one that had).
                 None => match unsafe { libc::fork() } {
                     -1 => -last_error().raw_os_error().unwrap_or(libc::EAGAIN),
@@ -175,9 +193,44 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
                 libc::MSG_NOSIGNAL,
             )
         };
-        if spare.is_none() {
-            spare = Spare::start(&socket, &supervise, &command_line);
+    }
+}
+
+/// How long the launcher waits for a handed spare's command to start before preparing the
+/// next spare anyway.
+const START_WAIT_MS: libc::c_int = 250;
+
+/// Waits until the spare at the other end of `handed` has started its job's command (it closes
+/// its end: `command_started`, or its exit), at most `START_WAIT_MS`; true when a request
+/// came on `socket` first.
+fn request_before_start(socket: &OwnedFd, handed: &OwnedFd) -> bool {
+    let mut fds = [socket, handed].map(|fd| libc::pollfd {
+        fd: fd.as_raw_fd(),
+        events: libc::POLLIN,
+        revents: 0,
+    });
+    loop {
+        // SAFETY: a valid array of two pollfd for the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, START_WAIT_MS) };
+        if ready < 0 && last_error().kind() == std::io::ErrorKind::Interrupted {
+            continue;
         }
+        return ready > 0 && fds[0].revents != 0;
+    }
+}
+
+/// In a supervisor a spare became, its end of the spare's socket until its job's command has
+/// started (-1: none, or not a spare).
+static UNTIL_COMMAND_STARTED: AtomicI32 = AtomicI32::new(-1);
+
+/// Says that this supervisor's job has started its command (or will not start it): the
+/// launcher prepares its next spare then, off the way of this start. Does nothing in a process
+/// that is not a supervisor taken from a spare, or when said already.
+pub fn command_started() {
+    let fd = UNTIL_COMMAND_STARTED.swap(-1, Ordering::SeqCst);
+    if fd >= 0 {
+        // SAFETY: the descriptor was handed over to this static, which alone closes it.
+        unsafe { libc::close(fd) };
     }
 }
 
@@ -209,11 +262,12 @@ impl Spare {
         }
     }
 
-    /// Hands `job` and its log to the spare; its pid, or None when it is gone.
-    fn hand(self, job: JobId, log: &OwnedFd) -> Option<libc::pid_t> {
+    /// Hands `job` and its log to the spare; its pid and our end of its socket (which it
+    /// closes once its command has started), or None when it is gone.
+    fn hand(self, job: JobId, log: &OwnedFd) -> Option<(libc::pid_t, OwnedFd)> {
         send_with_fd(&self.socket, &job.to_le_bytes(), log.as_raw_fd())
             .ok()
-            .map(|()| self.pid)
+            .map(|()| (self.pid, self.socket))
     }
 }
 
@@ -388,7 +442,7 @@ fn become_spare(socket: OwnedFd, supervise: &Supervise, command_line: &[String])
         // SAFETY: leaving without the scheduler's exit handlers (this is a fork of it).
         unsafe { libc::_exit(0) }
     };
-    drop(socket);
+    UNTIL_COMMAND_STARTED.store(socket.into_raw_fd(), Ordering::SeqCst);
     take_job(log, job, command_line);
     std::process::exit(run(job))
 }

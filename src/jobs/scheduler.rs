@@ -28,7 +28,7 @@ use super::placement::{place, Capacity, Decision, GpuSlot, Queue};
 use super::submit_channel::SubmitSocket;
 use super::targets::{self, Target};
 use super::wake::{self, WakeSocket};
-use crate::config::{Config, GpuSpec, TargetKind};
+use crate::config::{Config, ConfigStamp, GpuSpec, TargetKind};
 use crate::error::{KirokuError, Result};
 use crate::model::{now_ms, Job, JobId, JobQuery, JobStatus, JobUpdate, Supervisor};
 use crate::process::{Liveness, ProcessIdentity};
@@ -211,18 +211,6 @@ pub fn capacity_of(target: &Target, config: &Config, active: &[Job]) -> Result<C
     })
 }
 
-/// When the user's and the project's configuration files last changed (None: absent), so a
-/// pass reads them again only after an edit.
-fn config_stamp(project_dir: Option<&std::path::Path>) -> Vec<Option<std::time::SystemTime>> {
-    [
-        crate::config::user_config_path(),
-        project_dir.map(|dir| dir.join("kiroku.toml")),
-    ]
-    .into_iter()
-    .map(|path| path.and_then(|p| std::fs::metadata(p).ok()?.modified().ok()))
-    .collect()
-}
-
 /// A supervisor this scheduler started, until it exits.
 struct Started {
     job: JobId,
@@ -290,8 +278,8 @@ pub struct Scheduler {
     started: Vec<Started>,
     /// Where supervisors are forked from (None: each is a `kiroku job-exec` process).
     launcher: Option<Launcher>,
-    /// When the configuration files last changed, as last read (`config_stamp`).
-    config_stamp: Vec<Option<std::time::SystemTime>>,
+    /// The configuration files as last read.
+    config_stamp: ConfigStamp,
     /// Work of a higher layer done once per wake (the model hook outbox); see `PassHook`.
     pass_hook: Option<PassHook>,
 }
@@ -319,7 +307,7 @@ impl Scheduler {
             me,
             started: Vec::new(),
             launcher: None,
-            config_stamp: config_stamp(project_dir_for_stamp.as_deref()),
+            config_stamp: ConfigStamp::of(project_dir_for_stamp.as_deref()),
             pass_hook: None,
         })
     }
@@ -350,7 +338,7 @@ impl Scheduler {
             if !take_lease(self.store.as_ref(), &self.me)? {
                 return Ok(()); // another scheduler acts for this host
             }
-            let Some(socket) = WakeSocket::bind(self.store.as_ref())
+            let Some(socket) = bind_wake_socket(self.store.as_ref())
                 .map_err(|e| KirokuError::io("binding the scheduler's wake socket", e))?
             else {
                 self.store.release_lease(&lease_name(), &self.me)?;
@@ -370,8 +358,9 @@ impl Scheduler {
             if !lease_kept {
                 return Ok(());
             }
-            self.store.release_lease(&lease_name(), &self.me)?;
+            // The socket goes before the lease: whoever takes the lease next can bind it.
             drop(socket);
+            self.store.release_lease(&lease_name(), &self.me)?;
             // A job submitted while we were giving up saw the lease held and only poked: look
             // once more now that it is free, and carry on if there is work.
             if !self.host_has_queued_jobs()? {
@@ -523,7 +512,7 @@ impl Scheduler {
 
     /// Reads the configuration files again when they changed since last read.
     fn reload_config_if_changed(&mut self) {
-        let stamp = config_stamp(self.project_dir.as_deref());
+        let stamp = ConfigStamp::of(self.project_dir.as_deref());
         if stamp != self.config_stamp {
             match Config::load(self.project_dir.as_deref()) {
                 Ok(config) => self.config = config,
@@ -713,6 +702,25 @@ impl Scheduler {
             pidfd: pidfd_of(child.id() as libc::pid_t),
             process: SupervisorProcess::Spawned(child),
         })
+    }
+}
+
+/// How long a new lease holder waits for the wake socket that a scheduler still exiting (one
+/// that lost the lease to it) holds.
+const SOCKET_HANDOVER: Duration = Duration::from_secs(1);
+
+/// Binds the store's wake socket for the lease holder; `Ok(None)` when another process keeps
+/// it beyond `SOCKET_HANDOVER`. A scheduler gives its socket up before its lease, but one that
+/// lost its lease while serving still holds the socket for a moment: giving up at once then
+/// would leave the queue to a scheduler on its way out.
+fn bind_wake_socket(store: &dyn Store) -> std::io::Result<Option<WakeSocket>> {
+    let deadline = Instant::now() + SOCKET_HANDOVER;
+    loop {
+        match WakeSocket::bind(store)? {
+            Some(socket) => return Ok(Some(socket)),
+            None if Instant::now() < deadline => std::thread::sleep(Duration::from_millis(20)),
+            None => return Ok(None),
+        }
     }
 }
 

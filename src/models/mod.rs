@@ -93,7 +93,11 @@ impl Submitter<'_> {
     /// Queues `new` and makes sure a scheduler runs it.
     pub fn submit(&self, new: &NewJob) -> Result<Job> {
         if self.queue_directly {
-            return crate::jobs::submit::queue(self.store, &self.config, new);
+            let job = crate::jobs::submit::queue(self.store, &self.config, new)?;
+            // The scheduler submitting from its own loop looks at the queue again at once
+            // rather than when something else wakes it.
+            crate::jobs::wake::poke(self.store);
+            return Ok(job);
         }
         let store = self.store;
         crate::jobs::submit::submit(move || Ok(store), &self.config, &self.store_location, new)

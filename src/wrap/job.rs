@@ -25,13 +25,14 @@ mod wakeup;
 
 use super::capture::{report, Capture, Captured};
 use super::source;
-use super::supervised_run::{start_supervised_run, RunSpec, StartedRun};
+use super::supervised_run::{start_supervised_run, RunOrigin, RunSpec, StartedRun};
 use crate::config::{Config, TargetKind};
 use crate::error::{KirokuError, Result};
 use crate::jobs::backend::Backend;
 use crate::model::{now_ms, Job, JobId, JobStatus, JobUpdate, NewJob, RunStatus, Supervisor};
 use crate::process::ProcessIdentity;
 use crate::store::Store;
+use std::cell::Cell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
@@ -150,9 +151,24 @@ struct JobRun<'a> {
     me: ProcessIdentity,
     /// Between SIGTERM and SIGKILL.
     grace: Duration,
+    /// The run's origin until recorded (`record_origin`).
+    origin: Cell<Option<RunOrigin>>,
 }
 
 impl JobRun<'_> {
+    /// Records the run's origin (source and environment) unless done already: once the command
+    /// has started (or will not start). A failure is a warning.
+    fn record_origin(&self, warnings: &mut Vec<String>) {
+        if let Some(origin) = self.origin.take() {
+            if let Err(e) = origin.record(self.store, &self.run_id) {
+                report(
+                    warnings,
+                    format!("could not record the run's source and environment: {e}"),
+                );
+            }
+        }
+    }
+
     /// Applies an update to the job; a failure is a warning (the job's end is written later).
     fn update(&self, update: JobUpdate, warnings: &mut Vec<String>) {
         if let Err(e) = self.store.update_job(self.job.id, &update) {
@@ -237,12 +253,15 @@ fn supervise(
     }
     let local = matches!(executor, Executor::Local);
     let command_env = command_environment(&job, local);
-    // The run (with its source and environment) and the job's move to `running` land in one
-    // transaction: a single commit before the command starts, and never one without the other.
+    let spec = run_spec(&job, opts, &command_env, local);
+    // Where the command comes from is looked at before it starts, and recorded once it has
+    // (`JobRun::record_origin`): off the way to its start.
+    let origin = RunOrigin::of(&spec);
+    // The run and the job's move to `running` land in one transaction: a single commit before
+    // the command starts, and never one without the other.
     let mut run_made = false;
     let created = crate::store::together(store.as_ref(), || {
-        let started =
-            start_supervised_run(store.as_ref(), &run_spec(&job, opts, &command_env, local))?;
+        let started = start_supervised_run(store.as_ref(), &spec)?;
         run_made = true;
         let running = JobUpdate {
             status: Some(JobStatus::Running),
@@ -271,6 +290,7 @@ fn supervise(
     let run_id = started.run.id.clone();
     let Some(job) = now else {
         // Moved on while the run was being made (cancelled, or judged lost).
+        let _ = origin.record(store.as_ref(), &run_id);
         let _ = store.set_status(&run_id, RunStatus::Killed, None, None);
         let now = store.job(job.id)?;
         eprintln!(
@@ -293,6 +313,7 @@ fn supervise(
         supervisor: started.supervisor.clone(),
         me,
         grace,
+        origin: Cell::new(Some(origin)),
     };
     let mut capture = match Capture::start(
         Arc::clone(&store),
@@ -333,6 +354,8 @@ fn supervise(
                     ("PYTHONUNBUFFERED".to_string(), "1".to_string()),
                 ];
                 env.extend(command_env.iter().cloned());
+                run.record_origin(&mut warnings);
+                crate::jobs::launcher::command_started();
                 remote::run_remote(
                     &run,
                     backend.as_mut(),
@@ -479,6 +502,7 @@ fn finish(
         points,
         mut warnings,
     } = captured;
+    run.record_origin(&mut warnings);
     let run_code = if ending.run_status() == RunStatus::Killed {
         None
     } else {

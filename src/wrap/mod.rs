@@ -27,7 +27,7 @@ use std::path::Path;
 use std::process::{Command, Stdio};
 use std::sync::atomic::{AtomicI32, Ordering};
 use std::sync::Arc;
-use supervised_run::{start_supervised_run, RunSpec};
+use supervised_run::{start_supervised_run, RunOrigin, RunSpec};
 
 pub struct WrapOptions {
     pub experiment: String,
@@ -101,21 +101,20 @@ pub fn run_wrapped(store: Arc<dyn Store>, opts: WrapOptions) -> Result<WrapOutco
     } else {
         Vec::new()
     };
-    let started = start_supervised_run(
-        store.as_ref(),
-        &RunSpec {
-            experiment: opts.experiment.clone(),
-            name: opts.name.clone(),
-            user: opts.user.clone(),
-            tags: opts.tags.clone(),
-            params,
-            parent_id: opts.parent_id.clone(),
-            cwd: &cwd,
-            command: &opts.command,
-            environment: source::capture_environment(&opts.config.run.env),
-        },
-    )?;
+    let spec = RunSpec {
+        experiment: opts.experiment.clone(),
+        name: opts.name.clone(),
+        user: opts.user.clone(),
+        tags: opts.tags.clone(),
+        params,
+        parent_id: opts.parent_id.clone(),
+        cwd: &cwd,
+        command: &opts.command,
+        environment: source::capture_environment(&opts.config.run.env),
+    };
+    let started = start_supervised_run(store.as_ref(), &spec)?;
     let run = &started.run;
+    RunOrigin::of(&spec).record(store.as_ref(), &run.id)?;
     if let Err(e) = inputs::bind_inputs(store.as_ref(), &run.id, &opts.inputs) {
         store.set_status(&run.id, RunStatus::Failed, None, None)?;
         return Err(e);

@@ -1,11 +1,12 @@
 //! The run a supervisor (`kiroku run`, a job's `kiroku job-exec`) creates for the command it
 //! starts: its folder (or, for a remote store, a spool folder), the run itself created together
-//! with this process's supervisor record (`crate::supervise`), its source and environment; and,
-//! at the end, the spooled `output.log` sent up as an artifact.
+//! with this process's supervisor record (`crate::supervise`), its source and environment
+//! (`RunOrigin`, recorded apart); and, at the end, the spooled `output.log` sent up as an
+//! artifact.
 use super::capture::{metrics_file_path, report};
 use super::source;
 use crate::error::{KirokuError, Result};
-use crate::model::{NewRun, Run, Supervisor};
+use crate::model::{NewRun, Run, RunSource, Supervisor};
 use crate::store::{run_files, Store};
 use std::path::{Path, PathBuf};
 
@@ -35,7 +36,32 @@ pub struct StartedRun {
     pub supervisor: Option<Supervisor>,
 }
 
-/// Creates the run for a command this process supervises.
+/// Where a run's command comes from: the git state of its folder and its command line
+/// (`RunSource`), and the environment variables recorded with it.
+pub struct RunOrigin {
+    pub source: RunSource,
+    pub environment: Vec<(String, String)>,
+}
+
+impl RunOrigin {
+    /// The origin of the command `spec` describes, looked at now (git runs now: before the
+    /// command starts, so the state recorded is the one it started from).
+    pub fn of(spec: &RunSpec) -> RunOrigin {
+        RunOrigin {
+            source: source::capture_source(spec.cwd, spec.command),
+            environment: spec.environment.clone(),
+        }
+    }
+
+    /// Records it on run `run_id`.
+    pub fn record(&self, store: &dyn Store, run_id: &str) -> Result<()> {
+        store.set_source(run_id, &self.source)?;
+        store.set_environment(run_id, &self.environment)
+    }
+}
+
+/// Creates the run for a command this process supervises (its origin is recorded apart,
+/// `RunOrigin`, which a job's supervisor does once the command has started).
 pub fn start_supervised_run(store: &dyn Store, spec: &RunSpec) -> Result<StartedRun> {
     // The id is chosen here so the run's folder (or spool folder) and metrics file are known
     // before the run exists: the run is created with its supervisor record in one step.
@@ -72,8 +98,6 @@ pub fn start_supervised_run(store: &dyn Store, spec: &RunSpec) -> Result<Started
         // No /proc (not Linux): nobody could judge this process later anyway.
         None => store.create_run(&new_run)?,
     };
-    store.set_source(&run.id, &source::capture_source(spec.cwd, spec.command))?;
-    store.set_environment(&run.id, &spec.environment)?;
     Ok(StartedRun {
         run,
         run_dir,

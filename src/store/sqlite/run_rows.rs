@@ -159,10 +159,15 @@ pub fn load_runs(conn: &Connection, rids: &[i64]) -> Result<Vec<Run>> {
     Ok(rids.iter().filter_map(|rid| by_rid.remove(rid)).collect())
 }
 
-pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
-    let run = load_runs(conn, &[rid])?
+/// The run of internal id `rid` (without what `run_detail` adds).
+pub fn load_run(conn: &Connection, rid: i64) -> Result<Run> {
+    load_runs(conn, &[rid])?
         .pop()
-        .ok_or_else(|| KirokuError::NotFound(format!("no run with internal id {rid}")))?;
+        .ok_or_else(|| KirokuError::NotFound(format!("no run with internal id {rid}")))
+}
+
+pub fn run_detail(conn: &Connection, rid: i64) -> Result<RunDetail> {
+    let run = load_run(conn, rid)?;
     let source = conn
         .query_row(
             "SELECT git_commit, git_branch, git_dirty, git_diff, command, cwd FROM run_source WHERE rid = ?1",

@@ -84,7 +84,8 @@ impl SqliteStore {
             std::fs::create_dir_all(&dir)
                 .map_err(|e| KirokuError::io(format!("creating {}", dir.display()), e))?;
         }
-        Ok(self.run(&id)?.run)
+        // Only the run (not its source, notes, artifacts…, which a new run has none of yet).
+        self.read(|c| run_rows::load_run(c, rid_of(c, &id)?))
     }
 }
 

@@ -55,6 +55,7 @@ pub(super) fn run_local(
         .process_group(0)
         .envs(env)
         .spawn();
+    crate::jobs::launcher::command_started();
     let mut child = match spawned {
         Ok(child) => child,
         Err(e) => {
@@ -84,10 +85,12 @@ pub(super) fn run_local(
 }
 
 /// Records the command on the run (for the lost-run recovery) and on the job's supervisor
-/// record (for the lost-job recovery, which kills its group).
-/// Both in one transaction (one commit).
+/// record (for the lost-job recovery, which kills its group), and the run's origin: all in one
+/// transaction (one commit), once the command runs.
 fn record_command(run: &JobRun, pid: u32) {
     let recorded = crate::store::together(run.store, || {
+        let mut warnings = Vec::new();
+        run.record_origin(&mut warnings);
         let Some(child) = record_child(run.store, &run.run_id, pid) else {
             return Ok(());
         };
