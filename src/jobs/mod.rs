@@ -23,6 +23,7 @@ pub mod cancel;
 pub mod detach;
 pub mod gpus;
 pub mod job_processes;
+pub mod job_token;
 pub mod launcher;
 pub mod lost;
 pub mod placement;

@@ -24,10 +24,10 @@ pub mod state;
 
 use crate::error::{KirokuError, Result};
 use crate::jobs::backend::{Backend, LaunchSpec, Pulled, RemoteState};
+use crate::jobs::job_token::{self, TOKEN_FILE_VARIABLE};
 use crate::jobs::remote_shell::Ssh;
 use crate::jobs::targets::Target;
 use crate::model::JobStatus;
-use crate::models::job_tokens::{self, TOKEN_FILE_VARIABLE};
 use runner::Runner;
 use script::{BatchOptions, JobFiles};
 use state::SlurmJobState;
@@ -271,7 +271,7 @@ impl Backend for SlurmBackend {
         };
         // Slurm gives the job its GPUs in CUDA_VISIBLE_DEVICES; the metrics file is the job's.
         // A job's token, from its file here to a private one beside the job's other files.
-        let token = job_tokens::secret_of_job(&spec.env)?;
+        let token = job_token::secret_of_job(&spec.env)?;
         let mut env: Vec<(String, String)> = spec
             .env
             .iter()

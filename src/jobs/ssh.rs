@@ -26,8 +26,8 @@ use super::remote_shell::{join, quote, quote_path, Ssh};
 use super::targets::Target;
 use crate::config::TargetKind;
 use crate::error::{KirokuError, Result};
+use crate::jobs::job_token::{self, TOKEN_FILE_VARIABLE};
 use crate::model::JobStatus;
-use crate::models::job_tokens::{self, TOKEN_FILE_VARIABLE};
 use std::time::Duration;
 
 /// At most this many bytes of each file come back from one poll (the rest on the next).
@@ -335,7 +335,7 @@ impl Backend for SshBackend {
             self.workdir_word()?,
             quote(spec.run_id)?
         );
-        let token = job_tokens::secret_of_job(&spec.env)?;
+        let token = job_token::secret_of_job(&spec.env)?;
         let runner = self
             .runner(&remote_env(spec), &spec.job.command, token.is_some())
             .map_err(|e| KirokuError::Invalid(format!("job {}: {e}", spec.job.id)))?;

@@ -5,6 +5,10 @@ use serde::{Deserialize, Serialize};
 use std::fmt;
 use std::str::FromStr;
 
+/// The user every job's own token is made for starts with this (`job:eval model/3`): such a
+/// token writes only into its job's run (`server::job_scope`; minted by `models::job_tokens`).
+pub const JOB_TOKEN_USER_PREFIX: &str = "job:";
+
 /// A job id: small, sequential per store, what users type (`kiroku jobs cancel 41`).
 pub type JobId = i64;
 

@@ -26,11 +26,8 @@ use std::io::Write;
 use std::path::{Path, PathBuf};
 use std::sync::{Arc, Mutex};
 
-/// The user every job token is made for starts with this (`job:eval model/3`).
-pub const JOB_TOKEN_USER_PREFIX: &str = "job:";
-
-/// The variable a job finds its token file's path in.
-pub const TOKEN_FILE_VARIABLE: &str = "KIROKU_JOB_TOKEN_FILE";
+pub use crate::jobs::job_token::{secret_of_job, TOKEN_FILE_VARIABLE};
+pub use crate::model::JOB_TOKEN_USER_PREFIX;
 
 /// What a job's command starts with to log with its token: MLflow's client reads
 /// `MLFLOW_TRACKING_TOKEN`.
@@ -167,40 +164,6 @@ impl JobTokens {
     fn lock(&self) -> std::sync::MutexGuard<'_, Vec<(JobToken, Option<JobId>)>> {
         self.issued.lock().unwrap_or_else(|p| p.into_inner())
     }
-}
-
-/// The secret of a job's token, read from the file its environment names
-/// (`KIROKU_JOB_TOKEN_FILE`, on the box that launches it), when it was given one: what a
-/// backend that runs the job elsewhere (ssh, Slurm) puts in a private file there. A token is one
-/// word of letters, digits, `_` and `-` (anything else could end the here-document that carries
-/// it to an ssh host). A file that is gone (its token revoked with the job a rerun copied the
-/// environment of) gives none.
-pub fn secret_of_job(env: &[(String, String)]) -> Result<Option<String>> {
-    let Some((_, file)) = env.iter().find(|(name, _)| name == TOKEN_FILE_VARIABLE) else {
-        return Ok(None);
-    };
-    let secret = match std::fs::read_to_string(file) {
-        Ok(secret) => secret,
-        // Revoked with its job (a rerun's copy of the environment): no token to give.
-        Err(e) if e.kind() == std::io::ErrorKind::NotFound => return Ok(None),
-        Err(e) => {
-            return Err(KirokuError::io(
-                format!("reading the job's token {file}"),
-                e,
-            ))
-        }
-    };
-    let secret = secret.trim();
-    if secret.is_empty()
-        || !secret
-            .chars()
-            .all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-')
-    {
-        return Err(KirokuError::Invalid(format!(
-            "the job's token in {file} is not a token"
-        )));
-    }
-    Ok(Some(secret.to_string()))
 }
 
 /// Writes `secret` to `file` in `dir`, both readable by their owner only.

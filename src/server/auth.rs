@@ -12,7 +12,7 @@
 use super::access::{classify, Access};
 use super::{job_scope, AppState};
 use crate::api::{ApiError, USER_HEADER};
-use crate::models::job_tokens::JOB_TOKEN_USER_PREFIX;
+use crate::model::JOB_TOKEN_USER_PREFIX;
 use crate::store::sqlite::tokens::{token_hash, TokenInfo};
 use axum::extract::{ConnectInfo, MatchedPath, Request, State};
 use axum::http::header;

@@ -5,8 +5,8 @@
 //! its exit status in a file for when Slurm has forgotten the job (and removes the job's token
 //! file, when it has one).
 use crate::error::{KirokuError, Result};
+use crate::jobs::job_token::TOKEN_FILE_VARIABLE;
 use crate::jobs::remote_shell::{join, quote};
-use crate::models::job_tokens::TOKEN_FILE_VARIABLE;
 
 /// Where the job's files are on the machine that runs it (absolute paths).
 #[derive(Debug, Clone, PartialEq, Eq)]
