@@ -15,6 +15,7 @@ pub mod capture;
 pub mod inputs;
 pub mod job;
 pub mod source;
+pub mod spawn;
 pub mod supervised_run;
 
 use crate::config::Config;
