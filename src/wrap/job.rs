@@ -12,7 +12,12 @@
 //! 3. moves the job `starting` → `running` (run id, start time, itself as supervisor);
 //! 4. runs the command: on a `local` target itself (`local`), elsewhere through the target's
 //!    `Backend` (`remote`), capturing output and metrics into the run (`super::capture`), and
-//!    stopping it on a cancel request, at the time limit, or when told to stop (`stop`);
+//!    stopping it on a cancel request, at the time limit, or when told to stop (`stop`).
+//!    A local command on a local store is started at the head of the transaction of 2 and 3
+//!    rather than after it: the run's id and folder are chosen first (`RunPlace`), and the
+//!    store's write lock, held from before the command starts to the commit, makes whatever
+//!    the command writes wait for its run. Its start is not delayed by the run's writing, and
+//!    the run, the job's move and the command's process land in one commit;
 //! 5. ends the run and the job consistently: `finished` (exit 0), `failed` (`exit code N`),
 //!    `killed` (`cancelled by USER`, `killed by signal N`), `timeout`.
 //!
@@ -25,13 +30,14 @@ mod wakeup;
 
 use super::capture::{report, Capture, Captured};
 use super::source;
-use super::supervised_run::{start_supervised_run, RunOrigin, RunSpec, StartedRun};
+use super::supervised_run::{RunOrigin, RunPlace, RunSpec, StartedRun};
 use crate::config::{Config, TargetKind};
 use crate::error::{KirokuError, Result};
 use crate::jobs::backend::Backend;
 use crate::model::{now_ms, Job, JobId, JobStatus, JobUpdate, NewJob, RunStatus, Supervisor};
 use crate::process::ProcessIdentity;
 use crate::store::Store;
+use local::LocalCommand;
 use std::cell::Cell;
 use std::ffi::OsString;
 use std::path::{Path, PathBuf};
@@ -159,14 +165,7 @@ impl JobRun<'_> {
     /// Records the run's origin (source and environment) unless done already: once the command
     /// has started (or will not start). A failure is a warning.
     fn record_origin(&self, warnings: &mut Vec<String>) {
-        if let Some(origin) = self.origin.take() {
-            if let Err(e) = origin.record(self.store, &self.run_id) {
-                report(
-                    warnings,
-                    format!("could not record the run's source and environment: {e}"),
-                );
-            }
-        }
+        record_origin(self.store, &self.run_id, &self.origin, warnings);
     }
 
     /// Applies an update to the job; a failure is a warning (the job's end is written later).
@@ -175,6 +174,24 @@ impl JobRun<'_> {
             report(
                 warnings,
                 format!("could not update job {}: {e}", self.job.id),
+            );
+        }
+    }
+}
+
+/// Records a run's origin (source and environment) on run `run_id` unless done already. A
+/// failure is a warning.
+fn record_origin(
+    store: &dyn Store,
+    run_id: &str,
+    origin: &Cell<Option<RunOrigin>>,
+    warnings: &mut Vec<String>,
+) {
+    if let Some(origin) = origin.take() {
+        if let Err(e) = origin.record(store, run_id) {
+            report(
+                warnings,
+                format!("could not record the run's source and environment: {e}"),
             );
         }
     }
@@ -256,28 +273,10 @@ fn supervise(
     let spec = run_spec(&job, opts, &command_env, local);
     // Where the command comes from is looked at before it starts, and recorded once it has
     // (`JobRun::record_origin`): off the way to its start.
-    let origin = RunOrigin::of(&spec);
-    // The run and the job's move to `running` land in one transaction: a single commit before
-    // the command starts, and never one without the other.
-    let mut run_made = false;
-    let created = crate::store::together(store.as_ref(), || {
-        let started = start_supervised_run(store.as_ref(), &spec)?;
-        run_made = true;
-        let running = JobUpdate {
-            status: Some(JobStatus::Running),
-            // A canceller's reason (who asked) stays for the end.
-            reason: (!job.reason.starts_with("cancelled")).then(String::new),
-            run_id: Some(started.run.id.clone()),
-            started_at: Some(now_ms()),
-            supervisor: started.supervisor.clone(),
-            ..JobUpdate::from(&[JobStatus::Starting])
-        };
-        let now = store.update_job(job.id, &running)?;
-        Ok((started, now))
-    });
-    let (started, now) = match created {
-        Ok(created) => created,
-        Err(e) if !run_made => {
+    let origin = Cell::new(Some(RunOrigin::of(&spec)));
+    let place = match RunPlace::prepare(store.as_ref()) {
+        Ok(place) => place,
+        Err(e) => {
             fail_unstarted(
                 store.as_ref(),
                 &job,
@@ -285,12 +284,102 @@ fn supervise(
             );
             return Err(e);
         }
+    };
+    let capture = Capture::start(
+        Arc::clone(&store),
+        &place.run_id,
+        &job.user,
+        &place.run_dir,
+        &opts.config,
+    );
+    // A local command on a local store starts first, inside the transaction that then writes
+    // its run and the job's move to `running` (one commit): the store's write lock is held from
+    // before the command starts until its run is there, so whatever the command writes (`kiroku
+    // log`, the MLflow API) waits for its run, and the run's writing does not delay the start.
+    // A remote store's writes are ordered by no lock, and a remote target's command is started
+    // by its backend: there the run is written first.
+    let command_first = local && !place.spooled && capture.is_ok();
+    let mut command_env_now = match (&capture, command_first) {
+        (Ok(capture), true) => Some(local_environment(
+            &place.run_id,
+            capture,
+            opts,
+            &command_env,
+        )),
+        _ => None,
+    };
+    let mut command: Option<std::result::Result<LocalCommand, Ending>> = None;
+    let mut warnings = Vec::new();
+    let mut run_made = false;
+    let created = crate::store::together(store.as_ref(), || {
+        if let Some(env) = command_env_now.take() {
+            let current = store.job(job.id)?;
+            if current.status != JobStatus::Starting {
+                return Ok(None);
+            }
+            if !current.cancel_requested {
+                command = Some(LocalCommand::start(&job, env));
+            }
+        }
+        let recorded = (|| {
+            let child = match &command {
+                Some(Ok(started)) => Some(started.process),
+                _ => None,
+            };
+            let started = place.create(store.as_ref(), &spec, child)?;
+            run_made = true;
+            let running = JobUpdate {
+                status: Some(JobStatus::Running),
+                // A canceller's reason (who asked) stays for the end.
+                reason: (!job.reason.starts_with("cancelled")).then(String::new),
+                run_id: Some(started.run.id.clone()),
+                started_at: Some(now_ms()),
+                supervisor: started.supervisor.clone(),
+                ..JobUpdate::from(&[JobStatus::Starting])
+            };
+            let now = store.update_job(job.id, &running)?;
+            if command.is_some() {
+                record_origin(store.as_ref(), &started.run.id, &origin, &mut warnings);
+            }
+            Ok(Some((started, now)))
+        })();
+        if recorded.is_err() {
+            if let Some(Ok(started)) = command.take() {
+                started.kill();
+            }
+        }
+        recorded
+    });
+    if command_first {
+        crate::jobs::launcher::command_started();
+    }
+    let (started, now) = match created {
+        Ok(Some(created)) => created,
+        Ok(None) => {
+            // Moved on before its command started (cancelled, or judged lost): nothing was made.
+            if let Ok(capture) = capture {
+                capture.finish(None);
+            }
+            place.abandon();
+            let now = store.job(job.id)?;
+            eprintln!("kiroku: job {} is {} now, not starting", job.id, now.status);
+            return Ok(None);
+        }
+        Err(e) if !run_made => {
+            fail_unstarted(
+                store.as_ref(),
+                &job,
+                format!("could not create its run: {e}"),
+            );
+            place.abandon();
+            return Err(e);
+        }
         Err(e) => return Err(e),
     };
     let run_id = started.run.id.clone();
     let Some(job) = now else {
         // Moved on while the run was being made (cancelled, or judged lost).
-        let _ = origin.record(store.as_ref(), &run_id);
+        record_origin(store.as_ref(), &run_id, &origin, &mut Vec::new());
         let _ = store.set_status(&run_id, RunStatus::Killed, None, None);
         let now = store.job(job.id)?;
         eprintln!(
@@ -313,15 +402,9 @@ fn supervise(
         supervisor: started.supervisor.clone(),
         me,
         grace,
-        origin: Cell::new(Some(origin)),
+        origin,
     };
-    let mut capture = match Capture::start(
-        Arc::clone(&store),
-        &run.run_id,
-        &run.job.user,
-        &run.run_dir,
-        &opts.config,
-    ) {
+    let mut capture = match capture {
         Ok(capture) => capture,
         Err(e) => {
             let ending = Ending::failed(format!("could not capture its output: {e}"), None);
@@ -329,20 +412,19 @@ fn supervise(
             return outcome.map(Some);
         }
     };
-    let mut warnings = Vec::new();
     let mut watch = StopWatch::new(run.store, run.job.id, wakeup, run.job.time_limit_s);
-    let ending = if run.job.cancel_requested {
+    let ending = if let Some(command) = command {
+        match command {
+            Ok(command) => command.supervise(&run, &mut capture, &mut watch),
+            Err(ending) => ending,
+        }
+    } else if run.job.cancel_requested {
         // Cancelled while starting: the command is not started at all.
         Ending::stopped(&StopCause::Cancelled(cancel_reason_of(&run.job)), None)
     } else {
         match executor {
             Executor::Local => {
-                let mut env: Vec<(&str, OsString)> = super::run_environment(
-                    &run.run_id,
-                    capture.metrics_path(),
-                    &opts.store_location,
-                );
-                env.extend(command_env.iter().map(|(k, v)| (k.as_str(), v.into())));
+                let env = local_environment(&run.run_id, &capture, opts, &command_env);
                 local::run_local(&run, &mut capture, &mut watch, env)
             }
             Executor::Remote(mut backend) => {
@@ -370,6 +452,20 @@ fn supervise(
     let mut captured = capture.finish(Some(PUMP_WAIT));
     captured.warnings.splice(0..0, warnings);
     finish(&run, &started, ending, captured).map(Some)
+}
+
+/// What a local command gets added to this process's environment: the run's variables
+/// (`KIROKU_RUN_ID` and friends), then the job's (`command_environment`).
+fn local_environment<'a>(
+    run_id: &str,
+    capture: &Capture,
+    opts: &JobExecOptions,
+    command_env: &'a [(String, String)],
+) -> Vec<(&'a str, OsString)> {
+    let mut env: Vec<(&str, OsString)> =
+        super::run_environment(run_id, capture.metrics_path(), &opts.store_location);
+    env.extend(command_env.iter().map(|(k, v)| (k.as_str(), v.into())));
+    env
 }
 
 /// Whether the job's target stops the command at its time limit by itself (Slurm's `--time`).

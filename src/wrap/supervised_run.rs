@@ -6,7 +6,7 @@
 use super::capture::{metrics_file_path, report};
 use super::source;
 use crate::error::{KirokuError, Result};
-use crate::model::{NewRun, Run, RunSource, Supervisor};
+use crate::model::{ChildProcess, NewRun, Run, RunSource, Supervisor};
 use crate::store::{run_files, Store};
 use std::path::{Path, PathBuf};
 
@@ -60,50 +60,93 @@ impl RunOrigin {
     }
 }
 
+/// Where a supervised run's files go and who supervises it, chosen before the run exists (its
+/// id included): a job's command can then start before its run is written (`RunPlace::create`
+/// in the same transaction).
+pub struct RunPlace {
+    pub run_id: String,
+    /// The run's folder, or its spool folder for a remote store (canonical, made).
+    pub run_dir: PathBuf,
+    /// Whether `run_dir` is a spool folder (a remote store has no local run folder).
+    pub spooled: bool,
+    /// The supervisor record the run will be created with (None without /proc); its `child`
+    /// is set by a caller that started the command first.
+    pub supervisor: Option<Supervisor>,
+}
+
+impl RunPlace {
+    /// Chooses the run's id and makes its folder (or spool folder).
+    pub fn prepare(store: &dyn Store) -> Result<RunPlace> {
+        let run_id = crate::ids::new_run_id();
+        // A remote store has no local run folder: the log and metrics file are spooled in a
+        // temporary folder and the log is uploaded as the artifact `output.log` at the end (or
+        // by the recovery of a lost run, which finds the folder through the supervisor record).
+        let (run_dir, spooled) = match store.run_dir(&run_id) {
+            Some(dir) => (dir, false),
+            None => (
+                std::env::temp_dir().join("kiroku-spool").join(&run_id),
+                true,
+            ),
+        };
+        std::fs::create_dir_all(&run_dir)
+            .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
+        // Recorded for whoever recovers the run, from whatever directory they look.
+        let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
+        let supervisor = crate::supervise::supervisor_for(&metrics_file_path(&run_dir));
+        Ok(RunPlace {
+            run_id,
+            run_dir,
+            spooled,
+            supervisor,
+        })
+    }
+
+    /// Creates the run `spec` describes here, with its supervisor record in the same step
+    /// (naming `child`, the command, when it was started first).
+    pub fn create(
+        &self,
+        store: &dyn Store,
+        spec: &RunSpec,
+        child: Option<ChildProcess>,
+    ) -> Result<StartedRun> {
+        let supervisor = self.supervisor.clone().map(|supervisor| Supervisor {
+            child: child.or(supervisor.child),
+            ..supervisor
+        });
+        let new_run = NewRun {
+            id: Some(self.run_id.clone()),
+            experiment: spec.experiment.clone(),
+            name: spec.name.clone(),
+            user: spec.user.clone(),
+            host: source::host_name(),
+            tags: spec.tags.clone(),
+            params: spec.params.clone(),
+            parent_id: spec.parent_id.clone(),
+            ..Default::default()
+        };
+        let run = match &supervisor {
+            Some(supervisor) => store.create_supervised_run(&new_run, supervisor)?,
+            // No /proc (not Linux): nobody could judge this process later anyway.
+            None => store.create_run(&new_run)?,
+        };
+        Ok(StartedRun {
+            run,
+            run_dir: self.run_dir.clone(),
+            spooled: self.spooled,
+            supervisor,
+        })
+    }
+
+    /// Removes the folder made for a run that was never created.
+    pub fn abandon(self) {
+        let _ = std::fs::remove_dir_all(&self.run_dir);
+    }
+}
+
 /// Creates the run for a command this process supervises (its origin is recorded apart,
 /// `RunOrigin`, which a job's supervisor does once the command has started).
 pub fn start_supervised_run(store: &dyn Store, spec: &RunSpec) -> Result<StartedRun> {
-    // The id is chosen here so the run's folder (or spool folder) and metrics file are known
-    // before the run exists: the run is created with its supervisor record in one step.
-    let run_id = crate::ids::new_run_id();
-    // A remote store has no local run folder: the log and metrics file are spooled in a
-    // temporary folder and the log is uploaded as the artifact `output.log` at the end (or by
-    // the recovery of a lost run, which finds the folder through the supervisor record).
-    let (run_dir, spooled) = match store.run_dir(&run_id) {
-        Some(dir) => (dir, false),
-        None => (
-            std::env::temp_dir().join("kiroku-spool").join(&run_id),
-            true,
-        ),
-    };
-    std::fs::create_dir_all(&run_dir)
-        .map_err(|e| KirokuError::io(format!("creating {}", run_dir.display()), e))?;
-    // Recorded for whoever recovers the run, from whatever directory they look.
-    let run_dir = run_dir.canonicalize().unwrap_or(run_dir);
-    let metrics_path = metrics_file_path(&run_dir);
-    let new_run = NewRun {
-        id: Some(run_id),
-        experiment: spec.experiment.clone(),
-        name: spec.name.clone(),
-        user: spec.user.clone(),
-        host: source::host_name(),
-        tags: spec.tags.clone(),
-        params: spec.params.clone(),
-        parent_id: spec.parent_id.clone(),
-        ..Default::default()
-    };
-    let supervisor = crate::supervise::supervisor_for(&metrics_path);
-    let run = match &supervisor {
-        Some(supervisor) => store.create_supervised_run(&new_run, supervisor)?,
-        // No /proc (not Linux): nobody could judge this process later anyway.
-        None => store.create_run(&new_run)?,
-    };
-    Ok(StartedRun {
-        run,
-        run_dir,
-        spooled,
-        supervisor,
-    })
+    RunPlace::prepare(store)?.create(store, spec, None)
 }
 
 impl StartedRun {

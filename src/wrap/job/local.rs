@@ -13,14 +13,14 @@
 use super::stop::{StopCause, StopWatch};
 use super::{Ending, JobRun};
 use crate::jobs::job_processes::ProcessGroup;
-use crate::model::{JobStatus, JobUpdate, Supervisor};
+use crate::model::{ChildProcess, Job, JobStatus, JobUpdate, Supervisor};
 use crate::process::{self, ProcStat, ProcessIdentity};
 use crate::wrap::capture::{Capture, Echo};
-use crate::wrap::{die_with_this_thread, record_child, spawn_failure_code};
-use std::ffi::OsString;
-use std::os::unix::process::CommandExt;
+use crate::wrap::spawn::{spawn, SpawnRequest};
+use crate::wrap::{record_child, spawn_failure_code};
+use std::ffi::{OsStr, OsString};
 use std::path::Path;
-use std::process::{Command, Stdio};
+use std::process::{ChildStderr, ChildStdout};
 use std::time::{Duration, Instant};
 
 /// How long the supervisor sleeps while the command runs, unless woken by a signal.
@@ -28,60 +28,100 @@ const IDLE_LOOK: Duration = Duration::from_secs(1);
 /// How often it looks while it waits for stopped processes to be gone.
 const STOPPING_LOOK: Duration = Duration::from_millis(50);
 
-/// Runs the job's command here with `env` added to this process's environment; returns how
-/// it ended once nothing of it is left.
+/// The job's command, started and not yet waited for.
+pub(super) struct LocalCommand {
+    /// Its first process, which leads its process group.
+    pub(super) process: ChildProcess,
+    stdout: Option<ChildStdout>,
+    stderr: Option<ChildStderr>,
+}
+
+impl LocalCommand {
+    /// Starts the job's command here with `env` added to this process's environment: in its
+    /// job's workdir, in a process group of its own, stdin from `/dev/null`, its output piped.
+    /// How it ended when it cannot start.
+    pub(super) fn start(job: &Job, env: Vec<(&str, OsString)>) -> Result<LocalCommand, Ending> {
+        let workdir = Path::new(&job.workdir);
+        if !workdir.is_dir() {
+            return Err(Ending::failed(
+                format!("workdir {} is not a directory here", job.workdir),
+                None,
+            ));
+        }
+        let spawned = spawn(&SpawnRequest {
+            program: OsStr::new(&job.command[0]),
+            args: &job.command[1..],
+            env,
+            cwd: workdir,
+        })
+        .map_err(|e| {
+            Ending::failed(
+                format!("cannot start '{}': {e}", job.command[0]),
+                Some(spawn_failure_code(&e)),
+            )
+        })?;
+        Ok(LocalCommand {
+            process: ChildProcess {
+                pid: spawned.pid,
+                // The child has not been reaped, so its pid cannot name another process yet.
+                start_ticks: process::start_ticks(spawned.pid).unwrap_or_default(),
+            },
+            stdout: Some(ChildStdout::from(spawned.stdout)),
+            stderr: Some(ChildStderr::from(spawned.stderr)),
+        })
+    }
+
+    /// Captures its output and waits for it and what it started to end, stopping them when
+    /// the watch says so.
+    pub(super) fn supervise(
+        mut self,
+        run: &JobRun,
+        capture: &mut Capture,
+        watch: &mut StopWatch,
+    ) -> Ending {
+        if let Some(out) = self.stdout.take() {
+            capture.pump(out, Echo::Nowhere);
+        }
+        if let Some(err) = self.stderr.take() {
+            capture.pump(err, Echo::Nowhere);
+        }
+        let group = ProcessGroup::led_by(ProcessIdentity {
+            pid: self.process.pid,
+            start_ticks: self.process.start_ticks,
+            ..run.me.clone()
+        });
+        supervise(&group, run.grace, watch)
+    }
+
+    /// Stops it at once (its run could not be recorded): SIGKILL to its group, and waits for
+    /// its first process.
+    pub(super) fn kill(self) {
+        // SAFETY: kill and waitpid on the group and process this supervisor started and has not
+        // reaped (its pid names no other process).
+        unsafe {
+            libc::kill(-(self.process.pid as libc::pid_t), libc::SIGKILL);
+            libc::waitpid(self.process.pid as libc::pid_t, std::ptr::null_mut(), 0);
+        }
+    }
+}
+
+/// Runs the job's command here (its run created already): starts it, records it on the run
+/// and the job, and supervises it to its end.
 pub(super) fn run_local(
     run: &JobRun,
     capture: &mut Capture,
     watch: &mut StopWatch,
     env: Vec<(&str, OsString)>,
 ) -> Ending {
-    let job = &run.job;
-    let workdir = Path::new(&job.workdir);
-    if !workdir.is_dir() {
-        return Ending::failed(
-            format!("workdir {} is not a directory here", job.workdir),
-            None,
-        );
-    }
-    let mut command = Command::new(&job.command[0]);
-    die_with_this_thread(&mut command);
-    let spawned = command
-        .args(&job.command[1..])
-        .current_dir(workdir)
-        .stdin(Stdio::null())
-        .stdout(Stdio::piped())
-        .stderr(Stdio::piped())
-        .process_group(0)
-        .envs(env)
-        .spawn();
+    let started = LocalCommand::start(&run.job, env);
     crate::jobs::launcher::command_started();
-    let mut child = match spawned {
-        Ok(child) => child,
-        Err(e) => {
-            return Ending::failed(
-                format!("cannot start '{}': {e}", job.command[0]),
-                Some(spawn_failure_code(&e)),
-            )
+    match started {
+        Ok(command) => {
+            record_command(run, command.process.pid);
+            command.supervise(run, capture, watch)
         }
-    };
-    let pid = child.id();
-    record_command(run, pid);
-    if let Some(out) = child.stdout.take() {
-        capture.pump(out, Echo::Nowhere);
+        Err(ending) => ending,
     }
-    if let Some(err) = child.stderr.take() {
-        capture.pump(err, Echo::Nowhere);
-    }
-    let group = ProcessGroup::led_by(ProcessIdentity {
-        pid,
-        // The child has not been reaped, so its pid cannot name another process yet.
-        start_ticks: process::start_ticks(pid).unwrap_or_default(),
-        ..run.me.clone()
-    });
-    // `child` is never waited for through the standard library: every child is reaped below.
-    drop(child);
-    supervise(&group, run.grace, watch)
 }
 
 /// Records the command on the run (for the lost-run recovery) and on the job's supervisor
