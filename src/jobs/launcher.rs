@@ -15,8 +15,9 @@
 //! supervising function (opening the store), and waits on a socket pair of its own. A `launch`
 //! hands it the job id and the log's descriptor (`SCM_RIGHTS`) and answers with its pid; the next
 //! spare is forked once that one has started its job's command (`command_started`: it closes
-//! its end of its socket), so its preparation does not slow the start down, or at a request
-//! that comes first. A spare that died meanwhile refuses the
+//! its end of its socket) and the command has had `SETTLE_MS` to itself, so the spare's
+//! preparation (about a millisecond of a core) does not slow the command's own start-up down on
+//! a small box; or at a request that comes first. A spare that died meanwhile refuses the
 //! hand-over (its end is closed) and the job's supervisor is forked afresh. A spare names
 //! itself `kiroku-spare` (`kiroku … supervisor-spare` in `ps`) until it takes a job; it records
 //! itself on the job as any supervisor does, so lost-job detection is unchanged.
@@ -139,11 +140,11 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
     let mut request = vec![0u8; MAX_REQUEST];
     loop {
         if spare.is_none() {
-            // The next spare prepares once the last one's command has started (its preparation
-            // would slow that start down), unless a request comes first.
+            // The next spare prepares once the last one's command has started and settled (its
+            // preparation would slow that start down), unless a request comes first.
             let request_first = handed
                 .take()
-                .is_some_and(|handed| request_before_start(&socket, &handed));
+                .is_some_and(|handed| request_before_settled(&socket, &handed));
             if !request_first {
                 spare = Spare::start(&socket, &supervise, &command_line);
             }
@@ -199,23 +200,34 @@ fn serve(socket: OwnedFd, supervise: Supervise) -> ! {
 /// How long the launcher waits for a handed spare's command to start before preparing the
 /// next spare anyway.
 const START_WAIT_MS: libc::c_int = 250;
+/// How long a started command has the box to itself before the next spare prepares.
+const SETTLE_MS: libc::c_int = 20;
 
 /// Waits until the spare at the other end of `handed` has started its job's command (it closes
-/// its end: `command_started`, or its exit), at most `START_WAIT_MS`; true when a request
-/// came on `socket` first.
-fn request_before_start(socket: &OwnedFd, handed: &OwnedFd) -> bool {
-    let mut fds = [socket, handed].map(|fd| libc::pollfd {
+/// its end: `command_started`, or its exit; at most `START_WAIT_MS`), then `SETTLE_MS` more;
+/// true when a request came on `socket` first.
+fn request_before_settled(socket: &OwnedFd, handed: &OwnedFd) -> bool {
+    let request = |fd: &OwnedFd| libc::pollfd {
         fd: fd.as_raw_fd(),
         events: libc::POLLIN,
         revents: 0,
-    });
+    };
+    let mut both = [request(socket), request(handed)];
+    if poll_ready(&mut both, START_WAIT_MS) && both[0].revents != 0 {
+        return true;
+    }
+    poll_ready(&mut [request(socket)], SETTLE_MS)
+}
+
+/// `poll`, again when interrupted; whether any descriptor is ready.
+fn poll_ready(fds: &mut [libc::pollfd], timeout_ms: libc::c_int) -> bool {
     loop {
-        // SAFETY: a valid array of two pollfd for the call.
-        let ready = unsafe { libc::poll(fds.as_mut_ptr(), 2, START_WAIT_MS) };
+        // SAFETY: a valid array of pollfd for the call.
+        let ready = unsafe { libc::poll(fds.as_mut_ptr(), fds.len() as libc::nfds_t, timeout_ms) };
         if ready < 0 && last_error().kind() == std::io::ErrorKind::Interrupted {
             continue;
         }
-        return ready > 0 && fds[0].revents != 0;
+        return ready > 0;
     }
 }
 
