@@ -5,8 +5,11 @@
 #
 #   1. idle submit-to-start latency: the job is `date +%s%N > FILE`; latency = the time in FILE
 #      minus the time just before the submitting command ran; median of N samples, the queue
-#      idle before each. For kiroku both with its scheduler still up (within its linger) and
-#      cold (no scheduler process: the submit starts one).
+#      idle before each. The two tools' samples alternate (tsp, kiroku, tsp, …), so both are
+#      measured under the same conditions: on a shared virtual machine the cost of a process
+#      start drifts by a third within minutes, and N samples of one tool followed by N of the
+#      other would compare two different machines. For kiroku also cold (no scheduler
+#      process: the submit starts one).
 #   2. drain: 200 `true` jobs, 2 slots, submitted one command at a time; time from the first
 #      submission until every job has ended.
 #      Beside it the floor of that drain: the tool's client started DRAIN_JOBS times doing
@@ -64,19 +67,32 @@ scheduler_pids() { pgrep -f -- "--store $KIROKU_STORE scheduler" || true; }
 # process and a store open, and a tighter loop would mostly measure the looking).
 wait_drained() { while [ "$("$1"_active)" != 0 ]; do sleep 0.1; done; }
 
-# latency TOOL PAUSE: median submit-to-start in microseconds; PAUSE seconds between samples.
+# sample TOOL PAUSE NAME: one submit-to-start in microseconds, after PAUSE seconds idle.
+sample() {
+    local tool=$1 pause=$2 f="$WORK/lat-$3" t0 t1
+    sleep "$pause"
+    t0=$(now_us)
+    "$tool"_submit sh -c "date +%s%N > $f"
+    wait_file "$f"
+    t1=$(($(cat "$f") / 1000))
+    echo $((t1 - t0))
+    wait_drained "$tool"
+}
+
+# latency TOOL PAUSE: median of SAMPLES submit-to-starts of TOOL alone.
 latency() {
-    local tool=$1 pause=$2 i f t0 t1
+    local i
+    for i in $(seq "$SAMPLES"); do sample "$1" "$2" "$1-$2-$i"; done | median
+}
+
+# latency_side_by_side PAUSE: "TSP KIROKU", the medians of SAMPLES alternating samples.
+latency_side_by_side() {
+    local i
     for i in $(seq "$SAMPLES"); do
-        f="$WORK/lat-$tool-$pause-$i"
-        sleep "$pause"
-        t0=$(now_us)
-        "$tool"_submit sh -c "date +%s%N > $f"
-        wait_file "$f"
-        t1=$(($(cat "$f") / 1000))
-        echo $((t1 - t0))
-        wait_drained "$tool"
-    done | median
+        sample tsp "$1" "tsp-$i" >> "$WORK/lat-tsp"
+        sample kiroku "$1" "kiroku-$i" >> "$WORK/lat-kiroku"
+    done
+    echo "$(median < "$WORK/lat-tsp") $(median < "$WORK/lat-kiroku")"
 }
 
 # drain TOOL: seconds from the first of DRAIN_JOBS submissions until all ended.
@@ -92,9 +108,8 @@ drain() {
 tsp -S 2 >/dev/null
 tsp_submit true; wait_drained tsp   # the tsp server is up
 
-echo "measuring idle submit-to-start latency ($SAMPLES samples each)..." >&2
-tsp_lat=$(latency tsp 0.05)
-kiroku_lat=$(latency kiroku 0.05)
+echo "measuring idle submit-to-start latency ($SAMPLES samples each, alternating)..." >&2
+read -r tsp_lat kiroku_lat < <(latency_side_by_side 0.05)
 kiroku_cold=$(SAMPLES=$((SAMPLES / 3)) latency kiroku 4)
 
 echo "measuring the drain of $DRAIN_JOBS jobs with 2 slots..." >&2
