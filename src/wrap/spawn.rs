@@ -344,10 +344,12 @@ mod tests {
             "-c".to_string(),
             "grep SigBlk /proc/self/status; exec sleep 30".to_string(),
         ];
-        let spawned = std::thread::scope(|scope| {
+        // The spawning thread blocks signals (as a job's supervisor does), reads the command's
+        // first line, and ends.
+        let (pid, first_line) = std::thread::scope(|scope| {
             scope
                 .spawn(|| {
-                    // SAFETY: blocking signals in this thread only, as a job's supervisor does.
+                    // SAFETY: blocking signals in this thread only.
                     unsafe {
                         let mut set: libc::sigset_t = std::mem::zeroed();
                         libc::sigemptyset(&mut set);
@@ -355,25 +357,32 @@ mod tests {
                         libc::sigaddset(&mut set, libc::SIGCHLD);
                         libc::pthread_sigmask(libc::SIG_BLOCK, &set, std::ptr::null_mut());
                     }
-                    spawn(&SpawnRequest {
+                    let spawned = spawn(&SpawnRequest {
                         program: OsStr::new("sh"),
                         args: &args,
                         env: Vec::new(),
                         cwd: dir.path(),
                     })
-                    .unwrap()
+                    .unwrap();
+                    let mut line = String::new();
+                    std::io::BufRead::read_line(
+                        &mut std::io::BufReader::new(std::fs::File::from(spawned.stdout)),
+                        &mut line,
+                    )
+                    .unwrap();
+                    (spawned.pid, line)
                 })
                 .join()
                 .unwrap()
         });
-        let mut out = String::new();
-        std::fs::File::from(spawned.stdout)
-            .read_to_string(&mut out)
-            .unwrap();
-        assert_eq!(out.split_whitespace().nth(1), Some("0000000000000000"));
+        assert_eq!(
+            first_line.split_whitespace().nth(1),
+            Some("0000000000000000"),
+            "{first_line}"
+        );
         let mut status = 0;
         // SAFETY: reaping our own child.
-        unsafe { libc::waitpid(spawned.pid as i32, &mut status, 0) };
+        unsafe { libc::waitpid(pid as i32, &mut status, 0) };
         assert!(
             libc::WIFSIGNALED(status) && libc::WTERMSIG(status) == libc::SIGTERM,
             "the spawning thread ended: its command got SIGTERM (status {status:#x})"
