@@ -496,3 +496,28 @@ fn a_killed_scheduler_is_replaced_at_once_by_the_next_submit() {
     let s = spans(&p);
     assert!(s["second"].start >= s["first"].end, "{s:?}");
 }
+
+/// A local job's command starts before its run is committed (`wrap::job`): one that logs to
+/// its run at once must still find it, however quick.
+#[test]
+fn a_command_that_logs_at_once_finds_its_run() {
+    let p = project();
+    let kiroku = env!("CARGO_BIN_EXE_kiroku");
+    let ids: Vec<i64> = (0..12)
+        .map(|i| {
+            let value = format!("0.{i}");
+            submit(&p, &["--", kiroku, "log", "metric", "loss", &value])
+        })
+        .collect();
+    assert_eq!(ids.len(), 12);
+    for j in wait_all_ended(&p) {
+        assert_eq!(j["status"], "finished", "{j:#}");
+        let run = j["run_id"].as_str().expect("a run");
+        let shown = p.json(&["show", run]);
+        assert_eq!(
+            shown["run"]["metrics"]["loss"]["count"], 1,
+            "job {}: {shown:#}",
+            j["id"]
+        );
+    }
+}

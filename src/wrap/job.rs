@@ -16,8 +16,9 @@
 //!    A local command on a local store is started at the head of the transaction of 2 and 3
 //!    rather than after it: the run's id and folder are chosen first (`RunPlace`), and the
 //!    store's write lock, held from before the command starts to the commit, makes whatever
-//!    the command writes wait for its run. Its start is not delayed by the run's writing, and
-//!    the run, the job's move and the command's process land in one commit;
+//!    the command writes wait for its run (and a look for the run by its id, while its folder
+//!    exists, waits for that lock: `SqliteStore::read_run`). Its start is not delayed by the
+//!    run's writing, and the run, the job's move and the command's process land in one commit;
 //! 5. ends the run and the job consistently: `finished` (exit 0), `failed` (`exit code N`),
 //!    `killed` (`cancelled by USER`, `killed by signal N`), `timeout`.
 //!
@@ -295,7 +296,8 @@ fn supervise(
     // A local command on a local store starts first, inside the transaction that then writes
     // its run and the job's move to `running` (one commit): the store's write lock is held from
     // before the command starts until its run is there, so whatever the command writes (`kiroku
-    // log`, the MLflow API) waits for its run, and the run's writing does not delay the start.
+    // log`, the MLflow API) waits for its run, a look for it by id waits too (its folder exists:
+    // `SqliteStore::read_run`), and the run's writing does not delay the start.
     // A remote store's writes are ordered by no lock, and a remote target's command is started
     // by its backend: there the run is written first.
     let command_first = local && !place.spooled && capture.is_ok();

@@ -48,6 +48,10 @@ pub const PIPELINE_STAT_CACHE_SQL: &str = include_str!("schema_v8.sql");
 
 /// How long a writer keeps retrying while other processes hold the write lock.
 const BUSY_GIVE_UP: Duration = Duration::from_secs(120);
+/// How long a statement waits for another process's write lock (SQLite's busy handler).
+const BUSY_TIMEOUT: Duration = Duration::from_secs(30);
+/// How long a look for a run whose folder exists waits for the write that makes it.
+const RUN_WRITE_WAIT: Duration = Duration::from_secs(1);
 
 pub struct SqliteStore {
     dir: PathBuf,
@@ -239,6 +243,41 @@ impl SqliteStore {
         let conn = self.lock();
         f(&conn)
     }
+
+    /// `read` of run `id`, which waits for the run when it is being written: a job's
+    /// supervisor makes the run's folder, starts the command and only then writes the run, all
+    /// under the write lock (`wrap::job`), so the command's first look may come before the
+    /// commit. A run that is not found but whose folder exists is looked for again once the
+    /// write lock could be taken (that write has landed).
+    pub fn read_run<T>(&self, id: &str, f: impl Fn(&Connection) -> Result<T>) -> Result<T> {
+        match self.read(&f) {
+            Err(KirokuError::NotFound(_)) if self.run_being_written(id) => self.read(&f),
+            other => other,
+        }
+    }
+
+    /// Whether `id` names a run whose folder exists, once the write in flight (if any) has
+    /// landed: waits for the write lock, at most `RUN_WRITE_WAIT` (a supervisor holds it for
+    /// milliseconds; a writer on this very thread would never let go).
+    fn run_being_written(&self, id: &str) -> bool {
+        let id = id.trim().to_ascii_lowercase();
+        if !crate::ids::is_full_run_id(&id) || !self.dir.join("runs").join(&id).is_dir() {
+            return false;
+        }
+        let conn = self.lock();
+        if !conn.is_autocommit() {
+            return false; // this thread's own transaction is the writer
+        }
+        // SQLite's busy handler does the waiting, for this one attempt no longer than the
+        // bound; the connection's own timeout is put back after.
+        if conn.busy_timeout(RUN_WRITE_WAIT).is_err() {
+            return false;
+        }
+        let landed =
+            conn.execute_batch("BEGIN IMMEDIATE").is_ok() && conn.execute_batch("ROLLBACK").is_ok();
+        let _ = conn.busy_timeout(BUSY_TIMEOUT);
+        landed
+    }
 }
 
 /// Ends a `together` however it ends (a panic included): other threads may use the
@@ -277,7 +316,7 @@ fn corrupt(path: &Path, e: rusqlite::Error) -> KirokuError {
 }
 
 fn configure(conn: &Connection) -> rusqlite::Result<()> {
-    conn.busy_timeout(Duration::from_secs(30))?;
+    conn.busy_timeout(BUSY_TIMEOUT)?;
     conn.pragma_update(None, "journal_mode", "WAL")?;
     conn.pragma_update(None, "synchronous", "NORMAL")?;
     conn.pragma_update(None, "foreign_keys", "ON")?;
@@ -414,6 +453,45 @@ mod tests {
         assert!(store.resolve_run(&made).is_err(), "rolled back here too");
         // The store takes ordinary writes again.
         store.create_run(&new_run("c")).unwrap();
+    }
+
+    /// A job's supervisor makes the run's folder, then (holding the write lock) starts the
+    /// command before it writes the run: the command's look for its run by id waits for it.
+    #[test]
+    fn a_run_whose_folder_exists_is_waited_for_while_it_is_written() {
+        let dir = tempfile::tempdir().unwrap();
+        let store = Arc::new(open(dir.path()));
+        let id = crate::ids::new_run_id();
+        let (folder_made, wait_for_folder) = std::sync::mpsc::channel();
+        let writer = {
+            let (store, id) = (Arc::clone(&store), id.clone());
+            std::thread::spawn(move || {
+                together(store.as_ref(), || {
+                    std::fs::create_dir_all(store.run_dir(&id).unwrap()).unwrap();
+                    folder_made.send(()).unwrap();
+                    std::thread::sleep(Duration::from_millis(300));
+                    store.create_run(&NewRun {
+                        id: Some(id.clone()),
+                        ..new_run("a")
+                    })
+                })
+            })
+        };
+        wait_for_folder.recv().unwrap();
+        let reader = open(dir.path());
+        assert_eq!(
+            reader.resolve_run(&id).unwrap(),
+            id,
+            "resolved once written"
+        );
+        assert_eq!(reader.run(&id).unwrap().run.name, "a");
+        writer.join().unwrap().unwrap();
+        // Without a folder, an unknown id is not found at once.
+        let unknown = crate::ids::new_run_id();
+        assert!(matches!(
+            reader.resolve_run(&unknown),
+            Err(KirokuError::NotFound(_))
+        ));
     }
 
     #[test]

@@ -190,11 +190,11 @@ impl RunStore for SqliteStore {
         if reference.is_empty() {
             return Err(KirokuError::Invalid("empty run reference".into()));
         }
-        self.read(|c| run_rows::resolve_run(c, reference))
+        self.read_run(reference, |c| run_rows::resolve_run(c, reference))
     }
 
     fn run(&self, id: &str) -> Result<RunDetail> {
-        let mut detail = self.read(|c| {
+        let mut detail = self.read_run(id, |c| {
             let rid = rid_of(c, id)?;
             run_rows::run_detail(c, rid)
         })?;
