@@ -323,34 +323,26 @@ fn supervise(
                 command = Some(LocalCommand::start(&job, env));
             }
         }
-        let recorded = (|| {
-            let child = match &command {
-                Some(Ok(started)) => Some(started.process),
-                _ => None,
-            };
-            let started = place.create(store.as_ref(), &spec, child)?;
-            run_made = true;
-            let running = JobUpdate {
-                status: Some(JobStatus::Running),
-                // A canceller's reason (who asked) stays for the end.
-                reason: (!job.reason.starts_with("cancelled")).then(String::new),
-                run_id: Some(started.run.id.clone()),
-                started_at: Some(now_ms()),
-                supervisor: started.supervisor.clone(),
-                ..JobUpdate::from(&[JobStatus::Starting])
-            };
-            let now = store.update_job(job.id, &running)?;
-            if command.is_some() {
-                record_origin(store.as_ref(), &started.run.id, &origin, &mut warnings);
-            }
-            Ok(Some((started, now)))
-        })();
-        if recorded.is_err() {
-            if let Some(Ok(started)) = command.take() {
-                started.kill();
-            }
+        let child = match &command {
+            Some(Ok(started)) => Some(started.process),
+            _ => None,
+        };
+        let started = place.create(store.as_ref(), &spec, child)?;
+        run_made = true;
+        let running = JobUpdate {
+            status: Some(JobStatus::Running),
+            // A canceller's reason (who asked) stays for the end.
+            reason: (!job.reason.starts_with("cancelled")).then(String::new),
+            run_id: Some(started.run.id.clone()),
+            started_at: Some(now_ms()),
+            supervisor: started.supervisor.clone(),
+            ..JobUpdate::from(&[JobStatus::Starting])
+        };
+        let now = store.update_job(job.id, &running)?;
+        if command.is_some() {
+            record_origin(store.as_ref(), &started.run.id, &origin, &mut warnings);
         }
-        recorded
+        Ok(Some((started, now)))
     });
     if command_first {
         crate::jobs::launcher::command_started();
@@ -367,16 +359,21 @@ fn supervise(
             eprintln!("kiroku: job {} is {} now, not starting", job.id, now.status);
             return Ok(None);
         }
-        Err(e) if !run_made => {
-            fail_unstarted(
-                store.as_ref(),
-                &job,
-                format!("could not create its run: {e}"),
-            );
-            place.abandon();
+        Err(e) => {
+            // Not committed: a command started first must not run on without its run.
+            if let Some(Ok(started)) = command.take() {
+                started.kill();
+            }
+            if !run_made {
+                fail_unstarted(
+                    store.as_ref(),
+                    &job,
+                    format!("could not create its run: {e}"),
+                );
+                place.abandon();
+            }
             return Err(e);
         }
-        Err(e) => return Err(e),
     };
     let run_id = started.run.id.clone();
     let Some(job) = now else {

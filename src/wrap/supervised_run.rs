@@ -69,9 +69,9 @@ pub struct RunPlace {
     pub run_dir: PathBuf,
     /// Whether `run_dir` is a spool folder (a remote store has no local run folder).
     pub spooled: bool,
-    /// The supervisor record the run will be created with (None without /proc); its `child`
-    /// is set by a caller that started the command first.
-    pub supervisor: Option<Supervisor>,
+    /// The supervisor record the run will be created with (None without /proc); `create`
+    /// adds the command's process when it was started first.
+    supervisor: Option<Supervisor>,
 }
 
 impl RunPlace {

@@ -249,7 +249,7 @@ impl SqliteStore {
     /// under the write lock (`wrap::job`), so the command's first look may come before the
     /// commit. A run that is not found but whose folder exists is looked for again once the
     /// write lock could be taken (that write has landed).
-    pub fn read_run<T>(&self, id: &str, f: impl Fn(&Connection) -> Result<T>) -> Result<T> {
+    pub(super) fn read_run<T>(&self, id: &str, f: impl Fn(&Connection) -> Result<T>) -> Result<T> {
         match self.read(&f) {
             Err(KirokuError::NotFound(_)) if self.run_being_written(id) => self.read(&f),
             other => other,
