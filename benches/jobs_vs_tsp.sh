@@ -12,8 +12,12 @@
 #      process: the submit starts one).
 #   2. drain: 200 `true` jobs, 2 slots, submitted one command at a time; time from the first
 #      submission until every job has ended.
-#      Beside it the floor of that drain: the tool's client started DRAIN_JOBS times doing
-#      nothing (its ratio, to tsp's drain, is the lowest a drain driven this way could reach).
+#      Beside it the CPU the machine was busy with meanwhile (all processes; of it the
+#      submitting commands; for kiroku its scheduler, launcher and job supervisors, each with
+#      the commands it ran), and two floors of that drain: the tool's client started
+#      DRAIN_JOBS times doing nothing (its ratio, to tsp's drain, is the lowest a drain driven
+#      this way could reach), and the busy CPU spread evenly over the machine's cores (a
+#      drain takes at least that long).
 #   3. `kiroku jobs ls` with 1,000 jobs in the store (median of 10, table and JSON).
 #   4. the idle scheduler's CPU: ticks used while a job runs and nothing else happens, and
 #      whether any scheduler process is left once the queue is empty.
@@ -41,6 +45,8 @@ cleanup() {
 trap cleanup EXIT
 
 now_us() { echo "${EPOCHREALTIME/./}"; }
+TICKS=$(getconf CLK_TCK)
+CORES=$(nproc)
 
 median() { sort -n | awk '{ v[NR] = $1 } END { if (NR % 2) m = v[(NR + 1) / 2]; else m = (v[NR / 2] + v[NR / 2 + 1]) / 2; printf "%d\n", m }'; }
 
@@ -95,14 +101,42 @@ latency_side_by_side() {
     echo "$(median < "$WORK/lat-tsp") $(median < "$WORK/lat-kiroku")"
 }
 
-# drain TOOL: seconds from the first of DRAIN_JOBS submissions until all ended.
+# CPU time, in clock ticks, the whole machine has been busy (user, nice, system, irq, softirq).
+busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+
+# CPU seconds the waited-for children of this shell have used so far (the second line of
+# `times`, which must run in this shell itself, not in a `$(…)` of its own).
+children_cpu() {
+    times > "$WORK/times"
+    awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sub("s", "", t[2]); s += t[1] * 60 + t[2] } print s }' "$WORK/times"
+}
+
+# CPU ticks process PID has used, itself ("self") or its reaped children ("children").
+process_ticks() { awk -v which="$2" '{ print which == "self" ? $14 + $15 : $16 + $17 }' "/proc/$1/stat"; }
+
+# drain TOOL: "SECONDS BUSY CLIENTS", the time from the first of DRAIN_JOBS submissions until
+# all ended, the CPU seconds the machine was busy meanwhile, and those of the submitting
+# commands. For kiroku it also leaves the CPU of its scheduler, its launcher and the job
+# supervisors (with their commands) in $WORK/parts: they are counted before the scheduler's
+# linger ends, and a supervisor the launcher has not reaped yet (the last one or two) is not.
 drain() {
-    local tool=$1 t0 t1 i
+    local tool=$1 t0 t1 b0 b1 i scheduler launcher
+    children_cpu > "$WORK/clients-before"
+    b0=$(busy_ticks)
     t0=$(now_us)
     for i in $(seq "$DRAIN_JOBS"); do "$tool"_submit true; done
+    children_cpu > "$WORK/clients-after"
     wait_drained "$tool"
     t1=$(now_us)
-    echo "scale=3; ($t1 - $t0) / 1000000" | bc
+    b1=$(busy_ticks)
+    if [ "$tool" = kiroku ]; then
+        scheduler=$(scheduler_pids | head -1)
+        launcher=$(pgrep -P "$scheduler" -x kiroku-launcher | head -1)
+        echo "$(process_ticks "$scheduler" self) $(process_ticks "$launcher" self)" \
+            "$(process_ticks "$launcher" children)" > "$WORK/parts"
+    fi
+    echo "$(echo "scale=3; ($t1 - $t0) / 1000000" | bc)" \
+        "$(echo "scale=2; ($b1 - $b0) / $TICKS" | bc)" "$(echo "scale=2; ($(cat "$WORK/clients-after") - $(cat "$WORK/clients-before")) / 1" | bc)"
 }
 
 tsp -S 2 >/dev/null
@@ -113,8 +147,9 @@ read -r tsp_lat kiroku_lat < <(latency_side_by_side 0.05)
 kiroku_cold=$(SAMPLES=$((SAMPLES / 3)) latency kiroku 4)
 
 echo "measuring the drain of $DRAIN_JOBS jobs with 2 slots..." >&2
-tsp_drain=$(drain tsp)
-kiroku_drain=$(drain kiroku)
+read -r tsp_drain tsp_busy tsp_clients < <(drain tsp)
+read -r kiroku_drain kiroku_busy kiroku_clients < <(drain kiroku)
+read -r scheduler_ticks launcher_ticks supervisor_ticks < "$WORK/parts"
 
 # The floor under any drain driven this way: starting each tool's client DRAIN_JOBS times,
 # one after another, doing nothing (`--version`, `-V`). A drain can be no faster than this.
@@ -171,6 +206,13 @@ printf '%-46s %12s %12s %8s\n' "  cold, no scheduler running (ms)" "-" \
 printf '%-46s %12s %12s %8s\n' "drain $DRAIN_JOBS true jobs, 2 slots (s)" "$tsp_drain" "$kiroku_drain" "$drain_ratio"
 printf '%-46s %12s %12s %8s\n' "  floor: $DRAIN_JOBS bare client starts (s)" "$tsp_starts" "$kiroku_starts" \
     "$(ratio "$kiroku_starts" "$tsp_drain")"
+printf '%-46s %12s %12s %8s\n' "  CPU busy during the drain, all (s)" "$tsp_busy" "$kiroku_busy" \
+    "$(ratio "$kiroku_busy" "$tsp_busy")"
+printf '%-46s %12s %12s\n' "    of it the submitting commands (s)" "$tsp_clients" "$kiroku_clients"
+printf '%-46s %12s %12s\n' "    scheduler / launcher / supervisors (s)" "-" \
+    "$(echo "scale=2; $scheduler_ticks / $TICKS" | bc) / $(echo "scale=2; $launcher_ticks / $TICKS" | bc) / $(echo "scale=2; $supervisor_ticks / $TICKS" | bc)"
+printf '%-46s %12s %12s %8s\n' "  floor: that CPU spread over $CORES cores (s)" "-" \
+    "$(echo "scale=3; $kiroku_busy / $CORES" | bc)" "$(ratio "$(echo "scale=3; $kiroku_busy / $CORES" | bc)" "$tsp_drain")"
 printf '%-46s %12s %12s\n' "jobs ls, $jobs_count jobs, table / json (ms)" "-" "$ls_table / $ls_json"
 printf '%-46s %12s %12s\n' "idle scheduler CPU over 2 s (ticks)" "-" "$busy_ticks"
 printf '%-46s %12s %12s\n' "scheduler processes left when idle" "-" "$left"

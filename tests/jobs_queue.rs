@@ -521,3 +521,125 @@ fn a_command_that_logs_at_once_finds_its_run() {
         );
     }
 }
+
+/// `kiroku jobs gpus`, with NVML off and `nvidia-smi` named: `smi` (a folder holding the
+/// stand-in and what it answers, `tests/fixtures/nvidia-smi`) or a program that is not there.
+fn gpus_listing(p: &Project, smi: &std::path::Path, format: &str) -> String {
+    let out = p
+        .cmd(&["jobs", "gpus", "--format", format])
+        .env("KIROKU_NVML", "off")
+        .env("KIROKU_NVIDIA_SMI", smi)
+        .output()
+        .unwrap();
+    assert!(
+        out.status.success(),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    String::from_utf8(out.stdout).unwrap()
+}
+
+#[test]
+fn jobs_gpus_shows_each_gpu_with_the_job_booked_on_it() {
+    let p = project();
+    let id = submit(&p, &["--gpus", "1", "--", "./job.sh", "holder", "30"]);
+    wait_until("the job runs", || job(&p, id)["status"] == "running");
+    let booked = job(&p, id)["assigned_gpus"][0].as_u64().unwrap();
+
+    // No driver here: the inventory's GPUs (`gpus = [0, 1]`) are listed, not found, with who
+    // holds each, and the listing says why none was found.
+    let missing = p.path().join("no-nvidia-smi");
+    let listing: Value = serde_json::from_str(&gpus_listing(&p, &missing, "json")).unwrap();
+    assert_eq!(listing["schema"], "kiroku.gpus/v1");
+    assert_eq!(listing["source"], "none");
+    assert!(
+        listing["note"]
+            .as_str()
+            .unwrap()
+            .contains("no NVIDIA driver"),
+        "{listing:#}"
+    );
+    let gpus = listing["gpus"].as_array().unwrap();
+    assert_eq!(gpus.len(), 2, "{listing:#}");
+    for gpu in gpus {
+        assert_eq!(gpu["found"], false);
+        if gpu["index"] == booked {
+            assert_eq!(gpu["jobs"], serde_json::json!([id]));
+            assert_eq!(gpu["holder"], format!("job {id} tester"));
+        } else {
+            assert_eq!(gpu["jobs"], serde_json::json!([]));
+            assert_eq!(gpu["holder"], "free");
+        }
+    }
+    let table = gpus_listing(&p, &missing, "table");
+    assert!(
+        table.contains("listed, not found")
+            && table.contains(&format!("job {id} tester"))
+            && table.contains("note: no NVIDIA driver"),
+        "{table}"
+    );
+
+    // Four GPUs through nvidia-smi, two of them running processes kiroku did not start: the
+    // booked one is the job's all the same.
+    let smi = p.path().join("smi");
+    std::fs::create_dir(&smi).unwrap();
+    let fixtures =
+        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("tests/fixtures/nvidia-smi");
+    std::os::unix::fs::symlink(fixtures.join("fake-nvidia-smi"), smi.join("nvidia-smi")).unwrap();
+    std::fs::copy(
+        fixtures.join("query-gpu-4x-a100.csv"),
+        smi.join("query-gpu.out"),
+    )
+    .unwrap();
+    std::fs::copy(
+        fixtures.join("compute-apps-4x-a100.csv"),
+        smi.join("compute-apps.out"),
+    )
+    .unwrap();
+    let listing: Value =
+        serde_json::from_str(&gpus_listing(&p, &smi.join("nvidia-smi"), "json")).unwrap();
+    assert_eq!(listing["source"], "nvidia-smi");
+    assert!(listing["note"].is_null(), "{listing:#}");
+    let holders: Vec<(u64, String)> = listing["gpus"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|g| {
+            assert_eq!(g["found"], true);
+            (
+                g["index"].as_u64().unwrap(),
+                g["holder"].as_str().unwrap().to_string(),
+            )
+        })
+        .collect();
+    let expected: Vec<(u64, String)> = (0..4)
+        .map(|i| {
+            let holder = match i {
+                i if i == booked => format!("job {id} tester"),
+                0 | 2 => "other process".to_string(),
+                _ => "free".to_string(),
+            };
+            (i, holder)
+        })
+        .collect();
+    assert_eq!(holders, expected);
+    let table = gpus_listing(&p, &smi.join("nvidia-smi"), "table");
+    assert!(
+        table.contains("A100-SXM4-80GB")
+            && table.contains("98%")
+            && table.contains("71234/81920 MiB"),
+        "{table}"
+    );
+
+    p.ok(&["jobs", "cancel", &id.to_string()]);
+    wait_all_ended(&p);
+    let after: Value = serde_json::from_str(&gpus_listing(&p, &missing, "json")).unwrap();
+    assert!(
+        after["gpus"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|g| g["holder"] == "free"),
+        "{after:#}"
+    );
+}

@@ -4,6 +4,8 @@
 use super::output::{output_error, print_json, print_text, Table};
 use super::Context;
 use crate::error::{KirokuError, Result};
+use crate::jobs::gpu_holders::{self, Holder};
+use crate::jobs::gpus::{discover_detailed, GpuInfo};
 use crate::jobs::launcher::Launcher;
 use crate::jobs::{cancel, rerun, scheduler, submit, targets, wake};
 use crate::model::{now_ms, Job, JobId, JobQuery, JobStatus, NewJob};
@@ -19,6 +21,8 @@ use std::time::Duration;
 const JOBS_SCHEMA: &str = "kiroku.jobs/v1";
 /// The JSON schema of one job.
 const JOB_SCHEMA: &str = "kiroku.job/v1";
+/// The JSON schema of `jobs gpus`.
+const GPUS_SCHEMA: &str = "kiroku.gpus/v1";
 
 #[derive(Debug, Args)]
 pub struct SubmitArgs {
@@ -90,6 +94,9 @@ pub enum JobsCommand {
     },
     /// Queue an ended job again (same command, target and resources), linked to it.
     Retry { id: JobId },
+    /// This box's GPUs: utilisation, memory, and who holds each (a kiroku job, another
+    /// process, or free); how they were found (NVML or nvidia-smi), or why there are none.
+    Gpus,
 }
 
 #[derive(Debug, Args)]
@@ -207,6 +214,7 @@ pub fn jobs(ctx: &mut Context, cmd: &JobsCommand, explicit: Option<Format>) -> R
         JobsCommand::Show { id } => show(ctx, *id),
         JobsCommand::Logs { id, follow } => logs(ctx, *id, *follow),
         JobsCommand::Cancel { ids } => cancel_jobs(ctx, ids),
+        JobsCommand::Gpus => gpus(ctx),
         JobsCommand::Retry { id } => {
             let store = ctx.store()?;
             let job = store.job(*id)?;
@@ -248,6 +256,99 @@ fn list(ctx: &mut Context, args: &JobsLsArgs) -> Result<i32> {
     print_text(&jobs_table(&jobs, ctx.format, now_ms()).render(ctx.format))
         .map_err(output_error)?;
     Ok(0)
+}
+
+/// `kiroku jobs gpus`: the GPUs discovery finds on this box, and those a local target lists
+/// that it does not find, in index order, each with who holds it.
+fn gpus(ctx: &mut Context) -> Result<i32> {
+    let store = store_to_look_at(ctx)?;
+    let host = host();
+    let jobs = store.jobs(&JobQuery {
+        statuses: vec![JobStatus::Starting, JobStatus::Running],
+        target: None,
+        host: Some(host.clone()),
+        limit: None,
+    })?;
+    let found = discover_detailed();
+    let listed = gpu_holders::listed_not_found(&ctx.config, &found.gpus);
+    let mut rows: Vec<(u32, Option<&GpuInfo>)> =
+        found.gpus.iter().map(|g| (g.index, Some(g))).collect();
+    rows.extend(listed.iter().map(|&index| (index, None)));
+    rows.sort_by_key(|(index, _)| *index);
+    let holders: Vec<Holder> = rows
+        .iter()
+        .map(|&(index, gpu)| gpu_holders::holder(&jobs, &ctx.config, &host, index, gpu))
+        .collect();
+    if ctx.format == Format::Json {
+        let gpus: Vec<serde_json::Value> = rows
+            .iter()
+            .zip(&holders)
+            .map(|(&(index, gpu), holder)| {
+                let mut value = match gpu {
+                    Some(g) => serde_json::to_value(g).unwrap_or_default(),
+                    None => serde_json::json!({"index": index}),
+                };
+                let job_ids: Vec<JobId> = match holder {
+                    Holder::Jobs(jobs) => jobs.iter().map(|j| j.id).collect(),
+                    _ => Vec::new(),
+                };
+                if let Some(fields) = value.as_object_mut() {
+                    fields.insert("found".into(), gpu.is_some().into());
+                    fields.insert("jobs".into(), job_ids.into());
+                    fields.insert("holder".into(), holder.label().into());
+                }
+                value
+            })
+            .collect();
+        print_json(&serde_json::json!({
+            "schema": GPUS_SCHEMA,
+            "host": host,
+            "source": found.source,
+            "note": found.note,
+            "gpus": gpus,
+        }))
+        .map_err(output_error)?;
+        return Ok(0);
+    }
+    let mut text = if rows.is_empty() {
+        format!("no GPUs on {host}\n")
+    } else {
+        gpus_table(&rows, &holders).render(ctx.format)
+    };
+    if let Some(note) = &found.note {
+        text.push_str(&format!("note: {note}\n"));
+    }
+    print_text(&text).map_err(output_error)?;
+    Ok(0)
+}
+
+/// The rows of `jobs gpus` as a table: index, name, utilisation, memory, holder.
+fn gpus_table(rows: &[(u32, Option<&GpuInfo>)], holders: &[Holder]) -> Table {
+    let mut t = Table::new(
+        ["GPU", "NAME", "UTIL", "MEMORY", "HOLDER"]
+            .map(String::from)
+            .to_vec(),
+    );
+    t.numeric[0] = true;
+    t.numeric[2] = true;
+    for ((index, gpu), holder) in rows.iter().zip(holders) {
+        let util = gpu
+            .and_then(|g| g.utilization_pct)
+            .map_or("—".to_string(), |u| format!("{u}%"));
+        let memory = gpu
+            .and_then(|g| g.memory_used_mb.zip(g.memory_total_mb))
+            .map_or("—".to_string(), |(used, total)| {
+                format!("{used}/{total} MiB")
+            });
+        t.push(vec![
+            index.to_string(),
+            gpu.map_or("listed, not found".to_string(), |g| g.name.clone()),
+            util,
+            memory,
+            holder.label(),
+        ]);
+    }
+    t
 }
 
 /// A job's GPUs as a cell: what it asked for, and which it got (`2 → 0,1`).

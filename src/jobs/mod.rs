@@ -21,6 +21,7 @@
 pub mod backend;
 pub mod cancel;
 pub mod detach;
+pub mod gpu_holders;
 pub mod gpus;
 pub mod job_processes;
 pub mod job_token;

@@ -1,6 +1,7 @@
 //! Drawing the Jobs screen: the GPU panel and the job list side by side on a wide terminal
 //! (stacked on a narrow one), the selected job's log below.
 use super::{elapsed, job_status_glyph, JobGroup, JobsView};
+use crate::jobs::gpu_holders::{self, Holder};
 use crate::jobs::gpus::GpuInfo;
 use crate::model::Job;
 use crate::present::format_duration;
@@ -90,12 +91,19 @@ fn gpu_line(state: &State, index: u32, g: Option<&GpuInfo>, width: usize) -> Lin
     let mem = memory.map_or("—".to_string(), |(u, t)| {
         format!("{}/{} GB", gb(u), gb(t))
     });
-    let busy_elsewhere = g.is_some_and(|g| !g.processes.is_empty());
-    let (holder, role) = match state.jobs.holder(index, &state.host) {
-        Some(j) => (format!("job {} {}", j.id, j.user), "status.running"),
-        None if busy_elsewhere => ("other process".to_string(), "status.killed"),
-        None => ("free".to_string(), "status.finished"),
+    let holder = gpu_holders::holder(
+        &state.jobs.jobs,
+        &state.jobs.context.config,
+        &state.host,
+        index,
+        g,
+    );
+    let role = match holder {
+        Holder::Jobs(_) => "status.running",
+        Holder::OtherProcess => "status.killed",
+        Holder::Free => "status.finished",
     };
+    let holder = holder.label();
     // index, name, utilisation, memory bar, memory, holder; the name takes what is left.
     let fixed = 3 + 1 + 4 + 1 + 8 + 1 + 12 + 1 + 13;
     let name_w = width.saturating_sub(fixed).max(4);

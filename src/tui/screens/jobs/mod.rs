@@ -12,7 +12,7 @@ mod draw;
 use super::confirm::Confirm;
 use super::overlays::Overlay;
 use super::{is_motion, move_cursor, Screen, ScreenBehaviour};
-use crate::config::TargetKind;
+use crate::jobs::gpu_holders;
 use crate::jobs::gpus::GpuInfo;
 use crate::model::{Job, JobId, JobQuery, JobStatus, Millis};
 use crate::tui::app::{contains, Effect, State};
@@ -133,48 +133,18 @@ impl JobsView {
         names
     }
 
-    /// Whether jobs on `target` run on this box (their GPUs are the panel's).
-    pub fn is_local_target(&self, target: &str) -> bool {
-        match self.context.config.targets.get(target) {
-            Some(t) => t.kind == TargetKind::Local,
-            None => target == crate::jobs::targets::LOCAL,
-        }
-    }
-
     /// The kiroku job booked on GPU `index` of this box (`host`).
     pub fn holder(&self, index: u32, host: &str) -> Option<&Job> {
-        self.jobs.iter().find(|j| {
-            j.status.is_active()
-                && j.host == host
-                && self.is_local_target(&j.target)
-                && j.assigned_gpus.contains(&index)
-        })
+        gpu_holders::jobs_on(&self.jobs, &self.context.config, host, index)
+            .into_iter()
+            .next()
     }
 
     /// GPU indexes local targets list (`gpus = [0, 1]`) that discovery did not find: the
     /// panel shows them too, with the job booked on each.
     pub fn listed_not_found(&self) -> Vec<u32> {
-        let found: Vec<u32> = self
-            .gpus
-            .iter()
-            .flat_map(|p| p.gpus.iter().map(|g| g.index))
-            .collect();
-        let mut listed: Vec<u32> = self
-            .context
-            .config
-            .targets
-            .values()
-            .filter(|t| t.kind == TargetKind::Local)
-            .filter_map(|t| match &t.gpus {
-                Some(crate::config::GpuSpec::List(indexes)) => Some(indexes.clone()),
-                _ => None,
-            })
-            .flatten()
-            .filter(|i| !found.contains(i))
-            .collect();
-        listed.sort_unstable();
-        listed.dedup();
-        listed
+        let found = self.gpus.as_ref().map_or(&[][..], |p| p.gpus.as_slice());
+        gpu_holders::listed_not_found(&self.context.config, found)
     }
 
     pub fn count(&self, group: JobGroup) -> usize {
