@@ -531,11 +531,7 @@ fn gpus_listing(p: &Project, smi: &std::path::Path, format: &str) -> String {
         .env("KIROKU_NVIDIA_SMI", smi)
         .output()
         .unwrap();
-    assert!(
-        out.status.success(),
-        "{}",
-        String::from_utf8_lossy(&out.stderr)
-    );
+    common::assert_ok(&out);
     String::from_utf8(out.stdout).unwrap()
 }
 
