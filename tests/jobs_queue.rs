@@ -574,6 +574,10 @@ fn jobs_gpus_shows_each_gpu_with_the_job_booked_on_it() {
             && table.contains("note: no NVIDIA driver"),
         "{table}"
     );
+    // CSV stays CSV: the note goes to stderr.
+    let csv = gpus_listing(&p, &missing, "csv");
+    assert_eq!(csv.lines().count(), 3, "{csv}");
+    assert!(!csv.contains("note"), "{csv}");
 
     // Four GPUs through nvidia-smi, two of them running processes kiroku did not start: the
     // booked one is the job's all the same.

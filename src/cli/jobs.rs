@@ -310,13 +310,17 @@ fn gpus(ctx: &mut Context) -> Result<i32> {
         .map_err(output_error)?;
         return Ok(0);
     }
-    let mut text = if rows.is_empty() {
+    let table = ctx.format == Format::Table;
+    let mut text = if rows.is_empty() && table {
         format!("no GPUs on {host}\n")
     } else {
         gpus_table(&rows, &holders).render(ctx.format)
     };
-    if let Some(note) = &found.note {
-        text.push_str(&format!("note: {note}\n"));
+    // Under a table; beside CSV or Markdown, which must stay only that, on stderr.
+    match &found.note {
+        Some(note) if table => text.push_str(&format!("note: {note}\n")),
+        Some(note) => eprintln!("kiroku: {note}"),
+        None => {}
     }
     print_text(&text).map_err(output_error)?;
     Ok(0)
