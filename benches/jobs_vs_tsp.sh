@@ -102,7 +102,7 @@ latency_side_by_side() {
 }
 
 # CPU time, in clock ticks, the whole machine has been busy (user, nice, system, irq, softirq).
-busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
+machine_busy_ticks() { awk '/^cpu / { print $2 + $3 + $4 + $7 + $8 }' /proc/stat; }
 
 # CPU seconds the waited-for children of this shell have used so far (the second line of
 # `times`, which must run in this shell itself, not in a `$(…)` of its own).
@@ -111,8 +111,16 @@ children_cpu() {
     awk 'NR == 2 { for (i = 1; i <= 2; i++) { split($i, t, "m"); sub("s", "", t[2]); s += t[1] * 60 + t[2] } print s }' "$WORK/times"
 }
 
-# CPU ticks process PID has used, itself ("self") or its reaped children ("children").
-process_ticks() { awk -v which="$2" '{ print which == "self" ? $14 + $15 : $16 + $17 }' "/proc/$1/stat"; }
+# CPU seconds process PID has used, itself ("self") or its reaped children ("children"); "?"
+# when there is no such process (a scheduler that started supervisors without a launcher).
+process_cpu() {
+    if [ -n "$1" ] && [ -r "/proc/$1/stat" ]; then
+        awk -v which="$2" -v hz="$TICKS" \
+            '{ printf "%.2f\n", (which == "self" ? $14 + $15 : $16 + $17) / hz }' "/proc/$1/stat"
+    else
+        echo "?"
+    fi
+}
 
 # drain TOOL: "SECONDS BUSY CLIENTS", the time from the first of DRAIN_JOBS submissions until
 # all ended, the CPU seconds the machine was busy meanwhile, and those of the submitting
@@ -122,18 +130,18 @@ process_ticks() { awk -v which="$2" '{ print which == "self" ? $14 + $15 : $16 +
 drain() {
     local tool=$1 t0 t1 b0 b1 i scheduler launcher
     children_cpu > "$WORK/clients-before"
-    b0=$(busy_ticks)
+    b0=$(machine_busy_ticks)
     t0=$(now_us)
     for i in $(seq "$DRAIN_JOBS"); do "$tool"_submit true; done
     children_cpu > "$WORK/clients-after"
     wait_drained "$tool"
     t1=$(now_us)
-    b1=$(busy_ticks)
+    b1=$(machine_busy_ticks)
     if [ "$tool" = kiroku ]; then
         scheduler=$(scheduler_pids | head -1)
-        launcher=$(pgrep -P "$scheduler" -x kiroku-launcher | head -1)
-        echo "$(process_ticks "$scheduler" self) $(process_ticks "$launcher" self)" \
-            "$(process_ticks "$launcher" children)" > "$WORK/parts"
+        launcher=$( (pgrep -P "${scheduler:-0}" -x kiroku-launcher || true) | head -1)
+        echo "$(process_cpu "$scheduler" self) $(process_cpu "$launcher" self)" \
+            "$(process_cpu "$launcher" children)" > "$WORK/parts"
     fi
     echo "$(echo "scale=3; ($t1 - $t0) / 1000000" | bc)" \
         "$(echo "scale=2; ($b1 - $b0) / $TICKS" | bc)" "$(echo "scale=2; ($(cat "$WORK/clients-after") - $(cat "$WORK/clients-before")) / 1" | bc)"
@@ -149,7 +157,7 @@ kiroku_cold=$(SAMPLES=$((SAMPLES / 3)) latency kiroku 4)
 echo "measuring the drain of $DRAIN_JOBS jobs with 2 slots..." >&2
 read -r tsp_drain tsp_busy tsp_clients < <(drain tsp)
 read -r kiroku_drain kiroku_busy kiroku_clients < <(drain kiroku)
-read -r scheduler_ticks launcher_ticks supervisor_ticks < "$WORK/parts"
+read -r scheduler_cpu launcher_cpu supervisor_cpu < "$WORK/parts"
 
 # The floor under any drain driven this way: starting each tool's client DRAIN_JOBS times,
 # one after another, doing nothing (`--version`, `-V`). A drain can be no faster than this.
@@ -210,7 +218,7 @@ printf '%-46s %12s %12s %8s\n' "  CPU busy during the drain, all (s)" "$tsp_busy
     "$(ratio "$kiroku_busy" "$tsp_busy")"
 printf '%-46s %12s %12s\n' "    of it the submitting commands (s)" "$tsp_clients" "$kiroku_clients"
 printf '%-46s %12s %12s\n' "    scheduler / launcher / supervisors (s)" "-" \
-    "$(echo "scale=2; $scheduler_ticks / $TICKS" | bc) / $(echo "scale=2; $launcher_ticks / $TICKS" | bc) / $(echo "scale=2; $supervisor_ticks / $TICKS" | bc)"
+    "$scheduler_cpu / $launcher_cpu / $supervisor_cpu"
 printf '%-46s %12s %12s %8s\n' "  floor: that CPU spread over $CORES cores (s)" "-" \
     "$(echo "scale=3; $kiroku_busy / $CORES" | bc)" "$(ratio "$(echo "scale=3; $kiroku_busy / $CORES" | bc)" "$tsp_drain")"
 printf '%-46s %12s %12s\n' "jobs ls, $jobs_count jobs, table / json (ms)" "-" "$ls_table / $ls_json"

@@ -10,10 +10,7 @@ use crate::model::Job;
 /// Whether jobs on `target` run on this box: a local target of `config`, or the built-in
 /// `local` one.
 pub fn is_local_target(config: &Config, target: &str) -> bool {
-    match config.targets.get(target) {
-        Some(t) => t.kind == TargetKind::Local,
-        None => target == super::targets::LOCAL,
-    }
+    super::targets::kind_of(config, target) == Some(TargetKind::Local)
 }
 
 /// The active kiroku jobs of `host` booked on its GPU `index`, in the order of `jobs` (more

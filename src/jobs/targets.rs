@@ -55,6 +55,15 @@ impl Target {
     }
 }
 
+/// The kind of target `name` (a `[targets.NAME]`, or the built-in `local`); None for an unknown
+/// name. A lookup, for callers asking often (a UI frame per GPU and job); `resolve` says why.
+pub fn kind_of(config: &Config, name: &str) -> Option<TargetKind> {
+    match config.targets.get(name) {
+        Some(target) => Some(target.kind),
+        None => (name == LOCAL).then_some(TargetKind::Local),
+    }
+}
+
 /// The target `name`, or (without one) `default_target`, else the built-in `local`.
 pub fn resolve(config: &Config, name: Option<&str>) -> Result<Target> {
     let name = name.or(config.default_target.as_deref()).unwrap_or(LOCAL);
@@ -124,5 +133,25 @@ mod tests {
             "{message}"
         );
         assert!(message.contains("[targets.cluster]"), "{message}");
+    }
+
+    #[test]
+    fn kind_of_agrees_with_resolve() {
+        let config = config(
+            "[targets.box]\nkind = \"ssh\"\nhost = \"h\"\nworkdir = \"/w\"\n\
+             [targets.gpu-box]\nkind = \"local\"\n",
+        );
+        for name in ["box", "gpu-box", "local", "cluster"] {
+            assert_eq!(
+                kind_of(&config, name),
+                resolve(&config, Some(name)).ok().map(|t| t.config.kind),
+                "{name}"
+            );
+        }
+        assert_eq!(
+            kind_of(&Config::default(), "local"),
+            Some(TargetKind::Local)
+        );
+        assert_eq!(kind_of(&Config::default(), "box"), None);
     }
 }
